@@ -1,0 +1,83 @@
+"""The product side: the customer organizations, their people and their schools.
+
+These are the "existing records" that Clever districts, schools and people get matched to.
+"""
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class Organization(models.Model):
+    """A customer account: usually a school district, sometimes a school or a network."""
+
+    name = models.CharField(max_length=255)
+    # Two-letter US state or territory code.
+    state = models.CharField(max_length=2, blank=True)
+    # NCES Local Education Agency ID (7 digits) and MDR number: the strongest district evidence.
+    nces_leaid = models.CharField("NCES LEAID", max_length=7, blank=True, db_index=True)
+    mdr_number = models.CharField("MDR number", max_length=16, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.state})" if self.state else self.name
+
+
+class OrganizationEmailDomain(models.Model):
+    """An email domain the organization's staff use (evidence for district matching)."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="email_domains"
+    )
+    domain = models.CharField(max_length=255, unique=True)
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self):
+        return self.domain
+
+    def save(self, *args, **kwargs):
+        # Domains compare case-insensitively; store them one way.
+        self.domain = self.domain.strip().lower()
+        super().save(*args, **kwargs)
+
+
+class User(AbstractUser):
+    """Every person who uses the product: support staff, organization admins, teachers, students."""
+
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="users"
+    )
+    is_organization_admin = models.BooleanField(
+        default=False, help_text="May link Clever districts to the organization."
+    )
+
+    class Meta:
+        ordering = ["username"]
+
+
+class School(models.Model):
+    """A school as the product knows it, before (or after) it meets its Clever record."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="schools")
+    name = models.CharField(max_length=255)
+    # NCES school ID (12 digits), the state's school ID and the district's own school number.
+    nces_id = models.CharField("NCES ID", max_length=12, blank=True, db_index=True)
+    state_id = models.CharField("state ID", max_length=64, blank=True)
+    school_number = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["organization", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "nces_id"],
+                condition=~models.Q(nces_id=""),
+                name="school_unique_nces_per_organization",
+            )
+        ]
+
+    def __str__(self):
+        return self.name

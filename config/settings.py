@@ -1,0 +1,194 @@
+"""Settings for the Clever bridge, driven by the environment (django-environ).
+
+Every knob has a safe default for the embedded demo (SQLite, eager Celery, the local Clever
+sandbox). With ``DJANGO_ENV=production`` secrets have no default, the sandbox cannot be mounted
+and ``manage.py check --deploy`` is clean.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+DJANGO_ENV = env.str("DJANGO_ENV", default="development")
+PRODUCTION = DJANGO_ENV == "production"
+
+if PRODUCTION:
+    SECRET_KEY = env.str("DJANGO_SECRET_KEY")
+    ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+    DEBUG = False
+else:
+    SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-demo-key-not-for-production")
+    ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+    DEBUG = env.bool("DJANGO_DEBUG", default=True)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "accounts",
+    "clever",
+]
+
+# The local Clever: an emulator of Clever's OAuth, Data API, Events and LMS Connect.
+CLEVER_SANDBOX = env.bool("CLEVER_SANDBOX", default=not PRODUCTION)
+if CLEVER_SANDBOX:
+    INSTALLED_APPS.append("sandbox")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the demo server read while a sync writes; the timeout rides out short locks.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGIN_URL = "/admin/login/"
+
+# --- Caches and Celery -----------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Without Redis the embedded demo runs tasks eagerly, in-process.
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or None
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Every task's hard limit stays below the Redis visibility timeout, so a running task is never
+# handed to a second worker.
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=4 * 3600)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=3 * 3600)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=CELERY_TASK_TIME_LIMIT - 300)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = TIME_ZONE
+
+# --- Clever ----------------------------------------------------------------------------------
+# The sandbox's fixed app credentials (documented in the README); real ones come from the
+# environment and have no default in production.
+SANDBOX_CLIENT_ID = "sandbox-client-id"
+SANDBOX_CLIENT_SECRET = "sandbox-client-secret"
+if PRODUCTION:
+    CLEVER_CLIENT_ID = env.str("CLEVER_CLIENT_ID")
+    CLEVER_CLIENT_SECRET = env.str("CLEVER_CLIENT_SECRET")
+else:
+    CLEVER_CLIENT_ID = env.str("CLEVER_CLIENT_ID", default=SANDBOX_CLIENT_ID)
+    CLEVER_CLIENT_SECRET = env.str("CLEVER_CLIENT_SECRET", default=SANDBOX_CLIENT_SECRET)
+
+# Where this app is served; the sandbox's bases and its registered redirect URI derive from it.
+APP_BASE_URL = env.str("APP_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+if CLEVER_SANDBOX:
+    _sandbox_base = f"{APP_BASE_URL}/sandbox"
+    CLEVER_OAUTH_BASE = env.str("CLEVER_OAUTH_BASE", default=_sandbox_base).rstrip("/")
+    CLEVER_API_BASE = env.str("CLEVER_API_BASE", default=_sandbox_base).rstrip("/")
+    # Calls from this process to its own sandbox go through an in-process WSGI transport
+    # (no socket, no second server thread); the browser still follows real URLs.
+    CLEVER_HTTP_ADAPTER = env.str("CLEVER_HTTP_ADAPTER", default="sandbox.transport.InProcessAdapter")
+else:
+    CLEVER_OAUTH_BASE = env.str("CLEVER_OAUTH_BASE", default="https://clever.com").rstrip("/")
+    CLEVER_API_BASE = env.str("CLEVER_API_BASE", default="https://api.clever.com").rstrip("/")
+    CLEVER_HTTP_ADAPTER = ""
+CLEVER_REDIRECT_URI = env.str(
+    "CLEVER_REDIRECT_URI", default=f"{APP_BASE_URL}/accounts/clever/login/callback/"
+)
+CLEVER_API_VERSION = env.str("CLEVER_API_VERSION", default="v3.1")
+CLEVER_PAGE_SIZE = env.int("CLEVER_PAGE_SIZE", default=10_000)
+# Seconds: (connect, read). LMS writes get the longer read timeout Clever recommends.
+CLEVER_TIMEOUT = env.float("CLEVER_TIMEOUT", default=30.0)
+CLEVER_LMS_TIMEOUT = env.float("CLEVER_LMS_TIMEOUT", default=60.0)
+CLEVER_MAX_RETRIES = env.int("CLEVER_MAX_RETRIES", default=5)
+CLEVER_BACKOFF_BASE = env.float("CLEVER_BACKOFF_BASE", default=1.0)
+CLEVER_BACKOFF_CAP = env.float("CLEVER_BACKOFF_CAP", default=60.0)
+# The longest a client waits out one 429 before giving up (seconds).
+CLEVER_RATE_LIMIT_MAX_WAIT = env.float("CLEVER_RATE_LIMIT_MAX_WAIT", default=120.0)
+
+# --- Logging: never tokens, never children's data ---------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # urllib3 logs full URLs at DEBUG; keep it quiet so query strings never reach the logs.
+    "loggers": {"urllib3": {"level": "WARNING"}},
+}
+
+# --- Production hardening (manage.py check --deploy is clean with DJANGO_ENV=production) ------
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_REFERRER_POLICY = "same-origin"
+    CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+    STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"

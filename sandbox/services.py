@@ -1,0 +1,354 @@
+"""Every write to the local Clever goes through here, so bodies, edges and events stay in step.
+
+Roster changes made after a district is loaded (``put_record``, ``update_record``,
+``delete_record``) append Clever events with ``previous_attributes``; bulk loading a district
+(``bulk_load``) does not, as that is the state before the app connected.
+"""
+
+import copy
+import json
+import secrets
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from . import records as rec
+from .ids import new_id
+from .models import (
+    RecordType,
+    SandboxApplication,
+    SandboxDistrict,
+    SandboxEdge,
+    SandboxEvent,
+    SandboxRecord,
+    SandboxToken,
+    Sharing,
+    TokenKind,
+)
+
+EVENT_RETENTION = timedelta(days=30)
+DISTRICT_SCOPES = [
+    "read:district_admins",
+    "read:districts",
+    "read:resources",
+    "read:school_admins",
+    "read:schools",
+    "read:sections",
+    "read:student_contacts",
+    "read:students",
+    "read:teachers",
+    "read:user_id",
+]
+BULK_BATCH = 5_000
+
+
+def iso(moment: datetime) -> str:
+    """Clever's timestamp format: ISO 8601, milliseconds, Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def get_application() -> SandboxApplication:
+    """The registered app; created on first use from the settings' sandbox credentials."""
+    app, _ = SandboxApplication.objects.get_or_create(
+        client_id=settings.SANDBOX_CLIENT_ID,
+        defaults={
+            "client_secret": settings.SANDBOX_CLIENT_SECRET,
+            "redirect_uris": [settings.CLEVER_REDIRECT_URI],
+        },
+    )
+    return app
+
+
+@transaction.atomic
+def set_redirect_uris(*, uris: list[str]) -> SandboxApplication:
+    app = get_application()
+    app.redirect_uris = list(uris)
+    app.save(update_fields=["redirect_uris"])
+    return app
+
+
+@transaction.atomic
+def create_district(
+    *,
+    name: str,
+    district_id: str | None = None,
+    data: dict | None = None,
+    sharing: str = Sharing.DISTRICT,
+    events_enabled: bool = True,
+    lms_type: str = "",
+    lms_state: str | None = None,
+) -> SandboxDistrict:
+    """A district that shared data with the app; district-shared ones get a district token."""
+    district_id = district_id or new_id()
+    body = {
+        "id": district_id,
+        "name": name,
+        "state": "success",
+        "sis_type": "sftp",
+        "error": "",
+        "last_sync": iso(timezone.now()),
+        "launch_date": timezone.now().date().isoformat(),
+        "login_methods": ["Clever Badges", "Clever Passwords"],
+        "mdr_number": "",
+        "nces_id": "",
+        "portal_url": f"https://clever.com/in/{district_id}",
+        "pause_start": "",
+        "pause_end": "",
+    }
+    body.update(data or {})
+    body["id"], body["name"] = district_id, name
+    district = SandboxDistrict.objects.create(
+        id=district_id,
+        name=name,
+        data=body,
+        sharing=sharing,
+        events_enabled=events_enabled,
+        lms_type=lms_type,
+        lms_state=("success" if lms_type else "") if lms_state is None else lms_state,
+    )
+    if sharing == Sharing.DISTRICT:
+        issue_token(district=district, kind=TokenKind.DISTRICT)
+    return district
+
+
+def district_body(district: SandboxDistrict) -> dict:
+    """The v3.1 district object."""
+    body = dict(district.data)
+    body["lms_type"] = district.lms_type
+    body["lms_state"] = district.lms_state
+    return body
+
+
+@transaction.atomic
+def issue_token(
+    *, district: SandboxDistrict, kind: str, user_id: str = "", scopes: list[str] | None = None
+) -> SandboxToken:
+    return SandboxToken.objects.create(
+        access_token=secrets.token_hex(20),
+        kind=kind,
+        district=district,
+        user_id=user_id,
+        scopes=list(DISTRICT_SCOPES if scopes is None else scopes),
+    )
+
+
+def district_token(district: SandboxDistrict) -> SandboxToken | None:
+    """The district's live district-app token, if it has one."""
+    return (
+        SandboxToken.objects.filter(
+            district=district, kind=TokenKind.DISTRICT, revoked_at__isnull=True
+        )
+        .order_by("-created")
+        .first()
+    )
+
+
+@transaction.atomic
+def revoke_token(*, access_token: str) -> None:
+    """Every later request with this token gets a 401."""
+    SandboxToken.objects.filter(access_token=access_token, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def rotate_district_token(*, district: SandboxDistrict) -> SandboxToken:
+    """The district's token is replaced: the old one is refused, /oauth/tokens lists the new."""
+    SandboxToken.objects.filter(
+        district=district, kind=TokenKind.DISTRICT, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
+    return issue_token(district=district, kind=TokenKind.DISTRICT)
+
+
+@transaction.atomic
+def disconnect_district(*, district: SandboxDistrict) -> None:
+    """The district stops sharing with the app: its tokens die and it leaves /oauth/tokens."""
+    SandboxToken.objects.filter(district=district, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    district.connected = False
+    district.save(update_fields=["connected"])
+
+
+@transaction.atomic
+def reconnect_district(*, district: SandboxDistrict) -> SandboxToken:
+    district.connected = True
+    district.save(update_fields=["connected"])
+    return issue_token(district=district, kind=TokenKind.DISTRICT)
+
+
+@transaction.atomic
+def set_events_enabled(*, district: SandboxDistrict, enabled: bool) -> None:
+    district.events_enabled = enabled
+    district.save(update_fields=["events_enabled"])
+
+
+def _record_row(district_id: str, record_type: str, data: dict) -> SandboxRecord:
+    flags = rec.role_flags(data) if record_type == RecordType.USERS else {}
+    return SandboxRecord(
+        clever_id=data["id"],
+        district_id=district_id,
+        record_type=record_type,
+        display_name=rec.display_name(data) if record_type == RecordType.USERS else "",
+        body=rec.dumps(data),
+        body_v30=rec.dumps(rec.to_v30(record_type, data)),
+        **flags,
+    )
+
+
+def _edge_rows(district_id: str, record_type: str, data: dict) -> list[SandboxEdge]:
+    return [
+        SandboxEdge(district_id=district_id, src_id=data["id"], rel=rel, dst_id=dst)
+        for rel, dst in rec.edges(record_type, data)
+    ]
+
+
+def _stamp(data: dict, *, district_id: str, now: datetime, created: bool) -> dict:
+    data = copy.deepcopy(data)
+    data.setdefault("id", new_id())
+    data["district"] = district_id
+    if created:
+        data.setdefault("created", iso(now))
+    data["last_modified"] = iso(now)
+    return data
+
+
+def bulk_load(
+    *, district: SandboxDistrict, items: Iterable[tuple[str, dict]], batch_size: int = BULK_BATCH
+) -> int:
+    """Load records fast (no events): the district as it was when it first shared data.
+
+    ``items`` yields (record_type, record) with ids already set; returns how many were loaded.
+    """
+    loaded = 0
+    rows: list[SandboxRecord] = []
+    edge_rows: list[SandboxEdge] = []
+
+    def flush():
+        SandboxRecord.objects.bulk_create(rows, batch_size=batch_size)
+        SandboxEdge.objects.bulk_create(edge_rows, batch_size=batch_size)
+        rows.clear()
+        edge_rows.clear()
+
+    with transaction.atomic():
+        for record_type, data in items:
+            data.setdefault("district", district.id)
+            rows.append(_record_row(district.id, record_type, data))
+            edge_rows.extend(_edge_rows(district.id, record_type, data))
+            loaded += 1
+            if len(rows) >= batch_size:
+                flush()
+        flush()
+    return loaded
+
+
+def _emit(
+    *, district_id: str, record_type: str, action: str, obj: dict, previous: dict | None, now
+) -> SandboxEvent:
+    payload = {"object": obj}
+    payload_v30 = {"object": rec.to_v30(record_type, obj)}
+    if previous is not None:
+        payload["previous_attributes"] = previous
+        payload_v30["previous_attributes"] = rec.to_v30(record_type, previous)
+    return SandboxEvent.objects.create(
+        id=new_id(now.timestamp()),
+        district_id=district_id,
+        type=f"{record_type}.{action}",
+        record_type=record_type,
+        record_id=obj["id"],
+        schools=" ".join(rec.schools_of(record_type, obj)),
+        body=rec.dumps(payload),
+        body_v30=rec.dumps(payload_v30),
+        created=now,
+    )
+
+
+def _events_on(district_id: str) -> bool:
+    return SandboxDistrict.objects.filter(id=district_id, events_enabled=True).exists()
+
+
+@transaction.atomic
+def put_record(
+    *, district: SandboxDistrict, record_type: str, data: dict, now: datetime | None = None
+) -> dict:
+    """Create a record, or replace it whole if its id exists; emits created/updated."""
+    now = now or timezone.now()
+    existing = SandboxRecord.objects.filter(clever_id=data.get("id") or "").first()
+    if existing is None:
+        data = _stamp(data, district_id=district.id, now=now, created=True)
+        _record_row(district.id, record_type, data).save(force_insert=True)
+        SandboxEdge.objects.bulk_create(_edge_rows(district.id, record_type, data))
+        if _events_on(district.id):
+            _emit(district_id=district.id, record_type=record_type, action="created",
+                  obj=data, previous=None, now=now)
+        return data
+    old = rec_loads(existing)
+    new = dict(data)
+    new.setdefault("created", old.get("created"))
+    return _replace(existing, old, new, now)
+
+
+@transaction.atomic
+def update_record(*, clever_id: str, changes: dict, now: datetime | None = None) -> dict:
+    """Change top-level fields of a record (``roles`` merges per role); emits updated."""
+    now = now or timezone.now()
+    existing = SandboxRecord.objects.select_for_update().get(clever_id=clever_id)
+    old = rec_loads(existing)
+    new = copy.deepcopy(old)
+    for key, value in changes.items():
+        if key == "roles" and isinstance(value, dict):
+            roles = new.setdefault("roles", {})
+            for role_name, role in value.items():
+                if role is None:
+                    roles.pop(role_name, None)
+                else:
+                    roles[role_name] = role
+        else:
+            new[key] = value
+    return _replace(existing, old, new, now)
+
+
+def _replace(existing: SandboxRecord, old: dict, new: dict, now: datetime) -> dict:
+    district_id, record_type = existing.district_id, existing.record_type
+    new = _stamp(new, district_id=district_id, now=now, created=False)
+    new["id"] = existing.clever_id
+    previous = rec.previous_attributes(old, new)
+    if not previous:
+        return old
+    row = _record_row(district_id, record_type, new)
+    row.save(force_update=True)
+    SandboxEdge.objects.filter(src_id=existing.clever_id).delete()
+    SandboxEdge.objects.bulk_create(_edge_rows(district_id, record_type, new))
+    if _events_on(district_id):
+        _emit(district_id=district_id, record_type=record_type, action="updated",
+              obj=new, previous=previous, now=now)
+    return new
+
+
+@transaction.atomic
+def delete_record(*, clever_id: str, now: datetime | None = None) -> dict:
+    """Remove a record (unshared or deleted in the SIS); emits deleted with the last object."""
+    now = now or timezone.now()
+    existing = SandboxRecord.objects.select_for_update().get(clever_id=clever_id)
+    old = rec_loads(existing)
+    SandboxEdge.objects.filter(src_id=clever_id).delete()
+    existing.delete()
+    if _events_on(old.get("district", "")):
+        _emit(district_id=old["district"], record_type=existing.record_type, action="deleted",
+              obj=old, previous=None, now=now)
+    return old
+
+
+def rec_loads(row: SandboxRecord) -> dict:
+    return json.loads(row.body)
+
+
+@transaction.atomic
+def purge_expired_events(*, now: datetime | None = None) -> int:
+    """Clever keeps events for 30 days."""
+    cutoff = (now or timezone.now()) - EVENT_RETENTION
+    deleted, _ = SandboxEvent.objects.filter(created__lt=cutoff).delete()
+    return deleted

@@ -1,0 +1,82 @@
+"""Shared fixtures.
+
+Services: a test that needs PostgreSQL, Redis or Chromium calls ``require_service``; locally it
+skips with the reason when the service is missing, under ``CI=true`` it fails the run instead.
+"""
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from sandbox import services as sandbox_services
+from sandbox.knobs import KNOBS
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_service(name: str, available: bool, how: str) -> None:
+    if available:
+        return
+    message = f"{name} is not available ({how})"
+    if IN_CI:
+        pytest.fail(f"CI=true but {message}: the CI run must provide it", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def postgres(db):
+    require_service("PostgreSQL", connection.vendor == "postgresql",
+                    "set DATABASE_URL to a PostgreSQL database")
+
+
+@pytest.fixture
+def redis_url():
+    url = settings.REDIS_URL
+    require_service("Redis", bool(url), "set REDIS_URL")
+    return url
+
+
+@pytest.fixture
+def chromium_path():
+    path = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+    require_service("Chromium", bool(path), "apt-get install chromium, or set CHROMIUM_PATH")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def sandbox_knobs():
+    """Every test starts with the sandbox's default rate limit, no faults and the real clock."""
+    KNOBS.reset()
+    yield KNOBS
+    KNOBS.reset()
+
+
+@pytest.fixture
+def sandbox_app(db):
+    return sandbox_services.get_application()
+
+
+class FakeClock:
+    """A clock tests move by hand; ``sleep`` advances it instead of waiting."""
+
+    def __init__(self, start: float = 1_700_000_000.0):
+        self.now = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_clock():
+    clock = FakeClock()
+    KNOBS.clock = clock
+    KNOBS.sleep = clock.sleep
+    return clock
