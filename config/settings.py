@@ -123,6 +123,8 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILI
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
+# Static beat schedule; each app's nightly work is added beside its settings.
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 
 # --- Clever ----------------------------------------------------------------------------------
 # The sandbox's fixed app credentials (documented in the README); real ones come from the
@@ -149,6 +151,13 @@ else:
     CLEVER_OAUTH_BASE = env.str("CLEVER_OAUTH_BASE", default="https://clever.com").rstrip("/")
     CLEVER_API_BASE = env.str("CLEVER_API_BASE", default="https://api.clever.com").rstrip("/")
     CLEVER_HTTP_ADAPTER = ""
+if CLEVER_SANDBOX:
+    from celery.schedules import crontab
+
+    CELERY_BEAT_SCHEDULE["sandbox-purge-expired-events"] = {
+        "task": "sandbox.tasks.purge_expired_events",
+        "schedule": crontab(hour=3, minute=30),
+    }
 CLEVER_REDIRECT_URI = env.str(
     "CLEVER_REDIRECT_URI", default=f"{APP_BASE_URL}/accounts/clever/login/callback/"
 )

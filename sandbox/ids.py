@@ -20,7 +20,8 @@ def new_id(now: float | None = None) -> str:
     """A fresh ID, strictly greater than every ID this process made before."""
     global _last
     with _lock:
-        candidate = f"{int(now if now is not None else time.time()):08x}{_process_random}{next(_counter) % (1 << 24):06x}"
+        seconds = int(now if now is not None else time.time())
+        candidate = f"{seconds:08x}{_process_random}{next(_counter) % (1 << 24):06x}"
         if candidate <= _last:
             # The counter wrapped inside one second, or the clock went back: step past the last.
             candidate = f"{int(_last, 16) + 1:024x}"

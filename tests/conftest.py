@@ -46,6 +46,15 @@ def chromium_path():
     return path
 
 
+@pytest.fixture(autouse=True, scope="session")
+def eager_celery():
+    """Tasks run in-process unless a test starts a real worker (tests/e2e ``celery_worker``)."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+
+
 @pytest.fixture(autouse=True)
 def sandbox_knobs():
     """Every test starts with the sandbox's default rate limit, no faults and the real clock."""

@@ -1,0 +1,70 @@
+"""Production mode: secrets have no defaults, the sandbox cannot run, check --deploy is clean."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION_ENV = {
+    "DJANGO_ENV": "production",
+    "DJANGO_SECRET_KEY": "x" * 64 + "-a-long-random-production-secret-key",
+    "DJANGO_ALLOWED_HOSTS": "bridge.example.org",
+    "CLEVER_CLIENT_ID": "real-client-id",
+    "CLEVER_CLIENT_SECRET": "real-client-secret",
+    "DATABASE_URL": "sqlite:////tmp/clever-bridge-deploy-check.sqlite3",
+}
+
+
+def manage(*args, env):
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CLEVER_"))}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_is_clean_in_production_mode():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "CLEVER_CLIENT_ID", "CLEVER_CLIENT_SECRET"]
+)
+def test_production_secrets_have_no_default(missing):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert missing in result.stderr
+
+
+def test_sandbox_in_production_is_a_system_check_error():
+    result = manage("check", env={**PRODUCTION_ENV, "CLEVER_SANDBOX": "on"})
+    assert result.returncode != 0
+    assert "clever.E001" in result.stderr
+
+
+def test_embedded_defaults_point_clever_at_the_sandbox(settings):
+    assert settings.CLEVER_SANDBOX is True
+    assert settings.CLEVER_OAUTH_BASE.endswith("/sandbox")
+    assert settings.CLEVER_API_BASE.endswith("/sandbox")
+    assert settings.CLEVER_HTTP_ADAPTER == "sandbox.transport.InProcessAdapter"
+
+
+def test_production_defaults_point_at_clever():
+    code = (
+        "from django.conf import settings; "
+        "print(settings.CLEVER_OAUTH_BASE, settings.CLEVER_API_BASE, settings.CLEVER_SANDBOX, "
+        "'sandbox' in settings.INSTALLED_APPS)"
+    )
+    result = manage("shell", "--no-imports", "-c", code, env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["https://clever.com", "https://api.clever.com", "False", "False"]
