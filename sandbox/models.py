@@ -159,6 +159,10 @@ class SandboxAuthCode(models.Model):
     created = models.DateTimeField(default=timezone.now)
     redeemed_at = models.DateTimeField(null=True, blank=True)
 
+    def __str__(self):
+        # Never the whole code: it is a credential for a minute.
+        return f"code for {self.user_id} ({self.code[:4]}…)"
+
 
 class SandboxLmsAssignment(models.Model):
     id = models.UUIDField(primary_key=True)

@@ -17,9 +17,11 @@ from django.utils import timezone
 
 from . import records as rec
 from .ids import new_id
+from .knobs import KNOBS
 from .models import (
     RecordType,
     SandboxApplication,
+    SandboxAuthCode,
     SandboxDistrict,
     SandboxEdge,
     SandboxEvent,
@@ -43,6 +45,8 @@ DISTRICT_SCOPES = [
     "read:user_id",
 ]
 BULK_BATCH = 5_000
+# Clever: a code "expires after one minute and can be exchanged once".
+AUTH_CODE_LIFETIME = timedelta(seconds=60)
 
 
 def iso(moment: datetime) -> str:
@@ -352,3 +356,57 @@ def purge_expired_events(*, now: datetime | None = None) -> int:
     cutoff = (now or timezone.now()) - EVENT_RETENTION
     deleted, _ = SandboxEvent.objects.filter(created__lt=cutoff).delete()
     return deleted
+
+
+def sandbox_now() -> datetime:
+    """The sandbox clock (``KNOBS.clock``, which tests move) as an aware datetime."""
+    return datetime.fromtimestamp(KNOBS.clock(), tz=UTC)
+
+
+class InvalidGrant(Exception):
+    """A code that cannot be exchanged; the message is the OAuth ``error_description``."""
+
+
+@transaction.atomic
+def issue_auth_code(
+    *, application: SandboxApplication, user: SandboxRecord, redirect_uri: str
+) -> SandboxAuthCode:
+    """A login's authorization code, for the redirect URI it is sent to."""
+    return SandboxAuthCode.objects.create(
+        code=secrets.token_urlsafe(32),
+        application=application,
+        user_id=user.clever_id,
+        district_id=user.district_id,
+        redirect_uri=redirect_uri,
+        created=sandbox_now(),
+    )
+
+
+@transaction.atomic
+def redeem_auth_code(
+    *, application: SandboxApplication, code: str, redirect_uri: str
+) -> SandboxToken:
+    """Exchange a code for the user's token: SSO, or teacher-authorized in a Library district."""
+    now = sandbox_now()
+    auth_code = (
+        SandboxAuthCode.objects.select_related("district")
+        .filter(code=code, application=application)
+        .first()
+    )
+    if auth_code is None or auth_code.redeemed_at is not None:
+        raise InvalidGrant("Invalid grant: invalid code")
+    if now - auth_code.created > AUTH_CODE_LIFETIME:
+        raise InvalidGrant("Invalid grant: code expired")
+    if auth_code.redirect_uri != redirect_uri:
+        raise InvalidGrant("Invalid grant: redirect_uri does not match the authorization request")
+    if not auth_code.district.connected:
+        raise InvalidGrant("Invalid grant: the district no longer shares data with this app")
+    # The row read above may be stale: this conditional UPDATE is what redeems, so of two
+    # concurrent exchanges of one code exactly one sees a row count of 1.
+    redeemed = SandboxAuthCode.objects.filter(code=code, redeemed_at__isnull=True).update(
+        redeemed_at=now
+    )
+    if not redeemed:
+        raise InvalidGrant("Invalid grant: invalid code")
+    kind = TokenKind.TEACHER if auth_code.district.sharing == Sharing.LIBRARY else TokenKind.SSO
+    return issue_token(district=auth_code.district, kind=kind, user_id=auth_code.user_id)

@@ -1,0 +1,482 @@
+"""Read queries of the local Clever: what a token may see, records, relations, pages, events.
+
+The views in ``sandbox.views.api`` only parse parameters and shape envelopes; every query and
+every "may this token see that" decision lives here.
+
+Pages are read as ``(id, stored JSON text)`` pairs (``values_list``) in ascending Clever ID
+order over the ``(district, record_type, clever_id)`` index, so a page of 10,000 records is
+never parsed: the view splices the stored text into the envelope.
+
+Token kinds (``SandboxToken.kind``), as Clever answers them:
+
+- ``district`` (district-app token, Secure Sync): everything of its own district.
+- ``sso`` (a login's token): the user's own record, their district, their schools; no list
+  and no nested endpoint (Clever answers 404 there, and SSO tokens cannot page).
+- ``teacher`` (Clever Library, teacher-authorized): the teacher, their district, their sections
+  (``/sections``, ``/users/{id}/sections``) and those sections' students
+  (``/sections/{id}/users``, ``/users``, ``/users/{id}``); nothing else. Lists are cut down to
+  what the token sees, so a co-teacher of a section is not visible.
+
+Anything a token may not see is answered like a record that does not exist: 404.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db.models import Q, QuerySet
+
+from . import records as rec
+from .knobs import KNOBS
+from .models import (
+    RecordType,
+    SandboxDistrict,
+    SandboxEdge,
+    SandboxEvent,
+    SandboxRecord,
+    SandboxToken,
+    Sharing,
+    TokenKind,
+)
+from .services import EVENT_RETENTION, district_body
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 10_000
+# Third-party clients seed their event cursor with ``ending_before=last&limit=1``.
+LAST = "last"
+
+ROLE_FLAGS = {
+    "student": "is_student",
+    "teacher": "is_teacher",
+    "staff": "is_staff",
+    "district_admin": "is_district_admin",
+    "contact": "is_contact",
+}
+# The ``role`` values each users list accepts (Clever's Swagger enums).
+USER_LIST_ROLES = {
+    ("users", ""): set(ROLE_FLAGS),
+    ("schools", "users"): {"staff", "student", "teacher"},
+    ("sections", "users"): {"student", "teacher"},
+}
+EVENT_RECORD_TYPES = {"districts", "schools", "users", "sections", "terms", "courses", "resources"}
+
+# Lists a Library (teacher) token may read: (collection, relation); "" is the top-level list.
+_TEACHER_LISTS = {("users", ""), ("sections", ""), ("users", "sections"), ("sections", "users")}
+
+
+# --- logins and the portal (used by sandbox.views.oauth) -----------------------------------------
+
+
+def get_user(clever_id: str) -> SandboxRecord | None:
+    """A sandbox user by Clever ID (with its district), or None."""
+    if not clever_id:
+        return None
+    return (
+        SandboxRecord.objects.select_related("district")
+        .filter(clever_id=clever_id, record_type=RecordType.USERS)
+        .first()
+    )
+
+
+def get_district(district_id: str) -> SandboxDistrict | None:
+    if not district_id:
+        return None
+    return SandboxDistrict.objects.filter(id=district_id).first()
+
+
+def district_choices() -> QuerySet:
+    """Every sandbox district, by name, for the login and portal filters."""
+    return SandboxDistrict.objects.order_by("name", "id")
+
+
+def listed_district_tokens(*, district_id: str = "") -> QuerySet:
+    """What ``GET /oauth/tokens?owner_type=district`` lists: the live district-app tokens of
+    connected districts (optionally one district's)."""
+    qs = SandboxToken.objects.filter(
+        kind=TokenKind.DISTRICT, revoked_at__isnull=True, district__connected=True
+    )
+    if district_id:
+        qs = qs.filter(district_id=district_id)
+    return qs.select_related("district").order_by("district_id", "created")
+
+
+def search_users(*, q: str = "", role: str = "", district_id: str = "") -> QuerySet:
+    """Users for the login and portal pages: every word of ``q`` in the name (or the Clever ID),
+    role, district."""
+    qs = SandboxRecord.objects.filter(record_type=RecordType.USERS).select_related("district")
+    for word in q.split():
+        qs = qs.filter(Q(display_name__icontains=word) | Q(clever_id=word))
+    if role in ROLE_FLAGS:
+        qs = qs.filter(**{ROLE_FLAGS[role]: True})
+    if district_id:
+        qs = qs.filter(district_id=district_id)
+    return qs.order_by("display_name", "clever_id")
+
+
+# --- who is asking ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """What a bearer token stands for."""
+
+    district_id: str
+    kind: str
+    user_id: str = ""
+    authorized_by: str = "district"
+
+    @property
+    def is_district(self) -> bool:
+        return self.kind == TokenKind.DISTRICT
+
+
+def viewer_for(token: SandboxToken) -> Viewer:
+    library = token.kind == TokenKind.TEACHER or token.district.sharing == Sharing.LIBRARY
+    return Viewer(
+        district_id=token.district_id,
+        kind=token.kind,
+        user_id=token.user_id,
+        authorized_by="teacher" if library else "district",
+    )
+
+
+def may_list(viewer: Viewer, collection: str, relation: str = "") -> bool:
+    """Whether this kind of token may read a list endpoint at all."""
+    if viewer.is_district:
+        return True
+    if viewer.kind == TokenKind.TEACHER:
+        return (collection, relation) in _TEACHER_LISTS
+    return False
+
+
+def may_follow_single_relations(viewer: Viewer) -> bool:
+    """``/sections/{id}/school``, ``/users/{id}/district``...: district tokens only."""
+    return viewer.is_district
+
+
+def _teacher_section_ids(user_id: str) -> QuerySet:
+    return SandboxEdge.objects.filter(rel="teachers", dst_id=user_id).values("src_id")
+
+
+def _teacher_student_ids(user_id: str) -> QuerySet:
+    return SandboxEdge.objects.filter(
+        rel="students", src_id__in=_teacher_section_ids(user_id)
+    ).values("dst_id")
+
+
+def visible(viewer: Viewer, record_type: str, qs: QuerySet) -> QuerySet:
+    """Cut a queryset of ``record_type`` records down to what the token may see."""
+    if viewer.is_district:
+        return qs
+    if viewer.kind == TokenKind.TEACHER:
+        if record_type == RecordType.USERS:
+            return qs.filter(
+                Q(clever_id=viewer.user_id) | Q(clever_id__in=_teacher_student_ids(viewer.user_id))
+            )
+        if record_type == RecordType.SECTIONS:
+            return qs.filter(clever_id__in=_teacher_section_ids(viewer.user_id))
+        return qs.none()
+    # An SSO token: the user and their schools.
+    if record_type == RecordType.USERS:
+        return qs.filter(clever_id=viewer.user_id)
+    if record_type == RecordType.SCHOOLS:
+        return qs.filter(
+            clever_id__in=SandboxEdge.objects.filter(
+                src_id=viewer.user_id, rel="schools"
+            ).values("dst_id")
+        )
+    return qs.none()
+
+
+# --- districts ----------------------------------------------------------------------------------
+
+
+def district_text(district: SandboxDistrict, *, v30: bool) -> str:
+    """The district object as stored text of the requested API version."""
+    body = district_body(district)
+    return rec.dumps(rec.to_v30("districts", body) if v30 else body)
+
+
+def district_rows(district: SandboxDistrict, *, v30: bool) -> list[tuple[str, str]]:
+    """``/districts``: in practice just the token's district (Clever's Swagger says so)."""
+    return [(district.id, district_text(district, v30=v30))]
+
+
+def district_visible(viewer: Viewer, district_id: str) -> bool:
+    return district_id == viewer.district_id
+
+
+# --- records ------------------------------------------------------------------------------------
+
+
+def body_field(*, v30: bool) -> str:
+    return "body_v30" if v30 else "body"
+
+
+def records(viewer: Viewer, record_type: str) -> QuerySet:
+    """Every record of one type the token may see (resources: the sandbox has none)."""
+    if record_type not in RecordType.values:
+        return SandboxRecord.objects.none()
+    qs = SandboxRecord.objects.filter(district_id=viewer.district_id, record_type=record_type)
+    return visible(viewer, record_type, qs)
+
+
+def record_text(viewer: Viewer, record_type: str, clever_id: str, *, v30: bool) -> str | None:
+    """The stored body of one visible record, or None (404)."""
+    return (
+        records(viewer, record_type)
+        .filter(clever_id=clever_id)
+        .values_list(body_field(v30=v30), flat=True)
+        .first()
+    )
+
+
+def record_exists(viewer: Viewer, record_type: str, clever_id: str) -> bool:
+    return records(viewer, record_type).filter(clever_id=clever_id).exists()
+
+
+def with_role(qs: QuerySet, role: str | None) -> QuerySet:
+    return qs.filter(**{ROLE_FLAGS[role]: True}) if role else qs
+
+
+def _edges(**lookups) -> QuerySet:
+    return SandboxEdge.objects.filter(**lookups)
+
+
+def _sections_of_school(school_id: str) -> QuerySet:
+    return _edges(rel="school", dst_id=school_id).values("src_id")
+
+
+def _related_ids(parent_type: str, parent_id: str, relation: str, role: str | None):
+    """(child record type, Q over SandboxRecord) for a nested list, or None if unknown.
+
+    Relations come from SandboxEdge: section --students/teachers--> user,
+    section --school/term/course--> record, user --schools--> school,
+    contact --students--> student. A school's terms and courses are those of its sections.
+    """
+    key = (parent_type, relation)
+    if key == ("schools", "users"):
+        return "users", Q(clever_id__in=_edges(rel="schools", dst_id=parent_id).values("src_id"))
+    if key == ("schools", "sections"):
+        return "sections", Q(clever_id__in=_sections_of_school(parent_id))
+    if key in (("schools", "terms"), ("schools", "courses")):
+        rel = relation[:-1]  # term / course
+        sections = _sections_of_school(parent_id)
+        return relation, Q(clever_id__in=_edges(rel=rel, src_id__in=sections).values("dst_id"))
+    if key == ("users", "sections"):
+        return "sections", Q(
+            clever_id__in=_edges(rel__in=("students", "teachers"), dst_id=parent_id).values(
+                "src_id"
+            )
+        )
+    if key == ("users", "schools"):
+        return "schools", Q(clever_id__in=_edges(rel="schools", src_id=parent_id).values("dst_id"))
+    if key == ("users", "mystudents"):
+        # A teacher's students (of their sections) and a contact's students.
+        taught = _edges(rel="students", src_id__in=_teacher_section_ids(parent_id))
+        return "users", Q(is_student=True) & (
+            Q(clever_id__in=taught.values("dst_id"))
+            | Q(clever_id__in=_edges(rel="students", src_id=parent_id).values("dst_id"))
+        )
+    if key == ("users", "myteachers"):
+        enrolled = _edges(rel="students", dst_id=parent_id).values("src_id")
+        return "users", Q(is_teacher=True) & Q(
+            clever_id__in=_edges(rel="teachers", src_id__in=enrolled).values("dst_id")
+        )
+    if key == ("users", "mycontacts"):
+        return "users", Q(is_contact=True) & Q(
+            clever_id__in=_edges(rel="students", dst_id=parent_id).values("src_id")
+        )
+    if key == ("sections", "users"):
+        rels = {"student": ("students",), "teacher": ("teachers",)}.get(
+            role or "", ("students", "teachers")
+        )
+        return "users", Q(clever_id__in=_edges(src_id=parent_id, rel__in=rels).values("dst_id"))
+    if key in (("terms", "sections"), ("courses", "sections")):
+        rel = parent_type[:-1]  # term / course
+        return "sections", Q(clever_id__in=_edges(rel=rel, dst_id=parent_id).values("src_id"))
+    if key in (("terms", "schools"), ("courses", "schools")):
+        sections = _edges(rel=parent_type[:-1], dst_id=parent_id).values("src_id")
+        return "schools", Q(
+            clever_id__in=_edges(rel="school", src_id__in=sections).values("dst_id")
+        )
+    if relation == "resources" and parent_type in ("users", "sections", "courses"):
+        return "resources", Q(pk__in=[])
+    return None
+
+
+def related_records(
+    viewer: Viewer, parent_type: str, parent_id: str, relation: str, role: str | None = None
+) -> tuple[str, QuerySet] | None:
+    """A nested list: (child record type, visible records), or None (404).
+
+    None when the endpoint does not exist, the token may not read it, or the parent record is
+    not one the token sees.
+    """
+    found = _related_ids(parent_type, parent_id, relation, role)
+    if found is None or not may_list(viewer, parent_type, relation):
+        return None
+    if not record_exists(viewer, parent_type, parent_id):
+        return None
+    child_type, condition = found
+    qs = records(viewer, child_type)
+    if child_type == "resources":
+        return child_type, qs
+    if not (parent_type == "sections" and relation == "users"):
+        qs = with_role(qs, role)
+    return child_type, qs.filter(condition)
+
+
+# Single records reached from another one: /sections/{id}/school, /schools/{id}/district...
+SINGLE_RELATIONS = {
+    ("sections", "school"): "schools",
+    ("sections", "term"): "terms",
+    ("sections", "course"): "courses",
+}
+DISTRICT_PARENTS = {"schools", "users", "sections", "terms", "courses"}
+
+
+def related_record_text(
+    viewer: Viewer, parent_type: str, parent_id: str, relation: str, *, v30: bool
+) -> tuple[str, str] | None:
+    """(record type, body text) of a single related record, or None (404)."""
+    if not may_follow_single_relations(viewer):
+        return None
+    if relation == "district":
+        if parent_type not in DISTRICT_PARENTS or not record_exists(viewer, parent_type, parent_id):
+            return None
+        district = SandboxDistrict.objects.get(id=viewer.district_id)
+        return "districts", district_text(district, v30=v30)
+    target_type = SINGLE_RELATIONS.get((parent_type, relation))
+    if target_type is None or not record_exists(viewer, parent_type, parent_id):
+        return None
+    target_id = (
+        _edges(src_id=parent_id, rel=relation).order_by("id").values_list("dst_id", flat=True).first()
+    )
+    if target_id is None:
+        return None
+    text = record_text(viewer, target_type, target_id, v30=v30)
+    return None if text is None else (target_type, text)
+
+
+# --- pages --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    """One page in ascending id order: ``rows`` are tuples whose first item is the id."""
+
+    rows: list[tuple]
+    has_next: bool
+    has_prev: bool
+
+
+def page(
+    qs: QuerySet,
+    *,
+    fields: tuple[str, ...],
+    limit: int,
+    starting_after: str | None = None,
+    ending_before: str | None = None,
+) -> Page:
+    """Range paging over ascending ids, as Clever's lists do.
+
+    ``fields[0]`` is the id field. ``ending_before`` returns the ``limit`` rows just before
+    the id (``LAST``: the last ``limit`` rows), still in ascending order. ``has_prev`` and
+    ``has_next`` tell whether rows precede the first or follow the last row of the page; an
+    empty page has neither.
+    """
+    key = fields[0]
+    bounded = qs
+    if starting_after:
+        bounded = bounded.filter(**{f"{key}__gt": starting_after})
+    if ending_before and ending_before != LAST:
+        bounded = bounded.filter(**{f"{key}__lt": ending_before})
+    if ending_before and not starting_after:
+        rows = list(bounded.order_by(f"-{key}").values_list(*fields)[: limit + 1])
+        more_before = len(rows) > limit
+        rows = rows[:limit]
+        rows.reverse()
+        has_next = bool(rows) and qs.filter(**{f"{key}__gt": rows[-1][0]}).exists()
+        return Page(rows=rows, has_next=has_next, has_prev=more_before)
+    rows = list(bounded.order_by(key).values_list(*fields)[: limit + 1])
+    has_next = len(rows) > limit
+    rows = rows[:limit]
+    has_prev = (
+        bool(rows)
+        and starting_after is not None
+        and qs.filter(**{f"{key}__lt": rows[0][0]}).exists()
+    )
+    return Page(rows=rows, has_next=has_next, has_prev=has_prev)
+
+
+def page_of_rows(
+    rows: list[tuple],
+    *,
+    limit: int,
+    starting_after: str | None = None,
+    ending_before: str | None = None,
+) -> Page:
+    """``page`` over a small in-memory list (the districts list), same semantics."""
+    ordered = sorted(rows, key=lambda row: row[0])
+    bounded = [
+        row
+        for row in ordered
+        if (not starting_after or row[0] > starting_after)
+        and (not ending_before or ending_before == LAST or row[0] < ending_before)
+    ]
+    if ending_before and not starting_after:
+        chosen = bounded[-limit:]
+        has_prev = len(bounded) > limit
+        has_next = bool(chosen) and ordered[-1][0] > chosen[-1][0]
+        return Page(rows=chosen, has_next=has_next, has_prev=has_prev)
+    chosen = bounded[:limit]
+    has_prev = bool(chosen) and starting_after is not None and ordered[0][0] < chosen[0][0]
+    return Page(rows=chosen, has_next=len(bounded) > limit, has_prev=has_prev)
+
+
+# --- events -------------------------------------------------------------------------------------
+
+
+def event_cutoff(now: float | None = None) -> datetime:
+    """Events created before this moment are gone (30-day retention, on the sandbox clock)."""
+    moment = KNOBS.clock() if now is None else now
+    return datetime.fromtimestamp(moment, tz=UTC) - EVENT_RETENTION
+
+
+def served_events(viewer: Viewer, now: float | None = None) -> QuerySet:
+    """The events a district token can still read: its district's, within retention."""
+    if not viewer.is_district:
+        return SandboxEvent.objects.none()
+    return SandboxEvent.objects.filter(
+        district_id=viewer.district_id, created__gte=event_cutoff(now)
+    )
+
+
+def events_enabled(viewer: Viewer) -> bool:
+    return SandboxDistrict.objects.filter(id=viewer.district_id, events_enabled=True).exists()
+
+
+def filtered_events(
+    viewer: Viewer, *, record_types: list[str] | None = None, school: str | None = None
+) -> QuerySet:
+    qs = served_events(viewer)
+    if record_types:
+        qs = qs.filter(record_type__in=record_types)
+    if school:
+        # ``schools`` holds space-separated 24-character ids, so a substring match is exact.
+        qs = qs.filter(schools__contains=school)
+    return qs
+
+
+def event_is_served(viewer: Viewer, event_id: str) -> bool:
+    return served_events(viewer).filter(id=event_id).exists()
+
+
+def event_fields(*, v30: bool) -> tuple[str, ...]:
+    return ("id", "created", "type", body_field(v30=v30))
+
+
+def event_row(viewer: Viewer, event_id: str, *, v30: bool) -> tuple | None:
+    return served_events(viewer).filter(id=event_id).values_list(*event_fields(v30=v30)).first()
