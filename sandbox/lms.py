@@ -60,7 +60,9 @@ Assignments
   - ``grading_type`` defaults to ``points``, ``assignee_mode`` to ``all``. With
     ``individuals``, ``assignee_ids`` must be non-empty (400 ``assignee_ids is required when
     assignee_mode is individuals``) and name students of the section (400 ``assignee_ids
-    contains users who are not students of the section: <ids>``).
+    contains users who are not students of the section: <ids>``); checked when a request sets
+    ``assignee_mode`` or ``assignee_ids``, so a later PATCH of the title still works after an
+    assignee left the section.
   - Assignment attachments follow the Swagger (``type`` one of [file]).
   - DELETE answers 200 with an empty body; the assignment and its submissions are gone.
 
@@ -80,7 +82,8 @@ Submissions
   - Submission attachments accept ``type`` [file link text] and a ``text`` field: Clever's
     "Submitting Schoology Submissions" page uses them although the Swagger's AttachmentRequest
     only lists ``file``. Schoology refuses ``link`` with Clever's documented text ``Schoology
-    does not support submission type of link``.
+    does not support submission type of link``. Not emulated: Schoology's 500 ``Error updating
+    submission`` for a student who never launched the app's LTI link.
   - ``teacher_edit_submission`` and ``student_submit`` below change a submission as if it
     happened in the LMS (for tests of "teacher edits read back"); no API request is made.
 
@@ -1029,7 +1032,8 @@ def _check_assignment(
         unsupported = [key for key in CANVAS_UNSUPPORTED if request.get(key)]
         if unsupported:
             raise _bad(f"unsupported field(s) for Canvas: {', '.join(unsupported)}")
-    if merged.get("assignee_mode") == "individuals":
+    touched = "assignee_mode" in request or "assignee_ids" in request
+    if touched and merged.get("assignee_mode") == "individuals":
         ids = merged.get("assignee_ids") or []
         if not ids:
             raise _bad("assignee_ids is required when assignee_mode is individuals")

@@ -89,11 +89,12 @@ def schools_of(record_type: str, data: dict) -> list[str]:
 
 
 def previous_attributes(old: dict, new: dict) -> dict:
-    """Clever's ``previous_attributes``: the old values of every top-level key that changed."""
-    changed = {}
-    for key in old.keys() | new.keys():
-        if key in ("last_modified",):
-            continue
-        if old.get(key) != new.get(key) and key in old:
-            changed[key] = old[key]
-    return changed
+    """Clever's ``previous_attributes``: the old values of every top-level key that changed.
+
+    A key the record did not have before shows as null (it was unset); empty means no change.
+    """
+    return {
+        key: old.get(key)
+        for key in sorted(old.keys() | new.keys())
+        if key != "last_modified" and (key not in old or key not in new or old[key] != new[key])
+    }

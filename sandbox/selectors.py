@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import BinaryField, Func, Q, QuerySet
 
 from . import records as rec
 from .knobs import KNOBS
@@ -198,9 +198,10 @@ def district_text(district: SandboxDistrict, *, v30: bool) -> str:
     return rec.dumps(rec.to_v30("districts", body) if v30 else body)
 
 
-def district_rows(district: SandboxDistrict, *, v30: bool) -> list[tuple[str, str]]:
-    """``/districts``: in practice just the token's district (Clever's Swagger says so)."""
-    return [(district.id, district_text(district, v30=v30))]
+def district_rows(district: SandboxDistrict, *, v30: bool) -> list[tuple[str, bytes]]:
+    """``/districts`` as (id, body bytes) rows: in practice just the token's district (Clever's
+    Swagger says so)."""
+    return [(district.id, district_text(district, v30=v30).encode())]
 
 
 def district_visible(viewer: Viewer, district_id: str) -> bool:
@@ -434,6 +435,47 @@ def page_of_rows(
     chosen = bounded[:limit]
     has_prev = bool(chosen) and starting_after is not None and ordered[0][0] < chosen[0][0]
     return Page(rows=chosen, has_next=len(bounded) > limit, has_prev=has_prev)
+
+
+class StoredBytes(Func):
+    """A stored JSON body read as its UTF-8 bytes: no decode on the way out of the database and
+    no encode on the way into the response (SQLite: a BLOB cast; PostgreSQL: ``convert_to``).
+    Other databases answer text, which ``record_page`` encodes."""
+
+    output_field = BinaryField()
+    template = "%(expressions)s"
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="CAST(%(expressions)s AS BLOB)", **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler, connection, template="convert_to(%(expressions)s, 'UTF8')", **extra
+        )
+
+
+def record_page(
+    qs: QuerySet,
+    *,
+    v30: bool,
+    limit: int,
+    starting_after: str | None = None,
+    ending_before: str | None = None,
+) -> Page:
+    """A page of records as ``(clever_id, body bytes)`` rows, bodies exactly as stored."""
+    result = page(
+        qs.annotate(stored=StoredBytes(body_field(v30=v30))),
+        fields=("clever_id", "stored"),
+        limit=limit,
+        starting_after=starting_after,
+        ending_before=ending_before,
+    )
+    if result.rows and not isinstance(result.rows[0][1], bytes):
+        result.rows = [
+            (cid, body.encode() if isinstance(body, str) else bytes(body))
+            for cid, body in result.rows
+        ]
+    return result
 
 
 # --- events -------------------------------------------------------------------------------------

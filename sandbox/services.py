@@ -410,3 +410,35 @@ def redeem_auth_code(
         raise InvalidGrant("Invalid grant: invalid code")
     kind = TokenKind.TEACHER if auth_code.district.sharing == Sharing.LIBRARY else TokenKind.SSO
     return issue_token(district=auth_code.district, kind=kind, user_id=auth_code.user_id)
+
+
+# --- control page and seeding (sandbox/generator.py, sandbox/demo.py, the control page) ----------
+
+
+@transaction.atomic
+def set_lms(*, district: SandboxDistrict, lms_type: str, lms_state: str | None = None) -> None:
+    """The district connects (or drops) an LMS; a districts.updated event says so."""
+    before = district_body(district)
+    district.lms_type = lms_type
+    district.lms_state = ("success" if lms_type else "") if lms_state is None else lms_state
+    district.save(update_fields=["lms_type", "lms_state"])
+    after = district_body(district)
+    previous = rec.previous_attributes(before, after)
+    if previous and district.events_enabled:
+        _emit(district_id=district.id, record_type="districts", action="updated", obj=after,
+              previous=previous, now=timezone.now())
+
+
+@transaction.atomic
+def delete_district(*, district: SandboxDistrict) -> None:
+    """Remove a district and everything in it (records, edges, events, tokens, LMS data)."""
+    district.delete()
+
+
+@transaction.atomic
+def reset_sandbox() -> int:
+    """Delete every sandbox district (the registered application is kept); returns how many."""
+    count = SandboxDistrict.objects.count()
+    for district in SandboxDistrict.objects.all():
+        district.delete()
+    return count

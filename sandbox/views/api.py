@@ -146,9 +146,18 @@ def _single(request, text: str) -> HttpResponse:
 
 
 def _list(request, page: selectors.Page, item_prefix: str) -> HttpResponse:
-    """Splice stored record text into Clever's list envelope, without parsing it."""
-    items = ",".join([f'{{"data":{body},"uri":"{item_prefix}{cid}"}}' for cid, body in page.rows])
-    return raw_json(f'{{"data":[{items}],"links":{dumps(_links(request, page))}}}')
+    """Splice stored record bodies (UTF-8 bytes) into Clever's list envelope.
+
+    Nothing is parsed or re-serialized: one flat list of byte pieces, joined once.
+    """
+    head, uri, tail = b'{"data":', f',"uri":"{item_prefix}'.encode(), b'"},'
+    parts = [b'{"data":[']
+    for cid, body in page.rows:
+        parts += (head, body, uri, cid.encode(), tail)
+    if page.rows:
+        parts[-1] = b'"}'
+    parts.append(f'],"links":{dumps(_links(request, page))}}}'.encode())
+    return raw_json(b"".join(parts))
 
 
 def _count(request, count: int) -> HttpResponse:
@@ -160,9 +169,9 @@ def _record_list(request, version: str, record_type: str, qs) -> HttpResponse:
     if _wants_count(request):
         return _count(request, qs.count())
     starting_after, ending_before = _cursors(request)
-    page = selectors.page(
+    page = selectors.record_page(
         qs,
-        fields=("clever_id", selectors.body_field(v30=version == "v3.0")),
+        v30=version == "v3.0",
         limit=_limit(request),
         starting_after=starting_after,
         ending_before=ending_before,

@@ -1,6 +1,7 @@
 """The client's OAuth side against the local Clever: authorize URLs, code exchange, district
 tokens; and Events after a cursor."""
 
+import json
 import logging
 from urllib.parse import parse_qs, urlsplit
 
@@ -251,3 +252,52 @@ def test_events_switched_off_are_forbidden(client, district):
     assert caught.value.status == 403
     assert not caught.value.retryable
     assert client.stats.requests == 1
+
+
+# --- OAuth answers the sandbox never gives (a scripted transport) -------------------------------
+
+
+def test_the_code_exchange_is_retried_after_a_5xx(stub_client):
+    client, adapter = stub_client([
+        (503, '{"message": "down"}', {}),
+        (200, '{"access_token": "tok-abc", "token_type": "bearer", "id_token": "jwt"}', {}),
+    ], client_id="cid", client_secret="secret")
+    token = client.exchange_code("code-1", redirect_uri="https://app.example.com/cb")
+    assert (token.access_token, token.id_token) == ("tok-abc", "jwt")
+    assert len(adapter.sent) == 2
+    assert all(method == "POST" and url == "https://clever.test/oauth/tokens"
+               for method, url, _ in adapter.sent)
+
+
+def test_a_token_answer_without_a_token_is_a_bad_response(stub_client):
+    client, _ = stub_client([(200, '{"token_type": "bearer"}', {})],
+                            client_id="cid", client_secret="secret")
+    with pytest.raises(errors.BadResponse, match='no "access_token"'):
+        client.exchange_code("code-1")
+
+
+def test_token_listing_follows_next_links_and_keeps_districts_only(stub_client):
+    def item(owner_type, owner_id, token):
+        return {"id": f"id-{token}", "created": "2016-05-02T22:42:10.533Z",
+                "owner": {"type": owner_type, "id": owner_id}, "access_token": token,
+                "scopes": ["read:students"]}
+
+    first = {"data": [item("district", "d1", "t1"), item("user", "u1", "t2")],
+             "links": [{"rel": "next", "uri": "/oauth/tokens?owner_type=district&page=2"}]}
+    second = {"data": [item("district", "d2", "t3")], "links": []}
+    client, adapter = stub_client([(200, json.dumps(first), {}), (200, json.dumps(second), {})],
+                                  client_id="cid", client_secret="secret")
+
+    tokens = client.list_district_tokens()
+
+    assert [(t.district_id, t.access_token) for t in tokens] == [("d1", "t1"), ("d2", "t3")]
+    assert tokens[0].created.year == 2016
+    assert adapter.sent[1][1] == "https://clever.test/oauth/tokens?owner_type=district&page=2"
+    assert client.stats.pages == 2
+
+
+def test_a_token_entry_without_a_token_is_a_bad_response(stub_client):
+    body = '{"data": [{"id": "x", "owner": {"type": "district", "id": "d1"}}]}'
+    client, _ = stub_client([(200, body, {})], client_id="cid", client_secret="secret")
+    with pytest.raises(errors.BadResponse, match='token 0 has no "access_token"'):
+        client.list_district_tokens()

@@ -593,3 +593,13 @@ def test_schoology_honours_state_start_date_and_term(client, db, fake_clock):
                       {"attachments": [{"type": "text", "text": "https://example.com"}]})
     assert text.status_code == 200
     assert text.json()["data"]["attachments"][0]["text"] == "https://example.com"
+
+
+def test_patch_cannot_empty_a_required_field(world):
+    created = world.create()
+    path = world.assignment_path(created["id"])
+    response = world.call("PATCH", path, {"title": "", "description": None})
+    assert response.status_code == 400
+    assert response.json() == {"message": "missing required field(s): title"}
+    # null means "unchanged" (Go cannot tell it from absent): the description survived.
+    assert world.call("GET", path).json()["data"]["description"] == "Linear equations"
