@@ -55,6 +55,7 @@ from django.db.models import Count, Q
 from faker.providers.address.en_US import Provider as _FakerAddress
 from faker.providers.person.en_US import Provider as _FakerPerson
 
+from . import demo as demo_module
 from . import services
 from .ids import SeededIds, new_id
 from .models import (
@@ -161,12 +162,16 @@ APOSTROPHE_SURNAMES = (
     "O'Brien", "O'Connor", "O'Neil", "O'Neill", "O'Malley", "O'Donnell", "D'Angelo", "D'Amico",
     "D'Souza", "O'Hara", "N'Diaye", "O'Reilly",
 )
-APOSTROPHE_FIRST = {"M": ("D'Andre", "De'Shawn", "Ja'Marcus"), "F": ("Ja'Nya", "La'Keisha", "D'Asia", "Ke'Ana")}
+APOSTROPHE_FIRST = {
+    "M": ("D'Andre", "De'Shawn", "Ja'Marcus"),
+    "F": ("Ja'Nya", "La'Keisha", "D'Asia", "Ke'Ana"),
+}
 SPACED_SURNAMES = ("De La Cruz", "Van Der Berg", "St. John", "Del Rosario", "Mc Donald", "Da Silva")
 NON_ASCII_SURNAMES = (
     "Nguyễn", "Trần", "Lê", "Phạm", "Đặng", "Võ", "Hernández", "Rodríguez", "González", "Pérez",
     "Sánchez", "Gómez", "Muñoz", "Núñez", "Peña", "Ibáñez", "Méndez", "Jiménez", "Chávez",
-    "Müller", "Schröder", "Wiśniewski", "Dvořák", "Çelik", "Yılmaz", "Søndergaard",
+    "Müller", "Schröder", "Wiśniewski", "Dvořák", "Çelik", "Søndergaard",
+    "Yılmaz",  # noqa: RUF001 (Turkish dotless i, on purpose)
 )
 NON_ASCII_FIRST = {
     "M": ("José", "André", "Jesús", "Ramón", "Joaquín", "Martín", "Nicolás", "Adrián", "Björn",
@@ -297,7 +302,7 @@ _CONTACT_TYPES_W = _weighted(_CONTACT_TYPES)
 _PHONE_TYPES_W = _weighted(_PHONE_TYPES)
 _STREET_SUFFIXES = ("Street", "Avenue", "Road", "Lane", "Drive", "Court", "Way", "Boulevard")
 _ASCII_FOLD = str.maketrans({"đ": "d", "Đ": "D", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L",
-                             "ß": "ss", "æ": "ae", "ı": "i"})
+                             "ß": "ss", "æ": "ae", "ı": "i"})  # noqa: RUF001
 
 
 def _pick(rng: random.Random, table: tuple[tuple, tuple[float, ...]]):
@@ -637,10 +642,7 @@ class _Plan:
     def _dob(self, rng: random.Random, grade: str) -> date | None:
         if self.chance("missing_dob", rng):
             return None
-        if grade == "Ungraded":
-            age_offset = rng.randrange(9, 15)
-        else:
-            age_offset = _GRADE_NUMBER[grade]
+        age_offset = rng.randrange(9, 15) if grade == "Ungraded" else _GRADE_NUMBER[grade]
         if self.chance("held_back", rng):
             age_offset += 1
         cohort_start = date(self.school_year - 6 - age_offset, 9, 2)
@@ -1353,8 +1355,6 @@ def seed_sandbox(
     first one's name in another state. A district already in the sandbox (same seed) is not
     loaded again: it is reported with ``"status": "existing"``.
     """
-    from . import demo as demo_module
-
     started = time.monotonic()
     if reset:
         services.reset_sandbox()

@@ -1,11 +1,13 @@
-"""Read queries of the local Clever: what a token may see, records, relations, pages, events.
+"""Read queries of the local Clever: users for the login pages and the Portal, and for the API
+what a token may see, records, relations, pages and events.
 
-The views in ``sandbox.views.api`` only parse parameters and shape envelopes; every query and
-every "may this token see that" decision lives here.
+The views (``sandbox.views.api``, ``sandbox.views.oauth``) only parse parameters and shape
+answers; every query and every "may this token see that" decision lives here.
 
-Pages are read as ``(id, stored JSON text)`` pairs (``values_list``) in ascending Clever ID
-order over the ``(district, record_type, clever_id)`` index, so a page of 10,000 records is
-never parsed: the view splices the stored text into the envelope.
+Pages are read as ``(id, stored JSON)`` pairs (``values_list``; the body as UTF-8 bytes, see
+``StoredBytes``) in ascending Clever ID order over the ``(district, record_type, clever_id)``
+index, so a page of 10,000 records is never parsed: the view splices the stored bytes into
+the envelope.
 
 Token kinds (``SandboxToken.kind``), as Clever answers them:
 

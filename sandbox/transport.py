@@ -6,6 +6,7 @@ middleware of the sandbox.
 """
 
 import io
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import requests
@@ -16,24 +17,24 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 
-class _InProcessHandler(WSGIHandler):
-    """Django's handler without the per-request connection closing: the caller's transaction
-    and connection must survive a nested request (as in django.test.Client)."""
-
-    def __call__(self, environ, start_response):
-        request_started.disconnect(close_old_connections)
-        request_finished.disconnect(close_old_connections)
-        try:
-            return super().__call__(environ, start_response)
-        finally:
-            request_started.connect(close_old_connections)
-            request_finished.connect(close_old_connections)
+@contextmanager
+def _connections_kept_open():
+    """Django closes "old" connections when a request starts and when its response closes; a
+    nested in-process request must not close the caller's connection (or its transaction),
+    as django.test.Client also avoids."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 class InProcessAdapter(BaseAdapter):
     def __init__(self):
         super().__init__()
-        self._handler = _InProcessHandler()
+        self._handler = WSGIHandler()
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
         url = urlsplit(request.url)
@@ -72,13 +73,15 @@ class InProcessAdapter(BaseAdapter):
             status_holder["status"] = status
             status_holder["headers"] = headers
 
-        chunks = self._handler(environ, start_response)
-        try:
-            content = b"".join(chunks)
-        finally:
-            close = getattr(chunks, "close", None)
-            if close:
-                close()
+        with _connections_kept_open():
+            chunks = self._handler(environ, start_response)
+            try:
+                content = b"".join(chunks)
+            finally:
+                # Closing the response sends request_finished: still inside the guard.
+                close = getattr(chunks, "close", None)
+                if close:
+                    close()
 
         response = requests.Response()
         code, _, reason = status_holder["status"].partition(" ")
