@@ -210,13 +210,20 @@ def _edge_rows(district_id: str, record_type: str, data: dict) -> list[SandboxEd
     ]
 
 
-def _stamp(data: dict, *, district_id: str, now: datetime, created: bool) -> dict:
+# Record types whose Clever schema carries created/last_modified (terms and courses do not).
+TIMESTAMPED_TYPES = {RecordType.USERS, RecordType.SECTIONS, RecordType.SCHOOLS}
+
+
+def _stamp(
+    data: dict, *, record_type: str, district_id: str, now: datetime, created: bool
+) -> dict:
     data = copy.deepcopy(data)
     data.setdefault("id", new_id())
     data["district"] = district_id
-    if created:
-        data.setdefault("created", iso(now))
-    data["last_modified"] = iso(now)
+    if record_type in TIMESTAMPED_TYPES:
+        if created:
+            data.setdefault("created", iso(now))
+        data["last_modified"] = iso(now)
     return data
 
 
@@ -318,7 +325,8 @@ def put_record(
     now = now or timezone.now()
     existing = SandboxRecord.objects.filter(clever_id=data.get("id") or "").first()
     if existing is None:
-        data = _stamp(data, district_id=district.id, now=now, created=True)
+        data = _stamp(data, record_type=record_type, district_id=district.id, now=now,
+                      created=True)
         _record_row(district.id, record_type, data).save(force_insert=True)
         SandboxEdge.objects.bulk_create(_edge_rows(district.id, record_type, data))
         if _events_on(district.id):
@@ -327,7 +335,8 @@ def put_record(
         return data
     old = rec_loads(existing)
     new = dict(data)
-    new.setdefault("created", old.get("created"))
+    if "created" in old:
+        new.setdefault("created", old["created"])
     return _replace(existing, old, new, now)
 
 
@@ -353,7 +362,7 @@ def update_record(*, clever_id: str, changes: dict, now: datetime | None = None)
 
 def _replace(existing: SandboxRecord, old: dict, new: dict, now: datetime) -> dict:
     district_id, record_type = existing.district_id, existing.record_type
-    new = _stamp(new, district_id=district_id, now=now, created=False)
+    new = _stamp(new, record_type=record_type, district_id=district_id, now=now, created=False)
     new["id"] = existing.clever_id
     previous = rec.previous_attributes(old, new)
     if not previous:

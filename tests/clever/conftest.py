@@ -74,7 +74,8 @@ def make_client(fake_clock):
 
 
 @pytest.fixture
-def client(make_client, district_token):
+def district_client(make_client, district_token):
+    """A client with the district's token (named so as not to hide pytest-django's ``client``)."""
     return make_client(district_token)
 
 

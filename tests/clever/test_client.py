@@ -69,54 +69,54 @@ def test_the_clever_package_never_imports_the_sandbox():
             assert not any(name.split(".")[0] == "sandbox" for name in names), source
 
 
-def test_repr_never_shows_the_token(client, district_token):
-    assert district_token not in repr(client)
-    assert "token=set" in repr(client)
+def test_repr_never_shows_the_token(district_client, district_token):
+    assert district_token not in repr(district_client)
+    assert "token=set" in repr(district_client)
 
 
 # --- paging --------------------------------------------------------------------------------------
 
 
-def test_pages_follow_next_links_until_the_last(client, district):
+def test_pages_follow_next_links_until_the_last(district_client, district):
     ids = load_students(district, 250)
 
-    pages = list(client.iter_pages("users", page_size=100))
+    pages = list(district_client.iter_pages("users", page_size=100))
 
     assert [len(page) for page in pages] == [100, 100, 50]
     assert [page.number for page in pages] == [1, 2, 3]
     assert [record["id"] for page in pages for record in page.records] == ids
-    assert pages[0].next_link.startswith(f"/{client.api_version}/users?")
+    assert pages[0].next_link.startswith(f"/{district_client.api_version}/users?")
     assert f"starting_after={ids[99]}" in pages[0].next_link
     assert pages[-1].next_link is None
-    assert client.stats.pages == 3
-    assert client.stats.requests == 3
-    assert client.stats.bytes_received > 250 * 100
+    assert district_client.stats.pages == 3
+    assert district_client.stats.requests == 3
+    assert district_client.stats.bytes_received > 250 * 100
 
 
-def test_iter_records_yields_each_record_once_in_order(client, district):
+def test_iter_records_yields_each_record_once_in_order(district_client, district):
     ids = load_students(district, 250)
-    seen = [record["id"] for record in client.iter_records("users", page_size=100)]
+    seen = [record["id"] for record in district_client.iter_records("users", page_size=100)]
     assert seen == ids
     assert len(set(seen)) == 250
 
 
-def test_a_stored_next_link_resumes_the_list(client, district):
+def test_a_stored_next_link_resumes_the_list(district_client, district):
     ids = load_students(district, 120)
-    first = next(client.iter_pages("users", page_size=50))
+    first = next(district_client.iter_pages("users", page_size=50))
     checkpoint = first.next_link
 
-    rest = [r["id"] for r in client.iter_records(checkpoint)]
+    rest = [r["id"] for r in district_client.iter_records(checkpoint)]
 
     assert [r["id"] for r in first.records] + rest == ids
     # The resumed pages kept the page size of the original request.
-    assert client.stats.pages == 1 + 2
+    assert district_client.stats.pages == 1 + 2
 
 
-def test_filters_and_versions(client, district, make_client, district_token):
+def test_filters_and_versions(district_client, district, make_client, district_token):
     load_students(district, 3)
     teacher = services.put_record(district=district, record_type=RecordType.USERS, data={
         "name": {"first": "Edna", "last": "Krabappel"}, "roles": {"teacher": {"sis_id": "t1"}}})
-    teachers = list(client.iter_records("users", {"role": "teacher"}))
+    teachers = list(district_client.iter_records("users", {"role": "teacher"}))
     assert [t["id"] for t in teachers] == [teacher["id"]]
 
     v30 = make_client(district_token, api_version="v3.0")
@@ -125,58 +125,58 @@ def test_filters_and_versions(client, district, make_client, district_token):
     assert len(page) == 4
 
 
-def test_count_and_single_records(client, district):
+def test_count_and_single_records(district_client, district):
     ids = load_students(district, 7)
-    assert client.count("users") == 7
-    record = client.get_record("users", ids[3])
+    assert district_client.count("users") == 7
+    record = district_client.get_record("users", ids[3])
     assert record["id"] == ids[3]
     assert record["roles"]["student"]["sis_id"] == "100003"
-    assert client.get_record("districts", district.id)["name"] == "Springfield Unified"
+    assert district_client.get_record("districts", district.id)["name"] == "Springfield Unified"
     with pytest.raises(errors.NotFound) as caught:
-        client.get_record("users", "0" * 24)
+        district_client.get_record("users", "0" * 24)
     assert caught.value.status == 404
-    assert caught.value.url == f"/sandbox/{client.api_version}/users/{'0' * 24}"
-    assert client.stats.retries == 0
+    assert caught.value.url == f"/sandbox/{district_client.api_version}/users/{'0' * 24}"
+    assert district_client.stats.retries == 0
 
 
-def test_me_with_a_district_token(client, district):
-    me = client.me()
+def test_me_with_a_district_token(district_client, district):
+    me = district_client.me()
     assert me.type == "district"
     assert me.id == district.id
     assert me.district == district.id
 
 
-def test_a_page_size_over_10000_is_refused_before_any_request(client):
+def test_a_page_size_over_10000_is_refused_before_any_request(district_client):
     with pytest.raises(ValueError, match="10,000"):
-        list(client.iter_pages("users", page_size=10_001))
+        list(district_client.iter_pages("users", page_size=10_001))
     with pytest.raises(ValueError, match="10,000"):
-        list(client.iter_records("users", {"limit": 20_000}))
+        list(district_client.iter_records("users", {"limit": 20_000}))
     with pytest.raises(ValueError, match="10,000"):
         CleverClient("t", page_size=10_001)
     with pytest.raises(ValueError):
-        list(client.iter_pages("users", page_size=0))
-    assert client.stats.requests == 0
+        list(district_client.iter_pages("users", page_size=0))
+    assert district_client.stats.requests == 0
     assert KNOBS.api_requests == 0
 
 
-def test_the_sandbox_answers_413_to_a_raw_limit_of_10001(client):
+def test_the_sandbox_answers_413_to_a_raw_limit_of_10001(district_client):
     with pytest.raises(errors.PayloadTooLarge) as caught:
-        client.get("users", {"limit": 10_001})
+        district_client.get("users", {"limit": 10_001})
     assert caught.value.status == 413
     assert "10000" in caught.value.message
-    assert client.stats.requests == 1  # never retried
+    assert district_client.stats.requests == 1  # never retried
 
 
-def test_a_page_size_of_10000_is_allowed(client, district):
+def test_a_page_size_of_10000_is_allowed(district_client, district):
     load_students(district, 5)
-    pages = list(client.iter_pages("users", page_size=10_000))
+    pages = list(district_client.iter_pages("users", page_size=10_000))
     assert [len(p) for p in pages] == [5]
 
 
 # --- rate limits ---------------------------------------------------------------------------------
 
 
-def test_a_429_is_waited_out_until_x_ratelimit_reset(client, make_client, district_token,
+def test_a_429_is_waited_out_until_x_ratelimit_reset(district_client, make_client, district_token,
                                                      district, fake_clock):
     load_students(district, 3)
     KNOBS.rate_limit_per_minute = 2
@@ -187,33 +187,33 @@ def test_a_429_is_waited_out_until_x_ratelimit_reset(client, make_client, distri
     window_reset = int(fake_clock.now // 60 * 60) + 60
     started = time.monotonic()
 
-    records = list(client.iter_records("users"))
+    records = list(district_client.iter_records("users"))
 
     assert len(records) == 3
     assert time.monotonic() - started < 5  # the wait moved the fake clock, not the real one
-    assert client.stats.rate_limited == 1
-    assert client.stats.retries == 1
-    assert client.stats.requests == 2
+    assert district_client.stats.rate_limited == 1
+    assert district_client.stats.retries == 1
+    assert district_client.stats.requests == 2
     expected_wait = window_reset - 1_700_000_000.0 + 0.5
     assert fake_clock.slept == [pytest.approx(expected_wait)]
-    assert client.stats.seconds_waited == pytest.approx(expected_wait)
+    assert district_client.stats.seconds_waited == pytest.approx(expected_wait)
     assert fake_clock.now >= window_reset
 
 
-def test_an_exhausted_window_is_waited_for_before_the_next_request(client, district,
+def test_an_exhausted_window_is_waited_for_before_the_next_request(district_client, district,
                                                                    fake_clock):
     ids = load_students(district, 250)
     KNOBS.rate_limit_per_minute = 3
 
-    seen = [r["id"] for r in client.iter_records("users", page_size=50)]
+    seen = [r["id"] for r in district_client.iter_records("users", page_size=50)]
 
     assert seen == ids
-    # The third answer said "0 remaining": the client waited for the reset instead of
+    # The third answer said "0 remaining": the district_client waited for the reset instead of
     # spending a request on a 429.
-    assert client.stats.rate_limited == 0
-    assert client.stats.requests == 5
+    assert district_client.stats.rate_limited == 0
+    assert district_client.stats.requests == 5
     assert len(fake_clock.slept) == 1
-    assert client.stats.seconds_waited == pytest.approx(fake_clock.slept[0])
+    assert district_client.stats.seconds_waited == pytest.approx(fake_clock.slept[0])
 
 
 def test_a_429_that_does_not_clear_gives_up_after_max_retries(make_client, district_token,
@@ -237,20 +237,20 @@ def test_a_429_that_does_not_clear_gives_up_after_max_retries(make_client, distr
 # --- server errors and retries -------------------------------------------------------------------
 
 
-def test_a_5xx_is_retried_with_backoff_then_succeeds(client, district, fake_clock):
+def test_a_5xx_is_retried_with_backoff_then_succeeds(district_client, district, fake_clock):
     ids = load_students(district, 2)
     KNOBS.add_fault("status", on_request=1, count=2, status=503)
 
-    records = list(client.iter_records("users"))
+    records = list(district_client.iter_records("users"))
 
     assert [r["id"] for r in records] == ids
-    assert client.stats.requests == 3
-    assert client.stats.retries == 2
+    assert district_client.stats.requests == 3
+    assert district_client.stats.retries == 2
     assert len(fake_clock.slept) == 2
-    base, cap = client.backoff_base, client.backoff_cap
+    base, cap = district_client.backoff_base, district_client.backoff_cap
     for attempt, wait in enumerate(fake_clock.slept):
         assert 0 <= wait <= min(cap, base * 2**attempt)
-    assert client.stats.seconds_waited == pytest.approx(sum(fake_clock.slept))
+    assert district_client.stats.seconds_waited == pytest.approx(sum(fake_clock.slept))
 
 
 def test_a_5xx_that_persists_gives_up_after_max_retries(make_client, district_token):
@@ -292,29 +292,29 @@ def test_jitter_spreads_the_waits(make_client, district_token, fake_clock):
     assert all(0 <= wait <= 10.0 for wait in fake_clock.slept)
 
 
-def test_a_401_is_never_retried(client, district_token):
+def test_a_401_is_never_retried(district_client, district_token):
     services.revoke_token(access_token=district_token)
 
     with pytest.raises(errors.AuthError) as caught:
-        client.get("users")
+        district_client.get("users")
 
     assert caught.value.status == 401
     assert not caught.value.retryable
-    assert client.stats.requests == 1
-    assert client.stats.retries == 0
+    assert district_client.stats.requests == 1
+    assert district_client.stats.retries == 0
     assert district_token not in str(caught.value)
 
 
-def test_an_html_error_page_is_a_bad_response_naming_the_url(client):
+def test_an_html_error_page_is_a_bad_response_naming_the_url(district_client):
     KNOBS.add_fault("html", on_request=1, count=1, status=200)
 
     with pytest.raises(errors.BadResponse) as caught:
-        client.get("users")
+        district_client.get("users")
 
-    assert f"/sandbox/{client.api_version}/users" in str(caught.value)
+    assert f"/sandbox/{district_client.api_version}/users" in str(caught.value)
     assert "HTML" in str(caught.value)
-    assert caught.value.url == f"/sandbox/{client.api_version}/users"
-    assert client.stats.requests == 1
+    assert caught.value.url == f"/sandbox/{district_client.api_version}/users"
+    assert district_client.stats.requests == 1
 
 
 def test_an_html_5xx_page_is_retried_then_reported_as_both(make_client, district_token):
@@ -330,28 +330,28 @@ def test_an_html_5xx_page_is_retried_then_reported_as_both(make_client, district
     assert client.stats.requests == 3
 
 
-def test_an_html_5xx_page_that_clears_is_retried(client, district):
+def test_an_html_5xx_page_that_clears_is_retried(district_client, district):
     load_students(district, 1)
     KNOBS.add_fault("html", on_request=1, count=1, status=502)
-    assert len(list(client.iter_records("users"))) == 1
-    assert client.stats.retries == 1
+    assert len(list(district_client.iter_records("users"))) == 1
+    assert district_client.stats.retries == 1
 
 
-def test_malformed_json_is_a_bad_response(client, district):
+def test_malformed_json_is_a_bad_response(district_client, district):
     load_students(district, 10)
     KNOBS.add_fault("malformed_json", on_request=1, count=1)
 
     with pytest.raises(errors.BadResponse) as caught:
-        list(client.iter_records("users"))
+        list(district_client.iter_records("users"))
 
     assert "malformed JSON" in str(caught.value)
-    assert f"/sandbox/{client.api_version}/users" in str(caught.value)
-    assert client.stats.requests == 1
+    assert f"/sandbox/{district_client.api_version}/users" in str(caught.value)
+    assert district_client.stats.requests == 1
 
 
-def test_a_bad_request_carries_clevers_message(client):
+def test_a_bad_request_carries_clevers_message(district_client):
     with pytest.raises(errors.BadRequest) as caught:
-        client.get("users", {"role": "janitor"})
+        district_client.get("users", {"role": "janitor"})
     assert caught.value.status == 400
     assert "role must be one of" in caught.value.message
     assert errors.ValidationError is errors.BadRequest
@@ -485,50 +485,50 @@ def test_a_429_without_a_reset_header_backs_off(stub_client, fake_clock):
     assert fake_clock.slept[0] >= 1.0
 
 
-def test_stats_snapshot_and_reset(client, district):
+def test_stats_snapshot_and_reset(district_client, district):
     load_students(district, 3)
-    list(client.iter_records("users"))
-    snapshot = client.stats.snapshot()
+    list(district_client.iter_records("users"))
+    snapshot = district_client.stats.snapshot()
     assert snapshot["requests"] == 1
     assert snapshot["pages"] == 1
     assert snapshot["bytes_received"] > 0
     assert set(snapshot) == {"requests", "retries", "pages", "bytes_received", "seconds_waited",
                              "rate_limited"}
-    assert client.stats.reset() == snapshot
-    assert client.stats.snapshot()["requests"] == 0
+    assert district_client.stats.reset() == snapshot
+    assert district_client.stats.snapshot()["requests"] == 0
 
 
-def test_with_token_shares_the_session_not_the_stats(client, district):
+def test_with_token_shares_the_session_not_the_stats(district_client, district):
     load_students(district, 1)
-    list(client.iter_records("users"))
-    other = client.with_token(services.district_token(district).access_token)
-    assert other.session is client.session
+    list(district_client.iter_records("users"))
+    other = district_client.with_token(services.district_token(district).access_token)
+    assert other.session is district_client.session
     assert other.stats.requests == 0
     other.get("users")
-    assert (client.stats.requests, other.stats.requests) == (1, 1)
+    assert (district_client.stats.requests, other.stats.requests) == (1, 1)
 
 
 # --- logs ----------------------------------------------------------------------------------------
 
 
-def test_no_token_reaches_the_logs_during_a_run_with_retries(client, make_client, district,
+def test_no_token_reaches_the_logs_during_a_run_with_retries(district_client, make_client, district,
                                                              district_token, caplog, fake_clock):
     load_students(district, 150)
     KNOBS.add_fault("status", on_request=2, count=2, status=503)
     KNOBS.rate_limit_per_minute = 3
     caplog.set_level(logging.DEBUG)
 
-    records = list(client.iter_records("users", page_size=100))
+    records = list(district_client.iter_records("users", page_size=100))
     # Another worker on the same token uses up the window: the next call meets a 429.
     other = make_client(district_token)
     other.get("users")
     other.get("users")
-    client.get("users")
+    district_client.get("users")
 
     assert len(records) == 150
-    assert client.stats.retries == 3
-    assert client.stats.rate_limited == 1
-    assert client.stats.seconds_waited > 0
+    assert district_client.stats.retries == 3
+    assert district_client.stats.rate_limited == 1
+    assert district_client.stats.seconds_waited > 0
     text = caplog.text + "".join(str(r.args) + str(r.__dict__) for r in caplog.records)
     assert district_token not in text
     ours = [r for r in caplog.records if r.name == "clever.client"]
@@ -536,9 +536,9 @@ def test_no_token_reaches_the_logs_during_a_run_with_retries(client, make_client
     # Paths only: never a query string (cursors, codes).
     assert not any("?" in line or "starting_after" in line for line in lines)
     joined = "\n".join(lines)
-    assert f"clever GET /sandbox/{client.api_version}/users 503" in joined
-    assert f"clever GET /sandbox/{client.api_version}/users 429" in joined
-    assert f"clever GET /sandbox/{client.api_version}/users 200" in joined
+    assert f"clever GET /sandbox/{district_client.api_version}/users 503" in joined
+    assert f"clever GET /sandbox/{district_client.api_version}/users 429" in joined
+    assert f"clever GET /sandbox/{district_client.api_version}/users 200" in joined
     assert "rate limit" in joined
 
 
@@ -614,7 +614,39 @@ def test_lms_validation_errors_carry_clevers_message(make_client, lms_district, 
     assert client.stats.requests == 1
 
 
-def test_lms_page_size_is_checked_before_any_request(client):
+def test_lms_page_size_is_checked_before_any_request(district_client):
     with pytest.raises(ValueError, match="100"):
-        list(client.iter_submissions("a" * 24, "b", page_size=101))
-    assert client.stats.requests == 0
+        list(district_client.iter_submissions("a" * 24, "b", page_size=101))
+    assert district_client.stats.requests == 0
+
+
+# --- the recorded demo district ------------------------------------------------------------------
+
+
+def test_the_recorded_demo_district_reads_back_through_the_client(make_client, sandbox_app):
+    from sandbox.demo import DEMO_DISTRICT_ID, load_demo
+
+    district, created = load_demo()
+    assert created
+    client = make_client(services.district_token(district).access_token, api_version="v3.0")
+
+    users = list(client.iter_records("users", page_size=1_000))
+    sections = list(client.iter_records("sections"))
+
+    assert len(users) == 2_098
+    assert len({u["id"] for u in users}) == 2_098
+    assert [u["id"] for u in users] == sorted(u["id"] for u in users)
+    by_role = {role: sum(1 for u in users if role in u["roles"])
+               for role in ("student", "teacher", "district_admin", "contact")}
+    assert by_role == {"student": 1_004, "teacher": 89, "district_admin": 3, "contact": 1_002}
+    assert len(sections) == 378
+    recorded = json.loads((ROOT / "sandbox/data/clever-demo/users.json").read_text())["data"]
+    assert users == [item["data"] for item in recorded]  # exactly as Clever recorded them
+    assert client.count("users") == 2_098
+    assert client.count("sections") == 378
+    assert len(list(client.iter_records("users", {"role": "teacher"}))) == 89
+    assert client.get_record("districts", DEMO_DISTRICT_ID)["name"] == "#DEMO_DISTRICT"
+    assert client.me().id == DEMO_DISTRICT_ID
+    # 3 pages of users at 1,000, 1 of sections at the default 10,000, 1 of teachers.
+    assert client.stats.pages == 5
+    assert client.stats.retries == 0

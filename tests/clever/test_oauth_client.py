@@ -64,10 +64,10 @@ def test_the_authorize_url_carries_what_clever_needs(oauth_client):
 
 
 def test_the_authorize_url_leaves_out_what_was_not_given(make_client):
-    client = make_client(None, oauth_base="https://clever.com", client_id="abc",
+    client = make_client(None, oauth_base="https://client.com", client_id="abc",
                          redirect_uri="https://app.example.com/cb?x=1&y=2")
     url = client.authorize_url()
-    assert url.startswith("https://clever.com/oauth/authorize?")
+    assert url.startswith("https://client.com/oauth/authorize?")
     assert _query(url) == {"response_type": ["code"], "client_id": ["abc"],
                            "redirect_uri": ["https://app.example.com/cb?x=1&y=2"]}
     other = client.authorize_url(redirect_uri="https://app.example.com/other", state="z")
@@ -196,11 +196,11 @@ def test_one_districts_token_follows_rotation_and_disconnection(oauth_client, di
 # --- events --------------------------------------------------------------------------------------
 
 
-def test_events_after_a_cursor(client, district):
+def test_events_after_a_cursor(district_client, district):
     school = services.put_record(district=district, record_type=RecordType.SCHOOLS,
                                  data={"name": "Springfield Elementary"})
     ids = load_students(district, 2, school_id=school["id"])
-    cursor = client.latest_event_id()
+    cursor = district_client.latest_event_id()
     assert cursor is not None  # the school's creation
 
     services.update_record(clever_id=ids[0], changes={"email": "new@example.org"})
@@ -208,7 +208,7 @@ def test_events_after_a_cursor(client, district):
         "name": "Math", "school": school["id"], "students": ids, "teachers": []})
     services.delete_record(clever_id=ids[1])
 
-    pages = list(client.iter_event_pages(starting_after=cursor, page_size=2))
+    pages = list(district_client.iter_event_pages(starting_after=cursor, page_size=2))
 
     events = [event for page in pages for event in page.records]
     assert [len(page) for page in pages] == [2, 1]
@@ -217,41 +217,41 @@ def test_events_after_a_cursor(client, district):
     assert events[0]["data"]["previous_attributes"]["email"] == "student0@example.org"
     assert [e["id"] for e in events] == sorted(e["id"] for e in events)
     assert all(e["id"] > cursor for e in events)
-    assert client.latest_event_id() == events[-1]["id"]
+    assert district_client.latest_event_id() == events[-1]["id"]
 
-    users_only = list(client.iter_events(starting_after=cursor, record_types=["users"]))
+    users_only = list(district_client.iter_events(starting_after=cursor, record_types=["users"]))
     assert [e["type"] for e in users_only] == ["users.updated", "users.deleted"]
-    both = list(client.iter_events(starting_after=cursor, record_types=["users", "sections"]))
+    both = list(district_client.iter_events(starting_after=cursor, record_types=["users", "sections"]))
     assert len(both) == 3
-    in_school = list(client.iter_events(starting_after=cursor, school=school["id"]))
+    in_school = list(district_client.iter_events(starting_after=cursor, school=school["id"]))
     assert {e["data"]["object"]["id"] for e in in_school} >= {section["id"]}
-    assert client.get_event(events[1]["id"])["type"] == "sections.created"
+    assert district_client.get_event(events[1]["id"])["type"] == "sections.created"
     # Nothing after the newest event.
-    assert list(client.iter_events(starting_after=events[-1]["id"])) == []
+    assert list(district_client.iter_events(starting_after=events[-1]["id"])) == []
 
 
-def test_no_events_yet(client, district):
+def test_no_events_yet(district_client, district):
     load_students(district, 3)  # a bulk load is the state before connecting: no events
-    assert client.latest_event_id() is None
-    assert list(client.iter_events()) == []
+    assert district_client.latest_event_id() is None
+    assert list(district_client.iter_events()) == []
 
 
-def test_a_stale_event_cursor_is_a_bad_request(client, district):
+def test_a_stale_event_cursor_is_a_bad_request(district_client, district):
     services.put_record(district=district, record_type=RecordType.SCHOOLS, data={"name": "S"})
     with pytest.raises(errors.BadRequest) as caught:
-        list(client.iter_events(starting_after="0" * 24))
+        list(district_client.iter_events(starting_after="0" * 24))
     assert caught.value.status == 400
     assert "full sync" in caught.value.message
-    assert client.stats.requests == 1
+    assert district_client.stats.requests == 1
 
 
-def test_events_switched_off_are_forbidden(client, district):
+def test_events_switched_off_are_forbidden(district_client, district):
     services.set_events_enabled(district=district, enabled=False)
     with pytest.raises(errors.Forbidden) as caught:
-        client.latest_event_id()
+        district_client.latest_event_id()
     assert caught.value.status == 403
     assert not caught.value.retryable
-    assert client.stats.requests == 1
+    assert district_client.stats.requests == 1
 
 
 # --- OAuth answers the sandbox never gives (a scripted transport) -------------------------------
@@ -265,7 +265,7 @@ def test_the_code_exchange_is_retried_after_a_5xx(stub_client):
     token = client.exchange_code("code-1", redirect_uri="https://app.example.com/cb")
     assert (token.access_token, token.id_token) == ("tok-abc", "jwt")
     assert len(adapter.sent) == 2
-    assert all(method == "POST" and url == "https://clever.test/oauth/tokens"
+    assert all(method == "POST" and url == "https://client.test/oauth/tokens"
                for method, url, _ in adapter.sent)
 
 
@@ -292,7 +292,7 @@ def test_token_listing_follows_next_links_and_keeps_districts_only(stub_client):
 
     assert [(t.district_id, t.access_token) for t in tokens] == [("d1", "t1"), ("d2", "t3")]
     assert tokens[0].created.year == 2016
-    assert adapter.sent[1][1] == "https://clever.test/oauth/tokens?owner_type=district&page=2"
+    assert adapter.sent[1][1] == "https://client.test/oauth/tokens?owner_type=district&page=2"
     assert client.stats.pages == 2
 
 
