@@ -1054,7 +1054,6 @@ class _Plan:
         iep = rng.choices(("Y", "N", ""), (14, 82, 4))[0]
         role = {
             "credentials": {"district_username": self._username(student.first, student.last, index)},
-            "dob": f"{student.dob.month}/{student.dob.day}/{student.dob.year}" if student.dob else "",
             "enrollments": [],
             "gender": gender,
             "grade": student.grade,
@@ -1075,6 +1074,8 @@ class _Plan:
             str(1_000_000_000 + (self.state_id_base + index * 7919) % 9_000_000_000),
             "student_number": sis_id if rng.random() < 0.8 else f"S{index + 1:06d}",
         }
+        if student.dob:  # a missing dob is absent: "" would not match Clever's M/D/YYYY pattern
+            role["dob"] = f"{student.dob.month}/{student.dob.day}/{student.dob.year}"
         if len(schools) > 1:
             role["enrollments"] = [
                 {"school": school_id, "start_date": f"{y}-08-18T00:00:00.000Z",

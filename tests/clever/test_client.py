@@ -208,7 +208,7 @@ def test_an_exhausted_window_is_waited_for_before_the_next_request(district_clie
     seen = [r["id"] for r in district_client.iter_records("users", page_size=50)]
 
     assert seen == ids
-    # The third answer said "0 remaining": the district_client waited for the reset instead of
+    # The third answer said "0 remaining": the client waited for the reset instead of
     # spending a request on a 429.
     assert district_client.stats.rate_limited == 0
     assert district_client.stats.requests == 5

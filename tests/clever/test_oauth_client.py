@@ -221,7 +221,8 @@ def test_events_after_a_cursor(district_client, district):
 
     users_only = list(district_client.iter_events(starting_after=cursor, record_types=["users"]))
     assert [e["type"] for e in users_only] == ["users.updated", "users.deleted"]
-    both = list(district_client.iter_events(starting_after=cursor, record_types=["users", "sections"]))
+    both = list(district_client.iter_events(starting_after=cursor,
+                                            record_types=["users", "sections"]))
     assert len(both) == 3
     in_school = list(district_client.iter_events(starting_after=cursor, school=school["id"]))
     assert {e["data"]["object"]["id"] for e in in_school} >= {section["id"]}
@@ -265,7 +266,7 @@ def test_the_code_exchange_is_retried_after_a_5xx(stub_client):
     token = client.exchange_code("code-1", redirect_uri="https://app.example.com/cb")
     assert (token.access_token, token.id_token) == ("tok-abc", "jwt")
     assert len(adapter.sent) == 2
-    assert all(method == "POST" and url == "https://client.test/oauth/tokens"
+    assert all(method == "POST" and url == "https://clever.test/oauth/tokens"
                for method, url, _ in adapter.sent)
 
 
@@ -292,7 +293,7 @@ def test_token_listing_follows_next_links_and_keeps_districts_only(stub_client):
 
     assert [(t.district_id, t.access_token) for t in tokens] == [("d1", "t1"), ("d2", "t3")]
     assert tokens[0].created.year == 2016
-    assert adapter.sent[1][1] == "https://client.test/oauth/tokens?owner_type=district&page=2"
+    assert adapter.sent[1][1] == "https://clever.test/oauth/tokens?owner_type=district&page=2"
     assert client.stats.pages == 2
 
 

@@ -159,7 +159,7 @@ def test_twins_same_last_name_dob_and_school(students):
     groups = defaultdict(list)
     for s in students:
         role = s["roles"]["student"]
-        if role["dob"]:
+        if role.get("dob"):
             groups[(s["name"]["last"], role["dob"], role["school"])].append(s["name"]["first"])
     twins = [firsts for firsts in groups.values() if len(firsts) >= 2]
     assert twins
@@ -270,7 +270,9 @@ def test_students_in_two_schools(students, district):
 
 
 def test_identifiers_legacy_ids_and_dob(users, students):
-    assert all(DOB.match(s["roles"]["student"]["dob"]) for s in students if s["roles"]["student"]["dob"])
+    dobs = [s["roles"]["student"].get("dob") for s in students]
+    assert all(DOB.match(d) for d in dobs if d is not None)
+    assert 0 < dobs.count(None) < 0.02 * len(students), "a few students have no dob"
     assert all(s["roles"]["student"]["sis_id"] for s in students)
     sis_ids = [s["roles"]["student"]["sis_id"] for s in students]
     assert len(set(sis_ids)) == len(sis_ids)
