@@ -47,6 +47,7 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from itertools import accumulate
 
 from django.conf import settings
@@ -288,6 +289,7 @@ _HIGH_COURSES = {
 
 
 def _weighted(pairs) -> tuple[tuple, tuple[float, ...]]:
+    pairs = list(pairs)
     values = tuple(v for v, _ in pairs)
     return values, tuple(accumulate(w for _, w in pairs))
 
@@ -300,6 +302,13 @@ _RACES_W = _weighted(_RACES)
 _RELATIONSHIPS_W = _weighted(_RELATIONSHIPS)
 _CONTACT_TYPES_W = _weighted(_CONTACT_TYPES)
 _PHONE_TYPES_W = _weighted(_PHONE_TYPES)
+_IEP_W = _weighted((("Y", 14), ("N", 82), ("", 4)))
+_HISPANIC_W = _weighted((("Y", 27), ("N", 70), ("", 3)))
+_FRL_W = _weighted((("Free", 38), ("Reduced", 7), ("Paid", 45), ("Other", 2), ("", 8)))
+_GIFTED_W = _weighted((("Y", 7), ("N", 90), ("", 3)))
+_504_W = _weighted((("Y", 3), ("N", 94), ("", 3)))
+_FAMILY_SIZE_W = _weighted(((1, 62), (2, 28), (3, 10)))
+_CO_TEACHERS_W = _weighted(((1, 70), (2, 20), (3, 10)))
 _STREET_SUFFIXES = ("Street", "Avenue", "Road", "Lane", "Drive", "Court", "Way", "Boulevard")
 _ASCII_FOLD = str.maketrans({"đ": "d", "Đ": "D", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L",
                              "ß": "ss", "æ": "ae", "ı": "i"})  # noqa: RUF001
@@ -316,6 +325,7 @@ def ascii_fold(text: str) -> str:
     return text.encode("ascii", "ignore").decode("ascii")
 
 
+@lru_cache(maxsize=1 << 16)
 def _slug(text: str) -> str:
     return "".join(c for c in ascii_fold(text).lower() if c.isalnum())
 
@@ -454,6 +464,7 @@ class _Plan:
                  with_mdr, lms_type, school_year, sensitive_fields):
         self.rng = rng = random.Random(seed)
         self.m = messiness
+        self.rates = {kind: min(1.0, rate * messiness) for kind, rate in RATES.items()}
         self.n = students
         self.school_year = school_year
         self.lms_type = lms_type
@@ -466,6 +477,9 @@ class _Plan:
         self.state = state or rng.choice(sorted(STATES))
         self.fips, suffix = STATES[self.state]
         self.town = rng.choice(TOWNS)
+        if name:
+            # Schools sit in the town the district is named after, when it names one.
+            self.town = next((town for town in TOWNS if name.startswith(town)), self.town)
         self.name = name or f"{self.town} {suffix}"
         slug = _slug(self.name.split(" ")[0]) + "".join(
             w[0].lower() for w in ascii_fold(self.name).split()[1:] if w[:1].isalpha()
@@ -493,10 +507,10 @@ class _Plan:
         self._assign_ids()
 
     def rate(self, kind: str) -> float:
-        return min(1.0, RATES[kind] * self.m)
+        return self.rates[kind]
 
     def chance(self, kind: str, rng: random.Random | None = None) -> bool:
-        return (rng or self.rng).random() < self.rate(kind)
+        return (rng or self.rng).random() < self.rates[kind]
 
     # -- names
 
@@ -597,6 +611,9 @@ class _Plan:
         for school in self.schools:
             for grade in school.grades:
                 self.schools_by_grade.setdefault(grade, []).append(school.index)
+        self.grade_table = _weighted(
+            (grade, 0.4 if grade == "PreKindergarten" else 1.0) for grade in self.schools_by_grade
+        )
 
     def _plan_terms_and_courses(self) -> None:
         y = self.school_year
@@ -634,9 +651,7 @@ class _Plan:
     def _grade_and_school(self, rng: random.Random) -> tuple[str, int]:
         if self.chance("ungraded", rng):
             return "Ungraded", rng.randrange(len(self.schools))
-        grades = list(self.schools_by_grade)
-        weights = [0.4 if g == "PreKindergarten" else 1.0 for g in grades]
-        grade = rng.choices(grades, weights)[0]
+        grade = _pick(rng, self.grade_table)
         return grade, rng.choice(self.schools_by_grade[grade])
 
     def _dob(self, rng: random.Random, grade: str) -> date | None:
@@ -655,8 +670,9 @@ class _Plan:
         twins_made = False
         while len(self.students) < self.n:
             remaining = self.n - len(self.students)
+            # Any mess at all guarantees one pair: every run of families passes through 2-4 left.
             twins = remaining >= 2 and (self.chance("twins") or (
-                remaining == 2 and not twins_made and self.m > 0))
+                remaining <= 4 and not twins_made and self.m > 0))
             family_last = self.surname(rng)
             members: list[int] = []
             if twins:
@@ -673,7 +689,7 @@ class _Plan:
                     members.append(self._add_student(first, sex, family_last, grade, dob, school,
                                                      twin=True))
             else:
-                size = min(remaining, rng.choices((1, 2, 3), (62, 28, 10))[0])
+                size = min(remaining, _pick(rng, _FAMILY_SIZE_W))
                 for _ in range(size):
                     sex = rng.choice("MF")
                     last = family_last if rng.random() < 0.9 else self.surname(rng)
@@ -801,7 +817,7 @@ class _Plan:
                     continue
                 section.teachers.append(staff[j % len(staff)])
                 if len(staff) > 1 and self.chance("co_taught"):
-                    extra = rng.choices((1, 2, 3), (70, 20, 10))[0]
+                    extra = _pick(rng, _CO_TEACHERS_W)
                     others = [t for t in staff if t != section.teachers[0]]
                     section.teachers.extend(rng.sample(others, min(extra, len(others))))
         if self.m > 0 and self.sections and not any(len(s.teachers) > 1 for s in self.sections):
@@ -916,7 +932,7 @@ class _Plan:
             "login_methods": list(rng.choice(_LOGIN_METHODS)),
             "mdr_number": self.mdr_number,
             "nces_id": self.nces_id,
-            "portal_url": f"https://clever.com/in/{_slug(self.name)[:24]}",
+            "portal_url": f"https://clever.com/in/{_slug(self.name)[:24]}-{self.state.lower()}",
             "pause_start": "",
             "pause_end": "",
             "district_contact": {
@@ -1051,14 +1067,14 @@ class _Plan:
         language, language_code = _pick(rng, _HOME_LANGUAGES_W)
         ell = ("Y" if rng.random() < 0.6 else "N") if language != "English" else (
             "Y" if rng.random() < 0.01 else "N")
-        iep = rng.choices(("Y", "N", ""), (14, 82, 4))[0]
+        iep = _pick(rng, _IEP_W)
         role = {
             "credentials": {"district_username": self._username(student.first, student.last, index)},
             "enrollments": [],
             "gender": gender,
             "grade": student.grade,
             "graduation_year": graduation_year,
-            "hispanic_ethnicity": rng.choices(("Y", "N", ""), (27, 70, 3))[0],
+            "hispanic_ethnicity": _pick(rng, _HISPANIC_W),
             "location": {
                 "address": "" if rng.random() < 0.2 else
                 f"{rng.randrange(1, 9999)} {_pick(rng, _LAST)} {rng.choice(_STREET_SUFFIXES)}",
@@ -1085,13 +1101,12 @@ class _Plan:
         if self.sensitive_fields:
             sensitive = {
                 "ell_status": ell,
-                "frl_status": rng.choices(("Free", "Reduced", "Paid", "Other", ""),
-                                          (38, 7, 45, 2, 8))[0],
+                "frl_status": _pick(rng, _FRL_W),
                 "iep_status": iep,
                 "home_language": language,
                 "home_language_code": language_code,
-                "gifted_status": rng.choices(("Y", "N", ""), (7, 90, 3))[0],
-                "section_504_status": rng.choices(("Y", "N", ""), (3, 94, 3))[0],
+                "gifted_status": _pick(rng, _GIFTED_W),
+                "section_504_status": _pick(rng, _504_W),
             }
             if iep == "Y":
                 code, kind = rng.choice(_DISABILITIES)
