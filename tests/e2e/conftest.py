@@ -51,8 +51,12 @@ def celery_worker(postgres, redis_url, transactional_db):
 
 
 @pytest.fixture
-def browser_page(chromium_path):
-    """A page in Debian's Chromium driven by Playwright (no browser download needed)."""
+def browser_page(chromium_path, live_server):
+    """A page in Debian's Chromium driven by Playwright (no browser download needed).
+
+    Depends on ``live_server`` so the browser closes (and drops its keep-alive connections,
+    and with them the server threads' database sessions) before the server stops.
+    """
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes

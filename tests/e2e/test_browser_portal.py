@@ -38,11 +38,14 @@ def test_portal_launch_reaches_the_redirect_uri_with_a_code_and_no_state(
     assert "state" not in query
     assert len(query["code"]) == 1
 
-    client = CleverClient(oauth_base=f"{live_server.url}/sandbox", http_adapter=None,
-                          redirect_uri=f"{live_server.url}{CALLBACK_PATH}")
-    token = client.exchange_code(query["code"][0])
-    me = CleverClient(token.access_token, api_base=f"{live_server.url}/sandbox",
-                      http_adapter=None).me()
+    # Over real HTTP to the live server; closing the clients ends their keep-alive connections.
+    with CleverClient(oauth_base=f"{live_server.url}/sandbox", http_adapter=None,
+                      redirect_uri=f"{live_server.url}{CALLBACK_PATH}") as client:
+        token = client.exchange_code(query["code"][0])
+        with CleverClient(token.access_token, api_base=f"{live_server.url}/sandbox",
+                          http_adapter=None) as sso_client:
+            me = sso_client.me()
+        with pytest.raises(InvalidGrant):
+            client.exchange_code(query["code"][0])
     assert (me.type, me.id, me.district) == ("user", teacher.clever_id, teacher.district_id)
-    with pytest.raises(InvalidGrant):
-        client.exchange_code(query["code"][0])
+
