@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import generator, services
+from .. import generator, roster, services
 from ..knobs import KNOBS
 from ..models import LmsType, RecordType, SandboxDistrict, SandboxEvent, SandboxRecord
 
@@ -190,18 +190,18 @@ def district_lms(request, district_id: str):
 # --- roster changes (each emits Clever events) ----------------------------------------------------
 
 ROSTER_OPS = {
-    "add_student": (AddStudentForm, lambda d, c: generator.add_student_to_section(
+    "add_student": (AddStudentForm, lambda d, c: roster.add_student_to_section(
         district=d, section_id=c["section_id"], first=c["first"], last=c["last"]),
         "added student {id} to the section"),
-    "rename_user": (RenameUserForm, lambda d, c: generator.rename_user(
+    "rename_user": (RenameUserForm, lambda d, c: roster.rename_user(
         district=d, user_id=c["user_id"], first=c["first"], last=c["last"]),
         "renamed user {id}"),
-    "remove_user": (UserIdForm, lambda d, c: generator.remove_user(district=d, user_id=c["user_id"]),
+    "remove_user": (UserIdForm, lambda d, c: roster.remove_user(district=d, user_id=c["user_id"]),
                     "removed user {id}"),
-    "add_section": (AddSectionForm, lambda d, c: generator.add_section(
+    "add_section": (AddSectionForm, lambda d, c: roster.add_section(
         district=d, school_id=c["school_id"], name=c["name"], students=c["students"]),
         "added section {id}"),
-    "remove_section": (SectionIdForm, lambda d, c: generator.remove_section(
+    "remove_section": (SectionIdForm, lambda d, c: roster.remove_section(
         district=d, section_id=c["section_id"]), "removed section {id}"),
 }
 
@@ -217,7 +217,7 @@ def district_roster(request, district_id: str, op: str):
         return HttpResponseBadRequest(form.errors.as_text())
     try:
         record = call(district, form.cleaned_data)
-    except generator.RosterError as exc:
+    except roster.RosterError as exc:
         messages.error(request, str(exc))
     else:
         note = "" if district.events_enabled else " (events are off: none emitted)"

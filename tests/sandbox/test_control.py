@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from sandbox import generator, services
+from sandbox import generator, roster, services
 from sandbox.knobs import DEFAULT_RATE_LIMIT
 from sandbox.models import RecordType, SandboxDistrict, SandboxEvent, SandboxRecord, SandboxToken
 
@@ -60,7 +60,7 @@ def test_home_renders_districts_app_and_knobs(client, district, sandbox_app):
 
 
 def test_district_page_renders_records_and_events(client, district, sections):
-    generator.rename_user(district=district, user_id=body(sections[0].clever_id)["students"][0],
+    roster.rename_user(district=district, user_id=body(sections[0].clever_id)["students"][0],
                           first="Renée", last="O'Neil")
     response = client.get(reverse("sandbox:control-district", args=[district.id]))
     assert response.status_code == 200
