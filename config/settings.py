@@ -33,6 +33,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "accounts",
     "clever",
+    "districts",
+    "rostering",
 ]
 
 # The local Clever: an emulator of Clever's OAuth, Data API, Events and LMS Connect.
@@ -170,6 +172,34 @@ CLEVER_BACKOFF_BASE = env.float("CLEVER_BACKOFF_BASE", default=1.0)
 CLEVER_BACKOFF_CAP = env.float("CLEVER_BACKOFF_CAP", default=60.0)
 # The longest a client waits out one 429 before giving up (seconds).
 CLEVER_RATE_LIMIT_MAX_WAIT = env.float("CLEVER_RATE_LIMIT_MAX_WAIT", default=120.0)
+
+# --- Roster sync (rostering/) -----------------------------------------------------------------
+# Guard: a run that would archive more than this fraction of any type's live rows, or change
+# more than this fraction, is held for support staff (Clever's own safety thresholds).
+SYNC_GUARD_MAX_DELETED_FRACTION = env.float("SYNC_GUARD_MAX_DELETED_FRACTION", default=0.10)
+SYNC_GUARD_MAX_CHANGED_FRACTION = env.float("SYNC_GUARD_MAX_CHANGED_FRACTION", default=0.75)
+# A running sync whose heartbeat is older than this was killed; the next run resumes it.
+SYNC_STALE_AFTER_SECONDS = env.int("SYNC_STALE_AFTER_SECONDS", default=600)
+# Clever keeps events 30 days; an older cursor means a full sync.
+CLEVER_EVENT_RETENTION_DAYS = env.int("CLEVER_EVENT_RETENTION_DAYS", default=30)
+# How long a district token fetched from /oauth/tokens stays in the cache (seconds).
+DISTRICT_TOKEN_CACHE_SECONDS = env.int("DISTRICT_TOKEN_CACHE_SECONDS", default=300)
+# Nightly sync: when Celery beat fans out, and how far apart district syncs start.
+SYNC_NIGHTLY_HOUR = env.int("SYNC_NIGHTLY_HOUR", default=2)
+SYNC_NIGHTLY_MINUTE = env.int("SYNC_NIGHTLY_MINUTE", default=0)
+SYNC_STAGGER_SECONDS = env.int("SYNC_STAGGER_SECONDS", default=30)
+# Days after a district disconnected before its roster data is deleted (NDPA: 60 days).
+ROSTER_RETENTION_DAYS = env.int("ROSTER_RETENTION_DAYS", default=60)
+
+# --- Encryption at rest (district tokens, sensitive student fields) ---------------------------
+# Comma-separated Fernet keys, newest first (see districts/crypto.py for rotation).
+if PRODUCTION:
+    FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
+else:
+    # A fixed, published key for the embedded demo and tests only.
+    FIELD_ENCRYPTION_KEYS = env.list(
+        "FIELD_ENCRYPTION_KEYS", default=["ZGVtby1vbmx5LWtleS1uZXZlci1pbi1wcm9kdWN0aW8="]
+    )
 
 # --- Logging: never tokens, never children's data ---------------------------------------------
 LOGGING = {

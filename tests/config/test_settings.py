@@ -14,6 +14,7 @@ PRODUCTION_ENV = {
     "DJANGO_ALLOWED_HOSTS": "bridge.example.org",
     "CLEVER_CLIENT_ID": "real-client-id",
     "CLEVER_CLIENT_SECRET": "real-client-secret",
+    "FIELD_ENCRYPTION_KEYS": "cHJvZHVjdGlvbi10ZXN0LWtleS0zMi1ieXRlcy1sb24=",
     "DATABASE_URL": "sqlite:////tmp/clever-bridge-deploy-check.sqlite3",
 }
 
@@ -37,7 +38,9 @@ def test_check_deploy_is_clean_in_production_mode():
 
 
 @pytest.mark.parametrize(
-    "missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "CLEVER_CLIENT_ID", "CLEVER_CLIENT_SECRET"]
+    "missing",
+    ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "CLEVER_CLIENT_ID", "CLEVER_CLIENT_SECRET",
+     "FIELD_ENCRYPTION_KEYS"],
 )
 def test_production_secrets_have_no_default(missing):
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}

@@ -1,0 +1,137 @@
+"""Clever district connections: every district that shared data with the app.
+
+A district is known by its Clever ID. By default the token is not stored: it is fetched from
+``GET /oauth/tokens?district=ID`` when a sync needs it (Clever's advice, so token rotations just
+work). Support staff may paste a token instead; it is stored encrypted (districts/crypto.py).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class DistrictStatus(models.TextChoices):
+    CONNECTED = "connected", "Connected"
+    # Syncs stopped on purpose (support staff, or Clever's pause window).
+    PAUSED = "paused", "Paused"
+    # Clever answered 401 with the current token: it was revoked.
+    REVOKED = "revoked", "Revoked"
+    # The district's token is gone from /oauth/tokens: it stopped sharing with the app.
+    DISCONNECTED = "disconnected", "Disconnected"
+
+
+class LinkMethod(models.TextChoices):
+    NCES = "nces", "NCES LEAID match"
+    MDR = "mdr", "MDR number match"
+    CLEVER_LOGIN = "clever_login", "Verified Log in with Clever"
+    VERIFICATION_LINK = "verification_link", "Signed verification link"
+    STAFF = "staff", "Chosen by support staff"
+    REQUEST_APPROVED = "request_approved", "Request approved by support staff"
+
+
+class District(models.Model):
+    clever_id = models.CharField("Clever ID", max_length=24, unique=True)
+    name = models.CharField(max_length=255, blank=True)
+    # The US state, when known (from NCES data, the organization, or support staff).
+    us_state = models.CharField("US state", max_length=2, blank=True)
+    nces_id = models.CharField("NCES LEAID", max_length=16, blank=True, db_index=True)
+    mdr_number = models.CharField("MDR number", max_length=16, blank=True, db_index=True)
+    sis_type = models.CharField("SIS type", max_length=64, blank=True)
+    portal_url = models.URLField(max_length=500, blank=True)
+    login_methods = models.JSONField(default=list, blank=True)
+    # Clever's own sync state for the district (running, pending, error, paused, success).
+    clever_state = models.CharField("Clever sync state", max_length=16, blank=True)
+    clever_last_sync = models.DateTimeField(null=True, blank=True)
+    pause_start = models.DateField(null=True, blank=True)
+    pause_end = models.DateField(null=True, blank=True)
+    lms_type = models.CharField("LMS type", max_length=32, blank=True)
+    lms_state = models.CharField("LMS state", max_length=32, blank=True)
+    launch_date = models.DateField(null=True, blank=True)
+
+    status = models.CharField(
+        max_length=16, choices=DistrictStatus.choices, default=DistrictStatus.CONNECTED
+    )
+    status_reason = models.CharField(max_length=500, blank=True)
+    status_changed_at = models.DateTimeField(default=timezone.now)
+    discovered_at = models.DateTimeField(default=timezone.now)
+    # The last time /oauth/tokens listed this district.
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+
+    sync_enabled = models.BooleanField(default=True)
+    # Use Clever's Events API for incremental syncs (the district must have enabled events).
+    events_enabled = models.BooleanField(default=True)
+    # The newest event already applied, and when the cursor was last good (freshness).
+    event_cursor = models.CharField(max_length=24, blank=True)
+    event_cursor_at = models.DateTimeField(null=True, blank=True)
+    # Guard thresholds (fractions 0..1); null uses the settings' defaults.
+    guard_max_deleted_fraction = models.FloatField(null=True, blank=True)
+    guard_max_changed_fraction = models.FloatField(null=True, blank=True)
+    # Sensitive student fields (IEP, 504, FRL, ELL, home language, disability, gifted) are stored
+    # only when the district's agreement allows it: off by default.
+    store_sensitive_fields = models.BooleanField(default=False)
+
+    # An optional token pasted by support staff, encrypted at rest; empty: fetch from Clever.
+    token_ciphertext = models.TextField(blank=True, editable=False)
+    token_set_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    organization = models.ForeignKey(
+        "accounts.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="districts",
+    )
+    linked_at = models.DateTimeField(null=True, blank=True)
+    linked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    link_method = models.CharField(max_length=32, choices=LinkMethod.choices, blank=True)
+    link_evidence = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["name", "clever_id"]
+
+    def __str__(self):
+        return f"{self.name or 'Unnamed district'} ({self.clever_id})"
+
+    @property
+    def has_stored_token(self) -> bool:
+        return bool(self.token_ciphertext)
+
+
+class DistrictAudit(models.Model):
+    """Every decision about a district: links and unlinks, status changes, tokens, purges."""
+
+    class Action(models.TextChoices):
+        LINKED = "linked"
+        UNLINKED = "unlinked"
+        RELINKED = "relinked"
+        STATUS_CHANGED = "status_changed"
+        TOKEN_SET = "token_set"
+        TOKEN_CLEARED = "token_cleared"
+        PURGED = "purged"
+
+    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="audits")
+    action = models.CharField(max_length=32, choices=Action.choices)
+    # Who decided: a person, or a named automatic rule ("discovery", "sync: 401", ...).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=255, blank=True)
+    organization_before = models.ForeignKey(
+        "accounts.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    organization_after = models.ForeignKey(
+        "accounts.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    method = models.CharField(max_length=32, blank=True)
+    # A snapshot of the evidence or the change (never a token, never a child's data).
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.action} {self.district_id} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,333 @@
+"""The mirror of each district's Clever roster, and the history of the syncs that keep it.
+
+Every mirrored row is keyed on (district, Clever ID), never on email or sis_id. Rows are never
+deleted by a sync: a record Clever no longer shares is archived (``archived_at``) and the same
+row comes back if its Clever ID returns. ``content_hash`` is the hash of the record as stored
+(sensitive fields excluded), so a resync finds what changed without comparing field by field.
+``raw`` keeps Clever's record minus the sensitive fields, which live encrypted in
+``sensitive_ciphertext`` and only when the district allows it.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class RecordType(models.TextChoices):
+    SCHOOLS = "schools"
+    TERMS = "terms"
+    COURSES = "courses"
+    SECTIONS = "sections"
+    USERS = "users"
+
+
+class MirroredRecord(models.Model):
+    district = models.ForeignKey("districts.District", on_delete=models.CASCADE, related_name="+")
+    clever_id = models.CharField("Clever ID", max_length=24)
+    content_hash = models.CharField(max_length=32)
+    raw = models.JSONField(default=dict)
+    archived_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+
+def _unique_per_district(name: str) -> list:
+    return [models.UniqueConstraint(fields=["district", "clever_id"], name=f"{name}_unique_clever_id")]
+
+
+class School(MirroredRecord):
+    name = models.CharField(max_length=255, blank=True)
+    sis_id = models.CharField(max_length=255, blank=True)
+    state_id = models.CharField(max_length=255, blank=True)
+    nces_id = models.CharField("NCES ID", max_length=32, blank=True, db_index=True)
+    mdr_number = models.CharField("MDR number", max_length=32, blank=True)
+    school_number = models.CharField(max_length=255, blank=True)
+    low_grade = models.CharField(max_length=32, blank=True)
+    high_grade = models.CharField(max_length=32, blank=True)
+    phone = models.CharField(max_length=64, blank=True)
+    principal_name = models.CharField(max_length=255, blank=True)
+    principal_email = models.CharField(max_length=255, blank=True)
+    city = models.CharField(max_length=255, blank=True)
+    us_state = models.CharField(max_length=32, blank=True)
+    zip = models.CharField(max_length=32, blank=True)
+    # The product's school this Clever school is (decided by matching; later issue).
+    product_school = models.ForeignKey(
+        "accounts.School", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = _unique_per_district("school")
+
+    def __str__(self):
+        return self.name or self.clever_id
+
+
+class Term(MirroredRecord):
+    name = models.CharField(max_length=255, blank=True)
+    start_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["start_date", "name"]
+        constraints = _unique_per_district("term")
+
+    def __str__(self):
+        return self.name or self.clever_id
+
+
+class Course(MirroredRecord):
+    name = models.CharField(max_length=255, blank=True)
+    number = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = _unique_per_district("course")
+
+    def __str__(self):
+        return self.name or self.clever_id
+
+
+class Section(MirroredRecord):
+    # Clever IDs of related records (they may arrive in any order, or be unshared).
+    school_clever_id = models.CharField(max_length=24, blank=True)
+    term_clever_id = models.CharField(max_length=24, blank=True)
+    course_clever_id = models.CharField(max_length=24, blank=True)
+    primary_teacher_clever_id = models.CharField(max_length=24, blank=True)
+    name = models.CharField(max_length=255, blank=True)
+    sis_id = models.CharField(max_length=255, blank=True)
+    section_number = models.CharField(max_length=255, blank=True)
+    period = models.CharField(max_length=255, blank=True)
+    subject = models.CharField(max_length=64, blank=True)
+    grade = models.CharField(max_length=32, blank=True)
+    synced_in_lms = models.BooleanField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = _unique_per_district("section")
+
+    def __str__(self):
+        return self.name or self.clever_id
+
+
+class Person(MirroredRecord):
+    """One Clever user, with all their roles (a teacher may also be staff and district admin)."""
+
+    first_name = models.CharField(max_length=255, blank=True)
+    middle_name = models.CharField(max_length=255, blank=True)
+    last_name = models.CharField(max_length=255, blank=True)
+    # Clever does not verify emails, and some have no "@": stored as given, never a key.
+    email = models.CharField(max_length=255, blank=True)
+    is_student = models.BooleanField(default=False)
+    is_teacher = models.BooleanField(default=False)
+    is_staff = models.BooleanField(default=False)
+    is_district_admin = models.BooleanField(default=False)
+    is_contact = models.BooleanField(default=False)
+    # The fields matching needs, per role (Clever lists them most to least reliable).
+    student_sis_id = models.CharField(max_length=255, blank=True)
+    student_number = models.CharField(max_length=255, blank=True)
+    student_state_id = models.CharField(max_length=255, blank=True)
+    dob = models.DateField("date of birth", null=True, blank=True)
+    grade = models.CharField(max_length=32, blank=True)
+    graduation_year = models.CharField(max_length=8, blank=True)
+    teacher_sis_id = models.CharField(max_length=255, blank=True)
+    teacher_number = models.CharField(max_length=255, blank=True)
+    teacher_state_id = models.CharField(max_length=255, blank=True)
+    staff_id = models.CharField(max_length=255, blank=True)
+    contact_sis_id = models.CharField(max_length=255, blank=True)
+    title = models.CharField(max_length=255, blank=True)
+    district_username = models.CharField(max_length=255, blank=True)
+    # {"student": "<legacy id>", "teacher": ...}: recorded, never used as a key.
+    legacy_ids = models.JSONField(default=dict, blank=True)
+    school_clever_ids = models.JSONField(default=list, blank=True)
+    # Encrypted JSON of the sensitive fields, only when the district stores them.
+    sensitive_ciphertext = models.TextField(blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="clever_people",
+    )
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        constraints = _unique_per_district("person")
+        indexes = [models.Index(fields=["district", "student_sis_id"], name="person_student_sis")]
+
+    def __str__(self):
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or self.clever_id
+
+    @property
+    def roles(self) -> list[str]:
+        return [
+            role
+            for role in ("student", "teacher", "staff", "district_admin", "contact")
+            if getattr(self, f"is_{role}")
+        ]
+
+
+class SectionMembership(models.Model):
+    """A student or teacher in a section (derived from the section record)."""
+
+    class Role(models.TextChoices):
+        STUDENT = "student"
+        TEACHER = "teacher"
+
+    district = models.ForeignKey("districts.District", on_delete=models.CASCADE, related_name="+")
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="memberships")
+    person_clever_id = models.CharField(max_length=24, db_index=True)
+    role = models.CharField(max_length=16, choices=Role.choices)
+    is_primary = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["section", "person_clever_id", "role"], name="membership_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.role} {self.person_clever_id} in {self.section_id}"
+
+
+class ContactLink(models.Model):
+    """A contact (parent, guardian...) and one of their students (derived from the contact)."""
+
+    district = models.ForeignKey("districts.District", on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="student_links")
+    student_clever_id = models.CharField(max_length=24, db_index=True)
+    relationship = models.CharField(max_length=64, blank=True)
+    type = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "student_clever_id"], name="contact_link_unique")
+        ]
+
+    def __str__(self):
+        return f"{self.contact_id} -> {self.student_clever_id}"
+
+
+class SyncRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        # Guarded: staged, nothing applied, waiting for support staff.
+        HELD = "held"
+        FAILED = "failed"
+        # Another sync of the district was running.
+        SKIPPED = "skipped"
+        # A held run support staff rejected: its staged changes were discarded.
+        REJECTED = "rejected"
+
+    class Kind(models.TextChoices):
+        FULL = "full"
+        INCREMENTAL = "incremental"
+
+    class Trigger(models.TextChoices):
+        MANUAL = "manual"
+        NIGHTLY = "nightly"
+        COMMAND = "command"
+        LOGIN = "login"
+        RESUME = "resume"
+
+    district = models.ForeignKey(
+        "districts.District", on_delete=models.CASCADE, related_name="sync_runs"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Updated as pages arrive: a running run whose heartbeat is old was killed, and a new run
+    # resumes from its checkpoint.
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    progress = models.FloatField(default=0.0, help_text="0..1")
+    current_collection = models.CharField(max_length=32, blank=True)
+    # {"done": [collections fetched to the end], "next": {collection: next link}}
+    checkpoint = models.JSONField(default=dict, blank=True)
+    # The newest event ID before a full pass began (events continue from there).
+    event_cursor_before = models.CharField(max_length=24, blank=True)
+    # {"created": {type: n}, "updated": {...}, "archived": {...}, "restored": {...},
+    #  "unchanged": {...}}
+    counts = models.JSONField(default=dict, blank=True)
+    totals = models.JSONField(default=dict, blank=True)
+    requests = models.PositiveIntegerField(default=0)
+    retries = models.PositiveIntegerField(default=0)
+    pages = models.PositiveIntegerField(default=0)
+    bytes_received = models.PositiveBigIntegerField(default=0)
+    seconds_waited = models.FloatField(default=0.0)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    resumed_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="resumed_by"
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # One sync per district at a time, enforced by the database across processes.
+            models.UniqueConstraint(
+                fields=["district"], condition=Q(status="running"), name="one_running_sync_per_district"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.kind} sync of {self.district_id} ({self.status})"
+
+
+class StagedRecord(models.Model):
+    """A record fetched by a run, waiting for the diff (deleted when the run ends)."""
+
+    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="staged")
+    record_type = models.CharField(max_length=16, choices=RecordType.choices)
+    clever_id = models.CharField(max_length=24)
+    content_hash = models.CharField(max_length=32)
+    data = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "record_type", "clever_id"], name="staged_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.record_type}/{self.clever_id} in run {self.run_id}"
+
+
+class ChangeHold(models.Model):
+    """A guarded run: what it would change, for support staff to approve or reject."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+
+    run = models.OneToOneField(SyncRun, on_delete=models.CASCADE, related_name="hold")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # Why it was held, e.g. [{"type": "users", "rule": "deleted", "fraction": 0.15, ...}]
+    reasons = models.JSONField(default=list)
+    # The diff's counts per type and kind, and a few sample records (names and IDs only).
+    counts = models.JSONField(default=dict)
+    samples = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"hold on run {self.run_id} ({self.status})"
