@@ -57,6 +57,12 @@ class District(models.Model):
     # The last time /oauth/tokens listed this district.
     last_seen_at = models.DateTimeField(null=True, blank=True)
     disconnected_at = models.DateTimeField(null=True, blank=True)
+    # Support staff disconnected the district on purpose: discovery leaves it disconnected even
+    # while Clever still lists its token; only a staff reconnect clears this.
+    staff_disconnected = models.BooleanField(
+        default=False,
+        help_text="Disconnected by support staff: discovery does not reconnect it.",
+    )
 
     sync_enabled = models.BooleanField(default=True)
     # Use Clever's Events API for incremental syncs (the district must have enabled events).
@@ -104,12 +110,16 @@ class DistrictAudit(models.Model):
     """Every decision about a district: links and unlinks, status changes, tokens, purges."""
 
     class Action(models.TextChoices):
+        # Discovery met the district for the first time in GET /oauth/tokens.
+        DISCOVERED = "discovered"
         LINKED = "linked"
         UNLINKED = "unlinked"
         RELINKED = "relinked"
         STATUS_CHANGED = "status_changed"
         TOKEN_SET = "token_set"
         TOKEN_CLEARED = "token_cleared"
+        # A sync setting changed (sync_enabled, ...): details hold {"field": {"from", "to"}}.
+        SETTINGS_CHANGED = "settings_changed"
         PURGED = "purged"
 
     district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="audits")

@@ -1,31 +1,79 @@
-"""Writes about Clever districts: tokens, status changes (audited).
+"""Writes about Clever districts: discovery, tokens, status changes, links (all audited).
 
 Tokens: by default only the Clever district ID is stored and the token is fetched from
 ``GET /oauth/tokens?owner_type=district&district=ID`` when a sync needs it, cached briefly in
-the Django cache (never in logs, task arguments or error messages). Support staff may paste a
-token instead, stored encrypted (districts/crypto.py).
+the Django cache (never in logs, task arguments, error messages or audits: those name a token by
+its :func:`token_fingerprint`). Support staff may paste a token instead, stored encrypted
+(districts/crypto.py) after Clever confirmed it belongs to the district.
+
+Status (``DistrictStatus``) follows Clever: a district listed by ``/oauth/tokens`` is connected,
+one that left the listing is disconnected, one whose current token Clever refuses (401) is
+revoked. Support staff may pause a district, or disconnect it on purpose (``staff_disconnected``:
+discovery then leaves it alone until staff reconnect it).
 """
 
-import hashlib
+from __future__ import annotations
 
+import hashlib
+import json
+import logging
+from datetime import UTC, date, datetime
+from typing import Any
+
+from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from clever.client import CleverClient
+from clever.errors import AuthError, CleverError
+from clever.oauth import DistrictToken, parse_timestamp
 
 from . import crypto
-from .models import District, DistrictAudit, DistrictStatus
+from .models import District, DistrictAudit, DistrictStatus, LinkMethod
+
+logger = logging.getLogger(__name__)
+
+DISCOVERY_LABEL = "discovery"
 
 
 class NoToken(Exception):
     """Clever lists no token for the district: it no longer shares data with the app."""
 
 
-def _cache_key(district: District) -> str:
+class TokenRejected(ValueError):
+    """A pasted token is unusable: empty, malformed, refused by Clever, or another district's.
+    The message never contains the token."""
+
+
+class DistrictStateError(ValueError):
+    """The district's status does not allow this action (e.g. pausing a disconnected one)."""
+
+
+class LinkError(ValueError):
+    """A link, relink or unlink that cannot be made as asked."""
+
+
+class DistrictAlreadyLinked(LinkError):
+    """The district is linked to another organization; moving it takes ``relink_district``."""
+
+
+class DistrictNotLinked(LinkError):
+    """The district is linked to no organization."""
+
+
+# --- tokens --------------------------------------------------------------------------------------
+
+
+def _cache_key(district: District | str) -> str:
     # The key names the district only; the value is the token, kept for a few minutes.
-    return f"clever:district-token:{district.clever_id}"
+    clever_id = district if isinstance(district, str) else district.clever_id
+    return f"clever:district-token:{clever_id}"
+
+
+def _remember_token(clever_id: str, token: str) -> None:
+    cache.set(_cache_key(clever_id), token, settings.DISTRICT_TOKEN_CACHE_SECONDS)
 
 
 def district_token(district: District, *, client: CleverClient | None = None) -> str:
@@ -35,12 +83,17 @@ def district_token(district: District, *, client: CleverClient | None = None) ->
     token = cache.get(_cache_key(district))
     if token:
         return token
-    listed = (client or CleverClient()).get_district_token(district.clever_id)
+    own_client = client is None
+    client = client or CleverClient()
+    try:
+        listed = client.get_district_token(district.clever_id)
+    finally:
+        if own_client:
+            client.close()
     if listed is None:
         raise NoToken(f"Clever lists no token for district {district.clever_id}")
-    token = listed.access_token
-    cache.set(_cache_key(district), token, settings.DISTRICT_TOKEN_CACHE_SECONDS)
-    return token
+    _remember_token(district.clever_id, listed.access_token)
+    return listed.access_token
 
 
 def forget_cached_token(district: District) -> None:
@@ -50,6 +103,33 @@ def forget_cached_token(district: District) -> None:
 def token_fingerprint(token: str) -> str:
     """A short, non-reversible name for a token, safe for logs and audits."""
     return hashlib.sha256(token.encode()).hexdigest()[:10]
+
+
+def _scrub(text: str, *tokens: str) -> str:
+    """``text`` with any of ``tokens`` replaced by its fingerprint (belt and braces: Clever's
+    error messages are not expected to echo a token, but an error message is shown to people)."""
+    for token in tokens:
+        if token and token in text:
+            text = text.replace(token, f"<token {token_fingerprint(token)}>")
+    return text
+
+
+def _refused(exc: Exception) -> bool:
+    return isinstance(exc, AuthError) or getattr(exc, "status", None) == 401
+
+
+def _describe(exc: Exception, *tokens: str) -> str:
+    kind = type(exc).__name__
+    if _refused(exc):
+        hint = "Clever refused the district's token (401: revoked or invalid)"
+    elif isinstance(exc, CleverError) and getattr(exc, "retryable", False):
+        hint = "Clever could not answer (retry later)"
+    else:
+        hint = "the district's record could not be read"
+    return _scrub(f"{hint}: {kind}: {exc}", *tokens)[:500]
+
+
+# --- status --------------------------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -77,6 +157,8 @@ def set_status(
         actor_label=actor_label,
         details={"from": before, "to": status, "reason": reason[:500]},
     )
+    if status in (DistrictStatus.DISCONNECTED, DistrictStatus.REVOKED):
+        forget_cached_token(district)
     return district
 
 
@@ -87,9 +169,10 @@ def recheck_after_unauthorized(
     returned for one more try; otherwise the district is marked revoked (or disconnected when
     no token is listed at all) and None is returned."""
     forget_cached_token(district)
+    fingerprint = token_fingerprint(rejected_token) if rejected_token else "?"
     if district.token_ciphertext:
         set_status(district=district, status=DistrictStatus.REVOKED, actor_label="sync: 401",
-                   reason="Clever refused the pasted token (401)")
+                   reason=f"Clever refused the pasted token {fingerprint} (401)")
         return None
     try:
         token = district_token(district, client=client)
@@ -101,5 +184,628 @@ def recheck_after_unauthorized(
         return token
     forget_cached_token(district)
     set_status(district=district, status=DistrictStatus.REVOKED, actor_label="sync: 401",
-               reason="Clever refused the district's current token (401)")
+               reason=f"Clever refused the district's current token {fingerprint} (401)")
     return None
+
+
+# --- discovery -----------------------------------------------------------------------------------
+
+
+def _text(value: Any, limit: int) -> str:
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def _day(value: Any) -> date | None:
+    """``YYYY-MM-DD`` (or a timestamp starting with one); None when absent or unreadable."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _moment(value: Any) -> datetime | None:
+    moment = parse_timestamp(value)
+    if moment is not None and timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, UTC)
+    return moment
+
+
+def _field_limit(name: str) -> int:
+    return District._meta.get_field(name).max_length
+
+
+def district_fields(record: dict) -> dict[str, Any]:
+    """The District fields read from Clever's v3.1 district object (tolerant of missing or
+    odd values: Clever marks most of them optional)."""
+    login_methods = record.get("login_methods")
+    return {
+        "name": _text(record.get("name"), _field_limit("name")),
+        "nces_id": _text(record.get("nces_id"), _field_limit("nces_id")),
+        "mdr_number": _text(record.get("mdr_number"), _field_limit("mdr_number")),
+        "sis_type": _text(record.get("sis_type"), _field_limit("sis_type")),
+        "portal_url": _text(record.get("portal_url"), _field_limit("portal_url")),
+        "login_methods": (
+            [m for m in login_methods if isinstance(m, str)] if isinstance(login_methods, list) else []
+        ),
+        "clever_state": _text(record.get("state"), _field_limit("clever_state")),
+        "clever_last_sync": _moment(record.get("last_sync")),
+        "pause_start": _day(record.get("pause_start")),
+        "pause_end": _day(record.get("pause_end")),
+        "lms_type": _text(record.get("lms_type"), _field_limit("lms_type")),
+        "lms_state": _text(record.get("lms_state"), _field_limit("lms_state")),
+        "launch_date": _day(record.get("launch_date")),
+    }
+
+
+def _newest_per_district(tokens: list[DistrictToken]) -> dict[str, DistrictToken]:
+    """One token per district (the newest, should Clever list two during a rotation)."""
+    newest: dict[str, DistrictToken] = {}
+    floor = datetime.min.replace(tzinfo=UTC)
+    for token in tokens:
+        seen = newest.get(token.district_id)
+        if seen is None or (token.created or floor) >= (seen.created or floor):
+            newest[token.district_id] = token
+    return newest
+
+
+def _fetch_record(
+    client: CleverClient, listed: DistrictToken
+) -> tuple[dict | None, Exception | None, int]:
+    """The district's record read with its own token: (record, None, requests) or
+    (None, error, requests)."""
+    district_client = client.with_token(listed.access_token)
+    try:
+        record = district_client.get_record("districts", listed.district_id, version="v3.1")
+    except CleverError as exc:
+        return None, exc, district_client.stats.requests
+    return record, None, district_client.stats.requests
+
+
+@transaction.atomic
+def _apply_listed(
+    *, listed: DistrictToken, record: dict | None, failure: Exception | None, actor_label: str,
+    now: datetime,
+) -> list[str]:
+    """Create or refresh one listed district and settle its status (one transaction); returns
+    the summary lists it belongs in ("created", "updated", "reconnected", ...)."""
+    clever_id = listed.district_id
+    outcomes: list[str] = []
+    district, created = District.objects.select_for_update().get_or_create(
+        clever_id=clever_id, defaults={"discovered_at": now, "last_seen_at": now}
+    )
+    changed: list[str] = []
+    if record is not None:
+        for name, value in district_fields(record).items():
+            if getattr(district, name) != value:
+                setattr(district, name, value)
+                changed.append(name)
+    district.last_seen_at = now
+    district.save(update_fields=[*changed, "last_seen_at"])
+    if created:
+        outcomes.append("created")
+        DistrictAudit.objects.create(
+            district=district,
+            action=DistrictAudit.Action.DISCOVERED,
+            actor_label=actor_label,
+            details={
+                "token_fingerprint": token_fingerprint(listed.access_token),
+                "scopes": list(listed.scopes),
+                "record_read": record is not None,
+            },
+        )
+    elif changed:
+        outcomes.append("updated")
+
+    refused = failure is not None and _refused(failure)
+    status = district.status
+    if district.staff_disconnected:
+        if status == DistrictStatus.DISCONNECTED:
+            outcomes.append("kept_disconnected")
+        return outcomes
+    if refused:
+        if status in (DistrictStatus.CONNECTED, DistrictStatus.DISCONNECTED):
+            set_status(
+                district=district, status=DistrictStatus.REVOKED, actor_label=actor_label,
+                reason=f"Clever lists token {token_fingerprint(listed.access_token)} for the "
+                       "district but refuses it (401)",
+            )
+            outcomes.append("revoked")
+        return outcomes
+    reconnect = (
+        status == DistrictStatus.DISCONNECTED
+        # A revoked district is back when the listed token works, unless syncs use a pasted
+        # token (which is what Clever refused: staff replace or clear it).
+        or (status == DistrictStatus.REVOKED and record is not None and not district.token_ciphertext)
+    )
+    if reconnect:
+        set_status(district=district, status=DistrictStatus.CONNECTED, actor_label=actor_label,
+                   reason="Clever lists the district's token again")
+        outcomes.append("reconnected")
+    return outcomes
+
+
+def discover_districts(*, client: CleverClient | None = None, actor_label: str = DISCOVERY_LABEL) -> dict:
+    """Read ``GET /oauth/tokens?owner_type=district``, create and refresh District rows.
+
+    Each listed district's record (``GET /v3.1/districts/{id}``) is read with its own token,
+    which is cached briefly (never stored). A district whose record cannot be read is still
+    discovered, and reported in ``errors``; districts that left the listing become
+    disconnected; ones that came back become connected again (every status change audited).
+
+    Raises the client's error when the listing itself fails (e.g. ``InvalidClient`` for refused
+    app credentials): then nothing is changed. Returns ``{"created", "updated", "reconnected",
+    "disconnected", "revoked", "kept_disconnected", "unchanged": [clever ids], "errors":
+    {clever id: message}, "warnings": [text], "total": districts listed, "requests": HTTP
+    requests made}``. An empty listing never disconnects more than one district at once.
+    """
+    own_client = client is None
+    client = client or CleverClient()
+    summary: dict[str, Any] = {
+        "created": [], "updated": [], "reconnected": [], "disconnected": [], "revoked": [],
+        "kept_disconnected": [], "unchanged": [], "errors": {}, "warnings": [], "total": 0,
+        "requests": 0,
+    }
+    requests_before = client.stats.requests
+    record_requests = 0
+    try:
+        listing = _newest_per_district(client.list_district_tokens())
+        summary["total"] = len(listing)
+        for clever_id in sorted(listing):
+            listed = listing[clever_id]
+            record, failure, sent = _fetch_record(client, listed)
+            record_requests += sent
+            if failure is None or not _refused(failure):
+                _remember_token(clever_id, listed.access_token)
+            if failure is not None:
+                message = _describe(failure, listed.access_token)
+                summary["errors"][clever_id] = message
+                logger.warning("district discovery: district %s: %s", clever_id, message)
+            try:
+                outcomes = _apply_listed(listed=listed, record=record, failure=failure,
+                                         actor_label=actor_label, now=timezone.now())
+            except DatabaseError as exc:
+                # This district's transaction rolled back; the others still get their turn.
+                message = _scrub(f"the district could not be saved: {type(exc).__name__}: {exc}",
+                                 listed.access_token)[:500]
+                summary["errors"][clever_id] = message
+                logger.error("district discovery: district %s: %s", clever_id, message)
+            else:
+                for outcome in outcomes:
+                    summary[outcome].append(clever_id)
+        _disconnect_unlisted(set(listing), actor_label=actor_label, summary=summary)
+    finally:
+        summary["requests"] = client.stats.requests - requests_before + record_requests
+        if own_client:
+            client.close()
+    touched = {*summary["created"], *summary["updated"], *summary["reconnected"],
+               *summary["revoked"], *summary["kept_disconnected"]}
+    summary["unchanged"] = sorted(set(listing) - touched - set(summary["errors"]))
+    logger.info(
+        "district discovery: %d listed, %d created, %d updated, %d reconnected, %d disconnected, "
+        "%d revoked, %d errors, %d requests",
+        summary["total"], len(summary["created"]), len(summary["updated"]),
+        len(summary["reconnected"]), len(summary["disconnected"]), len(summary["revoked"]),
+        len(summary["errors"]), summary["requests"],
+    )
+    return summary
+
+
+def _disconnect_unlisted(listed_ids: set[str], *, actor_label: str, summary: dict) -> None:
+    gone = (
+        District.objects.exclude(status=DistrictStatus.DISCONNECTED)
+        .exclude(clever_id__in=listed_ids)
+        .order_by("clever_id")
+    )
+    if not listed_ids and gone.count() > 1:
+        # Every district leaving at once is far likelier a Clever-side fault than the truth;
+        # keep them as they are and say so (a real departure shows again tomorrow).
+        summary["warnings"].append(
+            f"Clever listed no districts; {gone.count()} districts were left as they are"
+        )
+        return
+    for district in gone:
+        set_status(district=district, status=DistrictStatus.DISCONNECTED, actor_label=actor_label,
+                   reason="Clever no longer lists a token for the district: it stopped sharing data")
+        summary["disconnected"].append(district.clever_id)
+
+
+# --- pasted tokens -------------------------------------------------------------------------------
+
+
+def _check_token_shape(token: str) -> str:
+    token = (token or "").strip()
+    if not token:
+        raise TokenRejected("The token is empty.")
+    if len(token) > 512 or any(ch.isspace() or not ch.isprintable() for ch in token):
+        raise TokenRejected("That does not look like a Clever district-app token.")
+    return token
+
+
+def verify_district_token(district: District, token: str, *, client: CleverClient | None = None) -> None:
+    """Ask Clever (``GET /v3.1/me``) whether ``token`` is a live district-app token of this
+    district; raises TokenRejected (naming the token by its fingerprint only) if not."""
+    fingerprint = token_fingerprint(token)
+    own_client = client is None
+    base = client or CleverClient()
+    try:
+        me = base.with_token(token).me(version="v3.1")
+    except AuthError as exc:
+        raise TokenRejected(
+            f"Clever refused token {fingerprint} (401): it is revoked or not a Clever token."
+        ) from exc
+    except CleverError as exc:
+        raise TokenRejected(
+            _scrub(f"Could not check token {fingerprint} with Clever: {exc}", token)
+        ) from exc
+    finally:
+        if own_client:
+            base.close()
+    owner = me.district or me.id
+    if me.type != "district":
+        raise TokenRejected(
+            f"Token {fingerprint} is a {me.type or 'non-district'} token, not a district-app token."
+        )
+    if owner != district.clever_id:
+        raise TokenRejected(
+            f"Token {fingerprint} belongs to another Clever district ({owner}), "
+            f"not {district.clever_id}."
+        )
+
+
+def set_pasted_token(
+    *, district: District, token: str, actor, verify: bool = True, client: CleverClient | None = None
+) -> District:
+    """Store a token pasted by support staff, encrypted, with a TOKEN_SET audit (fingerprint
+    only). With ``verify`` (the default) Clever must confirm first that it is a live
+    district-app token of this district, so one district's roster can never be synced into
+    another; a revoked district whose new token checks out is connected again."""
+    token = _check_token_shape(token)
+    if verify:
+        verify_district_token(district, token, client=client)
+    return _store_pasted_token(district=district, token=token, actor=actor, verified=verify)
+
+
+@transaction.atomic
+def _store_pasted_token(*, district: District, token: str, actor, verified: bool) -> District:
+    district = District.objects.select_for_update().get(pk=district.pk)
+    replaced = bool(district.token_ciphertext)
+    district.token_ciphertext = crypto.encrypt(token)
+    district.token_set_at = timezone.now()
+    district.save(update_fields=["token_ciphertext", "token_set_at"])
+    forget_cached_token(district)
+    DistrictAudit.objects.create(
+        district=district,
+        action=DistrictAudit.Action.TOKEN_SET,
+        actor=actor,
+        actor_label=_actor_label(actor),
+        details={"fingerprint": token_fingerprint(token), "replaced": replaced,
+                 "verified_with_clever": verified},
+    )
+    if verified and district.status == DistrictStatus.REVOKED and not district.staff_disconnected:
+        district = set_status(district=district, status=DistrictStatus.CONNECTED, actor=actor,
+                              actor_label=_actor_label(actor),
+                              reason="Support staff pasted a token Clever accepts")
+    return district
+
+
+@transaction.atomic
+def clear_pasted_token(*, district: District, actor) -> District:
+    """Forget the pasted token: syncs fetch the district's token from Clever again."""
+    district = District.objects.select_for_update().get(pk=district.pk)
+    if not district.token_ciphertext:
+        return district
+    try:
+        fingerprint = token_fingerprint(crypto.decrypt(district.token_ciphertext))
+    except crypto.DecryptionError:
+        fingerprint = "undecryptable"
+    district.token_ciphertext = ""
+    district.token_set_at = None
+    district.save(update_fields=["token_ciphertext", "token_set_at"])
+    forget_cached_token(district)
+    DistrictAudit.objects.create(
+        district=district,
+        action=DistrictAudit.Action.TOKEN_CLEARED,
+        actor=actor,
+        actor_label=_actor_label(actor),
+        details={"fingerprint": fingerprint},
+    )
+    return district
+
+
+# --- encryption keys -----------------------------------------------------------------------------
+
+
+def encrypted_columns() -> list[tuple[Any, str]]:
+    """(model, field) of every stored ciphertext: district tokens, and the rostering app's
+    sensitive student fields when that app is installed (imported lazily: districts does not
+    depend on rostering)."""
+    columns: list[tuple[Any, str]] = [(District, "token_ciphertext")]
+    try:
+        person = apps.get_model("rostering", "Person")
+    except LookupError:
+        return columns
+    if any(field.name == "sensitive_ciphertext" for field in person._meta.get_fields()):
+        columns.append((person, "sensitive_ciphertext"))
+    return columns
+
+
+def reencrypt_stored_values(*, batch_size: int = 500, dry_run: bool = False) -> dict[str, dict]:
+    """Re-encrypt every stored ciphertext with the newest key of ``FIELD_ENCRYPTION_KEYS``.
+
+    Works in batches, each in its own transaction with the rows locked (a sync writing the
+    same row waits rather than being overwritten with a stale value). ``dry_run`` only checks
+    that every value decrypts. Returns ``{"<app.Model.field>": {"rotated", "failed",
+    "failed_ids"}}``; a value no configured key decrypts is counted in ``failed`` and left as
+    is (the old key must then stay).
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    report: dict[str, dict] = {}
+    for model, field in encrypted_columns():
+        counts = {"rotated": 0, "failed": 0, "failed_ids": []}
+        last_pk = 0
+        while True:
+            with transaction.atomic():
+                rows = list(
+                    model.objects.select_for_update()
+                    .filter(pk__gt=last_pk)
+                    .exclude(**{field: ""})
+                    .order_by("pk")
+                    .only("pk", field)[:batch_size]
+                )
+                if not rows:
+                    break
+                last_pk = rows[-1].pk
+                changed = []
+                for row in rows:
+                    try:
+                        value = crypto.rotate(getattr(row, field))
+                    except crypto.DecryptionError:
+                        counts["failed"] += 1
+                        if len(counts["failed_ids"]) < 50:
+                            counts["failed_ids"].append(row.pk)
+                        continue
+                    counts["rotated"] += 1
+                    if not dry_run:
+                        setattr(row, field, value)
+                        changed.append(row)
+                if changed:
+                    model.objects.bulk_update(changed, [field])
+        report[f"{model._meta.label}.{field}"] = counts
+        logger.info("encryption keys: %s.%s: %d %s, %d undecryptable", model._meta.label, field,
+                    counts["rotated"], "decryptable" if dry_run else "re-encrypted",
+                    counts["failed"])
+    return report
+
+
+# --- support staff actions -----------------------------------------------------------------------
+
+
+def _actor_label(actor, fallback: str = "") -> str:
+    if actor is None:
+        return fallback
+    return fallback or f"staff: {actor.get_username()}"
+
+
+@transaction.atomic
+def disconnect_district(*, district: District, actor, reason: str = "") -> District:
+    """Support staff disconnect the district: syncs stop, and discovery does not reconnect it
+    while Clever still lists its token (``reconnect_district`` undoes this)."""
+    district = District.objects.select_for_update().get(pk=district.pk)
+    if not district.staff_disconnected:
+        district.staff_disconnected = True
+        district.save(update_fields=["staff_disconnected"])
+    return set_status(district=district, status=DistrictStatus.DISCONNECTED, actor=actor,
+                      actor_label=_actor_label(actor),
+                      reason=reason or "Disconnected by support staff")
+
+
+def reconnect_district(
+    *, district: District, actor, reason: str = "", client: CleverClient | None = None
+) -> District:
+    """Support staff reconnect a disconnected or revoked district. Clever must list a token
+    for it (or staff pasted one), else NoToken: the district has to share data again first."""
+    district = District.objects.get(pk=district.pk)
+    if not district.token_ciphertext:
+        forget_cached_token(district)
+        district_token(district, client=client)  # raises NoToken when Clever lists none
+    return _reconnect(district=district, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def _reconnect(*, district: District, actor, reason: str) -> District:
+    district = District.objects.select_for_update().get(pk=district.pk)
+    if district.staff_disconnected:
+        district.staff_disconnected = False
+        district.save(update_fields=["staff_disconnected"])
+    return set_status(district=district, status=DistrictStatus.CONNECTED, actor=actor,
+                      actor_label=_actor_label(actor), reason=reason or "Reconnected by support staff")
+
+
+@transaction.atomic
+def pause_district(*, district: District, actor, reason: str = "") -> District:
+    """Stop the district's syncs for now (status paused); ``resume_district`` restarts them."""
+    district = District.objects.select_for_update().get(pk=district.pk)
+    if district.status in (DistrictStatus.DISCONNECTED, DistrictStatus.REVOKED):
+        raise DistrictStateError(
+            f"District {district.clever_id} is {district.get_status_display().lower()}: "
+            "there is no sync to pause."
+        )
+    return set_status(district=district, status=DistrictStatus.PAUSED, actor=actor,
+                      actor_label=_actor_label(actor), reason=reason or "Paused by support staff")
+
+
+@transaction.atomic
+def resume_district(*, district: District, actor, reason: str = "") -> District:
+    district = District.objects.select_for_update().get(pk=district.pk)
+    if district.status == DistrictStatus.CONNECTED:
+        return district
+    if district.status != DistrictStatus.PAUSED:
+        raise DistrictStateError(
+            f"District {district.clever_id} is {district.get_status_display().lower()}, not "
+            "paused: reconnect it instead."
+        )
+    return set_status(district=district, status=DistrictStatus.CONNECTED, actor=actor,
+                      actor_label=_actor_label(actor), reason=reason or "Resumed by support staff")
+
+
+@transaction.atomic
+def set_sync_enabled(*, district: District, enabled: bool, actor, reason: str = "") -> District:
+    """Switch the district's syncs on or off (its status is unchanged), audited."""
+    district = District.objects.select_for_update().get(pk=district.pk)
+    if district.sync_enabled == enabled:
+        return district
+    district.sync_enabled = enabled
+    district.save(update_fields=["sync_enabled"])
+    DistrictAudit.objects.create(
+        district=district,
+        action=DistrictAudit.Action.SETTINGS_CHANGED,
+        actor=actor,
+        actor_label=_actor_label(actor),
+        details={"sync_enabled": {"from": not enabled, "to": enabled}, "reason": reason[:500]},
+    )
+    return district
+
+
+# --- linking to organizations --------------------------------------------------------------------
+
+# Keys never kept in an evidence snapshot (an audit row outlives any secret it would hold).
+_SECRET_KEYS = {"access_token", "id_token", "refresh_token", "token", "code", "client_secret",
+                "password", "secret", "authorization"}
+
+
+def _clean_evidence(evidence: Any) -> dict:
+    """A JSON snapshot of the evidence, with anything that looks like a secret dropped."""
+    if evidence is None:
+        return {}
+    if not isinstance(evidence, dict):
+        raise LinkError("evidence must be a dict (a snapshot of why the link is right)")
+    snapshot = json.loads(json.dumps(evidence, default=str))
+
+    def strip(value):
+        if isinstance(value, dict):
+            return {
+                key: strip(item)
+                for key, item in value.items()
+                if not (key.lower() in _SECRET_KEYS or key.lower().endswith(("_token", "_secret")))
+            }
+        if isinstance(value, list):
+            return [strip(item) for item in value]
+        return value
+
+    return strip(snapshot)
+
+
+def _check_method(method: str) -> str:
+    if method not in LinkMethod.values:
+        raise LinkError(f"unknown link method {method!r} (one of: {', '.join(LinkMethod.values)})")
+    return method
+
+
+def _set_link(district: District, *, organization, method: str, evidence: dict, actor) -> None:
+    district.organization = organization
+    district.linked_at = timezone.now() if organization is not None else None
+    district.linked_by = actor if organization is not None else None
+    district.link_method = method
+    district.link_evidence = evidence
+    district.save(update_fields=["organization", "linked_at", "linked_by", "link_method",
+                                 "link_evidence"])
+
+
+@transaction.atomic
+def link_district(
+    *, district: District, organization, method: str, evidence: dict | None, actor=None,
+    actor_label: str = "",
+) -> District:
+    """Link an unlinked district to ``organization`` (LINKED audit with the evidence).
+
+    Linking it again to the same organization changes nothing. A district linked to another
+    organization is refused (DistrictAlreadyLinked): moving it is ``relink_district``.
+    """
+    method = _check_method(method)
+    snapshot = _clean_evidence(evidence)
+    district = District.objects.select_for_update().get(pk=district.pk)
+    if district.organization_id == organization.pk:
+        return district
+    if district.organization_id is not None:
+        raise DistrictAlreadyLinked(
+            f"Clever district {district.clever_id} is already linked to organization "
+            f"{district.organization} (#{district.organization_id}); relink it explicitly to move it."
+        )
+    _set_link(district, organization=organization, method=method, evidence=snapshot, actor=actor)
+    DistrictAudit.objects.create(
+        district=district,
+        action=DistrictAudit.Action.LINKED,
+        actor=actor,
+        actor_label=actor_label or _actor_label(actor),
+        organization_before=None,
+        organization_after=organization,
+        method=method,
+        details={"evidence": snapshot},
+    )
+    return district
+
+
+@transaction.atomic
+def relink_district(
+    *, district: District, organization, method: str, evidence: dict | None, actor=None,
+    actor_label: str = "", reason: str = "",
+) -> District:
+    """Move a linked district to another organization (RELINKED audit, before and after)."""
+    method = _check_method(method)
+    snapshot = _clean_evidence(evidence)
+    district = District.objects.select_for_update(of=("self",)).select_related("organization").get(
+        pk=district.pk
+    )
+    before = district.organization
+    if before is None:
+        raise DistrictNotLinked(
+            f"Clever district {district.clever_id} is not linked to any organization: link it instead."
+        )
+    if before.pk == organization.pk:
+        return district
+    previous = {"method": district.link_method, "evidence": district.link_evidence,
+                "linked_at": district.linked_at.isoformat() if district.linked_at else None}
+    _set_link(district, organization=organization, method=method, evidence=snapshot, actor=actor)
+    DistrictAudit.objects.create(
+        district=district,
+        action=DistrictAudit.Action.RELINKED,
+        actor=actor,
+        actor_label=actor_label or _actor_label(actor),
+        organization_before=before,
+        organization_after=organization,
+        method=method,
+        details={"evidence": snapshot, "previous": previous, "reason": reason[:500]},
+    )
+    return district
+
+
+@transaction.atomic
+def unlink_district(
+    *, district: District, actor=None, actor_label: str = "", reason: str = ""
+) -> District:
+    """Remove the district's link (UNLINKED audit keeping the link's method and evidence).
+    An unlinked district is left as it is."""
+    district = District.objects.select_for_update(of=("self",)).select_related("organization").get(
+        pk=district.pk
+    )
+    before = district.organization
+    if before is None:
+        return district
+    previous = {"method": district.link_method, "evidence": district.link_evidence,
+                "linked_at": district.linked_at.isoformat() if district.linked_at else None}
+    method = district.link_method
+    _set_link(district, organization=None, method="", evidence={}, actor=None)
+    DistrictAudit.objects.create(
+        district=district,
+        action=DistrictAudit.Action.UNLINKED,
+        actor=actor,
+        actor_label=actor_label or _actor_label(actor),
+        organization_before=before,
+        organization_after=None,
+        method=method,
+        details={"previous": previous, "reason": reason[:500]},
+    )
+    return district

@@ -1,0 +1,90 @@
+import pytest
+
+from districts import selectors, services
+from districts.models import District, DistrictAudit, DistrictStatus
+from sandbox import services as sandbox
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pair(make_sandbox_district, clever):
+    remote = make_sandbox_district("Springfield Unified")
+    services.discover_districts(client=clever)
+    return remote, District.objects.get(clever_id=remote.id)
+
+
+def test_staff_disconnect_stops_syncs_and_discovery_keeps_it_disconnected(pair, staff, clever):
+    remote, district = pair
+    assert list(selectors.districts_needing_sync()) == [district]
+
+    district = services.disconnect_district(district=district, actor=staff, reason="contract ended")
+
+    assert district.status == DistrictStatus.DISCONNECTED and district.staff_disconnected
+    assert list(selectors.districts_needing_sync()) == []
+    audit = selectors.district_audits(district).first()
+    assert audit.action == DistrictAudit.Action.STATUS_CHANGED
+    assert audit.actor == staff and audit.details["reason"] == "contract ended"
+
+    summary = services.discover_districts(client=clever)  # Clever still lists its token
+
+    assert summary["kept_disconnected"] == [remote.id] and summary["reconnected"] == []
+    assert District.objects.get(pk=district.pk).status == DistrictStatus.DISCONNECTED
+
+
+def test_staff_reconnect_needs_a_token_listed_by_clever(pair, staff, make_client):
+    remote, district = pair
+    services.disconnect_district(district=district, actor=staff)
+    sandbox.disconnect_district(district=remote)
+
+    with pytest.raises(services.NoToken):
+        services.reconnect_district(district=district, actor=staff, client=make_client())
+    assert District.objects.get(pk=district.pk).status == DistrictStatus.DISCONNECTED
+
+    sandbox.reconnect_district(district=remote)
+    district = services.reconnect_district(district=district, actor=staff, client=make_client())
+
+    assert district.status == DistrictStatus.CONNECTED and not district.staff_disconnected
+    assert district.disconnected_at is None
+    assert selectors.district_audits(district).first().details["to"] == "connected"
+
+
+def test_pause_and_resume(pair, staff):
+    _, district = pair
+
+    district = services.pause_district(district=district, actor=staff, reason="summer")
+    assert district.status == DistrictStatus.PAUSED
+    assert not selectors.districts_needing_sync().exists()
+
+    district = services.resume_district(district=district, actor=staff)
+    assert district.status == DistrictStatus.CONNECTED
+    assert selectors.districts_needing_sync().get() == district
+    assert [a.details["to"] for a in selectors.district_audits(
+        district, actions=[DistrictAudit.Action.STATUS_CHANGED])] == ["connected", "paused"]
+    # Resuming a connected district is a no-op.
+    services.resume_district(district=district, actor=staff)
+    assert selectors.district_audits(district, actions=["status_changed"]).count() == 2
+
+
+def test_a_disconnected_district_cannot_be_paused_or_resumed(pair, staff):
+    _, district = pair
+    services.disconnect_district(district=district, actor=staff)
+    with pytest.raises(services.DistrictStateError, match="disconnected"):
+        services.pause_district(district=district, actor=staff)
+    with pytest.raises(services.DistrictStateError, match="reconnect"):
+        services.resume_district(district=district, actor=staff)
+    assert District.objects.get(pk=district.pk).status == DistrictStatus.DISCONNECTED
+
+
+def test_switching_syncs_off_is_audited(pair, staff):
+    _, district = pair
+
+    district = services.set_sync_enabled(district=district, enabled=False, actor=staff)
+
+    assert district.sync_enabled is False and district.status == DistrictStatus.CONNECTED
+    assert not selectors.districts_needing_sync().exists()
+    audit = selectors.district_audits(district).first()
+    assert audit.action == DistrictAudit.Action.SETTINGS_CHANGED
+    assert audit.details["sync_enabled"] == {"from": True, "to": False}
+    services.set_sync_enabled(district=district, enabled=False, actor=staff)
+    assert selectors.district_audits(district, actions=["settings_changed"]).count() == 1
