@@ -1,0 +1,244 @@
+"""The roster sync against the cost of just downloading the data, side by side in one run.
+
+    .venv/bin/python bench/sync_bench.py --students 50000 [--baseline-students 10000]
+                                         [--skip-naive] [--page-size 10000]
+
+Generates a sandbox district (sandbox.generator: 50,000 students come with ~2,000 sections and
+~250,000 enrollments, teachers, staff and contacts) and times, each phase in a fresh process
+so its peak RSS is its own:
+
+- ``fetch_only``: the client downloads and parses every page of every collection, storing
+  nothing: the floor any sync pays (measured twice, before and after the syncs; the faster
+  counts, so noise does not flatter the ratios);
+- ``full_sync``: ``run_sync(kind="full")`` into an empty mirror;
+- ``resync``: the same again with nothing changed;
+- ``naive``: the mirror emptied, then a per-record ``update_or_create`` sync of the same data
+  (each school, term, course, section, person and membership one ORM call), the way a first
+  attempt at a sync is usually written;
+- the full sync again on a district of ``--baseline-students`` (default 10,000), for how peak
+  RSS grows with district size.
+
+The district is not linked to an organization, so no product accounts are provisioned: the
+figures are the mirror's. Uses a temporary SQLite file, or ``DATABASE_URL`` (then the bench's
+districts are deleted afterwards). Prints a JSON line per phase, then one last line:
+``{"students", "fetch_only_s", "full_sync_s", "resync_s", "naive_s", "peak_rss_mb",
+"peak_rss_mb_baseline", "rss_growth", "full_vs_fetch", "resync_vs_fetch", "naive_vs_full"}``.
+Never part of the test run.
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+COLLECTIONS = ("schools", "terms", "courses", "sections", "users")
+
+
+def setup_django() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux.
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def emit(phase: str, **figures) -> None:
+    print(json.dumps({"phase": phase, **figures, "peak_rss_mb": peak_rss_mb()}), flush=True)
+
+
+def our_district(clever_id: str):
+    from districts.models import District
+
+    return District.objects.get(clever_id=clever_id)
+
+
+def phase_seed(args) -> None:
+    from districts.models import District
+    from sandbox import generator
+
+    started = time.perf_counter()
+    generated = generator.generate_district(seed=args.seed, students=args.students)
+    district = generator.load_district(generated)
+    District.objects.create(clever_id=district.id, name=district.name)
+    emit("seed", district=district.id, counts=generated.counts,
+         seconds=round(time.perf_counter() - started, 2))
+
+
+def phase_fetch(args) -> None:
+    from clever.client import CleverClient
+    from districts.services import district_token
+
+    district = our_district(args.district)
+    with CleverClient(district_token(district), page_size=args.page_size) as client:
+        started = time.perf_counter()
+        records = sum(len(page.records) for collection in COLLECTIONS
+                      for page in client.iter_pages(collection))
+        seconds = time.perf_counter() - started
+        emit("fetch_only", seconds=round(seconds, 3), records=records,
+             requests=client.stats.requests)
+
+
+def phase_sync(args) -> None:
+    from clever.client import CleverClient
+    from rostering.services.sync import run_sync
+
+    district = our_district(args.district)
+    with CleverClient(page_size=args.page_size) as client:
+        started = time.perf_counter()
+        run = run_sync(district=district, kind="full", client=client)
+        seconds = time.perf_counter() - started
+    if run.status != "succeeded":
+        raise SystemExit(f"{args.phase}: the sync ended {run.status}: {run.error}")
+    emit(args.phase, seconds=round(seconds, 3), counts=run.counts, totals=run.totals)
+
+
+def phase_naive(args) -> None:
+    """Per-record update_or_create, as a first sync is usually written."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from clever.client import CleverClient
+    from districts.services import district_token
+    from rostering.models import ContactLink, Course, Person, School, Section, SectionMembership, Term
+    from rostering.services.mapping import map_fields
+
+    models = {"schools": School, "terms": Term, "courses": Course, "sections": Section,
+              "users": Person}
+    district = our_district(args.district)
+    for model in (SectionMembership, ContactLink, *models.values()):
+        model.objects.filter(district=district).delete()
+
+    started = time.perf_counter()
+    with CleverClient(district_token(district), page_size=args.page_size) as client, \
+            transaction.atomic():
+        seen = {name: [] for name in models}
+        for collection, model in models.items():
+            for record in client.iter_records(collection):
+                fields = {k: v for k, v in map_fields(collection, record).items()
+                          if not k.startswith("_")}
+                row, _ = model.objects.update_or_create(
+                    district=district, clever_id=record["id"],
+                    defaults={**fields, "raw": record, "content_hash": "", "archived_at": None},
+                )
+                seen[collection].append(record["id"])
+                if collection == "sections":
+                    for role, key in (("student", "students"), ("teacher", "teachers")):
+                        for person in record.get(key) or []:
+                            SectionMembership.objects.update_or_create(
+                                district=district, section=row, person_clever_id=person, role=role,
+                                defaults={"is_primary": person == record.get("teacher")},
+                            )
+                contact = (record.get("roles") or {}).get("contact") if collection == "users" else None
+                for link in (contact or {}).get("student_relationships") or []:
+                    ContactLink.objects.update_or_create(
+                        district=district, contact=row, student_clever_id=link.get("student", ""),
+                        defaults={"relationship": link.get("relationship", ""),
+                                  "type": link.get("type", "")},
+                    )
+        for collection, model in models.items():
+            model.objects.filter(district=district).exclude(clever_id__in=seen[collection]).update(
+                archived_at=timezone.now())
+    emit("naive", seconds=round(time.perf_counter() - started, 3))
+
+
+PHASES = {"seed": phase_seed, "fetch_only": phase_fetch, "full_sync": phase_sync,
+          "resync": phase_sync, "naive": phase_naive}
+
+
+def run_phase(phase: str, args, env: dict, **extra) -> dict:
+    command = [sys.executable, __file__, "--phase", phase, "--seed", str(args.seed),
+               "--page-size", str(args.page_size)]
+    for key, value in extra.items():
+        command += [f"--{key.replace('_', '-')}", str(value)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"phase {phase} failed:\n{result.stderr[-3000:]}")
+    line = result.stdout.strip().splitlines()[-1]
+    print(line, flush=True)
+    return json.loads(line)
+
+
+def orchestrate(args) -> None:
+    tmpdir = None
+    env = dict(os.environ)
+    if not env.get("DATABASE_URL"):
+        tmpdir = tempfile.mkdtemp(prefix="sync-bench-")
+        env["DATABASE_URL"] = f"sqlite:///{tmpdir}/bench.sqlite3"
+    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    bench_ids: list[str] = []
+    try:
+        subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], env=env,
+                       check=True)
+        district = run_phase("seed", args, env, students=args.students)["district"]
+        bench_ids.append(district)
+        fetch_before = run_phase("fetch_only", args, env, district=district)
+        full = run_phase("full_sync", args, env, district=district)
+        resync = run_phase("resync", args, env, district=district)
+        fetch_after = run_phase("fetch_only", args, env, district=district)
+        naive = None if args.skip_naive else run_phase("naive", args, env, district=district)
+        baseline_district = run_phase("seed", args, env, students=args.baseline_students,
+                                      seed=args.seed + 1)["district"]
+        bench_ids.append(baseline_district)
+        baseline = run_phase("full_sync", args, env, district=baseline_district)
+
+        fetch_s = min(fetch_before["seconds"], fetch_after["seconds"])
+        peak = max(full["peak_rss_mb"], resync["peak_rss_mb"])
+        summary = {
+            "students": args.students,
+            "database": "postgresql" if "postgres" in env["DATABASE_URL"] else "sqlite",
+            "fetch_only_s": fetch_s,
+            "full_sync_s": full["seconds"],
+            "resync_s": resync["seconds"],
+            "naive_s": naive["seconds"] if naive else None,
+            "peak_rss_mb": peak,
+            "peak_rss_mb_baseline": baseline["peak_rss_mb"],
+            "baseline_students": args.baseline_students,
+            "rss_growth": round(peak / baseline["peak_rss_mb"] - 1, 3),
+            "full_vs_fetch": round(full["seconds"] / fetch_s, 2),
+            "resync_vs_fetch": round(resync["seconds"] / fetch_s, 2),
+            "naive_vs_full": round(naive["seconds"] / full["seconds"], 1) if naive else None,
+        }
+        print(json.dumps(summary), flush=True)
+    finally:
+        if tmpdir:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+        elif bench_ids:
+            cleanup = ("from districts.models import District; "
+                       "from sandbox.models import SandboxDistrict; "
+                       f"District.objects.filter(clever_id__in={bench_ids!r}).delete(); "
+                       f"SandboxDistrict.objects.filter(id__in={bench_ids!r}).delete()")
+            subprocess.run([sys.executable, str(ROOT / "manage.py"), "shell", "--no-imports",
+                            "-c", cleanup], env=env, check=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=50_000)
+    parser.add_argument("--baseline-students", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--page-size", type=int, default=10_000)
+    parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--phase", choices=sorted(PHASES))
+    parser.add_argument("--district", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        setup_django()
+        PHASES[args.phase](args)
+    else:
+        orchestrate(args)
+
+
+if __name__ == "__main__":
+    main()
