@@ -97,6 +97,9 @@ class District(models.Model):
 
     class Meta:
         ordering = ["name", "clever_id"]
+        permissions = [
+            ("support_district", "Support staff: see Clever districts, syncs and rosters, and act on them"),
+        ]
 
     def __str__(self):
         return f"{self.name or 'Unnamed district'} ({self.clever_id})"

@@ -48,6 +48,8 @@ def celery_worker(postgres, redis_url, transactional_db):
             worker.wait(timeout=20)
         except subprocess.TimeoutExpired:
             worker.kill()
+            worker.wait()
+        worker.stdout.close()
 
 
 @pytest.fixture

@@ -1,0 +1,394 @@
+"""Clever districts in the Django admin, for support staff.
+
+Who sees these pages: active staff users who are superusers or hold the
+``districts.support_district`` permission (given by the "Support" group). Other staff users,
+whatever model permissions they hold, are refused (403): the pages show children's data and act
+on districts. The permission is ``District.Meta.permissions`` and the "Support" group holding it
+comes from migration districts/0003; grant access with
+``user.groups.add(Group.objects.get(name="Support"))``.
+
+Where ``District`` is registered: in ``rostering/admin.py``. Its page shows sync runs, holds and
+roster counts, and ``rostering`` may import ``districts``, never the reverse. This module holds the
+district-only parts that admin builds on: the support permission, the status badge, the token
+page (paste or clear a token: never shown, only "stored: yes/no" and its fingerprint), the staff
+buttons and actions (disconnect, reconnect, pause, resume, syncs on/off, discover), all calling
+``districts.services``; and the read-only audit log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from celery.exceptions import Retry
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from clever.errors import CleverError
+
+from . import crypto, selectors, services
+from .models import District, DistrictAudit, DistrictStatus
+from .tasks import discover_districts_task
+
+logger = logging.getLogger(__name__)
+
+SUPPORT_PERMISSION = "districts.support_district"
+SUPPORT_GROUP = "Support"
+
+STATUS_COLORS = {
+    DistrictStatus.CONNECTED: "#1a7f37",
+    DistrictStatus.PAUSED: "#9a6700",
+    DistrictStatus.REVOKED: "#cf222e",
+    DistrictStatus.DISCONNECTED: "#6e7781",
+}
+
+
+def is_support(user) -> bool:
+    """Support staff: active staff who are superusers or hold ``districts.support_district``."""
+    return bool(
+        user.is_active and user.is_staff and (user.is_superuser or user.has_perm(SUPPORT_PERMISSION))
+    )
+
+
+def badge(text: str, color: str, title: str = ""):
+    return format_html(
+        '<span title="{}" style="display:inline-block;padding:1px 8px;border-radius:10px;'
+        'color:#fff;background:{};font-size:11px;font-weight:600;white-space:nowrap">{}</span>',
+        title, color, text,
+    )
+
+
+def status_badge(district: District):
+    return badge(district.get_status_display(), STATUS_COLORS.get(district.status, "#6e7781"),
+                 district.status_reason)
+
+
+def token_summary(district: District) -> str:
+    """"stored: yes/no" and the fingerprint; never the token."""
+    if not district.token_ciphertext:
+        return "Stored: no (fetched from Clever's /oauth/tokens at sync time)"
+    try:
+        fingerprint = services.token_fingerprint(crypto.decrypt(district.token_ciphertext))
+    except crypto.DecryptionError:
+        fingerprint = "undecryptable with the configured keys"
+    when = f", set {district.token_set_at:%Y-%m-%d %H:%M} UTC" if district.token_set_at else ""
+    return f"Stored: yes (pasted by support staff; fingerprint {fingerprint}{when})"
+
+
+def pretty_json(value):
+    return format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>',
+                       json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str))
+
+
+def _with_details_text(audit: DistrictAudit) -> DistrictAudit:
+    audit.details_text = json.dumps(audit.details, ensure_ascii=False, sort_keys=True, default=str)
+    return audit
+
+
+def discovery_message(summary: dict) -> str:
+    return (
+        f"Discovery: {summary['total']} listed by Clever; {len(summary['created'])} new, "
+        f"{len(summary['updated'])} updated, {len(summary['reconnected'])} reconnected, "
+        f"{len(summary['disconnected'])} disconnected, {len(summary['revoked'])} revoked, "
+        f"{len(summary['errors'])} unreadable."
+    )
+
+
+class SupportAdminMixin:
+    """Support staff only; nothing is added or deleted through admin forms (services write)."""
+
+    def has_support_permission(self, request) -> bool:
+        return is_support(request.user)
+
+    def has_module_permission(self, request):
+        return is_support(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_support(request.user)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class PasteTokenForm(forms.Form):
+    token = forms.CharField(
+        label="District-app token",
+        strip=True,
+        max_length=512,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "size": 60}),
+        help_text="Checked with Clever (GET /v3.1/me) before it is stored, encrypted. "
+                  "It is never shown again: only its fingerprint.",
+    )
+
+
+class DistrictAdminBase(SupportAdminMixin, admin.ModelAdmin):
+    """The District admin's district-only half (registered by ``rostering/admin.py``)."""
+
+    change_form_template = "admin/districts/district/change_form.html"
+    change_list_template = "admin/districts/district/change_list.html"
+    token_form_template = "admin/districts/district/token_form.html"
+
+    list_display = ["__str__", "status_badge", "organization", "sync_enabled"]
+    list_filter = ["status", "sync_enabled", "events_enabled", "us_state",
+                   ("organization", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "=clever_id", "=nces_id", "=mdr_number", "organization__name"]
+    list_select_related = ["organization"]
+    actions = ["disconnect_selected", "reconnect_selected", "pause_selected", "resume_selected"]
+    fieldsets = [
+        ("Clever", {"fields": ["clever_id", "name", "us_state", "nces_id", "mdr_number", "sis_type",
+                               "portal_url", "login_methods", "clever_state", "clever_last_sync",
+                               "pause_start", "pause_end", "lms_type", "lms_state", "launch_date"]}),
+        ("Connection", {"fields": ["status_badge", "status_reason", "status_changed_at",
+                                   "staff_disconnected", "discovered_at", "last_seen_at",
+                                   "disconnected_at", "token"]}),
+        ("Sync settings", {"fields": ["sync_enabled", "events_enabled", "event_cursor",
+                                      "event_cursor_at", "guard_max_deleted_fraction",
+                                      "guard_max_changed_fraction", "store_sensitive_fields"]}),
+        ("Organization", {"fields": ["organization", "link_method", "linked_at", "linked_by",
+                                     "link_evidence"]}),
+    ]
+
+    # Buttons on the change page: name -> label. Each is a POST to ``<pk>/do/<name>/`` handled
+    # by ``button_<name>(request, district)``; ``visible_buttons`` picks those that apply.
+    buttons = {
+        "pause": "Pause syncs",
+        "resume": "Resume syncs",
+        "disconnect": "Disconnect",
+        "reconnect": "Reconnect",
+        "enable_sync": "Switch syncs on",
+        "disable_sync": "Switch syncs off",
+        "clear_token": "Clear the pasted token",
+    }
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        return status_badge(obj)
+
+    @admin.display(description="district token")
+    def token(self, obj):
+        return token_summary(obj)
+
+    # --- URLs -----------------------------------------------------------------------------------
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        wrap = self.admin_site.admin_view
+        return [
+            path("discover/", wrap(self.discover_view), name="{}_{}_discover".format(*info)),
+            path("<path:object_id>/token/", wrap(self.token_view), name="{}_{}_token".format(*info)),
+            path("<path:object_id>/do/<slug:button>/", wrap(self.button_view),
+                 name="{}_{}_button".format(*info)),
+            *super().get_urls(),
+        ]
+
+    def _change_url(self, district: District) -> str:
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[district.pk])
+
+    def _support_object(self, request, object_id) -> District:
+        if not self.has_support_permission(request):
+            raise PermissionDenied
+        district = self.get_object(request, unquote(object_id))
+        if district is None:
+            raise Http404("No such district")
+        return district
+
+    # --- the change page ------------------------------------------------------------------------
+
+    def visible_buttons(self, request, district: District) -> list[tuple[str, str]]:
+        status = district.status
+        show = {
+            "pause": status == DistrictStatus.CONNECTED,
+            "resume": status == DistrictStatus.PAUSED,
+            "disconnect": status != DistrictStatus.DISCONNECTED,
+            "reconnect": status in (DistrictStatus.DISCONNECTED, DistrictStatus.REVOKED),
+            "enable_sync": not district.sync_enabled,
+            "disable_sync": district.sync_enabled,
+            "clear_token": district.has_stored_token,
+        }
+        return [(name, label) for name, label in self.buttons.items() if show.get(name, True)]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        district = self.get_object(request, unquote(object_id)) if is_support(request.user) else None
+        if district is not None:
+            extra_context.update(self.district_context(request, district))
+        return super().change_view(request, object_id, form_url, extra_context=extra_context)
+
+    def district_context(self, request, district: District) -> dict:
+        info = self.opts.app_label, self.opts.model_name
+        return {
+            "district_buttons": [
+                (label, reverse("admin:{}_{}_button".format(*info), args=[district.pk, name]))
+                for name, label in self.visible_buttons(request, district)
+            ],
+            "token_url": reverse("admin:{}_{}_token".format(*info), args=[district.pk]),
+            "audits": [_with_details_text(a) for a in selectors.district_audits(district)[:50]],
+            "audits_url": reverse("admin:districts_districtaudit_changelist")
+            + f"?district__id__exact={district.pk}",
+        }
+
+    def button_view(self, request, object_id, button):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        district = self._support_object(request, object_id)
+        if button not in dict(self.visible_buttons(request, district)):
+            self.message_user(request, "That action does not apply to this district now.",
+                              messages.WARNING)
+            return HttpResponseRedirect(self._change_url(district))
+        try:
+            text = getattr(self, f"button_{button}")(request, district)
+        except (services.DistrictStateError, services.NoToken, CleverError) as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            self.message_user(request, text, messages.SUCCESS)
+        return HttpResponseRedirect(self._change_url(district))
+
+    def button_pause(self, request, district):
+        services.pause_district(district=district, actor=request.user)
+        return f"{district}: syncs paused."
+
+    def button_resume(self, request, district):
+        services.resume_district(district=district, actor=request.user)
+        return f"{district}: syncs resumed."
+
+    def button_disconnect(self, request, district):
+        services.disconnect_district(district=district, actor=request.user)
+        return f"{district}: disconnected; discovery will not reconnect it until staff do."
+
+    def button_reconnect(self, request, district):
+        services.reconnect_district(district=district, actor=request.user)
+        return f"{district}: reconnected."
+
+    def button_enable_sync(self, request, district):
+        services.set_sync_enabled(district=district, enabled=True, actor=request.user)
+        return f"{district}: syncs switched on."
+
+    def button_disable_sync(self, request, district):
+        services.set_sync_enabled(district=district, enabled=False, actor=request.user)
+        return f"{district}: syncs switched off."
+
+    def button_clear_token(self, request, district):
+        services.clear_pasted_token(district=district, actor=request.user)
+        return f"{district}: pasted token cleared; syncs fetch the token from Clever again."
+
+    def token_view(self, request, object_id):
+        district = self._support_object(request, object_id)
+        form = PasteTokenForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.set_pasted_token(district=district, token=form.cleaned_data["token"],
+                                          actor=request.user)
+            except services.TokenRejected as exc:
+                form.add_error("token", str(exc))
+            else:
+                self.message_user(request, f"{district}: token stored, encrypted.", messages.SUCCESS)
+                return HttpResponseRedirect(self._change_url(district))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": district,
+            "title": f"Paste a district-app token for {district}",
+            "form": form,
+            "token": token_summary(district),
+            "change_url": self._change_url(district),
+        }
+        return TemplateResponse(request, self.token_form_template, context)
+
+    def discover_view(self, request):
+        """Run discovery as a task: in-process without Redis (the summary is shown at once),
+        on a worker with it (the list fills in when it is done; it reads every district)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_support_permission(request):
+            raise PermissionDenied
+        logger.info("district discovery requested by user %s", request.user.pk)
+        try:
+            result = discover_districts_task.delay()
+            summary = result.get(timeout=0) if result.ready() else None
+        except (CleverError, Retry) as exc:
+            self.message_user(request, f"Discovery failed: {exc}", messages.ERROR)
+        else:
+            if summary is None:
+                self.message_user(request, "Discovery queued: new districts appear here when it "
+                                  "has read Clever's list.", messages.INFO)
+            else:
+                self.message_user(request, discovery_message(summary),
+                                  messages.WARNING if summary["errors"] else messages.SUCCESS)
+        return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
+
+    # --- bulk actions ---------------------------------------------------------------------------
+
+    def _each(self, request, queryset, call, done: str):
+        ok, failed = 0, []
+        for district in queryset:
+            try:
+                call(district)
+            except (services.DistrictStateError, services.NoToken, CleverError) as exc:
+                failed.append(f"{district}: {exc}")
+            else:
+                ok += 1
+        if ok:
+            self.message_user(request, f"{done}: {ok} district(s).", messages.SUCCESS)
+        for message in failed[:10]:
+            self.message_user(request, message, messages.ERROR)
+
+    @admin.action(description="Disconnect the selected districts", permissions=["support"])
+    def disconnect_selected(self, request, queryset):
+        self._each(request, queryset.exclude(status=DistrictStatus.DISCONNECTED),
+                   lambda d: services.disconnect_district(district=d, actor=request.user),
+                   "Disconnected")
+
+    @admin.action(description="Reconnect the selected districts", permissions=["support"])
+    def reconnect_selected(self, request, queryset):
+        self._each(request,
+                   queryset.filter(status__in=[DistrictStatus.DISCONNECTED, DistrictStatus.REVOKED]),
+                   lambda d: services.reconnect_district(district=d, actor=request.user),
+                   "Reconnected")
+
+    @admin.action(description="Pause syncs of the selected districts", permissions=["support"])
+    def pause_selected(self, request, queryset):
+        self._each(request, queryset.filter(status=DistrictStatus.CONNECTED),
+                   lambda d: services.pause_district(district=d, actor=request.user), "Paused")
+
+    @admin.action(description="Resume syncs of the selected districts", permissions=["support"])
+    def resume_selected(self, request, queryset):
+        self._each(request, queryset.filter(status=DistrictStatus.PAUSED),
+                   lambda d: services.resume_district(district=d, actor=request.user), "Resumed")
+
+
+@admin.register(DistrictAudit)
+class DistrictAuditAdmin(SupportAdminMixin, admin.ModelAdmin):
+    """Every decision about a district, read-only (rows are written by the services)."""
+
+    list_display = ["created_at", "district", "action", "who", "organization_before",
+                    "organization_after", "method"]
+    list_filter = ["action", "method", "district"]
+    search_fields = ["=district__clever_id", "district__name", "actor_label", "actor__username"]
+    list_select_related = ["district", "actor", "organization_before", "organization_after"]
+    date_hierarchy = "created_at"
+    fields = ["created_at", "district", "action", "actor", "actor_label", "organization_before",
+              "organization_after", "method", "details_pretty"]
+    readonly_fields = fields
+
+    @admin.display(description="details")
+    def details_pretty(self, obj):
+        return pretty_json(obj.details)
+
+    @admin.display(description="who")
+    def who(self, obj):
+        return obj.actor_label or (obj.actor.get_username() if obj.actor else "")
