@@ -1,7 +1,9 @@
-"""Prepare the embedded demo: seed the local Clever once and create the demo support user.
+"""Prepare the embedded demo: seed the local Clever once, discover its districts, run a first
+sync of each, and create the demo support user.
 
 Run by ``make demo`` before the server starts; safe to run again (it seeds only an empty
-sandbox). Lives in the sandbox app because it exists only where the sandbox is mounted.
+sandbox; discovery and an incremental sync are cheap). Lives in the sandbox app because it
+exists only where the sandbox is mounted.
 """
 
 from django.conf import settings
@@ -23,6 +25,8 @@ class Command(BaseCommand):
         if not SandboxDistrict.objects.exists():
             call_command("sandbox_seed", demo=True, stdout=self.stdout)
             call_command("sandbox_seed", districts=2, students=800, seed=2026, stdout=self.stdout)
+        call_command("clever_districts", stdout=self.stdout)
+        call_command("clever_sync", all=True, stdout=self.stdout)
         self._ensure_support_user()
         app = services.get_application()
         base = settings.APP_BASE_URL
