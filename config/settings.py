@@ -190,6 +190,24 @@ SYNC_NIGHTLY_MINUTE = env.int("SYNC_NIGHTLY_MINUTE", default=0)
 SYNC_STAGGER_SECONDS = env.int("SYNC_STAGGER_SECONDS", default=30)
 # Days after a district disconnected before its roster data is deleted (NDPA: 60 days).
 ROSTER_RETENTION_DAYS = env.int("ROSTER_RETENTION_DAYS", default=60)
+# Celery beat (beside the sandbox's entry above): the nightly dispatcher (discovery, then one
+# staggered sync per connected district); discovery hourly too, half an hour off the dispatcher,
+# so a newly shared district shows up in the admin the same day; the retention purge an hour
+# before the dispatcher.
+from celery.schedules import crontab  # noqa: E402
+
+CELERY_BEAT_SCHEDULE["rostering-nightly-sync"] = {
+    "task": "rostering.tasks.nightly_sync",
+    "schedule": crontab(hour=SYNC_NIGHTLY_HOUR, minute=SYNC_NIGHTLY_MINUTE),
+}
+CELERY_BEAT_SCHEDULE["districts-discover"] = {
+    "task": "districts.tasks.discover_districts_task",
+    "schedule": crontab(minute=(SYNC_NIGHTLY_MINUTE + 30) % 60),
+}
+CELERY_BEAT_SCHEDULE["rostering-purge-disconnected-districts"] = {
+    "task": "rostering.tasks.purge_disconnected_districts",
+    "schedule": crontab(hour=(SYNC_NIGHTLY_HOUR + 23) % 24, minute=SYNC_NIGHTLY_MINUTE),
+}
 
 # --- Encryption at rest (district tokens, sensitive student fields) ---------------------------
 # Comma-separated Fernet keys, newest first (see districts/crypto.py for rotation).

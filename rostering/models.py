@@ -26,6 +26,10 @@ class MirroredRecord(models.Model):
     district = models.ForeignKey("districts.District", on_delete=models.CASCADE, related_name="+")
     clever_id = models.CharField("Clever ID", max_length=24)
     content_hash = models.CharField(max_length=32)
+    # A cheap digest of the record as Clever sent it (key order included), used by the sync to
+    # skip unchanged records without serializing them; never trusted on its own: when it
+    # differs, ``content_hash`` decides (see rostering.services.mapping).
+    fingerprint = models.CharField(max_length=32, blank=True, editable=False)
     raw = models.JSONField(default=dict)
     archived_at = models.DateTimeField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -286,13 +290,25 @@ class SyncRun(models.Model):
 
 
 class StagedRecord(models.Model):
-    """A record fetched by a run, waiting for the diff (deleted when the run ends)."""
+    """A record fetched by a run, waiting for the diff (deleted when the run ends).
+
+    ``action`` says what the run wants: ``upsert`` (``data`` holds the mapped columns and the
+    stored representation, see ``rostering.services.mapping``) or ``delete`` (a live record
+    Clever no longer lists, or a ``*.deleted`` event; ``data`` is empty). A full sync stages
+    only what differs from the mirror: records whose hash equals their live row are counted in
+    the run's checkpoint, not staged.
+    """
+
+    class Action(models.TextChoices):
+        UPSERT = "upsert"
+        DELETE = "delete"
 
     run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="staged")
     record_type = models.CharField(max_length=16, choices=RecordType.choices)
     clever_id = models.CharField(max_length=24)
     content_hash = models.CharField(max_length=32)
     data = models.JSONField()
+    action = models.CharField(max_length=8, choices=Action.choices, default=Action.UPSERT)
 
     class Meta:
         constraints = [

@@ -1,0 +1,803 @@
+"""Roster syncs and the mirror in the Django admin, for support staff.
+
+Access is the districts admin's: superusers and staff holding ``districts.support_district``
+(the "Support" group); everyone else is refused. Children's sensitive fields (IEP, 504, FRL,
+ELL...) are decrypted and shown only to users who also hold ``rostering.view_sensitive_fields``
+(created after ``migrate``, like the support permission; superusers have it implicitly), and
+each such view is logged (user and row IDs only). ``sensitive_ciphertext`` is never shown.
+
+- ``District`` is registered here (not in districts/admin.py) because its pages show sync runs,
+  holds and roster counts, and ``rostering`` may import ``districts`` but not the reverse. It
+  extends ``districts.admin.DistrictAdminBase`` with: the last sync (status, time, progress), the
+  counts of the last successful sync (from that run's ``totals``: one subquery, so the list
+  stays fast however big the districts are; the change page shows exact live counts from
+  ``rostering.selectors.live_totals``), pending holds, and "sync now" / "full resync" (enqueued
+  ``rostering.tasks.sync_district`` after the commit: eager without Redis, a worker with it).
+- ``SyncRun``: read-only history with filters, duration, counts, error and a progress bar; the
+  page of a running run refreshes itself every few seconds (``<meta http-equiv=refresh>``).
+- ``ChangeHold``: the hold queue, pending first, with reasons, counts and samples shown as
+  tables; approve (after a confirmation page) and reject through ``approve_hold`` /
+  ``reject_hold`` with the acting user, as bulk actions or buttons on the hold's page.
+- ``School``, ``Term``, ``Course``, ``Section``, ``Person``: read-only browsing with search and
+  filters; Clever's raw JSON shown read-only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.apps import apps as global_apps
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django.db.models.signals import post_migrate
+from django.dispatch import receiver
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from districts import crypto
+from districts.admin import (
+    DistrictAdminBase,
+    SupportAdminMixin,
+    badge,
+    is_support,
+    pretty_json,
+)
+from districts.models import District, DistrictStatus
+
+from . import tasks
+from .models import (
+    ChangeHold,
+    ContactLink,
+    Course,
+    Person,
+    School,
+    Section,
+    SectionMembership,
+    SyncRun,
+    Term,
+)
+from .selectors import live_totals
+from .services.sync import HoldError, approve_hold, reject_hold
+
+logger = logging.getLogger(__name__)
+
+SENSITIVE_PERMISSION = "rostering.view_sensitive_fields"
+# Seconds between reloads of a running run's page.
+RUNNING_REFRESH_SECONDS = 5
+
+RUN_COLORS = {
+    SyncRun.Status.RUNNING: "#0969da",
+    SyncRun.Status.SUCCEEDED: "#1a7f37",
+    SyncRun.Status.HELD: "#9a6700",
+    SyncRun.Status.FAILED: "#cf222e",
+    SyncRun.Status.SKIPPED: "#6e7781",
+    SyncRun.Status.REJECTED: "#57606a",
+}
+HOLD_COLORS = {
+    ChangeHold.Status.PENDING: "#9a6700",
+    ChangeHold.Status.APPROVED: "#1a7f37",
+    ChangeHold.Status.REJECTED: "#57606a",
+}
+# The totals columns of the district list (keys of SyncRun.totals / live_totals).
+LIST_TOTALS = ("schools", "students", "teachers", "sections")
+
+
+def can_see_sensitive(user) -> bool:
+    return is_support(user) and user.has_perm(SENSITIVE_PERMISSION)
+
+
+def ensure_sensitive_permission(*, using: str = DEFAULT_DB_ALIAS) -> Permission:
+    codename = SENSITIVE_PERMISSION.split(".")[1]
+    permission, _ = Permission.objects.using(using).get_or_create(
+        content_type=ContentType.objects.db_manager(using).get_for_model(Person),
+        codename=codename,
+        defaults={"name": "Can view students' sensitive fields (decrypted)"},
+    )
+    return permission
+
+
+@receiver(post_migrate, dispatch_uid="rostering.admin.ensure_sensitive_permission")
+def _sensitive_permission_after_migrate(sender, app_config=None, using=DEFAULT_DB_ALIAS,
+                                        apps=global_apps, **kwargs):
+    if app_config is None or app_config.label != "rostering":
+        return
+    try:
+        apps.get_model("rostering", "Person")
+        apps.get_model("auth", "Permission")
+    except LookupError:
+        return
+    ensure_sensitive_permission(using=using)
+
+
+# --- display helpers -----------------------------------------------------------------------------
+
+
+def run_badge(status: str):
+    return badge(status, RUN_COLORS.get(status, "#6e7781"))
+
+
+def progress_bar(progress: float | None, collection: str = ""):
+    fraction = min(max(progress or 0.0, 0.0), 1.0)
+    percent = round(fraction * 100)
+    return format_html(
+        '<progress value="{}" max="100" style="width:8em;vertical-align:middle"></progress> {}%{}',
+        percent, percent, f" · {collection}" if collection else "",
+    )
+
+
+def run_progress(run: SyncRun):
+    if run.status != SyncRun.Status.RUNNING:
+        return "-"
+    return progress_bar(run.progress, run.current_collection)
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def run_duration(run: SyncRun) -> str:
+    if run.duration_seconds is not None:
+        return duration_text(run.duration_seconds)
+    if run.finished_at:
+        return duration_text((run.finished_at - run.started_at).total_seconds())
+    return "running" if run.status == SyncRun.Status.RUNNING else "-"
+
+
+def _total(counts: dict, kind: str) -> int:
+    value = (counts or {}).get(kind) or {}
+    if isinstance(value, dict):
+        return sum(n for n in value.values() if isinstance(n, int | float))
+    return value if isinstance(value, int) else 0
+
+
+def changes_text(counts: dict) -> str:
+    """"+created ~updated -archived ^restored" summed over types ("-" before any count)."""
+    if not counts:
+        return "-"
+    parts = [
+        f"{sign}{_total(counts, kind)}"
+        for sign, kind in (("+", "created"), ("~", "updated"), ("-", "archived"), ("^", "restored"))
+        if _total(counts, kind)
+    ]
+    return " ".join(parts) or "no changes"
+
+
+def counts_table(counts: dict):
+    """{kind: {type: n}} (or {type: {kind: n}}) as a small table: one row per type."""
+    if not counts:
+        return "-"
+    if not all(isinstance(v, dict) for v in counts.values()):
+        return pretty_json(counts)
+    columns = list(counts)
+    types = sorted({t for per in counts.values() for t in per})
+    head = format_html_join("", "<th>{}</th>", ((c,) for c in columns))
+    rows = format_html_join(
+        "", "<tr><th>{}</th>{}</tr>",
+        ((t, format_html_join("", "<td>{}</td>", ((counts[c].get(t, 0),) for c in columns)))
+         for t in types),
+    )
+    return format_html("<table><thead><tr><th></th>{}</tr></thead><tbody>{}</tbody></table>",
+                       head, rows)
+
+
+def flat_table(values: dict):
+    """{name: n} as a two-row table (names over numbers)."""
+    if not values:
+        return "-"
+    return format_html(
+        "<table><thead><tr>{}</tr></thead><tbody><tr>{}</tr></tbody></table>",
+        format_html_join("", "<th>{}</th>", ((k,) for k in values)),
+        format_html_join("", "<td>{}</td>", ((v,) for v in values.values())),
+    )
+
+
+def _sample_label(item) -> str:
+    if isinstance(item, dict):
+        name = item.get("name") or " ".join(
+            str(item[k]) for k in ("first_name", "last_name") if item.get(k)
+        )
+        ident = item.get("clever_id") or item.get("id") or ""
+        extra = {k: v for k, v in item.items()
+                 if k not in {"name", "first_name", "last_name", "clever_id", "id"}}
+        text = f"{name} ({ident})" if name and ident else str(name or ident)
+        if extra:
+            text += " " + ", ".join(f"{k}: {v}" for k, v in extra.items())
+        return text.strip()
+    return str(item)
+
+
+def samples_html(samples):
+    """Samples as nested lists: type -> kind -> "Name (clever id)" items."""
+    if not samples:
+        return "-"
+    if isinstance(samples, list):
+        return format_html("<ul>{}</ul>", format_html_join(
+            "", "<li>{}</li>", ((_sample_label(item),) for item in samples)))
+    if isinstance(samples, dict):
+        return format_html(
+            '<dl style="margin:0">{}</dl>',
+            format_html_join("", "<dt><strong>{}</strong></dt><dd>{}</dd>",
+                             ((key, samples_html(value)) for key, value in samples.items())),
+        )
+    return str(samples)
+
+
+def reasons_html(reasons):
+    if not reasons:
+        return "-"
+    if not isinstance(reasons, list):
+        return pretty_json(reasons)
+    return format_html("<ul style='margin:0'>{}</ul>", format_html_join(
+        "", "<li>{}</li>", ((reason_text(r),) for r in reasons)))
+
+
+def _percent(value) -> str:
+    return f"{value:.0%}" if isinstance(value, int | float) else "?"
+
+
+def reason_text(reason) -> str:
+    """A guard reason ({"type", "rule", "count", "live", "fraction", "threshold"}) in words."""
+    if not isinstance(reason, dict):
+        return str(reason)
+    if reason.get("message"):
+        return str(reason["message"])
+    kind, rule = reason.get("type", "records"), reason.get("rule")
+    count, live = reason.get("count"), reason.get("live")
+    fraction, threshold = reason.get("fraction"), reason.get("threshold")
+    if rule == "emptied":
+        return f"{kind}: all {live} live rows would be archived (Clever sent none)"
+    if rule == "deleted":
+        return (f"{kind}: {count} of {live} would be archived ({_percent(fraction)}, "
+                f"limit {_percent(threshold)})")
+    if rule == "changed":
+        return (f"{kind}: {count} of {live} would change ({_percent(fraction)}, "
+                f"limit {_percent(threshold)})")
+    return ", ".join(f"{key} {value}" for key, value in reason.items())
+
+
+# --- District ------------------------------------------------------------------------------------
+
+
+@admin.register(District)
+class DistrictAdmin(DistrictAdminBase):
+    list_display = ["__str__", "status_badge", "organization", "last_sync",
+                    "roster_counts", "holds", "sync_enabled"]
+    actions = ["sync_selected", "full_resync_selected", *DistrictAdminBase.actions]
+    buttons = {"sync": "Sync now", "full_sync": "Full resync", **DistrictAdminBase.buttons}
+
+    def get_queryset(self, request):
+        # A skipped run (another one was running) says nothing about the district: left out.
+        runs = (SyncRun.objects.filter(district=OuterRef("pk")).exclude(status=SyncRun.Status.SKIPPED)
+                .order_by("-started_at", "-id"))
+        succeeded = runs.filter(status=SyncRun.Status.SUCCEEDED)
+        pending = (
+            ChangeHold.objects.filter(run__district=OuterRef("pk"), status=ChangeHold.Status.PENDING)
+            .order_by()
+            .values("run__district")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return super().get_queryset(request).annotate(
+            last_run_status=Subquery(runs.values("status")[:1]),
+            last_run_started=Subquery(runs.values("started_at")[:1]),
+            last_run_finished=Subquery(runs.values("finished_at")[:1]),
+            last_run_progress=Subquery(runs.values("progress")[:1]),
+            last_run_collection=Subquery(runs.values("current_collection")[:1]),
+            last_success_finished=Subquery(succeeded.values("finished_at")[:1]),
+            last_success_totals=Subquery(succeeded.values("totals")[:1]),
+            pending_holds=Coalesce(Subquery(pending), Value(0)),
+        )
+
+    @admin.display(description="last sync", ordering="last_run_started")
+    def last_sync(self, obj):
+        status = getattr(obj, "last_run_status", None)
+        if not status:
+            return "never"
+        when = timezone.localtime(obj.last_run_finished or obj.last_run_started)
+        if status == SyncRun.Status.RUNNING:
+            return format_html("{} {}", run_badge(status),
+                               progress_bar(obj.last_run_progress, obj.last_run_collection))
+        ok = ""
+        if status != SyncRun.Status.SUCCEEDED and obj.last_success_finished:
+            ok = format_html("<br><small>last success {:%Y-%m-%d %H:%M}</small>",
+                             timezone.localtime(obj.last_success_finished))
+        return format_html("{} {:%Y-%m-%d %H:%M}{}", run_badge(status), when, ok)
+
+    @admin.display(description="roster (last successful sync)")
+    def roster_counts(self, obj):
+        totals = getattr(obj, "last_success_totals", None)
+        if isinstance(totals, str):  # a JSON column read through a subquery on some backends
+            totals = json.loads(totals)
+        if not totals:
+            return "-"
+        return " · ".join(f"{totals.get(k, 0)} {k}" for k in LIST_TOTALS)
+
+    @admin.display(description="holds", ordering="pending_holds")
+    def holds(self, obj):
+        n = getattr(obj, "pending_holds", 0)
+        if not n:
+            return "-"
+        url = (reverse("admin:rostering_changehold_changelist")
+               + f"?status__exact=pending&run__district__id__exact={obj.pk}")
+        return format_html('<a href="{}">{}</a>', url, badge(f"{n} pending", HOLD_COLORS["pending"]))
+
+    # --- sync buttons and actions ---------------------------------------------------------------
+
+    def visible_buttons(self, request, district):
+        buttons = super().visible_buttons(request, district)
+        # The engine skips other districts anyway (with the reason); no button for them.
+        syncable = district.status == DistrictStatus.CONNECTED and district.sync_enabled
+        return [(name, label) for name, label in buttons
+                if name not in ("sync", "full_sync") or syncable]
+
+    def _enqueue(self, districts, *, kind: str) -> int:
+        count = 0
+        for district in districts:
+            tasks.sync_district.delay_on_commit(district_id=district.pk, kind=kind,
+                                                trigger=SyncRun.Trigger.MANUAL)
+            count += 1
+        return count
+
+    def button_sync(self, request, district):
+        self._enqueue([district], kind="auto")
+        return f"{district}: sync queued (incremental when the event cursor allows, else full)."
+
+    def button_full_sync(self, request, district):
+        self._enqueue([district], kind="full")
+        return f"{district}: full resync queued."
+
+    def _sync_action(self, request, queryset, *, kind: str, label: str):
+        syncable = queryset.filter(status=DistrictStatus.CONNECTED, sync_enabled=True)
+        count = self._enqueue(syncable, kind=kind)
+        skipped = queryset.count() - count
+        self.message_user(request, f"{label} queued for {count} district(s).", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"{skipped} district(s) skipped: not connected, or syncs "
+                              "switched off.", messages.WARNING)
+
+    @admin.action(description="Sync now (incremental when possible)", permissions=["support"])
+    def sync_selected(self, request, queryset):
+        self._sync_action(request, queryset, kind="auto", label="Sync")
+
+    @admin.action(description="Full resync", permissions=["support"])
+    def full_resync_selected(self, request, queryset):
+        self._sync_action(request, queryset, kind="full", label="Full resync")
+
+    def district_context(self, request, district):
+        context = super().district_context(request, district)
+        runs = list(district.sync_runs.select_related("hold")[:20])
+        context.update(
+            live_totals=list(live_totals(district).items()),
+            runs=[
+                {
+                    "run": run,
+                    "url": reverse("admin:rostering_syncrun_change", args=[run.pk]),
+                    "status": run_badge(run.status),
+                    "duration": run_duration(run),
+                    "progress": run_progress(run),
+                    "changes": changes_text(run.counts),
+                    "hold_url": (reverse("admin:rostering_changehold_change", args=[run.hold.pk])
+                                 if hasattr(run, "hold") else ""),
+                }
+                for run in runs
+            ],
+            runs_url=reverse("admin:rostering_syncrun_changelist") + f"?district__id__exact={district.pk}",
+            holds_url=reverse("admin:rostering_changehold_changelist")
+            + f"?run__district__id__exact={district.pk}",
+        )
+        return context
+
+
+# --- SyncRun -------------------------------------------------------------------------------------
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(SupportAdminMixin, admin.ModelAdmin):
+    change_form_template = "admin/rostering/syncrun/change_form.html"
+    list_display = ["id", "district", "kind", "trigger", "status_badge", "started_at", "duration",
+                    "progress_bar", "changes", "requests", "short_error"]
+    list_display_links = ["id"]
+    list_filter = ["status", "kind", "trigger", "district"]
+    search_fields = ["=district__clever_id", "district__name", "error"]
+    list_select_related = ["district"]
+    date_hierarchy = "started_at"
+    show_full_result_count = False
+    fieldsets = [
+        (None, {"fields": ["district", "kind", "trigger", "status_badge", "progress_bar",
+                           "current_collection", "started_at", "heartbeat_at", "finished_at",
+                           "duration", "error", "hold_link", "resumed_from"]}),
+        ("Changes", {"fields": ["counts_table", "totals_table"]}),
+        ("Traffic", {"fields": ["requests", "pages", "retries", "bytes_received",
+                                "seconds_waited"]}),
+        ("Checkpoint", {"classes": ["collapse"], "fields": ["event_cursor_before", "checkpoint_json"]}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        return run_badge(obj.status)
+
+    @admin.display(description="progress")
+    def progress_bar(self, obj):
+        return run_progress(obj)
+
+    @admin.display(description="duration", ordering="duration_seconds")
+    def duration(self, obj):
+        return run_duration(obj)
+
+    @admin.display(description="changes")
+    def changes(self, obj):
+        return changes_text(obj.counts)
+
+    @admin.display(description="error")
+    def short_error(self, obj):
+        return (obj.error[:97] + "…") if len(obj.error) > 100 else obj.error
+
+    @admin.display(description="counts")
+    def counts_table(self, obj):
+        return counts_table(obj.counts)
+
+    @admin.display(description="live totals after the run")
+    def totals_table(self, obj):
+        return flat_table(obj.totals)
+
+    @admin.display(description="checkpoint")
+    def checkpoint_json(self, obj):
+        return pretty_json(obj.checkpoint)
+
+    @admin.display(description="hold")
+    def hold_link(self, obj):
+        hold = ChangeHold.objects.filter(run=obj).first()
+        if hold is None:
+            return "-"
+        url = reverse("admin:rostering_changehold_change", args=[hold.pk])
+        return format_html('<a href="{}">{}</a> {}', url, f"hold #{hold.pk}",
+                           badge(hold.status, HOLD_COLORS.get(hold.status, "#6e7781")))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        run = self.get_object(request, unquote(object_id)) if is_support(request.user) else None
+        if run is not None and run.status == SyncRun.Status.RUNNING:
+            extra_context["refresh_seconds"] = RUNNING_REFRESH_SECONDS
+        return super().change_view(request, object_id, form_url, extra_context=extra_context)
+
+
+# --- ChangeHold ----------------------------------------------------------------------------------
+
+
+@admin.register(ChangeHold)
+class ChangeHoldAdmin(SupportAdminMixin, admin.ModelAdmin):
+    change_form_template = "admin/rostering/changehold/change_form.html"
+    confirm_template = "admin/rostering/changehold/confirm.html"
+    list_display = ["id", "district", "status_badge", "created_at", "reasons_summary",
+                    "counts_summary", "run_link", "decided_by", "decided_at"]
+    list_display_links = ["id"]
+    list_filter = ["status", "run__district"]
+    search_fields = ["=run__district__clever_id", "run__district__name"]
+    list_select_related = ["run__district", "decided_by"]
+    # Pending holds first, newest first within each status.
+    ordering = [
+        Case(When(status=ChangeHold.Status.PENDING, then=Value(0)), default=Value(1),
+             output_field=IntegerField()).asc(),
+        "-created_at",
+    ]
+    actions = ["approve_selected", "reject_selected"]
+    fields = ["district", "status_badge", "run_link", "created_at", "decided_at", "decided_by",
+              "reasons_list", "counts_table", "samples_list"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    @admin.display(description="district", ordering="run__district__name")
+    def district(self, obj):
+        return obj.run.district
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        return badge(obj.status, HOLD_COLORS.get(obj.status, "#6e7781"))
+
+    @admin.display(description="run")
+    def run_link(self, obj):
+        url = reverse("admin:rostering_syncrun_change", args=[obj.run_id])
+        return format_html('<a href="{}">#{} ({})</a>', url, obj.run_id, obj.run.kind)
+
+    @admin.display(description="why")
+    def reasons_summary(self, obj):
+        reasons = obj.reasons if isinstance(obj.reasons, list) else []
+        return "; ".join(reason_text(r) for r in reasons[:3]) or "-"
+
+    @admin.display(description="would change")
+    def counts_summary(self, obj):
+        return changes_text(obj.counts)
+
+    @admin.display(description="reasons")
+    def reasons_list(self, obj):
+        return reasons_html(obj.reasons)
+
+    @admin.display(description="counts")
+    def counts_table(self, obj):
+        return counts_table(obj.counts)
+
+    @admin.display(description="samples")
+    def samples_list(self, obj):
+        return samples_html(obj.samples)
+
+    # --- deciding -------------------------------------------------------------------------------
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/approve/", wrap(self.decide_view), {"decision": "approve"},
+                 name="rostering_changehold_approve"),
+            path("<path:object_id>/reject/", wrap(self.decide_view), {"decision": "reject"},
+                 name="rostering_changehold_reject"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        hold = self.get_object(request, unquote(object_id)) if is_support(request.user) else None
+        if hold is not None and hold.status == ChangeHold.Status.PENDING:
+            extra_context["approve_url"] = reverse("admin:rostering_changehold_approve", args=[hold.pk])
+            extra_context["reject_url"] = reverse("admin:rostering_changehold_reject", args=[hold.pk])
+        return super().change_view(request, object_id, form_url, extra_context=extra_context)
+
+    def _decide(self, request, holds, decision: str) -> None:
+        call = approve_hold if decision == "approve" else reject_hold
+        done, failed = [], []
+        for hold in holds:
+            if hold.status != ChangeHold.Status.PENDING:
+                failed.append(f"hold #{hold.pk} is already {hold.status}")
+                continue
+            try:
+                call(hold=hold, user=request.user)
+            except HoldError as exc:  # decided meanwhile, or a sync of the district is running
+                failed.append(f"hold #{hold.pk}: {exc}")
+            else:
+                done.append(hold)
+        verb = "approved and applied" if decision == "approve" else "rejected"
+        if done:
+            self.message_user(request, f"{len(done)} hold(s) {verb}.", messages.SUCCESS)
+        for message in failed[:10]:
+            self.message_user(request, message, messages.ERROR)
+
+    def _confirm_page(self, request, holds, decision: str, *, action_name: str = ""):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"{decision.capitalize()} {len(holds)} hold(s)?",
+            "holds": [
+                {"hold": hold, "reasons": reasons_html(hold.reasons),
+                 "counts": counts_table(hold.counts), "district": hold.run.district}
+                for hold in holds
+            ],
+            "decision": decision,
+            "action_name": action_name,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, self.confirm_template, context)
+
+    def decide_view(self, request, object_id, decision):
+        if not is_support(request.user):
+            raise PermissionDenied
+        hold = self.get_object(request, unquote(object_id))
+        if hold is None:
+            raise Http404("No such hold")
+        change_url = reverse("admin:rostering_changehold_change", args=[hold.pk])
+        if request.method == "POST" and request.POST.get("confirm") == "yes":
+            self._decide(request, [hold], decision)
+            return HttpResponseRedirect(change_url)
+        if hold.status != ChangeHold.Status.PENDING:
+            self.message_user(request, f"Hold #{hold.pk} is already {hold.status}.", messages.WARNING)
+            return HttpResponseRedirect(change_url)
+        return self._confirm_page(request, [hold], decision)
+
+    def _bulk(self, request, queryset, decision: str, action_name: str):
+        holds = list(queryset.select_related("run__district"))
+        if request.POST.get("confirm") == "yes":
+            self._decide(request, holds, decision)
+            return None
+        return self._confirm_page(request, holds, decision, action_name=action_name)
+
+    @admin.action(description="Approve the selected holds (apply their changes)…",
+                  permissions=["support"])
+    def approve_selected(self, request, queryset):
+        return self._bulk(request, queryset, "approve", "approve_selected")
+
+    @admin.action(description="Reject the selected holds (discard their changes)…",
+                  permissions=["support"])
+    def reject_selected(self, request, queryset):
+        return self._bulk(request, queryset, "reject", "reject_selected")
+
+
+# --- the mirror (read-only) ----------------------------------------------------------------------
+
+
+class ArchivedFilter(admin.SimpleListFilter):
+    title = "archived"
+    parameter_name = "archived"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Live"), ("yes", "Archived")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(archived_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(archived_at__isnull=False)
+        return queryset
+
+
+class RoleFilter(admin.SimpleListFilter):
+    title = "role"
+    parameter_name = "role"
+    ROLES = [("student", "Student"), ("teacher", "Teacher"), ("staff", "Staff"),
+             ("district_admin", "District admin"), ("contact", "Contact")]
+
+    def lookups(self, request, model_admin):
+        return self.ROLES
+
+    def queryset(self, request, queryset):
+        if self.value() in dict(self.ROLES):
+            return queryset.filter(**{f"is_{self.value()}": True})
+        return queryset
+
+
+class MirrorAdmin(SupportAdminMixin, admin.ModelAdmin):
+    """Read-only: rows are written by the sync engine only."""
+
+    list_filter = ["district", ArchivedFilter]
+    list_select_related = ["district"]
+    show_full_result_count = False
+    list_per_page = 50
+    mirror_fields: list[str] = []
+
+    def get_fields(self, request, obj=None):
+        return [*self.mirror_fields, "district", "clever_id", "archived_at", "created_at",
+                "updated_at", "content_hash", "raw_json"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
+
+    @admin.display(description="Clever record (raw)")
+    def raw_json(self, obj):
+        return pretty_json(obj.raw)
+
+    @admin.display(description="archived", boolean=True, ordering="archived_at")
+    def archived(self, obj):
+        return obj.archived_at is not None
+
+
+@admin.register(School)
+class SchoolAdmin(MirrorAdmin):
+    list_display = ["name", "clever_id", "sis_id", "nces_id", "district", "archived"]
+    search_fields = ["name", "=clever_id", "=sis_id", "=nces_id", "=state_id"]
+    mirror_fields = ["name", "sis_id", "state_id", "nces_id", "mdr_number", "school_number",
+                     "low_grade", "high_grade", "phone", "principal_name", "principal_email", "city",
+                     "us_state", "zip", "product_school"]
+
+
+@admin.register(Term)
+class TermAdmin(MirrorAdmin):
+    list_display = ["name", "clever_id", "start_date", "end_date", "district", "archived"]
+    search_fields = ["name", "=clever_id"]
+    mirror_fields = ["name", "start_date", "end_date"]
+
+
+@admin.register(Course)
+class CourseAdmin(MirrorAdmin):
+    list_display = ["name", "number", "clever_id", "district", "archived"]
+    search_fields = ["name", "=clever_id", "=number"]
+    mirror_fields = ["name", "number"]
+
+
+class MembershipInline(admin.TabularInline):
+    model = SectionMembership
+    fields = ["person_clever_id", "role", "is_primary"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return is_support(request.user)
+
+
+@admin.register(Section)
+class SectionAdmin(MirrorAdmin):
+    list_display = ["name", "clever_id", "sis_id", "subject", "grade", "period", "district", "archived"]
+    list_filter = ["district", ArchivedFilter, "subject"]
+    search_fields = ["name", "=clever_id", "=sis_id", "=section_number"]
+    mirror_fields = ["name", "sis_id", "section_number", "period", "subject", "grade",
+                     "school_clever_id", "term_clever_id", "course_clever_id",
+                     "primary_teacher_clever_id", "synced_in_lms"]
+    inlines = [MembershipInline]
+
+
+class ContactLinkInline(MembershipInline):
+    model = ContactLink
+    fk_name = "contact"
+    fields = ["student_clever_id", "relationship", "type"]
+    readonly_fields = fields
+
+
+@admin.register(Person)
+class PersonAdmin(MirrorAdmin):
+    list_display = ["__str__", "clever_id", "roles_text", "email", "grade", "district", "archived"]
+    list_filter = ["district", ArchivedFilter, RoleFilter, "is_student", "is_teacher", "is_staff",
+                   "is_district_admin", "is_contact"]
+    search_fields = ["first_name", "last_name", "=clever_id", "=student_sis_id", "=teacher_sis_id",
+                     "=contact_sis_id", "=staff_id", "=student_number", "=teacher_number", "email"]
+    # sensitive_ciphertext is never listed here; see sensitive_fields.
+    mirror_fields = ["first_name", "middle_name", "last_name", "email", "roles_text", "grade",
+                     "graduation_year", "dob", "student_sis_id", "student_number",
+                     "student_state_id", "teacher_sis_id", "teacher_number", "teacher_state_id",
+                     "staff_id", "contact_sis_id", "title", "district_username", "legacy_ids",
+                     "school_clever_ids", "user"]
+    inlines = [ContactLinkInline]
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        # Chosen per request (a ModelAdmin is shared by every request: never keep the viewer on it).
+        shown = "sensitive_fields" if can_see_sensitive(request.user) else "sensitive_fields_hidden"
+        fields.insert(fields.index("raw_json"), shown)
+        return fields
+
+    @admin.display(description="roles")
+    def roles_text(self, obj):
+        return ", ".join(obj.roles)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if can_see_sensitive(request.user) and getattr(response, "status_code", 0) == 200:
+            person = self.get_object(request, unquote(object_id))
+            if person is not None and person.sensitive_ciphertext:
+                # Staff access to children's sensitive data is logged (IDs only, never values).
+                logger.info("sensitive fields of person %s viewed by user %s", person.pk,
+                            request.user.pk)
+        return response
+
+    @admin.display(description="sensitive fields")
+    def sensitive_fields_hidden(self, obj):
+        if not obj.sensitive_ciphertext:
+            return "None stored"
+        return "Stored, encrypted (hidden: needs the “view sensitive fields” permission)"
+
+    @admin.display(description="sensitive fields")
+    def sensitive_fields(self, obj):
+        """Decrypted; only in the fields of users holding rostering.view_sensitive_fields."""
+        if not obj.sensitive_ciphertext:
+            return "None stored"
+        try:
+            values = json.loads(crypto.decrypt(obj.sensitive_ciphertext))
+        except (crypto.DecryptionError, ValueError):
+            return "Stored, but cannot be decrypted with the configured keys"
+        return pretty_json(values)

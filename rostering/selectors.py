@@ -1,0 +1,80 @@
+"""Reads of the mirror and of sync history (no writes here)."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q
+
+from .models import (
+    ChangeHold,
+    Course,
+    Person,
+    School,
+    Section,
+    SectionMembership,
+    SyncRun,
+    Term,
+)
+
+TOTAL_KEYS = ("schools", "users", "students", "teachers", "staff", "district_admins", "contacts",
+              "sections", "enrollments", "terms", "courses")
+
+
+def live_totals(district) -> dict[str, int]:
+    """Live (not archived) rows of the district's mirror: ``{"schools", "users", "students",
+    "teachers", "staff", "district_admins", "contacts", "sections", "enrollments", "terms",
+    "courses"}``. A person counts once in ``users`` and once per role they hold;
+    ``enrollments`` are student memberships of live sections."""
+    district_id = getattr(district, "pk", district)
+    people = Person.objects.filter(district_id=district_id, archived_at__isnull=True).aggregate(
+        users=Count("pk"),
+        students=Count("pk", filter=Q(is_student=True)),
+        teachers=Count("pk", filter=Q(is_teacher=True)),
+        staff=Count("pk", filter=Q(is_staff=True)),
+        district_admins=Count("pk", filter=Q(is_district_admin=True)),
+        contacts=Count("pk", filter=Q(is_contact=True)),
+    )
+
+    def live(model) -> int:
+        return model.objects.filter(district_id=district_id, archived_at__isnull=True).count()
+
+    enrollments = SectionMembership.objects.filter(
+        district_id=district_id, role=SectionMembership.Role.STUDENT,
+        section__archived_at__isnull=True,
+    ).count()
+    totals = {
+        "schools": live(School),
+        **people,
+        "sections": live(Section),
+        "enrollments": enrollments,
+        "terms": live(Term),
+        "courses": live(Course),
+    }
+    return {key: int(totals[key] or 0) for key in TOTAL_KEYS}
+
+
+def running_sync(district) -> SyncRun | None:
+    return SyncRun.objects.filter(district=district, status=SyncRun.Status.RUNNING).first()
+
+
+def last_sync(district, *, status: str | None = None) -> SyncRun | None:
+    qs = SyncRun.objects.filter(district=district).exclude(status=SyncRun.Status.SKIPPED)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-started_at", "-id").first()
+
+
+def pending_hold(district) -> ChangeHold | None:
+    """The hold waiting for support staff, if any (a newer sync supersedes older ones, so there
+    is at most one)."""
+    return (
+        ChangeHold.objects.filter(run__district=district, status=ChangeHold.Status.PENDING)
+        .select_related("run")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def pending_holds():
+    return ChangeHold.objects.filter(status=ChangeHold.Status.PENDING).select_related(
+        "run", "run__district"
+    )

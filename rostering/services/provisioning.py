@@ -1,0 +1,251 @@
+"""Product accounts for the people of districts linked to an organization.
+
+Runs inside the apply transaction of a sync (``provision_district``). For a district whose
+``organization`` is set, every live ``Person`` ends with exactly one ``accounts.User``
+(``Person.user``): one account per Clever user, whatever their roles, so a teacher who is also
+staff and district admin has one account. Unlinked districts provision nobody.
+
+- **Matching seam**: before an account is created, ``find_existing_user(person)`` is asked
+  whether the person already has one in the product (the matching issue fills it in; today it
+  answers None). ``find_existing_users`` is the batch form the engine calls.
+- **New accounts**: username ``clever-<Clever ID>`` (unique across districts: Clever IDs are),
+  first/last name, email only when it contains "@", the district's organization, an unusable
+  password (people sign in through Clever). Created set-based, so a first sync of a big
+  district does not build 100,000 model instances.
+- **Re-linking**: a person without an account whose ``clever-<Clever ID>`` account exists (the
+  mirror was purged and rebuilt, or the district was linked again) gets that account back.
+- **Archive and restore**: a person archived by a sync has their account deactivated
+  (``is_active=False``; accounts are never deleted), unless another live person (e.g. in
+  another district, linked by matching) still uses it; a restored person's account is
+  reactivated.
+- **Updates**: names and email of accounts the engine created (``clever-*``) follow the
+  Clever record; accounts found by matching are left as their owners keep them.
+
+Never logs names or emails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import Q
+
+from ..models import Person, StagedRecord
+from .staging import chunks, quote, table
+
+USERNAME_PREFIX = "clever-"
+# An unusable password (Django treats any value starting with "!" as one).
+UNUSABLE_PASSWORD = "!"
+# The fields a matcher may read; the rest of the row (raw, ciphertext) is not loaded.
+MATCH_FIELDS = (
+    "id", "district", "clever_id", "first_name", "middle_name", "last_name", "email",
+    "is_student", "is_teacher", "is_staff", "is_district_admin", "is_contact",
+    "student_sis_id", "student_number", "student_state_id", "dob", "grade",
+    "teacher_sis_id", "teacher_number", "teacher_state_id", "staff_id", "contact_sis_id",
+    "title", "district_username", "school_clever_ids",
+)
+
+
+def username_for(person: Person) -> str:
+    return f"{USERNAME_PREFIX}{person.clever_id}"
+
+
+def find_existing_user(person: Person):
+    """The product account this Clever person already has, or None to create one.
+
+    The seam for the matching issue: it will look for an existing product user (by the
+    evidence it trusts, never by email alone) and return it. Until then: None.
+    """
+    return None
+
+
+def find_existing_users(people: Iterable[Person]) -> dict[int, object]:
+    """{person.pk: user} for the people ``find_existing_user`` finds an account for."""
+    found = {}
+    for person in people:
+        user = find_existing_user(person)
+        if user is not None:
+            found[person.pk] = user
+    return found
+
+
+def _user_model():
+    return get_user_model()
+
+
+def _username_sql(alias: str) -> str:
+    return f"%s || {alias}.clever_id"
+
+
+def _ids_clause(column: str, ids: Sequence[int]) -> tuple[str, list]:
+    marks = ", ".join(["%s"] * len(ids))
+    return f"{column} IN ({marks})", list(ids)
+
+
+def deactivate_archived(district_id: int) -> int:
+    """Deactivate the accounts of the district's archived people (kept when another live
+    person uses the account)."""
+    User = _user_model()
+    users, people = table(User), table(Person)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {users} SET is_active = %s WHERE is_active = %s AND id IN ("  # noqa: S608
+            f"SELECT p.user_id FROM {people} p WHERE p.district_id = %s "
+            f"AND p.archived_at IS NOT NULL AND p.user_id IS NOT NULL) "
+            f"AND NOT EXISTS (SELECT 1 FROM {people} q WHERE q.user_id = {users}.id "
+            f"AND q.archived_at IS NULL)",
+            [False, True, district_id],
+        )
+        return cursor.rowcount
+
+
+def reactivate(person_ids: Sequence[int]) -> int:
+    if not person_ids:
+        return 0
+    User = _user_model()
+    return User.objects.filter(
+        is_active=False,
+        pk__in=Person.objects.filter(pk__in=list(person_ids), archived_at__isnull=True,
+                                     user__isnull=False).values("user_id"),
+    ).update(is_active=True)
+
+
+def refresh_names(run_id: int, district_id: int) -> None:
+    """Names and email of the engine's own accounts follow the people the run staged."""
+    User = _user_model()
+    users, people, staged = table(User), table(Person), table(StagedRecord)
+    person_of_user = (
+        f"FROM {people} p WHERE p.user_id = {users}.id AND p.district_id = %s "
+        f"AND {users}.username = %s || p.clever_id"
+    )
+    email = "CASE WHEN p.email LIKE %s THEN SUBSTR(TRIM(p.email), 1, 254) ELSE '' END"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {users} SET "  # noqa: S608
+            f"first_name = COALESCE((SELECT SUBSTR(p.first_name, 1, 150) {person_of_user}), "
+            f"first_name), "
+            f"last_name = COALESCE((SELECT SUBSTR(p.last_name, 1, 150) {person_of_user}), "
+            f"last_name), "
+            f"email = COALESCE((SELECT {email} {person_of_user}), email) "
+            f"WHERE id IN (SELECT p.user_id FROM {people} p JOIN {staged} s "
+            f"ON p.district_id = %s AND p.clever_id = s.clever_id "
+            f"WHERE s.run_id = %s AND s.record_type = %s AND s.action = %s "
+            f"AND p.user_id IS NOT NULL) AND username LIKE %s",
+            [district_id, USERNAME_PREFIX, district_id, USERNAME_PREFIX,
+             "%@%", district_id, USERNAME_PREFIX,
+             district_id, run_id, "users", StagedRecord.Action.UPSERT, USERNAME_PREFIX + "%"],
+        )
+
+
+def _link_by_username(cursor, district_id: int, ids: Sequence[int] | None = None) -> int:
+    """Point people without an account at the ``clever-<id>`` account, when it exists."""
+    User = _user_model()
+    users, people = table(User), table(Person)
+    where = [f"{people}.district_id = %s", f"{people}.archived_at IS NULL",
+             f"{people}.user_id IS NULL"]
+    params: list = [USERNAME_PREFIX, district_id]
+    if ids is not None:
+        clause, values = _ids_clause(f"{people}.id", ids)
+        where.append(clause)
+        params.extend(values)
+    params.append(USERNAME_PREFIX)
+    cursor.execute(
+        f"UPDATE {people} SET user_id = (SELECT u.id FROM {users} u "  # noqa: S608
+        f"WHERE u.username = %s || {people}.clever_id) "
+        f"WHERE {' AND '.join(where)} AND EXISTS (SELECT 1 FROM {users} u "
+        f"WHERE u.username = %s || {people}.clever_id)",
+        params,
+    )
+    return cursor.rowcount
+
+
+def _create_accounts(cursor, person_ids: Sequence[int], organization_id: int, now) -> int:
+    """Insert one account per person (set-based), for people with no ``clever-*`` account."""
+    User = _user_model()
+    explicit = {
+        "password": ("%s", [UNUSABLE_PASSWORD]),
+        "username": ("%s || p.clever_id", [USERNAME_PREFIX]),
+        "first_name": ("SUBSTR(p.first_name, 1, 150)", []),
+        "last_name": ("SUBSTR(p.last_name, 1, 150)", []),
+        "email": ("CASE WHEN p.email LIKE %s THEN SUBSTR(TRIM(p.email), 1, 254) ELSE '' END",
+                  ["%@%"]),
+        "is_active": ("%s", [True]),
+        "date_joined": ("%s", [now]),
+        "organization": ("%s", [organization_id]),
+    }
+    names, values, params = [], [], []
+    for field in User._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        names.append(quote(field.column))
+        if field.name in explicit:
+            sql, extra = explicit[field.name]
+        else:
+            sql, extra = "%s", [field.get_db_prep_save(field.get_default(), connection)]
+        values.append(sql)
+        params.extend(extra)
+    clause, ids = _ids_clause("p.id", person_ids)
+    cursor.execute(
+        f"INSERT INTO {table(User)} ({', '.join(names)}) "  # noqa: S608
+        f"SELECT {', '.join(values)} FROM {table(Person)} p WHERE {clause} "
+        f"AND p.user_id IS NULL AND NOT EXISTS (SELECT 1 FROM {table(User)} u "
+        f"WHERE u.username = %s || p.clever_id)",
+        [*params, *ids, USERNAME_PREFIX],
+    )
+    return cursor.rowcount
+
+
+def provision_district(*, district, run_id: int, restored_ids: Sequence[int], now) -> dict:
+    """Bring the accounts of a linked district's people in line with the mirror (call inside
+    the apply transaction, after the mirror was written)."""
+    stats = {"created": 0, "linked": 0, "matched": 0, "deactivated": 0, "reactivated": 0}
+    if not district.organization_id:
+        return stats
+    stats["deactivated"] = deactivate_archived(district.pk)
+    stats["reactivated"] = reactivate(restored_ids)
+    refresh_names(run_id, district.pk)
+    with connection.cursor() as cursor:
+        stats["linked"] = _link_by_username(cursor, district.pk)
+    unprovisioned = (
+        Person.objects.filter(district_id=district.pk, archived_at__isnull=True, user__isnull=True)
+        .only(*MATCH_FIELDS).order_by("pk")
+    )
+    to_create: list[int] = []
+    batch: list[Person] = []
+
+    def flush():
+        found = find_existing_users(batch)
+        for person in batch:
+            user = found.get(person.pk)
+            if user is None:
+                to_create.append(person.pk)
+            else:
+                Person.objects.filter(pk=person.pk).update(user=user)
+                stats["matched"] += 1
+        batch.clear()
+
+    for person in unprovisioned.iterator(chunk_size=2000):
+        batch.append(person)
+        if len(batch) >= 2000:
+            flush()
+    flush()
+    with connection.cursor() as cursor:
+        for chunk in chunks(to_create):
+            stats["created"] += _create_accounts(cursor, chunk, district.organization_id, now)
+            _link_by_username(cursor, district.pk, chunk)
+    return stats
+
+
+def deactivate_people(district_id: int) -> int:
+    """Deactivate every account of a district's people (used by the purge), except accounts a
+    live person of another district still uses."""
+    User = _user_model()
+    people = Person.objects.filter(district_id=district_id, user__isnull=False)
+    in_use_elsewhere = Person.objects.filter(archived_at__isnull=True).exclude(
+        district_id=district_id
+    ).values("user_id")
+    return User.objects.filter(
+        Q(pk__in=people.values("user_id")), is_active=True
+    ).exclude(pk__in=in_use_elsewhere).update(is_active=False)

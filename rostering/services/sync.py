@@ -1,0 +1,800 @@
+"""The sync engine: fetch, stage, diff, guard, apply (DESIGN.md, "The sync engine").
+
+Entry points (keyword-only): ``run_sync``, ``approve_hold``, ``reject_hold``,
+``purge_district_roster``. Decisions worth knowing, in the order a run meets them:
+
+**Who is synced.** A district whose status is not ``connected``, or whose ``sync_enabled`` is
+off, gets a run with status ``skipped`` and the reason in ``error`` (nothing is attempted, so
+it is not a failure; a task may retry a skipped run later without alarm).
+
+**One run per district.** Creating the ``running`` row is the lock (the partial unique
+constraint ``one_running_sync_per_district``); an ``IntegrityError`` gives a ``skipped`` run
+naming the run that holds the lock. A running run whose heartbeat (written with every page) is
+older than ``SYNC_STALE_AFTER_SECONDS`` was killed: it is marked ``failed`` ("interrupted") and
+the new run takes the lock and resumes it.
+
+**Which kind.** ``kind="full"`` always reads every collection. ``"auto"`` and
+``"incremental"`` read ``/events`` when the district has ``events_enabled`` and a cursor whose
+``event_cursor_at`` is within ``CLEVER_EVENT_RETENTION_DAYS``; otherwise (and when ``/events``
+answers 400, a stale cursor, or 403, events off) the same call runs a full sync instead
+(``SyncRun.kind`` says what ran; ``checkpoint["fallback"]`` why). ``"auto"`` (and ``"full"``)
+first resume the district's last run when it is a failed full run with a checkpoint, younger
+than ``SYNC_RESUME_MAX_AGE_SECONDS`` (default a day) and followed by no other run: its staged
+rows are handed over and ``resumed_from`` is set. An explicit ``"incremental"`` never resumes.
+
+**Event cursor.** Before a full pass the newest event id is read (``ending_before=last``) into
+``event_cursor_before``; errors there are tolerated (the cursor is then unknown and the next
+sync is full again). When the district has events on but the feed is empty, the cursor is ""
+with ``event_cursor_at`` set: the next incremental run reads the feed from its start. A run
+that applies sets ``District.event_cursor``/``event_cursor_at`` (the time the cursor was
+read); a full run with an unknown cursor clears both.
+
+**Full fetch.** Collections are read in order (schools, terms, courses, sections, users), page
+by page following ``next`` links (page size ``CLEVER_PAGE_SIZE``; ``count=true`` first, for
+progress). Each record is stripped of sensitive fields, serialized once to canonical JSON and
+hashed (``mapping``). The page's IDs are compared with the live hashes of the same ID range
+(one indexed range query): a record whose hash equals its live row is counted as unchanged and
+not staged; others are staged with their mapped columns; live rows in the range the page
+skipped are staged as deletions (pages come in ascending ID order, as Clever documents; an ID
+at or below one already seen cancels whatever was staged for it, so a page out of order never
+archives a record that is there). Every page's rows, the checkpoint
+(``{"done", "next", "fetched", "unchanged", "max_id", "count", "cursor"}``), heartbeat, progress
+and request counters are written in one transaction: a crash loses at most the page in flight.
+
+**Diff, guard, apply.** Only when every collection reached its last page: the diff is counted
+in SQL (``diff``), the guard decides (``diff.evaluate_guard``: deletions over 10%, changes over
+75%, or a type emptied, each per type; thresholds per district or from settings), and either
+the run is ``held`` (a ``ChangeHold`` with reasons, counts and samples; staged rows kept;
+nothing applied) or everything is applied in one transaction (``apply``, ``provisioning``, the
+cursor, deletion of the staged rows). Any newer run that reaches this point supersedes an older
+pending hold of the district (rejected, "superseded by run N"): approving a stale snapshot
+would undo what happened since.
+
+**Incremental.** Events after the cursor are read in order; per page they are folded to the
+last state of each record (the last event carries the whole record, so this equals applying
+them one by one) and staged: ``created``/``updated`` as upserts, ``deleted`` as deletions
+(a deletion of a record the mirror never had is a no-op; ``districts``/``resources`` events are
+skipped but advance the cursor). The same diff, guard and apply follow; a held incremental run
+keeps its staged rows and the cursor moves only when it is approved.
+
+**Errors.** A ``CleverError`` or any other exception ends the run ``failed`` with a short error
+(``CleverError`` texts never hold a token; other exceptions give their type and first line);
+nothing is applied and staged rows are kept so the next run resumes. A 401 asks
+``recheck_after_unauthorized`` once: a rotated token is used for the same request, otherwise
+the run fails and the district is revoked or disconnected; nothing is archived. A district with
+no token listed at all is marked disconnected.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from clever.client import CleverClient
+from clever.errors import AuthError, BadRequest, BadResponse, CleverError, Forbidden
+from districts.models import District, DistrictAudit, DistrictStatus
+from districts.services import NoToken, district_token, recheck_after_unauthorized, set_status
+
+from .. import selectors
+from ..models import (
+    ChangeHold,
+    ContactLink,
+    Course,
+    Person,
+    School,
+    Section,
+    SectionMembership,
+    StagedRecord,
+    SyncRun,
+    Term,
+)
+from . import apply as apply_sql
+from . import diff, mapping, provisioning, staging
+
+logger = logging.getLogger(__name__)
+
+KIND_AUTO = "auto"
+KINDS = (KIND_AUTO, SyncRun.Kind.FULL, SyncRun.Kind.INCREMENTAL)
+CHECKPOINT_VERSION = 1
+# Share of the progress bar the fetch takes; the diff and the apply take the rest.
+FETCH_SHARE = 0.9
+INTERRUPTED = ("interrupted: no heartbeat for more than {seconds}s (the process was killed or "
+               "stopped); the next run resumes it")
+UPSERT, DELETE = StagedRecord.Action.UPSERT, StagedRecord.Action.DELETE
+EVENT_ACTIONS = ("created", "updated", "deleted")
+
+
+class SyncError(Exception):
+    """A sync problem whose message is safe to store: no token, no personal data."""
+
+
+class TokenRefused(SyncError):
+    """Clever refused the district's token and no usable one was found."""
+
+
+class RunLost(SyncError):
+    """Another process declared this run interrupted (its heartbeat looked stale)."""
+
+
+class HoldError(Exception):
+    """A hold cannot be decided now (already decided, or a sync of the district is running)."""
+
+
+class SyncInProgress(Exception):
+    """The district has a sync running: its roster cannot be purged now."""
+
+
+def _resume_max_age() -> timedelta:
+    return timedelta(seconds=getattr(settings, "SYNC_RESUME_MAX_AGE_SECONDS", 24 * 3600))
+
+
+def _stale_after() -> timedelta:
+    return timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS)
+
+
+def _short_error(exc: BaseException) -> str:
+    if isinstance(exc, (CleverError, SyncError, mapping.InvalidRecord)):
+        return str(exc)[:500]
+    # Other exceptions: the type and the first line (database errors put row values, which
+    # may be a child's data, on the lines after it).
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first}"[:300]
+
+
+def events_usable(district: District, *, now: datetime | None = None) -> bool:
+    """Whether an incremental sync may read ``/events`` from the district's cursor."""
+    if not district.events_enabled or district.event_cursor_at is None:
+        return False
+    now = now or timezone.now()
+    retention = timedelta(days=settings.CLEVER_EVENT_RETENTION_DAYS)
+    return district.event_cursor_at >= now - retention
+
+
+def not_syncable_reason(district: District) -> str:
+    if district.status != DistrictStatus.CONNECTED:
+        reason = f"not synced: the district is {district.status}"
+        return f"{reason} ({district.status_reason})" if district.status_reason else reason
+    if not district.sync_enabled:
+        return "not synced: syncing is switched off for this district"
+    return ""
+
+
+# --- the connection to Clever ---------------------------------------------------------------
+
+
+class _Connection:
+    """The district's token and a client for it; a 401 re-checks the token once per run."""
+
+    def __init__(self, district: District, base: CleverClient):
+        self.district = district
+        self.base = base
+        self._base_start = base.stats.snapshot()
+        self.token: str | None = None
+        self.client: CleverClient | None = None
+        self._retired: list[dict] = []
+        self._rechecked = False
+
+    def open(self) -> None:
+        self.token = district_token(self.district, client=self.base)
+        self.client = self.base.with_token(self.token)
+
+    def call(self, fn):
+        try:
+            return fn(self.client)
+        except AuthError:
+            pass
+        if self._rechecked:
+            raise TokenRefused("Clever refused the district's token (401) again after a re-check")
+        self._rechecked = True
+        token = recheck_after_unauthorized(self.district, rejected_token=self.token,
+                                           client=self.base)
+        if not token:
+            self.district.refresh_from_db(fields=["status"])
+            raise TokenRefused(
+                f"Clever refused the district's token (401); the district is now "
+                f"{self.district.status}"
+            )
+        logger.info("district %s: Clever answered 401; retrying with the rotated token",
+                    self.district.clever_id)
+        self._retired.append(self.client.stats.snapshot())
+        self.token = token
+        self.client = self.base.with_token(token)
+        try:
+            return fn(self.client)
+        except AuthError:
+            raise TokenRefused("Clever refused the rotated token too (401)") from None
+
+    def stats(self) -> dict:
+        snaps = list(self._retired)
+        if self.client is not None:
+            snaps.append(self.client.stats.snapshot())
+        base_now = self.base.stats.snapshot()
+        snaps.append({key: base_now[key] - self._base_start[key] for key in base_now})
+        total = {key: sum(s[key] for s in snaps) for key in
+                 ("requests", "retries", "pages", "bytes_received", "seconds_waited")}
+        total["seconds_waited"] = round(float(total["seconds_waited"]), 3)
+        return total
+
+
+@contextmanager
+def _gc_paused():
+    """Pause Python's cyclic garbage collector while a run parses and stages pages.
+
+    A page of 10,000 users is a few hundred thousand dicts, lists and strings; every one that
+    survives an allocation burst makes the collector walk all of them again, which costs
+    about as much as parsing the page. Parsed JSON holds no reference cycles, so reference
+    counting frees it as soon as a page is done; the collector is switched back on (if it was
+    on) when the run ends, and collects whatever cycles other code made meanwhile."""
+    enabled = gc.isenabled()
+    if enabled:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _first_page(client: CleverClient, path: str, params: dict | None = None):
+    """One request: the page at ``path`` (a collection, or a ``next`` link)."""
+    for page in client.iter_pages(path, params):
+        return page
+    raise BadResponse("the list answered no page", method="GET", url=path)  # pragma: no cover
+
+
+# --- one run ---------------------------------------------------------------------------------
+
+
+class _Run:
+    def __init__(self, run: SyncRun, district: District, client: CleverClient | None,
+                 started: float):
+        self.run = run
+        self.district = district
+        self._owns_client = client is None
+        self.base = client or CleverClient()
+        self.conn = _Connection(district, self.base)
+        self.started = started
+
+    # bookkeeping
+
+    def _save(self, **fields) -> None:
+        """Write progress to the run (with a heartbeat), unless another process took it."""
+        fields["heartbeat_at"] = timezone.now()
+        fields.update(self.conn.stats())
+        updated = SyncRun.objects.filter(pk=self.run.pk, status=SyncRun.Status.RUNNING).update(
+            **fields
+        )
+        if not updated:
+            raise RunLost("the run was declared interrupted by another process")
+        for name, value in fields.items():
+            setattr(self.run, name, value)
+
+    def _finish(self, status: str, *, counts: dict | None = None, error: str = "") -> SyncRun:
+        now = timezone.now()
+        fields = {
+            "status": status,
+            "finished_at": now,
+            "heartbeat_at": now,
+            "duration_seconds": round(time.monotonic() - self.started, 3),
+            "totals": selectors.live_totals(self.district),
+            "current_collection": "",
+            "error": error,
+            **self.conn.stats(),
+        }
+        if counts is not None:
+            fields["counts"] = counts
+        if status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.HELD):
+            fields["progress"] = 1.0
+        updated = SyncRun.objects.filter(pk=self.run.pk, status=SyncRun.Status.RUNNING).update(
+            **fields
+        )
+        if not updated:
+            raise RunLost("the run was declared interrupted by another process")
+        self.run.refresh_from_db()
+        logger.info("sync run %s (%s) of district %s: %s in %.1fs", self.run.pk, self.run.kind,
+                    self.district.clever_id, status, fields["duration_seconds"])
+        return self.run
+
+    def _fail(self, error: str) -> SyncRun:
+        logger.warning("sync run %s of district %s failed: %s", self.run.pk,
+                       self.district.clever_id, error)
+        try:
+            return self._finish(SyncRun.Status.FAILED, error=error or "failed")
+        except RunLost:
+            self.run.refresh_from_db()
+            return self.run
+
+    # the run
+
+    def execute(self, requested: str) -> SyncRun:
+        with _gc_paused():
+            return self._execute(requested)
+
+    def _execute(self, requested: str) -> SyncRun:
+        try:
+            candidate = None if requested == SyncRun.Kind.INCREMENTAL else self._resume_candidate()
+            self._cleanup_staged(keep=candidate)
+            if candidate is not None or requested == SyncRun.Kind.FULL:
+                kind = SyncRun.Kind.FULL
+            else:
+                kind = (SyncRun.Kind.INCREMENTAL if events_usable(self.district)
+                        else SyncRun.Kind.FULL)
+            if kind != self.run.kind:
+                self._save(kind=kind)
+            self.conn.open()
+            fallback = ""
+            if kind == SyncRun.Kind.INCREMENTAL:
+                fallback = self._incremental()
+                if fallback:
+                    logger.info("district %s: %s; running a full sync instead",
+                                self.district.clever_id, fallback)
+                    staging.delete_run_rows(self.run.pk)
+                    self._save(kind=SyncRun.Kind.FULL, checkpoint={})
+            if self.run.kind == SyncRun.Kind.FULL:
+                self._fetch_full(candidate, fallback=fallback)
+            return self._conclude()
+        except NoToken:
+            set_status(district=self.district, status=DistrictStatus.DISCONNECTED,
+                       actor_label="sync",
+                       reason="Clever lists no token for the district (it stopped sharing data)")
+            return self._fail("Clever lists no token for the district: it no longer shares "
+                              "data with the app")
+        except RunLost:
+            self.run.refresh_from_db()
+            return self.run
+        except Exception as exc:  # every failure ends the run, with nothing applied
+            if not isinstance(exc, (CleverError, SyncError, mapping.InvalidRecord)):
+                logger.exception("sync run %s of district %s crashed", self.run.pk,
+                                 self.district.clever_id)
+            return self._fail(_short_error(exc))
+        finally:
+            if self._owns_client:
+                self.base.close()
+
+    def _resume_candidate(self) -> SyncRun | None:
+        last = (SyncRun.objects.filter(district=self.district)
+                .exclude(pk=self.run.pk).exclude(status=SyncRun.Status.SKIPPED)
+                .order_by("-id").first())
+        if last is None or last.status != SyncRun.Status.FAILED or last.kind != SyncRun.Kind.FULL:
+            return None
+        checkpoint = last.checkpoint or {}
+        if checkpoint.get("v") != CHECKPOINT_VERSION or not (
+            checkpoint.get("done") or checkpoint.get("next")
+        ):
+            return None
+        if last.started_at < timezone.now() - _resume_max_age():
+            return None
+        return last
+
+    def _cleanup_staged(self, *, keep: SyncRun | None) -> None:
+        """Staged rows of the district's finished runs are dead weight (held runs excepted)."""
+        keep_ids = [self.run.pk] + ([keep.pk] if keep else [])
+        (StagedRecord.objects.filter(run__district=self.district)
+         .exclude(run_id__in=keep_ids).exclude(run__status=SyncRun.Status.HELD).delete())
+
+    # full
+
+    def _fetch_full(self, candidate: SyncRun | None, *, fallback: str = "") -> None:
+        if candidate is not None:
+            moved = staging.move_rows(candidate.pk, self.run.pk)
+            checkpoint = dict(candidate.checkpoint)
+            logger.info("sync run %s resumes run %s (%d staged rows, done: %s)", self.run.pk,
+                        candidate.pk, moved, ", ".join(checkpoint.get("done", [])) or "nothing")
+            self._save(checkpoint=checkpoint, resumed_from=candidate,
+                       event_cursor_before=candidate.event_cursor_before)
+        else:
+            checkpoint = self._new_checkpoint(fallback)
+        keep_sensitive = self.district.store_sensitive_fields
+        for index, record_type in enumerate(mapping.RECORD_TYPES):
+            if record_type not in checkpoint["done"]:
+                self._fetch_collection(record_type, index, checkpoint, keep_sensitive)
+
+    def _new_checkpoint(self, fallback: str) -> dict:
+        checkpoint = {"v": CHECKPOINT_VERSION, "done": [], "next": {}, "fetched": {},
+                      "unchanged": {}, "max_id": {}, "count": {}}
+        if fallback:
+            checkpoint["fallback"] = fallback
+        cursor: dict = {"known": False, "id": "", "at": None}
+        if self.district.events_enabled:
+            now = timezone.now()
+            try:
+                latest = self.conn.call(lambda client: client.latest_event_id())
+            except CleverError as exc:
+                cursor["error"] = _short_error(exc)
+            else:
+                cursor = {"known": True, "id": latest or "", "at": now.isoformat()}
+        checkpoint["cursor"] = cursor
+        self._save(checkpoint=checkpoint, event_cursor_before=cursor["id"])
+        return checkpoint
+
+    def _fetch_collection(self, record_type: str, index: int, checkpoint: dict,
+                          keep_sensitive: bool) -> None:
+        if record_type not in checkpoint["count"]:
+            try:
+                checkpoint["count"][record_type] = self.conn.call(
+                    lambda client: client.count(record_type))
+            except CleverError:
+                checkpoint["count"][record_type] = None
+        self._save(current_collection=record_type, checkpoint=checkpoint)
+        link = checkpoint["next"].get(record_type) or record_type
+        seen: set[str] = set()
+        while True:
+            if link in seen:
+                raise BadResponse("the next link repeats a page already fetched (a paging loop)",
+                                  method="GET", url=record_type)
+            seen.add(link)
+            page = self.conn.call(lambda client, link=link: _first_page(client, link))
+            self._stage_page(record_type, index, page, checkpoint, keep_sensitive)
+            if page.next_link is None:
+                return
+            link = page.next_link
+
+    def _stage_page(self, record_type: str, index: int, page, checkpoint: dict,
+                    keep_sensitive: bool) -> None:
+        run_id = self.run.pk
+        prepared = {}
+        for record in page.records:
+            item = mapping.prepare(record_type, record, keep_sensitive=keep_sensitive)
+            prepared[item.clever_id] = item
+        ids = list(prepared)
+        prev_max = checkpoint["max_id"].get(record_type)
+        last_page = page.next_link is None
+        # The ID range this page answers for: from past the last ID seen (or its own lowest, if
+        # it reaches back) to its highest (or the end of the collection on the last page).
+        lowest = min(ids) if ids else None
+        highest = max(ids) if ids else None
+        reaches_back = prev_max is not None and lowest is not None and lowest <= prev_max
+        live = staging.live_hashes(
+            record_type, self.district.pk,
+            above=None if reaches_back else prev_max,
+            at_least=lowest if reaches_back else None,
+            at_most=None if last_page else highest,
+        )
+        rows = []
+        unchanged = 0
+        for clever_id, item in prepared.items():
+            known = live.get(clever_id)
+            if known is not None and known[0] and known[1] == item.fingerprint:
+                unchanged += 1  # the same record, byte for byte: nothing to stage
+                continue
+            # New, changed, restored, or the same content whose fingerprint is out of date
+            # (the diff counts that one unchanged; the apply refreshes its fingerprint).
+            rows.append((run_id, record_type, clever_id, item.content_hash,
+                         mapping.staged_data(item), UPSERT))
+        for clever_id, (live_hash, _fingerprint) in live.items():
+            if live_hash and clever_id not in prepared and (prev_max is None or clever_id > prev_max):
+                rows.append((run_id, record_type, clever_id, "", "{}", DELETE))
+        earlier = [cid for cid in ids if prev_max is not None and cid <= prev_max]
+        fetched = checkpoint["fetched"].get(record_type, 0) + len(ids)
+        checkpoint["fetched"][record_type] = fetched
+        checkpoint["unchanged"][record_type] = checkpoint["unchanged"].get(record_type, 0) + unchanged
+        if highest is not None and (prev_max is None or highest > prev_max):
+            checkpoint["max_id"][record_type] = highest
+        if last_page:
+            checkpoint["next"].pop(record_type, None)
+            checkpoint["done"].append(record_type)
+        else:
+            checkpoint["next"][record_type] = page.next_link
+        count = checkpoint["count"].get(record_type)
+        within = 1.0 if last_page else (min(fetched / count, 0.99) if count else 0.5)
+        progress = FETCH_SHARE * (index + within) / len(mapping.RECORD_TYPES)
+        with transaction.atomic():
+            if earlier:
+                staging.discard(run_id, record_type, earlier)
+            staging.insert_staged(rows)
+            self._save(checkpoint=checkpoint, progress=round(progress, 4))
+
+    # incremental
+
+    def _incremental(self) -> str:
+        """Stage the events after the cursor; returns why a full sync is needed instead, or
+        "" when the events were read to the end."""
+        cursor = self.district.event_cursor or ""
+        checkpoint = {"v": CHECKPOINT_VERSION, "events": 0,
+                      "cursor": {"known": True, "id": cursor,
+                                 "at": self.run.started_at.isoformat()}}
+        self._save(checkpoint=checkpoint, current_collection="events", progress=0.1)
+        keep_sensitive = self.district.store_sensitive_fields
+        staged: set[tuple[str, str]] = set()
+        link, params = "events", ({"starting_after": cursor} if cursor else None)
+        seen: set[str] = set()
+        while True:
+            if link in seen:
+                raise BadResponse("the next link repeats a page already fetched (a paging loop)",
+                                  method="GET", url="events")
+            seen.add(link)
+            try:
+                page = self.conn.call(
+                    lambda client, link=link, params=params: _first_page(client, link, params))
+            except BadRequest as exc:
+                return f"the event cursor is stale ({exc})"
+            except Forbidden as exc:
+                return f"events are switched off for the district ({exc})"
+            self._stage_events(page, checkpoint, staged, keep_sensitive)
+            if page.next_link is None:
+                return ""
+            link, params = page.next_link, None
+
+    def _stage_events(self, page, checkpoint: dict, staged: set, keep_sensitive: bool) -> None:
+        run_id = self.run.pk
+        final: dict[tuple[str, str], tuple[str, dict]] = {}
+        last_id = checkpoint["cursor"]["id"]
+        for event in page.records:
+            event_id, event_type = event.get("id"), event.get("type")
+            if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
+                raise BadResponse("an event has no id or type", method="GET", url="events")
+            last_id = event_id
+            record_type, _, action = event_type.partition(".")
+            if record_type not in mapping.RECORD_TYPES or action not in EVENT_ACTIONS:
+                continue
+            data = event.get("data")
+            record = data.get("object") if isinstance(data, dict) else None
+            clever_id = mapping.record_id(record, record_type)
+            # The last event of a record wins (it carries the whole record).
+            final.pop((record_type, clever_id), None)
+            final[(record_type, clever_id)] = (action, record)
+        rows = []
+        again: dict[str, list[str]] = defaultdict(list)
+        for (record_type, clever_id), (action, record) in final.items():
+            if (record_type, clever_id) in staged:
+                again[record_type].append(clever_id)
+            staged.add((record_type, clever_id))
+            if action == "deleted":
+                rows.append((run_id, record_type, clever_id, "", "{}", DELETE))
+            else:
+                item = mapping.prepare(record_type, record, keep_sensitive=keep_sensitive)
+                rows.append((run_id, record_type, clever_id, item.content_hash,
+                             mapping.staged_data(item), UPSERT))
+        checkpoint["events"] += len(page.records)
+        checkpoint["cursor"]["id"] = last_id
+        with transaction.atomic():
+            for record_type, ids in again.items():
+                staging.discard(run_id, record_type, ids)
+            staging.insert_staged(rows)
+            self._save(checkpoint=checkpoint, progress=0.5)
+
+    # diff, guard, apply
+
+    def _conclude(self) -> SyncRun:
+        run = self.run
+        self._save(current_collection="", progress=FETCH_SHARE)
+        unchanged = run.checkpoint.get("unchanged") if run.kind == SyncRun.Kind.FULL else None
+        counts = diff.staged_counts(run.pk, self.district.pk, unchanged=unchanged)
+        live = diff.live_counts(self.district.pk)
+        reasons = diff.evaluate_guard(counts, live, self.district)
+        if reasons:
+            with transaction.atomic():
+                ChangeHold.objects.create(
+                    run=run, reasons=reasons, counts={**counts, "live": live},
+                    samples=diff.samples(run.pk, self.district.pk, counts),
+                )
+                counts = diff.record_counts(counts)
+                _supersede_holds(self.district, run)
+                logger.warning("sync run %s of district %s held: %s", run.pk,
+                               self.district.clever_id,
+                               "; ".join(f"{r['type']} {r['rule']}" for r in reasons))
+                return self._finish(SyncRun.Status.HELD, counts=counts)
+        with transaction.atomic():
+            locked = SyncRun.objects.select_for_update().get(pk=run.pk)
+            if locked.status != SyncRun.Status.RUNNING:
+                raise RunLost("the run was declared interrupted by another process")
+            _apply_staged(run, self.district, timezone.now())
+            return self._finish(SyncRun.Status.SUCCEEDED, counts=diff.record_counts(counts))
+
+
+def _apply_staged(run: SyncRun, district: District, now: datetime) -> dict:
+    """Mirror, accounts, cursor, staged rows: call inside ``transaction.atomic``."""
+    restored = apply_sql.restored_person_ids(run.pk, district.pk)
+    apply_sql.apply_run(run.pk, district.pk, now)
+    accounts = provisioning.provision_district(district=district, run_id=run.pk,
+                                               restored_ids=restored, now=now)
+    cursor = (run.checkpoint or {}).get("cursor") or {}
+    if cursor.get("known"):
+        District.objects.filter(pk=district.pk).update(
+            event_cursor=cursor.get("id") or "",
+            event_cursor_at=datetime.fromisoformat(cursor["at"]) if cursor.get("at") else now,
+        )
+    elif run.kind == SyncRun.Kind.FULL:
+        District.objects.filter(pk=district.pk).update(event_cursor="", event_cursor_at=None)
+    staging.delete_run_rows(run.pk)
+    _supersede_holds(district, run)
+    return accounts
+
+
+def _supersede_holds(district: District, run: SyncRun) -> None:
+    now = timezone.now()
+    for hold in (ChangeHold.objects.select_related("run")
+                 .filter(run__district=district, status=ChangeHold.Status.PENDING)
+                 .exclude(run=run)):
+        ChangeHold.objects.filter(pk=hold.pk).update(status=ChangeHold.Status.REJECTED,
+                                                     decided_at=now)
+        SyncRun.objects.filter(pk=hold.run_id, status=SyncRun.Status.HELD).update(
+            status=SyncRun.Status.REJECTED, error=f"superseded by run {run.pk}")
+        staging.delete_run_rows(hold.run_id)
+
+
+def _skipped(district: District, kind: str, trigger: str, reason: str) -> SyncRun:
+    now = timezone.now()
+    run = SyncRun.objects.create(
+        district=district, kind=kind, trigger=trigger, status=SyncRun.Status.SKIPPED,
+        started_at=now, heartbeat_at=now, finished_at=now, duration_seconds=0.0, error=reason,
+        counts=diff.empty_counts(), totals=selectors.live_totals(district),
+    )
+    logger.info("sync of district %s skipped: %s", district.clever_id, reason)
+    return run
+
+
+def _acquire(district: District, kind: str, trigger: str) -> tuple[SyncRun | None, str]:
+    """The district's running-sync lock: (the new running run, "") or (None, why not)."""
+    for attempt in range(2):
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                run = SyncRun.objects.create(
+                    district=district, kind=kind, trigger=trigger,
+                    status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now,
+                )
+            return run, ""
+        except IntegrityError:
+            holder = SyncRun.objects.filter(district=district,
+                                            status=SyncRun.Status.RUNNING).first()
+            if holder is None:
+                continue  # it just finished
+            cutoff = now - _stale_after()
+            if holder.heartbeat_at >= cutoff or attempt:
+                return None, f"another sync of this district is running (run {holder.pk})"
+            SyncRun.objects.filter(
+                pk=holder.pk, status=SyncRun.Status.RUNNING, heartbeat_at__lt=cutoff
+            ).update(status=SyncRun.Status.FAILED, finished_at=now,
+                     error=INTERRUPTED.format(seconds=settings.SYNC_STALE_AFTER_SECONDS))
+            logger.warning("sync run %s of district %s had no heartbeat since %s: interrupted",
+                           holder.pk, district.clever_id, holder.heartbeat_at.isoformat())
+    return None, "another sync of this district is running"
+
+
+def run_sync(
+    *,
+    district: District,
+    kind: str = KIND_AUTO,
+    trigger: str = SyncRun.Trigger.MANUAL,
+    client: CleverClient | None = None,
+) -> SyncRun:
+    """Sync one district now, in this process; returns its ``SyncRun``.
+
+    ``kind``: "auto" (incremental when the event cursor allows, resuming a failed full run
+    first), "full" or "incremental". ``client``: a ``CleverClient`` to use (its clock, sleep,
+    page size and transport; tests inject one); the district's token is put on a copy of it.
+    Never raises for Clever or network problems: the run ends ``failed`` with the error. A
+    district with another sync running gets a ``skipped`` run.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    started = time.monotonic()
+    district = District.objects.get(pk=district.pk)
+    planned = (SyncRun.Kind.INCREMENTAL
+               if kind != SyncRun.Kind.FULL and events_usable(district) else SyncRun.Kind.FULL)
+    reason = not_syncable_reason(district)
+    if reason:
+        return _skipped(district, planned, trigger, reason)
+    run, why_not = _acquire(district, planned, trigger)
+    if run is None:
+        return _skipped(district, planned, trigger, why_not)
+    return _Run(run, district, client, started).execute(kind)
+
+
+# --- holds -------------------------------------------------------------------------------------
+
+
+def _lock_pending(hold: ChangeHold) -> ChangeHold:
+    hold = ChangeHold.objects.select_for_update().select_related("run", "run__district").get(
+        pk=hold.pk)
+    if hold.status != ChangeHold.Status.PENDING:
+        raise HoldError(f"this hold was already {hold.status}")
+    if hold.run.status != SyncRun.Status.HELD:
+        raise HoldError(f"the held run is {hold.run.status}")
+    return hold
+
+
+def approve_hold(*, hold: ChangeHold, user) -> SyncRun:
+    """Apply a held run's staged changes (the diff is counted again against the mirror as it is
+    now) and mark the hold approved by ``user``. Raises HoldError when the hold was already
+    decided or a sync of the district is running."""
+    started = time.monotonic()
+    with transaction.atomic():
+        hold = _lock_pending(hold)
+        run, district = hold.run, hold.run.district
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.RUNNING,
+                                                         heartbeat_at=now)
+        except IntegrityError:
+            raise HoldError("a sync of this district is running; decide the hold when it ends") \
+                from None
+        unchanged = run.checkpoint.get("unchanged") if run.kind == SyncRun.Kind.FULL else None
+        counts = diff.staged_counts(run.pk, district.pk, unchanged=unchanged)
+        _apply_staged(run, district, now)
+        ChangeHold.objects.filter(pk=hold.pk).update(
+            status=ChangeHold.Status.APPROVED, decided_at=now, decided_by=user)
+        SyncRun.objects.filter(pk=run.pk).update(
+            status=SyncRun.Status.SUCCEEDED, counts=diff.record_counts(counts),
+            totals=selectors.live_totals(district),
+            finished_at=timezone.now(), heartbeat_at=timezone.now(), progress=1.0, error="",
+            duration_seconds=(run.duration_seconds or 0.0) + round(time.monotonic() - started, 3),
+        )
+    logger.info("hold %s of district %s approved; run %s applied", hold.pk, district.clever_id,
+                run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def reject_hold(*, hold: ChangeHold, user) -> SyncRun:
+    """Discard a held run's staged changes; the mirror stays as it is."""
+    with transaction.atomic():
+        hold = _lock_pending(hold)
+        run = hold.run
+        now = timezone.now()
+        ChangeHold.objects.filter(pk=hold.pk).update(
+            status=ChangeHold.Status.REJECTED, decided_at=now, decided_by=user)
+        SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.REJECTED)
+        staging.delete_run_rows(run.pk)
+    logger.info("hold %s of district %s rejected", hold.pk, run.district.clever_id)
+    run.refresh_from_db()
+    return run
+
+
+# --- purge -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def purge_district_roster(*, district: District, actor_label: str = "retention",
+                          actor=None) -> dict:
+    """Delete the district's mirror (people, sections, memberships, contact links, schools,
+    terms, courses, staged rows) and deactivate the accounts provisioned for its people;
+    audited as ``DistrictAudit.Action.PURGED``. Pending holds are rejected, hold samples
+    (names) cleared, the event cursor reset (the next sync is full). Sync history is kept.
+    Raises SyncInProgress while a sync of the district is running."""
+    district = District.objects.select_for_update().get(pk=district.pk)
+    now = timezone.now()
+    running = SyncRun.objects.filter(district=district, status=SyncRun.Status.RUNNING).first()
+    if running is not None:
+        if running.heartbeat_at >= now - _stale_after():
+            raise SyncInProgress(f"sync run {running.pk} of the district is running")
+        SyncRun.objects.filter(pk=running.pk).update(
+            status=SyncRun.Status.FAILED, finished_at=now, error="interrupted; then purged")
+    deactivated = provisioning.deactivate_people(district.pk)
+    holds = ChangeHold.objects.filter(run__district=district, status=ChangeHold.Status.PENDING)
+    held_runs = list(holds.values_list("run_id", flat=True))
+    discarded = holds.update(status=ChangeHold.Status.REJECTED, decided_at=now)
+    SyncRun.objects.filter(pk__in=held_runs).update(
+        status=SyncRun.Status.REJECTED, error="discarded: the district's roster was purged")
+    ChangeHold.objects.filter(run__district=district).update(samples={})
+    # Nothing staged survives, so no failed run may be resumed against the emptied mirror.
+    SyncRun.objects.filter(district=district).exclude(checkpoint={}).update(checkpoint={})
+    deleted = {
+        "staged": StagedRecord.objects.filter(run__district=district).delete()[0],
+        "memberships": SectionMembership.objects.filter(district=district).delete()[0],
+        "contact_links": ContactLink.objects.filter(district=district).delete()[0],
+    }
+    for key, model in (("users", Person), ("sections", Section), ("schools", School),
+                       ("terms", Term), ("courses", Course)):
+        # Primary keys only: the deletion collector never loads whole rows (raw JSON) into
+        # memory, and any relation added later is still honoured.
+        deleted[key] = model.objects.filter(district=district).only("pk").delete()[1].get(
+            model._meta.label, 0)
+    District.objects.filter(pk=district.pk).update(event_cursor="", event_cursor_at=None)
+    result = {**deleted, "accounts_deactivated": deactivated, "holds_discarded": discarded}
+    DistrictAudit.objects.create(
+        district=district, action=DistrictAudit.Action.PURGED, actor=actor,
+        actor_label=actor_label, details={"deleted": result},
+    )
+    logger.info("roster of district %s purged (%s)", district.clever_id, actor_label)
+    return result

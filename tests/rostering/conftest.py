@@ -1,0 +1,129 @@
+"""Fixtures for the sync engine's tests: sandbox districts, our District rows, and clients
+that never really sleep.
+
+Every sync talks to the local Clever in-process (``settings.CLEVER_HTTP_ADAPTER``), so a test
+creates a sandbox district, a ``districts.District`` with the same Clever ID, and syncs for
+real. ``truth`` reads what the sandbox holds, to compare the mirror with.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from django.core.cache import cache
+
+from clever.client import CleverClient
+from districts.models import District
+from rostering.models import ContactLink, Person, Section, SectionMembership
+from sandbox import services as sandbox_services
+from sandbox.generator import generate_district, load_district
+from sandbox.models import SandboxRecord
+
+
+@pytest.fixture(autouse=True)
+def fresh_token_cache():
+    """District tokens are cached by Clever district ID; generated districts reuse IDs."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def make_client():
+    """``make_client(**overrides)``: a client whose waits are recorded, not slept."""
+    clients = []
+
+    def build(**overrides):
+        waits = []
+        options = {"sleep": waits.append, "rng": random.Random(7)}
+        options.update(overrides)
+        client = CleverClient(**options)
+        client.waits = waits
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def client(make_client):
+    """A client with small pages, so syncs follow many next links."""
+    return make_client(page_size=100)
+
+
+def connect(sandbox_district, **fields) -> District:
+    """Our District for a sandbox district (same Clever ID), connected."""
+    return District.objects.create(clever_id=sandbox_district.id, name=sandbox_district.name,
+                                   **fields)
+
+
+def load_generated(seed: int, students: int, **options):
+    return load_district(generate_district(seed=seed, students=students, **options))
+
+
+@pytest.fixture
+def generated(db, sandbox_app):
+    """A generated district of 300 students (about 600 users, 15 sections) and our District."""
+    sandbox_district = load_generated(seed=3, students=300)
+    return sandbox_district, connect(sandbox_district)
+
+
+def truth(sandbox_district) -> dict[str, dict[str, dict]]:
+    """{record_type: {clever_id: record}} of what the sandbox serves for a district."""
+    out: dict[str, dict[str, dict]] = {}
+    for record_type, clever_id, body in SandboxRecord.objects.filter(
+        district=sandbox_district
+    ).values_list("record_type", "clever_id", "body"):
+        out.setdefault(record_type, {})[clever_id] = json.loads(body)
+    return out
+
+
+def mirror(district: District) -> dict:
+    """A comparable snapshot of the district's mirror: every row (live and archived) without
+    primary keys or timestamps, memberships and contact links."""
+    snapshot: dict = {}
+    from rostering.services.mapping import MODELS
+
+    skip = {"id", "district", "created_at", "updated_at", "archived_at", "user",
+            "product_school", "sensitive_ciphertext"}
+    for record_type, model in MODELS.items():
+        fields = [f.name for f in model._meta.concrete_fields if f.name not in skip]
+        snapshot[record_type] = {
+            row["clever_id"]: {**row, "archived": row.pop("archived_at") is not None}
+            for row in model.objects.filter(district=district).values(*fields, "archived_at")
+        }
+    snapshot["memberships"] = sorted(
+        SectionMembership.objects.filter(district=district).values_list(
+            "section__clever_id", "person_clever_id", "role", "is_primary")
+    )
+    snapshot["links"] = sorted(
+        ContactLink.objects.filter(district=district).values_list(
+            "contact__clever_id", "student_clever_id", "relationship", "type")
+    )
+    return snapshot
+
+
+def live_only(snapshot: dict) -> dict:
+    out = {}
+    for key, value in snapshot.items():
+        if isinstance(value, dict):
+            out[key] = {cid: row for cid, row in value.items() if not row["archived"]}
+        else:
+            out[key] = value
+    live_sections = set(out["sections"])
+    live_people = set(out["users"])
+    out["memberships"] = [m for m in snapshot["memberships"] if m[0] in live_sections]
+    out["links"] = [link for link in snapshot["links"] if link[0] in live_people]
+    return out
+
+
+def sandbox_token(sandbox_district) -> str:
+    return sandbox_services.district_token(sandbox_district).access_token
+
+
+__all__ = ["Person", "Section", "connect", "live_only", "load_generated", "mirror",
+           "sandbox_token", "truth"]

@@ -1,0 +1,308 @@
+"""The rostering admin for support staff: sync actions, run history, the hold queue, the mirror.
+
+Syncs run for real (eagerly) against generated sandbox districts; holds come from a real guarded
+run (the sandbox loses a fifth of its students between two syncs).
+"""
+
+import json
+import logging
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.factories import UserFactory
+from districts.admin import SUPPORT_GROUP
+from districts.models import District, DistrictStatus
+from rostering import tasks
+from rostering.admin import SENSITIVE_PERMISSION, ensure_sensitive_permission
+from rostering.models import ChangeHold, Course, Person, School, Section, SyncRun, Term
+from sandbox import services as sandbox
+from sandbox.generator import generate_district, load_district
+from sandbox.models import RecordType, SandboxRecord
+
+pytestmark = pytest.mark.django_db
+
+DISTRICTS = "admin:districts_district_changelist"
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def support_user(db):
+    user = UserFactory(username="helpdesk", is_staff=True)
+    user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
+    return user
+
+
+@pytest.fixture
+def support(support_user):
+    """A browser logged in as support staff (a fresh Django test client)."""
+    browser = Client()
+    browser.force_login(support_user)
+    return browser
+
+
+def sandbox_district(seed: int, *, students: int = 40, **fields) -> District:
+    generated = generate_district(seed=seed, students=students)
+    load_district(generated)
+    return District.objects.create(clever_id=generated.id, name=generated.name, **fields)
+
+
+def sync(district, kind="full") -> SyncRun:
+    result = tasks.sync_district.delay(district_id=district.pk, kind=kind, trigger="manual").get()
+    return SyncRun.objects.get(pk=result["run"])
+
+
+@pytest.fixture
+def district(sandbox_app):
+    return sandbox_district(811, store_sensitive_fields=True)
+
+
+@pytest.fixture
+def synced(district):
+    assert sync(district).status == SyncRun.Status.SUCCEEDED
+    return district
+
+
+@pytest.fixture
+def held(synced):
+    """A pending hold: a fifth of the district's students disappear from Clever."""
+    students = SandboxRecord.objects.filter(district_id=synced.clever_id,
+                                            record_type=RecordType.USERS, is_student=True)
+    for clever_id in list(students.values_list("clever_id", flat=True))[:10]:
+        sandbox.delete_record(clever_id=clever_id)
+    run = sync(synced)
+    assert run.status == SyncRun.Status.HELD
+    return run.hold
+
+
+# --- the district list and page: sync actions ----------------------------------------------------
+
+
+def test_sync_now_action_queues_a_sync_that_runs(support, district, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = support.post(reverse(DISTRICTS),
+                                {"action": "sync_selected", "_selected_action": [district.pk]},
+                                follow=True)
+
+    assert "Sync queued for 1 district(s)" in response.content.decode()
+    run = SyncRun.objects.get(district=district)
+    assert run.trigger == SyncRun.Trigger.MANUAL and run.status == SyncRun.Status.SUCCEEDED
+    assert Person.objects.filter(district=district, is_student=True).count() == 40
+
+
+def test_full_resync_button_on_the_district_page(support, synced, django_capture_on_commit_callbacks):
+    url = reverse("admin:districts_district_button", args=[synced.pk, "full_sync"])
+    with django_capture_on_commit_callbacks(execute=True):
+        support.post(url)
+
+    newest = SyncRun.objects.filter(district=synced).first()
+    assert SyncRun.objects.filter(district=synced).count() == 2
+    assert newest.kind == SyncRun.Kind.FULL and newest.trigger == SyncRun.Trigger.MANUAL
+
+
+def test_sync_actions_skip_districts_that_are_not_connected(
+    support, district, support_user, django_capture_on_commit_callbacks
+):
+    District.objects.filter(pk=district.pk).update(status=DistrictStatus.DISCONNECTED)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = support.post(reverse(DISTRICTS), {"action": "full_resync_selected",
+                                                     "_selected_action": [district.pk]}, follow=True)
+
+    assert "1 district(s) skipped: not connected, or syncs switched off" in response.content.decode()
+    assert not SyncRun.objects.filter(district=district).exists()
+    page = support.get(reverse("admin:districts_district_change", args=[district.pk])).content.decode()
+    assert "Sync now" not in page and "Full resync" not in page
+
+
+def test_district_page_shows_live_counts_and_sync_history(support, synced):
+    running = SyncRun.objects.create(district=synced, kind="incremental", progress=0.25,
+                                     current_collection="sections")
+
+    page = support.get(reverse("admin:districts_district_change", args=[synced.pk])).content.decode()
+
+    assert 'id="live-totals"' in page and "<td>40</td>" in page  # 40 live students
+    assert 'id="sync-history"' in page
+    assert reverse("admin:rostering_syncrun_change", args=[running.pk]) in page
+    assert '<progress value="25"' in page and "25% · sections" in page
+
+
+# --- sync runs -----------------------------------------------------------------------------------
+
+
+def test_sync_run_list_filters_and_shows_duration_counts_and_errors(support, synced):
+    SyncRun.objects.create(district=synced, kind="incremental", status="failed",
+                           finished_at=timezone.now(), duration_seconds=75,
+                           error="GET /v3.1/events: HTTP 503: unavailable")
+    url = reverse("admin:rostering_syncrun_changelist")
+
+    everything = support.get(url).content.decode()
+    failed = support.get(url, {"status__exact": "failed"}).content.decode()
+    full = support.get(url, {"kind__exact": "full", "district__id__exact": synced.pk})
+
+    assert ">succeeded</span>" in everything and ">failed</span>" in everything
+    assert ">succeeded</span>" not in failed and "1m 15s" in failed and "HTTP 503" in failed
+    created = sum(SyncRun.objects.get(district=synced, status="succeeded").counts["created"].values())
+    assert full.status_code == 200 and f"<td class=\"field-changes\">+{created}</td>" in full.content.decode()
+    assert "HTTP 503" not in full.content.decode()  # the failed run was incremental
+
+
+def test_a_running_run_page_refreshes_itself_and_a_finished_one_does_not(support, synced):
+    running = SyncRun.objects.create(district=synced, kind="incremental", progress=0.6,
+                                     current_collection="users")
+    finished = SyncRun.objects.filter(district=synced, status="succeeded").get()
+
+    live = support.get(reverse("admin:rostering_syncrun_change", args=[running.pk])).content.decode()
+    done = support.get(reverse("admin:rostering_syncrun_change", args=[finished.pk])).content.decode()
+
+    assert '<meta http-equiv="refresh" content="5">' in live and '<progress value="60"' in live
+    assert "http-equiv" not in done
+    assert 'name="_save"' not in done  # read-only
+    assert support.post(reverse("admin:rostering_syncrun_change", args=[finished.pk]), {}).status_code == 403
+    assert support.get(reverse("admin:rostering_syncrun_add")).status_code == 403
+
+
+# --- the hold queue ------------------------------------------------------------------------------
+
+
+def test_hold_page_shows_reasons_counts_and_samples_readably(support, held):
+    page = support.get(reverse("admin:rostering_changehold_change", args=[held.pk])).content.decode()
+
+    assert "users: 10 of" in page and "would be archived" in page and "limit 10%" in page
+    archived = held.samples["archived"]["users"]
+    assert f"({archived[0]['clever_id']})" in page and archived[0]["name"] in page
+    assert "Approve and apply" in page and "Reject (discard)" in page
+
+
+def test_approving_a_hold_asks_for_confirmation_then_applies_it(support, support_user, held, synced):
+    url = reverse("admin:rostering_changehold_approve", args=[held.pk])
+
+    confirm = support.get(url)
+    assert confirm.status_code == 200 and "Yes, approve this hold" in confirm.content.decode()
+    assert ChangeHold.objects.get(pk=held.pk).status == ChangeHold.Status.PENDING
+    assert Person.objects.filter(district=synced, is_student=True, archived_at__isnull=True).count() == 40
+
+    support.post(url, {"confirm": "yes"})
+
+    hold = ChangeHold.objects.get(pk=held.pk)
+    assert hold.status == ChangeHold.Status.APPROVED and hold.decided_by == support_user
+    assert Person.objects.filter(district=synced, is_student=True, archived_at__isnull=True).count() == 30
+    assert Person.objects.filter(district=synced, is_student=True, archived_at__isnull=False).count() == 10
+
+
+def test_a_hold_cannot_be_approved_while_a_sync_of_the_district_runs(support, held, synced):
+    SyncRun.objects.create(district=synced, kind="incremental")
+
+    response = support.post(reverse("admin:rostering_changehold_approve", args=[held.pk]),
+                            {"confirm": "yes"}, follow=True)
+
+    assert "a sync of this district is running" in response.content.decode()
+    assert ChangeHold.objects.get(pk=held.pk).status == ChangeHold.Status.PENDING
+
+
+def test_rejecting_holds_through_the_bulk_action(support, support_user, held, synced):
+    url = reverse("admin:rostering_changehold_changelist")
+    data = {"action": "reject_selected", "_selected_action": [held.pk]}
+
+    confirm = support.post(url, data)
+    assert confirm.status_code == 200 and "Yes, reject this hold" in confirm.content.decode()
+    assert ChangeHold.objects.get(pk=held.pk).status == ChangeHold.Status.PENDING
+
+    support.post(url, {**data, "confirm": "yes"})
+
+    hold = ChangeHold.objects.get(pk=held.pk)
+    assert hold.status == ChangeHold.Status.REJECTED and hold.decided_by == support_user
+    assert Person.objects.filter(district=synced, is_student=True, archived_at__isnull=True).count() == 40
+
+
+def test_hold_queue_lists_pending_holds_first(support, held, synced):
+    older = SyncRun.objects.create(district=synced, kind="full", status="rejected",
+                                   started_at=timezone.now())
+    decided = ChangeHold.objects.create(run=older, status="rejected", reasons=[],
+                                        created_at=timezone.now())
+
+    page = support.get(reverse("admin:rostering_changehold_changelist")).content.decode()
+
+    pending_at = page.index(reverse("admin:rostering_changehold_change", args=[held.pk]))
+    decided_at = page.index(reverse("admin:rostering_changehold_change", args=[decided.pk]))
+    assert pending_at < decided_at  # the newer, decided hold comes after the pending one
+    assert "users: 10 of" in page
+
+
+# --- browsing the mirror -------------------------------------------------------------------------
+
+
+def test_roster_lists_search_and_filter(support, synced):
+    student = Person.objects.filter(district=synced, is_student=True).exclude(email="").first()
+    teacher = Person.objects.filter(district=synced, is_teacher=True).first()
+    url = reverse("admin:rostering_person_changelist")
+
+    def names(**params):
+        page = support.get(url, params).content.decode()
+        return page
+
+    assert student.clever_id in names(q=student.clever_id)
+    assert student.clever_id in names(q=student.student_sis_id)
+    assert student.clever_id in names(q=student.email)
+    assert student.clever_id in names(q=student.last_name)
+    teachers = names(role="teacher")
+    assert teacher.clever_id in teachers and student.clever_id not in teachers
+    Person.objects.filter(pk=student.pk).update(archived_at=timezone.now())
+    assert student.clever_id in names(archived="yes")
+    assert student.clever_id not in names(archived="no", role="student")
+
+    for model in (School, Term, Course, Section):
+        row = model.objects.filter(district=synced).first()
+        meta = model._meta
+        listing = support.get(reverse(f"admin:rostering_{meta.model_name}_changelist"),
+                              {"q": row.clever_id})
+        assert listing.status_code == 200 and row.clever_id in listing.content.decode()
+        detail = support.get(reverse(f"admin:rostering_{meta.model_name}_change", args=[row.pk]))
+        assert detail.status_code == 200 and "Clever record (raw)" in detail.content.decode()
+        assert support.get(reverse(f"admin:rostering_{meta.model_name}_add")).status_code == 403
+        assert support.post(reverse(f"admin:rostering_{meta.model_name}_delete",
+                                    args=[row.pk])).status_code == 403
+
+
+def _student_with_sensitive_fields(district) -> Person:
+    person = (Person.objects.filter(district=district, is_student=True)
+              .exclude(sensitive_ciphertext="").first())
+    assert person is not None, "the generated district carries sensitive student fields"
+    return person
+
+
+def test_sensitive_fields_are_hidden_without_the_extra_permission(support, synced):
+    person = _student_with_sensitive_fields(synced)
+
+    page = support.get(reverse("admin:rostering_person_change", args=[person.pk])).content.decode()
+
+    assert "hidden: needs the" in page
+    assert person.sensitive_ciphertext not in page
+    assert "iep_status" not in page and "frl_status" not in page
+    assert person.clever_id in page  # the raw record is there
+
+
+def test_sensitive_fields_are_decrypted_for_users_with_the_permission(synced, caplog):
+    person = _student_with_sensitive_fields(synced)
+    user = UserFactory(username="counselor", is_staff=True)
+    user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
+    user.user_permissions.add(ensure_sensitive_permission())
+    assert Permission.objects.filter(codename=SENSITIVE_PERMISSION.split(".")[1]).count() == 1
+    browser = Client()
+    browser.force_login(user)
+
+    with caplog.at_level(logging.INFO, logger="rostering.admin"):
+        page = browser.get(reverse("admin:rostering_person_change", args=[person.pk])).content.decode()
+
+    assert "hidden: needs the" not in page
+    assert "iep_status" in page
+    assert person.sensitive_ciphertext not in page
+    assert f"sensitive fields of person {person.pk} viewed by user {user.pk}" in caplog.text
+    # The raw record never carried them.
+    assert "iep_status" not in json.dumps(person.raw)

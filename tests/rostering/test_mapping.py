@@ -1,0 +1,116 @@
+"""Clever record -> stored representation, hash, fingerprint and columns (no database)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from rostering.services import mapping
+from rostering.services.mapping import RECORD_TYPES
+
+STUDENT = {
+    "id": "5a25ffb0c1bc2a00360003ed",
+    "district": "5a0c91b95c7cc000010d417c",
+    "email": "z.steve@example.net",
+    "name": {"first": "Steve", "middle": "G", "last": "Ziemann"},
+    "roles": {"student": {
+        "dob": "2/11/2007", "grade": "Kindergarten", "graduation_year": "2038",
+        "school": "5a25ff950a5f621109000005", "schools": ["5a25ff950a5f621109000005"],
+        "sis_id": "100095233", "state_id": "231786324", "student_number": "100095233",
+        "credentials": {"district_username": "stevez33"}, "legacy_id": "abc",
+        "iep_status": "Y", "ell_status": "N", "disability": {"disability_status": "Y"},
+    }},
+}
+
+
+def test_every_mirror_column_is_mapped():
+    for record_type in RECORD_TYPES:
+        names = [name for name, _kind in mapping.layout(record_type)]
+        assert names[-1] == "raw"
+        assert "fingerprint" in names
+
+
+def test_sensitive_fields_are_split_off_without_touching_the_callers_record():
+    clean, sensitive = mapping.split_sensitive(STUDENT)
+    assert sensitive == {"iep_status": "Y", "ell_status": "N",
+                         "disability": {"disability_status": "Y"}}
+    assert "iep_status" not in clean["roles"]["student"]
+    assert STUDENT["roles"]["student"]["iep_status"] == "Y"
+
+
+def test_prepare_drops_sensitive_fields_unless_kept():
+    dropped = mapping.prepare("users", json.loads(json.dumps(STUDENT)), keep_sensitive=False)
+    kept = mapping.prepare("users", json.loads(json.dumps(STUDENT)), keep_sensitive=True)
+    assert dropped.sensitive is None and "iep_status" not in dropped.raw_json
+    assert kept.sensitive["iep_status"] == "Y" and "iep_status" not in kept.raw_json
+    assert dropped.raw_json == kept.raw_json
+    # The sensitive part changes the hash (keyed) without showing in it.
+    assert dropped.content_hash != kept.content_hash
+
+
+def test_the_content_hash_ignores_key_order_the_fingerprint_does_not():
+    reordered = json.loads(json.dumps(STUDENT, sort_keys=True))
+    a = mapping.prepare("users", json.loads(json.dumps(STUDENT)), keep_sensitive=False)
+    b = mapping.prepare("users", reordered, keep_sensitive=False)
+    assert a.content_hash == b.content_hash
+    assert a.fingerprint != b.fingerprint
+    again = mapping.prepare("users", json.loads(json.dumps(STUDENT)), keep_sensitive=False)
+    assert again.fingerprint == a.fingerprint  # same record, same bytes
+    changed = json.loads(json.dumps(STUDENT))
+    changed["name"]["first"] = "Stephen"
+    c = mapping.prepare("users", changed, keep_sensitive=False)
+    assert c.content_hash != a.content_hash and c.fingerprint != a.fingerprint
+
+
+def test_user_columns():
+    fields = mapping.map_fields("users", mapping.split_sensitive(STUDENT)[0])
+    assert fields["first_name"] == "Steve" and fields["last_name"] == "Ziemann"
+    assert fields["is_student"] and not fields["is_teacher"]
+    assert fields["dob"] == "2007-02-11"
+    assert fields["district_username"] == "stevez33"
+    assert fields["legacy_ids"] == {"student": "abc"}
+    assert fields["school_clever_ids"] == ["5a25ff950a5f621109000005"]
+    assert fields["_links"] == []
+
+
+def test_messy_values_never_raise():
+    record = {"id": "x1", "name": "not an object", "email": 42,
+              "roles": {"student": {"dob": "13/45/2001", "grade": None, "schools": "oops"},
+                        "contact": {"student_relationships": [None, {"student": 3},
+                                                              {"student": "s1"}, {"student": "s1"}]}}}
+    fields = mapping.map_fields("users", record)
+    assert fields["email"] == "42" and fields["first_name"] == ""
+    assert fields["dob"] is None and fields["grade"] == ""
+    assert fields["_links"] == [["s1", "", ""]]
+    long = {"id": "x2", "name": "N" * 1000}
+    assert len(mapping.map_fields("courses", long)["name"]) == 255
+
+
+def test_sections_members_include_the_primary_teacher_once():
+    section = {"id": "s", "teacher": "t0", "teachers": ["t1", "t1"], "students": ["a", "b", "a"]}
+    assert mapping.section_members(section) == (["a", "b"], ["t0", "t1"])
+    assert mapping.map_fields("sections", section)["primary_teacher_clever_id"] == "t0"
+    assert mapping.primary_teacher({"teachers": ["t9"]}) == "t9"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2/11/2007", date(2007, 2, 11)), ("2025-08-18", date(2025, 8, 18)),
+    ("2025-08-18T00:00:00.000Z", date(2025, 8, 18)), ("", None), ("2/30/2007", None),
+    (None, None), ("soon", None),
+])
+def test_dates(text, expected):
+    assert mapping.parse_date(text) == (expected.isoformat() if expected else None)
+
+
+@pytest.mark.parametrize("record", [None, [], {"id": ""}, {"id": 5}, {"id": "x" * 25}, {}])
+def test_records_without_a_usable_id_are_refused(record):
+    with pytest.raises(mapping.InvalidRecord):
+        mapping.prepare("users", record, keep_sensitive=False)
+
+
+def test_nul_characters_are_dropped():
+    prepared = mapping.prepare("courses", {"id": "c1", "name": "Ma\x00th"}, keep_sensitive=False)
+    data = json.loads(mapping.staged_data(prepared))
+    assert data[0] == "Math" and data[-1]["name"] == "Math"

@@ -1,0 +1,355 @@
+"""Celery tasks (run eagerly here): district syncs, the nightly dispatcher, the retention purge.
+
+Districts are generated sandbox districts with a ``District`` of the same Clever ID, so a task
+runs the real sync engine against the local Clever (in-process).
+"""
+
+import importlib
+from datetime import timedelta
+
+import pytest
+from celery.exceptions import Retry
+from celery.schedules import crontab
+from django.conf import settings
+from django.utils import timezone
+
+from districts import services as district_services
+from districts.models import District, DistrictAudit, DistrictStatus
+from rostering import tasks
+from rostering.models import Person, Section, SyncRun
+from sandbox.generator import generate_district, load_district
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def quick_clever_client(settings):
+    """The sync's own client retries 5xx with real sleeps: keep that short in tests."""
+    settings.CLEVER_MAX_RETRIES = 1
+    settings.CLEVER_BACKOFF_BASE = 0.0
+    settings.CLEVER_BACKOFF_CAP = 0.0
+
+
+def sandbox_district(seed: int, *, students: int = 40, **fields) -> District:
+    """A generated sandbox district, and our District for it (same Clever ID)."""
+    generated = generate_district(seed=seed, students=students)
+    load_district(generated)
+    return District.objects.create(clever_id=generated.id, name=generated.name, **fields)
+
+
+@pytest.fixture
+def district(sandbox_app):
+    return sandbox_district(101)
+
+
+def test_sync_district_runs_a_sync_and_mirrors_the_roster(district):
+    result = tasks.sync_district.delay(district_id=district.pk, kind="full", trigger="manual").get()
+
+    run = SyncRun.objects.get(district=district)
+    assert result["status"] == SyncRun.Status.SUCCEEDED == run.status
+    assert result["run"] == run.pk and result["district"] == district.pk
+    assert run.kind == SyncRun.Kind.FULL and run.trigger == SyncRun.Trigger.MANUAL
+    assert Person.objects.filter(district=district, is_student=True).count() == 40
+    assert Section.objects.filter(district=district).exists()
+    assert run.totals["students"] == 40
+
+
+def test_a_second_sync_while_one_runs_is_skipped_and_not_retried(district, monkeypatch):
+    SyncRun.objects.create(district=district, kind=SyncRun.Kind.FULL, trigger="nightly")
+    calls = []
+    real = tasks.run_sync
+    monkeypatch.setattr(tasks, "run_sync", lambda **kw: calls.append(kw) or real(**kw))
+
+    result = tasks.sync_district.delay(district_id=district.pk).get()
+
+    assert result["status"] == SyncRun.Status.SKIPPED
+    assert len(calls) == 1  # no retry
+    assert not Person.objects.filter(district=district).exists()
+
+
+@pytest.fixture
+def as_worker(monkeypatch):
+    """Run sync_district's body as a worker would (not eager), at a given retry count and
+    delivery; Celery's retry is recorded instead of re-queued (``requested`` countdowns)."""
+    requested = []
+
+    def fake_retry(exc=None, countdown=None, **options):
+        requested.append(countdown)
+        return Retry(exc=exc, when=countdown)
+
+    monkeypatch.setattr(tasks.sync_district, "retry", fake_retry)
+
+    def run(district, *, retries=0, redelivered=False, **kwargs):
+        tasks.sync_district.push_request(retries=retries, is_eager=False,
+                                         delivery_info={"redelivered": redelivered})
+        try:
+            return tasks.sync_district.run(district_id=district.pk, **kwargs)
+        finally:
+            tasks.sync_district.pop_request()
+
+    run.requested = requested
+    return run
+
+
+def test_a_temporary_failure_is_retried_with_jittered_backoff_a_bounded_number_of_times(
+    district, sandbox_knobs, as_worker
+):
+    # Clever answers 503 to every API request: the engine returns a failed run each time.
+    sandbox_knobs.add_fault("status", status=503, count=10_000, path_contains="/v3")
+
+    for retries in range(tasks.SYNC_TASK_MAX_RETRIES):
+        with pytest.raises(Retry):
+            as_worker(district, retries=retries, kind="full")
+        ceiling = min(tasks.SYNC_RETRY_BACKOFF * 2**retries, tasks.SYNC_RETRY_BACKOFF_MAX)
+        assert 0 <= as_worker.requested[-1] <= ceiling  # full jitter under the backoff
+    result = as_worker(district, retries=tasks.SYNC_TASK_MAX_RETRIES, kind="full")
+
+    runs = SyncRun.objects.filter(district=district)
+    assert len(as_worker.requested) == tasks.SYNC_TASK_MAX_RETRIES  # no retry after the last
+    assert result["status"] == SyncRun.Status.FAILED
+    assert result["attempt"] == tasks.SYNC_TASK_MAX_RETRIES + 1
+    assert runs.count() == tasks.SYNC_TASK_MAX_RETRIES + 1
+    assert set(runs.values_list("status", flat=True)) == {SyncRun.Status.FAILED}
+    assert "HTTP 503" in runs.first().error and tasks.failure_is_retryable(runs.first())
+
+
+def test_a_permanent_failure_is_not_retried(district, sandbox_knobs, as_worker):
+    # 404 on users: the collection is unreadable with this token; waiting cannot help.
+    sandbox_knobs.add_fault("status", status=404, count=10_000, path_contains="/users")
+
+    result = as_worker(district, kind="full")
+
+    assert result["status"] == SyncRun.Status.FAILED and result["attempt"] == 1
+    assert as_worker.requested == []
+    assert "HTTP 404" in SyncRun.objects.get(district=district).error
+
+
+def test_eager_mode_never_retries_inside_the_caller(district, sandbox_knobs):
+    sandbox_knobs.add_fault("status", status=503, count=10_000, path_contains="/v3")
+
+    result = tasks.sync_district.delay(district_id=district.pk, kind="full").get()
+
+    assert result["status"] == SyncRun.Status.FAILED and result["attempt"] == 1
+    assert SyncRun.objects.filter(district=district).count() == 1
+
+
+def test_a_redelivered_sync_waits_for_its_dead_run_to_go_stale(district, as_worker, settings):
+    SyncRun.objects.create(district=district, kind=SyncRun.Kind.FULL, trigger="nightly")
+
+    with pytest.raises(Retry):
+        as_worker(district, redelivered=True)
+
+    assert as_worker.requested == [settings.SYNC_STALE_AFTER_SECONDS + 60]
+    # A first delivery that meets another sync just reports skipped.
+    assert as_worker(district)["status"] == SyncRun.Status.SKIPPED
+    assert len(as_worker.requested) == 1
+
+
+def test_poison_guard_drops_a_redelivered_sync_that_keeps_dying(district, as_worker):
+    for _ in range(tasks.SYNC_MAX_INTERRUPTIONS):
+        SyncRun.objects.create(district=district, kind="full", status="failed",
+                               finished_at=timezone.now(),
+                               error="interrupted: no heartbeat for more than 600s (...)")
+
+    assert as_worker(district, redelivered=True)["status"] == "abandoned"
+    assert SyncRun.objects.filter(district=district).count() == tasks.SYNC_MAX_INTERRUPTIONS
+    # Not redelivered (tonight's regular sync): it runs.
+    assert as_worker(district)["status"] == SyncRun.Status.SUCCEEDED
+
+
+def test_retry_classification_of_failed_runs(district):
+    def failed(error):
+        return SyncRun(district=district, kind="full", status=SyncRun.Status.FAILED, error=error)
+
+    retryable = [
+        "GET /v3.1/users: HTTP 503: Service unavailable (after 5 attempts)",
+        "GET /v3.1/users: HTTP 502",
+        "GET /v3.1/sections: HTTP 429: rate limited",
+        "GET /v3.1/users: no response: connection reset",
+        "no response",
+        "OperationalError: server closed the connection unexpectedly",
+        "SoftTimeLimitExceeded: SoftTimeLimitExceeded()",
+    ]
+    permanent = [
+        "GET /v3.1/users: HTTP 401: invalid token",
+        "GET /v3.1/sections: HTTP 404: not found",
+        "GET /v3.1/users: HTTP 413",
+        "GET /v3.1/users: HTTP 501: not implemented",
+        "GET /v3.1/users: HTTP 200: the answer was cut short",
+        "Clever refused the district's token (401); the district is now revoked",
+        "Clever lists no token for the district: it no longer shares data with the app",
+        "TypeError: 'NoneType' object is not subscriptable",
+    ]
+    assert [e for e in retryable if not tasks.failure_is_retryable(failed(e))] == []
+    assert [e for e in permanent if tasks.failure_is_retryable(failed(e))] == []
+    held = SyncRun(district=district, kind="full", status=SyncRun.Status.HELD)
+    assert not tasks.failure_is_retryable(held)
+
+
+def test_sync_district_of_a_deleted_district_reports_missing():
+    assert tasks.sync_district.delay(district_id=999_999).get()["status"] == "missing"
+
+
+def test_time_limits_stay_below_the_redis_visibility_timeout():
+    task = tasks.sync_district
+    assert task.acks_late is True
+    assert task.soft_time_limit < task.time_limit
+    assert task.time_limit + tasks.SYNC_RETRY_BACKOFF_MAX < settings.CELERY_VISIBILITY_TIMEOUT
+    assert task.max_retries == tasks.SYNC_TASK_MAX_RETRIES
+
+
+# --- the nightly dispatcher ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    """Record sync_district.apply_async calls instead of running them."""
+    calls = []
+    monkeypatch.setattr(tasks.sync_district, "apply_async",
+                        lambda args=None, kwargs=None, **options: calls.append({**kwargs, **options}))
+    return calls
+
+
+def test_nightly_sync_fans_out_to_connected_sync_enabled_districts_after_commit(
+    sandbox_app, enqueued, django_capture_on_commit_callbacks, settings
+):
+    settings.SYNC_STAGGER_SECONDS = 45
+    eligible = [sandbox_district(201), sandbox_district(202), sandbox_district(203)]
+    disconnected = sandbox_district(204)
+    district_services.disconnect_district(district=disconnected, actor=None)
+    switched_off = sandbox_district(205, sync_enabled=False)
+    paused = sandbox_district(206)
+    district_services.pause_district(district=paused, actor=None)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        count = tasks.nightly_sync.delay().get()
+        assert enqueued == []  # nothing leaves before the commit
+
+    for callback in callbacks:
+        callback()
+    assert count == 3
+    assert [call["district_id"] for call in enqueued] == [d.pk for d in eligible]
+    assert [call["countdown"] for call in enqueued] == [0, 45, 90]
+    assert {call["trigger"] for call in enqueued} == {"nightly"}
+    assert {call["kind"] for call in enqueued} == {"auto"}
+    skipped = {disconnected.pk, switched_off.pk, paused.pk}
+    assert not skipped & {call["district_id"] for call in enqueued}
+
+
+def test_nightly_sync_discovers_districts_first(sandbox_app, enqueued, django_capture_on_commit_callbacks):
+    generated = generate_district(seed=301, students=20)
+    load_district(generated)  # in the sandbox only: discovery must find it
+
+    with django_capture_on_commit_callbacks(execute=True):
+        count = tasks.nightly_sync.delay().get()
+
+    district = District.objects.get(clever_id=generated.id)
+    assert count == 1 and [call["district_id"] for call in enqueued] == [district.pk]
+    assert district.audits.filter(action=DistrictAudit.Action.DISCOVERED).exists()
+
+
+def test_a_failed_discovery_does_not_stop_the_nightly_syncs(
+    sandbox_app, enqueued, django_capture_on_commit_callbacks, monkeypatch, caplog
+):
+    known = sandbox_district(401)
+
+    def broken(**kwargs):
+        raise RuntimeError("Clever's /oauth/tokens is down")
+
+    monkeypatch.setattr(district_services, "discover_districts", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        count = tasks.nightly_sync.delay().get()
+
+    assert count == 1 and enqueued[0]["district_id"] == known.pk
+    assert "district discovery failed" in caplog.text
+
+
+def test_nightly_sync_runs_every_eligible_district_end_to_end(
+    sandbox_app, django_capture_on_commit_callbacks
+):
+    districts = [sandbox_district(501, students=25), sandbox_district(502, students=30)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.nightly_sync.delay().get() == 2
+
+    for district, students in zip(districts, (25, 30), strict=True):
+        run = SyncRun.objects.get(district=district)
+        assert run.status == SyncRun.Status.SUCCEEDED and run.trigger == SyncRun.Trigger.NIGHTLY
+        assert Person.objects.filter(district=district, is_student=True).count() == students
+
+
+def test_countdowns_are_squeezed_below_half_the_visibility_timeout(settings):
+    settings.SYNC_STAGGER_SECONDS = 30
+    settings.CELERY_VISIBILITY_TIMEOUT = 3600
+    assert tasks.nightly_countdowns(0) == []
+    assert tasks.nightly_countdowns(3) == [0, 30, 60]
+    spread = tasks.nightly_countdowns(1000)  # 1000 x 30 s would be over 8 hours
+    assert spread[0] == 0 and spread[-1] <= 1800
+    assert spread == sorted(spread) and len(set(spread)) > 900
+
+
+def test_beat_schedules_the_dispatcher_discovery_and_purge():
+    schedule = settings.CELERY_BEAT_SCHEDULE
+    nightly = schedule["rostering-nightly-sync"]
+    assert nightly["task"] == "rostering.tasks.nightly_sync"
+    assert nightly["schedule"] == crontab(hour=settings.SYNC_NIGHTLY_HOUR,
+                                          minute=settings.SYNC_NIGHTLY_MINUTE)
+    assert schedule["rostering-purge-disconnected-districts"]["task"] == (
+        "rostering.tasks.purge_disconnected_districts")
+    assert schedule["districts-discover"]["task"] == "districts.tasks.discover_districts_task"
+    from config.celery import app
+
+    for entry in schedule.values():  # every scheduled name is a registered task
+        importlib.import_module(entry["task"].rsplit(".", 1)[0])
+        assert entry["task"] in app.tasks, entry["task"]
+
+
+# --- the retention purge -------------------------------------------------------------------------
+
+
+def _disconnect(district, days_ago):
+    district_services.set_status(district=district, status=DistrictStatus.DISCONNECTED,
+                                 actor_label="test", reason="stopped sharing")
+    District.objects.filter(pk=district.pk).update(
+        disconnected_at=timezone.now() - timedelta(days=days_ago))
+
+
+def test_purge_deletes_rosters_only_after_the_retention_window_and_only_once(sandbox_app, settings):
+    settings.ROSTER_RETENTION_DAYS = 60
+    expired, recent, connected = (sandbox_district(601, students=20),
+                                  sandbox_district(602, students=20),
+                                  sandbox_district(603, students=20))
+    for district in (expired, recent, connected):
+        assert tasks.sync_district.delay(district_id=district.pk, kind="full").get()["status"] == "succeeded"
+    _disconnect(expired, days_ago=61)
+    _disconnect(recent, days_ago=59)
+
+    result = tasks.purge_disconnected_districts.delay().get()
+
+    assert result == {"purged": [expired.pk], "failed": []}
+    assert not Person.objects.filter(district=expired).exists()
+    assert not Section.objects.filter(district=expired).exists()
+    assert Person.objects.filter(district=recent).count() > 20
+    assert Person.objects.filter(district=connected).count() > 20
+    audits = DistrictAudit.objects.filter(district=expired, action=DistrictAudit.Action.PURGED)
+    assert audits.count() == 1 and audits.get().actor_label == "retention"
+
+    # Idempotent: the next night finds nothing to do, and writes no second audit.
+    assert tasks.purge_disconnected_districts.delay().get() == {"purged": [], "failed": []}
+    assert audits.count() == 1
+
+    # The window passes for the second district too.
+    District.objects.filter(pk=recent.pk).update(disconnected_at=timezone.now() - timedelta(days=61))
+    assert tasks.purge_disconnected_districts.delay().get()["purged"] == [recent.pk]
+    assert not Person.objects.filter(district=recent).exists()
+
+
+def test_a_district_that_reconnected_is_not_purged(sandbox_app, settings):
+    district = sandbox_district(701, students=20)
+    tasks.sync_district.delay(district_id=district.pk, kind="full").get()
+    _disconnect(district, days_ago=90)
+    district_services.set_status(district=district, status=DistrictStatus.CONNECTED,
+                                 actor_label="test", reason="shared again")
+
+    assert tasks.purge_disconnected_districts.delay().get()["purged"] == []
+    assert Person.objects.filter(district=district).exists()
