@@ -180,6 +180,10 @@ SYNC_GUARD_MAX_DELETED_FRACTION = env.float("SYNC_GUARD_MAX_DELETED_FRACTION", d
 SYNC_GUARD_MAX_CHANGED_FRACTION = env.float("SYNC_GUARD_MAX_CHANGED_FRACTION", default=0.75)
 # A running sync whose heartbeat is older than this was killed; the next run resumes it.
 SYNC_STALE_AFTER_SECONDS = env.int("SYNC_STALE_AFTER_SECONDS", default=600)
+# A failed full run younger than this is resumed from its checkpoint by the next run.
+SYNC_RESUME_MAX_AGE_SECONDS = env.int("SYNC_RESUME_MAX_AGE_SECONDS", default=86_400)
+# Skip a page whose request and bytes match the last full run's and whose mirror range is intact.
+SYNC_PAGE_DIGESTS = env.bool("SYNC_PAGE_DIGESTS", default=True)
 # Clever keeps events 30 days; an older cursor means a full sync.
 CLEVER_EVENT_RETENTION_DAYS = env.int("CLEVER_EVENT_RETENTION_DAYS", default=30)
 # How long a district token fetched from /oauth/tokens stays in the cache (seconds).

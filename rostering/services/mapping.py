@@ -5,10 +5,16 @@ the model's columns. Pure functions (no database), so they are cheap to test and
 (``SENSITIVE_STUDENT_FIELDS``, inside ``roles.student``). It is what ``raw`` keeps.
 
 **Content hash.** ``blake2b(digest_size=16)`` of the canonical JSON of the stored
-representation (keys sorted, compact separators, ASCII), computed once per record while the
-page is read; the same text is reused as ``raw`` in the staged row, so a record is serialized
+representation (keys sorted, compact separators, ASCII), computed once per record that needs
+staging; the same text is reused as ``raw`` in the staged row, so such a record is serialized
 once. Key order and whitespace of Clever's answers therefore never count as changes, and the
 list endpoints and the Events API (which carry the same record) agree.
+
+**Fingerprint.** Serializing to canonical JSON costs more than parsing the record did, so a
+full sync first compares a cheaper digest: blake2b of the record pickled without a memo, in
+the order received (``fingerprint``, stored beside the hash). Equal fingerprints mean equal
+records; different ones prove nothing (another key order, another Python), and the canonical
+hash decides. A fingerprint is only ever a shortcut, never the truth.
 When the district stores sensitive fields, a *keyed* digest of them (key derived from
 ``SECRET_KEY``, so the hash cannot be used to guess a child's IEP or FRL status) is mixed in,
 so that a change of, say, ``iep_status`` re-encrypts the ciphertext. Consequences, documented
@@ -81,6 +87,8 @@ _SENSITIVE = frozenset(SENSITIVE_STUDENT_FIELDS)
 
 ROLE_NAMES = ("student", "teacher", "staff", "district_admin", "contact")
 MAX_ID_LENGTH = 24
+# Bump when what a record maps to changes: page digests of older runs then stop matching.
+MAPPING_VERSION = 1
 
 
 def _unserializable(value):
@@ -476,24 +484,37 @@ def _first(*values: Any) -> str:
 def _map_user(record: dict) -> tuple[list, list]:
     name = _d(record.get("name"))
     roles = _d(record.get("roles"))
-    student = _d(roles.get("student"))
-    teacher = _d(roles.get("teacher"))
-    staff = _d(roles.get("staff"))
-    admin = _d(roles.get("district_admin"))
-    contact = _d(roles.get("contact"))
+    student = teacher = staff = admin = contact = _EMPTY
     schools: list[str] = []
     legacy: dict[str, str] = {}
-    username = ""
     for role_name, role in roles.items():
         if type(role) is not dict:
             continue
+        if role_name == "student":
+            student = role
+        elif role_name == "teacher":
+            teacher = role
+        elif role_name == "staff":
+            staff = role
+        elif role_name == "district_admin":
+            admin = role
+        elif role_name == "contact":
+            contact = role
+        else:
+            continue
         if role_name in ("student", "teacher", "staff"):
-            for school in (role.get("school"), *_ids(role.get("schools"))):
-                if type(school) is str and school and school not in schools:
-                    schools.append(school)
+            school = role.get("school")
+            if type(school) is str and school and school not in schools:
+                schools.append(school)
+            listed = role.get("schools")
+            if type(listed) is list:
+                for school in listed:
+                    if type(school) is str and school and school not in schools:
+                        schools.append(school)
         legacy_id = role.get("legacy_id")
-        if type(legacy_id) is str and legacy_id and role_name in ROLE_NAMES:
+        if type(legacy_id) is str and legacy_id:
             legacy[role_name] = legacy_id
+    username = ""
     for role in (student, teacher, staff, admin):
         credentials = role.get("credentials")
         if type(credentials) is dict:

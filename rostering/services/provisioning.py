@@ -33,18 +33,18 @@ from django.db import connection
 from django.db.models import Q
 
 from ..models import Person, StagedRecord
-from .staging import chunks, quote, table
+from .staging import quote, table
 
 USERNAME_PREFIX = "clever-"
 # An unusable password (Django treats any value starting with "!" as one).
 UNUSABLE_PASSWORD = "!"
-# The fields a matcher may read; the rest of the row (raw, ciphertext) is not loaded.
+# The fields loaded for ``find_existing_user`` (the others are deferred: reading one costs a
+# query). Building model instances is most of provisioning's time on a first sync, so the list
+# holds what matching is expected to weigh and no JSON; the matching issue may widen it.
 MATCH_FIELDS = (
-    "id", "district", "clever_id", "first_name", "middle_name", "last_name", "email",
+    "id", "district", "clever_id", "first_name", "last_name", "email",
     "is_student", "is_teacher", "is_staff", "is_district_admin", "is_contact",
-    "student_sis_id", "student_number", "student_state_id", "dob", "grade",
-    "teacher_sis_id", "teacher_number", "teacher_state_id", "staff_id", "contact_sis_id",
-    "title", "district_username", "school_clever_ids",
+    "student_sis_id", "student_state_id", "dob", "teacher_sis_id", "staff_id",
 )
 
 
@@ -77,11 +77,6 @@ def _user_model():
 
 def _username_sql(alias: str) -> str:
     return f"%s || {alias}.clever_id"
-
-
-def _ids_clause(column: str, ids: Sequence[int]) -> tuple[str, list]:
-    marks = ", ".join(["%s"] * len(ids))
-    return f"{column} IN ({marks})", list(ids)
 
 
 def deactivate_archived(district_id: int) -> int:
@@ -139,30 +134,26 @@ def refresh_names(run_id: int, district_id: int) -> None:
         )
 
 
-def _link_by_username(cursor, district_id: int, ids: Sequence[int] | None = None) -> int:
-    """Point people without an account at the ``clever-<id>`` account, when it exists."""
+def _link_by_username(cursor, district_id: int) -> int:
+    """Point the district's live people without an account at their ``clever-<id>`` account,
+    when it exists."""
     User = _user_model()
     users, people = table(User), table(Person)
-    where = [f"{people}.district_id = %s", f"{people}.archived_at IS NULL",
-             f"{people}.user_id IS NULL"]
-    params: list = [USERNAME_PREFIX, district_id]
-    if ids is not None:
-        clause, values = _ids_clause(f"{people}.id", ids)
-        where.append(clause)
-        params.extend(values)
-    params.append(USERNAME_PREFIX)
     cursor.execute(
         f"UPDATE {people} SET user_id = (SELECT u.id FROM {users} u "  # noqa: S608
         f"WHERE u.username = %s || {people}.clever_id) "
-        f"WHERE {' AND '.join(where)} AND EXISTS (SELECT 1 FROM {users} u "
+        f"WHERE {people}.district_id = %s AND {people}.archived_at IS NULL "
+        f"AND {people}.user_id IS NULL AND EXISTS (SELECT 1 FROM {users} u "
         f"WHERE u.username = %s || {people}.clever_id)",
-        params,
+        [USERNAME_PREFIX, district_id, USERNAME_PREFIX],
     )
     return cursor.rowcount
 
 
-def _create_accounts(cursor, person_ids: Sequence[int], organization_id: int, now) -> int:
-    """Insert one account per person (set-based), for people with no ``clever-*`` account."""
+def _create_accounts(cursor, district_id: int, organization_id: int, now) -> int:
+    """One account per live person of the district still without one (set-based). A
+    ``clever-<id>`` username already taken is left alone (``ON CONFLICT DO NOTHING``; the link
+    by username that follows attaches it): no anti-join against the table being filled."""
     User = _user_model()
     explicit = {
         "password": ("%s", [UNUSABLE_PASSWORD]),
@@ -186,13 +177,13 @@ def _create_accounts(cursor, person_ids: Sequence[int], organization_id: int, no
             sql, extra = "%s", [field.get_db_prep_save(field.get_default(), connection)]
         values.append(sql)
         params.extend(extra)
-    clause, ids = _ids_clause("p.id", person_ids)
+    username = quote(User._meta.get_field("username").column)
     cursor.execute(
         f"INSERT INTO {table(User)} ({', '.join(names)}) "  # noqa: S608
-        f"SELECT {', '.join(values)} FROM {table(Person)} p WHERE {clause} "
-        f"AND p.user_id IS NULL AND NOT EXISTS (SELECT 1 FROM {table(User)} u "
-        f"WHERE u.username = %s || p.clever_id)",
-        [*params, *ids, USERNAME_PREFIX],
+        f"SELECT {', '.join(values)} FROM {table(Person)} p WHERE p.district_id = %s "
+        f"AND p.archived_at IS NULL AND p.user_id IS NULL "
+        f"ON CONFLICT ({username}) DO NOTHING",
+        [*params, district_id],
     )
     return cursor.rowcount
 
@@ -208,22 +199,20 @@ def provision_district(*, district, run_id: int, restored_ids: Sequence[int], no
     refresh_names(run_id, district.pk)
     with connection.cursor() as cursor:
         stats["linked"] = _link_by_username(cursor, district.pk)
+    # The matching seam, asked about every person still without an account.
     unprovisioned = (
         Person.objects.filter(district_id=district.pk, archived_at__isnull=True, user__isnull=True)
         .only(*MATCH_FIELDS).order_by("pk")
     )
-    to_create: list[int] = []
+    matched: list[Person] = []
     batch: list[Person] = []
 
     def flush():
         found = find_existing_users(batch)
         for person in batch:
-            user = found.get(person.pk)
-            if user is None:
-                to_create.append(person.pk)
-            else:
-                Person.objects.filter(pk=person.pk).update(user=user)
-                stats["matched"] += 1
+            if found.get(person.pk) is not None:
+                person.user = found[person.pk]
+                matched.append(person)
         batch.clear()
 
     for person in unprovisioned.iterator(chunk_size=2000):
@@ -231,10 +220,11 @@ def provision_district(*, district, run_id: int, restored_ids: Sequence[int], no
         if len(batch) >= 2000:
             flush()
     flush()
+    Person.objects.bulk_update(matched, ["user"], batch_size=500)
+    stats["matched"] = len(matched)
     with connection.cursor() as cursor:
-        for chunk in chunks(to_create):
-            stats["created"] += _create_accounts(cursor, chunk, district.organization_id, now)
-            _link_by_username(cursor, district.pk, chunk)
+        stats["created"] = _create_accounts(cursor, district.pk, district.organization_id, now)
+        _link_by_username(cursor, district.pk)
     return stats
 
 

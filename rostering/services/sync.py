@@ -30,20 +30,31 @@ that applies sets ``District.event_cursor``/``event_cursor_at`` (the time the cu
 read); a full run with an unknown cursor clears both.
 
 **Full fetch.** Collections are read in order (schools, terms, courses, sections, users), page
-by page following ``next`` links (page size ``CLEVER_PAGE_SIZE``; ``count=true`` first, for
-progress). Each record is stripped of sensitive fields, serialized once to canonical JSON and
-hashed (``mapping``). The page's IDs are compared with the live hashes of the same ID range
-(one indexed range query): a record whose hash equals its live row is counted as unchanged and
-not staged; others are staged with their mapped columns; live rows in the range the page
+by page following ``next`` links (page size ``CLEVER_PAGE_SIZE``; a collection that has more
+than one page is counted with ``count=true``, for progress). Each record is stripped of
+sensitive fields and fingerprinted (``mapping``: a cheap digest of the record as received).
+The page's IDs are compared with the live rows of the
+same ID range (one indexed range query): a record whose fingerprint equals its live row's is
+counted as unchanged and not staged; any other is serialized once to canonical JSON, hashed,
+and staged with its mapped columns (the diff then decides by content hash, so a record that
+only changed key order counts as unchanged and just gets its fingerprint refreshed); live
+rows in the range the page
 skipped are staged as deletions (pages come in ascending ID order, as Clever documents; an ID
 at or below one already seen cancels whatever was staged for it, so a page out of order never
-archives a record that is there). Every page's rows, the checkpoint
+archives a record that is there). A page whose request and bytes equal those the district's
+last successful full run applied (``checkpoint["pages"]``, blake2b of the body) is skipped as a
+whole, but only when the mirror's ID range it answers for still holds exactly that many live
+rows, none written after that run finished (one ``COUNT``/``MAX(updated_at)`` query): then
+every record of it is unchanged and nothing in its range is missing, so a nightly full sync
+of a quiet district costs little more than downloading it. Setting ``SYNC_PAGE_DIGESTS`` to
+False switches this off. Every page's rows, the checkpoint
 (``{"done", "next", "fetched", "unchanged", "max_id", "count", "cursor"}``), heartbeat, progress
 and request counters are written in one transaction: a crash loses at most the page in flight.
 
 **Diff, guard, apply.** Only when every collection reached its last page: the diff is counted
 in SQL (``diff``), the guard decides (``diff.evaluate_guard``: deletions over 10%, changes over
-75%, or a type emptied, each per type; thresholds per district or from settings), and either
+75%, or a type emptied, per record type and per role of the people: students, teachers...;
+thresholds per district or from settings), and either
 the run is ``held`` (a ``ChangeHold`` with reasons, counts and samples; staged rows kept;
 nothing applied) or everything is applied in one transaction (``apply``, ``provisioning``, the
 cursor, deletion of the staged rows). Any newer run that reaches this point supersedes an older
@@ -57,6 +68,10 @@ them one by one) and staged: ``created``/``updated`` as upserts, ``deleted`` as 
 skipped but advance the cursor). The same diff, guard and apply follow; a held incremental run
 keeps its staged rows and the cursor moves only when it is approved.
 
+**Memory and speed.** One page is in memory at a time; Python's cyclic garbage collector is
+paused during a run (parsed JSON has no cycles; see ``_gc_paused``); the diff and the apply are
+set-based SQL over staging (``diff``, ``apply``), never a row at a time.
+
 **Errors.** A ``CleverError`` or any other exception ends the run ``failed`` with a short error
 (``CleverError`` texts never hold a token; other exceptions give their type and first line);
 nothing is applied and staged rows are kept so the next run resumes. A 401 asks
@@ -68,14 +83,17 @@ no token listed at all is marked disconnected.
 from __future__ import annotations
 
 import gc
+import hashlib
 import logging
 import time
+import traceback
 from collections import defaultdict
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from clever.client import CleverClient
@@ -243,6 +261,29 @@ def _gc_paused():
             gc.enable()
 
 
+class _BodyTap:
+    """A ``requests`` response hook keeping the digest of the last body received (the page
+    just fetched: the client sends nothing between receiving a page and returning it)."""
+
+    def __init__(self):
+        self.digest = ""
+
+    def __call__(self, response, *args, **kwargs):
+        self.digest = hashlib.blake2b(response.content or b"", digest_size=16).hexdigest()
+        return response
+
+
+def _live_in_range(record_type: str, district_id: int, *, above: str | None, at_most: str | None):
+    """Live rows of a type in the ID range (above, at_most]."""
+    rows = mapping.MODELS[record_type].objects.filter(district_id=district_id,
+                                                      archived_at__isnull=True)
+    if above is not None:
+        rows = rows.filter(clever_id__gt=above)
+    if at_most is not None:
+        rows = rows.filter(clever_id__lte=at_most)
+    return rows
+
+
 def _first_page(client: CleverClient, path: str, params: dict | None = None):
     """One request: the page at ``path`` (a collection, or a ``next`` link)."""
     for page in client.iter_pages(path, params):
@@ -262,6 +303,10 @@ class _Run:
         self.base = client or CleverClient()
         self.conn = _Connection(district, self.base)
         self.started = started
+        # Page digests of this run ({collection: {link: digest}}), and the reference run's.
+        self.pages: dict[str, dict[str, str]] = {}
+        self.reference: SyncRun | None = None
+        self.tap = _BodyTap()
 
     # bookkeeping
 
@@ -315,8 +360,13 @@ class _Run:
     # the run
 
     def execute(self, requested: str) -> SyncRun:
-        with _gc_paused():
-            return self._execute(requested)
+        hooks = self.base.session.hooks.setdefault("response", [])
+        hooks.append(self.tap)
+        try:
+            with _gc_paused():
+                return self._execute(requested)
+        finally:
+            hooks.remove(self.tap)
 
     def _execute(self, requested: str) -> SyncRun:
         try:
@@ -352,8 +402,10 @@ class _Run:
             return self.run
         except Exception as exc:  # every failure ends the run, with nothing applied
             if not isinstance(exc, (CleverError, SyncError, mapping.InvalidRecord)):
-                logger.exception("sync run %s of district %s crashed", self.run.pk,
-                                 self.district.clever_id)
+                # The stack, not the message: a database error may quote a row (a child's name).
+                logger.error("sync run %s of district %s crashed: %s\n%s", self.run.pk,
+                             self.district.clever_id, type(exc).__name__,
+                             "".join(traceback.format_tb(exc.__traceback__)))
             return self._fail(_short_error(exc))
         finally:
             if self._owns_client:
@@ -377,8 +429,11 @@ class _Run:
     def _cleanup_staged(self, *, keep: SyncRun | None) -> None:
         """Staged rows of the district's finished runs are dead weight (held runs excepted)."""
         keep_ids = [self.run.pk] + ([keep.pk] if keep else [])
-        (StagedRecord.objects.filter(run__district=self.district)
-         .exclude(run_id__in=keep_ids).exclude(run__status=SyncRun.Status.HELD).delete())
+        finished = list(SyncRun.objects.filter(district=self.district, staged__isnull=False)
+                        .exclude(pk__in=keep_ids).exclude(status=SyncRun.Status.HELD)
+                        .values_list("pk", flat=True).distinct())
+        for run_id in finished:
+            staging.delete_run_rows(run_id)
 
     # full
 
@@ -393,9 +448,49 @@ class _Run:
         else:
             checkpoint = self._new_checkpoint(fallback)
         keep_sensitive = self.district.store_sensitive_fields
+        self.reference = self._page_reference()
         for index, record_type in enumerate(mapping.RECORD_TYPES):
             if record_type not in checkpoint["done"]:
                 self._fetch_collection(record_type, index, checkpoint, keep_sensitive)
+
+    def _pages_key(self) -> str:
+        """What page digests depend on besides the bytes: the mapping and what is kept."""
+        return (f"{mapping.MAPPING_VERSION}:{int(self.district.store_sensitive_fields)}:"
+                f"{self.base.api_version}")
+
+    def _page_reference(self) -> SyncRun | None:
+        """The district's last successful full run, if its page digests apply to this run."""
+        if not getattr(settings, "SYNC_PAGE_DIGESTS", True):
+            return None
+        last = (SyncRun.objects.filter(district=self.district, kind=SyncRun.Kind.FULL,
+                                       status=SyncRun.Status.SUCCEEDED,
+                                       finished_at__isnull=False)
+                .order_by("-finished_at", "-id").first())
+        if last is None or (last.checkpoint or {}).get("pages_key") != self._pages_key():
+            return None
+        return last
+
+    def _page_unchanged(self, record_type: str, link: str, page, checkpoint: dict) -> bool:
+        """Whether a page is, as a whole, what the reference run applied: the same request,
+        the same bytes, and the mirror's ID range it answers for still holds exactly its
+        records as live rows, none written since (so nothing was archived, restored or
+        changed by anyone in between). Then its records need not even be looked at."""
+        reference = self.reference
+        if reference is None or not self.tap.digest:
+            return False
+        if reference.checkpoint["pages"].get(record_type, {}).get(link) != self.tap.digest:
+            return False
+        ids = [record.get("id") if type(record) is dict else None for record in page.records]
+        if not all(type(i) is str and i for i in ids) or len(set(ids)) != len(ids):
+            return False
+        prev_max = checkpoint["max_id"].get(record_type)
+        if ids and prev_max is not None and min(ids) <= prev_max:
+            return False
+        rows = _live_in_range(record_type, self.district.pk, above=prev_max,
+                           at_most=None if page.next_link is None else max(ids))
+        found = rows.aggregate(n=Count("pk"), latest=Max("updated_at"))
+        return found["n"] == len(ids) and (
+            found["latest"] is None or found["latest"] <= reference.finished_at)
 
     def _new_checkpoint(self, fallback: str) -> dict:
         checkpoint = {"v": CHECKPOINT_VERSION, "done": [], "next": {}, "fetched": {},
@@ -417,12 +512,6 @@ class _Run:
 
     def _fetch_collection(self, record_type: str, index: int, checkpoint: dict,
                           keep_sensitive: bool) -> None:
-        if record_type not in checkpoint["count"]:
-            try:
-                checkpoint["count"][record_type] = self.conn.call(
-                    lambda client: client.count(record_type))
-            except CleverError:
-                checkpoint["count"][record_type] = None
         self._save(current_collection=record_type, checkpoint=checkpoint)
         link = checkpoint["next"].get(record_type) or record_type
         seen: set[str] = set()
@@ -432,10 +521,30 @@ class _Run:
                                   method="GET", url=record_type)
             seen.add(link)
             page = self.conn.call(lambda client, link=link: _first_page(client, link))
-            self._stage_page(record_type, index, page, checkpoint, keep_sensitive)
+            self.pages.setdefault(record_type, {})[link] = self.tap.digest
+            if page.next_link is not None and record_type not in checkpoint["count"]:
+                # More than one page: worth a count=true, for progress within the collection.
+                checkpoint["count"][record_type] = self._count(record_type)
+            if self._page_unchanged(record_type, link, page, checkpoint):
+                ids = [record["id"] for record in page.records]
+                self._record_page(record_type, index, page, checkpoint, ids=ids, rows=[],
+                                  unchanged=len(ids))
+            else:
+                self._stage_page(record_type, index, page, checkpoint, keep_sensitive)
             if page.next_link is None:
                 return
             link = page.next_link
+
+    def _count(self, record_type: str) -> int | None:
+        """``GET /{collection}?count=true`` (only for progress: a failure is no reason to stop;
+        the page's digest was taken before, so the tap is unaffected)."""
+        digest = self.tap.digest
+        try:
+            return self.conn.call(lambda client: client.count(record_type))
+        except CleverError:
+            return None
+        finally:
+            self.tap.digest = digest
 
     def _stage_page(self, record_type: str, index: int, page, checkpoint: dict,
                     keep_sensitive: bool) -> None:
@@ -472,6 +581,16 @@ class _Run:
         for clever_id, (live_hash, _fingerprint) in live.items():
             if live_hash and clever_id not in prepared and (prev_max is None or clever_id > prev_max):
                 rows.append((run_id, record_type, clever_id, "", "{}", DELETE))
+        self._record_page(record_type, index, page, checkpoint, ids=ids, rows=rows,
+                          unchanged=unchanged)
+
+    def _record_page(self, record_type: str, index: int, page, checkpoint: dict, *,
+                     ids: list[str], rows: list[tuple], unchanged: int) -> None:
+        """Stage a page's rows and move the checkpoint past it, in one transaction."""
+        run_id = self.run.pk
+        prev_max = checkpoint["max_id"].get(record_type)
+        highest = max(ids) if ids else None
+        last_page = page.next_link is None
         earlier = [cid for cid in ids if prev_max is not None and cid <= prev_max]
         fetched = checkpoint["fetched"].get(record_type, 0) + len(ids)
         checkpoint["fetched"][record_type] = fetched
@@ -565,7 +684,13 @@ class _Run:
 
     def _conclude(self) -> SyncRun:
         run = self.run
-        self._save(current_collection="", progress=FETCH_SHARE)
+        fields: dict = {"current_collection": "", "progress": FETCH_SHARE}
+        if run.kind == SyncRun.Kind.FULL:
+            # The next full run compares its pages with these (see ``_page_unchanged``).
+            fields["checkpoint"] = {**run.checkpoint, "pages": self.pages,
+                                    "pages_key": self._pages_key()}
+        self._save(**fields)
+        apply_sql.refresh_staging_stats()
         unchanged = run.checkpoint.get("unchanged") if run.kind == SyncRun.Kind.FULL else None
         counts = diff.staged_counts(run.pk, self.district.pk, unchanged=unchanged)
         live = diff.live_counts(self.district.pk)
@@ -719,6 +844,7 @@ def approve_hold(*, hold: ChangeHold, user) -> SyncRun:
         except IntegrityError:
             raise HoldError("a sync of this district is running; decide the hold when it ends") \
                 from None
+        apply_sql.refresh_staging_stats()
         unchanged = run.checkpoint.get("unchanged") if run.kind == SyncRun.Kind.FULL else None
         counts = diff.staged_counts(run.pk, district.pk, unchanged=unchanged)
         _apply_staged(run, district, now)

@@ -270,7 +270,7 @@ def test_a_broken_answer_fails_the_run_without_retrying(synced, client, sandbox_
     sandbox_district, district = synced
     change_roster(sandbox_district)
     before = mirror(district)
-    sandbox_knobs.add_fault("malformed_json", on_request=2, count=1, path_contains="/sections")
+    sandbox_knobs.add_fault("malformed_json", on_request=1, count=1, path_contains="/sections")
 
     run = run_sync(district=district, kind="full", client=client)
 

@@ -277,3 +277,30 @@ def test_tiny_pages_give_the_same_mirror(db, sandbox_app, make_client, page_size
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert run.pages >= 15 // page_size
     assert_mirror_matches(district, sandbox_district)
+
+
+def test_unchanged_pages_are_skipped_but_never_trusted_blindly(generated, client, monkeypatch):
+    from rostering.services import mapping
+
+    sandbox_district, district = generated
+    run_sync(district=district, client=client)
+    prepared = []
+    real_prepare = mapping.prepare
+    monkeypatch.setattr(mapping, "prepare",
+                        lambda *a, **k: prepared.append(a[0]) or real_prepare(*a, **k))
+
+    same = run_sync(district=district, kind="full", client=client)
+
+    assert same.status == SyncRun.Status.SUCCEEDED
+    assert prepared == []  # every page was byte for byte the one applied last time
+    assert sum(same.counts["unchanged"].values()) == sum(len(v) for v in
+                                                         truth(sandbox_district).values())
+    # Someone removed a row behind the engine's back: that page is read record by record.
+    victim = Person.objects.filter(district=district, is_student=True).order_by("clever_id")[7]
+    Person.objects.filter(pk=victim.pk).delete()
+
+    repaired = run_sync(district=district, kind="full", client=client)
+
+    assert repaired.counts["created"]["users"] == 1
+    assert 0 < prepared.count("users") <= 100  # only the page the row belonged to
+    assert_mirror_matches(district, sandbox_district)
