@@ -35,6 +35,9 @@ INSTALLED_APPS = [
     "clever",
     "districts",
     "rostering",
+    "matching",
+    "sso",
+    "lms",
 ]
 
 # The local Clever: an emulator of Clever's OAuth, Data API, Events and LMS Connect.
@@ -254,3 +257,9 @@ if PRODUCTION:
     }
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# --- SSO (sso/): allauth and the Clever provider -----------------------------------------------
+
+# --- Matching (matching/) ---------------------------------------------------------------------
+
+# --- LMS Connect (lms/) -----------------------------------------------------------------------

@@ -7,6 +7,9 @@ from accounts.views import home
 urlpatterns = [
     path("", home, name="home"),
     path("admin/", admin.site.urls),
+    path("", include("sso.urls")),
+    path("", include("matching.urls")),
+    path("", include("lms.urls")),
 ]
 
 if settings.CLEVER_SANDBOX:
