@@ -3,7 +3,7 @@
 Access is the districts admin's: superusers and staff holding ``districts.support_district``
 (the "Support" group); everyone else is refused. Children's sensitive fields (IEP, 504, FRL,
 ELL...) are decrypted and shown only to users who also hold ``rostering.view_sensitive_fields``
-(created after ``migrate``, like the support permission; superusers have it implicitly), and
+(declared in ``Person.Meta.permissions``; superusers have it implicitly), and
 each such view is logged (user and row IDs only). ``sensitive_ciphertext`` is never shown.
 
 - ``District`` is registered here (not in districts/admin.py) because its pages show sync runs,
@@ -27,18 +27,12 @@ from __future__ import annotations
 import json
 import logging
 
-from django.apps import apps as global_apps
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
-from django.contrib.auth.models import Permission
-from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce
-from django.db.models.signals import post_migrate
-from django.dispatch import receiver
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -95,29 +89,6 @@ LIST_TOTALS = ("schools", "students", "teachers", "sections")
 
 def can_see_sensitive(user) -> bool:
     return is_support(user) and user.has_perm(SENSITIVE_PERMISSION)
-
-
-def ensure_sensitive_permission(*, using: str = DEFAULT_DB_ALIAS) -> Permission:
-    codename = SENSITIVE_PERMISSION.split(".")[1]
-    permission, _ = Permission.objects.using(using).get_or_create(
-        content_type=ContentType.objects.db_manager(using).get_for_model(Person),
-        codename=codename,
-        defaults={"name": "Can view students' sensitive fields (decrypted)"},
-    )
-    return permission
-
-
-@receiver(post_migrate, dispatch_uid="rostering.admin.ensure_sensitive_permission")
-def _sensitive_permission_after_migrate(sender, app_config=None, using=DEFAULT_DB_ALIAS,
-                                        apps=global_apps, **kwargs):
-    if app_config is None or app_config.label != "rostering":
-        return
-    try:
-        apps.get_model("rostering", "Person")
-        apps.get_model("auth", "Permission")
-    except LookupError:
-        return
-    ensure_sensitive_permission(using=using)
 
 
 # --- display helpers -----------------------------------------------------------------------------

@@ -166,6 +166,7 @@ class Person(MirroredRecord):
         ordering = ["last_name", "first_name"]
         constraints = _unique_per_district("person")
         indexes = [models.Index(fields=["district", "student_sis_id"], name="person_student_sis")]
+        permissions = [("view_sensitive_fields", "Can view students' sensitive fields (decrypted)")]
 
     def __str__(self):
         return " ".join(p for p in (self.first_name, self.last_name) if p) or self.clever_id
@@ -272,6 +273,9 @@ class SyncRun(models.Model):
     seconds_waited = models.FloatField(default=0.0)
     duration_seconds = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # Set by the engine from the failure's type: whether trying again later can help (429, 5xx,
+    # no answer, a dropped database connection, the soft time limit). Tasks retry only these.
+    retryable = models.BooleanField(default=False)
     resumed_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="resumed_by"
     )

@@ -44,7 +44,6 @@ Without ``REDIS_URL`` these run eagerly in-process (settings); with it, on a rea
 from __future__ import annotations
 
 import logging
-import re
 from datetime import timedelta
 
 from celery import shared_task
@@ -70,15 +69,6 @@ SYNC_TASK_MAX_RETRIES = 3
 SYNC_RETRY_BACKOFF = 120
 SYNC_RETRY_BACKOFF_MAX = 15 * 60
 
-# How the engine words a failure (``rostering.services.sync``: a CleverError's own text,
-# "<METHOD> <path>: HTTP <status>: ..." or "<METHOD> <path>: no response: ...", or another
-# exception's "<Type>: <first line>"). Temporary: 429, 5xx except 501, no answer at all, a
-# database connection that dropped. Everything else (400/401/403/404/413/501, a broken answer,
-# a refused token, a bug) fails the same way on every try.
-# A run stopped by the soft time limit is temporary too: the retry resumes from its checkpoint.
-_HTTP_STATUS = re.compile(r": HTTP (\d{3})\b")
-_NO_RESPONSE = re.compile(r"^(?:[A-Z]+ \S+: )?no response\b")
-_TEMPORARY_EXCEPTIONS = ("OperationalError:", "InterfaceError:", "SoftTimeLimitExceeded:")
 # Runs that died mid-way (worker killed) are marked with this prefix by the engine.
 INTERRUPTED_PREFIX = INTERRUPTED.split(":", 1)[0]
 # Poison-message guard: a redelivered sync of a district with this many interrupted runs in
@@ -101,17 +91,8 @@ class RetryableSync(Exception):
 
 
 def failure_is_retryable(run: SyncRun) -> bool:
-    """Whether a failed run's cause is temporary, so that trying again later can help."""
-    if run.status != SyncRun.Status.FAILED:
-        return False
-    error = run.error.strip()
-    if error.startswith(_TEMPORARY_EXCEPTIONS) or _NO_RESPONSE.match(error):
-        return True
-    match = _HTTP_STATUS.search(error)
-    if match is None:
-        return False
-    status = int(match.group(1))
-    return status == 429 or (500 <= status <= 599 and status != 501)
+    """Whether a failed run's cause is temporary (the engine records it: ``SyncRun.retryable``)."""
+    return run.status == SyncRun.Status.FAILED and run.retryable
 
 
 def _summary(run: SyncRun, **extra) -> dict:

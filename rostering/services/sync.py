@@ -91,8 +91,9 @@ from collections import defaultdict
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
@@ -165,6 +166,16 @@ def _short_error(exc: BaseException) -> str:
     # may be a child's data, on the lines after it).
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {first}"[:300]
+
+
+def failure_is_temporary(exc: BaseException) -> bool:
+    """Whether trying the sync again later can help: Clever's 429 and 5xx (except 501) or no
+    answer at all (``CleverError.retryable``), a dropped database connection, the soft time limit
+    (the retry resumes from the checkpoint). A 400/401/403/404/413/501, a broken answer, a
+    refused token or a bug fails the same way on every try."""
+    return getattr(exc, "retryable", False) or isinstance(
+        exc, (OperationalError, InterfaceError, SoftTimeLimitExceeded)
+    )
 
 
 def events_usable(district: District, *, now: datetime | None = None) -> bool:
@@ -322,7 +333,8 @@ class _Run:
         for name, value in fields.items():
             setattr(self.run, name, value)
 
-    def _finish(self, status: str, *, counts: dict | None = None, error: str = "") -> SyncRun:
+    def _finish(self, status: str, *, counts: dict | None = None, error: str = "",
+                retryable: bool = False) -> SyncRun:
         now = timezone.now()
         fields = {
             "status": status,
@@ -332,6 +344,7 @@ class _Run:
             "totals": selectors.live_totals(self.district),
             "current_collection": "",
             "error": error,
+            "retryable": retryable,
             **self.conn.stats(),
         }
         if counts is not None:
@@ -348,11 +361,11 @@ class _Run:
                     self.district.clever_id, status, fields["duration_seconds"])
         return self.run
 
-    def _fail(self, error: str) -> SyncRun:
+    def _fail(self, error: str, *, retryable: bool = False) -> SyncRun:
         logger.warning("sync run %s of district %s failed: %s", self.run.pk,
                        self.district.clever_id, error)
         try:
-            return self._finish(SyncRun.Status.FAILED, error=error or "failed")
+            return self._finish(SyncRun.Status.FAILED, error=error or "failed", retryable=retryable)
         except RunLost:
             self.run.refresh_from_db()
             return self.run
@@ -406,7 +419,7 @@ class _Run:
                 logger.error("sync run %s of district %s crashed: %s\n%s", self.run.pk,
                              self.district.clever_id, type(exc).__name__,
                              "".join(traceback.format_tb(exc.__traceback__)))
-            return self._fail(_short_error(exc))
+            return self._fail(_short_error(exc), retryable=failure_is_temporary(exc))
         finally:
             if self._owns_client:
                 self.base.close()

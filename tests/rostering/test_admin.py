@@ -17,7 +17,7 @@ from accounts.factories import UserFactory
 from districts.admin import SUPPORT_GROUP
 from districts.models import District, DistrictStatus
 from rostering import tasks
-from rostering.admin import SENSITIVE_PERMISSION, ensure_sensitive_permission
+from rostering.admin import SENSITIVE_PERMISSION
 from rostering.models import ChangeHold, Course, Person, School, Section, SyncRun, Term
 from sandbox import services as sandbox
 from sandbox.generator import generate_district, load_district
@@ -292,7 +292,7 @@ def test_sensitive_fields_are_decrypted_for_users_with_the_permission(synced, ca
     person = _student_with_sensitive_fields(synced)
     user = UserFactory(username="counselor", is_staff=True)
     user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
-    user.user_permissions.add(ensure_sensitive_permission())
+    user.user_permissions.add(Permission.objects.get(codename=SENSITIVE_PERMISSION.split(".")[1]))
     assert Permission.objects.filter(codename=SENSITIVE_PERMISSION.split(".")[1]).count() == 1
     browser = Client()
     browser.force_login(user)

@@ -8,15 +8,19 @@ import importlib
 from datetime import timedelta
 
 import pytest
-from celery.exceptions import Retry
+from celery.exceptions import Retry, SoftTimeLimitExceeded
 from celery.schedules import crontab
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from clever import errors
 from districts import services as district_services
 from districts.models import District, DistrictAudit, DistrictStatus
+from districts.services import NoToken
 from rostering import tasks
 from rostering.models import Person, Section, SyncRun
+from rostering.services.sync import failure_is_temporary
 from sandbox.generator import generate_district, load_district
 
 pytestmark = pytest.mark.django_db
@@ -157,33 +161,38 @@ def test_poison_guard_drops_a_redelivered_sync_that_keeps_dying(district, as_wor
     assert as_worker(district)["status"] == SyncRun.Status.SUCCEEDED
 
 
-def test_retry_classification_of_failed_runs(district):
-    def failed(error):
-        return SyncRun(district=district, kind="full", status=SyncRun.Status.FAILED, error=error)
-
+def test_retry_classification_of_failures():
     retryable = [
-        "GET /v3.1/users: HTTP 503: Service unavailable (after 5 attempts)",
-        "GET /v3.1/users: HTTP 502",
-        "GET /v3.1/sections: HTTP 429: rate limited",
-        "GET /v3.1/users: no response: connection reset",
-        "no response",
-        "OperationalError: server closed the connection unexpectedly",
-        "SoftTimeLimitExceeded: SoftTimeLimitExceeded()",
+        errors.ServerError("Service unavailable", status=503, method="GET", url="/v3.1/users"),
+        errors.ServerError(status=502),
+        errors.RateLimited("rate limited", status=429),
+        errors.ConnectionFailed("connection reset"),
+        errors.HtmlServerError("an HTML error page", status=500),
+        OperationalError("server closed the connection unexpectedly"),
+        InterfaceError("connection already closed"),
+        SoftTimeLimitExceeded(),
     ]
     permanent = [
-        "GET /v3.1/users: HTTP 401: invalid token",
-        "GET /v3.1/sections: HTTP 404: not found",
-        "GET /v3.1/users: HTTP 413",
-        "GET /v3.1/users: HTTP 501: not implemented",
-        "GET /v3.1/users: HTTP 200: the answer was cut short",
-        "Clever refused the district's token (401); the district is now revoked",
-        "Clever lists no token for the district: it no longer shares data with the app",
-        "TypeError: 'NoneType' object is not subscriptable",
+        errors.AuthError("invalid token", status=401),
+        errors.NotFound(status=404),
+        errors.PayloadTooLarge(status=413),
+        errors.Unsupported(status=501),
+        errors.BadResponse("the answer was cut short", status=200),
+        errors.BadRequest("bad", status=400),
+        NoToken("no token"),
+        TypeError("'NoneType' object is not subscriptable"),
     ]
-    assert [e for e in retryable if not tasks.failure_is_retryable(failed(e))] == []
-    assert [e for e in permanent if tasks.failure_is_retryable(failed(e))] == []
-    held = SyncRun(district=district, kind="full", status=SyncRun.Status.HELD)
-    assert not tasks.failure_is_retryable(held)
+    assert [e for e in retryable if not failure_is_temporary(e)] == []
+    assert [e for e in permanent if failure_is_temporary(e)] == []
+
+
+def test_only_failed_runs_marked_retryable_are_retried(district):
+    def run(status, retryable):
+        return SyncRun(district=district, kind="full", status=status, retryable=retryable)
+
+    assert tasks.failure_is_retryable(run(SyncRun.Status.FAILED, True))
+    assert not tasks.failure_is_retryable(run(SyncRun.Status.FAILED, False))
+    assert not tasks.failure_is_retryable(run(SyncRun.Status.HELD, True))
 
 
 def test_sync_district_of_a_deleted_district_reports_missing():
