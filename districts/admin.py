@@ -22,6 +22,7 @@ import logging
 
 from celery.exceptions import Retry
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -133,12 +134,39 @@ class PasteTokenForm(forms.Form):
     )
 
 
+class SyncSettingsForm(forms.Form):
+    sync_enabled = forms.BooleanField(required=False, label="Syncs on")
+    events_enabled = forms.BooleanField(
+        required=False, label="Incremental syncs from events",
+        help_text="Off: every sync reads the whole roster.")
+    guard_max_deleted_fraction = forms.FloatField(
+        required=False, min_value=0, max_value=1, label="Hold when more than this share is archived",
+        help_text="Per record type and role, 0 to 1. Empty: the default (%(deleted)s).")
+    guard_max_changed_fraction = forms.FloatField(
+        required=False, min_value=0, max_value=1, label="Hold when more than this share changes",
+        help_text="0 to 1. Empty: the default (%(changed)s).")
+    store_sensitive_fields = forms.BooleanField(
+        required=False, label="Store students' sensitive fields",
+        help_text="IEP, 504, FRL, ELL, home language, disability, gifted: encrypted, never listed. "
+                  "Switching it off erases the stored values at once. Either way the next sync "
+                  "updates every student who has them (held if that exceeds the change guard).")
+    reason = forms.CharField(required=False, max_length=500, label="Reason (for the audit log)")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, default in (("deleted", settings.SYNC_GUARD_MAX_DELETED_FRACTION),
+                              ("changed", settings.SYNC_GUARD_MAX_CHANGED_FRACTION)):
+            field = self.fields[f"guard_max_{name}_fraction"]
+            field.help_text = field.help_text % {name: default}
+
+
 class DistrictAdminBase(SupportAdminMixin, admin.ModelAdmin):
     """The District admin's district-only half (registered by ``rostering/admin.py``)."""
 
     change_form_template = "admin/districts/district/change_form.html"
     change_list_template = "admin/districts/district/change_list.html"
     token_form_template = "admin/districts/district/token_form.html"
+    settings_form_template = "admin/districts/district/settings_form.html"
 
     list_display = ["__str__", "status_badge", "organization", "sync_enabled"]
     list_filter = ["status", "sync_enabled", "events_enabled", "us_state",
@@ -191,6 +219,8 @@ class DistrictAdminBase(SupportAdminMixin, admin.ModelAdmin):
         return [
             path("discover/", wrap(self.discover_view), name="{}_{}_discover".format(*info)),
             path("<path:object_id>/token/", wrap(self.token_view), name="{}_{}_token".format(*info)),
+            path("<path:object_id>/settings/", wrap(self.settings_view),
+                 name="{}_{}_settings".format(*info)),
             path("<path:object_id>/do/<slug:button>/", wrap(self.button_view),
                  name="{}_{}_button".format(*info)),
             *super().get_urls(),
@@ -237,6 +267,7 @@ class DistrictAdminBase(SupportAdminMixin, admin.ModelAdmin):
                 for name, label in self.visible_buttons(request, district)
             ],
             "token_url": reverse("admin:{}_{}_token".format(*info), args=[district.pk]),
+            "settings_url": reverse("admin:{}_{}_settings".format(*info), args=[district.pk]),
             "audits": [_with_details_text(a) for a in selectors.district_audits(district)[:50]],
             "audits_url": reverse("admin:districts_districtaudit_changelist")
             + f"?district__id__exact={district.pk}",
@@ -308,6 +339,33 @@ class DistrictAdminBase(SupportAdminMixin, admin.ModelAdmin):
             "change_url": self._change_url(district),
         }
         return TemplateResponse(request, self.token_form_template, context)
+
+    def save_sync_settings(self, request, district: District, changes: dict, reason: str) -> District:
+        return services.update_sync_settings(district=district, actor=request.user, reason=reason,
+                                             **changes)
+
+    def settings_view(self, request, object_id):
+        district = self._support_object(request, object_id)
+        initial = {name: getattr(district, name) for name in services.SYNC_SETTINGS}
+        form = SyncSettingsForm(request.POST or None, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            changes = {name: form.cleaned_data[name] for name in services.SYNC_SETTINGS}
+            try:
+                self.save_sync_settings(request, district, changes, form.cleaned_data["reason"])
+            except services.DistrictStateError as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(request, f"{district}: sync settings saved.", messages.SUCCESS)
+                return HttpResponseRedirect(self._change_url(district))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": district,
+            "title": f"Sync settings of {district}",
+            "form": form,
+            "change_url": self._change_url(district),
+        }
+        return TemplateResponse(request, self.settings_form_template, context)
 
     def discover_view(self, request):
         """Run discovery as a task: in-process without Redis (the summary is shown at once),

@@ -651,22 +651,50 @@ def resume_district(*, district: District, actor, reason: str = "") -> District:
                       actor_label=_actor_label(actor), reason=reason or "Resumed by support staff")
 
 
+# The per-district sync settings support staff may change (``update_sync_settings``).
+SYNC_SETTINGS = ("sync_enabled", "events_enabled", "guard_max_deleted_fraction",
+                 "guard_max_changed_fraction", "store_sensitive_fields")
+_GUARD_FRACTIONS = ("guard_max_deleted_fraction", "guard_max_changed_fraction")
+
+
 @transaction.atomic
-def set_sync_enabled(*, district: District, enabled: bool, actor, reason: str = "") -> District:
-    """Switch the district's syncs on or off (its status is unchanged), audited."""
+def update_sync_settings(*, district: District, actor, reason: str = "", details: dict | None = None,
+                         **changes: Any) -> District:
+    """Change some of the district's ``SYNC_SETTINGS``, audited with each value before and after.
+
+    A guard fraction is a number from 0 to 1, or None for the setting's default. ``details``
+    adds to the audit row (e.g. what a change erased). Nothing changes, and nothing is
+    audited, when every value is already as asked.
+    """
+    unknown = sorted(set(changes) - set(SYNC_SETTINGS))
+    if unknown:
+        raise ValueError(f"not a sync setting: {', '.join(unknown)}")
+    for name in _GUARD_FRACTIONS:
+        value = changes.get(name)
+        if value is not None and not 0 <= value <= 1:
+            raise DistrictStateError(f"{name.replace('_', ' ')} must be between 0 and 1, or empty "
+                                     "for the default")
     district = District.objects.select_for_update().get(pk=district.pk)
-    if district.sync_enabled == enabled:
+    changed = {name: {"from": getattr(district, name), "to": value}
+               for name, value in changes.items() if getattr(district, name) != value}
+    if not changed:
         return district
-    district.sync_enabled = enabled
-    district.save(update_fields=["sync_enabled"])
+    for name, change in changed.items():
+        setattr(district, name, change["to"])
+    district.save(update_fields=list(changed))
     DistrictAudit.objects.create(
         district=district,
         action=DistrictAudit.Action.SETTINGS_CHANGED,
         actor=actor,
         actor_label=_actor_label(actor),
-        details={"sync_enabled": {"from": not enabled, "to": enabled}, "reason": reason[:500]},
+        details={**changed, **(details or {}), "reason": reason[:500]},
     )
     return district
+
+
+def set_sync_enabled(*, district: District, enabled: bool, actor, reason: str = "") -> District:
+    """Switch the district's syncs on or off (its status is unchanged), audited."""
+    return update_sync_settings(district=district, actor=actor, reason=reason, sync_enabled=enabled)
 
 
 # --- linking to organizations --------------------------------------------------------------------

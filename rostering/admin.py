@@ -62,6 +62,7 @@ from .models import (
     Term,
 )
 from .selectors import live_totals
+from .services.district_settings import update_district_sync_settings
 from .services.sync import HoldError, approve_hold, reject_hold
 
 logger = logging.getLogger(__name__)
@@ -353,6 +354,10 @@ class DistrictAdmin(DistrictAdminBase):
     @admin.action(description="Full resync", permissions=["support"])
     def full_resync_selected(self, request, queryset):
         self._sync_action(request, queryset, kind="full", label="Full resync")
+
+    def save_sync_settings(self, request, district, changes, reason):
+        return update_district_sync_settings(district=district, actor=request.user, reason=reason,
+                                             **changes)
 
     def district_context(self, request, district):
         context = super().district_context(request, district)

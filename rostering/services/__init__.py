@@ -6,5 +6,6 @@
 - ``staging``: writing staged rows and reading the live hashes a page is compared with;
 - ``diff``: the set-based diff of staging against the mirror, and the guard;
 - ``apply``: the set-based apply of a run's staged rows to the mirror (one transaction);
-- ``provisioning``: product accounts for the people of organization-linked districts.
+- ``provisioning``: product accounts for the people of organization-linked districts;
+- ``district_settings``: support staff changing a district's sync settings.
 """

@@ -88,3 +88,26 @@ def test_switching_syncs_off_is_audited(pair, staff):
     assert audit.details["sync_enabled"] == {"from": True, "to": False}
     services.set_sync_enabled(district=district, enabled=False, actor=staff)
     assert selectors.district_audits(district, actions=["settings_changed"]).count() == 1
+
+
+def test_sync_settings_changes_are_validated_and_audited_with_before_and_after(pair, staff):
+    _, district = pair
+
+    district = services.update_sync_settings(
+        district=district, actor=staff, reason="summer roster cleanup",
+        events_enabled=False, guard_max_deleted_fraction=0.3, guard_max_changed_fraction=None,
+    )
+
+    assert district.events_enabled is False and district.guard_max_deleted_fraction == 0.3
+    audit = selectors.district_audits(district, actions=["settings_changed"]).get()
+    # Only what changed is recorded (the changed-fraction default was already None).
+    assert audit.details == {"events_enabled": {"from": True, "to": False},
+                             "guard_max_deleted_fraction": {"from": None, "to": 0.3},
+                             "reason": "summer roster cleanup"}
+    with pytest.raises(services.DistrictStateError, match="between 0 and 1"):
+        services.update_sync_settings(district=district, actor=staff, guard_max_changed_fraction=1.5)
+    with pytest.raises(ValueError, match="not a sync setting: status"):
+        services.update_sync_settings(district=district, actor=staff, status="connected")
+    district.refresh_from_db()
+    assert district.guard_max_changed_fraction is None and district.status == DistrictStatus.CONNECTED
+    assert selectors.district_audits(district, actions=["settings_changed"]).count() == 1

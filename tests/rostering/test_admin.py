@@ -306,3 +306,54 @@ def test_sensitive_fields_are_decrypted_for_users_with_the_permission(synced, ca
     assert f"sensitive fields of person {person.pk} viewed by user {user.pk}" in caplog.text
     # The raw record never carried them.
     assert "iep_status" not in json.dumps(person.raw)
+
+
+def settings_url(district) -> str:
+    return reverse("admin:districts_district_settings", args=[district.pk])
+
+
+def test_sync_settings_page_changes_thresholds_and_events_audited(support, support_user, district):
+    page = support.get(settings_url(district))
+    assert page.status_code == 200 and "Hold when more than this share is archived" in page.content.decode()
+
+    response = support.post(settings_url(district), {
+        "sync_enabled": "on", "guard_max_deleted_fraction": "0.25", "guard_max_changed_fraction": "",
+        "store_sensitive_fields": "on", "reason": "district merges two schools",
+    })
+
+    assert response.status_code == 302
+    district.refresh_from_db()
+    assert district.guard_max_deleted_fraction == 0.25 and district.events_enabled is False
+    audit = district.audits.get(action="settings_changed")
+    assert audit.actor == support_user and audit.details["reason"] == "district merges two schools"
+    assert audit.details["events_enabled"] == {"from": True, "to": False}
+
+
+def test_sync_settings_page_refuses_a_fraction_out_of_range(support, district):
+    response = support.post(settings_url(district), {"sync_enabled": "on", "events_enabled": "on",
+                                                     "guard_max_deleted_fraction": "1.5"})
+
+    assert response.status_code == 200 and "less than or equal to 1" in response.content.decode()
+    district.refresh_from_db()
+    assert district.guard_max_deleted_fraction is None and not district.audits.exists()
+
+
+def test_sync_settings_page_is_for_support_staff_only(district):
+    staff = UserFactory(username="sales", is_staff=True)
+    browser = Client()
+    browser.force_login(staff)
+
+    assert browser.post(settings_url(district), {"guard_max_deleted_fraction": "1"}).status_code == 403
+    assert not district.audits.exists()
+
+
+def test_switching_sensitive_fields_off_erases_the_stored_values_at_once(support, synced):
+    stored = Person.objects.filter(district=synced).exclude(sensitive_ciphertext="").count()
+    assert stored > 0
+
+    support.post(settings_url(synced), {"sync_enabled": "on", "events_enabled": "on"})
+
+    assert not Person.objects.filter(district=synced).exclude(sensitive_ciphertext="").exists()
+    audit = synced.audits.get(action="settings_changed")
+    assert audit.details["store_sensitive_fields"] == {"from": True, "to": False}
+    assert audit.details["sensitive_values_erased"] == stored
