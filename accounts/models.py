@@ -46,7 +46,17 @@ class OrganizationEmailDomain(models.Model):
 
 
 class User(AbstractUser):
-    """Every person who uses the product: support staff, organization admins, teachers, students."""
+    """Every person who uses the product: support staff, organization admins, teachers, students.
+
+    The identifiers below are what the product knew about a person before Clever (its own
+    roster import): matching weighs them against the Clever records. Accounts created from
+    Clever leave them blank (their Clever record is the truth, in ``rostering.Person``).
+    """
+
+    class Role(models.TextChoices):
+        STUDENT = "student"
+        TEACHER = "teacher"
+        STAFF = "staff"
 
     organization = models.ForeignKey(
         Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="users"
@@ -54,6 +64,17 @@ class User(AbstractUser):
     is_organization_admin = models.BooleanField(
         default=False, help_text="May link Clever districts to the organization."
     )
+    role = models.CharField(max_length=16, choices=Role.choices, blank=True,
+                            help_text="The product's own role for the person, when it had one.")
+    school = models.ForeignKey("School", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="people")
+    sis_id = models.CharField("SIS ID", max_length=255, blank=True)
+    student_number = models.CharField(max_length=255, blank=True)
+    state_id = models.CharField("state ID", max_length=255, blank=True)
+    teacher_number = models.CharField(max_length=255, blank=True)
+    staff_id = models.CharField("staff ID", max_length=255, blank=True)
+    date_of_birth = models.DateField(null=True, blank=True)
+    grade = models.CharField(max_length=32, blank=True)
 
     class Meta:
         ordering = ["username"]
