@@ -263,3 +263,14 @@ X_FRAME_OPTIONS = "DENY"
 # --- Matching (matching/) ---------------------------------------------------------------------
 
 # --- LMS Connect (lms/) -----------------------------------------------------------------------
+# Seconds an LMS write (create/update/delete an assignment, update a submission) may take:
+# Clever recommends 15 to 60; lms.services clamps the value to that range.
+LMS_WRITE_TIMEOUT = env.float("LMS_WRITE_TIMEOUT", default=45.0)
+# The nightly pull reads back assignments due in the last this many days (or later).
+LMS_PULL_WINDOW_DAYS = env.int("LMS_PULL_WINDOW_DAYS", default=30)
+LMS_PULL_NIGHTLY_HOUR = env.int("LMS_PULL_NIGHTLY_HOUR", default=(SYNC_NIGHTLY_HOUR + 2) % 24)
+LMS_PULL_NIGHTLY_MINUTE = env.int("LMS_PULL_NIGHTLY_MINUTE", default=30)
+CELERY_BEAT_SCHEDULE["lms-nightly-pull"] = {
+    "task": "lms.tasks.nightly_pull",
+    "schedule": crontab(hour=LMS_PULL_NIGHTLY_HOUR, minute=LMS_PULL_NIGHTLY_MINUTE),
+}

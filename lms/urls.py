@@ -1,1 +1,14 @@
-urlpatterns: list = []
+from django.urls import path
+
+from . import views
+
+app_name = "lms"
+
+urlpatterns = [
+    path("lms/sections/", views.sections_page, name="sections"),
+    path("lms/sections/<int:section_id>/", views.section_page, name="section"),
+    path("lms/assignments/<int:assignment_id>/", views.assignment_page, name="assignment"),
+    path("lms/assignments/<int:assignment_id>/sync/", views.sync_to_lms, name="sync"),
+    path("lms/assignments/<int:assignment_id>/students/<str:student_clever_id>/use-ours/",
+         views.use_product_grade, name="use-product-grade"),
+]

@@ -1,0 +1,210 @@
+"""LMS Connect in the Django admin, for support staff (the districts admin's access rules).
+
+- ``Assignment``: every product assignment with its state in the LMS, the last problem in plain
+  words and Clever's own message, per-student push status (no grades in the list pages), and
+  the audit of support decisions. Actions: push now, read LMS edits now (enqueued after the
+  commit).
+- ``CleverAssignment``: the queue of links by state and problem; an ``unknown`` one (the
+  create's answer was lost) is reconciled here: "Link Clever assignment ID" (checked with a GET
+  in the section) or "Confirm not created" (the next push creates it). Both audited.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from districts.admin import SupportAdminMixin, badge, is_support
+
+from . import selectors, services, tasks
+from .models import Assignment, CleverAssignment, LmsAudit, SubmissionSync
+
+STATE_COLORS = {"not_pushed": "#6e7781", "creating": "#9a6700", "unknown": "#cf222e",
+                "linked": "#1a7f37", "deleted": "#57606a"}
+
+
+def state_badge(link: CleverAssignment | None):
+    if link is None:
+        return "-"
+    return badge(link.get_state_display(), STATE_COLORS.get(link.state, "#6e7781"),
+                  link.problem_message)
+
+
+class SubmissionSyncInline(admin.TabularInline):
+    model = SubmissionSync
+    extra = 0
+    can_delete = False
+    # Grades are children's data: support sees statuses and errors, not values.
+    fields = ["student_clever_id", "status", "pushed_at", "lms_seen_at", "lms_state",
+              "lms_edited_at", "lms_submission_id", "error"]
+    readonly_fields = fields
+
+    def has_view_permission(self, request, obj=None):
+        return is_support(request.user)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class LmsAuditInline(admin.TabularInline):
+    model = LmsAudit
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "action", "actor", "details"]
+    readonly_fields = fields
+
+    def has_view_permission(self, request, obj=None):
+        return is_support(request.user)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+def _enqueue(request, queryset, task, label: str) -> None:
+    ids = list(queryset.values_list("pk", flat=True))
+    with transaction.atomic():
+        for assignment_id in ids:
+            task.delay_on_commit(assignment_id)
+    messages.success(request, f"{label}: {len(ids)} assignment(s) enqueued.")
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(SupportAdminMixin, admin.ModelAdmin):
+    list_display = ["title", "section", "district", "due_at", "lms_state", "problem", "grading_type",
+                    "sync_policy"]
+    list_filter = ["clever__state", "clever__problem", "grading_type", "sync_policy",
+                   "section__district__lms_type"]
+    search_fields = ["title", "section__name", "section__clever_id", "clever__clever_id"]
+    list_select_related = ["section__district", "clever"]
+    readonly_fields = ["section", "title", "description", "due_at", "start_at", "points_possible",
+                       "grading_type", "submission_types", "max_attempts", "sync_policy",
+                       "auto_approve_autograded", "created_by", "created_at", "updated_at",
+                       "deleted_at", "lms_summary"]
+    fields = readonly_fields
+    inlines = [SubmissionSyncInline, LmsAuditInline]
+    actions = ["push_now", "pull_now"]
+
+    @admin.display(description="District")
+    def district(self, obj):
+        return obj.section.district
+
+    @admin.display(description="In the LMS")
+    def lms_state(self, obj):
+        return state_badge(getattr(obj, "clever", None))
+
+    @admin.display(description="Problem")
+    def problem(self, obj):
+        link = getattr(obj, "clever", None)
+        return link.problem_message if link and link.problem else ""
+
+    @admin.display(description="LMS Connect")
+    def lms_summary(self, obj):
+        link = getattr(obj, "clever", None)
+        url = reverse("admin:lms_cleverassignment_change", args=[link.pk]) if link else ""
+        return format_html(
+            "{}<br>{}<br><small>{}</small><br><a href='{}'>Link details and reconciliation</a>",
+            state_badge(link), selectors.lms_status_text(obj),
+            link.problem_detail if link else "", url,
+        )
+
+    def has_action_permission(self, request):
+        return is_support(request.user)
+
+    @admin.action(description="Push to the LMS now")
+    def push_now(self, request, queryset):
+        _enqueue(request, queryset, tasks.push_assignment, "Push")
+
+    @admin.action(description="Read teacher edits from the LMS now")
+    def pull_now(self, request, queryset):
+        ids = list(queryset.values_list("pk", flat=True))
+        reports = services.pull_assignments(assignment_ids=ids)
+        found = sum(r.lms_edits_found for r in reports)
+        failed = [r for r in reports if r.outcome not in ("ok", "skipped")]
+        messages.info(request, f"Read {len(reports)} assignment(s): {found} LMS edit(s) found, "
+                               f"{len(failed)} failed.")
+
+
+class LinkForm(forms.Form):
+    clever_id = forms.CharField(label="Clever assignment ID (UUID)", max_length=64, strip=True)
+
+
+@admin.register(CleverAssignment)
+class CleverAssignmentAdmin(SupportAdminMixin, admin.ModelAdmin):
+    list_display = ["assignment", "state_display", "clever_id", "lms_type", "problem",
+                    "problem_message", "create_attempts", "last_push_at", "last_pull_at"]
+    list_filter = ["state", "problem", "lms_type"]
+    search_fields = ["clever_id", "section_clever_id", "assignment__title"]
+    list_select_related = ["assignment"]
+    readonly_fields = ["assignment", "state", "clever_id", "section_clever_id", "lms_type",
+                       "create_started_at", "create_attempts", "created_in_lms_at", "pushed_content",
+                       "lms_state", "lms_last_modified", "push_requested_at", "last_push_at",
+                       "last_pull_at", "problem", "problem_message", "problem_detail", "problem_at"]
+    fields = readonly_fields
+    change_form_template = "lms/admin/cleverassignment_change_form.html"
+
+    @admin.display(description="State")
+    def state_display(self, obj):
+        return state_badge(obj)
+
+    def get_urls(self):
+        return [
+            path("<path:object_id>/link/", self.admin_site.admin_view(self.link_view),
+                 name="lms_cleverassignment_link"),
+            path("<path:object_id>/not-created/", self.admin_site.admin_view(self.not_created_view),
+                 name="lms_cleverassignment_not_created"),
+            *super().get_urls(),
+        ]
+
+    def _get(self, request, object_id) -> CleverAssignment:
+        if not is_support(request.user):
+            raise PermissionDenied
+        link = CleverAssignment.objects.select_related("assignment__section__district").filter(
+            pk=unquote(object_id)).first()
+        if link is None:
+            raise Http404
+        return link
+
+    def _back(self, link):
+        return HttpResponseRedirect(reverse("admin:lms_cleverassignment_change", args=[link.pk]))
+
+    def link_view(self, request, object_id):
+        link = self._get(request, object_id)
+        form = LinkForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.link_clever_assignment(assignment=link.assignment,
+                                                clever_id=form.cleaned_data["clever_id"],
+                                                actor=request.user)
+            except services.LmsInputError as exc:
+                form.add_error("clever_id", str(exc))
+            else:
+                messages.success(request, "Linked; the assignment and its grades will be pushed.")
+                return self._back(link)
+        context = {**self.admin_site.each_context(request), "title": "Link a Clever assignment",
+                   "link": link, "form": form, "opts": self.model._meta}
+        return TemplateResponse(request, "lms/admin/link.html", context)
+
+    def not_created_view(self, request, object_id):
+        link = self._get(request, object_id)
+        if request.method != "POST":
+            return self._back(link)
+        try:
+            services.confirm_not_created(assignment=link.assignment, actor=request.user)
+        except services.LmsInputError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "Confirmed: the next push creates the assignment.")
+        return self._back(link)

@@ -1,0 +1,122 @@
+"""The teacher's LMS page: only the section's teachers, statuses and errors in plain words."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from accounts.factories import UserFactory
+from lms import services
+from lms.factories import AssignmentFactory, ResultFactory
+from lms.models import CleverAssignment
+from rostering.models import Person
+from sandbox import lms as sandbox_lms
+
+
+@pytest.fixture
+def teacher_user(world):
+    user = UserFactory(username="tess")
+    Person.objects.filter(pk=world.teacher.pk).update(user=user)
+    return user
+
+
+def row(page: str, student) -> str:
+    start = page.index(f'id="student-{student.clever_id}"')
+    return page[start:page.index("</tr>", start)]
+
+
+def section_url(world):
+    return reverse("lms:section", args=[world.section.pk])
+
+
+def test_the_page_needs_a_login(world, client):
+    response = client.get(section_url(world))
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_someone_who_does_not_teach_the_section_gets_404(world, client):
+    client.force_login(UserFactory(username="stranger"))
+    assert client.get(section_url(world)).status_code == 404
+    # Linked to a student of the section: still not a teacher of it.
+    student_user = UserFactory(username="kid")
+    Person.objects.filter(pk=world.students[0].pk).update(user=student_user)
+    client.force_login(student_user)
+    assert client.get(section_url(world)).status_code == 404
+    assignment = AssignmentFactory(section=world.section, due_at=world.days(2))
+    assert client.post(reverse("lms:sync", args=[assignment.pk])).status_code == 404
+    assert client.get(reverse("lms:assignment", args=[assignment.pk])).status_code == 404
+
+
+def test_the_teacher_sees_assignments_statuses_and_syncs(world, client, teacher_user, api,
+                                                         django_capture_on_commit_callbacks):
+    pushed = AssignmentFactory(section=world.section, title="Fractions", due_at=world.days(3))
+    ResultFactory(assignment=pushed, student=world.students[0], points=8)
+    services.push_assignment(assignment_id=pushed.pk, client=api)
+    refused = AssignmentFactory(section=world.section, title="Late one", due_at=world.days(-2))
+    services.push_assignment(assignment_id=refused.pk, client=api)
+    waiting = AssignmentFactory(section=world.section, title="Decimals", due_at=world.days(4))
+    client.force_login(teacher_user)
+
+    page = client.get(section_url(world)).content.decode()
+
+    assert "Fractions" in page and "In Canvas (open)." in page
+    assert "The due date is in the past. Choose a later due date, then sync again." in page
+    assert "due_date must be in the future" in page
+    assert "Not sent yet: click “Sync to LMS” to send it." in page
+    assert page.count("Sync to LMS</button>") == 3
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = client.post(reverse("lms:sync", args=[waiting.pk]), follow=True)
+    assert response.status_code == 200 and len(callbacks) == 1
+    assert "“Decimals” is being sent to the LMS." in response.content.decode()
+    link = CleverAssignment.objects.get(assignment=waiting)
+    assert link.state == "linked" and link.push_requested_at is None
+    assert world.sandbox_assignments().count() == 2
+
+
+def test_the_assignment_page_shows_each_students_push_status(world, client, teacher_user, api):
+    assignment = AssignmentFactory(section=world.section, due_at=world.days(3))
+    for student in world.students[:3]:
+        ResultFactory(assignment=assignment, student=student, points=6)
+    services.record_result(assignment=assignment, student=world.students[3], points=2,
+                           source="teacher")  # a draft
+    services.push_assignment(assignment_id=assignment.pk, client=api)
+    uuid = CleverAssignment.objects.get(assignment=assignment).clever_id
+    sandbox_lms.teacher_edit_submission(assignment_id=uuid, user_id=world.students[0].clever_id,
+                                        grade_points=9)
+    services.pull_assignment(assignment_id=assignment.pk, client=api)
+    client.force_login(teacher_user)
+
+    page = client.get(reverse("lms:assignment", args=[assignment.pk])).content.decode()
+
+    rows = {student.clever_id: row(page, student) for student in world.students}
+    edited, pushed, _, draft, ungraded = world.students
+    assert "Changed in the LMS (kept)" in rows[edited.clever_id]
+    assert "9.0" in rows[edited.clever_id] and "Send our grade instead" in rows[edited.clever_id]
+    assert ">In the LMS<" in rows[pushed.clever_id] and "Send our grade" not in rows[pushed.clever_id]
+    assert "Draft (not approved)" in rows[draft.clever_id]
+    assert "No grade yet" in rows[ungraded.clever_id]
+    assert "Stu0 Dent" in rows[edited.clever_id]  # the teacher sees the names
+    response = client.post(reverse("lms:use-product-grade",
+                                   args=[assignment.pk, world.students[0].clever_id]), follow=True)
+    assert "Our grade will be sent to the LMS" in response.content.decode()
+
+
+def test_a_district_without_an_lms_says_so_on_the_page(lms_world, client):
+    world = lms_world(lms_type="", name="No LMS district")
+    user = UserFactory(username="tess2")
+    Person.objects.filter(pk=world.teacher.pk).update(user=user)
+    AssignmentFactory(section=world.section, due_at=world.days(2))
+    client.force_login(user)
+    page = client.get(section_url(world)).content.decode()
+    assert "Nothing can be sent to the LMS now." in page
+    assert "This district has no LMS connected through Clever" in page
+    assert "disabled" in page
+
+
+def test_the_teacher_lists_their_classes(world, client, teacher_user):
+    client.force_login(teacher_user)
+    page = client.get(reverse("lms:sections")).content.decode()
+    assert "Algebra 1" in page and section_url(world) in page
+    client.force_login(UserFactory(username="nobody"))
+    assert "No classes" in client.get(reverse("lms:sections")).content.decode()
