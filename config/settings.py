@@ -37,6 +37,11 @@ INSTALLED_APPS = [
     "rostering",
     "matching",
     "sso",
+    # django-allauth (sso/ provides the Clever provider; allauth's bundled "clever" app is not
+    # installed beside it).
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
     "lms",
 ]
 
@@ -53,6 +58,12 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -259,6 +270,40 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
 # --- SSO (sso/): allauth and the Clever provider -----------------------------------------------
+# Clever logins go through sso/ (docs/sso.md). Accounts are found by Clever user ID only, never
+# by email (Clever does not verify emails): email authentication and auto-connect stay off.
+SOCIALACCOUNT_ADAPTER = "sso.adapter.SocialAccountAdapter"
+ACCOUNT_ADAPTER = "sso.adapter.AccountAdapter"
+SOCIALACCOUNT_PROVIDERS = {
+    "clever": {
+        "APPS": [{"client_id": CLEVER_CLIENT_ID, "secret": CLEVER_CLIENT_SECRET, "key": ""}],
+        "VERIFIED_EMAIL": False,
+        "EMAIL_AUTHENTICATION": False,
+    }
+}
+# SSO bearer tokens are never stored (they reach only /me, /users/{id}, /districts/{id}).
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
+SOCIALACCOUNT_EMAIL_REQUIRED = False
+SOCIALACCOUNT_AUTO_SIGNUP = True
+# Starting a login only sends the browser to Clever; the callback is bound to the session by
+# its single-use state, so a plain link may start it (Clever's own buttons are links).
+SOCIALACCOUNT_LOGIN_ON_GET = True
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL = "/account/"
+# How long a Clever-initiated login may take to come back with the state we asked for; a
+# second state-less code within it is refused rather than bounced again (seconds).
+SSO_BOUNCE_SECONDS = env.int("SSO_BOUNCE_SECONDS", default=60)
+# How long a verified Clever login waits for "is this your account?" (seconds).
+SSO_PENDING_LINK_SECONDS = env.int("SSO_PENDING_LINK_SECONDS", default=600)
+# How long exchanged codes are remembered (their SHA-256 only) to refuse replays (seconds).
+SSO_CODE_MEMORY_SECONDS = env.int("SSO_CODE_MEMORY_SECONDS", default=86_400)
+# Retries of Clever calls made while a person waits on the callback (5xx, no answer).
+SSO_CLEVER_MAX_RETRIES = env.int("SSO_CLEVER_MAX_RETRIES", default=1)
 
 # --- Matching (matching/) ---------------------------------------------------------------------
 

@@ -65,6 +65,10 @@ class District(models.Model):
     )
 
     sync_enabled = models.BooleanField(default=True)
+    # Known only through Clever Library teacher sign-ins: the district shares no district token,
+    # so discovery does not disconnect it and the retention purge leaves its teachers' rosters.
+    # Discovery clears it (and switches syncs on) the day Clever lists a token for the district.
+    library_only = models.BooleanField(default=False)
     # Use Clever's Events API for incremental syncs (the district must have enabled events).
     events_enabled = models.BooleanField(default=True)
     # The newest event already applied, and when the cursor was last good (freshness).

@@ -281,6 +281,10 @@ def _apply_listed(
             if getattr(district, name) != value:
                 setattr(district, name, value)
                 changed.append(name)
+    if district.library_only:
+        # Known from Library sign-ins until now: the district itself shares data from today.
+        district.library_only, district.sync_enabled, district.events_enabled = False, True, True
+        changed += ["library_only", "sync_enabled", "events_enabled"]
     district.last_seen_at = now
     district.save(update_fields=[*changed, "last_seen_at"])
     if created:
@@ -395,6 +399,7 @@ def discover_districts(*, client: CleverClient | None = None, actor_label: str =
 def _disconnect_unlisted(listed_ids: set[str], *, actor_label: str, summary: dict) -> None:
     gone = (
         District.objects.exclude(status=DistrictStatus.DISCONNECTED)
+        .exclude(library_only=True)
         .exclude(clever_id__in=listed_ids)
         .order_by("clever_id")
     )

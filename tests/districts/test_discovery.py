@@ -291,3 +291,23 @@ def test_an_empty_listing_does_not_disconnect_every_district(db):
     assert summary["disconnected"] == []
     assert summary["warnings"] == ["Clever listed no districts; 2 districts were left as they are"]
     assert set(District.objects.values_list("status", flat=True)) == {DistrictStatus.CONNECTED}
+
+
+def test_a_library_only_district_is_not_disconnected_and_joins_when_clever_lists_it(
+    make_sandbox_district, clever
+):
+    listed = make_sandbox_district("Springfield Unified")
+    # Known only from a Clever Library teacher's sign-in (sso/): no district token.
+    library = District.objects.create(clever_id="5" * 24, name="Library Elementary District",
+                                      library_only=True, sync_enabled=False, events_enabled=False)
+    joining = District.objects.create(clever_id=listed.id, name="", library_only=True,
+                                      sync_enabled=False, events_enabled=False)
+
+    summary = services.discover_districts(client=clever)
+
+    assert summary["disconnected"] == []
+    library.refresh_from_db()
+    assert library.status == DistrictStatus.CONNECTED and library.library_only
+    joining.refresh_from_db()
+    assert not joining.library_only and joining.sync_enabled and joining.events_enabled
+    assert joining.name == "Springfield Unified"

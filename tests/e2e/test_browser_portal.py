@@ -1,7 +1,9 @@
 """In Debian's Chromium: a teacher launches the app from the sandbox's Clever Portal.
 
 The browser lands on the app's primary redirect URI with a code and no ``state`` (as every
-Portal launch does), and that code is good for exactly one exchange over real HTTP.
+Portal launch does). The app does not exchange that code: it bounces once to Clever's authorize
+URL and comes back with a state and a new code. The first code is therefore still good for
+exactly one exchange over real HTTP. (Where the login ends is tests/e2e/test_browser_sso.py's.)
 """
 
 from urllib.parse import parse_qs, urlsplit
@@ -16,7 +18,9 @@ CALLBACK_PATH = "/accounts/clever/login/callback/"
 
 
 @pytest.fixture
-def teacher(transactional_db, live_server):
+def teacher(transactional_db, live_server, settings):
+    settings.CLEVER_REDIRECT_URI = f"{live_server.url}{CALLBACK_PATH}"
+    settings.CLEVER_OAUTH_BASE = settings.CLEVER_API_BASE = f"{live_server.url}/sandbox"
     services.set_redirect_uris(uris=[f"{live_server.url}{CALLBACK_PATH}"])
     district = generator.load_district(generator.generate_district(seed=11, students=500))
     record = district.records.filter(is_teacher=True).order_by("clever_id").first()
@@ -27,16 +31,18 @@ def test_portal_launch_reaches_the_redirect_uri_with_a_code_and_no_state(
     browser_page, live_server, teacher
 ):
     page = browser_page
+    callbacks = []
+    page.on("request", lambda request: CALLBACK_PATH in request.url and callbacks.append(request.url))
     page.goto(f"{live_server.url}/sandbox/portal/?q={teacher.display_name.split()[-1]}")
     row = page.locator("tr", has_text=teacher.display_name).first
-    with page.expect_navigation(url=f"**{CALLBACK_PATH}**"):
+    with page.expect_navigation(url=lambda url: CALLBACK_PATH in url and "state=" in url):
         row.get_by_role("link", name="Launch app").click()
 
-    landed = urlsplit(page.url)
-    query = parse_qs(landed.query)
-    assert landed.path == CALLBACK_PATH
-    assert "state" not in query
-    assert len(query["code"]) == 1
+    launched, bounced = (urlsplit(url) for url in callbacks[:2])
+    query = parse_qs(launched.query)
+    assert launched.path == bounced.path == CALLBACK_PATH
+    assert "state" not in query and len(query["code"]) == 1
+    assert parse_qs(bounced.query)["code"] != query["code"]
 
     # Over real HTTP to the live server; closing the clients ends their keep-alive connections.
     with CleverClient(oauth_base=f"{live_server.url}/sandbox", http_adapter=None,

@@ -1,0 +1,162 @@
+"""One person (or one Library teacher's roster) into the mirror, from raw Clever records.
+
+Used at login (sso/): a district user not yet in the mirror is written from ``/users/{id}``
+(the next sync of the district agrees with it: same mapping, same content hash), and a Clever
+Library teacher brings their shared sections and those sections' students, read with the
+teacher's own token. The mapping is ``rostering.services.mapping``'s and product accounts are
+made as ``rostering.services.provisioning`` makes them (``clever-<Clever ID>``, unusable
+password, the district's organization), through their public functions only.
+
+Nothing here logs names, emails or tokens.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from districts import crypto
+
+from ..models import ContactLink, Person, Section, SectionMembership
+from . import mapping, provisioning
+
+
+def _prepared_values(record_type: str, record: dict, *, keep_sensitive: bool) -> tuple[str, dict, dict]:
+    """(clever_id, model column values, derived lists) of one raw record."""
+    prepared = mapping.prepare(record_type, copy.deepcopy(record), keep_sensitive=keep_sensitive)
+    raw = json.loads(prepared.raw_json)
+    fields = mapping.map_fields(record_type, prepared.record)
+    extra = {name: fields.pop(name) for name in list(fields) if name.startswith("_")}
+    values = {**fields, "content_hash": prepared.content_hash, "fingerprint": prepared.fingerprint,
+              "raw": raw, "archived_at": None}
+    if record_type == "users":
+        values["sensitive_ciphertext"] = (
+            crypto.encrypt(mapping.canonical_json(prepared.sensitive)) if prepared.sensitive else ""
+        )
+    return prepared.clever_id, values, extra
+
+
+def _upsert(model, *, district, clever_id: str, values: dict, now) -> tuple[object, bool]:
+    row = model.objects.select_for_update().filter(district=district, clever_id=clever_id).first()
+    if row is None:
+        row = model.objects.create(district=district, clever_id=clever_id, created_at=now,
+                                   updated_at=now, **values)
+        return row, True
+    changed = [name for name, value in values.items() if getattr(row, name) != value]
+    if changed:
+        for name in changed:
+            setattr(row, name, values[name])
+        row.updated_at = now
+        row.save(update_fields=[*changed, "updated_at"])
+        row.refresh_from_db()
+    return row, False
+
+
+@transaction.atomic
+def upsert_person(*, district, record: dict) -> tuple[Person, bool]:
+    """Create or refresh one Clever user in the district's mirror (an archived row comes back:
+    Clever just served the record). Returns (person, created)."""
+    clever_id, values, extra = _prepared_values(
+        "users", record, keep_sensitive=district.store_sensitive_fields
+    )
+    person, created = _upsert(Person, district=district, clever_id=clever_id, values=values,
+                              now=timezone.now())
+    ContactLink.objects.filter(contact=person).delete()
+    links = extra.get("_links") or []
+    ContactLink.objects.bulk_create([
+        ContactLink(district=district, contact=person, student_clever_id=student,
+                    relationship=relationship, type=kind)
+        for student, relationship, kind in links
+    ])
+    return person, created
+
+
+@transaction.atomic
+def upsert_section(*, district, record: dict) -> tuple[Section, bool]:
+    """Create or refresh one section and rebuild its memberships."""
+    clever_id, values, extra = _prepared_values("sections", record, keep_sensitive=False)
+    section, created = _upsert(Section, district=district, clever_id=clever_id, values=values,
+                               now=timezone.now())
+    SectionMembership.objects.filter(section=section).delete()
+    primary = section.primary_teacher_clever_id
+    memberships = [
+        SectionMembership(district=district, section=section, person_clever_id=student,
+                          role=SectionMembership.Role.STUDENT, is_primary=False)
+        for student in extra.get("_students") or []
+    ] + [
+        SectionMembership(district=district, section=section, person_clever_id=teacher,
+                          role=SectionMembership.Role.TEACHER, is_primary=teacher == primary)
+        for teacher in extra.get("_teachers") or []
+    ]
+    SectionMembership.objects.bulk_create(memberships)
+    return section, created
+
+
+def account_of(person: Person):
+    """The product account this person already has: theirs, the matching seam's answer, or a
+    ``clever-<Clever ID>`` account left from an earlier mirror. None: they need a new one."""
+    if person.user_id:
+        return person.user
+    found = provisioning.find_existing_user(person)
+    if found is not None:
+        return found
+    return get_user_model().objects.filter(username=provisioning.username_for(person)).first()
+
+
+@transaction.atomic
+def create_account(*, person: Person, organization):
+    """A new product account for the person, as provisioning makes them, attached to them."""
+    User = get_user_model()
+    email = person.email.strip()[:254] if "@" in person.email else ""
+    user = User(
+        username=provisioning.username_for(person),
+        first_name=person.first_name[:150],
+        last_name=person.last_name[:150],
+        email=email,
+        organization=organization,
+        is_active=True,
+    )
+    user.set_unusable_password()
+    user.save()
+    attach_account(person=person, user=user)
+    return user
+
+
+@transaction.atomic
+def attach_account(*, person: Person, user) -> Person:
+    """Point the person at the product account (an inactive account stays inactive: whoever
+    deactivated it decides, and the sync reactivates accounts of restored people)."""
+    if person.user_id != user.pk:
+        person.user = user
+        person.save(update_fields=["user"])
+    return person
+
+
+@transaction.atomic
+def provision_library_roster(*, district, teacher_record: dict, client) -> dict:
+    """A Clever Library teacher at sign-in: the teacher, the sections they shared and those
+    sections' students, read with the teacher's token (``client``) and written at once; every
+    student gets a product account (the district's organization, if any). Returns counts."""
+    teacher, _ = upsert_person(district=district, record=teacher_record)
+    sections = list(client.iter_records(f"users/{teacher.clever_id}/sections"))
+    student_ids: set[str] = set()
+    for record in sections:
+        upsert_section(district=district, record=record)
+        students, _teachers = mapping.section_members(record)
+        student_ids.update(students)
+    students_written = 0
+    if student_ids:
+        for record in client.iter_records("users"):
+            if not isinstance(record, dict) or record.get("id") not in student_ids:
+                continue
+            person, _ = upsert_person(district=district, record=record)
+            if account_of(person) is None:
+                create_account(person=person, organization=district.organization)
+            elif person.user_id is None:
+                attach_account(person=person, user=account_of(person))
+            students_written += 1
+    return {"sections": len(sections), "students": students_written}

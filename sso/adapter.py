@@ -1,0 +1,111 @@
+"""allauth adapters: where a verified Clever login meets this product's rules.
+
+``SocialAccountAdapter.pre_social_login`` runs after the code was exchanged and Clever said who
+the person is, before anyone is signed in: it admits or refuses the login (district connected,
+Library teachers), writes the mirror, and finds or makes the account by Clever user ID (never by
+email). A refusal, or an email that matches an existing account, ends the login with a page
+(``ImmediateHttpResponse``): nobody is signed in and nothing is linked. Otherwise allauth signs
+the person in, replacing whatever session the browser had.
+
+``AccountAdapter``: no self-service password signup (accounts come from Clever or the
+organization), ``next`` must be a path on this site, and after a Clever login the session
+learns the person's roles (``post_login``).
+"""
+
+from __future__ import annotations
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.adapter import get_adapter as get_account_adapter
+from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from django.shortcuts import render
+
+from . import services
+from . import state as login_state
+from .identity import ROLE_LABELS
+from .models import LoginOutcome
+from .redirects import is_safe_next
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request) -> bool:
+        return False
+
+    def is_safe_url(self, url) -> bool:
+        return is_safe_next(url)
+
+    def post_login(self, request, user, *, email_verification, signal_kwargs, email, signup, redirect_url):
+        sociallogin = (signal_kwargs or {}).get("sociallogin")
+        context = getattr(sociallogin, "clever", None)
+        if context is not None:
+            services.begin_clever_session(request, identity=context.identity)
+            redirect_url = services.landing_after_login(request, next_url=redirect_url)
+        return super().post_login(request, user, email_verification=email_verification,
+                                  signal_kwargs=signal_kwargs, email=email, signup=signup,
+                                  redirect_url=redirect_url)
+
+    def add_message(self, *args, **kwargs) -> None:
+        # No "Successfully signed in as ..." flash: the account page says who is signed in.
+        return None
+
+
+def refusal_page(request, *, outcome: str, identity, district):
+    templates = {
+        LoginOutcome.DISTRICT_UNKNOWN: "sso/district_not_connected.html",
+        LoginOutcome.DISTRICT_NOT_CONNECTED: "sso/district_not_connected.html",
+        LoginOutcome.LIBRARY_NOT_TEACHER: "sso/library_teachers_only.html",
+    }
+    context = {
+        "outcome": outcome,
+        "district": district,
+        "known": district is not None,
+        "roles": [ROLE_LABELS[r] for r in identity.roles],
+    }
+    return render(request, templates.get(outcome, "sso/error.html"), context, status=403)
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def is_open_for_signup(self, request, sociallogin) -> bool:
+        return True
+
+    def is_auto_signup_allowed(self, request, sociallogin) -> bool:
+        return True
+
+    def can_authenticate_by_email(self, login, email) -> bool:
+        return False
+
+    def pre_social_login(self, request, sociallogin) -> None:
+        context = getattr(sociallogin, "clever", None)
+        if context is None:
+            return
+        identity = context.identity
+        try:
+            purpose = login_state.read(sociallogin.state)
+        except login_state.BadState:
+            purpose = login_state.Purpose()
+        entry = services.entry_for(purpose)
+        admission = services.admit_clever_login(identity=identity, record=context.record,
+                                                access_token=context.access_token, entry=entry)
+        if admission.outcome is not None:
+            raise ImmediateHttpResponse(refusal_page(request, outcome=admission.outcome,
+                                                     identity=identity, district=admission.district))
+        existing = sociallogin.account if sociallogin.is_existing else None
+        resolution = services.resolve_account(identity=identity, admission=admission,
+                                              existing_account=existing)
+        if resolution.collision is not None:
+            services.record_login(identity=identity, district=admission.district,
+                                  outcome=LoginOutcome.PENDING_LINK, entry=entry)
+            # A new Clever login replaces the browser's session before anything is asked.
+            if request.user.is_authenticated:
+                get_account_adapter(request).logout(request)
+            services.remember_pending_link(request, identity=identity, admission=admission,
+                                           next_url=sociallogin.state.get("next"))
+            raise ImmediateHttpResponse(render(request, "sso/is_this_your_account.html", {
+                "identity": identity, "district": admission.district,
+            }))
+        sociallogin.account = resolution.account
+        sociallogin.user = resolution.user
+        active = resolution.user.is_active
+        services.record_login(identity=identity, district=admission.district,
+                              outcome=LoginOutcome.LOGGED_IN if active else LoginOutcome.ACCOUNT_INACTIVE,
+                              entry=entry)

@@ -1,0 +1,117 @@
+"""What the SSO app records: every Clever login (evidence for district matching), every link of a
+Clever user to a product account (audit), and the codes already exchanged (replay guard).
+
+None of these holds a token, a code, an email address or a name: a login keeps the email's
+domain only, a code is kept as its SHA-256.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class LoginOutcome(models.TextChoices):
+    LOGGED_IN = "logged_in", "Logged in"
+    # A verified Clever login waiting for "is this your account?" (email matches an account).
+    PENDING_LINK = "pending_link", "Asked whether an existing account is theirs"
+    DISTRICT_UNKNOWN = "district_unknown", "District unknown to the app"
+    DISTRICT_NOT_CONNECTED = "district_not_connected", "District not connected"
+    LIBRARY_NOT_TEACHER = "library_not_teacher", "Library sign-in by someone who is not a teacher"
+    # The person's product account is switched off (allauth shows the "inactive" page).
+    ACCOUNT_INACTIVE = "account_inactive", "Account inactive"
+    # The login was started by another app (e.g. district linking) and handed to its hook.
+    PURPOSE = "purpose", "Handled by another app's purpose hook"
+    FAILED = "failed", "Failed"
+
+
+class LoginEntry(models.TextChoices):
+    # "Log in with Clever" from this app: the state was ours from the start.
+    LOG_IN_WITH_CLEVER = "log_in_with_clever", "Log in with Clever"
+    # Portal, Instant Login, Library or LMS launches: no state, bounced once to get one.
+    CLEVER_INITIATED = "clever_initiated", "Started in Clever (Portal, Instant Login, Library, LMS)"
+
+
+class CleverLogin(models.Model):
+    """One Clever login attempt whose identity Clever confirmed: evidence for district matching
+    (the district-matching issue counts these per organization)."""
+
+    clever_district_id = models.CharField("Clever district ID", max_length=24, blank=True, db_index=True)
+    district = models.ForeignKey(
+        "districts.District", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Clever role names: student, teacher, staff, district_admin, contact.
+    roles = models.JSONField(default=list, blank=True)
+    # Only the domain of the (unverified) Clever email, lower case; never the address.
+    email_domain = models.CharField(max_length=255, blank=True, db_index=True)
+    # "district" (district-shared) or "teacher" (Clever Library).
+    authorized_by = models.CharField(max_length=16, blank=True)
+    entry = models.CharField(max_length=32, choices=LoginEntry.choices, blank=True)
+    outcome = models.CharField(max_length=32, choices=LoginOutcome.choices)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        where = self.clever_district_id or "no district"
+        return f"{self.outcome} login in {where} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AccountLink(models.Model):
+    """Audit of every link (and unlink) of a Clever user to a product account."""
+
+    class Action(models.TextChoices):
+        LINKED = "linked"
+        UNLINKED = "unlinked"
+
+    class Method(models.TextChoices):
+        # A new product account was created for the Clever user at their first login.
+        NEW_ACCOUNT = "new_account", "New account created at login"
+        # The roster sync (or matching) had already given the person an account.
+        MIRROR_ACCOUNT = "mirror_account", "Account the roster already had for this Clever ID"
+        # The person signed in to an existing account and confirmed the link.
+        CONFIRMED_SIGN_IN = "confirmed_sign_in", "Confirmed after signing in to the account"
+        # Support staff, in the admin.
+        STAFF = "staff", "Support staff"
+
+    action = models.CharField(max_length=16, choices=Action.choices)
+    method = models.CharField(max_length=32, choices=Method.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="clever_link_audits"
+    )
+    clever_id = models.CharField("Clever user ID", max_length=24, db_index=True)
+    clever_district_id = models.CharField("Clever district ID", max_length=24, blank=True)
+    person = models.ForeignKey(
+        "rostering.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Who decided: a person, or a named automatic rule ("sso: first login", ...).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=255, blank=True)
+    # What the decision rested on (IDs, roles, yes/no facts; never an email, a name or a token).
+    evidence = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.action} {self.clever_id} ({self.method}) at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class CodeRedemption(models.Model):
+    """An authorization code this app exchanged (or is exchanging): its SHA-256, so the same code
+    is never exchanged twice, and a second delivery finds who it logged in."""
+
+    code_digest = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # Where the first delivery sent the browser once it was done.
+    landing = models.CharField(max_length=500, blank=True)
+    finished = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self):
+        return f"code {self.code_digest[:8]}… at {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,110 @@
+"""Reads for Clever sign-in: who is signed in as what, email collisions, replayed codes."""
+
+from __future__ import annotations
+
+import hashlib
+
+from allauth.socialaccount.models import SocialAccount
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+
+from districts.models import District
+from rostering.models import Person
+from rostering.services.provisioning import USERNAME_PREFIX
+
+from .identity import ROLE_LABELS, CleverIdentity
+from .models import CleverLogin, CodeRedemption
+
+PROVIDER = "clever"
+# Session keys (the session is flushed at every login and logout).
+SESSION_CLEVER = "sso.clever"  # the signed-in Clever identity (extra_data form)
+SESSION_ACTIVE_ROLE = "sso.active_role"
+SESSION_PENDING_LINK = "sso.pending_link"
+SESSION_BOUNCE = "sso.bounce"
+
+
+def code_digest(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def redemption(code: str) -> CodeRedemption | None:
+    return CodeRedemption.objects.filter(code_digest=code_digest(code)).select_related("user").first()
+
+
+def social_account(clever_id: str) -> SocialAccount | None:
+    return SocialAccount.objects.filter(provider=PROVIDER, uid=clever_id).select_related("user").first()
+
+
+def clever_accounts(user) -> QuerySet[SocialAccount]:
+    return SocialAccount.objects.filter(provider=PROVIDER, user=user)
+
+
+def email_collision(identity: CleverIdentity):
+    """An existing product account with the Clever email (case-insensitive) that is not itself
+    a Clever-provisioned account, or None. Only ever a question to the person, never a link."""
+    email = identity.usable_email
+    if not email:
+        return None
+    User = get_user_model()
+    return (
+        User.objects.filter(email__iexact=email.strip(), is_active=True)
+        .exclude(username__startswith=USERNAME_PREFIX)
+        .order_by("pk")
+        .first()
+    )
+
+
+def signed_in_identity(request) -> CleverIdentity | None:
+    data = request.session.get(SESSION_CLEVER)
+    return CleverIdentity.from_extra_data(data) if isinstance(data, dict) else None
+
+
+def session_roles(request) -> tuple[str, ...]:
+    identity = signed_in_identity(request)
+    return identity.roles if identity else ()
+
+
+def active_role(request) -> str | None:
+    """The role the signed-in person acts in: it decides permissions (``sso.permissions``)."""
+    role = request.session.get(SESSION_ACTIVE_ROLE)
+    return role if role in session_roles(request) else None
+
+
+def role_label(role: str | None) -> str:
+    return ROLE_LABELS.get(role or "", "")
+
+
+def person_for(identity: CleverIdentity) -> Person | None:
+    return (
+        Person.objects.filter(district__clever_id=identity.district_id, clever_id=identity.clever_id)
+        .select_related("district", "district__organization")
+        .first()
+    )
+
+
+def district_for(identity: CleverIdentity) -> District | None:
+    if not identity.district_id:
+        return None
+    return District.objects.filter(clever_id=identity.district_id).select_related("organization").first()
+
+
+def account_summary(request) -> dict:
+    """What ``/account/`` shows about the signed-in person."""
+    user = request.user
+    identity = signed_in_identity(request)
+    district = district_for(identity) if identity else None
+    role = active_role(request)
+    return {
+        "name": user.get_full_name() or (identity.display_name if identity else "") or user.get_username(),
+        "active_role": role,
+        "active_role_label": role_label(role),
+        "roles": [(r, role_label(r)) for r in (identity.roles if identity else ())],
+        "organization": user.organization if getattr(user, "organization_id", None) else None,
+        "district": district,
+        "clever_district_id": identity.district_id if identity else "",
+        "library": bool(identity and identity.is_library),
+    }
+
+
+def logins_for_district(clever_district_id: str) -> QuerySet[CleverLogin]:
+    return CleverLogin.objects.filter(clever_district_id=clever_district_id)

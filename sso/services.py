@@ -1,0 +1,389 @@
+"""Writes of Clever sign-in: admitting a verified login (district and Library rules, the mirror),
+finding or making the product account (by Clever user ID only), links with their audit, login
+evidence, the replay guard for codes, and the session (who, which role).
+
+Public API for other apps (docs/sso.md):
+
+- :func:`start_clever_login` sends the browser to Clever with a fresh state that carries a
+  signed purpose; :func:`register_purpose` names the hook that receives the verified Clever
+  identity when such a login comes back.
+
+Never logs codes, tokens, emails or names.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from allauth.socialaccount.models import SocialAccount
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+
+from clever.errors import CleverError
+from districts.models import District, DistrictAudit, DistrictStatus
+from rostering.models import Person, SyncRun
+from rostering.services import single
+
+from . import selectors
+from . import state as login_state
+from .identity import CleverIdentity
+from .models import AccountLink, CleverLogin, CodeRedemption, LoginEntry, LoginOutcome
+from .redirects import is_safe_next, safe_next
+
+logger = logging.getLogger(__name__)
+
+register_purpose = login_state.register_purpose
+LOGIN = login_state.LOGIN
+LIBRARY_ACTOR = "sso: Clever Library sign-in"
+
+
+# --- starting a login ------------------------------------------------------------------------
+
+
+def start_clever_login(
+    request,
+    *,
+    purpose: str = LOGIN,
+    data: dict | None = None,
+    district_id: str | None = None,
+    next_url: str | None = None,
+    bounced: bool = False,
+) -> HttpResponseRedirect:
+    """Send the browser to Clever's authorize URL with a fresh state bound to this session.
+
+    ``purpose`` other than ``"login"`` must be registered (:func:`register_purpose`); its
+    ``data`` (JSON-serializable) and the signed-in product user are signed into the state, and
+    the hook gets them back with the verified Clever identity. ``district_id`` skips Clever's
+    district picker; ``next_url`` (a path on this site) is where a login lands.
+    """
+    from allauth.socialaccount.adapter import get_adapter
+
+    from .provider import valid_district_id
+
+    provider = get_adapter(request).get_provider(request, selectors.PROVIDER)
+    actor = request.user.pk if request.user.is_authenticated else None
+    chosen = login_state.Purpose(name=purpose, data=dict(data or {}), actor_id=actor,
+                                 bounced=bounced, district_id=valid_district_id(district_id))
+    return provider.redirect(request, "login", next_url=next_url if is_safe_next(next_url) else None,
+                             purpose=chosen)
+
+
+def bounce_clever_initiated(request, *, code: str, district_id: str = "") -> HttpResponseRedirect:
+    """A code without a state (Portal, Instant Login, Library, LMS launch): not exchanged; the
+    browser goes back to Clever once for a code with a state bound to this session."""
+    request.session[selectors.SESSION_BOUNCE] = {"code": selectors.code_digest(code), "at": time.time()}
+    return start_clever_login(request, district_id=district_id, bounced=True)
+
+
+def bounce_pending(request, *, code: str) -> bool:
+    """Whether this browser was just bounced for another state-less code (so this one means
+    Clever came back without the state we asked for)."""
+    bounce = request.session.get(selectors.SESSION_BOUNCE)
+    if not isinstance(bounce, dict):
+        return False
+    fresh = time.time() - float(bounce.get("at") or 0) < settings.SSO_BOUNCE_SECONDS
+    return fresh and bounce.get("code") != selectors.code_digest(code)
+
+
+def forget_bounce(request) -> None:
+    request.session.pop(selectors.SESSION_BOUNCE, None)
+
+
+# --- codes: at most one exchange each ----------------------------------------------------------
+
+
+def claim_code(*, code: str) -> bool:
+    """Reserve the code for one exchange; False if it was already exchanged (or is being)."""
+    CodeRedemption.objects.filter(
+        created_at__lt=timezone.now() - timedelta(seconds=settings.SSO_CODE_MEMORY_SECONDS)
+    ).delete()
+    try:
+        with transaction.atomic():
+            CodeRedemption.objects.create(code_digest=selectors.code_digest(code))
+    except IntegrityError:
+        return False
+    return True
+
+
+@transaction.atomic
+def finish_code(*, code: str, user=None, landing: str = "") -> None:
+    CodeRedemption.objects.filter(code_digest=selectors.code_digest(code)).update(
+        user=user if user is not None and user.is_authenticated else None,
+        landing=safe_next(landing, "") if landing else "",
+        finished=True,
+    )
+
+
+# --- evidence ----------------------------------------------------------------------------------
+
+
+def record_login(*, identity: CleverIdentity, district: District | None, outcome: str,
+                 entry: str = "") -> CleverLogin:
+    """One row of evidence: district, roles, email domain (never the address), outcome."""
+    login = CleverLogin.objects.create(
+        clever_district_id=identity.district_id,
+        district=district,
+        roles=list(identity.roles),
+        email_domain=identity.email_domain,
+        authorized_by=identity.authorized_by,
+        entry=entry,
+        outcome=outcome,
+    )
+    logger.info("clever login: district %s, roles %s, outcome %s", identity.district_id or "-",
+                ",".join(identity.roles) or "-", outcome)
+    return login
+
+
+def entry_for(purpose: login_state.Purpose) -> str:
+    return LoginEntry.CLEVER_INITIATED if purpose.bounced else LoginEntry.LOG_IN_WITH_CLEVER
+
+
+# --- admitting a verified login ------------------------------------------------------------------
+
+
+@dataclass
+class Admission:
+    """``outcome`` is None when the person may sign in, else the refusal (a LoginOutcome)."""
+
+    outcome: str | None
+    district: District | None = None
+    person: Person | None = None
+    created: bool = False
+
+
+def _library_district(identity: CleverIdentity, client) -> District:
+    district = District.objects.filter(clever_id=identity.district_id).first()
+    if district is not None:
+        return district
+    name = ""
+    try:
+        name = str(client.get_record("districts", identity.district_id).get("name") or "")[:255]
+    except CleverError:  # the name is a nicety; the teacher's token may not reach the district
+        logger.info("clever library login: district %s name not readable", identity.district_id)
+    district = District.objects.create(
+        clever_id=identity.district_id, name=name,
+        # Library districts share no district token: nothing to sync on a schedule, and
+        # discovery must not take the missing token for a departure.
+        sync_enabled=False, events_enabled=False, library_only=True,
+    )
+    DistrictAudit.objects.create(
+        district=district, action=DistrictAudit.Action.DISCOVERED, actor_label=LIBRARY_ACTOR,
+        details={"authorized_by": "teacher"},
+    )
+    return district
+
+
+@transaction.atomic
+def admit_clever_login(*, identity: CleverIdentity, record: dict, access_token: str,
+                       entry: str) -> Admission:
+    """Apply the district and Library rules to a login Clever confirmed, and bring the person
+    (and for a Library teacher their sections and students) into the mirror. Refusals are
+    recorded as evidence here; admitted logins are recorded once the account is known."""
+    from .provider import clever_client
+
+    if not identity.clever_id or not identity.district_id:
+        record_login(identity=identity, district=None, outcome=LoginOutcome.DISTRICT_UNKNOWN, entry=entry)
+        return Admission(outcome=LoginOutcome.DISTRICT_UNKNOWN)
+    if identity.is_library:
+        if "teacher" not in identity.roles and "student" not in identity.roles:
+            district = selectors.district_for(identity)
+            record_login(identity=identity, district=district,
+                         outcome=LoginOutcome.LIBRARY_NOT_TEACHER, entry=entry)
+            return Admission(outcome=LoginOutcome.LIBRARY_NOT_TEACHER, district=district)
+        with clever_client(access_token) as client:
+            district = _library_district(identity, client)
+            existed = Person.objects.filter(district=district, clever_id=identity.clever_id).exists()
+            if "teacher" in identity.roles:
+                counts = single.provision_library_roster(district=district, teacher_record=record,
+                                                         client=client)
+                logger.info("clever library login: %s sections, %s students written",
+                            counts["sections"], counts["students"])
+            else:
+                single.upsert_person(district=district, record=record)
+        person = Person.objects.get(district=district, clever_id=identity.clever_id)
+        return Admission(outcome=None, district=district, person=person, created=not existed)
+
+    district = selectors.district_for(identity)
+    if district is None or district.status != DistrictStatus.CONNECTED:
+        outcome = (LoginOutcome.DISTRICT_UNKNOWN if district is None
+                   else LoginOutcome.DISTRICT_NOT_CONNECTED)
+        record_login(identity=identity, district=district, outcome=outcome, entry=entry)
+        return Admission(outcome=outcome, district=district)
+    person, created = single.upsert_person(district=district, record=record)
+    if created:
+        from rostering.tasks import sync_district
+
+        # Someone the mirror did not know: the district's roster is behind; sync it.
+        transaction.on_commit(lambda: sync_district.delay(district.pk, "auto", SyncRun.Trigger.LOGIN))
+    return Admission(outcome=None, district=district, person=person, created=created)
+
+
+# --- accounts and links ----------------------------------------------------------------------------
+
+
+@dataclass
+class Resolution:
+    user: object | None = None
+    account: SocialAccount | None = None
+    # An existing account with the same email: ask "is this your account?", link nothing.
+    collision: object | None = None
+
+
+def _audit(*, action: str, method: str, user, identity: CleverIdentity, person: Person | None,
+           actor=None, actor_label: str = "", evidence: dict | None = None) -> AccountLink:
+    return AccountLink.objects.create(
+        action=action, method=method, user=user, clever_id=identity.clever_id,
+        clever_district_id=identity.district_id, person=person, actor=actor,
+        actor_label=actor_label, evidence=evidence or {},
+    )
+
+
+@transaction.atomic
+def link_clever_account(*, user, identity: CleverIdentity, person: Person | None, method: str,
+                        actor=None, actor_label: str = "", evidence: dict | None = None) -> SocialAccount:
+    """Link the Clever user to the product account (SocialAccount + the mirror's person), with
+    an audit row. Refuses a Clever user already linked to another account."""
+    existing = SocialAccount.objects.select_for_update().filter(
+        provider=selectors.PROVIDER, uid=identity.clever_id
+    ).first()
+    if existing is not None and existing.user_id != user.pk:
+        raise ValueError("this Clever user is already linked to another account")
+    if existing is None:
+        existing = SocialAccount.objects.create(user=user, provider=selectors.PROVIDER,
+                                                uid=identity.clever_id, extra_data=identity.extra_data())
+    if person is not None and person.user_id is None:
+        single.attach_account(person=person, user=user)
+    _audit(action=AccountLink.Action.LINKED, method=method, user=user, identity=identity,
+           person=person, actor=actor, actor_label=actor_label,
+           evidence={"roles": list(identity.roles), "authorized_by": identity.authorized_by,
+                     **(evidence or {})})
+    return existing
+
+
+@transaction.atomic
+def unlink_clever_account(*, account: SocialAccount, actor, reason: str = "") -> None:
+    """Remove a Clever link (support staff); the person keeps their mirror row, unlinked."""
+    identity = CleverIdentity.from_extra_data(account.extra_data or {})
+    person = Person.objects.filter(clever_id=account.uid, user=account.user).first()
+    if person is not None:
+        person.user = None
+        person.save(update_fields=["user"])
+    _audit(action=AccountLink.Action.UNLINKED, method=AccountLink.Method.STAFF, user=account.user,
+           identity=identity, person=person, actor=actor,
+           actor_label=getattr(actor, "username", "") or "", evidence={"reason": reason[:500]})
+    account.delete()
+
+
+@transaction.atomic
+def resolve_account(*, identity: CleverIdentity, admission: Admission, existing_account: SocialAccount | None,
+                    create_despite_collision: bool = False) -> Resolution:
+    """The product account for a verified Clever user, by Clever user ID only: the one already
+    linked, else the one the roster gave them, else (unless an account has their email: then
+    ask) a new ``clever-<Clever ID>`` account in the district's organization."""
+    person = admission.person
+    if existing_account is not None:
+        if person is not None and person.user_id is None:
+            single.attach_account(person=person, user=existing_account.user)
+        return Resolution(user=existing_account.user, account=existing_account)
+    user = single.account_of(person) if person is not None else None
+    if user is not None:
+        account = link_clever_account(user=user, identity=identity, person=person,
+                                      method=AccountLink.Method.MIRROR_ACCOUNT,
+                                      actor_label="sso: first Clever login",
+                                      evidence={"person_had_account": True})
+        return Resolution(user=user, account=account)
+    if not create_despite_collision:
+        collision = selectors.email_collision(identity)
+        if collision is not None:
+            return Resolution(collision=collision)
+    organization = admission.district.organization if admission.district else None
+    user = single.create_account(person=person, organization=organization)
+    account = link_clever_account(user=user, identity=identity, person=person,
+                                  method=AccountLink.Method.NEW_ACCOUNT,
+                                  actor_label="sso: first Clever login",
+                                  evidence={"email_collision_declined": create_despite_collision})
+    return Resolution(user=user, account=account)
+
+
+# --- the session -------------------------------------------------------------------------------
+
+
+def begin_clever_session(request, *, identity: CleverIdentity) -> None:
+    """After a Clever login: who is signed in (IDs, district, name, email, roles) and, for a
+    single role, the active role."""
+    request.session[selectors.SESSION_CLEVER] = identity.extra_data()
+    request.session.pop(selectors.SESSION_ACTIVE_ROLE, None)
+    request.session.pop(selectors.SESSION_PENDING_LINK, None)
+    if len(identity.roles) == 1:
+        request.session[selectors.SESSION_ACTIVE_ROLE] = identity.roles[0]
+
+
+def landing_after_login(request, *, next_url: str | None) -> str:
+    """Where a Clever login lands: the role chooser first when there is more than one role."""
+    target = safe_next(next_url)
+    if len(selectors.session_roles(request)) > 1 and selectors.active_role(request) is None:
+        return f"{reverse('sso_choose_role')}?{urlencode({'next': target})}"
+    return target
+
+
+def set_active_role(request, *, role: str) -> bool:
+    """Act in ``role`` from now on (one of the signed-in person's Clever roles)."""
+    if role not in selectors.session_roles(request):
+        return False
+    request.session[selectors.SESSION_ACTIVE_ROLE] = role
+    return True
+
+
+def remember_pending_link(request, *, identity: CleverIdentity, admission: Admission,
+                          next_url: str | None) -> None:
+    """Keep a verified Clever identity in this session while the person answers "is this your
+    account?" (``SSO_PENDING_LINK_SECONDS``)."""
+    request.session[selectors.SESSION_PENDING_LINK] = {
+        "identity": identity.extra_data(),
+        "district": admission.district.pk if admission.district else None,
+        "person": admission.person.pk if admission.person else None,
+        "next": safe_next(next_url),
+        "at": time.time(),
+    }
+
+
+def pending_link(request) -> tuple[CleverIdentity, Admission, str] | None:
+    data = request.session.get(selectors.SESSION_PENDING_LINK)
+    if not isinstance(data, dict):
+        return None
+    if time.time() - float(data.get("at") or 0) > settings.SSO_PENDING_LINK_SECONDS:
+        request.session.pop(selectors.SESSION_PENDING_LINK, None)
+        return None
+    identity = CleverIdentity.from_extra_data(data.get("identity") or {})
+    district = District.objects.filter(pk=data.get("district")).select_related("organization").first()
+    person = Person.objects.filter(pk=data.get("person")).first()
+    return identity, Admission(outcome=None, district=district, person=person), safe_next(data.get("next"))
+
+
+def forget_pending_link(request) -> None:
+    request.session.pop(selectors.SESSION_PENDING_LINK, None)
+
+
+@transaction.atomic
+def confirm_pending_link(request, *, user) -> SocialAccount | None:
+    """The person signed in to ``user`` (this request is theirs) and confirmed: link."""
+    pending = pending_link(request)
+    if pending is None:
+        return None
+    identity, admission, _next = pending
+    collision = selectors.email_collision(identity)
+    account = link_clever_account(
+        user=user, identity=identity, person=admission.person,
+        method=AccountLink.Method.CONFIRMED_SIGN_IN, actor=user,
+        evidence={"signed_in_account_has_clever_email": bool(collision and collision.pk == user.pk)},
+    )
+    forget_pending_link(request)
+    return account
+

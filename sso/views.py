@@ -1,0 +1,226 @@
+"""Thin views of Clever sign-in: the login start and callback (allauth's OAuth2 views,
+subclassed), "is this your account?", the role chooser and the account page.
+
+The callback (``/accounts/clever/login/callback/``), in order:
+
+1. ``error`` from Clever: a plain error page, nobody signed in.
+2. A code already exchanged (its SHA-256 is remembered): never exchanged again. The browser
+   that it signed in is sent on (a double delivery is not an error for someone signed in); a
+   delivery still in flight gets a "signing you in" page; anyone else an error.
+3. No ``state`` (Portal, Instant Login, Library, LMS launches): the code is not exchanged; the
+   browser is bounced once to Clever's authorize URL with a fresh session-bound state. A second
+   state-less code while that bounce is pending means Clever came back without the state:
+   error, nobody signed in.
+4. A ``state`` this session did not issue (forged, replayed, expired): error, nothing
+   exchanged, nobody signed in, the current session left alone.
+5. Otherwise the code is exchanged once and allauth completes the login through
+   ``sso.adapter`` (or another app's purpose hook gets the verified identity).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from allauth.account.adapter import get_adapter as get_account_adapter
+from allauth.socialaccount.helpers import complete_social_login
+from allauth.socialaccount.providers.oauth2.client import OAuth2Error
+from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAuth2LoginView
+from django.contrib.auth import login as django_login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_http_methods, require_POST
+from requests import RequestException
+
+from clever.errors import CleverError
+
+from . import selectors, services
+from . import state as login_state
+from .identity import ROLE_LABELS
+from .models import LoginOutcome
+from .provider import CleverOAuth2Adapter, valid_district_id
+from .redirects import safe_next
+
+logger = logging.getLogger(__name__)
+
+
+def error_page(request, message: str, *, title: str = "We could not sign you in", status: int = 400):
+    return render(request, "sso/error.html", {"title": title, "message": message}, status=status)
+
+
+class CleverLoginView(OAuth2LoginView):
+    """``/accounts/clever/login/[?next=/path][&district_id=ID]``: Log in with Clever."""
+
+
+class CleverCallbackView(OAuth2CallbackView):
+    def dispatch(self, request, *args, **kwargs):
+        provider = self.adapter.get_provider()
+        if request.GET.get("error"):
+            return error_page(request, "Clever did not sign you in. You can try again from Clever or "
+                                       "with the Log in with Clever button.", status=401)
+        code = request.GET.get("code", "")
+        if not code:
+            return error_page(request, "Clever sent you here without a sign-in code. Start again from "
+                                       "Clever or with the Log in with Clever button.")
+        seen = selectors.redemption(code)
+        if seen is not None:
+            return self.already_used(request, seen)
+        state_id = request.GET.get("state", "")
+        if not state_id:
+            return self.clever_initiated(request, code)
+        stashed = login_state.unstash(request, provider_id=provider.sub_id, state_id=state_id)
+        services.forget_bounce(request)
+        if stashed is None:
+            return error_page(request, "This sign-in did not start in this browser, or it took too long "
+                                       "(more than 10 minutes). Nobody was signed in. Please start "
+                                       "again from Clever.")
+        try:
+            purpose = login_state.read(stashed)
+        except login_state.BadState:
+            return error_page(request, "This sign-in could not be verified. Nobody was signed in.")
+        if purpose.name != login_state.LOGIN and login_state.handler_for(purpose.name) is None:
+            return error_page(request, "This sign-in was for something this site no longer offers.")
+        if not services.claim_code(code=code):
+            return self.already_used(request, selectors.redemption(code))
+        try:
+            app = provider.app
+            client = self.adapter.get_client(request, app)
+            token_data = self.adapter.get_access_token_data(request, app, client)
+            token = self.adapter.parse_token(token_data)
+            sociallogin = self.adapter.complete_login(request, app, token, response=token_data)
+        except (CleverError, OAuth2Error, RequestException, PermissionDenied) as exc:
+            logger.warning("clever callback: sign-in not confirmed by Clever: %s", type(exc).__name__)
+            services.finish_code(code=code)
+            return error_page(request, "Clever could not confirm this sign-in (it may have expired). "
+                                       "Nobody was signed in. Please start again from Clever.")
+        sociallogin.token = None  # SSO tokens are never stored
+        sociallogin.state = stashed
+        if purpose.name != login_state.LOGIN:
+            return self.hand_to_purpose(request, code, sociallogin, purpose)
+        try:
+            response = complete_social_login(request, sociallogin)
+        except (CleverError, RequestException) as exc:
+            # Clever failed while we read what the login brings (a Library teacher's classes):
+            # the admission's transaction rolled back; nobody is signed in.
+            logger.warning("clever callback: Clever failed during sign-in: %s", type(exc).__name__)
+            services.finish_code(code=code)
+            request.session.save()  # SessionMiddleware saves nothing on a 5xx answer
+            return error_page(request, "Clever did not answer while we were setting up your account. "
+                                       "Nobody was signed in. Please try again in a minute.", status=502)
+        landing = response.get("Location", "") if response.status_code in (301, 302) else ""
+        services.finish_code(code=code, user=request.user, landing=landing)
+        return response
+
+    def clever_initiated(self, request, code: str):
+        if services.bounce_pending(request, code=code):
+            services.forget_bounce(request)
+            return error_page(request, "Clever sent you back without the security check this site asked "
+                                       "for, twice. Nobody was signed in. Please close this tab and "
+                                       "launch the app again from Clever.")
+        # Only a district named on this very launch: guessing from whoever used this browser
+        # before would send the next person (a shared device) to another district's login page.
+        district_id = valid_district_id(request.GET.get("district_id", ""))
+        return services.bounce_clever_initiated(request, code=code, district_id=district_id)
+
+    def already_used(self, request, seen):
+        signed_in = request.user.pk if request.user.is_authenticated else None
+        if seen is not None and seen.user_id and signed_in == seen.user_id:
+            return HttpResponseRedirect(safe_next(seen.landing or None))
+        if seen is not None and not seen.finished:
+            return render(request, "sso/signing_in.html", {"landing": reverse("sso_account")}, status=202)
+        return error_page(request, "This sign-in link was already used. Nobody else was signed in with "
+                                   "it. Please start again from Clever.")
+
+    def hand_to_purpose(self, request, code, sociallogin, purpose):
+        """Another app started this login: give it the verified identity, sign nobody in."""
+        identity = sociallogin.clever.identity
+        actor = request.user if request.user.is_authenticated else None
+        if purpose.actor_id != (actor.pk if actor else None):
+            services.finish_code(code=code)
+            return error_page(request, "This Clever sign-in was started by someone else. Nothing was done.",
+                              status=403)
+        district = selectors.district_for(identity)
+        services.record_login(identity=identity, district=district, outcome=LoginOutcome.PURPOSE,
+                              entry=services.entry_for(purpose))
+        handler = login_state.handler_for(purpose.name)
+        response = handler(request, identity=identity, data=purpose.data, actor=actor)
+        services.finish_code(code=code, user=actor)
+        return response
+
+
+oauth2_login = CleverLoginView.adapter_view(CleverOAuth2Adapter)
+oauth2_callback = CleverCallbackView.adapter_view(CleverOAuth2Adapter)
+
+
+# --- "is this your account?" -------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def link_existing(request):
+    """Link the verified Clever login waiting in this session to the account the person is
+    signed in to (they signed in with that account's own password: that is the proof)."""
+    pending = services.pending_link(request)
+    if pending is None:
+        return error_page(request, "There is no Clever sign-in waiting to be linked (it may have "
+                                   "expired). Please start again from Clever.", title="Nothing to link")
+    identity, admission, next_url = pending
+    if not request.user.is_authenticated:
+        login_url = f"{reverse('account_login')}?{urlencode({'next': reverse('sso_link_existing')})}"
+        return redirect(login_url)
+    if request.method == "POST":
+        try:
+            services.confirm_pending_link(request, user=request.user)
+        except ValueError:
+            return error_page(request, "This Clever account is already linked to another account here.",
+                              title="Not linked", status=409)
+        services.begin_clever_session(request, identity=identity)
+        return redirect(services.landing_after_login(request, next_url=next_url))
+    return render(request, "sso/link_confirm.html", {"identity": identity, "district": admission.district})
+
+
+@require_POST
+def link_new(request):
+    """"This is not my account": a new account for the waiting Clever login, signed in."""
+    pending = services.pending_link(request)
+    if pending is None:
+        return error_page(request, "There is no Clever sign-in waiting (it may have expired). Please "
+                                   "start again from Clever.", title="Nothing to continue")
+    identity, admission, next_url = pending
+    existing = selectors.social_account(identity.clever_id)
+    resolution = services.resolve_account(identity=identity, admission=admission, existing_account=existing,
+                                          create_despite_collision=True)
+    services.forget_pending_link(request)
+    if request.user.is_authenticated:
+        get_account_adapter(request).logout(request)
+    django_login(request, resolution.user, backend="django.contrib.auth.backends.ModelBackend")
+    services.begin_clever_session(request, identity=identity)
+    return redirect(services.landing_after_login(request, next_url=next_url))
+
+
+# --- roles and the account page ------------------------------------------------------------------
+
+
+@login_required(login_url="/")
+@require_http_methods(["GET", "POST"])
+def choose_role(request):
+    roles = selectors.session_roles(request)
+    next_url = safe_next(request.POST.get("next") or request.GET.get("next"))
+    if request.method == "POST":
+        if not services.set_active_role(request, role=request.POST.get("role", "")):
+            return render(request, "sso/choose_role.html",
+                          {"roles": [(r, ROLE_LABELS[r]) for r in roles], "next": next_url,
+                           "error": "Choose one of your roles."}, status=400)
+        return redirect(next_url)
+    if not roles:
+        return redirect(next_url)
+    return render(request, "sso/choose_role.html",
+                  {"roles": [(r, ROLE_LABELS[r]) for r in roles], "next": next_url,
+                   "active": selectors.active_role(request)})
+
+
+@login_required(login_url="/")
+def account(request):
+    return render(request, "sso/account.html", selectors.account_summary(request))
