@@ -306,6 +306,11 @@ SSO_CODE_MEMORY_SECONDS = env.int("SSO_CODE_MEMORY_SECONDS", default=86_400)
 SSO_CLEVER_MAX_RETRIES = env.int("SSO_CLEVER_MAX_RETRIES", default=1)
 
 # --- Matching (matching/) ---------------------------------------------------------------------
+# Decision zones of the people matcher (docs/matching.md): an automatic link needs this
+# probability and a runner-up this many bits less likely; below the review floor: no match.
+MATCH_AUTO_PROBABILITY = env.float("MATCH_AUTO_PROBABILITY", default=0.99)
+MATCH_REVIEW_PROBABILITY = env.float("MATCH_REVIEW_PROBABILITY", default=0.5)
+MATCH_AUTO_MARGIN_BITS = env.float("MATCH_AUTO_MARGIN_BITS", default=5.0)
 
 # --- LMS Connect (lms/) -----------------------------------------------------------------------
 # Seconds an LMS write (create/update/delete an assignment, update a submission) may take:

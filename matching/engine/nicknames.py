@@ -5,7 +5,7 @@ symmetric or transitive (bill -> william and robert), so two names are equivalen
 a canonical name, counting a canonical name as its own.
 """
 
-from functools import cache
+from functools import cache, lru_cache
 
 from nicknames import NickNamer
 
@@ -20,6 +20,8 @@ def _canonicals_by_name() -> dict[str, frozenset[str]]:
     return {name: frozenset(canonicals) for name, canonicals in groups.items()}
 
 
+# Shared per distinct name: a district's records hold the same sets, not copies.
+@lru_cache(maxsize=65_536)
 def canonical_names(name: str) -> frozenset[str]:
     """The canonical names a normalized first name may stand for (itself when unknown)."""
     return _canonicals_by_name().get(name) or frozenset((name,)) if name else frozenset()

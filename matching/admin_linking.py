@@ -1,0 +1,1 @@
+"""District-to-organization linking in the admin (filled in by the linking work)."""

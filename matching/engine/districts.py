@@ -1,0 +1,418 @@
+"""Linking Clever districts to customer organizations: evidence per (district, organization).
+
+Evidence, strongest first (weights are bits of evidence, added up for the ranking):
+
+| evidence | weight | may link automatically |
+|---|---|---|
+| a verified "Log in with Clever" round trip (our signed ``state`` came back) | 20 | yes |
+| NCES LEAID exact (7 digits; its 2-digit FIPS prefix must agree with the state) | 14 | yes |
+| MDR number exact | 12 | yes |
+| SSO logins: distinct people of the organization who logged in from the district | up to 10 | no |
+| share of the district's staff emails on the organization's domains (free mail ignored) | up to 8 | no |
+| normalized name similarity, same state | up to 5 | no, ranking only |
+
+An automatic link needs a unique and uncontested match: exactly one organization and exactly
+one district carry the id (or the round trip), neither is linked already, no other id points
+elsewhere, the states agree, and no other organization has strong evidence (logins or domain)
+for the district. Everything else is a ranked list for an administrator to pick from.
+"""
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz, process
+
+from .normalize import normalize_identifier, normalize_name
+
+WEIGHT_ROUND_TRIP = 20.0
+WEIGHT_NCES = 14.0
+WEIGHT_MDR = 12.0
+MAX_WEIGHT_SSO = 10.0
+MAX_WEIGHT_DOMAIN = 8.0
+MAX_WEIGHT_NAME = 4.0
+WEIGHT_SAME_STATE = 1.0
+WEIGHT_OTHER_STATE = -3.0
+# Evidence an administrator should see as pointing at an organization (logins, a domain).
+STRONG_SOFT_EVIDENCE = 5.0
+MIN_DOMAIN_SHARE = 0.5
+
+FREE_MAIL_DOMAINS = frozenset(
+    {
+        "gmail.com",
+        "googlemail.com",
+        "yahoo.com",
+        "ymail.com",
+        "hotmail.com",
+        "outlook.com",
+        "live.com",
+        "msn.com",
+        "aol.com",
+        "icloud.com",
+        "me.com",
+        "mac.com",
+        "comcast.net",
+        "protonmail.com",
+        "proton.me",
+        "mail.com",
+        "gmx.com",
+        "zoho.com",
+        "att.net",
+        "verizon.net",
+        "sbcglobal.net",
+    }
+)
+# Words every district name has, which say nothing about which district it is.
+_DISTRICT_WORDS = frozenset(
+    {
+        "school",
+        "schools",
+        "district",
+        "districts",
+        "public",
+        "unified",
+        "independent",
+        "consolidated",
+        "community",
+        "county",
+        "city",
+        "area",
+        "regional",
+        "joint",
+        "central",
+        "union",
+        "free",
+        "elementary",
+        "high",
+        "isd",
+        "cusd",
+        "cisd",
+        "sd",
+        "ps",
+        "psd",
+        "usd",
+        "the",
+        "of",
+        "no",
+    }
+)
+# The state FIPS codes an NCES LEAID starts with (nces.ed.gov/ccd).
+STATE_FIPS = {
+    "AL": "01",
+    "AK": "02",
+    "AZ": "04",
+    "AR": "05",
+    "CA": "06",
+    "CO": "08",
+    "CT": "09",
+    "DE": "10",
+    "DC": "11",
+    "FL": "12",
+    "GA": "13",
+    "HI": "15",
+    "ID": "16",
+    "IL": "17",
+    "IN": "18",
+    "IA": "19",
+    "KS": "20",
+    "KY": "21",
+    "LA": "22",
+    "ME": "23",
+    "MD": "24",
+    "MA": "25",
+    "MI": "26",
+    "MN": "27",
+    "MS": "28",
+    "MO": "29",
+    "MT": "30",
+    "NE": "31",
+    "NV": "32",
+    "NH": "33",
+    "NJ": "34",
+    "NM": "35",
+    "NY": "36",
+    "NC": "37",
+    "ND": "38",
+    "OH": "39",
+    "OK": "40",
+    "OR": "41",
+    "PA": "42",
+    "RI": "44",
+    "SC": "45",
+    "SD": "46",
+    "TN": "47",
+    "TX": "48",
+    "UT": "49",
+    "VT": "50",
+    "VA": "51",
+    "WA": "53",
+    "WV": "54",
+    "WI": "55",
+    "WY": "56",
+    "AS": "60",
+    "GU": "66",
+    "MP": "69",
+    "PR": "72",
+    "VI": "78",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DistrictRecord:
+    """A Clever district; ``staff_email_domains`` counts its teachers' and staff's email domains."""
+
+    key: str
+    name: str
+    state: str = ""
+    nces_id: str = ""
+    mdr_number: str = ""
+    staff_email_domains: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationRecord:
+    key: str
+    name: str
+    state: str = ""
+    nces_leaid: str = ""
+    mdr_number: str = ""
+    email_domains: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    kind: str
+    weight: float
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationCandidate:
+    organization_key: str
+    score: float
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DistrictMatch:
+    """``linked_organization_key`` is set only for an automatic link; ``candidates`` rank every
+    organization with evidence, best first; ``reasons`` say why a strong id did not link."""
+
+    district_key: str
+    linked_organization_key: str | None
+    link_evidence: str | None
+    candidates: tuple[OrganizationCandidate, ...]
+    reasons: tuple[str, ...] = ()
+
+
+def normalize_district_name(name: str) -> str:
+    return " ".join(word for word in normalize_name(name).split() if word not in _DISTRICT_WORDS)
+
+
+def _id_of(record: DistrictRecord | OrganizationRecord, kind: str) -> str:
+    """The record's NCES LEAID (digits, leading zeros kept: they are the state's FIPS code) or
+    MDR number (leading zeros dropped, as spreadsheets do)."""
+    if isinstance(record, OrganizationRecord):
+        value = getattr(record, _ORG_ID[kind])
+    else:
+        value = getattr(record, kind)
+    return normalize_identifier(value) if kind == "mdr_number" else _clean_id(value)
+
+
+def _clean_id(value: str) -> str:
+    return "".join(char for char in (value or "") if char.isalnum()).upper()
+
+
+def valid_leaid(leaid: str, state: str) -> bool:
+    """Seven digits whose FIPS prefix agrees with the state (when the state is known)."""
+    fips = STATE_FIPS.get((state or "").upper())
+    return len(leaid) == 7 and leaid.isdigit() and (fips is None or leaid[:2] == fips)
+
+
+def _domain_share(district: DistrictRecord, domains: frozenset[str]) -> tuple[float, int]:
+    """Share of the district's non-free-mail staff emails on the domains (or their subdomains)."""
+    total = matching = 0
+    for domain, count in district.staff_email_domains.items():
+        domain = domain.lower()
+        if domain in FREE_MAIL_DOMAINS:
+            continue
+        total += count
+        if any(domain == own or domain.endswith("." + own) for own in domains):
+            matching += count
+    return (matching / total if total else 0.0), matching
+
+
+def rank_organizations(
+    districts: Sequence[DistrictRecord],
+    organizations: Sequence[OrganizationRecord],
+    *,
+    sso_logins: Mapping[tuple[str, str], int] | None = None,
+    verified_round_trips: Collection[tuple[str, str]] = (),
+    linked_districts: Collection[str] = (),
+    linked_organizations: Collection[str] = (),
+    max_candidates: int = 10,
+    name_candidates: int = 5,
+) -> list[DistrictMatch]:
+    """Rank organizations for each district and link the uncontested ones.
+
+    ``sso_logins`` maps (district key, organization key) to the number of distinct people of the
+    organization who logged in through Clever from that district; ``verified_round_trips`` holds
+    the (district, organization) pairs a signed "Log in with Clever" state proved.
+    """
+    sso_logins = sso_logins or {}
+    by_key = {organization.key: organization for organization in organizations}
+    ids = {
+        kind: (
+            Counter(_id_of(district, kind) for district in districts),
+            _group(organizations, lambda organization, kind=kind: _id_of(organization, kind)),
+        )
+        for kind in ("nces_id", "mdr_number")
+    }
+    trips_by_district = _pairs_by(verified_round_trips, 0)
+    trips_by_organization = _pairs_by(verified_round_trips, 1)
+    logins_by_district: dict[str, dict[str, int]] = defaultdict(dict)
+    for (district_key, organization_key), count in sso_logins.items():
+        logins_by_district[district_key][organization_key] = count
+    domain_owners: dict[str, list[str]] = defaultdict(list)
+    for organization in organizations:
+        for domain in organization.email_domains:
+            domain_owners[domain.lower()].append(organization.key)
+    organization_names = [normalize_district_name(organization.name) for organization in organizations]
+
+    matches = []
+    for district in districts:
+        evidence: dict[str, list[Evidence]] = defaultdict(list)
+        nces = _id_of(district, "nces_id")
+        nces_usable = bool(nces) and valid_leaid(nces, district.state)
+        for kind, usable, weight in (("nces_id", nces_usable, WEIGHT_NCES), ("mdr_number", True, WEIGHT_MDR)):
+            value = _id_of(district, kind)
+            if value and usable:
+                for organization_key in ids[kind][1].get(value, ()):
+                    evidence[organization_key].append(Evidence(kind, weight, value))
+        for organization_key in trips_by_district.get(district.key, ()):
+            evidence[organization_key].append(Evidence("verified_round_trip", WEIGHT_ROUND_TRIP))
+        for organization_key, count in logins_by_district.get(district.key, {}).items():
+            weight = min(MAX_WEIGHT_SSO, 3 * math.log2(1 + count))
+            evidence[organization_key].append(Evidence("sso_logins", weight, f"{count} people"))
+        for organization_key in {
+            owner
+            for domain in district.staff_email_domains
+            for owner in domain_owners.get(domain.lower(), ())
+        }:
+            share, count = _domain_share(district, by_key[organization_key].email_domains)
+            if count:
+                weight = (
+                    MAX_WEIGHT_DOMAIN * share if share >= MIN_DOMAIN_SHARE else MAX_WEIGHT_DOMAIN * share / 2
+                )
+                evidence[organization_key].append(
+                    Evidence("email_domain", weight, f"{share:.0%} of staff emails")
+                )
+        name = normalize_district_name(district.name)
+        named = process.extract(name, organization_names, scorer=fuzz.token_sort_ratio, limit=name_candidates)
+        name_scores = {organizations[index].key: score for _choice, score, index in named}
+        for organization_key in set(evidence) | set(name_scores):
+            organization = by_key[organization_key]
+            score = name_scores.get(organization_key)
+            if score is None:
+                score = fuzz.token_sort_ratio(name, normalize_district_name(organization.name))
+            evidence[organization_key].append(
+                Evidence("name", MAX_WEIGHT_NAME * score / 100, f"{score:.0f}/100")
+            )
+            if district.state and organization.state:
+                same = district.state.upper() == organization.state.upper()
+                evidence[organization_key].append(
+                    Evidence("state", WEIGHT_SAME_STATE if same else WEIGHT_OTHER_STATE, organization.state)
+                )
+        candidates = sorted(
+            (
+                OrganizationCandidate(key, round(sum(item.weight for item in items), 2), tuple(items))
+                for key, items in evidence.items()
+            ),
+            key=lambda candidate: (-candidate.score, candidate.organization_key),
+        )[:max_candidates]
+        link, link_evidence, reasons = _automatic_link(
+            district,
+            evidence,
+            by_key,
+            ids,
+            trips_by_district,
+            trips_by_organization,
+            linked_districts,
+            linked_organizations,
+        )
+        matches.append(DistrictMatch(district.key, link, link_evidence, tuple(candidates), reasons))
+    return matches
+
+
+_ORG_ID = {"nces_id": "nces_leaid", "mdr_number": "mdr_number"}
+_AUTOMATIC_KINDS = ("verified_round_trip", "nces_id", "mdr_number")
+
+
+def _group(records, key_of) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = defaultdict(list)
+    for record in records:
+        if value := key_of(record):
+            groups[value].append(record.key)
+    return groups
+
+
+def _pairs_by(pairs: Collection[tuple[str, str]], side: int) -> dict[str, set[str]]:
+    grouped: dict[str, set[str]] = defaultdict(set)
+    for pair in pairs:
+        grouped[pair[side]].add(pair[1 - side])
+    return grouped
+
+
+def _automatic_link(
+    district: DistrictRecord,
+    evidence: Mapping[str, list[Evidence]],
+    by_key: Mapping[str, OrganizationRecord],
+    ids: Mapping[str, tuple[Counter, Mapping[str, list[str]]]],
+    trips_by_district: Mapping[str, set[str]],
+    trips_by_organization: Mapping[str, set[str]],
+    linked_districts: Collection[str],
+    linked_organizations: Collection[str],
+) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """The organization to link automatically, the evidence that decided it, or why not."""
+    pointed = {
+        kind: {key for key, items in evidence.items() if any(item.kind == kind for item in items)}
+        for kind in _AUTOMATIC_KINDS
+    }
+    targets = set().union(*pointed.values())
+    if not targets:
+        return None, None, ()
+    reasons = []
+    if len(targets) > 1:
+        reasons.append("ids_point_to_different_organizations")
+    for kind in ("nces_id", "mdr_number"):
+        value = _id_of(district, kind)
+        if pointed[kind] and ids[kind][0][value] > 1:
+            reasons.append(f"{kind}_shared_by_several_districts")
+    if len(trips_by_district.get(district.key, ())) > 1 or any(
+        len(trips_by_organization.get(target, ())) > 1 for target in pointed["verified_round_trip"]
+    ):
+        reasons.append("round_trips_contested")
+    target = next(iter(targets))
+    organization = by_key[target]
+    if district.key in linked_districts or target in linked_organizations:
+        reasons.append("already_linked")
+    if district.state and organization.state and district.state.upper() != organization.state.upper():
+        reasons.append("states_differ")
+    for kind in _ORG_ID:
+        district_value, organization_value = _id_of(district, kind), _id_of(organization, kind)
+        if district_value and organization_value and district_value != organization_value:
+            reasons.append(f"{kind}_disagrees")
+    rivals = [
+        key
+        for key, items in evidence.items()
+        if key != target
+        and sum(item.weight for item in items if item.kind in ("sso_logins", "email_domain"))
+        >= STRONG_SOFT_EVIDENCE
+    ]
+    if rivals:
+        reasons.append("another_organization_has_logins_or_domain")
+    if reasons:
+        return None, None, tuple(reasons)
+    decided_by = next(kind for kind in _AUTOMATIC_KINDS if target in pointed[kind])
+    return target, decided_by, ()

@@ -1,0 +1,205 @@
+"""What matching decided, why, and who decided it.
+
+- ``PersonMatch``/``SchoolMatch``: one row per product record and Clever district: the status
+  (automatic link, waiting for review, accepted, no match, duplicate), the best candidate and up
+  to three candidates with their per-field contributions (the engine's explanation), and a
+  digest of the compared fields: a decision is sticky until one of them changes.
+- ``MatchAudit``: every link and unlink of a product record to a Clever record, with the
+  evidence snapshot (DESIGN: who or what decided, evidence, when).
+- ``DistrictLinkRequest``: a request to link a Clever district to an organization that needs a
+  person's decision (from the self-serve page without proof, or ambiguous evidence).
+
+Reviewed decisions are the engine's labels: ``m`` probabilities are estimated from them.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Zone(models.TextChoices):
+    AUTO = "auto"
+    REVIEW = "review"
+    NO_MATCH = "no_match"
+    DUPLICATE = "duplicate"
+
+
+class MatchStatus(models.TextChoices):
+    # The engine linked it (AUTO zone).
+    AUTO_LINKED = "auto_linked"
+    # Waiting in the review queue.
+    PENDING = "pending"
+    # A person accepted a candidate (or chose another one).
+    ACCEPTED = "accepted"
+    # Decided: no Clever record is this product record.
+    NO_MATCH = "no_match"
+    # Decided: the product record duplicates another product record.
+    DUPLICATE = "duplicate"
+
+
+class MatchSource(models.TextChoices):
+    ENGINE = "engine"
+    MATCHMAKER = "matchmaker"
+    STAFF = "staff"
+
+
+DECIDED = (MatchStatus.ACCEPTED, MatchStatus.NO_MATCH, MatchStatus.DUPLICATE)
+
+
+class MatchBase(models.Model):
+    district = models.ForeignKey("districts.District", on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=16, choices=MatchStatus.choices, default=MatchStatus.PENDING)
+    zone = models.CharField(max_length=16, choices=Zone.choices)
+    source = models.CharField(max_length=16, choices=MatchSource.choices, default=MatchSource.ENGINE)
+    probability = models.FloatField(default=0.0)
+    weight = models.FloatField(default=0.0)
+    # [{"clever_id", "probability", "weight", "contributions": [{"field", "level", "weight"}]}],
+    # best first, at most three. No values: field names, levels and weights only.
+    candidates = models.JSONField(default=list, blank=True)
+    # A digest of the compared fields of both sides when decided: a decision stays until it changes.
+    compared_digest = models.CharField(max_length=64, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_decided(self) -> bool:
+        return self.status in DECIDED
+
+
+class PersonMatch(MatchBase):
+    """One product user's match in a district; or, with no user, a Clever person nobody in the
+    product matched (Matchmaker's "from Clever, no match/duplicate") waiting for a decision."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="clever_matches",
+    )
+    # The linked Clever person (AUTO_LINKED/ACCEPTED), or the best candidate while pending.
+    person = models.ForeignKey(
+        "rostering.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="matches"
+    )
+    # DUPLICATE: the product user this one duplicates.
+    duplicate_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["district", "user"],
+                condition=models.Q(user__isnull=False),
+                name="one_person_match_per_user",
+            ),
+            models.UniqueConstraint(
+                fields=["district", "person"],
+                condition=models.Q(user__isnull=True),
+                name="one_clever_side_match_per_person",
+            ),
+        ]
+        indexes = [models.Index(fields=["district", "status"], name="personmatch_queue")]
+
+    def __str__(self):
+        return f"user {self.user_id} in district {self.district_id}: {self.status}"
+
+
+class SchoolMatch(MatchBase):
+    school = models.ForeignKey("accounts.School", on_delete=models.CASCADE, related_name="clever_matches")
+    clever_school = models.ForeignKey(
+        "rostering.School", null=True, blank=True, on_delete=models.SET_NULL, related_name="matches"
+    )
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["district", "school"], name="one_school_match_per_district")
+        ]
+
+    def __str__(self):
+        return f"school {self.school_id} in district {self.district_id}: {self.status}"
+
+
+class MatchAudit(models.Model):
+    class Action(models.TextChoices):
+        LINKED = "linked"
+        UNLINKED = "unlinked"
+        NO_MATCH = "no_match"
+        DUPLICATE = "duplicate"
+
+    class Kind(models.TextChoices):
+        PERSON = "person"
+        SCHOOL = "school"
+
+    district = models.ForeignKey("districts.District", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    # The product record (user or school pk) and the Clever record it met.
+    product_id = models.PositiveBigIntegerField()
+    clever_id = models.CharField(max_length=24, blank=True)
+    source = models.CharField(max_length=16, choices=MatchSource.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=255, blank=True)
+    # The probability, weight and contributions when decided (never field values).
+    evidence = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.action} {self.kind} {self.product_id} -> {self.clever_id or '-'}"
+
+
+class DistrictLinkRequest(models.Model):
+    """A district-to-organization link waiting for support staff."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        # Another decision made it moot (the district got linked some other way).
+        WITHDRAWN = "withdrawn"
+
+    district = models.ForeignKey("districts.District", on_delete=models.CASCADE, related_name="link_requests")
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="district_link_requests"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Where it came from: "self_serve" (no proof), "evidence" (ambiguous automatic evidence).
+    origin = models.CharField(max_length=32)
+    # The evidence chips at request time (scores and counts; never a token or a child's data).
+    evidence = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["district", "organization"],
+                condition=models.Q(status="pending"),
+                name="one_pending_link_request_per_pair",
+            )
+        ]
+
+    def __str__(self):
+        return f"link {self.district_id} -> {self.organization_id} ({self.status})"

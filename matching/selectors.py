@@ -1,0 +1,336 @@
+"""Reads of the matching app: the engine's records built from the mirror and the product, the
+review queue, what provisioning asks before it creates an account, the onboarding checklist."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import asdict
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+
+from accounts.models import School as ProductSchool
+from districts.models import District, DistrictStatus
+from rostering.models import Person, SyncRun
+from rostering.models import School as CleverSchool
+from rostering.services.provisioning import USERNAME_PREFIX
+
+from .engine import PersonRecord, Role, SchoolRecord
+from .models import DECIDED, MatchSource, MatchStatus, PersonMatch, SchoolMatch
+
+User = get_user_model()
+
+# The Clever roles matching considers (a contact is a parent: never a product user's match).
+MATCHED_ROLES = ("is_student", "is_teacher", "is_staff", "is_district_admin")
+_PERSON_FIELDS = (
+    "id",
+    "clever_id",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "email",
+    "dob",
+    "grade",
+    "is_student",
+    "is_teacher",
+    "is_staff",
+    "is_district_admin",
+    "is_contact",
+    "student_sis_id",
+    "student_number",
+    "student_state_id",
+    "teacher_sis_id",
+    "teacher_number",
+    "teacher_state_id",
+    "staff_id",
+    "legacy_ids",
+    "school_clever_ids",
+    "user_id",
+)
+
+
+def _roles(person: Person) -> frozenset[Role]:
+    return frozenset(
+        role
+        for role, flag in (
+            (Role.STUDENT, person.is_student),
+            (Role.TEACHER, person.is_teacher),
+            (Role.STAFF, person.is_staff),
+            (Role.DISTRICT_ADMIN, person.is_district_admin),
+            (Role.CONTACT, person.is_contact),
+        )
+        if flag
+    )
+
+
+def clever_record(person: Person) -> PersonRecord:
+    """The engine's view of a Clever person: the identifiers of their first role (a student's
+    student IDs, else a teacher's, else staff)."""
+    if person.is_student:
+        ids = dict(
+            sis_id=person.student_sis_id, number=person.student_number, state_id=person.student_state_id
+        )
+        legacy = person.legacy_ids.get("student", "")
+    elif person.is_teacher:
+        ids = dict(
+            sis_id=person.teacher_sis_id, number=person.teacher_number, state_id=person.teacher_state_id
+        )
+        legacy = person.legacy_ids.get("teacher", "")
+    else:
+        ids = {}
+        legacy = next(iter(person.legacy_ids.values()), "") if person.legacy_ids else ""
+    return PersonRecord(
+        key=person.clever_id,
+        roles=_roles(person),
+        first_name=person.first_name,
+        middle_name=person.middle_name,
+        last_name=person.last_name,
+        email=person.email,
+        dob=person.dob,
+        grade=person.grade,
+        staff_id=person.staff_id,
+        legacy_id=legacy,
+        schools=frozenset(person.school_clever_ids or ()),
+        **ids,
+    )
+
+
+def product_record(user, *, school_keys: dict[int, str] | None = None) -> PersonRecord:
+    """The engine's view of a product user; ``school_keys`` maps product school pks to the Clever
+    school IDs they were matched with (so both sides share school keys)."""
+    schools = frozenset()
+    if user.school_id and school_keys and user.school_id in school_keys:
+        schools = frozenset([school_keys[user.school_id]])
+    number = user.student_number if user.role == User.Role.STUDENT else user.teacher_number
+    return PersonRecord(
+        key=str(user.pk),
+        roles=frozenset([Role(user.role)]) if user.role else frozenset(),
+        first_name=user.first_name,
+        last_name=user.last_name,
+        email=user.email,
+        dob=user.date_of_birth,
+        grade=user.grade,
+        sis_id=user.sis_id,
+        number=number,
+        state_id=user.state_id,
+        staff_id=user.staff_id,
+        schools=schools,
+    )
+
+
+def compared_digest(*records: PersonRecord | SchoolRecord | None) -> str:
+    """What a decision was made on: it stays decided until one of these values changes."""
+    payload = [
+        None
+        if record is None
+        else {
+            k: sorted(v) if isinstance(v, frozenset) else v for k, v in asdict(record).items() if k != "key"
+        }
+        for record in records
+    ]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def live_clever_people(district: District) -> QuerySet[Person]:
+    any_role = Q()
+    for flag in MATCHED_ROLES:
+        any_role |= Q(**{flag: True})
+    return (
+        Person.objects.filter(any_role, district=district, archived_at__isnull=True)
+        .only(*_PERSON_FIELDS)
+        .order_by("clever_id")
+    )
+
+
+def product_people(district: District) -> QuerySet:
+    """The organization's people the product knew before Clever: not the accounts created from
+    Clever (``clever-*``), and only those with a role."""
+    if district.organization_id is None:
+        return User.objects.none()
+    return (
+        User.objects.filter(organization_id=district.organization_id, is_active=True)
+        .exclude(role="")
+        .exclude(username__startswith=USERNAME_PREFIX)
+        .order_by("pk")
+    )
+
+
+def school_keys(district: District) -> dict[int, str]:
+    """Product school pk -> the Clever school ID it is linked to, in this district."""
+    return dict(
+        CleverSchool.objects.filter(district=district, product_school__isnull=False).values_list(
+            "product_school_id", "clever_id"
+        )
+    )
+
+
+def product_schools(district: District) -> QuerySet[ProductSchool]:
+    if district.organization_id is None:
+        return ProductSchool.objects.none()
+    return ProductSchool.objects.filter(organization_id=district.organization_id).order_by("pk")
+
+
+def clever_school_record(school: CleverSchool) -> SchoolRecord:
+    return SchoolRecord(
+        key=school.clever_id,
+        name=school.name,
+        nces_id=school.nces_id,
+        state_id=school.state_id,
+        school_number=school.school_number,
+    )
+
+
+def product_school_record(school: ProductSchool) -> SchoolRecord:
+    return SchoolRecord(
+        key=str(school.pk),
+        name=school.name,
+        nces_id=school.nces_id,
+        state_id=school.state_id,
+        school_number=school.school_number,
+    )
+
+
+def review_queue(district: District | None = None) -> QuerySet[PersonMatch]:
+    queue = PersonMatch.objects.filter(status=MatchStatus.PENDING)
+    return queue.filter(district=district) if district is not None else queue
+
+
+def people_decided_by_a_person(district: District) -> QuerySet[PersonMatch]:
+    """Sticky decisions: made by a person or Matchmaker, or an automatic link (engine results that
+    linked nobody are recomputed on every run)."""
+    return (
+        PersonMatch.objects.filter(district=district)
+        .filter(status__in=[*DECIDED, MatchStatus.AUTO_LINKED])
+        .exclude(status__in=DECIDED, source=MatchSource.ENGINE)
+    )
+
+
+def existing_users_for(people: Iterable[Person]) -> dict[int, object]:
+    """Provisioning's question: which product account does each Clever person already have?
+    Those matching linked (automatically or by a person's decision); the rest get a new one."""
+    people = list(people)
+    linked = PersonMatch.objects.filter(
+        person__in=[p.pk for p in people],
+        user__isnull=False,
+        status__in=[MatchStatus.AUTO_LINKED, MatchStatus.ACCEPTED],
+    ).select_related("user")
+    return {match.person_id: match.user for match in linked if match.user.is_active}
+
+
+def onboarding_checklist(district: District) -> list[dict]:
+    """The district's way to live: each step, done or not, and what blocks the next one."""
+    first_sync = SyncRun.objects.filter(district=district, status=SyncRun.Status.SUCCEEDED).exists()
+    schools_pending = SchoolMatch.objects.filter(district=district, status=MatchStatus.PENDING).count()
+    people_pending = review_queue(district).count()
+    steps = [
+        ("discovered", "Discovered", True, ""),
+        (
+            "linked",
+            "Linked to an organization",
+            district.organization_id is not None,
+            "Link the district to its organization (or approve a pending link request).",
+        ),
+        (
+            "first_sync",
+            "First sync done",
+            first_sync,
+            "Run a sync; the district must be connected."
+            if district.status == DistrictStatus.CONNECTED
+            else f"The district is {district.get_status_display().lower()}: reconnect it first.",
+        ),
+        (
+            "schools_matched",
+            "Schools matched",
+            first_sync and schools_pending == 0,
+            f"{schools_pending} school(s) wait for a decision." if schools_pending else "Run matching.",
+        ),
+        (
+            "people_matched",
+            "People matched (review queue empty)",
+            first_sync and people_pending == 0,
+            f"{people_pending} person(s) wait in the review queue." if people_pending else "Run matching.",
+        ),
+        (
+            "live",
+            "Live",
+            district.status == DistrictStatus.CONNECTED and district.sync_enabled,
+            "Syncs are off or the district is not connected.",
+        ),
+    ]
+    checklist, blocked = [], False
+    for key, label, done, blocker in steps:
+        done = done and not blocked
+        checklist.append(
+            {"key": key, "label": label, "done": done, "blocking": "" if done or blocked else blocker}
+        )
+        blocked = blocked or not done
+    return checklist
+
+
+def matchmaker_export_rows(district: District):
+    """Matchmaker input rows: one per product person of the district's organization."""
+    for user in product_people(district).select_related("school").iterator(chunk_size=2000):
+        school = user.school
+        yield {
+            "app.id": str(user.pk),
+            "app.role": user.role,
+            "app.first_name": user.first_name,
+            "app.last_name": user.last_name,
+            "app.email": user.email,
+            "app.dob": user.date_of_birth.isoformat() if user.date_of_birth else "",
+            "app.grade": user.grade,
+            "app.sis_id": user.sis_id,
+            "app.student_number": user.student_number,
+            "app.state_id": user.state_id,
+            "app.teacher_number": user.teacher_number,
+            "app.staff_id": user.staff_id,
+            "app.school_name": school.name if school else "",
+            "app.school_nces_id": school.nces_id if school else "",
+            "app.school_state_id": school.state_id if school else "",
+        }
+
+
+EXPLAINED_COLUMNS = (
+    "app.id",
+    "clever.id",
+    "matchmaker_results",
+    "status",
+    "match_probability",
+    "match_weight",
+    "top_contributions",
+    "reasons",
+)
+_MATCHMAKER_WORD = {
+    "auto_linked": "match",
+    "accepted": "match",
+    "no_match": "from app, no match",
+    "duplicate": "from app, duplicate",
+}
+
+
+def explained_rows(district: District):
+    """Our own results in Matchmaker's words plus the why: probability, weight, the three fields
+    that weighed most (field:level:+bits), the queue status."""
+    for match in (
+        PersonMatch.objects.filter(district=district)
+        .select_related("person")
+        .order_by("user_id", "pk")
+        .iterator(chunk_size=2000)
+    ):
+        best = match.candidates[0] if match.candidates else {}
+        top = sorted(best.get("contributions", []), key=lambda c: -abs(c["weight"]))[:3]
+        word = _MATCHMAKER_WORD.get(match.status, "")
+        if match.user_id is None:
+            word = "from Clever, no match" if match.zone == "no_match" else "from Clever, duplicate"
+        yield {
+            "app.id": str(match.user_id or ""),
+            "clever.id": match.person.clever_id if match.person_id else "",
+            "matchmaker_results": word or "review",
+            "status": match.status,
+            "match_probability": f"{match.probability:.6f}",
+            "match_weight": f"{match.weight:.3f}",
+            "top_contributions": "; ".join(f"{c['field']}:{c['level']}:{c['weight']:+.2f}" for c in top),
+            "reasons": ", ".join(best.get("vetoes", [])),
+        }

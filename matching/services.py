@@ -1,0 +1,577 @@
+"""Writes of the matching app: running the engine for a district, linking product records to
+Clever records, the review queue's decisions, Matchmaker imports.
+
+Rules (docs/matching.md):
+
+- **Schools**: an exact NCES or state ID within the linked district links automatically
+  (``rostering.School.product_school``); anything else is a candidate list for a person.
+- **People**: the engine scores every product person of the district's organization against
+  the district's live Clever people (students, teachers, staff, district admins). AUTO links at
+  once; REVIEW and DUPLICATE go to the review queue with up to three candidates and per-field
+  contributions; NO MATCH is recorded (recomputed on every run). Sections are never matched.
+- **Sticky decisions**: links (automatic or not) and decisions made by a person or by a
+  Matchmaker import are not asked again unless a compared field changed (``compared_digest``);
+  then the item goes back to the queue, the existing link untouched until someone decides.
+- **Labels**: decided pairs are the engine's labels (``m`` is estimated from them).
+- **Linking** a product user to a Clever person re-points ``Person.user`` and the person's
+  Clever login (``SocialAccount``) to the product user; an account the sync had created for the
+  person (``clever-<id>``) is deactivated, never deleted. Every link and unlink is audited.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+
+from allauth.socialaccount.models import SocialAccount
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from districts.models import District
+from rostering.models import Person
+from rostering.models import School as CleverSchool
+from rostering.services.provisioning import USERNAME_PREFIX
+
+from . import matchmaker, selectors
+from .engine import Candidate, Decision, LabelledPair, MatchParams, match_people
+from .engine.schools import match_schools
+from .models import MatchAudit, MatchSource, MatchStatus, PersonMatch, SchoolMatch, Zone
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+
+CLEVER_PROVIDER = "clever"
+
+
+class MatchError(ValueError):
+    """A decision that cannot be applied (the record is linked elsewhere, the district is not
+    linked to an organization...); the message says why in plain words."""
+
+
+def params_from_settings() -> MatchParams:
+    return MatchParams(
+        auto_probability=settings.MATCH_AUTO_PROBABILITY,
+        review_probability=settings.MATCH_REVIEW_PROBABILITY,
+        auto_margin_bits=settings.MATCH_AUTO_MARGIN_BITS,
+    )
+
+
+def _candidates_json(candidates: tuple[Candidate, ...]) -> list[dict]:
+    return [
+        {
+            "clever_id": c.clever_key,
+            "probability": round(c.probability, 6),
+            "weight": round(c.weight, 3),
+            "prior": round(c.prior_bits, 3),
+            "vetoes": list(c.vetoes),
+            "contributions": [
+                {"field": x.field, "level": str(x.level), "weight": round(x.weight, 3)}
+                for x in c.contributions
+            ],
+        }
+        for c in candidates
+    ]
+
+
+def _audit(
+    *,
+    district: District,
+    kind: str,
+    action: str,
+    product_id: int,
+    clever_id: str,
+    source: str,
+    actor=None,
+    actor_label: str = "",
+    evidence: dict | None = None,
+) -> None:
+    MatchAudit.objects.create(
+        district=district,
+        kind=kind,
+        action=action,
+        product_id=product_id,
+        clever_id=clever_id,
+        source=source,
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_label=actor_label or (actor.get_username() if getattr(actor, "pk", None) else "matching"),
+        evidence=evidence or {},
+    )
+
+
+# --- linking ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def link_person(*, person: Person, user, source: str, actor=None, evidence: dict | None = None) -> None:
+    """Make ``user`` the product account of the Clever ``person`` (see the module docstring)."""
+    person = Person.objects.select_for_update().get(pk=person.pk)
+    if person.user_id == user.pk:
+        return
+    other = (
+        Person.objects.filter(district=person.district_id, user=user, archived_at__isnull=True)
+        .exclude(pk=person.pk)
+        .first()
+    )
+    if other is not None:
+        raise MatchError(f"That account is already linked to Clever user {other.clever_id} in this district.")
+    foreign = (
+        SocialAccount.objects.filter(provider=CLEVER_PROVIDER, user=user)
+        .exclude(uid=person.clever_id)
+        .first()
+    )
+    if foreign is not None:
+        raise MatchError(f"That account already signs in as Clever user {foreign.uid}.")
+    previous = person.user
+    person.user = user
+    person.save(update_fields=["user"])
+    SocialAccount.objects.filter(provider=CLEVER_PROVIDER, uid=person.clever_id).update(user=user)
+    if (
+        previous is not None
+        and previous.username.startswith(USERNAME_PREFIX)
+        and not Person.objects.filter(user=previous, archived_at__isnull=True).exists()
+    ):
+        previous.is_active = False
+        previous.save(update_fields=["is_active"])
+    _audit(
+        district=person.district,
+        kind=MatchAudit.Kind.PERSON,
+        action=MatchAudit.Action.LINKED,
+        product_id=user.pk,
+        clever_id=person.clever_id,
+        source=source,
+        actor=actor,
+        evidence={**(evidence or {}), "replaced_account": previous.pk if previous else None},
+    )
+
+
+@transaction.atomic
+def unlink_person(*, person: Person, source: str, actor=None, reason: str = "") -> None:
+    """Undo a link: the person gets back the account the sync had made for them (reactivated),
+    or none (the next sync makes one); their Clever login follows."""
+    person = Person.objects.select_for_update().select_related("user").get(pk=person.pk)
+    previous = person.user
+    if previous is None:
+        return
+    own = User.objects.filter(username=f"{USERNAME_PREFIX}{person.clever_id}").first()
+    if own is not None and not own.is_active:
+        own.is_active = True
+        own.save(update_fields=["is_active"])
+    person.user = own
+    person.save(update_fields=["user"])
+    logins = SocialAccount.objects.filter(provider=CLEVER_PROVIDER, uid=person.clever_id)
+    if own is not None:
+        logins.update(user=own)
+    else:
+        logins.delete()  # the next Clever login starts afresh, never as the product user
+    _audit(
+        district=person.district,
+        kind=MatchAudit.Kind.PERSON,
+        action=MatchAudit.Action.UNLINKED,
+        product_id=previous.pk,
+        clever_id=person.clever_id,
+        source=source,
+        actor=actor,
+        evidence={"reason": reason[:500]},
+    )
+
+
+# --- running the engine ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def match_district_schools(*, district: District) -> dict:
+    """Match the organization's schools to the district's Clever schools."""
+    product = list(selectors.product_schools(district))
+    clever = list(CleverSchool.objects.filter(district=district, archived_at__isnull=True))
+    decided = {m.school_id: m for m in SchoolMatch.objects.filter(district=district)}
+    sticky = {
+        pk
+        for pk, m in decided.items()
+        if m.status in (MatchStatus.ACCEPTED, MatchStatus.NO_MATCH, MatchStatus.AUTO_LINKED)
+    }
+    taken = set(
+        CleverSchool.objects.filter(district=district, product_school_id__in=sticky).values_list(
+            "clever_id", flat=True
+        )
+    )
+    results = match_schools(
+        [selectors.product_school_record(s) for s in product if s.pk not in sticky],
+        [selectors.clever_school_record(s) for s in clever if s.clever_id not in taken],
+    )
+    by_clever_id = {s.clever_id: s for s in clever}
+    counts = Counter()
+    for result in results:
+        candidates = [
+            {"clever_id": c.clever_key, "name_score": round(c.name_score, 1), "evidence": list(c.evidence)}
+            for c in result.candidates
+        ]
+        school_id = int(result.product_key)
+        status = (
+            MatchStatus.AUTO_LINKED
+            if result.decision == Decision.AUTO
+            else (MatchStatus.PENDING if result.decision == Decision.REVIEW else MatchStatus.NO_MATCH)
+        )
+        chosen = by_clever_id.get(result.clever_key) if result.clever_key else None
+        SchoolMatch.objects.update_or_create(
+            district=district,
+            school_id=school_id,
+            defaults={
+                "status": status,
+                "zone": Zone(str(result.decision)),
+                "source": MatchSource.ENGINE,
+                "clever_school": chosen,
+                "candidates": candidates,
+                "probability": 1.0 if status == MatchStatus.AUTO_LINKED else 0.0,
+            },
+        )
+        if status == MatchStatus.AUTO_LINKED and chosen is not None:
+            _link_school(
+                chosen=chosen,
+                school_id=school_id,
+                source=MatchSource.ENGINE,
+                evidence={"reasons": list(result.reasons), "candidates": candidates[:1]},
+            )
+        counts[status] += 1
+    return dict(counts)
+
+
+def _link_school(*, chosen: CleverSchool, school_id: int, source: str, actor=None, evidence: dict) -> None:
+    CleverSchool.objects.filter(pk=chosen.pk).update(product_school_id=school_id)
+    _audit(
+        district=chosen.district,
+        kind=MatchAudit.Kind.SCHOOL,
+        action=MatchAudit.Action.LINKED,
+        product_id=school_id,
+        clever_id=chosen.clever_id,
+        source=source,
+        actor=actor,
+        evidence=evidence,
+    )
+
+
+def _labels(
+    district: District, records: dict[str, object], people: dict[str, Person], users: dict[int, object]
+):
+    """Reviewed decisions as the engine's labels: accepted pairs match; a "no match" says the
+    product record is not its best candidate."""
+    labels = []
+    for match in selectors.people_decided_by_a_person(district).exclude(source=MatchSource.ENGINE):
+        person = people.get(match.person.clever_id) if match.person_id else None
+        user = users.get(match.user_id)
+        if person is None or user is None:
+            continue
+        labels.append(
+            LabelledPair(
+                product=selectors.product_record(user),
+                clever=records[person.clever_id],
+                is_match=match.status == MatchStatus.ACCEPTED,
+            )
+        )
+    return labels
+
+
+@transaction.atomic
+def match_district_people(*, district: District) -> dict:
+    """Run the engine over the district's people (see the module docstring); a summary."""
+    if district.organization_id is None:
+        raise MatchError(f"District {district.clever_id} is not linked to an organization: nobody to match.")
+    people = {p.clever_id: p for p in selectors.live_clever_people(district)}
+    clever_records = {cid: selectors.clever_record(p) for cid, p in people.items()}
+    school_keys = selectors.school_keys(district)
+    users = {u.pk: u for u in selectors.product_people(district)}
+    product_records = {pk: selectors.product_record(u, school_keys=school_keys) for pk, u in users.items()}
+    existing = {
+        m.user_id: m
+        for m in PersonMatch.objects.filter(district=district, user__isnull=False).select_related("person")
+    }
+
+    # Sticky decisions stay out of the run unless what they were decided on changed.
+    held_users, held_people = set(), set()
+    for match in selectors.people_decided_by_a_person(district):
+        if match.user_id not in product_records:
+            continue
+        clever = clever_records.get(match.person.clever_id) if match.person_id else None
+        if match.compared_digest == selectors.compared_digest(product_records[match.user_id], clever):
+            held_users.add(match.user_id)
+            if match.person_id and match.status in (MatchStatus.ACCEPTED, MatchStatus.AUTO_LINKED):
+                held_people.add(match.person.clever_id)
+    results = match_people(
+        [r for pk, r in product_records.items() if pk not in held_users],
+        [r for cid, r in clever_records.items() if cid not in held_people],
+        params=params_from_settings(),
+        labels=_labels(district, clever_records, people, users),
+    )
+
+    counts = Counter(kept=len(held_users))
+    for result in results:
+        if result.product_key is None:
+            continue  # a Clever person nobody claimed: provisioning gives them an account
+        user = users[int(result.product_key)]
+        person = people.get(result.clever_key) if result.clever_key else None
+        previous = existing.get(user.pk)
+        status = {Decision.AUTO: MatchStatus.AUTO_LINKED, Decision.NO_MATCH: MatchStatus.NO_MATCH}.get(
+            result.decision, MatchStatus.PENDING
+        )
+        linked_elsewhere = (
+            person is not None
+            and person.user_id not in (None, user.pk)
+            and not person.user.username.startswith(USERNAME_PREFIX)
+        )
+        relinks = (
+            previous is not None
+            and previous.person_id
+            and previous.status in (MatchStatus.ACCEPTED, MatchStatus.AUTO_LINKED)
+            and previous.person_id != getattr(person, "pk", None)
+        )
+        if status == MatchStatus.AUTO_LINKED and (linked_elsewhere or relinks):
+            status = MatchStatus.PENDING  # never move an existing link without a person's decision
+        best = result.candidates[0] if result.candidates else None
+        fields = {
+            "status": status,
+            "zone": Zone(str(result.decision)),
+            "source": MatchSource.ENGINE,
+            "person": person,
+            "candidates": _candidates_json(result.candidates),
+            "probability": best.probability if best else 0.0,
+            "weight": best.weight if best else 0.0,
+            "duplicate_of_id": int(result.duplicate_of) if result.duplicate_of else None,
+            "compared_digest": selectors.compared_digest(
+                product_records[user.pk], clever_records.get(result.clever_key) if result.clever_key else None
+            ),
+            "decided_by": None,
+            "decided_at": timezone.now() if status != MatchStatus.PENDING else None,
+        }
+        if (
+            previous is not None
+            and previous.status in (MatchStatus.ACCEPTED, MatchStatus.AUTO_LINKED)
+            and status == MatchStatus.PENDING
+        ):
+            fields["person"] = previous.person  # the queue shows the current link until decided
+        PersonMatch.objects.update_or_create(district=district, user=user, defaults=fields)
+        if status == MatchStatus.AUTO_LINKED:
+            link_person(
+                person=person,
+                user=user,
+                source=MatchSource.ENGINE,
+                evidence={
+                    "probability": fields["probability"],
+                    "weight": fields["weight"],
+                    "contributions": fields["candidates"][0]["contributions"],
+                },
+            )
+        counts[status] += 1
+    logger.info("matching district %s: %s", district.clever_id, dict(counts))
+    return dict(counts)
+
+
+def match_district(*, district: District) -> dict:
+    """Schools first (people share school keys through them), then people."""
+    schools = match_district_schools(district=district)
+    people = match_district_people(district=district)
+    return {
+        "district": district.clever_id,
+        "schools": schools,
+        "people": people,
+        "review_queue": selectors.review_queue(district).count(),
+    }
+
+
+# --- review decisions ------------------------------------------------------------------------------
+
+
+def _decide(
+    match: PersonMatch,
+    *,
+    status: str,
+    actor,
+    person: Person | None = None,
+    duplicate_of=None,
+    source: str = MatchSource.STAFF,
+) -> PersonMatch:
+    product = selectors.product_record(match.user, school_keys=selectors.school_keys(match.district))
+    clever = selectors.clever_record(person) if person is not None else None
+    match.status = status
+    match.source = source
+    match.person = person
+    match.duplicate_of = duplicate_of
+    match.decided_by = actor if getattr(actor, "pk", None) else None
+    match.decided_at = timezone.now()
+    match.compared_digest = selectors.compared_digest(product, clever)
+    match.save()
+    return match
+
+
+@transaction.atomic
+def accept_match(
+    *, match: PersonMatch, actor, clever_id: str | None = None, source: str = MatchSource.STAFF
+) -> PersonMatch:
+    """Accept the proposed Clever person, or choose another one (``clever_id``) of the district."""
+    match = (
+        PersonMatch.objects.select_for_update().select_related("user", "person", "district").get(pk=match.pk)
+    )
+    if match.user is None:
+        raise MatchError(
+            "A Clever record without a product record cannot be accepted: there is nothing to link."
+        )
+    clever_id = clever_id or (match.person.clever_id if match.person_id else None)
+    person = Person.objects.filter(
+        district=match.district, clever_id=clever_id, archived_at__isnull=True
+    ).first()
+    if person is None:
+        raise MatchError(f"Clever user {clever_id} is not in the synced district {match.district.clever_id}.")
+    chosen = next((c for c in match.candidates if c["clever_id"] == person.clever_id), None)
+    for previous in Person.objects.filter(district=match.district, user=match.user).exclude(pk=person.pk):
+        unlink_person(
+            person=previous, source=source, actor=actor, reason=f"another record chosen: {clever_id}"
+        )
+    link_person(
+        person=person,
+        user=match.user,
+        source=source,
+        actor=actor,
+        evidence={"decision": "accepted", "candidate": chosen},
+    )
+    return _decide(match, status=MatchStatus.ACCEPTED, actor=actor, person=person, source=source)
+
+
+@transaction.atomic
+def reject_match(*, match: PersonMatch, actor, source: str = MatchSource.STAFF) -> PersonMatch:
+    """No Clever record is this product record."""
+    match = PersonMatch.objects.select_for_update().select_related("user", "district").get(pk=match.pk)
+    if match.user is not None and match.person_id and match.person.user_id == match.user_id:
+        unlink_person(person=match.person, source=source, actor=actor, reason="decided: no match")
+    _audit(
+        district=match.district,
+        kind=MatchAudit.Kind.PERSON,
+        action=MatchAudit.Action.NO_MATCH,
+        product_id=match.user_id or 0,
+        clever_id=match.person.clever_id if match.person_id else "",
+        source=source,
+        actor=actor,
+        evidence={"candidates": match.candidates},
+    )
+    if match.user is None:
+        match.status, match.decided_at = MatchStatus.NO_MATCH, timezone.now()
+        match.decided_by = actor if getattr(actor, "pk", None) else None
+        match.save()
+        return match
+    return _decide(match, status=MatchStatus.NO_MATCH, actor=actor, source=source)
+
+
+@transaction.atomic
+def mark_duplicate(
+    *, match: PersonMatch, duplicate_of, actor, source: str = MatchSource.STAFF
+) -> PersonMatch:
+    """The product record repeats ``duplicate_of`` (another product user): not linked."""
+    match = PersonMatch.objects.select_for_update().select_related("user", "district").get(pk=match.pk)
+    if duplicate_of is not None and duplicate_of.pk == match.user_id:
+        raise MatchError("A record cannot duplicate itself.")
+    _audit(
+        district=match.district,
+        kind=MatchAudit.Kind.PERSON,
+        action=MatchAudit.Action.DUPLICATE,
+        product_id=match.user_id or 0,
+        clever_id="",
+        source=source,
+        actor=actor,
+        evidence={"duplicate_of": getattr(duplicate_of, "pk", None)},
+    )
+    return _decide(match, status=MatchStatus.DUPLICATE, actor=actor, duplicate_of=duplicate_of, source=source)
+
+
+def bulk_accept(*, matches, min_probability: float, actor) -> dict:
+    """Accept every pending item whose proposed candidate reaches ``min_probability`` and has no
+    veto; each in its own transaction, so one refusal (linked elsewhere) does not stop the rest."""
+    counts = Counter()
+    for match in matches.filter(
+        status=MatchStatus.PENDING, probability__gte=min_probability, person__isnull=False, user__isnull=False
+    ):
+        if match.candidates and match.candidates[0].get("vetoes"):
+            counts["vetoed"] += 1
+            continue
+        try:
+            accept_match(match=match, actor=actor)
+        except MatchError:
+            counts["refused"] += 1
+        else:
+            counts["accepted"] += 1
+    return dict(counts)
+
+
+# --- Clever Matchmaker -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    linked: int
+    review_items: int
+
+    def as_dict(self) -> dict:
+        return {"linked": self.linked, "review_items": self.review_items}
+
+
+def import_matchmaker_results(*, district: District, data: bytes, actor=None) -> ImportSummary:
+    """Apply Matchmaker's output for one district, all or nothing (``MatchmakerFileError``).
+
+    ``match`` rows link after checking the app record is a product person of the district's
+    organization and the Clever ID a live person of the synced district; the other results become
+    review items (``from Clever, …`` rows as Clever-side items).
+    """
+    rows = matchmaker.read_results(data)
+    users = {str(u.pk): u for u in selectors.product_people(district)}
+    people = {p.clever_id: p for p in selectors.live_clever_people(district)}
+    problems = []
+    for row in rows:
+        clever_side = row.result in (matchmaker.CLEVER_NO_MATCH, matchmaker.CLEVER_DUPLICATE)
+        if row.app_id and not clever_side and row.app_id not in users:
+            problems.append(
+                f"line {row.line}: app.id {row.app_id} is not a person of {district.organization}"
+            )
+        if (
+            row.clever_id
+            and row.result in (matchmaker.MATCH, matchmaker.CLEVER_NO_MATCH, matchmaker.CLEVER_DUPLICATE)
+            and row.clever_id not in people
+        ):
+            problems.append(
+                f"line {row.line}: clever.id {row.clever_id} is not a live person of the synced "
+                f"district {district.clever_id}"
+            )
+    if problems:
+        raise matchmaker.MatchmakerFileError(problems)
+    with transaction.atomic():
+        linked = review = 0
+        for row in rows:
+            if row.result == matchmaker.MATCH:
+                match, _ = PersonMatch.objects.get_or_create(
+                    district=district,
+                    user=users[row.app_id],
+                    defaults={"zone": Zone.AUTO, "person": people[row.clever_id]},
+                )
+                accept_match(match=match, actor=actor, clever_id=row.clever_id, source=MatchSource.MATCHMAKER)
+                linked += 1
+            elif row.result in (matchmaker.APP_NO_MATCH, matchmaker.APP_DUPLICATE):
+                zone = Zone.NO_MATCH if row.result == matchmaker.APP_NO_MATCH else Zone.DUPLICATE
+                PersonMatch.objects.update_or_create(
+                    district=district,
+                    user=users[row.app_id],
+                    defaults={
+                        "status": MatchStatus.PENDING,
+                        "zone": zone,
+                        "source": MatchSource.MATCHMAKER,
+                        "person": people.get(row.clever_id),
+                    },
+                )
+                review += 1
+            else:
+                zone = Zone.NO_MATCH if row.result == matchmaker.CLEVER_NO_MATCH else Zone.DUPLICATE
+                PersonMatch.objects.update_or_create(
+                    district=district,
+                    user=None,
+                    person=people[row.clever_id],
+                    defaults={"status": MatchStatus.PENDING, "zone": zone, "source": MatchSource.MATCHMAKER},
+                )
+                review += 1
+    return ImportSummary(linked=linked, review_items=review)

@@ -1,0 +1,58 @@
+"""Fixtures for matching's Django side: a generated sandbox district synced for real into a
+district linked to an organization, and product people made from some of its Clever people
+(exact copies, copies with a nickname and no IDs, people Clever does not have)."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from accounts.factories import OrganizationFactory, UserFactory
+from districts.models import District
+from rostering import tasks
+from rostering.models import Person, SyncRun
+from sandbox.generator import generate_district, load_district
+
+
+@pytest.fixture(autouse=True)
+def fresh_token_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def sync(district: District) -> SyncRun:
+    result = tasks.sync_district.delay(district_id=district.pk, kind="full", trigger="manual").get()
+    return SyncRun.objects.get(pk=result["run"])
+
+
+@pytest.fixture
+def synced(db, sandbox_app):
+    """A synced 120-student district linked to an organization (the sync provisioned
+    ``clever-*`` accounts for everyone)."""
+    generated = load_district(generate_district(seed=21, students=120))
+    organization = OrganizationFactory(name="Maple Valley Schools")
+    district = District.objects.create(clever_id=generated.id, name=generated.name, organization=organization)
+    assert sync(district).status == SyncRun.Status.SUCCEEDED
+    return district
+
+
+def students(district: District) -> list[Person]:
+    return list(Person.objects.filter(district=district, is_student=True, archived_at__isnull=True)
+                .exclude(student_sis_id="").exclude(dob=None).order_by("clever_id"))
+
+
+def product_copy(person: Person, **overrides):
+    """The product's own record of a Clever student, as its roster import had it."""
+    values = dict(
+        username=f"product-{person.clever_id}", first_name=person.first_name, last_name=person.last_name,
+        email="", organization=person.district.organization, role="student", sis_id=person.student_sis_id,
+        student_number=person.student_number, date_of_birth=person.dob, grade=person.grade,
+    )
+    values.update(overrides)
+    return UserFactory(**values)
