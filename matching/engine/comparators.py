@@ -34,6 +34,7 @@ class Level(StrEnum):
     WITHIN_MONTH = "within_month"
     WITHIN_YEAR = "within_year"
     SAME_LOCAL_PART = "same_local_part"
+    OTHER_DOMAIN = "other_domain"
     ADJACENT = "adjacent"
     SHARED = "shared"
     ELSE = "else"
@@ -141,14 +142,19 @@ def compare_identifier(first: str, second: str) -> Level:
 
 
 def compare_email(first: str, second: str) -> Level:
-    """Exact, same local part at another domain (a district changed its domain), else."""
+    """Exact; same local part at another domain (the district changed its domain); another
+    domain altogether (a personal address beside a district one: weak evidence); else, another
+    address at the same domain (strong evidence of another person)."""
     if not first or not second:
         return Level.NULL
     if first == second:
         return Level.EXACT
-    local_first = first.split("@", 1)[0]
-    if len(local_first) >= MIN_LOCAL_PART_LENGTH and local_first == second.split("@", 1)[0]:
+    local_first, _at, domain_first = first.partition("@")
+    local_second, _at, domain_second = second.partition("@")
+    if len(local_first) >= MIN_LOCAL_PART_LENGTH and local_first == local_second:
         return Level.SAME_LOCAL_PART
+    if domain_first != domain_second:
+        return Level.OTHER_DOMAIN
     return Level.ELSE
 
 

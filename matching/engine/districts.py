@@ -243,6 +243,13 @@ def _domain_share(district: DistrictRecord, domains: frozenset[str]) -> tuple[fl
     return (matching / total if total else 0.0), matching
 
 
+def _domain_and_parents(domain: str) -> list[str]:
+    """ "hs.district.k12.us" -> itself, "district.k12.us", "k12.us" (a school's subdomain counts
+    for the district's domain)."""
+    labels = domain.split(".")
+    return [".".join(labels[start:]) for start in range(len(labels) - 1)]
+
+
 def rank_organizations(
     districts: Sequence[DistrictRecord],
     organizations: Sequence[OrganizationRecord],
@@ -298,7 +305,8 @@ def rank_organizations(
         for organization_key in {
             owner
             for domain in district.staff_email_domains
-            for owner in domain_owners.get(domain.lower(), ())
+            for suffix in _domain_and_parents(domain.lower())
+            for owner in domain_owners.get(suffix, ())
         }:
             share, count = _domain_share(district, by_key[organization_key].email_domains)
             if count:

@@ -28,7 +28,7 @@ Probabilities = Mapping[str, Mapping[Level, float]]
 _IDENTIFIER_M = {Level.EXACT: 0.95, Level.ONE_EDIT: 0.01, Level.ELSE: 0.04}
 # Priors for m, by judgment: how often a field agrees at each level for the same person when both
 # sides have it. Identifiers change (a new SIS, a re-issued number), names carry nicknames and
-# typos, grades lag the summer rollover by one.
+# typos, grades lag the summer rollover by one, product accounts may hold a personal email.
 DEFAULT_M: Probabilities = {
     **dict.fromkeys(("sis_id", "number", "staff_id"), _IDENTIFIER_M),
     "state_id": {Level.EXACT: 0.97, Level.ONE_EDIT: 0.01, Level.ELSE: 0.02},
@@ -59,7 +59,7 @@ DEFAULT_M: Probabilities = {
         Level.INITIAL: 0.01,
         Level.ELSE: 0.03,
     },
-    "email": {Level.EXACT: 0.9, Level.SAME_LOCAL_PART: 0.04, Level.ELSE: 0.06},
+    "email": {Level.EXACT: 0.82, Level.SAME_LOCAL_PART: 0.03, Level.OTHER_DOMAIN: 0.13, Level.ELSE: 0.02},
     "grade": {Level.EXACT: 0.75, Level.ADJACENT: 0.23, Level.ELSE: 0.02},
     "school": {Level.SHARED: 0.9, Level.ELSE: 0.1},
 }
@@ -96,7 +96,7 @@ DEFAULT_U: Probabilities = {
         Level.INITIAL: 1e-3,
         Level.ELSE: 0.976,
     },
-    "email": {Level.EXACT: 1e-5, Level.SAME_LOCAL_PART: 1e-4, Level.ELSE: 0.99989},
+    "email": {Level.EXACT: 1e-5, Level.SAME_LOCAL_PART: 1e-4, Level.OTHER_DOMAIN: 0.1, Level.ELSE: 0.89989},
     "grade": {Level.EXACT: 0.08, Level.ADJACENT: 0.15, Level.ELSE: 0.77},
     "school": {Level.SHARED: 0.05, Level.ELSE: 0.95},
 }

@@ -30,13 +30,18 @@ def _ascii_lower(value: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char)).lower()
 
 
+def name_tokens(value: str) -> list[str]:
+    """Lowercase ASCII letter runs, apostrophes dropped: "O'Brien-Smith Jr." -> obrien, smith, jr."""
+    text = _ascii_lower(value or "").replace("'", "").replace("\u2019", "")
+    return _NON_LETTERS.sub(" ", text).split()
+
+
 # Names repeat a lot within a district; normalizing each distinct one once halves preparation time.
 @lru_cache(maxsize=65_536)
 def normalize_name(value: str) -> str:
-    """Lowercase ASCII letters in space-separated tokens: "O'Brien-Smith Jr." -> "obrien smith"."""
-    text = _ascii_lower(value or "").replace("'", "").replace("\u2019", "")
-    tokens = _NON_LETTERS.sub(" ", text).split()
-    return " ".join(token for token in tokens if token not in _NAME_SUFFIXES)
+    """A person's name as space-separated tokens without generational suffixes:
+    "O'Brien-Smith Jr." -> "obrien smith"."""
+    return " ".join(token for token in name_tokens(value) if token not in _NAME_SUFFIXES)
 
 
 def normalize_email(value: str) -> str:

@@ -2,7 +2,7 @@
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -119,35 +119,42 @@ class _Scorer:
         # Contributions repeat (same field, level and weight), so each is built once and shared.
         self._contributions: dict[tuple[str, Level, str], Contribution] = {}
 
+    def _contribution(self, name: str, level: Level, product: PreparedPerson) -> Contribution:
+        value = ""
+        if level is Level.EXACT and name in _TERM_FREQUENCY_FIELDS:
+            value = product.first if name == "first_name" else product.last
+        key = (name, level, value)
+        contribution = self._contributions.get(key)
+        if contribution is None:
+            contribution = self._contributions[key] = Contribution(name, level, self.model.weight(*key))
+        return contribution
+
     def score(
         self, product: PreparedPerson, clever: PreparedPerson
     ) -> tuple[float, tuple[str, ...], dict[str, Level]]:
         """Weight, vetoes and field levels of a pair."""
         levels = self.comparer.levels(product, clever)
-        weights = self.model.weights
         total = self.model.prior_for(product.role)
         for name, level in levels.items():
-            if level is Level.EXACT and name in _TERM_FREQUENCY_VALUE:
-                total += self.model.weight(name, level, _TERM_FREQUENCY_VALUE[name](product))
-            else:
-                total += weights[name][level]
+            total += self._contribution(name, level, product).weight
         return total, vetoes(product, clever, levels), levels
 
     def candidate(
-        self, product: PreparedPerson, clever: PreparedPerson, levels: dict[str, Level] | None = None
+        self,
+        product: PreparedPerson,
+        clever: PreparedPerson,
+        levels: dict[str, Level] | None = None,
+        vetoed: tuple[str, ...] | None = None,
     ) -> Candidate:
-        """The explained candidate (``levels`` from ``score``, when already known)."""
+        """The explained candidate (``levels`` and ``vetoed`` from ``score``, when known)."""
         if levels is None:
             levels = self.comparer.levels(product, clever)
-        contributions = []
-        for name in self.comparer.fields_for(product, clever):
-            level = levels.get(name, Level.NULL)
-            value_of = _TERM_FREQUENCY_VALUE.get(name) if level is Level.EXACT else None
-            key = (name, level, value_of(product) if value_of else "")
-            contribution = self._contributions.get(key)
-            if contribution is None:
-                contribution = self._contributions[key] = Contribution(name, level, self.model.weight(*key))
-            contributions.append(contribution)
+        if vetoed is None:
+            vetoed = vetoes(product, clever, levels)
+        contributions = tuple(
+            self._contribution(name, levels.get(name, Level.NULL), product)
+            for name in self.comparer.fields_for(product, clever)
+        )
         prior = self.model.prior_for(product.role)
         weight = prior + sum(contribution.weight for contribution in contributions)
         return Candidate(
@@ -155,15 +162,12 @@ class _Scorer:
             weight=weight,
             probability=probability(weight),
             prior_bits=prior,
-            contributions=tuple(contributions),
-            vetoes=vetoes(product, clever, levels),
+            contributions=contributions,
+            vetoes=vetoed,
         )
 
 
-_TERM_FREQUENCY_VALUE: dict[str, Callable[[PreparedPerson], str]] = {
-    "first_name": lambda person: person.first,
-    "last_name": lambda person: person.last,
-}
+_TERM_FREQUENCY_FIELDS = frozenset(("first_name", "last_name"))
 
 
 def score_pair(product: PersonRecord, clever: PersonRecord, model: MatchModel) -> Candidate:
@@ -211,8 +215,8 @@ def match_people(
         scored.append([(weight, index, vetoed) for weight, vetoed, _levels, index in candidates])
         explained.append(
             {
-                index: scorer.candidate(person, clever[index], levels)
-                for _weight, _vetoed, levels, index in candidates[: params.max_candidates]
+                index: scorer.candidate(person, clever[index], levels, vetoed)
+                for _weight, vetoed, levels, index in candidates[: params.max_candidates]
             }
         )
     assignment = assign_one_to_one(scored, params.review_weight)

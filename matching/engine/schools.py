@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from .normalize import normalize_identifier, normalize_name
+from .normalize import name_tokens, normalize_identifier
 from .people import Decision
 from .records import SchoolRecord
 
@@ -57,7 +57,7 @@ class SchoolMatchResult:
 def normalize_school_name(name: str) -> str:
     """Lowercase words with abbreviations spelled out; school numbers ("PS 123") are kept."""
     numbers = _DIGITS.findall(name or "")
-    words = [_ABBREVIATIONS.get(word, word) for word in normalize_name(name).split()]
+    words = [_ABBREVIATIONS.get(word, word) for word in name_tokens(name)]
     return " ".join([*words, *numbers])
 
 

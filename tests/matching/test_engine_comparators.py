@@ -69,6 +69,8 @@ def test_emails_exact_same_local_part_else():
     assert compare_email("a.lee@x.org", "a.lee@x.org") is Level.EXACT
     assert compare_email("a.lee@x.org", "a.lee@new.org") is Level.SAME_LOCAL_PART
     assert compare_email("a.lee@x.org", "b.lee@x.org") is Level.ELSE
+    assert compare_email("a.lee@x.org", "annlee77@gmail.com") is Level.OTHER_DOMAIN
+    assert compare_email("a.lee@x.org", "annlee") is Level.OTHER_DOMAIN
     assert compare_email("", "b.lee@x.org") is Level.NULL
 
 

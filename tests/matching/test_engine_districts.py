@@ -80,7 +80,7 @@ def test_logins_and_domains_rank_but_never_link_and_free_mail_is_ignored():
         "d-x",
         "Eastside Consolidated",
         "IL",
-        staff_email_domains={"bfln.org": 90, "gmail.com": 400, "yahoo.com": 50},
+        staff_email_domains={"bfln.org": 60, "east.bfln.org": 30, "gmail.com": 400, "yahoo.com": 50},
     )
     match = rank_organizations([district], ORGANIZATIONS, sso_logins={("d-x", "o-net"): 5})[0]
     assert match.linked_organization_key is None

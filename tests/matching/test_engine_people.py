@@ -16,13 +16,14 @@ from matching.engine import (
     score_pair,
 )
 from matching.engine.people import (
+    REASON_DOB,
     REASON_FIRST_NAME,
     REASON_SMALL_MARGIN,
     assign_one_to_one,
 )
 from matching.engine.scoring import VETO_DOB_YEARS_APART, VETO_NAMES_CONFLICT, VETO_ROLE_MISMATCH
 
-from .rosters import product_copy, roster, student
+from .rosters import FIRST_NAMES, LAST_NAMES, product_copy, roster, student
 
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -172,6 +173,7 @@ NOISE = {
     "grade": lambda record: {"grade": str(int(record.grade) + 1)},
     "drop_email": lambda record: {"email": ""},
     "other_school": lambda record: {"schools": frozenset({"elsewhere"})},
+    "teacher": lambda record: {"roles": frozenset({Role.TEACHER})},
 }
 
 
@@ -281,3 +283,34 @@ def test_a_twin_is_never_linked_automatically_to_the_other_twin():
     results = by_product(match_people(both, clever_twins))
     assert (results["p-a"].decision, results["p-a"].clever_key) == (Decision.AUTO, clever[7].key)
     assert (results["p"].decision, results["p"].clever_key) == (Decision.AUTO, "c-twin")
+
+
+def test_a_namesake_born_weeks_apart_is_left_to_a_person():
+    clever = roster(100)
+    namesake = product_copy(
+        clever[9], "p", dob=clever[9].dob.replace(day=28 if clever[9].dob.day < 20 else 2)
+    )
+    result = by_product(match_people([namesake], clever))["p"]
+    assert result.decision is Decision.REVIEW
+    assert REASON_DOB in result.reasons
+
+
+def test_a_teacher_with_a_personal_email_still_links_but_not_a_colleague_at_the_district_domain():
+    teachers = [
+        PersonRecord(
+            f"t{index}",
+            frozenset({Role.TEACHER}),
+            first_name=FIRST_NAMES[index % len(FIRST_NAMES)],
+            last_name=f"{LAST_NAMES[index % len(LAST_NAMES)]}-{LAST_NAMES[index // len(LAST_NAMES)]}",
+            email=f"teacher{index}@district.org",
+            schools=frozenset({f"school-{index % 4}"}),
+        )
+        for index in range(100)
+    ]
+    personal = product_copy(teachers[11], "p", email="mrs.teacher77@gmail.com")
+    other_address = product_copy(teachers[12], "q", email="someone.else@district.org")
+    results = by_product(match_people([personal, other_address], teachers))
+    assert (results["p"].decision, results["p"].clever_key) == (Decision.AUTO, "t11")
+    email = next(c for c in results["p"].candidates[0].contributions if c.field == "email")
+    assert email.level is Level.OTHER_DOMAIN
+    assert results["q"].decision is not Decision.AUTO

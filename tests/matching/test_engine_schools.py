@@ -18,6 +18,7 @@ def by_key(results):
 def test_abbreviations_are_spelled_out_and_numbers_kept():
     assert normalize_school_name("Lincoln Elem. Sch.") == "lincoln elementary school"
     assert normalize_school_name("Washington HS") == "washington high school"
+    assert normalize_school_name("Lincoln Jr. High") == "lincoln junior high"
     assert normalize_school_name("P.S. 123") == "p s 123"
     assert school_name_similarity("lincoln", "lincoln elementary") > school_name_similarity(
         "lincoln elementary", "lincoln middle"
