@@ -306,6 +306,11 @@ SSO_CODE_MEMORY_SECONDS = env.int("SSO_CODE_MEMORY_SECONDS", default=86_400)
 SSO_CLEVER_MAX_RETRIES = env.int("SSO_CLEVER_MAX_RETRIES", default=1)
 
 # --- Matching (matching/) ---------------------------------------------------------------------
+# Provisioning asks this function which Clever people already have a product account (the
+# accounts matching linked) before it creates one (rostering.services.provisioning).
+ROSTERING_EXISTING_USERS = env.str(
+    "ROSTERING_EXISTING_USERS", default="matching.selectors.existing_users_for"
+)
 # Decision zones of the people matcher (docs/matching.md): an automatic link needs this
 # probability and a runner-up this many bits less likely; below the review floor: no match.
 MATCH_AUTO_PROBABILITY = env.float("MATCH_AUTO_PROBABILITY", default=0.99)

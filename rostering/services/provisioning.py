@@ -5,9 +5,10 @@ Runs inside the apply transaction of a sync (``provision_district``). For a dist
 (``Person.user``): one account per Clever user, whatever their roles, so a teacher who is also
 staff and district admin has one account. Unlinked districts provision nobody.
 
-- **Matching seam**: before an account is created, ``find_existing_user(person)`` is asked
-  whether the person already has one in the product (the matching issue fills it in; today it
-  answers None). ``find_existing_users`` is the batch form the engine calls.
+- **Matching seam**: before an account is created, ``find_existing_users(people)`` asks the
+  function named by ``settings.ROSTERING_EXISTING_USERS`` (``matching.selectors.
+  existing_users_for``: the product accounts matching linked) which people already have one
+  in the product. rostering does not import matching (dependencies point the other way).
 - **New accounts**: username ``clever-<Clever ID>`` (unique across districts: Clever IDs are),
   first/last name, email only when it contains "@", the district's organization, an unusable
   password (people sign in through Clever). Created set-based, so a first sync of a big
@@ -26,11 +27,13 @@ Never logs names or emails.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Q
+from django.utils.module_loading import import_string
 
 from ..models import Person, StagedRecord
 from .staging import quote, table
@@ -38,37 +41,21 @@ from .staging import quote, table
 USERNAME_PREFIX = "clever-"
 # An unusable password (Django treats any value starting with "!" as one).
 UNUSABLE_PASSWORD = "!"
-# The fields loaded for ``find_existing_user`` (the others are deferred: reading one costs a
-# query). Building model instances is most of provisioning's time on a first sync, so the list
-# holds what matching is expected to weigh and no JSON; the matching issue may widen it.
-MATCH_FIELDS = (
-    "id", "district", "clever_id", "first_name", "last_name", "email",
-    "is_student", "is_teacher", "is_staff", "is_district_admin", "is_contact",
-    "student_sis_id", "student_state_id", "dob", "teacher_sis_id", "staff_id",
-)
+# What the seam is given of each person (it decides from its own records, by the person's row).
+SEAM_FIELDS = ("id", "district", "clever_id")
 
 
 def username_for(person: Person) -> str:
     return f"{USERNAME_PREFIX}{person.clever_id}"
 
 
-def find_existing_user(person: Person):
-    """The product account this Clever person already has, or None to create one.
-
-    The seam for the matching issue: it will look for an existing product user (by the
-    evidence it trusts, never by email alone) and return it. Until then: None.
-    """
-    return None
-
-
-def find_existing_users(people: Iterable[Person]) -> dict[int, object]:
-    """{person.pk: user} for the people ``find_existing_user`` finds an account for."""
-    found = {}
-    for person in people:
-        user = find_existing_user(person)
-        if user is not None:
-            found[person.pk] = user
-    return found
+def find_existing_users(people: Sequence[Person]) -> dict[int, object]:
+    """{person.pk: user} for the people who already have a product account, by the answer of
+    ``settings.ROSTERING_EXISTING_USERS`` (a dotted path; unset: nobody)."""
+    path = settings.ROSTERING_EXISTING_USERS
+    if not path or not people:
+        return {}
+    return import_string(path)(people)
 
 
 def _user_model():
@@ -197,12 +184,11 @@ def provision_district(*, district, run_id: int, restored_ids: Sequence[int], no
     stats["deactivated"] = deactivate_archived(district.pk)
     stats["reactivated"] = reactivate(restored_ids)
     refresh_names(run_id, district.pk)
-    with connection.cursor() as cursor:
-        stats["linked"] = _link_by_username(cursor, district.pk)
-    # The matching seam, asked about every person still without an account.
+    # The matching seam first (its answer wins over an old clever-* account), asked about
+    # every person without an account.
     unprovisioned = (
         Person.objects.filter(district_id=district.pk, archived_at__isnull=True, user__isnull=True)
-        .only(*MATCH_FIELDS).order_by("pk")
+        .only(*SEAM_FIELDS).order_by("pk")
     )
     matched: list[Person] = []
     batch: list[Person] = []
@@ -223,6 +209,7 @@ def provision_district(*, district, run_id: int, restored_ids: Sequence[int], no
     Person.objects.bulk_update(matched, ["user"], batch_size=500)
     stats["matched"] = len(matched)
     with connection.cursor() as cursor:
+        stats["linked"] = _link_by_username(cursor, district.pk)
         stats["created"] = _create_accounts(cursor, district.pk, district.organization_id, now)
         _link_by_username(cursor, district.pk)
     return stats

@@ -101,7 +101,7 @@ def account_of(person: Person):
     ``clever-<Clever ID>`` account left from an earlier mirror. None: they need a new one."""
     if person.user_id:
         return person.user
-    found = provisioning.find_existing_user(person)
+    found = provisioning.find_existing_users([person]).get(person.pk)
     if found is not None:
         return found
     return get_user_model().objects.filter(username=provisioning.username_for(person)).first()

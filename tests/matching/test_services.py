@@ -189,3 +189,18 @@ def test_onboarding_checklist_names_what_blocks_the_next_step(synced):
     people = steps["people_matched"]
     assert not people["done"] and people["blocking"] == "1 person(s) wait in the review queue."
     assert not steps["live"]["done"] and steps["live"]["blocking"] == ""  # blocked by the step before
+
+
+def test_a_rebuilt_person_gets_the_product_account_matching_chose_not_the_old_one(synced):
+    person = students(synced)[0]
+    user = product_copy(person)
+    services.match_district(district=synced)
+    # The person lost their account (e.g. the mirror was purged and rebuilt): the next sync asks
+    # matching before it reaches for the old clever-* account.
+    Person.objects.filter(pk=person.pk).update(user=None)
+
+    sync(synced)
+
+    person.refresh_from_db()
+    assert person.user == user
+    assert not User.objects.get(username=f"clever-{person.clever_id}").is_active

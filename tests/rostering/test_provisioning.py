@@ -140,17 +140,22 @@ def test_linking_later_provisions_everyone_on_the_next_sync(linked, client):
     assert not Person.objects.filter(district=district, user__isnull=True).exists()
 
 
-def test_an_existing_account_found_by_matching_is_linked_not_duplicated(linked, client,
-                                                                        monkeypatch):
+# What ``found_by_the_seam`` answers (set by the test that names it in settings).
+SEAM = {"asked": [], "existing": None}
+
+
+def found_by_the_seam(people):
+    SEAM["asked"].extend(person.clever_id for person in people)
+    return {person.pk: SEAM["existing"] for person in people
+            if person.clever_id == "5b0000000000000000000101"}
+
+
+def test_an_existing_account_found_by_matching_is_linked_not_duplicated(linked, client, settings):
     _, district, organization = linked
     existing = User.objects.create_user("ada.existing", organization=organization)
-    asked = []
-
-    def find(person):
-        asked.append(person.clever_id)
-        return existing if person.clever_id == "5b0000000000000000000101" else None
-
-    monkeypatch.setattr(provisioning, "find_existing_user", find)
+    SEAM.update(asked=[], existing=existing)
+    asked = SEAM["asked"]
+    settings.ROSTERING_EXISTING_USERS = f"{__name__}.found_by_the_seam"
 
     run_sync(district=district, client=client)
 
@@ -166,6 +171,7 @@ def test_an_existing_account_found_by_matching_is_linked_not_duplicated(linked, 
     assert existing.first_name == ""
 
 
-def test_the_matching_seam_answers_none_today(linked):
-    person = Person(clever_id="5b0000000000000000000101", first_name="Ada")
-    assert provisioning.find_existing_user(person) is None
+def test_without_a_seam_nobody_has_an_account_yet(linked, settings):
+    settings.ROSTERING_EXISTING_USERS = ""
+    person = Person(pk=1, clever_id="5b0000000000000000000101", first_name="Ada")
+    assert provisioning.find_existing_users([person]) == {}
