@@ -235,7 +235,7 @@ def match_district_schools(*, district: District) -> dict:
                 evidence={"reasons": list(result.reasons), "candidates": candidates[:1]},
             )
         counts[status] += 1
-    return dict(counts)
+    return {str(key): n for key, n in counts.items()}
 
 
 def _link_school(*, chosen: CleverSchool, school_id: int, source: str, actor=None, evidence: dict) -> None:
@@ -363,8 +363,8 @@ def match_district_people(*, district: District) -> dict:
                 },
             )
         counts[status] += 1
-    logger.info("matching district %s: %s", district.clever_id, dict(counts))
-    return dict(counts)
+    logger.info("matching district %s: %s", district.clever_id, {str(k): n for k, n in counts.items()})
+    return {str(key): n for key, n in counts.items()}
 
 
 def match_district(*, district: District) -> dict:
@@ -498,7 +498,7 @@ def bulk_accept(*, matches, min_probability: float, actor) -> dict:
             counts["refused"] += 1
         else:
             counts["accepted"] += 1
-    return dict(counts)
+    return {str(key): n for key, n in counts.items()}
 
 
 # --- Clever Matchmaker -----------------------------------------------------------------------------
