@@ -316,6 +316,17 @@ ROSTERING_EXISTING_USERS = env.str(
 MATCH_AUTO_PROBABILITY = env.float("MATCH_AUTO_PROBABILITY", default=0.99)
 MATCH_REVIEW_PROBABILITY = env.float("MATCH_REVIEW_PROBABILITY", default=0.5)
 MATCH_AUTO_MARGIN_BITS = env.float("MATCH_AUTO_MARGIN_BITS", default=5.0)
+# District linking (docs/matching.md "District linking"): how long a signed verification link
+# an organization admin sends to the Clever district admin stays valid, and the page size of the
+# list of unmatched districts.
+DISTRICT_LINK_VERIFICATION_MAX_AGE = env.int("DISTRICT_LINK_VERIFICATION_MAX_AGE", default=7 * 24 * 3600)
+DISTRICT_LINKING_PAGE_SIZE = env.int("DISTRICT_LINKING_PAGE_SIZE", default=25)
+# The evidence behind the ranking is recomputed nightly after discovery and the syncs (and after
+# discoveries, syncs, Clever logins and organization edits: matching/tasks.py).
+CELERY_BEAT_SCHEDULE["matching-refresh-district-candidates"] = {
+    "task": "matching.tasks.refresh_district_candidates_task",
+    "schedule": crontab(hour=(SYNC_NIGHTLY_HOUR + 2) % 24, minute=SYNC_NIGHTLY_MINUTE),
+}
 
 # --- LMS Connect (lms/) -----------------------------------------------------------------------
 # Seconds an LMS write (create/update/delete an assignment, update a submission) may take:

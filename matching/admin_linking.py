@@ -1,1 +1,330 @@
-"""District-to-organization linking in the admin (filled in by the linking work)."""
+"""District-to-organization linking in the admin, for support staff (``districts.admin`` rules:
+the "Support" group or superusers; everyone else gets 403).
+
+- **The queue** (``DistrictLinkRequest``): requests from the self-serve page, verification links
+  waiting for a district admin, and ambiguous evidence from the refresh. Each item shows the
+  Clever district and the organization side by side (ids, state, places, email domains), the
+  evidence chips of the pair and the district's other candidates; decisions: approve, reject,
+  unlink, relink here (a wrong link is corrected; the district's provisioned accounts follow).
+  Bulk: approve, reject. A "Refresh evidence" button recomputes the ranking.
+- **The organization's page** gains "Choose district from unmatched list": the ranked, searchable
+  list with evidence chips; choosing links at once (staff are trusted), audited. Its linked
+  districts are listed with "Unlink".
+
+Every decision calls ``matching.linking`` (which audits through ``districts.services``).
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html_join
+from django.utils.http import urlencode
+
+from accounts.admin import OrganizationAdmin as AccountsOrganizationAdmin
+from accounts.models import Organization
+from districts.admin import SupportAdminMixin, badge, is_support
+from districts.models import District
+
+from . import linking
+from .models import DistrictLinkRequest
+from .tasks import refresh_district_candidates_task
+
+REQUEST_COLORS = {
+    DistrictLinkRequest.Status.PENDING: "#9a6700",
+    DistrictLinkRequest.Status.APPROVED: "#1a7f37",
+    DistrictLinkRequest.Status.REJECTED: "#cf222e",
+    DistrictLinkRequest.Status.WITHDRAWN: "#6e7781",
+}
+
+
+def chips_html(chips):
+    if not chips:
+        return "-"
+    return format_html_join(
+        " ",
+        '<span title="{} bits" style="display:inline-block;padding:0 6px;border-radius:8px;'
+        'background:{};color:{};white-space:nowrap">{}</span>',
+        (
+            (
+                f"{chip.get('weight', 0):.1f}",
+                "#1a7f37"
+                if chip.get("kind") in ("verified_round_trip", "nces_id", "mdr_number")
+                else "#eef1f5",
+                "#fff" if chip.get("kind") in ("verified_round_trip", "nces_id", "mdr_number") else "#1d2733",
+                chip.get("label", chip.get("kind", "")),
+            )
+            for chip in chips
+        ),
+    )
+
+
+@admin.register(DistrictLinkRequest)
+class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "district",
+        "organization",
+        "origin_label",
+        "status_badge",
+        "evidence_chips",
+        "district_link",
+        "requested_by",
+        "created_at",
+    ]
+    list_filter = ["status", "origin"]
+    search_fields = ["district__name", "=district__clever_id", "organization__name"]
+    list_select_related = ["district", "district__organization", "organization", "requested_by"]
+    actions = ["approve_selected", "reject_selected"]
+    change_list_template = "admin/matching/districtlinkrequest/change_list.html"
+    review_template = "admin/matching/districtlinkrequest/review.html"
+
+    @admin.display(description="origin", ordering="origin")
+    def origin_label(self, obj):
+        return linking.ORIGIN_CHOICES.get(obj.origin, obj.origin)
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        return badge(obj.status, REQUEST_COLORS.get(obj.status, "#6e7781"))
+
+    @admin.display(description="evidence")
+    def evidence_chips(self, obj):
+        return chips_html((obj.evidence or {}).get("chips"))
+
+    @admin.display(description="district linked to")
+    def district_link(self, obj):
+        return obj.district.organization or "-"
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("refresh/", wrap(self.refresh_view), name="matching_districtlinkrequest_refresh"),
+            path(
+                "<path:object_id>/decide/", wrap(self.decide_view), name="matching_districtlinkrequest_decide"
+            ),
+            *super().get_urls(),
+        ]
+
+    def _request(self, request, object_id) -> DistrictLinkRequest:
+        if not self.has_support_permission(request):
+            raise PermissionDenied
+        link_request = self.get_object(request, unquote(object_id))
+        if link_request is None:
+            raise Http404("No such request")
+        return link_request
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        link_request = self._request(request, object_id)
+        district, organization = link_request.district, link_request.organization
+        candidate = linking.candidate_for(district, organization)
+        others = [
+            c for c in linking.candidates_of(district, limit=6) if c.organization_id != organization.pk
+        ][:5]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": link_request,
+            "title": f"Link {district} to {organization}?",
+            "link_request": link_request,
+            "status": self.status_badge(link_request),
+            "origin": self.origin_label(link_request),
+            "district": district,
+            "organization": organization,
+            "district_facts": linking.district_facts(district),
+            "organization_facts": linking.organization_facts(organization),
+            "chips_now": chips_html(candidate.evidence if candidate else []),
+            "score_now": candidate.score if candidate else 0.0,
+            "chips_then": chips_html((link_request.evidence or {}).get("chips")),
+            "reasons": (link_request.evidence or {}).get("reasons", []),
+            "others": [(other, chips_html(other.evidence)) for other in others],
+            "decide_url": reverse("admin:matching_districtlinkrequest_decide", args=[link_request.pk]),
+            "organization_url": reverse("admin:accounts_organization_change", args=[organization.pk]),
+        }
+        return TemplateResponse(request, self.review_template, context)
+
+    def decide_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        link_request = self._request(request, object_id)
+        decision = request.POST.get("decision")
+        reason = request.POST.get("reason", "")[:500]
+        district = link_request.district
+        try:
+            if decision == "approve":
+                linking.approve_link_request(link_request=link_request, actor=request.user)
+                text = f"{district} linked to {link_request.organization}."
+            elif decision == "reject":
+                linking.reject_link_request(link_request=link_request, actor=request.user, note=reason)
+                text = "Request rejected."
+            elif decision == "unlink":
+                linking.staff_unlink_district(
+                    district=district,
+                    actor=request.user,
+                    reason=reason or f"unlinked from request #{link_request.pk}",
+                )
+                text = f"{district} unlinked."
+            elif decision == "relink":
+                _district, moved = linking.staff_relink_district(
+                    district=district,
+                    organization=link_request.organization,
+                    actor=request.user,
+                    reason=reason or f"relinked from request #{link_request.pk}",
+                    link_request=link_request,
+                )
+                text = (
+                    f"{district} moved to {link_request.organization}; {moved} provisioned accounts followed."
+                )
+            else:
+                raise linking.LinkingError("Unknown decision.")
+        except linking.LinkingError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        else:
+            self.message_user(request, text, messages.SUCCESS)
+        return HttpResponseRedirect(
+            reverse("admin:matching_districtlinkrequest_change", args=[link_request.pk])
+        )
+
+    def refresh_view(self, request):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_support_permission(request):
+            raise PermissionDenied
+        refresh_district_candidates_task.delay_on_commit()
+        self.message_user(request, "The district evidence is being recomputed.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:matching_districtlinkrequest_changelist"))
+
+    @admin.action(description="Approve the selected requests (link)", permissions=["support"])
+    def approve_selected(self, request, queryset):
+        done, refused = 0, []
+        for link_request in queryset.filter(status=DistrictLinkRequest.Status.PENDING).select_related(
+            "district"
+        ):
+            try:
+                linking.approve_link_request(link_request=link_request, actor=request.user)
+                done += 1
+            except linking.LinkingError as exc:
+                refused.append(f"{link_request.district}: {exc}")
+        self.message_user(request, f"{done} approved.", messages.SUCCESS)
+        for text in refused[:10]:
+            self.message_user(request, text, messages.WARNING)
+
+    @admin.action(description="Reject the selected requests", permissions=["support"])
+    def reject_selected(self, request, queryset):
+        done = 0
+        for link_request in queryset.filter(status=DistrictLinkRequest.Status.PENDING):
+            linking.reject_link_request(link_request=link_request, actor=request.user, note="bulk rejection")
+            done += 1
+        self.message_user(request, f"{done} rejected.", messages.SUCCESS)
+
+
+class OrganizationAdmin(AccountsOrganizationAdmin):
+    """The product's organization admin, plus district linking for support staff."""
+
+    change_form_template = "admin/accounts/organization/change_form.html"
+    choose_template = "admin/accounts/organization/choose_district.html"
+
+    # Support staff onboard districts from here: they may see organizations (changing one still
+    # takes the model's change permission).
+    def has_module_permission(self, request):
+        return super().has_module_permission(request) or is_support(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) or is_support(request.user)
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/choose-district/",
+                wrap(self.choose_district_view),
+                name="accounts_organization_choose_district",
+            ),
+            path(
+                "<path:object_id>/unlink-district/",
+                wrap(self.unlink_district_view),
+                name="accounts_organization_unlink_district",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _organization(self, request, object_id) -> Organization:
+        if not is_support(request.user):
+            raise PermissionDenied
+        organization = self.get_object(request, unquote(object_id))
+        if organization is None:
+            raise Http404("No such organization")
+        return organization
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        organization = self.get_object(request, unquote(object_id))
+        if organization is not None and is_support(request.user):
+            extra_context["linking"] = {
+                "districts": list(linking.linked_districts(organization)),
+                "pending": linking.pending_requests(organization).count(),
+                "choose_url": reverse("admin:accounts_organization_choose_district", args=[organization.pk]),
+                "unlink_url": reverse("admin:accounts_organization_unlink_district", args=[organization.pk]),
+                "queue_url": reverse("admin:matching_districtlinkrequest_changelist")
+                + f"?organization__id__exact={organization.pk}&status__exact=pending",
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def choose_district_view(self, request, object_id):
+        organization = self._organization(request, object_id)
+        if request.method == "POST":
+            district = District.objects.filter(clever_id=request.POST.get("district", "")).first()
+            if district is None:
+                raise Http404("No such district")
+            try:
+                linking.staff_link_district(district=district, organization=organization, actor=request.user)
+            except linking.LinkingError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return HttpResponseRedirect(request.get_full_path())
+            self.message_user(request, f"{district} linked to {organization}.", messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:accounts_organization_change", args=[organization.pk]))
+        search = {key: request.GET.get(key, "").strip()[:100] for key in ("q", "city", "state")}
+        page, rows = linking.unmatched_page(
+            organization,
+            name=search["q"],
+            city=search["city"],
+            state=search["state"],
+            page=request.GET.get("page", 1),
+        )
+        query = urlencode({key: value for key, value in search.items() if value})
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": organization,
+            "title": f"Choose a district for {organization}",
+            "organization": organization,
+            "rows": [(row, chips_html(row.chips)) for row in rows],
+            "page": page,
+            "search": search,
+            "search_query": query,
+            "change_url": reverse("admin:accounts_organization_change", args=[organization.pk]),
+        }
+        return TemplateResponse(request, self.choose_template, context)
+
+    def unlink_district_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        organization = self._organization(request, object_id)
+        district = District.objects.filter(
+            clever_id=request.POST.get("district", ""), organization=organization
+        ).first()
+        if district is None:
+            raise Http404("No such linked district")
+        linking.staff_unlink_district(
+            district=district,
+            actor=request.user,
+            reason=request.POST.get("reason", "")[:500] or "unlinked by support staff",
+        )
+        self.message_user(request, f"{district} unlinked from {organization}.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:accounts_organization_change", args=[organization.pk]))
+
+
+admin.site.unregister(Organization)
+admin.site.register(Organization, OrganizationAdmin)

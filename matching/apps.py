@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class MatchingConfig(AppConfig):
     name = "matching"
     verbose_name = "Matching to Clever records"
+
+    def ready(self):
+        from sso import services as sso_services
+
+        from . import linking, tasks, views
+
+        # District linking receives the verified "Log in with Clever" round trips it starts.
+        sso_services.register_purpose(linking.PURPOSE, views.district_link_hook)
+        tasks.connect_triggers()

@@ -203,3 +203,65 @@ class DistrictLinkRequest(models.Model):
 
     def __str__(self):
         return f"link {self.district_id} -> {self.organization_id} ({self.status})"
+
+
+# --- District linking (issue #5): precomputed evidence and proof of control --------------------
+
+
+class DistrictCandidate(models.Model):
+    """The evidence that a Clever district belongs to an organization, precomputed by
+    ``matching.linking.refresh_district_candidates`` (the engine's ``rank_organizations``) so the
+    linking pages order 10,000 unmatched districts with one indexed join. Derived data: a refresh
+    rewrites it; nothing here is a decision."""
+
+    district = models.ForeignKey("districts.District", on_delete=models.CASCADE, related_name="candidates")
+    organization = models.ForeignKey(
+        "accounts.Organization", on_delete=models.CASCADE, related_name="district_candidates"
+    )
+    # The engine's total in bits (higher is stronger).
+    score = models.FloatField()
+    # [{"kind", "weight", "detail", "label"}]: the engine's evidence, with a label for people.
+    evidence = models.JSONField(default=list, blank=True)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-score", "district_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["district", "organization"], name="one_candidate_per_pair")
+        ]
+        indexes = [models.Index(fields=["organization", "-score"], name="candidate_by_organization")]
+
+    def __str__(self):
+        return f"district {self.district_id} -> organization {self.organization_id}: {self.score:.1f}"
+
+
+class DistrictVerification(models.Model):
+    """Proof that a district administrator of the Clever district (verified by Clever a moment
+    ago) and an administrator of the organization agreed on the link: a "Log in with Clever" round
+    trip whose signed state named both. Evidence for ranking; revoked when a person unlinks it."""
+
+    class Method(models.TextChoices):
+        # The organization admin is the Clever district admin ("Verify with Clever").
+        ROUND_TRIP = "round_trip", "Verified with Clever by the organization admin"
+        # The Clever district admin opened the signed verification link the organization admin sent.
+        VERIFICATION_LINK = "verification_link", "Verified with Clever through a signed link"
+
+    district = models.ForeignKey("districts.District", on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
+    method = models.CharField(max_length=32, choices=Method.choices)
+    # The Clever user (a district admin of the district) who signed in; an ID, never a name.
+    clever_user_id = models.CharField(max_length=24)
+    # The organization admin who asked for the link.
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    # A person unlinked or moved the district afterwards: no longer evidence.
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["district", "organization"], name="verification_pair")]
+
+    def __str__(self):
+        return f"{self.method}: district {self.district_id} -> organization {self.organization_id}"
