@@ -151,7 +151,7 @@ def link_person(*, person: Person, user, source: str, actor=None, evidence: dict
 def unlink_person(*, person: Person, source: str, actor=None, reason: str = "") -> None:
     """Undo a link: the person gets back the account the sync had made for them (reactivated),
     or none (the next sync makes one); their Clever login follows."""
-    person = Person.objects.select_for_update().select_related("user").get(pk=person.pk)
+    person = Person.objects.select_for_update(of=("self",)).select_related("user").get(pk=person.pk)
     previous = person.user
     if previous is None:
         return
@@ -379,6 +379,12 @@ def match_district(*, district: District) -> dict:
     }
 
 
+def _locked(match: PersonMatch) -> PersonMatch:
+    """The match, re-read and locked (its row only: the user and person joins may be empty)."""
+    return (PersonMatch.objects.select_for_update(of=("self",))
+            .select_related("user", "person", "district").get(pk=match.pk))
+
+
 # --- review decisions ------------------------------------------------------------------------------
 
 
@@ -409,9 +415,7 @@ def accept_match(
     *, match: PersonMatch, actor, clever_id: str | None = None, source: str = MatchSource.STAFF
 ) -> PersonMatch:
     """Accept the proposed Clever person, or choose another one (``clever_id``) of the district."""
-    match = (
-        PersonMatch.objects.select_for_update().select_related("user", "person", "district").get(pk=match.pk)
-    )
+    match = _locked(match)
     if match.user is None:
         raise MatchError(
             "A Clever record without a product record cannot be accepted: there is nothing to link."
@@ -440,7 +444,7 @@ def accept_match(
 @transaction.atomic
 def reject_match(*, match: PersonMatch, actor, source: str = MatchSource.STAFF) -> PersonMatch:
     """No Clever record is this product record."""
-    match = PersonMatch.objects.select_for_update().select_related("user", "district").get(pk=match.pk)
+    match = _locked(match)
     if match.user is not None and match.person_id and match.person.user_id == match.user_id:
         unlink_person(person=match.person, source=source, actor=actor, reason="decided: no match")
     _audit(
@@ -466,7 +470,7 @@ def mark_duplicate(
     *, match: PersonMatch, duplicate_of, actor, source: str = MatchSource.STAFF
 ) -> PersonMatch:
     """The product record repeats ``duplicate_of`` (another product user): not linked."""
-    match = PersonMatch.objects.select_for_update().select_related("user", "district").get(pk=match.pk)
+    match = _locked(match)
     if duplicate_of is not None and duplicate_of.pk == match.user_id:
         raise MatchError("A record cannot duplicate itself.")
     _audit(
