@@ -222,8 +222,10 @@ def _insert_links(cursor, run_id: int, district_id: int) -> None:
         f"FROM {table(StagedRecord)} s "
         f"JOIN {table(Person)} t ON t.district_id = %s AND t.clever_id = s.clever_id "
         f"{_elements('s.data', extra_index('users', '_links'))} "
-        f"WHERE {_staged_where()}",
-        [district_id, district_id, run_id, "users", StagedRecord.Action.UPSERT],
+        # Only contacts have links (``_links`` is empty otherwise): the others' staged data is
+        # not even opened.
+        f"WHERE {_staged_where()} AND t.is_contact = %s",
+        [district_id, district_id, run_id, "users", StagedRecord.Action.UPSERT, True],
     )
     _refresh_stats(cursor, ContactLink, cursor.rowcount)
 

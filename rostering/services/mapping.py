@@ -45,7 +45,7 @@ import json
 import pickle
 import threading
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from json import encoder as _json_encoder
 from typing import Any
 
@@ -387,7 +387,16 @@ def _ids(values: Any) -> list[str]:
 
 def parse_date(value: Any) -> str | None:
     """Clever dates -> ISO ``YYYY-MM-DD`` (or None): ``M/D/YYYY`` (dob), ``YYYY-MM-DD`` and
-    ``YYYY-MM-DDThh:mm:ss.sssZ`` (terms)."""
+    ``YYYY-MM-DDThh:mm:ss.sssZ`` (terms). A district's dates repeat (birthdays), so the last
+    few thousand answers are kept."""
+    if type(value) is not str:
+        return None
+    if len(value) > 40:
+        return _parse_date(value)
+    return _parse_date_cached(value)
+
+
+def _parse_date(value: Any) -> str | None:
     if type(value) is not str:
         return None
     text = value.strip()
@@ -400,6 +409,9 @@ def parse_date(value: Any) -> str | None:
     except ValueError:
         return None
     return None
+
+
+_parse_date_cached = lru_cache(maxsize=8192)(_parse_date)
 
 
 def _map_school(record: dict) -> tuple[list, None]:
@@ -482,8 +494,13 @@ def _first(*values: Any) -> str:
 
 
 def _map_user(record: dict) -> tuple[list, list]:
-    name = _d(record.get("name"))
-    roles = _d(record.get("roles"))
+    get = record.get
+    name = get("name")
+    if type(name) is not dict:
+        name = _EMPTY
+    roles = get("roles")
+    if type(roles) is not dict:
+        roles = _EMPTY
     student = teacher = staff = admin = contact = _EMPTY
     schools: list[str] = []
     legacy: dict[str, str] = {}
@@ -524,7 +541,7 @@ def _map_user(record: dict) -> tuple[list, list]:
     sget, tget = student.get, teacher.get
     return [
         _s(name.get("first")), _s(name.get("middle")), _s(name.get("last")),
-        _s(record.get("email")),
+        _s(get("email")),
         "student" in roles, "teacher" in roles, "staff" in roles, "district_admin" in roles,
         "contact" in roles,
         _s(sget("sis_id")), _s(sget("student_number")), _s(sget("state_id")),
@@ -533,7 +550,8 @@ def _map_user(record: dict) -> tuple[list, list]:
         _s(staff.get("staff_id")), _s(contact.get("sis_id")),
         _first(tget("title"), staff.get("title"), admin.get("title")),
         username,
-        {role_name: legacy[role_name] for role_name in ROLE_NAMES if role_name in legacy},
+        {role_name: legacy[role_name] for role_name in ROLE_NAMES if role_name in legacy}
+        if legacy else {},
         [school[:MAX_ID_LENGTH] for school in schools],
     ], (contact_links(contact) if contact else [])
 

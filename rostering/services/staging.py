@@ -36,23 +36,29 @@ def _columns(model, fields: tuple[str, ...]) -> str:
     return ", ".join(quote(model._meta.get_field(name).column) for name in fields)
 
 
-def insert_staged(rows: Sequence[tuple]) -> None:
+def insert_staged(rows: Iterable[tuple]) -> None:
     """Insert staged rows, each ``(run_id, record_type, clever_id, content_hash, data_json,
-    action)``."""
-    if not rows:
-        return
+    action)``. ``rows`` may be a generator: SQLite and PostgreSQL consume it as they write (the
+    server parses and indexes a page's first rows while the caller maps the next ones)."""
     columns = _columns(StagedRecord, STAGED_FIELDS)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             sql = f"COPY {table(StagedRecord)} ({columns}) FROM STDIN"
+            rows = iter(rows)
+            first = next(rows, None)
+            if first is None:
+                return
             with cursor.cursor.copy(sql) as copy:
+                write = copy.write_row
+                write(first)
                 for row in rows:
-                    copy.write_row(row)
+                    write(row)
             return
         one = "(" + ", ".join(["%s"] * len(STAGED_FIELDS)) + ")"
         if connection.vendor == "sqlite":
             cursor.executemany(f"INSERT INTO {table(StagedRecord)} ({columns}) VALUES {one}", rows)  # noqa: S608
             return
+        rows = list(rows)
         per = _ROWS_PER_INSERT
         if connection.features.max_query_params:
             per = max(1, min(per, connection.features.max_query_params // len(STAGED_FIELDS)))
@@ -61,6 +67,15 @@ def insert_staged(rows: Sequence[tuple]) -> None:
             values = ", ".join([one] * len(chunk))
             cursor.execute(f"INSERT INTO {table(StagedRecord)} ({columns}) VALUES {values}",  # noqa: S608
                            [value for row in chunk for value in row])
+
+
+def relax_durability() -> None:
+    """PostgreSQL: the current transaction's commit does not wait for its WAL to reach disk
+    (``SET LOCAL synchronous_commit = off``). Only for staging: a page lost to a server crash
+    loses its checkpoint with it (same transaction), and the run re-fetches it on resume."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 def chunks(values: Sequence, size: int = IN_CHUNK) -> Iterable[Sequence]:

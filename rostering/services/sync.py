@@ -50,6 +50,11 @@ of a quiet district costs little more than downloading it. Setting ``SYNC_PAGE_D
 False switches this off. Every page's rows, the checkpoint
 (``{"done", "next", "fetched", "unchanged", "max_id", "count", "cursor"}``), heartbeat, progress
 and request counters are written in one transaction: a crash loses at most the page in flight.
+A page's staged rows are generated while they are written (``executemany`` on SQLite, ``COPY``
+on PostgreSQL, whose server parses and indexes a page's first rows while the next ones are
+mapped), and a record listed twice on a page counts once, as last listed. On PostgreSQL those
+page transactions commit with ``synchronous_commit = off``: a page lost to a server crash takes
+its checkpoint with it (same transaction) and is fetched again, so nothing else is at risk.
 
 **Diff, guard, apply.** Only when every collection reached its last page: the diff is counted
 in SQL (``diff``), the guard decides (``diff.evaluate_guard``: deletions over 10%, changes over
@@ -68,7 +73,9 @@ them one by one) and staged: ``created``/``updated`` as upserts, ``deleted`` as 
 skipped but advance the cursor). The same diff, guard and apply follow; a held incremental run
 keeps its staged rows and the cursor moves only when it is approved.
 
-**Memory and speed.** One page is in memory at a time; Python's cyclic garbage collector is
+**Memory and speed.** One page is in memory at a time (the last one is released before the
+next is fetched: peak memory follows the page size, not the number of pages; a district's
+sections, with every enrollment, usually fit one page); Python's cyclic garbage collector is
 paused during a run (parsed JSON has no cycles; see ``_gc_paused``); the diff and the apply are
 set-based SQL over staging (``diff``, ``apply``), never a row at a time.
 
@@ -88,6 +95,7 @@ import logging
 import time
 import traceback
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -540,13 +548,15 @@ class _Run:
                 checkpoint["count"][record_type] = self._count(record_type)
             if self._page_unchanged(record_type, link, page, checkpoint):
                 ids = [record["id"] for record in page.records]
-                self._record_page(record_type, index, page, checkpoint, ids=ids, rows=[],
-                                  unchanged=len(ids))
+                self._record_page(record_type, index, page, checkpoint, ids=ids, rows=(),
+                                  unchanged=ids.__len__)
             else:
                 self._stage_page(record_type, index, page, checkpoint, keep_sensitive)
-            if page.next_link is None:
-                return
             link = page.next_link
+            # One page in memory at a time: this one goes before the next one is fetched.
+            page = None
+            if link is None:
+                return
 
     def _count(self, record_type: str) -> int | None:
         """``GET /{collection}?count=true`` (only for progress: a failure is no reason to stop;
@@ -562,17 +572,17 @@ class _Run:
     def _stage_page(self, record_type: str, index: int, page, checkpoint: dict,
                     keep_sensitive: bool) -> None:
         run_id = self.run.pk
-        prepared = {}
-        for record in page.records:
-            item = mapping.prepare(record_type, record, keep_sensitive=keep_sensitive)
-            prepared[item.clever_id] = item
-        ids = list(prepared)
+        records = page.records
+        # Keys first (an unusable one fails the page before anything is written); a record
+        # listed twice on a page counts once, as it was last listed.
+        ids = [mapping.record_id(record, record_type) for record in records]
+        last = {clever_id: position for position, clever_id in enumerate(ids)}
         prev_max = checkpoint["max_id"].get(record_type)
         last_page = page.next_link is None
         # The ID range this page answers for: from past the last ID seen (or its own lowest, if
         # it reaches back) to its highest (or the end of the collection on the last page).
-        lowest = min(ids) if ids else None
-        highest = max(ids) if ids else None
+        lowest = min(last) if last else None
+        highest = max(last) if last else None
         reaches_back = prev_max is not None and lowest is not None and lowest <= prev_max
         live = staging.live_hashes(
             record_type, self.district.pk,
@@ -580,48 +590,61 @@ class _Run:
             at_least=lowest if reaches_back else None,
             at_most=None if last_page else highest,
         )
-        rows = []
-        unchanged = 0
-        for clever_id, item in prepared.items():
-            known = live.get(clever_id)
-            if known is not None and known[0] and known[1] == item.fingerprint:
-                unchanged += 1  # the same record, byte for byte: nothing to stage
-                continue
-            # New, changed, restored, or the same content whose fingerprint is out of date
-            # (the diff counts that one unchanged; the apply refreshes its fingerprint).
-            rows.append((run_id, record_type, clever_id, item.content_hash,
-                         mapping.staged_data(item), UPSERT))
-        for clever_id, (live_hash, _fingerprint) in live.items():
-            if live_hash and clever_id not in prepared and (prev_max is None or clever_id > prev_max):
-                rows.append((run_id, record_type, clever_id, "", "{}", DELETE))
-        self._record_page(record_type, index, page, checkpoint, ids=ids, rows=rows,
-                          unchanged=unchanged)
+        unchanged = [0]
+
+        def rows():
+            # Generated while the rows are written (PostgreSQL's COPY digests a page's first
+            # rows while the next ones are being mapped); one staged row in memory at a time.
+            prepare, staged_data = mapping.prepare, mapping.staged_data
+            for position, record in enumerate(records):
+                clever_id = ids[position]
+                if last[clever_id] != position:
+                    continue
+                item = prepare(record_type, record, keep_sensitive=keep_sensitive)
+                known = live.get(clever_id)
+                if known is not None and known[0] and known[1] == item.fingerprint:
+                    unchanged[0] += 1  # the same record, byte for byte: nothing to stage
+                    continue
+                # New, changed, restored, or the same content whose fingerprint is out of date
+                # (the diff counts that one unchanged; the apply refreshes its fingerprint).
+                yield (run_id, record_type, clever_id, item.content_hash, staged_data(item),
+                       UPSERT)
+            for clever_id, (live_hash, _fingerprint) in live.items():
+                if live_hash and clever_id not in last and (prev_max is None
+                                                            or clever_id > prev_max):
+                    yield (run_id, record_type, clever_id, "", "{}", DELETE)
+
+        self._record_page(record_type, index, page, checkpoint, ids=list(last), rows=rows(),
+                          unchanged=lambda: unchanged[0])
 
     def _record_page(self, record_type: str, index: int, page, checkpoint: dict, *,
-                     ids: list[str], rows: list[tuple], unchanged: int) -> None:
-        """Stage a page's rows and move the checkpoint past it, in one transaction."""
+                     ids: list[str], rows: Iterable[tuple], unchanged: Callable[[], int]) -> None:
+        """Stage a page's rows and move the checkpoint past it, in one transaction (``rows``
+        may be a generator: it is consumed inside it, and ``unchanged`` asked afterwards)."""
         run_id = self.run.pk
         prev_max = checkpoint["max_id"].get(record_type)
         highest = max(ids) if ids else None
         last_page = page.next_link is None
         earlier = [cid for cid in ids if prev_max is not None and cid <= prev_max]
-        fetched = checkpoint["fetched"].get(record_type, 0) + len(ids)
-        checkpoint["fetched"][record_type] = fetched
-        checkpoint["unchanged"][record_type] = checkpoint["unchanged"].get(record_type, 0) + unchanged
-        if highest is not None and (prev_max is None or highest > prev_max):
-            checkpoint["max_id"][record_type] = highest
-        if last_page:
-            checkpoint["next"].pop(record_type, None)
-            checkpoint["done"].append(record_type)
-        else:
-            checkpoint["next"][record_type] = page.next_link
-        count = checkpoint["count"].get(record_type)
-        within = 1.0 if last_page else (min(fetched / count, 0.99) if count else 0.5)
-        progress = FETCH_SHARE * (index + within) / len(mapping.RECORD_TYPES)
         with transaction.atomic():
+            staging.relax_durability()
             if earlier:
                 staging.discard(run_id, record_type, earlier)
             staging.insert_staged(rows)
+            fetched = checkpoint["fetched"].get(record_type, 0) + len(ids)
+            checkpoint["fetched"][record_type] = fetched
+            checkpoint["unchanged"][record_type] = (checkpoint["unchanged"].get(record_type, 0)
+                                                    + unchanged())
+            if highest is not None and (prev_max is None or highest > prev_max):
+                checkpoint["max_id"][record_type] = highest
+            if last_page:
+                checkpoint["next"].pop(record_type, None)
+                checkpoint["done"].append(record_type)
+            else:
+                checkpoint["next"][record_type] = page.next_link
+            count = checkpoint["count"].get(record_type)
+            within = 1.0 if last_page else (min(fetched / count, 0.99) if count else 0.5)
+            progress = FETCH_SHARE * (index + within) / len(mapping.RECORD_TYPES)
             self._save(checkpoint=checkpoint, progress=round(progress, 4))
 
     # incremental
@@ -688,6 +711,7 @@ class _Run:
         checkpoint["events"] += len(page.records)
         checkpoint["cursor"]["id"] = last_id
         with transaction.atomic():
+            staging.relax_durability()
             for record_type, ids in again.items():
                 staging.discard(run_id, record_type, ids)
             staging.insert_staged(rows)
