@@ -247,6 +247,9 @@ LOGGING = {
     # urllib3 logs full URLs at DEBUG; keep it quiet so query strings never reach the logs.
     "loggers": {"urllib3": {"level": "WARNING"}},
 }
+if not REDIS_URL:
+    # Eager Celery's in-memory broker has no host; kombu warns about that on the first task.
+    LOGGING["loggers"]["kombu.connection"] = {"level": "ERROR"}
 
 # --- Production hardening (manage.py check --deploy is clean with DJANGO_ENV=production) ------
 if PRODUCTION:
