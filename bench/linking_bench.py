@@ -22,31 +22,13 @@ scratch database). Prints one JSON line last: ``{"districts", "organizations", "
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
-import shutil
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchdb import run_on_django
+
 TARGET_P95_MS = 100.0
-
-
-def setup_django(database_url: str | None) -> None:
-    sys.path.insert(0, str(ROOT))
-    if database_url:
-        os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def seed(args) -> dict:
@@ -231,19 +213,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
-    tmpdir = None
-    database_url = os.environ.get("DATABASE_URL")
-    if not database_url:
-        tmpdir = tempfile.mkdtemp(prefix="linking-bench-")
-        database_url = f"sqlite:///{tmpdir}/bench.sqlite3"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    try:
-        setup_django(database_url)
-        summary = run(args)
-    finally:
-        if tmpdir:
-            shutil.rmtree(tmpdir, ignore_errors=True)
-    print(json.dumps(summary), flush=True)
+    run_on_django("linking-bench", run, args)
 
 
 if __name__ == "__main__":

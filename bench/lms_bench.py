@@ -22,27 +22,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def setup_django(database_url: str | None) -> None:
-    sys.path.insert(0, str(ROOT))
-    if database_url:
-        os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+from benchdb import run_on_django
 
 
 def seed(students: int, assignments: int):
@@ -140,19 +122,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=60, help="requests per window")
     parser.add_argument("--window", type=float, default=6.0, help="rate-limit window, seconds")
     args = parser.parse_args()
-    tmpdir = None
-    database_url = os.environ.get("DATABASE_URL")
-    if not database_url:
-        tmpdir = tempfile.mkdtemp(prefix="lms-bench-")
-        database_url = f"sqlite:///{tmpdir}/bench.sqlite3"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
-    try:
-        setup_django(database_url)
-        summary = run(args)
-    finally:
-        if tmpdir:
-            shutil.rmtree(tmpdir, ignore_errors=True)
-    print(json.dumps(summary), flush=True)
+    run_on_django("lms-bench", run, args)
 
 
 if __name__ == "__main__":
