@@ -37,7 +37,7 @@ def state_badge(link: CleverAssignment | None):
                   link.problem_message)
 
 
-class SubmissionSyncInline(admin.TabularInline):
+class SubmissionSyncInline(SupportAdminMixin, admin.TabularInline):
     model = SubmissionSync
     extra = 0
     can_delete = False
@@ -46,31 +46,13 @@ class SubmissionSyncInline(admin.TabularInline):
               "lms_edited_at", "lms_submission_id", "error"]
     readonly_fields = fields
 
-    def has_view_permission(self, request, obj=None):
-        return is_support(request.user)
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class LmsAuditInline(admin.TabularInline):
+class LmsAuditInline(SupportAdminMixin, admin.TabularInline):
     model = LmsAudit
     extra = 0
     can_delete = False
     fields = ["created_at", "action", "actor", "details"]
     readonly_fields = fields
-
-    def has_view_permission(self, request, obj=None):
-        return is_support(request.user)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 def _enqueue(request, queryset, task, label: str) -> None:

@@ -23,7 +23,6 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html_join
-from django.utils.http import urlencode
 
 from accounts.admin import OrganizationAdmin as AccountsOrganizationAdmin
 from accounts.models import Organization
@@ -285,25 +284,15 @@ class OrganizationAdmin(AccountsOrganizationAdmin):
                 return HttpResponseRedirect(request.get_full_path())
             self.message_user(request, f"{district} linked to {organization}.", messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:accounts_organization_change", args=[organization.pk]))
-        search = {key: request.GET.get(key, "").strip()[:100] for key in ("q", "city", "state")}
-        page, rows = linking.unmatched_page(
-            organization,
-            name=search["q"],
-            city=search["city"],
-            state=search["state"],
-            page=request.GET.get("page", 1),
-        )
-        query = urlencode({key: value for key, value in search.items() if value})
+        listing = linking.unmatched_page_for_query(organization, request.GET)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": organization,
             "title": f"Choose a district for {organization}",
             "organization": organization,
-            "rows": [(row, chips_html(row.chips)) for row in rows],
-            "page": page,
-            "search": search,
-            "search_query": query,
+            **listing,
+            "rows": [(row, chips_html(row.chips)) for row in listing["rows"]],
             "change_url": reverse("admin:accounts_organization_change", args=[organization.pk]),
         }
         return TemplateResponse(request, self.choose_template, context)

@@ -21,6 +21,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
@@ -299,6 +300,17 @@ def _places(district_ids: list[int]) -> dict[int, str]:
         if archived_at is None and label not in found[district_id] and len(found[district_id]) < 3:
             found[district_id].append(label)
     return {key: "; ".join(value) for key, value in found.items()}
+
+
+def unmatched_page_for_query(organization: Organization, query) -> dict:
+    """The linking list as both pages show it, from a request's ``GET``: ``q`` (name),
+    ``city``, ``state``, ``page``. Returns ``search``, ``search_query`` (for page links),
+    ``page`` and ``rows``."""
+    search = {key: query.get(key, "").strip()[:100] for key in ("q", "city", "state")}
+    page, rows = unmatched_page(organization, name=search["q"], city=search["city"],
+                                state=search["state"], page=query.get("page", 1))
+    return {"search": search, "search_query": urlencode({k: v for k, v in search.items() if v}),
+            "page": page, "rows": rows}
 
 
 def unmatched_page(

@@ -20,7 +20,6 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods
 
 from districts.models import District
@@ -46,14 +45,6 @@ def linking_page(request):
     organization = _organization(request)
     if organization is None:
         return _refused(request, NOT_ADMIN)
-    search = {key: request.GET.get(key, "").strip()[:100] for key in ("q", "city", "state")}
-    page, rows = linking.unmatched_page(
-        organization,
-        name=search["q"],
-        city=search["city"],
-        state=search["state"],
-        page=request.GET.get("page", 1),
-    )
     return render(
         request,
         "matching/linking.html",
@@ -61,10 +52,7 @@ def linking_page(request):
             "organization": organization,
             "linked": linking.linked_districts(organization),
             "pending": linking.pending_requests(organization),
-            "rows": rows,
-            "page": page,
-            "search": search,
-            "search_query": urlencode({key: value for key, value in search.items() if value}),
+            **linking.unmatched_page_for_query(organization, request.GET),
         },
     )
 
