@@ -198,9 +198,6 @@ SYNC_STALE_AFTER_SECONDS = env.int("SYNC_STALE_AFTER_SECONDS", default=600)
 SYNC_RESUME_MAX_AGE_SECONDS = env.int("SYNC_RESUME_MAX_AGE_SECONDS", default=86_400)
 # Skip a page whose request and bytes match the last full run's and whose mirror range is intact.
 SYNC_PAGE_DIGESTS = env.bool("SYNC_PAGE_DIGESTS", default=True)
-# Write each page of a sync on a thread of its own while the next page is mapped
-# (rostering.services.page_writer); off: every page is written inline.
-SYNC_PAGE_WRITER_THREAD = env.bool("SYNC_PAGE_WRITER_THREAD", default=True)
 # Clever keeps events 30 days; an older cursor means a full sync.
 CLEVER_EVENT_RETENTION_DAYS = env.int("CLEVER_EVENT_RETENTION_DAYS", default=30)
 # How long a district token fetched from /oauth/tokens stays in the cache (seconds).

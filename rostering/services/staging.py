@@ -1,16 +1,15 @@
 """Staged rows and the live hashes a page is compared with: plain SQL, in batches.
 
 Writes skip the ORM (building model instances and compiling SQL costs more than the database
-spends inserting): a page's staged rows are one JSON array the database expands itself
-(``json_each`` on SQLite, ``jsonb_array_elements`` on PostgreSQL). Identifiers come from model
-metadata; every value is a bound parameter.
+spends inserting): SQLite gets ``executemany`` of one prepared statement, PostgreSQL ``COPY``,
+any other database multi-row ``VALUES``. Identifiers come from model metadata; every value is
+a bound parameter.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
-from json.encoder import encode_basestring_ascii as _json_string
 
 from django.db import connection
 
@@ -18,6 +17,7 @@ from ..models import StagedRecord
 from .mapping import MODELS
 
 STAGED_FIELDS = ("run", "record_type", "clever_id", "content_hash", "data", "action")
+_ROWS_PER_INSERT = 500
 # Stay under every SQLite build's bound-parameter limit.
 IN_CHUNK = 900
 
@@ -36,43 +36,37 @@ def _columns(model, fields: tuple[str, ...]) -> str:
     return ", ".join(quote(model._meta.get_field(name).column) for name in fields)
 
 
-def staged_row(record_type: str, clever_id: str, content_hash: str, action: str,
-               data_json: str) -> str:
-    """One staged row as the JSON array ``insert_staged`` reads (``data_json`` is spliced in
-    as it is: it is JSON already)."""
-    return (f"[{_json_string(record_type)},{_json_string(clever_id)},"
-            f"{_json_string(content_hash)},{_json_string(action)},{data_json}]")
-
-
-def payload(rows: Iterable[str]) -> str | None:
-    """A page's staged rows as one JSON array text, or None when there are none."""
-    text = ",".join(rows)
-    return f"[{text}]" if text else None
-
-
-def insert_staged(run_id: int, rows_json: str | None) -> None:
-    """Insert a page's staged rows (``payload``) for a run in one statement.
-
-    One statement, not one per row: the database parses the array itself, so the whole insert
-    runs without Python (SQLite releases the GIL for a statement's whole run, PostgreSQL works
-    in its own process); the engine's page writer thread relies on that to write a page while
-    the next one is mapped (a per-row ``executemany`` takes the GIL back for every row and,
-    beside a busy thread, waits a switch interval each time)."""
-    if rows_json is None:
-        return
+def insert_staged(rows: Iterable[tuple]) -> None:
+    """Insert staged rows, each ``(run_id, record_type, clever_id, content_hash, data_json,
+    action)``. ``rows`` may be a generator: SQLite and PostgreSQL consume it as they write (the
+    server parses and indexes a page's first rows while the caller maps the next ones)."""
     columns = _columns(StagedRecord, STAGED_FIELDS)
-    if connection.vendor == "postgresql":
-        source, item = "jsonb_array_elements(%s::jsonb) AS e", "e->>{}".format
-        data = "e->4"
-    else:
-        source, item = "json_each(%s)", "json_extract(value, '$[{}]')".format
-        data = item(4)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table(StagedRecord)} ({columns}) "  # noqa: S608
-            f"SELECT %s, {item(0)}, {item(1)}, {item(2)}, {data}, {item(3)} FROM {source}",
-            [run_id, rows_json],
-        )
+        if connection.vendor == "postgresql":
+            sql = f"COPY {table(StagedRecord)} ({columns}) FROM STDIN"
+            rows = iter(rows)
+            first = next(rows, None)
+            if first is None:
+                return
+            with cursor.cursor.copy(sql) as copy:
+                write = copy.write_row
+                write(first)
+                for row in rows:
+                    write(row)
+            return
+        one = "(" + ", ".join(["%s"] * len(STAGED_FIELDS)) + ")"
+        if connection.vendor == "sqlite":
+            cursor.executemany(f"INSERT INTO {table(StagedRecord)} ({columns}) VALUES {one}", rows)  # noqa: S608
+            return
+        rows = list(rows)
+        per = _ROWS_PER_INSERT
+        if connection.features.max_query_params:
+            per = max(1, min(per, connection.features.max_query_params // len(STAGED_FIELDS)))
+        for start in range(0, len(rows), per):
+            chunk = rows[start:start + per]
+            values = ", ".join([one] * len(chunk))
+            cursor.execute(f"INSERT INTO {table(StagedRecord)} ({columns}) VALUES {values}",  # noqa: S608
+                           [value for row in chunk for value in row])
 
 
 def relax_durability() -> None:

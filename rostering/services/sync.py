@@ -89,13 +89,13 @@ no token listed at all is marked disconnected.
 
 from __future__ import annotations
 
-import copy
 import gc
 import hashlib
 import logging
 import time
 import traceback
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -125,7 +125,6 @@ from ..models import (
 )
 from . import apply as apply_sql
 from . import diff, mapping, provisioning, staging
-from .page_writer import PageWriter, background_writes_possible
 
 logger = logging.getLogger(__name__)
 
@@ -327,63 +326,20 @@ class _Run:
         self.pages: dict[str, dict[str, str]] = {}
         self.reference: SyncRun | None = None
         self.tap = _BodyTap()
-        self.writer: PageWriter | None = None
 
     # bookkeeping
 
     def _save(self, **fields) -> None:
-        """Write progress to the run (with a heartbeat), unless another process took it; after
-        the pages already handed to the writer (so the run never says more than they hold)."""
-        if self.writer is not None:
-            self.writer.flush()
-        self._write_run(self._run_fields(**fields))
-
-    def _run_fields(self, **fields) -> dict:
-        """The fields to write, with the heartbeat and request counters of now; the run in
-        memory takes them at once."""
+        """Write progress to the run (with a heartbeat), unless another process took it."""
         fields["heartbeat_at"] = timezone.now()
         fields.update(self.conn.stats())
-        for name, value in fields.items():
-            setattr(self.run, name, value)
-        return fields
-
-    def _write_run(self, fields: dict) -> None:
         updated = SyncRun.objects.filter(pk=self.run.pk, status=SyncRun.Status.RUNNING).update(
             **fields
         )
         if not updated:
             raise RunLost("the run was declared interrupted by another process")
-
-    @contextmanager
-    def _page_writer(self):
-        """Pages are written by a ``PageWriter`` while the fetch lasts; everything it was given
-        is written (or has failed) when this block ends."""
-        writer = PageWriter(threaded=background_writes_possible())
-        self.writer = writer
-        try:
-            yield
-        except BaseException:
-            writer.close(quietly=True)
-            raise
-        else:
-            writer.close()
-        finally:
-            self.writer = None
-
-    def _write_page(self, *, discard: dict[str, list[str]], rows: list[str], fields: dict) -> None:
-        """Hand the writer one page: its staged rows (and the IDs they replace) with the run's
-        new checkpoint and progress, in one transaction."""
-        run_id, rows_json = self.run.pk, staging.payload(rows)
-
-        def write() -> None:
-            with transaction.atomic():
-                staging.relax_durability()
-                for record_type, clever_ids in discard.items():
-                    staging.discard(run_id, record_type, clever_ids)
-                staging.insert_staged(run_id, rows_json)
-                self._write_run(fields)
-
-        self.writer.submit(write)
+        for name, value in fields.items():
+            setattr(self.run, name, value)
 
     def _finish(self, status: str, *, counts: dict | None = None, error: str = "",
                 retryable: bool = False) -> SyncRun:
@@ -446,17 +402,15 @@ class _Run:
                 self._save(kind=kind)
             self.conn.open()
             fallback = ""
-            with self._page_writer():
-                if kind == SyncRun.Kind.INCREMENTAL:
-                    fallback = self._incremental()
-                    if fallback:
-                        logger.info("district %s: %s; running a full sync instead",
-                                    self.district.clever_id, fallback)
-                        self.writer.flush()
-                        staging.delete_run_rows(self.run.pk)
-                        self._save(kind=SyncRun.Kind.FULL, checkpoint={})
-                if self.run.kind == SyncRun.Kind.FULL:
-                    self._fetch_full(candidate, fallback=fallback)
+            if kind == SyncRun.Kind.INCREMENTAL:
+                fallback = self._incremental()
+                if fallback:
+                    logger.info("district %s: %s; running a full sync instead",
+                                self.district.clever_id, fallback)
+                    staging.delete_run_rows(self.run.pk)
+                    self._save(kind=SyncRun.Kind.FULL, checkpoint={})
+            if self.run.kind == SyncRun.Kind.FULL:
+                self._fetch_full(candidate, fallback=fallback)
             return self._conclude()
         except NoToken:
             set_status(district=self.district, status=DistrictStatus.DISCONNECTED,
@@ -594,8 +548,8 @@ class _Run:
                 checkpoint["count"][record_type] = self._count(record_type)
             if self._page_unchanged(record_type, link, page, checkpoint):
                 ids = [record["id"] for record in page.records]
-                self._record_page(record_type, index, page, checkpoint, ids=ids, rows=[],
-                                  unchanged=len(ids))
+                self._record_page(record_type, index, page, checkpoint, ids=ids, rows=(),
+                                  unchanged=ids.__len__)
             else:
                 self._stage_page(record_type, index, page, checkpoint, keep_sensitive)
             link = page.next_link
@@ -617,6 +571,7 @@ class _Run:
 
     def _stage_page(self, record_type: str, index: int, page, checkpoint: dict,
                     keep_sensitive: bool) -> None:
+        run_id = self.run.pk
         records = page.records
         # Keys first (an unusable one fails the page before anything is written); a record
         # listed twice on a page counts once, as it was last listed.
@@ -635,54 +590,62 @@ class _Run:
             at_least=lowest if reaches_back else None,
             at_most=None if last_page else highest,
         )
-        unchanged = 0
-        rows = []
-        prepare, staged_data, staged_row = mapping.prepare, mapping.staged_data, staging.staged_row
-        for position, record in enumerate(records):
-            clever_id = ids[position]
-            if last[clever_id] != position:
-                continue
-            item = prepare(record_type, record, keep_sensitive=keep_sensitive)
-            known = live.get(clever_id)
-            if known is not None and known[0] and known[1] == item.fingerprint:
-                unchanged += 1  # the same record, byte for byte: nothing to stage
-                continue
-            # New, changed, restored, or the same content whose fingerprint is out of date
-            # (the diff counts that one unchanged; the apply refreshes its fingerprint).
-            rows.append(staged_row(record_type, clever_id, item.content_hash, UPSERT,
-                                   staged_data(item)))
-        for clever_id, (live_hash, _fingerprint) in live.items():
-            if live_hash and clever_id not in last and (prev_max is None or clever_id > prev_max):
-                rows.append(staged_row(record_type, clever_id, "", DELETE, "{}"))
+        unchanged = [0]
 
-        self._record_page(record_type, index, page, checkpoint, ids=list(last), rows=rows,
-                          unchanged=unchanged)
+        def rows():
+            # Generated while the rows are written (PostgreSQL's COPY digests a page's first
+            # rows while the next ones are being mapped); one staged row in memory at a time.
+            prepare, staged_data = mapping.prepare, mapping.staged_data
+            for position, record in enumerate(records):
+                clever_id = ids[position]
+                if last[clever_id] != position:
+                    continue
+                item = prepare(record_type, record, keep_sensitive=keep_sensitive)
+                known = live.get(clever_id)
+                if known is not None and known[0] and known[1] == item.fingerprint:
+                    unchanged[0] += 1  # the same record, byte for byte: nothing to stage
+                    continue
+                # New, changed, restored, or the same content whose fingerprint is out of date
+                # (the diff counts that one unchanged; the apply refreshes its fingerprint).
+                yield (run_id, record_type, clever_id, item.content_hash, staged_data(item),
+                       UPSERT)
+            for clever_id, (live_hash, _fingerprint) in live.items():
+                if live_hash and clever_id not in last and (prev_max is None
+                                                            or clever_id > prev_max):
+                    yield (run_id, record_type, clever_id, "", "{}", DELETE)
+
+        self._record_page(record_type, index, page, checkpoint, ids=list(last), rows=rows(),
+                          unchanged=lambda: unchanged[0])
 
     def _record_page(self, record_type: str, index: int, page, checkpoint: dict, *,
-                     ids: list[str], rows: list[str], unchanged: int) -> None:
-        """Stage a page's rows and move the checkpoint past it, in one transaction (written by
-        the page writer, in order, while the next page is fetched)."""
+                     ids: list[str], rows: Iterable[tuple], unchanged: Callable[[], int]) -> None:
+        """Stage a page's rows and move the checkpoint past it, in one transaction (``rows``
+        may be a generator: it is consumed inside it, and ``unchanged`` asked afterwards)."""
+        run_id = self.run.pk
         prev_max = checkpoint["max_id"].get(record_type)
         highest = max(ids) if ids else None
         last_page = page.next_link is None
         earlier = [cid for cid in ids if prev_max is not None and cid <= prev_max]
-        fetched = checkpoint["fetched"].get(record_type, 0) + len(ids)
-        checkpoint["fetched"][record_type] = fetched
-        checkpoint["unchanged"][record_type] = (checkpoint["unchanged"].get(record_type, 0)
-                                                + unchanged)
-        if highest is not None and (prev_max is None or highest > prev_max):
-            checkpoint["max_id"][record_type] = highest
-        if last_page:
-            checkpoint["next"].pop(record_type, None)
-            checkpoint["done"].append(record_type)
-        else:
-            checkpoint["next"][record_type] = page.next_link
-        count = checkpoint["count"].get(record_type)
-        within = 1.0 if last_page else (min(fetched / count, 0.99) if count else 0.5)
-        progress = FETCH_SHARE * (index + within) / len(mapping.RECORD_TYPES)
-        self._write_page(discard={record_type: earlier} if earlier else {}, rows=rows,
-                         fields=self._run_fields(checkpoint=copy.deepcopy(checkpoint),
-                                                 progress=round(progress, 4)))
+        with transaction.atomic():
+            staging.relax_durability()
+            if earlier:
+                staging.discard(run_id, record_type, earlier)
+            staging.insert_staged(rows)
+            fetched = checkpoint["fetched"].get(record_type, 0) + len(ids)
+            checkpoint["fetched"][record_type] = fetched
+            checkpoint["unchanged"][record_type] = (checkpoint["unchanged"].get(record_type, 0)
+                                                    + unchanged())
+            if highest is not None and (prev_max is None or highest > prev_max):
+                checkpoint["max_id"][record_type] = highest
+            if last_page:
+                checkpoint["next"].pop(record_type, None)
+                checkpoint["done"].append(record_type)
+            else:
+                checkpoint["next"][record_type] = page.next_link
+            count = checkpoint["count"].get(record_type)
+            within = 1.0 if last_page else (min(fetched / count, 0.99) if count else 0.5)
+            progress = FETCH_SHARE * (index + within) / len(mapping.RECORD_TYPES)
+            self._save(checkpoint=checkpoint, progress=round(progress, 4))
 
     # incremental
 
@@ -716,6 +679,7 @@ class _Run:
             link, params = page.next_link, None
 
     def _stage_events(self, page, checkpoint: dict, staged: set, keep_sensitive: bool) -> None:
+        run_id = self.run.pk
         final: dict[tuple[str, str], tuple[str, dict]] = {}
         last_id = checkpoint["cursor"]["id"]
         for event in page.records:
@@ -739,16 +703,19 @@ class _Run:
                 again[record_type].append(clever_id)
             staged.add((record_type, clever_id))
             if action == "deleted":
-                rows.append(staging.staged_row(record_type, clever_id, "", DELETE, "{}"))
+                rows.append((run_id, record_type, clever_id, "", "{}", DELETE))
             else:
                 item = mapping.prepare(record_type, record, keep_sensitive=keep_sensitive)
-                rows.append(staging.staged_row(record_type, clever_id, item.content_hash, UPSERT,
-                                               mapping.staged_data(item)))
+                rows.append((run_id, record_type, clever_id, item.content_hash,
+                             mapping.staged_data(item), UPSERT))
         checkpoint["events"] += len(page.records)
         checkpoint["cursor"]["id"] = last_id
-        self._write_page(discard=dict(again), rows=rows,
-                         fields=self._run_fields(checkpoint=copy.deepcopy(checkpoint),
-                                                 progress=0.5))
+        with transaction.atomic():
+            staging.relax_durability()
+            for record_type, ids in again.items():
+                staging.discard(run_id, record_type, ids)
+            staging.insert_staged(rows)
+            self._save(checkpoint=checkpoint, progress=0.5)
 
     # diff, guard, apply
 

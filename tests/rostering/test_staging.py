@@ -1,8 +1,6 @@
-"""How a full sync stages a page: what it stages, a record listed twice, staged rows and their run."""
+"""How a full sync stages a page: streamed rows, a record listed twice, staged rows and their run."""
 
 from __future__ import annotations
-
-import json
 
 from django.utils import timezone
 
@@ -37,10 +35,10 @@ def test_a_record_listed_twice_on_a_page_counts_once_as_last_listed(generated, c
     assert Person.objects.get(district=district, clever_id=doubled[0]).first_name == "Twice"
 
 
-def test_a_page_stages_its_new_and_changed_records_and_its_missing_ones(generated, client,
+def test_a_page_of_new_changed_and_missing_records_is_streamed_into_staging(generated, client,
                                                                             monkeypatch):
-    """What a page stages is what the diff needs (new and changed records, deletions of
-    missing ones), nothing else."""
+    """The rows of a page are generated while they are written: what is staged is what the
+    diff needs (new and changed records, deletions of missing ones), nothing else."""
     from sandbox import services as sandbox_services
 
     sandbox_district, district = generated
@@ -53,10 +51,11 @@ def test_a_page_stages_its_new_and_changed_records_and_its_missing_ones(generate
     staged = []
     real_insert = sync.staging.insert_staged
 
-    def insert_staged(run_id, rows_json):
+    def insert_staged(rows):
+        rows = list(rows)
         staged.extend((record_type, clever_id, action)
-                      for record_type, clever_id, _hash, action, _data in json.loads(rows_json or "[]"))
-        real_insert(run_id, rows_json)
+                      for _run, record_type, clever_id, _hash, _data, action in rows)
+        real_insert(rows)
 
     monkeypatch.setattr(sync.staging, "insert_staged", insert_staged)
     run = run_sync(district=district, kind="full", client=client)
