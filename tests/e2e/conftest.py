@@ -6,7 +6,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 
 from config.celery import app as celery_app
 
@@ -76,3 +76,8 @@ def browser_page(chromium_path, live_server):
             yield page
         finally:
             browser.close()
+            # While Playwright's event loop runs in this thread, asgiref keeps Django's
+            # connections per context: the ones the test opened here are unreachable once the
+            # loop stops, and would stay open, idle, until the process exits (then the test
+            # database cannot be dropped). Close them while they are still reachable.
+            connections.close_all()
