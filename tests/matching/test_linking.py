@@ -96,20 +96,27 @@ def signed_in(user) -> Browser:
     return browser
 
 
-def verify_with_clever(browser: Browser, district: District, clever_user_id: str):
-    """Press "Verify with Clever" on the district's page, then sign in at the sandbox's Clever."""
+PAGE = "/organization/districts/"
+
+
+def start_verification(browser: Browser, district: District) -> str:
+    """Press "Verify with Clever" on the district's page; returns Clever's authorize URL (not
+    followed yet)."""
     browser.go(
-        f"/organization/districts/{district.clever_id}/",
+        f"{PAGE}{district.clever_id}/",
         method="post",
         data={"action": "verify"},
         stop=to_clever_authorize,
     )
     assert to_clever_authorize(browser.url), browser.hops
-    browser.go(browser.url)
+    return browser.url
+
+
+def verify_with_clever(browser: Browser, district: District, clever_user_id: str):
+    """Press "Verify with Clever" on the district's page, then sign in at the sandbox's Clever."""
+    browser.go(start_verification(browser, district))
     return browser.sign_in_at_clever(browser.url, clever_user_id)
 
-
-PAGE = "/organization/districts/"
 
 
 @pytest.fixture
@@ -221,13 +228,7 @@ def test_a_teacher_cannot_verify_the_district(maple, maple_org):
 def test_a_forged_state_is_refused_and_nothing_is_linked(maple, maple_org):
     _organization, admin = maple_org
     browser = signed_in(admin)
-    browser.go(
-        f"{PAGE}{maple.district.clever_id}/",
-        method="post",
-        data={"action": "verify"},
-        stop=to_clever_authorize,
-    )
-    authorize = browser.url
+    authorize = start_verification(browser, maple.district)
     forged = authorize.replace(query_of(authorize)["state"][0], "forged-state-id")
     browser.go(forged)
     response = browser.sign_in_at_clever(browser.url, maple.admin["id"])
@@ -239,13 +240,7 @@ def test_a_forged_state_is_refused_and_nothing_is_linked(maple, maple_org):
 def test_a_replayed_callback_links_nothing_more(maple, maple_org):
     organization, admin = maple_org
     browser = signed_in(admin)
-    browser.go(
-        f"{PAGE}{maple.district.clever_id}/",
-        method="post",
-        data={"action": "verify"},
-        stop=to_clever_authorize,
-    )
-    browser.go(browser.url)
+    browser.go(start_verification(browser, maple.district))
     browser.sign_in_at_clever(browser.url, maple.admin["id"], stop=to_callback)
     callback = browser.url
     assert browser.client.get(callback).status_code == 200
@@ -266,13 +261,7 @@ def test_a_replayed_callback_links_nothing_more(maple, maple_org):
 def test_a_state_started_by_another_admin_is_refused(maple, maple_org):
     _organization, admin = maple_org
     browser = signed_in(admin)
-    browser.go(
-        f"{PAGE}{maple.district.clever_id}/",
-        method="post",
-        data={"action": "verify"},
-        stop=to_clever_authorize,
-    )
-    browser.go(browser.url)
+    browser.go(start_verification(browser, maple.district))
     browser.sign_in_at_clever(browser.url, maple.admin["id"], stop=to_callback)
     callback = browser.url
     _rival, rival_admin = organization_with_admin("Rival Schools", username="rival-admin")
@@ -285,13 +274,7 @@ def test_a_state_started_by_another_admin_is_refused(maple, maple_org):
 def test_a_district_linked_elsewhere_meanwhile_is_not_taken(maple, maple_org):
     _organization, admin = maple_org
     browser = signed_in(admin)
-    browser.go(
-        f"{PAGE}{maple.district.clever_id}/",
-        method="post",
-        data={"action": "verify"},
-        stop=to_clever_authorize,
-    )
-    browser.go(browser.url)
+    browser.go(start_verification(browser, maple.district))
     other = OrganizationFactory(name="Got There First")
     linking.staff_link_district(district=maple.district, organization=other, actor=None)
 
@@ -307,13 +290,7 @@ def test_a_district_linked_elsewhere_meanwhile_is_not_taken(maple, maple_org):
 def test_an_admin_demoted_before_the_callback_links_nothing(maple, maple_org):
     _organization, admin = maple_org
     browser = signed_in(admin)
-    browser.go(
-        f"{PAGE}{maple.district.clever_id}/",
-        method="post",
-        data={"action": "verify"},
-        stop=to_clever_authorize,
-    )
-    browser.go(browser.url)
+    browser.go(start_verification(browser, maple.district))
     admin.is_organization_admin = False
     admin.save(update_fields=["is_organization_admin"])
     response = browser.sign_in_at_clever(browser.url, maple.admin["id"])
