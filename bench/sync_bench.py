@@ -25,7 +25,18 @@ The district is not linked to an organization, so no product accounts are provis
 figures are the mirror's. Uses a temporary SQLite file, or ``DATABASE_URL`` (then the bench's
 districts are deleted afterwards). Prints a JSON line per phase, then one last line:
 ``{"students", "fetch_only_s", "full_sync_s", "resync_s", "naive_s", "peak_rss_mb",
-"peak_rss_mb_baseline", "rss_growth", "full_vs_fetch", "resync_vs_fetch", "naive_vs_full"}``.
+"peak_rss_mb_baseline", "rss_growth", "full_vs_fetch", "resync_vs_fetch", "naive_vs_full"}``
+and the CPU figures below.
+
+**CPU seconds beside wall seconds.** Each timed phase also reports ``cpu_s``, the CPU time of
+its process (user + system), and on a PostgreSQL server on the same machine ``db_cpu_s``, the
+CPU time of the server process serving the phase's connection (``/proc/<pg_backend_pid>/stat``;
+None when the server is elsewhere or on SQLite, whose work is in ``cpu_s`` already). The sandbox
+answers in-process over the same connection, so both phases pay for serving the pages alike.
+The summary adds ``full_vs_fetch_cpu``: the full sync's CPU seconds (process + server) over
+fetch-only's. Wall-clock ratios move with the load of a shared machine; the CPU ratio is the
+amount of work, and on a machine with C cores a sync can never take less wall time than its
+CPU seconds divided by C.
 Never part of the test run.
 """
 
@@ -57,6 +68,43 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def server_cpu_seconds() -> float | None:
+    """CPU seconds of the PostgreSQL server process behind Django's connection, when it runs
+    on this machine (None otherwise, and on SQLite)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        # Fields after the command name: state is field 3, utime 14, stime 15 (proc(5)).
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Timed:
+    """Wall seconds, process CPU seconds and database-server CPU seconds of a block."""
+
+    def __enter__(self):
+        self._server = server_cpu_seconds()
+        self._cpu = time.process_time()
+        self._wall = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.seconds = round(time.perf_counter() - self._wall, 3)
+        self.cpu_s = round(time.process_time() - self._cpu, 3)
+        server = server_cpu_seconds() if self._server is not None else None
+        self.db_cpu_s = round(server - self._server, 3) if server is not None else None
+
+    def figures(self) -> dict:
+        return {"seconds": self.seconds, "cpu_s": self.cpu_s, "db_cpu_s": self.db_cpu_s}
+
+
 def emit(phase: str, **figures) -> None:
     print(json.dumps({"phase": phase, **figures, "peak_rss_mb": peak_rss_mb()}), flush=True)
 
@@ -84,13 +132,11 @@ def phase_fetch(args) -> None:
     from districts.services import district_token
 
     district = our_district(args.district)
-    with CleverClient(district_token(district), page_size=args.page_size) as client:
-        started = time.perf_counter()
+    with CleverClient(district_token(district), page_size=args.page_size) as client, \
+            Timed() as timed:
         records = sum(len(page.records) for collection in COLLECTIONS
                       for page in client.iter_pages(collection))
-        seconds = time.perf_counter() - started
-        emit("fetch_only", seconds=round(seconds, 3), records=records,
-             requests=client.stats.requests)
+    emit("fetch_only", **timed.figures(), records=records, requests=client.stats.requests)
 
 
 def phase_sync(args) -> None:
@@ -98,13 +144,11 @@ def phase_sync(args) -> None:
     from rostering.services.sync import run_sync
 
     district = our_district(args.district)
-    with CleverClient(page_size=args.page_size) as client:
-        started = time.perf_counter()
+    with CleverClient(page_size=args.page_size) as client, Timed() as timed:
         run = run_sync(district=district, kind="full", client=client)
-        seconds = time.perf_counter() - started
     if run.status != "succeeded":
         raise SystemExit(f"{args.phase}: the sync ended {run.status}: {run.error}")
-    emit(args.phase, seconds=round(seconds, 3), counts=run.counts, totals=run.totals)
+    emit(args.phase, **timed.figures(), counts=run.counts, totals=run.totals)
 
 
 def phase_purge(args) -> None:
@@ -132,8 +176,8 @@ def phase_naive(args) -> None:
     for model in (SectionMembership, ContactLink, *models.values()):
         model.objects.filter(district=district).delete()
 
-    started = time.perf_counter()
-    with CleverClient(district_token(district), page_size=args.page_size) as client, \
+    with Timed() as timed, \
+            CleverClient(district_token(district), page_size=args.page_size) as client, \
             transaction.atomic():
         seen = {name: [] for name in models}
         for collection, model in models.items():
@@ -162,7 +206,7 @@ def phase_naive(args) -> None:
         for collection, model in models.items():
             model.objects.filter(district=district).exclude(clever_id__in=seen[collection]).update(
                 archived_at=timezone.now())
-    emit("naive", seconds=round(time.perf_counter() - started, 3))
+    emit("naive", **timed.figures())
 
 
 PHASES = {"seed": phase_seed, "fetch_only": phase_fetch, "full_sync": phase_sync,
@@ -180,6 +224,21 @@ def run_phase(phase: str, args, env: dict, **extra) -> dict:
     line = result.stdout.strip().splitlines()[-1]
     print(line, flush=True)
     return json.loads(line)
+
+
+def work_seconds(phase: dict) -> float:
+    """CPU seconds of a phase's process and of its database server process."""
+    return phase["cpu_s"] + (phase["db_cpu_s"] or 0)
+
+
+def cpu_figures(fetch: dict, full: dict, resync: dict) -> dict:
+    return {
+        "fetch_only_cpu_s": fetch["cpu_s"], "fetch_only_db_cpu_s": fetch["db_cpu_s"],
+        "full_sync_cpu_s": full["cpu_s"], "full_sync_db_cpu_s": full["db_cpu_s"],
+        "resync_cpu_s": resync["cpu_s"], "resync_db_cpu_s": resync["db_cpu_s"],
+        "full_vs_fetch_cpu": round(work_seconds(full) / work_seconds(fetch), 2),
+        "resync_vs_fetch_cpu": round(work_seconds(resync) / work_seconds(fetch), 2),
+    }
 
 
 def orchestrate(args) -> None:
@@ -211,7 +270,8 @@ def orchestrate(args) -> None:
         bench_ids.append(baseline_district)
         baseline = run_phase("full_sync", args, env, district=baseline_district)
 
-        fetch_s = min(fetch_before["seconds"], fetch_after["seconds"])
+        fetch = min(fetch_before, fetch_after, key=lambda phase: phase["seconds"])
+        fetch_s = fetch["seconds"]
         peak = max(phase["peak_rss_mb"] for phase in fulls + resyncs)
         summary = {
             "students": args.students,
@@ -230,6 +290,7 @@ def orchestrate(args) -> None:
             "full_sync_all_s": [phase["seconds"] for phase in fulls],
             "resync_all_s": [phase["seconds"] for phase in resyncs],
             "fetch_only_all_s": [fetch_before["seconds"], fetch_after["seconds"]],
+            **cpu_figures(fetch, full, resync),
         }
         print(json.dumps(summary), flush=True)
     finally:
