@@ -11,6 +11,7 @@ from django.db import connection, connections
 from config.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[2]
+CALLBACK_PATH = "/accounts/clever/login/callback/"
 
 
 def _test_database_url() -> str:
@@ -50,6 +51,19 @@ def celery_worker(postgres, redis_url, transactional_db):
             worker.kill()
             worker.wait()
         worker.stdout.close()
+
+
+@pytest.fixture
+def clever_on_live_server(transactional_db, live_server, settings) -> str:
+    """The app talks to the sandbox it serves over real HTTP, and the sandbox sends browsers
+    back to the app's callback on the live server; returns the server's base URL."""
+    from sandbox import services
+
+    base = live_server.url
+    settings.CLEVER_REDIRECT_URI = f"{base}{CALLBACK_PATH}"
+    settings.CLEVER_OAUTH_BASE = settings.CLEVER_API_BASE = f"{base}/sandbox"
+    services.set_redirect_uris(uris=[settings.CLEVER_REDIRECT_URI])
+    return base
 
 
 @pytest.fixture

@@ -16,20 +16,16 @@ from rostering.models import Person
 from sandbox import services
 from sandbox.ids import new_id
 
-CALLBACK_PATH = "/accounts/clever/login/callback/"
+from .conftest import CALLBACK_PATH
+
 PASSWORD = "correct horse battery staple"
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def world(transactional_db, live_server, settings):
-    base = live_server.url
-    settings.CLEVER_REDIRECT_URI = f"{base}{CALLBACK_PATH}"
-    settings.CLEVER_OAUTH_BASE = f"{base}/sandbox"
-    settings.CLEVER_API_BASE = f"{base}/sandbox"
+def world(clever_on_live_server, settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    services.set_redirect_uris(uris=[f"{base}{CALLBACK_PATH}"])
     sandbox_district = services.create_district(name="Juniper Flats Unified")
     admin_record = services.put_record(
         district=sandbox_district,

@@ -12,16 +12,13 @@ import pytest
 
 from clever.client import CleverClient
 from clever.errors import InvalidGrant
-from sandbox import generator, services
+from sandbox import generator
 
-CALLBACK_PATH = "/accounts/clever/login/callback/"
+from .conftest import CALLBACK_PATH
 
 
 @pytest.fixture
-def teacher(transactional_db, live_server, settings):
-    settings.CLEVER_REDIRECT_URI = f"{live_server.url}{CALLBACK_PATH}"
-    settings.CLEVER_OAUTH_BASE = settings.CLEVER_API_BASE = f"{live_server.url}/sandbox"
-    services.set_redirect_uris(uris=[f"{live_server.url}{CALLBACK_PATH}"])
+def teacher(clever_on_live_server):
     district = generator.load_district(generator.generate_district(seed=11, students=500))
     record = district.records.filter(is_teacher=True).order_by("clever_id").first()
     return record

@@ -15,18 +15,11 @@ from districts.models import District
 from sandbox import services
 from sandbox.ids import new_id
 
-CALLBACK_PATH = "/accounts/clever/login/callback/"
-
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def teacher(transactional_db, live_server, settings):
-    base = live_server.url
-    settings.CLEVER_REDIRECT_URI = f"{base}{CALLBACK_PATH}"
-    settings.CLEVER_OAUTH_BASE = f"{base}/sandbox"
-    settings.CLEVER_API_BASE = f"{base}/sandbox"
-    services.set_redirect_uris(uris=[f"{base}{CALLBACK_PATH}"])
+def teacher(clever_on_live_server):
     sandbox_district = services.create_district(name="Cypress Creek Unified")
     school = services.put_record(district=sandbox_district, record_type="schools",
                                  data={"id": new_id(), "name": "Cypress Creek Elementary"})
