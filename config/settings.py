@@ -8,6 +8,7 @@ and ``manage.py check --deploy`` is clean.
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -15,12 +16,15 @@ env = environ.Env()
 DJANGO_ENV = env.str("DJANGO_ENV", default="development")
 PRODUCTION = DJANGO_ENV == "production"
 
+DEMO_SECRET_KEY = "insecure-demo-key-not-for-production"
 if PRODUCTION:
     SECRET_KEY = env.str("DJANGO_SECRET_KEY")
+    if SECRET_KEY == DEMO_SECRET_KEY:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY is the published demo key: set a secret of your own.")
     ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
     DEBUG = False
 else:
-    SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-demo-key-not-for-production")
+    SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=DEMO_SECRET_KEY)
     ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
     DEBUG = env.bool("DJANGO_DEBUG", default=True)
 
@@ -45,8 +49,15 @@ INSTALLED_APPS = [
     "lms",
 ]
 
-# The local Clever: an emulator of Clever's OAuth, Data API, Events and LMS Connect.
+# The local Clever: an emulator of Clever's OAuth, Data API, Events and LMS Connect. It hands
+# district tokens to anyone who knows its published credentials, so production refuses to load
+# with it (a refusal here stops every process: a WSGI server never runs the system checks).
 CLEVER_SANDBOX = env.bool("CLEVER_SANDBOX", default=not PRODUCTION)
+if PRODUCTION and CLEVER_SANDBOX:
+    raise ImproperlyConfigured(
+        "CLEVER_SANDBOX is on with DJANGO_ENV=production: the sandbox hands out district tokens "
+        "to anyone and must never face real users. Unset CLEVER_SANDBOX."
+    )
 if CLEVER_SANDBOX:
     INSTALLED_APPS.append("sandbox")
 
@@ -149,6 +160,9 @@ SANDBOX_CLIENT_SECRET = "sandbox-client-secret"
 if PRODUCTION:
     CLEVER_CLIENT_ID = env.str("CLEVER_CLIENT_ID")
     CLEVER_CLIENT_SECRET = env.str("CLEVER_CLIENT_SECRET")
+    if CLEVER_CLIENT_SECRET == SANDBOX_CLIENT_SECRET:
+        raise ImproperlyConfigured("CLEVER_CLIENT_SECRET is the sandbox's published secret: use the "
+                                   "app's secret from the Clever dashboard.")
 else:
     CLEVER_CLIENT_ID = env.str("CLEVER_CLIENT_ID", default=SANDBOX_CLIENT_ID)
     CLEVER_CLIENT_SECRET = env.str("CLEVER_CLIENT_SECRET", default=SANDBOX_CLIENT_SECRET)
@@ -229,13 +243,18 @@ CELERY_BEAT_SCHEDULE["rostering-purge-disconnected-districts"] = {
 
 # --- Encryption at rest (district tokens, sensitive student fields) ---------------------------
 # Comma-separated Fernet keys, newest first (see districts/crypto.py for rotation).
+# A fixed key, published in this repository, for the embedded demo and tests only: production
+# refuses it (anyone could decrypt what it protects).
+DEMO_FIELD_ENCRYPTION_KEY = "ZGVtby1vbmx5LWtleS1uZXZlci1pbi1wcm9kdWN0aW8="
 if PRODUCTION:
     FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
+    if DEMO_FIELD_ENCRYPTION_KEY in FIELD_ENCRYPTION_KEYS:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEYS holds the published demo key. Make a key of your own with: "
+            "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+        )
 else:
-    # A fixed, published key for the embedded demo and tests only.
-    FIELD_ENCRYPTION_KEYS = env.list(
-        "FIELD_ENCRYPTION_KEYS", default=["ZGVtby1vbmx5LWtleS1uZXZlci1pbi1wcm9kdWN0aW8="]
-    )
+    FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[DEMO_FIELD_ENCRYPTION_KEY])
 
 # --- Logging: never tokens, never children's data ---------------------------------------------
 LOGGING = {

@@ -49,10 +49,11 @@ def test_production_secrets_have_no_default(missing):
     assert missing in result.stderr
 
 
-def test_sandbox_in_production_is_a_system_check_error():
+def test_sandbox_in_production_refuses_to_load_the_settings():
     result = manage("check", env={**PRODUCTION_ENV, "CLEVER_SANDBOX": "on"})
     assert result.returncode != 0
-    assert "clever.E001" in result.stderr
+    assert "ImproperlyConfigured" in result.stderr
+    assert "CLEVER_SANDBOX" in result.stderr
 
 
 def test_embedded_defaults_point_clever_at_the_sandbox(settings):
