@@ -2,9 +2,10 @@
 
 Tokens: by default only the Clever district ID is stored and the token is fetched from
 ``GET /oauth/tokens?owner_type=district&district=ID`` when a sync needs it, cached briefly in
-the Django cache (never in logs, task arguments, error messages or audits: those name a token by
-its :func:`token_fingerprint`). Support staff may paste a token instead, stored encrypted
-(districts/crypto.py) after Clever confirmed it belongs to the district.
+the Django cache encrypted with the field keys (never in plain text there, nor in logs, task
+arguments, error messages or audits: those name a token by its :func:`token_fingerprint`).
+Support staff may paste a token instead, stored encrypted (districts/crypto.py) after Clever
+confirmed it belongs to the district.
 
 Status (``DistrictStatus``) follows Clever: a district listed by ``/oauth/tokens`` is connected,
 one that left the listing is disconnected, one whose current token Clever refuses (401) is
@@ -67,20 +68,38 @@ class DistrictNotLinked(LinkError):
 
 
 def _cache_key(district: District | str) -> str:
-    # The key names the district only; the value is the token, kept for a few minutes.
+    # The key names the district only (its Clever ID, which logs and error messages carry too),
+    # never anything derived from the token.
     clever_id = district if isinstance(district, str) else district.clever_id
     return f"clever:district-token:{clever_id}"
 
 
 def _remember_token(clever_id: str, token: str) -> None:
-    cache.set(_cache_key(clever_id), token, settings.DISTRICT_TOKEN_CACHE_SECONDS)
+    # The cache is shared (Redis in production): the token enters it encrypted with the field
+    # keys, together with its district, so a value copied under another district's key is no use.
+    sealed = crypto.encrypt(f"{clever_id}\n{token}")
+    cache.set(_cache_key(clever_id), sealed, settings.DISTRICT_TOKEN_CACHE_SECONDS)
+
+
+def _cached_token(clever_id: str) -> str | None:
+    """The token cached for the district, or None: a value that does not decrypt with the current
+    keys (rotated, tampered, or a plain token an older version cached) or names another district
+    is a miss, and the fetch that follows replaces it."""
+    sealed = cache.get(_cache_key(clever_id))
+    if not isinstance(sealed, str):
+        return None
+    try:
+        owner, _, token = crypto.decrypt(sealed).partition("\n")
+    except crypto.DecryptionError:
+        return None
+    return token if owner == clever_id else None
 
 
 def district_token(district: District, *, client: CleverClient | None = None) -> str:
-    """The district's current token: the pasted one, or Clever's (cached briefly)."""
+    """The district's current token: the pasted one, or Clever's (cached briefly, encrypted)."""
     if district.token_ciphertext:
         return crypto.decrypt(district.token_ciphertext)
-    token = cache.get(_cache_key(district))
+    token = _cached_token(district.clever_id)
     if token:
         return token
     own_client = client is None

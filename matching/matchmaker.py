@@ -9,6 +9,10 @@ returns rows with the ``app.*`` columns, the ``clever.*`` columns of the Clever 
 Reading is strict and all-or-nothing: a file that is not UTF-8, lacks a required column, has a
 row of the wrong width, an unknown result, a missing ID where the result needs one, or the same
 ID twice yields every problem with its line number, and the caller applies nothing.
+
+Values in these files may come from a district's SIS through Clever, so cells are written and read
+through ``clever.csvsafe``: a cell that would run as a spreadsheet formula is written with a
+leading apostrophe, and reading gives back exactly the value that was written.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import io
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from clever import csvsafe
 
 MATCH = "match"
 APP_NO_MATCH = "from app, no match"
@@ -74,8 +80,9 @@ class ResultRow:
 
 
 def write_csv(rows: Iterable[dict[str, str]], stream: io.TextIOBase, columns: Iterable[str]) -> int:
-    """Write rows as RFC 4180 CSV (CRLF line ends, quotes where needed); the number written."""
-    writer = csv.DictWriter(stream, fieldnames=list(columns), lineterminator="\r\n", extrasaction="raise")
+    """Write rows as RFC 4180 CSV (CRLF line ends, quotes where needed, formula cells
+    neutralized); the number written."""
+    writer = csvsafe.DictWriter(stream, fieldnames=list(columns), lineterminator="\r\n", extrasaction="raise")
     writer.writeheader()
     rows = list(rows)
     writer.writerows(rows)
@@ -95,7 +102,7 @@ def _decode(data: bytes) -> str:
 def read_results(data: bytes) -> list[ResultRow]:
     """Parse and check Matchmaker's output; raises ``MatchmakerFileError`` with every problem."""
     text = _decode(data)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csvsafe.Reader(io.StringIO(text, newline=""), strict=True)
     problems: list[str] = []
     try:
         header = [name.strip() for name in next(reader)]
