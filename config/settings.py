@@ -264,7 +264,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # urllib3 logs full URLs at DEBUG; keep it quiet so query strings never reach the logs.
-    "loggers": {"urllib3": {"level": "WARNING"}},
+    "loggers": {
+        "urllib3": {"level": "WARNING"},
+        # Who viewed children's sensitive fields (IDs only) is an audit trail: kept whatever
+        # LOG_LEVEL says.
+        "rostering.admin": {"level": "INFO"},
+    },
 }
 if not REDIS_URL:
     # Eager Celery's in-memory broker has no host; kombu warns about that on the first task.

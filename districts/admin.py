@@ -146,10 +146,14 @@ class SyncSettingsForm(forms.Form):
         required=False, min_value=0, max_value=1, label="Hold when more than this share changes",
         help_text="0 to 1. Empty: the default (%(changed)s).")
     store_sensitive_fields = forms.BooleanField(
-        required=False, label="Store students' sensitive fields",
-        help_text="IEP, 504, FRL, ELL, home language, disability, gifted: encrypted, never listed. "
-                  "Switching it off erases the stored values at once. Either way the next sync "
-                  "updates every student who has them (held if that exceeds the change guard).")
+        required=False, label="Store sensitive and demographic fields",
+        help_text="IEP, 504, disability, gifted, English learner and lunch status, gender, race, "
+                  "ethnicity, home language and address, district-defined fields, parents' phone "
+                  "numbers (docs/privacy.md): encrypted, shown only with the “view sensitive "
+                  "fields” permission. The date of birth is kept, encrypted, either way (matching "
+                  "needs it). Switching it off erases the other values at once; switching it on, "
+                  "the next sync updates every student who has them (held if that exceeds the "
+                  "change guard).")
     reason = forms.CharField(required=False, max_length=500, label="Reason (for the audit log)")
 
     def __init__(self, *args, **kwargs):

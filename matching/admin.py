@@ -3,7 +3,9 @@
 - The review queue (``PersonMatch``): filters by district, status, zone and product role; each
   item shows the product record beside up to three Clever candidates, a bar per field for its
   contribution in bits, and the decisions: accept, choose another, no match, duplicate. Bulk:
-  accept everything above a probability (vetoed candidates are skipped), mark no match.
+  accept everything above a probability (vetoed candidates are skipped), mark no match. The
+  dates of birth (a child's on both sides, equal on a match) are shown only to users with the
+  "view sensitive fields" permission, decrypted and logged by ``rostering.admin.reveal_sensitive``.
 - Schools (``SchoolMatch``): the candidates with their evidence; accept one or "no match".
 - ``MatchAudit``: read-only history of every link and unlink.
 - The district page gains its onboarding checklist and a "Run matching" button (the District
@@ -23,10 +25,13 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from clever.sensitive import DATE_OF_BIRTH
 from districts.admin import SupportAdminMixin, badge
 from districts.models import District
+from rostering.admin import HIDDEN, UNREADABLE, reveal_sensitive
 from rostering.admin import DistrictAdmin as RosteringDistrictAdmin
 from rostering.models import Person
+from rostering.selectors import birth_date
 
 from . import selectors, services
 from .models import MatchAudit, MatchStatus, PersonMatch, SchoolMatch
@@ -41,11 +46,12 @@ STATUS_COLORS = {
     MatchStatus.DUPLICATE: "#8250df",
 }
 # The product and Clever values shown side by side: (label, product attribute, Clever attribute).
+# The date of birth, a sensitive field, has its own row (``dates_of_birth_row``), at this place.
+DATE_OF_BIRTH_ROW = 3
 COMPARED = [
     ("first name", "first_name", "first_name"),
     ("last name", "last_name", "last_name"),
     ("email", "email", "email"),
-    ("date of birth", "date_of_birth", "dob"),
     ("grade", "grade", "grade"),
     ("SIS ID", "sis_id", "student_sis_id"),
     ("student number", "student_number", "student_number"),
@@ -57,6 +63,20 @@ COMPARED = [
 
 def status_badge(status: str):
     return badge(status.replace("_", " "), STATUS_COLORS.get(status, "#6e7781"))
+
+
+def dates_of_birth_row(request, match: PersonMatch, people: list[Person | None]) -> tuple:
+    """The review grid's date-of-birth row (product, then each candidate): the values only for
+    users allowed to see sensitive fields, else "hidden" on both sides."""
+    label = DATE_OF_BIRTH.label.lower()
+    shown = reveal_sensitive(request.user, [p for p in people if p], page=f"review item {match.pk}")
+    if shown is None:
+        return label, HIDDEN, [HIDDEN if person else "" for person in people]
+    clever = []
+    for person in people:
+        values = shown.get(person.pk, {}) if person else {}
+        clever.append(UNREADABLE if values is None else birth_date(values) or "")
+    return label, match.user.date_of_birth if match.user else "", clever
 
 
 class BulkAcceptForm(forms.Form):
@@ -142,6 +162,15 @@ class PersonMatchAdmin(SupportAdminMixin, admin.ModelAdmin):
                     ],
                 }
             )
+        rows = [
+            (
+                label,
+                getattr(match.user, product_attr, "") if match.user else "",
+                [getattr(c["person"], clever_attr, "") if c["person"] else "" for c in candidates],
+            )
+            for label, product_attr, clever_attr in COMPARED
+        ]
+        rows.insert(DATE_OF_BIRTH_ROW, dates_of_birth_row(request, match, [c["person"] for c in candidates]))
         rivals = (
             list(
                 selectors.review_queue(match.district)
@@ -159,14 +188,7 @@ class PersonMatchAdmin(SupportAdminMixin, admin.ModelAdmin):
             "title": f"Review: {match.user or match.person}",
             "match": match,
             "status": status_badge(match.status),
-            "rows": [
-                (
-                    label,
-                    getattr(match.user, product_attr, "") if match.user else "",
-                    [getattr(c["person"], clever_attr, "") if c["person"] else "" for c in candidates],
-                )
-                for label, product_attr, clever_attr in COMPARED
-            ],
+            "rows": rows,
             "candidates": candidates,
             "rivals": rivals,
             "decide_url": reverse("admin:matching_personmatch_decide", args=[match.pk]),

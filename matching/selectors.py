@@ -10,11 +10,13 @@ from dataclasses import asdict
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
+from django.utils.crypto import salted_hmac
 
 from accounts.models import School as ProductSchool
 from districts.models import District, DistrictStatus
 from rostering.models import Person, SyncRun
 from rostering.models import School as CleverSchool
+from rostering.selectors import dates_of_birth
 from rostering.services.provisioning import USERNAME_PREFIX
 
 from .engine import PersonRecord, Role, SchoolRecord
@@ -31,7 +33,6 @@ _PERSON_FIELDS = (
     "middle_name",
     "last_name",
     "email",
-    "dob",
     "grade",
     "is_student",
     "is_teacher",
@@ -48,6 +49,8 @@ _PERSON_FIELDS = (
     "legacy_ids",
     "school_clever_ids",
     "user_id",
+    # The date of birth, read through rostering.selectors.dates_of_birth.
+    "sensitive_ciphertext",
 )
 
 
@@ -67,7 +70,8 @@ def _roles(person: Person) -> frozenset[Role]:
 
 def clever_record(person: Person) -> PersonRecord:
     """The engine's view of a Clever person: the identifiers of their first role (a student's
-    student IDs, else a teacher's, else staff)."""
+    student IDs, else a teacher's, else staff), and the date of birth, which the mirror keeps
+    encrypted (decrypted here, from the loaded row: no query)."""
     if person.is_student:
         ids = dict(
             sis_id=person.student_sis_id, number=person.student_number, state_id=person.student_state_id
@@ -88,7 +92,7 @@ def clever_record(person: Person) -> PersonRecord:
         middle_name=person.middle_name,
         last_name=person.last_name,
         email=person.email,
-        dob=person.dob,
+        dob=dates_of_birth([person])[person.pk],
         grade=person.grade,
         staff_id=person.staff_id,
         legacy_id=legacy,
@@ -130,7 +134,16 @@ def compared_digest(*records: PersonRecord | SchoolRecord | None) -> str:
         }
         for record in records
     ]
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+    plain = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+    return keyed_digest(plain)
+
+
+def keyed_digest(plain: str) -> str:
+    """The stored digest: keyed with ``SECRET_KEY``. The compared fields include a child's date of
+    birth beside names in clear, so a bare SHA-256 would give the date away to anyone who tries
+    a few thousand dates. Rotating ``SECRET_KEY`` therefore sends decided items back for a look,
+    as it makes the next sync update students with sensitive fields (docs/privacy.md)."""
+    return salted_hmac("matching.compared_digest", plain, algorithm="sha256").hexdigest()
 
 
 def live_clever_people(district: District) -> QuerySet[Person]:

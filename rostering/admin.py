@@ -1,10 +1,14 @@
 """Roster syncs and the mirror in the Django admin, for support staff.
 
 Access is the districts admin's: superusers and staff holding ``districts.support_district``
-(the "Support" group); everyone else is refused. Children's sensitive fields (IEP, 504, FRL,
-ELL...) are decrypted and shown only to users who also hold ``rostering.view_sensitive_fields``
-(declared in ``Person.Meta.permissions``; superusers have it implicitly), and
-each such view is logged (user and row IDs only). ``sensitive_ciphertext`` is never shown.
+(the "Support" group); everyone else is refused. Children's sensitive and demographic fields
+(``clever.sensitive``: IEP, 504, lunch status..., date of birth, gender, race, home address, a
+parent's phone) are never in ``raw`` or a column; they are decrypted and shown only to users
+who also hold ``rostering.view_sensitive_fields`` (declared in ``Person.Meta.permissions``;
+superusers have it implicitly), through ``reveal_sensitive``, the one helper every admin page
+that shows them uses (this one's Person page, matching's review queue), which logs each view
+(user and row IDs only). Others read that values are stored and hidden.
+``sensitive_ciphertext`` is never shown.
 
 - ``District`` is registered here (not in districts/admin.py) because its pages show sync runs,
   holds and roster counts, and ``rostering`` may import ``districts`` but not the reverse. It
@@ -39,6 +43,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from clever.sensitive import SENSITIVE_FIELDS
 from districts import crypto
 from districts.admin import (
     DistrictAdminBase,
@@ -61,13 +66,16 @@ from .models import (
     SyncRun,
     Term,
 )
-from .selectors import live_totals
+from .selectors import live_totals, sensitive_values
 from .services.district_settings import update_district_sync_settings
 from .services.sync import HoldError, approve_hold, reject_hold
 
 logger = logging.getLogger(__name__)
 
 SENSITIVE_PERMISSION = "rostering.view_sensitive_fields"
+# What users without it read where a sensitive value would be, and when the keys cannot read one.
+HIDDEN = "hidden: needs the “view sensitive fields” permission"
+UNREADABLE = "Stored, but cannot be decrypted with the configured keys"
 # Seconds between reloads of a running run's page.
 RUNNING_REFRESH_SECONDS = 5
 
@@ -90,6 +98,45 @@ LIST_TOTALS = ("schools", "students", "teachers", "sections")
 
 def can_see_sensitive(user) -> bool:
     return is_support(user) and user.has_perm(SENSITIVE_PERMISSION)
+
+
+def reveal_sensitive(user, people, *, page: str) -> dict[int, dict | None] | None:
+    """The one way an admin page gets decrypted sensitive and demographic fields to show:
+    ``{pk: {path: value}}`` for those of ``people`` with stored values, or None when ``user``
+    may not see them (``can_see_sensitive``: then nothing is even decrypted). A person's value
+    None: stored, but unreadable with the configured keys. Every call that decrypts something
+    is logged: the user's ID, the rows' IDs and the page, never a value."""
+    if not can_see_sensitive(user):
+        return None
+    try:
+        shown: dict[int, dict | None] = dict(sensitive_values(people))
+    except crypto.DecryptionError:
+        return {person.pk: None for person in people if person.sensitive_ciphertext}
+    if shown:
+        logger.info("sensitive fields of person %s viewed by user %s on %s",
+                    ",".join(str(pk) for pk in shown), user.pk, page)
+    return shown
+
+
+def plain_value(value) -> str:
+    """A decrypted value in plain text: strings as they are, objects as "key: value" pairs."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {plain_value(item)}" for key, item in value.items()) or "—"
+    if isinstance(value, list):
+        return ", ".join(plain_value(item) for item in value) or "—"
+    return str(value)
+
+
+def sensitive_table(values: dict):
+    """A person's decrypted fields, labelled in plain words, in the order of the list."""
+    return format_html("<table>{}</table>", format_html_join(
+        "", "<tr><th>{}</th><td>{}</td></tr>",
+        ((field.label, plain_value(values[field.path])) for field in SENSITIVE_FIELDS
+         if field.path in values)))
 
 
 # --- display helpers -----------------------------------------------------------------------------
@@ -734,7 +781,7 @@ class PersonAdmin(MirrorAdmin):
                      "=contact_sis_id", "=staff_id", "=student_number", "=teacher_number", "email"]
     # sensitive_ciphertext is never listed here; see sensitive_fields.
     mirror_fields = ["first_name", "middle_name", "last_name", "email", "roles_text", "grade",
-                     "graduation_year", "dob", "student_sis_id", "student_number",
+                     "graduation_year", "student_sis_id", "student_number",
                      "student_state_id", "teacher_sis_id", "teacher_number", "teacher_state_id",
                      "staff_id", "contact_sis_id", "title", "district_username", "legacy_ids",
                      "school_clever_ids", "user"]
@@ -742,38 +789,27 @@ class PersonAdmin(MirrorAdmin):
 
     def get_fields(self, request, obj=None):
         fields = super().get_fields(request, obj)
-        # Chosen per request (a ModelAdmin is shared by every request: never keep the viewer on it).
-        shown = "sensitive_fields" if can_see_sensitive(request.user) else "sensitive_fields_hidden"
-        fields.insert(fields.index("raw_json"), shown)
+        fields.insert(fields.index("raw_json"), "sensitive_fields")
         return fields
 
     @admin.display(description="roles")
     def roles_text(self, obj):
         return ", ".join(obj.roles)
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        response = super().change_view(request, object_id, form_url, extra_context)
-        if can_see_sensitive(request.user) and getattr(response, "status_code", 0) == 200:
-            person = self.get_object(request, unquote(object_id))
-            if person is not None and person.sensitive_ciphertext:
-                # Staff access to children's sensitive data is logged (IDs only, never values).
-                logger.info("sensitive fields of person %s viewed by user %s", person.pk,
-                            request.user.pk)
-        return response
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            # Decrypted, and the view logged, only for those allowed; ``sensitive_fields`` reads
+            # it from the instance the page shows (a ModelAdmin is shared by every request).
+            obj.shown_sensitive = reveal_sensitive(request.user, [obj], page="the person page")
+        return super().render_change_form(request, context, add=add, change=change,
+                                          form_url=form_url, obj=obj)
 
-    @admin.display(description="sensitive fields")
-    def sensitive_fields_hidden(self, obj):
-        if not obj.sensitive_ciphertext:
-            return "None stored"
-        return "Stored, encrypted (hidden: needs the “view sensitive fields” permission)"
-
-    @admin.display(description="sensitive fields")
+    @admin.display(description="sensitive and demographic fields")
     def sensitive_fields(self, obj):
-        """Decrypted; only in the fields of users holding rostering.view_sensitive_fields."""
         if not obj.sensitive_ciphertext:
             return "None stored"
-        try:
-            values = json.loads(crypto.decrypt(obj.sensitive_ciphertext))
-        except (crypto.DecryptionError, ValueError):
-            return "Stored, but cannot be decrypted with the configured keys"
-        return pretty_json(values)
+        shown = getattr(obj, "shown_sensitive", None)
+        if shown is None:
+            return f"Stored, encrypted ({HIDDEN})"
+        values = shown.get(obj.pk)
+        return UNREADABLE if values is None else sensitive_table(values)

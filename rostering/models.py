@@ -3,9 +3,11 @@
 Every mirrored row is keyed on (district, Clever ID), never on email or sis_id. Rows are never
 deleted by a sync: a record Clever no longer shares is archived (``archived_at``) and the same
 row comes back if its Clever ID returns. ``content_hash`` is the hash of the record as stored
-(sensitive fields excluded), so a resync finds what changed without comparing field by field.
-``raw`` keeps Clever's record minus the sensitive fields, which live encrypted in
-``sensitive_ciphertext`` and only when the district allows it.
+(with a keyed digest of the kept sensitive fields), so a resync finds what changed without
+comparing field by field. ``raw`` keeps Clever's record minus every sensitive and demographic
+field of ``clever.sensitive.SENSITIVE_FIELDS``; no column holds one either. Those kept (the date
+of birth always, the others only when the district allows it) live encrypted in
+``Person.sensitive_ciphertext`` (see ``rostering.services.mapping`` and docs/privacy.md).
 """
 
 from django.conf import settings
@@ -137,11 +139,11 @@ class Person(MirroredRecord):
     is_staff = models.BooleanField(default=False)
     is_district_admin = models.BooleanField(default=False)
     is_contact = models.BooleanField(default=False)
-    # The fields matching needs, per role (Clever lists them most to least reliable).
+    # The fields matching needs, per role (Clever lists them most to least reliable); the date
+    # of birth, which it needs too, is in ``sensitive_ciphertext``.
     student_sis_id = models.CharField(max_length=255, blank=True)
     student_number = models.CharField(max_length=255, blank=True)
     student_state_id = models.CharField(max_length=255, blank=True)
-    dob = models.DateField("date of birth", null=True, blank=True)
     grade = models.CharField(max_length=32, blank=True)
     graduation_year = models.CharField(max_length=8, blank=True)
     teacher_sis_id = models.CharField(max_length=255, blank=True)
@@ -154,7 +156,9 @@ class Person(MirroredRecord):
     # {"student": "<legacy id>", "teacher": ...}: recorded, never used as a key.
     legacy_ids = models.JSONField(default=dict, blank=True)
     school_clever_ids = models.JSONField(default=list, blank=True)
-    # Encrypted JSON of the sensitive fields, only when the district stores them.
+    # Encrypted JSON of the kept sensitive and demographic fields, {path: value} (paths of
+    # clever.sensitive): the date of birth always, the others when the district stores them.
+    # Read through rostering.selectors, shown through rostering.admin.reveal_sensitive.
     sensitive_ciphertext = models.TextField(blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

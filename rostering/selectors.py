@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
 from django.db.models import Count, Q
+
+from clever.sensitive import DATE_OF_BIRTH
+from districts import crypto
 
 from .models import (
     ChangeHold,
@@ -14,6 +22,7 @@ from .models import (
     SyncRun,
     Term,
 )
+from .services.mapping import parse_date
 
 TOTAL_KEYS = ("schools", "users", "students", "teachers", "staff", "district_admins", "contacts",
               "sections", "enrollments", "terms", "courses")
@@ -78,3 +87,35 @@ def pending_holds():
     return ChangeHold.objects.filter(status=ChangeHold.Status.PENDING).select_related(
         "run", "run__district"
     )
+
+
+# --- sensitive and demographic fields (clever.sensitive) ----------------------------------------
+
+
+def sensitive_values(people: Iterable[Person]) -> dict[int, dict[str, Any]]:
+    """The kept sensitive and demographic fields of ``people``, decrypted: ``{pk: {path: value}}``
+    (paths of ``clever.sensitive``) for those who have any. Only for a feature that needs a value
+    (``dates_of_birth``) and for ``rostering.admin.reveal_sensitive``, which checks the viewer's
+    permission and logs the view: nothing else shows them. ``sensitive_ciphertext`` must be
+    loaded (not deferred). Raises ``crypto.DecryptionError`` when the configured keys cannot
+    read one."""
+    return {person.pk: decrypted_fields(person.sensitive_ciphertext)
+            for person in people if person.sensitive_ciphertext}
+
+
+def decrypted_fields(ciphertext: str) -> dict[str, Any]:
+    """One ``sensitive_ciphertext`` read: ``{path: value}``."""
+    return json.loads(crypto.decrypt(ciphertext))
+
+
+def birth_date(values: dict[str, Any]) -> date | None:
+    """The date of birth among one person's decrypted fields (Clever's ``M/D/YYYY``), or None."""
+    text = parse_date(values.get(DATE_OF_BIRTH.path))
+    return date.fromisoformat(text) if text else None
+
+
+def dates_of_birth(people: Sequence[Person]) -> dict[int, date | None]:
+    """``{pk: date of birth}`` of ``people`` (None when Clever sent none, or one that does not
+    parse), decrypted one by one in a single pass, no query: what matching compares."""
+    values = sensitive_values(people)
+    return {person.pk: birth_date(values.get(person.pk, {})) for person in people}

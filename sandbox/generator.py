@@ -27,6 +27,11 @@ Messiness scales the rate of each kind of real-district mess (``RATES`` holds th
 - ``legacy_id`` on some roles; contacts whose whole name is in ``name.last`` (as in Clever's own
   demo district).
 
+Students carry what Clever sends about children: date of birth, gender, race, Hispanic
+ethnicity, home address (``location``), district-defined ``ext`` fields (birth country, a
+military-connected family) on most, and with ``sensitive_fields`` the v3.1 program fields (IEP,
+504, disability, ELL, lunch status, gifted, home language); contacts a phone number.
+
 District records come with or without ``nces_id`` (7-digit NCES LEAID whose first two digits
 are the state's FIPS code) and ``mdr_number``. Clever's district object has no US state field:
 the state shows in the NCES id, the schools' ``location.state`` and NCES ids, so the same
@@ -307,6 +312,10 @@ _HISPANIC_W = _weighted((("Y", 27), ("N", 70), ("", 3)))
 _FRL_W = _weighted((("Free", 38), ("Reduced", 7), ("Paid", 45), ("Other", 2), ("", 8)))
 _GIFTED_W = _weighted((("Y", 7), ("N", 90), ("", 3)))
 _504_W = _weighted((("Y", 3), ("N", 94), ("", 3)))
+# What districts put in a student's ``ext`` (extension fields the SIS sends as it likes).
+_BIRTH_COUNTRIES_W = _weighted((("United States", 86), ("Mexico", 5), ("Guatemala", 1.5),
+                                ("El Salvador", 1.5), ("Honduras", 1), ("Philippines", 1),
+                                ("Vietnam", 1), ("India", 1), ("China", 1), ("Ukraine", 1)))
 _FAMILY_SIZE_W = _weighted(((1, 62), (2, 28), (3, 10)))
 _CO_TEACHERS_W = _weighted(((1, 70), (2, 20), (3, 10)))
 _STREET_SUFFIXES = ("Street", "Avenue", "Road", "Lane", "Drive", "Court", "Way", "Boulevard")
@@ -1128,6 +1137,10 @@ class _Plan:
         body["name"] = {"first": student.first, "middle": student.middle, "last": student.last}
         body["roles"] = {"student": role}
         body["lms_status"] = self._lms_status(rng)
+        # Drawn last, so the fields above are what they were before ``ext`` was generated.
+        if rng.random() < 0.9:
+            role["ext"] = {"birth_country": _pick(rng, _BIRTH_COUNTRIES_W),
+                           "military_connected": "Y" if rng.random() < 0.04 else "N"}
         return self._stamped(body)
 
     def legacy_ids_for(self, seed: int) -> str:

@@ -7,5 +7,7 @@
 - ``diff``: the set-based diff of staging against the mirror, and the guard;
 - ``apply``: the set-based apply of a run's staged rows to the mirror (one transaction);
 - ``provisioning``: product accounts for the people of organization-linked districts;
-- ``district_settings``: support staff changing a district's sync settings.
+- ``district_settings``: support staff changing a district's sync settings;
+- ``sensitive``: stored people mapped again when what is kept of the sensitive and demographic
+  fields changes (a district stops storing them; the upgrade that took them out of ``raw``).
 """

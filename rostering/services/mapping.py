@@ -1,8 +1,20 @@
 """A Clever record -> what the mirror stores: the stored representation, its content hash and
 the model's columns. Pure functions (no database), so they are cheap to test and to fuzz.
 
-**Stored representation.** Clever's record as received, minus the sensitive student fields
-(``SENSITIVE_STUDENT_FIELDS``, inside ``roles.student``). It is what ``raw`` keeps.
+**Stored representation.** Clever's record as received, minus every field of
+``clever.sensitive.SENSITIVE_FIELDS`` (the one list of sensitive and demographic fields: IEP,
+504, disability, gifted, ELL and lunch status, date of birth, gender, race, ethnicity, home
+language, home address, district-defined ``ext``, a contact's phone). It is what ``raw`` keeps;
+none of those fields is ever in ``raw``, in a column, in a staged row in clear, or in a log.
+
+**Kept listed fields.** Of the listed fields a record carries, those a feature needs (the date
+of birth, for matching; ``ALWAYS_KEPT``) are always kept, and the others only when the
+district stores sensitive fields (``District.store_sensitive_fields``); the rest are dropped as
+the page is read. What is kept, ``{path: value}`` as Clever sent it, is encrypted
+(``districts.crypto.encrypt`` of its canonical JSON) into ``Person.sensitive_ciphertext``,
+once per staged record (a record whose fingerprint matches its live row is not staged, so an
+unchanged person is never encrypted again). Reading them back is ``rostering.selectors``' job
+(``dates_of_birth`` for matching), showing them ``rostering.admin.reveal_sensitive``'s.
 
 **Content hash.** ``blake2b(digest_size=16)`` of the canonical JSON of the stored
 representation (keys sorted, compact separators, ASCII), computed once per record that needs
@@ -12,23 +24,25 @@ list endpoints and the Events API (which carry the same record) agree. The text 
 library's ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=True)``, written by
 orjson when that gives the same bytes (see ``canonical_json``): about 3x faster, and the
 single largest piece of per-record work a first sync does in Python.
+A *keyed* digest of the kept listed fields (key derived from ``SECRET_KEY``, so the hash cannot
+be used to guess a child's date of birth or IEP status) is mixed in, so that a change of, say,
+``iep_status`` re-encrypts the ciphertext. Consequences, documented on purpose: switching
+``store_sensitive_fields`` on, or rotating ``SECRET_KEY``, changes the hash of every student
+who has such fields, and the next sync updates them (it may be held by the "changed" guard and
+need approval); switching it off re-hashes the mirror at once (``rostering.services.sensitive``),
+so the next sync finds nothing changed.
 
 **Fingerprint.** Serializing to canonical JSON costs more than parsing the record did, so a
 full sync first compares a cheaper digest: blake2b of the record pickled without a memo, in
-the order received (``fingerprint``, stored beside the hash). Equal fingerprints mean equal
-records; different ones prove nothing (another key order, another Python), and the canonical
-hash decides. A fingerprint is only ever a shortcut, never the truth.
-When the district stores sensitive fields, a *keyed* digest of them (key derived from
-``SECRET_KEY``, so the hash cannot be used to guess a child's IEP or FRL status) is mixed in,
-so that a change of, say, ``iep_status`` re-encrypts the ciphertext. Consequences, documented
-on purpose: switching ``store_sensitive_fields`` on or off, or rotating ``SECRET_KEY``, changes
-the hash of every student who has sensitive fields, and the next sync updates them (it may be
-held by the "changed" guard and need approval).
+the order received (``fingerprint``, stored beside the hash); with kept listed fields, of the
+record and those fields pickled together, keyed as above. Equal fingerprints mean equal records;
+different ones prove nothing (another key order, another Python), and the canonical hash
+decides. A fingerprint is only ever a shortcut, never the truth.
 
-**Sensitive fields** are never in ``raw``, never in the staged ``data`` in clear, never logged:
-when the district allows them they are encrypted (``districts.crypto.encrypt`` of their
-canonical JSON) into ``Person.sensitive_ciphertext``; otherwise they are dropped as the page is
-read.
+**Mapping stored rows again.** ``reshape`` gives what ``prepare`` makes of the record a mirrored
+person was stored from (``raw`` with its decrypted kept fields put back), for when the list or
+the district's choice changes and the mirror must follow without asking Clever: the migration
+that took the demographic fields out of ``raw``, and switching ``store_sensitive_fields`` off.
 
 **Columns.** ``map_fields`` turns the stored representation into the model's columns (strings
 cut to the column's length, ``None`` as ""; dates parsed from Clever's ``M/D/YYYY`` or ISO
@@ -42,6 +56,7 @@ malformed field; only a record without a usable ``id`` is refused (:class:`Inval
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
@@ -56,6 +71,7 @@ import orjson
 from django.conf import settings
 from django.db import models
 
+from clever.sensitive import SENSITIVE_FIELDS, pop_listed, put_back
 from districts import crypto
 
 from ..models import Course, Person, RecordType, School, Section, Term
@@ -76,23 +92,14 @@ MODELS: dict[str, type[models.Model]] = {
     RecordType.USERS: Person,
 }
 
-# Student fields a district's agreement must allow before they are kept (v3.1 ``roles.student``).
-SENSITIVE_STUDENT_FIELDS: tuple[str, ...] = (
-    "ell_status",
-    "frl_status",
-    "iep_status",
-    "home_language",
-    "home_language_code",
-    "disability",
-    "gifted_status",
-    "section_504_status",
-)
-_SENSITIVE = frozenset(SENSITIVE_STUDENT_FIELDS)
+# Listed fields a feature needs: kept (encrypted) whether or not the district stores the rest.
+ALWAYS_KEPT = frozenset(field.path for field in SENSITIVE_FIELDS if field.needed_by)
 
 ROLE_NAMES = ("student", "teacher", "staff", "district_admin", "contact")
 MAX_ID_LENGTH = 24
 # Bump when what a record maps to changes: page digests of older runs then stop matching.
-MAPPING_VERSION = 1
+# 2: every listed sensitive or demographic field out of ``raw``, no ``dob`` column.
+MAPPING_VERSION = 2
 
 
 def _unserializable(value):
@@ -161,7 +168,7 @@ def _sensitive_key(secret: str) -> bytes:
 
 
 def sensitive_digest(sensitive: dict) -> bytes:
-    """A keyed digest of the sensitive fields (useless without ``SECRET_KEY``)."""
+    """A keyed digest of the kept listed fields (useless without ``SECRET_KEY``)."""
     key = _sensitive_key(str(settings.SECRET_KEY))
     return hashlib.blake2b(canonical_json(sensitive).encode(), digest_size=16, key=key).digest()
 
@@ -198,16 +205,18 @@ def fingerprint(record: dict, sensitive: dict | None = None) -> str:
     """A cheap digest of the stored representation *as received* (key order matters). Equal
     fingerprints mean equal records (pickle is unambiguous), so the sync may skip a record whose
     fingerprint equals its live row's; a different fingerprint proves nothing (keys may just come
-    in another order, or another Python may pickle differently) and the content hash decides."""
-    digest = hashlib.blake2b(_pickled(record), digest_size=16)
-    if sensitive:
-        digest.update(b"\x00")
-        digest.update(sensitive_digest(sensitive))
-    return digest.hexdigest()
+    in another order, or another Python may pickle differently) and the content hash decides.
+    With kept listed fields, the record and those fields are pickled together and the digest is
+    keyed like ``sensitive_digest`` (a full sync computes this for every student: one pickle and
+    one hash, no canonical JSON of the fields)."""
+    if not sensitive:
+        return hashlib.blake2b(_pickled(record), digest_size=16).hexdigest()
+    return hashlib.blake2b(_pickled((record, sensitive)), digest_size=16,
+                           key=_sensitive_key(str(settings.SECRET_KEY))).hexdigest()
 
 
 class Prepared:
-    """One record read from Clever, stripped of sensitive fields and fingerprinted; the
+    """One record read from Clever, stripped of the listed fields and fingerprinted; the
     canonical JSON and the content hash are computed only when asked for (a record whose
     fingerprint matches its live row never needs them)."""
 
@@ -217,9 +226,9 @@ class Prepared:
     def __init__(self, record_type: str, clever_id: str, record: dict, sensitive: dict | None):
         self.record_type = record_type
         self.clever_id = clever_id
-        # The stored representation (sensitive fields removed).
+        # The stored representation (listed fields removed).
         self.record = record
-        # The sensitive fields, only when the district stores them.
+        # The listed fields kept for this person ({path: value}), or None: encrypted when staged.
         self.sensitive = sensitive
         self.fingerprint = fingerprint(record, sensitive)
         self._raw_json: str | None = None
@@ -244,28 +253,10 @@ class Prepared:
             self._content_hash = content_hash(self.raw_json, self.sensitive)
         return self._content_hash
 
-
-def pop_sensitive(record: dict) -> dict | None:
-    """Remove the sensitive student fields from ``record`` *in place*; returns them (or None).
-    The sync owns the records it parses, so nothing is copied."""
-    roles = record.get("roles")
-    if type(roles) is not dict:
-        return None
-    student = roles.get("student")
-    if type(student) is not dict or _SENSITIVE.isdisjoint(student):
-        return None
-    return {key: student.pop(key) for key in SENSITIVE_STUDENT_FIELDS if key in student}
-
-
-def split_sensitive(record: dict) -> tuple[dict, dict | None]:
-    """(a copy of the record without the sensitive student fields, those fields or None); the
-    caller's record is left as it is."""
-    roles = record.get("roles")
-    student = roles.get("student") if isinstance(roles, dict) else None
-    if not isinstance(student, dict) or _SENSITIVE.isdisjoint(student):
-        return record, None
-    clean = {**record, "roles": {**roles, "student": dict(student)}}
-    return clean, pop_sensitive(clean)
+    def ciphertext(self) -> str:
+        """The kept listed fields encrypted (``Person.sensitive_ciphertext``), "" when none: one
+        Fernet encryption (about 30 us), so only for records that are written."""
+        return crypto.encrypt(canonical_json(self.sensitive)) if self.sensitive else ""
 
 
 def _strip_nul(value: Any) -> Any:
@@ -288,27 +279,41 @@ def record_id(record: Any, record_type: str) -> str:
     return clever_id
 
 
+def kept_fields(listed: dict | None, *, keep_sensitive: bool) -> dict | None:
+    """Of the listed fields a record held, those kept: all of them when the district stores
+    sensitive fields, else only those a feature needs (``ALWAYS_KEPT``); None when nothing."""
+    if not listed or keep_sensitive:
+        return listed or None
+    return {path: value for path, value in listed.items() if path in ALWAYS_KEPT} or None
+
+
 def prepare(record_type: str, record: Any, *, keep_sensitive: bool) -> Prepared:
-    """Key, strip (in place) and fingerprint one record: the per-record work of every sync."""
+    """Key, strip (in place: the sync owns the records it parses) and fingerprint one record:
+    the per-record work of every sync."""
     clever_id = record_id(record, record_type)
     sensitive = None
     if record_type == RecordType.USERS:
-        sensitive = pop_sensitive(record)
-        if not keep_sensitive:
-            sensitive = None
+        sensitive = kept_fields(pop_listed(record), keep_sensitive=keep_sensitive)
     return Prepared(record_type, clever_id, record, sensitive)
+
+
+def reshape(raw: dict, kept: dict | None, *, keep_sensitive: bool) -> Prepared:
+    """What ``prepare`` makes today of the Clever user a mirrored row was stored from: its
+    ``raw`` (which an older mapping may have left listed fields in) with its decrypted kept
+    fields (``{path: value}``) put back. The caller's ``raw`` is left as it is."""
+    record = put_back(copy.deepcopy(raw), kept or {})
+    return prepare(RecordType.USERS, record, keep_sensitive=keep_sensitive)
 
 
 def staged_data(prepared: Prepared) -> str:
     """The JSON text of a staged upsert: an array laid out as ``layout(record_type)`` says
-    (the mapped columns, the fingerprint, the ciphertext of sensitive fields for people, the
-    derived lists, and last the stored representation, reused as is)."""
+    (the mapped columns, the fingerprint, the ciphertext of the kept listed fields for people,
+    the derived lists, and last the stored representation, reused as is)."""
     raw_json = prepared.raw_json  # first: it may clean the record
     values, extra = _MAPPERS[prepared.record_type](prepared.record)
     values.append(prepared.fingerprint)
     if prepared.record_type == RecordType.USERS:
-        values.append(crypto.encrypt(canonical_json(prepared.sensitive))
-                      if prepared.sensitive else "")
+        values.append(prepared.ciphertext())
     if record_type_extra := EXTRA.get(prepared.record_type):
         values.extend(extra if len(record_type_extra) > 1 else (extra,))
     text = _compact(values)
@@ -332,7 +337,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     RecordType.USERS: (
         "first_name", "middle_name", "last_name", "email", "is_student", "is_teacher",
         "is_staff", "is_district_admin", "is_contact", "student_sis_id", "student_number",
-        "student_state_id", "dob", "grade", "graduation_year", "teacher_sis_id",
+        "student_state_id", "grade", "graduation_year", "teacher_sis_id",
         "teacher_number", "teacher_state_id", "staff_id", "contact_sis_id", "title",
         "district_username", "legacy_ids", "school_clever_ids",
     ),
@@ -582,7 +587,7 @@ def _map_user(record: dict) -> tuple[list, list]:
         "student" in roles, "teacher" in roles, "staff" in roles, "district_admin" in roles,
         "contact" in roles,
         _s(sget("sis_id")), _s(sget("student_number")), _s(sget("state_id")),
-        parse_date(sget("dob")), _s(sget("grade"), 32), _s(sget("graduation_year"), 8),
+        _s(sget("grade"), 32), _s(sget("graduation_year"), 8),
         _s(tget("sis_id")), _s(tget("teacher_number")), _s(tget("state_id")),
         _s(staff.get("staff_id")), _s(contact.get("sis_id")),
         _first(tget("title"), staff.get("title"), admin.get("title")),

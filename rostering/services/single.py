@@ -19,8 +19,6 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from districts import crypto
-
 from ..models import ContactLink, Person, Section, SectionMembership
 from . import mapping, provisioning
 
@@ -34,9 +32,7 @@ def _prepared_values(record_type: str, record: dict, *, keep_sensitive: bool) ->
     values = {**fields, "content_hash": prepared.content_hash, "fingerprint": prepared.fingerprint,
               "raw": raw, "archived_at": None}
     if record_type == "users":
-        values["sensitive_ciphertext"] = (
-            crypto.encrypt(mapping.canonical_json(prepared.sensitive)) if prepared.sensitive else ""
-        )
+        values["sensitive_ciphertext"] = prepared.ciphertext()
     return prepared.clever_id, values, extra
 
 
@@ -46,7 +42,11 @@ def _upsert(model, *, district, clever_id: str, values: dict, now) -> tuple[obje
         row = model.objects.create(district=district, clever_id=clever_id, created_at=now,
                                    updated_at=now, **values)
         return row, True
-    changed = [name for name, value in values.items() if getattr(row, name) != value]
+    # Encrypting the same kept fields again gives another ciphertext (Fernet is randomized):
+    # the content hash, which covers them, says whether they changed.
+    same = row.content_hash == values["content_hash"]
+    changed = [name for name, value in values.items() if getattr(row, name) != value
+               and not (same and name == "sensitive_ciphertext")]
     if changed:
         for name in changed:
             setattr(row, name, values[name])

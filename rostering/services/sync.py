@@ -32,7 +32,8 @@ read); a full run with an unknown cursor clears both.
 **Full fetch.** Collections are read in order (schools, terms, courses, sections, users), page
 by page following ``next`` links (page size ``CLEVER_PAGE_SIZE``; a collection that has more
 than one page is counted with ``count=true``, for progress). Each record is stripped of
-sensitive fields and fingerprinted (``mapping``: a cheap digest of the record as received).
+the sensitive and demographic fields of ``clever.sensitive`` (those kept are encrypted when the
+record is staged) and fingerprinted (``mapping``: a cheap digest of the record as received).
 The page's IDs are compared with the live rows of the
 same ID range (one indexed range query): a record whose fingerprint equals its live row's is
 counted as unchanged and not staged; any other is serialized once to canonical JSON, hashed,
@@ -130,7 +131,9 @@ logger = logging.getLogger(__name__)
 
 KIND_AUTO = "auto"
 KINDS = (KIND_AUTO, SyncRun.Kind.FULL, SyncRun.Kind.INCREMENTAL)
-CHECKPOINT_VERSION = 1
+# Bump when staged rows of older runs no longer fit (their runs are then never resumed).
+# 2: staged people lost the ``dob`` column (rostering migration 0006).
+CHECKPOINT_VERSION = 2
 # Share of the progress bar the fetch takes; the diff and the apply take the rest.
 FETCH_SHARE = 0.9
 INTERRUPTED = ("interrupted: no heartbeat for more than {seconds}s (the process was killed or "

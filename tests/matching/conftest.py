@@ -11,6 +11,7 @@ from accounts.factories import OrganizationFactory, UserFactory
 from districts.models import District
 from rostering import tasks
 from rostering.models import Person, SyncRun
+from rostering.selectors import dates_of_birth
 from sandbox.generator import generate_district, load_district
 
 
@@ -43,16 +44,26 @@ def synced(db, sandbox_app):
 
 
 def students(district: District) -> list[Person]:
-    return list(Person.objects.filter(district=district, is_student=True, archived_at__isnull=True)
-                .exclude(student_sis_id="").exclude(dob=None).order_by("clever_id"))
+    """Live students with a SIS ID and a date of birth."""
+    people = list(Person.objects.filter(district=district, is_student=True, archived_at__isnull=True)
+                  .exclude(student_sis_id="").order_by("clever_id"))
+    born = dates_of_birth(people)
+    return [person for person in people if born[person.pk]]
+
+
+def date_of_birth(person: Person):
+    """The Clever date of birth (kept encrypted by the mirror)."""
+    return dates_of_birth([person])[person.pk]
 
 
 def product_copy(person: Person, **overrides):
-    """The product's own record of a Clever student, as its roster import had it."""
+    """The product's own record of a Clever student, as its roster import had it: no password
+    and no permissions, so matching may link it on its own (tests/security covers the others)."""
     values = dict(
         username=f"product-{person.clever_id}", first_name=person.first_name, last_name=person.last_name,
+        password=None,
         email="", organization=person.district.organization, role="student", sis_id=person.student_sis_id,
-        student_number=person.student_number, date_of_birth=person.dob, grade=person.grade,
+        student_number=person.student_number, date_of_birth=date_of_birth(person), grade=person.grade,
     )
     values.update(overrides)
     return UserFactory(**values)

@@ -11,7 +11,7 @@ from matching.models import MatchAudit, MatchSource, MatchStatus, PersonMatch, S
 from rostering.models import Person
 from rostering.models import School as CleverSchool
 
-from .conftest import product_copy, students, sync
+from .conftest import date_of_birth, product_copy, students, sync
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -78,7 +78,7 @@ def test_a_reviewed_decision_is_sticky_until_a_compared_field_changes(synced):
     assert match.status == MatchStatus.NO_MATCH and match.source == MatchSource.STAFF
 
     # The product record changes: the pair is compared again.
-    user.date_of_birth = person.dob
+    user.date_of_birth = date_of_birth(person)
     user.save()
     services.match_district(district=synced)
     match.refresh_from_db()

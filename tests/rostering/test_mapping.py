@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from clever.sensitive import DATE_OF_BIRTH, pop_listed, put_back
+from rostering.selectors import birth_date
 from rostering.services import mapping
 from rostering.services.mapping import RECORD_TYPES
 
@@ -23,8 +25,25 @@ STUDENT = {
         "sis_id": "100095233", "state_id": "231786324", "student_number": "100095233",
         "credentials": {"district_username": "stevez33"}, "legacy_id": "abc",
         "iep_status": "Y", "ell_status": "N", "disability": {"disability_status": "Y"},
+        "gender": "M", "race": "Black or African American", "hispanic_ethnicity": "Y",
+        "location": {"address": "", "city": "", "state": "", "zip": "10459"},
+        "ext": {"birth_country": "Mexico"},
     }},
 }
+LISTED = {
+    "roles.student.iep_status": "Y", "roles.student.disability": {"disability_status": "Y"},
+    "roles.student.ell_status": "N", "roles.student.dob": "2/11/2007", "roles.student.gender": "M",
+    "roles.student.race": "Black or African American", "roles.student.hispanic_ethnicity": "Y",
+    "roles.student.ext": {"birth_country": "Mexico"},
+    "roles.student.location": {"address": "", "city": "", "state": "", "zip": "10459"},
+}
+CONTACT = {"id": "5a25ffb0c1bc2a00360003ee", "name": {"first": "Ann", "last": "Ziemann"},
+           "roles": {"contact": {"phone": "(212) 555-0101", "phone_type": "Cell", "sis_id": "c1",
+                                 "student_relationships": [{"student": STUDENT["id"]}]}}}
+
+
+def copied(record: dict) -> dict:
+    return json.loads(json.dumps(record))
 
 
 def test_every_mirror_column_is_mapped():
@@ -34,43 +53,65 @@ def test_every_mirror_column_is_mapped():
         assert "fingerprint" in names
 
 
-def test_sensitive_fields_are_split_off_without_touching_the_callers_record():
-    clean, sensitive = mapping.split_sensitive(STUDENT)
-    assert sensitive == {"iep_status": "Y", "ell_status": "N",
-                         "disability": {"disability_status": "Y"}}
-    assert "iep_status" not in clean["roles"]["student"]
-    assert STUDENT["roles"]["student"]["iep_status"] == "Y"
+def test_listed_fields_are_popped_by_path_and_put_back():
+    record = copied(STUDENT)
+    assert pop_listed(record) == LISTED
+    assert not set(record["roles"]["student"]) & {path.split(".")[2] for path in LISTED}
+    assert put_back(record, LISTED) == STUDENT
+    contact = copied(CONTACT)
+    assert pop_listed(contact) == {"roles.contact.phone": "(212) 555-0101",
+                                   "roles.contact.phone_type": "Cell"}
+    assert pop_listed({"id": "t", "roles": {"teacher": {"sis_id": "1"}}}) is None
 
 
-def test_prepare_drops_sensitive_fields_unless_kept():
-    dropped = mapping.prepare("users", json.loads(json.dumps(STUDENT)), keep_sensitive=False)
-    kept = mapping.prepare("users", json.loads(json.dumps(STUDENT)), keep_sensitive=True)
-    assert dropped.sensitive is None and "iep_status" not in dropped.raw_json
-    assert kept.sensitive["iep_status"] == "Y" and "iep_status" not in kept.raw_json
-    assert dropped.raw_json == kept.raw_json
-    # The sensitive part changes the hash (keyed) without showing in it.
-    assert dropped.content_hash != kept.content_hash
+def test_prepare_keeps_the_date_of_birth_always_and_the_rest_only_when_allowed():
+    default = mapping.prepare("users", copied(STUDENT), keep_sensitive=False)
+    allowed = mapping.prepare("users", copied(STUDENT), keep_sensitive=True)
+    assert default.sensitive == {DATE_OF_BIRTH.path: "2/11/2007"}
+    assert allowed.sensitive == LISTED
+    for prepared in (default, allowed):
+        for value in ("iep_status", "2/11/2007", "Black or African American", "10459", "Mexico"):
+            assert value not in prepared.raw_json
+    assert default.raw_json == allowed.raw_json
+    # The kept part changes the hash (keyed) without showing in it.
+    assert default.content_hash != allowed.content_hash
+    # A parent's phone: no feature needs it.
+    assert mapping.prepare("users", copied(CONTACT), keep_sensitive=False).sensitive is None
+    assert "555-0101" not in mapping.prepare("users", copied(CONTACT), keep_sensitive=True).raw_json
+
+
+@pytest.mark.parametrize("keep_sensitive", [False, True])
+def test_reshape_of_a_stored_row_is_what_prepare_makes_of_the_record(keep_sensitive):
+    prepared = mapping.prepare("users", copied(STUDENT), keep_sensitive=keep_sensitive)
+    again = mapping.reshape(json.loads(prepared.raw_json), prepared.sensitive,
+                            keep_sensitive=keep_sensitive)
+    assert (again.raw_json, again.content_hash) == (prepared.raw_json, prepared.content_hash)
+    assert again.sensitive == prepared.sensitive
+    # A row stored by a mapping that left listed fields in ``raw`` loses them.
+    legacy = mapping.reshape(copied(STUDENT), None, keep_sensitive=keep_sensitive)
+    assert (legacy.raw_json, legacy.content_hash) == (prepared.raw_json, prepared.content_hash)
 
 
 def test_the_content_hash_ignores_key_order_the_fingerprint_does_not():
     reordered = json.loads(json.dumps(STUDENT, sort_keys=True))
-    a = mapping.prepare("users", json.loads(json.dumps(STUDENT)), keep_sensitive=False)
+    a = mapping.prepare("users", copied(STUDENT), keep_sensitive=False)
     b = mapping.prepare("users", reordered, keep_sensitive=False)
     assert a.content_hash == b.content_hash
     assert a.fingerprint != b.fingerprint
-    again = mapping.prepare("users", json.loads(json.dumps(STUDENT)), keep_sensitive=False)
+    again = mapping.prepare("users", copied(STUDENT), keep_sensitive=False)
     assert again.fingerprint == a.fingerprint  # same record, same bytes
-    changed = json.loads(json.dumps(STUDENT))
+    changed = copied(STUDENT)
     changed["name"]["first"] = "Stephen"
     c = mapping.prepare("users", changed, keep_sensitive=False)
     assert c.content_hash != a.content_hash and c.fingerprint != a.fingerprint
 
 
 def test_user_columns():
-    fields = mapping.map_fields("users", mapping.split_sensitive(STUDENT)[0])
+    fields = mapping.map_fields("users", mapping.prepare("users", copied(STUDENT),
+                                                         keep_sensitive=True).record)
     assert fields["first_name"] == "Steve" and fields["last_name"] == "Ziemann"
     assert fields["is_student"] and not fields["is_teacher"]
-    assert fields["dob"] == "2007-02-11"
+    assert "dob" not in fields  # a sensitive field: never a column
     assert fields["district_username"] == "stevez33"
     assert fields["legacy_ids"] == {"student": "abc"}
     assert fields["school_clever_ids"] == ["5a25ff950a5f621109000005"]
@@ -82,10 +123,13 @@ def test_messy_values_never_raise():
               "roles": {"student": {"dob": "13/45/2001", "grade": None, "schools": "oops"},
                         "contact": {"student_relationships": [None, {"student": 3},
                                                               {"student": "s1"}, {"student": "s1"}]}}}
-    fields = mapping.map_fields("users", record)
+    prepared = mapping.prepare("users", record, keep_sensitive=False)
+    fields = mapping.map_fields("users", prepared.record)
     assert fields["email"] == "42" and fields["first_name"] == ""
-    assert fields["dob"] is None and fields["grade"] == ""
+    assert birth_date(prepared.sensitive) is None and fields["grade"] == ""
     assert fields["_links"] == [["s1", "", ""]]
+    for roles in ({"student": "oops", "contact": None}, "oops"):
+        assert mapping.prepare("users", {"id": "x3", "roles": roles}, keep_sensitive=True).sensitive is None
     long = {"id": "x2", "name": "N" * 1000}
     assert len(mapping.map_fields("courses", long)["name"]) == 255
 

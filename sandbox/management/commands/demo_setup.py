@@ -21,6 +21,7 @@ from districts.models import District
 from districts.services import link_district
 from matching.services import match_district
 from rostering.models import Person
+from rostering.selectors import dates_of_birth
 from sandbox import services
 from sandbox.models import SandboxDistrict
 
@@ -94,9 +95,10 @@ class Command(BaseCommand):
         rng = random.Random(2026)
         students = list(Person.objects.filter(district=district, is_student=True, archived_at__isnull=True)
                         .order_by("clever_id")[:DEMO_PRODUCT_STUDENTS])
+        born = dates_of_birth(students)
         user_model = get_user_model()
         for index, person in enumerate(students):
-            first_name, sis_id, dob = person.first_name, person.student_sis_id, person.dob
+            first_name, sis_id, dob = person.first_name, person.student_sis_id, born[person.pk]
             if index % 5 == 1:
                 first_name = first_name[:3]  # a short form of the name
             if index % 5 in (1, 2):

@@ -1,0 +1,12 @@
+"""The security suite drives the app as an attacker would, through the same Browser (real
+redirects between the app and the sandbox) and sandbox districts as the sign-in tests."""
+
+from tests.sso.conftest import (  # noqa: F401  (fixtures)
+    browser,
+    fast_password_hashing,
+    library,
+    login_with_clever,
+    other_browser,
+    portal_launch,
+    world,
+)
