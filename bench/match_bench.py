@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/match_bench.py [--students 5000 50000] [--seed 7]
                                           [--product-sis-id-share 0.25]
+                                          [--product-teacher-school-share 1.0]
 
 For each size, a district of N students is generated with Faker's weighted US name lists
 (so "Smith" is common and "hot blocks" exist), and a product-side copy of it is corrupted at
@@ -36,6 +37,10 @@ Not in the issue's table, so a flag: ``--product-sis-id-share`` (default 25%) is
 product accounts that carry the SIS id at all (accounts created from an earlier roster upload;
 self-signups have none). When every product account carries a valid SIS id, an exact SIS id
 cascade already links almost everything and there is nothing left to beat.
+``--product-teacher-school-share`` (default 100%) is the share of product teacher accounts that
+know their school: a teacher account without one, no SIS id and no date of birth agrees with
+Clever on names and the email alone, which never makes an automatic link (issue #12), and
+``review_name_email_only`` counts the REVIEW items held for that reason.
 
 Measured per size: precision and recall of the engine's AUTO links (recall over people
 present on both sides; a link from either of a person's duplicate accounts counts), the same
@@ -70,6 +75,7 @@ from faker.providers.person.en_US import Provider as UsNames  # noqa: E402
 from nicknames import NickNamer  # noqa: E402
 
 from matching.engine import Decision, MatchParams, PersonRecord, Role, match_people  # noqa: E402
+from matching.engine.people import REASON_NAME_EMAIL_ONLY  # noqa: E402
 
 RATES = {
     "nickname": 0.08,
@@ -101,8 +107,10 @@ def peak_rss_mb() -> float:
 class District:
     """The truth: students, their Clever records and their (corrupted) product accounts."""
 
-    def __init__(self, students: int, seed: int, product_sis_id_share: float) -> None:
+    def __init__(self, students: int, seed: int, product_sis_id_share: float,
+                 product_teacher_school_share: float = 1.0) -> None:
         self.rng = random.Random(seed)
+        self.product_teacher_school_share = product_teacher_school_share
         self.faker = Faker("en_US")
         self.faker.seed_instance(seed)
         self.product_sis_id_share = product_sis_id_share
@@ -279,9 +287,14 @@ class District:
                 last_name=last,
                 email=email,
                 sis_id=sis_id,
-                schools=frozenset({truth["school"]}),
+                schools=frozenset({truth["school"]}) if self._teacher_has_school() else frozenset(),
             )
         )
+
+    def _teacher_has_school(self) -> bool:
+        # No draw at the default share, so the default district is the same as before the flag.
+        share = self.product_teacher_school_share
+        return share >= 1.0 or self.rng.random() < share
 
     def _typo(self, name: str) -> str:
         rng = self.rng
@@ -347,8 +360,9 @@ def evaluate(district: District, links: dict[str, str], *, teachers: bool) -> tu
     return precision, recall, len(links) - len(correct)
 
 
-def run_size(students: int, seed: int, product_sis_id_share: float) -> dict:
-    district = District(students, seed, product_sis_id_share)
+def run_size(students: int, seed: int, product_sis_id_share: float,
+             product_teacher_school_share: float = 1.0) -> dict:
+    district = District(students, seed, product_sis_id_share, product_teacher_school_share)
     started, cpu_started = time.perf_counter(), time.process_time()
     results = match_people(district.product, district.clever, params=MatchParams(seed=seed))
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
@@ -383,6 +397,8 @@ def run_size(students: int, seed: int, product_sis_id_share: float) -> dict:
             (decisions[Decision.REVIEW] + decisions[Decision.DUPLICATE]) / len(product_results), 4
         ),
         "decisions": {decision.value: decisions[decision] for decision in Decision},
+        # REVIEW items held because only names and the email agreed (no automatic link on those).
+        "review_name_email_only": sum(REASON_NAME_EMAIL_ONLY in result.reasons for result in product_results),
         "seconds": round(seconds, 2),
         "cpu_seconds": round(cpu_seconds, 2),
         "peak_rss_mb": peak_rss_mb(),
@@ -396,8 +412,12 @@ def main() -> None:
     parser.add_argument("--students", type=int, nargs="+", default=[5000, 50000])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--product-sis-id-share", type=float, default=0.25)
+    parser.add_argument("--product-teacher-school-share", type=float, default=1.0)
     args = parser.parse_args()
-    by_size = {size: run_size(size, args.seed, args.product_sis_id_share) for size in args.students}
+    by_size = {
+        size: run_size(size, args.seed, args.product_sis_id_share, args.product_teacher_school_share)
+        for size in args.students
+    }
     districts = run_district_bench(args.seed)
     print(json.dumps({"district_bench": districts}), flush=True)
     largest = by_size[max(by_size)]
@@ -410,6 +430,7 @@ def main() -> None:
             "review_share",
             "teacher_precision_auto",
             "teacher_recall_auto",
+            "review_name_email_only",
         )
     }
     for size, label in ((5000, "seconds_5k"), (50000, "seconds_50k")):
@@ -418,6 +439,7 @@ def main() -> None:
     summary.update(
         students=max(by_size),
         product_sis_id_share=args.product_sis_id_share,
+        product_teacher_school_share=args.product_teacher_school_share,
         seed=args.seed,
         district_auto_links=districts["auto_links"],
         district_wrong_auto_links=districts["wrong_auto_links"],

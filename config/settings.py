@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
+    "allauth.mfa",
     "lms",
 ]
 
@@ -70,6 +71,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Ends Clever sessions of districts that stopped sharing, and after SSO_SESSION_SECONDS.
+    "sso.middleware.CleverSessionMiddleware",
+    # Staff without an authenticator app set one up before anything else (STAFF_MFA_REQUIRED).
+    "sso.middleware.StaffMFAMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [
@@ -122,7 +127,9 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
-LOGIN_URL = "/admin/login/"
+# One sign-in page for everyone with a password, the admin's included (config/urls.py): allauth's,
+# with its rate limits and second factor.
+LOGIN_URL = "account_login"
 
 # --- Caches and Celery -----------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -318,6 +325,28 @@ SOCIALACCOUNT_AUTO_SIGNUP = True
 # its single-use state, so a plain link may start it (Clever's own buttons are links).
 SOCIALACCOUNT_LOGIN_ON_GET = True
 ACCOUNT_LOGIN_METHODS = {"username"}
+# Password reset only for accounts that have a password (sso/forms.py).
+ACCOUNT_FORMS = {"reset_password": "sso.forms.PasswordResetForm"}
+# Failed password sign-ins (the admin's too): 10 a minute from one address, 5 in 5 minutes for
+# one username; then even the right password is refused until the window passes. Counted in
+# the cache (Redis in production, shared by every web process).
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# Behind a reverse proxy every request comes from the proxy: count addresses from
+# X-Forwarded-For, trusting this many proxies (production assumes one, as it trusts the proxy's
+# X-Forwarded-Proto).
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if PRODUCTION else 0)
+# Second factor (allauth.mfa): an authenticator app (TOTP) and recovery codes. Required of staff
+# and superusers in production mode (sso.middleware), optional in the demo.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Clever bridge")
+MFA_ADAPTER = "sso.adapter.MFAAdapter"
+STAFF_MFA_REQUIRED = env.bool("STAFF_MFA_REQUIRED", default=PRODUCTION)
+# How long a session that began with a Clever sign-in lasts, from sign-in (seconds). Short:
+# classroom devices are shared, and the next launch from Clever is one click.
+SSO_SESSION_SECONDS = env.int("SSO_SESSION_SECONDS", default=2 * 3600)
+# Mail (password resets): the console in the demo, SMTP from the environment in production.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend" if PRODUCTION
+                        else "django.core.mail.backends.console.EmailBackend")
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"

@@ -24,7 +24,6 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 
-from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -33,7 +32,11 @@ from django.utils import timezone
 from districts.models import District
 from rostering.models import Person
 from rostering.models import School as CleverSchool
+from rostering.services import single
 from rostering.services.provisioning import USERNAME_PREFIX
+from sso import policy as sso_policy
+from sso import selectors as sso_selectors
+from sso import services as sso_services
 
 from . import matchmaker, selectors
 from .engine import Candidate, Decision, LabelledPair, MatchParams, match_people
@@ -42,8 +45,6 @@ from .models import MatchAudit, MatchSource, MatchStatus, PersonMatch, SchoolMat
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
-
-CLEVER_PROVIDER = "clever"
 
 
 class MatchError(ValueError):
@@ -117,24 +118,17 @@ def link_person(*, person: Person, user, source: str, actor=None, evidence: dict
     )
     if other is not None:
         raise MatchError(f"That account is already linked to Clever user {other.clever_id} in this district.")
-    foreign = (
-        SocialAccount.objects.filter(provider=CLEVER_PROVIDER, user=user)
-        .exclude(uid=person.clever_id)
-        .first()
-    )
+    foreign = sso_selectors.clever_accounts(user).exclude(uid=person.clever_id).first()
     if foreign is not None:
         raise MatchError(f"That account already signs in as Clever user {foreign.uid}.")
-    previous = person.user
-    person.user = user
-    person.save(update_fields=["user"])
-    SocialAccount.objects.filter(provider=CLEVER_PROVIDER, uid=person.clever_id).update(user=user)
-    if (
-        previous is not None
-        and previous.username.startswith(USERNAME_PREFIX)
-        and not Person.objects.filter(user=previous, archived_at__isnull=True).exists()
-    ):
-        previous.is_active = False
-        previous.save(update_fields=["is_active"])
+    try:
+        sso_services.follow_roster_link(
+            person=person, user=user, by_a_person=source == MatchSource.STAFF, actor=actor,
+            actor_label=f"matching: {source}", evidence={"probability": (evidence or {}).get("probability")},
+        )
+    except sso_services.LinkRefused as refusal:
+        raise MatchError(str(refusal)) from refusal
+    previous = single.reassign_account(person=person, user=user)
     _audit(
         district=person.district,
         kind=MatchAudit.Kind.PERSON,
@@ -161,11 +155,9 @@ def unlink_person(*, person: Person, source: str, actor=None, reason: str = "") 
         own.save(update_fields=["is_active"])
     person.user = own
     person.save(update_fields=["user"])
-    logins = SocialAccount.objects.filter(provider=CLEVER_PROVIDER, uid=person.clever_id)
-    if own is not None:
-        logins.update(user=own)
-    else:
-        logins.delete()  # the next Clever login starts afresh, never as the product user
+    sso_services.follow_roster_unlink(person=person, previous=previous, replacement=own,
+                                      by_a_person=source == MatchSource.STAFF, actor=actor,
+                                      actor_label=f"matching: {source}", reason=reason)
     _audit(
         district=person.district,
         kind=MatchAudit.Kind.PERSON,
@@ -287,6 +279,8 @@ def match_district_people(*, district: District) -> dict:
         m.user_id: m
         for m in PersonMatch.objects.filter(district=district, user__isnull=False).select_related("person")
     }
+    # Accounts with a password or permissions: the engine proposes, a person decides.
+    protected = sso_policy.protected_ids(selectors.product_people(district))
 
     # Sticky decisions stay out of the run unless what they were decided on changed.
     held_users, held_people = set(), set()
@@ -326,8 +320,9 @@ def match_district_people(*, district: District) -> dict:
             and previous.status in (MatchStatus.ACCEPTED, MatchStatus.AUTO_LINKED)
             and previous.person_id != getattr(person, "pk", None)
         )
-        if status == MatchStatus.AUTO_LINKED and (linked_elsewhere or relinks):
-            status = MatchStatus.PENDING  # never move an existing link without a person's decision
+        if status == MatchStatus.AUTO_LINKED and (linked_elsewhere or relinks or user.pk in protected):
+            # Never move an existing link, nor link a protected account, without a person's decision.
+            status = MatchStatus.PENDING
         best = result.candidates[0] if result.candidates else None
         fields = {
             "status": status,
@@ -488,13 +483,20 @@ def mark_duplicate(
 
 def bulk_accept(*, matches, min_probability: float, actor) -> dict:
     """Accept every pending item whose proposed candidate reaches ``min_probability`` and has no
-    veto; each in its own transaction, so one refusal (linked elsewhere) does not stop the rest."""
+    veto; each in its own transaction, so one refusal (linked elsewhere) does not stop the rest.
+    Accounts with a password or permissions are left for a decision one by one: a bulk action is
+    not a person looking at that pair."""
     counts = Counter()
-    for match in matches.filter(
+    pending = matches.filter(
         status=MatchStatus.PENDING, probability__gte=min_probability, person__isnull=False, user__isnull=False
-    ):
+    )
+    protected = sso_policy.protected_ids(User.objects.filter(pk__in=pending.values("user_id")))
+    for match in pending:
         if match.candidates and match.candidates[0].get("vetoes"):
             counts["vetoed"] += 1
+            continue
+        if match.user_id in protected:
+            counts["protected"] += 1
             continue
         try:
             accept_match(match=match, actor=actor)
@@ -521,8 +523,10 @@ def import_matchmaker_results(*, district: District, data: bytes, actor=None) ->
     """Apply Matchmaker's output for one district, all or nothing (``MatchmakerFileError``).
 
     ``match`` rows link after checking the app record is a product person of the district's
-    organization and the Clever ID a live person of the synced district; the other results become
-    review items (``from Clever, …`` rows as Clever-side items).
+    organization and the Clever ID a live person of the synced district, except rows naming an
+    account with a password or permissions: a file is not a person's decision about that pair,
+    so they become review items with the file's candidate proposed. The other results become
+    review items too (``from Clever, …`` rows as Clever-side items).
     """
     rows = matchmaker.read_results(data)
     users = {str(u.pk): u for u in selectors.product_people(district)}
@@ -545,10 +549,19 @@ def import_matchmaker_results(*, district: District, data: bytes, actor=None) ->
             )
     if problems:
         raise matchmaker.MatchmakerFileError(problems)
+    protected = sso_policy.protected_ids(selectors.product_people(district))
     with transaction.atomic():
         linked = review = 0
         for row in rows:
-            if row.result == matchmaker.MATCH:
+            if row.result == matchmaker.MATCH and int(row.app_id) in protected:
+                PersonMatch.objects.update_or_create(
+                    district=district,
+                    user=users[row.app_id],
+                    defaults={"status": MatchStatus.PENDING, "zone": Zone.AUTO,
+                              "source": MatchSource.MATCHMAKER, "person": people[row.clever_id]},
+                )
+                review += 1
+            elif row.result == matchmaker.MATCH:
                 match, _ = PersonMatch.objects.get_or_create(
                     district=district,
                     user=users[row.app_id],

@@ -7,6 +7,9 @@ email). A refusal, or an email that matches an existing account, ends the login 
 (``ImmediateHttpResponse``): nobody is signed in and nothing is linked. Otherwise allauth signs
 the person in, replacing whatever session the browser had.
 
+``MFAAdapter``: authenticator secrets are encrypted at rest with ``FIELD_ENCRYPTION_KEYS``, and
+where second factors are required (``STAFF_MFA_REQUIRED``) staff cannot remove their app.
+
 ``AccountAdapter``: no self-service password signup (accounts come from Clever or the
 organization), ``next`` must be a path on this site, and after a Clever login the session
 learns the person's roles (``post_login``).
@@ -17,10 +20,15 @@ from __future__ import annotations
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.mfa.adapter import DefaultMFAAdapter
+from allauth.mfa.models import Authenticator
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from django.conf import settings
 from django.shortcuts import render
 
-from . import services
+from districts import crypto
+
+from . import policy, services
 from . import state as login_state
 from .identity import ROLE_LABELS
 from .models import LoginOutcome
@@ -92,16 +100,22 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         existing = sociallogin.account if sociallogin.is_existing else None
         resolution = services.resolve_account(identity=identity, admission=admission,
                                               existing_account=existing)
-        if resolution.collision is not None:
+        if resolution.refused is not None:
+            services.record_login(identity=identity, district=admission.district,
+                                  outcome=LoginOutcome.ACCOUNT_REFUSED, entry=entry)
+            raise ImmediateHttpResponse(render(request, "sso/account_refused.html", status=403))
+        if resolution.to_confirm is not None:
             services.record_login(identity=identity, district=admission.district,
                                   outcome=LoginOutcome.PENDING_LINK, entry=entry)
             # A new Clever login replaces the browser's session before anything is asked.
             if request.user.is_authenticated:
                 get_account_adapter(request).logout(request)
             services.remember_pending_link(request, identity=identity, admission=admission,
-                                           next_url=sociallogin.state.get("next"))
+                                           resolution=resolution, next_url=sociallogin.state.get("next"))
             raise ImmediateHttpResponse(render(request, "sso/is_this_your_account.html", {
                 "identity": identity, "district": admission.district,
+                "reason": resolution.reason,
+                "can_prove": resolution.to_confirm.has_usable_password(),
             }))
         sociallogin.account = resolution.account
         sociallogin.user = resolution.user
@@ -109,3 +123,15 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         services.record_login(identity=identity, district=admission.district,
                               outcome=LoginOutcome.LOGGED_IN if active else LoginOutcome.ACCOUNT_INACTIVE,
                               entry=entry)
+
+
+class MFAAdapter(DefaultMFAAdapter):
+    def encrypt(self, text: str) -> str:
+        return crypto.encrypt(text)
+
+    def decrypt(self, encrypted_text: str) -> str:
+        return crypto.decrypt(encrypted_text)
+
+    def can_delete_authenticator(self, authenticator: Authenticator) -> bool:
+        return not (settings.STAFF_MFA_REQUIRED and authenticator.type == Authenticator.Type.TOTP
+                    and policy.needs_mfa(authenticator.user))

@@ -12,8 +12,11 @@ from django.utils import timezone
 
 class LoginOutcome(models.TextChoices):
     LOGGED_IN = "logged_in", "Logged in"
-    # A verified Clever login waiting for "is this your account?" (email matches an account).
+    # A verified Clever login waiting for "is this your account?" (an account of the organization
+    # has the same email, or the linked account is protected and not proven yet).
     PENDING_LINK = "pending_link", "Asked whether an existing account is theirs"
+    # The linked account is a staff or superuser account: never entered through Clever.
+    ACCOUNT_REFUSED = "account_refused", "Linked account may not be opened with Clever"
     DISTRICT_UNKNOWN = "district_unknown", "District unknown to the app"
     DISTRICT_NOT_CONNECTED = "district_not_connected", "District not connected"
     LIBRARY_NOT_TEACHER = "library_not_teacher", "Library sign-in by someone who is not a teacher"
@@ -71,8 +74,10 @@ class AccountLink(models.Model):
         MIRROR_ACCOUNT = "mirror_account", "Account the roster already had for this Clever ID"
         # The person signed in to an existing account and confirmed the link.
         CONFIRMED_SIGN_IN = "confirmed_sign_in", "Confirmed after signing in to the account"
-        # Support staff, in the admin.
+        # Support staff decided this pair by hand (the admin, the matching review queue).
         STAFF = "staff", "Support staff"
+        # An automatic rule: the matching engine or a Matchmaker file (never a protected account).
+        MATCHED = "matched", "Matched automatically"
 
     action = models.CharField(max_length=16, choices=Action.choices)
     method = models.CharField(max_length=32, choices=Method.choices)

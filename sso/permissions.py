@@ -12,11 +12,25 @@ from __future__ import annotations
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 
 from . import selectors
+
+
+def password_accounts_only(view):
+    """allauth's password and email pages, for accounts that have a password. An account that
+    signs in through Clever gets a page saying so (403): it sets no password (one would outlive
+    the district's connection) and its email is the district's to change."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if request.user.is_authenticated and not request.user.has_usable_password():
+            return render(request, "sso/clever_account_page.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 def has_role(request, *roles: str) -> bool:

@@ -21,6 +21,7 @@ SESSION_CLEVER = "sso.clever"  # the signed-in Clever identity (extra_data form)
 SESSION_ACTIVE_ROLE = "sso.active_role"
 SESSION_PENDING_LINK = "sso.pending_link"
 SESSION_BOUNCE = "sso.bounce"
+SESSION_SIGNED_IN_AT = "sso.signed_in_at"  # time.time() of the Clever sign-in
 
 
 def code_digest(code: str) -> str:
@@ -39,19 +40,23 @@ def clever_accounts(user) -> QuerySet[SocialAccount]:
     return SocialAccount.objects.filter(provider=PROVIDER, user=user)
 
 
-def email_collision(identity: CleverIdentity):
-    """An existing product account with the Clever email (case-insensitive) that is not itself
-    a Clever-provisioned account, or None. Only ever a question to the person, never a link."""
+def email_collision(identity: CleverIdentity, *, organization):
+    """An account the person may be asked about ("is this your account?"): an active account of
+    the district's own organization with the Clever email (case-insensitive) and a password to
+    prove it with, that a Clever sign-in may enter at all (not staff, not made for another
+    Clever user). Never a link by itself. Outside the organization nobody is asked, so a
+    district cannot probe which addresses have accounts elsewhere."""
     email = identity.usable_email
-    if not email:
+    if not email or organization is None:
         return None
     User = get_user_model()
-    return (
-        User.objects.filter(email__iexact=email.strip(), is_active=True)
+    candidates = (
+        User.objects.filter(email__iexact=email.strip(), is_active=True, organization=organization,
+                            is_staff=False, is_superuser=False)
         .exclude(username__startswith=USERNAME_PREFIX)
         .order_by("pk")
-        .first()
     )
+    return next((user for user in candidates[:20] if user.has_usable_password()), None)
 
 
 def signed_in_identity(request) -> CleverIdentity | None:

@@ -17,6 +17,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
@@ -27,14 +28,14 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from clever.errors import CleverError
-from districts.models import District, DistrictAudit, DistrictStatus
+from districts.models import District, DistrictAudit
 from rostering.models import Person, SyncRun
 from rostering.services import single
 
-from . import selectors
+from . import policy, selectors
 from . import state as login_state
 from .identity import CleverIdentity
-from .models import AccountLink, CleverLogin, CodeRedemption, LoginEntry, LoginOutcome
+from .models import AccountLink, CleverLogin, CodeRedemption, LoginEntry
 from .redirects import is_safe_next, safe_next
 
 logger = logging.getLogger(__name__)
@@ -183,20 +184,18 @@ def _library_district(identity: CleverIdentity, client) -> District:
 @transaction.atomic
 def admit_clever_login(*, identity: CleverIdentity, record: dict, access_token: str,
                        entry: str) -> Admission:
-    """Apply the district and Library rules to a login Clever confirmed, and bring the person
-    (and for a Library teacher their sections and students) into the mirror. Refusals are
-    recorded as evidence here; admitted logins are recorded once the account is known."""
+    """Apply the district and Library rules (``policy.admission_refusal``) to a login Clever
+    confirmed, and bring the person (and for a Library teacher their sections and students) into
+    the mirror. Refusals are recorded as evidence here; admitted logins are recorded once the
+    account is known."""
     from .provider import clever_client
 
-    if not identity.clever_id or not identity.district_id:
-        record_login(identity=identity, district=None, outcome=LoginOutcome.DISTRICT_UNKNOWN, entry=entry)
-        return Admission(outcome=LoginOutcome.DISTRICT_UNKNOWN)
+    district = selectors.district_for(identity)
+    refusal = policy.admission_refusal(identity, district)
+    if refusal is not None:
+        record_login(identity=identity, district=district, outcome=refusal, entry=entry)
+        return Admission(outcome=refusal, district=district)
     if identity.is_library:
-        if "teacher" not in identity.roles and "student" not in identity.roles:
-            district = selectors.district_for(identity)
-            record_login(identity=identity, district=district,
-                         outcome=LoginOutcome.LIBRARY_NOT_TEACHER, entry=entry)
-            return Admission(outcome=LoginOutcome.LIBRARY_NOT_TEACHER, district=district)
         with clever_client(access_token) as client:
             district = _library_district(identity, client)
             existed = Person.objects.filter(district=district, clever_id=identity.clever_id).exists()
@@ -210,12 +209,6 @@ def admit_clever_login(*, identity: CleverIdentity, record: dict, access_token: 
         person = Person.objects.get(district=district, clever_id=identity.clever_id)
         return Admission(outcome=None, district=district, person=person, created=not existed)
 
-    district = selectors.district_for(identity)
-    if district is None or district.status != DistrictStatus.CONNECTED:
-        outcome = (LoginOutcome.DISTRICT_UNKNOWN if district is None
-                   else LoginOutcome.DISTRICT_NOT_CONNECTED)
-        record_login(identity=identity, district=district, outcome=outcome, entry=entry)
-        return Admission(outcome=outcome, district=district)
     person, created = single.upsert_person(district=district, record=record)
     if created:
         from rostering.tasks import sync_district
@@ -228,40 +221,64 @@ def admit_clever_login(*, identity: CleverIdentity, record: dict, access_token: 
 # --- accounts and links ----------------------------------------------------------------------------
 
 
+class Confirm(StrEnum):
+    """Why an existing account waits for its owner before a Clever sign-in may enter it."""
+
+    # An account of the district's organization with the same email (the person may decline it).
+    EMAIL = "email"
+    # The account the Clever user is linked or matched to is protected (``policy.entry``).
+    PROTECTED = "protected"
+
+
 @dataclass
 class Resolution:
+    """``user``/``account``: sign in. ``to_confirm``: ask "is this your account?" about it (link
+    nothing). ``refused``: the linked account may never be entered through Clever."""
+
     user: object | None = None
     account: SocialAccount | None = None
-    # An existing account with the same email: ask "is this your account?", link nothing.
-    collision: object | None = None
+    to_confirm: object | None = None
+    reason: str = ""
+    refused: object | None = None
 
 
-def _audit(*, action: str, method: str, user, identity: CleverIdentity, person: Person | None,
-           actor=None, actor_label: str = "", evidence: dict | None = None) -> AccountLink:
+class LinkRefused(ValueError):
+    """A link this module will not make; the message says why in plain words."""
+
+
+def _audit(*, action: str, method: str, user, clever_id: str, clever_district_id: str,
+           person: Person | None, actor=None, actor_label: str = "",
+           evidence: dict | None = None) -> AccountLink:
     return AccountLink.objects.create(
-        action=action, method=method, user=user, clever_id=identity.clever_id,
-        clever_district_id=identity.district_id, person=person, actor=actor,
-        actor_label=actor_label, evidence=evidence or {},
+        action=action, method=method, user=user, clever_id=clever_id,
+        clever_district_id=clever_district_id, person=person,
+        actor=actor if getattr(actor, "pk", None) else None, actor_label=actor_label, evidence=evidence or {},
     )
+
+
+def _refuse_never_through_clever(user) -> None:
+    if policy.never_through_clever(user):
+        raise LinkRefused("Support staff and administrator accounts never sign in through Clever.")
 
 
 @transaction.atomic
 def link_clever_account(*, user, identity: CleverIdentity, person: Person | None, method: str,
                         actor=None, actor_label: str = "", evidence: dict | None = None) -> SocialAccount:
     """Link the Clever user to the product account (SocialAccount + the mirror's person), with
-    an audit row. Refuses a Clever user already linked to another account."""
+    an audit row. Refuses a Clever user already linked to another account, and staff accounts."""
+    _refuse_never_through_clever(user)
     existing = SocialAccount.objects.select_for_update().filter(
         provider=selectors.PROVIDER, uid=identity.clever_id
     ).first()
     if existing is not None and existing.user_id != user.pk:
-        raise ValueError("this Clever user is already linked to another account")
+        raise LinkRefused("This Clever sign-in is already linked to another account here.")
     if existing is None:
         existing = SocialAccount.objects.create(user=user, provider=selectors.PROVIDER,
                                                 uid=identity.clever_id, extra_data=identity.extra_data())
     if person is not None and person.user_id is None:
         single.attach_account(person=person, user=user)
-    _audit(action=AccountLink.Action.LINKED, method=method, user=user, identity=identity,
-           person=person, actor=actor, actor_label=actor_label,
+    _audit(action=AccountLink.Action.LINKED, method=method, user=user, clever_id=identity.clever_id,
+           clever_district_id=identity.district_id, person=person, actor=actor, actor_label=actor_label,
            evidence={"roles": list(identity.roles), "authorized_by": identity.authorized_by,
                      **(evidence or {})})
     return existing
@@ -276,39 +293,92 @@ def unlink_clever_account(*, account: SocialAccount, actor, reason: str = "") ->
         person.user = None
         person.save(update_fields=["user"])
     _audit(action=AccountLink.Action.UNLINKED, method=AccountLink.Method.STAFF, user=account.user,
-           identity=identity, person=person, actor=actor,
+           clever_id=account.uid, clever_district_id=identity.district_id, person=person, actor=actor,
            actor_label=getattr(actor, "username", "") or "", evidence={"reason": reason[:500]})
     account.delete()
 
 
 @transaction.atomic
+def follow_roster_link(*, person: Person, user, by_a_person: bool, actor=None, actor_label: str = "",
+                       evidence: dict | None = None) -> None:
+    """Matching made ``user`` the product account of the Clever ``person``: the person's Clever
+    sign-in (if they have one) follows, audited. ``by_a_person``: support staff decided this
+    pair by hand (method ``staff``, which proves a protected account); otherwise an automatic
+    rule did (method ``matched``, which never does, see ``policy``)."""
+    if by_a_person:
+        _refuse_never_through_clever(user)
+    elif policy.is_protected(user):
+        # Automatic rules only propose links to protected accounts (see ``policy``).
+        raise LinkRefused("Only a person may link an account with a password or permissions to a "
+                          "Clever user.")
+    SocialAccount.objects.filter(provider=selectors.PROVIDER, uid=person.clever_id).update(user=user)
+    _audit(action=AccountLink.Action.LINKED,
+           method=AccountLink.Method.STAFF if by_a_person else AccountLink.Method.MATCHED,
+           user=user, clever_id=person.clever_id, clever_district_id=person.district.clever_id,
+           person=person, actor=actor, actor_label=actor_label, evidence=evidence)
+
+
+@transaction.atomic
+def follow_roster_unlink(*, person: Person, previous, replacement, by_a_person: bool, actor=None,
+                         actor_label: str = "", reason: str = "") -> None:
+    """Matching took ``previous`` away from the Clever ``person``: their Clever sign-in moves to
+    ``replacement`` (the account made for them) or, with none, is removed (the next Clever login
+    starts afresh, never as ``previous``). Audited."""
+    logins = SocialAccount.objects.filter(provider=selectors.PROVIDER, uid=person.clever_id)
+    if replacement is not None:
+        logins.update(user=replacement)
+    else:
+        logins.delete()
+    _audit(action=AccountLink.Action.UNLINKED,
+           method=AccountLink.Method.STAFF if by_a_person else AccountLink.Method.MATCHED,
+           user=previous, clever_id=person.clever_id, clever_district_id=person.district.clever_id,
+           person=person, actor=actor, actor_label=actor_label, evidence={"reason": reason[:500]})
+
+
+def _entry_refusal(user, identity: CleverIdentity) -> Resolution | None:
+    """``policy.entry`` as a resolution: None when Clever may open the account."""
+    verdict = policy.entry(user, identity.clever_id)
+    if verdict == policy.Entry.NEVER:
+        return Resolution(refused=user)
+    if verdict == policy.Entry.NEEDS_PROOF:
+        return Resolution(to_confirm=user, reason=Confirm.PROTECTED)
+    return None
+
+
+@transaction.atomic
 def resolve_account(*, identity: CleverIdentity, admission: Admission, existing_account: SocialAccount | None,
                     create_despite_collision: bool = False) -> Resolution:
-    """The product account for a verified Clever user, by Clever user ID only: the one already
-    linked, else the one the roster gave them, else (unless an account has their email: then
-    ask) a new ``clever-<Clever ID>`` account in the district's organization."""
+    """The product account for a verified Clever user, by Clever user ID only, each only as
+    ``policy.entry`` allows: the one already linked; else the one the roster gave them; else a
+    new ``clever-<Clever ID>`` account in the district's organization. At the first Clever login
+    into an account made for the person (or a new one), an account of the organization with the
+    same email and a password is asked about first ("is this your account?"), never taken."""
     person = admission.person
     if existing_account is not None:
+        refusal = _entry_refusal(existing_account.user, identity)
+        if refusal is not None:
+            return refusal
         if person is not None and person.user_id is None:
             single.attach_account(person=person, user=existing_account.user)
         return Resolution(user=existing_account.user, account=existing_account)
-    user = single.account_of(person) if person is not None else None
-    if user is not None:
-        account = link_clever_account(user=user, identity=identity, person=person,
-                                      method=AccountLink.Method.MIRROR_ACCOUNT,
-                                      actor_label="sso: first Clever login",
-                                      evidence={"person_had_account": True})
-        return Resolution(user=user, account=account)
-    if not create_despite_collision:
-        collision = selectors.email_collision(identity)
-        if collision is not None:
-            return Resolution(collision=collision)
+    candidate = single.account_of(person) if person is not None else None
+    if candidate is not None and (refusal := _entry_refusal(candidate, identity)) is not None:
+        return refusal
     organization = admission.district.organization if admission.district else None
-    user = single.create_account(person=person, organization=organization)
-    account = link_clever_account(user=user, identity=identity, person=person,
-                                  method=AccountLink.Method.NEW_ACCOUNT,
+    own_account = candidate is None or policy.made_for(candidate, identity.clever_id)
+    if own_account and not create_despite_collision:
+        collision = selectors.email_collision(identity, organization=organization)
+        if collision is not None:
+            return Resolution(to_confirm=collision, reason=Confirm.EMAIL)
+    if candidate is None:
+        user = single.create_account(person=person, organization=organization)
+        method, evidence = AccountLink.Method.NEW_ACCOUNT, {}
+    else:
+        user, method = candidate, AccountLink.Method.MIRROR_ACCOUNT
+        evidence = {"person_had_account": True, "made_for_this_clever_user": own_account}
+    account = link_clever_account(user=user, identity=identity, person=person, method=method,
                                   actor_label="sso: first Clever login",
-                                  evidence={"email_collision_declined": create_despite_collision})
+                                  evidence={**evidence, "email_collision_declined": create_despite_collision})
     return Resolution(user=user, account=account)
 
 
@@ -316,9 +386,13 @@ def resolve_account(*, identity: CleverIdentity, admission: Admission, existing_
 
 
 def begin_clever_session(request, *, identity: CleverIdentity) -> None:
-    """After a Clever login: who is signed in (IDs, district, name, email, roles) and, for a
-    single role, the active role."""
+    """After a Clever login: who is signed in (IDs, district, name, email, roles), since when,
+    and, for a single role, the active role."""
     request.session[selectors.SESSION_CLEVER] = identity.extra_data()
+    # Shared classroom devices: a Clever session lasts SSO_SESSION_SECONDS from sign-in, whatever
+    # happens in it (the cookie says so too; sso.middleware enforces it).
+    request.session[selectors.SESSION_SIGNED_IN_AT] = time.time()
+    request.session.set_expiry(settings.SSO_SESSION_SECONDS)
     request.session.pop(selectors.SESSION_ACTIVE_ROLE, None)
     request.session.pop(selectors.SESSION_PENDING_LINK, None)
     if len(identity.roles) == 1:
@@ -342,19 +416,37 @@ def set_active_role(request, *, role: str) -> bool:
 
 
 def remember_pending_link(request, *, identity: CleverIdentity, admission: Admission,
-                          next_url: str | None) -> None:
+                          resolution: Resolution, next_url: str | None) -> None:
     """Keep a verified Clever identity in this session while the person answers "is this your
-    account?" (``SSO_PENDING_LINK_SECONDS``)."""
+    account?" (``SSO_PENDING_LINK_SECONDS``). The account asked about is kept too: for a
+    protected account the person must sign in to that very account."""
     request.session[selectors.SESSION_PENDING_LINK] = {
         "identity": identity.extra_data(),
         "district": admission.district.pk if admission.district else None,
         "person": admission.person.pk if admission.person else None,
+        "account": resolution.to_confirm.pk,
+        "reason": resolution.reason,
         "next": safe_next(next_url),
         "at": time.time(),
     }
 
 
-def pending_link(request) -> tuple[CleverIdentity, Admission, str] | None:
+@dataclass
+class PendingLink:
+    identity: CleverIdentity
+    admission: Admission
+    account_id: int | None
+    reason: str
+    next_url: str
+
+    @property
+    def may_decline(self) -> bool:
+        """"Not my account, make me a new one" is offered for an email match only: a protected
+        account the roster links the person to waits for its owner or support."""
+        return self.reason == Confirm.EMAIL
+
+
+def pending_link(request) -> PendingLink | None:
     data = request.session.get(selectors.SESSION_PENDING_LINK)
     if not isinstance(data, dict):
         return None
@@ -364,7 +456,9 @@ def pending_link(request) -> tuple[CleverIdentity, Admission, str] | None:
     identity = CleverIdentity.from_extra_data(data.get("identity") or {})
     district = District.objects.filter(pk=data.get("district")).select_related("organization").first()
     person = Person.objects.filter(pk=data.get("person")).first()
-    return identity, Admission(outcome=None, district=district, person=person), safe_next(data.get("next"))
+    return PendingLink(identity=identity, admission=Admission(outcome=None, district=district, person=person),
+                       account_id=data.get("account"), reason=str(data.get("reason") or ""),
+                       next_url=safe_next(data.get("next")))
 
 
 def forget_pending_link(request) -> None:
@@ -373,17 +467,23 @@ def forget_pending_link(request) -> None:
 
 @transaction.atomic
 def confirm_pending_link(request, *, user) -> SocialAccount | None:
-    """The person signed in to ``user`` (this request is theirs) and confirmed: link."""
+    """The person signed in to ``user`` with its password (this request is theirs) and
+    confirmed: link, as proof of ownership (``confirmed_sign_in``). For a protected account the
+    roster links them to, only that account may be confirmed."""
     pending = pending_link(request)
     if pending is None:
         return None
-    identity, admission, _next = pending
-    collision = selectors.email_collision(identity)
+    if pending.reason == Confirm.PROTECTED and pending.account_id != user.pk:
+        raise LinkRefused("You signed in to another account than the one your school's records name. "
+                          "Sign in to that account, or ask support to check the link.")
+    identity, person = pending.identity, pending.admission.person
     account = link_clever_account(
-        user=user, identity=identity, person=admission.person,
+        user=user, identity=identity, person=person,
         method=AccountLink.Method.CONFIRMED_SIGN_IN, actor=user,
-        evidence={"signed_in_account_has_clever_email": bool(collision and collision.pk == user.pk)},
+        evidence={"asked_because": pending.reason, "signed_in_to_the_account_asked_about":
+                  pending.account_id == user.pk},
     )
+    if person is not None:
+        single.reassign_account(person=person, user=user)  # the roster follows the proven link
     forget_pending_link(request)
     return account
-

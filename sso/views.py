@@ -51,8 +51,30 @@ def error_page(request, message: str, *, title: str = "We could not sign you in"
     return render(request, "sso/error.html", {"title": title, "message": message}, status=status)
 
 
+def password_session(request) -> bool:
+    """Signed in with a password (not through Clever): a Clever sign-in would replace it."""
+    return request.user.is_authenticated and selectors.signed_in_identity(request) is None
+
+
+def switch_page(request):
+    """A Clever sign-in would replace the password session of this browser: ask, with a form
+    (a POST with this site's CSRF token), so no link on another site can swap the session for
+    the browser's own Clever identity."""
+    return render(request, "sso/switch_to_clever.html", {
+        "next": safe_next(request.GET.get("next")),
+        "district_id": valid_district_id(request.GET.get("district_id", "")),
+    }, status=409)
+
+
 class CleverLoginView(OAuth2LoginView):
-    """``/accounts/clever/login/[?next=/path][&district_id=ID]``: Log in with Clever."""
+    """``/accounts/clever/login/[?next=/path][&district_id=ID]``: Log in with Clever. A GET
+    starts at once (Clever's own buttons are links), unless this browser is signed in with a
+    password: then the person confirms first."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method == "GET" and password_session(request):
+            return switch_page(request)
+        return super().dispatch(request, *args, **kwargs)
 
 
 class CleverCallbackView(OAuth2CallbackView):
@@ -115,6 +137,8 @@ class CleverCallbackView(OAuth2CallbackView):
         return response
 
     def clever_initiated(self, request, code: str):
+        if password_session(request):
+            return switch_page(request)  # the code is dropped; confirming starts a fresh login
         if services.bounce_pending(request, code=code):
             services.forget_bounce(request)
             return error_page(request, "Clever sent you back without the security check this site asked "
@@ -166,38 +190,42 @@ def link_existing(request):
     if pending is None:
         return error_page(request, "There is no Clever sign-in waiting to be linked (it may have "
                                    "expired). Please start again from Clever.", title="Nothing to link")
-    identity, admission, next_url = pending
     if not request.user.is_authenticated:
         login_url = f"{reverse('account_login')}?{urlencode({'next': reverse('sso_link_existing')})}"
         return redirect(login_url)
     if request.method == "POST":
         try:
             services.confirm_pending_link(request, user=request.user)
-        except ValueError:
-            return error_page(request, "This Clever account is already linked to another account here.",
-                              title="Not linked", status=409)
-        services.begin_clever_session(request, identity=identity)
-        return redirect(services.landing_after_login(request, next_url=next_url))
-    return render(request, "sso/link_confirm.html", {"identity": identity, "district": admission.district})
+        except services.LinkRefused as refusal:
+            return error_page(request, str(refusal), title="Not linked", status=409)
+        # The password session becomes this person's Clever session (same account, proven).
+        services.begin_clever_session(request, identity=pending.identity)
+        return redirect(services.landing_after_login(request, next_url=pending.next_url))
+    return render(request, "sso/link_confirm.html",
+                  {"identity": pending.identity, "district": pending.admission.district})
 
 
 @require_POST
 def link_new(request):
-    """"This is not my account": a new account for the waiting Clever login, signed in."""
+    """"This is not my account" (an email match only): a new account for the waiting Clever
+    login, signed in."""
     pending = services.pending_link(request)
-    if pending is None:
+    if pending is None or not pending.may_decline:
         return error_page(request, "There is no Clever sign-in waiting (it may have expired). Please "
                                    "start again from Clever.", title="Nothing to continue")
-    identity, admission, next_url = pending
+    identity = pending.identity
     existing = selectors.social_account(identity.clever_id)
-    resolution = services.resolve_account(identity=identity, admission=admission, existing_account=existing,
-                                          create_despite_collision=True)
+    resolution = services.resolve_account(identity=identity, admission=pending.admission,
+                                          existing_account=existing, create_despite_collision=True)
     services.forget_pending_link(request)
+    if resolution.user is None:  # the roster linked them meanwhile, to an account Clever may not open
+        return error_page(request, "Your school's records changed while you were deciding. Please start "
+                                   "again from Clever.", title="Nothing to continue", status=409)
     if request.user.is_authenticated:
         get_account_adapter(request).logout(request)
     django_login(request, resolution.user, backend="django.contrib.auth.backends.ModelBackend")
     services.begin_clever_session(request, identity=identity)
-    return redirect(services.landing_after_login(request, next_url=next_url))
+    return redirect(services.landing_after_login(request, next_url=pending.next_url))
 
 
 # --- roles and the account page ------------------------------------------------------------------

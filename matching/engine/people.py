@@ -10,7 +10,7 @@ from .blocking import candidate_pairs
 from .comparators import Level
 from .model import LabelledPair, MatchModel, build_model_prepared, estimate_m
 from .records import PersonRecord
-from .scoring import PairComparer, PreparedPerson, prepare, vetoes
+from .scoring import IDENTIFIER_FIELDS, PairComparer, PreparedPerson, prepare, vetoes
 
 
 class Decision(StrEnum):
@@ -102,6 +102,16 @@ _DISAGREEMENTS = {
     ("dob", Level.WITHIN_MONTH): REASON_DOB,
     ("dob", Level.WITHIN_YEAR): REASON_DOB,
 }
+
+
+# Names and an email are all a stranger needs to know of someone (and Clever does not verify
+# emails): an automatic link also needs a field a stranger would not simply know to agree.
+REASON_NAME_EMAIL_ONLY = "only_name_and_email_agree"
+_INDEPENDENT_FIELDS = frozenset((*IDENTIFIER_FIELDS, "dob", "school"))
+
+
+def _independent_agreement(candidate: Candidate) -> bool:
+    return any(c.field in _INDEPENDENT_FIELDS and c.weight > 0 for c in candidate.contributions)
 
 
 def _disagreements(candidate: Candidate) -> list[str]:
@@ -293,7 +303,10 @@ def _decide(
             )
             if weight < params.auto_weight:
                 reasons.append(REASON_BELOW_AUTO)
-            reasons.extend(_disagreements(candidate_for(product_index, clever_index)))
+            chosen = candidate_for(product_index, clever_index)
+            reasons.extend(_disagreements(chosen))
+            if not _independent_agreement(chosen):
+                reasons.append(REASON_NAME_EMAIL_ONLY)
             if weight - runner_up < params.auto_margin_bits:
                 reasons.append(REASON_SMALL_MARGIN)
             if any(

@@ -137,6 +137,25 @@ def attach_account(*, person: Person, user) -> Person:
 
 
 @transaction.atomic
+def reassign_account(*, person: Person, user):
+    """Make an existing product account the person's (matching linked them, or they proved the
+    account is theirs). The account the roster had made for them (``clever-<Clever ID>``) is
+    deactivated once no live person uses it, never deleted: undoing the link gives it back.
+    Returns the account the person had before."""
+    previous = person.user
+    attach_account(person=person, user=user)
+    if (
+        previous is not None
+        and previous.pk != user.pk
+        and previous.username == provisioning.username_for(person)
+        and not Person.objects.filter(user=previous, archived_at__isnull=True).exists()
+    ):
+        previous.is_active = False
+        previous.save(update_fields=["is_active"])
+    return previous
+
+
+@transaction.atomic
 def provision_library_roster(*, district, teacher_record: dict, client) -> dict:
     """A Clever Library teacher at sign-in: the teacher, the sections they shared and those
     sections' students, read with the teacher's token (``client``) and written at once; every

@@ -18,6 +18,7 @@ from matching.engine import (
 from matching.engine.people import (
     REASON_DOB,
     REASON_FIRST_NAME,
+    REASON_NAME_EMAIL_ONLY,
     REASON_SMALL_MARGIN,
     assign_one_to_one,
 )
@@ -314,3 +315,22 @@ def test_a_teacher_with_a_personal_email_still_links_but_not_a_colleague_at_the_
     email = next(c for c in results["p"].candidates[0].contributions if c.field == "email")
     assert email.level is Level.OTHER_DOMAIN
     assert results["q"].decision is not Decision.AUTO
+
+
+def test_names_and_an_email_alone_never_link_automatically():
+    # A stranger knows a staff member's name and email; the district's SIS can give a new Clever
+    # record exactly those (Clever does not verify emails). Certain as the score is, a person decides.
+    clever = roster(150)
+    admin = PersonRecord(key="c-admin", roles=frozenset({Role.STAFF}), first_name="Margaret",
+                         last_name="Hamilton", email="m.hamilton@bridge.example")
+    product = [PersonRecord(key="p-admin", roles=frozenset({Role.STAFF}), first_name="Margaret",
+                            last_name="Hamilton", email="m.hamilton@bridge.example")]
+    result = by_product(match_people(product, [*clever, admin]))["p-admin"]
+    assert result.clever_key == "c-admin" and result.candidates[0].probability >= 0.99
+    assert result.decision is Decision.REVIEW
+    assert REASON_NAME_EMAIL_ONLY in result.reasons
+
+    # One field a stranger would not simply know (here the staff ID) is enough again.
+    with_id = [product_copy(product[0], "p-admin", staff_id="S-1001")]
+    linked = by_product(match_people(with_id, [*clever, product_copy(admin, "c-admin", staff_id="S-1001")]))
+    assert linked["p-admin"].decision is Decision.AUTO

@@ -6,7 +6,7 @@ import logging
 import pytest
 from allauth.socialaccount.models import SocialAccount
 
-from accounts.factories import UserFactory
+from accounts.factories import OrganizationFactory, UserFactory
 from accounts.models import User
 from districts.models import DistrictStatus
 from rostering.models import Person, SyncRun
@@ -18,17 +18,20 @@ from tests.sso.conftest import build_world, path_of, query_of, to_callback
 
 def test_an_account_with_the_same_email_is_offered_not_taken(world, browser, portal_launch):
     owner = UserFactory(username="ada", email="Ada.Lovelace@springfield.k12.example.us",
-                        password="correct horse battery staple")
-    browser.client.force_login(UserFactory(username="someone-else"))
+                        password="correct horse battery staple", organization=world.organization)
+    portal_launch(browser, world.student["id"])  # someone else's Clever session on a shared device
+    assert browser.user_id() is not None
+    teacher = {"uid": world.teacher["id"]}
 
     response = portal_launch(browser, world.teacher["id"])
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert "Is this your account?" in page and "never link accounts by email alone" in page
+    assert "Is this your account?" in page and "never connect accounts by email alone" in page
     assert browser.user_id() is None  # the previous session is gone, and nobody is signed in
-    assert not SocialAccount.objects.exists() and not AccountLink.objects.exists()
-    assert CleverLogin.objects.get().outcome == LoginOutcome.PENDING_LINK
+    assert not SocialAccount.objects.filter(**teacher).exists()
+    assert not AccountLink.objects.filter(clever_id=world.teacher["id"]).exists()
+    assert CleverLogin.objects.order_by("-id").first().outcome == LoginOutcome.PENDING_LINK
 
     # "Yes": sign in to that account with its own password, then confirm.
     browser.go("/account/link/clever/", stop=lambda url: path_of(url) == "/accounts/login/")
@@ -39,15 +42,16 @@ def test_an_account_with_the_same_email_is_offered_not_taken(world, browser, por
         "login": "ada", "password": "correct horse battery staple",
         "next": query_of(browser.url)["next"][0]})
     assert path_of(browser.url) == "/account/link/clever/" and confirm.status_code == 200
-    assert not SocialAccount.objects.exists()  # signing in alone links nothing
+    assert not SocialAccount.objects.filter(**teacher).exists()  # signing in alone links nothing
     done = browser.go("/account/link/clever/", method="post")
 
     assert done.status_code == 200 and path_of(browser.url) == "/account/"
     account = SocialAccount.objects.get(uid=world.teacher["id"])
     assert account.user == owner
-    audit = AccountLink.objects.get()
+    audit = AccountLink.objects.get(clever_id=world.teacher["id"])
     assert (audit.method, audit.actor, audit.user) == (AccountLink.Method.CONFIRMED_SIGN_IN, owner, owner)
-    assert audit.evidence["signed_in_account_has_clever_email"] is True
+    assert audit.evidence == {"roles": ["teacher"], "authorized_by": "district", "asked_because": "email",
+                              "signed_in_to_the_account_asked_about": True}
     assert Person.objects.get(clever_id=world.teacher["id"]).user == owner
 
     # From now on Clever opens that account directly.
@@ -57,7 +61,8 @@ def test_an_account_with_the_same_email_is_offered_not_taken(world, browser, por
 
 
 def test_declining_the_offer_makes_a_new_account(world, browser, portal_launch):
-    owner = UserFactory(username="ada", email="ada.lovelace@springfield.k12.example.us")
+    owner = UserFactory(username="ada", email="ada.lovelace@springfield.k12.example.us",
+                        password="correct horse battery staple", organization=world.organization)
     portal_launch(browser, world.teacher["id"])
 
     response = browser.go("/account/link/clever/new/", method="post")
@@ -67,6 +72,23 @@ def test_declining_the_offer_makes_a_new_account(world, browser, portal_launch):
     assert user != owner and user.username == f"clever-{world.teacher['id']}"
     assert browser.user_id() == str(user.pk)
     assert AccountLink.objects.get().evidence["email_collision_declined"] is True
+
+
+@pytest.mark.parametrize("other", ["another organization", "no password", "staff"])
+def test_only_an_account_the_person_could_prove_is_asked_about(world, browser, portal_launch, other):
+    # Asking reveals that the address has an account: only accounts of the district's own
+    # organization, with a password to prove them by, that Clever may open at all, are asked about.
+    fields = {"another organization": {"organization": OrganizationFactory(),
+                                       "password": "correct horse battery staple"},
+              "no password": {"organization": world.organization, "password": None},
+              "staff": {"organization": world.organization, "is_staff": True,
+                        "password": "correct horse battery staple"}}[other]
+    UserFactory(username="ada", email="ada.lovelace@springfield.k12.example.us", **fields)
+
+    response = portal_launch(browser, world.teacher["id"])
+
+    assert "Is this your account?" not in response.content.decode()
+    assert browser.user_id() == str(User.objects.get(username=f"clever-{world.teacher['id']}").pk)
 
 
 def test_the_link_page_needs_a_waiting_clever_login(world, browser):
