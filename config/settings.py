@@ -331,6 +331,8 @@ ACCOUNT_FORMS = {"reset_password": "sso.forms.PasswordResetForm"}
 # one username; then even the right password is refused until the window passes. Counted in
 # the cache (Redis in production, shared by every web process).
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# No "remember me": a password session ends when the browser closes (shared machines).
+ACCOUNT_SESSION_REMEMBER = False
 # Behind a reverse proxy every request comes from the proxy: count addresses from
 # X-Forwarded-For, trusting this many proxies (production assumes one, as it trusts the proxy's
 # X-Forwarded-Proto).

@@ -32,6 +32,7 @@ from rostering.admin import HIDDEN, UNREADABLE, reveal_sensitive
 from rostering.admin import DistrictAdmin as RosteringDistrictAdmin
 from rostering.models import Person
 from rostering.selectors import birth_date
+from sso import policy as sso_policy
 
 from . import selectors, services
 from .models import MatchAudit, MatchStatus, PersonMatch, SchoolMatch
@@ -189,6 +190,8 @@ class PersonMatchAdmin(SupportAdminMixin, admin.ModelAdmin):
             "match": match,
             "status": status_badge(match.status),
             "rows": rows,
+            "protected": bool(match.user and sso_policy.is_protected(match.user)),
+            "never_through_clever": bool(match.user and sso_policy.never_through_clever(match.user)),
             "candidates": candidates,
             "rivals": rivals,
             "decide_url": reverse("admin:matching_personmatch_decide", args=[match.pk]),

@@ -36,6 +36,13 @@ from .redirects import is_safe_next
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    error_messages = {
+        **DefaultAccountAdapter.error_messages,
+        # Says what happened and when it ends (ACCOUNT_RATE_LIMITS: 5 failures in 5 minutes).
+        "too_many_login_attempts": "Too many failed sign-ins for this account or from this network. "
+                                   "Wait 5 minutes, then try again.",
+    }
+
     def is_open_for_signup(self, request) -> bool:
         return False
 

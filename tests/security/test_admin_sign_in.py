@@ -63,7 +63,7 @@ def test_forty_wrong_passwords_then_the_right_one_does_not_sign_in(browser):
 
     # Refused with a form error after 5 failures for the username (429 past 30 tries a minute).
     assert {r.status_code for r in refused} <= {200, 429} and browser.user_id() is None
-    assert b"Too many failed login attempts" in refused[5].content
+    assert b"Too many failed sign-ins" in refused[5].content
     assert right.status_code in (200, 429) and browser.user_id() is None
     assert browser.client.get("/admin/").status_code == 302  # still outside
 
@@ -80,12 +80,12 @@ def test_the_limit_is_per_username_and_per_address(browser):
     # The same username from another address is not: an attacker may have many addresses.
     elsewhere = Browser(client=Client(REMOTE_ADDR="203.0.113.9"))
     blocked = sign_in(elsewhere, "support", PASSWORD)
-    assert b"Too many failed login attempts" in blocked.content and elsewhere.user_id() is None
+    assert b"Too many failed sign-ins" in blocked.content and elsewhere.user_id() is None
     # And one address cannot try username after username: 10 failures a minute, then nothing.
     spray = Browser(client=Client(REMOTE_ADDR="198.51.100.7"))
     for n in range(10):
         sign_in(spray, f"someone-{n}", "guess")
-    assert b"Too many failed login attempts" in sign_in(spray, "other", PASSWORD).content
+    assert b"Too many failed sign-ins" in sign_in(spray, "other", PASSWORD).content
 
 
 def test_staff_must_set_up_an_authenticator_app_in_production_mode(browser, settings):

@@ -151,3 +151,15 @@ def test_a_by_hand_decision_of_support_lets_clever_open_an_organization_admin(wo
     pending.update(status=MatchStatus.PENDING, person=person, probability=1.0)
     counts = matching.bulk_accept(matches=pending, min_probability=0.9, actor=helpdesk)
     assert counts == {"protected": 1}
+
+
+def test_the_review_item_says_why_a_sure_match_waits(world, client):
+    victim, _impostor = victim_and_impostor(world, "organization admin", staff_id="S-77")
+    matching.match_district(district=world.district)
+    match = PersonMatch.objects.get(district=world.district, user=victim)
+    client.force_login(UserFactory(username="helpdesk", is_staff=True, is_superuser=True))
+
+    page = client.get(f"/admin/matching/personmatch/{match.pk}/change/")
+
+    assert page.status_code == 200 and b'id="review-protected"' in page.content
+    assert b"never links such an account by itself" in page.content
