@@ -541,18 +541,34 @@ def clear_pasted_token(*, district: District, actor) -> District:
 # --- encryption keys -----------------------------------------------------------------------------
 
 
-def encrypted_columns() -> list[tuple[Any, str]]:
-    """(model, field) of every stored ciphertext: district tokens, and the rostering app's
+# Keys of allauth's ``Authenticator.data`` that hold ciphertexts: the authenticator app's secret
+# and the recovery codes' seed (encrypted with the field keys by ``sso.adapter.MFAAdapter``).
+AUTHENTICATOR_SECRET_KEYS = ("secret", "seed")
+
+
+def encrypted_columns() -> list[tuple[Any, str, tuple[str, ...]]]:
+    """(model, field, JSON keys) of every stored ciphertext: district tokens, the rostering app's
     sensitive student fields when that app is installed (imported lazily: districts does not
-    depend on rostering)."""
-    columns: list[tuple[Any, str]] = [(District, "token_ciphertext")]
+    depend on rostering), and the second-factor secrets of allauth's MFA (keys inside a JSON
+    field). Empty JSON keys: the field itself is the ciphertext."""
+    columns: list[tuple[Any, str, tuple[str, ...]]] = [(District, "token_ciphertext", ())]
     try:
         person = apps.get_model("rostering", "Person")
     except LookupError:
-        return columns
-    if any(field.name == "sensitive_ciphertext" for field in person._meta.get_fields()):
-        columns.append((person, "sensitive_ciphertext"))
+        person = None
+    if person is not None and any(f.name == "sensitive_ciphertext" for f in person._meta.get_fields()):
+        columns.append((person, "sensitive_ciphertext", ()))
+    if apps.is_installed("allauth.mfa"):
+        columns.append((apps.get_model("mfa", "Authenticator"), "data", AUTHENTICATOR_SECRET_KEYS))
     return columns
+
+
+def _rotated(value: Any, json_keys: tuple[str, ...]) -> Any:
+    """The value with every ciphertext in it encrypted with the newest key (DecryptionError when
+    one does not decrypt)."""
+    if not json_keys:
+        return crypto.rotate(value)
+    return {**value, **{key: crypto.rotate(value[key]) for key in json_keys if value.get(key)}}
 
 
 def reencrypt_stored_values(*, batch_size: int = 500, dry_run: bool = False) -> dict[str, dict]:
@@ -567,25 +583,22 @@ def reencrypt_stored_values(*, batch_size: int = 500, dry_run: bool = False) -> 
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     report: dict[str, dict] = {}
-    for model, field in encrypted_columns():
+    for model, field, json_keys in encrypted_columns():
         counts = {"rotated": 0, "failed": 0, "failed_ids": []}
         last_pk = 0
         while True:
             with transaction.atomic():
-                rows = list(
-                    model.objects.select_for_update()
-                    .filter(pk__gt=last_pk)
-                    .exclude(**{field: ""})
-                    .order_by("pk")
-                    .only("pk", field)[:batch_size]
-                )
+                rows = model.objects.select_for_update().filter(pk__gt=last_pk)
+                if not json_keys:
+                    rows = rows.exclude(**{field: ""})
+                rows = list(rows.order_by("pk").only("pk", field)[:batch_size])
                 if not rows:
                     break
                 last_pk = rows[-1].pk
                 changed = []
                 for row in rows:
                     try:
-                        value = crypto.rotate(getattr(row, field))
+                        value = _rotated(getattr(row, field), json_keys)
                     except crypto.DecryptionError:
                         counts["failed"] += 1
                         if len(counts["failed_ids"]) < 50:

@@ -1,11 +1,16 @@
 import io
 import json
+import time
 
 import pytest
+from allauth.mfa.models import Authenticator
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
 from cryptography.fernet import Fernet, InvalidToken
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
+from accounts.factories import UserFactory
 from districts import crypto, services
 from districts.models import District
 from rostering.models import Person
@@ -104,3 +109,23 @@ def test_rotation_is_repeatable():
 def test_the_batch_size_must_be_positive():
     with pytest.raises(CommandError, match="batch-size"):
         _run("--batch-size", "0")
+
+
+def test_second_factor_secrets_are_rotated_too():
+    # A staff member's authenticator app and recovery codes must keep working once the old key
+    # is dropped, or rotating keys would lock support out of the admin.
+    staff = UserFactory(username="support", is_staff=True)
+    with override_settings(FIELD_ENCRYPTION_KEYS=[OLD_KEY]):
+        TOTP.activate(staff, "JBSWY3DPEHPK3PXP")
+        codes = RecoveryCodes.activate(staff).generate_codes()
+
+    with override_settings(FIELD_ENCRYPTION_KEYS=[NEW_KEY, OLD_KEY]):
+        report = json.loads(_run("--json"))
+    assert report["columns"]["mfa.Authenticator.data"] == {"rotated": 2, "failed": 0, "failed_ids": []}
+
+    with override_settings(FIELD_ENCRYPTION_KEYS=[NEW_KEY]):
+        totp = TOTP(Authenticator.objects.get(user=staff, type=Authenticator.Type.TOTP))
+        assert totp.validate_code(format_hotp_value(hotp_value("JBSWY3DPEHPK3PXP", int(time.time()) // 30)))
+        kind = Authenticator.Type.RECOVERY_CODES
+        recovery = RecoveryCodes(Authenticator.objects.get(user=staff, type=kind))
+        assert recovery.validate_code(codes[0])

@@ -1,7 +1,7 @@
 """``manage.py rotate_encryption_keys [--batch-size N] [--dry-run] [--json]``.
 
-Re-encrypts every stored ciphertext (district tokens pasted by staff, and the rostering app's
-sensitive student fields) with the newest key of ``FIELD_ENCRYPTION_KEYS``
+Re-encrypts every stored ciphertext (district tokens pasted by staff, the rostering app's
+sensitive student fields, and staff's second-factor secrets) with the newest key of ``FIELD_ENCRYPTION_KEYS``
 (``services.reencrypt_stored_values``). Rotate a key by putting the new one first, running this,
 then removing the old one. Exit status 1 when some value no configured key decrypts (keep the
 old key until that is resolved). ``--json`` prints one JSON object:
