@@ -5,23 +5,14 @@ codes) in production mode."""
 
 import time
 
-import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
-from django.core.cache import cache
 from django.test import Client
 
 from accounts.factories import UserFactory
 from tests.sso.conftest import Browser, path_of
 
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    cache.clear()  # allauth counts attempts in the cache
-    yield
-    cache.clear()
 
 
 def totp_now(secret: str) -> str:

@@ -9,16 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.config.test_settings import PRODUCTION_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCTION_ENV = {
-    "DJANGO_ENV": "production",
-    "DJANGO_SECRET_KEY": "x" * 64 + "-a-long-random-production-secret-key",
-    "DJANGO_ALLOWED_HOSTS": "bridge.example.org",
-    "CLEVER_CLIENT_ID": "real-client-id",
-    "CLEVER_CLIENT_SECRET": "real-client-secret",
-    "FIELD_ENCRYPTION_KEYS": "cHJvZHVjdGlvbi10ZXN0LWtleS0zMi1ieXRlcy1sb24=",
-    "DATABASE_URL": "sqlite:////tmp/clever-bridge-wsgi-check.sqlite3",
-}
 DEMO_KEY = "ZGVtby1vbmx5LWtleS1uZXZlci1pbi1wcm9kdWN0aW8="
 DEMO_SECRET = "insecure-demo-key-not-for-production"
 SANDBOX_SECRET = "sandbox-client-secret"

@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth.models import Group, Permission
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import formats
@@ -49,14 +48,6 @@ pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
 
 SENSITIVE_CODENAME = "view_sensitive_fields"
-
-
-@pytest.fixture(autouse=True)
-def fresh_token_cache():
-    """District tokens are cached by Clever district ID; generated districts reuse IDs."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
