@@ -222,14 +222,18 @@ def people_decided_by_a_person(district: District) -> QuerySet[PersonMatch]:
 
 def existing_users_for(people: Iterable[Person]) -> dict[int, object]:
     """Provisioning's question: which product account does each Clever person already have?
-    Those matching linked (automatically or by a person's decision); the rest get a new one."""
+    Those matching linked (automatically or by a person's decision); the rest get a new one. A
+    person named by more than one linked decision gets none of them (a person decides)."""
     people = list(people)
     linked = PersonMatch.objects.filter(
         person__in=[p.pk for p in people],
         user__isnull=False,
         status__in=[MatchStatus.AUTO_LINKED, MatchStatus.ACCEPTED],
     ).select_related("user")
-    return {match.person_id: match.user for match in linked if match.user.is_active}
+    by_person: dict[int, list] = {}
+    for match in linked:
+        by_person.setdefault(match.person_id, []).append(match.user)
+    return {pk: users[0] for pk, users in by_person.items() if len(users) == 1 and users[0].is_active}
 
 
 def onboarding_checklist(district: District) -> list[dict]:

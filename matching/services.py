@@ -129,6 +129,16 @@ def link_person(*, person: Person, user, source: str, actor=None, evidence: dict
     except sso_services.LinkRefused as refusal:
         raise MatchError(str(refusal)) from refusal
     previous = single.reassign_account(person=person, user=user)
+    left = previous is not None and previous.pk != user.pk
+    if left and not sso_policy.made_for(previous, person.clever_id):
+        # The person leaves another product account: its decision naming them is open again.
+        PersonMatch.objects.filter(
+            district=person.district, user=previous, person=person,
+            status__in=(MatchStatus.ACCEPTED, MatchStatus.AUTO_LINKED),
+        ).update(status=MatchStatus.PENDING, decided_by=None, decided_at=None, compared_digest="")
+        _audit(district=person.district, kind=MatchAudit.Kind.PERSON, action=MatchAudit.Action.UNLINKED,
+               product_id=previous.pk, clever_id=person.clever_id, source=source, actor=actor,
+               evidence={"reason": f"linked to account {user.pk} instead"})
     _audit(
         district=person.district,
         kind=MatchAudit.Kind.PERSON,

@@ -51,9 +51,9 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def post_login(self, request, user, *, email_verification, signal_kwargs, email, signup, redirect_url):
         sociallogin = (signal_kwargs or {}).get("sociallogin")
-        context = getattr(sociallogin, "clever", None)
-        if context is not None:
-            services.begin_clever_session(request, identity=context.identity)
+        identity = services.identity_of(sociallogin) if sociallogin is not None else None
+        if identity is not None:
+            services.begin_clever_session(request, identity=identity)
             redirect_url = services.landing_after_login(request, next_url=redirect_url)
         return super().post_login(request, user, email_verification=email_verification,
                                   signal_kwargs=signal_kwargs, email=email, signup=signup,
@@ -124,6 +124,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                 "reason": resolution.reason,
                 "can_prove": resolution.to_confirm.has_usable_password(),
             }))
+        services.remember_identity(sociallogin, identity=identity)
         sociallogin.account = resolution.account
         sociallogin.user = resolution.user
         active = resolution.user.is_active

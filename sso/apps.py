@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class SsoConfig(AppConfig):
     name = "sso"
     verbose_name = "Clever single sign-on"
+
+    def ready(self):
+        from . import checks  # noqa: F401 - registers the deploy checks

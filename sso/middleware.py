@@ -3,8 +3,9 @@
 - ``CleverSessionMiddleware``: a session that began with a Clever sign-in ends (the person is
   signed out and told why) at the first request after its district may no longer sign people in
   (revoked, disconnected: ``policy.admission_refusal``, the rule the sign-in itself applies),
-  after ``SSO_SESSION_SECONDS`` from sign-in (shared classroom devices), or once Clever may no
-  longer open the account (it became staff, say: ``policy.entry``).
+  after ``SSO_SESSION_SECONDS`` from sign-in (shared classroom devices), once the Clever link to
+  the account is gone (support unlinked or moved it), or once Clever may no longer open the
+  account (it became staff, say: ``policy.entry``).
 - ``StaffMFAMiddleware``: with ``STAFF_MFA_REQUIRED`` (on in production mode), staff and
   superusers without an authenticator app go to its set-up page and nowhere else until it is
   done; at sign-in allauth then asks for the code every time.
@@ -46,8 +47,9 @@ class CleverSessionMiddleware:
             return "expired"
         if policy.admission_refusal(identity, selectors.district_for(identity)) is not None:
             return "district"
-        if policy.entry(request.user, identity.clever_id) != policy.Entry.ALLOWED:
-            return "account"
+        if (not selectors.clever_accounts(request.user).filter(uid=identity.clever_id).exists()
+                or policy.entry(request.user, identity.clever_id) != policy.Entry.ALLOWED):
+            return "account"  # unlinked or moved by support, or no longer Clever's to open
         return None
 
 

@@ -9,7 +9,8 @@ from it. So:
 - A **protected** account (a usable password, organization admin, any group or permission) may
   be entered by Clever user X only when the link was *proven*: its owner signed in with the
   account's password and confirmed (``AccountLink`` method ``confirmed_sign_in``) or support
-  staff linked it by hand (method ``staff``), and no unlink came after.
+  staff linked that pair by hand while the account was protected (method ``staff``), and no
+  unlink came after.
 - An account made for X (``clever-<X>``, by the roster sync or X's first login) is X's by
   construction; a plain account (no password, no privilege) may be entered by whoever the
   roster links to it.
@@ -31,9 +32,6 @@ from rostering.services.provisioning import USERNAME_PREFIX
 
 from .identity import CleverIdentity
 from .models import AccountLink, LoginOutcome
-
-# Link methods that prove a protected account belongs to the Clever user.
-PROVING_METHODS = frozenset({AccountLink.Method.CONFIRMED_SIGN_IN, AccountLink.Method.STAFF})
 
 
 class Entry(StrEnum):
@@ -79,11 +77,22 @@ def made_for(user, clever_id: str) -> bool:
     return bool(clever_id) and user.username == f"{USERNAME_PREFIX}{clever_id}"
 
 
+# Evidence key of a link support made: was the account protected when they decided? Only then
+# did a person decide about a protected account; deciding about a plain one proves nothing
+# once it gains a password or privileges.
+PROTECTED_WHEN_LINKED = "account_protected_when_linked"
+
+
 def link_proven(user, clever_id: str) -> bool:
-    """A proving link between the account and the Clever user, with no unlink after it."""
+    """A proving link between the account and the Clever user, with no unlink after it: its
+    owner signed in with its password and confirmed, or support decided that pair by hand while
+    the account was protected."""
     audits = AccountLink.objects.filter(user=user, clever_id=clever_id)
     last_unlink = audits.filter(action=AccountLink.Action.UNLINKED).order_by("-id").values("id").first()
-    proofs = audits.filter(action=AccountLink.Action.LINKED, method__in=PROVING_METHODS)
+    proofs = audits.filter(action=AccountLink.Action.LINKED).filter(
+        Q(method=AccountLink.Method.CONFIRMED_SIGN_IN)
+        | Q(method=AccountLink.Method.STAFF, **{f"evidence__{PROTECTED_WHEN_LINKED}": True})
+    )
     if last_unlink is not None:
         proofs = proofs.filter(id__gt=last_unlink["id"])
     return proofs.exists()

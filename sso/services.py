@@ -301,21 +301,32 @@ def unlink_clever_account(*, account: SocialAccount, actor, reason: str = "") ->
 @transaction.atomic
 def follow_roster_link(*, person: Person, user, by_a_person: bool, actor=None, actor_label: str = "",
                        evidence: dict | None = None) -> None:
-    """Matching made ``user`` the product account of the Clever ``person``: the person's Clever
-    sign-in (if they have one) follows, audited. ``by_a_person``: support staff decided this
-    pair by hand (method ``staff``, which proves a protected account); otherwise an automatic
-    rule did (method ``matched``, which never does, see ``policy``)."""
+    """Matching is making ``user`` the product account of the Clever ``person`` (call before
+    ``Person.user`` changes): the person's Clever sign-in (if they have one) follows, audited.
+    ``by_a_person``: support staff decided this pair by hand (method ``staff``, a proof when the
+    account is protected, see ``policy.link_proven``); otherwise an automatic rule did (method
+    ``matched``, never a proof). The accounts the person leaves get an unlink row each, so no
+    earlier proof of theirs still counts."""
+    protected = policy.is_protected(user)
     if by_a_person:
         _refuse_never_through_clever(user)
-    elif policy.is_protected(user):
+    elif protected:
         # Automatic rules only propose links to protected accounts (see ``policy``).
         raise LinkRefused("Only a person may link an account with a password or permissions to a "
                           "Clever user.")
-    SocialAccount.objects.filter(provider=selectors.PROVIDER, uid=person.clever_id).update(user=user)
-    _audit(action=AccountLink.Action.LINKED,
-           method=AccountLink.Method.STAFF if by_a_person else AccountLink.Method.MATCHED,
+    method = AccountLink.Method.STAFF if by_a_person else AccountLink.Method.MATCHED
+    logins = SocialAccount.objects.filter(provider=selectors.PROVIDER, uid=person.clever_id)
+    left = {account.user for account in logins.select_related("user")} | (
+        {person.user} if person.user_id else set())
+    for previous in sorted((u for u in left if u.pk != user.pk), key=lambda u: u.pk):
+        _audit(action=AccountLink.Action.UNLINKED, method=method, user=previous, clever_id=person.clever_id,
+               clever_district_id=person.district.clever_id, person=person, actor=actor,
+               actor_label=actor_label, evidence={"reason": "the Clever user was linked to another account"})
+    logins.update(user=user)
+    _audit(action=AccountLink.Action.LINKED, method=method,
            user=user, clever_id=person.clever_id, clever_district_id=person.district.clever_id,
-           person=person, actor=actor, actor_label=actor_label, evidence=evidence)
+           person=person, actor=actor, actor_label=actor_label,
+           evidence={**(evidence or {}), policy.PROTECTED_WHEN_LINKED: protected})
 
 
 @transaction.atomic
@@ -383,6 +394,20 @@ def resolve_account(*, identity: CleverIdentity, admission: Admission, existing_
 
 
 # --- the session -------------------------------------------------------------------------------
+
+
+# Where a verified login keeps its identity until the session begins: the state travels with
+# the login when allauth stores it to ask for a second factor, an attribute would not.
+STATE_IDENTITY = "sso_identity"
+
+
+def remember_identity(sociallogin, *, identity: CleverIdentity) -> None:
+    sociallogin.state[STATE_IDENTITY] = identity.extra_data()
+
+
+def identity_of(sociallogin) -> CleverIdentity | None:
+    data = (sociallogin.state or {}).get(STATE_IDENTITY)
+    return CleverIdentity.from_extra_data(data) if isinstance(data, dict) else None
 
 
 def begin_clever_session(request, *, identity: CleverIdentity) -> None:
@@ -455,6 +480,10 @@ def pending_link(request) -> PendingLink | None:
         return None
     identity = CleverIdentity.from_extra_data(data.get("identity") or {})
     district = District.objects.filter(pk=data.get("district")).select_related("organization").first()
+    if policy.admission_refusal(identity, district) is not None:
+        # The district stopped sharing while the person was deciding: nothing to link any more.
+        request.session.pop(selectors.SESSION_PENDING_LINK, None)
+        return None
     person = Person.objects.filter(pk=data.get("person")).first()
     return PendingLink(identity=identity, admission=Admission(outcome=None, district=district, person=person),
                        account_id=data.get("account"), reason=str(data.get("reason") or ""),
@@ -468,20 +497,21 @@ def forget_pending_link(request) -> None:
 @transaction.atomic
 def confirm_pending_link(request, *, user) -> SocialAccount | None:
     """The person signed in to ``user`` with its password (this request is theirs) and
-    confirmed: link, as proof of ownership (``confirmed_sign_in``). For a protected account the
-    roster links them to, only that account may be confirmed."""
+    confirmed: link, as proof of ownership (``confirmed_sign_in``). Only the account asked about
+    may be confirmed."""
     pending = pending_link(request)
     if pending is None:
         return None
-    if pending.reason == Confirm.PROTECTED and pending.account_id != user.pk:
-        raise LinkRefused("You signed in to another account than the one your school's records name. "
-                          "Sign in to that account, or ask support to check the link.")
+    if pending.account_id != user.pk:
+        # Only the account asked about: on a shared device, a waiting Clever sign-in must not
+        # attach itself to whoever signs in next.
+        raise LinkRefused("You signed in to another account than the one we asked about. Nothing was "
+                          "linked. Start again from Clever and sign in to that account.")
     identity, person = pending.identity, pending.admission.person
     account = link_clever_account(
         user=user, identity=identity, person=person,
         method=AccountLink.Method.CONFIRMED_SIGN_IN, actor=user,
-        evidence={"asked_because": pending.reason, "signed_in_to_the_account_asked_about":
-                  pending.account_id == user.pk},
+        evidence={"asked_because": pending.reason},
     )
     if person is not None:
         single.reassign_account(person=person, user=user)  # the roster follows the proven link

@@ -103,6 +103,10 @@ class CleverCallbackView(OAuth2CallbackView):
             purpose = login_state.read(stashed)
         except login_state.BadState:
             return error_page(request, "This sign-in could not be verified. Nobody was signed in.")
+        if password_session(request) and purpose.actor_id != request.user.pk:
+            # A state left in this browser before a password sign-in (someone else's, maybe):
+            # it must not swap that session for a Clever one.
+            return switch_page(request)
         if purpose.name != login_state.LOGIN and login_state.handler_for(purpose.name) is None:
             return error_page(request, "This sign-in was for something this site no longer offers.")
         if not services.claim_code(code=code):
@@ -181,6 +185,9 @@ oauth2_callback = CleverCallbackView.adapter_view(CleverOAuth2Adapter)
 
 # --- "is this your account?" -------------------------------------------------------------------
 
+NOTHING_WAITING = ("There is no Clever sign-in waiting (it may have expired, or your district no longer "
+                   "shares its data with this app). Please start again from Clever.")
+
 
 @require_http_methods(["GET", "POST"])
 def link_existing(request):
@@ -188,8 +195,7 @@ def link_existing(request):
     signed in to (they signed in with that account's own password: that is the proof)."""
     pending = services.pending_link(request)
     if pending is None:
-        return error_page(request, "There is no Clever sign-in waiting to be linked (it may have "
-                                   "expired). Please start again from Clever.", title="Nothing to link")
+        return error_page(request, NOTHING_WAITING, title="Nothing to link")
     if not request.user.is_authenticated:
         login_url = f"{reverse('account_login')}?{urlencode({'next': reverse('sso_link_existing')})}"
         return redirect(login_url)
@@ -211,8 +217,7 @@ def link_new(request):
     login, signed in."""
     pending = services.pending_link(request)
     if pending is None or not pending.may_decline:
-        return error_page(request, "There is no Clever sign-in waiting (it may have expired). Please "
-                                   "start again from Clever.", title="Nothing to continue")
+        return error_page(request, NOTHING_WAITING, title="Nothing to continue")
     identity = pending.identity
     existing = selectors.social_account(identity.clever_id)
     resolution = services.resolve_account(identity=identity, admission=pending.admission,

@@ -16,6 +16,7 @@ PRODUCTION_ENV = {
     "CLEVER_CLIENT_SECRET": "real-client-secret",
     "FIELD_ENCRYPTION_KEYS": "cHJvZHVjdGlvbi10ZXN0LWtleS0zMi1ieXRlcy1sb24=",
     "DATABASE_URL": "sqlite:////tmp/clever-bridge-deploy-check.sqlite3",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
 }
 
 
@@ -35,6 +36,12 @@ def test_check_deploy_is_clean_in_production_mode():
     result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_sign_in_limits_are_per_process():
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "REDIS_URL"}
+    result = manage("check", "--deploy", env=env)
+    assert "sso.W001" in result.stderr + result.stdout
 
 
 @pytest.mark.parametrize(

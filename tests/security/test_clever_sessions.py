@@ -11,16 +11,20 @@
 import time
 
 import pytest
+from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, hotp_value
+from allauth.socialaccount.models import SocialAccount
 from django.core import mail
 
 from accounts.factories import UserFactory
 from districts import services as districts
 from districts.models import District, DistrictStatus
+from sso import services as sso_services
 from sso.models import CleverLogin, LoginOutcome
 from sso.selectors import SESSION_SIGNED_IN_AT
-from tests.sso.conftest import path_of
+from tests.sso.conftest import Browser, path_of, query_of, to_callback, to_clever_authorize
 
 PASSWORD = "correct horse battery staple"
+SECRET = "JBSWY3DPEHPK3PXP"
 PASSWORD_PAGES = ["/accounts/password/set/", "/accounts/password/change/", "/accounts/email/",
                   "/accounts/2fa/", "/accounts/2fa/totp/activate/"]
 
@@ -154,3 +158,94 @@ def test_a_library_only_district_still_signs_teachers_in(library, browser, porta
                             library_only=True, sync_enabled=False)
     portal_launch(browser, library.teacher["id"])
     assert browser.user_id() is not None
+
+
+def totp_now(secret: str, ahead: int = 0) -> str:
+    """The authenticator app's code (``ahead``: the next period's, as a used code is refused)."""
+    return format_hotp_value(hotp_value(secret, int(time.time()) // 30 + ahead))
+
+
+def code_for(clever_id: str) -> str:
+    """A code for ``clever_id`` got in the attacker's own browser and not delivered."""
+    attacker = Browser()
+    attacker.go("/accounts/clever/login/", stop=to_clever_authorize)
+    attacker.go(attacker.url)
+    attacker.sign_in_at_clever(attacker.url, clever_id, stop=to_callback)
+    return query_of(attacker.url)["code"][0]
+
+
+def test_a_state_left_in_the_browser_cannot_swap_a_later_password_session(world, browser):
+    # Someone starts "Log in with Clever" on a shared machine and walks away; an administrator
+    # signs in with a password; the leftover state plus a code of the attacker's own arrives.
+    admin = UserFactory(username="org-admin", organization=world.organization, is_organization_admin=True,
+                        password=PASSWORD)
+    browser.go("/accounts/clever/login/", stop=to_clever_authorize)
+    state = query_of(browser.url)["state"][0]
+    browser.go("/accounts/login/", method="post", data={"login": "org-admin", "password": PASSWORD})
+
+    page = browser.go(f"/accounts/clever/login/callback/?code={code_for(world.student['id'])}&state={state}")
+
+    assert page.status_code == 409 and browser.user_id() == str(admin.pk)
+
+
+def test_a_waiting_link_does_not_attach_itself_to_the_next_password_sign_in(world, browser, portal_launch):
+    admin = UserFactory(username="boss", email="boss@springfield.example", password=PASSWORD,
+                        organization=world.organization, is_organization_admin=True)
+    UserFactory(username="ada", email=world.teacher["email"], password=PASSWORD,
+                organization=world.organization)
+    portal_launch(browser, world.teacher["id"])  # "is this your account?" about ada's account, left open
+    browser.go("/accounts/login/", method="post", data={"login": "boss", "password": PASSWORD})
+
+    refused = browser.go("/account/link/clever/", method="post")
+
+    assert refused.status_code == 409 and not SocialAccount.objects.filter(user=admin).exists()
+    launch = Browser()
+    portal_launch(launch, world.teacher["id"])
+    assert launch.user_id() != str(admin.pk)
+
+
+def test_answering_after_the_district_left_links_nothing(world, browser, portal_launch):
+    UserFactory(username="ada", email=world.teacher["email"], password=PASSWORD,
+                organization=world.organization)
+    portal_launch(browser, world.teacher["id"])
+    districts.set_status(district=world.district, status=DistrictStatus.REVOKED, actor_label="sync: 401")
+
+    declined = browser.go("/account/link/clever/new/", method="post")
+
+    assert declined.status_code == 400 and browser.user_id() is None
+    assert not SocialAccount.objects.filter(uid=world.teacher["id"]).exists()
+
+
+def test_a_session_ends_when_support_unlinks_the_clever_sign_in(world, browser, portal_launch):
+    portal_launch(browser, world.teacher["id"])
+    assert browser.client.get("/account/").status_code == 200
+
+    sso_services.unlink_clever_account(account=SocialAccount.objects.get(uid=world.teacher["id"]),
+                                       actor=UserFactory(username="helpdesk", is_staff=True))
+
+    assert browser.client.get("/account/").status_code == 401 and browser.user_id() is None
+
+
+def test_a_clever_sign_in_with_a_second_factor_is_still_a_clever_session(world, browser, portal_launch,
+                                                                         settings):
+    # allauth stores the login while it asks for the code: the session must still learn it is a
+    # Clever one (so it ends with the district and after SSO_SESSION_SECONDS).
+    settings.MFA_TOTP_TOLERANCE = 1
+    owner = UserFactory(username="boss", email=world.teacher["email"], password=PASSWORD,
+                        organization=world.organization, is_organization_admin=True)
+    TOTP.activate(owner, SECRET)
+    portal_launch(browser, world.teacher["id"])  # "is this your account?": prove it with the password
+    browser.go("/account/link/clever/")
+    browser.go("/accounts/login/", method="post",
+               data={"login": "boss", "password": PASSWORD, "next": "/account/link/clever/"})
+    browser.go("/accounts/2fa/authenticate/", method="post", data={"code": totp_now(SECRET)})
+    browser.go("/account/link/clever/", method="post")
+    browser.go("/accounts/logout/", method="post")
+
+    portal_launch(browser, world.teacher["id"])
+    assert path_of(browser.url) == "/accounts/2fa/authenticate/"
+    browser.go("/accounts/2fa/authenticate/", method="post", data={"code": totp_now(SECRET, ahead=1)})
+    assert browser.user_id() == str(owner.pk)
+    assert browser.client.session.get(SESSION_SIGNED_IN_AT) is not None
+    districts.set_status(district=world.district, status=DistrictStatus.REVOKED, actor_label="sync: 401")
+    assert browser.client.get("/account/").status_code == 401

@@ -12,8 +12,9 @@ from matching import services as matching
 from matching.models import MatchStatus, PersonMatch
 from rostering.models import Person, SyncRun
 from rostering.services.sync import run_sync
+from sso import services as sso_services
 from sso.models import AccountLink, CleverLogin, LoginOutcome
-from tests.sso.conftest import path_of, user_record
+from tests.sso.conftest import Browser, path_of, user_record
 
 PASSWORD = "correct horse battery staple"
 VICTIMS = {
@@ -163,3 +164,41 @@ def test_the_review_item_says_why_a_sure_match_waits(world, client):
 
     assert page.status_code == 200 and b'id="review-protected"' in page.content
     assert b"never links such an account by itself" in page.content
+
+
+def test_moving_a_clever_person_to_another_account_takes_the_proof_away(world, browser, portal_launch):
+    # Support accepts X for the organization admin U, then decides X is really V's. U's proof
+    # must not survive: once X's link to V is removed too, X's launch must not reopen U.
+    owner, person = victim_and_impostor(world, "organization admin", staff_id="S-77")
+    matching.match_district(district=world.district)
+    helpdesk = UserFactory(username="helpdesk", is_staff=True)
+    matching.accept_match(match=PersonMatch.objects.get(district=world.district, user=owner), actor=helpdesk)
+    other = UserFactory(username="v", password=None, organization=world.organization, role="staff")
+    item = PersonMatch.objects.create(district=world.district, user=other, person=person)
+    matching.accept_match(match=item, actor=helpdesk, clever_id=person.clever_id)
+    assert PersonMatch.objects.get(user=owner).status == MatchStatus.PENDING  # U's decision is open again
+    portal_launch(Browser(), person.clever_id)
+    link = SocialAccount.objects.get(uid=person.clever_id)
+    sso_services.unlink_clever_account(account=link, actor=helpdesk)
+
+    portal_launch(browser, person.clever_id)
+
+    assert browser.user_id() != str(owner.pk)
+
+
+def test_accepting_a_plain_account_is_no_proof_once_it_gains_privileges(world, browser, portal_launch):
+    plain = UserFactory(username="plain", first_name="Grace", last_name="Hopper", password=None,
+                        email="grace.hopper@springfield.k12.example.us", organization=world.organization,
+                        role="staff")
+    impostor = user_record(world.sandbox_district, first="Grace", last="Hopper",
+                           email="grace.hopper@springfield.k12.example.us", roles={"staff": {}})
+    assert run_sync(district=world.district, kind="full").status == SyncRun.Status.SUCCEEDED
+    matching.match_district(district=world.district)
+    matching.bulk_accept(matches=PersonMatch.objects.filter(user=plain), min_probability=0.9,
+                         actor=UserFactory(username="helpdesk", is_staff=True))
+    assert Person.objects.get(clever_id=impostor["id"]).user == plain
+
+    type(plain).objects.filter(pk=plain.pk).update(is_organization_admin=True)
+    page = portal_launch(browser, impostor["id"])
+
+    assert browser.user_id() != str(plain.pk) and b"Is this your account?" in page.content
