@@ -338,9 +338,10 @@ class DistrictAdmin(DistrictAdminBase):
                                progress_bar(obj.last_run_progress, obj.last_run_collection))
         ok = ""
         if status != SyncRun.Status.SUCCEEDED and obj.last_success_finished:
-            ok = format_html("<br><small>last success {:%Y-%m-%d %H:%M}</small>",
-                             timezone.localtime(obj.last_success_finished))
-        return format_html("{} {:%Y-%m-%d %H:%M}{}", run_badge(status), when, ok)
+            ok = format_html("<br><small>last success {}</small>",
+                             f"{timezone.localtime(obj.last_success_finished):%Y-%m-%d %H:%M}")
+        # format_html escapes its arguments into text first: dates are formatted before.
+        return format_html("{} {}{}", run_badge(status), f"{when:%Y-%m-%d %H:%M}", ok)
 
     @admin.display(description="roster (last successful sync)")
     def roster_counts(self, obj):

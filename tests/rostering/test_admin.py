@@ -88,6 +88,18 @@ def held(synced):
 # --- the district list and page: sync actions ----------------------------------------------------
 
 
+def test_the_district_list_shows_the_last_sync_and_the_last_success(support, held):
+    # A held run after a successful one: both times show (this list answered 500 once a district
+    # had a run: format_html turned the dates into text before formatting them).
+    page = support.get(reverse(DISTRICTS))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "last success" in text
+    finished = timezone.localtime(SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED).get().finished_at)
+    assert f"{finished:%Y-%m-%d %H:%M}" in text
+
+
+
 def test_sync_now_action_queues_a_sync_that_runs(support, district, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = support.post(reverse(DISTRICTS),
