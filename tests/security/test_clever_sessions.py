@@ -46,6 +46,24 @@ def test_a_clever_account_cannot_give_itself_a_password_or_an_email(world, brows
     assert not account.emailaddress_set.filter(email="attacker@evil.example").exists()
 
 
+def test_a_password_tried_during_a_clever_session_opens_nothing_after_revocation(world, browser,
+                                                                                 portal_launch):
+    # The finding: a password set during a brief Clever session kept working once the district
+    # was revoked. The set is refused, so after revocation the password opens nothing.
+    portal_launch(browser, world.teacher["id"])
+    username = f"clever-{world.teacher['id']}"
+    browser.client.post("/accounts/password/set/", {"password1": "my own password 123",
+                                                    "password2": "my own password 123"})
+    districts.set_status(district=world.district, status=DistrictStatus.REVOKED, actor_label="sync: 401")
+    assert browser.client.get("/account/").status_code == 401
+
+    browser.go("/accounts/login/", method="post", data={"login": username, "password": "my own password 123"})
+
+    assert browser.user_id() is None
+    portal_launch(browser, world.teacher["id"])
+    assert browser.user_id() is None  # and Clever refuses too: the district left
+
+
 def test_a_password_account_keeps_its_pages(world, browser):
     UserFactory(username="org-admin", organization=world.organization, is_organization_admin=True,
                 password=PASSWORD)
