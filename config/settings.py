@@ -213,6 +213,10 @@ CLEVER_RATE_LIMIT_MAX_WAIT = env.float("CLEVER_RATE_LIMIT_MAX_WAIT", default=120
 # more than this fraction, is held for support staff (Clever's own safety thresholds).
 SYNC_GUARD_MAX_DELETED_FRACTION = env.float("SYNC_GUARD_MAX_DELETED_FRACTION", default=0.10)
 SYNC_GUARD_MAX_CHANGED_FRACTION = env.float("SYNC_GUARD_MAX_CHANGED_FRACTION", default=0.75)
+# Deletions are weighed across the runs of this window (rostering/services/diff.py): a removal
+# split between a night's full sync and the next night's, or a burst of incrementals, is held
+# as it would be in one run. 36 hours: the previous night's run and everything since.
+SYNC_GUARD_WINDOW_SECONDS = env.int("SYNC_GUARD_WINDOW_SECONDS", default=36 * 3600)
 # A running sync whose heartbeat is older than this was killed; the next run resumes it.
 SYNC_STALE_AFTER_SECONDS = env.int("SYNC_STALE_AFTER_SECONDS", default=600)
 # A failed full run younger than this is resumed from its checkpoint by the next run.

@@ -41,6 +41,8 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
 from clever.sensitive import SENSITIVE_FIELDS
@@ -285,6 +287,12 @@ def reason_text(reason) -> str:
     fraction, threshold = reason.get("fraction"), reason.get("threshold")
     if rule == "emptied":
         return f"{kind}: all {live} live rows would be archived (Clever sent none)"
+    if rule == "deleted" and reason.get("earlier"):
+        since = parse_datetime(reason.get("since") or "")
+        when = f" since {date_format(timezone.localtime(since), 'DATETIME_FORMAT')}" if since else ""
+        return (f"{kind}: {count} of {live} removed{when} ({_percent(fraction)}, limit "
+                f"{_percent(threshold)}): {reason['earlier']} already archived by earlier syncs, "
+                f"{count - reason['earlier']} more would be now")
     if rule == "deleted":
         return (f"{kind}: {count} of {live} would be archived ({_percent(fraction)}, "
                 f"limit {_percent(threshold)})")

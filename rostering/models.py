@@ -289,6 +289,9 @@ class SyncRun(models.Model):
     # {"created": {type: n}, "updated": {...}, "archived": {...}, "restored": {...},
     #  "unchanged": {...}}
     counts = models.JSONField(default=dict, blank=True)
+    # What an applied run took away per guard group (record types and roles of people): rows
+    # archived minus rows restored; the guard weighs these across runs (services/diff.py).
+    losses = models.JSONField(default=dict, blank=True)
     totals = models.JSONField(default=dict, blank=True)
     requests = models.PositiveIntegerField(default=0)
     retries = models.PositiveIntegerField(default=0)

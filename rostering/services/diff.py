@@ -35,15 +35,37 @@ group by the roles of their live row:
   unsharing empty a roster).
 
 A rule fires on strictly more than its threshold, so a threshold of 1.0 switches it off.
+
+**Deletions are counted across runs** (``recent_losses``). A removal can reach the mirror in
+pieces: a nightly full sync of a district without events archives what is missing on the
+night it runs, and the next night the rest; a burst of incremental runs each carries a slice.
+Judged one run at a time, every piece stays under the threshold. So the ``deleted`` rule
+weighs what the group lost in the *guard window*: the net rows (archived minus restored) that
+the district's applied runs took away since the window began, plus this run's archived rows,
+against the group's rows at the window's start (live now plus what was lost since):
+
+    (earlier losses + archived by this run) / (live + earlier losses) > threshold
+
+The window begins at the latest of: ``SYNC_GUARD_WINDOW_SECONDS`` ago (36 hours by default: the
+previous night's run and every incremental since), the last hold support staff approved (an
+approval accepts the roster as it then was), and the last purge of the district's roster. A
+run archiving nothing in a group is never held for that group's earlier losses (they were
+applied under the threshold, or approved). ``changed`` and ``emptied`` stay per run. Each
+applied run records its net losses per group in ``SyncRun.losses``.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
 
-from ..models import Person, StagedRecord
+from districts.models import District, DistrictAudit
+
+from ..models import ChangeHold, Person, StagedRecord, SyncRun
 from .mapping import MODELS, RECORD_TYPES, display_name, layout
 from .staging import table
 
@@ -67,10 +89,10 @@ ROLE_GROUPS = {
 def staged_counts(run_id: int, district_id: int, *, unchanged: dict | None = None) -> dict:
     """``{"created": {type: n}, "updated", "archived", "restored", "unchanged"}`` of a run;
     ``unchanged`` adds the records a full sync counted without staging them. People also get
-    ``"roles": {"updated": {role: n}, "archived": {role: n}}``, counted by the roles their live
-    row holds (what the guard weighs per role)."""
+    ``"roles": {"updated": {role: n}, "archived": {role: n}, "restored": {role: n}}``, counted
+    by the roles their mirror row holds (what the guard weighs per role)."""
     counts = empty_counts()
-    roles = {"updated": dict.fromkeys(ROLE_GROUPS, 0), "archived": dict.fromkeys(ROLE_GROUPS, 0)}
+    roles = {kind: dict.fromkeys(ROLE_GROUPS, 0) for kind in ("updated", "archived", "restored")}
     staged = table(StagedRecord)
     with connection.cursor() as cursor:
         for record_type in RECORD_TYPES:
@@ -143,27 +165,80 @@ def thresholds(district) -> tuple[float, float]:
     )
 
 
-def evaluate_guard(counts: dict, live: dict[str, int], district) -> list[dict]:
-    """Why the run must be held (empty: it may be applied)."""
-    max_deleted, max_changed = thresholds(district)
-    groups = [(record_type, counts["archived"][record_type], counts["updated"][record_type])
-              for record_type in RECORD_TYPES]
+def _groups(counts: dict) -> dict[str, dict[str, int]]:
+    """``{group: {"archived", "updated", "restored"}}`` for every record type and role group."""
+    groups = {record_type: {kind: counts[kind][record_type]
+                            for kind in ("archived", "updated", "restored")}
+              for record_type in RECORD_TYPES}
     roles = counts.get("roles") or {}
-    groups += [(role, (roles.get("archived") or {}).get(role, 0),
-                (roles.get("updated") or {}).get(role, 0)) for role in ROLE_GROUPS]
+    for role in ROLE_GROUPS:
+        groups[role] = {kind: (roles.get(kind) or {}).get(role, 0)
+                        for kind in ("archived", "updated", "restored")}
+    return groups
+
+
+def net_losses(counts: dict) -> dict[str, int]:
+    """What an applied run took away per guard group: archived minus restored rows (only the
+    groups it changed; what ``SyncRun.losses`` keeps)."""
+    losses = {group: kinds["archived"] - kinds["restored"]
+              for group, kinds in _groups(counts).items()}
+    return {group: n for group, n in losses.items() if n}
+
+
+def guard_window_start(district: District, *, now: datetime | None = None) -> datetime:
+    """Where the guard window of the district begins (see the module's docstring)."""
+    now = now or timezone.now()
+    start = now - timedelta(seconds=settings.SYNC_GUARD_WINDOW_SECONDS)
+    approved = (ChangeHold.objects.filter(run__district=district,
+                                          status=ChangeHold.Status.APPROVED)
+                .order_by("-decided_at").values_list("decided_at", flat=True).first())
+    purged = (DistrictAudit.objects.filter(district=district, action=DistrictAudit.Action.PURGED)
+              .order_by("-created_at").values_list("created_at", flat=True).first())
+    return max(moment for moment in (start, approved, purged) if moment is not None)
+
+
+def recent_losses(district: District, *, exclude_run_id: int | None = None,
+                  now: datetime | None = None) -> tuple[dict[str, int], datetime]:
+    """Net rows per guard group that the district's applied runs took away in the guard window
+    (never negative), and where the window begins. An approved run finishes after its hold's
+    decision, so the approval itself falls outside the window it opens."""
+    start = guard_window_start(district, now=now)
+    runs = (SyncRun.objects.filter(district=district, status=SyncRun.Status.SUCCEEDED,
+                                   finished_at__gt=start)
+            .exclude(losses={}).exclude(pk=exclude_run_id)
+            .exclude(hold__status=ChangeHold.Status.APPROVED))
+    totals: dict[str, int] = {}
+    for losses in runs.values_list("losses", flat=True):
+        for group, n in (losses or {}).items():
+            totals[group] = totals.get(group, 0) + int(n)
+    return {group: n for group, n in totals.items() if n > 0}, start
+
+
+def evaluate_guard(counts: dict, live: dict[str, int], district, *,
+                   earlier: dict[str, int] | None = None, since: datetime | None = None,
+                   ) -> list[dict]:
+    """Why the run must be held (empty: it may be applied). ``earlier``: the group's losses in
+    the guard window before this run (``recent_losses``), which began at ``since``."""
+    max_deleted, max_changed = thresholds(district)
+    earlier = earlier or {}
     reasons: list[dict] = []
-    for group, archived, updated in groups:
+    for group, kinds in _groups(counts).items():
         n_live = live.get(group, 0)
         if n_live <= 0:
             continue
+        archived, updated = kinds["archived"], kinds["updated"]
         changed = updated + archived
         if archived >= n_live:
             reasons.append({"type": group, "rule": "emptied", "count": archived,
                             "live": n_live, "fraction": 1.0, "threshold": None})
-        if archived / n_live > max_deleted:
-            reasons.append({"type": group, "rule": "deleted", "count": archived,
-                            "live": n_live, "fraction": round(archived / n_live, 4),
-                            "threshold": max_deleted})
+        before = earlier.get(group, 0) if archived else 0
+        lost, baseline = before + archived, n_live + before
+        if lost / baseline > max_deleted:
+            reason = {"type": group, "rule": "deleted", "count": lost, "live": baseline,
+                      "fraction": round(lost / baseline, 4), "threshold": max_deleted}
+            if before:
+                reason.update(earlier=before, since=since.isoformat() if since else None)
+            reasons.append(reason)
         if changed / n_live > max_changed:
             reasons.append({"type": group, "rule": "changed", "count": changed,
                             "live": n_live, "fraction": round(changed / n_live, 4),

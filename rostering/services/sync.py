@@ -57,10 +57,17 @@ mapped), and a record listed twice on a page counts once, as last listed. On Pos
 page transactions commit with ``synchronous_commit = off``: a page lost to a server crash takes
 its checkpoint with it (same transaction) and is fetched again, so nothing else is at risk.
 
+**Catch-up.** When the cursor taken before a full pass is known, the events that arrived while
+the pages were read are then staged over the pages (``_catch_up``: each record's last event
+wins, as in an incremental run) and the cursor moves past them. The run so ends as Clever is
+at its end, and a removal made during the pass, in pages read before it as well as after, is
+weighed by the guard in this one run instead of being split with the next incremental.
+
 **Diff, guard, apply.** Only when every collection reached its last page: the diff is counted
 in SQL (``diff``), the guard decides (``diff.evaluate_guard``: deletions over 10%, changes over
 75%, or a type emptied, per record type and per role of the people: students, teachers...;
-thresholds per district or from settings), and either
+thresholds per district or from settings; deletions weighed with what the district's runs
+already archived in the guard window, ``diff.recent_losses``), and either
 the run is ``held`` (a ``ChangeHold`` with reasons, counts and samples; staged rows kept;
 nothing applied) or everything is applied in one transaction (``apply``, ``provisioning``, the
 cursor, deletion of the staged rows). Any newer run that reaches this point supersedes an older
@@ -344,8 +351,8 @@ class _Run:
         for name, value in fields.items():
             setattr(self.run, name, value)
 
-    def _finish(self, status: str, *, counts: dict | None = None, error: str = "",
-                retryable: bool = False) -> SyncRun:
+    def _finish(self, status: str, *, counts: dict | None = None, losses: dict | None = None,
+                error: str = "", retryable: bool = False) -> SyncRun:
         now = timezone.now()
         fields = {
             "status": status,
@@ -360,6 +367,8 @@ class _Run:
         }
         if counts is not None:
             fields["counts"] = counts
+        if losses is not None:
+            fields["losses"] = losses
         if status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.HELD):
             fields["progress"] = 1.0
         updated = SyncRun.objects.filter(pk=self.run.pk, status=SyncRun.Status.RUNNING).update(
@@ -414,6 +423,7 @@ class _Run:
                     self._save(kind=SyncRun.Kind.FULL, checkpoint={})
             if self.run.kind == SyncRun.Kind.FULL:
                 self._fetch_full(candidate, fallback=fallback)
+                self._catch_up(self.run.checkpoint)
             return self._conclude()
         except NoToken:
             set_status(district=self.district, status=DistrictStatus.DISCONNECTED,
@@ -660,8 +670,32 @@ class _Run:
                       "cursor": {"known": True, "id": cursor,
                                  "at": self.run.started_at.isoformat()}}
         self._save(checkpoint=checkpoint, current_collection="events", progress=0.1)
+        return self._read_events(checkpoint, overlay=False)
+
+    def _catch_up(self, checkpoint: dict) -> None:
+        """After a full pass: stage the events that arrived while the pages were read (after
+        the cursor taken before the pass) over what the pages gave, so the run ends as Clever
+        is now and the guard weighs, in this one run, a removal that landed during the pass
+        (in pages already read as well as in pages read after it). The cursor moves past them.
+        Events unreadable now (off, or the cursor refused) leave the cursor unknown: the next
+        sync is full."""
+        cursor = checkpoint.get("cursor") or {}
+        if not cursor.get("known") or checkpoint.get("caught_up"):
+            return
+        checkpoint.setdefault("events", 0)
+        self._save(checkpoint=checkpoint, current_collection="events")
+        problem = self._read_events(checkpoint, overlay=True)
+        if problem:
+            checkpoint["cursor"] = {"known": False, "id": "", "at": None, "error": problem}
+        checkpoint["caught_up"] = True
+        self._save(checkpoint=checkpoint)
+
+    def _read_events(self, checkpoint: dict, *, overlay: bool) -> str:
+        """Stage the events after ``checkpoint["cursor"]["id"]`` page by page; returns why
+        they cannot be read (a stale cursor, events off), or "" once read to the end."""
         keep_sensitive = self.district.store_sensitive_fields
         staged: set[tuple[str, str]] = set()
+        cursor = checkpoint["cursor"]["id"]
         link, params = "events", ({"starting_after": cursor} if cursor else None)
         seen: set[str] = set()
         while True:
@@ -676,12 +710,15 @@ class _Run:
                 return f"the event cursor is stale ({exc})"
             except Forbidden as exc:
                 return f"events are switched off for the district ({exc})"
-            self._stage_events(page, checkpoint, staged, keep_sensitive)
+            self._stage_events(page, checkpoint, staged, keep_sensitive, overlay=overlay)
             if page.next_link is None:
                 return ""
             link, params = page.next_link, None
 
-    def _stage_events(self, page, checkpoint: dict, staged: set, keep_sensitive: bool) -> None:
+    def _stage_events(self, page, checkpoint: dict, staged: set, keep_sensitive: bool, *,
+                      overlay: bool) -> None:
+        """Fold a page of events to each record's last state and stage it; ``overlay``: over
+        the rows a full pass staged for the same records (those are discarded first)."""
         run_id = self.run.pk
         final: dict[tuple[str, str], tuple[str, dict]] = {}
         last_id = checkpoint["cursor"]["id"]
@@ -702,7 +739,7 @@ class _Run:
         rows = []
         again: dict[str, list[str]] = defaultdict(list)
         for (record_type, clever_id), (action, record) in final.items():
-            if (record_type, clever_id) in staged:
+            if overlay or (record_type, clever_id) in staged:
                 again[record_type].append(clever_id)
             staged.add((record_type, clever_id))
             if action == "deleted":
@@ -711,6 +748,10 @@ class _Run:
                 item = mapping.prepare(record_type, record, keep_sensitive=keep_sensitive)
                 rows.append((run_id, record_type, clever_id, item.content_hash,
                              mapping.staged_data(item), UPSERT))
+        if overlay:
+            # The mirror now differs from these pages' bytes: the next full run reads them.
+            for record_type in again:
+                self.pages.pop(record_type, None)
         checkpoint["events"] += len(page.records)
         checkpoint["cursor"]["id"] = last_id
         with transaction.atomic():
@@ -718,7 +759,7 @@ class _Run:
             for record_type, ids in again.items():
                 staging.discard(run_id, record_type, ids)
             staging.insert_staged(rows)
-            self._save(checkpoint=checkpoint, progress=0.5)
+            self._save(checkpoint=checkpoint, progress=FETCH_SHARE if overlay else 0.5)
 
     # diff, guard, apply
 
@@ -734,11 +775,12 @@ class _Run:
         unchanged = run.checkpoint.get("unchanged") if run.kind == SyncRun.Kind.FULL else None
         counts = diff.staged_counts(run.pk, self.district.pk, unchanged=unchanged)
         live = diff.live_counts(self.district.pk)
-        reasons = diff.evaluate_guard(counts, live, self.district)
+        earlier, since = diff.recent_losses(self.district, exclude_run_id=run.pk)
+        reasons = diff.evaluate_guard(counts, live, self.district, earlier=earlier, since=since)
         if reasons:
             with transaction.atomic():
                 ChangeHold.objects.create(
-                    run=run, reasons=reasons, counts={**counts, "live": live},
+                    run=run, reasons=reasons, counts={**counts, "live": live, "earlier": earlier},
                     samples=diff.samples(run.pk, self.district.pk, counts),
                 )
                 counts = diff.record_counts(counts)
@@ -752,7 +794,8 @@ class _Run:
             if locked.status != SyncRun.Status.RUNNING:
                 raise RunLost("the run was declared interrupted by another process")
             _apply_staged(run, self.district, timezone.now())
-            return self._finish(SyncRun.Status.SUCCEEDED, counts=diff.record_counts(counts))
+            return self._finish(SyncRun.Status.SUCCEEDED, counts=diff.record_counts(counts),
+                                losses=diff.net_losses(counts))
 
 
 def _apply_staged(run: SyncRun, district: District, now: datetime) -> dict:
@@ -892,7 +935,7 @@ def approve_hold(*, hold: ChangeHold, user) -> SyncRun:
             status=ChangeHold.Status.APPROVED, decided_at=now, decided_by=user)
         SyncRun.objects.filter(pk=run.pk).update(
             status=SyncRun.Status.SUCCEEDED, counts=diff.record_counts(counts),
-            totals=selectors.live_totals(district),
+            losses=diff.net_losses(counts), totals=selectors.live_totals(district),
             finished_at=timezone.now(), heartbeat_at=timezone.now(), progress=1.0, error="",
             duration_seconds=(run.duration_seconds or 0.0) + round(time.monotonic() - started, 3),
         )
