@@ -217,8 +217,15 @@ SYNC_GUARD_MAX_CHANGED_FRACTION = env.float("SYNC_GUARD_MAX_CHANGED_FRACTION", d
 # split between a night's full sync and the next night's, or a burst of incrementals, is held
 # as it would be in one run. 36 hours: the previous night's run and everything since.
 SYNC_GUARD_WINDOW_SECONDS = env.int("SYNC_GUARD_WINDOW_SECONDS", default=36 * 3600)
-# A running sync whose heartbeat is older than this was killed; the next run resumes it.
+# A running sync not heard from for this long is abandoned (its process hung or died); on
+# PostgreSQL a dead process is known at once from its session lock (rostering/services/liveness).
 SYNC_STALE_AFTER_SECONDS = env.int("SYNC_STALE_AFTER_SECONDS", default=600)
+# The recovery sweep (rostering.tasks.recover_syncs): how often beat runs it; how long after
+# a requested sync was due, with no run since, its message counts as lost and is sent again;
+# how many times at most.
+SYNC_RECOVERY_INTERVAL_SECONDS = env.int("SYNC_RECOVERY_INTERVAL_SECONDS", default=120)
+SYNC_RECOVERY_GRACE_SECONDS = env.int("SYNC_RECOVERY_GRACE_SECONDS", default=900)
+SYNC_RECOVERY_MAX_RESENDS = env.int("SYNC_RECOVERY_MAX_RESENDS", default=3)
 # A failed full run younger than this is resumed from its checkpoint by the next run.
 SYNC_RESUME_MAX_AGE_SECONDS = env.int("SYNC_RESUME_MAX_AGE_SECONDS", default=86_400)
 # Skip a page whose request and bytes match the last full run's and whose mirror range is intact.
@@ -235,8 +242,8 @@ SYNC_STAGGER_SECONDS = env.int("SYNC_STAGGER_SECONDS", default=30)
 ROSTER_RETENTION_DAYS = env.int("ROSTER_RETENTION_DAYS", default=60)
 # Celery beat (beside the sandbox's entry above): the nightly dispatcher (discovery, then one
 # staggered sync per connected district); discovery hourly too, half an hour off the dispatcher,
-# so a newly shared district shows up in the admin the same day; the retention purge an hour
-# before the dispatcher.
+# so a newly shared district shows up in the admin the same day; the recovery sweep every few
+# minutes; the retention purge an hour before the dispatcher.
 from celery.schedules import crontab  # noqa: E402
 
 CELERY_BEAT_SCHEDULE["rostering-nightly-sync"] = {
@@ -246,6 +253,10 @@ CELERY_BEAT_SCHEDULE["rostering-nightly-sync"] = {
 CELERY_BEAT_SCHEDULE["districts-discover"] = {
     "task": "districts.tasks.discover_districts_task",
     "schedule": crontab(minute=(SYNC_NIGHTLY_MINUTE + 30) % 60),
+}
+CELERY_BEAT_SCHEDULE["rostering-recover-syncs"] = {
+    "task": "rostering.tasks.recover_syncs",
+    "schedule": float(SYNC_RECOVERY_INTERVAL_SECONDS),
 }
 CELERY_BEAT_SCHEDULE["rostering-purge-disconnected-districts"] = {
     "task": "rostering.tasks.purge_disconnected_districts",

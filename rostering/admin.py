@@ -381,8 +381,7 @@ class DistrictAdmin(DistrictAdminBase):
     def _enqueue(self, districts, *, kind: str) -> int:
         count = 0
         for district in districts:
-            tasks.sync_district.delay_on_commit(district_id=district.pk, kind=kind,
-                                                trigger=SyncRun.Trigger.MANUAL)
+            tasks.request_sync(district=district, kind=kind, trigger=SyncRun.Trigger.MANUAL)
             count += 1
         return count
 

@@ -384,3 +384,30 @@ class ChangeHold(models.Model):
 
     def __str__(self):
         return f"hold on run {self.run_id} ({self.status})"
+
+
+class SyncRequest(models.Model):
+    """A sync of the district that was asked for (nightly, by support, by a login, by a retry)
+    and is owed until a run that started after the asking concludes.
+
+    Kept in the database, not only as a Celery message: a message can be lost with a Redis
+    that crashed without persistence, or held by a worker that died, and a retry waiting for
+    its countdown lives only in the worker that holds it. The recovery sweep
+    (``rostering.tasks.recover_syncs``) sends the sync again for a request whose ``due_at``
+    (when it should have started) passed long enough ago with no run since.
+    """
+
+    district = models.OneToOneField("districts.District", on_delete=models.CASCADE,
+                                    related_name="sync_request")
+    kind = models.CharField(max_length=16, default="auto")
+    trigger = models.CharField(max_length=16, choices=SyncRun.Trigger.choices,
+                               default=SyncRun.Trigger.NIGHTLY)
+    requested_at = models.DateTimeField(default=timezone.now)
+    # When a run should have started by: the request plus its countdown (the nightly stagger,
+    # or a retry's longest backoff).
+    due_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Times the sweep had to send it again.
+    resent = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.kind} sync of {self.district_id} due {self.due_at:%Y-%m-%d %H:%M}"

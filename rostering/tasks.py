@@ -1,35 +1,47 @@
 """Celery tasks for roster syncs: thin, they take IDs and call one service.
 
+``request_sync`` (not a task) is how anything asks for a sync: it records a ``SyncRequest``
+(``services.requests``) and sends ``sync_district`` after the commit. The request lives in the
+database, so a lost message is found again by the recovery sweep.
+
 ``sync_district``
     One district's sync through ``rostering.services.sync.run_sync``. ``acks_late`` (a worker
-    that dies mid-sync leaves the message to be redelivered; the engine resumes from its
-    checkpoint), soft/hard time limits from settings that stay below the Redis visibility
-    timeout (checked at import), one sync per district (the engine's database lock answers a
-    second one with a ``skipped`` run: the task reports it and does not retry; so does a
-    district that is not connected or has syncs switched off).
+    that dies mid-sync leaves the message to be redelivered), soft/hard time limits from
+    settings that stay below the Redis visibility timeout (checked at import), one sync per
+    district (the engine answers a second one with a ``skipped`` run: the task reports it and
+    does not retry; so does a district that is not connected or has syncs switched off). A
+    message whose request a run that started after it already answered (a duplicate, a
+    redelivery, a resend by the sweep) reports ``done`` and syncs nothing.
 
     Retries: ``run_sync`` never raises for Clever's problems; it returns a ``failed`` run. A
     failed run is retried only when its cause is one that waiting can fix (Clever's 429 or
-    5xx other than 501, no answer at all, a dropped database connection, the soft time limit):
-    the task raises ``RetryableSync`` and Celery retries it with exponential backoff and full
-    jitter (``SYNC_RETRY_BACKOFF`` doubling up to ``SYNC_RETRY_BACKOFF_MAX``), at most
-    ``SYNC_TASK_MAX_RETRIES`` times; then the failed run stands and the next night tries again.
-    A 400/401/403/404/413/501, a broken answer, a refused token or a held run is final:
-    retrying cannot help (a 401 already made the engine look the token up again). A retry is a
-    new run that resumes the failed full run's checkpoint (the engine's "auto"/"full"), so
-    pages already staged are not fetched again. The longest backoff plus the hard time limit
-    stays below the visibility timeout, so a waiting retry is never delivered twice. Eager
-    (no Redis: the demo) never retries: it would run again at once inside the caller.
+    5xx other than 501, no answer at all, a dropped database connection, Redis unreachable, the
+    soft time limit): the task raises ``RetryableSync`` and Celery retries it with exponential
+    backoff and full jitter (``SYNC_RETRY_BACKOFF`` doubling up to ``SYNC_RETRY_BACKOFF_MAX``),
+    at most ``SYNC_TASK_MAX_RETRIES`` times; then the failed run stands and the next night
+    tries again. Before raising, the request is postponed past the longest backoff: if the
+    waiting retry is lost, the sweep sends it again. A database that is down when the run's
+    end is written makes ``run_sync`` raise: Celery retries that too, and the next attempt
+    finds the run abandoned (the engine's ``liveness``) and resumes it at once. A 400/401/403/
+    404/413/501, a refused token or a held run is final: retrying cannot help. A retry is a
+    new run that resumes the failed full run's checkpoint. Eager (no Redis: the demo) never
+    retries: it would run again at once inside the caller.
 
-    A worker killed mid-sync (``task_reject_on_worker_lost``): the redelivered message finds
-    the dead run still "running" and is skipped, so it retries once that run's heartbeat is
-    stale (``SYNC_STALE_AFTER_SECONDS`` + 60 s), when the engine marks it interrupted and
-    resumes it. Poison-message guard: a redelivered message for a district with
-    ``SYNC_MAX_INTERRUPTIONS`` interrupted runs in the last 24 hours is dropped (logged).
+    Poison-message guard: a redelivered message for a district with ``SYNC_MAX_INTERRUPTIONS``
+    interrupted runs in the last 24 hours is dropped (logged), and the sweep stops resuming it.
+
+``recover_syncs``
+    Celery beat's recovery sweep, every ``SYNC_RECOVERY_INTERVAL_SECONDS`` (2 minutes by
+    default): a running run whose process is gone (killed worker, lost database connection)
+    is marked interrupted and its district's sync is requested again (it resumes from the
+    checkpoint), so a killed worker's sync runs again within minutes, not when Redis's
+    visibility timeout (4 hours) redelivers its message; and a request due more than
+    ``SYNC_RECOVERY_GRACE_SECONDS`` ago with no run since (its message lost) is sent again,
+    at most ``SYNC_RECOVERY_MAX_RESENDS`` times.
 
 ``nightly_sync``
     Celery beat's dispatcher: discovers districts first (failures logged, not fatal), then
-    enqueues ``sync_district`` for every connected, sync-enabled district after the commit,
+    requests a sync of every connected, sync-enabled district after the commit,
     ``SYNC_STAGGER_SECONDS`` apart (compressed if the whole fan-out would stretch past half
     the visibility timeout: a countdown longer than it makes Redis deliver the task twice).
 
@@ -47,11 +59,11 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
-from celery.exceptions import MaxRetriesExceededError
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from districts import services as district_services
 from districts.models import District, DistrictAudit, DistrictStatus
@@ -59,7 +71,14 @@ from districts.selectors import districts_needing_sync
 
 from .models import SyncRun
 from .selectors import running_sync
-from .services.sync import INTERRUPTED, purge_district_roster, run_sync
+from .services import liveness
+from .services import requests as sync_requests
+from .services.sync import (
+    INTERRUPTED,
+    interrupt_abandoned_runs,
+    purge_district_roster,
+    run_sync,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -107,12 +126,27 @@ def _summary(run: SyncRun, **extra) -> dict:
 
 
 def _recent_interruptions(district: District) -> int:
-    """Runs of the district that died without finishing (no heartbeat) in the last day."""
+    """Runs of the district that died without finishing in the last day."""
     since = timezone.now() - timedelta(hours=24)
     return SyncRun.objects.filter(
         district=district, status=SyncRun.Status.FAILED, error__startswith=INTERRUPTED_PREFIX,
         started_at__gte=since,
     ).count()
+
+
+def request_sync(*, district: District, kind: str = "auto", trigger: str = SyncRun.Trigger.MANUAL,
+                 countdown: float = 0) -> None:
+    """Ask for a sync of ``district``: recorded now, sent to a worker after the commit (to
+    start in ``countdown`` seconds)."""
+    request = sync_requests.record(district=district, kind=kind, trigger=trigger,
+                                   countdown=countdown)
+    _send(request, countdown=countdown)
+
+
+def _send(request, *, countdown: float = 0) -> None:
+    kwargs = {"district_id": request.district_id, "kind": request.kind,
+              "trigger": request.trigger, "requested_at": request.requested_at.isoformat()}
+    transaction.on_commit(lambda: sync_district.apply_async(kwargs=kwargs, countdown=countdown))
 
 
 @shared_task(
@@ -126,12 +160,20 @@ def _recent_interruptions(district: District) -> int:
     retry_backoff_max=SYNC_RETRY_BACKOFF_MAX,
     retry_jitter=True,
 )
-def sync_district(self, district_id: int, kind: str = "auto", trigger: str = SyncRun.Trigger.NIGHTLY) -> dict:
-    """Sync one district (our ``District`` pk); returns a summary of the run (no PII)."""
+def sync_district(self, district_id: int, kind: str = "auto",
+                  trigger: str = SyncRun.Trigger.NIGHTLY, requested_at: str | None = None) -> dict:
+    """Sync one district (our ``District`` pk); returns a summary of the run (no PII).
+    ``requested_at``: when the sync was asked for (``request_sync``)."""
     district = District.objects.filter(pk=district_id).first()
     if district is None:
         logger.warning("sync_district: district %s no longer exists", district_id)
         return {"district": district_id, "run": None, "status": "missing", "kind": kind, "error": None}
+    asked = parse_datetime(requested_at) if requested_at else None
+    answer = sync_requests.answered_since(district_id, asked) if asked else None
+    if answer is not None:
+        logger.info("sync_district: district %s already synced by run %s since it was asked for",
+                    district_id, answer.pk)
+        return {**_summary(answer), "status": "done"}
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     if redelivered and _recent_interruptions(district) >= SYNC_MAX_INTERRUPTIONS:
         # Poison-message guard: this sync keeps killing its worker; stop redelivering it.
@@ -141,31 +183,69 @@ def sync_district(self, district_id: int, kind: str = "auto", trigger: str = Syn
                 "error": "the sync was interrupted too often"}
     run = run_sync(district=district, kind=kind, trigger=trigger)
     if run.status == SyncRun.Status.SKIPPED:
-        if redelivered and running_sync(district) is not None:
-            # This message came back after its worker died: the "running" run is most likely
-            # its own dead one. Come back once its heartbeat is stale: the engine then marks it
-            # interrupted and resumes from its checkpoint.
-            try:
-                raise self.retry(countdown=settings.SYNC_STALE_AFTER_SECONDS + 60)
-            except MaxRetriesExceededError:
-                pass
-        # Otherwise another sync is doing the work, or the district is not syncable now.
+        # Another live sync is doing the work (it settles what was asked before it started),
+        # or the district is not syncable now (nothing is owed until it is).
+        if running_sync(district) is None:
+            sync_requests.settle(run=run)
         logger.info("sync_district: district %s skipped: %s", district_id, run.error)
         return _summary(run)
+    attempt = self.request.retries + 1
+    if failure_is_retryable(run) and not self.request.is_eager \
+            and attempt <= SYNC_TASK_MAX_RETRIES:
+        logger.warning("sync_district: district %s run %s failed (temporary); retry %s of %s",
+                       district_id, run.pk, attempt, SYNC_TASK_MAX_RETRIES)
+        sync_requests.postpone(district_id=district_id, seconds=SYNC_RETRY_BACKOFF_MAX)
+        raise RetryableSync(f"run {run.pk} of district {district_id} failed: retryable")
     if failure_is_retryable(run):
-        attempt = self.request.retries + 1
-        if self.request.is_eager:
-            # In-process (no Redis): a retry would run at once, inside the caller (an admin
-            # request); the failed run stands and the next sync resumes it.
-            logger.warning("sync_district: district %s run %s failed (temporary); not retried "
-                           "in eager mode", district_id, run.pk)
-        elif attempt <= SYNC_TASK_MAX_RETRIES:
-            logger.warning("sync_district: district %s run %s failed (temporary); retry %s of %s",
-                           district_id, run.pk, attempt, SYNC_TASK_MAX_RETRIES)
-            raise RetryableSync(f"run {run.pk} of district {district_id} failed: retryable")
-        logger.error("sync_district: district %s run %s failed after %s retries",
-                     district_id, run.pk, SYNC_TASK_MAX_RETRIES)
-    return _summary(run, attempt=self.request.retries + 1)
+        # In-process (no Redis), a retry would run at once inside the caller (an admin
+        # request); otherwise the retries are spent. The failed run stands; the next sync
+        # resumes it.
+        logger.warning("sync_district: district %s run %s failed (temporary); not retried%s",
+                       district_id, run.pk, " in eager mode" if self.request.is_eager
+                       else f" after {SYNC_TASK_MAX_RETRIES} retries")
+    sync_requests.settle(run=run)
+    return _summary(run, attempt=attempt)
+
+
+@shared_task(acks_late=True, soft_time_limit=240, time_limit=300)
+def recover_syncs() -> dict:
+    """Resume syncs whose process died and resend syncs whose message was lost (see the
+    module's docstring). Returns ``{"resumed": [district pks], "resent": [...], "dropped":
+    [...]}``."""
+    resumed: list[int] = []
+    for run in interrupt_abandoned_runs():
+        district = run.district
+        if _recent_interruptions(district) >= SYNC_MAX_INTERRUPTIONS:
+            logger.error("recover_syncs: district %s: %s interrupted runs in 24 hours; not "
+                         "resumed (see the district's sync history)", district.pk,
+                         SYNC_MAX_INTERRUPTIONS)
+            continue
+        request_sync(district=district, kind="auto", trigger=SyncRun.Trigger.RESUME)
+        resumed.append(district.pk)
+    resent: list[int] = []
+    dropped: list[int] = []
+    grace = settings.SYNC_RECOVERY_GRACE_SECONDS
+    now = timezone.now()
+    for request in sync_requests.overdue(grace=grace, now=now):
+        if request.district_id in resumed:
+            continue
+        running = running_sync(request.district)
+        if running is not None and liveness.is_alive(running, now=now):
+            continue
+        if request.resent >= settings.SYNC_RECOVERY_MAX_RESENDS:
+            logger.error("recover_syncs: district %s: the sync asked for at %s never ran after "
+                         "%s resends; dropped", request.district_id,
+                         request.requested_at.isoformat(), request.resent)
+            sync_requests.drop(request=request)
+            dropped.append(request.district_id)
+            continue
+        sync_requests.mark_resent(request=request, due_in=grace, now=now)
+        _send(request)
+        resent.append(request.district_id)
+    if resumed or resent or dropped:
+        logger.warning("recover_syncs: %s resumed, %s resent, %s dropped", len(resumed),
+                       len(resent), len(dropped))
+    return {"resumed": resumed, "resent": resent, "dropped": dropped}
 
 
 def nightly_countdowns(count: int) -> list[int]:
@@ -182,21 +262,19 @@ def nightly_countdowns(count: int) -> list[int]:
 
 @shared_task(acks_late=True, soft_time_limit=600, time_limit=900)
 def nightly_sync() -> int:
-    """Discover districts, then enqueue one staggered sync per connected, sync-enabled district
-    (after the commit). Returns how many syncs were enqueued."""
+    """Discover districts, then request one staggered sync per connected, sync-enabled district
+    (sent after the commit). Returns how many syncs were requested."""
     try:
         district_services.discover_districts()
     except Exception:
         # Clever's /oauth/tokens may be down tonight: sync the districts we already know.
         logger.exception("nightly_sync: district discovery failed; syncing known districts")
-    district_ids = list(districts_needing_sync().values_list("pk", flat=True))
-    for district_id, countdown in zip(district_ids, nightly_countdowns(len(district_ids)), strict=True):
-        sync_district.apply_async_on_commit(
-            kwargs={"district_id": district_id, "kind": "auto", "trigger": SyncRun.Trigger.NIGHTLY},
-            countdown=countdown,
-        )
-    logger.info("nightly_sync: %s district syncs enqueued", len(district_ids))
-    return len(district_ids)
+    districts = list(districts_needing_sync())
+    for district, countdown in zip(districts, nightly_countdowns(len(districts)), strict=True):
+        request_sync(district=district, kind="auto", trigger=SyncRun.Trigger.NIGHTLY,
+                     countdown=countdown)
+    logger.info("nightly_sync: %s district syncs requested", len(districts))
+    return len(districts)
 
 
 def districts_due_for_purge():

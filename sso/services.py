@@ -211,10 +211,10 @@ def admit_clever_login(*, identity: CleverIdentity, record: dict, access_token: 
 
     person, created = single.upsert_person(district=district, record=record)
     if created:
-        from rostering.tasks import sync_district
+        from rostering.tasks import request_sync
 
         # Someone the mirror did not know: the district's roster is behind; sync it.
-        transaction.on_commit(lambda: sync_district.delay(district.pk, "auto", SyncRun.Trigger.LOGIN))
+        request_sync(district=district, kind="auto", trigger=SyncRun.Trigger.LOGIN)
     return Admission(outcome=None, district=district, person=person, created=created)
 
 

@@ -1,7 +1,8 @@
 """The sync engine: fetch, stage, diff, guard, apply (DESIGN.md, "The sync engine").
 
 Entry points (keyword-only): ``run_sync``, ``approve_hold``, ``reject_hold``,
-``purge_district_roster``. Decisions worth knowing, in the order a run meets them:
+``purge_district_roster``, ``interrupt_abandoned_runs`` (the recovery sweep's). Decisions
+worth knowing, in the order a run meets them:
 
 **Who is synced.** A district whose status is not ``connected``, or whose ``sync_enabled`` is
 off, gets a run with status ``skipped`` and the reason in ``error`` (nothing is attempted, so
@@ -9,9 +10,10 @@ it is not a failure; a task may retry a skipped run later without alarm).
 
 **One run per district.** Creating the ``running`` row is the lock (the partial unique
 constraint ``one_running_sync_per_district``); an ``IntegrityError`` gives a ``skipped`` run
-naming the run that holds the lock. A running run whose heartbeat (written with every page) is
-older than ``SYNC_STALE_AFTER_SECONDS`` was killed: it is marked ``failed`` ("interrupted") and
-the new run takes the lock and resumes it.
+naming the run that holds the lock. A running run whose process is gone (``liveness``: on
+PostgreSQL a session lock the database releases with the process's connection; everywhere, a
+heartbeat, written with every page, older than ``SYNC_STALE_AFTER_SECONDS``) is marked
+``failed`` ("interrupted", retryable) and the new run takes the lock and resumes it.
 
 **Which kind.** ``kind="full"`` always reads every collection. ``"auto"`` and
 ``"incremental"`` read ``/events`` when the district has ``events_enabled`` and a cursor whose
@@ -88,7 +90,8 @@ paused during a run (parsed JSON has no cycles; see ``_gc_paused``); the diff an
 set-based SQL over staging (``diff``, ``apply``), never a row at a time.
 
 **Errors.** A ``CleverError`` or any other exception ends the run ``failed`` with a short error
-(``CleverError`` texts never hold a token; other exceptions give their type and first line);
+(``CleverError`` texts never hold a token; other exceptions give their type and first line),
+written on a fresh database connection when the run's own was dropped (``_fail``);
 nothing is applied and staged rows are kept so the next run resumes. A 401 asks
 ``recheck_after_unauthorized`` once: a rotated token is used for the same request, otherwise
 the run fails and the district is revoked or disconnected; nothing is archived. A district with
@@ -109,7 +112,7 @@ from datetime import datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
@@ -132,7 +135,7 @@ from ..models import (
     Term,
 )
 from . import apply as apply_sql
-from . import diff, mapping, provisioning, staging
+from . import diff, liveness, mapping, provisioning, staging
 
 logger = logging.getLogger(__name__)
 
@@ -143,8 +146,8 @@ KINDS = (KIND_AUTO, SyncRun.Kind.FULL, SyncRun.Kind.INCREMENTAL)
 CHECKPOINT_VERSION = 2
 # Share of the progress bar the fetch takes; the diff and the apply take the rest.
 FETCH_SHARE = 0.9
-INTERRUPTED = ("interrupted: no heartbeat for more than {seconds}s (the process was killed or "
-               "stopped); the next run resumes it")
+INTERRUPTED = ("interrupted: the process running it stopped (it was killed, or lost its database "
+               "connection, or was not heard from for {seconds}s); the next run resumes it")
 UPSERT, DELETE = StagedRecord.Action.UPSERT, StagedRecord.Action.DELETE
 EVENT_ACTIONS = ("created", "updated", "deleted")
 
@@ -171,10 +174,6 @@ class SyncInProgress(Exception):
 
 def _resume_max_age() -> timedelta:
     return timedelta(seconds=getattr(settings, "SYNC_RESUME_MAX_AGE_SECONDS", 24 * 3600))
-
-
-def _stale_after() -> timedelta:
-    return timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS)
 
 
 def _short_error(exc: BaseException) -> str:
@@ -269,6 +268,17 @@ class _Connection:
                  ("requests", "retries", "pages", "bytes_received", "seconds_waited")}
         total["seconds_waited"] = round(float(total["seconds_waited"]), 3)
         return total
+
+
+def _replace_broken_connection() -> None:
+    """Close the database connection if it no longer answers (the server ended the session, or
+    went away), so the run's end is written on a fresh one. Django replaces a broken connection
+    only between requests or tasks, and a statement that failed outside a transaction leaves it
+    broken in place. If the database is still down, writing the end raises: the task retries,
+    and the next attempt finds the run abandoned (``liveness``)."""
+    if not connection.in_atomic_block and connection.connection is not None \
+            and not connection.is_usable():
+        connection.close()
 
 
 @contextmanager
@@ -384,6 +394,7 @@ class _Run:
     def _fail(self, error: str, *, retryable: bool = False) -> SyncRun:
         logger.warning("sync run %s of district %s failed: %s", self.run.pk,
                        self.district.clever_id, error)
+        _replace_broken_connection()
         try:
             return self._finish(SyncRun.Status.FAILED, error=error or "failed", retryable=retryable)
         except RunLost:
@@ -841,7 +852,8 @@ def _skipped(district: District, kind: str, trigger: str, reason: str) -> SyncRu
 
 
 def _acquire(district: District, kind: str, trigger: str) -> tuple[SyncRun | None, str]:
-    """The district's running-sync lock: (the new running run, "") or (None, why not)."""
+    """The district's running-sync lock: (the new running run, "") or (None, why not). A
+    running run whose process is gone (``liveness``) is marked interrupted and taken over."""
     for attempt in range(2):
         now = timezone.now()
         try:
@@ -850,22 +862,36 @@ def _acquire(district: District, kind: str, trigger: str) -> tuple[SyncRun | Non
                     district=district, kind=kind, trigger=trigger,
                     status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now,
                 )
+                liveness.hold(run.pk)
             return run, ""
         except IntegrityError:
             holder = SyncRun.objects.filter(district=district,
                                             status=SyncRun.Status.RUNNING).first()
             if holder is None:
                 continue  # it just finished
-            cutoff = now - _stale_after()
-            if holder.heartbeat_at >= cutoff or attempt:
+            if attempt or liveness.is_alive(holder, now=now):
                 return None, f"another sync of this district is running (run {holder.pk})"
-            SyncRun.objects.filter(
-                pk=holder.pk, status=SyncRun.Status.RUNNING, heartbeat_at__lt=cutoff
-            ).update(status=SyncRun.Status.FAILED, finished_at=now,
-                     error=INTERRUPTED.format(seconds=settings.SYNC_STALE_AFTER_SECONDS))
-            logger.warning("sync run %s of district %s had no heartbeat since %s: interrupted",
-                           holder.pk, district.clever_id, holder.heartbeat_at.isoformat())
+            _mark_interrupted(holder, now)
     return None, "another sync of this district is running"
+
+
+def _mark_interrupted(run: SyncRun, now: datetime) -> bool:
+    """End a running run whose process is gone; False when it ended meanwhile on its own."""
+    taken = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
+        status=SyncRun.Status.FAILED, finished_at=now, retryable=True,
+        error=INTERRUPTED.format(seconds=settings.SYNC_STALE_AFTER_SECONDS))
+    if taken:
+        logger.warning("sync run %s of district %s was abandoned (last heartbeat %s): "
+                       "interrupted", run.pk, run.district_id, run.heartbeat_at.isoformat())
+    return bool(taken)
+
+
+def interrupt_abandoned_runs() -> list[SyncRun]:
+    """Mark every running run whose process is gone (``liveness``) interrupted; returns them
+    (their districts are owed a sync that resumes them)."""
+    now = timezone.now()
+    return [run for run in SyncRun.objects.filter(status=SyncRun.Status.RUNNING).order_by("pk")
+            if not liveness.is_alive(run, now=now) and _mark_interrupted(run, now)]
 
 
 def run_sync(
@@ -895,7 +921,10 @@ def run_sync(
     run, why_not = _acquire(district, planned, trigger)
     if run is None:
         return _skipped(district, planned, trigger, why_not)
-    return _Run(run, district, client, started).execute(kind)
+    try:
+        return _Run(run, district, client, started).execute(kind)
+    finally:
+        liveness.release(run.pk)
 
 
 # --- holds -------------------------------------------------------------------------------------
@@ -975,7 +1004,7 @@ def purge_district_roster(*, district: District, actor_label: str = "retention",
     now = timezone.now()
     running = SyncRun.objects.filter(district=district, status=SyncRun.Status.RUNNING).first()
     if running is not None:
-        if running.heartbeat_at >= now - _stale_after():
+        if liveness.is_alive(running, now=now):
             raise SyncInProgress(f"sync run {running.pk} of the district is running")
         SyncRun.objects.filter(pk=running.pk).update(
             status=SyncRun.Status.FAILED, finished_at=now, error="interrupted; then purged")

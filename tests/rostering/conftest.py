@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import json
 import random
+from contextlib import contextmanager
 
+import psycopg
 import pytest
 from django.core.cache import cache
+from django.db import connection
 
 from clever.client import CleverClient
 from districts.models import District
 from rostering.models import ContactLink, Person, Section, SectionMembership
+from rostering.services import liveness
 from sandbox import services as sandbox_services
 from sandbox.generator import generate_district, load_district
 from sandbox.models import SandboxRecord
@@ -127,3 +131,15 @@ def sandbox_token(sandbox_district) -> str:
 
 __all__ = ["Person", "Section", "connect", "live_only", "load_generated", "mirror",
            "sandbox_token", "truth"]
+
+
+@contextmanager
+def held_by_another_process(run):
+    """The run's liveness lock held by another database session, as a live worker holds it
+    (on SQLite the fresh heartbeat alone says the run is alive)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", liveness._key(run.pk))
+        yield

@@ -17,7 +17,14 @@ from rostering.services.sync import run_sync
 from sandbox import services as sandbox_services
 from sandbox.transport import InProcessAdapter
 from tests.conftest import require_service
-from tests.rostering.conftest import connect, load_generated, mirror, sandbox_token, truth
+from tests.rostering.conftest import (
+    connect,
+    held_by_another_process,
+    load_generated,
+    mirror,
+    sandbox_token,
+    truth,
+)
 from tests.rostering.test_full_sync import assert_mirror_matches
 
 
@@ -116,16 +123,33 @@ def test_a_killed_run_is_resumed_by_the_next_one(synced, make_client):
     assert_mirror_matches(district, sandbox_district)
 
 
-def test_a_running_sync_with_a_fresh_heartbeat_is_not_taken_over(synced, client):
+def test_a_running_sync_whose_process_is_alive_is_not_taken_over(synced, client):
     _, district = synced
     running = SyncRun.objects.create(district=district, kind="full", status="running")
 
-    skipped = run_sync(district=district, client=client)
+    with held_by_another_process(running):
+        skipped = run_sync(district=district, client=client)
 
     assert skipped.status == SyncRun.Status.SKIPPED
     assert f"run {running.pk}" in skipped.error
     running.refresh_from_db()
     assert running.status == SyncRun.Status.RUNNING
+
+
+def test_a_running_sync_whose_process_is_gone_is_taken_over_at_once(synced, client):
+    """On PostgreSQL the database released the dead process's lock: no waiting for the
+    heartbeat to grow stale."""
+    require_service("PostgreSQL", connection.vendor == "postgresql",
+                    "set DATABASE_URL to a PostgreSQL database")
+    _, district = synced
+    abandoned = SyncRun.objects.create(district=district, kind="full", status="running")
+
+    run = run_sync(district=district, client=client)
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    abandoned.refresh_from_db()
+    assert abandoned.status == SyncRun.Status.FAILED and abandoned.retryable
+    assert abandoned.error.startswith("interrupted")
 
 
 def test_a_429_storm_completes(generated, make_client, fake_clock, sandbox_knobs):

@@ -18,7 +18,7 @@ from rostering.models import (
 from rostering.selectors import live_totals
 from rostering.services.sync import SyncInProgress, purge_district_roster, run_sync
 from sandbox import services as sandbox_services
-from tests.rostering.conftest import truth
+from tests.rostering.conftest import held_by_another_process, truth
 
 
 def test_purge_deletes_the_mirror_and_deactivates_the_accounts(generated, client):
@@ -63,6 +63,6 @@ def test_purge_deletes_the_mirror_and_deactivates_the_accounts(generated, client
 
 def test_purge_refuses_while_a_sync_runs(generated):
     _, district = generated
-    SyncRun.objects.create(district=district, kind="full", status="running")
-    with pytest.raises(SyncInProgress):
+    running = SyncRun.objects.create(district=district, kind="full", status="running")
+    with held_by_another_process(running), pytest.raises(SyncInProgress):
         purge_district_roster(district=district)

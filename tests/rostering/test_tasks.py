@@ -19,9 +19,11 @@ from districts import services as district_services
 from districts.models import District, DistrictAudit, DistrictStatus
 from districts.services import NoToken
 from rostering import tasks
-from rostering.models import Person, Section, SyncRun
+from rostering.models import Person, Section, SyncRequest, SyncRun
+from rostering.services import requests as sync_requests
 from rostering.services.sync import failure_is_temporary
 from sandbox.generator import generate_district, load_district
+from tests.rostering.conftest import held_by_another_process
 
 pytestmark = pytest.mark.django_db
 
@@ -59,12 +61,13 @@ def test_sync_district_runs_a_sync_and_mirrors_the_roster(district):
 
 
 def test_a_second_sync_while_one_runs_is_skipped_and_not_retried(district, monkeypatch):
-    SyncRun.objects.create(district=district, kind=SyncRun.Kind.FULL, trigger="nightly")
+    running = SyncRun.objects.create(district=district, kind=SyncRun.Kind.FULL, trigger="nightly")
     calls = []
     real = tasks.run_sync
     monkeypatch.setattr(tasks, "run_sync", lambda **kw: calls.append(kw) or real(**kw))
 
-    result = tasks.sync_district.delay(district_id=district.pk).get()
+    with held_by_another_process(running):
+        result = tasks.sync_district.delay(district_id=district.pk).get()
 
     assert result["status"] == SyncRun.Status.SKIPPED
     assert len(calls) == 1  # no retry
@@ -137,16 +140,19 @@ def test_eager_mode_never_retries_inside_the_caller(district, sandbox_knobs):
     assert SyncRun.objects.filter(district=district).count() == 1
 
 
-def test_a_redelivered_sync_waits_for_its_dead_run_to_go_stale(district, as_worker, settings):
-    SyncRun.objects.create(district=district, kind=SyncRun.Kind.FULL, trigger="nightly")
+def test_a_redelivered_sync_resumes_its_dead_run_at_once(district, as_worker, settings):
+    """The message of a worker that died comes back and finds the run the worker left: its
+    process is gone (no session lock on PostgreSQL; here also a stale heartbeat), so the run is
+    marked interrupted and resumed now, not after a countdown."""
+    dead = SyncRun.objects.create(
+        district=district, kind=SyncRun.Kind.FULL, trigger="nightly",
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS + 1))
 
-    with pytest.raises(Retry):
-        as_worker(district, redelivered=True)
+    result = as_worker(district, redelivered=True)
 
-    assert as_worker.requested == [settings.SYNC_STALE_AFTER_SECONDS + 60]
-    # A first delivery that meets another sync just reports skipped.
-    assert as_worker(district)["status"] == SyncRun.Status.SKIPPED
-    assert len(as_worker.requested) == 1
+    assert result["status"] == SyncRun.Status.SUCCEEDED and as_worker.requested == []
+    dead.refresh_from_db()
+    assert dead.status == SyncRun.Status.FAILED and dead.error.startswith("interrupted")
 
 
 def test_poison_guard_drops_a_redelivered_sync_that_keeps_dying(district, as_worker):
@@ -306,11 +312,136 @@ def test_beat_schedules_the_dispatcher_discovery_and_purge():
     assert schedule["rostering-purge-disconnected-districts"]["task"] == (
         "rostering.tasks.purge_disconnected_districts")
     assert schedule["districts-discover"]["task"] == "districts.tasks.discover_districts_task"
+    sweep = schedule["rostering-recover-syncs"]
+    assert sweep["task"] == "rostering.tasks.recover_syncs"
+    assert sweep["schedule"] == settings.SYNC_RECOVERY_INTERVAL_SECONDS <= 300  # minutes, not hours
     from config.celery import app
 
     for entry in schedule.values():  # every scheduled name is a registered task
         importlib.import_module(entry["task"].rsplit(".", 1)[0])
         assert entry["task"] in app.tasks, entry["task"]
+
+
+# --- requested syncs and the recovery sweep ------------------------------------------------------
+
+
+def test_a_requested_sync_is_recorded_then_settled_by_the_run_that_answers_it(
+    district, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        tasks.request_sync(district=district, kind="full")
+        request = SyncRequest.objects.get(district=district)  # owed before anything is sent
+        assert request.kind == "full" and request.trigger == SyncRun.Trigger.MANUAL
+
+    for callback in callbacks:
+        callback()  # the message leaves after the commit; eager here, so it runs now
+
+    run = SyncRun.objects.get(district=district)
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert not SyncRequest.objects.filter(district=district).exists()
+
+
+def test_a_duplicate_of_an_answered_request_syncs_nothing(district):
+    asked = timezone.now()
+    first = tasks.sync_district.delay(district_id=district.pk, requested_at=asked.isoformat()).get()
+
+    again = tasks.sync_district.delay(district_id=district.pk, requested_at=asked.isoformat()).get()
+
+    assert first["status"] == SyncRun.Status.SUCCEEDED
+    assert again["status"] == "done" and again["run"] == first["run"]
+    assert SyncRun.objects.filter(district=district).count() == 1
+    # A request made after that run is not answered by it.
+    later = tasks.sync_district.delay(district_id=district.pk,
+                                      requested_at=timezone.now().isoformat()).get()
+    assert later["status"] == SyncRun.Status.SUCCEEDED and later["run"] != first["run"]
+
+
+def test_a_waiting_retry_keeps_the_request_owed_past_its_longest_backoff(
+    district, sandbox_knobs, as_worker
+):
+    sync_requests.record(district=district, kind="full", trigger="nightly")
+    sandbox_knobs.add_fault("status", status=503, count=10_000, path_contains="/v3")
+
+    with pytest.raises(Retry):
+        as_worker(district, kind="full")
+
+    request = SyncRequest.objects.get(district=district)
+    assert request.due_at >= timezone.now() + timedelta(seconds=tasks.SYNC_RETRY_BACKOFF_MAX - 5)
+    # The retries spent: the failed run stands and nothing is owed any more.
+    as_worker(district, retries=tasks.SYNC_TASK_MAX_RETRIES, kind="full")
+    assert not SyncRequest.objects.filter(district=district).exists()
+
+
+def dead_run(district, settings) -> SyncRun:
+    """A running run whose process is gone: no session lock on PostgreSQL, and a heartbeat
+    older than the stale limit (what SQLite goes by)."""
+    return SyncRun.objects.create(
+        district=district, kind=SyncRun.Kind.FULL, trigger="nightly",
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS + 1))
+
+
+def test_the_sweep_resumes_a_sync_whose_process_died(district, settings,
+                                                     django_capture_on_commit_callbacks):
+    dead = dead_run(district, settings)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = tasks.recover_syncs.delay().get()
+
+    assert outcome["resumed"] == [district.pk]
+    dead.refresh_from_db()
+    assert dead.status == SyncRun.Status.FAILED and dead.error.startswith("interrupted")
+    resumed = SyncRun.objects.exclude(pk=dead.pk).get(district=district)
+    assert resumed.status == SyncRun.Status.SUCCEEDED and resumed.trigger == SyncRun.Trigger.RESUME
+    assert not SyncRequest.objects.filter(district=district).exists()
+
+
+def test_the_sweep_leaves_a_live_sync_alone(district):
+    running = SyncRun.objects.create(district=district, kind=SyncRun.Kind.FULL, trigger="nightly")
+    SyncRequest.objects.create(district=district, due_at=timezone.now() - timedelta(hours=1))
+
+    with held_by_another_process(running):
+        outcome = tasks.recover_syncs.delay().get()
+
+    assert outcome == {"resumed": [], "resent": [], "dropped": []}
+    running.refresh_from_db()
+    assert running.status == SyncRun.Status.RUNNING
+
+
+def test_the_sweep_does_not_resume_a_district_that_keeps_killing_its_worker(district, settings):
+    for _ in range(tasks.SYNC_MAX_INTERRUPTIONS - 1):
+        SyncRun.objects.create(district=district, kind="full", status="failed",
+                               finished_at=timezone.now(), error="interrupted: (...)")
+    dead_run(district, settings)
+
+    outcome = tasks.recover_syncs.delay().get()
+
+    assert outcome["resumed"] == []
+    assert not SyncRun.objects.filter(district=district, status=SyncRun.Status.SUCCEEDED).exists()
+
+
+def test_the_sweep_resends_a_requested_sync_whose_message_was_lost(
+    district, enqueued, settings, django_capture_on_commit_callbacks
+):
+    asked = timezone.now() - timedelta(hours=1)
+    SyncRequest.objects.create(district=district, kind="auto", trigger="nightly",
+                               requested_at=asked, due_at=asked)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = tasks.recover_syncs.delay().get()
+
+    assert outcome["resent"] == [district.pk]
+    assert enqueued == [{"district_id": district.pk, "kind": "auto", "trigger": "nightly",
+                         "requested_at": asked.isoformat(), "countdown": 0}]
+    request = SyncRequest.objects.get(district=district)
+    assert request.resent == 1 and request.due_at > timezone.now()
+    # Not again before the grace period has passed once more.
+    assert tasks.recover_syncs.delay().get()["resent"] == []
+    assert len(enqueued) == 1
+    # Resent too often: dropped, and said so.
+    SyncRequest.objects.filter(pk=request.pk).update(
+        resent=settings.SYNC_RECOVERY_MAX_RESENDS, due_at=asked)
+    assert tasks.recover_syncs.delay().get()["dropped"] == [district.pk]
+    assert not SyncRequest.objects.filter(district=district).exists()
 
 
 # --- the retention purge -------------------------------------------------------------------------
