@@ -53,6 +53,7 @@ from .errors import (
     PayloadTooLarge,
     RateLimited,
     ServerError,
+    UnreadableAnswer,
     Unsupported,
 )
 from .pagination import (
@@ -327,9 +328,7 @@ class CleverClient:
         self, path: str, params: dict[str, Any] | None = None, *, version: str | None = None
     ) -> Any:
         """The decoded JSON of ``GET {api}/{version}/{path}`` (or of a link ``/v3.x/...``)."""
-        url = self._api_url(path, version)
-        response = self._send("GET", url, auth="bearer", params=params)
-        return self._decode(response, "GET", urlsplit(url).path)
+        return self._get_json(self._api_url(path, version), auth="bearer", params=params)
 
     def get_record(self, collection: str, clever_id: str, *, version: str | None = None) -> dict:
         """One record, e.g. ``get_record("users", id)``: the inner ``data`` object."""
@@ -558,8 +557,7 @@ class CleverClient:
                 raise BadResponse("the next link repeats a page already fetched (a paging loop)",
                                   method="GET", url=path)
             seen.add(url)
-            response = self._send("GET", url, auth=auth)
-            body = self._decode(response, "GET", path)
+            body = self._get_json(url, auth=auth)
             records, next_link = parse_list(body, wrapped=wrapped, method="GET", path=path)
             number += 1
             self.stats.pages += 1
@@ -703,11 +701,12 @@ class CleverClient:
         ceiling = min(self.backoff_cap, self.backoff_base * (2 ** min(attempt, 32)))
         return self._random.uniform(0, ceiling)
 
-    def _backoff(self, attempt: int, method: str, path: str, *, status: int | None = None) -> None:
+    def _backoff(self, attempt: int, method: str, path: str, *, status: int | None = None,
+                 problem: str = "") -> None:
         delay = self._backoff_delay(attempt)
+        what = problem or (f"answered {status}" if status else "got no answer")
         logger.warning("clever %s %s %s; retrying in %.2fs (attempt %d of %d)",
-                       method, path, f"answered {status}" if status else "got no answer",
-                       delay, attempt + 1, self.max_retries + 1)
+                       method, path, what, delay, attempt + 1, self.max_retries + 1)
         self._pause(delay)
 
     def _pause(self, seconds: float) -> None:
@@ -716,20 +715,38 @@ class CleverClient:
 
     # --- answers -------------------------------------------------------------------------------
 
+    def _get_json(self, url: str, *, auth: str, params: Any = None) -> Any:
+        """``GET`` and decode; a body that is not JSON, or JSON cut short, is fetched again like
+        a 5xx (bounded by ``max_retries``, with backoff): reading is safe to repeat, and the
+        next answer is usually whole."""
+        path = urlsplit(url).path
+        attempt = 0
+        while True:
+            response = self._send("GET", url, auth=auth, params=params)
+            try:
+                return self._decode(response, "GET", path)
+            except UnreadableAnswer:
+                if attempt >= self.max_retries:
+                    raise
+                self._backoff(attempt, "GET", path, problem="answered something that is not "
+                              "whole JSON")
+                attempt += 1
+                self.stats.retries += 1
+
     def _decode(self, response: requests.Response, method: str, path: str) -> Any:
-        """The JSON of a 2xx answer, or BadResponse naming the URL and what was wrong."""
+        """The JSON of a 2xx answer, or UnreadableAnswer naming the URL and what was wrong."""
         problem = _not_json(response)
         # A 2xx body may hold tokens or student data: it is never copied into the error.
         if problem:
-            raise BadResponse(f"expected JSON, got {problem}", status=response.status_code,
-                              method=method, url=path)
+            raise UnreadableAnswer(f"expected JSON, got {problem}", status=response.status_code,
+                                   method=method, url=path)
         try:
             return json.loads(response.content)
         except ValueError as exc:
             detail = getattr(exc, "msg", str(exc))
             position = getattr(exc, "pos", None)
             where = f" at character {position}" if position is not None else ""
-            raise BadResponse(
+            raise UnreadableAnswer(
                 f"malformed JSON ({detail}{where}; {len(response.content)} bytes)",
                 status=response.status_code, method=method, url=path,
             ) from None

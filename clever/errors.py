@@ -115,6 +115,13 @@ class BadResponse(CleverError):
     """Clever's answer could not be used: an HTML page, JSON cut short, a broken envelope."""
 
 
+class UnreadableAnswer(BadResponse):
+    """A 2xx whose body is not JSON or is JSON cut short, after every retry: usually a
+    connection dropped mid-body or an edge's error page, so worth trying again later."""
+
+    retryable = True
+
+
 class HtmlServerError(ServerError, BadResponse):
     """A 5xx whose body was an HTML error page (a gateway's), after every retry: both a
     server error (worth trying later) and a response that was not JSON."""

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from clever.client import CleverClient
 from clever.errors import AuthError, CleverError
@@ -74,18 +75,33 @@ def _cache_key(district: District | str) -> str:
     return f"clever:district-token:{clever_id}"
 
 
+# The token cache (Redis in production) only saves a request to Clever: when it cannot be
+# reached, a read is a miss and a write is skipped, so a sync that starts during a Redis outage
+# fetches its token and runs.
+CACHE_ERRORS = (RedisError, OSError)
+
+
 def _remember_token(clever_id: str, token: str) -> None:
     # The cache is shared (Redis in production): the token enters it encrypted with the field
     # keys, together with its district, so a value copied under another district's key is no use.
     sealed = crypto.encrypt(f"{clever_id}\n{token}")
-    cache.set(_cache_key(clever_id), sealed, settings.DISTRICT_TOKEN_CACHE_SECONDS)
+    try:
+        cache.set(_cache_key(clever_id), sealed, settings.DISTRICT_TOKEN_CACHE_SECONDS)
+    except CACHE_ERRORS as exc:
+        logger.warning("district %s: token not cached (cache unreachable: %s)", clever_id,
+                       type(exc).__name__)
 
 
 def _cached_token(clever_id: str) -> str | None:
     """The token cached for the district, or None: a value that does not decrypt with the current
     keys (rotated, tampered, or a plain token an older version cached) or names another district
-    is a miss, and the fetch that follows replaces it."""
-    sealed = cache.get(_cache_key(clever_id))
+    is a miss, and the fetch that follows replaces it; so is a cache that cannot be reached."""
+    try:
+        sealed = cache.get(_cache_key(clever_id))
+    except CACHE_ERRORS as exc:
+        logger.warning("district %s: token cache unreachable (%s); asking Clever", clever_id,
+                       type(exc).__name__)
+        return None
     if not isinstance(sealed, str):
         return None
     try:
@@ -116,7 +132,14 @@ def district_token(district: District, *, client: CleverClient | None = None) ->
 
 
 def forget_cached_token(district: District) -> None:
-    cache.delete(_cache_key(district))
+    try:
+        cache.delete(_cache_key(district))
+    except CACHE_ERRORS as exc:
+        # It expires within DISTRICT_TOKEN_CACHE_SECONDS; a revoked token meanwhile gets a 401,
+        # which looks the token up again.
+        logger.warning("district %s: cached token not forgotten (cache unreachable: %s)",
+                       district if isinstance(district, str) else district.clever_id,
+                       type(exc).__name__)
 
 
 def token_fingerprint(token: str) -> str:

@@ -115,6 +115,7 @@ from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from clever.client import CleverClient
 from clever.errors import AuthError, BadRequest, BadResponse, CleverError, Forbidden
@@ -186,12 +187,13 @@ def _short_error(exc: BaseException) -> str:
 
 
 def failure_is_temporary(exc: BaseException) -> bool:
-    """Whether trying the sync again later can help: Clever's 429 and 5xx (except 501) or no
-    answer at all (``CleverError.retryable``), a dropped database connection, the soft time limit
-    (the retry resumes from the checkpoint). A 400/401/403/404/413/501, a broken answer, a
-    refused token or a bug fails the same way on every try."""
+    """Whether trying the sync again later can help: Clever's 429 and 5xx (except 501), a page
+    that is not valid JSON, or no answer at all (``CleverError.retryable``), a dropped database
+    connection, Redis out of reach, the soft time limit (the retry resumes from the
+    checkpoint). A 400/401/403/404/413/501, an answer of the wrong shape, a refused token or a
+    bug fails the same way on every try."""
     return getattr(exc, "retryable", False) or isinstance(
-        exc, (OperationalError, InterfaceError, SoftTimeLimitExceeded)
+        exc, (OperationalError, InterfaceError, RedisError, SoftTimeLimitExceeded)
     )
 
 

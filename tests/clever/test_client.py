@@ -305,16 +305,19 @@ def test_a_401_is_never_retried(district_client, district_token):
     assert district_token not in str(caught.value)
 
 
-def test_an_html_error_page_is_a_bad_response_naming_the_url(district_client):
-    KNOBS.add_fault("html", on_request=1, count=1, status=200)
+def test_an_html_page_with_a_2xx_is_fetched_again_then_reported_naming_the_url(make_client,
+                                                                               district_token):
+    KNOBS.add_fault("html", on_request=1, count=100, status=200)
+    client = make_client(district_token, max_retries=2)
 
-    with pytest.raises(errors.BadResponse) as caught:
-        district_client.get("users")
+    with pytest.raises(errors.UnreadableAnswer) as caught:
+        client.get("users")
 
-    assert f"/sandbox/{district_client.api_version}/users" in str(caught.value)
+    assert f"/sandbox/{client.api_version}/users" in str(caught.value)
     assert "HTML" in str(caught.value)
-    assert caught.value.url == f"/sandbox/{district_client.api_version}/users"
-    assert district_client.stats.requests == 1
+    assert caught.value.url == f"/sandbox/{client.api_version}/users"
+    assert caught.value.retryable  # a task may try again later
+    assert client.stats.requests == 3 and client.stats.retries == 2
 
 
 def test_an_html_5xx_page_is_retried_then_reported_as_both(make_client, district_token):
@@ -337,16 +340,27 @@ def test_an_html_5xx_page_that_clears_is_retried(district_client, district):
     assert district_client.stats.retries == 1
 
 
-def test_malformed_json_is_a_bad_response(district_client, district):
+def test_a_malformed_page_is_fetched_again_like_a_5xx(district_client, district):
     load_students(district, 10)
     KNOBS.add_fault("malformed_json", on_request=1, count=1)
 
+    records = list(district_client.iter_records("users"))
+
+    assert len(records) == 10
+    assert district_client.stats.requests == 2 and district_client.stats.retries == 1
+
+
+def test_a_page_malformed_on_every_try_is_a_bad_response(make_client, district_token, district):
+    load_students(district, 10)
+    KNOBS.add_fault("malformed_json", on_request=1, count=100)
+    client = make_client(district_token, max_retries=2)
+
     with pytest.raises(errors.BadResponse) as caught:
-        list(district_client.iter_records("users"))
+        list(client.iter_records("users"))
 
     assert "malformed JSON" in str(caught.value)
-    assert f"/sandbox/{district_client.api_version}/users" in str(caught.value)
-    assert district_client.stats.requests == 1
+    assert f"/sandbox/{client.api_version}/users" in str(caught.value)
+    assert client.stats.requests == 3
 
 
 def test_a_bad_request_carries_clevers_message(district_client):

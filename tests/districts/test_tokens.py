@@ -216,3 +216,22 @@ def test_clearing_the_pasted_token_goes_back_to_clever(pair, staff, make_client)
     # Clearing again is a no-op.
     services.clear_pasted_token(district=district, actor=staff)
     assert DistrictAudit.objects.filter(action=DistrictAudit.Action.TOKEN_CLEARED).count() == 1
+
+
+def test_a_sync_starting_while_the_cache_is_unreachable_fetches_its_token(
+    pair, make_client, monkeypatch, caplog
+):
+    """Redis down at the start of a sync: the token cache is a miss, not a failure."""
+    from django.core.cache import cache
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    def unreachable(*args, **kwargs):
+        raise RedisConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    remote, district = pair
+    for name in ("get", "set", "delete"):
+        monkeypatch.setattr(cache, name, unreachable)
+
+    assert services.district_token(district, client=make_client()) == live_token(remote)
+    services.forget_cached_token(district)
+    assert "token cache unreachable" in caplog.text

@@ -290,16 +290,29 @@ def test_districts_that_are_not_connected_or_disabled_are_skipped(generated, cli
     assert not Person.objects.filter(district=district).exists()
 
 
-def test_a_broken_answer_fails_the_run_without_retrying(synced, client, sandbox_knobs):
+def test_a_malformed_page_is_fetched_again_and_the_run_succeeds(synced, client, sandbox_knobs):
+    sandbox_district, district = synced
+    change_roster(sandbox_district)
+    sandbox_knobs.add_fault("malformed_json", on_request=1, count=2, path_contains="/sections")
+
+    run = run_sync(district=district, kind="full", client=client)
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert run.retries >= 2
+    assert_mirror_matches(district, sandbox_district)
+
+
+def test_a_page_malformed_on_every_try_fails_the_run_as_retryable(synced, client, sandbox_knobs):
     sandbox_district, district = synced
     change_roster(sandbox_district)
     before = mirror(district)
-    sandbox_knobs.add_fault("malformed_json", on_request=1, count=1, path_contains="/sections")
+    sandbox_knobs.add_fault("malformed_json", on_request=1, count=1000, path_contains="/sections")
 
     run = run_sync(district=district, kind="full", client=client)
 
     assert run.status == SyncRun.Status.FAILED
     assert "malformed JSON" in run.error
+    assert run.retryable  # the task tries again later, resuming from the checkpoint
     assert mirror(district) == before
 
 

@@ -13,6 +13,7 @@ from celery.schedules import crontab
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from clever import errors
 from districts import services as district_services
@@ -174,7 +175,9 @@ def test_retry_classification_of_failures():
         errors.RateLimited("rate limited", status=429),
         errors.ConnectionFailed("connection reset"),
         errors.HtmlServerError("an HTML error page", status=500),
+        errors.UnreadableAnswer("malformed JSON (...)", status=200),
         OperationalError("server closed the connection unexpectedly"),
+        RedisConnectionError("Error 111 connecting to localhost:6379. Connection refused."),
         InterfaceError("connection already closed"),
         SoftTimeLimitExceeded(),
     ]
@@ -183,7 +186,7 @@ def test_retry_classification_of_failures():
         errors.NotFound(status=404),
         errors.PayloadTooLarge(status=413),
         errors.Unsupported(status=501),
-        errors.BadResponse("the answer was cut short", status=200),
+        errors.BadResponse('"data" has no "id"', status=200),
         errors.BadRequest("bad", status=400),
         NoToken("no token"),
         TypeError("'NoneType' object is not subscriptable"),
