@@ -22,35 +22,69 @@ def _test_database_url() -> str:
 
 
 @pytest.fixture
-def celery_worker(postgres, redis_url, transactional_db):
-    """A real Celery worker process on Redis, reading and writing this test's database."""
-    env = {**os.environ, "DATABASE_URL": _test_database_url(), "REDIS_URL": redis_url}
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
-         "--concurrency=1", "--without-gossip", "--without-mingle", "--loglevel=INFO"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+def worker_env() -> dict[str, str]:
+    """Extra environment for the Celery processes a test starts (a test module overrides it:
+    read when each process starts)."""
+    return {}
+
+
+@pytest.fixture
+def start_celery(postgres, redis_url, transactional_db, worker_env, tmp_path):
+    """``start_celery(kind="worker"|"beat", name=...)``: a real Celery process on Redis,
+    reading and writing this test's database; every one still running is stopped at the end.
+    A worker is returned once it answers a ping; its database sessions are named after it
+    (``application_name``), so a test can find and end them."""
+    env = {**os.environ, "DATABASE_URL": _test_database_url(), "REDIS_URL": redis_url,
+           **worker_env}
+    started: list[subprocess.Popen] = []
     celery_app.conf.task_always_eager = False
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            replies = celery_app.control.ping(timeout=1.0)
-            if replies:
-                break
-            if worker.poll() is not None:
-                pytest.fail(f"Celery worker exited: {worker.stdout.read()}")
+
+    def start(kind: str = "worker", name: str = "worker") -> subprocess.Popen:
+        if kind == "worker":
+            command = ["worker", "--pool=solo", "--concurrency=1", "--without-gossip",
+                       "--without-mingle", f"--hostname={name}@%h"]
         else:
-            pytest.fail("Celery worker did not answer a ping within 60 s")
-        yield worker
+            command = ["beat", f"--schedule={tmp_path / 'beat-schedule'}"]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", *command, "--loglevel=INFO"],
+            cwd=ROOT, env={**env, "PGAPPNAME": name}, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True,
+        )
+        started.append(process)
+        if kind == "worker":
+            _wait_for_ping(process, name)
+        return process
+
+    try:
+        yield start
     finally:
         celery_app.conf.task_always_eager = True
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-        worker.stdout.close()
+        for process in started:
+            if process.poll() is None:
+                process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            process.stdout.close()
+
+
+def _wait_for_ping(process: subprocess.Popen, name: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        replies = celery_app.control.ping(timeout=1.0)
+        if any(name in host for reply in replies for host in reply):
+            return
+        if process.poll() is not None:
+            pytest.fail(f"Celery worker exited: {process.stdout.read()}")
+    pytest.fail(f"Celery worker {name} did not answer a ping within 60 s")
+
+
+@pytest.fixture
+def celery_worker(start_celery):
+    """A real Celery worker process on Redis, reading and writing this test's database."""
+    return start_celery()
 
 
 @pytest.fixture
