@@ -173,6 +173,7 @@ def sync_district(self, district_id: int, kind: str = "auto",
     if answer is not None:
         logger.info("sync_district: district %s already synced by run %s since it was asked for",
                     district_id, answer.pk)
+        sync_requests.settle(run=answer)
         return {**_summary(answer), "status": "done"}
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     if redelivered and _recent_interruptions(district) >= SYNC_MAX_INTERRUPTIONS:

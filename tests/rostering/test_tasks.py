@@ -353,6 +353,11 @@ def test_a_duplicate_of_an_answered_request_syncs_nothing(district):
     assert first["status"] == SyncRun.Status.SUCCEEDED
     assert again["status"] == "done" and again["run"] == first["run"]
     assert SyncRun.objects.filter(district=district).count() == 1
+    # A request answered by a run the message did not start (``clever_sync``, another worker)
+    # is settled when its message comes.
+    sync_requests.record(district=district, kind="auto", trigger="nightly", now=asked)
+    tasks.sync_district.delay(district_id=district.pk, requested_at=asked.isoformat()).get()
+    assert not SyncRequest.objects.filter(district=district).exists()
     # A request made after that run is not answered by it.
     later = tasks.sync_district.delay(district_id=district.pk,
                                       requested_at=timezone.now().isoformat()).get()
