@@ -268,6 +268,8 @@ class SyncRun(models.Model):
         COMMAND = "command"
         LOGIN = "login"
         RESUME = "resume"
+        # The district was connected (discovered, reconnected, unpaused) after its last sync.
+        CONNECTED = "connected"
 
     district = models.ForeignKey(
         "districts.District", on_delete=models.CASCADE, related_name="sync_runs"

@@ -7,10 +7,11 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 
 from clever.sensitive import DATE_OF_BIRTH
 from districts import crypto
+from districts.selectors import districts_needing_sync
 
 from .models import (
     ChangeHold,
@@ -19,6 +20,7 @@ from .models import (
     School,
     Section,
     SectionMembership,
+    SyncRequest,
     SyncRun,
     Term,
 )
@@ -59,6 +61,18 @@ def live_totals(district) -> dict[str, int]:
         "courses": live(Course),
     }
     return {key: int(totals[key] or 0) for key in TOTAL_KEYS}
+
+
+def districts_unsynced_since_connected():
+    """Connected, sync-enabled districts that no run (other than a skipped one) started for
+    since they were connected, discovered, reconnected or unpaused, and that are owed no sync:
+    their first sync, or the one after a reconnection, need not wait for the night."""
+    last_run = (SyncRun.objects.filter(district=OuterRef("pk"))
+                .exclude(status=SyncRun.Status.SKIPPED)
+                .order_by("-started_at").values("started_at")[:1])
+    return (districts_needing_sync().annotate(last_run=Subquery(last_run))
+            .filter(Q(last_run__isnull=True) | Q(last_run__lt=F("status_changed_at")))
+            .exclude(Exists(SyncRequest.objects.filter(district=OuterRef("pk")))))
 
 
 def running_sync(district) -> SyncRun | None:

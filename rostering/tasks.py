@@ -37,7 +37,9 @@ database, so a lost message is found again by the recovery sweep.
     checkpoint), so a killed worker's sync runs again within minutes, not when Redis's
     visibility timeout (4 hours) redelivers its message; and a request due more than
     ``SYNC_RECOVERY_GRACE_SECONDS`` ago with no run since (its message lost) is sent again,
-    at most ``SYNC_RECOVERY_MAX_RESENDS`` times.
+    at most ``SYNC_RECOVERY_MAX_RESENDS`` times; and a district connected (discovered,
+    reconnected, unpaused) since its last run gets its sync now rather than at night (a
+    district disconnected mid-sync and reconnected is not left with a failed run until then).
 
 ``nightly_sync``
     Celery beat's dispatcher: discovers districts first (failures logged, not fatal), then
@@ -70,7 +72,7 @@ from districts.models import District, DistrictAudit, DistrictStatus
 from districts.selectors import districts_needing_sync
 
 from .models import SyncRun
-from .selectors import running_sync
+from .selectors import districts_unsynced_since_connected, running_sync
 from .services import liveness
 from .services import requests as sync_requests
 from .services.sync import (
@@ -210,9 +212,9 @@ def sync_district(self, district_id: int, kind: str = "auto",
 
 @shared_task(acks_late=True, soft_time_limit=240, time_limit=300)
 def recover_syncs() -> dict:
-    """Resume syncs whose process died and resend syncs whose message was lost (see the
-    module's docstring). Returns ``{"resumed": [district pks], "resent": [...], "dropped":
-    [...]}``."""
+    """Resume syncs whose process died, resend syncs whose message was lost, and sync
+    districts connected since their last run (see the module's docstring). Returns
+    ``{"resumed": [district pks], "resent": [...], "dropped": [...], "connected": [...]}``."""
     resumed: list[int] = []
     for run in interrupt_abandoned_runs():
         district = run.district
@@ -243,10 +245,14 @@ def recover_syncs() -> dict:
         sync_requests.mark_resent(request=request, due_in=grace, now=now)
         _send(request)
         resent.append(request.district_id)
+    connected: list[int] = []
+    for district in districts_unsynced_since_connected():
+        request_sync(district=district, kind="auto", trigger=SyncRun.Trigger.CONNECTED)
+        connected.append(district.pk)
     if resumed or resent or dropped:
         logger.warning("recover_syncs: %s resumed, %s resent, %s dropped", len(resumed),
                        len(resent), len(dropped))
-    return {"resumed": resumed, "resent": resent, "dropped": dropped}
+    return {"resumed": resumed, "resent": resent, "dropped": dropped, "connected": connected}
 
 
 def nightly_countdowns(count: int) -> list[int]:

@@ -410,7 +410,7 @@ def test_the_sweep_leaves_a_live_sync_alone(district):
     with held_by_another_process(running):
         outcome = tasks.recover_syncs.delay().get()
 
-    assert outcome == {"resumed": [], "resent": [], "dropped": []}
+    assert outcome == {"resumed": [], "resent": [], "dropped": [], "connected": []}
     running.refresh_from_db()
     assert running.status == SyncRun.Status.RUNNING
 
@@ -431,6 +431,9 @@ def test_the_sweep_resends_a_requested_sync_whose_message_was_lost(
     district, enqueued, settings, django_capture_on_commit_callbacks
 ):
     asked = timezone.now() - timedelta(hours=1)
+    District.objects.filter(pk=district.pk).update(status_changed_at=asked - timedelta(days=30))
+    SyncRun.objects.create(district=district, kind="full", status=SyncRun.Status.SUCCEEDED,
+                           started_at=asked - timedelta(days=1))  # it synced last night
     SyncRequest.objects.create(district=district, kind="auto", trigger="nightly",
                                requested_at=asked, due_at=asked)
 
@@ -450,6 +453,28 @@ def test_the_sweep_resends_a_requested_sync_whose_message_was_lost(
         resent=settings.SYNC_RECOVERY_MAX_RESENDS, due_at=asked)
     assert tasks.recover_syncs.delay().get()["dropped"] == [district.pk]
     assert not SyncRequest.objects.filter(district=district).exists()
+
+
+def test_the_sweep_syncs_a_district_connected_since_its_last_run(
+    district, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = tasks.recover_syncs.delay().get()  # discovered, never synced
+        again = tasks.recover_syncs.delay().get()
+
+    assert first["connected"] == [district.pk] and again["connected"] == []
+    run = SyncRun.objects.get(district=district)
+    assert run.status == SyncRun.Status.SUCCEEDED and run.trigger == SyncRun.Trigger.CONNECTED
+    # Disconnected mid-way (its run failed for good), then reconnected by discovery.
+    SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.FAILED, retryable=False)
+    for status in (DistrictStatus.DISCONNECTED, DistrictStatus.CONNECTED):
+        district_services.set_status(district=district, status=status, actor_label="test")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.recover_syncs.delay().get()["connected"] == [district.pk]
+
+    latest = SyncRun.objects.filter(district=district).order_by("-pk").first()
+    assert latest.status == SyncRun.Status.SUCCEEDED and latest.pk != run.pk
 
 
 # --- the retention purge -------------------------------------------------------------------------
