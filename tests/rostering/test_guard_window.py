@@ -232,3 +232,24 @@ def test_support_reads_the_cumulative_reason_in_words():
     assert text.startswith("students: 45 of 300 removed since ")
     assert "(15%, limit 10%)" in text
     assert "22 already archived by earlier syncs, 23 more would be now" in text
+
+
+@pytest.mark.parametrize("role, group", [("student", "students"), ("contact", "contacts")])
+def test_a_removal_split_across_a_full_sync_and_the_next_incremental_is_held(synced, client,
+                                                                              role, group):
+    sandbox_district, district = synced
+    everyone = ids_with_role(sandbox_district, role)
+    gone = spread(everyone, 0.15)
+    first_half, second_half = gone[: len(gone) // 2], gone[len(gone) // 2:]
+    remove(first_half)
+    full = run_sync(district=district, kind="full", client=client)
+    assert full.status == SyncRun.Status.SUCCEEDED and full.losses[group] == len(first_half)
+    remove(second_half)
+
+    incremental = run_sync(district=district, client=client)
+
+    assert incremental.kind == SyncRun.Kind.INCREMENTAL
+    assert incremental.status == SyncRun.Status.HELD, incremental.error
+    reason = deleted_reason(incremental, group)
+    assert reason["count"] == len(gone) and reason["earlier"] == len(first_half)
+    assert archived_people(district) == set(first_half)
