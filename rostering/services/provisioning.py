@@ -220,7 +220,9 @@ def deactivate_people(district_id: int) -> int:
     live person of another district still uses."""
     User = _user_model()
     people = Person.objects.filter(district_id=district_id, user__isnull=False)
-    in_use_elsewhere = Person.objects.filter(archived_at__isnull=True).exclude(
+    # Non-null only: one NULL in a NOT IN list makes it match nothing (no account would be
+    # deactivated while any other district has a person without an account).
+    in_use_elsewhere = Person.objects.filter(archived_at__isnull=True, user__isnull=False).exclude(
         district_id=district_id
     ).values("user_id")
     return User.objects.filter(

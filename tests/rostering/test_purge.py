@@ -18,7 +18,7 @@ from rostering.models import (
 from rostering.selectors import live_totals
 from rostering.services.sync import SyncInProgress, purge_district_roster, run_sync
 from sandbox import services as sandbox_services
-from tests.rostering.conftest import held_by_another_process, truth
+from tests.rostering.conftest import connect, held_by_another_process, load_generated, truth
 
 
 def test_purge_deletes_the_mirror_and_deactivates_the_accounts(generated, client):
@@ -66,3 +66,23 @@ def test_purge_refuses_while_a_sync_runs(generated):
     running = SyncRun.objects.create(district=district, kind="full", status="running")
     with held_by_another_process(running), pytest.raises(SyncInProgress):
         purge_district_roster(district=district)
+
+
+def test_purge_deactivates_the_accounts_while_another_district_has_people_without_one(
+    generated, client, make_client
+):
+    """Another district's people have no account (it is linked to no organization): their
+    NULL ``user_id`` must not hide the purged district's accounts from deactivation."""
+    _sandbox_district, district = generated
+    district.organization = Organization.objects.create(name="Purged USD")
+    district.save()
+    run_sync(district=district, client=client)
+    other = connect(load_generated(seed=5, students=40))
+    assert run_sync(district=other, client=make_client(page_size=100)).status == "succeeded"
+    assert Person.objects.filter(district=other, user__isnull=True).exists()
+    accounts = list(Person.objects.filter(district=district).values_list("user_id", flat=True))
+
+    result = purge_district_roster(district=district)
+
+    assert result["accounts_deactivated"] == len(accounts) > 0
+    assert not User.objects.filter(pk__in=accounts, is_active=True).exists()
