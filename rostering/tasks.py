@@ -16,11 +16,11 @@ database, so a lost message is found again by the recovery sweep.
     Retries: ``run_sync`` never raises for Clever's problems; it returns a ``failed`` run. A
     failed run is retried only when its cause is one that waiting can fix (Clever's 429 or
     5xx other than 501, no answer at all, a dropped database connection, Redis unreachable, the
-    soft time limit): the task raises ``RetryableSync`` and Celery retries it with exponential
-    backoff and full jitter (``SYNC_RETRY_BACKOFF`` doubling up to ``SYNC_RETRY_BACKOFF_MAX``),
-    at most ``SYNC_TASK_MAX_RETRIES`` times; then the failed run stands and the next night
-    tries again. Before raising, the request is postponed past the longest backoff: if the
-    waiting retry is lost, the sweep sends it again. A database that is down when the run's
+    soft time limit): the task retries with exponential backoff and full jitter
+    (``SYNC_RETRY_BACKOFF`` doubling up to ``SYNC_RETRY_BACKOFF_MAX``), at most
+    ``SYNC_TASK_MAX_RETRIES`` times; then the failed run stands and the next night tries
+    again. The request is postponed to when the retry is due: if the waiting retry is lost
+    (its worker killed), the sweep sends it again a grace period later. A database that is down when the run's
     end is written makes ``run_sync`` raise: Celery retries that too, and the next attempt
     finds the run abandoned (the engine's ``liveness``) and resumes it at once. A 400/401/403/
     404/413/501, a refused token or a held run is final: retrying cannot help. A retry is a
@@ -61,6 +61,7 @@ import logging
 from datetime import timedelta
 
 from celery import shared_task
+from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Exists, OuterRef
@@ -156,7 +157,8 @@ def _send(request, *, countdown: float = 0) -> None:
     acks_late=True,
     soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
     time_limit=settings.CELERY_TASK_TIME_LIMIT,
-    autoretry_for=(RetryableSync, OperationalError, InterfaceError),
+    # A database out of reach when the run's end is written (a failed run is retried below).
+    autoretry_for=(OperationalError, InterfaceError),
     max_retries=SYNC_TASK_MAX_RETRIES,
     retry_backoff=SYNC_RETRY_BACKOFF,
     retry_backoff_max=SYNC_RETRY_BACKOFF_MAX,
@@ -195,10 +197,15 @@ def sync_district(self, district_id: int, kind: str = "auto",
     attempt = self.request.retries + 1
     if failure_is_retryable(run) and not self.request.is_eager \
             and attempt <= SYNC_TASK_MAX_RETRIES:
-        logger.warning("sync_district: district %s run %s failed (temporary); retry %s of %s",
-                       district_id, run.pk, attempt, SYNC_TASK_MAX_RETRIES)
-        sync_requests.postpone(district_id=district_id, seconds=SYNC_RETRY_BACKOFF_MAX)
-        raise RetryableSync(f"run {run.pk} of district {district_id} failed: retryable")
+        countdown = get_exponential_backoff_interval(
+            factor=SYNC_RETRY_BACKOFF, retries=self.request.retries,
+            maximum=SYNC_RETRY_BACKOFF_MAX, full_jitter=True)
+        logger.warning("sync_district: district %s run %s failed (temporary); retry %s of %s "
+                       "in %ss", district_id, run.pk, attempt, SYNC_TASK_MAX_RETRIES, countdown)
+        # Owed from when the retry is due: if its message is lost, the sweep resends it then.
+        sync_requests.postpone(district_id=district_id, seconds=countdown)
+        raise self.retry(countdown=countdown, exc=RetryableSync(
+            f"run {run.pk} of district {district_id} failed: retryable"))
     if failure_is_retryable(run):
         # In-process (no Redis), a retry would run at once inside the caller (an admin
         # request); otherwise the retries are spent. The failed run stands; the next sync
