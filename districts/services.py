@@ -372,6 +372,41 @@ def _apply_listed(
     return outcomes
 
 
+def _take_listed(client: CleverClient, listed: DistrictToken, *,
+                 actor_label: str) -> tuple[list[str], str | None, int]:
+    """Read a listed district's record with its token, cache the token, create or refresh the
+    row: (outcomes, the record's error or None, requests made)."""
+    record, failure, sent = _fetch_record(client, listed)
+    if failure is None or not _refused(failure):
+        _remember_token(listed.district_id, listed.access_token)
+    error = None
+    if failure is not None:
+        error = _describe(failure, listed.access_token)
+        logger.warning("district discovery: district %s: %s", listed.district_id, error)
+    outcomes = _apply_listed(listed=listed, record=record, failure=failure,
+                             actor_label=actor_label, now=timezone.now())
+    return outcomes, error, sent
+
+
+def discover_district(*, clever_id: str, client: CleverClient | None = None,
+                      actor_label: str = DISCOVERY_LABEL) -> District | None:
+    """Check one district on the spot (``GET /oauth/tokens?owner_type=district&district=ID``),
+    for a sign-in from a district the hourly discovery has not seen yet: listed, it is created
+    (or refreshed and reconnected) as discovery would and returned; not listed, None and
+    nothing changes. Raises the client's error when Clever cannot be asked."""
+    own_client = client is None
+    client = client or CleverClient()
+    try:
+        listed = client.get_district_token(clever_id)
+        if listed is None:
+            return None
+        _take_listed(client, listed, actor_label=actor_label)
+    finally:
+        if own_client:
+            client.close()
+    return District.objects.get(clever_id=clever_id)
+
+
 def discover_districts(*, client: CleverClient | None = None, actor_label: str = DISCOVERY_LABEL) -> dict:
     """Read ``GET /oauth/tokens?owner_type=district``, create and refresh District rows.
 
@@ -400,17 +435,8 @@ def discover_districts(*, client: CleverClient | None = None, actor_label: str =
         summary["total"] = len(listing)
         for clever_id in sorted(listing):
             listed = listing[clever_id]
-            record, failure, sent = _fetch_record(client, listed)
-            record_requests += sent
-            if failure is None or not _refused(failure):
-                _remember_token(clever_id, listed.access_token)
-            if failure is not None:
-                message = _describe(failure, listed.access_token)
-                summary["errors"][clever_id] = message
-                logger.warning("district discovery: district %s: %s", clever_id, message)
             try:
-                outcomes = _apply_listed(listed=listed, record=record, failure=failure,
-                                         actor_label=actor_label, now=timezone.now())
+                outcomes, error, sent = _take_listed(client, listed, actor_label=actor_label)
             except DatabaseError as exc:
                 # This district's transaction rolled back; the others still get their turn.
                 message = _scrub(f"the district could not be saved: {type(exc).__name__}: {exc}",
@@ -418,6 +444,9 @@ def discover_districts(*, client: CleverClient | None = None, actor_label: str =
                 summary["errors"][clever_id] = message
                 logger.error("district discovery: district %s: %s", clever_id, message)
             else:
+                record_requests += sent
+                if error:
+                    summary["errors"][clever_id] = error
                 for outcome in outcomes:
                     summary[outcome].append(clever_id)
         _disconnect_unlisted(set(listing), actor_label=actor_label, summary=summary)

@@ -107,25 +107,30 @@ def entry(user, clever_id: str) -> Entry:
     return Entry.NEEDS_PROOF
 
 
+# Districts that stopped sharing with the app: nobody of theirs signs in.
+STOPPED = (DistrictStatus.REVOKED, DistrictStatus.DISCONNECTED)
+
+
 def admission_refusal(identity: CleverIdentity, district: District | None) -> str | None:
     """Why this Clever identity may not be signed in (a ``LoginOutcome``), or None.
 
-    District users: their district must be known and connected. Library (teacher-authorized)
-    users: a district known only through Library sign-ins, or not known yet, is fine; a
-    district that shared its data and then revoked or disconnected the app is not (its decision
-    to stop sharing covers the app's Library use too, and its roster is on its way out)."""
+    District users: their district must be known, and not revoked or disconnected: sign-in
+    follows Clever's authorization, not our sync switch, so a district whose syncs support
+    paused still signs its people in (``admit_clever_login`` first checks a district not known
+    yet with Clever). Library (teacher-authorized) users: a district known only through Library
+    sign-ins, or not known yet, is fine; a district that shared its data and then revoked or
+    disconnected the app is not (its decision to stop sharing covers the app's Library use too,
+    and its roster is on its way out)."""
     if not identity.clever_id or not identity.district_id:
         return LoginOutcome.DISTRICT_UNKNOWN
     if identity.is_library:
         if "teacher" not in identity.roles and "student" not in identity.roles:
             return LoginOutcome.LIBRARY_NOT_TEACHER
-        if district is not None and not district.library_only and district.status in (
-            DistrictStatus.REVOKED, DistrictStatus.DISCONNECTED
-        ):
+        if district is not None and not district.library_only and district.status in STOPPED:
             return LoginOutcome.DISTRICT_NOT_CONNECTED
         return None
     if district is None:
         return LoginOutcome.DISTRICT_UNKNOWN
-    if district.status != DistrictStatus.CONNECTED:
+    if district.status in STOPPED:
         return LoginOutcome.DISTRICT_NOT_CONNECTED
     return None

@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from clever.errors import CleverError
+from districts import services as district_services
 from districts.models import District, DistrictAudit
 from rostering.models import Person, SyncRun
 from rostering.services import single
@@ -181,6 +182,19 @@ def _library_district(identity: CleverIdentity, client) -> District:
     return district
 
 
+def _discover_on_the_spot(identity: CleverIdentity) -> District | None:
+    """A district that shared the app minutes ago, before the hourly discovery saw it: one
+    question to Clever (``/oauth/tokens?district=``) brings it in; a district Clever does not
+    list stays unknown (and the sign-in is refused)."""
+    try:
+        return district_services.discover_district(clever_id=identity.district_id,
+                                                   actor_label="discovered at a sign-in")
+    except CleverError as exc:
+        logger.warning("clever login: district %s could not be checked with Clever: %s",
+                       identity.district_id, exc)
+        return None
+
+
 @transaction.atomic
 def admit_clever_login(*, identity: CleverIdentity, record: dict, access_token: str,
                        entry: str) -> Admission:
@@ -191,6 +205,8 @@ def admit_clever_login(*, identity: CleverIdentity, record: dict, access_token: 
     from .provider import clever_client
 
     district = selectors.district_for(identity)
+    if district is None and not identity.is_library and identity.district_id:
+        district = _discover_on_the_spot(identity)
     refusal = policy.admission_refusal(identity, district)
     if refusal is not None:
         record_login(identity=identity, district=district, outcome=refusal, entry=entry)

@@ -8,10 +8,13 @@ from allauth.socialaccount.models import SocialAccount
 
 from accounts.factories import OrganizationFactory, UserFactory
 from accounts.models import User
-from districts.models import DistrictStatus
+from districts import services as district_services
+from districts.models import District, DistrictAudit, DistrictStatus
 from rostering.models import Person, SyncRun
 from rostering.services.sync import run_sync
+from sandbox import services as sandbox_services
 from sandbox.models import SandboxToken
+from sandbox.transport import InProcessAdapter
 from sso.models import AccountLink, CleverLogin, LoginOutcome
 from tests.sso.conftest import build_world, path_of, query_of, to_callback
 
@@ -121,8 +124,7 @@ def test_the_account_the_roster_gave_the_person_is_the_one_used(world, browser, 
     assert (audit.method, audit.user) == (AccountLink.Method.MIRROR_ACCOUNT, provisioned)
 
 
-@pytest.mark.parametrize("status",
-                         [DistrictStatus.PAUSED, DistrictStatus.REVOKED, DistrictStatus.DISCONNECTED])
+@pytest.mark.parametrize("status", [DistrictStatus.REVOKED, DistrictStatus.DISCONNECTED])
 def test_a_district_that_is_not_connected_signs_nobody_in(world, browser, portal_launch, status):
     world.district.status = status
     world.district.save()
@@ -140,8 +142,48 @@ def test_a_district_that_is_not_connected_signs_nobody_in(world, browser, portal
         ["teacher", "staff", "district_admin"], "springfield.k12.example.us")
 
 
-def test_an_unknown_district_is_recorded_as_evidence(db, sandbox_app, browser, portal_launch):
+def test_a_paused_district_still_signs_its_people_in(world, browser, portal_launch):
+    """Sign-in follows Clever's authorization, not our sync switch."""
+    district_services.pause_district(district=world.district, actor=None, reason="test")
+
+    portal_launch(browser, world.teacher["id"])
+
+    assert browser.user_id() is not None
+    assert CleverLogin.objects.get().outcome == LoginOutcome.LOGGED_IN
+
+
+def test_a_district_that_shared_the_app_before_discovery_saw_it_signs_in_after_one_check(
+    db, sandbox_app, browser, portal_launch
+):
+    newcomer = build_world(name="Shelbyville", connect=False)  # Clever lists its token
+
+    portal_launch(browser, newcomer.teacher["id"])
+
+    assert browser.user_id() is not None
+    district = District.objects.get(clever_id=newcomer.sandbox_district.id)
+    assert district.status == DistrictStatus.CONNECTED and district.name == "Shelbyville"
+    audit = district.audits.get(action=DistrictAudit.Action.DISCOVERED)
+    assert audit.actor_label == "discovered at a sign-in"
+    assert CleverLogin.objects.get().outcome == LoginOutcome.LOGGED_IN
+
+
+class UnsharingTransport(InProcessAdapter):
+    """The local Clever, where the district stops sharing the app just before the app asks
+    whether it does (between the person's Clever login and the app's one check)."""
+
+    district = None
+
+    def send(self, request, **kwargs):
+        if "/oauth/tokens" in request.url and request.method == "GET":
+            sandbox_services.disconnect_district(district=type(self).district)
+        return super().send(request, **kwargs)
+
+
+def test_an_unknown_district_is_recorded_as_evidence(db, sandbox_app, browser, portal_launch,
+                                                     settings, monkeypatch):
     unknown = build_world(name="Ogdenville", connect=False)
+    monkeypatch.setattr(UnsharingTransport, "district", unknown.sandbox_district)
+    settings.CLEVER_HTTP_ADAPTER = f"{__name__}.UnsharingTransport"
 
     response = portal_launch(browser, unknown.district_admin_only["id"])
 
@@ -153,6 +195,7 @@ def test_an_unknown_district_is_recorded_as_evidence(db, sandbox_app, browser, p
         LoginOutcome.DISTRICT_UNKNOWN, None, unknown.sandbox_district.id, ["district_admin"],
         "springfield.k12.example.us")
     assert "flo" not in str(CleverLogin.objects.values().get()).lower()  # no address, no name
+    assert not District.objects.filter(clever_id=unknown.sandbox_district.id).exists()
 
 
 def test_a_person_new_to_the_mirror_is_written_and_their_district_synced(
