@@ -48,9 +48,9 @@ def test_a_portal_launch_lands_on_the_account_page_signed_in(teacher, browser_pa
     assert "Cypress Creek Org" in page.locator("#account-organization").inner_text()
     assert "Cypress Creek Unified" in page.locator("#account-district").inner_text()
 
-    # The home page knows who is signed in; logging out ends it.
+    # Every page's header says who is signed in, in which role; logging out ends it.
     page.goto(f"{live_server.url}/")
-    assert "Grace Hopper" in page.locator("#signed-in").inner_text()
+    assert page.locator("header .signed-in").inner_text() == "Signed in as Grace Hopper · Teacher"
     with page.expect_navigation(url=f"{live_server.url}/"):
         page.get_by_role("button", name="Log out").click()
     assert page.locator("#log-in-with-clever").is_visible()

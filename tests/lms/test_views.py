@@ -120,3 +120,36 @@ def test_the_teacher_lists_their_classes(world, client, teacher_user):
     assert "Algebra 1" in page and section_url(world) in page
     client.force_login(UserFactory(username="nobody"))
     assert "No classes" in client.get(reverse("lms:sections")).content.decode()
+
+
+def signed_in_pages(world, assignment) -> list[str]:
+    return [reverse("lms:sections"), section_url(world),
+            reverse("lms:assignment", args=[assignment.pk]), reverse("sso_account")]
+
+
+def test_every_signed_in_page_says_who_is_signed_in_and_offers_log_out(world, client,
+                                                                       teacher_user):
+    teacher_user.first_name, teacher_user.last_name = "Tess", "Okafor"
+    teacher_user.save()
+    assignment = AssignmentFactory(section=world.section, due_at=world.days(2))
+    client.force_login(teacher_user)
+
+    for url in signed_in_pages(world, assignment):
+        response = client.get(url)
+        page = response.content.decode()
+        assert response.status_code == 200, url
+        assert "Signed in as <strong>Tess Okafor</strong>" in page, url
+        assert f'action="{reverse("account_logout")}"' in page and ">Log out</button>" in page, url
+        assert "tess" not in page.split("</header>")[0].lower().replace("tess okafor", "")
+
+
+def test_anonymous_visitors_to_teacher_pages_land_on_the_clever_sign_in_page(world, client):
+    assignment = AssignmentFactory(section=world.section, due_at=world.days(2))
+
+    for url in signed_in_pages(world, assignment):
+        response = client.get(url, follow=True)
+        page = response.content.decode()
+        landed = response.redirect_chain[-1][0] if response.redirect_chain else url
+        assert response.redirect_chain and response.status_code == 200, url
+        assert "/admin/" not in landed and "Log in with Clever" in page, url
+        assert "Signed in as" not in page
