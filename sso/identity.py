@@ -19,6 +19,7 @@ ROLE_LABELS = {
     "contact": "Family contact",
 }
 LIBRARY = "teacher"  # ``authorized_by`` of a Clever Library (teacher-authorized) login
+LIBRARY_ROLES = ("teacher", "student")
 
 
 def _text(value: Any, limit: int = 255) -> str:
@@ -64,6 +65,15 @@ class CleverIdentity:
     @property
     def is_library(self) -> bool:
         return self.authorized_by == LIBRARY
+
+    @property
+    def acting_roles(self) -> tuple[str, ...]:
+        """The roles the person may act in here: all their Clever roles, except that a Library
+        (teacher-authorized) login is only ever a teacher or a student, whatever else the
+        person is in their district (Clever Library has no admin or staff users)."""
+        if self.is_library:
+            return tuple(role for role in self.roles if role in LIBRARY_ROLES)
+        return self.roles
 
     @property
     def email_domain(self) -> str:

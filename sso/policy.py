@@ -124,7 +124,7 @@ def admission_refusal(identity: CleverIdentity, district: District | None) -> st
     if not identity.clever_id or not identity.district_id:
         return LoginOutcome.DISTRICT_UNKNOWN
     if identity.is_library:
-        if "teacher" not in identity.roles and "student" not in identity.roles:
+        if not identity.acting_roles:
             return LoginOutcome.LIBRARY_NOT_TEACHER
         if district is not None and not district.library_only and district.status in STOPPED:
             return LoginOutcome.DISTRICT_NOT_CONNECTED

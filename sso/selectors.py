@@ -66,7 +66,7 @@ def signed_in_identity(request) -> CleverIdentity | None:
 
 def session_roles(request) -> tuple[str, ...]:
     identity = signed_in_identity(request)
-    return identity.roles if identity else ()
+    return identity.acting_roles if identity else ()
 
 
 def active_role(request) -> str | None:
@@ -103,7 +103,7 @@ def account_summary(request) -> dict:
         "name": user.get_full_name() or (identity.display_name if identity else "") or user.get_username(),
         "active_role": role,
         "active_role_label": role_label(role),
-        "roles": [(r, role_label(r)) for r in (identity.roles if identity else ())],
+        "roles": [(r, role_label(r)) for r in (identity.acting_roles if identity else ())],
         "organization": user.organization if getattr(user, "organization_id", None) else None,
         "district": district,
         "clever_district_id": identity.district_id if identity else "",

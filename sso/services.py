@@ -436,8 +436,8 @@ def begin_clever_session(request, *, identity: CleverIdentity) -> None:
     request.session.set_expiry(settings.SSO_SESSION_SECONDS)
     request.session.pop(selectors.SESSION_ACTIVE_ROLE, None)
     request.session.pop(selectors.SESSION_PENDING_LINK, None)
-    if len(identity.roles) == 1:
-        request.session[selectors.SESSION_ACTIVE_ROLE] = identity.roles[0]
+    if len(identity.acting_roles) == 1:
+        request.session[selectors.SESSION_ACTIVE_ROLE] = identity.acting_roles[0]
 
 
 def landing_after_login(request, *, next_url: str | None) -> str:

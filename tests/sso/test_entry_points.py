@@ -176,6 +176,21 @@ def test_library_sign_in_by_a_district_admin_says_it_is_for_teachers(library, br
         LoginOutcome.LIBRARY_NOT_TEACHER, ["district_admin"], "teacher")
 
 
+def test_a_library_login_offers_only_the_roles_library_allows(library, browser, portal_launch):
+    """Eve is a teacher, staff and a district administrator in her district; through Clever
+    Library she is a teacher and nothing else: no role to choose, no administrator."""
+    response = portal_launch(browser, library.admin["id"])
+
+    assert response.status_code == 200
+    assert_signed_in_as(browser, library.admin["id"])
+    assert "/account/role/" not in browser.paths()
+    account = browser.go("/account/").content.decode()
+    assert 'id="account-role">Teacher' in account
+    assert "District administrator" not in account and "switch role" not in account
+    login = CleverLogin.objects.get()
+    assert login.roles == ["teacher", "staff", "district_admin"]  # the evidence keeps them all
+
+
 def test_library_student_signs_in_after_their_teacher(library, browser, other_browser, portal_launch):
     portal_launch(browser, library.teacher["id"])
     response = portal_launch(other_browser, library.student2["id"])
