@@ -60,14 +60,19 @@ def start_celery(postgres, redis_url, transactional_db, worker_env, tmp_path):
     finally:
         celery_app.conf.task_always_eager = True
         for process in started:
-            if process.poll() is None:
-                process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
             process.stdout.close()
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """Ask a process to stop; kill it if it has not within 20 s."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _wait_for_ping(process: subprocess.Popen, name: str) -> None:

@@ -30,7 +30,7 @@ from sandbox import services
 from sandbox.models import RecordType, SandboxEvent
 from sandbox.tasks import purge_expired_events
 from tests.conftest import require_service
-from tests.e2e.conftest import _test_database_url
+from tests.e2e.conftest import _test_database_url, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNTDOWN = 20  # seconds: long enough for both kills and restarts to happen before it is due
@@ -135,13 +135,7 @@ def broker_worker(postgres, transactional_db, private_redis, tmp_path):
         yield worker
     finally:
         celery_app.conf.task_always_eager = True
-        if process.poll() is None:
-            process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def _wait_until_held(private_redis: PrivateRedis, worker: Worker, task_id: str, deliveries: int,
