@@ -152,7 +152,7 @@ def phase_sync(args) -> None:
 
 
 def phase_purge(args) -> None:
-    from rostering.services.sync import purge_district_roster
+    from rostering.services.lifecycle import purge_district_roster
 
     started = time.perf_counter()
     result = purge_district_roster(district=our_district(args.district), actor_label="bench")

@@ -239,7 +239,8 @@ DISTRICT_TOKEN_CACHE_SECONDS = env.int("DISTRICT_TOKEN_CACHE_SECONDS", default=3
 SYNC_NIGHTLY_HOUR = env.int("SYNC_NIGHTLY_HOUR", default=2)
 SYNC_NIGHTLY_MINUTE = env.int("SYNC_NIGHTLY_MINUTE", default=0)
 SYNC_STAGGER_SECONDS = env.int("SYNC_STAGGER_SECONDS", default=30)
-# Days after a district disconnected before its roster data is deleted (NDPA: 60 days).
+# Days after a district stopped sharing (disconnected or revoked), or a Library-only district's
+# last sign-in, before its data is purged (NDPA: 60 days; docs/data-lifecycle.md).
 ROSTER_RETENTION_DAYS = env.int("ROSTER_RETENTION_DAYS", default=60)
 # Celery beat (beside the sandbox's entry above): the nightly dispatcher (discovery, then one
 # staggered sync per connected district); discovery hourly too, half an hour off the dispatcher,
@@ -259,8 +260,8 @@ CELERY_BEAT_SCHEDULE["rostering-recover-syncs"] = {
     "task": "rostering.tasks.recover_syncs",
     "schedule": float(SYNC_RECOVERY_INTERVAL_SECONDS),
 }
-CELERY_BEAT_SCHEDULE["rostering-purge-disconnected-districts"] = {
-    "task": "rostering.tasks.purge_disconnected_districts",
+CELERY_BEAT_SCHEDULE["rostering-purge-expired-rosters"] = {
+    "task": "rostering.tasks.purge_expired_rosters",
     "schedule": crontab(hour=(SYNC_NIGHTLY_HOUR + 23) % 24, minute=SYNC_NIGHTLY_MINUTE),
 }
 

@@ -184,7 +184,7 @@ class DistrictAdminBase(SupportAdminMixin, admin.ModelAdmin):
                                "pause_start", "pause_end", "lms_type", "lms_state", "launch_date"]}),
         ("Connection", {"fields": ["status_badge", "status_reason", "status_changed_at",
                                    "staff_disconnected", "discovered_at", "last_seen_at",
-                                   "disconnected_at", "token"]}),
+                                   "departed_at", "token"]}),
         ("Sync settings", {"fields": ["sync_enabled", "events_enabled", "event_cursor",
                                       "event_cursor_at", "guard_max_deleted_fraction",
                                       "guard_max_changed_fraction", "store_sensitive_fields"]}),

@@ -56,7 +56,9 @@ class District(models.Model):
     discovered_at = models.DateTimeField(default=timezone.now)
     # The last time /oauth/tokens listed this district.
     last_seen_at = models.DateTimeField(null=True, blank=True)
-    disconnected_at = models.DateTimeField(null=True, blank=True)
+    # When the district stopped sharing with the app (disconnected or revoked; cleared when it
+    # is connected again): the retention clock of docs/data-lifecycle.md runs from here.
+    departed_at = models.DateTimeField("stopped sharing at", null=True, blank=True)
     # Support staff disconnected the district on purpose: discovery leaves it disconnected even
     # while Clever still lists its token; only a staff reconnect clears this.
     staff_disconnected = models.BooleanField(

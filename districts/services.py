@@ -31,8 +31,10 @@ from redis.exceptions import RedisError
 from clever.client import CleverClient
 from clever.errors import AuthError, CleverError
 from clever.oauth import DistrictToken, parse_timestamp
+from core import events
 
 from . import crypto
+from .events import DEPARTED, DistrictStatusChanged
 from .models import District, DistrictAudit, DistrictStatus, LinkMethod
 
 logger = logging.getLogger(__name__)
@@ -182,16 +184,16 @@ def set_status(
     district = District.objects.select_for_update().get(pk=district.pk)
     if district.status == status:
         return district
-    before = district.status
+    before, departed_at = district.status, district.departed_at
     now = timezone.now()
     district.status = status
     district.status_reason = reason[:500]
     district.status_changed_at = now
-    if status == DistrictStatus.DISCONNECTED:
-        district.disconnected_at = now
-    elif status == DistrictStatus.CONNECTED:
-        district.disconnected_at = None
-    district.save(update_fields=["status", "status_reason", "status_changed_at", "disconnected_at"])
+    if status in DEPARTED:
+        district.departed_at = departed_at or now
+    else:
+        district.departed_at = None
+    district.save(update_fields=["status", "status_reason", "status_changed_at", "departed_at"])
     DistrictAudit.objects.create(
         district=district,
         action=DistrictAudit.Action.STATUS_CHANGED,
@@ -199,8 +201,14 @@ def set_status(
         actor_label=actor_label,
         details={"from": before, "to": status, "reason": reason[:500]},
     )
-    if status in (DistrictStatus.DISCONNECTED, DistrictStatus.REVOKED):
+    if status in DEPARTED:
         forget_cached_token(district)
+    # The lifecycle's duties (archive at a departure, restore at a return) commit with the
+    # status or not at all (docs/data-lifecycle.md).
+    events.publish(DistrictStatusChanged(
+        district_id=district.pk, before=before, after=status,
+        departed_at=district.departed_at if status in DEPARTED else departed_at,
+    ))
     return district
 
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.conf import settings
+from django.db.models import Case, Count, Exists, F, OuterRef, Q, Subquery, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from clever.sensitive import DATE_OF_BIRTH
 from districts import crypto
+from districts.events import DEPARTED
+from districts.models import District, DistrictAudit
 from districts.selectors import districts_needing_sync
 
 from .models import (
@@ -133,3 +138,22 @@ def dates_of_birth(people: Sequence[Person]) -> dict[int, date | None]:
     parse), decrypted one by one in a single pass, no query: what matching compares."""
     values = sensitive_values(people)
     return {person.pk: birth_date(values.get(person.pk, {})) for person in people}
+
+
+def districts_due_for_purge():
+    """Districts whose retention window (``ROSTER_RETENTION_DAYS``) has passed and that were not
+    purged since their clock started: the clock runs from the departure of a disconnected or
+    revoked district, and from the last Library sign-in (``last_seen_at``) of a Library-only one
+    (docs/data-lifecycle.md)."""
+    cutoff = timezone.now() - timedelta(days=settings.ROSTER_RETENTION_DAYS)
+    clock = Case(When(status__in=DEPARTED, then=F("departed_at")),
+                 default=Coalesce(F("last_seen_at"), F("discovered_at")))
+    purged_since = DistrictAudit.objects.filter(
+        district=OuterRef("pk"), action=DistrictAudit.Action.PURGED, created_at__gte=OuterRef("clock"),
+    )
+    return (
+        District.objects.filter(Q(status__in=DEPARTED) | Q(library_only=True))
+        .annotate(clock=clock).filter(clock__lt=cutoff)
+        .exclude(Exists(purged_since))
+        .order_by("pk")
+    )

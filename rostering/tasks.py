@@ -47,10 +47,11 @@ database, so a lost message is found again by the recovery sweep.
     ``SYNC_STAGGER_SECONDS`` apart (compressed if the whole fan-out would stretch past half
     the visibility timeout: a countdown longer than it makes Redis deliver the task twice).
 
-``purge_disconnected_districts``
-    Deletes the roster of districts disconnected more than ``ROSTER_RETENTION_DAYS`` ago
-    (``purge_district_roster``: rows deleted, users deactivated, audited). Idempotent: a
-    district already purged since it disconnected is not purged (nor audited) again.
+``purge_expired_rosters``
+    Purges the districts that stopped sharing (disconnected or revoked) more than
+    ``ROSTER_RETENTION_DAYS`` ago, and Library-only districts none of whose teachers signed in
+    for as long (``lifecycle.purge_district_roster``: docs/data-lifecycle.md). Idempotent: a
+    district already purged since its clock started is not purged (nor audited) again.
 
 Without ``REDIS_URL`` these run eagerly in-process (settings); with it, on a real worker.
 """
@@ -64,22 +65,21 @@ from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from districts import services as district_services
-from districts.models import District, DistrictAudit, DistrictStatus
+from districts.models import District
 from districts.selectors import districts_needing_sync
 
 from .models import SyncRun
-from .selectors import districts_unsynced_since_connected, running_sync
+from .selectors import districts_due_for_purge, districts_unsynced_since_connected, running_sync
 from .services import liveness
 from .services import requests as sync_requests
+from .services.lifecycle import purge_district_roster
 from .services.sync import (
     INTERRUPTED,
     interrupt_abandoned_runs,
-    purge_district_roster,
     run_sync,
 )
 
@@ -291,35 +291,20 @@ def nightly_sync() -> int:
     return len(districts)
 
 
-def districts_due_for_purge():
-    """Districts disconnected longer than the retention window and not purged since."""
-    cutoff = timezone.now() - timedelta(days=settings.ROSTER_RETENTION_DAYS)
-    purged_since = DistrictAudit.objects.filter(
-        district=OuterRef("pk"),
-        action=DistrictAudit.Action.PURGED,
-        created_at__gte=OuterRef("disconnected_at"),
-    )
-    return (
-        District.objects.filter(status=DistrictStatus.DISCONNECTED, disconnected_at__lt=cutoff)
-        .exclude(Exists(purged_since))
-        .order_by("pk")
-    )
-
-
 @shared_task(acks_late=True, soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
              time_limit=settings.CELERY_TASK_TIME_LIMIT)
-def purge_disconnected_districts() -> dict:
-    """Delete the roster of every district past the retention window; one failure does not stop
-    the others. Returns ``{"purged": [district pks], "failed": [district pks]}``."""
+def purge_expired_rosters() -> dict:
+    """Purge every district past its retention window (``selectors.districts_due_for_purge``);
+    one failure does not stop the others. Returns ``{"purged": [district pks], "failed": [district pks]}``."""
     purged: list[int] = []
     failed: list[int] = []
     for district in districts_due_for_purge():
         try:
             purge_district_roster(district=district, actor_label="retention")
         except Exception:
-            logger.exception("purge_disconnected_districts: district %s failed", district.pk)
+            logger.exception("purge_expired_rosters: district %s failed", district.pk)
             failed.append(district.pk)
         else:
             purged.append(district.pk)
-    logger.info("purge_disconnected_districts: %s purged, %s failed", len(purged), len(failed))
+    logger.info("purge_expired_rosters: %s purged, %s failed", len(purged), len(failed))
     return {"purged": purged, "failed": failed}

@@ -6,4 +6,7 @@ class SsoConfig(AppConfig):
     verbose_name = "Clever single sign-on"
 
     def ready(self):
-        from . import checks  # noqa: F401 - registers the deploy checks
+        from . import (
+            checks,  # noqa: F401 - registers the deploy checks
+            privacy,  # noqa: F401 - subscribes to the roster purge (core.events)
+        )

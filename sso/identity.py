@@ -7,7 +7,7 @@ verified by Clever; never used to find an account); only its domain is evidence.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 ROLE_NAMES = ("student", "teacher", "staff", "district_admin", "contact")
@@ -87,6 +87,11 @@ class CleverIdentity:
     @property
     def display_name(self) -> str:
         return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+    def without_personal_data(self) -> CleverIdentity:
+        """The same identity with no name and no email: what a session or a purged district's
+        Clever link keeps (IDs and role names only)."""
+        return replace(self, first_name="", last_name="", email="")
 
     def extra_data(self) -> dict:
         """What ``SocialAccount.extra_data`` keeps: IDs, district, name, email and role names."""

@@ -427,9 +427,10 @@ def identity_of(sociallogin) -> CleverIdentity | None:
 
 
 def begin_clever_session(request, *, identity: CleverIdentity) -> None:
-    """After a Clever login: who is signed in (IDs, district, name, email, roles), since when,
-    and, for a single role, the active role."""
-    request.session[selectors.SESSION_CLEVER] = identity.extra_data()
+    """After a Clever login: who is signed in (IDs, district, roles; never the name or email:
+    session rows outlive a purge until they expire), since when, and, for a single role, the
+    active role."""
+    request.session[selectors.SESSION_CLEVER] = identity.without_personal_data().extra_data()
     # Shared classroom devices: a Clever session lasts SSO_SESSION_SECONDS from sign-in, whatever
     # happens in it (the cookie says so too; sso.middleware enforces it).
     request.session[selectors.SESSION_SIGNED_IN_AT] = time.time()

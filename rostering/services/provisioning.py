@@ -83,14 +83,12 @@ def deactivate_archived(district_id: int) -> int:
         return cursor.rowcount
 
 
-def reactivate(person_ids: Sequence[int]) -> int:
-    if not person_ids:
-        return 0
+def reactivate(people) -> int:
+    """Reactivate the accounts of ``people`` (a Person queryset) who are live again."""
     User = _user_model()
     return User.objects.filter(
         is_active=False,
-        pk__in=Person.objects.filter(pk__in=list(person_ids), archived_at__isnull=True,
-                                     user__isnull=False).values("user_id"),
+        pk__in=people.filter(archived_at__isnull=True, user__isnull=False).values("user_id"),
     ).update(is_active=True)
 
 
@@ -133,6 +131,20 @@ def _link_by_username(cursor, district_id: int) -> int:
         f"AND {people}.user_id IS NULL AND EXISTS (SELECT 1 FROM {users} u "
         f"WHERE u.username = %s || {people}.clever_id)",
         [USERNAME_PREFIX, district_id, USERNAME_PREFIX],
+    )
+    return cursor.rowcount
+
+
+def _reactivate_relinkable(cursor, district_id: int) -> int:
+    """Reactivate the inactive ``clever-<id>`` accounts ``_link_by_username`` is about to give
+    back to live people (their district left, was purged, and shares again)."""
+    User = _user_model()
+    users, people = table(User), table(Person)
+    cursor.execute(
+        f"UPDATE {users} SET is_active = %s WHERE is_active = %s AND username IN ("  # noqa: S608
+        f"SELECT %s || p.clever_id FROM {people} p WHERE p.district_id = %s "
+        f"AND p.archived_at IS NULL AND p.user_id IS NULL)",
+        [True, False, USERNAME_PREFIX, district_id],
     )
     return cursor.rowcount
 
@@ -182,8 +194,7 @@ def provision_district(*, district, run_id: int, restored_ids: Sequence[int], no
     if not district.organization_id:
         return stats
     stats["deactivated"] = deactivate_archived(district.pk)
-    stats["reactivated"] = reactivate(restored_ids)
-    refresh_names(run_id, district.pk)
+    stats["reactivated"] = reactivate(Person.objects.filter(pk__in=list(restored_ids)))
     # The matching seam first (its answer wins over an old clever-* account), asked about
     # every person without an account.
     unprovisioned = (
@@ -209,10 +220,21 @@ def provision_district(*, district, run_id: int, restored_ids: Sequence[int], no
     Person.objects.bulk_update(matched, ["user"], batch_size=500)
     stats["matched"] = len(matched)
     with connection.cursor() as cursor:
+        stats["reactivated"] += _reactivate_relinkable(cursor, district.pk)
         stats["linked"] = _link_by_username(cursor, district.pk)
         stats["created"] = _create_accounts(cursor, district.pk, district.organization_id, now)
         _link_by_username(cursor, district.pk)
+    # After the links: an account found again by its username (a purged district that came
+    # back) is filled from Clever like the others.
+    refresh_names(run_id, district.pk)
     return stats
+
+
+def _in_use_elsewhere(district_id: int):
+    # Non-null only: one NULL in a NOT IN list makes it match nothing (no account would be
+    # touched while any other district has a person without an account).
+    return Person.objects.filter(archived_at__isnull=True, user__isnull=False).exclude(
+        district_id=district_id).values("user_id")
 
 
 def deactivate_people(district_id: int) -> int:
@@ -220,11 +242,33 @@ def deactivate_people(district_id: int) -> int:
     live person of another district still uses."""
     User = _user_model()
     people = Person.objects.filter(district_id=district_id, user__isnull=False)
-    # Non-null only: one NULL in a NOT IN list makes it match nothing (no account would be
-    # deactivated while any other district has a person without an account).
-    in_use_elsewhere = Person.objects.filter(archived_at__isnull=True, user__isnull=False).exclude(
-        district_id=district_id
-    ).values("user_id")
     return User.objects.filter(
         Q(pk__in=people.values("user_id")), is_active=True
-    ).exclude(pk__in=in_use_elsewhere).update(is_active=False)
+    ).exclude(pk__in=_in_use_elsewhere(district_id)).update(is_active=False)
+
+
+# What an account made for a Clever person holds about them (accounts.User): emptied by a purge.
+PERSONAL_FIELDS = {
+    "first_name": "", "last_name": "", "email": "", "sis_id": "", "student_number": "",
+    "state_id": "", "teacher_number": "", "staff_id": "", "grade": "", "date_of_birth": None,
+    "school": None,
+}
+
+
+def accounts_made_for_people(district_id: int):
+    """The accounts made for the district's people (``clever-<Clever ID>``: created by the
+    engine or a first Clever sign-in), except those a live person of another district uses."""
+    User = _user_model()
+    people = Person.objects.filter(district_id=district_id, user__isnull=False)
+    return User.objects.filter(pk__in=people.values("user_id"),
+                               username__startswith=USERNAME_PREFIX).exclude(
+        pk__in=_in_use_elsewhere(district_id))
+
+
+def anonymize_accounts(district_id: int) -> int:
+    """Empty the personal data of the accounts made for the district's people (the purge): the
+    account stays, inactive, named ``clever-<Clever ID>`` only, so what refers to it still does
+    and a person who returns gets the same account back (names refilled by their next sync).
+    Accounts the product had before Clever keep their own data (they are the product's records,
+    never filled from Clever: see ``refresh_names``)."""
+    return accounts_made_for_people(district_id).update(**PERSONAL_FIELDS, is_active=False)

@@ -1,7 +1,7 @@
 """The sync engine: fetch, stage, diff, guard, apply (DESIGN.md, "The sync engine").
 
 Entry points (keyword-only): ``run_sync``, ``approve_hold``, ``reject_hold``,
-``purge_district_roster``, ``interrupt_abandoned_runs`` (the recovery sweep's). Decisions
+``interrupt_abandoned_runs`` (the recovery sweep's). Decisions
 worth knowing, in the order a run meets them:
 
 **Who is synced.** A district whose status is not ``connected``, or whose ``sync_enabled`` is
@@ -119,24 +119,18 @@ from redis.exceptions import RedisError
 
 from clever.client import CleverClient
 from clever.errors import AuthError, BadRequest, BadResponse, CleverError, Forbidden
-from districts.models import District, DistrictAudit, DistrictStatus
+from districts.models import District, DistrictStatus
 from districts.services import NoToken, district_token, recheck_after_unauthorized, set_status
 
 from .. import selectors
 from ..models import (
     ChangeHold,
-    ContactLink,
-    Course,
-    Person,
-    School,
-    Section,
-    SectionMembership,
     StagedRecord,
     SyncRun,
-    Term,
 )
 from . import apply as apply_sql
 from . import diff, liveness, mapping, provisioning, staging
+from .lifecycle import DistrictDeparted, refuse_unless_sharing
 
 logger = logging.getLogger(__name__)
 
@@ -167,10 +161,6 @@ class RunLost(SyncError):
 
 class HoldError(Exception):
     """A hold cannot be decided now (already decided, or a sync of the district is running)."""
-
-
-class SyncInProgress(Exception):
-    """The district has a sync running: its roster cannot be purged now."""
 
 
 def _resume_max_age() -> timedelta:
@@ -448,7 +438,7 @@ class _Run:
             self.run.refresh_from_db()
             return self.run
         except Exception as exc:  # every failure ends the run, with nothing applied
-            if not isinstance(exc, (CleverError, SyncError, mapping.InvalidRecord)):
+            if not isinstance(exc, (CleverError, SyncError, DistrictDeparted, mapping.InvalidRecord)):
                 # The stack, not the message: a database error may quote a row (a child's name).
                 logger.error("sync run %s of district %s crashed: %s\n%s", self.run.pk,
                              self.district.clever_id, type(exc).__name__,
@@ -806,6 +796,7 @@ class _Run:
             locked = SyncRun.objects.select_for_update().get(pk=run.pk)
             if locked.status != SyncRun.Status.RUNNING:
                 raise RunLost("the run was declared interrupted by another process")
+            refuse_unless_sharing(self.district)
             _apply_staged(run, self.district, timezone.now())
             return self._finish(SyncRun.Status.SUCCEEDED, counts=diff.record_counts(counts),
                                 losses=diff.net_losses(counts))
@@ -950,6 +941,10 @@ def approve_hold(*, hold: ChangeHold, user) -> SyncRun:
     with transaction.atomic():
         hold = _lock_pending(hold)
         run, district = hold.run, hold.run.district
+        try:
+            refuse_unless_sharing(district)
+        except DistrictDeparted as exc:
+            raise HoldError(str(exc)) from None
         now = timezone.now()
         try:
             with transaction.atomic():
@@ -989,52 +984,3 @@ def reject_hold(*, hold: ChangeHold, user) -> SyncRun:
     logger.info("hold %s of district %s rejected", hold.pk, run.district.clever_id)
     run.refresh_from_db()
     return run
-
-
-# --- purge -----------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def purge_district_roster(*, district: District, actor_label: str = "retention",
-                          actor=None) -> dict:
-    """Delete the district's mirror (people, sections, memberships, contact links, schools,
-    terms, courses, staged rows) and deactivate the accounts provisioned for its people;
-    audited as ``DistrictAudit.Action.PURGED``. Pending holds are rejected, hold samples
-    (names) cleared, the event cursor reset (the next sync is full). Sync history is kept.
-    Raises SyncInProgress while a sync of the district is running."""
-    district = District.objects.select_for_update().get(pk=district.pk)
-    now = timezone.now()
-    running = SyncRun.objects.filter(district=district, status=SyncRun.Status.RUNNING).first()
-    if running is not None:
-        if liveness.is_alive(running, now=now):
-            raise SyncInProgress(f"sync run {running.pk} of the district is running")
-        SyncRun.objects.filter(pk=running.pk).update(
-            status=SyncRun.Status.FAILED, finished_at=now, error="interrupted; then purged")
-    deactivated = provisioning.deactivate_people(district.pk)
-    holds = ChangeHold.objects.filter(run__district=district, status=ChangeHold.Status.PENDING)
-    held_runs = list(holds.values_list("run_id", flat=True))
-    discarded = holds.update(status=ChangeHold.Status.REJECTED, decided_at=now)
-    SyncRun.objects.filter(pk__in=held_runs).update(
-        status=SyncRun.Status.REJECTED, error="discarded: the district's roster was purged")
-    ChangeHold.objects.filter(run__district=district).update(samples={})
-    # Nothing staged survives, so no failed run may be resumed against the emptied mirror.
-    SyncRun.objects.filter(district=district).exclude(checkpoint={}).update(checkpoint={})
-    deleted = {
-        "staged": StagedRecord.objects.filter(run__district=district).delete()[0],
-        "memberships": SectionMembership.objects.filter(district=district).delete()[0],
-        "contact_links": ContactLink.objects.filter(district=district).delete()[0],
-    }
-    for key, model in (("users", Person), ("sections", Section), ("schools", School),
-                       ("terms", Term), ("courses", Course)):
-        # Primary keys only: the deletion collector never loads whole rows (raw JSON) into
-        # memory, and any relation added later is still honoured.
-        deleted[key] = model.objects.filter(district=district).only("pk").delete()[1].get(
-            model._meta.label, 0)
-    District.objects.filter(pk=district.pk).update(event_cursor="", event_cursor_at=None)
-    result = {**deleted, "accounts_deactivated": deactivated, "holds_discarded": discarded}
-    DistrictAudit.objects.create(
-        district=district, action=DistrictAudit.Action.PURGED, actor=actor,
-        actor_label=actor_label, details={"deleted": result},
-    )
-    logger.info("roster of district %s purged (%s)", district.clever_id, actor_label)
-    return result

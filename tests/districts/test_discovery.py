@@ -97,7 +97,7 @@ def test_a_district_that_stops_sharing_is_disconnected_then_reconnected(make_san
     assert summary["total"] == 1
     district = District.objects.get(clever_id=leaving.id)
     assert district.status == DistrictStatus.DISCONNECTED
-    assert district.disconnected_at is not None
+    assert district.departed_at is not None
     assert "no longer lists a token" in district.status_reason
     audit = DistrictAudit.objects.get(district=district, action=DistrictAudit.Action.STATUS_CHANGED)
     assert audit.actor_label == "discovery"
@@ -117,7 +117,7 @@ def test_a_district_that_stops_sharing_is_disconnected_then_reconnected(make_san
     assert back["reconnected"] == [leaving.id]
     district.refresh_from_db()
     assert district.status == DistrictStatus.CONNECTED
-    assert district.disconnected_at is None
+    assert district.departed_at is None
     changes = list(
         DistrictAudit.objects.filter(district=district, action=DistrictAudit.Action.STATUS_CHANGED)
         .order_by("id").values_list("details__to", flat=True)

@@ -45,7 +45,7 @@ def test_staff_reconnect_needs_a_token_listed_by_clever(pair, staff, make_client
     district = services.reconnect_district(district=district, actor=staff, client=make_client())
 
     assert district.status == DistrictStatus.CONNECTED and not district.staff_disconnected
-    assert district.disconnected_at is None
+    assert district.departed_at is None
     assert selectors.district_audits(district).first().details["to"] == "connected"
 
 

@@ -101,7 +101,7 @@ def test_recheck_marks_disconnected_when_clever_lists_no_token(pair, clever):
 
     district.refresh_from_db()
     assert district.status == DistrictStatus.DISCONNECTED
-    assert district.disconnected_at is not None
+    assert district.departed_at is not None
 
 
 def test_recheck_with_a_pasted_token_marks_revoked(pair, staff, clever):

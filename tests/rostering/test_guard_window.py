@@ -14,7 +14,8 @@ from django.utils import timezone
 from accounts.models import User
 from rostering.models import ChangeHold, Person, SyncRun
 from rostering.services import diff
-from rostering.services.sync import approve_hold, purge_district_roster, run_sync
+from rostering.services.lifecycle import purge_district_roster
+from rostering.services.sync import approve_hold, run_sync
 from sandbox import services as sandbox_services
 from tests.rostering.conftest import connect, load_generated, mirror, truth
 from tests.rostering.test_failures import Hooked

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from accounts.models import User
 from districts.models import District
 from rostering.models import Person, SyncRun
-from rostering.services.sync import approve_hold, purge_district_roster, run_sync
+from rostering.services.lifecycle import purge_district_roster
+from rostering.services.sync import approve_hold, run_sync
 from sandbox import roster
 from sandbox import services as sandbox_services
 from sandbox.ids import new_id

@@ -16,7 +16,8 @@ from rostering.models import (
     SyncRun,
 )
 from rostering.selectors import live_totals
-from rostering.services.sync import SyncInProgress, purge_district_roster, run_sync
+from rostering.services.lifecycle import SyncInProgress, purge_district_roster
+from rostering.services.sync import run_sync
 from sandbox import services as sandbox_services
 from tests.rostering.conftest import connect, held_by_another_process, load_generated, truth
 

@@ -312,8 +312,8 @@ def test_beat_schedules_the_dispatcher_discovery_and_purge():
     assert nightly["task"] == "rostering.tasks.nightly_sync"
     assert nightly["schedule"] == crontab(hour=settings.SYNC_NIGHTLY_HOUR,
                                           minute=settings.SYNC_NIGHTLY_MINUTE)
-    assert schedule["rostering-purge-disconnected-districts"]["task"] == (
-        "rostering.tasks.purge_disconnected_districts")
+    assert schedule["rostering-purge-expired-rosters"]["task"] == (
+        "rostering.tasks.purge_expired_rosters")
     assert schedule["districts-discover"]["task"] == "districts.tasks.discover_districts_task"
     sweep = schedule["rostering-recover-syncs"]
     assert sweep["task"] == "rostering.tasks.recover_syncs"
@@ -485,7 +485,7 @@ def _disconnect(district, days_ago):
     district_services.set_status(district=district, status=DistrictStatus.DISCONNECTED,
                                  actor_label="test", reason="stopped sharing")
     District.objects.filter(pk=district.pk).update(
-        disconnected_at=timezone.now() - timedelta(days=days_ago))
+        departed_at=timezone.now() - timedelta(days=days_ago))
 
 
 def test_purge_deletes_rosters_only_after_the_retention_window_and_only_once(sandbox_app, settings):
@@ -498,7 +498,7 @@ def test_purge_deletes_rosters_only_after_the_retention_window_and_only_once(san
     _disconnect(expired, days_ago=61)
     _disconnect(recent, days_ago=59)
 
-    result = tasks.purge_disconnected_districts.delay().get()
+    result = tasks.purge_expired_rosters.delay().get()
 
     assert result == {"purged": [expired.pk], "failed": []}
     assert not Person.objects.filter(district=expired).exists()
@@ -509,12 +509,12 @@ def test_purge_deletes_rosters_only_after_the_retention_window_and_only_once(san
     assert audits.count() == 1 and audits.get().actor_label == "retention"
 
     # Idempotent: the next night finds nothing to do, and writes no second audit.
-    assert tasks.purge_disconnected_districts.delay().get() == {"purged": [], "failed": []}
+    assert tasks.purge_expired_rosters.delay().get() == {"purged": [], "failed": []}
     assert audits.count() == 1
 
     # The window passes for the second district too.
-    District.objects.filter(pk=recent.pk).update(disconnected_at=timezone.now() - timedelta(days=61))
-    assert tasks.purge_disconnected_districts.delay().get()["purged"] == [recent.pk]
+    District.objects.filter(pk=recent.pk).update(departed_at=timezone.now() - timedelta(days=61))
+    assert tasks.purge_expired_rosters.delay().get()["purged"] == [recent.pk]
     assert not Person.objects.filter(district=recent).exists()
 
 
@@ -525,5 +525,5 @@ def test_a_district_that_reconnected_is_not_purged(sandbox_app, settings):
     district_services.set_status(district=district, status=DistrictStatus.CONNECTED,
                                  actor_label="test", reason="shared again")
 
-    assert tasks.purge_disconnected_districts.delay().get()["purged"] == []
+    assert tasks.purge_expired_rosters.delay().get()["purged"] == []
     assert Person.objects.filter(district=district).exists()

@@ -1,0 +1,33 @@
+"""What the districts app announces (``core.events``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .models import DistrictStatus
+
+# The statuses in which a district no longer shares its data with the app.
+DEPARTED = frozenset({DistrictStatus.DISCONNECTED, DistrictStatus.REVOKED})
+
+
+@dataclass(frozen=True)
+class DistrictStatusChanged:
+    """A district's status changed (published inside the change's transaction)."""
+
+    district_id: int
+    before: str
+    after: str
+    # The moment the district stopped sharing: the new one when it just departed, the one it
+    # returns from when it just returned; None otherwise.
+    departed_at: datetime | None = None
+
+    @property
+    def departed(self) -> bool:
+        """The district just stopped sharing (it was sharing before)."""
+        return self.after in DEPARTED and self.before not in DEPARTED
+
+    @property
+    def returned(self) -> bool:
+        """The district shares again after it had stopped."""
+        return self.before in DEPARTED and self.after not in DEPARTED
