@@ -54,7 +54,8 @@ class District(models.Model):
     status_reason = models.CharField(max_length=500, blank=True)
     status_changed_at = models.DateTimeField(default=timezone.now)
     discovered_at = models.DateTimeField(default=timezone.now)
-    # The last time /oauth/tokens listed this district.
+    # The last time /oauth/tokens listed this district, or a teacher of it signed in through
+    # Clever Library (a Library-only district's retention clock).
     last_seen_at = models.DateTimeField(null=True, blank=True)
     # When the district stopped sharing with the app (disconnected or revoked; cleared when it
     # is connected again): the retention clock of docs/data-lifecycle.md runs from here.

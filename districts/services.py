@@ -396,6 +396,13 @@ def _take_listed(client: CleverClient, listed: DistrictToken, *,
     return outcomes, error, sent
 
 
+def note_library_sign_in(district: District) -> None:
+    """A teacher signed in through Clever Library: Clever still shares the district with the app
+    that way. ``last_seen_at`` starts a Library-only district's retention clock again
+    (docs/data-lifecycle.md)."""
+    District.objects.filter(pk=district.pk).update(last_seen_at=timezone.now())
+
+
 def discover_district(*, clever_id: str, client: CleverClient | None = None,
                       actor_label: str = DISCOVERY_LABEL) -> District | None:
     """Check one district on the spot (``GET /oauth/tokens?owner_type=district&district=ID``),

@@ -1,6 +1,8 @@
-"""Forms of allauth's account pages, narrowed to this product's accounts."""
+"""Forms of allauth's account pages, narrowed to this product's accounts, and the Clever Library
+teacher's "I already have an account"."""
 
 from allauth.account.forms import ResetPasswordForm
+from django import forms
 
 
 class PasswordResetForm(ResetPasswordForm):
@@ -13,3 +15,14 @@ class PasswordResetForm(ResetPasswordForm):
         email = super().clean_email()
         self.users = [user for user in self.users if user.has_usable_password()]
         return email
+
+
+class ExistingAccountForm(forms.Form):
+    """"I already have an account" (a Clever Library teacher, right after the sign-in that made
+    them a new account): the existing account's username or email and its password. Checking
+    them, and linking, is ``sso.services``'s."""
+
+    login = forms.CharField(label="Username or email", max_length=254,
+                            widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}))
+    password = forms.CharField(label="Password", strip=False, max_length=4096,
+                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))

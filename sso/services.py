@@ -19,9 +19,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 
+from allauth.account.adapter import get_adapter as get_account_adapter
+from allauth.core import ratelimit
+from allauth.mfa.models import Authenticator
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.sites.shortcuts import get_current_site
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
@@ -214,12 +220,14 @@ def admit_clever_login(*, identity: CleverIdentity, record: dict, access_token: 
     if identity.is_library:
         with clever_client(access_token) as client:
             district = _library_district(identity, client)
+            district_services.note_library_sign_in(district)
             existed = Person.objects.filter(district=district, clever_id=identity.clever_id).exists()
             if "teacher" in identity.roles:
                 counts = single.provision_library_roster(district=district, teacher_record=record,
                                                          client=client)
-                logger.info("clever library login: %s sections, %s students written",
-                            counts["sections"], counts["students"])
+                logger.info("clever library login: %s sections (%s restored, %s archived), "
+                            "%s students written", counts["sections"], counts["restored"],
+                            counts["archived"], counts["students"])
             else:
                 single.upsert_person(district=district, record=record)
         person = Person.objects.get(district=district, clever_id=identity.clever_id)
@@ -439,13 +447,18 @@ def begin_clever_session(request, *, identity: CleverIdentity) -> None:
     request.session.pop(selectors.SESSION_PENDING_LINK, None)
     if len(identity.acting_roles) == 1:
         request.session[selectors.SESSION_ACTIVE_ROLE] = identity.acting_roles[0]
+    # A Library teacher whose sign-in just made them an account may say they already had one.
+    _offer_library_join(request, identity=identity)
 
 
 def landing_after_login(request, *, next_url: str | None) -> str:
-    """Where a Clever login lands: the role chooser first when there is more than one role."""
+    """Where a Clever login lands: the role chooser first when there is more than one role; a
+    Library teacher whose account was just made first sees "I already have an account"."""
     target = safe_next(next_url)
     if len(selectors.session_roles(request)) > 1 and selectors.active_role(request) is None:
-        return f"{reverse('sso_choose_role')}?{urlencode({'next': target})}"
+        target = f"{reverse('sso_choose_role')}?{urlencode({'next': target})}"
+    if library_offer(request) is not None:
+        return f"{reverse('sso_library_existing')}?{urlencode({'next': target})}"
     return target
 
 
@@ -534,3 +547,154 @@ def confirm_pending_link(request, *, user) -> SocialAccount | None:
         single.reassign_account(person=person, user=user)  # the roster follows the proven link
     forget_pending_link(request)
     return account
+
+
+# --- "I already have an account" (Clever Library teachers) ----------------------------------------
+
+# The offer made to a Library teacher right after the sign-in that made their account: the
+# Clever user, the account made for them, when.
+SESSION_LIBRARY_OFFER = "sso.library_offer"
+# Set once the teacher connected their existing account: the account page says so, once.
+SESSION_LIBRARY_JOINED = "sso.library_joined"
+# Why a Library teacher's link was asked for (``AccountLink.evidence["asked_because"]``).
+LIBRARY_EXISTING_ACCOUNT = "library_existing_account"
+WRONG_CREDENTIALS = ("That username or email and password do not match an account we can connect. "
+                     "Check them and try again.")
+
+
+class TooManyAttempts(LinkRefused):
+    """allauth's limit on failed password sign-ins (``ACCOUNT_RATE_LIMITS["login_failed"]``)."""
+
+
+def _made_at_this_sign_in(user, identity: CleverIdentity) -> bool:
+    """The account a Library teacher's sign-in has just made for them: ``clever-<Clever ID>``,
+    and the Clever user's newest link is that account's creation, less than
+    ``SSO_PENDING_LINK_SECONDS`` ago."""
+    if not (identity.is_library and "teacher" in identity.acting_roles
+            and getattr(user, "is_authenticated", False) and user.is_active
+            and policy.made_for(user, identity.clever_id)):
+        return False
+    newest = AccountLink.objects.filter(clever_id=identity.clever_id).order_by("-id").first()
+    since = timezone.now() - timedelta(seconds=settings.SSO_PENDING_LINK_SECONDS)
+    return (newest is not None and newest.user_id == user.pk
+            and newest.action == AccountLink.Action.LINKED
+            and newest.method == AccountLink.Method.NEW_ACCOUNT and newest.created_at >= since)
+
+
+def _offer_library_join(request, *, identity: CleverIdentity) -> None:
+    request.session.pop(SESSION_LIBRARY_OFFER, None)
+    user = getattr(request, "user", None)
+    if user is not None and _made_at_this_sign_in(user, identity):
+        request.session[SESSION_LIBRARY_OFFER] = {"clever_id": identity.clever_id, "account": user.pk,
+                                                  "at": time.time()}
+
+
+@dataclass
+class LibraryOffer:
+    identity: CleverIdentity
+    account: object  # the account this sign-in made for the teacher (signed in now)
+    person: Person | None
+
+
+def library_offer(request) -> LibraryOffer | None:
+    """The "I already have an account" offer of this session, while it lasts: only a session
+    whose Clever Library sign-in made the teacher a new account moments ago
+    (``SSO_PENDING_LINK_SECONDS``), still signed in to that account."""
+    data = request.session.get(SESSION_LIBRARY_OFFER)
+    if not isinstance(data, dict):
+        return None
+    if time.time() - float(data.get("at") or 0) > settings.SSO_PENDING_LINK_SECONDS:
+        request.session.pop(SESSION_LIBRARY_OFFER, None)
+        return None
+    identity = selectors.signed_in_identity(request)
+    user = request.user
+    if (identity is None or not identity.is_library or identity.clever_id != data.get("clever_id")
+            or not user.is_authenticated or user.pk != data.get("account")
+            or not policy.made_for(user, identity.clever_id)):
+        return None
+    return LibraryOffer(identity=identity, account=user, person=selectors.person_for(identity))
+
+
+def forget_library_offer(request) -> None:
+    request.session.pop(SESSION_LIBRARY_OFFER, None)
+
+
+def prove_existing_account(request, *, login: str, password: str):
+    """The account whose username (or email) is ``login`` and whose password is ``password``;
+    ``LinkRefused`` with one message for every failure (no account, no password, a wrong one),
+    so the form tells nobody which accounts exist. Attempts count against allauth's limit on
+    failed sign-ins (``ACCOUNT_RATE_LIMITS["login_failed"]``: per address, and per account with
+    the same key as the sign-in page, so this form adds no guesses to it); past it even the
+    right password is refused (``TooManyAttempts``)."""
+    User = get_user_model()
+    login = (login or "").strip()
+    lookup = Q(username__iexact=login)
+    if "@" in login:
+        lookup |= Q(email__iexact=login)
+    candidates = list(User.objects.filter(lookup).order_by("pk")[:10]) if login else []
+    site = get_current_site(request).domain
+    for key in sorted({user.get_username().lower() for user in candidates} or {login.lower()}):
+        if not ratelimit.consume(request, action="login_failed", key=f"{site}:{key}"):
+            raise TooManyAttempts(get_account_adapter(request).error_messages["too_many_login_attempts"])
+    checked = False
+    for user in candidates:
+        if user.has_usable_password():
+            checked = True
+            if user.check_password(password):
+                return user
+    if not checked:
+        User().set_password(password)  # as long as a real check: no account is told apart
+    raise LinkRefused(WRONG_CREDENTIALS)
+
+
+@transaction.atomic
+def join_existing_account(*, offer: LibraryOffer, user) -> SocialAccount:
+    """A Library teacher proved the password of ``user``, an account they already had here
+    (``prove_existing_account``): their Clever sign-in moves to it, linked as proven
+    (``confirmed_sign_in``, actor = that account), their Library person follows, and the
+    account made for them at this sign-in is deactivated (never deleted), audited as an unlink.
+    Refuses staff and superusers, inactive accounts, accounts with a second factor (a password
+    alone does not open those), and accounts already tied to another Clever user."""
+    identity, made = offer.identity, offer.account
+    if policy.never_through_clever(user):
+        raise LinkRefused("That is a support staff account of this site. Those never open through Clever, "
+                          "so nothing was connected.")
+    if not user.is_active:
+        raise LinkRefused("That account is switched off, so it cannot be connected. Nothing was "
+                          "connected. Please ask your school or our support team.")
+    if Authenticator.objects.filter(user=user).exists():
+        raise LinkRefused("That account asks for a code from an authenticator app at sign-in, which "
+                          "this page cannot check. Nothing was connected. Please ask our support "
+                          "team to connect it.")
+    tied_elsewhere = (
+        SocialAccount.objects.filter(provider=selectors.PROVIDER, user=user).exclude(uid=identity.clever_id)
+        .exists()
+        or Person.objects.filter(user=user, archived_at__isnull=True).exclude(clever_id=identity.clever_id)
+        .exists()
+    )
+    if tied_elsewhere:
+        raise LinkRefused("That account is already connected to another Clever sign-in. Nothing was "
+                          "connected. Please ask our support team if both are yours.")
+    login = SocialAccount.objects.select_for_update().filter(provider=selectors.PROVIDER,
+                                                             uid=identity.clever_id).first()
+    if login is None or login.user_id != made.pk or user.pk == made.pk:
+        raise LinkRefused("Your Clever sign-in changed in the meantime. Nothing was connected. Please "
+                          "start again from Clever.")
+    SocialAccount.objects.filter(pk=login.pk).update(user=user)
+    person = offer.person
+    if person is not None and person.user_id == made.pk:
+        single.reassign_account(person=person, user=user)  # deactivates the account made for them
+    elif person is not None and person.user_id is None:
+        single.attach_account(person=person, user=user)
+    made.refresh_from_db(fields=["is_active"])
+    if made.is_active and not Person.objects.filter(user=made, archived_at__isnull=True).exists():
+        made.is_active = False
+        made.save(update_fields=["is_active"])
+    _audit(action=AccountLink.Action.UNLINKED, method=AccountLink.Method.CONFIRMED_SIGN_IN, user=made,
+           clever_id=identity.clever_id, clever_district_id=identity.district_id, person=person,
+           actor=user, evidence={"reason": "the teacher connected the account they already had",
+                                 "account_deactivated": not made.is_active})
+    return link_clever_account(user=user, identity=identity, person=person,
+                               method=AccountLink.Method.CONFIRMED_SIGN_IN, actor=user,
+                               evidence={"asked_because": LIBRARY_EXISTING_ACCOUNT,
+                                         "account_made_at_sign_in": made.pk})

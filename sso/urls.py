@@ -10,7 +10,9 @@
   two-factor pages are for accounts with a password only (``permissions.password_accounts_only``):
   an account that signs in through Clever sets no password and manages no email;
 - ``accounts/2fa/``: allauth's two-factor pages (authenticator app, recovery codes);
-- ``account/``: the signed-in person's page, the role chooser, "is this your account?".
+- ``account/``: the signed-in person's page, the role chooser, "is this your account?", and a
+  Clever Library teacher's "I already have an account" (right after the sign-in that made them
+  a new account).
 """
 
 from importlib import import_module
@@ -60,4 +62,5 @@ urlpatterns = [
     path("account/role/", views.choose_role, name="sso_choose_role"),
     path("account/link/clever/", views.link_existing, name="sso_link_existing"),
     path("account/link/clever/new/", views.link_new, name="sso_link_new"),
+    path("account/library/existing/", views.library_existing, name="sso_library_existing"),
 ]

@@ -1,5 +1,6 @@
 """Thin views of Clever sign-in: the login start and callback (allauth's OAuth2 views,
-subclassed), "is this your account?", the role chooser and the account page.
+subclassed), "is this your account?", a Library teacher's "I already have an account", the role
+chooser and the account page.
 
 The callback (``/accounts/clever/login/callback/``), in order:
 
@@ -37,7 +38,7 @@ from requests import RequestException
 
 from clever.errors import CleverError
 
-from . import selectors, services
+from . import forms, selectors, services
 from . import state as login_state
 from .identity import ROLE_LABELS
 from .models import LoginOutcome
@@ -233,6 +234,50 @@ def link_new(request):
     return redirect(services.landing_after_login(request, next_url=pending.next_url))
 
 
+# --- "I already have an account" (Clever Library teachers) --------------------------------------
+
+NO_LIBRARY_OFFER = ("This page is only shown right after a teacher's first sign-in through Clever Library "
+                    "made them a new account, for a few minutes. To connect another account now, please "
+                    "ask our support team.")
+
+
+@require_http_methods(["GET", "POST"])
+def library_existing(request):
+    """Offered to a Clever Library teacher right after the sign-in that made them a new account
+    (``services.library_offer``; anyone else gets 403): sign in once to the account they already
+    had here, and their Clever sign-in moves to it; or continue with the new account."""
+    offer = services.library_offer(request)
+    if offer is None:
+        return error_page(request, NO_LIBRARY_OFFER, title="Nothing to connect", status=403)
+    next_url = safe_next(request.POST.get("next") or request.GET.get("next"))
+    form = forms.ExistingAccountForm(request.POST if request.method == "POST" else None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                user = services.prove_existing_account(request, login=form.cleaned_data["login"],
+                                                       password=form.cleaned_data["password"])
+                services.join_existing_account(offer=offer, user=user)
+            except services.TooManyAttempts as refusal:
+                form.add_error(None, str(refusal))
+                status = 429
+            except services.LinkRefused as refusal:
+                form.add_error(None, str(refusal))
+            else:
+                # The session becomes a Clever session of the account they proved (the link
+                # is proven, so their next Clever sign-in opens it too).
+                get_account_adapter(request).logout(request)
+                django_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                services.begin_clever_session(request, identity=offer.identity)
+                request.session[services.SESSION_LIBRARY_JOINED] = True
+                return redirect(services.landing_after_login(request, next_url=next_url))
+    return render(request, "sso/library_existing_account.html", {
+        "form": form, "next": next_url,
+        "district": offer.person.district if offer.person else selectors.district_for(offer.identity),
+    }, status=status)
+
+
 # --- roles and the account page ------------------------------------------------------------------
 
 
@@ -256,4 +301,8 @@ def choose_role(request):
 
 @login_required(login_url="/")
 def account(request):
-    return render(request, "sso/account.html", selectors.account_summary(request))
+    return render(request, "sso/account.html", {
+        **selectors.account_summary(request),
+        "library_offer": services.library_offer(request) is not None,
+        "library_joined": bool(request.session.pop(services.SESSION_LIBRARY_JOINED, False)),
+    })

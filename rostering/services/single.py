@@ -3,7 +3,8 @@
 Used at login (sso/): a district user not yet in the mirror is written from ``/users/{id}``
 (the next sync of the district agrees with it: same mapping, same content hash), and a Clever
 Library teacher brings their shared sections and those sections' students, read with the
-teacher's own token. The mapping is ``rostering.services.mapping``'s and product accounts are
+teacher's own token (and, in a Library-only district, the sections they stopped sharing are
+archived). The mapping is ``rostering.services.mapping``'s and product accounts are
 made as ``rostering.services.provisioning`` makes them (``clever-<Clever ID>``, unusable
 password, the district's organization), through their public functions only.
 
@@ -17,6 +18,7 @@ import json
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ..models import ContactLink, Person, Section, SectionMembership
@@ -155,18 +157,93 @@ def reassign_account(*, person: Person, user):
     return previous
 
 
+def _unshared_sections(*, district, teacher_clever_id: str, shared: set[str], now) -> int:
+    """Archive the live sections of a Clever Library district that ``teacher_clever_id`` teaches
+    here but no longer shares (not in ``shared``, their ``/users/{id}/sections`` answer), unless
+    another Library teacher still shares them. Returns how many were archived.
+
+    The rule: the mirror of a Library district knows a teacher from their own sign-in only (a
+    Library token never shows a co-teacher), and a teacher's sections from their token's answer.
+
+    1. This teacher's sections are the live ones whose primary teacher they are, or that list
+       them as a teacher (``SectionMembership`` role teacher, built from the record's
+       ``teachers``).
+    2. A section they no longer share loses their teacher membership at once: as far as this
+       mirror knows, they do not teach it any more.
+    3. It stays live while another *Library teacher* still has a teacher membership in it: a
+       live teacher of this district with a product account, i.e. someone who signed in through
+       Library themselves and, at their last sign-in, shared the section (or was listed on it).
+       Whether they still share it is settled at *their* next sign-in, by this same rule; a
+       co-teacher the district's roster lists but who never signed in through Library shares
+       nothing.
+    4. Otherwise it is archived like the sync archives a record Clever stopped serving: soft
+       (``archived_at``; the same row comes back when a teacher shares it again, see
+       ``upsert_section``), and without memberships (the sync engine keeps none for an archived
+       section, ``apply._forget_memberships``; ``upsert_section`` rebuilds them on return).
+
+    Students are left as they are, accounts included (the retention purge handles people in no
+    live section); none are written or given accounts here."""
+    teacher = SectionMembership.Role.TEACHER
+    left = list(
+        Section.objects.filter(district=district, archived_at__isnull=True)
+        .filter(Q(primary_teacher_clever_id=teacher_clever_id)
+                | Q(pk__in=SectionMembership.objects.filter(
+                    district=district, role=teacher, person_clever_id=teacher_clever_id)
+                    .values("section_id")))
+        .exclude(clever_id__in=shared)
+        .values_list("pk", flat=True)
+    )
+    if not left:
+        return 0
+    SectionMembership.objects.filter(section_id__in=left, role=teacher,
+                                     person_clever_id=teacher_clever_id).delete()
+    library_teachers = Person.objects.filter(
+        district=district, archived_at__isnull=True, is_teacher=True, user__isnull=False,
+    ).exclude(clever_id=teacher_clever_id).values("clever_id")
+    still_shared = set(
+        SectionMembership.objects.filter(section_id__in=left, role=teacher,
+                                         person_clever_id__in=library_teachers)
+        .values_list("section_id", flat=True)
+    )
+    gone = [pk for pk in left if pk not in still_shared]
+    if gone:
+        SectionMembership.objects.filter(section_id__in=gone).delete()
+        Section.objects.filter(pk__in=gone).update(archived_at=now, updated_at=now)
+    return len(gone)
+
+
 @transaction.atomic
 def provision_library_roster(*, district, teacher_record: dict, client) -> dict:
     """A Clever Library teacher at sign-in: the teacher, the sections they shared and those
     sections' students, read with the teacher's token (``client``) and written at once; every
-    student gets a product account (the district's organization, if any). Returns counts."""
+    student of a shared section gets a product account (the district's organization, if any).
+
+    In a Library-only district (``district.library_only``: the teacher's token is all we know of
+    it) the sections of this teacher that are no longer in their answer are archived, unless
+    another Library teacher still shares them (``_unshared_sections`` has the rule), and a
+    section that is shared again is restored (the same row). In a district that also shares
+    its data, the sync owns the mirror and nothing is archived here.
+
+    Returns counts: ``sections`` (shared now), ``students`` (written), ``archived`` and
+    ``restored`` (sections)."""
     teacher, _ = upsert_person(district=district, record=teacher_record)
     sections = list(client.iter_records(f"users/{teacher.clever_id}/sections"))
+    restored = Section.objects.filter(
+        district=district, archived_at__isnull=False,
+        clever_id__in=[record["id"] for record in sections
+                       if isinstance(record, dict) and isinstance(record.get("id"), str)],
+    ).count()
+    shared: set[str] = set()
     student_ids: set[str] = set()
     for record in sections:
-        upsert_section(district=district, record=record)
+        section, _ = upsert_section(district=district, record=record)
+        shared.add(section.clever_id)
         students, _teachers = mapping.section_members(record)
         student_ids.update(students)
+    archived = 0
+    if district.library_only:
+        archived = _unshared_sections(district=district, teacher_clever_id=teacher.clever_id,
+                                      shared=shared, now=timezone.now())
     students_written = 0
     if student_ids:
         for record in client.iter_records("users"):
@@ -178,4 +255,5 @@ def provision_library_roster(*, district, teacher_record: dict, client) -> dict:
             elif person.user_id is None:
                 attach_account(person=person, user=account_of(person))
             students_written += 1
-    return {"sections": len(sections), "students": students_written}
+    return {"sections": len(sections), "students": students_written, "archived": archived,
+            "restored": restored}

@@ -310,3 +310,18 @@ def test_the_purge_command_refuses_a_sharing_district_and_purges_a_departed_one(
     assert audit.actor_label == "command: written request"
     with pytest.raises(CommandError, match="no district"):
         call_command("purge_district", "000000000000000000000000", "--reason", "x")
+
+
+def test_a_library_sign_in_restarts_the_library_districts_clock(library, browser, other_browser,
+                                                                portal_launch, settings):
+    portal_launch(browser, library.teacher["id"])
+    district = District.objects.get(clever_id=library.sandbox_district.id)
+    assert district.library_only and district.last_seen_at is not None
+    long_ago = timezone.now() - timedelta(days=settings.ROSTER_RETENTION_DAYS + 1)
+    District.objects.filter(pk=district.pk).update(last_seen_at=long_ago, discovered_at=long_ago)
+
+    portal_launch(other_browser, library.teacher["id"])  # signs in again, two months later
+
+    district.refresh_from_db()
+    assert district.last_seen_at > long_ago
+    assert rostering_tasks.purge_expired_rosters.delay().get()["purged"] == []
