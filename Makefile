@@ -29,7 +29,7 @@ test: venv lint
 demo: venv
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py demo_setup
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	EAGER_TASKS_IN_BACKGROUND=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 bench: venv
 	$(BIN)/python bench/sandbox_bench.py

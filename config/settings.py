@@ -143,6 +143,10 @@ else:
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+# ... in the calling thread, or with EAGER_TASKS_IN_BACKGROUND (`make demo`'s web server) on a
+# thread of their own, so a page that starts a sync returns at once (config/celery.py). Off for
+# commands: a process that exits would lose its background tasks.
+EAGER_TASKS_IN_BACKGROUND = env.bool("EAGER_TASKS_IN_BACKGROUND", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

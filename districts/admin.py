@@ -7,11 +7,13 @@ on districts. The permission is ``District.Meta.permissions`` and the "Support" 
 comes from migration districts/0003; grant access with
 ``user.groups.add(Group.objects.get(name="Support"))``.
 
-Where ``District`` is registered: in ``rostering/admin.py``. Its page shows sync runs, holds and
-roster counts, and ``rostering`` may import ``districts``, never the reverse. This module holds the
-district-only parts that admin builds on: the support permission, the status badge, the token
-page (paste or clear a token: never shown, only "stored: yes/no" and its fingerprint), the staff
-buttons and actions (disconnect, reconnect, pause, resume, syncs on/off, discover), all calling
+``District`` is registered here, once: ``DistrictAdmin``. The apps above extend it through
+``DistrictAdminExtension`` (``extend_district_admin``): rostering adds the sync buttons, the last
+sync, roster counts and the sync history; matching adds "Run matching" and the onboarding
+checklist. ``districts`` imports neither. This module's own parts: the support permission, the
+status badge, the token page (paste or clear a token: never shown, only "stored: yes/no" and its
+fingerprint), the sync settings page, the staff buttons and actions (disconnect, reconnect,
+pause, resume, syncs on/off, discover; disconnecting asks for a reason first), all calling
 ``districts.services``; and the read-only audit log.
 """
 
@@ -19,11 +21,13 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 
 from celery.exceptions import Retry
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
@@ -164,20 +168,80 @@ class SyncSettingsForm(forms.Form):
             field.help_text = field.help_text % {name: default}
 
 
-class DistrictAdminBase(SupportAdminMixin, admin.ModelAdmin):
-    """The District admin's district-only half (registered by ``rostering/admin.py``)."""
+@dataclass(frozen=True)
+class Panel:
+    """A block of a district's page: ``template`` drawn with ``context`` as ``panel``; panels
+    are shown by ``position`` (smaller first; the audit log is 100)."""
+
+    template: str
+    context: dict
+    position: int = 50
+
+
+class DistrictAdminExtension:
+    """What an app above ``districts`` adds to the one District admin. It subclasses this,
+    overrides what it needs, and registers an instance with ``extend_district_admin`` in its own
+    admin module, as it would register a model. Every hook has a harmless default."""
+
+    # Buttons on the district's page: name -> label; a click calls ``press``.
+    buttons: dict[str, str] = {}
+    # Buttons that ask for a confirmation with a reason first: name -> what the click will do.
+    confirmations: dict[str, str] = {}
+    # Changelist columns: names of this extension's ``@admin.display`` methods.
+    columns: tuple[str, ...] = ()
+    # Bulk actions: ``@admin.action`` functions taking ``(modeladmin, request, queryset)``.
+    actions: tuple = ()
+
+    def shows(self, request, district: District, name: str) -> bool:
+        """Whether the button ``name`` applies to the district now."""
+        return True
+
+    def press(self, request, district: District, name: str, reason: str = "") -> str:
+        """Do what the button ``name`` says; returns the message for support staff. Raise
+        ``services.DistrictStateError`` (or a ``CleverError``) to report a refusal."""
+        raise NotImplementedError(name)
+
+    def annotate(self, queryset):
+        """The changelist's queryset with what this extension's columns read."""
+        return queryset
+
+    def panels(self, request, district: District) -> list[Panel]:
+        return []
+
+
+_extensions: list[DistrictAdminExtension] = []
+
+
+def extend_district_admin(extension: DistrictAdminExtension) -> DistrictAdminExtension:
+    """Add ``extension`` to the District admin (once per extension class)."""
+    if not any(type(known) is type(extension) for known in _extensions):
+        _extensions.append(extension)
+    return extension
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason (for the audit log)", min_length=3, max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Who asked, or why: it is recorded with your name.")
+
+
+@admin.register(District)
+class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
+    """The one District admin. Apps above extend it through ``DistrictAdminExtension``:
+    rostering (syncs, roster counts, the sync history), matching (matching, onboarding)."""
 
     change_form_template = "admin/districts/district/change_form.html"
     change_list_template = "admin/districts/district/change_list.html"
     token_form_template = "admin/districts/district/token_form.html"
     settings_form_template = "admin/districts/district/settings_form.html"
+    confirm_template = "admin/districts/district/confirm.html"
 
-    list_display = ["__str__", "status_badge", "organization", "sync_enabled"]
+    list_display = ["__str__", "status_badge", "organization"]
     list_filter = ["status", "sync_enabled", "events_enabled", "us_state",
                    ("organization", admin.EmptyFieldListFilter)]
     search_fields = ["name", "=clever_id", "=nces_id", "=mdr_number", "organization__name"]
     list_select_related = ["organization"]
-    actions = ["disconnect_selected", "reconnect_selected", "pause_selected", "resume_selected"]
     fieldsets = [
         ("Clever", {"fields": ["clever_id", "name", "us_state", "nces_id", "mdr_number", "sis_type",
                                "portal_url", "login_methods", "clever_state", "clever_last_sync",
@@ -192,17 +256,38 @@ class DistrictAdminBase(SupportAdminMixin, admin.ModelAdmin):
                                      "link_evidence"]}),
     ]
 
-    # Buttons on the change page: name -> label. Each is a POST to ``<pk>/do/<name>/`` handled
-    # by ``button_<name>(request, district)``; ``visible_buttons`` picks those that apply.
+    # This app's buttons: name -> label, each handled by ``button_<name>``; extensions add theirs.
     buttons = {
         "pause": "Pause syncs",
         "resume": "Resume syncs",
-        "disconnect": "Disconnect",
+        "disconnect": "Disconnect…",
         "reconnect": "Reconnect",
         "enable_sync": "Switch syncs on",
         "disable_sync": "Switch syncs off",
         "clear_token": "Clear the pasted token",
     }
+    confirmations = {
+        "disconnect": (
+            "Disconnecting stops the district's syncs at once and archives its roster: its "
+            "teachers and students can no longer sign in, and their accounts are switched off. "
+            "Discovery will not reconnect it while Clever still lists it; reconnecting within "
+            "the retention window restores everything. After that window its data is deleted."),
+    }
+
+    @property
+    def actions(self):
+        return ["disconnect_selected", "reconnect_selected", "pause_selected", "resume_selected",
+                *(action for extension in _extensions for action in extension.actions)]
+
+    def get_list_display(self, request):
+        columns = [getattr(extension, name) for extension in _extensions for name in extension.columns]
+        return [*self.list_display, *columns, "sync_enabled"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        for extension in _extensions:
+            queryset = extension.annotate(queryset)
+        return queryset
 
     def get_readonly_fields(self, request, obj=None):
         return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
@@ -243,9 +328,9 @@ class DistrictAdminBase(SupportAdminMixin, admin.ModelAdmin):
 
     # --- the change page ------------------------------------------------------------------------
 
-    def visible_buttons(self, request, district: District) -> list[tuple[str, str]]:
+    def _shows(self, district: District, name: str) -> bool:
         status = district.status
-        show = {
+        return {
             "pause": status == DistrictStatus.CONNECTED,
             "resume": status == DistrictStatus.PAUSED,
             "disconnect": status != DistrictStatus.DISCONNECTED,
@@ -253,8 +338,20 @@ class DistrictAdminBase(SupportAdminMixin, admin.ModelAdmin):
             "enable_sync": not district.sync_enabled,
             "disable_sync": district.sync_enabled,
             "clear_token": district.has_stored_token,
-        }
-        return [(name, label) for name, label in self.buttons.items() if show.get(name, True)]
+        }.get(name, True)
+
+    def visible_buttons(self, request, district: District) -> list[tuple[str, str, object]]:
+        """(name, label, owner) of the buttons that apply now: the extensions' first (syncing is
+        what support does most), then this app's. ``owner`` is the extension, or None."""
+        found = [(name, label, extension) for extension in _extensions
+                 for name, label in extension.buttons.items()
+                 if extension.shows(request, district, name)]
+        found += [(name, label, None) for name, label in self.buttons.items()
+                  if self._shows(district, name)]
+        return found
+
+    def _confirmation(self, name: str, owner) -> str:
+        return (owner.confirmations if owner is not None else self.confirmations).get(name, "")
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = dict(extra_context or {})
@@ -265,59 +362,84 @@ class DistrictAdminBase(SupportAdminMixin, admin.ModelAdmin):
 
     def district_context(self, request, district: District) -> dict:
         info = self.opts.app_label, self.opts.model_name
-        return {
-            "district_buttons": [
-                (label, reverse("admin:{}_{}_button".format(*info), args=[district.pk, name]))
-                for name, label in self.visible_buttons(request, district)
-            ],
-            "token_url": reverse("admin:{}_{}_token".format(*info), args=[district.pk]),
-            "settings_url": reverse("admin:{}_{}_settings".format(*info), args=[district.pk]),
+        audits = Panel("admin/districts/district/audit_panel.html", {
             "audits": [_with_details_text(a) for a in selectors.district_audits(district)[:50]],
             "audits_url": reverse("admin:districts_districtaudit_changelist")
             + f"?district__id__exact={district.pk}",
+        }, position=100)
+        panels = [panel for extension in _extensions for panel in extension.panels(request, district)]
+        return {
+            "district_buttons": [
+                {"label": label,
+                 "url": reverse("admin:{}_{}_button".format(*info), args=[district.pk, name]),
+                 "confirm": bool(self._confirmation(name, owner))}
+                for name, label, owner in self.visible_buttons(request, district)
+            ],
+            "token_url": reverse("admin:{}_{}_token".format(*info), args=[district.pk]),
+            "settings_url": reverse("admin:{}_{}_settings".format(*info), args=[district.pk]),
+            "district_panels": sorted([*panels, audits], key=lambda panel: panel.position),
         }
 
     def button_view(self, request, object_id, button):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+        """A button: a POST does it; one that needs a confirmation shows a page asking for a
+        reason first (GET, or a POST whose reason is missing), and does it with that reason."""
         district = self._support_object(request, object_id)
-        if button not in dict(self.visible_buttons(request, district)):
+        owner = next((o for name, _label, o in self.visible_buttons(request, district)
+                      if name == button), False)
+        if owner is False:
             self.message_user(request, "That action does not apply to this district now.",
                               messages.WARNING)
             return HttpResponseRedirect(self._change_url(district))
+        question = self._confirmation(button, owner)
+        reason = ""
+        if question:
+            form = ReasonForm(request.POST if request.method == "POST" else None)
+            if not form.is_valid():
+                label = (owner.buttons if owner is not None else self.buttons)[button].rstrip("…")
+                return TemplateResponse(request, self.confirm_template, {
+                    **self.admin_site.each_context(request), "opts": self.opts,
+                    "original": district, "title": f"{label} {district}?", "confirm_label": label,
+                    "question": question, "form": form, "change_url": self._change_url(district)})
+            reason = form.cleaned_data["reason"]
+        elif request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
         try:
-            text = getattr(self, f"button_{button}")(request, district)
+            if owner is None:
+                text = getattr(self, f"button_{button}")(request, district, reason)
+            else:
+                text = owner.press(request, district, button, reason)
         except (services.DistrictStateError, services.NoToken, CleverError) as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:
             self.message_user(request, text, messages.SUCCESS)
         return HttpResponseRedirect(self._change_url(district))
 
-    def button_pause(self, request, district):
-        services.pause_district(district=district, actor=request.user)
+    def button_pause(self, request, district, reason):
+        services.pause_district(district=district, actor=request.user, reason=reason)
         return f"{district}: syncs paused."
 
-    def button_resume(self, request, district):
-        services.resume_district(district=district, actor=request.user)
+    def button_resume(self, request, district, reason):
+        services.resume_district(district=district, actor=request.user, reason=reason)
         return f"{district}: syncs resumed."
 
-    def button_disconnect(self, request, district):
-        services.disconnect_district(district=district, actor=request.user)
-        return f"{district}: disconnected; discovery will not reconnect it until staff do."
+    def button_disconnect(self, request, district, reason):
+        services.disconnect_district(district=district, actor=request.user, reason=reason)
+        return (f"{district}: disconnected; its roster is archived and its accounts switched off. "
+                "Discovery will not reconnect it until support does.")
 
-    def button_reconnect(self, request, district):
-        services.reconnect_district(district=district, actor=request.user)
-        return f"{district}: reconnected."
+    def button_reconnect(self, request, district, reason):
+        services.reconnect_district(district=district, actor=request.user, reason=reason)
+        return f"{district}: reconnected; its roster and accounts are back."
 
-    def button_enable_sync(self, request, district):
-        services.set_sync_enabled(district=district, enabled=True, actor=request.user)
+    def button_enable_sync(self, request, district, reason):
+        services.set_sync_enabled(district=district, enabled=True, actor=request.user, reason=reason)
         return f"{district}: syncs switched on."
 
-    def button_disable_sync(self, request, district):
-        services.set_sync_enabled(district=district, enabled=False, actor=request.user)
+    def button_disable_sync(self, request, district, reason):
+        services.set_sync_enabled(district=district, enabled=False, actor=request.user, reason=reason)
         return f"{district}: syncs switched off."
 
-    def button_clear_token(self, request, district):
+    def button_clear_token(self, request, district, reason):
         services.clear_pasted_token(district=district, actor=request.user)
         return f"{district}: pasted token cleared; syncs fetch the token from Clever again."
 
@@ -344,10 +466,6 @@ class DistrictAdminBase(SupportAdminMixin, admin.ModelAdmin):
         }
         return TemplateResponse(request, self.token_form_template, context)
 
-    def save_sync_settings(self, request, district: District, changes: dict, reason: str) -> District:
-        return services.update_sync_settings(district=district, actor=request.user, reason=reason,
-                                             **changes)
-
     def settings_view(self, request, object_id):
         district = self._support_object(request, object_id)
         initial = {name: getattr(district, name) for name in services.SYNC_SETTINGS}
@@ -355,7 +473,8 @@ class DistrictAdminBase(SupportAdminMixin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             changes = {name: form.cleaned_data[name] for name in services.SYNC_SETTINGS}
             try:
-                self.save_sync_settings(request, district, changes, form.cleaned_data["reason"])
+                services.update_sync_settings(district=district, actor=request.user,
+                                              reason=form.cleaned_data["reason"], **changes)
             except services.DistrictStateError as exc:
                 form.add_error(None, str(exc))
             else:
@@ -409,11 +528,24 @@ class DistrictAdminBase(SupportAdminMixin, admin.ModelAdmin):
         for message in failed[:10]:
             self.message_user(request, message, messages.ERROR)
 
-    @admin.action(description="Disconnect the selected districts", permissions=["support"])
+    @admin.action(description="Disconnect the selected districts…", permissions=["support"])
     def disconnect_selected(self, request, queryset):
-        self._each(request, queryset.exclude(status=DistrictStatus.DISCONNECTED),
-                   lambda d: services.disconnect_district(district=d, actor=request.user),
+        """Asks for a reason on a confirmation page listing the districts first."""
+        districts = queryset.exclude(status=DistrictStatus.DISCONNECTED)
+        form = ReasonForm(request.POST if "confirmed" in request.POST else None)
+        if not form.is_valid():
+            return TemplateResponse(request, self.confirm_template, {
+                **self.admin_site.each_context(request), "opts": self.opts,
+                "title": f"Disconnect {districts.count()} district(s)?", "confirm_label": "Disconnect",
+                "question": self.confirmations["disconnect"], "form": form,
+                "districts": districts, "action": "disconnect_selected",
+                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+                "change_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")})
+        reason = form.cleaned_data["reason"]
+        self._each(request, districts,
+                   lambda d: services.disconnect_district(district=d, actor=request.user, reason=reason),
                    "Disconnected")
+        return None
 
     @admin.action(description="Reconnect the selected districts", permissions=["support"])
     def reconnect_selected(self, request, queryset):

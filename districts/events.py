@@ -31,3 +31,13 @@ class DistrictStatusChanged:
     def returned(self) -> bool:
         """The district shares again after it had stopped."""
         return self.before in DEPARTED and self.after not in DEPARTED
+
+
+@dataclass(frozen=True)
+class SyncSettingsChanged:
+    """Support changed some of a district's sync settings (published inside the change's
+    transaction, before its audit row: what subscribers return is added to the audit)."""
+
+    district_id: int
+    # {setting: {"from": old, "to": new}} for each setting that changed.
+    changed: dict

@@ -34,7 +34,7 @@ from clever.oauth import DistrictToken, parse_timestamp
 from core import events
 
 from . import crypto
-from .events import DEPARTED, DistrictStatusChanged
+from .events import DEPARTED, DistrictStatusChanged, SyncSettingsChanged
 from .models import District, DistrictAudit, DistrictStatus, LinkMethod
 
 logger = logging.getLogger(__name__)
@@ -762,13 +762,13 @@ _GUARD_FRACTIONS = ("guard_max_deleted_fraction", "guard_max_changed_fraction")
 
 
 @transaction.atomic
-def update_sync_settings(*, district: District, actor, reason: str = "", details: dict | None = None,
-                         **changes: Any) -> District:
+def update_sync_settings(*, district: District, actor, reason: str = "", **changes: Any) -> District:
     """Change some of the district's ``SYNC_SETTINGS``, audited with each value before and after.
 
-    A guard fraction is a number from 0 to 1, or None for the setting's default. ``details``
-    adds to the audit row (e.g. what a change erased). Nothing changes, and nothing is
-    audited, when every value is already as asked.
+    A guard fraction is a number from 0 to 1, or None for the setting's default. Subscribers of
+    ``SyncSettingsChanged`` act in the same transaction and what they report (e.g. how many
+    people's sensitive values were erased) joins the audit row. Nothing changes, and nothing
+    is audited, when every value is already as asked.
     """
     unknown = sorted(set(changes) - set(SYNC_SETTINGS))
     if unknown:
@@ -783,6 +783,11 @@ def update_sync_settings(*, district: District, actor, reason: str = "", details
                for name, value in changes.items() if getattr(district, name) != value}
     if not changed:
         return district
+    # What the apps above must do about it happens in this transaction (the mirror erasing
+    # sensitive values the district stops storing, say); they report it for the audit.
+    details: dict = {}
+    for answer in events.publish(SyncSettingsChanged(district_id=district.pk, changed=changed)).values():
+        details.update(answer or {})
     for name, change in changed.items():
         setattr(district, name, change["to"])
     district.save(update_fields=list(changed))
@@ -791,7 +796,7 @@ def update_sync_settings(*, district: District, actor, reason: str = "", details
         action=DistrictAudit.Action.SETTINGS_CHANGED,
         actor=actor,
         actor_label=_actor_label(actor),
-        details={**changed, **(details or {}), "reason": reason[:500]},
+        details={**changed, **details, "reason": reason[:500]},
     )
     return district
 

@@ -27,9 +27,7 @@ from django.utils.html import format_html
 
 from clever.sensitive import DATE_OF_BIRTH
 from districts.admin import SupportAdminMixin, badge
-from districts.models import District
 from rostering.admin import HIDDEN, UNREADABLE, reveal_sensitive
-from rostering.admin import DistrictAdmin as RosteringDistrictAdmin
 from rostering.models import Person
 from rostering.selectors import birth_date
 from sso import policy as sso_policy
@@ -306,32 +304,7 @@ class MatchAuditAdmin(SupportAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
 
 
-class DistrictAdmin(RosteringDistrictAdmin):
-    buttons = {**RosteringDistrictAdmin.buttons, "match": "Run matching"}
-
-    def visible_buttons(self, request, district):
-        buttons = super().visible_buttons(request, district)
-        return [(name, label) for name, label in buttons if name != "match" or district.organization_id]
-
-    def button_match(self, request, district):
-        summary = services.match_district(district=district)
-        return (
-            f"{district}: matching done; {summary['review_queue']} in the review queue "
-            f"(people: {summary['people']}, schools: {summary['schools']})."
-        )
-
-    def district_context(self, request, district):
-        context = super().district_context(request, district)
-        context["onboarding"] = selectors.onboarding_checklist(district)
-        context["review_url"] = (
-            reverse("admin:matching_personmatch_changelist")
-            + f"?district__id__exact={district.pk}&status__exact=pending"
-        )
-        return context
-
-
-admin.site.unregister(District)
-admin.site.register(District, DistrictAdmin)
-
-# District-to-organization linking (the pending-link queue, the organization's "choose a district").
-from . import admin_linking  # noqa: E402,F401
+# The District admin's matching half (run matching, the onboarding checklist), and
+# district-to-organization linking (the pending-link queue, the organization's "choose a
+# district").
+from . import admin_district, admin_linking  # noqa: E402,F401

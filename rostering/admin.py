@@ -10,13 +10,12 @@ that shows them uses (this one's Person page, matching's review queue), which lo
 (user and row IDs only). Others read that values are stored and hidden.
 ``sensitive_ciphertext`` is never shown.
 
-- ``District`` is registered here (not in districts/admin.py) because its pages show sync runs,
-  holds and roster counts, and ``rostering`` may import ``districts`` but not the reverse. It
-  extends ``districts.admin.DistrictAdminBase`` with: the last sync (status, time, progress), the
-  counts of the last successful sync (from that run's ``totals``: one subquery, so the list
-  stays fast however big the districts are; the change page shows exact live counts from
-  ``rostering.selectors.live_totals``), pending holds, and "sync now" / "full resync" (enqueued
-  ``rostering.tasks.sync_district`` after the commit: eager without Redis, a worker with it).
+- ``District``: its rostering part is ``rostering/admin_district.py``, an extension of the one
+  ``districts.admin.DistrictAdmin`` (``rostering`` may import ``districts``, not the reverse):
+  the last sync (status, time, progress), the counts of the last successful sync (from that
+  run's ``totals``: one subquery, so the list stays fast however big the districts are; the
+  change page shows exact live counts from ``rostering.selectors.live_totals``), pending holds,
+  and "sync now" / "full resync" (``rostering.tasks.request_sync``).
 - ``SyncRun``: read-only history with filters, duration, counts, error and a progress bar; the
   page of a running run refreshes itself every few seconds (``<meta http-equiv=refresh>``).
 - ``ChangeHold``: the hold queue, pending first, with reasons, counts and samples shown as
@@ -28,15 +27,13 @@ that shows them uses (this one's Person page, matching's review queue), which lo
 
 from __future__ import annotations
 
-import json
 import logging
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, Count, IntegerField, OuterRef, Subquery, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -48,15 +45,12 @@ from django.utils.html import format_html, format_html_join
 from clever.sensitive import SENSITIVE_FIELDS
 from districts import crypto
 from districts.admin import (
-    DistrictAdminBase,
     SupportAdminMixin,
     badge,
     is_support,
     pretty_json,
 )
-from districts.models import District, DistrictStatus
 
-from . import tasks
 from .models import (
     ChangeHold,
     ContactLink,
@@ -68,8 +62,7 @@ from .models import (
     SyncRun,
     Term,
 )
-from .selectors import live_totals, sensitive_values
-from .services.district_settings import update_district_sync_settings
+from .selectors import sensitive_values
 from .services.sync import HoldError, approve_hold, reject_hold
 
 logger = logging.getLogger(__name__)
@@ -300,143 +293,6 @@ def reason_text(reason) -> str:
         return (f"{kind}: {count} of {live} would change ({_percent(fraction)}, "
                 f"limit {_percent(threshold)})")
     return ", ".join(f"{key} {value}" for key, value in reason.items())
-
-
-# --- District ------------------------------------------------------------------------------------
-
-
-@admin.register(District)
-class DistrictAdmin(DistrictAdminBase):
-    list_display = ["__str__", "status_badge", "organization", "last_sync",
-                    "roster_counts", "holds", "sync_enabled"]
-    actions = ["sync_selected", "full_resync_selected", *DistrictAdminBase.actions]
-    buttons = {"sync": "Sync now", "full_sync": "Full resync", **DistrictAdminBase.buttons}
-
-    def get_queryset(self, request):
-        # A skipped run (another one was running) says nothing about the district: left out.
-        runs = (SyncRun.objects.filter(district=OuterRef("pk")).exclude(status=SyncRun.Status.SKIPPED)
-                .order_by("-started_at", "-id"))
-        succeeded = runs.filter(status=SyncRun.Status.SUCCEEDED)
-        pending = (
-            ChangeHold.objects.filter(run__district=OuterRef("pk"), status=ChangeHold.Status.PENDING)
-            .order_by()
-            .values("run__district")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
-        return super().get_queryset(request).annotate(
-            last_run_status=Subquery(runs.values("status")[:1]),
-            last_run_started=Subquery(runs.values("started_at")[:1]),
-            last_run_finished=Subquery(runs.values("finished_at")[:1]),
-            last_run_progress=Subquery(runs.values("progress")[:1]),
-            last_run_collection=Subquery(runs.values("current_collection")[:1]),
-            last_success_finished=Subquery(succeeded.values("finished_at")[:1]),
-            last_success_totals=Subquery(succeeded.values("totals")[:1]),
-            pending_holds=Coalesce(Subquery(pending), Value(0)),
-        )
-
-    @admin.display(description="last sync", ordering="last_run_started")
-    def last_sync(self, obj):
-        status = getattr(obj, "last_run_status", None)
-        if not status:
-            return "never"
-        when = timezone.localtime(obj.last_run_finished or obj.last_run_started)
-        if status == SyncRun.Status.RUNNING:
-            return format_html("{} {}", run_badge(status),
-                               progress_bar(obj.last_run_progress, obj.last_run_collection))
-        ok = ""
-        if status != SyncRun.Status.SUCCEEDED and obj.last_success_finished:
-            ok = format_html("<br><small>last success {}</small>",
-                             f"{timezone.localtime(obj.last_success_finished):%Y-%m-%d %H:%M}")
-        # format_html escapes its arguments into text first: dates are formatted before.
-        return format_html("{} {}{}", run_badge(status), f"{when:%Y-%m-%d %H:%M}", ok)
-
-    @admin.display(description="roster (last successful sync)")
-    def roster_counts(self, obj):
-        totals = getattr(obj, "last_success_totals", None)
-        if isinstance(totals, str):  # a JSON column read through a subquery on some backends
-            totals = json.loads(totals)
-        if not totals:
-            return "-"
-        return " · ".join(f"{totals.get(k, 0)} {k}" for k in LIST_TOTALS)
-
-    @admin.display(description="holds", ordering="pending_holds")
-    def holds(self, obj):
-        n = getattr(obj, "pending_holds", 0)
-        if not n:
-            return "-"
-        url = (reverse("admin:rostering_changehold_changelist")
-               + f"?status__exact=pending&run__district__id__exact={obj.pk}")
-        return format_html('<a href="{}">{}</a>', url, badge(f"{n} pending", HOLD_COLORS["pending"]))
-
-    # --- sync buttons and actions ---------------------------------------------------------------
-
-    def visible_buttons(self, request, district):
-        buttons = super().visible_buttons(request, district)
-        # The engine skips other districts anyway (with the reason); no button for them.
-        syncable = district.status == DistrictStatus.CONNECTED and district.sync_enabled
-        return [(name, label) for name, label in buttons
-                if name not in ("sync", "full_sync") or syncable]
-
-    def _enqueue(self, districts, *, kind: str) -> int:
-        count = 0
-        for district in districts:
-            tasks.request_sync(district=district, kind=kind, trigger=SyncRun.Trigger.MANUAL)
-            count += 1
-        return count
-
-    def button_sync(self, request, district):
-        self._enqueue([district], kind="auto")
-        return f"{district}: sync queued (incremental when the event cursor allows, else full)."
-
-    def button_full_sync(self, request, district):
-        self._enqueue([district], kind="full")
-        return f"{district}: full resync queued."
-
-    def _sync_action(self, request, queryset, *, kind: str, label: str):
-        syncable = queryset.filter(status=DistrictStatus.CONNECTED, sync_enabled=True)
-        count = self._enqueue(syncable, kind=kind)
-        skipped = queryset.count() - count
-        self.message_user(request, f"{label} queued for {count} district(s).", messages.SUCCESS)
-        if skipped:
-            self.message_user(request, f"{skipped} district(s) skipped: not connected, or syncs "
-                              "switched off.", messages.WARNING)
-
-    @admin.action(description="Sync now (incremental when possible)", permissions=["support"])
-    def sync_selected(self, request, queryset):
-        self._sync_action(request, queryset, kind="auto", label="Sync")
-
-    @admin.action(description="Full resync", permissions=["support"])
-    def full_resync_selected(self, request, queryset):
-        self._sync_action(request, queryset, kind="full", label="Full resync")
-
-    def save_sync_settings(self, request, district, changes, reason):
-        return update_district_sync_settings(district=district, actor=request.user, reason=reason,
-                                             **changes)
-
-    def district_context(self, request, district):
-        context = super().district_context(request, district)
-        runs = list(district.sync_runs.select_related("hold")[:20])
-        context.update(
-            live_totals=list(live_totals(district).items()),
-            runs=[
-                {
-                    "run": run,
-                    "url": reverse("admin:rostering_syncrun_change", args=[run.pk]),
-                    "status": run_badge(run.status),
-                    "duration": run_duration(run),
-                    "progress": run_progress(run),
-                    "changes": changes_text(run.counts),
-                    "hold_url": (reverse("admin:rostering_changehold_change", args=[run.hold.pk])
-                                 if hasattr(run, "hold") else ""),
-                }
-                for run in runs
-            ],
-            runs_url=reverse("admin:rostering_syncrun_changelist") + f"?district__id__exact={district.pk}",
-            holds_url=reverse("admin:rostering_changehold_changelist")
-            + f"?run__district__id__exact={district.pk}",
-        )
-        return context
 
 
 # --- SyncRun -------------------------------------------------------------------------------------
@@ -821,3 +677,6 @@ class PersonAdmin(MirrorAdmin):
             return f"Stored, encrypted ({HIDDEN})"
         values = shown.get(obj.pk)
         return UNREADABLE if values is None else sensitive_table(values)
+
+# The District admin's rostering half (sync buttons, history, roster counts).
+from . import admin_district  # noqa: E402,F401

@@ -6,5 +6,5 @@ class RosteringConfig(AppConfig):
     verbose_name = "Rostering (Clever mirror)"
 
     def ready(self):
-        # Subscribes the lifecycle to districts' status changes (core.events).
-        from .services import lifecycle  # noqa: F401
+        # Subscribe to what districts announces (core.events): status and settings changes.
+        from .services import district_settings, lifecycle  # noqa: F401

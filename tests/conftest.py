@@ -49,10 +49,14 @@ def chromium_path():
 @pytest.fixture(autouse=True, scope="session")
 def eager_celery():
     """Tasks run in-process unless a test starts a real worker (tests/e2e ``celery_worker``)."""
+    from django.conf import settings
+
     from config.celery import app
 
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
+    # In the calling thread even when the environment asks otherwise (config/celery.py).
+    settings.EAGER_TASKS_IN_BACKGROUND = False
 
 
 @pytest.fixture(autouse=True)

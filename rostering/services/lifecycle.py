@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from core import events
@@ -96,9 +96,19 @@ def restore_returned_district(*, district_id: int, departed_at) -> dict:
 
 
 def refuse_unless_sharing(district: District) -> None:
-    """Lock the district's row for the caller's transaction; raise ``DistrictDeparted`` when it
-    no longer shares (a sync or an approved hold must not restore what a departure archived)."""
-    status = District.objects.select_for_update().values_list("status", flat=True).get(pk=district.pk)
+    """Raise ``DistrictDeparted`` when the district no longer shares (a sync or an approved hold
+    must not restore what a departure archived). Call inside the transaction that writes the
+    mirror: on PostgreSQL the district's row is locked ``FOR KEY SHARE`` until it commits, so a
+    departure (``set_status`` locks the row ``FOR UPDATE``) waits for it and then archives what
+    it wrote, while the apply's own update of the row (its event cursor) is not blocked by it.
+    SQLite has one writer at a time anyway."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT status FROM {District._meta.db_table} WHERE id = %s "  # noqa: S608
+                           f"FOR KEY SHARE", [district.pk])
+            status = cursor.fetchone()[0]
+    else:
+        status = District.objects.values_list("status", flat=True).get(pk=district.pk)
     if status in DEPARTED:
         raise DistrictDeparted(f"the district stopped sharing with the app ({status}) during the "
                                f"run: nothing was applied")

@@ -209,22 +209,39 @@ def test_clear_token_button(support, support_user, pair):
 
 def test_buttons_are_post_only(support, pair):
     _, district = pair
-    assert support.get(button_url(district, "disconnect")).status_code == 405
+    assert support.get(button_url(district, "pause")).status_code == 405
     assert support.get(reverse("admin:districts_district_discover")).status_code == 405
     assert District.objects.get(pk=district.pk).status == DistrictStatus.CONNECTED
+
+
+def test_disconnect_asks_for_a_reason_first(support, pair):
+    """The finding: Disconnect acted on one click, with no confirmation and no reason."""
+    _, district = pair
+    page = support.get(button_url(district, "disconnect"))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "archives its roster" in text and 'name="reason"' in text
+    # A click without a reason is a form error on the same page, never a disconnection.
+    again = support.post(button_url(district, "disconnect"), {"reason": ""})
+    assert again.status_code == 200 and "This field is required" in again.content.decode()
+    assert District.objects.get(pk=district.pk).status == DistrictStatus.CONNECTED
+    # The district's page links to that confirmation rather than posting at once.
+    assert f'<a class="button" href="{button_url(district, "disconnect")}">Disconnect…</a>' in (
+        support.get(change_url(district)).content.decode())
 
 
 def test_disconnect_and_reconnect_buttons(support, support_user, pair):
     _, district = pair
 
-    support.post(button_url(district, "disconnect"))
+    support.post(button_url(district, "disconnect"), {"reason": "contract ended (ticket 881)"})
 
     district.refresh_from_db()
     assert district.status == DistrictStatus.DISCONNECTED and district.staff_disconnected
     audit = district.audits.filter(action=DistrictAudit.Action.STATUS_CHANGED).first()
     assert audit.actor == support_user and audit.details["to"] == "disconnected"
+    assert audit.details["reason"] == "contract ended (ticket 881)"
     page = support.get(change_url(district)).content.decode()
-    assert "Reconnect" in page and ">Disconnect<" not in page
+    assert "Reconnect" in page and ">Disconnect…<" not in page
 
     support.post(button_url(district, "reconnect"))
 
@@ -254,7 +271,11 @@ def test_bulk_pause_resume_and_disconnect_actions(support, support_user, pair, m
     support.post(url, {"action": "resume_selected", "_selected_action": both})
     assert set(District.objects.values_list("status", flat=True)) == {DistrictStatus.CONNECTED}
 
-    support.post(url, {"action": "disconnect_selected", "_selected_action": [second.pk]})
+    confirm = support.post(url, {"action": "disconnect_selected", "_selected_action": [second.pk]})
+    assert confirm.status_code == 200 and str(second) in confirm.content.decode()
+    assert District.objects.get(pk=second.pk).status == DistrictStatus.CONNECTED  # asked first
+    support.post(url, {"action": "disconnect_selected", "_selected_action": [second.pk],
+                       "confirmed": "1", "reason": "the district's written request"})
     assert District.objects.get(pk=second.pk).status == DistrictStatus.DISCONNECTED
     assert District.objects.get(pk=first.pk).status == DistrictStatus.CONNECTED
     assert DistrictAudit.objects.filter(actor=support_user, district=second,

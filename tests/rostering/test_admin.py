@@ -106,7 +106,7 @@ def test_sync_now_action_queues_a_sync_that_runs(support, district, django_captu
                                 {"action": "sync_selected", "_selected_action": [district.pk]},
                                 follow=True)
 
-    assert "Sync queued for 1 district(s)" in response.content.decode()
+    assert "Sync requested for 1 district(s)" in response.content.decode()
     run = SyncRun.objects.get(district=district)
     assert run.trigger == SyncRun.Trigger.MANUAL and run.status == SyncRun.Status.SUCCEEDED
     assert Person.objects.filter(district=district, is_student=True).count() == 40

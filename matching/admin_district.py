@@ -1,0 +1,34 @@
+"""The District admin's matching part (``districts.admin.DistrictAdminExtension``): "Run
+matching" for a linked district, and the onboarding checklist on the district's page."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from districts.admin import DistrictAdminExtension, Panel, extend_district_admin
+
+from . import selectors, services
+
+
+class MatchingDistrictAdmin(DistrictAdminExtension):
+    buttons = {"match": "Run matching"}
+
+    def shows(self, request, district, name):
+        return bool(district.organization_id)
+
+    def press(self, request, district, name, reason=""):
+        summary = services.match_district(district=district)
+        return (
+            f"{district}: matching done; {summary['review_queue']} in the review queue "
+            f"(people: {summary['people']}, schools: {summary['schools']})."
+        )
+
+    def panels(self, request, district):
+        return [Panel("admin/matching/district_onboarding_panel.html", {
+            "onboarding": selectors.onboarding_checklist(district),
+            "review_url": reverse("admin:matching_personmatch_changelist")
+            + f"?district__id__exact={district.pk}&status__exact=pending",
+        }, position=10)]
+
+
+extend_district_admin(MatchingDistrictAdmin())
