@@ -1,11 +1,14 @@
 """Matching in the Django admin, for support staff (the "Support" group; districts.admin rules).
 
-- The review queue (``PersonMatch``): filters by district, status, zone and product role; each
-  item shows the product record beside up to three Clever candidates, a bar per field for its
-  contribution in bits, and the decisions: accept, choose another, no match, duplicate. Bulk:
-  accept everything above a probability (vetoed candidates are skipped), mark no match. The
-  dates of birth (a child's on both sides, equal on a match) are shown only to users with the
-  "view sensitive fields" permission, decrypted and logged by ``rostering.admin.reveal_sensitive``.
+- The review queue (``PersonMatch``): filters by district, status, zone and product role; a list
+  of people by name that fits 1280 px; each item (``matching.review``) shows the product account
+  beside up to three Clever candidates, each explained in plain words (``matching.explain``) with
+  the numbers (probability, bits per field) on demand, and the decisions, each a form: accept,
+  choose another, no match, duplicate of another account of the organization (chosen from a list,
+  never typed). Bulk: accept everything above a probability (vetoed candidates are skipped), mark
+  no match. The dates of birth (a child's on both sides, equal on a match) are shown only to users
+  with the "view sensitive fields" permission, decrypted and logged by
+  ``rostering.admin.reveal_sensitive``.
 - Schools (``SchoolMatch``): the candidates with their evidence; accept one or "no match".
 - ``MatchAudit``: read-only history of every link and unlink.
 - The district page gains its onboarding checklist and a "Run matching" button (the District
@@ -18,24 +21,18 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from clever.sensitive import DATE_OF_BIRTH
 from districts.admin import SupportAdminMixin, badge
-from rostering.admin import HIDDEN, UNREADABLE, reveal_sensitive
-from rostering.models import Person
-from rostering.selectors import birth_date
-from sso import policy as sso_policy
+from districts.models import District
 
-from . import selectors, services
+from . import review, selectors, services
+from .explain import likelihood
 from .models import MatchAudit, MatchStatus, PersonMatch, SchoolMatch
-
-User = get_user_model()
 
 STATUS_COLORS = {
     MatchStatus.AUTO_LINKED: "#1a7f37",
@@ -44,38 +41,10 @@ STATUS_COLORS = {
     MatchStatus.NO_MATCH: "#6e7781",
     MatchStatus.DUPLICATE: "#8250df",
 }
-# The product and Clever values shown side by side: (label, product attribute, Clever attribute).
-# The date of birth, a sensitive field, has its own row (``dates_of_birth_row``), at this place.
-DATE_OF_BIRTH_ROW = 3
-COMPARED = [
-    ("first name", "first_name", "first_name"),
-    ("last name", "last_name", "last_name"),
-    ("email", "email", "email"),
-    ("grade", "grade", "grade"),
-    ("SIS ID", "sis_id", "student_sis_id"),
-    ("student number", "student_number", "student_number"),
-    ("state ID", "state_id", "student_state_id"),
-    ("teacher number", "teacher_number", "teacher_number"),
-    ("staff ID", "staff_id", "staff_id"),
-]
 
 
 def status_badge(status: str):
     return badge(status.replace("_", " "), STATUS_COLORS.get(status, "#6e7781"))
-
-
-def dates_of_birth_row(request, match: PersonMatch, people: list[Person | None]) -> tuple:
-    """The review grid's date-of-birth row (product, then each candidate): the values only for
-    users allowed to see sensitive fields, else "hidden" on both sides."""
-    label = DATE_OF_BIRTH.label.lower()
-    shown = reveal_sensitive(request.user, [p for p in people if p], page=f"review item {match.pk}")
-    if shown is None:
-        return label, HIDDEN, [HIDDEN if person else "" for person in people]
-    clever = []
-    for person in people:
-        values = shown.get(person.pk, {}) if person else {}
-        clever.append(UNREADABLE if values is None else birth_date(values) or "")
-    return label, match.user.date_of_birth if match.user else "", clever
 
 
 class BulkAcceptForm(forms.Form):
@@ -87,40 +56,71 @@ class BulkAcceptForm(forms.Form):
     )
 
 
+class DistrictByNameFilter(admin.RelatedFieldListFilter):
+    """The district filter, by district name (never a Clever ID)."""
+
+    def field_choices(self, field, request, model_admin):
+        districts = District.objects.filter(
+            pk__in=model_admin.get_queryset(request).values("district")
+        ).order_by("name", "pk")
+        return [(district.pk, district.name or "Unnamed district") for district in districts]
+
+    def has_output(self):
+        # Always: a filter without output is left out of the query, and the district page links
+        # here with ``district__id__exact`` even when the queue holds one district.
+        return True
+
+
 @admin.register(PersonMatch)
 class PersonMatchAdmin(SupportAdminMixin, admin.ModelAdmin):
-    list_display = [
-        "user",
-        "district",
-        "status_badge",
-        "zone",
-        "probability_bar",
-        "proposed",
-        "source",
-        "updated_at",
-    ]
-    list_filter = ["status", "zone", "user__role", "source", "district"]
+    # Four narrow columns that wrap (the list must fit 1280 px beside the filters): the numbers
+    # are on the progress bar's tooltip and on the item's page.
+    list_display = ["item", "clever_side", "how_sure", "status_badge"]
+    list_display_links = ["item"]
+    list_filter = ["status", "zone", "user__role", "source", ("district", DistrictByNameFilter)]
     search_fields = ["user__first_name", "user__last_name", "user__username", "=person__clever_id"]
     list_select_related = ["user", "district", "person"]
     actions = ["bulk_accept", "mark_no_match"]
     review_template = "admin/matching/personmatch/review.html"
+    change_list_template = "admin/matching/personmatch/change_list.html"
+
+    @admin.display(description="person", ordering="user__last_name")
+    def item(self, obj):
+        if obj.user_id is None:
+            return format_html(
+                '{}<br><span class="review-note">only in Clever · {}</span>',
+                review.clever_name(obj.person), obj.district.name,
+            )
+        details = ", ".join(
+            part for part in (obj.user.get_role_display() if obj.user.role else "",
+                              f"grade {obj.user.grade}" if obj.user.grade else "") if part
+        )
+        return format_html(
+            '{}<br><span class="review-note">{}</span>',
+            review.person_name(obj.user), " · ".join(part for part in (details, obj.district.name) if part),
+        )
+
+    @admin.display(description="Clever record")
+    def clever_side(self, obj):
+        return review.clever_name(obj.person) or "none"
+
+    @admin.display(description="how sure", ordering="probability")
+    def how_sure(self, obj):
+        if not obj.candidates:
+            return "no candidate"
+        return format_html(
+            '<progress max="1" value="{}" title="{}"></progress><br>{}',
+            obj.probability,
+            f"probability {obj.probability:.3f}, weight {obj.weight:+.1f} bits",
+            likelihood(obj.probability),
+        )
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
         return status_badge(obj.status)
 
-    @admin.display(description="probability", ordering="probability")
-    def probability_bar(self, obj):
-        return format_html(
-            '<progress max="1" value="{}" title="{}"></progress> {}',
-            obj.probability,
-            f"weight {obj.weight:+.1f} bits",
-            f"{obj.probability:.3f}",
-        )
-
-    @admin.display(description="Clever record")
-    def proposed(self, obj):
-        return f"{obj.person} ({obj.person.clever_id})" if obj.person_id else "-"
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"title": "Review queue", **(extra_context or {})})
 
     # --- the review page ------------------------------------------------------------------------
 
@@ -139,93 +139,61 @@ class PersonMatchAdmin(SupportAdminMixin, admin.ModelAdmin):
             raise Http404("No such match")
         return match
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        match = self._match(request, object_id)
-        people = {
-            p.clever_id: p
-            for p in Person.objects.filter(
-                district=match.district, clever_id__in=[c["clever_id"] for c in match.candidates]
-            )
-        }
-        candidates = []
-        for candidate in match.candidates:
-            person = people.get(candidate["clever_id"])
-            contributions = {c["field"]: c for c in candidate["contributions"]}
-            candidates.append(
-                {
-                    **candidate,
-                    "person": person,
-                    "bars": [
-                        {**c, "width": min(100, abs(c["weight"]) * 5), "positive": c["weight"] >= 0}
-                        for c in contributions.values()
-                    ],
-                }
-            )
-        rows = [
-            (
-                label,
-                getattr(match.user, product_attr, "") if match.user else "",
-                [getattr(c["person"], clever_attr, "") if c["person"] else "" for c in candidates],
-            )
-            for label, product_attr, clever_attr in COMPARED
-        ]
-        rows.insert(DATE_OF_BIRTH_ROW, dates_of_birth_row(request, match, [c["person"] for c in candidates]))
-        rivals = (
-            list(
-                selectors.review_queue(match.district)
-                .filter(person=match.person)
-                .exclude(pk=match.pk)
-                .select_related("user")[:5]
-            )
-            if match.person_id
-            else []
-        )
+    def _review(self, request, match: PersonMatch, *, bound=None, search_form=None, status=200):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": match,
-            "title": f"Review: {match.user or match.person}",
-            "match": match,
             "status": status_badge(match.status),
-            "rows": rows,
-            "protected": bool(match.user and sso_policy.is_protected(match.user)),
-            "never_through_clever": bool(match.user and sso_policy.never_through_clever(match.user)),
-            "candidates": candidates,
-            "rivals": rivals,
-            "decide_url": reverse("admin:matching_personmatch_decide", args=[match.pk]),
+            **review.review_context(request, match, bound=bound, search_form=search_form),
         }
-        return TemplateResponse(request, self.review_template, context)
+        return TemplateResponse(request, self.review_template, context, status=status)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        match = self._match(request, object_id)
+        search_form = review.DuplicateSearchForm(request.GET) if "find" in request.GET else None
+        return self._review(request, match, search_form=search_form)
 
     def decide_view(self, request, object_id):
+        """A decision: its form validated (bad input is shown on the page, status 200), then one
+        services call; the next pending item opens."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         match = self._match(request, object_id)
-        decision = request.POST.get("decision")
-        try:
-            if decision == "accept":
-                services.accept_match(
-                    match=match, actor=request.user, clever_id=request.POST.get("clever_id")
-                )
-                text = "linked"
-            elif decision == "no_match":
-                services.reject_match(match=match, actor=request.user)
-                text = "marked as no match"
-            elif decision == "duplicate":
-                other = User.objects.filter(
-                    pk=request.POST.get("duplicate_of") or match.duplicate_of_id
-                ).first()
-                services.mark_duplicate(match=match, duplicate_of=other, actor=request.user)
-                text = "marked as a duplicate"
-            else:
-                raise services.MatchError("Unknown decision.")
-        except services.MatchError as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-            return HttpResponseRedirect(reverse("admin:matching_personmatch_change", args=[match.pk]))
-        self.message_user(request, f"{match.user or match.person}: {text}.", messages.SUCCESS)
+        decision = request.POST.get("decision", "")
+        form = review.decision_form(decision, match, request.POST)
+        if form is None:
+            form = review.NoMatchForm(request.POST)
+            form.add_error(None, "Choose a decision: accept a candidate, no match, or duplicate.")
+            return self._review(request, match, bound={"unknown": form})
+        if form.is_valid():
+            try:
+                text = self._decide(request, match, decision, form.cleaned_data)
+            except services.MatchError as exc:
+                form.add_error(None, str(exc))
+        if not form.is_valid():
+            return self._review(request, match, bound={decision: form})
+        who = review.person_name(match.user) or review.clever_name(match.person)
+        self.message_user(request, f"{who}: {text}.", messages.SUCCESS)
         following = selectors.review_queue(match.district).order_by("pk").first()
         if following is not None:
             return HttpResponseRedirect(reverse("admin:matching_personmatch_change", args=[following.pk]))
         return HttpResponseRedirect(reverse("admin:matching_personmatch_changelist"))
+
+    def _decide(self, request, match: PersonMatch, decision: str, data: dict) -> str:
+        """The services call of a valid decision; what it did, in words."""
+        if decision == "accept":
+            clever_id = data["clever_id"] or None
+            match = services.accept_match(match=match, actor=request.user, clever_id=clever_id)
+            return f"linked to {review.clever_name(match.person)} in Clever"
+        if decision == "no_match":
+            services.reject_match(match=match, actor=request.user)
+            return "marked as no match"
+        if match.user_id is None:
+            raise services.MatchError("A Clever record without a product account cannot duplicate one.")
+        other = data["duplicate_of"]
+        services.mark_duplicate(match=match, duplicate_of=other, actor=request.user)
+        return f"marked as a duplicate of {review.account_label(other)}"
 
     # --- bulk actions -----------------------------------------------------------------------------
 

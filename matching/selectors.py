@@ -351,3 +351,49 @@ def explained_rows(district: District):
             "top_contributions": "; ".join(f"{c['field']}:{c['level']}:{c['weight']:+.2f}" for c in top),
             "reasons": ", ".join(best.get("vetoes", [])),
         }
+
+
+# --- the review page ---------------------------------------------------------------------------
+
+DUPLICATE_CHOICES_LIMIT = 20
+
+
+def duplicate_targets(match: PersonMatch) -> QuerySet:
+    """The accounts a review item's product record may be marked a duplicate of: the other
+    product people of its organization (what the "duplicate of" choice validates against)."""
+    if match.user_id is None:
+        return User.objects.none()
+    return product_people(match.district).exclude(pk=match.user_id)
+
+
+def duplicate_choices(match: PersonMatch, *, search: str = "", limit: int = DUPLICATE_CHOICES_LIMIT) -> list:
+    """What the "duplicate of" choice offers, at most ``limit`` accounts. With a ``search``: the
+    organization's product people whose name or email contains every word of it. Without: the
+    plausible ones, most plausible first: the record the engine named, the product accounts the
+    item's Clever candidates are linked to or proposed for, then people with the same last name."""
+    targets = duplicate_targets(match).select_related("school")
+    words = search.split()[:5]
+    if words:
+        for word in words:
+            targets = targets.filter(
+                Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)
+            )
+        return list(targets.order_by("last_name", "first_name", "pk")[:limit])
+    clever_ids = [c["clever_id"] for c in match.candidates]
+    related = set(
+        PersonMatch.objects.filter(district=match.district, person__clever_id__in=clever_ids)
+        .exclude(user__isnull=True)
+        .values_list("user_id", flat=True)
+    ) | set(
+        Person.objects.filter(district=match.district, clever_id__in=clever_ids, user__isnull=False)
+        .values_list("user_id", flat=True)
+    )
+    if match.duplicate_of_id:
+        related.add(match.duplicate_of_id)
+    first = sorted(targets.filter(pk__in=related)[:limit],
+                   key=lambda u: (u.pk != match.duplicate_of_id, u.last_name, u.first_name, u.pk))
+    last_name = match.user.last_name.strip()
+    if not last_name or len(first) >= limit:
+        return first[:limit]
+    same_name = targets.filter(last_name__iexact=last_name).exclude(pk__in=related)
+    return first + list(same_name.order_by("last_name", "first_name", "pk")[: limit - len(first)])

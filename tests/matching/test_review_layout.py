@@ -1,0 +1,95 @@
+"""The review queue at 1280 px in Debian's Chromium (issue #15, finding 4): the list and an item
+fit the window, with no horizontal scrolling of the page and the list's table not clipped inside
+its container (the status column used to be pushed off-screen)."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group, Permission
+from django.db import connections
+from django.test import Client
+from django.urls import reverse
+
+from accounts.factories import UserFactory
+from districts.admin import SUPPORT_GROUP
+from matching import services
+from matching.models import MatchStatus, PersonMatch
+
+from .conftest import product_copy, students
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+WIDTH = 1280
+MEASURE = """() => {
+  const results = document.querySelector('#changelist .results');
+  const grid = document.querySelector('.review-grid');
+  return {
+    page: [document.documentElement.scrollWidth, document.documentElement.clientWidth],
+    results: results ? [results.scrollWidth, results.clientWidth] : null,
+    grid: grid ? [grid.scrollWidth, grid.parentElement.clientWidth] : null,
+    status: [...document.querySelectorAll('#result_list td.field-status_badge')]
+      .map(cell => cell.getBoundingClientRect().right),
+  };
+}"""
+
+
+@pytest.fixture
+def queue(synced):
+    """Three review items, one with long names and a long email (what makes columns wide)."""
+    people = students(synced)[:3]
+    for index, person in enumerate(people):
+        long_email = f"{person.first_name}.{person.last_name}.a-very-long-address@students.example.org"
+        product_copy(person, first_name=f"Quill{index}", sis_id="", student_number="",
+                     email="" if index else long_email.lower())
+    services.match_district(district=synced)
+    items = list(PersonMatch.objects.filter(district=synced, status=MatchStatus.PENDING).order_by("pk"))
+    assert len(items) >= 2
+    return items
+
+
+@pytest.fixture
+def page(chromium_path, live_server, monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    user = UserFactory(username="helpdesk", first_name="Robin", last_name="Helper", is_staff=True)
+    user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
+    user.user_permissions.add(Permission.objects.get(codename="view_sensitive_fields"))
+    client = Client()
+    client.force_login(user)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        try:
+            context = browser.new_context(viewport={"width": WIDTH, "height": 800})
+            context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session,
+                                  "url": live_server.url}])
+            tab = context.new_page()
+            tab.set_default_timeout(20_000)
+            yield tab
+        finally:
+            browser.close()
+            connections.close_all()
+
+
+def test_the_review_list_and_an_item_fit_1280_pixels(queue, page, live_server):
+    page.goto(live_server.url + reverse("admin:matching_personmatch_changelist") + "?status__exact=pending")
+    listed = page.evaluate(MEASURE)
+
+    assert listed["page"][0] <= listed["page"][1] == WIDTH, listed
+    assert listed["results"][0] <= listed["results"][1], f"the list is clipped: {listed}"
+    assert listed["status"] and max(listed["status"]) <= WIDTH, listed
+
+    for item in queue:
+        page.goto(live_server.url + reverse("admin:matching_personmatch_change", args=[item.pk]))
+        shown = page.evaluate(MEASURE)
+        assert shown["page"][0] <= shown["page"][1] == WIDTH, (item.pk, shown)
+        assert shown["grid"][0] <= shown["grid"][1], (item.pk, shown)
+        page.locator("details.review-numbers summary").first.click()
+        opened = page.evaluate(MEASURE)
+        assert opened["page"][0] <= WIDTH and opened["grid"][0] <= opened["grid"][1], (item.pk, opened)
