@@ -37,9 +37,8 @@ are the state's FIPS code) and ``mdr_number``. Clever's district object has no U
 the state shows in the NCES id, the schools' ``location.state`` and NCES ids, so the same
 ``name`` may be generated in two states.
 
-The second half of the module holds the roster changes the control page makes after a district
-is loaded (add a student to a section, rename or remove a user, add or remove a section): each
-goes through ``sandbox.services`` so it appends Clever events.
+Roster changes after a district is loaded live in ``sandbox.roster``; ``student_record`` here
+makes the realistic new students it enrols (same name tables and value mixes as the plan).
 """
 
 from __future__ import annotations
@@ -1264,6 +1263,80 @@ class _Plan:
 
 def _grade_sort(grade: str) -> int:
     return _GRADE_NUMBER.get(grade, 99)
+
+
+# --- one new student, for roster changes after loading (sandbox.roster.add_students) -----------
+
+
+def student_record(
+    *, rng: random.Random, student_id: str, school: dict, grade: str, email_domain: str = "",
+    today: date | None = None,
+) -> dict:
+    """A Clever v3.1 student who just enrolled at ``school`` (its record) in ``grade``: a Faker
+    name (census weights), date of birth for the grade, address in the school's town, the
+    demographic and program fields in the plan's proportions, an email at ``email_domain``
+    (none for most PreK-2 students, as in the plan, and none without a domain).
+
+    ``district`` and the timestamps are left to ``sandbox.services``, which stamps them.
+    """
+    today = today or date.today()
+    school_year = today.year if today.month >= 7 else today.year - 1
+    sex = rng.choice("MF")
+    first, last = _pick(rng, _FIRST[sex]), _pick(rng, _LAST)
+    middle_roll = rng.random()
+    middle = (_pick(rng, _FIRST[sex])[0] if middle_roll < 0.45 else
+              _pick(rng, _FIRST[sex]) if middle_roll < 0.75 else "")
+    number = _GRADE_NUMBER.get(grade)
+    offset = rng.randrange(9, 15) if number is None else number
+    dob = date(school_year - 6 - offset, 9, 2) + timedelta(days=rng.randrange(365))
+    sis_id = str(900_000_000 + int(student_id[-6:], 16))
+    town = school.get("location") or {}
+    language, language_code = _pick(rng, _HOME_LANGUAGES_W)
+    iep = _pick(rng, _IEP_W)
+    disability: dict = {"disability_status": "N"}
+    if iep == "Y":
+        code, kind = rng.choice(_DISABILITIES)
+        disability = {"disability_code": code, "disability_status": "Y", "disability_type": kind}
+    role = {
+        "credentials": {"district_username": f"{_slug(first)}{_slug(last)[:1]}{sis_id[-3:]}"},
+        "dob": f"{dob.month}/{dob.day}/{dob.year}",
+        "enrollments": [],
+        "gender": sex,
+        "grade": grade,
+        "graduation_year": "" if number is None else str(
+            school_year + 1 + 12 - max(number, 0) + (1 if number < 0 else 0)),
+        "hispanic_ethnicity": _pick(rng, _HISPANIC_W),
+        "location": {
+            "address": f"{rng.randrange(1, 9999)} {_pick(rng, _LAST)} "
+                       f"{rng.choice(_STREET_SUFFIXES)}",
+            "city": town.get("city", ""),
+            "state": town.get("state", ""),
+            "zip": town.get("zip", ""),
+        },
+        "race": _pick(rng, _RACES_W),
+        "school": school["id"],
+        "schools": [school["id"]],
+        "sis_id": sis_id,
+        "state_id": str(1_000_000_000 + int(student_id[-8:], 16) % 9_000_000_000),
+        "student_number": sis_id,
+        "ell_status": ("Y" if rng.random() < 0.6 else "N") if language != "English" else "N",
+        "frl_status": _pick(rng, _FRL_W),
+        "iep_status": iep,
+        "home_language": language,
+        "home_language_code": language_code,
+        "gifted_status": _pick(rng, _GIFTED_W),
+        "section_504_status": _pick(rng, _504_W),
+        "disability": disability,
+        "ext": {"birth_country": _pick(rng, _BIRTH_COUNTRIES_W),
+                "military_connected": "Y" if rng.random() < 0.04 else "N"},
+    }
+    body: dict = {"id": student_id}
+    if email_domain and not (grade in YOUNG_GRADES and rng.random() < RATES["young_no_email"]):
+        body["email"] = f"{_slug(first)}.{_slug(last)}{sis_id[-3:]}@{email_domain}"
+    body["name"] = {"first": first, "middle": middle, "last": last}
+    body["roles"] = {"student": role}
+    body["lms_status"] = {"synced_in_lms": False}
+    return body
 
 
 def generate_district(

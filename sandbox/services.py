@@ -1,8 +1,10 @@
 """Every write to the local Clever goes through here, so bodies, edges and events stay in step.
 
 Roster changes made after a district is loaded (``put_record``, ``update_record``,
-``delete_record``) append Clever events with ``previous_attributes``; bulk loading a district
-(``bulk_load``) does not, as that is the state before the app connected.
+``delete_record``, and their set-based forms ``put_records``, ``update_records``,
+``delete_records`` for thousands of records at once) append Clever events with
+``previous_attributes``; bulk loading a district (``bulk_load``) does not, as that is the state
+before the app connected.
 """
 
 import copy
@@ -323,12 +325,22 @@ def _record_values(district_id: str, record_type: str, data: dict) -> tuple:
 def _emit(
     *, district_id: str, record_type: str, action: str, obj: dict, previous: dict | None, now
 ) -> SandboxEvent:
+    event = _event(district_id=district_id, record_type=record_type, action=action, obj=obj,
+                   previous=previous, now=now)
+    event.save(force_insert=True)
+    return event
+
+
+def _event(
+    *, district_id: str, record_type: str, action: str, obj: dict, previous: dict | None, now
+) -> SandboxEvent:
+    """An unsaved event (``_emit`` saves one, the set-based writes save many at once)."""
     payload = {"object": obj}
     payload_v30 = {"object": rec.to_v30(record_type, obj)}
     if previous is not None:
         payload["previous_attributes"] = previous
         payload_v30["previous_attributes"] = rec.to_v30(record_type, previous)
-    return SandboxEvent.objects.create(
+    return SandboxEvent(
         id=new_id(now.timestamp()),
         district_id=district_id,
         type=f"{record_type}.{action}",
@@ -374,6 +386,12 @@ def update_record(*, clever_id: str, changes: dict, now: datetime | None = None)
     now = now or timezone.now()
     existing = SandboxRecord.objects.select_for_update().get(clever_id=clever_id)
     old = rec_loads(existing)
+    return _replace(existing, old, _merged(old, changes), now)
+
+
+def _merged(old: dict, changes: dict) -> dict:
+    """``old`` with ``changes`` applied: top-level fields replaced, ``roles`` merged per role
+    (a role set to None is removed)."""
     new = copy.deepcopy(old)
     for key, value in changes.items():
         if key == "roles" and isinstance(value, dict):
@@ -385,7 +403,7 @@ def update_record(*, clever_id: str, changes: dict, now: datetime | None = None)
                     roles[role_name] = role
         else:
             new[key] = value
-    return _replace(existing, old, new, now)
+    return new
 
 
 def _replace(existing: SandboxRecord, old: dict, new: dict, now: datetime) -> dict:
@@ -421,6 +439,125 @@ def delete_record(*, clever_id: str, now: datetime | None = None) -> dict:
 
 def rec_loads(row: SandboxRecord) -> dict:
     return json.loads(row.body)
+
+
+# --- set-based roster writes: the same bodies, edges and events as the one-record functions ------
+# For changes to thousands of records at once (the control page's bulk changes): rows are
+# deleted and inserted in batches, events are inserted in batches, in the order given.
+
+_IN_BATCH = 900  # IDs per ``IN (...)``: under SQLite's and every other backend's parameter limit
+_EVENT_BATCH = 500
+
+
+def batches(items: list, size: int = _IN_BATCH) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _locked_rows(clever_ids: list[str]) -> dict[str, SandboxRecord]:
+    """The rows of these IDs, locked; ``SandboxRecord.DoesNotExist`` names one that is missing."""
+    rows: dict[str, SandboxRecord] = {}
+    for batch in batches(clever_ids):
+        rows.update((row.clever_id, row) for row in
+                    SandboxRecord.objects.select_for_update().filter(clever_id__in=batch))
+    missing = [clever_id for clever_id in clever_ids if clever_id not in rows]
+    if missing:
+        raise SandboxRecord.DoesNotExist(f"no record {missing[0]!r}")
+    return rows
+
+
+def _drop_rows(clever_ids: list[str]) -> None:
+    for batch in batches(clever_ids):
+        SandboxEdge.objects.filter(src_id__in=batch).delete()
+        SandboxRecord.objects.filter(clever_id__in=batch).delete()
+
+
+def _write_rows(items: list[tuple[str, str, dict]]) -> None:
+    """Insert (district_id, record_type, body) records and their edges."""
+    with connection.cursor() as cursor:
+        for batch in batches(items, BULK_BATCH):
+            _insert_rows(cursor, SandboxRecord, _RECORD_COLUMNS,
+                         [_record_values(district_id, record_type, body)
+                          for district_id, record_type, body in batch])
+            _insert_rows(cursor, SandboxEdge, _EDGE_COLUMNS,
+                         [(district_id, body["id"], rel, dst)
+                          for district_id, record_type, body in batch
+                          for rel, dst in rec.edges(record_type, body)])
+
+
+def _emit_many(items: list[tuple[str, str, str, dict, dict | None]], now: datetime) -> int:
+    """Events for (district_id, record_type, action, object, previous) in this order, for the
+    districts whose events are on; returns how many were emitted."""
+    districts = {item[0] for item in items}
+    on = set(SandboxDistrict.objects.filter(id__in=districts, events_enabled=True)
+             .values_list("id", flat=True))
+    events = [
+        _event(district_id=district_id, record_type=record_type, action=action, obj=obj,
+               previous=previous, now=now)
+        for district_id, record_type, action, obj, previous in items if district_id in on
+    ]
+    SandboxEvent.objects.bulk_create(events, batch_size=_EVENT_BATCH)
+    return len(events)
+
+
+@transaction.atomic
+def put_records(
+    *, district: SandboxDistrict, record_type: str, items: list[dict], now: datetime | None = None
+) -> list[dict]:
+    """Create many new records at once (``put_record`` for new IDs): one created event each.
+
+    Every ID must be new (``ValueError`` otherwise); returns the stored bodies in order.
+    """
+    now = now or timezone.now()
+    bodies = [_stamp(data, record_type=record_type, district_id=district.id, now=now, created=True)
+              for data in items]
+    ids = [body["id"] for body in bodies]
+    taken = len(set(ids)) != len(ids) or any(
+        SandboxRecord.objects.filter(clever_id__in=batch).exists() for batch in batches(ids))
+    if taken:
+        raise ValueError("put_records only creates: an ID is repeated or already exists")
+    _write_rows([(district.id, record_type, body) for body in bodies])
+    _emit_many([(district.id, record_type, "created", body, None) for body in bodies], now)
+    return bodies
+
+
+@transaction.atomic
+def update_records(*, changes: dict[str, dict], now: datetime | None = None) -> list[dict]:
+    """``update_record`` for many records at once, in the order of ``changes``
+    ({clever_id: changes}): one updated event per record that changed; returns their new bodies.
+    """
+    now = now or timezone.now()
+    ids = list(changes)
+    rows = _locked_rows(ids)
+    replaced: list[tuple[str, str, dict, dict]] = []
+    for clever_id in ids:
+        row = rows[clever_id]
+        old = rec_loads(row)
+        new = _stamp(_merged(old, changes[clever_id]), record_type=row.record_type,
+                     district_id=row.district_id, now=now, created=False)
+        new["id"] = clever_id
+        previous = rec.previous_attributes(old, new)
+        if previous:
+            replaced.append((row.district_id, row.record_type, new, previous))
+    _drop_rows([new["id"] for _, _, new, _ in replaced])
+    _write_rows([(district_id, record_type, new) for district_id, record_type, new, _ in replaced])
+    _emit_many([(district_id, record_type, "updated", new, previous)
+                for district_id, record_type, new, previous in replaced], now)
+    return [new for _, _, new, _ in replaced]
+
+
+@transaction.atomic
+def delete_records(*, clever_ids: list[str], now: datetime | None = None) -> list[dict]:
+    """``delete_record`` for many records at once, in this order: one deleted event each (with
+    the last object); returns the removed bodies."""
+    now = now or timezone.now()
+    ids = list(dict.fromkeys(clever_ids))
+    rows = _locked_rows(ids)
+    gone = [(rows[clever_id], rec_loads(rows[clever_id])) for clever_id in ids]
+    _drop_rows(ids)
+    _emit_many([(old.get("district") or row.district_id, row.record_type, "deleted", old, None)
+                for row, old in gone], now)
+    return [old for _, old in gone]
 
 
 @transaction.atomic
@@ -500,6 +637,25 @@ def set_lms(*, district: SandboxDistrict, lms_type: str, lms_state: str | None =
     if previous and district.events_enabled:
         _emit(district_id=district.id, record_type="districts", action="updated", obj=after,
               previous=previous, now=timezone.now())
+
+
+@transaction.atomic
+def set_district_identifiers(
+    *, district: SandboxDistrict, nces_id: str, mdr_number: str
+) -> dict:
+    """The district's NCES LEAID and MDR number change in Clever (what an app matches districts
+    on); a districts.updated event says so. Returns the previous values of what changed
+    (empty: nothing did)."""
+    district = SandboxDistrict.objects.select_for_update().get(pk=district.pk)
+    before = district_body(district)
+    district.data = {**district.data, "nces_id": nces_id, "mdr_number": mdr_number}
+    district.save(update_fields=["data"])
+    after = district_body(district)
+    previous = rec.previous_attributes(before, after)
+    if previous and district.events_enabled:
+        _emit(district_id=district.id, record_type="districts", action="updated", obj=after,
+              previous=previous, now=timezone.now())
+    return previous
 
 
 @transaction.atomic

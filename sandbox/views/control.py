@@ -1,14 +1,23 @@
 """The sandbox control page (``/sandbox/``): districts, tokens, knobs, roster changes.
 
 For demos and manual tests. Views validate the POSTed form (400 on bad input), call one
-function of ``sandbox.services``, ``sandbox.generator`` (roster changes, which go through the
+function of ``sandbox.services``, ``sandbox.roster`` (roster changes, which go through the
 services and so emit Clever events) or ``sandbox.knobs.KNOBS``, and redirect back. Nothing here
 is business logic. The page shows tokens masked with a reveal/copy control: it is a sandbox.
+
+The district page's bulk changes (remove or add N students, move N students between two
+sections, change the district's NCES LEAID or MDR number) show a bad input as form errors on
+the page itself (200), so a demo can correct it and go on.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import re
+
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
@@ -74,6 +83,179 @@ class SectionIdForm(forms.Form):
     section_id = forms.CharField(max_length=24)
 
 
+# --- bulk changes --------------------------------------------------------------------------------
+
+
+def guard_fractions() -> tuple[float, float]:
+    """The app's default sync guard, quoted by the help text and messages (the sandbox does not
+    apply it): more than the first fraction of the students removed, or more than the second
+    of the records of one kind changed, holds the next sync for approval."""
+    return (float(getattr(settings, "SYNC_GUARD_MAX_DELETED_FRACTION", 0.10)),
+            float(getattr(settings, "SYNC_GUARD_MAX_CHANGED_FRACTION", 0.75)))
+
+
+def next_sync(change: roster.BulkChange, *, removal: bool) -> str:
+    """What the app's next sync does with a bulk change, by the default guard, in plain words."""
+    deleted, changed = guard_fractions()
+    reasons = []
+    removed, students = change.changed.get("students", (0, 0))
+    if removal and students and removed / students > deleted:
+        reasons.append(f"more than {_percent(deleted)} of the students are gone")
+    for kind in ("sections", "contacts"):
+        count, total = change.changed.get(kind, (0, 0))
+        if total and count / total > changed:
+            reasons.append(f"{count:,} of the {total:,} {kind} changed, more than "
+                           f"{_percent(changed)}")
+    if reasons:
+        return f"the next sync will ask support to approve ({'; '.join(reasons)})"
+    return "the next sync applies it without asking"
+
+
+def _percent(fraction: float) -> str:
+    """0.15 -> "15%", 0.104 -> "10.4%" (never rounded onto a threshold it is over)."""
+    return f"{f'{fraction * 100:.1f}'.rstrip('0').rstrip('.')}%"
+
+
+ONE_OR_MORE = {"min_value": "Enter 1 or more."}
+
+
+class RemoveStudentsForm(forms.Form):
+    count = forms.IntegerField(label="How many students", min_value=1, error_messages=ONE_OR_MORE)
+
+    def __init__(self, *args, students: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.students = students
+        field = self.fields["count"]
+        field.max_value = max(students, 1)
+        field.widget.attrs.update(min=1, max=max(students, 1))
+        deleted, changed = guard_fractions()
+        hold_from = math.floor(students * deleted + 1e-9) + 1
+        field.help_text = (
+            f"Picked at random. More than {_percent(deleted)} makes the next sync wait for "
+            f"approval (here {hold_from:,} or more of {students:,}), and so does changing more "
+            f"than {_percent(changed)} of the sections (each student is in about 5)."
+            if students else "The district has no students left to remove."
+        )
+
+    def clean_count(self):
+        count = self.cleaned_data["count"]
+        if not self.students:
+            raise forms.ValidationError("The district has no students left to remove.")
+        if count > self.students:
+            raise forms.ValidationError(
+                f"The district has {self.students:,} students: enter 1 to {self.students:,}.")
+        return count
+
+
+class AddStudentsForm(forms.Form):
+    count = forms.IntegerField(
+        label="How many students", min_value=1, max_value=roster.MAX_ADDED_STUDENTS,
+        error_messages={**ONE_OR_MORE, "max_value": f"Enter {roster.MAX_ADDED_STUDENTS:,} or "
+                                                    "fewer: that is the most at a time."},
+        help_text=f"1 to {roster.MAX_ADDED_STUDENTS:,}. Generated names, each student in "
+                  "5 sections of one school.")
+
+
+SECTION_ERRORS = {"required": "Choose a section.",
+                  "invalid_choice": "Choose a section from the list: that one is gone."}
+
+
+class MoveStudentsForm(forms.Form):
+    from_section = forms.ChoiceField(label="From section", error_messages=SECTION_ERRORS)
+    to_section = forms.ChoiceField(label="To section", error_messages=SECTION_ERRORS)
+    count = forms.IntegerField(label="How many students", min_value=1, error_messages=ONE_OR_MORE,
+                               help_text="Two sections of one school; students already in the "
+                                         "second section stay where they are.")
+
+    def __init__(self, *args, sections: SectionChoices, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sections = sections
+        for name in ("from_section", "to_section"):
+            self.fields[name].choices = [("", "Choose a section"), *sections.grouped]
+
+    def clean(self):
+        data = super().clean()
+        source, target = data.get("from_section"), data.get("to_section")
+        if not source or not target:
+            return data
+        if source == target:
+            self.add_error("to_section", "Choose a different section from the first one.")
+            return data
+        if self.sections.school[source] != self.sections.school[target]:
+            self.add_error("to_section", "This section is in another school: choose two "
+                                         "sections of one school.")
+            return data
+        count = data.get("count")
+        movable = len(self.sections.students[source] - self.sections.students[target])
+        if count is not None and count > movable:
+            self.add_error("count", f"Only {movable:,} students of the first section are not "
+                                    f"already in the second: enter 1 to {movable:,}."
+                           if movable else "Every student of the first section is already in "
+                                           "the second: nobody can move.")
+        return data
+
+
+NCES_LEAID = re.compile(r"[0-9]{7}")
+MDR_NUMBER = re.compile(r"[A-Za-z0-9]{1,16}")
+
+
+class DistrictIdsForm(forms.Form):
+    nces_id = forms.CharField(
+        label="NCES LEAID", required=False, max_length=20,
+        help_text="7 digits (the first two are the state's code), or blank for none.")
+    mdr_number = forms.CharField(
+        label="MDR number", required=False, max_length=40,
+        help_text="Up to 16 letters or digits, or blank for none.")
+
+    def clean_nces_id(self):
+        value = self.cleaned_data["nces_id"].replace(" ", "")
+        if value and not NCES_LEAID.fullmatch(value):
+            raise forms.ValidationError("An NCES LEAID is exactly 7 digits, like 2612345.")
+        return value
+
+    def clean_mdr_number(self):
+        value = self.cleaned_data["mdr_number"].replace(" ", "")
+        if value and not MDR_NUMBER.fullmatch(value):
+            raise forms.ValidationError("An MDR number is 1 to 16 letters or digits, nothing else.")
+        return value
+
+
+class SectionChoices:
+    """A district's sections for the move form: select options grouped by school, by name."""
+
+    def __init__(self, district: SandboxDistrict):
+        schools = {
+            clever_id: json.loads(body).get("name") or "School without a name"
+            for clever_id, body in SandboxRecord.objects.filter(
+                district=district, record_type=RecordType.SCHOOLS).values_list("clever_id", "body")
+        }
+        self.school: dict[str, str] = {}
+        self.students: dict[str, set[str]] = {}
+        self.name: dict[str, str] = {}
+        groups: dict[str, list[tuple[str, str]]] = {}
+        seen: dict[tuple[str, str], int] = {}
+        for clever_id, body in SandboxRecord.objects.filter(
+            district=district, record_type=RecordType.SECTIONS
+        ).values_list("clever_id", "body"):
+            data = json.loads(body)
+            school = data.get("school") or ""
+            name = data.get("name") or "Section without a name"
+            seen[(school, name)] = seen.get((school, name), 0) + 1
+            if seen[(school, name)] > 1:
+                name = f"{name} (#{seen[(school, name)]})"
+            students = data.get("students") or []
+            self.school[clever_id] = school
+            self.students[clever_id] = set(students)
+            self.name[clever_id] = name
+            label = f"{name}: {len(students):,} student{'' if len(students) == 1 else 's'}"
+            groups.setdefault(school, []).append((clever_id, label))
+        self.grouped = [
+            (schools.get(school, "No school"), sorted(options, key=lambda option: option[1]))
+            for school, options in sorted(groups.items(),
+                                          key=lambda item: schools.get(item[0], "~"))
+        ]
+
+
 def _mask(token: str) -> str:
     return f"{token[:4]}{'•' * 8}{token[-4:]}"
 
@@ -119,9 +301,34 @@ def home(request):
 @require_GET
 def district_detail(request, district_id: str):
     district = get_object_or_404(SandboxDistrict, id=district_id)
+    return _district_page(request, district)
+
+
+def _bulk_form(op: str, district: SandboxDistrict, data=None) -> forms.Form:
+    """One bulk change's form (its op is its prefix), bound to ``data`` when given."""
+    if op == "remove_students":
+        students = SandboxRecord.objects.filter(district=district, is_student=True).count()
+        return RemoveStudentsForm(data, students=students, prefix=op)
+    if op == "add_students":
+        return AddStudentsForm(data, prefix=op)
+    if op == "move_students":
+        return MoveStudentsForm(data, sections=SectionChoices(district), prefix=op)
+    return DistrictIdsForm(data, prefix=op, initial={
+        "nces_id": district.data.get("nces_id", ""),
+        "mdr_number": district.data.get("mdr_number", ""),
+    })
+
+
+def _district_page(request, district: SandboxDistrict, bound: dict | None = None):
+    """The district page; ``bound`` holds a submitted bulk form to show with its errors."""
     records = SandboxRecord.objects.filter(district=district).order_by("clever_id")
     users = records.filter(record_type=RecordType.USERS)
+    bulk = {op: (bound or {}).get(op) or _bulk_form(op, district) for op in BULK_OPS}
+    # A bulk change's message shows in the bulk card, where the page comes back to (#bulk).
+    queued = list(messages.get_messages(request))
     return render(request, "sandbox/control_district.html", {
+        "messages": [m for m in queued if m.extra_tags != "bulk"],
+        "bulk_messages": [m for m in queued if m.extra_tags == "bulk"],
         "row": _district_row(district),
         "district": district,
         "schools": records.filter(record_type=RecordType.SCHOOLS)[:SAMPLE_SIZE],
@@ -134,6 +341,10 @@ def district_detail(request, district_id: str):
         "remove_user_form": UserIdForm(),
         "add_section_form": AddSectionForm(),
         "remove_section_form": SectionIdForm(),
+        "bulk": bulk,
+        "bulk_error": next(((op, BULK_TITLES[op]) for op, form in (bound or {}).items()
+                            if form.errors), None),
+        "bulk_has_sections": any(options for _, options in bulk["move_students"].sections.grouped),
         "portal_url": _portal_url(),
     })
 
@@ -225,6 +436,91 @@ def district_roster(request, district_id: str, op: str):
     return redirect("sandbox:control-district", district_id=district.id)
 
 
+# --- bulk changes (each emits Clever events; bad input comes back as form errors) ------------------
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def _bulk_remove(district: SandboxDistrict, form: RemoveStudentsForm) -> str:
+    change = roster.remove_students(district=district, count=form.cleaned_data["count"])
+    removed, before = change.changed["students"]
+    return (f"Removed {_plural(removed, 'student')} from {district.name} "
+            f"({_percent(removed / before)} of {before:,}): {next_sync(change, removal=True)}.")
+
+
+def _bulk_add(district: SandboxDistrict, form: AddStudentsForm) -> str:
+    change = roster.add_students(district=district, count=form.cleaned_data["count"])
+    sections = change.changed["sections"][0]
+    return (f"Added {_plural(len(change.students), 'student')} to {district.name}, in "
+            f"{_plural(sections, 'existing section')}: {next_sync(change, removal=False)}.")
+
+
+def _bulk_move(district: SandboxDistrict, form: MoveStudentsForm) -> str:
+    data = form.cleaned_data
+    change = roster.move_students(district=district, from_section_id=data["from_section"],
+                                  to_section_id=data["to_section"], count=data["count"])
+    names = form.sections.name
+    return (f"Moved {_plural(len(change.students), 'student')} of {district.name} from "
+            f"{names[data['from_section']]} to {names[data['to_section']]}: "
+            f"{next_sync(change, removal=False)}.")
+
+
+ID_NAMES = {"nces_id": "NCES LEAID", "mdr_number": "MDR number"}
+
+
+def _bulk_ids(district: SandboxDistrict, form: DistrictIdsForm) -> str:
+    data = form.cleaned_data
+    previous = services.set_district_identifiers(
+        district=district, nces_id=data["nces_id"], mdr_number=data["mdr_number"])
+    if not previous:
+        return f"{district.name}: the NCES LEAID and MDR number were already these; nothing changed."
+    changes = [f"{ID_NAMES[key]} changed from {previous[key] or 'none'} to {data[key] or 'none'}"
+               for key in ID_NAMES if key in previous]
+    them = "them" if len(changes) > 1 else "it"
+    return (f"{district.name}: {' and '.join(changes)}. The app reads {them} at its next "
+            f"district discovery, and can match the district by {them}.")
+
+
+BULK_TITLES = {
+    "remove_students": "Remove students",
+    "add_students": "Add students",
+    "move_students": "Move students between sections",
+    "district_ids": "NCES LEAID and MDR number",
+}
+BULK_OPS = {
+    "remove_students": _bulk_remove,
+    "add_students": _bulk_add,
+    "move_students": _bulk_move,
+    "district_ids": _bulk_ids,
+}
+
+
+@require_POST
+def district_bulk(request, district_id: str, op: str):
+    district = get_object_or_404(SandboxDistrict, id=district_id)
+    if op not in BULK_OPS:
+        return HttpResponseBadRequest("unknown bulk change")
+    form = _bulk_form(op, district, request.POST)
+    if form.is_valid():
+        try:
+            message = BULK_OPS[op](district, form)
+        except roster.RosterError as exc:
+            # The roster changed between showing the page and this post (another tab, a script).
+            text = str(exc)
+            form.add_error(None, f"{text[:1].upper()}{text[1:]}.")
+        else:
+            note = "" if district.events_enabled else " Events are off: none emitted."
+            messages.success(request, message + note, extra_tags="bulk")
+            return redirect(reverse("sandbox:control-district", args=[district.id]) + "#bulk")
+    # The page comes back at its top: the note there and the focus lead to the error.
+    first = next((name for name in form.errors if name in form.fields), None)
+    if first is not None:
+        form.fields[first].widget.attrs["autofocus"] = True
+    return _district_page(request, district, {op: form})
+
+
 # --- knobs -----------------------------------------------------------------------------------------
 
 
@@ -270,6 +566,8 @@ urlpatterns = [
     path("control/districts/<str:district_id>/lms/", district_lms, name="control-district-lms"),
     path("control/districts/<str:district_id>/roster/<str:op>/", district_roster,
          name="control-roster"),
+    path("control/districts/<str:district_id>/bulk/<str:op>/", district_bulk,
+         name="control-bulk"),
     path("control/knobs/rate-limit/", rate_limit, name="control-rate-limit"),
     path("control/knobs/faults/", add_fault, name="control-add-fault"),
     path("control/knobs/faults/clear/", clear_faults, name="control-clear-faults"),
