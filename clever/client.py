@@ -21,6 +21,9 @@ retry loop:
 
 Logs carry the method, the path without its query string, the status and the duration: never a
 token, a code or a client secret. ``clock`` and ``sleep`` are injectable so tests never sleep.
+``on_wait(seconds, reason)``, when set, is called before every wait (``reason``: ``rate_limit``,
+``server_error``, ``no_answer`` or ``unreadable``), with ``stats`` already counting the requests
+sent so far: a sync records on its run what it is waiting for, and until when.
 A client is meant for one thread at a time (its ``stats`` are not locked).
 """
 
@@ -158,6 +161,7 @@ class CleverClient:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        on_wait: Callable[[float, str], None] | None = None,
     ):
         self._token = token
         self.client_id = client_id if client_id is not None else _setting("CLEVER_CLIENT_ID", "")
@@ -201,6 +205,7 @@ class CleverClient:
         )
         self.clock = clock
         self.sleep = sleep
+        self.on_wait = on_wait
         self._random = rng or random.Random()
         self.stats = ClientStats()
         # When an answer said the rate-limit window is used up: send nothing before this.
@@ -679,7 +684,7 @@ class CleverClient:
         if wait > 0:
             logger.info("clever rate limit window used up; waiting %.1fs before %s %s",
                         wait, method, path)
-            self._pause(wait)
+            self._pause(wait, "rate_limit")
 
     def _wait_rate_limit(
         self, reset_at: float | None, retry_after: float | None, attempt: int, method: str,
@@ -695,7 +700,7 @@ class CleverClient:
         wait = min(wait, self.rate_limit_max_wait)
         logger.warning("clever %s %s rate limited (429); waiting %.1fs (attempt %d)",
                        method, path, wait, attempt + 1)
-        self._pause(wait)
+        self._pause(wait, "rate_limit")
 
     def _backoff_delay(self, attempt: int) -> float:
         ceiling = min(self.backoff_cap, self.backoff_base * (2 ** min(attempt, 32)))
@@ -707,9 +712,12 @@ class CleverClient:
         what = problem or (f"answered {status}" if status else "got no answer")
         logger.warning("clever %s %s %s; retrying in %.2fs (attempt %d of %d)",
                        method, path, what, delay, attempt + 1, self.max_retries + 1)
-        self._pause(delay)
+        reason = "unreadable" if problem else ("server_error" if status else "no_answer")
+        self._pause(delay, reason)
 
-    def _pause(self, seconds: float) -> None:
+    def _pause(self, seconds: float, reason: str) -> None:
+        if self.on_wait is not None:
+            self.on_wait(seconds, reason)
         self.stats.seconds_waited += seconds
         self.sleep(seconds)
 

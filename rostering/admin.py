@@ -16,11 +16,20 @@ that shows them uses (this one's Person page, matching's review queue), which lo
   run's ``totals``: one subquery, so the list stays fast however big the districts are; the
   change page shows exact live counts from ``rostering.selectors.live_totals``), pending holds,
   and "sync now" / "full resync" (``rostering.tasks.request_sync``).
-- ``SyncRun``: read-only history with filters, duration, counts, error and a progress bar; the
-  page of a running run refreshes itself every few seconds (``<meta http-equiv=refresh>``).
-- ``ChangeHold``: the hold queue, pending first, with reasons, counts and samples shown as
-  tables; approve (after a confirmation page) and reject through ``approve_hold`` /
-  ``reject_hold`` with the acting user, as bulk actions or buttons on the hold's page.
+- ``SyncRun``: read-only history with filters. Runs are named by kind, district and time
+  ("Incremental sync of Oxford Community Schools, 3 Dec 02:00"), never by ID; what went wrong
+  is said in words with the next step (``presentation.failure_summary``), the error as
+  recorded under a disclosure; a running run shows its progress and what it waits for
+  (Clever's rate limit, a backoff), and its page refreshes itself every few seconds
+  (``<meta http-equiv=refresh>``). Filtered by a district, the list opens with a chart of
+  the district's last syncs (``presentation.sync_history_svg``, inline SVG;
+  ``district_history_chart`` gives it to the District page). The lists keep to five columns
+  so they fit 1280 px beside the navigation and the filters.
+- ``ChangeHold``: the hold queue, pending first, with reasons in words, counts as a table
+  (record types and roles by created/updated/archived/restored/unchanged, and the live rows
+  before) and samples; approve (after a confirmation page) and reject through
+  ``approve_hold`` / ``reject_hold`` with the acting user, as bulk actions or buttons on the
+  hold's page.
 - ``School``, ``Term``, ``Course``, ``Section``, ``Person``: read-only browsing with search and
   filters; Clever's raw JSON shown read-only.
 """
@@ -37,10 +46,9 @@ from django.db.models import Case, IntegerField, Value, When
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from clever.sensitive import SENSITIVE_FIELDS
 from districts import crypto
@@ -50,6 +58,7 @@ from districts.admin import (
     is_support,
     pretty_json,
 )
+from districts.models import District
 
 from .models import (
     ChangeHold,
@@ -61,6 +70,24 @@ from .models import (
     SectionMembership,
     SyncRun,
     Term,
+)
+from .presentation import (
+    HISTORY_LENGTH,
+    KINDS,
+    RECORD_TYPES,
+    ROLES,
+    TRIGGER_WORDS,
+    district_name,
+    duration_text,
+    failure_summary,
+    hold_title,
+    label,
+    moment_text,
+    number,
+    run_seconds,
+    run_title,
+    sync_history_svg,
+    waiting_text,
 )
 from .selectors import sensitive_values
 from .services.sync import HoldError, approve_hold, reject_hold
@@ -137,6 +164,11 @@ def sensitive_table(values: dict):
 # --- display helpers -----------------------------------------------------------------------------
 
 
+def person_name(user) -> str:
+    """A staff member by name (their username only when they have none)."""
+    return user.get_full_name() or user.get_username()
+
+
 def run_badge(status: str):
     return badge(status, RUN_COLORS.get(status, "#6e7781"))
 
@@ -145,35 +177,27 @@ def progress_bar(progress: float | None, collection: str = ""):
     fraction = min(max(progress or 0.0, 0.0), 1.0)
     percent = round(fraction * 100)
     return format_html(
-        '<progress value="{}" max="100" style="width:8em;vertical-align:middle"></progress> {}%{}',
+        '<progress value="{}" max="100" style="width:6em;vertical-align:middle"></progress> {}%{}',
         percent, percent, f" · {collection}" if collection else "",
     )
 
 
 def run_progress(run: SyncRun):
+    """A running run's progress bar, and what it is waiting for when it waits (Clever's rate
+    limit, a backoff): "-" for a run that is not running."""
     if run.status != SyncRun.Status.RUNNING:
         return "-"
-    return progress_bar(run.progress, run.current_collection)
-
-
-def duration_text(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m {seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
+    bar = progress_bar(run.progress, run.current_collection)
+    waiting = waiting_text(run)
+    if not waiting:
+        return bar
+    return format_html('{}<br><span class="sync-waiting">{}</span>', bar, waiting)
 
 
 def run_duration(run: SyncRun) -> str:
-    if run.duration_seconds is not None:
-        return duration_text(run.duration_seconds)
-    if run.finished_at:
-        return duration_text((run.finished_at - run.started_at).total_seconds())
+    seconds = run_seconds(run)
+    if seconds is not None:
+        return duration_text(seconds)
     return "running" if run.status == SyncRun.Status.RUNNING else "-"
 
 
@@ -196,32 +220,66 @@ def changes_text(counts: dict) -> str:
     return " ".join(parts) or "no changes"
 
 
-def counts_table(counts: dict):
-    """{kind: {type: n}} (or {type: {kind: n}}) as a small table: one row per type."""
+def _cell(value) -> str:
+    return number(value) if value is not None else "—"
+
+
+def counts_table(counts: dict, *, table_id: str = ""):
+    """A run's or a hold's counts as a table: a row per record type (and, when the counts have
+    them, per role of the people: a hold's), a column per kind (created, updated, archived,
+    restored, unchanged); for a hold also "live before" (the live rows the guard weighed) and,
+    when the district's earlier runs in the guard window archived some, "archived earlier"."""
     if not counts:
         return "-"
-    if not all(isinstance(v, dict) for v in counts.values()):
+    kinds = [kind for kind in KINDS if isinstance(counts.get(kind), dict)]
+    if not kinds:
         return pretty_json(counts)
-    columns = list(counts)
-    types = sorted({t for per in counts.values() for t in per})
-    head = format_html_join("", "<th>{}</th>", ((c,) for c in columns))
-    rows = format_html_join(
-        "", "<tr><th>{}</th>{}</tr>",
-        ((t, format_html_join("", "<td>{}</td>", ((counts[c].get(t, 0),) for c in columns)))
-         for t in types),
+    live = counts.get("live") if isinstance(counts.get("live"), dict) else None
+    earlier = counts.get("earlier") if isinstance(counts.get("earlier"), dict) else {}
+    roles = counts.get("roles") if isinstance(counts.get("roles"), dict) else {}
+    types = [t for t in RECORD_TYPES] + sorted(
+        {t for kind in kinds for t in counts[kind] if t not in RECORD_TYPES})
+    headings = ["", *(["live before"] if live is not None else []), *kinds,
+                *(["archived earlier (guard window)"] if earlier else [])]
+
+    def row(key: str, values: dict, *, role: bool = False):
+        cells = [values.get(kind) for kind in kinds]
+        if live is not None:
+            cells.insert(0, live.get(key, 0))
+        if earlier:
+            cells.append(earlier.get(key, 0))
+        name = format_html('<span style="padding-left:1.2em">{}</span>', label(key)) if role \
+            else label(key)
+        return format_html("<tr><th scope=\"row\">{}</th>{}</tr>", name, format_html_join(
+            "", "<td>{}</td>", ((_cell(value),) for value in cells)))
+
+    rows = [row(t, {kind: counts[kind].get(t, 0) for kind in kinds}) for t in types]
+    if roles or (live and any(role in live for role in ROLES)):
+        for role in ROLES:
+            per_role = {kind: (roles.get(kind) or {}).get(role) for kind in kinds}
+            if not (live or {}).get(role) and not any(per_role.values()):
+                continue
+            rows.append(row(role, per_role, role=True))
+    return format_html(
+        '<table{}><thead><tr>{}</tr></thead><tbody>{}</tbody></table>{}',
+        format_html(' id="{}"', table_id) if table_id else "",
+        format_html_join("", '<th scope="col">{}</th>', ((h,) for h in headings)),
+        format_html_join("", "{}", ((r,) for r in rows)),
+        mark_safe('<p class="help">Indented: the people of each role among the users (a person '
+                  'may hold several roles); "—": not counted per role.</p>')
+        if len(rows) > len(types) else "",
     )
-    return format_html("<table><thead><tr><th></th>{}</tr></thead><tbody>{}</tbody></table>",
-                       head, rows)
 
 
 def flat_table(values: dict):
-    """{name: n} as a two-row table (names over numbers)."""
+    """{name: n} as boxes that wrap (a number over its name in words): a row of a dozen columns
+    would be cut off at 1280 px."""
     if not values:
         return "-"
     return format_html(
-        "<table><thead><tr>{}</tr></thead><tbody><tr>{}</tr></tbody></table>",
-        format_html_join("", "<th>{}</th>", ((k,) for k in values)),
-        format_html_join("", "<td>{}</td>", ((v,) for v in values.values())),
+        '<div class="sync-totals" style="display:flex;flex-wrap:wrap;gap:6px 18px">{}</div>',
+        format_html_join("", '<div><strong>{}</strong><br><span class="quiet">{}</span></div>',
+                         ((number(v), label(k)) for k, v in values.items())),
     )
 
 
@@ -240,8 +298,12 @@ def _sample_label(item) -> str:
     return str(item)
 
 
+SAMPLE_KINDS = {"archived": "would be archived", "updated": "would be updated",
+                "created": "would be created"}
+
+
 def samples_html(samples):
-    """Samples as nested lists: type -> kind -> "Name (clever id)" items."""
+    """Samples as nested lists: kind -> type -> "Name (clever id)" items."""
     if not samples:
         return "-"
     if isinstance(samples, list):
@@ -251,7 +313,8 @@ def samples_html(samples):
         return format_html(
             '<dl style="margin:0">{}</dl>',
             format_html_join("", "<dt><strong>{}</strong></dt><dd>{}</dd>",
-                             ((key, samples_html(value)) for key, value in samples.items())),
+                             ((SAMPLE_KINDS.get(key) or label(key), samples_html(value))
+                              for key, value in samples.items())),
         )
     return str(samples)
 
@@ -266,7 +329,11 @@ def reasons_html(reasons):
 
 
 def _percent(value) -> str:
-    return f"{value:.0%}" if isinstance(value, int | float) else "?"
+    """A share in words: "25%", or "10.4%" when rounding to a whole percent would hide it."""
+    if not isinstance(value, int | float):
+        return "?"
+    whole = f"{value:.0%}"
+    return whole if abs(value * 100 - round(value * 100)) < 0.05 else f"{value:.1%}"
 
 
 def reason_text(reason) -> str:
@@ -275,24 +342,60 @@ def reason_text(reason) -> str:
         return str(reason)
     if reason.get("message"):
         return str(reason["message"])
-    kind, rule = reason.get("type", "records"), reason.get("rule")
+    kind, rule = label(reason.get("type", "records")), reason.get("rule")
     count, live = reason.get("count"), reason.get("live")
     fraction, threshold = reason.get("fraction"), reason.get("threshold")
     if rule == "emptied":
-        return f"{kind}: all {live} live rows would be archived (Clever sent none)"
+        return f"{kind}: all {number(live)} live rows would be archived (Clever sent none)"
     if rule == "deleted" and reason.get("earlier"):
         since = parse_datetime(reason.get("since") or "")
-        when = f" since {date_format(timezone.localtime(since), 'DATETIME_FORMAT')}" if since else ""
-        return (f"{kind}: {count} of {live} removed{when} ({_percent(fraction)}, limit "
-                f"{_percent(threshold)}): {reason['earlier']} already archived by earlier syncs, "
-                f"{count - reason['earlier']} more would be now")
+        when = f" since {moment_text(since)}" if since else ""
+        return (f"{kind}: {number(count)} of {number(live)} removed{when} ({_percent(fraction)}, "
+                f"limit {_percent(threshold)}): {number(reason['earlier'])} already archived by "
+                f"earlier syncs, {number(count - reason['earlier'])} more would be now")
     if rule == "deleted":
-        return (f"{kind}: {count} of {live} would be archived ({_percent(fraction)}, "
-                f"limit {_percent(threshold)})")
+        return (f"{kind}: {number(count)} of {number(live)} would be archived "
+                f"({_percent(fraction)}, limit {_percent(threshold)})")
     if rule == "changed":
-        return (f"{kind}: {count} of {live} would change ({_percent(fraction)}, "
+        return (f"{kind}: {number(count)} of {number(live)} would change ({_percent(fraction)}, "
                 f"limit {_percent(threshold)})")
     return ", ".join(f"{key} {value}" for key, value in reason.items())
+
+
+def outcome_html(run: SyncRun, *, short: bool = False):
+    """What went wrong (or why nothing was applied) and the next step, in words
+    (``presentation.failure_summary``), with the error as recorded under a disclosure; ``short``:
+    the cause alone, for a list ("" when there is nothing to say)."""
+    cause, step = failure_summary(run)
+    if short:
+        return cause
+    if not cause and not run.error:
+        return "-"
+    details = format_html(
+        '<details><summary>Details (the error as recorded)</summary>'
+        '<pre style="white-space:pre-wrap;margin:4px 0 0">{}</pre></details>', run.error,
+    ) if run.error else ""
+    return format_html('<div class="sync-outcome"><p style="margin:0 0 4px"><strong>{}</strong>'
+                       '</p>{}{}</div>', cause or run.error,
+                       format_html('<p style="margin:0 0 4px">{}</p>', step) if step else "",
+                       details)
+
+
+def district_history_chart(district):
+    """The district's sync history as inline SVG (``presentation.sync_history_svg``) over its
+    last runs that ran (skipped ones are left out): for this list filtered by a district, and
+    for the District page."""
+    runs = (SyncRun.objects.filter(district=district).exclude(status=SyncRun.Status.SKIPPED)
+            .select_related("district").order_by("-started_at", "-id")[:HISTORY_LENGTH])
+    return sync_history_svg(runs)
+
+
+class DistrictNameFilter(admin.RelatedFieldListFilter):
+    """Filter by district, listed by name (not the district's Clever ID)."""
+
+    def field_choices(self, field, request, model_admin):
+        return [(pk, name or "Unnamed district")
+                for pk, name in District.objects.order_by("name", "pk").values_list("pk", "name")]
 
 
 # --- SyncRun -------------------------------------------------------------------------------------
@@ -301,36 +404,82 @@ def reason_text(reason) -> str:
 @admin.register(SyncRun)
 class SyncRunAdmin(SupportAdminMixin, admin.ModelAdmin):
     change_form_template = "admin/rostering/syncrun/change_form.html"
-    list_display = ["id", "district", "kind", "trigger", "status_badge", "started_at", "duration",
-                    "progress_bar", "changes", "requests", "short_error"]
-    list_display_links = ["id"]
-    list_filter = ["status", "kind", "trigger", "district"]
+    change_list_template = "admin/rostering/syncrun/change_list.html"
+    # Five columns, the status with the progress of a running run: they fit 1280 px beside the
+    # navigation and the filters. Numbers (requests, pages...) are on the run's page.
+    list_display = ["title", "status_badge", "duration", "changes", "outcome_short"]
+    list_display_links = ["title"]
+    list_filter = ["status", "kind", "trigger", ("district", DistrictNameFilter)]
     search_fields = ["=district__clever_id", "district__name", "error"]
-    list_select_related = ["district"]
+    list_select_related = ["district", "district__sync_request"]
     date_hierarchy = "started_at"
     show_full_result_count = False
-    fieldsets = [
-        (None, {"fields": ["district", "kind", "trigger", "status_badge", "progress_bar",
-                           "current_collection", "started_at", "heartbeat_at", "finished_at",
-                           "duration", "error", "hold_link", "resumed_from"]}),
-        ("Changes", {"fields": ["counts_table", "totals_table"]}),
-        ("Traffic", {"fields": ["requests", "pages", "retries", "bytes_received",
-                                "seconds_waited"]}),
-        ("Checkpoint", {"classes": ["collapse"], "fields": ["event_cursor_before", "checkpoint_json"]}),
+    readonly_fields = [
+        "district_link", "kind_text", "trigger_text", "status_badge", "progress_bar", "outcome",
+        "started_at", "finished_at", "duration", "hold_link", "resumed_link", "counts_table",
+        "totals_after", "totals_unchanged", "totals_held", "requests", "pages", "retries",
+        "bytes_received", "seconds_waited", "heartbeat_at", "event_cursor_before",
+        "checkpoint_json",
     ]
 
+    def get_fieldsets(self, request, obj=None):
+        status = getattr(obj, "status", None)
+        # A running run's status carries its progress and what it waits for.
+        main = ["district_link", "kind_text", "trigger_text", "status_badge"]
+        if status != SyncRun.Status.RUNNING and obj is not None and (
+                obj.error or failure_summary(obj)[0]):
+            main.append("outcome")
+        main += ["started_at", "finished_at", "duration", "hold_link", "resumed_link"]
+        changes = ["counts_table"]
+        if status == SyncRun.Status.SUCCEEDED:
+            changes.append("totals_after")
+        elif status in (SyncRun.Status.HELD, SyncRun.Status.REJECTED):
+            changes.append("totals_held")
+        elif status != SyncRun.Status.RUNNING:
+            changes.append("totals_unchanged")
+        return [
+            (None, {"fields": main}),
+            ("Changes", {"fields": changes}),
+            ("Traffic with Clever", {"fields": ["requests", "pages", "retries", "bytes_received",
+                                                "seconds_waited", "heartbeat_at"]}),
+            ("Checkpoint", {"classes": ["collapse"],
+                            "fields": ["event_cursor_before", "checkpoint_json"]}),
+        ]
+
     def get_readonly_fields(self, request, obj=None):
-        return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
+        return self.readonly_fields
+
+    @admin.display(description="sync", ordering="started_at")
+    def title(self, obj):
+        trigger = TRIGGER_WORDS.get(obj.trigger, obj.trigger)
+        return format_html('{}<br><span class="quiet">{}</span>', run_title(obj), trigger)
+
+    @admin.display(description="district")
+    def district_link(self, obj):
+        url = reverse("admin:districts_district_change", args=[obj.district_id])
+        return format_html('<a href="{}">{}</a>', url, district_name(obj.district))
+
+    @admin.display(description="kind")
+    def kind_text(self, obj):
+        return {SyncRun.Kind.FULL: "Full: every record of the district",
+                SyncRun.Kind.INCREMENTAL: "Incremental: the changes since the last sync (Clever's "
+                                          "events)"}.get(obj.kind, obj.kind)
+
+    @admin.display(description="why it ran")
+    def trigger_text(self, obj):
+        return TRIGGER_WORDS.get(obj.trigger, obj.trigger).capitalize()
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
-        return run_badge(obj.status)
+        if obj.status != SyncRun.Status.RUNNING:
+            return run_badge(obj.status)
+        return format_html("{}<br>{}", run_badge(obj.status), run_progress(obj))
 
     @admin.display(description="progress")
     def progress_bar(self, obj):
         return run_progress(obj)
 
-    @admin.display(description="duration", ordering="duration_seconds")
+    @admin.display(description="took", ordering="duration_seconds")
     def duration(self, obj):
         return run_duration(obj)
 
@@ -338,21 +487,51 @@ class SyncRunAdmin(SupportAdminMixin, admin.ModelAdmin):
     def changes(self, obj):
         return changes_text(obj.counts)
 
-    @admin.display(description="error")
-    def short_error(self, obj):
-        return (obj.error[:97] + "…") if len(obj.error) > 100 else obj.error
+    @admin.display(description="what happened")
+    def outcome_short(self, obj):
+        return outcome_html(obj, short=True) or "-"
+
+    @admin.display(description="what happened")
+    def outcome(self, obj):
+        return outcome_html(obj)
 
     @admin.display(description="counts")
     def counts_table(self, obj):
-        return counts_table(obj.counts)
+        if not obj.counts and obj.status in (SyncRun.Status.FAILED, SyncRun.Status.SKIPPED):
+            return "None: nothing was applied."
+        return counts_table(obj.counts, table_id="run-counts")
 
     @admin.display(description="live totals after the run")
-    def totals_table(self, obj):
+    def totals_after(self, obj):
         return flat_table(obj.totals)
+
+    @admin.display(description="live totals (not changed by this run)")
+    def totals_unchanged(self, obj):
+        if not obj.totals:
+            return "-"
+        why = ("A failed run applies nothing" if obj.status == SyncRun.Status.FAILED
+               else "A skipped run does nothing")
+        return format_html('<p class="help" style="margin:0 0 4px">The mirror as it stood when this '
+                           "run ended. {}: these are not its results.</p>{}", why,
+                           flat_table(obj.totals))
+
+    @admin.display(description="live totals (the held changes not applied)")
+    def totals_held(self, obj):
+        if not obj.totals:
+            return "-"
+        return format_html('<p class="help" style="margin:0 0 4px">The mirror as it stood when this '
+                           "run was held, without its changes.</p>{}", flat_table(obj.totals))
 
     @admin.display(description="checkpoint")
     def checkpoint_json(self, obj):
         return pretty_json(obj.checkpoint)
+
+    @admin.display(description="resumed from")
+    def resumed_link(self, obj):
+        if obj.resumed_from_id is None:
+            return "-"
+        url = reverse("admin:rostering_syncrun_change", args=[obj.resumed_from_id])
+        return format_html('<a href="{}">{}</a>', url, str(obj.resumed_from))
 
     @admin.display(description="hold")
     def hold_link(self, obj):
@@ -360,7 +539,7 @@ class SyncRunAdmin(SupportAdminMixin, admin.ModelAdmin):
         if hold is None:
             return "-"
         url = reverse("admin:rostering_changehold_change", args=[hold.pk])
-        return format_html('<a href="{}">{}</a> {}', url, f"hold #{hold.pk}",
+        return format_html('<a href="{}">{}</a> {}', url, "The hold on this sync",
                            badge(hold.status, HOLD_COLORS.get(hold.status, "#6e7781")))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -370,6 +549,25 @@ class SyncRunAdmin(SupportAdminMixin, admin.ModelAdmin):
             extra_context["refresh_seconds"] = RUNNING_REFRESH_SECONDS
         return super().change_view(request, object_id, form_url, extra_context=extra_context)
 
+    def changelist_view(self, request, extra_context=None):
+        extra_context = dict(extra_context or {})
+        district_id = request.GET.get("district__id__exact", "")
+        district = (District.objects.filter(pk=district_id).first()
+                    if district_id.isdigit() and is_support(request.user) else None)
+        if district is not None:
+            extra_context["title"] = f"Syncs of {district_name(district)}"
+        response = super().changelist_view(request, extra_context=extra_context)
+        changelist = (getattr(response, "context_data", None) or {}).get("cl")
+        if district is not None and changelist is not None:
+            # The runs the list shows (its other filters and search apply), newest first; skipped
+            # runs did nothing and are left out unless asked for.
+            runs = changelist.queryset.order_by("-started_at", "-id")
+            if request.GET.get("status__exact") != SyncRun.Status.SKIPPED:
+                runs = runs.exclude(status=SyncRun.Status.SKIPPED)
+            response.context_data["history_chart"] = sync_history_svg(runs[:HISTORY_LENGTH])
+            response.context_data["history_district"] = district_name(district)
+        return response
+
 
 # --- ChangeHold ----------------------------------------------------------------------------------
 
@@ -377,11 +575,11 @@ class SyncRunAdmin(SupportAdminMixin, admin.ModelAdmin):
 @admin.register(ChangeHold)
 class ChangeHoldAdmin(SupportAdminMixin, admin.ModelAdmin):
     change_form_template = "admin/rostering/changehold/change_form.html"
+    change_list_template = "admin/rostering/changehold/change_list.html"
     confirm_template = "admin/rostering/changehold/confirm.html"
-    list_display = ["id", "district", "status_badge", "created_at", "reasons_summary",
-                    "counts_summary", "run_link", "decided_by", "decided_at"]
-    list_display_links = ["id"]
-    list_filter = ["status", "run__district"]
+    list_display = ["title", "status_badge", "reasons_summary", "counts_summary", "decided"]
+    list_display_links = ["title"]
+    list_filter = ["status", ("run__district", DistrictNameFilter)]
     search_fields = ["=run__district__clever_id", "run__district__name"]
     list_select_related = ["run__district", "decided_by"]
     # Pending holds first, newest first within each status.
@@ -391,33 +589,52 @@ class ChangeHoldAdmin(SupportAdminMixin, admin.ModelAdmin):
         "-created_at",
     ]
     actions = ["approve_selected", "reject_selected"]
-    fields = ["district", "status_badge", "run_link", "created_at", "decided_at", "decided_by",
-              "reasons_list", "counts_table", "samples_list"]
+    fields = ["district", "status_badge", "run_link", "created_at", "decided_at",
+              "decided_by_name", "reasons_list", "counts_table", "samples_list"]
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
 
+    @admin.display(description="held sync", ordering="created_at")
+    def title(self, obj):
+        return format_html('{}<br><span class="quiet">held {}</span>', run_title(obj.run),
+                           moment_text(obj.created_at))
+
     @admin.display(description="district", ordering="run__district__name")
     def district(self, obj):
-        return obj.run.district
+        url = reverse("admin:districts_district_change", args=[obj.run.district_id])
+        return format_html('<a href="{}">{}</a>', url, district_name(obj.run.district))
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
         return badge(obj.status, HOLD_COLORS.get(obj.status, "#6e7781"))
 
-    @admin.display(description="run")
+    @admin.display(description="sync")
     def run_link(self, obj):
         url = reverse("admin:rostering_syncrun_change", args=[obj.run_id])
-        return format_html('<a href="{}">#{} ({})</a>', url, obj.run_id, obj.run.kind)
+        return format_html('<a href="{}">{}</a>', url, run_title(obj.run))
 
     @admin.display(description="why")
     def reasons_summary(self, obj):
         reasons = obj.reasons if isinstance(obj.reasons, list) else []
-        return "; ".join(reason_text(r) for r in reasons[:3]) or "-"
+        shown = "; ".join(reason_text(r) for r in reasons[:2]) or "-"
+        more = len(reasons) - 2
+        return f"{shown}; and {more} more" if more > 0 else shown
 
     @admin.display(description="would change")
     def counts_summary(self, obj):
         return changes_text(obj.counts)
+
+    @admin.display(description="decided", ordering="decided_at")
+    def decided(self, obj):
+        if obj.decided_at is None:
+            return "-"
+        who = person_name(obj.decided_by) if obj.decided_by else "automatically"
+        return format_html("{}<br>{}", who, moment_text(obj.decided_at))
+
+    @admin.display(description="decided by")
+    def decided_by_name(self, obj):
+        return person_name(obj.decided_by) if obj.decided_by else "-"
 
     @admin.display(description="reasons")
     def reasons_list(self, obj):
@@ -425,7 +642,7 @@ class ChangeHoldAdmin(SupportAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="counts")
     def counts_table(self, obj):
-        return counts_table(obj.counts)
+        return counts_table(obj.counts, table_id="hold-counts")
 
     @admin.display(description="samples")
     def samples_list(self, obj):
@@ -456,12 +673,12 @@ class ChangeHoldAdmin(SupportAdminMixin, admin.ModelAdmin):
         done, failed = [], []
         for hold in holds:
             if hold.status != ChangeHold.Status.PENDING:
-                failed.append(f"hold #{hold.pk} is already {hold.status}")
+                failed.append(f"{hold_title(hold)}: already {hold.status}")
                 continue
             try:
                 call(hold=hold, user=request.user)
             except HoldError as exc:  # decided meanwhile, or a sync of the district is running
-                failed.append(f"hold #{hold.pk}: {exc}")
+                failed.append(f"{hold_title(hold)}: {exc}")
             else:
                 done.append(hold)
         verb = "approved and applied" if decision == "approve" else "rejected"
@@ -476,8 +693,9 @@ class ChangeHoldAdmin(SupportAdminMixin, admin.ModelAdmin):
             "opts": self.opts,
             "title": f"{decision.capitalize()} {len(holds)} hold(s)?",
             "holds": [
-                {"hold": hold, "reasons": reasons_html(hold.reasons),
-                 "counts": counts_table(hold.counts), "district": hold.run.district}
+                {"hold": hold, "title": hold_title(hold), "reasons": reasons_html(hold.reasons),
+                 "counts": counts_table(hold.counts),
+                 "run_url": reverse("admin:rostering_syncrun_change", args=[hold.run_id])}
                 for hold in holds
             ],
             "decision": decision,
@@ -497,7 +715,8 @@ class ChangeHoldAdmin(SupportAdminMixin, admin.ModelAdmin):
             self._decide(request, [hold], decision)
             return HttpResponseRedirect(change_url)
         if hold.status != ChangeHold.Status.PENDING:
-            self.message_user(request, f"Hold #{hold.pk} is already {hold.status}.", messages.WARNING)
+            self.message_user(request, f"{hold_title(hold)}: already {hold.status}.",
+                              messages.WARNING)
             return HttpResponseRedirect(change_url)
         return self._confirm_page(request, [hold], decision)
 

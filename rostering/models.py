@@ -300,6 +300,10 @@ class SyncRun(models.Model):
     pages = models.PositiveIntegerField(default=0)
     bytes_received = models.PositiveBigIntegerField(default=0)
     seconds_waited = models.FloatField(default=0.0)
+    # While a running sync waits before asking Clever again (its rate limit, or a backoff after
+    # an error): {"until": ISO time, "reason": "rate_limit" | "server_error" | "no_answer" |
+    # "unreadable"}; written by the engine before each wait, emptied with the next page.
+    waiting = models.JSONField(default=dict, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
     # Set by the engine from the failure's type: whether trying again later can help (429, 5xx,
@@ -319,7 +323,10 @@ class SyncRun(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.kind} sync of {self.district_id} ({self.status})"
+        # "Incremental sync of Oxford Community Schools, 3 Dec 02:00 (failed)": names, never IDs.
+        from .presentation import STATUS_WORDS, run_title
+
+        return f"{run_title(self)} ({STATUS_WORDS.get(self.status, self.status)})"
 
 
 class StagedRecord(models.Model):
@@ -385,7 +392,10 @@ class ChangeHold(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self):
-        return f"hold on run {self.run_id} ({self.status})"
+        # "Hold on the full sync of Oxford Community Schools, 3 Dec 02:00 (pending)".
+        from .presentation import hold_title
+
+        return f"{hold_title(self)} ({self.status})"
 
 
 class SyncRequest(models.Model):

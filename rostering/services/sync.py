@@ -53,6 +53,9 @@ of a quiet district costs little more than downloading it. Setting ``SYNC_PAGE_D
 False switches this off. Every page's rows, the checkpoint
 (``{"done", "next", "fetched", "unchanged", "max_id", "count", "cursor"}``), heartbeat, progress
 and request counters are written in one transaction: a crash loses at most the page in flight.
+Before the client waits (Clever's rate limit, or a backoff after an error: ``on_wait``), the
+run records why and until when (``SyncRun.waiting``, emptied with the next page), with the
+counters so far and a heartbeat, so its page says what it is waiting for.
 A page's staged rows are generated while they are written (``executemany`` on SQLite, ``COPY``
 on PostgreSQL, whose server parses and indexes a page's first rows while the next ones are
 mapped), and a record listed twice on a page counts once, as last listed. On PostgreSQL those
@@ -112,7 +115,14 @@ from datetime import datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from django.db.models import Count, Max
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -344,6 +354,7 @@ class _Run:
     def _save(self, **fields) -> None:
         """Write progress to the run (with a heartbeat), unless another process took it."""
         fields["heartbeat_at"] = timezone.now()
+        fields["waiting"] = {}
         fields.update(self.conn.stats())
         updated = SyncRun.objects.filter(pk=self.run.pk, status=SyncRun.Status.RUNNING).update(
             **fields
@@ -365,6 +376,7 @@ class _Run:
             "current_collection": "",
             "error": error,
             "retryable": retryable,
+            "waiting": {},
             **self.conn.stats(),
         }
         if counts is not None:
@@ -395,14 +407,32 @@ class _Run:
 
     # the run
 
+    def _note_wait(self, seconds: float, reason: str) -> None:
+        """The client is about to wait (Clever's rate limit, or a backoff after an error): say
+        so on the run, until when and why, with the traffic so far and a heartbeat (each wait
+        is capped, ``CLEVER_RATE_LIMIT_MAX_WAIT``, well under ``SYNC_STALE_AFTER_SECONDS``).
+        Best effort: a database that cannot be written now fails the next page's write."""
+        now = timezone.now()
+        waiting = {"until": (now + timedelta(seconds=seconds)).isoformat(), "reason": reason}
+        try:
+            SyncRun.objects.filter(pk=self.run.pk, status=SyncRun.Status.RUNNING).update(
+                heartbeat_at=now, waiting=waiting, **self.conn.stats())
+        except DatabaseError as exc:
+            if connection.in_atomic_block:
+                raise
+            logger.warning("sync run %s: its wait (%s) was not recorded: %s", self.run.pk,
+                           reason, type(exc).__name__)
+
     def execute(self, requested: str) -> SyncRun:
         hooks = self.base.session.hooks.setdefault("response", [])
         hooks.append(self.tap)
+        on_wait, self.base.on_wait = self.base.on_wait, self._note_wait
         try:
             with _gc_paused():
                 return self._execute(requested)
         finally:
             hooks.remove(self.tap)
+            self.base.on_wait = on_wait
 
     def _execute(self, requested: str) -> SyncRun:
         try:

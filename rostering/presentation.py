@@ -1,0 +1,582 @@
+"""How sync runs read to people: titles, what went wrong and what happens next, what a running
+sync is waiting for, and a chart of a district's sync history.
+
+Pure functions of the rows they are given (no queries, except ``failure_summary`` reading the
+district's pending ``SyncRequest`` when the caller does not pass ``retry_at``). The admin
+(``rostering/admin.py``) uses them on the sync run and hold pages; the District page can show
+the same chart::
+
+    from rostering.presentation import HISTORY_LENGTH, sync_history_svg
+    runs = district.sync_runs.exclude(status="skipped")[:HISTORY_LENGTH]
+    chart = sync_history_svg(runs)  # safe, escaped SVG: {{ chart }} in a template
+
+**Failures in words.** A failed run keeps only a short error text (``SyncRun.error``, written by
+``rostering.services.sync``: ``CleverError`` texts, the engine's own messages, or an exception's
+type and first line) and whether waiting can help (``SyncRun.retryable``). ``failure_kind``
+sorts that text into the causes the engine produces, ``failure_summary`` says the cause in
+words and the next step: a temporary cause retries at the time of the district's pending sync
+request (the task postpones the request to when its retry is due), or at the next nightly sync
+when none is owed. The wording of those errors is covered by tests that make the engine fail
+for real (``tests/rostering/test_presentation.py``): a changed message fails them, not the page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from districts.models import DistrictStatus
+
+from .models import SyncRequest, SyncRun
+from .services.sync import INTERRUPTED
+
+# Plain words for record types, roles and count kinds (keys of SyncRun.counts/totals and of a
+# hold's counts and reasons).
+LABELS = {
+    "schools": "schools",
+    "terms": "terms",
+    "courses": "courses",
+    "sections": "sections",
+    "users": "users",
+    "students": "students",
+    "teachers": "teachers",
+    "staff": "staff",
+    "district_admins": "district admins",
+    "contacts": "contacts",
+    "enrollments": "enrollments",
+}
+RECORD_TYPES = ("schools", "terms", "courses", "sections", "users")
+ROLES = ("students", "teachers", "staff", "district_admins", "contacts")
+KINDS = ("created", "updated", "archived", "restored", "unchanged")
+
+STATUS_WORDS = {
+    SyncRun.Status.RUNNING: "running",
+    SyncRun.Status.SUCCEEDED: "succeeded",
+    SyncRun.Status.HELD: "held for review",
+    SyncRun.Status.FAILED: "failed",
+    SyncRun.Status.SKIPPED: "skipped",
+    SyncRun.Status.REJECTED: "rejected",
+}
+TRIGGER_WORDS = {
+    SyncRun.Trigger.MANUAL: "asked for by support staff",
+    SyncRun.Trigger.NIGHTLY: "nightly",
+    SyncRun.Trigger.COMMAND: "from the command line",
+    SyncRun.Trigger.LOGIN: "after a sign-in",
+    SyncRun.Trigger.RESUME: "resuming an interrupted sync",
+    SyncRun.Trigger.CONNECTED: "after the district connected",
+}
+STATUS_COLORS = {
+    SyncRun.Status.RUNNING: "#0969da",
+    SyncRun.Status.SUCCEEDED: "#1a7f37",
+    SyncRun.Status.HELD: "#9a6700",
+    SyncRun.Status.FAILED: "#cf222e",
+    SyncRun.Status.SKIPPED: "#6e7781",
+    SyncRun.Status.REJECTED: "#57606a",
+}
+# How many runs the history chart shows.
+HISTORY_LENGTH = 30
+
+_UNKNOWN = object()
+
+
+def label(key: str) -> str:
+    return LABELS.get(key, str(key).replace("_", " "))
+
+
+def number(value) -> str:
+    """A count with thousands separators ("12,345"); anything else as it is."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return f"{value:,}" if isinstance(value, int) or value.is_integer() else f"{value:,.1f}"
+
+
+# --- times ---------------------------------------------------------------------------------
+
+
+def moment_text(moment: datetime, *, now: datetime | None = None, seconds: bool = False) -> str:
+    """"3 Dec 02:00" in the site's time zone ("3 Dec 2025 02:00" in another year than now's)."""
+    local = timezone.localtime(moment)
+    year = timezone.localtime(now or timezone.now()).year
+    clock = local.strftime("%H:%M:%S" if seconds else "%H:%M")
+    when = f"{local.day} {local:%b}" + (f" {local.year}" if local.year != year else "")
+    return f"{when} {clock}"
+
+
+def at_text(moment: datetime, *, now: datetime | None = None, seconds: bool = False) -> str:
+    """"at 14:05" today, "tomorrow at 02:00", else "on 5 Dec at 02:00"."""
+    now = now or timezone.now()
+    local, today = timezone.localtime(moment), timezone.localtime(now).date()
+    clock = local.strftime("%H:%M:%S" if seconds else "%H:%M")
+    if local.date() == today:
+        return f"at {clock}"
+    if local.date() == today + timedelta(days=1):
+        return f"tomorrow at {clock}"
+    return f"on {moment_text(moment, now=now).rsplit(' ', 1)[0]} at {clock}"
+
+
+def next_nightly_sync(now: datetime | None = None) -> datetime:
+    """When Celery beat next dispatches the nightly syncs (``SYNC_NIGHTLY_HOUR``/``MINUTE``, in
+    the site's time zone, which is Celery's)."""
+    local = timezone.localtime(now or timezone.now())
+    moment = local.replace(hour=settings.SYNC_NIGHTLY_HOUR, minute=settings.SYNC_NIGHTLY_MINUTE,
+                           second=0, microsecond=0)
+    return moment if moment > local else moment + timedelta(days=1)
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def run_seconds(run: SyncRun) -> float | None:
+    if run.duration_seconds is not None:
+        return run.duration_seconds
+    if run.finished_at and run.started_at:
+        return (run.finished_at - run.started_at).total_seconds()
+    return None
+
+
+# --- titles --------------------------------------------------------------------------------
+
+
+def run_district(run: SyncRun):
+    """The run's district (None when it has none, e.g. an unsaved run without one)."""
+    try:
+        return run.district
+    except ObjectDoesNotExist:
+        return None
+
+
+def district_name(district) -> str:
+    return (getattr(district, "name", "") or "an unnamed district") if district else "a district"
+
+
+def run_title(run: SyncRun, *, now: datetime | None = None) -> str:
+    """"Incremental sync of Oxford Community Schools, 3 Dec 02:00": the district's name and
+    when the run started, never a database ID."""
+    kind = (run.kind or "sync").capitalize()
+    when = f", {moment_text(run.started_at, now=now)}" if run.started_at else ""
+    return f"{kind} sync of {district_name(run_district(run))}{when}"
+
+
+def hold_title(hold, *, now: datetime | None = None) -> str:
+    """"Hold on the full sync of Oxford Community Schools, 3 Dec 02:00"."""
+    title = run_title(hold.run, now=now)
+    return f"Hold on the {title[0].lower()}{title[1:]}"
+
+
+def changed_total(counts: dict | None) -> int:
+    """Records a run created, updated, archived or restored (all types together)."""
+    total = 0
+    for kind in ("created", "updated", "archived", "restored"):
+        per_type = (counts or {}).get(kind) or {}
+        if isinstance(per_type, dict):
+            total += sum(int(n) for t, n in per_type.items()
+                         if t in RECORD_TYPES and isinstance(n, int | float))
+    return total
+
+
+# --- what went wrong, and what happens next ------------------------------------------------
+
+_HTTP = re.compile(r"HTTP (\d{3})")
+_NO_ANSWER = re.compile(r"no response: \w*(?:Error|Timeout)\w* after \d+ attempt")
+_RECORD_TYPE = re.compile(r"a (\w+) (?:record|item)")
+_NOW_STATUS = re.compile(r"the district is now (\w+)")
+_NOT_SYNCED = re.compile(r"not synced: the district is (\w+)")
+_TEMPORARY_TYPES = {"OperationalError": "database", "InterfaceError": "database",
+                    "SoftTimeLimitExceeded": "time_limit", "RedisError": "redis",
+                    "ConnectionError": "redis", "TimeoutError": "redis"}
+# Kinds of failure that waiting can fix (the engine marks those runs ``retryable``).
+TEMPORARY = frozenset({"rate_limited", "server_error", "no_answer", "unreadable", "database",
+                       "redis", "time_limit", "interrupted"})
+
+
+def failure_kind(error: str, *, retryable: bool = False) -> str:
+    """The cause of a failed run's ``error`` text, as one word: ``interrupted``,
+    ``token_refused``, ``no_token``, ``departed``, ``app_credentials``, ``rate_limited``,
+    ``server_error``, ``no_answer``, ``unreadable``, ``bad_record``, ``bad_answer``,
+    ``bad_request``, ``forbidden``, ``not_found``, ``too_large``, ``unsupported``,
+    ``database``, ``redis``, ``time_limit``, or ``other``."""
+    text = error or ""
+    if text.startswith(INTERRUPTED.split(":", 1)[0] + ":"):
+        return "interrupted"
+    if "refused the district's token" in text or "refused the rotated token" in text:
+        return "token_refused"
+    if "lists no token for the district" in text:
+        return "no_token"
+    if "stopped sharing with the app" in text:
+        return "departed"
+    if "/oauth/tokens" in text and "HTTP 401" in text:
+        return "app_credentials"
+    if "has no usable id" in text or "item is not a JSON object" in text:
+        return "bad_record"
+    if "expected JSON" in text or "malformed JSON" in text:
+        return "unreadable"
+    if _NO_ANSWER.search(text):
+        return "no_answer"
+    match = _HTTP.search(text)
+    if match:
+        status = int(match.group(1))
+        if status == 429:
+            return "rate_limited"
+        if status >= 500:
+            return "unsupported" if status == 501 else "server_error"
+        return {400: "bad_request", 401: "token_refused", 403: "forbidden", 404: "not_found",
+                413: "too_large"}.get(status, "bad_answer")
+    if "no response:" in text:  # a BadResponse: the answer came, in the wrong shape
+        return "bad_answer"
+    name = text.split(":", 1)[0].strip()
+    if name in _TEMPORARY_TYPES and (retryable or _TEMPORARY_TYPES[name] != "redis"):
+        return _TEMPORARY_TYPES[name]
+    return "other"
+
+
+def _pending_retry(run: SyncRun) -> datetime | None:
+    """When the district's owed sync is due, if one is owed since this run started."""
+    district = run_district(run)
+    if district is None or district.pk is None:
+        return None
+    try:
+        request = district.sync_request
+    except SyncRequest.DoesNotExist:
+        return None
+    if request is None or (run.started_at and request.due_at < run.started_at):
+        return None
+    return request.due_at
+
+
+def _syncable(run: SyncRun) -> bool:
+    district = run_district(run)
+    return district is None or (district.status == DistrictStatus.CONNECTED
+                                and district.sync_enabled)
+
+
+def _retry_step(run: SyncRun, retry_at: datetime | None, now: datetime) -> str:
+    if not _syncable(run):
+        return ("It is not synced again until the district is connected and its syncs are on.")
+    if retry_at is not None and retry_at > now:
+        return f"Nothing to do: it will retry {at_text(retry_at, now=now)}."
+    if retry_at is not None:
+        return (f"Nothing to do: a retry was due {at_text(retry_at, now=now)}; the recovery "
+                "sweep sends it again within a few minutes.")
+    return (f"Nothing to do: the next nightly sync, {at_text(next_nightly_sync(now), now=now)}, "
+            "tries again.")
+
+
+SUPPORT = "Support should look at the details: waiting will not fix it."
+REAUTHORIZE = ("The district must re-authorize the app in Clever (its Clever administrator "
+               "reconnects it); syncs resume once it is connected again.")
+
+
+def _departed_step() -> str:
+    return ("Nothing to fix on our side: syncs resume if the district shares its data again "
+            "(it re-authorizes the app in Clever). Its roster is archived now and purged after "
+            f"{settings.ROSTER_RETENTION_DAYS} days.")
+
+
+def _failed(run: SyncRun, retry_at: datetime | None, now: datetime) -> tuple[str, str]:
+    kind = failure_kind(run.error, retryable=run.retryable)
+    error = run.error or ""
+    retry = _retry_step(run, retry_at, now)
+    if kind == "interrupted":
+        when = f", {at_text(retry_at, now=now)}" if retry_at is not None and retry_at > now else ""
+        return ("The process running this sync stopped before it finished (it was killed, lost "
+                "its database connection, or went silent).",
+                f"Nothing to do: the next run resumes it from where it stopped{when}.")
+    if kind == "token_refused":
+        now_status = _NOW_STATUS.search(error)
+        marked = f" The district is now marked {now_status.group(1)}." if now_status else ""
+        return ("Clever refused the district's access token (401): the district revoked the "
+                f"app's access, or the token is no longer valid.{marked}", REAUTHORIZE)
+    if kind == "no_token":
+        return ("The district stopped sharing its data with the app: Clever lists no token for "
+                "it.", _departed_step())
+    if kind == "departed":
+        return ("The district stopped sharing its data with the app while this sync was "
+                "running; nothing was applied.", _departed_step())
+    if kind == "app_credentials":
+        return ("Clever refused the app's own credentials (401) when asked for the district's "
+                "token.", "Support should look at the details: the app's Clever client ID and "
+                "secret need checking.")
+    if kind == "rate_limited":
+        return ("Clever's rate limit: it kept answering \u201ctoo many requests\u201d even after "
+                "the sync waited.", retry)
+    if kind == "server_error":
+        status = _HTTP.search(error)
+        return (f"Clever had a server error (HTTP {status.group(1)}) on every try.", retry)
+    if kind == "no_answer":
+        return ("Clever did not answer (the connection failed or timed out) on every try.", retry)
+    if kind == "unreadable":
+        return ("Clever's answer was cut short or was not JSON on every try (usually a dropped "
+                "connection).", retry)
+    if kind == "database":
+        return ("The connection to our database dropped during the sync.", retry)
+    if kind == "redis":
+        return ("Redis (the task queue and cache) could not be reached.", retry)
+    if kind == "time_limit":
+        return ("The sync ran past its time limit.", retry)
+    if kind == "bad_record":
+        found = _RECORD_TYPE.search(error)
+        what = found.group(1) if found else "roster"
+        return (f"Clever sent a malformed {what} record (it has no usable ID), so nothing was "
+                "applied.", "Support should look at the details: the district's data may need "
+                "fixing in Clever. Waiting will not fix it.")
+    if kind == "bad_answer":
+        return ("Clever's answer was not in the shape the sync expects.", SUPPORT)
+    if kind == "bad_request":
+        return ("Clever refused a request of the sync as invalid (HTTP 400).", SUPPORT)
+    if kind == "forbidden":
+        return ("Clever refused access to data the sync asked for (HTTP 403).",
+                "Support should look at the details: the district may have limited what it "
+                "shares.")
+    if kind == "not_found":
+        return ("Clever could not find something the sync asked for (HTTP 404).", SUPPORT)
+    if kind == "too_large":
+        return ("The sync asked Clever for pages larger than it allows (HTTP 413).",
+                "Support should look at the details: CLEVER_PAGE_SIZE must be at most 10,000.")
+    if kind == "unsupported":
+        return ("Clever does not support a request the sync made (HTTP 501).", SUPPORT)
+    if run.retryable:
+        return ("A temporary problem stopped the sync; nothing was applied.", retry)
+    return ("An unexpected error stopped the sync; nothing was applied.",
+            "Support should look at the details below.")
+
+
+def _skipped(run: SyncRun) -> tuple[str, str]:
+    error = run.error or ""
+    if "another sync of this district is running" in error:
+        return ("Not run: another sync of this district was already running.",
+                "Nothing to do: that sync does the work.")
+    if "switched off" in error:
+        return ("Not run: syncs are switched off for this district.",
+                "Switch them back on in the district's sync settings to sync it.")
+    status = _NOT_SYNCED.search(error)
+    if status:
+        if status.group(1) == DistrictStatus.PAUSED:
+            return ("Not run: the district is paused.", "Syncs resume when it is unpaused.")
+        return (f"Not run: the district is {status.group(1)} (it stopped sharing its data).",
+                REAUTHORIZE)
+    return (f"Not run: {error}" if error else "Not run.", "")
+
+
+def _fallback(run: SyncRun) -> tuple[str, str]:
+    reason = str((run.checkpoint or {}).get("fallback") or "")
+    if not reason:
+        return ("", "")
+    if "stale" in reason:
+        return ("The event cursor was older than Clever keeps events "
+                f"({settings.CLEVER_EVENT_RETENTION_DAYS} days), so this sync read the whole "
+                "district instead of the changes.",
+                "Nothing to do: the next syncs read only the changes again.")
+    if "switched off" in reason:
+        return ("Events are switched off for the district in Clever, so this sync read the "
+                "whole district.", "Nothing to do: syncs read the whole district until events "
+                "are back on.")
+    return (f"This sync read the whole district instead of the changes: {reason}.", "")
+
+
+def failure_summary(run: SyncRun, *, retry_at=_UNKNOWN,
+                    now: datetime | None = None) -> tuple[str, str]:
+    """What went wrong with ``run``, in words, and the next step: ``(cause, next_step)``;
+    ``("", "")`` when there is nothing to explain (it succeeded plainly, or is running).
+
+    Covers every failure the engine records (``failure_kind``) and the runs that did not fail
+    but did not do what was asked: skipped, held, rejected, and an incremental sync that fell
+    back to a full one (a stale event cursor, events switched off). ``retry_at``: when the
+    district's pending sync request (``SyncRequest.due_at``) is due, or None when none is owed;
+    left out, it is read from ``run.district.sync_request``."""
+    now = now or timezone.now()
+    status = run.status
+    if status == SyncRun.Status.FAILED:
+        if retry_at is _UNKNOWN:
+            retry_at = _pending_retry(run)
+        return _failed(run, retry_at, now)
+    if status == SyncRun.Status.SKIPPED:
+        return _skipped(run)
+    if status == SyncRun.Status.HELD:
+        return ("Held for review: it would change more of the roster than the guard allows; "
+                "nothing is applied yet.",
+                "Support staff approve or reject the hold (on the hold's page).")
+    if status == SyncRun.Status.REJECTED:
+        if (run.error or "").startswith("superseded"):
+            return ("A newer sync of the district replaced this held one before anyone decided "
+                    "it; nothing was applied.",
+                    "Nothing to do: the newer sync has the district's current changes.")
+        return ("Support staff rejected the held changes; nothing was applied.",
+                "Nothing to do: the next sync reads the district again (and is held again if "
+                "Clever still shows the same changes).")
+    if status == SyncRun.Status.SUCCEEDED:
+        return _fallback(run)
+    return ("", "")
+
+
+# --- a running sync ------------------------------------------------------------------------
+
+WAIT_WORDS = {
+    "rate_limit": "Waiting for Clever's rate limit",
+    "server_error": "Clever answered with a server error; waiting to try again",
+    "no_answer": "Clever did not answer; waiting to try again",
+    "unreadable": "Clever's answer was cut short; waiting to fetch it again",
+}
+
+
+def waiting_until(run: SyncRun, *, now: datetime | None = None) -> datetime | None:
+    """When a running sync's current wait (a rate limit, a backoff) ends, if it is waiting."""
+    if run.status != SyncRun.Status.RUNNING or not isinstance(run.waiting, dict):
+        return None
+    until = parse_datetime(str(run.waiting.get("until") or ""))
+    if until is None or until <= (now or timezone.now()):
+        return None
+    return until
+
+
+def waiting_text(run: SyncRun, *, now: datetime | None = None) -> str:
+    """"Waiting for Clever's rate limit (resumes at 14:03:07), 3 retries so far", or "" when
+    the run is not waiting (``SyncRun.waiting``, written by the engine before each wait)."""
+    now = now or timezone.now()
+    until = waiting_until(run, now=now)
+    if until is None:
+        return ""
+    words = WAIT_WORDS.get(str(run.waiting.get("reason")), "Waiting to try Clever again")
+    retries = run.retries or 0
+    so_far = f", {retries} retr{'y' if retries == 1 else 'ies'} so far" if retries else ""
+    return f"{words} (resumes {at_text(until, now=now, seconds=True)}){so_far}"
+
+
+# --- the history chart ---------------------------------------------------------------------
+
+_W, _LEFT, _RIGHT = 640, 64, 12
+_DURATION_TOP, _DURATION_H = 30, 90
+_CHANGES_TOP, _CHANGES_H = 150, 60
+_H = 262
+_CHANGES_COLOR = "#0969da"
+_LEGEND = (
+    (SyncRun.Status.SUCCEEDED, "succeeded"),
+    (SyncRun.Status.HELD, "held"),
+    (SyncRun.Status.FAILED, "failed (\u2715)"),
+    (SyncRun.Status.REJECTED, "rejected or other"),
+)
+
+
+def _attr(value) -> str:
+    return escape(str(value))
+
+
+def _text(x: float, y: float, text: str, *, anchor: str = "start", size: int = 11,
+          color: str = "#57606a", weight: str = "normal") -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" fill="{color}" '
+            f'text-anchor="{anchor}" font-weight="{weight}">{escape(text)}</text>')
+
+
+def _run_tooltip(run: SyncRun, now: datetime) -> str:
+    status = STATUS_WORDS.get(run.status, run.status)
+    took = run_seconds(run)
+    parts = [f"{run_title(run, now=now)}: {status}"]
+    if took is not None:
+        parts.append(f"took {duration_text(took)}")
+    changed = changed_total(run.counts)
+    parts.append(f"{number(changed)} record{'' if changed == 1 else 's'} changed")
+    text = ", ".join(parts)
+    if run.status == SyncRun.Status.FAILED:
+        cause, _step = failure_summary(run, retry_at=None, now=now)
+        text += f". {cause}"
+    return text
+
+
+def sync_history_svg(runs: Iterable[SyncRun], *, now: datetime | None = None) -> SafeString:
+    """A chart of a district's last ``HISTORY_LENGTH`` runs (oldest on the left), drawn as
+    inline SVG: how long each took (bars in the run's status color, failures red and marked
+    with a cross) and how many records it changed; a legend in words, and each run's title,
+    outcome and cause (for a failure) as its tooltip. Every text is escaped; no script, no
+    external asset. Renders for any number of runs (none: a chart that says so)."""
+    now = now or timezone.now()
+    runs = sorted(runs, key=lambda r: (r.started_at or now, r.pk or 0))[-HISTORY_LENGTH:]
+    failures = sum(1 for r in runs if r.status == SyncRun.Status.FAILED)
+    summary = (f"Sync history: the last {len(runs)} sync{'' if len(runs) == 1 else 's'}, "
+               f"{failures} failed" if runs else "Sync history: no syncs yet")
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" width="{_W}" '
+             f'height="{_H}" role="img" aria-label="{_attr(summary)}" class="sync-history" '
+             'style="max-width:100%;height:auto;font-family:sans-serif">',
+             f"<title>{escape(summary)}</title>"]
+    plot_w = _W - _LEFT - _RIGHT
+    if not runs:
+        parts.append(_text(_W / 2, _H / 2, "No syncs yet", anchor="middle", size=13))
+        parts.append("</svg>")
+        return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
+
+    longest = max((run_seconds(r) or 0.0) for r in runs) or 1.0
+    most = max(changed_total(r.counts) for r in runs) or 1
+    # Panels: headings, axes, top values.
+    for top, height, heading, top_label in (
+        (_DURATION_TOP, _DURATION_H, "Duration", duration_text(longest)),
+        (_CHANGES_TOP, _CHANGES_H, "Records changed", number(most)),
+    ):
+        parts.append(_text(_LEFT, top - 8, heading, size=12, color="#24292f", weight="bold"))
+        parts.append(_text(_LEFT - 6, top + 9, top_label, anchor="end"))
+        parts.append(_text(_LEFT - 6, top + height, "0", anchor="end"))
+        parts.append(f'<line x1="{_LEFT}" y1="{top + height}" x2="{_W - _RIGHT}" '
+                     f'y2="{top + height}" stroke="#d0d7de"/>')
+        parts.append(f'<line x1="{_LEFT}" y1="{top}" x2="{_W - _RIGHT}" y2="{top}" '
+                     'stroke="#eaeef2" stroke-dasharray="3 3"/>')
+    slot = plot_w / max(len(runs), 1)
+    bar = max(min(slot * 0.7, 28.0), 2.0)
+    for index, run in enumerate(runs):
+        x = _LEFT + index * slot + (slot - bar) / 2
+        color = STATUS_COLORS.get(run.status, "#57606a")
+        failed = run.status == SyncRun.Status.FAILED
+        took = run_seconds(run) or 0.0
+        height = max(_DURATION_H * took / longest, 1.5)
+        changed = changed_total(run.counts)
+        changes_h = _CHANGES_H * changed / most if changed else 0.0
+        parts.append(f'<g class="run run-{_attr(run.status)}">'
+                     f"<title>{escape(_run_tooltip(run, now))}</title>")
+        # The whole slot takes the pointer, so a tiny bar's tooltip is easy to reach.
+        parts.append(f'<rect x="{_LEFT + index * slot:.1f}" y="{_DURATION_TOP}" '
+                     f'width="{slot:.1f}" height="{_CHANGES_TOP + _CHANGES_H - _DURATION_TOP}" '
+                     'fill="transparent"/>')
+        parts.append(f'<rect x="{x:.1f}" y="{_DURATION_TOP + _DURATION_H - height:.1f}" '
+                     f'width="{bar:.1f}" height="{height:.1f}" fill="{color}"/>')
+        if failed:
+            parts.append(_text(x + bar / 2, _DURATION_TOP + _DURATION_H + 14, "\u2715",
+                               anchor="middle", size=12, color=color, weight="bold"))
+        if changes_h:
+            parts.append(f'<rect x="{x:.1f}" y="{_CHANGES_TOP + _CHANGES_H - changes_h:.1f}" '
+                         f'width="{bar:.1f}" height="{changes_h:.1f}" '
+                         f'fill="{_CHANGES_COLOR}"/>')
+        parts.append("</g>")
+    # When: the first and the last run.
+    axis_y = _CHANGES_TOP + _CHANGES_H + 16
+    first, last = runs[0], runs[-1]
+    if first.started_at:
+        parts.append(_text(_LEFT, axis_y, moment_text(first.started_at, now=now)))
+    if last is not first and last.started_at:
+        parts.append(_text(_W - _RIGHT, axis_y, moment_text(last.started_at, now=now),
+                           anchor="end"))
+    # Legend, in words.
+    x, legend_y = float(_LEFT), _H - 8
+    for status, words in _LEGEND:
+        parts.append(f'<rect x="{x:.1f}" y="{legend_y - 9}" width="10" height="10" '
+                     f'fill="{STATUS_COLORS[status]}"/>')
+        parts.append(_text(x + 14, legend_y, words))
+        x += 14 + 6.2 * len(words) + 16
+    parts.append(f'<rect x="{x:.1f}" y="{legend_y - 9}" width="10" height="10" '
+                 f'fill="{_CHANGES_COLOR}"/>')
+    parts.append(_text(x + 14, legend_y, "records changed"))
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped
