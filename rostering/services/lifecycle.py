@@ -163,10 +163,7 @@ def purge_district_roster(*, district: District, actor_label: str = "retention",
     }
     for key, model in (("users", Person), ("sections", Section), ("schools", School),
                        ("terms", Term), ("courses", Course)):
-        # Primary keys only: the deletion collector never loads whole rows (raw JSON) into
-        # memory, and any relation added later is still honoured.
-        deleted[key] = model.objects.filter(district=district).only("pk").delete()[1].get(
-            model._meta.label, 0)
+        deleted[key] = _delete_in_chunks(model.objects.filter(district=district))
     erased["audits_redacted"] = redact_json_column(DistrictAudit.objects.filter(district=district),
                                                    "details")
     District.objects.filter(pk=district.pk).update(event_cursor="", event_cursor_at=None,
@@ -179,3 +176,15 @@ def purge_district_roster(*, district: District, actor_label: str = "retention",
     )
     logger.info("roster of district %s purged (%s)", district.clever_id, actor_label)
     return result
+
+
+def _delete_in_chunks(queryset, chunk: int = 2000) -> int:
+    """Delete ``queryset``'s rows ``chunk`` primary keys at a time, through Django's deletion
+    collector (so every relation, including ones added later, is honoured: LMS results go with
+    their students and sections) but with memory bounded by the chunk, never by the district:
+    one ``delete()`` of a whole district loads an object per row and sends statements with every
+    ID as a parameter. Returns how many rows of the queryset's model were deleted."""
+    model, total = queryset.model, 0
+    while pks := list(queryset.values_list("pk", flat=True)[:chunk]):
+        total += model.objects.filter(pk__in=pks).delete()[1].get(model._meta.label, 0)
+    return total

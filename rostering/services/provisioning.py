@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.module_loading import import_string
 
 from ..models import Person, StagedRecord
@@ -230,11 +230,12 @@ def provision_district(*, district, run_id: int, restored_ids: Sequence[int], no
     return stats
 
 
-def _in_use_elsewhere(district_id: int):
-    # Non-null only: one NULL in a NOT IN list makes it match nothing (no account would be
-    # touched while any other district has a person without an account).
-    return Person.objects.filter(archived_at__isnull=True, user__isnull=False).exclude(
-        district_id=district_id).values("user_id")
+def _in_use_elsewhere(district_id: int) -> Exists:
+    # NOT EXISTS on the indexed user_id: a NOT IN list of every other district's live people
+    # would be checked again per account once it outgrows PostgreSQL's work_mem (and one NULL
+    # in it would make it match nothing).
+    return Exists(Person.objects.filter(user_id=OuterRef("pk"), archived_at__isnull=True)
+                  .exclude(district_id=district_id))
 
 
 def deactivate_people(district_id: int) -> int:
@@ -244,7 +245,7 @@ def deactivate_people(district_id: int) -> int:
     people = Person.objects.filter(district_id=district_id, user__isnull=False)
     return User.objects.filter(
         Q(pk__in=people.values("user_id")), is_active=True
-    ).exclude(pk__in=_in_use_elsewhere(district_id)).update(is_active=False)
+    ).exclude(_in_use_elsewhere(district_id)).update(is_active=False)
 
 
 # What an account made for a Clever person holds about them (accounts.User): emptied by a purge.
@@ -262,7 +263,7 @@ def accounts_made_for_people(district_id: int):
     people = Person.objects.filter(district_id=district_id, user__isnull=False)
     return User.objects.filter(pk__in=people.values("user_id"),
                                username__startswith=USERNAME_PREFIX).exclude(
-        pk__in=_in_use_elsewhere(district_id))
+        _in_use_elsewhere(district_id))
 
 
 def anonymize_accounts(district_id: int) -> int:
