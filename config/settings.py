@@ -29,7 +29,8 @@ else:
     DEBUG = env.bool("DJANGO_DEBUG", default=True)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin, with the support dashboard as its index (console/).
+    "console.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
