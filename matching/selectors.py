@@ -269,16 +269,19 @@ def onboarding_checklist(district: District) -> list[dict]:
             first_sync and people_pending == 0,
             f"{people_pending} person(s) wait in the review queue." if people_pending else "Run matching.",
         ),
-        (
-            "live",
-            "Live",
-            district.status == DistrictStatus.CONNECTED and district.sync_enabled,
-            "Syncs are off or the district is not connected.",
-        ),
     ]
+    steps.append((
+        "live",
+        "Live",
+        # Live is the sum of the steps before, and a connected district that syncs.
+        all(done for _key, _label, done, _blocker in steps)
+        and district.status == DistrictStatus.CONNECTED and district.sync_enabled,
+        "Syncs are off or the district is not connected.",
+    ))
+    # Each step shows what is true (a first sync done before the link shows done); only the
+    # first step not done says what blocks the way.
     checklist, blocked = [], False
     for key, label, done, blocker in steps:
-        done = done and not blocked
         checklist.append(
             {"key": key, "label": label, "done": done, "blocking": "" if done or blocked else blocker}
         )

@@ -191,6 +191,19 @@ def test_onboarding_checklist_names_what_blocks_the_next_step(synced):
     assert not steps["live"]["done"] and steps["live"]["blocking"] == ""  # blocked by the step before
 
 
+def test_onboarding_checklist_shows_a_first_sync_done_before_the_district_was_linked(synced):
+    """The finding: "First sync done" showed not done after a successful first sync, because an
+    earlier step (the link) was not done."""
+    synced.organization = None
+    synced.save()
+
+    steps = {step["key"]: step for step in selectors.onboarding_checklist(synced)}
+
+    assert steps["first_sync"]["done"] and steps["first_sync"]["blocking"] == ""
+    assert not steps["linked"]["done"] and steps["linked"]["blocking"].startswith("Link the district")
+    assert not steps["live"]["done"]
+
+
 def test_a_rebuilt_person_gets_the_product_account_matching_chose_not_the_old_one(synced):
     person = students(synced)[0]
     user = product_copy(person)
