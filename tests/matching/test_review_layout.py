@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Permission
 from django.db import connections
 from django.test import Client
 from django.urls import reverse
 
 from accounts.factories import UserFactory
-from districts.admin import SUPPORT_GROUP
 from matching import services
 from matching.models import MatchStatus, PersonMatch
 
@@ -54,8 +53,10 @@ def page(chromium_path, live_server, monkeypatch):
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     user = UserFactory(username="helpdesk", first_name="Robin", last_name="Helper", is_staff=True)
-    user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
-    user.user_permissions.add(Permission.objects.get(codename="view_sensitive_fields"))
+    # The permissions themselves, not the "Support" group: a live-server test runs after other
+    # transactional tests flushed the database, and the group comes from a data migration.
+    user.user_permissions.add(Permission.objects.get(codename="support_district"),
+                              Permission.objects.get(codename="view_sensitive_fields"))
     client = Client()
     client.force_login(user)
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
