@@ -247,7 +247,7 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
                                "portal_url", "login_methods", "clever_state", "clever_last_sync",
                                "pause_start", "pause_end", "lms_type", "lms_state", "launch_date"]}),
         ("Connection", {"fields": ["status_badge", "status_reason", "status_changed_at",
-                                   "staff_disconnected", "discovered_at", "last_seen_at",
+                                   "disconnected_by_support", "discovered_at", "last_seen_at",
                                    "departed_at", "token"]}),
         ("Sync settings", {"fields": ["sync_enabled", "events_enabled", "event_cursor",
                                       "event_cursor_at", "guard_max_deleted_fraction",
@@ -299,6 +299,13 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
     @admin.display(description="district token")
     def token(self, obj):
         return token_summary(obj)
+
+    @admin.display(description="disconnected by support")
+    def disconnected_by_support(self, obj):
+        # In words: a bare ✗ beside the field's help text read as if it were disconnected.
+        if obj.staff_disconnected:
+            return "Yes: discovery does not reconnect it until support does"
+        return "No"
 
     # --- URLs -----------------------------------------------------------------------------------
 

@@ -239,6 +239,8 @@ def existing_users_for(people: Iterable[Person]) -> dict[int, object]:
 def onboarding_checklist(district: District) -> list[dict]:
     """The district's way to live: each step, done or not, and what blocks the next one."""
     first_sync = SyncRun.objects.filter(district=district, status=SyncRun.Status.SUCCEEDED).exists()
+    # Matching compares the roster with an organization's records: none before the link.
+    matchable = first_sync and district.organization_id is not None
     schools_pending = SchoolMatch.objects.filter(district=district, status=MatchStatus.PENDING).count()
     people_pending = review_queue(district).count()
     steps = [
@@ -260,13 +262,13 @@ def onboarding_checklist(district: District) -> list[dict]:
         (
             "schools_matched",
             "Schools matched",
-            first_sync and schools_pending == 0,
+            matchable and schools_pending == 0,
             f"{schools_pending} school(s) wait for a decision." if schools_pending else "Run matching.",
         ),
         (
             "people_matched",
             "People matched (review queue empty)",
-            first_sync and people_pending == 0,
+            matchable and people_pending == 0,
             f"{people_pending} person(s) wait in the review queue." if people_pending else "Run matching.",
         ),
     ]

@@ -21,12 +21,14 @@ from .admin import (
     HOLD_COLORS,
     LIST_TOTALS,
     changes_text,
+    district_history_chart,
     progress_bar,
     run_badge,
     run_duration,
     run_progress,
 )
 from .models import ChangeHold, SyncRun
+from .presentation import failure_summary
 from .selectors import live_totals
 
 SYNC_KINDS = {"sync": "auto", "full_sync": "full"}
@@ -133,6 +135,7 @@ class RosteringDistrictAdmin(DistrictAdminExtension):
     def panels(self, request, district):
         runs = list(district.sync_runs.select_related("hold")[:20])
         return [Panel("admin/rostering/district_sync_panel.html", {
+            "chart": district_history_chart(district),
             "live_totals": list(live_totals(district).items()),
             "runs": [
                 {
@@ -142,6 +145,8 @@ class RosteringDistrictAdmin(DistrictAdminExtension):
                     "duration": run_duration(run),
                     "progress": run_progress(run),
                     "changes": changes_text(run.counts),
+                    # The cause in words, never the raw error (that is on the run's page).
+                    "outcome": failure_summary(run)[0],
                     "hold_url": (reverse("admin:rostering_changehold_change", args=[run.hold.pk])
                                  if hasattr(run, "hold") else ""),
                 }

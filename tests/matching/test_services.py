@@ -201,6 +201,8 @@ def test_onboarding_checklist_shows_a_first_sync_done_before_the_district_was_li
 
     assert steps["first_sync"]["done"] and steps["first_sync"]["blocking"] == ""
     assert not steps["linked"]["done"] and steps["linked"]["blocking"].startswith("Link the district")
+    # Nothing can be matched before the link: those steps are not done either.
+    assert not steps["schools_matched"]["done"] and not steps["people_matched"]["done"]
     assert not steps["live"]["done"]
 
 
