@@ -72,8 +72,8 @@ class AssignmentAdmin(SupportAdminMixin, admin.ModelAdmin):
     search_fields = ["title", "section__name", "section__clever_id", "clever__clever_id"]
     list_select_related = ["section__district", "clever"]
     readonly_fields = ["section", "title", "description", "due_at", "start_at", "points_possible",
-                       "grading_type", "submission_types", "max_attempts", "sync_policy",
-                       "auto_approve_autograded", "created_by", "created_at", "updated_at",
+                       "grading_type", "submission_types_text", "max_attempts", "sync_policy",
+                       "auto_approve_autograded", "created_by_name", "created_at", "updated_at",
                        "deleted_at", "lms_summary"]
     fields = readonly_fields
     inlines = [SubmissionSyncInline, LmsAuditInline]
@@ -82,6 +82,17 @@ class AssignmentAdmin(SupportAdminMixin, admin.ModelAdmin):
     @admin.display(description="District")
     def district(self, obj):
         return obj.section.district
+
+    @admin.display(description="Submission types")
+    def submission_types_text(self, obj):
+        # In words ("text, file"), not the stored list's JSON (["text", "file"]).
+        return ", ".join(obj.submission_types or []) or "-"
+
+    @admin.display(description="Created by")
+    def created_by_name(self, obj):
+        # By name: a Clever teacher's account is named "clever-<Clever ID>".
+        user = obj.created_by
+        return (user.get_full_name() or user.get_username()) if user else "-"
 
     @admin.display(description="In the LMS")
     def lms_state(self, obj):
@@ -125,7 +136,7 @@ class LinkForm(forms.Form):
 
 @admin.register(CleverAssignment)
 class CleverAssignmentAdmin(SupportAdminMixin, admin.ModelAdmin):
-    list_display = ["assignment", "state_display", "clever_id", "lms_type", "problem",
+    list_display = ["assignment", "state_display", "clever_id", "lms_type", "problem_label",
                     "problem_message", "create_attempts", "last_push_at", "last_pull_at"]
     list_filter = ["state", "problem", "lms_type"]
     search_fields = ["clever_id", "section_clever_id", "assignment__title"]
@@ -133,13 +144,18 @@ class CleverAssignmentAdmin(SupportAdminMixin, admin.ModelAdmin):
     readonly_fields = ["assignment", "state", "clever_id", "section_clever_id", "lms_type",
                        "create_started_at", "create_attempts", "created_in_lms_at", "pushed_content",
                        "lms_state", "lms_last_modified", "push_requested_at", "last_push_at",
-                       "last_pull_at", "problem", "problem_message", "problem_detail", "problem_at"]
+                       "last_pull_at", "problem_label", "problem_message", "problem_detail", "problem_at"]
     fields = readonly_fields
     change_form_template = "lms/admin/cleverassignment_change_form.html"
 
     @admin.display(description="State")
     def state_display(self, obj):
         return state_badge(obj)
+
+    @admin.display(description="Problem", ordering="problem")
+    def problem_label(self, obj):
+        # "-" when there is none: the choice's label, "None", read as a Python None on the page.
+        return obj.get_problem_display() if obj.problem else "-"
 
     def get_urls(self):
         return [

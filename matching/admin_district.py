@@ -10,6 +10,11 @@ from districts.admin import DistrictAdminExtension, Panel, extend_district_admin
 from . import selectors, services
 
 
+def _in_words(counts: dict) -> str:
+    """{"auto_linked": 57, "pending": 3} -> "57 auto linked, 3 pending" (a message, never a dict)."""
+    return ", ".join(f"{n} {key.replace('_', ' ')}" for key, n in counts.items() if n) or "nothing new"
+
+
 class MatchingDistrictAdmin(DistrictAdminExtension):
     buttons = {"match": "Run matching"}
 
@@ -18,10 +23,8 @@ class MatchingDistrictAdmin(DistrictAdminExtension):
 
     def press(self, request, district, name, reason=""):
         summary = services.match_district(district=district)
-        return (
-            f"{district}: matching done; {summary['review_queue']} in the review queue "
-            f"(people: {summary['people']}, schools: {summary['schools']})."
-        )
+        return (f"{district}: matching done; {summary['review_queue']} in the review queue "
+                f"(people: {_in_words(summary['people'])}; schools: {_in_words(summary['schools'])}).")
 
     def panels(self, request, district):
         return [Panel("admin/matching/district_onboarding_panel.html", {

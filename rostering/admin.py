@@ -867,7 +867,7 @@ class PersonAdmin(MirrorAdmin):
                      "graduation_year", "student_sis_id", "student_number",
                      "student_state_id", "teacher_sis_id", "teacher_number", "teacher_state_id",
                      "staff_id", "contact_sis_id", "title", "district_username", "legacy_ids",
-                     "school_clever_ids", "user"]
+                     "school_clever_ids", "account"]
     inlines = [ContactLinkInline]
 
     def get_fields(self, request, obj=None):
@@ -878,6 +878,11 @@ class PersonAdmin(MirrorAdmin):
     @admin.display(description="roles")
     def roles_text(self, obj):
         return ", ".join(obj.roles)
+
+    @admin.display(description="product account")
+    def account(self, obj):
+        # By name: the account's username is "clever-<Clever ID>" or the product's own.
+        return person_name(obj.user) if obj.user_id else "-"
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:

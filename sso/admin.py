@@ -11,21 +11,44 @@ from . import services
 from .models import AccountLink, CleverLogin
 
 
+def account_name(user) -> str:
+    """A product account by name: its username ("clever-<Clever ID>", "product-student-42") is
+    internal, shown only when the account has no name."""
+    return (user.get_full_name() or user.get_username()) if user else "-"
+
+
 @admin.register(CleverLogin)
 class CleverLoginAdmin(SupportAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "clever_district_id", "district", "roles", "email_domain",
+    list_display = ("created_at", "clever_district_id", "district", "roles_text", "email_domain",
                     "authorized_by", "entry", "outcome")
     list_filter = ("outcome", "entry", "authorized_by")
     search_fields = ("clever_district_id", "email_domain")
     date_hierarchy = "created_at"
+    fields = ("created_at", "clever_district_id", "district", "roles_text", "email_domain",
+              "authorized_by", "entry", "outcome")
+    readonly_fields = fields
+
+    @admin.display(description="roles")
+    def roles_text(self, obj):
+        # "student, teacher", not the stored list's JSON (["student", "teacher"]).
+        return ", ".join(obj.roles or []) or "-"
 
 
 @admin.register(AccountLink)
 class AccountLinkAdmin(SupportAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "action", "method", "user", "clever_id", "clever_district_id",
+    list_display = ("created_at", "action", "method", "account", "clever_id", "clever_district_id",
                     "actor", "actor_label")
     list_filter = ("action", "method")
     search_fields = ("clever_id", "clever_district_id", "user__username")
+    # The user and the acting staff member of each row in the list's one query.
+    list_select_related = ("user", "actor")
+    fields = ("created_at", "action", "method", "account", "person", "clever_id",
+              "clever_district_id", "actor", "actor_label", "evidence")
+    readonly_fields = fields
+
+    @admin.display(description="account", ordering="user__last_name")
+    def account(self, obj):
+        return account_name(obj.user)
 
 
 for model in (SocialAccount, SocialToken):
@@ -35,11 +58,16 @@ for model in (SocialAccount, SocialToken):
 
 @admin.register(SocialAccount)
 class CleverLinkAdmin(SupportAdminMixin, admin.ModelAdmin):
-    list_display = ("uid", "provider", "user", "date_joined", "last_login")
+    list_display = ("uid", "provider", "account", "date_joined", "last_login")
     search_fields = ("uid", "user__username")
-    fields = ("user", "provider", "uid", "date_joined", "last_login")
+    list_select_related = ("user",)
+    fields = ("account", "provider", "uid", "date_joined", "last_login")
     readonly_fields = fields
     actions = ["unlink"]
+
+    @admin.display(description="account", ordering="user__last_name")
+    def account(self, obj):
+        return account_name(obj.user)
 
     @admin.action(description="Unlink the selected Clever accounts (audited)")
     def unlink(self, request, queryset):
