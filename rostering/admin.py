@@ -53,6 +53,7 @@ from django.utils.safestring import mark_safe
 from clever.sensitive import SENSITIVE_FIELDS
 from districts import crypto
 from districts.admin import (
+    ReasonForm,
     SupportAdminMixin,
     badge,
     is_support,
@@ -590,7 +591,7 @@ class ChangeHoldAdmin(SupportAdminMixin, admin.ModelAdmin):
     ]
     actions = ["approve_selected", "reject_selected"]
     fields = ["district", "status_badge", "run_link", "created_at", "decided_at",
-              "decided_by_name", "reasons_list", "counts_table", "samples_list"]
+              "decided_by_name", "decision_reason", "reasons_list", "counts_table", "samples_list"]
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
@@ -668,7 +669,7 @@ class ChangeHoldAdmin(SupportAdminMixin, admin.ModelAdmin):
             extra_context["reject_url"] = reverse("admin:rostering_changehold_reject", args=[hold.pk])
         return super().change_view(request, object_id, form_url, extra_context=extra_context)
 
-    def _decide(self, request, holds, decision: str) -> None:
+    def _decide(self, request, holds, decision: str, reason: str) -> None:
         call = approve_hold if decision == "approve" else reject_hold
         done, failed = [], []
         for hold in holds:
@@ -676,7 +677,7 @@ class ChangeHoldAdmin(SupportAdminMixin, admin.ModelAdmin):
                 failed.append(f"{hold_title(hold)}: already {hold.status}")
                 continue
             try:
-                call(hold=hold, user=request.user)
+                call(hold=hold, user=request.user, reason=reason)
             except HoldError as exc:  # decided meanwhile, or a sync of the district is running
                 failed.append(f"{hold_title(hold)}: {exc}")
             else:
@@ -687,8 +688,9 @@ class ChangeHoldAdmin(SupportAdminMixin, admin.ModelAdmin):
         for message in failed[:10]:
             self.message_user(request, message, messages.ERROR)
 
-    def _confirm_page(self, request, holds, decision: str, *, action_name: str = ""):
+    def _confirm_page(self, request, holds, decision: str, *, action_name: str = "", form=None):
         context = {
+            "form": form or ReasonForm(),
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": f"{decision.capitalize()} {len(holds)} hold(s)?",
@@ -711,21 +713,27 @@ class ChangeHoldAdmin(SupportAdminMixin, admin.ModelAdmin):
         if hold is None:
             raise Http404("No such hold")
         change_url = reverse("admin:rostering_changehold_change", args=[hold.pk])
+        form = None
         if request.method == "POST" and request.POST.get("confirm") == "yes":
-            self._decide(request, [hold], decision)
-            return HttpResponseRedirect(change_url)
+            form = ReasonForm(request.POST)
+            if form.is_valid():
+                self._decide(request, [hold], decision, form.cleaned_data["reason"])
+                return HttpResponseRedirect(change_url)
         if hold.status != ChangeHold.Status.PENDING:
             self.message_user(request, f"{hold_title(hold)}: already {hold.status}.",
                               messages.WARNING)
             return HttpResponseRedirect(change_url)
-        return self._confirm_page(request, [hold], decision)
+        return self._confirm_page(request, [hold], decision, form=form)
 
     def _bulk(self, request, queryset, decision: str, action_name: str):
         holds = list(queryset.select_related("run__district"))
+        form = None
         if request.POST.get("confirm") == "yes":
-            self._decide(request, holds, decision)
-            return None
-        return self._confirm_page(request, holds, decision, action_name=action_name)
+            form = ReasonForm(request.POST)
+            if form.is_valid():
+                self._decide(request, holds, decision, form.cleaned_data["reason"])
+                return None
+        return self._confirm_page(request, holds, decision, action_name=action_name, form=form)
 
     @admin.action(description="Approve the selected holds (apply their changes)…",
                   permissions=["support"])

@@ -387,6 +387,8 @@ class ChangeHold(models.Model):
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Why support approved or rejected it, in their words (required by the admin).
+    decision_reason = models.CharField("reason", max_length=500, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

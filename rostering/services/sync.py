@@ -963,10 +963,10 @@ def _lock_pending(hold: ChangeHold) -> ChangeHold:
     return hold
 
 
-def approve_hold(*, hold: ChangeHold, user) -> SyncRun:
+def approve_hold(*, hold: ChangeHold, user, reason: str = "") -> SyncRun:
     """Apply a held run's staged changes (the diff is counted again against the mirror as it is
-    now) and mark the hold approved by ``user``. Raises HoldError when the hold was already
-    decided or a sync of the district is running."""
+    now) and mark the hold approved by ``user``, with their ``reason``. Raises HoldError when
+    the hold was already decided or a sync of the district is running."""
     started = time.monotonic()
     with transaction.atomic():
         hold = _lock_pending(hold)
@@ -988,7 +988,8 @@ def approve_hold(*, hold: ChangeHold, user) -> SyncRun:
         counts = diff.staged_counts(run.pk, district.pk, unchanged=unchanged)
         _apply_staged(run, district, now)
         ChangeHold.objects.filter(pk=hold.pk).update(
-            status=ChangeHold.Status.APPROVED, decided_at=now, decided_by=user)
+            status=ChangeHold.Status.APPROVED, decided_at=now, decided_by=user,
+            decision_reason=reason[:500])
         SyncRun.objects.filter(pk=run.pk).update(
             status=SyncRun.Status.SUCCEEDED, counts=diff.record_counts(counts),
             losses=diff.net_losses(counts), totals=selectors.live_totals(district),
@@ -1001,14 +1002,16 @@ def approve_hold(*, hold: ChangeHold, user) -> SyncRun:
     return run
 
 
-def reject_hold(*, hold: ChangeHold, user) -> SyncRun:
-    """Discard a held run's staged changes; the mirror stays as it is."""
+def reject_hold(*, hold: ChangeHold, user, reason: str = "") -> SyncRun:
+    """Discard a held run's staged changes (``user`` decided, for ``reason``); the mirror stays
+    as it is."""
     with transaction.atomic():
         hold = _lock_pending(hold)
         run = hold.run
         now = timezone.now()
         ChangeHold.objects.filter(pk=hold.pk).update(
-            status=ChangeHold.Status.REJECTED, decided_at=now, decided_by=user)
+            status=ChangeHold.Status.REJECTED, decided_at=now, decided_by=user,
+            decision_reason=reason[:500])
         SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.REJECTED)
         staging.delete_run_rows(run.pk)
     logger.info("hold %s of district %s rejected", hold.pk, run.district.clever_id)

@@ -188,19 +188,18 @@ def test_a_support_person_works_through_the_day(world, page, live_server):
     assert "students" in hold_page and "pending" in hold_page
     steps.shot("hold")
 
-    # Approve: a confirmation page first. It asks for no reason (none is recorded: the hold keeps
-    # who decided and when).
+    # Approve: a confirmation page first, with the reason support records.
     with page.expect_navigation():
         page.get_by_role("link", name="Approve and apply…").click()
     confirm = text(page, "#content")
     assert "Approving applies these changes to the live roster now" in confirm
-    assert page.locator("#content form textarea, #content form input[type=text]").count() == 0
+    page.fill("#content form textarea[name=reason]", "The district confirmed 30 students left (ticket 88)")
     steps.shot("approve-confirm")
     with page.expect_navigation():
         page.get_by_role("button", name="Yes, approve this hold").click()
     assert "1 hold(s) approved and applied." in text(page, "ul.messagelist")
     hold_page = text(page, "#content")
-    assert "approved" in hold_page and "Sam Support" in hold_page
+    assert "approved" in hold_page and "Sam Support" in hold_page and "ticket 88" in hold_page
     steps.shot("approved")
     hold = ChangeHold.objects.get()
     assert hold.status == ChangeHold.Status.APPROVED and hold.decided_by == support

@@ -203,10 +203,18 @@ def test_approving_a_hold_asks_for_confirmation_then_applies_it(support, support
     assert ChangeHold.objects.get(pk=held.pk).status == ChangeHold.Status.PENDING
     assert Person.objects.filter(district=synced, is_student=True, archived_at__isnull=True).count() == 40
 
-    support.post(url, {"confirm": "yes"})
+    # The finding: a hold was approved with no reason recorded. Without one, nothing happens.
+    again = support.post(url, {"confirm": "yes", "reason": ""})
+    assert again.status_code == 200 and "This field is required" in again.content.decode()
+    assert ChangeHold.objects.get(pk=held.pk).status == ChangeHold.Status.PENDING
+
+    support.post(url, {"confirm": "yes", "reason": "the district moved 10 students (ticket 4411)"})
 
     hold = ChangeHold.objects.get(pk=held.pk)
     assert hold.status == ChangeHold.Status.APPROVED and hold.decided_by == support_user
+    assert hold.decision_reason == "the district moved 10 students (ticket 4411)"
+    assert "ticket 4411" in support.get(reverse("admin:rostering_changehold_change",
+                                                args=[held.pk])).content.decode()
     assert Person.objects.filter(district=synced, is_student=True, archived_at__isnull=True).count() == 30
     assert Person.objects.filter(district=synced, is_student=True, archived_at__isnull=False).count() == 10
 
@@ -215,7 +223,7 @@ def test_a_hold_cannot_be_approved_while_a_sync_of_the_district_runs(support, he
     SyncRun.objects.create(district=synced, kind="incremental")
 
     response = support.post(reverse("admin:rostering_changehold_approve", args=[held.pk]),
-                            {"confirm": "yes"}, follow=True)
+                            {"confirm": "yes", "reason": "checked with the district"}, follow=True)
 
     assert "a sync of this district is running" in response.content.decode()
     assert ChangeHold.objects.get(pk=held.pk).status == ChangeHold.Status.PENDING
@@ -229,10 +237,11 @@ def test_rejecting_holds_through_the_bulk_action(support, support_user, held, sy
     assert confirm.status_code == 200 and "Yes, reject this hold" in confirm.content.decode()
     assert ChangeHold.objects.get(pk=held.pk).status == ChangeHold.Status.PENDING
 
-    support.post(url, {**data, "confirm": "yes"})
+    support.post(url, {**data, "confirm": "yes", "reason": "the SIS upload was broken"})
 
     hold = ChangeHold.objects.get(pk=held.pk)
     assert hold.status == ChangeHold.Status.REJECTED and hold.decided_by == support_user
+    assert hold.decision_reason == "the SIS upload was broken"
     assert Person.objects.filter(district=synced, is_student=True, archived_at__isnull=True).count() == 40
 
 
