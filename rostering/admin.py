@@ -210,15 +210,16 @@ def _total(counts: dict, kind: str) -> int:
 
 
 def changes_text(counts: dict) -> str:
-    """"+created ~updated -archived ^restored" summed over types ("-" before any count)."""
+    """"343 new, 12 changed, 160 archived, 2 back" summed over types ("-" before any count)."""
     if not counts:
         return "-"
     parts = [
-        f"{sign}{_total(counts, kind)}"
-        for sign, kind in (("+", "created"), ("~", "updated"), ("-", "archived"), ("^", "restored"))
+        f"{number(_total(counts, kind))} {word}"
+        for kind, word in (("created", "new"), ("updated", "changed"), ("archived", "archived"),
+                           ("restored", "back"))
         if _total(counts, kind)
     ]
-    return " ".join(parts) or "no changes"
+    return ", ".join(parts) or "no changes"
 
 
 def _cell(value) -> str:
