@@ -208,6 +208,11 @@ class DistrictAdminExtension:
     def panels(self, request, district: District) -> list[Panel]:
         return []
 
+    def next_action(self, district: District) -> str:
+        """What support should do next about the district, in words ("" when nothing, from this
+        extension's point of view). Read from the row as ``annotate`` left it."""
+        return ""
+
 
 _extensions: list[DistrictAdminExtension] = []
 
@@ -237,7 +242,8 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
     settings_form_template = "admin/districts/district/settings_form.html"
     confirm_template = "admin/districts/district/confirm.html"
 
-    list_display = ["__str__", "status_badge", "organization"]
+    list_display = ["district_name", "status_badge"]
+    list_display_links = ["district_name"]
     list_filter = ["status", "sync_enabled", "events_enabled", "us_state",
                    ("organization", admin.EmptyFieldListFilter)]
     search_fields = ["name", "=clever_id", "=nces_id", "=mdr_number", "organization__name"]
@@ -281,7 +287,27 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
 
     def get_list_display(self, request):
         columns = [getattr(extension, name) for extension in _extensions for name in extension.columns]
-        return [*self.list_display, *columns, "sync_enabled"]
+        return [*self.list_display, *columns, "next_action"]
+
+    @admin.display(description="next step")
+    def next_action(self, obj):
+        """The most urgent thing to do about the district: its connection first, then what the
+        apps above say (a held sync, a failed one, the review queue), then its link."""
+        status = obj.status
+        if status == DistrictStatus.REVOKED:
+            return "Ask the district to authorize the app again in Clever"
+        if status == DistrictStatus.DISCONNECTED:
+            return "None: it stopped sharing (archived, purged after the retention window)"
+        for extension in _extensions:
+            if said := extension.next_action(obj):
+                return said
+        if status == DistrictStatus.PAUSED:
+            return "Resume syncs when the district is ready"
+        if not obj.organization_id:
+            return "Link it to its organization"
+        if not obj.sync_enabled:
+            return "Switch syncs on"
+        return "Nothing to do"
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -295,6 +321,12 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
         return status_badge(obj)
+
+    @admin.display(description="district", ordering="name")
+    def district_name(self, obj):
+        # Its organization under the name (one column less, so the list fits 1280 px).
+        return format_html('{}<br><span class="quiet">{}</span>', obj.name or "Unnamed district",
+                           obj.organization or "not linked to an organization")
 
     @admin.display(description="district token")
     def token(self, obj):

@@ -3,11 +3,14 @@ matching" for a linked district, and the onboarding checklist on the district's 
 
 from __future__ import annotations
 
+from django.db.models import Count, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 
 from districts.admin import DistrictAdminExtension, Panel, extend_district_admin
 
 from . import selectors, services
+from .models import MatchStatus, PersonMatch
 
 
 def _in_words(counts: dict) -> str:
@@ -25,6 +28,15 @@ class MatchingDistrictAdmin(DistrictAdminExtension):
         summary = services.match_district(district=district)
         return (f"{district}: matching done; {summary['review_queue']} in the review queue "
                 f"(people: {_in_words(summary['people'])}; schools: {_in_words(summary['schools'])}).")
+
+    def annotate(self, queryset):
+        waiting = (PersonMatch.objects.filter(district=OuterRef("pk"), status=MatchStatus.PENDING)
+                   .order_by().values("district").annotate(n=Count("pk")).values("n"))
+        return queryset.annotate(review_waiting=Coalesce(Subquery(waiting), Value(0)))
+
+    def next_action(self, district):
+        waiting = getattr(district, "review_waiting", 0)
+        return f"Decide {waiting} in the review queue" if waiting else ""
 
     def panels(self, request, district):
         return [Panel("admin/matching/district_onboarding_panel.html", {

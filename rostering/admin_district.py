@@ -11,7 +11,8 @@ from django.db.models import Count, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from districts.admin import DistrictAdminExtension, Panel, badge, extend_district_admin
 from districts.models import DistrictStatus
@@ -110,18 +111,20 @@ class RosteringDistrictAdmin(DistrictAdminExtension):
         ok = ""
         if status != SyncRun.Status.SUCCEEDED and obj.last_success_finished:
             ok = format_html("<br><small>last success {}</small>",
-                             f"{timezone.localtime(obj.last_success_finished):%Y-%m-%d %H:%M}")
+                             f"{timezone.localtime(obj.last_success_finished):%d %b %H:%M}")
         # format_html escapes its arguments into text first: dates are formatted before.
-        return format_html("{} {}{}", run_badge(status), f"{when:%Y-%m-%d %H:%M}", ok)
+        return format_html("{}<br>{}{}", run_badge(status), f"{when:%d %b %H:%M}", ok)
 
-    @admin.display(description="roster (last successful sync)")
+    @admin.display(description="roster")
     def roster_counts(self, obj):
+        """The counts of the last successful sync, one per line."""
         totals = getattr(obj, "last_success_totals", None)
         if isinstance(totals, str):  # a JSON column read through a subquery on some backends
             totals = json.loads(totals)
         if not totals:
             return "-"
-        return " · ".join(f"{totals.get(k, 0)} {k}" for k in LIST_TOTALS)
+        return format_html_join(mark_safe("<br>"), "{}&nbsp;{}",
+                                ((totals.get(k, 0), k) for k in LIST_TOTALS))
 
     @admin.display(description="holds", ordering="pending_holds")
     def holds(self, obj):
@@ -131,6 +134,15 @@ class RosteringDistrictAdmin(DistrictAdminExtension):
         url = (reverse("admin:rostering_changehold_changelist")
                + f"?status__exact=pending&run__district__id__exact={obj.pk}")
         return format_html('<a href="{}">{}</a>', url, badge(f"{n} pending", HOLD_COLORS["pending"]))
+
+    def next_action(self, district):
+        if getattr(district, "pending_holds", 0):
+            return "Approve or reject the held sync"
+        if getattr(district, "last_run_status", None) == SyncRun.Status.FAILED:
+            return "Look at the failed sync: its page says what happens next"
+        if district.organization_id and not getattr(district, "last_run_status", None):
+            return "Run its first sync"
+        return ""
 
     def panels(self, request, district):
         runs = list(district.sync_runs.select_related("hold")[:20])

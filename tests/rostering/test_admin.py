@@ -96,7 +96,7 @@ def test_the_district_list_shows_the_last_sync_and_the_last_success(support, hel
     text = page.content.decode()
     assert "last success" in text
     finished = timezone.localtime(SyncRun.objects.filter(status=SyncRun.Status.SUCCEEDED).get().finished_at)
-    assert f"{finished:%Y-%m-%d %H:%M}" in text
+    assert f"{finished:%d %b %H:%M}" in text
 
 
 
@@ -165,7 +165,8 @@ def test_sync_run_list_filters_and_shows_duration_counts_and_errors(support, syn
     assert ">succeeded</span>" not in failed and "1m 15s" in failed and "HTTP 503" in failed
     created = sum(SyncRun.objects.get(district=synced, status="succeeded").counts["created"].values())
     # In words (the finding: "~57 -30" is not what a person says).
-    assert full.status_code == 200 and f"<td class=\"field-changes\">{created} new</td>" in full.content.decode()
+    assert full.status_code == 200
+    assert f"<td class=\"field-changes\">{created} new</td>" in full.content.decode()
     assert "HTTP 503" not in full.content.decode()  # the failed run was incremental
 
 
@@ -387,3 +388,18 @@ def test_switching_sensitive_fields_off_erases_the_stored_values_at_once(support
     assert audit.details["sensitive_values_erased"] == len(beyond_dob)
     run = sync(synced)
     assert run.status == SyncRun.Status.SUCCEEDED and run.counts["updated"]["users"] == 0
+
+
+def test_the_district_list_says_the_next_step_of_each_district(support, held, synced):
+    """The finding: the list had no sign of what to do about a district."""
+    District.objects.create(clever_id="c" * 24, name="Refusing USD", status=DistrictStatus.REVOKED)
+    District.objects.create(clever_id="d" * 24, name="Unlinked USD")
+
+    page = support.get(reverse(DISTRICTS)).content.decode()
+
+    assert "Approve or reject the held sync" in page
+    assert "Ask the district to authorize the app again in Clever" in page
+    assert "Link it to its organization" in page
+    # Sortable by its columns: the list answers every order.
+    for column in range(1, 6):
+        assert support.get(reverse(DISTRICTS), {"o": str(column)}).status_code == 200

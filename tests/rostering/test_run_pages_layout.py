@@ -83,7 +83,8 @@ def history(db):
     return district
 
 
-@pytest.mark.parametrize("path", ["/admin/rostering/syncrun/", "/admin/rostering/changehold/"])
+@pytest.mark.parametrize("path", ["/admin/rostering/syncrun/", "/admin/rostering/changehold/",
+                                  "/admin/districts/district/"])
 def test_the_list_fits_1280_pixels_with_its_status_column(signed_in, live_server, history, path):
     page = signed_in
     page.goto(f"{live_server.url}{path}")
