@@ -16,6 +16,7 @@ Every decision calls ``matching.linking`` (which audits through ``districts.serv
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -26,12 +27,28 @@ from django.utils.html import format_html_join
 
 from accounts.admin import OrganizationAdmin as AccountsOrganizationAdmin
 from accounts.models import Organization
-from districts.admin import SupportAdminMixin, badge, is_support
+from districts.admin import ReasonForm, SupportAdminMixin, badge, is_support
 from districts.models import District
 
 from . import linking
 from .models import DistrictLinkRequest
 from .tasks import refresh_district_candidates_task
+
+# Decisions that undo or refuse something: the reason is recorded with the person's name.
+NEEDS_A_REASON = ("reject", "unlink", "relink")
+
+
+class LinkDecisionForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "approve"), ("reject", "reject"),
+                                          ("unlink", "unlink"), ("relink", "relink")])
+    reason = forms.CharField(required=False, max_length=500)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("decision") in NEEDS_A_REASON and len(cleaned.get("reason", "").strip()) < 3:
+            self.add_error("reason", "Say why (it is recorded with your name).")
+        return cleaned
+
 
 REQUEST_COLORS = {
     DistrictLinkRequest.Status.PENDING: "#9a6700",
@@ -148,8 +165,13 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         link_request = self._request(request, object_id)
-        decision = request.POST.get("decision")
-        reason = request.POST.get("reason", "")[:500]
+        change_url = reverse("admin:matching_districtlinkrequest_change", args=[link_request.pk])
+        form = LinkDecisionForm(request.POST)
+        if not form.is_valid():
+            problems = "; ".join(error for errors in form.errors.values() for error in errors)
+            self.message_user(request, f"Nothing was changed: {problems}", messages.ERROR)
+            return HttpResponseRedirect(change_url)
+        decision, reason = form.cleaned_data["decision"], form.cleaned_data["reason"].strip()
         district = link_request.district
         try:
             if decision == "approve":
@@ -162,7 +184,7 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
                 linking.staff_unlink_district(
                     district=district,
                     actor=request.user,
-                    reason=reason or f"unlinked from request #{link_request.pk}",
+                    reason=reason,
                 )
                 text = f"{district} unlinked."
             elif decision == "relink":
@@ -170,21 +192,17 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
                     district=district,
                     organization=link_request.organization,
                     actor=request.user,
-                    reason=reason or f"relinked from request #{link_request.pk}",
+                    reason=reason,
                     link_request=link_request,
                 )
                 text = (
                     f"{district} moved to {link_request.organization}; {moved} provisioned accounts followed."
                 )
-            else:
-                raise linking.LinkingError("Unknown decision.")
         except linking.LinkingError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:
             self.message_user(request, text, messages.SUCCESS)
-        return HttpResponseRedirect(
-            reverse("admin:matching_districtlinkrequest_change", args=[link_request.pk])
-        )
+        return HttpResponseRedirect(change_url)
 
     def refresh_view(self, request):
         if request.method != "POST":
@@ -298,21 +316,28 @@ class OrganizationAdmin(AccountsOrganizationAdmin):
         return TemplateResponse(request, self.choose_template, context)
 
     def unlink_district_view(self, request, object_id):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
+        """"Unlink" asks first: what it does, and a reason (recorded); then unlinks."""
         organization = self._organization(request, object_id)
+        data = request.POST if request.method == "POST" else request.GET
         district = District.objects.filter(
-            clever_id=request.POST.get("district", ""), organization=organization
+            clever_id=data.get("district", ""), organization=organization
         ).first()
         if district is None:
             raise Http404("No such linked district")
-        linking.staff_unlink_district(
-            district=district,
-            actor=request.user,
-            reason=request.POST.get("reason", "")[:500] or "unlinked by support staff",
-        )
+        change_url = reverse("admin:accounts_organization_change", args=[organization.pk])
+        form = ReasonForm(request.POST if request.method == "POST" else None)
+        if not form.is_valid():
+            return TemplateResponse(request, "admin/districts/district/confirm.html", {
+                **self.admin_site.each_context(request), "opts": self.opts, "original": organization,
+                "title": f"Unlink {district} from {organization}?", "confirm_label": "Unlink",
+                "question": (f"{district} will no longer be linked to {organization}: its people's "
+                             "accounts keep their organization until the district is linked again, "
+                             "and no automatic evidence links it back."),
+                "form": form, "hidden": {"district": district.clever_id}, "change_url": change_url})
+        linking.staff_unlink_district(district=district, actor=request.user,
+                                      reason=form.cleaned_data["reason"])
         self.message_user(request, f"{district} unlinked from {organization}.", messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:accounts_organization_change", args=[organization.pk]))
+        return HttpResponseRedirect(change_url)
 
 
 admin.site.unregister(Organization)

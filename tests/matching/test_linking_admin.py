@@ -163,7 +163,7 @@ def test_reject_then_unlink_and_relink_a_wrong_link(support, world):
         "wrong customer",
     )
 
-    support.post(reverse(decide, args=[correct.pk]), {"decision": "unlink", "reason": "oops"})
+    support.post(reverse(decide, args=[correct.pk]), {"decision": "unlink", "reason": "oops, wrong one"})
     spruce.refresh_from_db()
     assert spruce.organization is None
     unlinked = DistrictAudit.objects.get(district=spruce, action=DistrictAudit.Action.UNLINKED)
@@ -213,15 +213,35 @@ def test_unlinking_from_the_organization_page(support, world):
     linking.staff_link_district(district=spruce, organization=organization, actor=support.user)
     page = support.get(reverse("admin:accounts_organization_change", args=[organization.pk])).content.decode()
     unlink_url = reverse("admin:accounts_organization_unlink_district", args=[organization.pk])
-    assert f'form="unlink-{spruce.pk}"' in page and f'id="unlink-{spruce.pk}"' in page
-    # The unlink form sits after the change form (forms do not nest).
-    change_form_end = page.index("</form>", page.index('id="organization_form"'))
-    assert page.index(f'id="unlink-{spruce.pk}"') > change_form_end
+    # The finding: Unlink acted on one click. It leads to a page that says what it does and
+    # asks for a reason; without one nothing changes.
+    assert f'href="{unlink_url}?district={spruce.clever_id}">Unlink…</a>' in page
+    confirm = support.get(unlink_url, {"district": spruce.clever_id})
+    assert confirm.status_code == 200 and 'name="reason"' in confirm.content.decode()
+    refused = support.post(unlink_url, {"district": spruce.clever_id, "reason": ""})
+    assert refused.status_code == 200 and "This field is required" in refused.content.decode()
+    spruce.refresh_from_db()
+    assert spruce.organization == organization
 
-    response = support.post(unlink_url, {"district": spruce.clever_id, "reason": "wrong"})
+    response = support.post(unlink_url, {"district": spruce.clever_id, "reason": "wrong customer"})
 
     assert response.status_code == 302
     spruce.refresh_from_db()
     assert spruce.organization is None
     audit = DistrictAudit.objects.get(district=spruce, action=DistrictAudit.Action.UNLINKED)
-    assert (audit.actor, audit.details["reason"]) == (support.user, "wrong")
+    assert (audit.actor, audit.details["reason"]) == (support.user, "wrong customer")
+
+
+def test_a_link_decision_that_undoes_something_needs_a_reason(support, world):
+    """Reject, unlink and relink without a reason change nothing (a form error, never a 500);
+    an unknown decision is refused the same way."""
+    organization, spruce, _others = world
+    link_request = DistrictLinkRequest.objects.create(
+        district=spruce, organization=organization, origin=linking.ORIGIN_SELF_SERVE)
+    decide = reverse("admin:matching_districtlinkrequest_decide", args=[link_request.pk])
+    for data in ({"decision": "reject"}, {"decision": "reject", "reason": " "},
+                 {"decision": "drop-table"}):
+        response = support.post(decide, data, follow=True)
+        assert response.status_code == 200 and "Nothing was changed" in response.content.decode()
+    link_request.refresh_from_db()
+    assert link_request.status == DistrictLinkRequest.Status.PENDING
