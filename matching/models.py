@@ -94,6 +94,7 @@ class PersonMatch(MatchBase):
     )
 
     class Meta:
+        verbose_name_plural = "person matches"
         ordering = ["-updated_at", "-id"]
         constraints = [
             models.UniqueConstraint(
@@ -120,6 +121,7 @@ class SchoolMatch(MatchBase):
     )
 
     class Meta:
+        verbose_name_plural = "school matches"
         ordering = ["-updated_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["district", "school"], name="one_school_match_per_district")

@@ -300,11 +300,14 @@ def _sample_label(item) -> str:
     return str(item)
 
 
+# What the samples of a hold say, by what became of the hold: pending and rejected changes
+# never happened ("would"); approved ones did.
 SAMPLE_KINDS = {"archived": "would be archived", "updated": "would be updated",
                 "created": "would be created"}
+APPLIED_SAMPLE_KINDS = {"archived": "archived", "updated": "updated", "created": "created"}
 
 
-def samples_html(samples):
+def samples_html(samples, *, applied: bool = False):
     """Samples as nested lists: kind -> type -> "Name (clever id)" items."""
     if not samples:
         return "-"
@@ -312,10 +315,11 @@ def samples_html(samples):
         return format_html("<ul>{}</ul>", format_html_join(
             "", "<li>{}</li>", ((_sample_label(item),) for item in samples)))
     if isinstance(samples, dict):
+        kinds = APPLIED_SAMPLE_KINDS if applied else SAMPLE_KINDS
         return format_html(
             '<dl style="margin:0">{}</dl>',
             format_html_join("", "<dt><strong>{}</strong></dt><dd>{}</dd>",
-                             ((SAMPLE_KINDS.get(key) or label(key), samples_html(value))
+                             ((kinds.get(key) or label(key), samples_html(value, applied=applied))
                               for key, value in samples.items())),
         )
     return str(samples)
@@ -648,7 +652,7 @@ class ChangeHoldAdmin(SupportAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="samples")
     def samples_list(self, obj):
-        return samples_html(obj.samples)
+        return samples_html(obj.samples, applied=obj.status == ChangeHold.Status.APPROVED)
 
     # --- deciding -------------------------------------------------------------------------------
 

@@ -215,8 +215,10 @@ def test_approving_a_hold_asks_for_confirmation_then_applies_it(support, support
     hold = ChangeHold.objects.get(pk=held.pk)
     assert hold.status == ChangeHold.Status.APPROVED and hold.decided_by == support_user
     assert hold.decision_reason == "the district moved 10 students (ticket 4411)"
-    assert "ticket 4411" in support.get(reverse("admin:rostering_changehold_change",
-                                                args=[held.pk])).content.decode()
+    decided = support.get(reverse("admin:rostering_changehold_change", args=[held.pk])).content.decode()
+    assert "ticket 4411" in decided
+    # Its samples say what happened, no longer what would.
+    assert "<strong>would be archived</strong>" not in decided and "<strong>archived</strong>" in decided
     assert Person.objects.filter(district=synced, is_student=True, archived_at__isnull=True).count() == 30
     assert Person.objects.filter(district=synced, is_student=True, archived_at__isnull=False).count() == 10
 
