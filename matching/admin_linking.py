@@ -292,11 +292,23 @@ class OrganizationAdmin(AccountsOrganizationAdmin):
     def choose_district_view(self, request, object_id):
         organization = self._organization(request, object_id)
         if request.method == "POST":
+            # "Link" asks first: what it does, and a reason (recorded with the link's evidence).
             district = District.objects.filter(clever_id=request.POST.get("district", "")).first()
             if district is None:
                 raise Http404("No such district")
+            form = ReasonForm(request.POST if "confirmed" in request.POST else None)
+            if not form.is_valid():
+                return TemplateResponse(request, "admin/districts/district/confirm.html", {
+                    **self.admin_site.each_context(request), "opts": self.opts, "original": organization,
+                    "title": f"Link {district} to {organization}?", "confirm_label": "Link",
+                    "question": (f"{district}'s people will get accounts in {organization} at its "
+                                 "next sync, and its people who sign in will see that "
+                                 "organization's product. Check the evidence first."),
+                    "form": form, "hidden": {"district": district.clever_id},
+                    "change_url": request.get_full_path()})
             try:
-                linking.staff_link_district(district=district, organization=organization, actor=request.user)
+                linking.staff_link_district(district=district, organization=organization,
+                                            actor=request.user, reason=form.cleaned_data["reason"])
             except linking.LinkingError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
                 return HttpResponseRedirect(request.get_full_path())

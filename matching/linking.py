@@ -952,12 +952,16 @@ def _revoke_verifications(district: District, organization_id: int | None) -> No
 @_refusals_as_linking_errors
 @transaction.atomic
 def staff_link_district(
-    *, district: District, organization: Organization, actor, link_request: DistrictLinkRequest | None = None
+    *, district: District, organization: Organization, actor, link_request: DistrictLinkRequest | None = None,
+    reason: str = "",
 ) -> District:
-    """Support staff link an unlinked district at once (trusted), audited with the evidence."""
+    """Support staff link an unlinked district at once (trusted), audited with the evidence and
+    their ``reason``."""
     _check_linkable(district, organization)
     method = LinkMethod.REQUEST_APPROVED if link_request is not None else LinkMethod.STAFF
     extra = {"request": link_request.pk, "origin": link_request.origin} if link_request else {}
+    if reason:
+        extra["reason"] = reason[:500]
     district = district_services.link_district(
         district=district,
         organization=organization,

@@ -84,7 +84,17 @@ def test_choosing_from_the_ranked_list_links_at_once_audited(support, world):
     searched = support.get(choose_url(organization), {"city": "tacoma"})
     assert [row.district for row, _chips in searched.context["rows"]] == [spruce]
 
-    response = support.post(choose_url(organization), {"district": spruce.clever_id})
+    # The finding: Link acted on one click. It asks first, with a reason; without one, nothing.
+    asked = support.post(choose_url(organization), {"district": spruce.clever_id})
+    assert asked.status_code == 200 and 'name="reason"' in asked.content.decode()
+    refused = support.post(choose_url(organization), {"district": spruce.clever_id,
+                                                      "confirmed": "1", "reason": ""})
+    assert refused.status_code == 200 and "This field is required" in refused.content.decode()
+    spruce.refresh_from_db()
+    assert spruce.organization is None
+
+    response = support.post(choose_url(organization), {"district": spruce.clever_id, "confirmed": "1",
+                                                       "reason": "the superintendent's email of 2 Dec"})
 
     assert response.status_code == 302
     spruce.refresh_from_db()
@@ -92,9 +102,10 @@ def test_choosing_from_the_ranked_list_links_at_once_audited(support, world):
     audit = DistrictAudit.objects.get(district=spruce, action=DistrictAudit.Action.LINKED)
     assert audit.actor == support.user
     assert any(chip["kind"] == "email_domain" for chip in audit.details["evidence"]["chips"])
+    assert audit.details["evidence"]["reason"] == "the superintendent's email of 2 Dec"
     # Linked elsewhere now: another organization cannot have it.
     other = OrganizationFactory(name="Grabby Schools")
-    support.post(choose_url(other), {"district": spruce.clever_id})
+    support.post(choose_url(other), {"district": spruce.clever_id, "confirmed": "1", "reason": "grab"})
     spruce.refresh_from_db()
     assert spruce.organization == organization
     assert DistrictAudit.objects.filter(district=spruce).count() == 1
