@@ -48,6 +48,7 @@ import sys
 import tempfile
 import time
 
+import sync_bench
 from sync_bench import ROOT, Timed, emit, our_district, phase_sync, setup_django, work_seconds
 
 BENCH_USERNAME = "lifecycle-bench-support"
@@ -264,18 +265,9 @@ PHASES = {"seed": phase_seed, "full_sync": phase_sync, "departure": phase_depart
 
 
 def run_phase(phase: str, args, env: dict, **extra) -> dict:
-    """``sync_bench.run_phase``, for this file's phases and options."""
-    command = [sys.executable, __file__, "--phase", phase, "--seed", str(args.seed),
-               "--page-size", str(args.page_size), "--signed-in", str(args.signed_in),
-               "--log-entries", str(args.log_entries)]
-    for key, value in extra.items():
-        command += [f"--{key.replace('_', '-')}", str(value)]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise SystemExit(f"phase {phase} failed:\n{result.stderr[-3000:]}")
-    line = result.stdout.strip().splitlines()[-1]
-    print(line, flush=True)
-    return json.loads(line)
+    """``sync_bench.run_phase`` with this file and its own options."""
+    return sync_bench.run_phase(phase, args, env, script=__file__, signed_in=args.signed_in,
+                                log_entries=args.log_entries, **extra)
 
 
 def cycle(args, env: dict, *, students: int, seed: int, bench_ids: list) -> dict:

@@ -213,8 +213,10 @@ PHASES = {"seed": phase_seed, "fetch_only": phase_fetch, "full_sync": phase_sync
           "resync": phase_sync, "naive": phase_naive, "purge": phase_purge}
 
 
-def run_phase(phase: str, args, env: dict, **extra) -> dict:
-    command = [sys.executable, __file__, "--phase", phase, "--seed", str(args.seed),
+def run_phase(phase: str, args, env: dict, *, script: str = __file__, **extra) -> dict:
+    """Run ``script --phase phase`` (this file, or another bench reusing it) in a fresh process
+    with the seed, page size and ``extra`` options; returns the JSON of its last line."""
+    command = [sys.executable, script, "--phase", phase, "--seed", str(args.seed),
                "--page-size", str(args.page_size)]
     for key, value in extra.items():
         command += [f"--{key.replace('_', '-')}", str(value)]

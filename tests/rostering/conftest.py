@@ -143,3 +143,11 @@ def held_by_another_process(run):
     with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
         other.execute("SELECT pg_advisory_lock(%s, %s)", liveness._key(run.pk))
         yield
+
+
+def remove_students(district: District, count: int) -> None:
+    """Clever stops sharing ``count`` of the district's students (the sandbox deletes them)."""
+    students = SandboxRecord.objects.filter(district_id=district.clever_id, record_type="users",
+                                            is_student=True)
+    for clever_id in list(students.order_by("clever_id").values_list("clever_id", flat=True))[:count]:
+        sandbox_services.delete_record(clever_id=clever_id)

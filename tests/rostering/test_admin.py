@@ -21,9 +21,8 @@ from rostering import tasks
 from rostering.admin import SENSITIVE_PERMISSION
 from rostering.models import ChangeHold, Course, Person, School, Section, SyncRun, Term
 from rostering.selectors import decrypted_fields
-from sandbox import services as sandbox
 from sandbox.generator import generate_district, load_district
-from sandbox.models import RecordType, SandboxRecord
+from tests.rostering.conftest import remove_students
 
 pytestmark = pytest.mark.django_db
 
@@ -76,10 +75,7 @@ def synced(district):
 @pytest.fixture
 def held(synced):
     """A pending hold: a fifth of the district's students disappear from Clever."""
-    students = SandboxRecord.objects.filter(district_id=synced.clever_id,
-                                            record_type=RecordType.USERS, is_student=True)
-    for clever_id in list(students.values_list("clever_id", flat=True))[:10]:
-        sandbox.delete_record(clever_id=clever_id)
+    remove_students(synced, 10)
     run = sync(synced)
     assert run.status == SyncRun.Status.HELD
     return run.hold

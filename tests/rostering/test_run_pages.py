@@ -24,9 +24,8 @@ from districts.models import District
 from rostering.models import SyncRequest, SyncRun
 from rostering.presentation import waiting_text
 from rostering.services.sync import run_sync
-from sandbox import services as sandbox
 from sandbox.generator import generate_district, load_district
-from sandbox.models import RecordType, SandboxRecord
+from tests.rostering.conftest import remove_students
 
 pytestmark = pytest.mark.django_db
 
@@ -75,10 +74,7 @@ def synced(district):
 @pytest.fixture
 def held(synced):
     """A pending hold: a quarter of the district's students disappear from Clever."""
-    students = SandboxRecord.objects.filter(district_id=synced.clever_id,
-                                            record_type=RecordType.USERS, is_student=True)
-    for clever_id in list(students.values_list("clever_id", flat=True))[:10]:
-        sandbox.delete_record(clever_id=clever_id)
+    remove_students(synced, 10)
     run = sync(synced)
     assert run.status == SyncRun.Status.HELD
     return run.hold
