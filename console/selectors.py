@@ -17,6 +17,9 @@ from rostering.models import ChangeHold, SyncRequest, SyncRun
 
 # The nightly dispatcher runs once a day: later than this after the last one, it did not run.
 NIGHTLY_LATE_AFTER = timedelta(hours=26)
+# A district that stopped sharing within this window is news (often a mistake in Clever, and
+# its people cannot sign in); after it, a known state.
+DEPARTED_RECENTLY = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ def attention(now=None) -> list[Attention]:
                .annotate(last_status=_last_run_status())
                .filter(last_status=SyncRun.Status.FAILED).count())
     grace = timedelta(seconds=settings.SYNC_RECOVERY_GRACE_SECONDS)
+    departed = District.objects.filter(status=DistrictStatus.DISCONNECTED)
+    recently = now - DEPARTED_RECENTLY
     items = [
         Attention("holds", "held syncs wait for approval",
                   ChangeHold.objects.filter(status=ChangeHold.Status.PENDING).count(),
@@ -78,8 +83,14 @@ def attention(now=None) -> list[Attention]:
                   District.objects.filter(status=DistrictStatus.REVOKED).count(),
                   _changelist(District, status__exact="revoked"),
                   "Clever refuses the token: the district must authorize the app again in Clever."),
-        Attention("disconnected", "districts stopped sharing",
-                  District.objects.filter(status=DistrictStatus.DISCONNECTED).count(),
+        Attention("departed_recently", "districts stopped sharing this week",
+                  departed.filter(departed_at__gte=recently).count(),
+                  _changelist(District, status__exact="disconnected",
+                              departed_at__gte=recently.date().isoformat()),
+                  "Their people can no longer sign in: ask the district whether it meant to "
+                  "(it re-authorizes the app in Clever to come back)."),
+        Attention("disconnected", "districts stopped sharing earlier",
+                  departed.exclude(departed_at__gte=recently).count(),
                   _changelist(District, status__exact="disconnected"),
                   "Archived; purged after the retention window unless they share again.", "info"),
         Attention("overdue", "requested syncs are overdue",

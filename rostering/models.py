@@ -271,6 +271,43 @@ class SyncRun(models.Model):
         # The district was connected (discovered, reconnected, unpaused) after its last sync.
         CONNECTED = "connected"
 
+    class Cause(models.TextChoices):
+        """Why a run failed, was skipped, or read the whole district instead of the changes:
+        set by the engine from what happened (an exception's type, the district's state), so
+        the pages say it in words (``rostering.presentation``) without reading ``error``."""
+        # failed, and trying again later can help (``retryable``)
+        INTERRUPTED = "interrupted", "the process running it stopped"
+        RATE_LIMITED = "rate_limited", "Clever's rate limit"
+        SERVER_ERROR = "server_error", "a server error at Clever"
+        NO_ANSWER = "no_answer", "no answer from Clever"
+        UNREADABLE = "unreadable", "an answer cut short"
+        DATABASE = "database", "our database connection dropped"
+        REDIS = "redis", "Redis out of reach"
+        TIME_LIMIT = "time_limit", "the time limit"
+        # failed, and waiting will not fix it
+        TOKEN_REFUSED = "token_refused", "the district's token was refused"
+        NO_TOKEN = "no_token", "the district stopped sharing"
+        DEPARTED = "departed", "the district stopped sharing during the sync"
+        APP_CREDENTIALS = "app_credentials", "the app's credentials were refused"
+        BAD_RECORD = "bad_record", "a malformed record"
+        BAD_ANSWER = "bad_answer", "an answer in the wrong shape"
+        BAD_REQUEST = "bad_request", "a request refused as invalid"
+        FORBIDDEN = "forbidden", "access refused"
+        NOT_FOUND = "not_found", "not found at Clever"
+        TOO_LARGE = "too_large", "pages too large"
+        UNSUPPORTED = "unsupported", "a request Clever does not support"
+        OTHER = "other", "an unexpected error"
+        # skipped
+        BUSY = "busy", "another sync was running"
+        SYNCS_OFF = "syncs_off", "syncs switched off"
+        PAUSED = "paused", "the district is paused"
+        NOT_CONNECTED = "not_connected", "the district is not connected"
+        # rejected: a newer sync of the district replaced the held one
+        SUPERSEDED = "superseded", "a newer sync replaced it"
+        # succeeded, reading the whole district
+        EVENTS_STALE = "events_stale", "the event cursor was too old"
+        EVENTS_OFF = "events_off", "events switched off"
+
     district = models.ForeignKey(
         "districts.District", on_delete=models.CASCADE, related_name="sync_runs"
     )
@@ -309,6 +346,7 @@ class SyncRun(models.Model):
     # Set by the engine from the failure's type: whether trying again later can help (429, 5xx,
     # no answer, a dropped database connection, the soft time limit). Tasks retry only these.
     retryable = models.BooleanField(default=False)
+    cause = models.CharField(max_length=16, choices=Cause.choices, blank=True)
     resumed_from = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="resumed_by"
     )

@@ -10,19 +10,16 @@ the same chart::
     runs = district.sync_runs.exclude(status="skipped")[:HISTORY_LENGTH]
     chart = sync_history_svg(runs)  # safe, escaped SVG: {{ chart }} in a template
 
-**Failures in words.** A failed run keeps only a short error text (``SyncRun.error``, written by
-``rostering.services.sync``: ``CleverError`` texts, the engine's own messages, or an exception's
-type and first line) and whether waiting can help (``SyncRun.retryable``). ``failure_kind``
-sorts that text into the causes the engine produces, ``failure_summary`` says the cause in
-words and the next step: a temporary cause retries at the time of the district's pending sync
-request (the task postpones the request to when its retry is due), or at the next nightly sync
-when none is owed. The wording of those errors is covered by tests that make the engine fail
-for real (``tests/rostering/test_presentation.py``): a changed message fails them, not the page.
+**Failures in words.** The engine records why a run failed, was skipped or read the whole
+district (``SyncRun.cause``, from the exception's type or the district's state), whether waiting
+can help (``SyncRun.retryable``) and a short error text for support (``SyncRun.error``, shown
+under a disclosure, never parsed). ``failure_summary`` says the cause in words and the next
+step: a temporary cause retries at the time of the district's pending sync request (the task
+postpones the request to when its retry is due), or at the next nightly sync when none is owed.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -36,7 +33,6 @@ from django.utils.safestring import SafeString, mark_safe
 from districts.models import DistrictStatus
 
 from .models import SyncRequest, SyncRun
-from .services.sync import INTERRUPTED
 
 # Plain words for record types, roles and count kinds (keys of SyncRun.counts/totals and of a
 # hold's counts and reasons).
@@ -194,57 +190,7 @@ def changed_total(counts: dict | None) -> int:
 
 # --- what went wrong, and what happens next ------------------------------------------------
 
-_HTTP = re.compile(r"HTTP (\d{3})")
-_NO_ANSWER = re.compile(r"no response: \w*(?:Error|Timeout)\w* after \d+ attempt")
-_RECORD_TYPE = re.compile(r"a (\w+) (?:record|item)")
-_NOW_STATUS = re.compile(r"the district is now (\w+)")
-_NOT_SYNCED = re.compile(r"not synced: the district is (\w+)")
-_TEMPORARY_TYPES = {"OperationalError": "database", "InterfaceError": "database",
-                    "SoftTimeLimitExceeded": "time_limit", "RedisError": "redis",
-                    "ConnectionError": "redis", "TimeoutError": "redis"}
-# Kinds of failure that waiting can fix (the engine marks those runs ``retryable``).
-TEMPORARY = frozenset({"rate_limited", "server_error", "no_answer", "unreadable", "database",
-                       "redis", "time_limit", "interrupted"})
-
-
-def failure_kind(error: str, *, retryable: bool = False) -> str:
-    """The cause of a failed run's ``error`` text, as one word: ``interrupted``,
-    ``token_refused``, ``no_token``, ``departed``, ``app_credentials``, ``rate_limited``,
-    ``server_error``, ``no_answer``, ``unreadable``, ``bad_record``, ``bad_answer``,
-    ``bad_request``, ``forbidden``, ``not_found``, ``too_large``, ``unsupported``,
-    ``database``, ``redis``, ``time_limit``, or ``other``."""
-    text = error or ""
-    if text.startswith(INTERRUPTED.split(":", 1)[0] + ":"):
-        return "interrupted"
-    if "refused the district's token" in text or "refused the rotated token" in text:
-        return "token_refused"
-    if "lists no token for the district" in text:
-        return "no_token"
-    if "stopped sharing with the app" in text:
-        return "departed"
-    if "/oauth/tokens" in text and "HTTP 401" in text:
-        return "app_credentials"
-    if "has no usable id" in text or "item is not a JSON object" in text:
-        return "bad_record"
-    if "expected JSON" in text or "malformed JSON" in text:
-        return "unreadable"
-    if _NO_ANSWER.search(text):
-        return "no_answer"
-    match = _HTTP.search(text)
-    if match:
-        status = int(match.group(1))
-        if status == 429:
-            return "rate_limited"
-        if status >= 500:
-            return "unsupported" if status == 501 else "server_error"
-        return {400: "bad_request", 401: "token_refused", 403: "forbidden", 404: "not_found",
-                413: "too_large"}.get(status, "bad_answer")
-    if "no response:" in text:  # a BadResponse: the answer came, in the wrong shape
-        return "bad_answer"
-    name = text.split(":", 1)[0].strip()
-    if name in _TEMPORARY_TYPES and (retryable or _TEMPORARY_TYPES[name] != "redis"):
-        return _TEMPORARY_TYPES[name]
-    return "other"
+Cause = SyncRun.Cause
 
 
 def _pending_retry(run: SyncRun) -> datetime | None:
@@ -291,104 +237,103 @@ def _departed_step() -> str:
 
 
 def _failed(run: SyncRun, retry_at: datetime | None, now: datetime) -> tuple[str, str]:
-    kind = failure_kind(run.error, retryable=run.retryable)
-    error = run.error or ""
+    cause = run.cause
     retry = _retry_step(run, retry_at, now)
-    if kind == "interrupted":
+    if cause == Cause.INTERRUPTED:
         when = f", {at_text(retry_at, now=now)}" if retry_at is not None and retry_at > now else ""
         return ("The process running this sync stopped before it finished (it was killed, lost "
                 "its database connection, or went silent).",
                 f"Nothing to do: the next run resumes it from where it stopped{when}.")
-    if kind == "token_refused":
-        now_status = _NOW_STATUS.search(error)
-        marked = f" The district is now marked {now_status.group(1)}." if now_status else ""
+    if cause == Cause.TOKEN_REFUSED:
+        district = run_district(run)
+        marked = (f" The district is now marked {district.get_status_display().lower()}."
+                  if district is not None and district.status != DistrictStatus.CONNECTED else "")
         return ("Clever refused the district's access token (401): the district revoked the "
                 f"app's access, or the token is no longer valid.{marked}", REAUTHORIZE)
-    if kind == "no_token":
-        return ("The district stopped sharing its data with the app: Clever lists no token for "
-                "it.", _departed_step())
-    if kind == "departed":
-        return ("The district stopped sharing its data with the app while this sync was "
-                "running; nothing was applied.", _departed_step())
-    if kind == "app_credentials":
-        return ("Clever refused the app's own credentials (401) when asked for the district's "
-                "token.", "Support should look at the details: the app's Clever client ID and "
-                "secret need checking.")
-    if kind == "rate_limited":
-        return ("Clever's rate limit: it kept answering \u201ctoo many requests\u201d even after "
-                "the sync waited.", retry)
-    if kind == "server_error":
-        status = _HTTP.search(error)
-        return (f"Clever had a server error (HTTP {status.group(1)}) on every try.", retry)
-    if kind == "no_answer":
-        return ("Clever did not answer (the connection failed or timed out) on every try.", retry)
-    if kind == "unreadable":
-        return ("Clever's answer was cut short or was not JSON on every try (usually a dropped "
-                "connection).", retry)
-    if kind == "database":
-        return ("The connection to our database dropped during the sync.", retry)
-    if kind == "redis":
-        return ("Redis (the task queue and cache) could not be reached.", retry)
-    if kind == "time_limit":
-        return ("The sync ran past its time limit.", retry)
-    if kind == "bad_record":
-        found = _RECORD_TYPE.search(error)
-        what = found.group(1) if found else "roster"
-        return (f"Clever sent a malformed {what} record (it has no usable ID), so nothing was "
-                "applied.", "Support should look at the details: the district's data may need "
-                "fixing in Clever. Waiting will not fix it.")
-    if kind == "bad_answer":
-        return ("Clever's answer was not in the shape the sync expects.", SUPPORT)
-    if kind == "bad_request":
-        return ("Clever refused a request of the sync as invalid (HTTP 400).", SUPPORT)
-    if kind == "forbidden":
-        return ("Clever refused access to data the sync asked for (HTTP 403).",
-                "Support should look at the details: the district may have limited what it "
-                "shares.")
-    if kind == "not_found":
-        return ("Clever could not find something the sync asked for (HTTP 404).", SUPPORT)
-    if kind == "too_large":
-        return ("The sync asked Clever for pages larger than it allows (HTTP 413).",
-                "Support should look at the details: CLEVER_PAGE_SIZE must be at most 10,000.")
-    if kind == "unsupported":
-        return ("Clever does not support a request the sync made (HTTP 501).", SUPPORT)
+    if cause in _FAILURES:
+        words, waiting_helps = _FAILURES[cause]
+        if waiting_helps:
+            return words, retry
+        if cause in (Cause.NO_TOKEN, Cause.DEPARTED):
+            return words, _departed_step()
+        return words, _NEXT_STEP.get(cause, SUPPORT)
     if run.retryable:
         return ("A temporary problem stopped the sync; nothing was applied.", retry)
+    if not cause:
+        return ("This sync failed before the cause of failures was recorded.",
+                "Support should look at the details below.")
     return ("An unexpected error stopped the sync; nothing was applied.",
             "Support should look at the details below.")
 
 
+# What each failure was, in words, and whether waiting can help (then the step says when the
+# sync tries again); the next step of the others when it is not "support should look" (or,
+# for a district that stopped sharing, ``_departed_step``).
+_FAILURES = {
+    Cause.NO_TOKEN: ("The district stopped sharing its data with the app: Clever lists no token "
+                     "for it.", False),
+    Cause.DEPARTED: ("The district stopped sharing its data with the app while this sync was "
+                     "running; nothing was applied.", False),
+    Cause.APP_CREDENTIALS: ("Clever refused the app's own credentials (401) when asked for the "
+                            "district's token.", False),
+    Cause.RATE_LIMITED: ("Clever's rate limit: it kept answering \u201ctoo many requests\u201d "
+                         "even after the sync waited.", True),
+    Cause.SERVER_ERROR: ("Clever had a server error on every try.", True),
+    Cause.NO_ANSWER: ("Clever did not answer (the connection failed or timed out) on every try.",
+                      True),
+    Cause.UNREADABLE: ("Clever's answer was cut short or was not JSON on every try (usually a "
+                       "dropped connection).", True),
+    Cause.DATABASE: ("The connection to our database dropped during the sync.", True),
+    Cause.REDIS: ("Redis (the task queue and cache) could not be reached.", True),
+    Cause.TIME_LIMIT: ("The sync ran past its time limit.", True),
+    Cause.BAD_RECORD: ("Clever sent a malformed record (no usable ID, or not a JSON object), so "
+                       "nothing was applied.", False),
+    Cause.BAD_ANSWER: ("Clever's answer was not in the shape the sync expects.", False),
+    Cause.BAD_REQUEST: ("Clever refused a request of the sync as invalid (HTTP 400).", False),
+    Cause.FORBIDDEN: ("Clever refused access to data the sync asked for (HTTP 403).", False),
+    Cause.NOT_FOUND: ("Clever could not find something the sync asked for (HTTP 404).", False),
+    Cause.TOO_LARGE: ("The sync asked Clever for pages larger than it allows (HTTP 413).", False),
+    Cause.UNSUPPORTED: ("Clever does not support a request the sync made (HTTP 501).", False),
+}
+_NEXT_STEP = {
+    Cause.APP_CREDENTIALS: ("Support should look at the details: the app's Clever client ID and "
+                            "secret need checking."),
+    Cause.BAD_RECORD: ("Support should look at the details: the district's data may need fixing "
+                       "in Clever. Waiting will not fix it."),
+    Cause.FORBIDDEN: ("Support should look at the details: the district may have limited what "
+                      "it shares."),
+    Cause.TOO_LARGE: ("Support should look at the details: CLEVER_PAGE_SIZE must be at most "
+                      "10,000."),
+}
+
+
 def _skipped(run: SyncRun) -> tuple[str, str]:
-    error = run.error or ""
-    if "another sync of this district is running" in error:
+    cause = run.cause
+    if cause == Cause.BUSY:
         return ("Not run: another sync of this district was already running.",
                 "Nothing to do: that sync does the work.")
-    if "switched off" in error:
+    if cause == Cause.SYNCS_OFF:
         return ("Not run: syncs are switched off for this district.",
                 "Switch them back on in the district's sync settings to sync it.")
-    status = _NOT_SYNCED.search(error)
-    if status:
-        if status.group(1) == DistrictStatus.PAUSED:
-            return ("Not run: the district is paused.", "Syncs resume when it is unpaused.")
-        return (f"Not run: the district is {status.group(1)} (it stopped sharing its data).",
+    if cause == Cause.PAUSED:
+        return ("Not run: the district is paused.", "Syncs resume when it is unpaused.")
+    if cause == Cause.NOT_CONNECTED:
+        return ("Not run: the district was not connected (it stopped sharing its data).",
                 REAUTHORIZE)
-    return (f"Not run: {error}" if error else "Not run.", "")
+    return (f"Not run: {run.error}" if run.error else "Not run.", "")
 
 
 def _fallback(run: SyncRun) -> tuple[str, str]:
-    reason = str((run.checkpoint or {}).get("fallback") or "")
-    if not reason:
-        return ("", "")
-    if "stale" in reason:
+    if run.cause == Cause.EVENTS_STALE:
         return ("The event cursor was older than Clever keeps events "
                 f"({settings.CLEVER_EVENT_RETENTION_DAYS} days), so this sync read the whole "
                 "district instead of the changes.",
                 "Nothing to do: the next syncs read only the changes again.")
-    if "switched off" in reason:
+    if run.cause == Cause.EVENTS_OFF:
         return ("Events are switched off for the district in Clever, so this sync read the "
                 "whole district.", "Nothing to do: syncs read the whole district until events "
                 "are back on.")
-    return (f"This sync read the whole district instead of the changes: {reason}.", "")
+    return ("", "")
 
 
 def failure_summary(run: SyncRun, *, retry_at=_UNKNOWN,
@@ -396,7 +341,7 @@ def failure_summary(run: SyncRun, *, retry_at=_UNKNOWN,
     """What went wrong with ``run``, in words, and the next step: ``(cause, next_step)``;
     ``("", "")`` when there is nothing to explain (it succeeded plainly, or is running).
 
-    Covers every failure the engine records (``failure_kind``) and the runs that did not fail
+    Covers every cause the engine records (``SyncRun.cause``) and the runs that did not fail
     but did not do what was asked: skipped, held, rejected, and an incremental sync that fell
     back to a full one (a stale event cursor, events switched off). ``retry_at``: when the
     district's pending sync request (``SyncRequest.due_at``) is due, or None when none is owed;
@@ -414,7 +359,7 @@ def failure_summary(run: SyncRun, *, retry_at=_UNKNOWN,
                 "nothing is applied yet.",
                 "Support staff approve or reject the hold (on the hold's page).")
     if status == SyncRun.Status.REJECTED:
-        if (run.error or "").startswith("superseded"):
+        if run.cause == Cause.SUPERSEDED:
             return ("A newer sync of the district replaced this held one before anyone decided "
                     "it; nothing was applied.",
                     "Nothing to do: the newer sync has the district's current changes.")

@@ -128,7 +128,20 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from clever.client import CleverClient
-from clever.errors import AuthError, BadRequest, BadResponse, CleverError, Forbidden
+from clever.errors import (
+    AuthError,
+    BadRequest,
+    BadResponse,
+    CleverError,
+    ConnectionFailed,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    ServerError,
+    UnreadableAnswer,
+    Unsupported,
+)
 from districts.models import District, DistrictStatus
 from districts.services import NoToken, district_token, recheck_after_unauthorized, set_status
 
@@ -197,6 +210,39 @@ def failure_is_temporary(exc: BaseException) -> bool:
     )
 
 
+Cause = SyncRun.Cause
+# Most specific first: ConnectionFailed is a ServerError, UnreadableAnswer a BadResponse.
+_CAUSES: tuple[tuple[type[BaseException] | tuple, str], ...] = (
+    (TokenRefused, Cause.TOKEN_REFUSED),
+    (NoToken, Cause.NO_TOKEN),
+    (DistrictDeparted, Cause.DEPARTED),
+    (mapping.InvalidRecord, Cause.BAD_RECORD),
+    # A 401 that escapes the connection's token re-check: asking /oauth/tokens for the token.
+    (AuthError, Cause.APP_CREDENTIALS),
+    (RateLimited, Cause.RATE_LIMITED),
+    (ConnectionFailed, Cause.NO_ANSWER),
+    (Unsupported, Cause.UNSUPPORTED),
+    (ServerError, Cause.SERVER_ERROR),
+    (UnreadableAnswer, Cause.UNREADABLE),
+    (BadRequest, Cause.BAD_REQUEST),
+    (Forbidden, Cause.FORBIDDEN),
+    (NotFound, Cause.NOT_FOUND),
+    (PayloadTooLarge, Cause.TOO_LARGE),
+    (CleverError, Cause.BAD_ANSWER),
+    ((OperationalError, InterfaceError), Cause.DATABASE),
+    (RedisError, Cause.REDIS),
+    (SoftTimeLimitExceeded, Cause.TIME_LIMIT),
+)
+
+
+def failure_cause(exc: BaseException) -> str:
+    """Why a run failed, from the exception that ended it: a ``SyncRun.Cause``."""
+    for types, cause in _CAUSES:
+        if isinstance(exc, types):
+            return cause
+    return Cause.OTHER
+
+
 def events_usable(district: District, *, now: datetime | None = None) -> bool:
     """Whether an incremental sync may read ``/events`` from the district's cursor."""
     if not district.events_enabled or district.event_cursor_at is None:
@@ -206,13 +252,16 @@ def events_usable(district: District, *, now: datetime | None = None) -> bool:
     return district.event_cursor_at >= now - retention
 
 
-def not_syncable_reason(district: District) -> str:
+def not_syncable_reason(district: District) -> tuple[str, str]:
+    """Why the district is not synced now, ``(SyncRun.Cause, words)``, or ``("", "")``."""
     if district.status != DistrictStatus.CONNECTED:
         reason = f"not synced: the district is {district.status}"
-        return f"{reason} ({district.status_reason})" if district.status_reason else reason
+        reason = f"{reason} ({district.status_reason})" if district.status_reason else reason
+        paused = district.status == DistrictStatus.PAUSED
+        return (Cause.PAUSED if paused else Cause.NOT_CONNECTED), reason
     if not district.sync_enabled:
-        return "not synced: syncing is switched off for this district"
-    return ""
+        return Cause.SYNCS_OFF, "not synced: syncing is switched off for this district"
+    return "", ""
 
 
 # --- the connection to Clever ---------------------------------------------------------------
@@ -365,7 +414,7 @@ class _Run:
             setattr(self.run, name, value)
 
     def _finish(self, status: str, *, counts: dict | None = None, losses: dict | None = None,
-                error: str = "", retryable: bool = False) -> SyncRun:
+                error: str = "", cause: str = "", retryable: bool = False) -> SyncRun:
         now = timezone.now()
         fields = {
             "status": status,
@@ -375,6 +424,8 @@ class _Run:
             "totals": selectors.live_totals(self.district),
             "current_collection": "",
             "error": error,
+            # A run that read the whole district instead of the changes keeps saying why.
+            "cause": cause or self.run.cause,
             "retryable": retryable,
             "waiting": {},
             **self.conn.stats(),
@@ -395,12 +446,13 @@ class _Run:
                     self.district.clever_id, status, fields["duration_seconds"])
         return self.run
 
-    def _fail(self, error: str, *, retryable: bool = False) -> SyncRun:
+    def _fail(self, error: str, *, cause: str, retryable: bool = False) -> SyncRun:
         logger.warning("sync run %s of district %s failed: %s", self.run.pk,
                        self.district.clever_id, error)
         _replace_broken_connection()
         try:
-            return self._finish(SyncRun.Status.FAILED, error=error or "failed", retryable=retryable)
+            return self._finish(SyncRun.Status.FAILED, error=error or "failed", cause=cause,
+                                retryable=retryable)
         except RunLost:
             self.run.refresh_from_db()
             return self.run
@@ -448,12 +500,12 @@ class _Run:
             self.conn.open()
             fallback = ""
             if kind == SyncRun.Kind.INCREMENTAL:
-                fallback = self._incremental()
-                if fallback:
+                fallback_cause, fallback = self._incremental()
+                if fallback_cause:
                     logger.info("district %s: %s; running a full sync instead",
                                 self.district.clever_id, fallback)
                     staging.delete_run_rows(self.run.pk)
-                    self._save(kind=SyncRun.Kind.FULL, checkpoint={})
+                    self._save(kind=SyncRun.Kind.FULL, checkpoint={}, cause=fallback_cause)
             if self.run.kind == SyncRun.Kind.FULL:
                 self._fetch_full(candidate, fallback=fallback)
                 self._catch_up(self.run.checkpoint)
@@ -463,7 +515,7 @@ class _Run:
                        actor_label="sync",
                        reason="Clever lists no token for the district (it stopped sharing data)")
             return self._fail("Clever lists no token for the district: it no longer shares "
-                              "data with the app")
+                              "data with the app", cause=Cause.NO_TOKEN)
         except RunLost:
             self.run.refresh_from_db()
             return self.run
@@ -473,7 +525,8 @@ class _Run:
                 logger.error("sync run %s of district %s crashed: %s\n%s", self.run.pk,
                              self.district.clever_id, type(exc).__name__,
                              "".join(traceback.format_tb(exc.__traceback__)))
-            return self._fail(_short_error(exc), retryable=failure_is_temporary(exc))
+            return self._fail(_short_error(exc), cause=failure_cause(exc),
+                              retryable=failure_is_temporary(exc))
         finally:
             if self._owns_client:
                 self.base.close()
@@ -695,9 +748,9 @@ class _Run:
 
     # incremental
 
-    def _incremental(self) -> str:
-        """Stage the events after the cursor; returns why a full sync is needed instead, or
-        "" when the events were read to the end."""
+    def _incremental(self) -> tuple[str, str]:
+        """Stage the events after the cursor; returns why a full sync is needed instead
+        (``SyncRun.Cause``, words), or ``("", "")`` when the events were read to the end."""
         cursor = self.district.event_cursor or ""
         checkpoint = {"v": CHECKPOINT_VERSION, "events": 0,
                       "cursor": {"known": True, "id": cursor,
@@ -717,15 +770,16 @@ class _Run:
             return
         checkpoint.setdefault("events", 0)
         self._save(checkpoint=checkpoint, current_collection="events")
-        problem = self._read_events(checkpoint, overlay=True)
+        _cause, problem = self._read_events(checkpoint, overlay=True)
         if problem:
             checkpoint["cursor"] = {"known": False, "id": "", "at": None, "error": problem}
         checkpoint["caught_up"] = True
         self._save(checkpoint=checkpoint)
 
-    def _read_events(self, checkpoint: dict, *, overlay: bool) -> str:
+    def _read_events(self, checkpoint: dict, *, overlay: bool) -> tuple[str, str]:
         """Stage the events after ``checkpoint["cursor"]["id"]`` page by page; returns why
-        they cannot be read (a stale cursor, events off), or "" once read to the end."""
+        they cannot be read (a stale cursor, events off: ``(SyncRun.Cause, words)``), or
+        ``("", "")`` once read to the end."""
         keep_sensitive = self.district.store_sensitive_fields
         staged: set[tuple[str, str]] = set()
         cursor = checkpoint["cursor"]["id"]
@@ -740,12 +794,12 @@ class _Run:
                 page = self.conn.call(
                     lambda client, link=link, params=params: _first_page(client, link, params))
             except BadRequest as exc:
-                return f"the event cursor is stale ({exc})"
+                return Cause.EVENTS_STALE, f"the event cursor is stale ({exc})"
             except Forbidden as exc:
-                return f"events are switched off for the district ({exc})"
+                return Cause.EVENTS_OFF, f"events are switched off for the district ({exc})"
             self._stage_events(page, checkpoint, staged, keep_sensitive, overlay=overlay)
             if page.next_link is None:
-                return ""
+                return "", ""
             link, params = page.next_link, None
 
     def _stage_events(self, page, checkpoint: dict, staged: set, keep_sensitive: bool, *,
@@ -859,15 +913,17 @@ def _supersede_holds(district: District, run: SyncRun) -> None:
         ChangeHold.objects.filter(pk=hold.pk).update(status=ChangeHold.Status.REJECTED,
                                                      decided_at=now)
         SyncRun.objects.filter(pk=hold.run_id, status=SyncRun.Status.HELD).update(
-            status=SyncRun.Status.REJECTED, error=f"superseded by run {run.pk}")
+            status=SyncRun.Status.REJECTED, cause=Cause.SUPERSEDED,
+            error=f"superseded by run {run.pk}")
         staging.delete_run_rows(hold.run_id)
 
 
-def _skipped(district: District, kind: str, trigger: str, reason: str) -> SyncRun:
+def _skipped(district: District, kind: str, trigger: str, cause: str, reason: str) -> SyncRun:
     now = timezone.now()
     run = SyncRun.objects.create(
         district=district, kind=kind, trigger=trigger, status=SyncRun.Status.SKIPPED,
         started_at=now, heartbeat_at=now, finished_at=now, duration_seconds=0.0, error=reason,
+        cause=cause,
         counts=diff.empty_counts(), totals=selectors.live_totals(district),
     )
     logger.info("sync of district %s skipped: %s", district.clever_id, reason)
@@ -901,7 +957,7 @@ def _acquire(district: District, kind: str, trigger: str) -> tuple[SyncRun | Non
 def _mark_interrupted(run: SyncRun, now: datetime) -> bool:
     """End a running run whose process is gone; False when it ended meanwhile on its own."""
     taken = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
-        status=SyncRun.Status.FAILED, finished_at=now, retryable=True,
+        status=SyncRun.Status.FAILED, finished_at=now, retryable=True, cause=Cause.INTERRUPTED,
         error=INTERRUPTED.format(seconds=settings.SYNC_STALE_AFTER_SECONDS))
     if taken:
         logger.warning("sync run %s of district %s was abandoned (last heartbeat %s): "
@@ -938,12 +994,12 @@ def run_sync(
     district = District.objects.get(pk=district.pk)
     planned = (SyncRun.Kind.INCREMENTAL
                if kind != SyncRun.Kind.FULL and events_usable(district) else SyncRun.Kind.FULL)
-    reason = not_syncable_reason(district)
-    if reason:
-        return _skipped(district, planned, trigger, reason)
+    cause, reason = not_syncable_reason(district)
+    if cause:
+        return _skipped(district, planned, trigger, cause, reason)
     run, why_not = _acquire(district, planned, trigger)
     if run is None:
-        return _skipped(district, planned, trigger, why_not)
+        return _skipped(district, planned, trigger, Cause.BUSY, why_not)
     try:
         return _Run(run, district, client, started).execute(kind)
     finally:

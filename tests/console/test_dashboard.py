@@ -51,12 +51,21 @@ def test_each_thing_that_needs_attention_is_counted_and_links_to_a_list_that_ans
     held = _district("Held USD")
     ChangeHold.objects.create(run=_run(held, SyncRun.Status.HELD), reasons=[], counts={})
     _district("Revoked USD", status=DistrictStatus.REVOKED)
-    _district("Gone USD", status=DistrictStatus.DISCONNECTED)
+    _district("Gone USD", status=DistrictStatus.DISCONNECTED,
+              departed_at=timezone.now() - timedelta(days=30))
+    _district("Just gone USD", status=DistrictStatus.DISCONNECTED,
+              departed_at=timezone.now() - timedelta(days=1))
 
     items = {item.key: item for item in selectors.attention()}
 
-    assert {key: items[key].count for key in ("holds", "failing", "revoked", "disconnected")} == {
-        "holds": 1, "failing": 1, "revoked": 1, "disconnected": 1}
+    keys = ("holds", "failing", "revoked", "departed_recently", "disconnected")
+    assert {key: items[key].count for key in keys} == {
+        "holds": 1, "failing": 1, "revoked": 1, "departed_recently": 1, "disconnected": 1}
+    # A district that stopped sharing this week is news (its people cannot sign in); earlier, a
+    # known state.
+    assert items["departed_recently"].level == "alert" and items["disconnected"].level == "info"
+    recent = support.get(items["departed_recently"].url).content.decode()
+    assert "Just gone USD" in recent and "Gone USD" not in recent  # names are case-sensitive
     page = support.get(reverse("admin:index")).content.decode()
     for key, item in items.items():
         assert f'id="attention-{key}"' in page

@@ -156,7 +156,8 @@ def test_change_page_shows_token_fingerprint_history_and_audits_never_the_token(
     district = services.set_pasted_token(district=district, token=secret, actor=support_user,
                                          verify=False)
     SyncRun.objects.create(district=district, kind="full", status="failed",
-                           finished_at=timezone.now(), error="ServerError: GET /v3.1/users: HTTP 503")
+                           finished_at=timezone.now(), cause="server_error",
+                           error="ServerError: GET /v3.1/users: HTTP 503")
 
     page = support.get(change_url(district)).content.decode()
 

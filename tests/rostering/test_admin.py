@@ -150,7 +150,7 @@ def test_district_page_shows_live_counts_and_sync_history(support, synced):
 def test_sync_run_list_filters_and_shows_duration_counts_and_errors(support, synced):
     SyncRun.objects.create(district=synced, kind="incremental", status="failed",
                            finished_at=timezone.now(), duration_seconds=75,
-                           error="GET /v3.1/events: HTTP 503: unavailable")
+                           cause="server_error", error="GET /v3.1/events: HTTP 503: unavailable")
     url = reverse("admin:rostering_syncrun_changelist")
 
     everything = support.get(url).content.decode()
@@ -158,12 +158,12 @@ def test_sync_run_list_filters_and_shows_duration_counts_and_errors(support, syn
     full = support.get(url, {"kind__exact": "full", "district__id__exact": synced.pk})
 
     assert ">succeeded</span>" in everything and ">failed</span>" in everything
-    assert ">succeeded</span>" not in failed and "1m 15s" in failed and "HTTP 503" in failed
+    assert ">succeeded</span>" not in failed and "1m 15s" in failed and "server error" in failed
     created = sum(SyncRun.objects.get(district=synced, status="succeeded").counts["created"].values())
     # In words (the finding: "~57 -30" is not what a person says).
     assert full.status_code == 200
     assert f"<td class=\"field-changes\">{created} new</td>" in full.content.decode()
-    assert "HTTP 503" not in full.content.decode()  # the failed run was incremental
+    assert "server error" not in full.content.decode()  # the failed run was incremental
 
 
 def test_a_running_run_page_refreshes_itself_and_a_finished_one_does_not(support, synced):

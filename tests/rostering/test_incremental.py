@@ -102,7 +102,7 @@ def test_a_stale_cursor_falls_back_to_a_full_sync(synced, client):
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert run.kind == SyncRun.Kind.FULL
-    assert "stale" in run.checkpoint["fallback"]
+    assert "stale" in run.checkpoint["fallback"] and run.cause == SyncRun.Cause.EVENTS_STALE
     assert_mirror_matches(district, sandbox_district)
     district.refresh_from_db()
     assert district.event_cursor == SandboxEvent.objects.filter(
@@ -119,7 +119,7 @@ def test_events_switched_off_fall_back_to_a_full_sync(synced, client):
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert run.kind == SyncRun.Kind.FULL
-    assert "switched off" in run.checkpoint["fallback"]
+    assert "switched off" in run.checkpoint["fallback"] and run.cause == SyncRun.Cause.EVENTS_OFF
     assert run.counts["archived"]["courses"] == 1
     assert_mirror_matches(district, sandbox_district)
     district.refresh_from_db()
@@ -135,7 +135,7 @@ def test_a_cursor_older_than_the_retention_means_a_full_sync(synced, client, set
 
     run = run_sync(district=district, kind="incremental", client=client)
 
-    assert run.kind == SyncRun.Kind.FULL and "fallback" not in run.checkpoint
+    assert run.kind == SyncRun.Kind.FULL and "fallback" not in run.checkpoint and not run.cause
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert_mirror_matches(district, sandbox_district)
 
