@@ -36,6 +36,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from clever.errors import CleverError
+from core.forms import ReasonForm
 
 from . import crypto, selectors, services
 from .models import District, DistrictAudit, DistrictStatus
@@ -222,13 +223,6 @@ def extend_district_admin(extension: DistrictAdminExtension) -> DistrictAdminExt
     if not any(type(known) is type(extension) for known in _extensions):
         _extensions.append(extension)
     return extension
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        label="Reason (for the audit log)", min_length=3, max_length=500,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Who asked, or why: it is recorded with your name.")
 
 
 @admin.register(District)

@@ -19,8 +19,10 @@ from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
+from core.forms import ReasonForm
 from districts.admin import SupportAdminMixin, badge, is_support
 
 from . import selectors, services, tasks
@@ -51,8 +53,25 @@ class LmsAuditInline(SupportAdminMixin, admin.TabularInline):
     model = LmsAudit
     extra = 0
     can_delete = False
-    fields = ["created_at", "action", "actor", "details"]
+    fields = ["created_at", "action", "actor", "details_text"]
     readonly_fields = fields
+
+    @admin.display(description="Details")
+    def details_text(self, audit):
+        """The decision's details in words (the reason first), never the stored dict."""
+        details = audit.details or {}
+        state_labels = dict(CleverAssignment.State.choices)
+        lines = [
+            ("Reason", details.get("reason")),
+            ("Student", details.get("student") and selectors.person_name(
+                audit.assignment.section.district_id, details["student"])),
+            ("Clever assignment ID", details.get("clever_id")),
+            ("Was", details.get("state_before") and state_labels.get(details["state_before"],
+                                                                     details["state_before"])),
+            ("Create attempts", details.get("create_attempts")),
+        ]
+        return format_html_join(mark_safe("<br>"), "{}: {}",
+                                ((label, value) for label, value in lines if value))
 
 
 def _enqueue(request, queryset, task, label: str) -> None:
@@ -196,9 +215,23 @@ class CleverAssignmentAdmin(SupportAdminMixin, admin.ModelAdmin):
         return TemplateResponse(request, "lms/admin/link.html", context)
 
     def not_created_view(self, request, object_id):
+        """Asks first, with a reason: a wrong "not created" makes the next push create a second
+        copy of the assignment in the LMS."""
         link = self._get(request, object_id)
-        if request.method != "POST":
-            return self._back(link)
+        form = ReasonForm(request.POST if request.method == "POST" else None)
+        if not form.is_valid():
+            return TemplateResponse(request, "lms/admin/confirm_not_created.html", {
+                **self.admin_site.each_context(request), "opts": self.model._meta,
+                "title": f"Confirm “{link.assignment}” was not created in the LMS?",
+                "link": link, "form": form})
+        try:
+            services.confirm_not_created(assignment=link.assignment, actor=request.user,
+                                         reason=form.cleaned_data["reason"])
+        except services.LmsInputError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, "Confirmed: the next push creates the assignment.")
+        return self._back(link)
         try:
             services.confirm_not_created(assignment=link.assignment, actor=request.user)
         except services.LmsInputError as exc:

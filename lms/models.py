@@ -216,7 +216,8 @@ class LmsAudit(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # IDs and states only: never a grade or a name.
+    # IDs and states, and the reason the person gave in their own words: never a grade or a
+    # name copied from the data.
     details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -122,6 +122,24 @@ def student_rows(assignment: Assignment) -> list[StudentRow]:
             for p in section_students(assignment.section)]
 
 
+def person_name(district_id: int, clever_id: str) -> str:
+    """A person of the district by name, or their Clever ID when the mirror has no such row."""
+    person = Person.objects.filter(district_id=district_id, clever_id=clever_id).first()
+    return str(person) if person is not None else clever_id
+
+
+def student_row(assignment: Assignment, student_clever_id: str) -> StudentRow | None:
+    """One live student of the assignment's section with their grade and push state."""
+    student = section_students(assignment.section).filter(clever_id=student_clever_id).first()
+    if student is None:
+        return None
+    return StudentRow(
+        student=student,
+        result=Result.objects.filter(assignment=assignment, student=student).first(),
+        sync=SubmissionSync.objects.filter(assignment=assignment,
+                                           student_clever_id=student_clever_id).first())
+
+
 def lms_status_text(assignment: Assignment) -> str:
     """The assignment's state in the LMS in plain words."""
     link: CleverAssignment | None = getattr(assignment, "clever", None)

@@ -365,9 +365,11 @@ def request_sync(*, assignment: Assignment, actor=None) -> bool:
 
 
 @transaction.atomic
-def override_lms_edit(*, assignment: Assignment, student_clever_id: str, actor) -> SubmissionSync:
+def override_lms_edit(*, assignment: Assignment, student_clever_id: str, actor,
+                      reason: str) -> SubmissionSync:
     """The teacher chose to send the product's grade over a grade changed in the LMS: the LMS
-    value becomes the baseline, so the next push writes the product's grade (audited)."""
+    value becomes the baseline, so the next push writes the product's grade (audited, with the
+    teacher's reason)."""
     sync = SubmissionSync.objects.select_for_update().get(assignment=assignment,
                                                           student_clever_id=student_clever_id)
     if sync.status != SyncStatus.LMS_EDITED:
@@ -378,7 +380,8 @@ def override_lms_edit(*, assignment: Assignment, student_clever_id: str, actor) 
     sync.updated_at = timezone.now()
     sync.save(update_fields=["pushed", "status", "updated_at"])
     LmsAudit.objects.create(assignment=assignment, action=LmsAudit.Action.OVERRIDE_LMS_EDIT,
-                            actor=actor, details={"student": student_clever_id})
+                            actor=actor, details={"student": student_clever_id,
+                                                  "reason": reason})
     _request_push(assignment)
     return sync
 
@@ -1003,7 +1006,7 @@ def link_clever_assignment(*, assignment: Assignment, clever_id: str, actor,
 
 
 @transaction.atomic
-def confirm_not_created(*, assignment: Assignment, actor) -> CleverAssignment:
+def confirm_not_created(*, assignment: Assignment, actor, reason: str) -> CleverAssignment:
     """Support checked the LMS: the lost create made nothing. The next push creates it."""
     link = CleverAssignment.objects.select_for_update().get(assignment=assignment)
     if link.state not in (State.UNKNOWN, State.CREATING):
@@ -1014,6 +1017,7 @@ def confirm_not_created(*, assignment: Assignment, actor) -> CleverAssignment:
     link.save()
     LmsAudit.objects.create(assignment=assignment, action=LmsAudit.Action.CONFIRMED_NOT_CREATED,
                             actor=actor, details={"state_before": before,
-                                                  "create_attempts": link.create_attempts})
+                                                  "create_attempts": link.create_attempts,
+                                                  "reason": reason})
     _request_push(assignment)
     return link

@@ -8,12 +8,14 @@ signed-in user and a teacher ``SectionMembership`` links them to the section); a
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.forms import ReasonForm
 from rostering.models import Section
 
 from . import selectors, services
@@ -89,15 +91,38 @@ def sync_to_lms(request, assignment_id: int):
     return redirect("lms:section", section_id=assignment.section_id)
 
 
+class ReplaceGradeForm(ReasonForm):
+    reason = forms.CharField(
+        label="Why replace the grade in the LMS?", min_length=3, max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Kept with your name in the assignment's history.")
+
+
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def use_product_grade(request, assignment_id: int, student_clever_id: str):
+    """Ask first, with a reason: sending our grade overwrites a grade someone set in the LMS."""
     assignment = _assignment_for_teacher(request, assignment_id)
-    try:
-        services.override_lms_edit(assignment=assignment, student_clever_id=student_clever_id,
-                                   actor=request.user)
-    except (services.LmsInputError, SubmissionSync.DoesNotExist) as exc:
-        messages.error(request, str(exc) or "That grade was not changed in the LMS.")
-    else:
-        messages.success(request, "Our grade will be sent to the LMS, replacing the LMS edit.")
-    return redirect("lms:assignment", assignment_id=assignment.pk)
+    row = selectors.student_row(assignment, student_clever_id)
+    if row is None:
+        raise Http404("No such student in this class")
+    back = redirect("lms:assignment", assignment_id=assignment.pk)
+    if row.sync is None or row.sync.status != SubmissionSync.Status.LMS_EDITED or row.result is None:
+        messages.info(request, f"{row.student}'s grade was not changed in the LMS: nothing to "
+                               "replace.")
+        return back
+    form = ReplaceGradeForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        try:
+            services.override_lms_edit(assignment=assignment, student_clever_id=student_clever_id,
+                                       actor=request.user, reason=form.cleaned_data["reason"])
+        except services.LmsInputError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Our grade for {row.student} will be sent to the LMS, "
+                                      "replacing the grade set there.")
+        return back
+    return render(request, "lms/replace_grade.html", {
+        "assignment": assignment, "row": row, "form": form,
+        "lms_name": selectors.lms_name(assignment.section.district.lms_type),
+    })

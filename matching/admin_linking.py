@@ -27,7 +27,8 @@ from django.utils.html import format_html_join
 
 from accounts.admin import OrganizationAdmin as AccountsOrganizationAdmin
 from accounts.models import Organization
-from districts.admin import ReasonForm, SupportAdminMixin, badge, is_support
+from core.forms import ReasonForm
+from districts.admin import SupportAdminMixin, badge, is_support
 from districts.models import District
 
 from . import linking

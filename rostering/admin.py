@@ -51,9 +51,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from clever.sensitive import SENSITIVE_FIELDS
+from core.forms import ReasonForm
 from districts import crypto
 from districts.admin import (
-    ReasonForm,
     SupportAdminMixin,
     badge,
     is_support,

@@ -137,7 +137,7 @@ def _build(support, superuser) -> dict:
         KNOBS.add_fault("malformed_json", on_request=1, count=1, path_contains="/assignments")
         assert lms_services.push_assignment(assignment_id=lost.pk, client=api).outcome == "unknown"
     KNOBS.clear_faults()
-    lms_services.confirm_not_created(assignment=lost, actor=support)
+    lms_services.confirm_not_created(assignment=lost, actor=support, reason="Not in Canvas")
     AssignmentFactory(section=lms.section, title="Not pushed yet", due_at=lms.days(9))
 
     # Districts of every status (built first: discovery reconnects a revoked district).

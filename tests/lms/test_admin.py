@@ -64,6 +64,33 @@ def test_support_reconciles_a_lost_create_by_linking_the_uuid(world, support):
     assert LmsAudit.objects.get(assignment=assignment).actor.username == "helpdesk"
 
 
+def test_confirming_a_lost_create_made_nothing_asks_for_a_reason(world, support):
+    assignment = AssignmentFactory(section=world.section, title="Decimals", due_at=world.days(3))
+    KNOBS.add_fault("malformed_json", on_request=1, count=1, path_contains="/assignments")
+    assert services.push_assignment(assignment_id=assignment.pk).outcome == "unknown"
+    link = CleverAssignment.objects.get(assignment=assignment)
+    url = reverse("admin:lms_cleverassignment_not_created", args=[link.pk])
+
+    asked = support.get(url).content.decode()
+    assert "the class gets it twice" in asked and 'name="reason"' in asked
+    bare = support.post(url, {})  # the finding: one click, nothing recorded
+    assert bare.status_code == 200 and "This field is required." in bare.content.decode()
+    link.refresh_from_db()
+    assert link.state == "unknown" and not LmsAudit.objects.filter(assignment=assignment).exists()
+
+    done = support.post(url, {"reason": "Checked Canvas: not there (ticket 12)"})
+
+    assert done.status_code == 302
+    link.refresh_from_db()
+    assert link.state == "not_pushed"  # the push it requested runs after the commit
+    audit = LmsAudit.objects.get(assignment=assignment)
+    assert audit.action == "confirmed_not_created"
+    assert audit.details["reason"] == "Checked Canvas: not there (ticket 12)"
+    history = support.get(reverse("admin:lms_assignment_change", args=[assignment.pk]))
+    assert "Reason: Checked Canvas: not there (ticket 12)" in history.content.decode()
+    assert "Was: " in history.content.decode() and "{&#x27;" not in history.content.decode()
+
+
 def test_people_who_are_not_support_cannot_use_it(world):
     browser = Client()
     browser.force_login(UserFactory(username="staffer", is_staff=True))

@@ -92,7 +92,7 @@ def test_the_teacher_can_send_the_product_grade_over_an_lms_edit(world, api, dja
     assert sync_of(assignment, edited).status == "lms_edited"
 
     services.override_lms_edit(assignment=assignment, student_clever_id=edited.clever_id,
-                               actor=teacher_user)
+                               actor=teacher_user, reason="regraded")
     report = services.push_assignment(assignment_id=assignment.pk, client=api)
 
     assert report.sent == 1

@@ -143,7 +143,7 @@ def test_a_lost_answer_confirmed_not_created_is_created_once(world, api, django_
     KNOBS.add_fault("html", status=502, on_request=1, count=1, path_contains="/assignments")
     assert services.push_assignment(assignment_id=assignment.pk, client=api).outcome == "unknown"
     assert world.sandbox_assignments().count() == 0  # the gateway's 502: nothing made here
-    services.confirm_not_created(assignment=assignment, actor=support)
+    services.confirm_not_created(assignment=assignment, actor=support, reason="Not in the LMS")
     assert services.push_assignment(assignment_id=assignment.pk, client=api).created
     assert world.sandbox_assignments().count() == 1
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 from accounts.factories import UserFactory
 from lms import services
 from lms.factories import AssignmentFactory, ResultFactory
-from lms.models import CleverAssignment
+from lms.models import CleverAssignment, SubmissionSync
 from rostering.models import Person
 from sandbox import lms as sandbox_lms
 
@@ -97,9 +97,41 @@ def test_the_assignment_page_shows_each_students_push_status(world, client, teac
     assert "Draft (not approved)" in rows[draft.clever_id]
     assert "No grade yet" in rows[ungraded.clever_id]
     assert "Stu0 Dent" in rows[edited.clever_id]  # the teacher sees the names
-    response = client.post(reverse("lms:use-product-grade",
-                                   args=[assignment.pk, world.students[0].clever_id]), follow=True)
-    assert "Our grade will be sent to the LMS" in response.content.decode()
+    # Replacing a grade set in the LMS asks first, with a reason (the finding: one click
+    # overwrote a teacher's grade in the LMS, with no confirmation and nothing recorded).
+    url = reverse("lms:use-product-grade", args=[assignment.pk, edited.clever_id])
+    assert f'href="{url}"' in rows[edited.clever_id]
+    confirm = client.get(url).content.decode()
+    assert "Replace Stu0 Dent" in confirm and "9.0 points" in confirm and "6" in confirm
+    assert "is overwritten there" in confirm and 'name="reason"' in confirm
+    refused = client.post(url, {"reason": ""})
+    assert refused.status_code == 200 and "This field is required." in refused.content.decode()
+    sync = SubmissionSync.objects.get(assignment=assignment, student_clever_id=edited.clever_id)
+    assert sync.status == "lms_edited" and not assignment.audits.exists()
+
+    done = client.post(url, {"reason": "Regraded after the retake"}, follow=True)
+
+    assert "Our grade for Stu0 Dent will be sent to the LMS" in done.content.decode()
+    sync.refresh_from_db()
+    assert sync.status == "pending"
+    audit = assignment.audits.get()
+    assert audit.action == "override_lms_edit" and audit.actor == teacher_user
+    assert audit.details == {"student": edited.clever_id, "reason": "Regraded after the retake"}
+    # Nothing to replace any more: back to the assignment, nothing recorded twice.
+    again = client.post(url, {"reason": "again"}, follow=True).content.decode()
+    assert "was not changed in the LMS: nothing to replace" in again
+    assert assignment.audits.count() == 1
+
+
+def test_replacing_a_grade_is_only_for_a_student_of_the_teachers_class(world, client,
+                                                                         teacher_user):
+    assignment = AssignmentFactory(section=world.section, due_at=world.days(3))
+    client.force_login(teacher_user)
+    assert client.get(reverse("lms:use-product-grade",
+                              args=[assignment.pk, "not-a-student"])).status_code == 404
+    client.force_login(UserFactory(username="stranger"))
+    assert client.get(reverse("lms:use-product-grade",
+                              args=[assignment.pk, world.students[0].clever_id])).status_code == 404
 
 
 def test_a_district_without_an_lms_says_so_on_the_page(lms_world, client):
