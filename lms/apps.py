@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class LmsConfig(AppConfig):
     name = "lms"
     verbose_name = "LMS Connect"
+
+    def ready(self):
+        from . import landing  # noqa: F401 - registers the landing panel

@@ -8,7 +8,8 @@ class MatchingConfig(AppConfig):
     def ready(self):
         from sso import services as sso_services
 
-        from . import linking, privacy, tasks, views  # noqa: F401 - privacy subscribes to the purge
+        # privacy subscribes to the purge; landing registers the landing panel.
+        from . import landing, linking, privacy, tasks, views  # noqa: F401
 
         # District linking receives the verified "Log in with Clever" round trips it starts.
         sso_services.register_purpose(linking.PURPOSE, views.district_link_hook)

@@ -36,6 +36,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 from requests import RequestException
 
+from accounts import landing
 from clever.errors import CleverError
 
 from . import forms, selectors, services
@@ -303,6 +304,7 @@ def choose_role(request):
 def account(request):
     return render(request, "sso/account.html", {
         **selectors.account_summary(request),
+        "panels": landing.panels(request),
         "library_offer": services.library_offer(request) is not None,
         "library_joined": bool(request.session.pop(services.SESSION_LIBRARY_JOINED, False)),
     })
