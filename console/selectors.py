@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from districts.models import District, DistrictStatus
 from lms.models import CleverAssignment
@@ -37,7 +38,7 @@ class Attention:
 
 def _changelist(model, **filters) -> str:
     url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
-    return url + ("?" + "&".join(f"{k}={v}" for k, v in filters.items()) if filters else "")
+    return url + ("?" + urlencode(filters) if filters else "")
 
 
 def _last_run_status():
@@ -86,7 +87,7 @@ def attention(now=None) -> list[Attention]:
         Attention("departed_recently", "districts stopped sharing this week",
                   departed.filter(departed_at__gte=recently).count(),
                   _changelist(District, status__exact="disconnected",
-                              departed_at__gte=recently.date().isoformat()),
+                              departed_at__gte=recently.replace(microsecond=0).isoformat()),
                   "Their people can no longer sign in: ask the district whether it meant to "
                   "(it re-authorizes the app in Clever to come back)."),
         Attention("disconnected", "districts stopped sharing earlier",
