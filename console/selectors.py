@@ -13,6 +13,7 @@ from django.utils.http import urlencode
 
 from districts.models import District, DistrictStatus
 from lms.models import CleverAssignment
+from matching import linking
 from matching.models import DistrictLinkRequest, MatchStatus, PersonMatch
 from rostering.models import ChangeHold, SyncRequest, SyncRun
 
@@ -102,10 +103,11 @@ def attention(now=None) -> list[Attention]:
                   PersonMatch.objects.filter(status=MatchStatus.PENDING).count(),
                   _changelist(PersonMatch, status__exact="pending"),
                   "The matcher was not sure: decide who is who."),
-        Attention("link_requests", "district link requests wait",
-                  DistrictLinkRequest.objects.filter(status=DistrictLinkRequest.Status.PENDING).count(),
-                  _changelist(DistrictLinkRequest, status__exact="pending"),
-                  "An organization asked to be linked to a district."),
+        Attention("link_requests", "district link requests wait for support",
+                  linking.pending_waiting_for(DistrictLinkRequest.objects.all(),
+                                              linking.Waiting.SUPPORT).count(),
+                  _changelist(DistrictLinkRequest, waiting_for="support"),
+                  "An organization asked support to link a district."),
         Attention("lms_unknown", "LMS assignments in an unknown state",
                   CleverAssignment.objects.filter(state=CleverAssignment.State.UNKNOWN).count(),
                   _changelist(CleverAssignment, state__exact="unknown"),

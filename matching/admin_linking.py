@@ -2,7 +2,9 @@
 the "Support" group or superusers; everyone else gets 403).
 
 - **The queue** (``DistrictLinkRequest``): requests from the self-serve page, verification links
-  waiting for a district admin, and ambiguous evidence from the refresh. Each item shows the
+  waiting for a district admin, requests of Clever district admins waiting for the organization,
+  and ambiguous evidence from the refresh; each pending one says whom it waits for (a filter too:
+  "waiting for support" is support's own work). Each item shows the
   Clever district and the organization side by side (ids, state, places, email domains), the
   evidence chips of the pair and the district's other candidates; decisions: approve, reject,
   unlink, relink here (a wrong link is corrected; the district's provisioned accounts follow).
@@ -51,6 +53,30 @@ class LinkDecisionForm(forms.Form):
         return cleaned
 
 
+# Whom a pending request waits for, as support staff read it (``linking.waiting_for``).
+WAITING_LABELS = {
+    linking.Waiting.SUPPORT: "waiting for support",
+    linking.Waiting.ORGANIZATION_ADMIN: "waiting for the organization's admin",
+    linking.Waiting.DISTRICT_ADMIN: "verification link sent",
+    linking.Waiting.EXPIRED_LINK: "verification link expired",
+}
+
+
+class WaitingForFilter(admin.SimpleListFilter):
+    title = "waiting for"
+    parameter_name = "waiting_for"
+
+    def lookups(self, request, model_admin):
+        return [("support", "support"), ("organization_admin", "the organization's admin"),
+                ("district_admin", "the district's Clever admin (verification link)")]
+
+    def queryset(self, request, queryset):
+        waiting = {"support": linking.Waiting.SUPPORT,
+                   "organization_admin": linking.Waiting.ORGANIZATION_ADMIN,
+                   "district_admin": linking.Waiting.DISTRICT_ADMIN}.get(self.value())
+        return linking.pending_waiting_for(queryset, waiting) if waiting else queryset
+
+
 REQUEST_COLORS = {
     DistrictLinkRequest.Status.PENDING: "#9a6700",
     DistrictLinkRequest.Status.APPROVED: "#1a7f37",
@@ -92,7 +118,7 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
         "requested_by",
         "created_at",
     ]
-    list_filter = ["status", "origin"]
+    list_filter = ["status", WaitingForFilter, "origin"]
     search_fields = ["district__name", "=district__clever_id", "organization__name"]
     list_select_related = ["district", "district__organization", "organization", "requested_by"]
     actions = ["approve_selected", "reject_selected"]
@@ -105,7 +131,10 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
-        return badge(obj.status, REQUEST_COLORS.get(obj.status, "#6e7781"))
+        text = obj.status
+        if obj.status == DistrictLinkRequest.Status.PENDING:
+            text = f"pending: {WAITING_LABELS[linking.waiting_for(obj)]}"
+        return badge(text, REQUEST_COLORS.get(obj.status, "#6e7781"))
 
     @admin.display(description="evidence")
     def evidence_chips(self, obj):

@@ -1,13 +1,37 @@
-"""The linking panel of an organization admin's landing page (``accounts.landing``)."""
+"""The linking panels of the landing page (``accounts.landing``): an organization admin's (link
+districts; answer what Clever district admins asked) and a Clever district admin's (where their
+district's link stands, and the way to ask for one)."""
 
 from __future__ import annotations
 
 from accounts import landing
 
+from . import linking
+
 
 @landing.provider
 def district_linking(request) -> landing.Panel | None:
-    user = request.user
-    if not (user.is_organization_admin and user.organization_id):
+    organization = linking.administered_organization(request.user)
+    if organization is None:
         return None
-    return landing.Panel("matching/_landing_linking.html", order=10)
+    return landing.Panel(
+        "matching/_landing_linking.html",
+        {"organization": organization,
+         "to_answer": linking.requests_to_answer(organization)},
+        order=10,
+    )
+
+
+@landing.provider
+def district_admin_linking(request) -> landing.Panel | None:
+    district_admin = linking.signed_in_district_admin(request)
+    if district_admin is None:
+        return None
+    district = district_admin.district
+    requests = linking.district_admin_requests(district, limit=1)
+    return landing.Panel(
+        "matching/_landing_district_admin.html",
+        {"district": district,
+         "pending": next((item for item in requests if item.status == item.Status.PENDING), None)},
+        order=10,
+    )

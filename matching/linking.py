@@ -1,4 +1,5 @@
-"""District-to-organization linking (issue #5 part 1): services (writes) and selectors (reads).
+"""District-to-organization linking (issues #5 and #16, part 1): services (writes) and selectors
+(reads).
 
 Evidence per (unlinked Clever district, organization) pair is computed by the pure engine
 (``matching.engine.districts.rank_organizations``) and stored in ``DistrictCandidate`` by
@@ -6,8 +7,10 @@ Evidence per (unlinked Clever district, organization) pair is computed by the pu
 by that precomputed score with one indexed join. Links, relinks and unlinks go through
 ``districts.services`` (audited with the evidence snapshot); the proof of control of a district is
 a "Log in with Clever" round trip (``sso.services.start_clever_login`` with the purpose
-``district_link``) by a Clever district admin of exactly that district. See docs/matching.md,
-"District linking".
+``district_link``) by a Clever district admin of exactly that district, or a Clever district
+admin's request (made in their Clever session) that the organization's admin confirms (issue #16).
+Requests keep whom they wait for and every step (``DistrictLinkRequest.history``). The name search
+reads abbreviations and typos (:class:`NameSearch`). See docs/matching.md, "District linking".
 
 Never logs tokens, emails or names.
 """
@@ -16,11 +19,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import secrets
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from enum import StrEnum
 from urllib.parse import urlencode
 
 from allauth.socialaccount.models import SocialAccount
@@ -32,18 +38,25 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Value
 from django.db.models.functions import Lower, StrIndex, Substr
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.functional import cached_property
+from rapidfuzz import fuzz, process
 
 from accounts.models import Organization, OrganizationEmailDomain
 from districts import services as district_services
 from districts.models import District, DistrictAudit, DistrictStatus, LinkMethod
-from rostering.models import Person
+from rostering import presentation
+from rostering import selectors as rostering_selectors
+from rostering.models import Person, SyncRequest, SyncRun
 from rostering.models import School as CleverSchool
 from rostering.services.provisioning import USERNAME_PREFIX
+from sso import selectors as sso_selectors
+from sso.identity import CleverIdentity
 from sso.models import CleverLogin
 
 from .engine.districts import (
     FREE_MAIL_DOMAINS,
+    STRONG_SOFT_EVIDENCE,
     DistrictMatch,
     DistrictRecord,
     Evidence,
@@ -62,10 +75,40 @@ REFRESH_LABEL = "matching: district evidence refresh"
 ORIGIN_SELF_SERVE = "self_serve"
 ORIGIN_EVIDENCE = "evidence"
 ORIGIN_VERIFICATION_LINK = "verification_link"
+ORIGIN_DISTRICT_ADMIN = "district_admin"
 ORIGIN_CHOICES = {
-    ORIGIN_SELF_SERVE: "Self-serve page (no proof)",
+    ORIGIN_SELF_SERVE: "Organization admin asked support (no proof)",
     ORIGIN_EVIDENCE: "Ambiguous evidence",
     ORIGIN_VERIFICATION_LINK: "Verification link sent to the district admin",
+    ORIGIN_DISTRICT_ADMIN: "Asked by the district's Clever administrator",
+}
+
+
+class Step(StrEnum):
+    """The steps of a request's history (``DistrictLinkRequest.history``)."""
+
+    ASKED_SUPPORT = "asked_support"
+    SENT_LINK = "sent_verification_link"
+    QUEUED = "queued_by_evidence"
+    DISTRICT_ASKED = "asked_by_district_admin"
+    DISTRICT_WITHDREW = "withdrawn_by_district_admin"
+    VERIFIED = "verified_with_clever"
+    CONFIRMED = "confirmed_by_organization"
+    DECLINED = "declined_by_organization"
+    APPROVED = "approved_by_support"
+    REJECTED = "rejected_by_support"
+    MOOT = "closed_district_linked"
+
+
+# How a closed request ended, in words, by its last step.
+OUTCOME_WORDS = {
+    Step.DISTRICT_WITHDREW: "taken back by the district's Clever administrator",
+    Step.VERIFIED: "verified with Clever and linked",
+    Step.CONFIRMED: "confirmed by the organization's administrator and linked",
+    Step.DECLINED: "declined by the organization's administrator",
+    Step.APPROVED: "approved by our support team and linked",
+    Step.REJECTED: "declined by our support team",
+    Step.MOOT: "closed: the district was linked",
 }
 # The engine's evidence kinds that may link automatically after a refresh (a verified round trip
 # links in the hook itself, at the moment Clever confirmed it).
@@ -97,8 +140,14 @@ def _refusals_as_linking_errors(function):
 # --- evidence chips --------------------------------------------------------------------------------
 
 
-def chip_label(kind: str, detail: str) -> str:
-    """What a person reads for one piece of the engine's evidence."""
+# A name's similarity (the engine's rapidfuzz score out of 100) in words, best first.
+NAME_WORDS = ((90, "same name"), (70, "similar name"), (40, "name partly alike"), (0, "different name"))
+
+
+def chip_label(kind: str, detail: str, weight: float = 0.0, *, for_district: bool = False) -> str:
+    """What a person reads for one piece of the engine's evidence: an organization admin
+    (``your`` people and domains are the organization's), or a district admin (``for_district``:
+    the organization's are ``its``)."""
     if kind == "verified_round_trip":
         return "Verified with Clever \u2713"
     if kind == "nces_id":
@@ -107,13 +156,19 @@ def chip_label(kind: str, detail: str) -> str:
         return f"MDR \u2713 {detail}"
     if kind == "sso_logins":
         count = detail.split()[0] if detail else "0"
+        if for_district:
+            return f"{count} of its people logged in from your district"
         return f"{count} of your people logged in from here"
     if kind == "email_domain":
+        if for_district:
+            share = detail.split()[0] if detail else ""
+            return f"{share} of your staff emails on its domains"
         return f"{detail} on your domains"
     if kind == "name":
-        return f"name {detail}"
+        score = float(detail.split("/")[0]) if detail[:1].isdigit() else 0.0
+        return next(words for floor, words in NAME_WORDS if score >= floor)
     if kind == "state":
-        return f"state {detail}"
+        return f"same state ({detail})" if weight >= 0 else f"not in {detail}"
     return f"{kind} {detail}".strip()
 
 
@@ -123,7 +178,7 @@ def _chips(evidence: Iterable[Evidence]) -> list[dict]:
             "kind": item.kind,
             "weight": round(item.weight, 2),
             "detail": item.detail,
-            "label": chip_label(item.kind, item.detail),
+            "label": chip_label(item.kind, item.detail, item.weight),
         }
         for item in evidence
     ]
@@ -156,12 +211,10 @@ def _unlinked() -> QuerySet[District]:
 _LIST_FIELDS = ("pk", "clever_id", "name", "us_state", "nces_id", "mdr_number", "status")
 
 
-def search_unlinked(*, name: str = "", city: str = "", state: str = "") -> QuerySet[District]:
-    """Unlinked, not disconnected districts, searched by name (contains), city (one of its schools
-    is in it) and state (its own, or one of its schools')."""
+def search_unlinked(*, city: str = "", state: str = "") -> QuerySet[District]:
+    """Unlinked, not disconnected districts, filtered by city (one of its schools is in it) and
+    state (its own, or one of its schools'). Names are searched in Python (:class:`NameSearch`)."""
     districts = _unlinked()
-    if name:
-        districts = districts.filter(name__icontains=name.strip())
     # Schools archived by a sync still say where the district is; and a condition on
     # ``archived_at`` makes SQLite walk that index over every school.
     schools = CleverSchool.objects.all()
@@ -174,6 +227,149 @@ def search_unlinked(*, name: str = "", city: str = "", state: str = "") -> Query
             pk__in=schools.filter(city__icontains=city.strip()).values("district_id")
         )
     return districts
+
+
+# --- searching by name ------------------------------------------------------------------------------
+
+# How people write the kind of a district: the same district is "Madison Independent School
+# District" in Clever and "Madison ISD" in a search (or the other way round). A name and a search
+# are both read with each phrase written as its abbreviation, longest phrases first
+# (docs/matching.md, "Searching by name").
+KIND_ABBREVIATIONS = (
+    ("consolidated independent school district", "cisd"),
+    ("community unit school district", "cusd"),
+    ("union free school district", "ufsd"),
+    ("union high school district", "uhsd"),
+    ("independent school district", "isd"),
+    ("unified school district", "usd"),
+    ("central school district", "csd"),
+    ("city school district", "csd"),
+    ("community school district", "csd"),
+    ("consolidated school district", "csd"),
+    ("elementary school district", "esd"),
+    ("high school district", "hsd"),
+    ("public school district", "psd"),
+    ("regional school district", "rsd"),
+    ("area school district", "asd"),
+    ("school district", "sd"),
+    ("public schools", "ps"),
+)
+# Words that say what kind of district it is, not which one: a search needs none of them to
+# find a district ("Madison schools" finds "Madison ISD"); each one the name also has ranks it
+# higher ("Madison County Schools" before "Madison City Schools" for "madison county").
+KIND_WORDS = frozenset(
+    {abbreviation for _phrase, abbreviation in KIND_ABBREVIATIONS}
+    | {"school", "schools", "district", "districts", "public", "unified", "independent", "consolidated",
+       "community", "county", "city", "area", "regional", "union", "central", "unit", "free", "joint",
+       "elementary", "high", "the", "of", "no", "and"}
+)
+# Typos: a word of at least TYPO_MIN_LENGTH letters matches a name's word whose rapidfuzz
+# ``ratio`` (normalized Indel similarity) is at least TYPO_MIN_SIMILARITY: one letter missing,
+# added or swapped for another in a word of five or more ("madisn", "medison", "cedor").
+# Shorter words and numbers must match exactly (or, for words, as the start of a name's word).
+TYPO_MIN_LENGTH = 4
+TYPO_MIN_SIMILARITY = 80.0
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+_DROPPED = re.compile(r"[.'\u2019]")
+_KIND_PHRASE = re.compile(r"\b(?:" + "|".join(phrase for phrase, _ in KIND_ABBREVIATIONS) + r")\b")
+_ABBREVIATION_OF = dict(KIND_ABBREVIATIONS)
+
+
+@functools.lru_cache(maxsize=65_536)
+def search_words(text: str) -> tuple[str, ...]:
+    """``text`` as lowercase ASCII words with kind phrases abbreviated: "Madison Independent
+    School Dist." -> ("madison", "isd", "dist"); "I.S.D." -> ("isd",)."""
+    if not text.isascii():
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(char for char in decomposed if not unicodedata.combining(char))
+    plain = _NOT_WORD.sub(" ", _DROPPED.sub("", text.lower())).strip()
+    # The alternation tries the phrases in the list's order, longest first where they overlap.
+    return tuple(_KIND_PHRASE.sub(lambda found: _ABBREVIATION_OF[found.group()], plain).split())
+
+
+@dataclass(frozen=True)
+class NameMatch:
+    """How well a district's name answers a search (higher is better, compared in this order):
+    the mean of the best score of each searched word (100 exact, 90-99 the start of a word,
+    80-99 a typo), the kind words both have, and the share of the name's own words searched."""
+
+    words: float
+    kinds: int
+    coverage: float
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if word.endswith("s") and len(word) > 3 else word
+
+
+# The kind words each abbreviation stands for ("sd": school, district), so that a search for a
+# kind word finds the names that abbreviate it ("school" finds "Lake Public Schools": "lake ps").
+_SPELLED_OUT: dict[str, set[str]] = defaultdict(set)
+for _phrase, _abbreviation in KIND_ABBREVIATIONS:
+    _SPELLED_OUT[_abbreviation].update(_singular(word) for word in _phrase.split())
+
+
+@functools.lru_cache(maxsize=65_536)
+def _kinds_of(words: tuple[str, ...]) -> frozenset[str]:
+    """The kind words a name has, spelled out and singular."""
+    kinds = {_singular(word) for word in words if word in KIND_WORDS}
+    return frozenset(kinds.union(*(_SPELLED_OUT.get(word, ()) for word in words)))
+
+
+class NameSearch:
+    """A search by name over many districts: each distinct word of their names is scored once
+    against each searched word (rapidfuzz over the vocabulary); a name with none of the matched
+    words is skipped in one set operation, the others are a few lookups."""
+
+    def __init__(self, text: str):
+        words = search_words(text)
+        self.words = tuple(dict.fromkeys(word for word in words if word not in KIND_WORDS))
+        self.kinds = frozenset(_singular(word) for word in words if word in KIND_WORDS)
+
+    def __bool__(self) -> bool:
+        return bool(self.words or self.kinds)
+
+    def rank(self, names: dict[int, str]) -> dict[int, NameMatch]:
+        """The districts (pk -> name) whose name answers the search: every searched word (a
+        search of kind words only: every kind word) is in the name, exactly, as the start of a
+        word, or with a typo."""
+        named = {pk: search_words(name) for pk, name in names.items()}
+        if not self.words:
+            return {pk: NameMatch(100.0, len(self.kinds), 0.0)
+                    for pk, words in named.items() if self.kinds <= _kinds_of(words)}
+        vocabulary = set().union(*named.values())
+        scores = {term: _word_scores(term, vocabulary) for term in self.words}
+        matched = set().union(*scores.values())
+        found = {}
+        for pk, words in named.items():
+            if matched.isdisjoint(words):
+                continue
+            best = [max(scores[term].get(word, 0.0) for word in words) for term in self.words]
+            if min(best) == 0.0:
+                continue
+            own = [word for word in words if word not in KIND_WORDS]
+            searched = sum(1 for word in own if word in matched)
+            found[pk] = NameMatch(sum(best) / len(best), len(self.kinds & _kinds_of(words)),
+                                  searched / len(own) if own else 0.0)
+        return found
+
+
+def _word_scores(searched: str, vocabulary: Iterable[str]) -> dict[str, float]:
+    """The words of ``vocabulary`` that ``searched`` matches, with their score."""
+    if searched.isdigit():
+        return {searched: 100.0} if searched in vocabulary else {}
+    scores = {
+        word: 100.0 if word == searched else 90.0 + 10.0 * len(searched) / len(word)
+        for word in vocabulary
+        if word.startswith(searched)
+    }
+    if len(searched) >= TYPO_MIN_LENGTH:
+        letters = [word for word in vocabulary if not word.isdigit()]
+        for word, score, _index in process.extract(
+            searched, letters, scorer=fuzz.ratio, score_cutoff=TYPO_MIN_SIMILARITY, limit=None
+        ):
+            scores[word] = max(scores.get(word, 0.0), score)
+    return scores
 
 
 class RankedDistricts:
@@ -228,24 +424,28 @@ class RankedDistricts:
 
 
 class SearchedDistricts:
-    """The unmatched list for a search: the search runs once (ids and names of every district it
-    finds, at most the 10,000 unlinked ones), the organization's positive evidence is read once
-    (its ``DistrictCandidate`` rows), both are ordered here, and a page reads its own districts
-    by primary key. No count, and no second evaluation of the search's school subqueries."""
+    """The unmatched list for a search: the city and state filters run once in SQL (ids and
+    names of what they find, at most the 10,000 unlinked districts), the name search ranks them
+    here (:class:`NameSearch`), the organization's positive evidence is read once (its
+    ``DistrictCandidate`` rows), and a page reads its own districts by primary key. Order: the
+    best name match first, then evidence, then name. No count, and no second evaluation of the
+    search's school subqueries."""
 
-    def __init__(self, organization: Organization, districts: QuerySet[District]):
-        found = list(districts.order_by().values_list("pk", "name"))
+    def __init__(self, organization: Organization, districts: QuerySet[District], name: NameSearch):
+        names = dict(districts.order_by().values_list("pk", "name"))
         self.scores = dict(
             DistrictCandidate.objects.filter(organization=organization, score__gt=0)
             .order_by()
             .values_list("district_id", "score")
         )
-        scores = self.scores
-        evidence = sorted(
-            (row for row in found if row[0] in scores), key=lambda r: (-scores[r[0]], r[1], r[0])
-        )
-        rest = sorted((row for row in found if row[0] not in scores), key=lambda r: (r[1], r[0]))
-        self.order = [pk for pk, _name in evidence] + [pk for pk, _name in rest]
+        matches = name.rank(names) if name else {}
+        unmatched = NameMatch(0.0, 0, 0.0)
+
+        def order(pk: int) -> tuple:
+            match = matches.get(pk, unmatched)
+            return (-match.words, -match.kinds, -match.coverage, -self.scores.get(pk, 0.0), names[pk], pk)
+
+        self.order = sorted(matches if name else names, key=order)
 
     def count(self) -> int:
         return len(self.order)
@@ -270,10 +470,11 @@ def unmatched_districts(
     organization: Organization, *, name: str = "", city: str = "", state: str = ""
 ) -> RankedDistricts | SearchedDistricts:
     """Unlinked (and not disconnected) districts, positive evidence for ``organization`` first
-    (score, then name), then the others by name; searchable (:func:`search_unlinked`)."""
-    districts = search_unlinked(name=name, city=city, state=state)
+    (score, then name), then the others by name; searchable by name (:class:`NameSearch`: the
+    best match first), city and state (:func:`search_unlinked`)."""
+    districts = search_unlinked(city=city, state=state)
     if name or city or state:
-        return SearchedDistricts(organization, districts)
+        return SearchedDistricts(organization, districts, NameSearch(name))
     return RankedDistricts(organization, districts)
 
 
@@ -401,6 +602,291 @@ def organization_facts(organization: Organization) -> dict:
         "domains": list(organization.email_domains.values_list("domain", flat=True)),
         "districts": list(organization.districts.values_list("name", flat=True)),
     }
+
+
+# --- selectors: where a request stands ------------------------------------------------------------
+
+
+class Waiting(StrEnum):
+    """Whom a pending request waits for. Support staff may decide any pending request; these
+    say who else may, and so what the people who asked are told."""
+
+    # A Clever district admin of the district asked: the organization's admin confirms it.
+    ORGANIZATION_ADMIN = "organization_admin"
+    SUPPORT = "support"
+    # The verification link is out: the district's Clever admin opens it.
+    DISTRICT_ADMIN = "district_admin"
+    # The verification link expired before anyone used it.
+    EXPIRED_LINK = "expired_link"
+
+
+def verification_expires_at(link_request: DistrictLinkRequest) -> datetime | None:
+    """When the request's verification link expires; None without one (or one issued before
+    the issue time was kept)."""
+    if not link_request.evidence.get("verification_nonce"):
+        return None
+    issued = parse_datetime(str(link_request.evidence.get("verification_issued_at") or ""))
+    return issued + timedelta(seconds=settings.DISTRICT_LINK_VERIFICATION_MAX_AGE) if issued else None
+
+
+def waiting_for(link_request: DistrictLinkRequest, *, now: datetime | None = None) -> Waiting:
+    if link_request.district_admin_clever_id:
+        return Waiting.ORGANIZATION_ADMIN
+    if link_request.support_asked_at is not None or not link_request.evidence.get("verification_nonce"):
+        return Waiting.SUPPORT
+    expires = verification_expires_at(link_request)
+    if expires is not None and expires <= (now or timezone.now()):
+        return Waiting.EXPIRED_LINK
+    return Waiting.DISTRICT_ADMIN
+
+
+def pending_waiting_for(queryset: QuerySet[DistrictLinkRequest], waiting: Waiting,
+                        ) -> QuerySet[DistrictLinkRequest]:
+    """The pending requests of ``queryset`` that wait for ``waiting`` (as ``waiting_for`` reads
+    one request; ``DISTRICT_ADMIN`` here includes links that expired)."""
+    pending = queryset.filter(status=DistrictLinkRequest.Status.PENDING)
+    asked_by_district = ~Q(district_admin_clever_id="")
+    if waiting == Waiting.ORGANIZATION_ADMIN:
+        return pending.filter(asked_by_district)
+    # A pending request without a verification link is support's.
+    for_support = Q(support_asked_at__isnull=False) | ~Q(evidence__has_key="verification_nonce")
+    if waiting == Waiting.SUPPORT:
+        return pending.exclude(asked_by_district).filter(for_support)
+    return pending.exclude(asked_by_district).exclude(for_support)
+
+
+def status_for_organization(link_request: DistrictLinkRequest, *, now: datetime | None = None) -> str:
+    """Where a pending request stands, for the organization's admin."""
+    now = now or timezone.now()
+    waiting = waiting_for(link_request, now=now)
+    expires = verification_expires_at(link_request)
+    if waiting == Waiting.ORGANIZATION_ADMIN:
+        return "The district's Clever administrator asked to link it: waiting for you to confirm it."
+    if waiting == Waiting.SUPPORT:
+        asked = link_request.support_asked_at or link_request.created_at
+        text = f"Waiting for our support team to check it (asked {presentation.moment_text(asked, now=now)})."
+        if expires is not None and expires > now:
+            text += (" The verification link you sent also works until "
+                     f"{presentation.moment_text(expires, now=now)}.")
+        return text
+    if waiting == Waiting.DISTRICT_ADMIN:
+        until = f" (it works until {presentation.moment_text(expires, now=now)})" if expires else ""
+        return ("Waiting for the district's Clever administrator to open the verification link you "
+                f"sent{until}.")
+    return (f"The verification link you sent expired on {presentation.moment_text(expires, now=now)} "
+            "and nothing was linked: get a new link, or ask support.")
+
+
+def outcome(link_request: DistrictLinkRequest) -> str:
+    """How a closed request ended, in words (by its last step)."""
+    steps = [item.get("step") for item in link_request.history or () if isinstance(item, dict)]
+    if steps and steps[-1] in OUTCOME_WORDS:
+        return OUTCOME_WORDS[Step(steps[-1])]
+    return link_request.get_status_display().lower()
+
+
+def pair_request(district: District, organization: Organization) -> DistrictLinkRequest | None:
+    """The pair's pending request, if any."""
+    return DistrictLinkRequest.objects.filter(
+        district=district, organization=organization, status=DistrictLinkRequest.Status.PENDING
+    ).first()
+
+
+# How long a closed request stays on the organization's page.
+CLOSED_SHOWN_DAYS = 30
+
+
+def requests_to_answer(organization: Organization) -> list[DistrictLinkRequest]:
+    """What Clever district admins asked the organization and nobody decided yet, oldest first."""
+    return list(
+        pending_requests(organization).exclude(district_admin_clever_id="").order_by("created_at", "id")
+    )
+
+
+def organization_requests(organization: Organization) -> dict:
+    """The organization's requests as its page shows them: ``to_answer`` (a district's Clever
+    admin asked), ``waiting`` (pending, with where each stands) and ``closed`` (declined or
+    withdrawn in the last ``CLOSED_SHOWN_DAYS`` days, the district not linked here since)."""
+    now = timezone.now()
+    waiting = pending_requests(organization).filter(district_admin_clever_id="").order_by("created_at", "id")
+    closed = (
+        DistrictLinkRequest.objects.filter(
+            organization=organization,
+            status__in=[DistrictLinkRequest.Status.REJECTED, DistrictLinkRequest.Status.WITHDRAWN],
+            decided_at__gte=now - timedelta(days=CLOSED_SHOWN_DAYS),
+        )
+        .exclude(district__organization=organization)
+        .select_related("district")
+    )
+    return {
+        "to_answer": requests_to_answer(organization),
+        "waiting": [(item, status_for_organization(item, now=now)) for item in waiting],
+        "closed": [(item, outcome(item)) for item in closed],
+    }
+
+
+def request_to_answer(organization: Organization, pk) -> DistrictLinkRequest | None:
+    """A pending request a Clever district admin made to ``organization``."""
+    return (
+        DistrictLinkRequest.objects.filter(
+            pk=pk, organization=organization, status=DistrictLinkRequest.Status.PENDING
+        )
+        .exclude(district_admin_clever_id="")
+        .select_related("district", "organization", "requested_by")
+        .first()
+    )
+
+
+# How a district came to be linked, for the organization's admin (``District.link_method``).
+LINKED_BY_WORDS = {
+    LinkMethod.NCES: "its NCES district ID matches yours",
+    LinkMethod.MDR: "its MDR number matches yours",
+    LinkMethod.CLEVER_LOGIN: "verified with Clever",
+    LinkMethod.VERIFICATION_LINK: "verified with Clever through your verification link",
+    LinkMethod.STAFF: "linked by our support team",
+    LinkMethod.REQUEST_APPROVED: "your request, approved by our support team",
+}
+
+
+def how_linked(district: District) -> str:
+    # Both a "Verify with Clever" round trip and a confirmed district admin's request are
+    # Clever logins; the proof in the link's evidence tells them apart.
+    if (district.link_evidence or {}).get("proof") == DistrictVerification.Method.DISTRICT_ADMIN_REQUEST:
+        return "asked by its Clever administrator, confirmed by your organization"
+    return LINKED_BY_WORDS.get(district.link_method, "")
+
+
+# --- selectors: a district's sync, for the people who linked it ----------------------------------
+
+# The roster counts shown, with the word for one of each (``rostering.presentation.label`` is
+# the word for several).
+ROSTER_COUNTS = {"schools": "school", "students": "student", "teachers": "teacher", "staff": "staff",
+                 "sections": "section"}
+
+
+def sync_status(district: District) -> dict:
+    """A linked district's sync as its organization sees it: ``last`` (the last sync's title, or
+    "" before the first), ``outcome`` (its status in words), ``cause`` and ``next_step`` (when it
+    did not simply succeed: ``rostering.presentation.failure_summary``), ``next_sync`` (when the
+    next one comes, or why none does) and ``counts`` (the live roster: label, number)."""
+    run = rostering_selectors.last_sync(district)
+    cause, next_step = presentation.failure_summary(run) if run else ("", "")
+    if run and presentation.support_must_act(run):
+        # The summary's step is written for support staff (their details, their settings).
+        next_step = ("Our support team sees this failure on their dashboard and looks into "
+                     "it; nothing is needed from you.")
+    totals = rostering_selectors.live_totals(district)
+    return {
+        "last": presentation.run_title(run) if run else "",
+        "outcome": presentation.STATUS_WORDS.get(run.status, run.status) if run else "",
+        "failed": bool(run and run.status == SyncRun.Status.FAILED),
+        "cause": cause,
+        "next_step": next_step,
+        "next_sync": _next_sync(district),
+        "counts": [(one if totals[key] == 1 else presentation.label(key), presentation.number(totals[key]))
+                   for key, one in ROSTER_COUNTS.items()],
+    }
+
+
+def _next_sync(district: District) -> str:
+    if district.status != DistrictStatus.CONNECTED:
+        return f"None while the district is {district.get_status_display().lower()}."
+    if not district.sync_enabled:
+        return "None: syncs are switched off for this district (our support team can switch them on)."
+    now = timezone.now()
+    owed = SyncRequest.objects.filter(district=district).values_list("due_at", flat=True).first()
+    if owed is not None and owed <= now:
+        return "Due now."
+    when = presentation.at_text(owed or presentation.next_nightly_sync(now), now=now)
+    return f"{when[0].upper()}{when[1:]}" + ("." if owed else " (the nightly sync).")
+
+
+# --- selectors: the district admin's side -----------------------------------------------------------
+
+# An organization is offered to a Clever district admin only on evidence the district's own
+# name cannot make: ``name`` and ``state`` chips are whatever the district's SIS says, so they
+# do not count, and the rest must add up to OFFER_MIN_BITS (an NCES or MDR match, a verified
+# round trip, three of the organization's people who signed in from the district, or at least
+# 5/8 of its staff emails on the organization's domains). At most OFFER_LIMIT are shown; below
+# the threshold the page says "ask support". docs/matching.md, "The district admin's side".
+OFFER_MIN_BITS = STRONG_SOFT_EVIDENCE
+OFFER_LIMIT = 3
+_TYPED_BY_THE_DISTRICT = ("name", "state")
+
+
+@dataclass(frozen=True)
+class DistrictAdmin:
+    """A Clever district admin signed in now, acting as one: their Clever identity (confirmed by
+    Clever at sign-in), their account and their district."""
+
+    identity: CleverIdentity
+    user: object
+    district: District
+
+
+def signed_in_district_admin(request) -> DistrictAdmin | None:
+    """The signed-in person when they act as a district admin (their active Clever role) of a
+    district that shares its data with the app; Library sign-ins have no admins."""
+    if not request.user.is_authenticated or sso_selectors.active_role(request) != "district_admin":
+        return None
+    identity = sso_selectors.signed_in_identity(request)
+    if identity is None or identity.is_library or "district_admin" not in identity.roles:
+        return None
+    district = sso_selectors.district_for(identity)
+    if district is None or district.library_only or district.status == DistrictStatus.DISCONNECTED:
+        return None
+    return DistrictAdmin(identity=identity, user=request.user, district=district)
+
+
+def offer_strength(chips: list[dict]) -> float:
+    """The bits of evidence the district's own name and state do not make."""
+    return sum(float(chip.get("weight") or 0) for chip in chips or ()
+               if chip.get("kind") not in _TYPED_BY_THE_DISTRICT)
+
+
+@dataclass(frozen=True)
+class Offer:
+    organization: Organization
+    # The evidence chips, labelled for the district admin.
+    chips: list[dict]
+
+
+def offered_organizations(district: District) -> list[Offer]:
+    """The organizations a district admin of ``district`` may ask (strongest first): evidence
+    above the threshold, and never one that declined the district before."""
+    declined = DistrictLinkRequest.objects.filter(
+        district=district, status=DistrictLinkRequest.Status.REJECTED
+    ).values("organization_id")
+    candidates = (
+        DistrictCandidate.objects.filter(district=district)
+        .exclude(organization_id__in=declined)
+        .select_related("organization")
+        .order_by("-score", "organization__name")
+    )
+    offers = [
+        Offer(organization=candidate.organization, chips=_district_chips(candidate.evidence))
+        for candidate in candidates
+        if offer_strength(candidate.evidence) >= OFFER_MIN_BITS
+    ]
+    return offers[:OFFER_LIMIT]
+
+
+def _district_chips(chips: list[dict]) -> list[dict]:
+    return [
+        {**chip, "label": chip_label(chip.get("kind", ""), chip.get("detail", ""),
+                                     float(chip.get("weight") or 0), for_district=True)}
+        for chip in chips
+    ]
+
+
+def district_admin_requests(district: District, *, limit: int = 5) -> list[DistrictLinkRequest]:
+    """What the district's Clever admins asked, newest first (at most one is pending)."""
+    return list(
+        DistrictLinkRequest.objects.filter(district=district)
+        .exclude(district_admin_clever_id="")
+        .select_related("organization")
+        .order_by("-created_at", "-id")[:limit]
+    )
 
 
 # --- evidence inputs (reads for the refresh) ------------------------------------------------------
@@ -670,7 +1156,7 @@ def _act_on(matches: list[DistrictMatch], targets: dict[int, dict]) -> dict:
         ):
             candidate = next(c for c in match.candidates if int(c.organization_key) == organization_pk)
             try:
-                district_services.link_district(
+                _link(
                     district=District(pk=district_pk),
                     organization=organizations[organization_pk],
                     method=method,
@@ -695,14 +1181,17 @@ def _act_on(matches: list[DistrictMatch], targets: dict[int, dict]) -> dict:
             pair = (district_pk, organization_pk)
             if not strong(chips) or pair in asked or pair in undone:
                 continue
+            queued_request = DistrictLinkRequest(
+                district_id=district_pk,
+                organization=organizations[organization_pk],
+                origin=ORIGIN_EVIDENCE,
+                evidence={"score": candidate.score, "chips": chips, "reasons": list(match.reasons)},
+                support_asked_at=timezone.now(),
+            )
+            _step(queued_request, Step.QUEUED)
             try:
                 with transaction.atomic():
-                    DistrictLinkRequest.objects.create(
-                        district_id=district_pk,
-                        organization=organizations[organization_pk],
-                        origin=ORIGIN_EVIDENCE,
-                        evidence={"score": candidate.score, "chips": chips, "reasons": list(match.reasons)},
-                    )
+                    queued_request.save()
             except IntegrityError:
                 continue
             asked.add(pair)
@@ -712,17 +1201,16 @@ def _act_on(matches: list[DistrictMatch], targets: dict[int, dict]) -> dict:
 
 def _withdraw_others(district_pk: int, *, keep: int | None, actor=None) -> int:
     """Pending requests for a district that just got linked are moot."""
-    pending = DistrictLinkRequest.objects.filter(
+    pending = DistrictLinkRequest.objects.select_for_update().filter(
         district_id=district_pk, status=DistrictLinkRequest.Status.PENDING
     )
     if keep is not None:
         pending = pending.exclude(pk=keep)
-    return pending.update(
-        status=DistrictLinkRequest.Status.WITHDRAWN,
-        decided_at=timezone.now(),
-        decided_by=actor,
-        note="The district was linked.",
-    )
+    moot = list(pending)
+    for link_request in moot:
+        _decide(link_request, DistrictLinkRequest.Status.WITHDRAWN, Step.MOOT, by=actor,
+                note="The district was linked.")
+    return len(moot)
 
 
 def _snapshot(district: District, organization: Organization, **extra) -> dict:
@@ -734,11 +1222,88 @@ def _snapshot(district: District, organization: Organization, **extra) -> dict:
     }
 
 
-# --- services: self-serve requests and verification links -----------------------------------------
+# --- services: a request's steps ------------------------------------------------------------------
+
+
+def _step(link_request: DistrictLinkRequest, step: Step, *, by=None, clever_user: str = "",
+          note: str = "") -> None:
+    """Add a step to the request's history (the caller saves it): who (a product user, and for
+    a district admin their Clever user ID), when, and their note. IDs only, never names."""
+    link_request.history = [
+        *(link_request.history or []),
+        {
+            "at": timezone.now().isoformat(),
+            "step": str(step),
+            "by": getattr(by, "pk", None),
+            "clever_user": clever_user,
+            "note": note[:500],
+        },
+    ]
+
+
+def _decide(link_request: DistrictLinkRequest, status: str, step: Step, *, by=None, clever_user: str = "",
+            note: str = "") -> DistrictLinkRequest:
+    """Close a pending request: its status, who and when, a note, the step; its verification
+    link (if any) dies with it."""
+    link_request.status = status
+    link_request.decided_by = by if getattr(by, "pk", None) else None
+    link_request.decided_at = timezone.now()
+    link_request.note = note[:500]
+    link_request.evidence = {key: value for key, value in link_request.evidence.items()
+                             if key != "verification_nonce"}
+    _step(link_request, step, by=by, clever_user=clever_user, note=note)
+    link_request.save(update_fields=["status", "decided_by", "decided_at", "note", "evidence", "history"])
+    return link_request
+
+
+def _unlinked_accounts(district: District) -> list[int]:
+    """The accounts Clever sign-ins made (``clever-*``) for the district's people while it was
+    linked to no organization: they have none."""
+    return list(
+        get_user_model()
+        .objects.filter(organization__isnull=True, username__startswith=USERNAME_PREFIX,
+                        clever_people__district=district)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+
+
+@transaction.atomic
+def _link(*, district: District, organization: Organization, method: str, evidence: dict, actor=None,
+          actor_label: str = "") -> District:
+    """Link through ``districts.services`` (the LINKED audit) and bring into the organization the
+    accounts its people made by signing in while the district was unlinked (a district admin who
+    asked for the link, say): the sync gives everyone else theirs, but it leaves accounts it
+    did not make alone."""
+    accounts = _unlinked_accounts(district)
+    district = district_services.link_district(
+        district=district,
+        organization=organization,
+        method=method,
+        evidence={**evidence, "accounts_joined": len(accounts)},
+        actor=actor,
+        actor_label=actor_label,
+    )
+    get_user_model().objects.filter(pk__in=accounts).update(organization=organization)
+    return district
+
+
+def _pending_pair(district: District, organization: Organization) -> DistrictLinkRequest | None:
+    return (
+        DistrictLinkRequest.objects.select_for_update()
+        .filter(district=district, organization=organization, status=DistrictLinkRequest.Status.PENDING)
+        .first()
+    )
+
+
+# --- services: an organization admin asks ---------------------------------------------------------
 
 
 def _check_linkable(district: District, organization: Organization) -> None:
-    district.refresh_from_db(fields=["organization", "status"])
+    """Refuse a district linked to another organization. Locks the district's row: the asks
+    and links of one district take turns."""
+    locked = District.objects.select_for_update().values("organization_id", "status").get(pk=district.pk)
+    district.organization_id, district.status = locked["organization_id"], locked["status"]
     if district.organization_id is not None and district.organization_id != organization.pk:
         raise LinkingError(
             "This district is already linked to another organization. It cannot be claimed "
@@ -748,24 +1313,24 @@ def _check_linkable(district: District, organization: Organization) -> None:
 
 @transaction.atomic
 def request_district_link(
-    *, organization: Organization, district: District, requested_by, origin: str = ORIGIN_SELF_SERVE
+    *, organization: Organization, district: District, requested_by
 ) -> DistrictLinkRequest:
-    """A pending request for support staff (the same pending pair is asked once)."""
+    """Ask support staff to decide the link. One pending request per pair: asking again changes
+    nothing, and asking after a verification link was sent (or after the district's Clever admin
+    asked) puts that same request in support's queue, the link still working."""
     _check_linkable(district, organization)
-    existing = (
-        DistrictLinkRequest.objects.select_for_update()
-        .filter(district=district, organization=organization, status=DistrictLinkRequest.Status.PENDING)
-        .first()
-    )
-    if existing is not None:
-        return existing
-    return DistrictLinkRequest.objects.create(
+    link_request = _pending_pair(district, organization) or DistrictLinkRequest(
         district=district,
         organization=organization,
         requested_by=requested_by,
-        origin=origin,
+        origin=ORIGIN_SELF_SERVE,
         evidence=_snapshot(district, organization),
     )
+    if link_request.support_asked_at is None:
+        link_request.support_asked_at = timezone.now()
+        _step(link_request, Step.ASKED_SUPPORT, by=requested_by)
+        link_request.save()
+    return link_request
 
 
 def verification_days() -> int:
@@ -778,19 +1343,13 @@ def _signer() -> signing.TimestampSigner:
 
 @transaction.atomic
 def issue_verification_link(*, organization: Organization, district: District, requested_by) -> str:
-    """A signed, expiring, single-use token naming a new pending request (origin
+    """A signed, expiring, single-use token naming the pair's pending request (a new one: origin
     ``verification_link``); the organization admin sends its URL to the Clever district admin."""
     _check_linkable(district, organization)
     nonce = secrets.token_urlsafe(16)
-    link_request = (
-        DistrictLinkRequest.objects.filter(
-            district=district, organization=organization, status=DistrictLinkRequest.Status.PENDING
-        )
-        .select_for_update()
-        .first()
-    )
+    link_request = _pending_pair(district, organization)
     if link_request is None:
-        link_request = DistrictLinkRequest.objects.create(
+        link_request = DistrictLinkRequest(
             district=district,
             organization=organization,
             requested_by=requested_by,
@@ -802,8 +1361,10 @@ def issue_verification_link(*, organization: Organization, district: District, r
         **link_request.evidence,
         "verification_nonce": nonce,
         "verification_requested_by": requested_by.pk,
+        "verification_issued_at": timezone.now().isoformat(),
     }
-    link_request.save(update_fields=["evidence"])
+    _step(link_request, Step.SENT_LINK, by=requested_by)
+    link_request.save()
     return _signer().sign_object({"request": link_request.pk, "nonce": nonce}, compress=True)
 
 
@@ -913,7 +1474,7 @@ def complete_clever_verification(*, identity, data: dict, actor) -> Verified:
             if method == DistrictVerification.Method.VERIFICATION_LINK
             else LinkMethod.CLEVER_LOGIN
         )
-        district_services.link_district(
+        _link(
             district=district,
             organization=organization,
             method=link_method,
@@ -927,15 +1488,14 @@ def complete_clever_verification(*, identity, data: dict, actor) -> Verified:
             actor=requester,
             actor_label=f"{requester} (verified with Clever)",
         )
-    now = timezone.now()
-    if link_request is not None:
-        evidence = {key: value for key, value in link_request.evidence.items() if key != "verification_nonce"}
-        link_request.evidence = {**evidence, "verified_by_clever_user": identity.clever_id}
-        link_request.status = DistrictLinkRequest.Status.APPROVED
-        link_request.decided_at = now
-        link_request.note = "Verified with Clever by a district administrator of the district."
-        link_request.save(update_fields=["evidence", "status", "decided_at", "note"])
-    _withdraw_others(district.pk, keep=link_request.pk if link_request else None)
+    # The verification link's request, or the pair's own pending one (support was asked, say).
+    verified = link_request or _pending_pair(district, organization)
+    if verified is not None:
+        verified.evidence = {**verified.evidence, "verified_by_clever_user": identity.clever_id}
+        _decide(verified, DistrictLinkRequest.Status.APPROVED, Step.VERIFIED, by=requester,
+                clever_user=identity.clever_id,
+                note="Verified with Clever by a district administrator of the district.")
+    _withdraw_others(district.pk, keep=verified.pk if verified else None)
     return Verified(district=district, organization=organization, already=already)
 
 
@@ -962,27 +1522,17 @@ def staff_link_district(
     extra = {"request": link_request.pk, "origin": link_request.origin} if link_request else {}
     if reason:
         extra["reason"] = reason[:500]
-    district = district_services.link_district(
+    district = _link(
         district=district,
         organization=organization,
         method=method,
         evidence=_snapshot(district, organization, **extra),
         actor=actor,
     )
-    now = timezone.now()
-    if link_request is not None:
-        DistrictLinkRequest.objects.filter(pk=link_request.pk).update(
-            status=DistrictLinkRequest.Status.APPROVED, decided_by=actor, decided_at=now
-        )
-    # The pair approved by someone else (another request) is moot too.
-    DistrictLinkRequest.objects.filter(
-        district=district, organization=organization, status=DistrictLinkRequest.Status.PENDING
-    ).update(
-        status=DistrictLinkRequest.Status.APPROVED,
-        decided_by=actor,
-        decided_at=now,
-        note="Linked by support staff.",
-    )
+    # The request approved, or the pair's own pending request (support linked it from the list).
+    approved = link_request or _pending_pair(district, organization)
+    if approved is not None:
+        _decide(approved, DistrictLinkRequest.Status.APPROVED, Step.APPROVED, by=actor, note=reason)
     _withdraw_others(district.pk, keep=None, actor=actor)
     return district
 
@@ -1009,14 +1559,7 @@ def reject_link_request(*, link_request: DistrictLinkRequest, actor, note: str =
     link_request = DistrictLinkRequest.objects.select_for_update().get(pk=link_request.pk)
     if link_request.status != DistrictLinkRequest.Status.PENDING:
         raise LinkingError(f"This request is {link_request.status} already.")
-    link_request.status = DistrictLinkRequest.Status.REJECTED
-    link_request.decided_by = actor
-    link_request.decided_at = timezone.now()
-    link_request.note = note[:500]
-    # A rejected verification link is dead too.
-    link_request.evidence = {k: v for k, v in link_request.evidence.items() if k != "verification_nonce"}
-    link_request.save(update_fields=["status", "decided_by", "decided_at", "note", "evidence"])
-    return link_request
+    return _decide(link_request, DistrictLinkRequest.Status.REJECTED, Step.REJECTED, by=actor, note=note)
 
 
 @_refusals_as_linking_errors
@@ -1077,10 +1620,148 @@ def staff_relink_district(
     )
     moved = get_user_model().objects.filter(pk__in=accounts).update(organization=organization)
     _revoke_verifications(district, before)
-    now = timezone.now()
     if link_request is not None:
-        DistrictLinkRequest.objects.filter(pk=link_request.pk).update(
-            status=DistrictLinkRequest.Status.APPROVED, decided_by=actor, decided_at=now
-        )
+        _decide(link_request, DistrictLinkRequest.Status.APPROVED, Step.APPROVED, by=actor, note=reason)
     _withdraw_others(district.pk, keep=None, actor=actor)
     return district, moved
+
+
+# --- services: a Clever district admin asks, the organization answers -----------------------------
+
+
+def _check_district_admin(district_admin: DistrictAdmin, district: District) -> None:
+    identity = district_admin.identity
+    if (identity.is_library or "district_admin" not in identity.roles
+            or identity.district_id != district.clever_id):
+        raise LinkingError("Only a district administrator of this district in Clever can ask for its link.")
+
+
+@transaction.atomic
+def ask_organization_to_link(
+    *, district_admin: DistrictAdmin, organization: Organization
+) -> DistrictLinkRequest:
+    """A Clever district admin asks to link their district to ``organization``, one of
+    :func:`offered_organizations`. Nothing is linked on their word: the organization's admin
+    confirms it (or support staff approve it). One pending ask per district; a pair the
+    organization (or support) declined is not asked again from here. A pending request of the
+    organization for the same district becomes this ask (both sides now agree to ask)."""
+    district = district_admin.district
+    _check_district_admin(district_admin, district)
+    _check_linkable(district, organization)
+    if district.organization_id is not None:
+        raise LinkingError("Your district is linked already.")
+    if organization.pk not in {offer.organization.pk for offer in offered_organizations(district)}:
+        raise LinkingError(
+            "This organization cannot be asked from here. Ask our support team to link your district."
+        )
+    if DistrictLinkRequest.objects.filter(
+        district=district, status=DistrictLinkRequest.Status.PENDING
+    ).exclude(district_admin_clever_id="").exists():
+        raise LinkingError(
+            "Your district already asked an organization to link it: wait for its answer, or take that "
+            "request back first."
+        )
+    link_request = _pending_pair(district, organization) or DistrictLinkRequest(
+        district=district,
+        organization=organization,
+        requested_by=district_admin.user,
+        origin=ORIGIN_DISTRICT_ADMIN,
+        evidence=_snapshot(district, organization),
+    )
+    clever_user = district_admin.identity.clever_id
+    link_request.district_admin_clever_id = clever_user
+    _step(link_request, Step.DISTRICT_ASKED, by=district_admin.user, clever_user=clever_user)
+    link_request.save()
+    return link_request
+
+
+@transaction.atomic
+def withdraw_district_admin_request(*, district_admin: DistrictAdmin) -> DistrictLinkRequest:
+    """A Clever district admin of the district takes back its pending ask. A request the
+    organization made itself stays, waiting as it did before the district asked."""
+    district = district_admin.district
+    _check_district_admin(district_admin, district)
+    link_request = (
+        DistrictLinkRequest.objects.select_for_update()
+        .filter(district=district, status=DistrictLinkRequest.Status.PENDING)
+        .exclude(district_admin_clever_id="")
+        .first()
+    )
+    if link_request is None:
+        raise LinkingError("Your district has no request waiting.")
+    clever_user = district_admin.identity.clever_id
+    if link_request.origin == ORIGIN_DISTRICT_ADMIN:
+        return _decide(link_request, DistrictLinkRequest.Status.WITHDRAWN, Step.DISTRICT_WITHDREW,
+                       by=district_admin.user, clever_user=clever_user,
+                       note="Taken back by the district's Clever administrator.")
+    link_request.district_admin_clever_id = ""
+    _step(link_request, Step.DISTRICT_WITHDREW, by=district_admin.user, clever_user=clever_user)
+    link_request.save(update_fields=["district_admin_clever_id", "history"])
+    return link_request
+
+
+def _answerable(link_request: DistrictLinkRequest, organization_admin) -> DistrictLinkRequest:
+    """The request, locked, when ``organization_admin`` may answer it now."""
+    organization = administered_organization(organization_admin)
+    locked = (
+        DistrictLinkRequest.objects.select_for_update(of=("self",))
+        .select_related("district", "organization")
+        .filter(pk=link_request.pk)
+        .first()
+    )
+    if locked is None or organization is None or locked.organization_id != organization.pk:
+        raise LinkingError("Only an administrator of the organization asked can answer this request.")
+    if locked.status != DistrictLinkRequest.Status.PENDING or not locked.district_admin_clever_id:
+        raise LinkingError("This request was answered or taken back already.")
+    return locked
+
+
+@_refusals_as_linking_errors
+@transaction.atomic
+def confirm_district_admin_request(
+    *, link_request: DistrictLinkRequest, organization_admin, reason: str
+) -> District:
+    """The organization's admin confirms what the district's Clever admin asked: both sides agree,
+    so the district is linked (method ``clever_login``: Clever confirmed the district admin at
+    their sign-in), audited with the evidence, both people and the reason, and the agreement is
+    recorded as a ``DistrictVerification`` (evidence for the ranking, revoked by an unlink)."""
+    link_request = _answerable(link_request, organization_admin)
+    district, organization = link_request.district, link_request.organization
+    _check_linkable(district, organization)
+    DistrictVerification.objects.create(
+        district=district,
+        organization=organization,
+        method=DistrictVerification.Method.DISTRICT_ADMIN_REQUEST,
+        clever_user_id=link_request.district_admin_clever_id,
+        requested_by=organization_admin,
+    )
+    _link(
+        district=district,
+        organization=organization,
+        method=LinkMethod.CLEVER_LOGIN,
+        evidence=_snapshot(
+            district,
+            organization,
+            request=link_request.pk,
+            proof=DistrictVerification.Method.DISTRICT_ADMIN_REQUEST,
+            asked_by_clever_user=link_request.district_admin_clever_id,
+            reason=reason[:500],
+        ),
+        actor=organization_admin,
+        actor_label=f"{organization_admin} (confirmed the request of the district's Clever administrator)",
+    )
+    _decide(link_request, DistrictLinkRequest.Status.APPROVED, Step.CONFIRMED, by=organization_admin,
+            note=reason)
+    _withdraw_others(district.pk, keep=link_request.pk, actor=organization_admin)
+    return district
+
+
+@transaction.atomic
+def decline_district_admin_request(
+    *, link_request: DistrictLinkRequest, organization_admin, reason: str
+) -> DistrictLinkRequest:
+    """The organization's admin declines what the district's Clever admin asked (the district
+    admin cannot ask this organization again; support can still link it)."""
+    link_request = _answerable(link_request, organization_admin)
+    return _decide(link_request, DistrictLinkRequest.Status.REJECTED, Step.DECLINED, by=organization_admin,
+                   note=reason)

@@ -7,7 +7,8 @@
 - ``MatchAudit``: every link and unlink of a product record to a Clever record, with the
   evidence snapshot (DESIGN: who or what decided, evidence, when).
 - ``DistrictLinkRequest``: a request to link a Clever district to an organization that needs a
-  person's decision (from the self-serve page without proof, or ambiguous evidence).
+  person's decision (an organization admin asking support or sending a verification link, a
+  Clever district admin asking an organization, or ambiguous evidence), with its history.
 
 Reviewed decisions are the engine's labels: ``m`` probabilities are estimated from them.
 """
@@ -165,13 +166,21 @@ class MatchAudit(models.Model):
 
 
 class DistrictLinkRequest(models.Model):
-    """A district-to-organization link waiting for support staff."""
+    """A district-to-organization link waiting for a decision (``matching.linking``).
+
+    Support staff may decide every pending request (the admin's queue); who else may, and so
+    whom the request waits for, follows from two facts kept here: a Clever district admin of the
+    district asked (``district_admin_clever_id``: the organization's admin confirms or declines)
+    and an organization admin asked support (``support_asked_at``); with neither, it waits for
+    the district's Clever admin to open the verification link named in ``evidence``.
+    """
 
     class Status(models.TextChoices):
         PENDING = "pending"
         APPROVED = "approved"
         REJECTED = "rejected"
-        # Another decision made it moot (the district got linked some other way).
+        # Another decision made it moot (the district got linked some other way), or the
+        # district admin who asked took it back.
         WITHDRAWN = "withdrawn"
 
     district = models.ForeignKey("districts.District", on_delete=models.CASCADE, related_name="link_requests")
@@ -181,10 +190,19 @@ class DistrictLinkRequest(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # Where it came from: "self_serve" (no proof), "evidence" (ambiguous automatic evidence).
+    # Where it came from (``matching.linking.ORIGIN_CHOICES``): "self_serve" (an organization
+    # admin asked support), "verification_link", "evidence" (ambiguous automatic evidence),
+    # "district_admin" (a Clever district admin of the district asked).
     origin = models.CharField(max_length=32)
-    # The evidence chips at request time (scores and counts; never a token or a child's data).
+    # The evidence chips at request time (scores and counts; never a token or a child's data),
+    # and the live verification link's nonce and issue time.
     evidence = models.JSONField(default=dict, blank=True)
+    # When an organization admin asked support to decide (or the evidence refresh queued it).
+    support_asked_at = models.DateTimeField(null=True, blank=True)
+    # The Clever user ID of the district admin who asked (verified by Clever at their sign-in).
+    district_admin_clever_id = models.CharField(max_length=24, blank=True)
+    # Every step, oldest first: [{"at", "step", "by" (user pk or None), "clever_user", "note"}].
+    history = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -200,7 +218,13 @@ class DistrictLinkRequest(models.Model):
                 fields=["district", "organization"],
                 condition=models.Q(status="pending"),
                 name="one_pending_link_request_per_pair",
-            )
+            ),
+            # A district admin asks one organization at a time (no spraying requests).
+            models.UniqueConstraint(
+                fields=["district"],
+                condition=models.Q(status="pending") & ~models.Q(district_admin_clever_id=""),
+                name="one_pending_district_admin_request",
+            ),
         ]
 
     def __str__(self):
@@ -247,13 +271,19 @@ class DistrictVerification(models.Model):
         ROUND_TRIP = "round_trip", "Verified with Clever by the organization admin"
         # The Clever district admin opened the signed verification link the organization admin sent.
         VERIFICATION_LINK = "verification_link", "Verified with Clever through a signed link"
+        # A Clever district admin of the district asked for the link from their side and an
+        # administrator of the organization confirmed it.
+        DISTRICT_ADMIN_REQUEST = (
+            "district_admin_request",
+            "Asked by the district's Clever administrator, confirmed by the organization",
+        )
 
     district = models.ForeignKey("districts.District", on_delete=models.CASCADE, related_name="+")
     organization = models.ForeignKey("accounts.Organization", on_delete=models.CASCADE, related_name="+")
     method = models.CharField(max_length=32, choices=Method.choices)
     # The Clever user (a district admin of the district) who signed in; an ID, never a name.
     clever_user_id = models.CharField(max_length=24)
-    # The organization admin who asked for the link.
+    # The organization admin who asked for (or confirmed) the link.
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

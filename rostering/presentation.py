@@ -336,6 +336,16 @@ def _fallback(run: SyncRun) -> tuple[str, str]:
     return ("", "")
 
 
+# Failures the district fixes (it re-authorizes, or chose to stop sharing): not support's job.
+_DISTRICTS_OWN = frozenset({Cause.TOKEN_REFUSED, Cause.NO_TOKEN, Cause.DEPARTED})
+
+
+def support_must_act(run: SyncRun) -> bool:
+    """Whether only support can fix ``run``'s failure: waiting will not, nor the district."""
+    return (run.status == SyncRun.Status.FAILED and not run.retryable
+            and run.cause not in _DISTRICTS_OWN)
+
+
 def failure_summary(run: SyncRun, *, retry_at=_UNKNOWN,
                     now: datetime | None = None) -> tuple[str, str]:
     """What went wrong with ``run``, in words, and the next step: ``(cause, next_step)``;

@@ -75,6 +75,8 @@ def refusal_page(request, *, outcome: str, identity, district):
         "district": district,
         "known": district is not None,
         "roles": [ROLE_LABELS[r] for r in identity.roles],
+        # A district admin can do something about it: connect the app, then link the district.
+        "district_admin": "district_admin" in identity.acting_roles,
     }
     return render(request, templates.get(outcome, "sso/error.html"), context, status=403)
 

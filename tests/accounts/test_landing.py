@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.sessions.backends.db import SessionStore
 from django.test import RequestFactory
 from django.urls import reverse
 
@@ -10,9 +11,15 @@ from accounts import landing
 from accounts.factories import UserFactory
 
 
-def test_providers_give_panels_in_order_and_nothing_says_what_comes_next(db, client):
+def landing_request(username: str):
     request = RequestFactory().get("/account/")
-    request.user = UserFactory(username="nobody")
+    request.user = UserFactory(username=username)
+    request.session = SessionStore()
+    return request
+
+
+def test_providers_give_panels_in_order_and_nothing_says_what_comes_next(db, client):
+    request = landing_request("nobody")
     assert all(panel.template for panel in landing.panels(request))
 
     client.force_login(request.user)
@@ -32,7 +39,6 @@ def extra_provider():
 
 
 def test_a_provider_is_registered_once_and_panels_sort_by_order(db, extra_provider):
-    request = RequestFactory().get("/account/")
-    request.user = UserFactory(username="someone")
+    request = landing_request("someone")
     assert landing._providers.count(extra_provider) == 1
     assert landing.panels(request)[0].order == -1

@@ -399,7 +399,7 @@ def test_without_proof_the_request_goes_to_supports_queue(maple, maple_org):
     ) == (linking.ORIGIN_SELF_SERVE, DistrictLinkRequest.Status.PENDING, organization, admin)
     maple.district.refresh_from_db()
     assert maple.district.organization is None
-    assert "waiting for support" in browser.client.get(PAGE).content.decode()
+    assert "Waiting for our support team to check it" in browser.client.get(PAGE).content.decode()
 
 
 # --- the page: ranking, search, pagination -------------------------------------------------------------
