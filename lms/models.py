@@ -31,8 +31,9 @@ FLAGS = ("excused", "late", "missing")
 
 
 class SyncPolicy(models.TextChoices):
-    ON_CREATE = "on_create", "Push when created, and whenever it or an approved grade changes"
-    MANUAL = "manual", "Only when a teacher clicks “Sync to LMS”"
+    # In the teacher's words: when the assignment and its approved grades go to the LMS.
+    ON_CREATE = "on_create", "Sent to the LMS automatically, and its grades as they are approved"
+    MANUAL = "manual", "Sent to the LMS when the teacher clicks “Sync to LMS”"
 
 
 class Assignment(models.Model):

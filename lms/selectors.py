@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from districts.models import District, DistrictStatus
 from rostering.models import Person, Section, SectionMembership
 
-from .models import Assignment, CleverAssignment, Problem, Result, SubmissionSync
+from .models import Assignment, CleverAssignment, GradingType, Problem, Result, SubmissionSync
 
 SUPPORTED_LMS = ("canvas", "schoology", "google_classroom")
 # A push asked for longer ago than this and never started (a lost message) runs again.
@@ -21,7 +22,8 @@ LMS_NAMES = {"canvas": "Canvas", "schoology": "Schoology", "google_classroom": "
 
 
 def lms_name(lms_type: str) -> str:
-    return LMS_NAMES.get(lms_type, lms_type or "no LMS")
+    """The LMS by its name, for sentences ("sent to Canvas"); "the LMS" when there is none."""
+    return LMS_NAMES.get(lms_type, lms_type or "the LMS")
 
 
 def district_blocker(district: District) -> str:
@@ -97,28 +99,74 @@ def approved_results(assignment: Assignment) -> QuerySet[Result]:
             .select_related("student").order_by("student__clever_id"))
 
 
+def _score(points: float | None, grade: str, possible: float | None = None) -> str:
+    """A grade in words: "8", "8 / 10", "B+ (88)", "pass"; "" for none."""
+    number = f"{points:g}" if isinstance(points, (int, float)) else ""
+    if number and possible is not None:
+        number += f" / {possible:g}"
+    if grade and number:
+        return f"{grade} ({number})"
+    return grade or number
+
+
+# A grade's state in the LMS in words (after a count, or capitalized in a student's row), in
+# the order a teacher reads them.
+PUSH_WORDS = {
+    SubmissionSync.Status.PUSHED: "sent to {lms}",
+    SubmissionSync.Status.PENDING: "waiting to be sent",
+    SubmissionSync.Status.LMS_EDITED: "changed in {lms} (kept)",
+    SubmissionSync.Status.NOT_IN_LMS: "not in the {lms} class",
+    SubmissionSync.Status.ERROR: "refused by {lms}",
+}
+
+
 @dataclass
 class StudentRow:
     student: Person
     result: Result | None
     sync: SubmissionSync | None
+    lms: str = "the LMS"  # the LMS's name, for the words
+
+    @property
+    def our_grade(self) -> str:
+        """The product's grade: "8", "B+ (88)", "pass" ("" when none)."""
+        if self.result is None:
+            return ""
+        return _score(self.result.points, self.result.grade)
+
+    @property
+    def lms_grade(self) -> str:
+        """The grade last seen in the LMS ("" when never seen). Clever reads a blank
+        ``grade_points`` as 0, so beside a letter a 0 says nothing and is left out."""
+        seen = self.sync.lms_value if self.sync is not None else None
+        if not seen:
+            return ""
+        points = seen.get("grade_points")
+        return _score(points if points or not seen.get("grade") else None, seen.get("grade") or "")
 
     @property
     def push_status(self) -> str:
-        if self.sync is not None:
-            return self.sync.get_status_display()
+        """Where the student's grade is, in words: a change in the LMS (kept) first, then our
+        grade's state (a draft, or approved since it was last sent), then the LMS's."""
+        sync = self.sync
+        if sync is not None and (sync.status == SubmissionSync.Status.LMS_EDITED or self.result is None):
+            return capfirst(PUSH_WORDS[sync.status].format(lms=self.lms))
         if self.result is None:
             return "No grade yet"
         if self.result.status != Result.Status.APPROVED:
             return "Draft (not approved)"
-        return "Waiting to be sent"
+        if sync is None or (sync.status == SubmissionSync.Status.PUSHED and sync.pushed_at is not None
+                            and self.result.updated_at > sync.pushed_at):
+            return "Waiting to be sent"
+        return capfirst(PUSH_WORDS[sync.status].format(lms=self.lms))
 
 
 def student_rows(assignment: Assignment) -> list[StudentRow]:
     results = {r.student.clever_id: r for r in
                Result.objects.filter(assignment=assignment).select_related("student")}
     syncs = {s.student_clever_id: s for s in SubmissionSync.objects.filter(assignment=assignment)}
-    return [StudentRow(student=p, result=results.get(p.clever_id), sync=syncs.get(p.clever_id))
+    lms = lms_name(assignment.section.district.lms_type)
+    return [StudentRow(student=p, result=results.get(p.clever_id), sync=syncs.get(p.clever_id), lms=lms)
             for p in section_students(assignment.section)]
 
 
@@ -137,7 +185,8 @@ def student_row(assignment: Assignment, student_clever_id: str) -> StudentRow | 
         student=student,
         result=Result.objects.filter(assignment=assignment, student=student).first(),
         sync=SubmissionSync.objects.filter(assignment=assignment,
-                                           student_clever_id=student_clever_id).first())
+                                           student_clever_id=student_clever_id).first(),
+        lms=lms_name(assignment.section.district.lms_type))
 
 
 def lms_status_text(assignment: Assignment) -> str:
@@ -171,6 +220,201 @@ def push_counts(assignment: Assignment) -> dict[str, int]:
     for status in SubmissionSync.objects.filter(assignment=assignment).values_list("status", flat=True):
         counts[status] = counts.get(status, 0) + 1
     return counts
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def push_counts_text(assignment: Assignment, lms: str) -> str:
+    """The grades' states in the LMS in words: "3 sent to Canvas, 1 changed in Canvas (kept)"."""
+    counts = push_counts(assignment)
+    return ", ".join(f"{counts[status]} {words.format(lms=lms)}"
+                     for status, words in PUSH_WORDS.items() if counts.get(status))
+
+
+def grades_text(assignment: Assignment) -> str:
+    """How far the class's grading is, in words: "4 of 5 students graded (1 draft)"."""
+    students = section_students(assignment.section)
+    results = Result.objects.filter(assignment=assignment, student__in=students)
+    graded = results.count()
+    drafts = results.filter(status=Result.Status.DRAFT).count()
+    text = f"{graded} of {_count(students.count(), 'student')} graded"
+    return text + (f" ({_count(drafts, 'draft')})" if drafts else "")
+
+
+def push_outcome(assignment: Assignment, since: datetime, *, subject: str = "") -> tuple[str, str]:
+    """(message level, words) saying what became of a push asked for at ``since``: sent (and
+    what happened to the grades), failed and why, or still waiting. Read after the request's
+    commit: with eager tasks the push has run by then; with a worker it may not have.
+    ``subject`` names the assignment in the sentence (its title by default; "It" after a
+    sentence that named it)."""
+    link = CleverAssignment.objects.get(assignment=assignment)
+    lms = lms_name(assignment.section.district.lms_type)
+    title = subject or f"“{assignment.title}”"
+    pushed = link.last_push_at is not None and link.last_push_at >= since
+    failed = bool(link.problem) and link.problem_at is not None and link.problem_at >= since
+    if link.state == CleverAssignment.State.UNKNOWN and failed:
+        return "error", link.problem_message
+    if pushed and failed:
+        return "error", f"{title} is in {lms}, but not everything went: {link.problem_message}"
+    if failed:
+        return "error", f"{title} was not sent to {lms}: {link.problem_message}"
+    if pushed:
+        grades = push_counts_text(assignment, lms)
+        return "success", f"{title} is in {lms}" + (f". Grades: {grades}." if grades else
+                                                     ", with no approved grades yet.")
+    return "info", (f"{title} is waiting to be sent to {lms}. It usually goes within a minute; "
+                    "this page shows when it is there.")
+
+
+def replacement_outcome(assignment: Assignment, student: Person, since: datetime) -> tuple[str, str]:
+    """(message level, words) after a teacher chose to send our grade over an LMS edit."""
+    lms = lms_name(assignment.section.district.lms_type)
+    sync = SubmissionSync.objects.get(assignment=assignment, student_clever_id=student.clever_id)
+    if sync.status == SubmissionSync.Status.PUSHED and sync.pushed_at and sync.pushed_at >= since:
+        return "success", f"Our grade for {student} is in {lms} now, in place of the grade set there."
+    level, text = push_outcome(assignment, since)
+    return ("info" if level == "success" else level,
+            f"Our grade for {student} replaces the grade set in {lms} when it is sent. {text}")
+
+
+def pull_outcome(assignment: Assignment, report) -> tuple[str, str]:
+    """(message level, words) for a read back of the assignment's grades (``services.Report``)."""
+    lms = lms_name(assignment.section.district.lms_type)
+    if report.outcome == "skipped":
+        return "info", f"“{assignment.title}” is not in {lms} yet: there is nothing to check."
+    if report.outcome != "ok":
+        return "error", f"We could not check {lms}: {report.message}"
+    if not report.lms_edits_found:
+        return "success", f"Checked {lms}: no grade was changed there since we last looked."
+    return "success", (f"Checked {lms}: {_count(report.lms_edits_found, 'grade was', 'grades were')} "
+                       f"changed there. Those are kept; each says so below, where you can send "
+                       "ours instead.")
+
+
+# The columns of a grades CSV that may name a student, most reliable first (a line is read by
+# the first of them it fills), with their words for messages.
+IDENTIFIER_COLUMNS = {
+    "student_number": "student number",
+    "sis_id": "SIS ID",
+    "email": "email",
+    "name": "name",
+}
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def students_matching(students: list[Person], column: str, value: str) -> list[Person]:
+    """The students whose ``column`` (of ``IDENTIFIER_COLUMNS``) is ``value``: numbers and IDs
+    exactly, an email or a name ("First Last" or "Last, First") whatever the case and spacing."""
+    value = value.strip()
+    if column == "student_number":
+        return [s for s in students if s.student_number and s.student_number == value]
+    if column == "sis_id":
+        return [s for s in students if s.student_sis_id and s.student_sis_id == value]
+    if column == "email":
+        return [s for s in students if s.email and _folded(s.email) == _folded(value)]
+    wanted = _folded(value)
+    return [s for s in students if wanted in (_folded(f"{s.first_name} {s.last_name}"),
+                                               _folded(f"{s.last_name}, {s.first_name}"))]
+
+
+def grade_columns(assignment: Assignment) -> tuple[str, ...]:
+    """The grade columns of the assignment's CSV: points, or a grade (pass/fail, a letter, with
+    points optional for a letter)."""
+    return {GradingType.PASS_FAIL: ("grade",),
+            GradingType.LETTER_GRADE: ("grade", "points")}.get(assignment.grading_type, ("points",))
+
+
+def grades_csv_columns(assignment: Assignment) -> tuple[str, ...]:
+    return ("student_number", "name", *grade_columns(assignment), "comment")
+
+
+def grades_csv_rows(assignment: Assignment) -> list[dict[str, str]]:
+    """The class list as a grades CSV to fill in: each student's number and name, and their
+    grade and comment so far."""
+    results = {r.student_id: r for r in Result.objects.filter(assignment=assignment)}
+    columns = grades_csv_columns(assignment)
+    rows = []
+    for student in section_students(assignment.section):
+        result = results.get(student.pk)
+        row = {"student_number": student.student_number,
+               "name": f"{student.first_name} {student.last_name}".strip(),
+               "points": "", "grade": "", "comment": ""}
+        if result is not None:
+            row.update(points="" if result.points is None else f"{result.points:g}",
+                       grade=result.grade, comment=result.comment)
+        rows.append({column: row[column] for column in columns})
+    return rows
+
+
+def grade_words(assignment: Assignment, points: float | None, grade: str) -> str:
+    """A grade as a student reads it: "8 / 10", "Pass", "B+ (87 / 100)"."""
+    if assignment.grading_type == GradingType.PASS_FAIL:
+        return grade.capitalize()
+    return _score(points, grade, assignment.points_possible)
+
+
+@dataclass
+class StudentAssignment:
+    assignment: Assignment
+    grade: str  # the student's own grade in words; "" when not graded (or not approved) yet
+
+
+@dataclass
+class StudentClass:
+    section: Section
+    teacher: str  # the primary teacher's name, "" when the mirror has none
+    lms: str  # where the class hands work in ("Canvas"), "" when the district has no LMS
+    assignments: list[StudentAssignment]
+
+
+def student_classes(user) -> list[StudentClass]:
+    """The live classes of the signed-in student, each with its assignments by due date and the
+    student's own grades: approved ones only, and where a teacher changed the grade in the LMS
+    (which wins there), that grade. Never another student's."""
+    if not user.is_authenticated:
+        return []
+    people = list(Person.objects.filter(user=user, archived_at=None, is_student=True))
+    if not people:
+        return []
+    mine = Q()
+    for person in people:
+        mine |= Q(district_id=person.district_id, person_clever_id=person.clever_id)
+    sections = list(Section.objects.filter(
+        archived_at=None, pk__in=SectionMembership.objects.filter(
+            mine, role=SectionMembership.Role.STUDENT).values("section_id"),
+    ).select_related("district").order_by("name", "pk"))
+    assignments = list(Assignment.objects.filter(section__in=sections, deleted_at=None)
+                       .select_related("section").order_by("due_at", "pk"))
+    results = {r.assignment_id: r for r in Result.objects.filter(
+        assignment__in=assignments, student__in=people, status=Result.Status.APPROVED)}
+    lms_edits = {s.assignment_id: s.lms_value or {} for s in SubmissionSync.objects.filter(
+        assignment__in=assignments, student_clever_id__in=[p.clever_id for p in people],
+        status=SubmissionSync.Status.LMS_EDITED)}
+    # By name only: a teacher the mirror has no name for is left out, not shown by Clever ID.
+    teachers = {(p.district_id, p.clever_id): f"{p.first_name} {p.last_name}".strip()
+                for p in Person.objects.filter(clever_id__in=[
+                    s.primary_teacher_clever_id for s in sections if s.primary_teacher_clever_id])}
+    by_section: dict[int, list[StudentAssignment]] = {s.pk: [] for s in sections}
+    for assignment in assignments:
+        result = results.get(assignment.pk)
+        grade = ""
+        if result is not None and assignment.pk in lms_edits:
+            edited = lms_edits[assignment.pk]
+            if assignment.grading_type in (GradingType.POINTS, GradingType.PERCENT):
+                grade = grade_words(assignment, edited.get("grade_points"), "")
+            else:  # Clever reads a blank grade_points as 0: only the grade says anything here
+                grade = grade_words(assignment, None, edited.get("grade") or "")
+        elif result is not None:
+            grade = grade_words(assignment, result.points, result.grade)
+        by_section[assignment.section_id].append(StudentAssignment(assignment=assignment, grade=grade))
+    return [StudentClass(section=s, teacher=teachers.get((s.district_id, s.primary_teacher_clever_id), ""),
+                         lms=LMS_NAMES.get(s.district.lms_type, ""), assignments=by_section[s.pk])
+            for s in sections]
 
 
 def assignments_to_pull(district: District) -> QuerySet[Assignment]:

@@ -1,25 +1,30 @@
-"""The teacher's LMS page for a section: assignments with their LMS status, the "Sync to LMS"
-button, each student's grade push status, and problems in plain words.
+"""The teacher's LMS pages: their classes; a class's assignments with their state in the LMS
+and the grades' states in words; a new assignment; an assignment's page with the class's grades
+on one form, a grades CSV to download and import, "Sync to LMS", "Check <LMS> for changes" and
+"Send our grade instead" (asked first, with a reason).
 
-Only a signed-in teacher of the section in the mirror may see it (``Person.user`` is the
+Only a signed-in teacher of the section in the mirror may see any of it (``Person.user`` is the
 signed-in user and a teacher ``SectionMembership`` links them to the section); anyone else gets
-404, so the page does not reveal which sections exist. Views are thin: one selector or service.
+404, so the pages do not reveal which sections exist. Views are thin: a form, then one service
+or selector; messages say what is true once the request's work committed (with eager tasks a
+push has run by then; with a worker it may still be waiting, and the message says so).
 """
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.forms import ReasonForm
+from clever import csvsafe
 from rostering.models import Section
 
-from . import selectors, services
-from .models import Assignment, SubmissionSync
+from . import forms, selectors, services
+from .models import Assignment, Result, SubmissionSync, SyncPolicy
 
 
 def _section_for_teacher(request, section_id: int) -> Section:
@@ -51,51 +56,182 @@ def sections_page(request):
 @require_GET
 def section_page(request, section_id: int):
     section = _section_for_teacher(request, section_id)
+    lms = selectors.lms_name(section.district.lms_type)
     rows = [
         {"assignment": a, "status": selectors.lms_status_text(a),
-         "counts": selectors.push_counts(a)}
+         "grades": selectors.grades_text(a), "pushed": selectors.push_counts_text(a, lms)}
         for a in selectors.section_assignments(section)
     ]
     return render(request, "lms/section.html", {
         "section": section,
         "rows": rows,
         "blocker": selectors.section_blocker(section),
-        "lms_name": selectors.lms_name(section.district.lms_type),
+        "lms_name": lms,
     })
+
+
+MESSAGE_LEVELS = {"success": messages.SUCCESS, "info": messages.INFO, "error": messages.ERROR}
+
+
+def _report_push(request, assignment: Assignment, since, *, done: str = "") -> None:
+    """Say what was ``done`` (a sentence), then what became of the push asked for at ``since``
+    (sent, failed and why, or waiting), in one message."""
+    level, text = selectors.push_outcome(assignment, since, subject="It" if done else "")
+    messages.add_message(request, MESSAGE_LEVELS[level], f"{done} {text}".strip())
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def new_assignment(request, section_id: int):
+    section = _section_for_teacher(request, section_id)
+    form = forms.AssignmentForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        since = timezone.now()
+        try:
+            assignment = services.create_assignment(section=section, created_by=request.user,
+                                                    **form.cleaned_data)
+        except services.LmsInputError as exc:
+            form.add_error(None, str(exc))
+        else:
+            created = f"“{assignment.title}” was created."
+            if assignment.sync_policy == SyncPolicy.ON_CREATE:
+                _report_push(request, assignment, since, done=created)
+            else:
+                messages.success(request, created)
+            return redirect("lms:assignment", assignment_id=assignment.pk)
+    return render(request, "lms/new_assignment.html", {
+        "section": section, "form": form,
+        "lms_name": selectors.lms_name(section.district.lms_type),
+    }, status=400 if form.is_bound else 200)
+
+
+def _assignment_page(request, assignment: Assignment, *, grades_form=None, csv_form=None,
+                     status: int = 200):
+    rows = selectors.student_rows(assignment)
+    return render(request, "lms/assignment.html", {
+        "assignment": assignment,
+        "section": assignment.section,
+        "status": selectors.lms_status_text(assignment),
+        "grades_form": grades_form or forms.ClassGradesForm(assignment=assignment, rows=rows),
+        "csv_form": csv_form or forms.GradesCsvForm(assignment=assignment),
+        "drafts": sum(1 for row in rows if row.result and row.result.status == Result.Status.DRAFT),
+        "points_possible": (f"{assignment.points_possible:g}"
+                            if assignment.points_possible is not None else ""),
+        "lms_name": selectors.lms_name(assignment.section.district.lms_type),
+    }, status=status)
 
 
 @login_required
 @require_GET
 def assignment_page(request, assignment_id: int):
+    return _assignment_page(request, _assignment_for_teacher(request, assignment_id))
+
+
+def _report_saved(request, assignment: Assignment, saved: services.GradesSaved, since, *,
+                  source: str = "") -> None:
+    if not saved.saved and not saved.approved:
+        messages.info(request, f"Nothing changed{source}: every grade was already saved as it is.")
+        return
+    if saved.approved:
+        approved = f"{_grades(saved.approved)} approved{source}."
+        if assignment.sync_policy == SyncPolicy.ON_CREATE:
+            _report_push(request, assignment, since, done=approved)
+        else:
+            messages.success(request, f"{approved} Click “Sync to LMS” to send them.")
+    else:
+        lms = selectors.lms_name(assignment.section.district.lms_type)
+        messages.success(request, f"{_grades(saved.saved)} saved as drafts{source}: approve them "
+                                  f"to send them to {lms}.")
+
+
+def _grades(n: int) -> str:
+    return f"{n} grade" + ("" if n == 1 else "s")
+
+
+@login_required
+@require_POST
+def save_grades(request, assignment_id: int):
     assignment = _assignment_for_teacher(request, assignment_id)
-    return render(request, "lms/assignment.html", {
-        "assignment": assignment,
-        "section": assignment.section,
-        "status": selectors.lms_status_text(assignment),
-        "students": selectors.student_rows(assignment),
-        "lms_name": selectors.lms_name(assignment.section.district.lms_type),
-    })
+    form = forms.ClassGradesForm(request.POST, assignment=assignment,
+                                 rows=selectors.student_rows(assignment))
+    if form.is_valid():
+        since = timezone.now()
+        try:
+            saved = services.record_grades(assignment=assignment, grades=form.grades(),
+                                           approve=form.approve, actor=request.user)
+        except services.GradesRefused as refused:
+            form.add_problems(refused.problems)
+        else:
+            _report_saved(request, assignment, saved, since)
+            return redirect("lms:assignment", assignment_id=assignment.pk)
+    messages.error(request, "Nothing was saved: see the grades marked below.")
+    return _assignment_page(request, assignment, grades_form=form, status=400)
+
+
+@login_required
+@require_POST
+def import_grades(request, assignment_id: int):
+    assignment = _assignment_for_teacher(request, assignment_id)
+    form = forms.GradesCsvForm(request.POST, request.FILES, assignment=assignment)
+    if form.is_valid():
+        since = timezone.now()
+        try:
+            saved = services.import_grades(assignment=assignment, lines=form.cleaned_data["file"],
+                                           approve=form.cleaned_data["approve"], actor=request.user)
+        except services.GradesRefused as refused:
+            form.add_error("file", [f"Line {line}: {problem}" for line, problem in refused.problems.items()])
+        else:
+            _report_saved(request, assignment, saved, since, source=f" from {form.file_name[:80]}")
+            return redirect("lms:assignment", assignment_id=assignment.pk)
+    messages.error(request, "Nothing was imported: see the problems with the file below.")
+    return _assignment_page(request, assignment, csv_form=form, status=400)
+
+
+@login_required
+@require_GET
+def grades_csv(request, assignment_id: int):
+    """The class list as a CSV to fill in and import (formula cells neutralized: names come
+    from the district's SIS)."""
+    assignment = _assignment_for_teacher(request, assignment_id)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    name = slugify(f"{assignment.section.name} {assignment.title}")[:80] or "grades"
+    response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+    response.write("\ufeff")  # Excel reads UTF-8 only after a byte order mark
+    writer = csvsafe.DictWriter(response, fieldnames=selectors.grades_csv_columns(assignment),
+                                lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(selectors.grades_csv_rows(assignment))
+    return response
 
 
 @login_required
 @require_POST
 def sync_to_lms(request, assignment_id: int):
     assignment = _assignment_for_teacher(request, assignment_id)
+    form = forms.SyncForm(request.POST)
+    back = form.cleaned_data["back"] if form.is_valid() else ""
     blocker = selectors.section_blocker(assignment.section)
     if blocker:
         messages.error(request, blocker)
-    elif services.request_sync(assignment=assignment, actor=request.user):
-        messages.success(request, f"“{assignment.title}” is being sent to the LMS.")
     else:
-        messages.info(request, f"“{assignment.title}” is already waiting to be sent.")
+        since = timezone.now()
+        services.request_sync(assignment=assignment, actor=request.user)
+        _report_push(request, assignment, since)
+    if back == "assignment":
+        return redirect("lms:assignment", assignment_id=assignment.pk)
     return redirect("lms:section", section_id=assignment.section_id)
 
 
-class ReplaceGradeForm(ReasonForm):
-    reason = forms.CharField(
-        label="Why replace the grade in the LMS?", min_length=3, max_length=500,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Kept with your name in the assignment's history.")
+@login_required
+@require_POST
+def check_lms(request, assignment_id: int):
+    """Read the assignment's grades back from the LMS now, on the teacher's click: a few
+    requests to Clever (one per 100 students), never on a page load."""
+    assignment = _assignment_for_teacher(request, assignment_id)
+    report = services.pull_assignment(assignment_id=assignment.pk)
+    level, text = selectors.pull_outcome(assignment, report)
+    messages.add_message(request, MESSAGE_LEVELS[level], text)
+    return redirect("lms:assignment", assignment_id=assignment.pk)
 
 
 @login_required
@@ -111,16 +247,17 @@ def use_product_grade(request, assignment_id: int, student_clever_id: str):
         messages.info(request, f"{row.student}'s grade was not changed in the LMS: nothing to "
                                "replace.")
         return back
-    form = ReplaceGradeForm(request.POST if request.method == "POST" else None)
+    form = forms.ReplaceGradeForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
+        since = timezone.now()
         try:
             services.override_lms_edit(assignment=assignment, student_clever_id=student_clever_id,
                                        actor=request.user, reason=form.cleaned_data["reason"])
         except services.LmsInputError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, f"Our grade for {row.student} will be sent to the LMS, "
-                                      "replacing the grade set there.")
+            level, text = selectors.replacement_outcome(assignment, row.student, since)
+            messages.add_message(request, MESSAGE_LEVELS[level], text)
         return back
     return render(request, "lms/replace_grade.html", {
         "assignment": assignment, "row": row, "form": form,

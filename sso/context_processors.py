@@ -12,6 +12,6 @@ def signed_in(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    name = user.get_full_name().strip() or user.email or "your account"
+    name = selectors.display_name(request) or "your account"
     return {"signed_in": {"name": name,
                           "role": selectors.role_label(selectors.active_role(request))}}

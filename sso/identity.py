@@ -18,6 +18,14 @@ ROLE_LABELS = {
     "district_admin": "District administrator",
     "contact": "Family contact",
 }
+# What each role means here, for someone choosing how to use the app today.
+ROLE_DESCRIPTIONS = {
+    "student": "See your classes, your assignments and when they are due, and your grades.",
+    "teacher": "Your classes: create assignments, enter grades and send them to your district's LMS.",
+    "staff": "For school staff who do not teach here: nothing in this app needs you yet.",
+    "district_admin": "Your district in this app: how it is linked, and how its rosters sync from Clever.",
+    "contact": "For a parent or guardian: nothing here for families yet.",
+}
 LIBRARY = "teacher"  # ``authorized_by`` of a Clever Library (teacher-authorized) login
 LIBRARY_ROLES = ("teacher", "student")
 

@@ -93,6 +93,31 @@ def district_for(identity: CleverIdentity) -> District | None:
     return District.objects.filter(clever_id=identity.district_id).select_related("organization").first()
 
 
+def _full_name(first: str, last: str) -> str:
+    return " ".join(part.strip() for part in (first, last) if part.strip())
+
+
+def display_name(request) -> str:
+    """The signed-in person's name, never a username (an account made from Clever is called
+    ``clever-<Clever ID>``): the account's own name; else the roster mirror's name for them
+    (the person they signed in as, or a live person linked to the account); else the name
+    Clever gave at their last sign-in; else their email; "" when none is known."""
+    user = request.user
+    name = user.get_full_name().strip()
+    if name:
+        return name
+    identity = signed_in_identity(request)
+    person = person_for(identity) if identity else None
+    if person is None:
+        person = Person.objects.filter(user=user, archived_at=None).order_by("pk").first()
+    if person is not None and (name := _full_name(person.first_name, person.last_name)):
+        return name
+    for account in clever_accounts(user).order_by("-last_login", "pk"):
+        if name := CleverIdentity.from_extra_data(account.extra_data or {}).display_name:
+            return name
+    return user.email.strip()
+
+
 def account_summary(request) -> dict:
     """What ``/account/`` shows about the signed-in person."""
     user = request.user
@@ -100,7 +125,7 @@ def account_summary(request) -> dict:
     district = district_for(identity) if identity else None
     role = active_role(request)
     return {
-        "name": user.get_full_name() or (identity.display_name if identity else "") or user.get_username(),
+        "name": display_name(request) or "Your account",
         "active_role": role,
         "active_role_label": role_label(role),
         "roles": [(r, role_label(r)) for r in (identity.acting_roles if identity else ())],

@@ -41,7 +41,7 @@ from clever.errors import CleverError
 
 from . import forms, selectors, services
 from . import state as login_state
-from .identity import ROLE_LABELS
+from .identity import ROLE_DESCRIPTIONS, ROLE_LABELS
 from .models import LoginOutcome
 from .provider import CleverOAuth2Adapter, valid_district_id
 from .redirects import safe_next
@@ -282,6 +282,16 @@ def library_existing(request):
 # --- roles and the account page ------------------------------------------------------------------
 
 
+def _role_chooser(request, *, roles, next_url: str, error: str = "", status: int = 200):
+    identity = selectors.signed_in_identity(request)
+    return render(request, "sso/choose_role.html", {
+        "name": selectors.display_name(request) or "you",
+        "district": selectors.district_for(identity) if identity else None,
+        "roles": [(r, ROLE_LABELS[r], ROLE_DESCRIPTIONS[r]) for r in roles],
+        "next": next_url, "active": selectors.active_role(request), "error": error,
+    }, status=status)
+
+
 @login_required(login_url="/")
 @require_http_methods(["GET", "POST"])
 def choose_role(request):
@@ -289,15 +299,12 @@ def choose_role(request):
     next_url = safe_next(request.POST.get("next") or request.GET.get("next"))
     if request.method == "POST":
         if not services.set_active_role(request, role=request.POST.get("role", "")):
-            return render(request, "sso/choose_role.html",
-                          {"roles": [(r, ROLE_LABELS[r]) for r in roles], "next": next_url,
-                           "error": "Choose one of your roles."}, status=400)
+            return _role_chooser(request, roles=roles, next_url=next_url,
+                                 error="Choose one of your roles.", status=400)
         return redirect(next_url)
     if not roles:
         return redirect(next_url)
-    return render(request, "sso/choose_role.html",
-                  {"roles": [(r, ROLE_LABELS[r]) for r in roles], "next": next_url,
-                   "active": selectors.active_role(request)})
+    return _role_chooser(request, roles=roles, next_url=next_url)
 
 
 @login_required(login_url="/")

@@ -1,9 +1,11 @@
-"""In Debian's Chromium, at 1280 px: a teacher replaces a grade someone changed in the LMS.
+"""In Debian's Chromium, at 1280 px: a teacher's whole journey with an assignment's grades.
 
-The assignment was sent to the LMS through the local Clever, a grade was then changed in the
-LMS and read back: the teacher's page says it was kept. Replacing it asks first: the page shows
-both grades, will not go without a reason, and records the reason given. Full-page screenshots go to
-``artifacts/screenshots/teacher_grades/`` (git-ignored).
+The teacher creates an assignment for their class, enters grades on the class's form (a typo
+is refused, nothing saved), imports one from a CSV file (a wrong file first: every problem by
+line, nothing imported), approves the drafts and sends it all to Canvas through the local
+Clever. Grades are then changed in Canvas; the teacher checks Canvas, sees both read back and
+kept, replaces one with ours (asked first, with a reason) and keeps the other. Full-page
+screenshots go to ``artifacts/screenshots/teacher_grades/`` (git-ignored).
 """
 
 from __future__ import annotations
@@ -18,9 +20,7 @@ from django.db import connections
 
 from accounts.factories import UserFactory
 from clever.client import CleverClient
-from lms import services
-from lms.factories import AssignmentFactory, ResultFactory
-from lms.models import CleverAssignment, LmsAudit, SubmissionSync
+from lms.models import Assignment, CleverAssignment, LmsAudit, Result, SubmissionSync
 from rostering.models import Person
 from sandbox import lms as sandbox_lms
 from tests.lms.conftest import build_world
@@ -33,8 +33,8 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def edited(transactional_db, live_server, sandbox_app, fake_clock, settings):
-    """A pushed assignment whose first student's grade was changed in the LMS, and the teacher."""
+def classroom(transactional_db, live_server, sandbox_app, fake_clock, settings):
+    """A Canvas district's class of three, mirrored by a real sync, and its teacher's account."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     cache.clear()
     fake_clock.now = float(int(time.time()))
@@ -44,19 +44,10 @@ def edited(transactional_db, live_server, sandbox_app, fake_clock, settings):
         return client
 
     world = build_world(make_client=make_client, clock=fake_clock, students=3)
-    assignment = AssignmentFactory(section=world.section, title="Fractions quiz",
-                                   due_at=world.days(3), points_possible=10)
-    student = world.students[0]
-    ResultFactory(assignment=assignment, student=student, points=6)
-    services.push_assignment(assignment_id=assignment.pk, client=client)
-    uuid = CleverAssignment.objects.get(assignment=assignment).clever_id
-    sandbox_lms.teacher_edit_submission(assignment_id=uuid, user_id=student.clever_id,
-                                        grade_points=9)
-    services.pull_assignment(assignment_id=assignment.pk, client=client)
     teacher = UserFactory(username="tess.cher", first_name="Tess", last_name="Cher",
                           password=PASSWORD)
     Person.objects.filter(pk=world.teacher.pk).update(user=teacher)
-    yield assignment, student, teacher
+    yield world, teacher
     client.close()
 
 
@@ -74,37 +65,130 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def test_a_teacher_replaces_a_grade_changed_in_the_lms_with_a_reason(edited, page, live_server):
-    assignment, student, teacher = edited
+def messages(page) -> str:
+    return " ".join(page.locator('main [role="status"]').all_inner_texts())
+
+
+def submit(page, button: str, *, url: str | None = None) -> None:
+    with page.expect_navigation(url=url):
+        page.get_by_role("button", name=button).click()
+
+
+def test_a_teacher_creates_an_assignment_grades_it_sends_it_and_reads_changes_back(
+        classroom, page, live_server):
+    world, teacher = classroom
+    first, second, third = world.students
     base = live_server.url
-    page.goto(f"{base}/accounts/login/?next=/lms/assignments/{assignment.pk}/")
+    section_url = f"{base}/lms/sections/{world.section.pk}/"
+    page.goto(f"{base}/accounts/login/?next=/lms/sections/{world.section.pk}/")
     page.fill('input[name="login"]', teacher.username)
     page.fill('input[name="password"]', PASSWORD)
-    with page.expect_navigation(url=f"{base}/lms/assignments/{assignment.pk}/"):
-        page.get_by_role("button", name="Sign in").click()
+    submit(page, "Sign in", url=section_url)
+    assert "No assignments yet" in page.locator("main").inner_text()
+    shot(page, "01-section-empty")
 
-    row = page.locator(f"#student-{student.clever_id}")
-    assert "Changed in the LMS (kept)" in row.inner_text() and "9.0" in row.inner_text()
-    shot(page, "01-assignment")
+    # A new assignment: title, due date (a week ahead by default), points; sent on a click.
     with page.expect_navigation():
-        row.get_by_role("link", name="Send our grade instead…").click()
-    heading = page.locator("h1").inner_text()
-    assert heading == f"Replace {student}'s grade in Canvas?"
+        page.get_by_role("link", name="New assignment").click()
+    assert page.locator("h1").inner_text() == "New assignment for Algebra 1"
+    page.fill('input[name="title"]', "Fractions quiz")
+    page.get_by_label("Only when you click “Sync to LMS”").check()
+    shot(page, "02-new-assignment")
+    submit(page, "Create the assignment")
+    assignment = Assignment.objects.get()
+    assignment_url = f"{base}/lms/assignments/{assignment.pk}/"
+    assert page.url == assignment_url and page.locator("h1").inner_text() == "Fractions quiz"
+    assert "“Fractions quiz” was created." in messages(page)
+    assert "Not sent yet: click “Sync to LMS” to send it." in page.locator("#lms-status").inner_text()
+
+    # The class's grades on one form: a typo is refused and nothing is saved.
+    page.get_by_label(f"Grade for {first}").fill("6")
+    page.get_by_label(f"Grade for {second}").fill("8")
+    page.get_by_label(f"Comment for {second}").fill("Great improvement")
+    page.get_by_label(f"Grade for {third}").fill("nine")
+    submit(page, "Save as drafts")
+    assert "Nothing was saved" in messages(page)
+    assert "“nine” is not a number." in page.locator(f"#student-{third.clever_id}").inner_text()
+    assert not Result.objects.exists()
+    shot(page, "03-grade-refused")
+    page.get_by_label(f"Grade for {third}").fill("")
+    submit(page, "Save as drafts")
+    assert "2 grades saved as drafts" in messages(page)
+
+    # The third grade from a CSV file: a wrong file first (nothing imported), then the right one.
+    page.locator("#import summary").click()
+    page.set_input_files('input[name="file"]', files=[{
+        "name": "grades.csv", "mimeType": "text/csv",
+        "buffer": b"student_number,points\n1003,9\n9999,5\n1001,11\n"}])
+    submit(page, "Import grades")
+    problems = page.locator("#import-problems").inner_text()
+    assert "Line 3: No student in this class has the student number “9999”." in problems
+    assert "Line 4: 11 is more than the 10 points possible." in problems
+    assert Result.objects.count() == 2
+    shot(page, "04-import-problems")
+    page.set_input_files('input[name="file"]', files=[{
+        "name": "grades.csv", "mimeType": "text/csv", "buffer": b"student_number,points\n1003,9\n"}])
+    submit(page, "Import grades")
+    assert "1 grade saved as drafts from grades.csv" in messages(page)
+    assert page.locator("#drafts").inner_text() == "3 drafts"
+
+    submit(page, "Save and approve")
+    assert "3 grades approved. Click “Sync to LMS” to send them." in messages(page)
+    shot(page, "05-approved")
+
+    # Sent: the message says it is there (the push ran), with its grades in words.
+    submit(page, "Sync to LMS", url=assignment_url)
+    assert "“Fractions quiz” is in Canvas. Grades: 3 sent to Canvas." in messages(page)
+    assert "being sent" not in messages(page)
+    uuid = CleverAssignment.objects.get(assignment=assignment).clever_id
+    assert world.lms_submission(uuid, first)["grade_points"] == 6
+    shot(page, "06-sent")
+
+    # Grades changed in Canvas, read back on the teacher's click: kept, and said so.
+    sandbox_lms.teacher_edit_submission(assignment_id=uuid, user_id=first.clever_id, grade_points=9)
+    sandbox_lms.teacher_edit_submission(assignment_id=uuid, user_id=second.clever_id, grade_points=10)
+    submit(page, "Check Canvas for changes", url=assignment_url)
+    assert "Checked Canvas: 2 grades were changed there." in messages(page)
+    for student, in_canvas in ((first, "9"), (second, "10")):
+        row = page.locator(f"#student-{student.clever_id}").inner_text()
+        assert "Changed in Canvas (kept)" in row and in_canvas in row
+    shot(page, "07-read-back")
+
+    # The first: our grade instead, asked first with a reason.
+    with page.expect_navigation():
+        page.locator(f"#student-{first.clever_id}").get_by_role(
+            "link", name="Send our grade instead…").click()
+    assert page.locator("h1").inner_text() == f"Replace {first}'s grade in Canvas?"
     grades = page.locator("#grades").inner_text()
-    assert "9.0 points" in grades and "6" in grades
-    shot(page, "02-confirm")
-
-    # No reason: the browser does not send the form (the server refuses one too: test_views).
+    assert "9 points" in grades and "6 points" in grades
+    shot(page, "08-confirm-replace")
     page.get_by_role("button", name="Replace the grade in Canvas").click()
-    reason = page.locator('textarea[name="reason"]')
-    assert reason.evaluate("field => field.validity.valueMissing")
-    assert page.url.endswith("/use-ours/")
-    assert SubmissionSync.objects.get(student_clever_id=student.clever_id).status == "lms_edited"
-
+    assert page.locator('textarea[name="reason"]').evaluate("field => field.validity.valueMissing")
+    assert SubmissionSync.objects.get(student_clever_id=first.clever_id).status == "lms_edited"
     page.fill('textarea[name="reason"]', "Regraded after the retake")
-    with page.expect_navigation(url=f"{base}/lms/assignments/{assignment.pk}/"):
-        page.get_by_role("button", name="Replace the grade in Canvas").click()
-    assert f"Our grade for {student} will be sent to the LMS" in page.locator("body").inner_text()
-    shot(page, "03-replaced")
+    submit(page, "Replace the grade in Canvas", url=assignment_url)
+    assert f"Our grade for {first} is in Canvas now, in place of the grade set there." in messages(page)
+    assert world.lms_submission(uuid, first)["grade_points"] == 6
     audit = LmsAudit.objects.get(assignment=assignment)
     assert audit.actor == teacher and audit.details["reason"] == "Regraded after the retake"
+    shot(page, "09-replaced")
+
+    # The second: kept as it is in Canvas.
+    with page.expect_navigation():
+        page.locator(f"#student-{second.clever_id}").get_by_role(
+            "link", name="Send our grade instead…").click()
+    with page.expect_navigation(url=assignment_url):
+        page.get_by_role("link", name="Keep the Canvas grade").click()
+    row = page.locator(f"#student-{second.clever_id}").inner_text()
+    assert "Changed in Canvas (kept)" in row and "10" in row
+    assert "Sent to Canvas" in page.locator(f"#student-{first.clever_id}").inner_text()
+    assert world.lms_submission(uuid, second)["grade_points"] == 10
+    assert LmsAudit.objects.count() == 1
+    shot(page, "10-kept")
+
+    with page.expect_navigation(url=section_url):
+        page.get_by_role("link", name="← Algebra 1").click()
+    grades_cell = page.locator(f"#assignment-{assignment.pk}").inner_text()
+    assert "3 of 3 students graded" in grades_cell
+    assert "2 sent to Canvas, 1 changed in Canvas (kept)" in grades_cell
+    shot(page, "11-section")

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.cache import cache
 
+from accounts.factories import UserFactory
 from clever.client import CleverClient
 from districts.models import District
 from districts.services import discover_districts
@@ -110,8 +111,9 @@ def build_world(*, make_client, clock, lms_type="canvas", lms_state=None, studen
     ]
     for n, student_id in enumerate(student_ids):
         user = {"id": student_id, "name": {"first": f"Stu{n}", "last": "Dent"},
+                "email": f"stu{n}@example.org",
                 "roles": {"student": {"school": school_id, "schools": [school_id],
-                                      "sis_id": f"S{n}"}}}
+                                      "sis_id": f"S{n}", "student_number": f"{1001 + n}"}}}
         if n < unmatched_students:
             user["lms_status"] = {"synced_in_lms": False}
         items.append(("users", user))
@@ -150,3 +152,11 @@ def lms_world(db, sandbox_app, make_client, clock):
 @pytest.fixture
 def world(lms_world) -> World:
     return lms_world()
+
+
+@pytest.fixture
+def teacher_user(world):
+    """A product account linked to the world's teacher (``Person.user``)."""
+    user = UserFactory(username="tess")
+    Person.objects.filter(pk=world.teacher.pk).update(user=user)
+    return user

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from django.urls import reverse
 
 from accounts.factories import UserFactory
@@ -11,13 +10,6 @@ from lms.factories import AssignmentFactory, ResultFactory
 from lms.models import CleverAssignment, SubmissionSync
 from rostering.models import Person
 from sandbox import lms as sandbox_lms
-
-
-@pytest.fixture
-def teacher_user(world):
-    user = UserFactory(username="tess")
-    Person.objects.filter(pk=world.teacher.pk).update(user=user)
-    return user
 
 
 def row(page: str, student) -> str:
@@ -67,8 +59,10 @@ def test_the_teacher_sees_assignments_statuses_and_syncs(world, client, teacher_
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = client.post(reverse("lms:sync", args=[waiting.pk]), follow=True)
+    # The push runs after the request's commit (here, when the capture ends): the page says it
+    # is waiting, not that it is being sent (test_messages: what it says once it ran).
     assert response.status_code == 200 and len(callbacks) == 1
-    assert "“Decimals” is being sent to the LMS." in response.content.decode()
+    assert "“Decimals” is waiting to be sent to Canvas." in response.content.decode()
     link = CleverAssignment.objects.get(assignment=waiting)
     assert link.state == "linked" and link.push_requested_at is None
     assert world.sandbox_assignments().count() == 2
@@ -91,9 +85,9 @@ def test_the_assignment_page_shows_each_students_push_status(world, client, teac
 
     rows = {student.clever_id: row(page, student) for student in world.students}
     edited, pushed, _, draft, ungraded = world.students
-    assert "Changed in the LMS (kept)" in rows[edited.clever_id]
-    assert "9.0" in rows[edited.clever_id] and "Send our grade instead" in rows[edited.clever_id]
-    assert ">In the LMS<" in rows[pushed.clever_id] and "Send our grade" not in rows[pushed.clever_id]
+    assert "Changed in Canvas (kept)" in rows[edited.clever_id]
+    assert "<td>9\n" in rows[edited.clever_id] and "Send our grade instead" in rows[edited.clever_id]
+    assert ">Sent to Canvas<" in rows[pushed.clever_id] and "Send our grade" not in rows[pushed.clever_id]
     assert "Draft (not approved)" in rows[draft.clever_id]
     assert "No grade yet" in rows[ungraded.clever_id]
     assert "Stu0 Dent" in rows[edited.clever_id]  # the teacher sees the names
@@ -102,8 +96,8 @@ def test_the_assignment_page_shows_each_students_push_status(world, client, teac
     url = reverse("lms:use-product-grade", args=[assignment.pk, edited.clever_id])
     assert f'href="{url}"' in rows[edited.clever_id]
     confirm = client.get(url).content.decode()
-    assert "Replace Stu0 Dent" in confirm and "9.0 points" in confirm and "6" in confirm
-    assert "is overwritten there" in confirm and 'name="reason"' in confirm
+    assert "Replace Stu0 Dent" in confirm and "9 points" in confirm and "6 points" in confirm
+    assert "the grade set there is overwritten" in confirm and 'name="reason"' in confirm
     refused = client.post(url, {"reason": ""})
     assert refused.status_code == 200 and "This field is required." in refused.content.decode()
     sync = SubmissionSync.objects.get(assignment=assignment, student_clever_id=edited.clever_id)
@@ -111,7 +105,9 @@ def test_the_assignment_page_shows_each_students_push_status(world, client, teac
 
     done = client.post(url, {"reason": "Regraded after the retake"}, follow=True)
 
-    assert "Our grade for Stu0 Dent will be sent to the LMS" in done.content.decode()
+    # The push runs after the commit (not here: test_messages has it sent).
+    assert "Our grade for Stu0 Dent replaces the grade set in Canvas when it is sent." in \
+        done.content.decode()
     sync.refresh_from_db()
     assert sync.status == "pending"
     audit = assignment.audits.get()
