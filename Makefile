@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Where the demo is served, for the app and its local Clever alike (the redirect URI the sandbox
+# checks derives from it): set by HOST and PORT only, so `make demo PORT=8001` moves both.
+demo: export APP_BASE_URL = http://$(HOST):$(PORT)
 
 .PHONY: demo test lint bench venv serve clean
 

@@ -1,5 +1,6 @@
-"""Read queries of the local Clever: users for the login pages and the Portal, and for the API
-what a token may see, records, relations, pages and events.
+"""Read queries of the local Clever: users for the login pages and the Portal; for the control
+page, people to sign in as, Clever Library teachers and LMS submissions, by name; and for the
+API what a token may see, records, relations, pages and events.
 
 The views (``sandbox.views.api``, ``sandbox.views.oauth``) only parse parameters and shape
 answers; every query and every "may this token see that" decision lives here.
@@ -24,10 +25,11 @@ Anything a token may not see is answered like a record that does not exist: 404.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db.models import BinaryField, Func, Q, QuerySet
+from django.db.models import BinaryField, Count, Func, Q, QuerySet
 
 from . import records as rec
 from .knobs import KNOBS
@@ -36,6 +38,8 @@ from .models import (
     SandboxDistrict,
     SandboxEdge,
     SandboxEvent,
+    SandboxLmsAssignment,
+    SandboxLmsSubmission,
     SandboxRecord,
     SandboxToken,
     Sharing,
@@ -114,6 +118,143 @@ def search_users(*, q: str = "", role: str = "", district_id: str = "") -> Query
     if district_id:
         qs = qs.filter(district_id=district_id)
     return qs.order_by("display_name", "clever_id")
+
+
+# --- the control page: who to sign in as, grades in the LMS --------------------------------------
+
+ROLE_WORDS = {"student": "student", "teacher": "teacher", "staff": "staff",
+              "district_admin": "district admin", "contact": "family contact"}
+# Roles the control page offers to sign in as (contacts sign in to parent portals, not here).
+SIGN_IN_ROLES = ("teacher", "student", "staff", "district_admin")
+SIGN_IN_PER_ROLE = 2
+LIBRARY_TEACHERS_SHOWN = 10
+
+
+def role_words(user: SandboxRecord) -> str:
+    """A user's roles in plain words: "teacher, district admin"."""
+    return ", ".join(word for role, word in ROLE_WORDS.items() if getattr(user, ROLE_FLAGS[role]))
+
+
+@dataclass(frozen=True)
+class SignInPerson:
+    """Someone the control page offers to sign in as, and why they are listed."""
+
+    user: SandboxRecord
+    roles: str
+    note: str = ""
+
+
+def _section_names(section_ids) -> dict[str, str]:
+    return {
+        clever_id: json.loads(body).get("name") or "a section without a name"
+        for clever_id, body in SandboxRecord.objects.filter(
+            clever_id__in=list(section_ids), record_type=RecordType.SECTIONS
+        ).values_list("clever_id", "body")
+    }
+
+
+def sign_in_people(district: SandboxDistrict) -> list[SignInPerson]:
+    """People of a district to sign in as: the teachers of sections that have assignments in
+    the LMS first (what the demo's teacher pages show), then the first few of each role by
+    name."""
+    assignments = dict(
+        SandboxLmsAssignment.objects.filter(district=district)
+        .values_list("section_id").annotate(n=Count("id")).order_by()
+    )
+    names = _section_names(assignments)
+    notes: dict[str, list[str]] = {}
+    lms = district.get_lms_type_display()
+    for section_id, teacher_id in SandboxEdge.objects.filter(
+        district=district, rel="teachers", src_id__in=list(assignments)
+    ).values_list("src_id", "dst_id").order_by("src_id"):
+        count = assignments[section_id]
+        notes.setdefault(teacher_id, []).append(
+            f"{count} assignment{'' if count == 1 else 's'} in {lms} for "
+            f"{names.get(section_id, 'a section')}")
+    users = SandboxRecord.objects.filter(district=district, record_type=RecordType.USERS)
+    people = [
+        SignInPerson(user, role_words(user), "; ".join(notes[user.clever_id]))
+        for user in users.filter(clever_id__in=list(notes)).order_by("display_name", "clever_id")
+    ]
+    listed = set(notes)
+    for role in SIGN_IN_ROLES:
+        for user in (users.filter(**{ROLE_FLAGS[role]: True}).exclude(clever_id__in=listed)
+                     .order_by("display_name", "clever_id")[:SIGN_IN_PER_ROLE]):
+            people.append(SignInPerson(user, role_words(user)))
+            listed.add(user.clever_id)
+    return people
+
+
+def library_teachers() -> tuple[list[SignInPerson], int]:
+    """Clever Library teachers (of districts that share no data with the app: each teacher
+    signs up alone), the first few by name, and how many there are in all."""
+    teachers = SandboxRecord.objects.filter(
+        record_type=RecordType.USERS, is_teacher=True, district__sharing=Sharing.LIBRARY,
+        district__connected=True,
+    )
+    shown = teachers.order_by("display_name", "clever_id")[:LIBRARY_TEACHERS_SHOWN]
+    return [SignInPerson(user, role_words(user)) for user in shown], teachers.count()
+
+
+def named_records(district: SandboxDistrict, record_type: str, limit: int) -> list[tuple[str, str]]:
+    """The first ``limit`` schools or sections of a district (by Clever ID) as (ID, name)."""
+    return [
+        (clever_id, json.loads(body).get("name") or "(no name)")
+        for clever_id, body in SandboxRecord.objects.filter(
+            district=district, record_type=record_type).order_by("clever_id")
+        .values_list("clever_id", "body")[:limit]
+    ]
+
+
+@dataclass(frozen=True)
+class LmsSubmission:
+    """A student's submission in a district's LMS, in words (the control page's grade form)."""
+
+    assignment_id: str
+    user_id: str
+    title: str
+    section: str
+    student: str
+    grade_points: float
+    grade: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.assignment_id}:{self.user_id}"
+
+    @property
+    def assignment(self) -> str:
+        return f"{self.title} ({self.section})"
+
+    @property
+    def grade_text(self) -> str:
+        parts = [f"{self.grade_points:g} points"] if self.grade_points else []
+        parts += [self.grade] if self.grade else []
+        return ", ".join(parts) or "no grade yet"
+
+
+def lms_submissions(district: SandboxDistrict) -> list[LmsSubmission]:
+    """Every submission in the district's LMS, by assignment (oldest first), then student name."""
+    assignments = list(SandboxLmsAssignment.objects.filter(district=district)
+                       .order_by("created", "id"))
+    sections = _section_names({a.section_id for a in assignments})
+    by_id = {a.id: a for a in assignments}
+    rows = list(SandboxLmsSubmission.objects.filter(assignment__in=assignments)
+                .values_list("assignment_id", "user_id", "data"))
+    students = dict(SandboxRecord.objects.filter(
+        clever_id__in={user_id for _, user_id, _ in rows}).values_list("clever_id", "display_name"))
+    order = {assignment.id: index for index, assignment in enumerate(assignments)}
+    rows.sort(key=lambda row: (order[row[0]], students.get(row[1], "").casefold(), row[1]))
+    return [
+        LmsSubmission(
+            assignment_id=str(assignment_id), user_id=user_id,
+            title=by_id[assignment_id].data.get("title") or "Untitled",
+            section=sections.get(by_id[assignment_id].section_id, "a section"),
+            student=students.get(user_id) or "A student no longer in the roster",
+            grade_points=float(data.get("grade_points") or 0), grade=data.get("grade") or "",
+        )
+        for assignment_id, user_id, data in rows
+    ]
 
 
 # --- who is asking ------------------------------------------------------------------------------

@@ -77,6 +77,15 @@ def set_redirect_uris(*, uris: list[str]) -> SandboxApplication:
     return app
 
 
+def make_primary_redirect_uri(*, uri: str) -> SandboxApplication:
+    """``uri`` becomes the primary redirect URI (where Portal and Instant Login launches go),
+    the others stay registered after it. The demo calls it with the URI of the port it is about
+    to serve, so a database seeded for one port serves another."""
+    app = get_application()
+    uris = [uri, *(registered for registered in app.redirect_uris if registered != uri)]
+    return app if uris == app.redirect_uris else set_redirect_uris(uris=uris)
+
+
 @transaction.atomic
 def create_district(
     *,

@@ -6,12 +6,18 @@ services and so emit Clever events) or ``sandbox.knobs.KNOBS``, and redirect bac
 is business logic. The page shows tokens masked with a reveal/copy control: it is a sandbox.
 
 The district page's bulk changes (remove or add N students, move N students between two
-sections, change the district's NCES LEAID or MDR number) show a bad input as form errors on
-the page itself (200), so a demo can correct it and go on.
+sections, change the district's NCES LEAID or MDR number) and its LMS grade change (a teacher
+edits a grade in the LMS gradebook, ``sandbox.lms.teacher_edit_submission``) show a bad input as
+form errors on the page itself (200), so a demo can correct it and go on.
+
+The home page lists, per district, people to sign in as with Instant Login links, and the Clever
+Library teachers with links that open the app from Clever Library (Clever: Instant Login links
+do not work for Library).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -24,9 +30,19 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import generator, roster, services
+from .. import generator, roster, selectors, services
+from .. import lms as sandbox_lms
 from ..knobs import KNOBS
-from ..models import LmsType, RecordType, SandboxDistrict, SandboxEvent, SandboxRecord
+from ..models import (
+    LmsType,
+    RecordType,
+    SandboxDistrict,
+    SandboxEvent,
+    SandboxLmsSubmission,
+    SandboxRecord,
+    Sharing,
+)
+from .oauth import instant_login_path
 
 FAULT_KINDS = [("status", "status (5xx JSON error)"), ("malformed_json", "malformed JSON"),
                ("html", "HTML error page"), ("slow", "slow answer")]
@@ -58,29 +74,29 @@ class LmsForm(forms.Form):
 
 
 class AddStudentForm(forms.Form):
-    section_id = forms.CharField(max_length=24)
+    section_id = forms.CharField(label="Section ID", max_length=24)
     first = forms.CharField(max_length=100, required=False)
     last = forms.CharField(max_length=100, required=False)
 
 
 class RenameUserForm(forms.Form):
-    user_id = forms.CharField(max_length=24)
+    user_id = forms.CharField(label="User ID", max_length=24)
     first = forms.CharField(max_length=100)
     last = forms.CharField(max_length=100)
 
 
 class UserIdForm(forms.Form):
-    user_id = forms.CharField(max_length=24)
+    user_id = forms.CharField(label="User ID", max_length=24)
 
 
 class AddSectionForm(forms.Form):
-    school_id = forms.CharField(max_length=24, required=False)
+    school_id = forms.CharField(label="School ID", max_length=24, required=False)
     name = forms.CharField(max_length=200, required=False)
     students = forms.IntegerField(min_value=0, max_value=500, initial=5)
 
 
 class SectionIdForm(forms.Form):
-    section_id = forms.CharField(max_length=24)
+    section_id = forms.CharField(label="Section ID", max_length=24)
 
 
 # --- bulk changes --------------------------------------------------------------------------------
@@ -256,6 +272,48 @@ class SectionChoices:
         ]
 
 
+class LmsGradeForm(forms.Form):
+    """A teacher changes a grade in the district's LMS gradebook (not through Clever's API)."""
+
+    submission = forms.ChoiceField(
+        label="Assignment and student",
+        error_messages={"required": "Choose a student's submission.",
+                        "invalid_choice": "Choose a submission from the list: that one is gone."})
+    grade_points = forms.FloatField(
+        label="Grade points", required=False, min_value=0, max_value=100_000,
+        error_messages={"invalid": "Enter a number of points, like 8 or 8.5.",
+                        "min_value": "Enter 0 or more points."},
+        help_text="Points earned, like 8.5. Blank leaves the points as they are.")
+    grade = forms.CharField(
+        label="Letter grade", required=False, max_length=32,
+        help_text="Like B+ or Pass. Blank leaves the letter grade as it is.")
+
+    def __init__(self, *args, district: SandboxDistrict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.district = district
+        self.submissions = {s.key: s for s in selectors.lms_submissions(district)}
+        groups: dict[str, list[tuple[str, str]]] = {}
+        for submission in self.submissions.values():
+            # The title again in each option: a closed select shows the option, not its group.
+            groups.setdefault(submission.assignment, []).append(
+                (submission.key, f"{submission.student}, {submission.title}: {submission.grade_text}"))
+        self.fields["submission"].choices = [("", "Choose a student's submission"),
+                                             *groups.items()]
+
+    def clean(self):
+        data = super().clean()
+        if not self.district.lms_type:
+            raise forms.ValidationError("This district has no LMS: set one above first.")
+        if data.get("grade_points") is None and not data.get("grade") and not self.errors:
+            raise forms.ValidationError("Enter grade points, a letter grade, or both.")
+        return data
+
+    def changes(self) -> dict:
+        """The fields to change, as ``teacher_edit_submission`` takes them."""
+        data = self.cleaned_data
+        return {name: data[name] for name in ("grade_points", "grade") if data[name] not in (None, "")}
+
+
 def _mask(token: str) -> str:
     return f"{token[:4]}{'•' * 8}{token[-4:]}"
 
@@ -284,12 +342,30 @@ def _back(request, district: SandboxDistrict | None = None):
     return redirect("sandbox:home")
 
 
+def _sign_in(app, district: SandboxDistrict) -> dict:
+    """A district's Instant Login link and the people the control page offers to sign in as."""
+    def link(user_id: str = "") -> str:
+        return instant_login_path(client_id=app.client_id, district_id=district.id, user_id=user_id)
+
+    return {
+        "district": district,
+        "link": link(),
+        "people": [(person, link(person.user.clever_id))
+                   for person in selectors.sign_in_people(district)] if district.connected else [],
+    }
+
+
 @require_GET
 def home(request):
     app = services.get_application()
+    districts = list(SandboxDistrict.objects.order_by("created_at", "id"))
+    library_teachers, library_total = selectors.library_teachers()
     return render(request, "sandbox/control.html", {
         "app": app,
-        "districts": [_district_row(d) for d in SandboxDistrict.objects.order_by("created_at", "id")],
+        "districts": [_district_row(d) for d in districts],
+        "sign_in": [_sign_in(app, d) for d in districts if d.sharing == Sharing.DISTRICT],
+        "library_teachers": library_teachers,
+        "library_total": library_total,
         "knobs": KNOBS,
         "faults": list(KNOBS.faults),
         "rate_form": RateLimitForm(initial={"rate_limit_per_minute": KNOBS.rate_limit_per_minute}),
@@ -320,19 +396,22 @@ def _bulk_form(op: str, district: SandboxDistrict, data=None) -> forms.Form:
 
 
 def _district_page(request, district: SandboxDistrict, bound: dict | None = None):
-    """The district page; ``bound`` holds a submitted bulk form to show with its errors."""
+    """The district page; ``bound`` holds a submitted form (a bulk change's, or the LMS grade
+    form, by its ``PAGE_FORMS`` name) to show with its errors."""
+    bound = bound or {}
     records = SandboxRecord.objects.filter(district=district).order_by("clever_id")
     users = records.filter(record_type=RecordType.USERS)
-    bulk = {op: (bound or {}).get(op) or _bulk_form(op, district) for op in BULK_OPS}
-    # A bulk change's message shows in the bulk card, where the page comes back to (#bulk).
+    bulk = {op: bound.get(op) or _bulk_form(op, district) for op in BULK_OPS}
+    # A bulk change's or a grade change's message shows in its card, where the page comes back
+    # to (#bulk, #lms-grades).
     queued = list(messages.get_messages(request))
     return render(request, "sandbox/control_district.html", {
-        "messages": [m for m in queued if m.extra_tags != "bulk"],
-        "bulk_messages": [m for m in queued if m.extra_tags == "bulk"],
+        "messages": [m for m in queued if m.extra_tags not in CARD_MESSAGES],
+        "card_messages": {tag: [m for m in queued if m.extra_tags == tag] for tag in CARD_MESSAGES},
         "row": _district_row(district),
         "district": district,
-        "schools": records.filter(record_type=RecordType.SCHOOLS)[:SAMPLE_SIZE],
-        "sections": records.filter(record_type=RecordType.SECTIONS)[:SAMPLE_SIZE],
+        "schools": selectors.named_records(district, RecordType.SCHOOLS, SAMPLE_SIZE),
+        "sections": selectors.named_records(district, RecordType.SECTIONS, SAMPLE_SIZE),
         "students": users.filter(is_student=True)[:SAMPLE_SIZE],
         "adults": users.filter(is_student=False, is_contact=False)[:SAMPLE_SIZE],
         "events": SandboxEvent.objects.filter(district=district).order_by("-id")[:SAMPLE_SIZE],
@@ -342,8 +421,8 @@ def _district_page(request, district: SandboxDistrict, bound: dict | None = None
         "add_section_form": AddSectionForm(),
         "remove_section_form": SectionIdForm(),
         "bulk": bulk,
-        "bulk_error": next(((op, BULK_TITLES[op]) for op, form in (bound or {}).items()
-                            if form.errors), None),
+        "form_error": next((PAGE_FORMS[name] for name, form in bound.items() if form.errors), None),
+        "lms_grade_form": bound.get("lms_grade") or LmsGradeForm(district=district, prefix="lms_grade"),
         "bulk_has_sections": any(options for _, options in bulk["move_students"].sections.grouped),
         "portal_url": _portal_url(),
     })
@@ -495,6 +574,10 @@ BULK_OPS = {
     "move_students": _bulk_move,
     "district_ids": _bulk_ids,
 }
+# The district page's forms that come back with their errors: (anchor on the page, title).
+PAGE_FORMS = {**{op: (f"bulk-{op}", title) for op, title in BULK_TITLES.items()},
+              "lms_grade": ("lms-grades", "Change a grade in the LMS")}
+CARD_MESSAGES = ("bulk", "lms")
 
 
 @require_POST
@@ -514,11 +597,42 @@ def district_bulk(request, district_id: str, op: str):
             note = "" if district.events_enabled else " Events are off: none emitted."
             messages.success(request, message + note, extra_tags="bulk")
             return redirect(reverse("sandbox:control-district", args=[district.id]) + "#bulk")
+    return _with_errors(request, district, op, form)
+
+
+def _with_errors(request, district: SandboxDistrict, name: str, form: forms.Form):
     # The page comes back at its top: the note there and the focus lead to the error.
-    first = next((name for name in form.errors if name in form.fields), None)
+    first = next((field for field in form.errors if field in form.fields), None)
     if first is not None:
         form.fields[first].widget.attrs["autofocus"] = True
-    return _district_page(request, district, {op: form})
+    return _district_page(request, district, {name: form})
+
+
+# --- a teacher edits a grade in the LMS (bad input comes back as form errors) ---------------------
+
+
+@require_POST
+def district_lms_grade(request, district_id: str):
+    district = get_object_or_404(SandboxDistrict, id=district_id)
+    form = LmsGradeForm(request.POST, district=district, prefix="lms_grade")
+    if form.is_valid():
+        submission = form.submissions[form.cleaned_data["submission"]]
+        try:
+            stored = sandbox_lms.teacher_edit_submission(assignment_id=submission.assignment_id,
+                                                         user_id=submission.user_id, **form.changes())
+        except SandboxLmsSubmission.DoesNotExist:
+            # The assignment was deleted through Clever between showing the page and this post.
+            form.add_error("submission", "Choose a submission from the list: that one is gone.")
+        else:
+            edited = dataclasses.replace(submission, grade_points=float(stored.get("grade_points") or 0),
+                                         grade=stored.get("grade") or "")
+            messages.success(
+                request, f"In {district.get_lms_type_display()}, {submission.student} now has "
+                         f"{edited.grade_text} on {submission.assignment}. The app finds it at its "
+                         "next read of the LMS: every night, or sooner when asked from the "
+                         "assignment's page.", extra_tags="lms")
+            return redirect(reverse("sandbox:control-district", args=[district.id]) + "#lms-grades")
+    return _with_errors(request, district, "lms_grade", form)
 
 
 # --- knobs -----------------------------------------------------------------------------------------
@@ -564,6 +678,8 @@ urlpatterns = [
     path("control/districts/<str:district_id>/action/", district_action,
          name="control-district-action"),
     path("control/districts/<str:district_id>/lms/", district_lms, name="control-district-lms"),
+    path("control/districts/<str:district_id>/lms/grade/", district_lms_grade,
+         name="control-lms-grade"),
     path("control/districts/<str:district_id>/roster/<str:op>/", district_roster,
          name="control-roster"),
     path("control/districts/<str:district_id>/bulk/<str:op>/", district_bulk,

@@ -5,6 +5,11 @@ Three ways a login starts, as on Clever: ``/oauth/authorize`` ("Log in with Clev
 redirect URI, never with a ``state``). Being "logged in to Clever" is a signed cookie holding the
 sandbox user's Clever ID; with it a login completes without the login page.
 
+Where Clever asks for a password, the sandbox's login page lists users to pick. A link may pick
+one itself with ``user=CLEVER_USER_ID`` (a sandbox addition: Clever has no such parameter), so
+the control page's Instant Login links sign in as a given person in one click, replacing whoever
+was logged in to Clever in that browser.
+
 Nothing here logs a code or a token.
 """
 
@@ -54,6 +59,14 @@ class Login:
 
     def admits(self, user: SandboxRecord) -> bool:
         return self.district is None or user.district_id == self.district.id
+
+
+def instant_login_path(*, client_id: str, district_id: str, user_id: str = "") -> str:
+    """A district's Instant Login link (Clever's shape), signing in as ``user_id`` when given."""
+    query = {"client_id": client_id, "district_id": district_id}
+    if user_id:
+        query["user"] = user_id
+    return f"{reverse('sandbox:oauth-instant-login')}?{urlencode(query)}"
 
 
 # --- Pages -----------------------------------------------------------------------------------
@@ -239,9 +252,11 @@ def _given(params, names) -> dict[str, str]:
 
 
 def _login(request, login: Login, url_name: str):
-    """Finish the login at once for the chosen or logged-in user, else show the login page."""
-    if request.method == "POST":
-        user = selectors.get_user(request.POST.get("user", ""))
+    """Finish the login at once for the chosen (the login page's form, or a link's ``user``) or
+    logged-in user, else show the login page."""
+    if request.method == "POST" or "user" in request.GET:
+        params = request.POST if request.method == "POST" else request.GET
+        user = selectors.get_user(params.get("user", ""))
         if user is None or not login.admits(user):
             raise PageError("This user cannot log in here.")
         return _complete(request, login, user)

@@ -97,7 +97,7 @@ def events(district, **filters):
 
 
 def messages_of(response):
-    return [str(message) for message in response.context["bulk_messages"]]
+    return [str(message) for message in response.context["card_messages"]["bulk"]]
 
 
 def same_school_sections(district, minimum=3):

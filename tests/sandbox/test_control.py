@@ -1,6 +1,7 @@
 """The sandbox control page and the sandbox admin: each control changes the sandbox's state."""
 
 import json
+from html import escape
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -66,6 +67,7 @@ def test_district_page_renders_records_and_events(client, district, sections):
     assert response.status_code == 200
     html = response.content.decode()
     assert sections[0].clever_id in html
+    assert escape(body(sections[0].clever_id)["name"]) in html  # records by name, not only ID
     assert "users.updated" in html
     assert client.get(reverse("sandbox:control-district", args=["0" * 24])).status_code == 404
 
