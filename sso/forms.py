@@ -26,3 +26,14 @@ class ExistingAccountForm(forms.Form):
                             widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}))
     password = forms.CharField(label="Password", strip=False, max_length=4096,
                                widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+
+class RoleForm(forms.Form):
+    """The role a multi-role person acts in now: one of the roles of their Clever sign-in."""
+
+    role = forms.ChoiceField(error_messages={"required": "Choose one of your roles.",
+                                             "invalid_choice": "Choose one of your roles."})
+
+    def __init__(self, *args, roles, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = [(role, role) for role in roles]

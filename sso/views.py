@@ -298,7 +298,8 @@ def choose_role(request):
     roles = selectors.session_roles(request)
     next_url = safe_next(request.POST.get("next") or request.GET.get("next"))
     if request.method == "POST":
-        if not services.set_active_role(request, role=request.POST.get("role", "")):
+        form = forms.RoleForm(request.POST, roles=roles)
+        if not (form.is_valid() and services.set_active_role(request, role=form.cleaned_data["role"])):
             return _role_chooser(request, roles=roles, next_url=next_url,
                                  error="Choose one of your roles.", status=400)
         return redirect(next_url)
