@@ -252,6 +252,8 @@ def review_context(
             **candidate,
             "person": person,
             "current": person is not None and person.pk == match.person_id,
+            # Archived since the matcher proposed them: nobody to link.
+            "left_on": person.archived_at if person is not None else None,
             "name": clever_name(person) or "a Clever person no longer in the roster",
             "values": clever,
             "likelihood": likelihood(candidate.get("probability", 0.0)),

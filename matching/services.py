@@ -415,6 +415,18 @@ def _decide(
     return match
 
 
+def _not_on_roster(district: District, clever_id: str | None) -> str:
+    """Why a Clever person cannot be linked, in words: they left the roster (when), or the
+    district's roster never had them."""
+    gone = Person.objects.filter(district=district, clever_id=clever_id or "").first()
+    if gone is None:
+        return "That person is not on the district's roster in Clever: there is nobody to link."
+    left = timezone.localtime(gone.archived_at).strftime("%-d %b %Y")
+    name = f"{gone.first_name} {gone.last_name}".strip() or "This person"
+    return (f"{name} left the district's roster in Clever on {left}: there is nobody to link. "
+            "Choose “None of these”, or another candidate.")
+
+
 @transaction.atomic
 def accept_match(
     *, match: PersonMatch, actor, clever_id: str | None = None, source: str = MatchSource.STAFF
@@ -430,7 +442,7 @@ def accept_match(
         district=match.district, clever_id=clever_id, archived_at__isnull=True
     ).first()
     if person is None:
-        raise MatchError(f"Clever user {clever_id} is not in the synced district {match.district.clever_id}.")
+        raise MatchError(_not_on_roster(match.district, clever_id))
     chosen = next((c for c in match.candidates if c["clever_id"] == person.clever_id), None)
     for previous in Person.objects.filter(district=match.district, user=match.user).exclude(pk=person.pk):
         unlink_person(

@@ -4,11 +4,13 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.factories import UserFactory
 from districts.admin import SUPPORT_GROUP
 from matching import services
 from matching.models import MatchAudit, MatchStatus, PersonMatch
+from rostering.models import Person
 
 from .conftest import product_copy, students
 
@@ -78,10 +80,30 @@ def test_an_impossible_choice_is_refused_in_plain_words(support, queued):
 
     response = support.post(url, {"decision": "accept", "clever_id": "f" * 24}, follow=True)
 
-    assert "is not in the synced district" in response.content.decode()
+    assert "That person is not on the district&#x27;s roster in Clever" in response.content.decode()
     match.refresh_from_db()
     assert match.status == MatchStatus.PENDING
     assert support.get(url).status_code == 405
+
+
+def test_a_proposed_person_who_left_the_roster_is_marked_and_refused_by_name(support, queued):
+    """The support journey found it: the proposed Clever person left the district (a mass
+    removal) after the matcher proposed them; "Accept" answered with two Clever IDs."""
+    match = queued[0]
+    Person.objects.filter(pk=match.person_id).update(archived_at=timezone.now())
+    page = support.get(reverse("admin:matching_personmatch_change", args=[match.pk])).content.decode()
+    assert "Left the district's roster on" in page and "cannot be linked" in page
+
+    response = support.post(reverse("admin:matching_personmatch_decide", args=[match.pk]),
+                            {"decision": "accept"})
+
+    text = response.content.decode()
+    name = f"{match.person.first_name} {match.person.last_name}"
+    assert response.status_code == 200
+    assert f"{name} left the district&#x27;s roster in Clever on" in text
+    assert match.person.clever_id not in text.split('id="review-errors"')[1].split("</div>")[0]
+    match.refresh_from_db()
+    assert match.status == MatchStatus.PENDING
 
 
 def test_bulk_accept_asks_for_a_threshold_then_accepts(support, queued):
