@@ -12,6 +12,9 @@ from config.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parents[2]
 CALLBACK_PATH = "/accounts/clever/login/callback/"
+# The width people's screens have at the least: no page may be wider.
+WIDTH = 1280
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"  # git-ignored
 
 
 def _test_database_url() -> str:
@@ -134,3 +137,34 @@ def browser_page(chromium_path, live_server):
             # loop stops, and would stay open, idle, until the process exits (then the test
             # database cannot be dropped). Close them while they are still reachable.
             connections.close_all()
+
+
+@pytest.fixture
+def page(browser_page):
+    """The browser page at 1280x800. The database connections the test body opens while
+    Playwright runs (its greenlet has its own context, so Django gives it its own connection)
+    are closed at the end, or PostgreSQL could not drop the test database."""
+    browser_page.set_viewport_size({"width": WIDTH, "height": 800})
+    yield browser_page
+    connections.close_all()
+
+
+class Screenshots:
+    """Numbered full-page screenshots of one journey in ``artifacts/screenshots/<folder>/``
+    (``prefix`` tells apart journeys that share a folder), each taken after checking that the
+    page is no wider than the window. The journey's earlier screenshots are removed first."""
+
+    def __init__(self, folder: str, *, prefix: str = ""):
+        self.folder = SCREENSHOTS / folder
+        self.prefix = f"{prefix}-" if prefix else ""
+        self.n = 0
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for old in self.folder.glob(f"{self.prefix}*.png"):
+            old.unlink()
+
+    def __call__(self, page, name: str) -> None:
+        self.n += 1
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= WIDTH, f"{page.url} is {width} px wide"
+        page.screenshot(path=str(self.folder / f"{self.prefix}{self.n:02d}-{name}.png"),
+                        full_page=True)

@@ -6,7 +6,6 @@ mounted in it; the app's own calls to the sandbox stay in-process.
 """
 
 import pytest
-from django.db import connections
 
 from accounts.factories import OrganizationEmailDomainFactory, OrganizationFactory, UserFactory
 from districts.models import District, DistrictAudit, LinkMethod
@@ -58,15 +57,6 @@ def world(clever_on_live_server, settings):
     )
     linking.refresh_district_candidates(auto_link=False)
     return district, organization, admin, admin_record
-
-
-@pytest.fixture
-def page(browser_page):
-    """The browser page; the database connection the test body opens while Playwright runs (its
-    greenlet has its own context, so Django gives it its own connection) is closed at the end,
-    or PostgreSQL could not drop the test database."""
-    yield browser_page
-    connections.close_all()
 
 
 def test_an_org_admin_links_a_district_through_the_page_and_clever(world, page, live_server):

@@ -21,11 +21,9 @@ after each step the page must not be wider than the 1280 px window.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from django.core.cache import cache
-from django.db import connections
 
 from accounts.factories import OrganizationEmailDomainFactory, OrganizationFactory, UserFactory
 from districts.models import District, DistrictAudit
@@ -37,40 +35,13 @@ from rostering.models import SyncRun
 from sandbox import services as sandbox
 from sandbox.generator import generate_district, load_district
 from sandbox.ids import new_id
+from tests.e2e.conftest import WIDTH, Screenshots
 
 from .conftest import CALLBACK_PATH
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots" / "linking"
 PASSWORD = "correct horse battery staple"
-WIDTH = 1280
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def page(browser_page):
-    """The browser page at 1280x800; the test body's database connections (opened while
-    Playwright runs) are closed at the end, so the test database can be dropped."""
-    browser_page.set_viewport_size({"width": WIDTH, "height": 800})
-    yield browser_page
-    connections.close_all()
-
-
-class Shots:
-    """Numbered full-page screenshots of one journey (``prefix``), and the width check."""
-
-    def __init__(self, prefix: str):
-        self.prefix = prefix
-        self.n = 0
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        for old in SCREENSHOTS.glob(f"{prefix}-*.png"):
-            old.unlink()
-
-    def __call__(self, page, name: str) -> None:
-        self.n += 1
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= WIDTH, f"{page.url} is {width} px wide"
-        page.screenshot(path=str(SCREENSHOTS / f"{self.prefix}-{self.n:02d}-{name}.png"), full_page=True)
 
 
 def district_admin_record(sandbox_district, *, first: str, last: str, email: str) -> dict:
@@ -141,7 +112,7 @@ def madison(clever_on_live_server, settings):
 def test_an_organization_admin_finds_asks_verifies_and_sees_the_sync(madison, page, live_server):
     district, _organization, admin, _admin_record = madison
     base = live_server.url
-    shot = Shots("a")
+    shot = Screenshots("linking", prefix="a")
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
 
     sign_in_with_password(page, base, admin, next_path="/organization/districts/")
@@ -272,7 +243,7 @@ def cedar(clever_on_live_server, settings):
 def test_a_district_admin_asks_and_the_organization_admin_confirms(cedar, page, live_server):
     district, organization, org_admin, lookalike, _admin_record = cedar
     base = live_server.url
-    shot = Shots("b")
+    shot = Screenshots("linking", prefix="b")
 
     # The district admin signs in with Clever and lands on a way to link their district.
     page.goto(f"{base}/accounts/clever/login/")

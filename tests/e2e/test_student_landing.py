@@ -10,20 +10,16 @@ from __future__ import annotations
 
 import random
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from django.core.cache import cache
-from django.db import connections
 
 from clever.client import CleverClient
 from lms.factories import AssignmentFactory, ResultFactory
 from lms.models import GradingType
+from tests.e2e.conftest import Screenshots
 from tests.lms.conftest import build_world
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots" / "student"
-WIDTH = 1280
 
 pytestmark = pytest.mark.browser
 
@@ -54,24 +50,11 @@ def classroom(clever_on_live_server, sandbox_app, fake_clock):
     client.close()
 
 
-@pytest.fixture
-def page(browser_page):
-    browser_page.set_viewport_size({"width": WIDTH, "height": 800})
-    yield browser_page
-    connections.close_all()
-
-
-def shot(page, name: str) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= WIDTH, f"{page.url} is {width} px wide"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
 def test_a_student_signs_in_from_clever_and_lands_on_their_classes_and_assignments(
         classroom, page, live_server):
     world, quiz, essay, journal = classroom
     me = world.students[0]
+    shot = Screenshots("student")
     page.goto(f"{live_server.url}/sandbox/portal/?q=Stu0")
     with page.expect_navigation(url="**/account/"):
         page.locator("tr", has_text="Stu0 Dent").first.get_by_role("link", name="Launch app").click()
@@ -90,4 +73,4 @@ def test_a_student_signs_in_from_clever_and_lands_on_their_classes_and_assignmen
     assert "3 / 10" not in landing.inner_text()  # a classmate's grade
     assert "You hand in your work in Canvas." in landing.inner_text()
     assert world.section.clever_id not in page.content() and me.clever_id not in page.content()
-    shot(page, "01-landing")
+    shot(page, "landing")

@@ -17,12 +17,9 @@ navigation the page must not be wider than the 1280 px window.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
-from django.db import connections
 
 from accounts.factories import OrganizationFactory, UserFactory
 from districts.models import District
@@ -33,12 +30,10 @@ from rostering import tasks
 from rostering.models import ChangeHold, Person, SyncRun
 from sandbox import services as sandbox_services
 from sandbox.generator import generate_district, load_district
+from tests.e2e.conftest import Screenshots
 from tests.matching.conftest import product_copy, students
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "artifacts" / "screenshots" / "support_journey"
 PASSWORD = "correct horse battery staple"
-WIDTH = 1280
 STUDENTS = 200
 REMOVED = 30  # 15% of the students: over the guard's 10%, so the next sync is held
 
@@ -77,32 +72,6 @@ def world(transactional_db, live_server, settings):
     return sandbox_district, district, support
 
 
-@pytest.fixture
-def page(browser_page):
-    """The browser page at 1280x800; the test body's database connections (opened while
-    Playwright runs) are closed at the end, so the test database can be dropped."""
-    browser_page.set_viewport_size({"width": WIDTH, "height": 800})
-    yield browser_page
-    connections.close_all()
-
-
-class Steps:
-    """Numbered full-page screenshots, and the width check after each navigation."""
-
-    def __init__(self, page):
-        self.page = page
-        self.n = 0
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        for old in SCREENSHOTS.glob("*.png"):
-            old.unlink()
-
-    def shot(self, name: str) -> None:
-        self.n += 1
-        width = self.page.evaluate("document.documentElement.scrollWidth")
-        assert width <= WIDTH, f"{self.page.url} is {width} px wide"
-        self.page.screenshot(path=str(SCREENSHOTS / f"{self.n:02d}-{name}.png"), full_page=True)
-
-
 def text(page, selector: str) -> str:
     return page.locator(selector).inner_text()
 
@@ -110,11 +79,11 @@ def text(page, selector: str) -> str:
 def test_a_support_person_works_through_the_day(world, page, live_server):
     sandbox_district, district, support = world
     base = live_server.url
-    steps = Steps(page)
+    shot = Screenshots("support_journey")
 
     # Sign in through the real login page.
     page.goto(f"{base}/accounts/login/?next=/admin/")
-    steps.shot("sign-in")
+    shot(page, "sign-in")
     page.fill('input[name="login"]', support.username)
     page.fill('input[name="password"]', PASSWORD)
     with page.expect_navigation(url=f"{base}/admin/"):
@@ -126,14 +95,14 @@ def test_a_support_person_works_through_the_day(world, page, live_server):
     assert "#attention-holds" not in page.content()
     fleet = page.locator("#fleet")
     assert district.name in fleet.inner_text() and "Maple Valley Schools" in fleet.inner_text()
-    steps.shot("dashboard")
+    shot(page, "dashboard")
 
     # The district's page, then "Sync now": the run is in the sync history.
     with page.expect_navigation():
         fleet.get_by_role("link", name=district.name).click()
     assert district.name in text(page, "#content > h2")
     assert page.locator("#sync-history tbody tr").count() == 1
-    steps.shot("district")
+    shot(page, "district")
     with page.expect_navigation():
         page.get_by_role("button", name="Sync now").click()
     assert "sync requested" in text(page, "ul.messagelist")
@@ -141,7 +110,7 @@ def test_a_support_person_works_through_the_day(world, page, live_server):
     assert history.count() == 2
     newest = history.first.inner_text()
     assert "succeeded" in newest and "manual" in newest and "incremental" in newest
-    steps.shot("synced")
+    shot(page, "synced")
 
     # The run's own page: what it did, and how long it took.
     with page.expect_navigation():
@@ -149,7 +118,7 @@ def test_a_support_person_works_through_the_day(world, page, live_server):
     run_page = text(page, "#content")
     assert "Incremental sync of" in run_page and district.name in run_page
     assert "succeeded" in run_page
-    steps.shot("run")
+    shot(page, "run")
 
     # The review queue, from the dashboard; the item explained in plain words, then decided
     # (before the mass removal below, which picks students at random: a proposed person who left
@@ -158,30 +127,30 @@ def test_a_support_person_works_through_the_day(world, page, live_server):
     with page.expect_navigation():
         page.locator("#attention-review").click()
     assert page.locator("#result_list tbody tr").count() == 1
-    steps.shot("review-queue")
+    shot(page, "review-queue")
     with page.expect_navigation():
         page.locator("#result_list tbody tr").first.locator("th a").click()
     why = text(page, ".review-why")
     assert ("Same" in why or "differs" in why), why
     assert "bits" not in why and "P =" not in why
     assert not page.locator(".review-numbers p").is_visible()  # the numbers only on demand
-    steps.shot("review-item")
+    shot(page, "review-item")
     with page.expect_navigation():
         page.get_by_role("button", name="Accept").click()
     assert "linked to" in text(page, "ul.messagelist")
-    steps.shot("review-decided")
+    shot(page, "review-decided")
     assert PersonMatch.objects.get().status == MatchStatus.ACCEPTED
 
     # The sandbox's bulk knob: 30 of 200 students leave the district.
     page.goto(f"{base}/sandbox/control/districts/{sandbox_district.id}/")
-    steps.shot("sandbox-control")
+    shot(page, "sandbox-control")
     bulk = page.locator("form.bulk-form").filter(has=page.get_by_role("button", name="Remove students"))
     bulk.get_by_label("How many students").fill(str(REMOVED))
     with page.expect_navigation():
         bulk.get_by_role("button", name="Remove students").click()
     done = text(page, "#bulk .done")
     assert f"Removed {REMOVED} students" in done and "the next sync will ask support to approve" in done
-    steps.shot("students-removed")
+    shot(page, "students-removed")
 
     # Sync again: held.
     page.goto(f"{base}/admin/districts/district/{district.pk}/change/")
@@ -190,24 +159,24 @@ def test_a_support_person_works_through_the_day(world, page, live_server):
     newest = page.locator("#sync-history tbody tr").first
     assert "held" in newest.inner_text()
     assert newest.get_by_role("link", name="hold").is_visible()
-    steps.shot("held")
+    shot(page, "held")
 
     # The dashboard says a held sync waits; it leads to the hold.
     page.goto(f"{base}/admin/")
     holds_card = page.locator("#attention-holds")
     held_text = holds_card.inner_text()
     assert held_text.startswith("1") and "held syncs wait for approval" in held_text
-    steps.shot("dashboard-held")
+    shot(page, "dashboard-held")
     with page.expect_navigation():
         holds_card.click()
     assert page.locator("#result_list tbody tr").count() == 1
     assert "pending" in text(page, "#result_list")
-    steps.shot("holds")
+    shot(page, "holds")
     with page.expect_navigation():
         page.locator("#result_list tbody tr").first.locator("th a").click()
     hold_page = text(page, "#content")
     assert "students" in hold_page and "pending" in hold_page
-    steps.shot("hold")
+    shot(page, "hold")
 
     # Approve: a confirmation page first, with the reason support records.
     with page.expect_navigation():
@@ -215,13 +184,13 @@ def test_a_support_person_works_through_the_day(world, page, live_server):
     confirm = text(page, "#content")
     assert "Approving applies these changes to the live roster now" in confirm
     page.fill("#content form textarea[name=reason]", "The district confirmed 30 students left (ticket 88)")
-    steps.shot("approve-confirm")
+    shot(page, "approve-confirm")
     with page.expect_navigation():
         page.get_by_role("button", name="Yes, approve this hold").click()
     assert "1 hold(s) approved and applied." in text(page, "ul.messagelist")
     hold_page = text(page, "#content")
     assert "approved" in hold_page and "Sam Support" in hold_page and "ticket 88" in hold_page
-    steps.shot("approved")
+    shot(page, "approved")
     hold = ChangeHold.objects.get()
     assert hold.status == ChangeHold.Status.APPROVED and hold.decided_by == support
 
@@ -231,7 +200,7 @@ def test_a_support_person_works_through_the_day(world, page, live_server):
     run_page = text(page, "#content")
     assert "succeeded" in text(page, ".field-status_badge")
     assert "The hold on this sync approved" in text(page, ".field-hold_link")
-    steps.shot("run-applied")
+    shot(page, "run-applied")
     archived = Person.objects.filter(district=district, is_student=True, archived_at__isnull=False)
     assert archived.count() >= REMOVED
 
@@ -240,13 +209,13 @@ def test_a_support_person_works_through_the_day(world, page, live_server):
     with page.expect_navigation():
         page.get_by_role("button", name="Revoke token").click()
     assert "District token revoked" in text(page, "body")
-    steps.shot("token-revoked")
+    shot(page, "token-revoked")
     page.goto(f"{base}/admin/districts/district/{district.pk}/change/")
     with page.expect_navigation():
         page.get_by_role("button", name="Sync now").click()
     newest = page.locator("#sync-history tbody tr").first
     assert "failed" in newest.inner_text()
-    steps.shot("failed")
+    shot(page, "failed")
     with page.expect_navigation():
         newest.get_by_role("link").first.click()
     outcome = page.locator(".sync-outcome")
@@ -254,13 +223,13 @@ def test_a_support_person_works_through_the_day(world, page, live_server):
     assert "re-authorize the app in Clever" in outcome.inner_text()
     raw = outcome.locator("details pre")
     assert not raw.is_visible()
-    steps.shot("failed-run")
+    shot(page, "failed-run")
     outcome.locator("details summary").click()
     assert "401" in raw.inner_text()
-    steps.shot("failed-run-details")
+    shot(page, "failed-run-details")
 
     # Back on the dashboard: the district is flagged; it stopped sharing (Clever lists no token).
     page.goto(f"{base}/admin/")
     assert "last sync failed" in text(page, "#fleet")
     assert "districts stopped sharing" in text(page, "#attention")
-    steps.shot("dashboard-after-failure")
+    shot(page, "dashboard-after-failure")

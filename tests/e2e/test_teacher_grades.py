@@ -12,22 +12,19 @@ from __future__ import annotations
 
 import random
 import time
-from pathlib import Path
 
 import pytest
 from django.core.cache import cache
-from django.db import connections
 
 from accounts.factories import UserFactory
 from clever.client import CleverClient
 from lms.models import Assignment, CleverAssignment, LmsAudit, Result, SubmissionSync
 from rostering.models import Person
 from sandbox import lms as sandbox_lms
+from tests.e2e.conftest import Screenshots
 from tests.lms.conftest import build_world
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots" / "teacher_grades"
 PASSWORD = "correct horse battery staple"
-WIDTH = 1280
 
 pytestmark = pytest.mark.browser
 
@@ -51,20 +48,6 @@ def classroom(transactional_db, live_server, sandbox_app, fake_clock, settings):
     client.close()
 
 
-@pytest.fixture
-def page(browser_page):
-    browser_page.set_viewport_size({"width": WIDTH, "height": 800})
-    yield browser_page
-    connections.close_all()
-
-
-def shot(page, name: str) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= WIDTH, f"{page.url} is {width} px wide"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
 def messages(page) -> str:
     return " ".join(page.locator('main [role="status"]').all_inner_texts())
 
@@ -78,6 +61,7 @@ def test_a_teacher_creates_an_assignment_grades_it_sends_it_and_reads_changes_ba
         classroom, page, live_server):
     world, teacher = classroom
     first, second, third = world.students
+    shot = Screenshots("teacher_grades")
     base = live_server.url
     section_url = f"{base}/lms/sections/{world.section.pk}/"
     page.goto(f"{base}/accounts/login/?next=/lms/sections/{world.section.pk}/")
@@ -85,7 +69,7 @@ def test_a_teacher_creates_an_assignment_grades_it_sends_it_and_reads_changes_ba
     page.fill('input[name="password"]', PASSWORD)
     submit(page, "Sign in", url=section_url)
     assert "No assignments yet" in page.locator("main").inner_text()
-    shot(page, "01-section-empty")
+    shot(page, "section-empty")
 
     # A new assignment: title, due date (a week ahead by default), points; sent on a click.
     with page.expect_navigation():
@@ -93,7 +77,7 @@ def test_a_teacher_creates_an_assignment_grades_it_sends_it_and_reads_changes_ba
     assert page.locator("h1").inner_text() == "New assignment for Algebra 1"
     page.fill('input[name="title"]', "Fractions quiz")
     page.get_by_label("Only when you click “Sync to LMS”").check()
-    shot(page, "02-new-assignment")
+    shot(page, "new-assignment")
     submit(page, "Create the assignment")
     assignment = Assignment.objects.get()
     assignment_url = f"{base}/lms/assignments/{assignment.pk}/"
@@ -110,7 +94,7 @@ def test_a_teacher_creates_an_assignment_grades_it_sends_it_and_reads_changes_ba
     assert "Nothing was saved" in messages(page)
     assert "“nine” is not a number." in page.locator(f"#student-{third.clever_id}").inner_text()
     assert not Result.objects.exists()
-    shot(page, "03-grade-refused")
+    shot(page, "grade-refused")
     page.get_by_label(f"Grade for {third}").fill("")
     submit(page, "Save as drafts")
     assert "2 grades saved as drafts" in messages(page)
@@ -125,7 +109,7 @@ def test_a_teacher_creates_an_assignment_grades_it_sends_it_and_reads_changes_ba
     assert "Line 3: No student in this class has the student number “9999”." in problems
     assert "Line 4: 11 is more than the 10 points possible." in problems
     assert Result.objects.count() == 2
-    shot(page, "04-import-problems")
+    shot(page, "import-problems")
     page.set_input_files('input[name="file"]', files=[{
         "name": "grades.csv", "mimeType": "text/csv", "buffer": b"student_number,points\n1003,9\n"}])
     submit(page, "Import grades")
@@ -134,7 +118,7 @@ def test_a_teacher_creates_an_assignment_grades_it_sends_it_and_reads_changes_ba
 
     submit(page, "Save and approve")
     assert "3 grades approved. Click “Sync to LMS” to send them." in messages(page)
-    shot(page, "05-approved")
+    shot(page, "approved")
 
     # Sent: the message says it is there (the push ran), with its grades in words.
     submit(page, "Sync to LMS", url=assignment_url)
@@ -142,7 +126,7 @@ def test_a_teacher_creates_an_assignment_grades_it_sends_it_and_reads_changes_ba
     assert "being sent" not in messages(page)
     uuid = CleverAssignment.objects.get(assignment=assignment).clever_id
     assert world.lms_submission(uuid, first)["grade_points"] == 6
-    shot(page, "06-sent")
+    shot(page, "sent")
 
     # Grades changed in Canvas, read back on the teacher's click: kept, and said so.
     sandbox_lms.teacher_edit_submission(assignment_id=uuid, user_id=first.clever_id, grade_points=9)
@@ -152,7 +136,7 @@ def test_a_teacher_creates_an_assignment_grades_it_sends_it_and_reads_changes_ba
     for student, in_canvas in ((first, "9"), (second, "10")):
         row = page.locator(f"#student-{student.clever_id}").inner_text()
         assert "Changed in Canvas (kept)" in row and in_canvas in row
-    shot(page, "07-read-back")
+    shot(page, "read-back")
 
     # The first: our grade instead, asked first with a reason.
     with page.expect_navigation():
@@ -161,7 +145,7 @@ def test_a_teacher_creates_an_assignment_grades_it_sends_it_and_reads_changes_ba
     assert page.locator("h1").inner_text() == f"Replace {first}'s grade in Canvas?"
     grades = page.locator("#grades").inner_text()
     assert "9 points" in grades and "6 points" in grades
-    shot(page, "08-confirm-replace")
+    shot(page, "confirm-replace")
     page.get_by_role("button", name="Replace the grade in Canvas").click()
     assert page.locator('textarea[name="reason"]').evaluate("field => field.validity.valueMissing")
     assert SubmissionSync.objects.get(student_clever_id=first.clever_id).status == "lms_edited"
@@ -171,7 +155,7 @@ def test_a_teacher_creates_an_assignment_grades_it_sends_it_and_reads_changes_ba
     assert world.lms_submission(uuid, first)["grade_points"] == 6
     audit = LmsAudit.objects.get(assignment=assignment)
     assert audit.actor == teacher and audit.details["reason"] == "Regraded after the retake"
-    shot(page, "09-replaced")
+    shot(page, "replaced")
 
     # The second: kept as it is in Canvas.
     with page.expect_navigation():
@@ -184,11 +168,11 @@ def test_a_teacher_creates_an_assignment_grades_it_sends_it_and_reads_changes_ba
     assert "Sent to Canvas" in page.locator(f"#student-{first.clever_id}").inner_text()
     assert world.lms_submission(uuid, second)["grade_points"] == 10
     assert LmsAudit.objects.count() == 1
-    shot(page, "10-kept")
+    shot(page, "kept")
 
     with page.expect_navigation(url=section_url):
         page.get_by_role("link", name="← Algebra 1").click()
     grades_cell = page.locator(f"#assignment-{assignment.pk}").inner_text()
     assert "3 of 3 students graded" in grades_cell
     assert "2 sent to Canvas, 1 changed in Canvas (kept)" in grades_cell
-    shot(page, "11-section")
+    shot(page, "section")
