@@ -149,7 +149,7 @@ def run(args) -> dict:
 
     world = seed(args)
     started = time.perf_counter()
-    summary = linking.refresh_district_candidates(auto_link=False)
+    summary = linking.refresh_district_candidates(queue=False)
     refresh_seconds = time.perf_counter() - started
     unmatched = District.objects.filter(organization__isnull=True).count()
     if connection.vendor == "postgresql":

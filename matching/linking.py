@@ -110,9 +110,10 @@ OUTCOME_WORDS = {
     Step.REJECTED: "declined by our support team",
     Step.MOOT: "closed: the district was linked",
 }
-# The engine's evidence kinds that may link automatically after a refresh (a verified round trip
-# links in the hook itself, at the moment Clever confirmed it).
-_AUTO_METHODS = {"nces_id": LinkMethod.NCES, "mdr_number": LinkMethod.MDR}
+# Nothing links on its own after a refresh: an NCES or MDR number is the district's own record
+# (public identifiers anyone running a district can type), so a match only puts the pair in
+# support's queue. Only a verified round trip links at once (in the hook, when Clever confirmed
+# the person is the district's administrator).
 _STRONG_KINDS = ("verified_round_trip", "nces_id", "mdr_number")
 _STAFF_ROLES = ("teacher", "staff", "district_admin")
 # CleverLogin rows older than this are not evidence any more.
@@ -989,15 +990,15 @@ def refresh_district_candidates(
     *,
     district_ids: Iterable[int] | None = None,
     clever_ids: Iterable[str] | None = None,
-    auto_link: bool = True,
+    queue: bool = True,
 ) -> dict:
     """Recompute the evidence of unlinked districts (all, or ``district_ids`` / ``clever_ids``) against every
-    organization, store it in ``DistrictCandidate``, link what the engine links automatically
-    (uncontested NCES or MDR only), and queue ambiguous strong evidence for support staff.
+    organization, store it in ``DistrictCandidate`` and (``queue``) put strong evidence (an NCES
+    or MDR match, a verified round trip) in support's queue, once per pair: links nothing, since
+    every identifier here is the district's own record.
 
-    Never links a district or an organization that is linked already (the engine's rule), nor a
-    pair a person unlinked before, nor a pair support staff rejected. Returns
-    ``{"districts", "organizations", "candidates", "auto_linked": [clever ids], "queued": n}``.
+    Never queues a pair a person unlinked before, nor one asked about already. Returns
+    ``{"districts", "organizations", "candidates", "queued": n}``.
     """
     columns = ("pk", "clever_id", "name", "us_state", "nces_id", "mdr_number", "organization_id", "status")
     everything = list(District.objects.values(*columns))
@@ -1100,26 +1101,22 @@ def refresh_district_candidates(
         "districts": len(by_target),
         "organizations": len(organizations),
         "candidates": len(fresh),
-        "auto_linked": [],
-        "queued": 0,
+        "queued": _queue_strong(list(by_target.values())) if queue else 0,
     }
-    if auto_link:
-        summary.update(_act_on(list(by_target.values()), {row["pk"]: row for row in targets}))
     logger.info(
-        "district evidence refreshed: %s districts, %s candidates, %s auto-linked, %s queued",
+        "district evidence refreshed: %s districts, %s candidates, %s queued",
         summary["districts"],
         summary["candidates"],
-        len(summary["auto_linked"]),
         summary["queued"],
     )
     return summary
 
 
-def _act_on(matches: list[DistrictMatch], targets: dict[int, dict]) -> dict:
-    """Automatic links (uncontested NCES/MDR) and queue items for strong but contested evidence."""
+def _queue_strong(matches: list[DistrictMatch]) -> int:
+    """Support's queue gets each pair with strong evidence (and whatever made it ambiguous)."""
     if not matches:
-        return {"auto_linked": [], "queued": 0}
-    # Pairs a person unlinked (or moved away) before: never linked again by a rule.
+        return 0
+    # Pairs a person unlinked (or moved away) before: never proposed again by a rule.
     undone = set(
         DistrictAudit.objects.filter(
             action__in=[DistrictAudit.Action.UNLINKED, DistrictAudit.Action.RELINKED],
@@ -1127,54 +1124,12 @@ def _act_on(matches: list[DistrictMatch], targets: dict[int, dict]) -> dict:
         ).values_list("district_id", "organization_before_id")
     )
     asked = set(DistrictLinkRequest.objects.values_list("district_id", "organization_id"))
-    rejected = set(
-        DistrictLinkRequest.objects.filter(status=DistrictLinkRequest.Status.REJECTED).values_list(
-            "district_id", "organization_id"
-        )
+    organizations = Organization.objects.in_bulk(
+        {int(candidate.organization_key) for match in matches for candidate in match.candidates}
     )
-    organizations = {
-        organization.pk: organization
-        for organization in Organization.objects.filter(
-            pk__in={int(candidate.organization_key) for match in matches for candidate in match.candidates}
-            | {int(match.linked_organization_key) for match in matches if match.linked_organization_key}
-        )
-    }
-    linked_now: set[int] = set()
-    auto_linked: list[str] = []
     queued = 0
     for match in matches:
         district_pk = int(match.district_key)
-        row = targets[district_pk]
-        organization_pk = int(match.linked_organization_key) if match.linked_organization_key else None
-        method = _AUTO_METHODS.get(match.link_evidence or "")
-        if (
-            organization_pk is not None
-            and method is not None
-            and (district_pk, organization_pk) not in undone
-            and (district_pk, organization_pk) not in rejected
-            and organization_pk not in linked_now
-        ):
-            candidate = next(c for c in match.candidates if int(c.organization_key) == organization_pk)
-            try:
-                _link(
-                    district=District(pk=district_pk),
-                    organization=organizations[organization_pk],
-                    method=method,
-                    evidence={
-                        "decided_by": match.link_evidence,
-                        "score": candidate.score,
-                        "chips": _chips(candidate.evidence),
-                    },
-                    actor_label=f"{REFRESH_LABEL} (automatic: {match.link_evidence})",
-                )
-            except district_services.LinkError:
-                continue
-            linked_now.add(organization_pk)
-            auto_linked.append(row["clever_id"])
-            _withdraw_others(district_pk, keep=None)
-            continue
-        if not match.reasons:
-            continue
         for candidate in match.candidates:
             organization_pk = int(candidate.organization_key)
             chips = _chips(candidate.evidence)
@@ -1196,7 +1151,7 @@ def _act_on(matches: list[DistrictMatch], targets: dict[int, dict]) -> dict:
                 continue
             asked.add(pair)
             queued += 1
-    return {"auto_linked": auto_linked, "queued": queued}
+    return queued
 
 
 def _withdraw_others(district_pk: int, *, keep: int | None, actor=None) -> int:

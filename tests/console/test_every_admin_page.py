@@ -177,7 +177,7 @@ def _build(support, superuser) -> dict:
         waiting={"reason": "rate_limit", "until": (timezone.now() + timedelta(minutes=5)).isoformat()})
 
     # District linking: candidates, requests pending (self-serve, verification link), rejected.
-    linking.refresh_district_candidates(auto_link=False)
+    linking.refresh_district_candidates(queue=False)
     linking.request_district_link(organization=unlinked_org, district=unlinked, requested_by=org_admin)
     linking.issue_verification_link(organization=unlinked_org, district=lms.district,
                                     requested_by=org_admin)

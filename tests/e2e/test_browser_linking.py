@@ -55,7 +55,7 @@ def world(clever_on_live_server, settings):
     admin = UserFactory(
         username="juniper-admin", organization=organization, is_organization_admin=True, password=PASSWORD
     )
-    linking.refresh_district_candidates(auto_link=False)
+    linking.refresh_district_candidates(queue=False)
     return district, organization, admin, admin_record
 
 

@@ -104,7 +104,7 @@ def madison(clever_on_live_server, settings):
     admin = UserFactory(username="pat.admin", first_name="Pat", last_name="Rivera",
                         email="pat@madisonlearning.example.org", organization=organization,
                         is_organization_admin=True, password=PASSWORD)
-    linking.refresh_district_candidates(auto_link=False)
+    linking.refresh_district_candidates(queue=False)
     cache.clear()
     return district, organization, admin, admin_record
 
@@ -235,7 +235,7 @@ def cedar(clever_on_live_server, settings):
                             email="lee@cedarridge.k12.example.us", organization=organization,
                             is_organization_admin=True, password=PASSWORD)
     lookalike = OrganizationFactory(name="Cedar Ridge Academy", state="OR", nces_leaid="", mdr_number="")
-    linking.refresh_district_candidates(auto_link=False)
+    linking.refresh_district_candidates(queue=False)
     cache.clear()
     return district, organization, org_admin, lookalike, admin_record
 

@@ -438,7 +438,7 @@ def rows_of(response) -> list[str]:
 
 def test_the_page_ranks_unmatched_districts_by_evidence_with_chips(market, settings):
     settings.DISTRICT_LINKING_PAGE_SIZE = 10
-    summary = linking.refresh_district_candidates(auto_link=False)
+    summary = linking.refresh_district_candidates(queue=False)
     assert summary["districts"] == 32 and summary["candidates"] > 0
     browser = signed_in(market.admin)
     response = browser.client.get(PAGE)
@@ -485,29 +485,31 @@ def test_sso_logins_by_the_organizations_people_are_evidence(market):
             uid=f"{n:024d}",
             extra_data={"id": f"{n:024d}", "district": target.clever_id},
         )
-    linking.refresh_district_candidates(auto_link=False)
+    linking.refresh_district_candidates(queue=False)
     candidate = DistrictCandidate.objects.get(district=target, organization=market.organization)
     (chip,) = [chip for chip in candidate.evidence if chip["kind"] == "sso_logins"]
     assert chip["label"] == "3 of your people logged in from here"
 
 
-# --- the refresh: automatic links only when uncontested ---------------------------------------------
+# --- the refresh: strong evidence goes to support's queue; nothing links on its own ---------------
 
 
-def test_a_unique_uncontested_nces_match_links_automatically(db):
+def test_an_uncontested_nces_match_is_queued_for_support_never_linked_on_its_own(db):
+    """The security review found it: an NCES or MDR number is the district's own record (and
+    public), so a district that copied a new customer's number was linked to it automatically."""
     organization = OrganizationFactory(
         name="Pine County Schools", state="CA", nces_leaid="0600001", mdr_number=""
     )
     district = District.objects.create(clever_id="a" * 24, name="Pine County USD", nces_id="0600001")
     summary = linking.refresh_district_candidates()
-    assert summary["auto_linked"] == [district.clever_id]
+    assert summary["queued"] == 1 and "auto_linked" not in summary
     district.refresh_from_db()
-    assert district.organization == organization and district.link_method == LinkMethod.NCES
-    (audit,) = linked_audits(district)
-    assert audit.actor is None and "automatic: nces_id" in audit.actor_label
-    assert audit.details["evidence"]["decided_by"] == "nces_id"
+    assert district.organization is None and not linked_audits(district)
+    (queued,) = DistrictLinkRequest.objects.filter(origin=linking.ORIGIN_EVIDENCE, district=district)
+    assert queued.organization == organization and queued.status == DistrictLinkRequest.Status.PENDING
+    assert linking.waiting_for(queued) == linking.Waiting.SUPPORT
     # Running again changes nothing.
-    assert linking.refresh_district_candidates()["auto_linked"] == []
+    assert linking.refresh_district_candidates()["queued"] == 0
 
 
 def test_a_contested_nces_match_is_queued_not_linked(db):
@@ -515,7 +517,7 @@ def test_a_contested_nces_match_is_queued_not_linked(db):
     second = OrganizationFactory(name="North Network", state="CA", nces_leaid="0600002", mdr_number="")
     district = District.objects.create(clever_id="b" * 24, name="North USD", nces_id="0600002")
     summary = linking.refresh_district_candidates()
-    assert summary["auto_linked"] == [] and summary["queued"] == 2
+    assert summary["queued"] == 2
     district.refresh_from_db()
     assert district.organization is None
     queued = DistrictLinkRequest.objects.filter(origin=linking.ORIGIN_EVIDENCE, district=district)
@@ -525,20 +527,12 @@ def test_a_contested_nces_match_is_queued_not_linked(db):
     assert linking.refresh_district_candidates()["queued"] == 0
 
 
-def test_an_nces_match_never_takes_a_linked_organization_or_relinks_an_unlinked_pair(db):
-    organization = OrganizationFactory(name="Elm Schools", state="", nces_leaid="0600003", mdr_number="")
-    District.objects.create(clever_id="e" * 24, name="Elm Other", organization=organization)
-    district = District.objects.create(clever_id="f" * 24, name="Elm USD", nces_id="0600003")
-    assert linking.refresh_district_candidates()["auto_linked"] == []
-    district.refresh_from_db()
-    assert district.organization is None
-
-    # A pair support staff unlinked is never linked again by the rule.
+def test_a_pair_a_person_unlinked_is_never_proposed_again(db):
     lone = OrganizationFactory(name="Oak Schools", state="", nces_leaid="0600004", mdr_number="")
     oak = District.objects.create(clever_id="0" * 24, name="Oak USD", nces_id="0600004")
-    assert linking.refresh_district_candidates()["auto_linked"] == [oak.clever_id]
+    linking.staff_link_district(district=oak, organization=lone, actor=None)
     linking.staff_unlink_district(district=oak, actor=None, reason="wrong")
-    assert linking.refresh_district_candidates()["auto_linked"] == []
+    assert linking.refresh_district_candidates()["queued"] == 0
     oak.refresh_from_db()
     assert oak.organization is None and lone.districts.count() == 0
 
@@ -602,7 +596,7 @@ def test_login_domains_are_evidence_before_the_roster_arrives(market):
         email_domain="gmail.com",
         outcome=LoginOutcome.DISTRICT_NOT_CONNECTED,
     )
-    linking.refresh_district_candidates(district_ids=[bare.pk], auto_link=False)
+    linking.refresh_district_candidates(district_ids=[bare.pk], queue=False)
     candidate = DistrictCandidate.objects.get(district=bare, organization=market.organization)
     assert "100% of staff emails on your domains" in [chip["label"] for chip in candidate.evidence]
 
@@ -614,15 +608,15 @@ def test_the_management_command_refreshes_and_reports_json(market):
 
     out = StringIO()
     call_command(
-        "refresh_district_candidates", market.cedar.clever_id, "--no-auto-link", "--json", stdout=out
+        "refresh_district_candidates", market.cedar.clever_id, "--no-queue", "--json", stdout=out
     )
     summary = json.loads(out.getvalue())
-    assert summary["districts"] == 1 and summary["auto_linked"] == [] and summary["candidates"] >= 1
+    assert summary["districts"] == 1 and summary["queued"] == 0 and summary["candidates"] >= 1
     market.cedar.refresh_from_db()
     assert market.cedar.organization is None
 
 
-def test_discovery_of_a_new_district_links_it_by_its_uncontested_nces_id(
+def test_discovery_of_a_new_district_queues_its_uncontested_nces_match_for_support(
     db, sandbox_app, django_capture_on_commit_callbacks
 ):
     from districts.tasks import discover_districts_task
@@ -635,10 +629,9 @@ def test_discovery_of_a_new_district_links_it_by_its_uncontested_nces_id(
         summary = discover_districts_task.delay().get()
     (clever_id,) = summary["created"]
     district = District.objects.get(clever_id=clever_id)
-    assert district.nces_id == "5300777"
-    assert district.organization == organization and district.link_method == LinkMethod.NCES
-    (audit,) = linked_audits(district)
-    assert audit.actor is None and audit.actor_label.startswith(linking.REFRESH_LABEL)
+    assert district.nces_id == "5300777" and district.organization is None
+    queued = DistrictLinkRequest.objects.get(district=district, origin=linking.ORIGIN_EVIDENCE)
+    assert queued.organization == organization and linking.waiting_for(queued) == linking.Waiting.SUPPORT
 
 
 def test_a_verification_link_support_rejected_is_dead(maple, maple_org):

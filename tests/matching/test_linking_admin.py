@@ -48,7 +48,7 @@ def world(db):
         District.objects.create(clever_id=f"{n:024x}", name=f"Basin {n} District", us_state="ID")
         for n in range(1, 6)
     ]
-    linking.refresh_district_candidates(auto_link=False)
+    linking.refresh_district_candidates(queue=False)
     return organization, spruce, others
 
 

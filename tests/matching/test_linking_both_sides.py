@@ -274,7 +274,7 @@ def unlinked(db, sandbox_app):
     for n in range(4):
         mirror_person(world.district, email=f"staff{n}@maple.k12.example.us", is_staff=True)
     lookalike, _ = organization_with_admin("Maple Valley Unified Academy", username="lookalike-admin")
-    linking.refresh_district_candidates(auto_link=False)
+    linking.refresh_district_candidates(queue=False)
     world.organizations = (nces_org, domain_org, lookalike)
     world.org_admin = nces_admin
     return world
@@ -329,7 +329,7 @@ def test_only_organizations_with_real_evidence_are_offered(unlinked):
 def test_a_district_with_no_real_evidence_is_told_to_ask_support(db, sandbox_app):
     world = clever_district("Lonely Pines District", us_state="OR")
     organization_with_admin("Lonely Pines Schools", username="pines-admin", state="OR")
-    linking.refresh_district_candidates(auto_link=False)
+    linking.refresh_district_candidates(queue=False)
     html = district_admin_signs_in(world).client.get(DISTRICT_PAGE).content.decode()
     assert 'id="no-offers"' in html and "contact our support team" in html
     assert "Lonely Pines Schools" not in html

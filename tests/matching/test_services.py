@@ -119,7 +119,7 @@ def test_accept_choose_another_and_duplicate(synced):
     twin_match.refresh_from_db()
     assert twin_match.status == MatchStatus.DUPLICATE and twin_match.duplicate_of == user
     assert MatchAudit.objects.filter(action="duplicate", product_id=twin.pk).exists()
-    with pytest.raises(services.MatchError, match="not in the synced district"):
+    with pytest.raises(services.MatchError, match="not on the district's roster"):
         services.accept_match(match=twin_match, actor=staff, clever_id="ffffffffffffffffffffffff")
 
 

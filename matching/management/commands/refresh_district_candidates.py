@@ -1,6 +1,6 @@
 """Recompute the district -> organization evidence now, in this process.
 
-manage.py refresh_district_candidates [CLEVER_DISTRICT_ID ...] [--no-auto-link] [--json]
+manage.py refresh_district_candidates [CLEVER_DISTRICT_ID ...] [--no-queue] [--json]
 """
 
 import json
@@ -17,9 +17,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("clever_ids", nargs="*", help="Clever district IDs (default: every unlinked one)")
         parser.add_argument(
-            "--no-auto-link",
+            "--no-queue",
             action="store_true",
-            help="Only rank; link nothing (not even an uncontested NCES/MDR match)",
+            help="Only rank; put nothing in support's queue (nothing is ever linked here)",
         )
         parser.add_argument("--json", action="store_true", help="Print one JSON object")
 
@@ -33,13 +33,13 @@ class Command(BaseCommand):
                 raise CommandError(f"unknown Clever district IDs: {', '.join(missing)}")
             district_ids = list(found.values())
         summary = linking.refresh_district_candidates(
-            district_ids=district_ids, auto_link=not options["no_auto_link"]
+            district_ids=district_ids, queue=not options["no_queue"]
         )
         if options["json"]:
             self.stdout.write(json.dumps(summary, sort_keys=True))
         else:
             self.stdout.write(
                 f"{summary['districts']} districts x {summary['organizations']} organizations: "
-                f"{summary['candidates']} candidates, {len(summary['auto_linked'])} linked automatically, "
+                f"{summary['candidates']} candidates, "
                 f"{summary['queued']} queued for support."
             )
