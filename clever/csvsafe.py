@@ -15,6 +15,10 @@ The rule (OWASP's, made reversible):
 - Writing prefixes a formula cell with one apostrophe, which spreadsheets take as "text".
   Every other cell is written unchanged (``O'Brien``, ``'quoted'`` and dates are not touched).
 - Reading removes one leading apostrophe from a formula cell, and only from one.
+- The same inside a cell, after a character some importer splits cells or rows at (``, ; |``,
+  tab, CR, LF): ``Ann;=HYPERLINK(...)`` is two cells to a spreadsheet in a semicolon locale, so a
+  trigger after a separator gets its apostrophe too (``Ann;'=HYPERLINK(...)``), and reading
+  removes it, skipping apostrophes the same way.
 
 Skipping leading apostrophes is what keeps the round trip exact: a value that really starts
 with ``'=`` is a formula cell too, so it is written ``''=`` and read back ``'=``; a cell the
@@ -25,10 +29,15 @@ Numbers are not special: ``-5`` is written ``'-5`` and read back ``-5``.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 TRIGGERS = frozenset("=+-@\t\r\n\0\uff1d\uff0b\uff0d\uff20")
+_TRIGGER_CLASS = "[" + re.escape("".join(sorted(TRIGGERS))) + "]"
+# A separator some importer splits at, then apostrophes, then a trigger (not consumed).
+_INNER = re.compile(r"([,;|\t\r\n])('*)(?=" + _TRIGGER_CLASS + ")")
+_INNER_NEUTRALIZED = re.compile(r"([,;|\t\r\n])'('*)(?=" + _TRIGGER_CLASS + ")")
 
 
 def _is_formula(value: str) -> bool:
@@ -37,14 +46,17 @@ def _is_formula(value: str) -> bool:
 
 
 def neutralize(value: str) -> str:
-    """``value`` as written to a CSV cell: a formula cell gets a leading apostrophe."""
+    """``value`` as written to a CSV cell: a formula cell gets a leading apostrophe, and so
+    does a trigger after a separator inside it."""
+    value = _INNER.sub(r"\1'\2", value)
     return "'" + value if _is_formula(value) else value
 
 
 def restore(cell: str) -> str:
     """The value :func:`neutralize` was given, from the cell it wrote. A cell without that
     apostrophe (from a tool that does not neutralize, say) is data as it stands."""
-    return cell[1:] if cell.startswith("'") and _is_formula(cell) else cell
+    cell = cell[1:] if cell.startswith("'") and _is_formula(cell) else cell
+    return _INNER_NEUTRALIZED.sub(r"\1\2", cell)
 
 
 class _Neutralizing:

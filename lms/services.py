@@ -40,6 +40,7 @@ from typing import Any
 
 import requests
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -56,7 +57,13 @@ from clever.errors import (
     ServerError,
 )
 from districts.models import District
-from districts.services import NoToken, district_token, forget_cached_token, recheck_after_unauthorized
+from districts.services import (
+    CACHE_ERRORS,
+    NoToken,
+    district_token,
+    forget_cached_token,
+    recheck_after_unauthorized,
+)
 from rostering.models import Person, Section, SectionMembership
 
 from . import selectors
@@ -1124,6 +1131,21 @@ def pull_assignments(*, assignment_ids: Iterable[int], client: CleverClient | No
             after = conn.counts()
             report.requests, report.rate_limited = after[0] - before[0], after[1] - before[1]
     return reports
+
+
+# A teacher's "Check the LMS for changes" reads Clever at most this often per assignment: the
+# district's Clever request budget is shared with its roster syncs.
+CHECK_COOLDOWN_SECONDS = 60
+
+
+def check_lms_now(*, assignment: Assignment, client: CleverClient | None = None) -> Report | None:
+    """A teacher's "check for changes": the pull, or None when the assignment was checked less
+    than ``CHECK_COOLDOWN_SECONDS`` ago (or the cache cannot say: then it is checked)."""
+    try:
+        first = cache.add(f"lms:check:{assignment.pk}", 1, timeout=CHECK_COOLDOWN_SECONDS)
+    except CACHE_ERRORS:
+        first = True
+    return pull_assignment(assignment_id=assignment.pk, client=client) if first else None
 
 
 def pull_assignment(*, assignment_id: int, client: CleverClient | None = None) -> Report:

@@ -228,9 +228,13 @@ def check_lms(request, assignment_id: int):
     """Read the assignment's grades back from the LMS now, on the teacher's click: a few
     requests to Clever (one per 100 students), never on a page load."""
     assignment = _assignment_for_teacher(request, assignment_id)
-    report = services.pull_assignment(assignment_id=assignment.pk)
-    level, text = selectors.pull_outcome(assignment, report)
-    messages.add_message(request, MESSAGE_LEVELS[level], text)
+    report = services.check_lms_now(assignment=assignment)
+    if report is None:
+        lms = selectors.lms_name(assignment.section.district.lms_type)
+        messages.info(request, f"{lms} was checked less than a minute ago: try again in a moment.")
+    else:
+        level, text = selectors.pull_outcome(assignment, report)
+        messages.add_message(request, MESSAGE_LEVELS[level], text)
     return redirect("lms:assignment", assignment_id=assignment.pk)
 
 

@@ -186,6 +186,11 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
             "chips_then": chips_html((link_request.evidence or {}).get("chips")),
             "reasons": (link_request.evidence or {}).get("reasons", []),
             "others": [(other, chips_html(other.evidence)) for other in others],
+            "waits_for_organization": (link_request.status == DistrictLinkRequest.Status.PENDING
+                                       and linking.waiting_for(link_request)
+                                       == linking.Waiting.ORGANIZATION_ADMIN),
+            "district_ask": (linking.district_admin_ask(link_request)
+                             if link_request.district_admin_clever_id else None),
             "decide_url": reverse("admin:matching_districtlinkrequest_decide", args=[link_request.pk]),
             "organization_url": reverse("admin:accounts_organization_change", args=[organization.pk]),
         }
@@ -205,7 +210,8 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
         district = link_request.district
         try:
             if decision == "approve":
-                linking.approve_link_request(link_request=link_request, actor=request.user)
+                linking.approve_link_request(link_request=link_request, actor=request.user,
+                                             reason=reason)
                 text = f"{district} linked to {link_request.organization}."
             elif decision == "reject":
                 linking.reject_link_request(link_request=link_request, actor=request.user, note=reason)
@@ -249,6 +255,12 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
         for link_request in queryset.filter(status=DistrictLinkRequest.Status.PENDING).select_related(
             "district"
         ):
+            if linking.waiting_for(link_request) == linking.Waiting.ORGANIZATION_ADMIN:
+                # A district admin's ask: its organization answers, or support approves it one
+                # at a time, with a reason.
+                refused.append(f"{link_request.district}: waits for the organization's admin; open "
+                               "it to approve it with a reason.")
+                continue
             try:
                 linking.approve_link_request(link_request=link_request, actor=request.user)
                 done += 1

@@ -695,6 +695,12 @@ def pair_request(district: District, organization: Organization) -> DistrictLink
 
 # How long a closed request stays on the organization's page.
 CLOSED_SHOWN_DAYS = 30
+# The most closed requests the organization's page lists (the newest).
+CLOSED_SHOWN = 20
+# A district's Clever admins may ask this many times in ASK_WINDOW_DAYS (asking and taking back
+# in a loop would fill an organization's page): after that, support links it.
+ASKS_PER_WINDOW = 3
+ASK_WINDOW_DAYS = 30
 
 
 def requests_to_answer(organization: Organization) -> list[DistrictLinkRequest]:
@@ -718,6 +724,7 @@ def organization_requests(organization: Organization) -> dict:
         )
         .exclude(district__organization=organization)
         .select_related("district")
+        .order_by("-decided_at", "-id")[:CLOSED_SHOWN]
     )
     return {
         "to_answer": requests_to_answer(organization),
@@ -736,6 +743,24 @@ def request_to_answer(organization: Organization, pk) -> DistrictLinkRequest | N
         .select_related("district", "organization", "requested_by")
         .first()
     )
+
+
+@dataclass(frozen=True)
+class DistrictAsk:
+    """Which of the district's Clever administrators asked, and when (the request's latest
+    "asked" step: a request the organization made first keeps its own ``requested_by``)."""
+
+    user: object | None
+    at: datetime | None
+    organization_asked_first: bool
+
+
+def district_admin_ask(link_request: DistrictLinkRequest) -> DistrictAsk:
+    step = next((item for item in reversed(link_request.history or [])
+                 if item.get("step") == Step.DISTRICT_ASKED), {})
+    user = get_user_model().objects.filter(pk=step["by"]).first() if step.get("by") else None
+    return DistrictAsk(user=user, at=parse_datetime(step.get("at") or ""),
+                       organization_asked_first=link_request.origin != ORIGIN_DISTRICT_ADMIN)
 
 
 # How a district came to be linked, for the organization's admin (``District.link_method``).
@@ -1475,6 +1500,8 @@ def staff_link_district(
     _check_linkable(district, organization)
     method = LinkMethod.REQUEST_APPROVED if link_request is not None else LinkMethod.STAFF
     extra = {"request": link_request.pk, "origin": link_request.origin} if link_request else {}
+    if link_request is not None and link_request.district_admin_clever_id:
+        extra["asked_by_clever_user"] = link_request.district_admin_clever_id
     if reason:
         extra["reason"] = reason[:500]
     district = _link(
@@ -1493,7 +1520,9 @@ def staff_link_district(
 
 
 @transaction.atomic
-def approve_link_request(*, link_request: DistrictLinkRequest, actor) -> District:
+def approve_link_request(*, link_request: DistrictLinkRequest, actor, reason: str = "") -> District:
+    """Support staff link the request's pair. A request a Clever district admin made waits for
+    the organization's admin: approving it before they answer needs a ``reason`` (recorded)."""
     link_request = (
         DistrictLinkRequest.objects.select_for_update(of=("self",))
         .select_related("district", "organization")
@@ -1501,11 +1530,15 @@ def approve_link_request(*, link_request: DistrictLinkRequest, actor) -> Distric
     )
     if link_request.status != DistrictLinkRequest.Status.PENDING:
         raise LinkingError(f"This request is {link_request.status} already.")
+    if waiting_for(link_request) == Waiting.ORGANIZATION_ADMIN and len(reason.strip()) < 3:
+        raise LinkingError("A Clever district admin asked and the organization has not answered: "
+                           "say why you approve it without them (it is recorded with your name).")
     return staff_link_district(
         district=link_request.district,
         organization=link_request.organization,
         actor=actor,
         link_request=link_request,
+        reason=reason,
     )
 
 
@@ -1616,6 +1649,11 @@ def ask_organization_to_link(
             "Your district already asked an organization to link it: wait for its answer, or take that "
             "request back first."
         )
+    if _recent_asks(district) >= ASKS_PER_WINDOW:
+        raise LinkingError(
+            f"Your district asked {ASKS_PER_WINDOW} times in the last {ASK_WINDOW_DAYS} days. "
+            "Ask our support team to link it."
+        )
     link_request = _pending_pair(district, organization) or DistrictLinkRequest(
         district=district,
         organization=organization,
@@ -1628,6 +1666,17 @@ def ask_organization_to_link(
     _step(link_request, Step.DISTRICT_ASKED, by=district_admin.user, clever_user=clever_user)
     link_request.save()
     return link_request
+
+
+def _recent_asks(district: District) -> int:
+    """How many times the district's Clever admins asked in the last ``ASK_WINDOW_DAYS``."""
+    since = (timezone.now() - timedelta(days=ASK_WINDOW_DAYS)).isoformat()
+    return sum(
+        1
+        for history in DistrictLinkRequest.objects.filter(district=district).values_list("history", flat=True)
+        for step in history or []
+        if step.get("step") == Step.DISTRICT_ASKED and str(step.get("at", "")) >= since
+    )
 
 
 @transaction.atomic

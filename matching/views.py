@@ -30,7 +30,6 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from districts.models import District
 from sso import services as sso_services
 from sso.permissions import role_required
 
@@ -97,12 +96,8 @@ def choose_district(request, clever_id: str):
         return _refused(request, NOT_ADMIN)
     district = linking.choosable_district(organization, clever_id)
     if district is None:
-        if District.objects.filter(clever_id=clever_id).exists():
-            return _refused(
-                request,
-                "This district is already linked to another organization. It cannot be "
-                "claimed; contact support if that link is wrong.",
-            )
+        # The same answer for a district linked elsewhere as for none: which districts other
+        # customers have is not this organization's to learn.
         raise Http404("No such district")
     if request.method == "GET":
         return _choose_page(request, organization, district, DistrictActionForm())
@@ -154,6 +149,7 @@ def _answer_page(request, organization, link_request, form, *, status: int = 200
         {
             "organization": organization,
             "link_request": link_request,
+            "ask": linking.district_admin_ask(link_request),
             "district": district,
             "facts": linking.district_facts(district),
             "sync": linking.sync_status(district),

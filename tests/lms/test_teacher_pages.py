@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
@@ -302,18 +303,24 @@ def test_sending_our_grade_over_an_lms_edit_says_when_it_is_there(world, client,
 # --- reading the LMS back on a click -----------------------------------------------------------------
 
 
+def check(client, assignment):
+    """The teacher clicks "Check Canvas for changes", a minute after any earlier click."""
+    cache.delete(f"lms:check:{assignment.pk}")
+    return client.post(reverse("lms:check", args=[assignment.pk]), follow=True)
+
+
 def test_check_the_lms_reads_an_edit_back_on_the_teachers_click(world, client, teacher_user, api):
     quiz = AssignmentFactory(section=world.section, due_at=world.days(3))
     student = world.students[0]
     ResultFactory(assignment=quiz, student=student, points=6)
     client.force_login(teacher_user)
     assert "Check Canvas for changes" not in page_of(client.get(reverse("lms:assignment", args=[quiz.pk])))
-    not_yet = client.post(reverse("lms:check", args=[quiz.pk]), follow=True)
+    not_yet = check(client, quiz)
     assert "is not in Canvas yet: there is nothing to check." in page_of(not_yet)
 
     services.push_assignment(assignment_id=quiz.pk, client=api)
     assert "Check Canvas for changes" in page_of(client.get(reverse("lms:assignment", args=[quiz.pk])))
-    nothing = client.post(reverse("lms:check", args=[quiz.pk]), follow=True)
+    nothing = check(client, quiz)
     assert "Checked Canvas: no grade was changed there since we last looked." in page_of(nothing)
 
     sandbox_lms.teacher_edit_submission(assignment_id=world.link(quiz).clever_id,
@@ -321,7 +328,7 @@ def test_check_the_lms_reads_an_edit_back_on_the_teachers_click(world, client, t
     # Loading the page does not ask Clever: the edit is not known until the teacher checks.
     assert "Changed in Canvas" not in row(page_of(client.get(reverse("lms:assignment", args=[quiz.pk]))),
                                            student)
-    checked = page_of(client.post(reverse("lms:check", args=[quiz.pk]), follow=True))
+    checked = page_of(check(client, quiz))
 
     assert "Checked Canvas: 1 grade was changed there." in checked
     assert "Changed in Canvas (kept)" in row(checked, student)
@@ -329,8 +336,24 @@ def test_check_the_lms_reads_an_edit_back_on_the_teachers_click(world, client, t
     assert client.get(reverse("lms:check", args=[quiz.pk])).status_code == 405
 
     KNOBS.add_fault("status", status=404, path_contains="/submissions")
-    failed = page_of(client.post(reverse("lms:check", args=[quiz.pk]), follow=True))
+    failed = page_of(check(client, quiz))
     assert "We could not check Canvas: Clever does not know this class or assignment any more" in failed
+
+
+def test_checking_the_lms_twice_within_a_minute_asks_clever_once(world, client, teacher_user, api):
+    """The security review found it: every click read Clever, whose request budget the
+    district's roster syncs share."""
+    quiz = AssignmentFactory(section=world.section, due_at=world.days(3))
+    services.push_assignment(assignment_id=quiz.pk, client=api)
+    client.force_login(teacher_user)
+    first = page_of(check(client, quiz))
+    assert "Checked Canvas" in first
+    pulls = world.link(quiz).last_pull_at
+
+    again = page_of(client.post(reverse("lms:check", args=[quiz.pk]), follow=True))
+
+    assert "Canvas was checked less than a minute ago: try again in a moment." in again
+    assert world.link(quiz).last_pull_at == pulls
 
 
 @pytest.mark.parametrize("grading_type", [GradingType.PASS_FAIL, GradingType.LETTER_GRADE])

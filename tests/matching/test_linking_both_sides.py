@@ -391,6 +391,24 @@ def test_the_organization_admin_confirms_and_only_then_the_district_is_linked(un
         'id="linked-districts"')[1].split('id="unmatched-districts"')[0]
 
 
+def test_the_answer_page_names_the_district_admin_who_asked_not_the_organizations_own_asker(unlinked):
+    """The security review found it: a district admin's ask that took over the organization's
+    own pending request was shown as made by the organization's admin, on their date."""
+    nces_org, _domain_org, _lookalike = unlinked.organizations
+    org_admin = signed_in(unlinked.org_admin)
+    assert choose(org_admin, unlinked.district, "ask_support").status_code == 302
+    DistrictLinkRequest.objects.update(created_at=timezone.now() - timedelta(days=3))
+
+    assert ask(district_admin_signs_in(unlinked), nces_org).status_code == 302
+
+    link_request = DistrictLinkRequest.objects.get()
+    answer = org_admin.client.get(reverse("district_link_answer", args=[link_request.pk])).content.decode()
+    summary = answer.split('id="request-summary">')[1].split("</p>")[0]
+    assert summary.startswith("Dana Admin &lt;dana@maple.k12.example.us&gt;, a district administrator")
+    assert unlinked.org_admin.email not in summary
+    assert "Your organization had asked to link this district before" in summary
+
+
 def test_a_declined_organization_is_not_offered_again(unlinked):
     nces_org, domain_org, _lookalike = unlinked.organizations
     district_admin = district_admin_signs_in(unlinked)
@@ -431,6 +449,21 @@ def test_one_pending_request_per_district_which_its_admin_can_take_back(unlinked
     assert not linking.requests_to_answer(nces_org)
 
 
+def test_asking_and_taking_back_in_a_loop_stops_after_a_few_asks(unlinked):
+    """The security review found it: ask, take back, ask again without end filled an
+    organization's page with requests."""
+    nces_org, _domain_org, _lookalike = unlinked.organizations
+    district_admin = district_admin_signs_in(unlinked)
+    for _ in range(linking.ASKS_PER_WINDOW):
+        assert ask(district_admin, nces_org).status_code == 302
+        assert district_admin.client.post(DISTRICT_PAGE, {"action": "withdraw"}).status_code == 302
+
+    refused = ask(district_admin, nces_org)
+
+    assert refused.status_code == 409 and "Ask our support team to link it." in refused.content.decode()
+    assert DistrictLinkRequest.objects.count() == linking.ASKS_PER_WINDOW
+
+
 def test_another_organizations_admin_cannot_answer_and_support_can_approve(unlinked, support):
     nces_org, domain_org, _lookalike = unlinked.organizations
     ask(district_admin_signs_in(unlinked), nces_org)
@@ -446,14 +479,29 @@ def test_another_organizations_admin_cannot_answer_and_support_can_approve(unlin
     queue = support.get(reverse("admin:matching_districtlinkrequest_changelist"),
                         {"waiting_for": "organization_admin"})
     assert list(queue.context["cl"].result_list) == [link_request]
+    review = support.get(reverse("admin:matching_districtlinkrequest_change", args=[link_request.pk]))
+    assert "A Clever district administrator asked" in review.content.decode()
 
-    support.post(reverse("admin:matching_districtlinkrequest_decide", args=[link_request.pk]),
-                 {"decision": "approve"})
+    # The security review found it: support approved a district admin's ask, before the
+    # organization answered, in one click or in bulk, with no reason.
+    changelist = reverse("admin:matching_districtlinkrequest_changelist")
+    support.post(changelist, {"action": "approve_selected", "_selected_action": [link_request.pk]})
+    decide = reverse("admin:matching_districtlinkrequest_decide", args=[link_request.pk])
+    refused = support.post(decide, {"decision": "approve"}, follow=True).content.decode()
+    assert "say why you approve it without them" in refused
+    unlinked.district.refresh_from_db()
+    assert unlinked.district.organization is None
+
+    support.post(decide, {"decision": "approve", "reason": "The district called us (ticket 7)"})
 
     unlinked.district.refresh_from_db()
     assert unlinked.district.organization == nces_org
     link_request.refresh_from_db()
     assert link_request.history[-1]["step"] == linking.Step.APPROVED
+    evidence = DistrictAudit.objects.get(district=unlinked.district,
+                                         action=DistrictAudit.Action.LINKED).details["evidence"]
+    assert evidence["asked_by_clever_user"] == unlinked.admin["id"]
+    assert evidence["reason"] == "The district called us (ticket 7)"
 
 
 def test_what_a_district_types_is_escaped_on_the_organizations_page(unlinked):
