@@ -416,6 +416,9 @@ LMS_WRITE_TIMEOUT = env.float("LMS_WRITE_TIMEOUT", default=45.0)
 LMS_PULL_WINDOW_DAYS = env.int("LMS_PULL_WINDOW_DAYS", default=30)
 LMS_PULL_NIGHTLY_HOUR = env.int("LMS_PULL_NIGHTLY_HOUR", default=(SYNC_NIGHTLY_HOUR + 2) % 24)
 LMS_PULL_NIGHTLY_MINUTE = env.int("LMS_PULL_NIGHTLY_MINUTE", default=30)
+# A teacher's grades form has two fields a student: Django's default (1,000 fields) refused a
+# class of 500 with a bare 400. 10,000 still bounds the work a single POST can ask for.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 CELERY_BEAT_SCHEDULE["lms-nightly-pull"] = {
     "task": "lms.tasks.nightly_pull",
     "schedule": crontab(hour=LMS_PULL_NIGHTLY_HOUR, minute=LMS_PULL_NIGHTLY_MINUTE),

@@ -1707,6 +1707,9 @@ def withdraw_district_admin_request(*, district_admin: DistrictAdmin) -> Distric
 def _answerable(link_request: DistrictLinkRequest, organization_admin) -> DistrictLinkRequest:
     """The request, locked, when ``organization_admin`` may answer it now."""
     organization = administered_organization(organization_admin)
+    # The district first, then the request: the order the verification hook locks them in, so
+    # a confirmation racing a verification waits instead of deadlocking.
+    District.objects.select_for_update().filter(pk=link_request.district_id).first()
     locked = (
         DistrictLinkRequest.objects.select_for_update(of=("self",))
         .select_related("district", "organization")
