@@ -70,7 +70,6 @@ logger = logging.getLogger(__name__)
 
 PURPOSE = "district_link"
 VERIFICATION_SALT = "matching.district-link-verification"
-REFRESH_LABEL = "matching: district evidence refresh"
 # Origins of a DistrictLinkRequest.
 ORIGIN_SELF_SERVE = "self_serve"
 ORIGIN_EVIDENCE = "evidence"

@@ -5,9 +5,12 @@ district linked to an organization, and product people made from some of its Cle
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.cache import cache
+from django.test import Client
 
 from accounts.factories import OrganizationFactory, UserFactory
+from districts.admin import SUPPORT_GROUP
 from districts.models import District
 from rostering import tasks
 from rostering.models import Person, SyncRun
@@ -67,3 +70,14 @@ def product_copy(person: Person, **overrides):
     )
     values.update(overrides)
     return UserFactory(**values)
+
+
+@pytest.fixture
+def support(db):
+    """A browser signed in as a member of the Support group (``.user`` is the person)."""
+    user = UserFactory(username="helpdesk", is_staff=True, organization=None)
+    user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
+    browser = Client()
+    browser.force_login(user)
+    browser.user = user
+    return browser

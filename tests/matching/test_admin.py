@@ -1,13 +1,11 @@
 """The review queue and the district's onboarding checklist in the admin, for support staff."""
 
 import pytest
-from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.factories import UserFactory
-from districts.admin import SUPPORT_GROUP
 from matching import services
 from matching.models import MatchAudit, MatchStatus, PersonMatch
 from rostering.models import Person
@@ -15,16 +13,6 @@ from rostering.models import Person
 from .conftest import product_copy, students
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def support(db):
-    user = UserFactory(username="helpdesk", is_staff=True)
-    user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
-    browser = Client()
-    browser.force_login(user)
-    browser.user = user
-    return browser
 
 
 @pytest.fixture

@@ -3,12 +3,10 @@ unmatched list" and the queue of pending district links (approve, reject, unlink
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
 from accounts.factories import OrganizationEmailDomainFactory, OrganizationFactory, UserFactory
-from districts.admin import SUPPORT_GROUP
 from districts.models import District, DistrictAudit, LinkMethod
 from matching import linking
 from matching.models import DistrictCandidate, DistrictLinkRequest
@@ -16,16 +14,6 @@ from matching.models import DistrictCandidate, DistrictLinkRequest
 from .test_linking import mirror_person, mirror_school
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def support(db):
-    user = UserFactory(username="helpdesk", is_staff=True, organization=None)
-    user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
-    client = Client()
-    client.force_login(user)
-    client.user = user
-    return client
 
 
 @pytest.fixture

@@ -11,13 +11,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Group
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.factories import UserFactory
-from districts.admin import SUPPORT_GROUP
 from districts.models import District, DistrictAudit, LinkMethod
 from matching import linking
 from matching.models import DistrictLinkRequest, DistrictVerification
@@ -115,16 +112,6 @@ def maple(db, sandbox_app):
 @pytest.fixture
 def maple_org(db):
     return organization_with_admin("Maple Valley Schools", username="maple-admin", state="CA")
-
-
-@pytest.fixture
-def support(db):
-    user = UserFactory(username="helpdesk", is_staff=True, organization=None)
-    user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
-    client = Client()
-    client.force_login(user)
-    client.user = user
-    return client
 
 
 def choose(browser: Browser, district: District, action: str):
