@@ -9,7 +9,7 @@ PORT ?= 8000
 # checks derives from it): set by HOST and PORT only, so `make demo PORT=8001` moves both.
 demo: export APP_BASE_URL = http://$(HOST):$(PORT)
 
-.PHONY: demo test lint bench venv serve clean
+.PHONY: demo test lint typecheck bench venv serve clean
 
 venv: $(STAMP)
 
@@ -22,10 +22,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# The same checks run as pre-commit hooks (.pre-commit-config.yaml), pytest aside.
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
-test: venv lint
+typecheck: venv
+	$(BIN)/mypy
+
+test: venv lint typecheck
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -38,4 +44,4 @@ bench: venv
 	$(BIN)/python bench/sandbox_bench.py
 
 clean:
-	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles .pytest_cache .ruff_cache .mypy_cache .import_linter_cache

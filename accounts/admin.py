@@ -28,7 +28,7 @@ class SchoolAdmin(admin.ModelAdmin):
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     fieldsets = (
-        *DjangoUserAdmin.fieldsets,
+        *(DjangoUserAdmin.fieldsets or ()),  # typed Optional in django-stubs; set on UserAdmin
         ("Organization", {"fields": ("organization", "is_organization_admin")}),
         ("Product roster (what matching compares with Clever)", {"fields": (
             "role", "school", "sis_id", "student_number", "state_id", "teacher_number", "staff_id",

@@ -25,24 +25,28 @@ class Organization(models.Model):
         return f"{self.name} ({self.state})" if self.state else self.name
 
 
+class EmailDomainField(models.CharField):
+    """An email domain. Domains compare case-insensitively, so the value is trimmed and
+    lowercased on every way to the database (``save``, ``bulk_create``, ``update``, lookups)."""
+
+    def get_prep_value(self, value):
+        value = super().get_prep_value(value)
+        return value.strip().lower() if isinstance(value, str) else value
+
+
 class OrganizationEmailDomain(models.Model):
     """An email domain the organization's staff use (evidence for district matching)."""
 
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="email_domains"
     )
-    domain = models.CharField(max_length=255, unique=True)
+    domain = EmailDomainField(max_length=255, unique=True)
 
     class Meta:
         ordering = ["domain"]
 
     def __str__(self):
         return self.domain
-
-    def save(self, *args, **kwargs):
-        # Domains compare case-insensitively; store them one way.
-        self.domain = self.domain.strip().lower()
-        super().save(*args, **kwargs)
 
 
 class User(AbstractUser):
@@ -75,9 +79,32 @@ class User(AbstractUser):
     staff_id = models.CharField("staff ID", max_length=255, blank=True)
     date_of_birth = models.DateField(null=True, blank=True)
     grade = models.CharField(max_length=32, blank=True)
+    # Where the account came from: the Clever user it was made for (by the roster sync or a
+    # first Clever sign-in), blank for accounts made in the product. Set when the account is
+    # made and never changed: it is what lets the sync refresh the account from Clever and the
+    # purge empty it, and what tells a person's own account from one matching linked them to.
+    made_for_clever_id = models.CharField(
+        "made for Clever user", max_length=64, blank=True, default="", editable=False,
+        # A plain index as well as the partial unique one: the sync's set-based joins on
+        # ``made_for_clever_id = clever_id`` cannot use a partial index.
+        db_index=True,
+        help_text="The Clever user this account was created for; blank when it was made in the product.",
+    )
 
     class Meta:
         ordering = ["username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["made_for_clever_id"],
+                condition=~models.Q(made_for_clever_id=""),
+                name="one_account_made_per_clever_user",
+            )
+        ]
+
+    @property
+    def made_by_clever(self) -> bool:
+        """The account was made for a Clever user (not in the product)."""
+        return bool(self.made_for_clever_id)
 
 
 class School(models.Model):

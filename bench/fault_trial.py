@@ -732,7 +732,7 @@ class Trial:
     def create_districts(self) -> None:
         from districts.models import District
         from districts.services import discover_districts
-        from sandbox.generator import generate_district, load_district
+        from sandbox.generator.districts import generate_district, load_district
         from sandbox.models import SandboxRecord
 
         generated = []

@@ -85,11 +85,11 @@ def phase_seed(args) -> None:
 
     from accounts.models import Organization
     from districts.models import District, LinkMethod
-    from sandbox import generator
+    from sandbox.generator.districts import generate_district, load_district
 
     started = time.perf_counter()
-    generated = generator.generate_district(seed=args.seed, students=args.students)
-    district = generator.load_district(generated)
+    generated = generate_district(seed=args.seed, students=args.students)
+    district = load_district(generated)
     organization = Organization.objects.create(name=f"Lifecycle bench {district.id}")
     District.objects.create(clever_id=district.id, name=district.name, organization=organization,
                             linked_at=timezone.now(), link_method=LinkMethod.STAFF)
@@ -144,9 +144,8 @@ def phase_plant(args) -> None:
     from django.db import transaction
 
     from rostering.models import Person
-    from sso.identity import CleverIdentity
+    from sso.identity import PROVIDER, CleverIdentity
     from sso.models import AccountLink, CleverLogin, LoginEntry, LoginOutcome
-    from sso.selectors import PROVIDER
 
     started = time.perf_counter()
     district = our_district(args.district)
@@ -216,7 +215,7 @@ def named_links(district) -> int:
     """Clever links of the district's accounts that still hold a name or an email."""
     from allauth.socialaccount.models import SocialAccount
 
-    from sso.selectors import PROVIDER
+    from sso.identity import PROVIDER
 
     named = 0
     for data in (SocialAccount.objects.filter(provider=PROVIDER, user__organization=district.organization_id)

@@ -145,11 +145,11 @@ def run(args) -> dict:
     from django.test.utils import CaptureQueriesContext
 
     from districts.models import District
-    from matching import linking
+    from matching.linking.refresh import refresh_district_candidates
 
     world = seed(args)
     started = time.perf_counter()
-    summary = linking.refresh_district_candidates(queue=False)
+    summary = refresh_district_candidates(queue=False)
     refresh_seconds = time.perf_counter() - started
     unmatched = District.objects.filter(organization__isnull=True).count()
     if connection.vendor == "postgresql":

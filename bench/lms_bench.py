@@ -8,7 +8,7 @@ district discovery and a roster sync, creates ``--assignments`` assignments in t
 an approved auto-graded result for every student, then sets the sandbox's rate limit to
 ``--limit`` requests per ``--window`` seconds (``sandbox.knobs``: a window shrunk from Clever's
 minute, so the bench runs in about two minutes instead of twenty) and times
-``lms.services.push_assignments`` pushing everything: one POST per assignment and one PATCH
+``lms.services.push.push_assignments`` pushing everything: one POST per assignment and one PATCH
 per grade, paced by the client against the ``X-Ratelimit-*`` headers (it waits for the window
 to reset rather than earning 429s). The floor is ``requests / limit * window``: no client can
 send that many requests faster. Then pushes again with nothing changed (it must send nothing).
@@ -74,7 +74,7 @@ def seed(students: int, assignments: int):
 
 
 def run(args) -> dict:
-    from lms import services
+    from lms.services.push import push_assignments
     from sandbox.knobs import KNOBS
 
     started = time.perf_counter()
@@ -87,7 +87,7 @@ def run(args) -> dict:
     KNOBS.rate_window_seconds = args.window
     served_before = KNOBS.api_requests
     started = time.perf_counter()
-    reports = services.push_assignments(assignment_ids=assignment_ids)
+    reports = push_assignments(assignment_ids=assignment_ids)
     seconds = time.perf_counter() - started
     requests = sum(r.requests for r in reports)
     outcomes = sorted({r.outcome for r in reports})
@@ -97,7 +97,7 @@ def run(args) -> dict:
                       "rate_limited": sum(r.rate_limited for r in reports), "outcomes": outcomes,
                       "seconds": round(seconds, 2)}), flush=True)
 
-    again = services.push_assignments(assignment_ids=assignment_ids)
+    again = push_assignments(assignment_ids=assignment_ids)
     floor = requests / args.limit * args.window
     return {
         "requests": requests,

@@ -117,11 +117,11 @@ def our_district(clever_id: str):
 
 def phase_seed(args) -> None:
     from districts.models import District
-    from sandbox import generator
+    from sandbox.generator.districts import generate_district, load_district
 
     started = time.perf_counter()
-    generated = generator.generate_district(seed=args.seed, students=args.students)
-    district = generator.load_district(generated)
+    generated = generate_district(seed=args.seed, students=args.students)
+    district = load_district(generated)
     District.objects.create(clever_id=district.id, name=district.name)
     emit("seed", district=district.id, counts=generated.counts,
          seconds=round(time.perf_counter() - started, 2))

@@ -132,6 +132,11 @@ def _setting(name: str, default: Any = None) -> Any:
     return getattr(settings, name, default)
 
 
+def _given(value: Any, name: str, default: Any) -> Any:
+    """``value`` when the caller passed one (not ``None``), else the setting (or ``default``)."""
+    return value if value is not None else _setting(name, default)
+
+
 class CleverClient:
     """Talks to Clever (or the local sandbox) over one ``requests.Session``.
 
@@ -164,45 +169,23 @@ class CleverClient:
         on_wait: Callable[[float, str], None] | None = None,
     ):
         self._token = token
-        self.client_id = client_id if client_id is not None else _setting("CLEVER_CLIENT_ID", "")
-        self._client_secret = (
-            client_secret if client_secret is not None else _setting("CLEVER_CLIENT_SECRET", "")
-        )
-        self.redirect_uri = (
-            redirect_uri if redirect_uri is not None else _setting("CLEVER_REDIRECT_URI", "")
-        )
-        self.oauth_base = (
-            oauth_base or _setting("CLEVER_OAUTH_BASE", "https://clever.com")
-        ).rstrip("/")
-        self.api_base = (
-            api_base or _setting("CLEVER_API_BASE", "https://api.clever.com")
-        ).rstrip("/")
+        self.client_id = _given(client_id, "CLEVER_CLIENT_ID", "")
+        self._client_secret = _given(client_secret, "CLEVER_CLIENT_SECRET", "")
+        self.redirect_uri = _given(redirect_uri, "CLEVER_REDIRECT_URI", "")
+        self.oauth_base = (oauth_base or _setting("CLEVER_OAUTH_BASE", "https://clever.com")).rstrip("/")
+        self.api_base = (api_base or _setting("CLEVER_API_BASE", "https://api.clever.com")).rstrip("/")
         self.api_version = api_version or _setting("CLEVER_API_VERSION", "v3.1")
         if self.api_version not in API_VERSIONS:
             raise ValueError(f"api_version must be one of {API_VERSIONS}, not {self.api_version!r}")
-        self.page_size = check_page_size(
-            page_size if page_size is not None else _setting("CLEVER_PAGE_SIZE", MAX_PAGE_SIZE)
-        )
-        self.timeout = float(timeout if timeout is not None else _setting("CLEVER_TIMEOUT", 30.0))
-        self.lms_timeout = float(
-            lms_timeout if lms_timeout is not None else _setting("CLEVER_LMS_TIMEOUT", 60.0)
-        )
-        self.max_retries = int(
-            max_retries if max_retries is not None else _setting("CLEVER_MAX_RETRIES", 5)
-        )
+        self.page_size = check_page_size(_given(page_size, "CLEVER_PAGE_SIZE", MAX_PAGE_SIZE))
+        self.timeout = float(_given(timeout, "CLEVER_TIMEOUT", 30.0))
+        self.lms_timeout = float(_given(lms_timeout, "CLEVER_LMS_TIMEOUT", 60.0))
+        self.max_retries = int(_given(max_retries, "CLEVER_MAX_RETRIES", 5))
         if self.max_retries < 0:
             raise ValueError("max_retries cannot be negative")
-        self.backoff_base = float(
-            backoff_base if backoff_base is not None else _setting("CLEVER_BACKOFF_BASE", 1.0)
-        )
-        self.backoff_cap = float(
-            backoff_cap if backoff_cap is not None else _setting("CLEVER_BACKOFF_CAP", 60.0)
-        )
-        self.rate_limit_max_wait = float(
-            rate_limit_max_wait
-            if rate_limit_max_wait is not None
-            else _setting("CLEVER_RATE_LIMIT_MAX_WAIT", 120.0)
-        )
+        self.backoff_base = float(_given(backoff_base, "CLEVER_BACKOFF_BASE", 1.0))
+        self.backoff_cap = float(_given(backoff_cap, "CLEVER_BACKOFF_CAP", 60.0))
+        self.rate_limit_max_wait = float(_given(rate_limit_max_wait, "CLEVER_RATE_LIMIT_MAX_WAIT", 120.0))
         self.clock = clock
         self.sleep = sleep
         self.on_wait = on_wait
@@ -214,14 +197,18 @@ class CleverClient:
         self._owns_session = session is None
         self.session = session or requests.Session()
         if self._owns_session:
-            self.session.headers["User-Agent"] = USER_AGENT
-            self.session.headers["Accept"] = "application/json"
-            adapter = self._make_adapter(
-                _setting("CLEVER_HTTP_ADAPTER", "") if http_adapter is _UNSET else http_adapter
-            )
-            if adapter is not None:
-                for base in dict.fromkeys((self.oauth_base, self.api_base)):
-                    self.session.mount(base + "/", adapter)
+            if http_adapter is _UNSET:
+                http_adapter = _setting("CLEVER_HTTP_ADAPTER", "")
+            self._prepare_session(http_adapter)
+
+    def _prepare_session(self, http_adapter: Any) -> None:
+        """Headers of a session this client owns, and the transport adapter on both bases."""
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.headers["Accept"] = "application/json"
+        adapter = self._make_adapter(http_adapter)
+        if adapter is not None:
+            for base in dict.fromkeys((self.oauth_base, self.api_base)):
+                self.session.mount(base + "/", adapter)
 
     @staticmethod
     def _make_adapter(spec: Any) -> requests.adapters.BaseAdapter | None:
@@ -478,15 +465,18 @@ class CleverClient:
             path += f"/{user_id}"
         return path
 
-    def _lms_call(self, method: str, path: str, *, json_body: Any = None, idempotent: bool = True,
-                  expect_body: bool = True) -> dict | None:
+    def _lms_send(self, method: str, path: str, *, json_body: Any = None,
+                  idempotent: bool = True) -> tuple[requests.Response, str]:
+        """Send an LMS Connect call; the answer and the path it went to."""
         url = join_link(self.api_base, path)
         timeout = self.timeout if method == "GET" else self.lms_timeout
         response = self._send(method, url, auth="bearer", json_body=json_body, timeout=timeout,
                               idempotent=idempotent)
-        if not expect_body:
-            return None
-        url_path = urlsplit(url).path
+        return response, urlsplit(url).path
+
+    def _lms_call(self, method: str, path: str, *, json_body: Any = None,
+                  idempotent: bool = True) -> dict:
+        response, url_path = self._lms_send(method, path, json_body=json_body, idempotent=idempotent)
         return parse_single(self._decode(response, method, url_path), method=method, path=url_path)
 
     def create_assignment(self, section_id: str, assignment: dict) -> dict:
@@ -503,7 +493,7 @@ class CleverClient:
         return self._lms_call("PATCH", self._lms_path(section_id, assignment_id), json_body=changes)
 
     def delete_assignment(self, section_id: str, assignment_id: str) -> None:
-        self._lms_call("DELETE", self._lms_path(section_id, assignment_id), expect_body=False)
+        self._lms_send("DELETE", self._lms_path(section_id, assignment_id))
 
     def iter_submission_pages(
         self, section_id: str, assignment_id: str, *, page_size: int | None = None
@@ -543,7 +533,7 @@ class CleverClient:
         return f"{self.api_base}/{version}/{path.strip('/')}"
 
     def _iter_list(
-        self, base: str, link: str, params: dict[str, Any], *, wrapped: bool, auth: str
+        self, base: str, link: str | None, params: dict[str, Any], *, wrapped: bool, auth: str
     ) -> Iterator[Page]:
         """Follow a list from ``link`` (relative to ``base``) through its ``next`` links.
 
@@ -586,16 +576,7 @@ class CleverClient:
     ) -> requests.Response:
         """Send with the retry policy; a 2xx answer, or the typed error."""
         path = urlsplit(url).path
-        headers: dict[str, str] = {}
-        basic: tuple[str, str] | None = None
-        if auth == "bearer":
-            if not self._token:
-                raise ValueError("this client has no bearer token (pass token=...)")
-            headers["Authorization"] = f"Bearer {self._token}"
-        elif auth == "basic":
-            if not self.client_id or not self._client_secret:
-                raise ValueError("the Clever client ID and secret are not configured")
-            basic = (self.client_id, self._client_secret)
+        headers, basic = self._credentials(auth)
         attempt = 0
         while True:
             self._wait_for_known_reset(method, path)
@@ -664,6 +645,19 @@ class CleverClient:
                 continue
             raise self._error(response, method, path, attempts=attempt + 1,
                               oauth_endpoint=auth == "basic")
+
+    def _credentials(self, auth: str) -> tuple[dict[str, str], tuple[str, str] | None]:
+        """The headers and basic-auth pair of a call: ``bearer`` (the token), ``basic`` (the app's
+        client credentials, for OAuth) or neither."""
+        if auth == "bearer":
+            if not self._token:
+                raise ValueError("this client has no bearer token (pass token=...)")
+            return {"Authorization": f"Bearer {self._token}"}, None
+        if auth == "basic":
+            if not self.client_id or not self._client_secret:
+                raise ValueError("the Clever client ID and secret are not configured")
+            return {}, (self.client_id, self._client_secret)
+        return {}, None
 
     # --- rate limits and backoff ---------------------------------------------------------------
 
@@ -784,7 +778,7 @@ class CleverClient:
         if status >= 500 and status != 501:
             if attempts > 1:
                 message = f"{message} (after {attempts} attempts)".strip()
-            cls = HtmlServerError if problem == "an HTML page" else ServerError
+            cls: type[CleverError] = HtmlServerError if problem == "an HTML page" else ServerError
             return cls(message, status=status, method=method, url=path, body=text)
         cls = _STATUS_ERRORS.get(status, CleverError)
         return cls(message, status=status, method=method, url=path, body=text)

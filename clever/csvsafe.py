@@ -30,8 +30,8 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Collection, Iterable, Iterator
+from typing import Any, cast
 
 TRIGGERS = frozenset("=+-@\t\r\n\0\uff1d\uff0b\uff0d\uff20")
 _TRIGGER_CLASS = "[" + re.escape("".join(sorted(TRIGGERS))) + "]"
@@ -76,9 +76,10 @@ class _Neutralizing:
 class DictWriter(csv.DictWriter):
     """``csv.DictWriter`` (same arguments) that neutralizes every cell, the header's included."""
 
-    def __init__(self, f: Any, fieldnames: Iterable[str], *args: Any, **kwargs: Any):
+    def __init__(self, f: Any, fieldnames: Collection[str], *args: Any, **kwargs: Any):
         super().__init__(f, fieldnames, *args, **kwargs)
-        self.writer = _Neutralizing(self.writer)
+        # A duck-typed stand-in for the csv module's writer (what DictWriter calls is all it has).
+        self.writer = cast(Any, _Neutralizing(self.writer))
 
 
 class Reader:

@@ -49,6 +49,10 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "allauth.mfa",
     "lms",
+    # The embedded demo's set-up (``manage.py demo_setup``): always installed, so that without the
+    # sandbox the command refuses with a clear error; it has no models and imports the sandbox
+    # only when run with it.
+    "demo",
 ]
 
 # The local Clever: an emulator of Clever's OAuth, Data API, Events and LMS Connect. It hands
@@ -331,7 +335,7 @@ X_FRAME_OPTIONS = "DENY"
 SOCIALACCOUNT_ADAPTER = "sso.adapter.SocialAccountAdapter"
 ACCOUNT_ADAPTER = "sso.adapter.AccountAdapter"
 SOCIALACCOUNT_PROVIDERS = {
-    "clever": {
+    "clever": {  # sso.identity.PROVIDER
         "APPS": [{"client_id": CLEVER_CLIENT_ID, "secret": CLEVER_CLIENT_SECRET, "key": ""}],
         "VERIFIED_EMAIL": False,
         "EMAIL_AUTHENTICATION": False,

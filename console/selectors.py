@@ -13,7 +13,7 @@ from django.utils.http import urlencode
 
 from districts.models import District, DistrictStatus
 from lms.models import CleverAssignment
-from matching import linking
+from matching.linking import selectors as linking_selectors
 from matching.models import DistrictLinkRequest, MatchStatus, PersonMatch
 from rostering.models import ChangeHold, SyncRequest, SyncRun
 
@@ -51,7 +51,7 @@ def _last_run_status():
 def nightly_overdue(now=None) -> str:
     """Why the nightly sync looks like it did not run ("" when it did, or nothing to sync)."""
     now = now or timezone.now()
-    if not District.objects.filter(status=DistrictStatus.CONNECTED, sync_enabled=True).exists():
+    if not District.objects.syncable().exists():
         return ""
     last = (SyncRun.objects.filter(trigger=SyncRun.Trigger.NIGHTLY).order_by("-started_at")
             .values_list("started_at", flat=True).first())
@@ -104,8 +104,8 @@ def attention(now=None) -> list[Attention]:
                   _changelist(PersonMatch, status__exact="pending"),
                   "The matcher was not sure: decide who is who."),
         Attention("link_requests", "district link requests wait for support",
-                  linking.pending_waiting_for(DistrictLinkRequest.objects.all(),
-                                              linking.Waiting.SUPPORT).count(),
+                  linking_selectors.pending_waiting_for(DistrictLinkRequest.objects.all(),
+                                                        linking_selectors.Waiting.SUPPORT).count(),
                   _changelist(DistrictLinkRequest, waiting_for="support"),
                   "An organization asked support to link a district."),
         Attention("lms_unknown", "LMS assignments in an unknown state",
@@ -123,7 +123,7 @@ def attention(now=None) -> list[Attention]:
 
 def fleet(limit: int = 50):
     """The districts support looks after, worst first: failing, revoked, held, then by name."""
-    order = {DistrictStatus.REVOKED: 0, DistrictStatus.CONNECTED: 1, DistrictStatus.PAUSED: 2,
+    order: dict[str, int] = {DistrictStatus.REVOKED: 0, DistrictStatus.CONNECTED: 1, DistrictStatus.PAUSED: 2,
              DistrictStatus.DISCONNECTED: 3}
     districts = list(District.objects.select_related("organization")
                      .annotate(last_status=_last_run_status())[:500])

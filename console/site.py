@@ -13,7 +13,8 @@ class SupportAdminSite(admin.AdminSite):
 
     def index(self, request, extra_context=None):
         # Not at import time: the site is built while the apps' admin modules register with it.
-        from districts.admin import is_support, status_badge
+        from core.admin import is_support
+        from districts.admin import status_badge
 
         from . import charts, selectors
 

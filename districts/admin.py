@@ -10,8 +10,9 @@ comes from migration districts/0003; grant access with
 ``District`` is registered here, once: ``DistrictAdmin``. The apps above extend it through
 ``DistrictAdminExtension`` (``extend_district_admin``): rostering adds the sync buttons, the last
 sync, roster counts and the sync history; matching adds "Run matching" and the onboarding
-checklist. ``districts`` imports neither. This module's own parts: the support permission, the
-status badge, the token page (paste or clear a token: never shown, only "stored: yes/no" and its
+checklist. ``districts`` imports neither. Who is support staff, the support-only mixin and the
+badge are ``core.admin`` (every app's admin uses them). This module's own parts: the status
+badge, the token page (paste or clear a token: never shown, only "stored: yes/no" and its
 fingerprint), the sync settings page, the staff buttons and actions (disconnect, reconnect,
 pause, resume, syncs on/off, discover; disconnecting asks for a reason first), all calling
 ``districts.services``; and the read-only audit log.
@@ -36,6 +37,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from clever.errors import CleverError
+from core.admin import SupportAdminMixin, badge, is_support, pretty_json
 from core.forms import ReasonForm
 
 from . import crypto, selectors, services
@@ -44,30 +46,12 @@ from .tasks import discover_districts_task
 
 logger = logging.getLogger(__name__)
 
-SUPPORT_PERMISSION = "districts.support_district"
-SUPPORT_GROUP = "Support"
-
 STATUS_COLORS = {
     DistrictStatus.CONNECTED: "#1a7f37",
     DistrictStatus.PAUSED: "#9a6700",
     DistrictStatus.REVOKED: "#cf222e",
     DistrictStatus.DISCONNECTED: "#6e7781",
 }
-
-
-def is_support(user) -> bool:
-    """Support staff: active staff who are superusers or hold ``districts.support_district``."""
-    return bool(
-        user.is_active and user.is_staff and (user.is_superuser or user.has_perm(SUPPORT_PERMISSION))
-    )
-
-
-def badge(text: str, color: str, title: str = ""):
-    return format_html(
-        '<span title="{}" style="display:inline-block;padding:1px 8px;border-radius:10px;'
-        'color:#fff;background:{};font-size:11px;font-weight:600;white-space:nowrap">{}</span>',
-        title, color, text,
-    )
 
 
 def status_badge(district: District):
@@ -87,11 +71,6 @@ def token_summary(district: District) -> str:
     return f"Stored: yes (pasted by support staff; fingerprint {fingerprint}{when})"
 
 
-def pretty_json(value):
-    return format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>',
-                       json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str))
-
-
 def _with_details_text(audit: DistrictAudit) -> DistrictAudit:
     audit.details_text = json.dumps(audit.details, ensure_ascii=False, sort_keys=True, default=str)
     return audit
@@ -104,28 +83,6 @@ def discovery_message(summary: dict) -> str:
         f"{len(summary['disconnected'])} disconnected, {len(summary['revoked'])} revoked, "
         f"{len(summary['errors'])} unreadable."
     )
-
-
-class SupportAdminMixin:
-    """Support staff only; nothing is added or deleted through admin forms (services write)."""
-
-    def has_support_permission(self, request) -> bool:
-        return is_support(request.user)
-
-    def has_module_permission(self, request):
-        return is_support(request.user)
-
-    def has_view_permission(self, request, obj=None):
-        return is_support(request.user)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class PasteTokenForm(forms.Form):

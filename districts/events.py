@@ -41,3 +41,11 @@ class SyncSettingsChanged:
     district_id: int
     # {setting: {"from": old, "to": new}} for each setting that changed.
     changed: dict
+
+
+@dataclass(frozen=True)
+class DistrictsDiscovered:
+    """District discovery (``GET /oauth/tokens``) ran: ``changed`` are the Clever IDs of the
+    districts it met for the first time, whose record changed, or that came back."""
+
+    changed: tuple[str, ...]

@@ -29,6 +29,20 @@ class LinkMethod(models.TextChoices):
     REQUEST_APPROVED = "request_approved", "Request approved by support staff"
 
 
+class DistrictQuerySet(models.QuerySet):
+    """The two district sets other apps ask about, each defined here only."""
+
+    def syncable(self) -> "DistrictQuerySet":
+        """Districts a sync may run for: connected, with syncs switched on (the engine answers
+        any other with a ``skipped`` run and its reason)."""
+        return self.filter(status=DistrictStatus.CONNECTED, sync_enabled=True)
+
+    def unlinked(self) -> "DistrictQuerySet":
+        """Districts waiting to be linked to a customer organization: no organization yet and
+        still listed by Clever (a disconnected one has nothing to link)."""
+        return self.filter(organization__isnull=True).exclude(status=DistrictStatus.DISCONNECTED)
+
+
 class District(models.Model):
     clever_id = models.CharField("Clever ID", max_length=24, unique=True)
     name = models.CharField(max_length=255, blank=True)
@@ -102,6 +116,8 @@ class District(models.Model):
     link_method = models.CharField(max_length=32, choices=LinkMethod.choices, blank=True)
     link_evidence = models.JSONField(default=dict, blank=True)
 
+    objects = DistrictQuerySet.as_manager()
+
     class Meta:
         ordering = ["name", "clever_id"]
         # The linking page lists unlinked districts by name (matching: 10,000 of them stay fast).
@@ -114,6 +130,11 @@ class District(models.Model):
 
     def __str__(self):
         return f"{self.name or 'Unnamed district'} ({self.clever_id})"
+
+    @property
+    def syncable(self) -> bool:
+        """This district is one of ``District.objects.syncable()``."""
+        return self.status == DistrictStatus.CONNECTED and self.sync_enabled
 
     @property
     def has_stored_token(self) -> bool:

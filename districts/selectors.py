@@ -6,12 +6,12 @@ from collections.abc import Iterable
 
 from django.db.models import Q, QuerySet
 
-from .models import District, DistrictAudit, DistrictStatus
+from .models import District, DistrictAudit, DistrictQuerySet
 
 
 def districts_needing_sync() -> QuerySet[District]:
     """Districts a scheduled sync should run for: connected and with syncs switched on."""
-    return District.objects.filter(status=DistrictStatus.CONNECTED, sync_enabled=True).order_by("pk")
+    return District.objects.syncable().order_by("pk")
 
 
 def get_district(clever_id: str) -> District | None:
@@ -26,7 +26,7 @@ def search_districts(
     status: str | Iterable[str] | None = None,
     clever_ids: Iterable[str] | None = None,
     linked: bool | None = None,
-) -> QuerySet[District]:
+) -> DistrictQuerySet:
     """Districts matching every word of ``q`` (in the name, or a whole Clever ID, NCES LEAID or
     MDR number), a US state, Clever's own sync state, status(es), Clever IDs, and linked or not
     to an organization."""
@@ -50,7 +50,7 @@ def search_districts(
 
 def unlinked_districts() -> QuerySet[District]:
     """Districts not yet linked to a customer organization (for the linking review)."""
-    return search_districts(linked=False).exclude(status=DistrictStatus.DISCONNECTED)
+    return search_districts().unlinked()
 
 
 def district_audits(

@@ -25,6 +25,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, transaction
+from django.db.models import Field
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -34,7 +35,7 @@ from clever.oauth import DistrictToken, parse_timestamp
 from core import events
 
 from . import crypto
-from .events import DEPARTED, DistrictStatusChanged, SyncSettingsChanged
+from .events import DEPARTED, DistrictsDiscovered, DistrictStatusChanged, SyncSettingsChanged
 from .models import District, DistrictAudit, DistrictStatus, LinkMethod
 
 logger = logging.getLogger(__name__)
@@ -263,7 +264,10 @@ def _moment(value: Any) -> datetime | None:
 
 
 def _field_limit(name: str) -> int:
-    return District._meta.get_field(name).max_length
+    field = District._meta.get_field(name)
+    # get_field() is typed to return relations too: these names are District's CharFields.
+    assert isinstance(field, Field) and field.max_length is not None, name
+    return field.max_length
 
 
 def district_fields(record: dict) -> dict[str, Any]:
@@ -351,33 +355,41 @@ def _apply_listed(
         )
     elif changed:
         outcomes.append("updated")
+    return outcomes + _settle_listed_status(
+        district=district, listed=listed, record=record, failure=failure, actor_label=actor_label
+    )
 
+
+def _settle_listed_status(
+    *, district: District, listed: DistrictToken, record: dict | None, failure: Exception | None,
+    actor_label: str,
+) -> list[str]:
+    """The status of a district Clever lists (``_apply_listed``'s transaction): revoked when
+    Clever refuses its token, reconnected when it works again; the summary lists it adds to."""
     refused = failure is not None and _refused(failure)
     status = district.status
     if district.staff_disconnected:
-        if status == DistrictStatus.DISCONNECTED:
-            outcomes.append("kept_disconnected")
-        return outcomes
+        return ["kept_disconnected"] if status == DistrictStatus.DISCONNECTED else []
     if refused:
-        if status in (DistrictStatus.CONNECTED, DistrictStatus.DISCONNECTED):
-            set_status(
-                district=district, status=DistrictStatus.REVOKED, actor_label=actor_label,
-                reason=f"Clever lists token {token_fingerprint(listed.access_token)} for the "
-                       "district but refuses it (401)",
-            )
-            outcomes.append("revoked")
-        return outcomes
+        if status not in (DistrictStatus.CONNECTED, DistrictStatus.DISCONNECTED):
+            return []
+        set_status(
+            district=district, status=DistrictStatus.REVOKED, actor_label=actor_label,
+            reason=f"Clever lists token {token_fingerprint(listed.access_token)} for the "
+                   "district but refuses it (401)",
+        )
+        return ["revoked"]
     reconnect = (
         status == DistrictStatus.DISCONNECTED
         # A revoked district is back when the listed token works, unless syncs use a pasted
         # token (which is what Clever refused: staff replace or clear it).
         or (status == DistrictStatus.REVOKED and record is not None and not district.token_ciphertext)
     )
-    if reconnect:
-        set_status(district=district, status=DistrictStatus.CONNECTED, actor_label=actor_label,
-                   reason="Clever lists the district's token again")
-        outcomes.append("reconnected")
-    return outcomes
+    if not reconnect:
+        return []
+    set_status(district=district, status=DistrictStatus.CONNECTED, actor_label=actor_label,
+               reason="Clever lists the district's token again")
+    return ["reconnected"]
 
 
 def _take_listed(client: CleverClient, listed: DistrictToken, *,
@@ -479,6 +491,9 @@ def discover_districts(*, client: CleverClient | None = None, actor_label: str =
         len(summary["reconnected"]), len(summary["disconnected"]), len(summary["revoked"]),
         len(summary["errors"]), summary["requests"],
     )
+    changed = sorted({*summary["created"], *summary["updated"], *summary["reconnected"]})
+    if changed:
+        events.publish(DistrictsDiscovered(changed=tuple(changed)))
     return summary
 
 
@@ -638,6 +653,29 @@ def _rotated(value: Any, json_keys: tuple[str, ...]) -> Any:
     return {**value, **{key: crypto.rotate(value[key]) for key in json_keys if value.get(key)}}
 
 
+def _rotate_rows(
+    model: Any, field: str, json_keys: tuple[str, ...], rows: list, counts: dict[str, Any], *,
+    dry_run: bool,
+) -> None:
+    """Re-encrypt one locked batch of ``reencrypt_stored_values`` (written unless ``dry_run``),
+    adding to ``counts``."""
+    changed = []
+    for row in rows:
+        try:
+            value = _rotated(getattr(row, field), json_keys)
+        except crypto.DecryptionError:
+            counts["failed"] += 1
+            if len(counts["failed_ids"]) < 50:
+                counts["failed_ids"].append(row.pk)
+            continue
+        counts["rotated"] += 1
+        if not dry_run:
+            setattr(row, field, value)
+            changed.append(row)
+    if changed:
+        model.objects.bulk_update(changed, [field])
+
+
 def reencrypt_stored_values(*, batch_size: int = 500, dry_run: bool = False) -> dict[str, dict]:
     """Re-encrypt every stored ciphertext with the newest key of ``FIELD_ENCRYPTION_KEYS``.
 
@@ -651,7 +689,7 @@ def reencrypt_stored_values(*, batch_size: int = 500, dry_run: bool = False) -> 
         raise ValueError("batch_size must be at least 1")
     report: dict[str, dict] = {}
     for model, field, json_keys in encrypted_columns():
-        counts = {"rotated": 0, "failed": 0, "failed_ids": []}
+        counts: dict[str, Any] = {"rotated": 0, "failed": 0, "failed_ids": []}
         last_pk = 0
         while True:
             with transaction.atomic():
@@ -662,21 +700,7 @@ def reencrypt_stored_values(*, batch_size: int = 500, dry_run: bool = False) -> 
                 if not rows:
                     break
                 last_pk = rows[-1].pk
-                changed = []
-                for row in rows:
-                    try:
-                        value = _rotated(getattr(row, field), json_keys)
-                    except crypto.DecryptionError:
-                        counts["failed"] += 1
-                        if len(counts["failed_ids"]) < 50:
-                            counts["failed_ids"].append(row.pk)
-                        continue
-                    counts["rotated"] += 1
-                    if not dry_run:
-                        setattr(row, field, value)
-                        changed.append(row)
-                if changed:
-                    model.objects.bulk_update(changed, [field])
+                _rotate_rows(model, field, json_keys, rows, counts, dry_run=dry_run)
         report[f"{model._meta.label}.{field}"] = counts
         logger.info("encryption keys: %s.%s: %d %s, %d undecryptable", model._meta.label, field,
                     counts["rotated"], "decryptable" if dry_run else "re-encrypted",

@@ -22,11 +22,13 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from core.admin import SupportAdminMixin, badge, is_support
 from core.forms import ReasonForm
-from districts.admin import SupportAdminMixin, badge, is_support
 
-from . import selectors, services, tasks
+from . import selectors, tasks
+from .errors import LmsInputError
 from .models import Assignment, CleverAssignment, LmsAudit, SubmissionSync
+from .services import pull, reconcile
 
 STATE_COLORS = {"not_pushed": "#6e7781", "creating": "#9a6700", "unknown": "#cf222e",
                 "linked": "#1a7f37", "deleted": "#57606a"}
@@ -142,7 +144,7 @@ class AssignmentAdmin(SupportAdminMixin, admin.ModelAdmin):
     @admin.action(description="Read teacher edits from the LMS now")
     def pull_now(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True))
-        reports = services.pull_assignments(assignment_ids=ids)
+        reports = pull.pull_assignments(assignment_ids=ids)
         found = sum(r.lms_edits_found for r in reports)
         failed = [r for r in reports if r.outcome not in ("ok", "skipped")]
         messages.info(request, f"Read {len(reports)} assignment(s): {found} LMS edit(s) found, "
@@ -202,10 +204,10 @@ class CleverAssignmentAdmin(SupportAdminMixin, admin.ModelAdmin):
         form = LinkForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                services.link_clever_assignment(assignment=link.assignment,
-                                                clever_id=form.cleaned_data["clever_id"],
-                                                actor=request.user)
-            except services.LmsInputError as exc:
+                reconcile.link_clever_assignment(assignment=link.assignment,
+                                                 clever_id=form.cleaned_data["clever_id"],
+                                                 actor=request.user)
+            except LmsInputError as exc:
                 form.add_error("clever_id", str(exc))
             else:
                 messages.success(request, "Linked; the assignment and its grades will be pushed.")
@@ -225,16 +227,16 @@ class CleverAssignmentAdmin(SupportAdminMixin, admin.ModelAdmin):
                 "title": f"Confirm “{link.assignment}” was not created in the LMS?",
                 "link": link, "form": form})
         try:
-            services.confirm_not_created(assignment=link.assignment, actor=request.user,
-                                         reason=form.cleaned_data["reason"])
-        except services.LmsInputError as exc:
+            reconcile.confirm_not_created(assignment=link.assignment, actor=request.user,
+                                          reason=form.cleaned_data["reason"])
+        except LmsInputError as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, "Confirmed: the next push creates the assignment.")
         return self._back(link)
         try:
-            services.confirm_not_created(assignment=link.assignment, actor=request.user)
-        except services.LmsInputError as exc:
+            reconcile.confirm_not_created(assignment=link.assignment, actor=request.user)
+        except LmsInputError as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, "Confirmed: the next push creates the assignment.")

@@ -6,4 +6,4 @@ class LmsConfig(AppConfig):
     verbose_name = "LMS Connect"
 
     def ready(self):
-        from . import landing  # noqa: F401 - registers the landing panel
+        from . import checks, landing  # noqa: F401 - registers the settings checks, the landing panel

@@ -3,7 +3,7 @@ CSV file, and the "Sync to LMS" button.
 
 Forms read and check what was typed or uploaded (a number, a date, a file that is CSV); what a
 grade may be (a student of the class, within the points possible) is the services' rule
-(``services.grade_problem``), so the class form and a CSV file are held to the same one.
+(``services.grades.grade_problem``), so the class form and a CSV file are held to the same one.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from django.utils import timezone
 from clever import csvsafe
 from core.forms import ReasonForm
 
-from . import selectors, services
+from . import selectors
 from .models import GradingType, SyncPolicy
+from .services.grades import GRADE_COMMENT_MAX, Grade, GradeLine, grade_problems
 
 # A class's grades fit in a few kilobytes; a larger file is the wrong one (and would hold the
 # request for nothing).
@@ -111,7 +112,7 @@ class ClassGradesForm(forms.Form):
             result = row.result
             self.fields[self._grade(row)] = self._grade_field(row)
             self.fields[self._comment(row)] = forms.CharField(
-                required=False, max_length=services.GRADE_COMMENT_MAX,
+                required=False, max_length=GRADE_COMMENT_MAX,
                 initial=result.comment if result else "",
                 widget=forms.TextInput(attrs={"size": 22, "aria-label": f"Comment for {row.student}"}))
 
@@ -155,13 +156,13 @@ class ClassGradesForm(forms.Form):
             if had_grade and self._grade(row) in cleaned and not self._entered(row):
                 self.add_error(self._grade(row), "A saved grade cannot be emptied: type it again.")
         # Every problem at once: the grades that read well are held to the services' rules too.
-        self.add_problems(services.grade_problems(assignment=self.assignment, grades=self.grades()))
+        self.add_problems(grade_problems(assignment=self.assignment, grades=self.grades()))
         return cleaned
 
     def _row(self, student_pk: int) -> selectors.StudentRow:
         return next(row for row in self.rows if row.student.pk == student_pk)
 
-    def grades(self) -> dict[int, services.Grade]:
+    def grades(self) -> dict[int, Grade]:
         """The grades entered, by student (the ``Person``'s pk)."""
         grades = {}
         for row in self.rows:
@@ -170,10 +171,10 @@ class ClassGradesForm(forms.Form):
             value = self.cleaned_data[self._grade(row)]
             comment = self.cleaned_data.get(self._comment(row), "")
             if self.assignment.grading_type in (GradingType.POINTS, GradingType.PERCENT):
-                grade = services.Grade(student=row.student, points=value, comment=comment)
+                grade = Grade(student=row.student, points=value, comment=comment)
             else:  # a letter's points (from a CSV) are not on this form: kept as they are
                 points = row.result.points if row.result else None
-                grade = services.Grade(student=row.student, points=points, grade=value, comment=comment)
+                grade = Grade(student=row.student, points=points, grade=value, comment=comment)
             grades[row.student.pk] = grade
         return grades
 
@@ -223,7 +224,7 @@ def _delimiter(first_line: str) -> str:
 
 class GradesCsvForm(forms.Form):
     """A grades CSV: a first line naming the columns, then one line per student. Cleaned, the
-    file is its lines (``services.GradeLine``), each with what is wrong with it, if anything:
+    file is its lines (``GradeLine``), each with what is wrong with it, if anything:
     the services check every line against the class, and take all of them or none."""
 
     file = forms.FileField(label="CSV file", widget=forms.ClearableFileInput(
@@ -239,7 +240,7 @@ class GradesCsvForm(forms.Form):
         return (f"The first line names the columns: student number, SIS ID, email or name (the "
                 f"first one filled on a line says who it is), {grade}, and comment if you like.")
 
-    def clean_file(self) -> list[services.GradeLine]:
+    def clean_file(self) -> list[GradeLine]:
         upload = self.cleaned_data["file"]
         if upload.size > MAX_CSV_BYTES:
             raise ValidationError("This file is larger than 1 MB: a class's grades fit in far "
@@ -255,7 +256,7 @@ class GradesCsvForm(forms.Form):
         self.file_name = upload.name
         return self._lines(text)
 
-    def _lines(self, text: str) -> list[services.GradeLine]:
+    def _lines(self, text: str) -> list[GradeLine]:
         reader = csvsafe.Reader(io.StringIO(text, newline=""), strict=True,
                                 delimiter=_delimiter(text.splitlines()[0]))
         try:
@@ -289,11 +290,11 @@ class GradesCsvForm(forms.Form):
             shown = ", ".join(name.strip()[:SHOWN] for name in header if name.strip()) or "nothing"
             raise ValidationError(f"{self.columns_help()} This file's first line has: {shown}.")
 
-    def _line(self, number: int, columns: list[str], cells: list[str]) -> services.GradeLine | None:
+    def _line(self, number: int, columns: list[str], cells: list[str]) -> GradeLine | None:
         """One student's line, or ``None`` for a line without a grade (that student is left
         as they are)."""
         if len(cells) > len(columns):
-            return services.GradeLine(line=number, problem=(
+            return GradeLine(line=number, problem=(
                 f"This line has {len(cells)} cells and the first line names {len(columns)} "
                 "columns. A comment with a comma in it needs quotation marks around it."))
         values: dict[str, str] = {}
@@ -303,19 +304,19 @@ class GradesCsvForm(forms.Form):
         comment = values.get("comment", "")
         if not values.get("points") and not values.get("grade"):
             if comment:
-                return services.GradeLine(line=number, problem="A comment without a grade: add "
+                return GradeLine(line=number, problem="A comment without a grade: add "
                                                                "the grade, or remove the comment.")
             return None
         column = next((c for c in selectors.IDENTIFIER_COLUMNS if values.get(c)), "")
         if not column:
-            return services.GradeLine(line=number, problem="Nothing on this line says which "
+            return GradeLine(line=number, problem="Nothing on this line says which "
                                                            "student it is.")
         try:
             points = parse_points(values.get("points", ""))
         except ValidationError as error:
-            return services.GradeLine(line=number, problem=error.messages[0])
-        return services.GradeLine(line=number, column=column, identifier=values[column][:255],
-                                  points=points, grade=values.get("grade", ""), comment=comment)
+            return GradeLine(line=number, problem=error.messages[0])
+        return GradeLine(line=number, column=column, identifier=values[column][:255],
+                         points=points, grade=values.get("grade", ""), comment=comment)
 
 
 class ReplaceGradeForm(ReasonForm):

@@ -280,7 +280,7 @@ def replacement_outcome(assignment: Assignment, student: Person, since: datetime
 
 
 def pull_outcome(assignment: Assignment, report) -> tuple[str, str]:
-    """(message level, words) for a read back of the assignment's grades (``services.Report``)."""
+    """(message level, words) for a read back of the assignment's grades (``services.outcomes.Report``)."""
     lms = lms_name(assignment.section.district.lms_type)
     if report.outcome == "skipped":
         return "info", f"“{assignment.title}” is not in {lms} yet: there is nothing to check."

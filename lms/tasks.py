@@ -1,7 +1,7 @@
 """Celery tasks for LMS Connect: thin, they take IDs and call one service.
 
 ``push_assignment``
-    ``lms.services.push_assignment``: create/update/delete the assignment in the LMS and send
+    ``lms.services.push.push_assignment``: create/update/delete the assignment in the LMS and send
     its changed approved grades. ``acks_late`` and idempotent (the intent to create is recorded
     before the POST, unchanged grades send nothing), so a redelivered message is harmless. The
     service never raises for Clever's problems; a report that says ``retryable`` (429 after the
@@ -24,12 +24,13 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from districts.models import District
 
-from . import selectors, services
+from . import selectors
+from .services import pull, push
+from .services.outcomes import Report
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class RetryableLmsError(Exception):
     """Clever could not take the push now (429, 5xx, no answer); Celery retries the task."""
 
 
-def _retry_or_report(task, reports: list[services.Report], what: str) -> list[dict]:
+def _retry_or_report(task, reports: list[Report], what: str) -> list[dict]:
     retryable = [r for r in reports if r.retryable]
     if retryable and not task.request.is_eager:
         raise RetryableLmsError(f"{what}: {len(retryable)} assignment(s) to retry: "
@@ -68,7 +69,7 @@ _RETRY = {
 
 @shared_task(**_RETRY)
 def push_assignment(self, assignment_id: int) -> dict:
-    reports = services.push_assignments(assignment_ids=[assignment_id])
+    reports = push.push_assignments(assignment_ids=[assignment_id])
     if not reports:
         logger.warning("lms push: assignment %s no longer exists", assignment_id)
         return {"assignment": assignment_id, "outcome": "missing"}
@@ -80,7 +81,7 @@ def pull_district(self, district_id: int) -> list[dict]:
     district = District.objects.filter(pk=district_id).first()
     if district is None:
         return []
-    return _retry_or_report(self, services.pull_district(district=district),
+    return _retry_or_report(self, pull.pull_district(district=district),
                             f"pull of district {district_id}")
 
 
@@ -101,6 +102,4 @@ def nightly_pull() -> dict:
     return {"districts": len(district_ids), "pushes": len(stale)}
 
 
-_CEILING = settings.CELERY_VISIBILITY_TIMEOUT - LMS_RETRY_BACKOFF_MAX
-if not LMS_TASK_SOFT_TIME_LIMIT < LMS_TASK_TIME_LIMIT < _CEILING:
-    raise ValueError("LMS task time limits must stay below the Celery visibility timeout")
+# The time limits stay below the Celery visibility timeout: lms/checks.py.

@@ -23,8 +23,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from clever import csvsafe
 from rostering.models import Section
 
-from . import forms, selectors, services
+from . import forms, selectors
+from .errors import GradesRefused, LmsInputError
 from .models import Assignment, Result, SubmissionSync, SyncPolicy
+from .services import grades, pull, reconcile, writes
 
 
 def _section_for_teacher(request, section_id: int) -> Section:
@@ -88,9 +90,9 @@ def new_assignment(request, section_id: int):
     if form.is_valid():
         since = timezone.now()
         try:
-            assignment = services.create_assignment(section=section, created_by=request.user,
-                                                    **form.cleaned_data)
-        except services.LmsInputError as exc:
+            assignment = writes.create_assignment(section=section, created_by=request.user,
+                                                  **form.cleaned_data)
+        except LmsInputError as exc:
             form.add_error(None, str(exc))
         else:
             created = f"“{assignment.title}” was created."
@@ -127,7 +129,7 @@ def assignment_page(request, assignment_id: int):
     return _assignment_page(request, _assignment_for_teacher(request, assignment_id))
 
 
-def _report_saved(request, assignment: Assignment, saved: services.GradesSaved, since, *,
+def _report_saved(request, assignment: Assignment, saved: grades.GradesSaved, since, *,
                   source: str = "") -> None:
     if not saved.saved and not saved.approved:
         messages.info(request, f"Nothing changed{source}: every grade was already saved as it is.")
@@ -157,9 +159,9 @@ def save_grades(request, assignment_id: int):
     if form.is_valid():
         since = timezone.now()
         try:
-            saved = services.record_grades(assignment=assignment, grades=form.grades(),
-                                           approve=form.approve, actor=request.user)
-        except services.GradesRefused as refused:
+            saved = grades.record_grades(assignment=assignment, grades=form.grades(),
+                                         approve=form.approve, actor=request.user)
+        except GradesRefused as refused:
             form.add_problems(refused.problems)
         else:
             _report_saved(request, assignment, saved, since)
@@ -176,9 +178,9 @@ def import_grades(request, assignment_id: int):
     if form.is_valid():
         since = timezone.now()
         try:
-            saved = services.import_grades(assignment=assignment, lines=form.cleaned_data["file"],
-                                           approve=form.cleaned_data["approve"], actor=request.user)
-        except services.GradesRefused as refused:
+            saved = grades.import_grades(assignment=assignment, lines=form.cleaned_data["file"],
+                                         approve=form.cleaned_data["approve"], actor=request.user)
+        except GradesRefused as refused:
             form.add_error("file", [f"Line {line}: {problem}" for line, problem in refused.problems.items()])
         else:
             _report_saved(request, assignment, saved, since, source=f" from {form.file_name[:80]}")
@@ -215,7 +217,7 @@ def sync_to_lms(request, assignment_id: int):
         messages.error(request, blocker)
     else:
         since = timezone.now()
-        services.request_sync(assignment=assignment, actor=request.user)
+        writes.request_sync(assignment=assignment, actor=request.user)
         _report_push(request, assignment, since)
     if back == "assignment":
         return redirect("lms:assignment", assignment_id=assignment.pk)
@@ -228,7 +230,7 @@ def check_lms(request, assignment_id: int):
     """Read the assignment's grades back from the LMS now, on the teacher's click: a few
     requests to Clever (one per 100 students), never on a page load."""
     assignment = _assignment_for_teacher(request, assignment_id)
-    report = services.check_lms_now(assignment=assignment)
+    report = pull.check_lms_now(assignment=assignment)
     if report is None:
         lms = selectors.lms_name(assignment.section.district.lms_type)
         messages.info(request, f"{lms} was checked less than a minute ago: try again in a moment.")
@@ -255,9 +257,9 @@ def use_product_grade(request, assignment_id: int, student_clever_id: str):
     if form.is_valid():
         since = timezone.now()
         try:
-            services.override_lms_edit(assignment=assignment, student_clever_id=student_clever_id,
-                                       actor=request.user, reason=form.cleaned_data["reason"])
-        except services.LmsInputError as exc:
+            reconcile.override_lms_edit(assignment=assignment, student_clever_id=student_clever_id,
+                                        actor=request.user, reason=form.cleaned_data["reason"])
+        except LmsInputError as exc:
             messages.error(request, str(exc))
         else:
             level, text = selectors.replacement_outcome(assignment, row.student, since)

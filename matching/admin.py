@@ -27,7 +27,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from districts.admin import SupportAdminMixin, badge
+from core.admin import SupportAdminMixin, badge
 from districts.models import District
 
 from . import review, selectors, services

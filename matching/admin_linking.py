@@ -29,11 +29,13 @@ from django.utils.html import format_html_join
 
 from accounts.admin import OrganizationAdmin as AccountsOrganizationAdmin
 from accounts.models import Organization
+from core.admin import SupportAdminMixin, badge, is_support
 from core.forms import ReasonForm
-from districts.admin import SupportAdminMixin, badge, is_support
 from districts.models import District
 
-from . import linking
+from .linking import presentation as linking_presentation
+from .linking import selectors as linking_selectors
+from .linking import services as linking_services
 from .models import DistrictLinkRequest
 from .tasks import refresh_district_candidates_task
 
@@ -53,12 +55,12 @@ class LinkDecisionForm(forms.Form):
         return cleaned
 
 
-# Whom a pending request waits for, as support staff read it (``linking.waiting_for``).
+# Whom a pending request waits for, as support staff read it (``linking_selectors.waiting_for``).
 WAITING_LABELS = {
-    linking.Waiting.SUPPORT: "waiting for support",
-    linking.Waiting.ORGANIZATION_ADMIN: "waiting for the organization's admin",
-    linking.Waiting.DISTRICT_ADMIN: "verification link sent",
-    linking.Waiting.EXPIRED_LINK: "verification link expired",
+    linking_selectors.Waiting.SUPPORT: "waiting for support",
+    linking_selectors.Waiting.ORGANIZATION_ADMIN: "waiting for the organization's admin",
+    linking_selectors.Waiting.DISTRICT_ADMIN: "verification link sent",
+    linking_selectors.Waiting.EXPIRED_LINK: "verification link expired",
 }
 
 
@@ -71,10 +73,10 @@ class WaitingForFilter(admin.SimpleListFilter):
                 ("district_admin", "the district's Clever admin (verification link)")]
 
     def queryset(self, request, queryset):
-        waiting = {"support": linking.Waiting.SUPPORT,
-                   "organization_admin": linking.Waiting.ORGANIZATION_ADMIN,
-                   "district_admin": linking.Waiting.DISTRICT_ADMIN}.get(self.value())
-        return linking.pending_waiting_for(queryset, waiting) if waiting else queryset
+        waiting = {"support": linking_selectors.Waiting.SUPPORT,
+                   "organization_admin": linking_selectors.Waiting.ORGANIZATION_ADMIN,
+                   "district_admin": linking_selectors.Waiting.DISTRICT_ADMIN}.get(self.value())
+        return linking_selectors.pending_waiting_for(queryset, waiting) if waiting else queryset
 
 
 REQUEST_COLORS = {
@@ -127,13 +129,13 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="origin", ordering="origin")
     def origin_label(self, obj):
-        return linking.ORIGIN_CHOICES.get(obj.origin, obj.origin)
+        return linking_selectors.ORIGIN_CHOICES.get(obj.origin, obj.origin)
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
         text = obj.status
         if obj.status == DistrictLinkRequest.Status.PENDING:
-            text = f"pending: {WAITING_LABELS[linking.waiting_for(obj)]}"
+            text = f"pending: {WAITING_LABELS[linking_selectors.waiting_for(obj)]}"
         return badge(text, REQUEST_COLORS.get(obj.status, "#6e7781"))
 
     @admin.display(description="evidence")
@@ -165,9 +167,10 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         link_request = self._request(request, object_id)
         district, organization = link_request.district, link_request.organization
-        candidate = linking.candidate_for(district, organization)
+        candidate = linking_selectors.candidate_for(district, organization)
         others = [
-            c for c in linking.candidates_of(district, limit=6) if c.organization_id != organization.pk
+            c for c in linking_selectors.candidates_of(district, limit=6)
+            if c.organization_id != organization.pk
         ][:5]
         context = {
             **self.admin_site.each_context(request),
@@ -179,17 +182,17 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
             "origin": self.origin_label(link_request),
             "district": district,
             "organization": organization,
-            "district_facts": linking.district_facts(district),
-            "organization_facts": linking.organization_facts(organization),
+            "district_facts": linking_presentation.district_facts(district),
+            "organization_facts": linking_presentation.organization_facts(organization),
             "chips_now": chips_html(candidate.evidence if candidate else []),
             "score_now": candidate.score if candidate else 0.0,
             "chips_then": chips_html((link_request.evidence or {}).get("chips")),
             "reasons": (link_request.evidence or {}).get("reasons", []),
             "others": [(other, chips_html(other.evidence)) for other in others],
             "waits_for_organization": (link_request.status == DistrictLinkRequest.Status.PENDING
-                                       and linking.waiting_for(link_request)
-                                       == linking.Waiting.ORGANIZATION_ADMIN),
-            "district_ask": (linking.district_admin_ask(link_request)
+                                       and linking_selectors.waiting_for(link_request)
+                                       == linking_selectors.Waiting.ORGANIZATION_ADMIN),
+            "district_ask": (linking_selectors.district_admin_ask(link_request)
                              if link_request.district_admin_clever_id else None),
             "decide_url": reverse("admin:matching_districtlinkrequest_decide", args=[link_request.pk]),
             "organization_url": reverse("admin:accounts_organization_change", args=[organization.pk]),
@@ -210,21 +213,22 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
         district = link_request.district
         try:
             if decision == "approve":
-                linking.approve_link_request(link_request=link_request, actor=request.user,
+                linking_services.approve_link_request(link_request=link_request, actor=request.user,
                                              reason=reason)
                 text = f"{district} linked to {link_request.organization}."
             elif decision == "reject":
-                linking.reject_link_request(link_request=link_request, actor=request.user, note=reason)
+                linking_services.reject_link_request(link_request=link_request, actor=request.user,
+                                                     note=reason)
                 text = "Request rejected."
             elif decision == "unlink":
-                linking.staff_unlink_district(
+                linking_services.staff_unlink_district(
                     district=district,
                     actor=request.user,
                     reason=reason,
                 )
                 text = f"{district} unlinked."
             elif decision == "relink":
-                _district, moved = linking.staff_relink_district(
+                _district, moved = linking_services.staff_relink_district(
                     district=district,
                     organization=link_request.organization,
                     actor=request.user,
@@ -234,7 +238,7 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
                 text = (
                     f"{district} moved to {link_request.organization}; {moved} provisioned accounts followed."
                 )
-        except linking.LinkingError as exc:
+        except linking_services.LinkingError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:
             self.message_user(request, text, messages.SUCCESS)
@@ -255,16 +259,16 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
         for link_request in queryset.filter(status=DistrictLinkRequest.Status.PENDING).select_related(
             "district"
         ):
-            if linking.waiting_for(link_request) == linking.Waiting.ORGANIZATION_ADMIN:
+            if linking_selectors.waiting_for(link_request) == linking_selectors.Waiting.ORGANIZATION_ADMIN:
                 # A district admin's ask: its organization answers, or support approves it one
                 # at a time, with a reason.
                 refused.append(f"{link_request.district}: waits for the organization's admin; open "
                                "it to approve it with a reason.")
                 continue
             try:
-                linking.approve_link_request(link_request=link_request, actor=request.user)
+                linking_services.approve_link_request(link_request=link_request, actor=request.user)
                 done += 1
-            except linking.LinkingError as exc:
+            except linking_services.LinkingError as exc:
                 refused.append(f"{link_request.district}: {exc}")
         self.message_user(request, f"{done} approved.", messages.SUCCESS)
         for text in refused[:10]:
@@ -274,7 +278,8 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
     def reject_selected(self, request, queryset):
         done = 0
         for link_request in queryset.filter(status=DistrictLinkRequest.Status.PENDING):
-            linking.reject_link_request(link_request=link_request, actor=request.user, note="bulk rejection")
+            linking_services.reject_link_request(link_request=link_request, actor=request.user,
+                                                 note="bulk rejection")
             done += 1
         self.message_user(request, f"{done} rejected.", messages.SUCCESS)
 
@@ -322,8 +327,8 @@ class OrganizationAdmin(AccountsOrganizationAdmin):
         organization = self.get_object(request, unquote(object_id))
         if organization is not None and is_support(request.user):
             extra_context["linking"] = {
-                "districts": list(linking.linked_districts(organization)),
-                "pending": linking.pending_requests(organization).count(),
+                "districts": list(linking_selectors.linked_districts(organization)),
+                "pending": linking_selectors.pending_requests(organization).count(),
                 "choose_url": reverse("admin:accounts_organization_choose_district", args=[organization.pk]),
                 "unlink_url": reverse("admin:accounts_organization_unlink_district", args=[organization.pk]),
                 "queue_url": reverse("admin:matching_districtlinkrequest_changelist")
@@ -349,14 +354,14 @@ class OrganizationAdmin(AccountsOrganizationAdmin):
                     "form": form, "hidden": {"district": district.clever_id},
                     "change_url": request.get_full_path()})
             try:
-                linking.staff_link_district(district=district, organization=organization,
+                linking_services.staff_link_district(district=district, organization=organization,
                                             actor=request.user, reason=form.cleaned_data["reason"])
-            except linking.LinkingError as exc:
+            except linking_services.LinkingError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
                 return HttpResponseRedirect(request.get_full_path())
             self.message_user(request, f"{district} linked to {organization}.", messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:accounts_organization_change", args=[organization.pk]))
-        listing = linking.unmatched_page_for_query(organization, request.GET)
+        listing = linking_presentation.unmatched_page_for_query(organization, request.GET)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -388,7 +393,7 @@ class OrganizationAdmin(AccountsOrganizationAdmin):
                              "accounts keep their organization until the district is linked again, "
                              "and no automatic evidence links it back."),
                 "form": form, "hidden": {"district": district.clever_id}, "change_url": change_url})
-        linking.staff_unlink_district(district=district, actor=request.user,
+        linking_services.staff_unlink_district(district=district, actor=request.user,
                                       reason=form.cleaned_data["reason"])
         self.message_user(request, f"{district} unlinked from {organization}.", messages.SUCCESS)
         return HttpResponseRedirect(change_url)

@@ -9,8 +9,9 @@ class MatchingConfig(AppConfig):
         from sso import services as sso_services
 
         # privacy subscribes to the purge; landing registers the landing panel.
-        from . import landing, linking, privacy, tasks, views  # noqa: F401
+        from . import landing, privacy, tasks, views  # noqa: F401
+        from .linking.services import PURPOSE
 
         # District linking receives the verified "Log in with Clever" round trips it starts.
-        sso_services.register_purpose(linking.PURPOSE, views.district_link_hook)
+        sso_services.register_purpose(PURPOSE, views.district_link_hook)
         tasks.connect_triggers()

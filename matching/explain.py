@@ -121,14 +121,29 @@ def explain(
     """
     contributions = [c for c in contributions if c.get("field")]
     levels = {c["field"]: str(c.get("level", "")) for c in contributions}
-    sentences = [VETO_SENTENCES.get(veto, f"Never linked automatically: {veto.replace('_', ' ')}.")
-                 for veto in vetoes]
+    return [
+        *(VETO_SENTENCES.get(veto, f"Never linked automatically: {veto.replace('_', ' ')}.")
+          for veto in vetoes),
+        *_same(contributions, levels, role),
+        *_close(contributions, levels, product, clever, role),
+        *_different(contributions, levels, product, clever, role),
+        *_not_compared(contributions, levels, product, clever, role),
+    ]
 
+
+def _same(contributions: list[Mapping], levels: dict[str, str], role: str) -> list[str]:
+    """One sentence for every field that agrees, strongest first."""
     agreeing = sorted((c for c in contributions if levels[c["field"]] in _AGREEING),
                       key=lambda c: -float(c.get("weight") or 0))
-    if agreeing:
-        sentences.append(_sentence("same " + join_words([field_label(c["field"], role) for c in agreeing])))
+    if not agreeing:
+        return []
+    return [_sentence("same " + join_words([field_label(c["field"], role) for c in agreeing]))]
 
+
+def _close(contributions: list[Mapping], levels: dict[str, str], product: Mapping[str, str],
+           clever: Mapping[str, str], role: str) -> list[str]:
+    """A sentence per field that is neither the same nor different (swapped names said once)."""
+    sentences = []
     swapped = levels.get("first_name") == levels.get("last_name") == "names_swapped"
     if swapped:
         sentences.append(_sentence("first and last names are swapped"))
@@ -147,7 +162,13 @@ def explain(
         else:
             text += values
         sentences.append(_sentence(text))
+    return sentences
 
+
+def _different(contributions: list[Mapping], levels: dict[str, str], product: Mapping[str, str],
+               clever: Mapping[str, str], role: str) -> list[str]:
+    """A sentence per field that differs, and per level this module has no words for."""
+    sentences = []
     for contribution in contributions:
         field, level = contribution["field"], levels[contribution["field"]]
         if level == "else":
@@ -158,7 +179,32 @@ def explain(
                 sentences.append(_sentence(f"{label} differs{_values(field, product, clever)}"))
         elif level not in _AGREEING | set(_PARTIAL) | {"null", ""}:
             sentences.append(_sentence(f"{field_label(field, role)} compared ({level.replace('_', ' ')})"))
+    return sentences
 
+
+def _not_compared(contributions: list[Mapping], levels: dict[str, str], product: Mapping[str, str],
+                  clever: Mapping[str, str], role: str) -> list[str]:
+    """What the engine could not compare, a sentence per reason (see ``_uncompared``)."""
+    only_product, only_clever, unknown, both = _uncompared(contributions, levels, product, clever, role)
+    sentences = []
+    if only_clever:
+        sentences.append(f"Not compared, only Clever has it: {join_words(only_clever)}.")
+    if only_product:
+        sentences.append(f"Not compared, only the product account has it: {join_words(only_product)}.")
+    if unknown:
+        sentences.append(f"Not compared, missing on one side: {join_words(unknown)}.")
+    if both == ["school"]:
+        sentences.append("Schools not compared: the product account's school is not matched to a "
+                         "Clever school yet.")
+    elif both:
+        sentences.append(f"Not compared: {join_words(both)}.")
+    return sentences
+
+
+def _uncompared(contributions: list[Mapping], levels: dict[str, str], product: Mapping[str, str],
+                clever: Mapping[str, str], role: str) -> tuple[list[str], list[str], list[str], list[str]]:
+    """The labels of the fields the engine could not compare, by why: only the product account
+    has it, only Clever has it, the reader may not see it, or both have it (not comparable yet)."""
     only_product, only_clever, unknown, both = [], [], [], []
     for contribution in contributions:
         field = contribution["field"]
@@ -176,15 +222,4 @@ def explain(
             only_product.append(label)
         elif on_clever:
             only_clever.append(label)
-    if only_clever:
-        sentences.append(f"Not compared, only Clever has it: {join_words(only_clever)}.")
-    if only_product:
-        sentences.append(f"Not compared, only the product account has it: {join_words(only_product)}.")
-    if unknown:
-        sentences.append(f"Not compared, missing on one side: {join_words(unknown)}.")
-    if both == ["school"]:
-        sentences.append("Schools not compared: the product account's school is not matched to a "
-                         "Clever school yet.")
-    elif both:
-        sentences.append(f"Not compared: {join_words(both)}.")
-    return sentences
+    return only_product, only_clever, unknown, both

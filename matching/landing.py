@@ -6,29 +6,29 @@ from __future__ import annotations
 
 from accounts import landing
 
-from . import linking
+from .linking import selectors as linking_selectors
 
 
 @landing.provider
 def district_linking(request) -> landing.Panel | None:
-    organization = linking.administered_organization(request.user)
+    organization = linking_selectors.administered_organization(request.user)
     if organization is None:
         return None
     return landing.Panel(
         "matching/_landing_linking.html",
         {"organization": organization,
-         "to_answer": linking.requests_to_answer(organization)},
+         "to_answer": linking_selectors.requests_to_answer(organization)},
         order=10,
     )
 
 
 @landing.provider
 def district_admin_linking(request) -> landing.Panel | None:
-    district_admin = linking.signed_in_district_admin(request)
+    district_admin = linking_selectors.signed_in_district_admin(request)
     if district_admin is None:
         return None
     district = district_admin.district
-    requests = linking.district_admin_requests(district, limit=1)
+    requests = linking_selectors.district_admin_requests(district, limit=1)
     return landing.Panel(
         "matching/_landing_district_admin.html",
         {"district": district,

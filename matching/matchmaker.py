@@ -103,13 +103,37 @@ def read_results(data: bytes) -> list[ResultRow]:
     """Parse and check Matchmaker's output; raises ``MatchmakerFileError`` with every problem."""
     text = _decode(data)
     reader = csvsafe.Reader(io.StringIO(text, newline=""), strict=True)
+    header = _header(reader)
+    index = {name: header.index(name) for name in REQUIRED_COLUMNS}
+    rows: list[ResultRow] = []
     problems: list[str] = []
+    try:
+        for values in reader:
+            if not any(value.strip() for value in values):
+                continue
+            row = _result_row(values, line=reader.line_num, width=len(header), index=index)
+            if isinstance(row, ResultRow):
+                rows.append(row)
+            else:
+                problems.append(row)
+    except csv.Error as exc:
+        problems.append(f"line {reader.line_num}: {exc}")
+    problems.extend(_duplicates(rows))
+    if problems:
+        raise MatchmakerFileError(problems)
+    return rows
+
+
+def _header(reader) -> list[str]:
+    """The column names; ``MatchmakerFileError`` when the file is empty, a required column is
+    missing or a name is repeated."""
     try:
         header = [name.strip() for name in next(reader)]
     except StopIteration:
         raise MatchmakerFileError(["line 1: the file is empty"]) from None
     except csv.Error as exc:
         raise MatchmakerFileError([f"line 1: {exc}"]) from None
+    problems = []
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     repeated = sorted({name for name in header if header.count(name) > 1})
     if missing:
@@ -118,43 +142,29 @@ def read_results(data: bytes) -> list[ResultRow]:
         problems.append(f"line 1: column(s) named twice: {', '.join(repeated)}")
     if problems:
         raise MatchmakerFileError(problems)
-    index = {name: header.index(name) for name in REQUIRED_COLUMNS}
+    return header
 
-    rows: list[ResultRow] = []
-    try:
-        for values in reader:
-            line = reader.line_num
-            if not any(value.strip() for value in values):
-                continue
-            if len(values) != len(header):
-                problems.append(f"line {line}: {len(values)} fields, the header has {len(header)}")
-                continue
-            raw_result = values[index["matchmaker_results"]].strip()
-            result = _RESULTS_BY_KEY.get(" ".join(raw_result.lower().split()))
-            if result is None:
-                problems.append(
-                    f"line {line}: unknown matchmaker_results {raw_result!r} "
-                    f"(expected one of: {'; '.join(RESULTS)})"
-                )
-                continue
-            row = ResultRow(
-                line=line,
-                result=result,
-                app_id=values[index["app.id"]].strip(),
-                clever_id=values[index["clever.id"]].strip(),
-            )
-            if result in _NEEDS_APP_ID and not row.app_id:
-                problems.append(f"line {line}: {result!r} without an app.id")
-            elif result in _NEEDS_CLEVER_ID and not row.clever_id:
-                problems.append(f"line {line}: {result!r} without a clever.id")
-            else:
-                rows.append(row)
-    except csv.Error as exc:
-        problems.append(f"line {reader.line_num}: {exc}")
-    problems.extend(_duplicates(rows))
-    if problems:
-        raise MatchmakerFileError(problems)
-    return rows
+
+def _result_row(values: list[str], *, line: int, width: int, index: dict[str, int]) -> ResultRow | str:
+    """One row of results, or the problem with it (in words, with its line number)."""
+    if len(values) != width:
+        return f"line {line}: {len(values)} fields, the header has {width}"
+    raw_result = values[index["matchmaker_results"]].strip()
+    result = _RESULTS_BY_KEY.get(" ".join(raw_result.lower().split()))
+    if result is None:
+        return (f"line {line}: unknown matchmaker_results {raw_result!r} "
+                f"(expected one of: {'; '.join(RESULTS)})")
+    row = ResultRow(
+        line=line,
+        result=result,
+        app_id=values[index["app.id"]].strip(),
+        clever_id=values[index["clever.id"]].strip(),
+    )
+    if result in _NEEDS_APP_ID and not row.app_id:
+        return f"line {line}: {result!r} without an app.id"
+    if result in _NEEDS_CLEVER_ID and not row.clever_id:
+        return f"line {line}: {result!r} without a clever.id"
+    return row
 
 
 def _duplicates(rows: list[ResultRow]) -> list[str]:

@@ -223,80 +223,15 @@ def review_context(
     compared values, each candidate in plain words and in numbers, and the decision forms
     (``bound``: a form that failed, by decision name, shown with its errors; ``search_form``: the
     validated search that fills the "duplicate of" list)."""
-    people = {
-        p.clever_id: p
-        for p in Person.objects.filter(
-            district=match.district, clever_id__in=[c["clever_id"] for c in match.candidates]
-        )
-    }
-    school_ids = {cid for p in people.values() for cid in p.school_clever_ids or ()}
-    school_names = dict(
-        CleverSchool.objects.filter(district=match.district, clever_id__in=school_ids).values_list(
-            "clever_id", "name"
-        )
-    )
-    role = match.user.role if match.user else ""
+    people, school_names = _candidate_people(match)
     product = product_values(match.user)
     dates = _dates(request, match, [people.get(c["clever_id"]) for c in match.candidates])
     if dates is not None and match.user:
         product["dob"] = dates[0]
-
-    candidates = []
-    for index, candidate in enumerate(match.candidates):
-        person = people.get(candidate["clever_id"])
-        clever = clever_values(person, school_names)
-        if dates is not None and person is not None and dates[1][index] != UNREADABLE:
-            clever["dob"] = dates[1][index]
-        contributions = candidate.get("contributions", [])
-        candidates.append({
-            **candidate,
-            "person": person,
-            "current": person is not None and person.pk == match.person_id,
-            # Archived since the matcher proposed them: nobody to link.
-            "left_on": person.archived_at if person is not None else None,
-            "name": clever_name(person) or "a Clever person no longer in the roster",
-            "values": clever,
-            "likelihood": likelihood(candidate.get("probability", 0.0)),
-            "explanation": explain(contributions, product if match.user else {}, clever,
-                                   role=role, vetoes=candidate.get("vetoes", ())),
-            "bars": [
-                {**c, "label": field_label(c["field"], role), "width": min(100, abs(c["weight"]) * 5),
-                 "positive": c["weight"] >= 0}
-                for c in contributions
-            ],
-        })
-
-    rows = []
-    for field in GRID_FIELDS:
-        if field == "dob":
-            if dates is None:
-                rows.append((field_label(field), HIDDEN, [HIDDEN if c["person"] else "" for c in candidates]))
-            else:
-                rows.append((field_label(field), dates[0] if match.user else "", dates[1]))
-            continue
-        values = (product.get(field, ""), [c["values"].get(field, "") for c in candidates])
-        if values[0] or any(values[1]):
-            rows.append((field_label(field, role), *values))
-
-    rivals = (
-        [
-            {"name": person_name(r.user), "url": reverse("admin:matching_personmatch_change", args=[r.pk])}
-            for r in selectors.review_queue(match.district)
-            .filter(person=match.person)
-            .exclude(pk=match.pk)
-            .select_related("user")[:5]
-        ]
-        if match.person_id
-        else []
-    )
-    bound = bound or {}
-    search_form = search_form or DuplicateSearchForm()
-    searched = search_form.is_bound and search_form.is_valid()
-    search = search_form.cleaned_data.get("find", "") if searched else ""
-    duplicate_form = bound.get("duplicate") or decision_form("duplicate", match, search=search)
-    errors = [error for form in bound.values() for error in form.non_field_errors()]
-    if not errors and any(form.errors for form in bound.values()):
-        errors = ["The decision was not made: see the error below."]
+    candidates = [
+        _candidate(match, index, candidate, people.get(candidate["clever_id"]), school_names, product, dates)
+        for index, candidate in enumerate(match.candidates)
+    ]
     return {
         "title": f"Review: {item_title(match)}",
         "item_title": item_title(match),
@@ -310,11 +245,102 @@ def review_context(
         "source_words": SOURCE_WORDS.get(match.source, match.source),
         "duplicate_of_name": person_name(match.duplicate_of) if match.duplicate_of_id else "",
         "decided_by": staff_name(match.decided_by),
-        "rows": rows,
+        "rows": _grid(match, product, candidates, dates),
         "protected": bool(match.user and sso_policy.is_protected(match.user)),
         "never_through_clever": bool(match.user and sso_policy.never_through_clever(match.user)),
         "candidates": candidates,
-        "rivals": rivals,
+        "rivals": _rivals(match),
+        **_decision_forms(match, bound or {}, search_form or DuplicateSearchForm()),
+        "decide_url": reverse("admin:matching_personmatch_decide", args=[match.pk]),
+        "change_url": reverse("admin:matching_personmatch_change", args=[match.pk]),
+    }
+
+
+def _candidate_people(match: PersonMatch) -> tuple[dict[str, Person], dict[str, str]]:
+    """The candidates' Clever people (by Clever ID) and the names of their schools."""
+    people = {
+        p.clever_id: p
+        for p in Person.objects.filter(
+            district=match.district, clever_id__in=[c["clever_id"] for c in match.candidates]
+        )
+    }
+    school_ids = {cid for p in people.values() for cid in p.school_clever_ids or ()}
+    school_names = dict(
+        CleverSchool.objects.filter(district=match.district, clever_id__in=school_ids).values_list(
+            "clever_id", "name"
+        )
+    )
+    return people, school_names
+
+
+def _candidate(match: PersonMatch, index: int, candidate: dict, person: Person | None,
+               school_names: dict[str, str], product: dict[str, str], dates) -> dict:
+    """One Clever candidate as the page shows it: its values, in words and in bars."""
+    role = match.user.role if match.user else ""
+    clever = clever_values(person, school_names)
+    if dates is not None and person is not None and dates[1][index] != UNREADABLE:
+        clever["dob"] = dates[1][index]
+    contributions = candidate.get("contributions", [])
+    return {
+        **candidate,
+        "person": person,
+        "current": person is not None and person.pk == match.person_id,
+        # Archived since the matcher proposed them: nobody to link.
+        "left_on": person.archived_at if person is not None else None,
+        "name": clever_name(person) or "a Clever person no longer in the roster",
+        "values": clever,
+        "likelihood": likelihood(candidate.get("probability", 0.0)),
+        "explanation": explain(contributions, product if match.user else {}, clever,
+                               role=role, vetoes=candidate.get("vetoes", ())),
+        "bars": [
+            {**c, "label": field_label(c["field"], role), "width": min(100, abs(c["weight"]) * 5),
+             "positive": c["weight"] >= 0}
+            for c in contributions
+        ],
+    }
+
+
+def _grid(match: PersonMatch, product: dict[str, str], candidates: list[dict], dates) -> list[tuple]:
+    """The compared values, a row per field either side has (the date of birth hidden without
+    the permission)."""
+    role = match.user.role if match.user else ""
+    rows = []
+    for field in GRID_FIELDS:
+        if field == "dob":
+            if dates is None:
+                rows.append((field_label(field), HIDDEN, [HIDDEN if c["person"] else "" for c in candidates]))
+            else:
+                rows.append((field_label(field), dates[0] if match.user else "", dates[1]))
+            continue
+        values = (product.get(field, ""), [c["values"].get(field, "") for c in candidates])
+        if values[0] or any(values[1]):
+            rows.append((field_label(field, role), *values))
+    return rows
+
+
+def _rivals(match: PersonMatch) -> list[dict]:
+    """Other product accounts in the queue proposed the same Clever person (a few)."""
+    if not match.person_id:
+        return []
+    return [
+        {"name": person_name(r.user), "url": reverse("admin:matching_personmatch_change", args=[r.pk])}
+        for r in selectors.review_queue(match.district)
+        .filter(person=match.person)
+        .exclude(pk=match.pk)
+        .select_related("user")[:5]
+    ]
+
+
+def _decision_forms(match: PersonMatch, bound: dict, search_form: DuplicateSearchForm) -> dict:
+    """The decision forms (a bound one with its errors), the errors said above them, and the
+    "duplicate of" search."""
+    searched = search_form.is_bound and search_form.is_valid()
+    search = search_form.cleaned_data.get("find", "") if searched else ""
+    duplicate_form = bound.get("duplicate") or decision_form("duplicate", match, search=search)
+    errors = [error for form in bound.values() for error in form.non_field_errors()]
+    if not errors and any(form.errors for form in bound.values()):
+        errors = ["The decision was not made: see the error below."]
+    return {
         "errors": errors,
         "accept_form": bound.get("accept") or AcceptForm(),
         "no_match_form": bound.get("no_match") or NoMatchForm(),
@@ -322,6 +348,4 @@ def review_context(
         "duplicate_offered": len(duplicate_form.fields["duplicate_of"].widget.choices) - 1,
         "search_form": search_form,
         "search": search,
-        "decide_url": reverse("admin:matching_personmatch_decide", args=[match.pk]),
-        "change_url": reverse("admin:matching_personmatch_change", args=[match.pk]),
     }

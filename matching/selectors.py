@@ -17,7 +17,6 @@ from districts.models import District, DistrictStatus
 from rostering.models import Person, SyncRun
 from rostering.models import School as CleverSchool
 from rostering.selectors import dates_of_birth
-from rostering.services.provisioning import USERNAME_PREFIX
 
 from .engine import PersonRecord, Role, SchoolRecord
 from .models import DECIDED, MatchSource, MatchStatus, PersonMatch, SchoolMatch
@@ -165,7 +164,7 @@ def product_people(district: District) -> QuerySet:
     return (
         User.objects.filter(organization_id=district.organization_id, is_active=True)
         .exclude(role="")
-        .exclude(username__startswith=USERNAME_PREFIX)
+        .filter(made_for_clever_id="")
         .order_by("pk")
     )
 

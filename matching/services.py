@@ -13,9 +13,11 @@ Rules (docs/matching.md):
   Matchmaker import are not asked again unless a compared field changed (``compared_digest``);
   then the item goes back to the queue, the existing link untouched until someone decides.
 - **Labels**: decided pairs are the engine's labels (``m`` is estimated from them).
-- **Linking** a product user to a Clever person re-points ``Person.user`` and the person's
-  Clever login (``SocialAccount``) to the product user; an account the sync had created for the
-  person (``clever-<id>``) is deactivated, never deleted. Every link and unlink is audited.
+- **Linking** a product user to a Clever person is ``sso.services.move_clever_identity`` (the
+  one owner of that link: ``Person.user``, the person's Clever sign-in and the account-link
+  audit move together; the account made for the person is deactivated, never deleted);
+  undoing it is ``sso.services.return_clever_identity``. This module adds the matching audit
+  (``MatchAudit``) and reopens the decisions the move undid.
 """
 
 from __future__ import annotations
@@ -32,8 +34,6 @@ from django.utils import timezone
 from districts.models import District
 from rostering.models import Person
 from rostering.models import School as CleverSchool
-from rostering.services import single
-from rostering.services.provisioning import USERNAME_PREFIX
 from sso import policy as sso_policy
 from sso import selectors as sso_selectors
 from sso import services as sso_services
@@ -122,13 +122,12 @@ def link_person(*, person: Person, user, source: str, actor=None, evidence: dict
     if foreign is not None:
         raise MatchError(f"That account already signs in as Clever user {foreign.uid}.")
     try:
-        sso_services.follow_roster_link(
+        previous = sso_services.move_clever_identity(
             person=person, user=user, by_a_person=source == MatchSource.STAFF, actor=actor,
             actor_label=f"matching: {source}", evidence={"probability": (evidence or {}).get("probability")},
         )
     except sso_services.LinkRefused as refusal:
         raise MatchError(str(refusal)) from refusal
-    previous = single.reassign_account(person=person, user=user)
     left = previous is not None and previous.pk != user.pk
     if left and not sso_policy.made_for(previous, person.clever_id):
         # The person leaves another product account: its decision naming them is open again.
@@ -155,19 +154,12 @@ def link_person(*, person: Person, user, source: str, actor=None, evidence: dict
 def unlink_person(*, person: Person, source: str, actor=None, reason: str = "") -> None:
     """Undo a link: the person gets back the account the sync had made for them (reactivated),
     or none (the next sync makes one); their Clever login follows."""
-    person = Person.objects.select_for_update(of=("self",)).select_related("user").get(pk=person.pk)
-    previous = person.user
+    previous = sso_services.return_clever_identity(
+        person=person, by_a_person=source == MatchSource.STAFF, actor=actor,
+        actor_label=f"matching: {source}", reason=reason,
+    )
     if previous is None:
         return
-    own = User.objects.filter(username=f"{USERNAME_PREFIX}{person.clever_id}").first()
-    if own is not None and not own.is_active:
-        own.is_active = True
-        own.save(update_fields=["is_active"])
-    person.user = own
-    person.save(update_fields=["user"])
-    sso_services.follow_roster_unlink(person=person, previous=previous, replacement=own,
-                                      by_a_person=source == MatchSource.STAFF, actor=actor,
-                                      actor_label=f"matching: {source}", reason=reason)
     _audit(
         district=person.district,
         kind=MatchAudit.Kind.PERSON,
@@ -275,6 +267,42 @@ def _labels(
     return labels
 
 
+def _held_decisions(district: District, product_records: dict, clever_records: dict) -> tuple[set, set]:
+    """Sticky decisions stay out of the run unless what they were decided on changed: the users
+    and the Clever people (by Clever ID) those decisions hold."""
+    held_users, held_people = set(), set()
+    for match in selectors.people_decided_by_a_person(district):
+        if match.user_id not in product_records:
+            continue
+        clever = clever_records.get(match.person.clever_id) if match.person_id else None
+        if match.compared_digest == selectors.compared_digest(product_records[match.user_id], clever):
+            held_users.add(match.user_id)
+            if match.person_id and match.status in (MatchStatus.ACCEPTED, MatchStatus.AUTO_LINKED):
+                held_people.add(match.person.clever_id)
+    return held_users, held_people
+
+
+def _engine_status(decision, *, user, person: Person | None, previous: PersonMatch | None,
+                   protected: bool) -> str:
+    """The match's status from the engine's decision. Never move an existing link, nor link a
+    protected account (a password or permissions), without a person's decision."""
+    status = {Decision.AUTO: MatchStatus.AUTO_LINKED, Decision.NO_MATCH: MatchStatus.NO_MATCH}.get(
+        decision, MatchStatus.PENDING
+    )
+    if status != MatchStatus.AUTO_LINKED:
+        return status
+    linked_elsewhere = (
+        person is not None and person.user_id not in (None, user.pk) and not person.user.made_by_clever
+    )
+    relinks = (
+        previous is not None
+        and previous.person_id
+        and previous.status in (MatchStatus.ACCEPTED, MatchStatus.AUTO_LINKED)
+        and previous.person_id != getattr(person, "pk", None)
+    )
+    return MatchStatus.PENDING if (linked_elsewhere or relinks or protected) else status
+
+
 @transaction.atomic
 def match_district_people(*, district: District) -> dict:
     """Run the engine over the district's people (see the module docstring); a summary."""
@@ -292,16 +320,7 @@ def match_district_people(*, district: District) -> dict:
     # Accounts with a password or permissions: the engine proposes, a person decides.
     protected = sso_policy.protected_ids(selectors.product_people(district))
 
-    # Sticky decisions stay out of the run unless what they were decided on changed.
-    held_users, held_people = set(), set()
-    for match in selectors.people_decided_by_a_person(district):
-        if match.user_id not in product_records:
-            continue
-        clever = clever_records.get(match.person.clever_id) if match.person_id else None
-        if match.compared_digest == selectors.compared_digest(product_records[match.user_id], clever):
-            held_users.add(match.user_id)
-            if match.person_id and match.status in (MatchStatus.ACCEPTED, MatchStatus.AUTO_LINKED):
-                held_people.add(match.person.clever_id)
+    held_users, held_people = _held_decisions(district, product_records, clever_records)
     results = match_people(
         [r for pk, r in product_records.items() if pk not in held_users],
         [r for cid, r in clever_records.items() if cid not in held_people],
@@ -316,23 +335,8 @@ def match_district_people(*, district: District) -> dict:
         user = users[int(result.product_key)]
         person = people.get(result.clever_key) if result.clever_key else None
         previous = existing.get(user.pk)
-        status = {Decision.AUTO: MatchStatus.AUTO_LINKED, Decision.NO_MATCH: MatchStatus.NO_MATCH}.get(
-            result.decision, MatchStatus.PENDING
-        )
-        linked_elsewhere = (
-            person is not None
-            and person.user_id not in (None, user.pk)
-            and not person.user.username.startswith(USERNAME_PREFIX)
-        )
-        relinks = (
-            previous is not None
-            and previous.person_id
-            and previous.status in (MatchStatus.ACCEPTED, MatchStatus.AUTO_LINKED)
-            and previous.person_id != getattr(person, "pk", None)
-        )
-        if status == MatchStatus.AUTO_LINKED and (linked_elsewhere or relinks or user.pk in protected):
-            # Never move an existing link, nor link a protected account, without a person's decision.
-            status = MatchStatus.PENDING
+        status = _engine_status(result.decision, user=user, person=person, previous=previous,
+                                protected=user.pk in protected)
         best = result.candidates[0] if result.candidates else None
         fields = {
             "status": status,

@@ -5,14 +5,14 @@
     refresh_district_candidates``): all unlinked districts, or the given ones. Idempotent
     (the table is rewritten; automatic links never repeat: linked districts are skipped).
 
-When it runs (``connect_triggers``, called from ``MatchingConfig.ready``; the receivers only
-enqueue, on commit):
+When it runs (the subscriptions below, made when the app loads; they only enqueue, on commit):
 
-- after district discovery (``districts.tasks.discover_districts_task``): the districts it
+- after district discovery (``districts.events.DistrictsDiscovered``): the districts it
   created, updated or reconnected;
-- after a district's successful sync (``rostering.tasks.sync_district``): that district (its
-  staff email domains may have changed);
-- after a Clever login from a known district (``sso.models.CleverLogin`` created): that
+- after a district's roster was applied (``rostering.events.RosterSynced``: a nightly or
+  on-demand sync, ``manage.py clever_sync``, an approved hold): that district (its staff email
+  domains may have changed);
+- after a Clever login from a known district (``sso.events.CleverLoginRecorded``): that
   district, at most once per ``LOGIN_REFRESH_DEBOUNCE`` seconds per district;
 - after an organization or one of its email domains is saved: everything, once, a minute later;
 - nightly (Celery beat, config/settings.py), from the admin's "Refresh evidence" button and the
@@ -22,56 +22,47 @@ enqueue, on commit):
 from __future__ import annotations
 
 from celery import shared_task
-from celery.signals import task_postrun
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_save
+
+from accounts.models import Organization, OrganizationEmailDomain
+from core import events
+from districts.events import DistrictsDiscovered
+from rostering.events import RosterSynced
+from sso.events import CleverLoginRecorded
 
 REFRESH_SOFT_TIME_LIMIT = 10 * 60
 REFRESH_TIME_LIMIT = 12 * 60
 LOGIN_REFRESH_DEBOUNCE = 300
 ORGANIZATION_REFRESH_DELAY = 60
-_DISCOVERY_TASK = "districts.tasks.discover_districts_task"
-_SYNC_TASK = "rostering.tasks.sync_district"
 
 
 @shared_task(acks_late=True, soft_time_limit=REFRESH_SOFT_TIME_LIMIT, time_limit=REFRESH_TIME_LIMIT)
 def refresh_district_candidates_task(
     district_ids: list[int] | None = None, clever_ids: list[str] | None = None
 ) -> dict:
-    from . import linking
+    from .linking.refresh import refresh_district_candidates
 
-    return linking.refresh_district_candidates(district_ids=district_ids, clever_ids=clever_ids)
+    return refresh_district_candidates(district_ids=district_ids, clever_ids=clever_ids)
 
 
-def _after_task(sender=None, args=None, kwargs=None, retval=None, state=None, **_ignored) -> None:
-    name = getattr(sender, "name", "")
-    if state != "SUCCESS" or name not in (_DISCOVERY_TASK, _SYNC_TASK):
+@events.subscribe(DistrictsDiscovered)
+def refresh_after_discovery(event: DistrictsDiscovered) -> None:
+    refresh_district_candidates_task.delay_on_commit(clever_ids=list(event.changed))
+
+
+@events.subscribe(RosterSynced)
+def refresh_after_sync(event: RosterSynced) -> None:
+    refresh_district_candidates_task.delay_on_commit(district_ids=[event.district_id])
+
+
+@events.subscribe(CleverLoginRecorded)
+def refresh_after_login(event: CleverLoginRecorded) -> None:
+    if event.district_id is None:
         return
-    if name == _DISCOVERY_TASK:
-        # Districts discovery met for the first time, changed (ids, name) or saw come back.
-        changed = sorted(
-            {
-                clever_id
-                for key in ("created", "updated", "reconnected")
-                for clever_id in (retval or {}).get(key, ())
-            }
-            if isinstance(retval, dict)
-            else ()
-        )
-        if changed:
-            refresh_district_candidates_task.delay_on_commit(clever_ids=changed)
-        return
-    district_id = (kwargs or {}).get("district_id") or (args[0] if args else None)
-    if district_id and isinstance(retval, dict) and retval.get("status") == "succeeded":
-        refresh_district_candidates_task.delay_on_commit(district_ids=[district_id])
-
-
-def _after_login(sender, instance, created, raw=False, **_ignored) -> None:
-    if not created or raw or not instance.district_id:
-        return
-    if cache.add(f"matching:district-refresh:{instance.district_id}", 1, LOGIN_REFRESH_DEBOUNCE):
-        refresh_district_candidates_task.delay_on_commit(district_ids=[instance.district_id])
+    if cache.add(f"matching:district-refresh:{event.district_id}", 1, LOGIN_REFRESH_DEBOUNCE):
+        refresh_district_candidates_task.delay_on_commit(district_ids=[event.district_id])
 
 
 def _after_organization_change(sender, instance, raw=False, **_ignored) -> None:
@@ -85,9 +76,8 @@ def _after_organization_change(sender, instance, raw=False, **_ignored) -> None:
 
 
 def connect_triggers() -> None:
-    from accounts.models import Organization, OrganizationEmailDomain
-    from sso.models import CleverLogin
-
+    """Organization edits are model saves in ``accounts`` (the admin's forms), not a service's
+    announcement, so they are followed with Django's ``post_save``."""
     for model in (Organization, OrganizationEmailDomain):
         post_save.connect(
             _after_organization_change,
@@ -95,8 +85,3 @@ def connect_triggers() -> None:
             weak=False,
             dispatch_uid=f"matching.refresh_after_{model._meta.model_name}",
         )
-
-    task_postrun.connect(_after_task, weak=False, dispatch_uid="matching.refresh_after_task")
-    post_save.connect(
-        _after_login, sender=CleverLogin, weak=False, dispatch_uid="matching.refresh_after_login"
-    )

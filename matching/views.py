@@ -33,8 +33,10 @@ from django.views.decorators.http import require_http_methods
 from sso import services as sso_services
 from sso.permissions import role_required
 
-from . import linking
 from .forms import AnswerRequestForm, DistrictActionForm, DistrictAdminForm
+from .linking import presentation as linking_presentation
+from .linking import selectors as linking_selectors
+from .linking import services as linking_services
 
 
 def _refused(request, message: str, *, status: int = 403, title: str = "Not allowed"):
@@ -42,7 +44,7 @@ def _refused(request, message: str, *, status: int = 403, title: str = "Not allo
 
 
 def _organization(request):
-    return linking.administered_organization(request.user)
+    return linking_selectors.administered_organization(request.user)
 
 
 NOT_ADMIN = "Only administrators of an organization can link Clever districts to it."
@@ -59,29 +61,30 @@ def linking_page(request):
         "matching/linking.html",
         {
             "organization": organization,
-            "linked": [(district, linking.how_linked(district), linking.sync_status(district))
-                       for district in linking.linked_districts(organization)],
-            **linking.organization_requests(organization),
-            **linking.unmatched_page_for_query(organization, request.GET),
+            "linked": [(district, linking_presentation.how_linked(district),
+                        linking_presentation.sync_status(district))
+                       for district in linking_selectors.linked_districts(organization)],
+            **linking_presentation.organization_requests(organization),
+            **linking_presentation.unmatched_page_for_query(organization, request.GET),
         },
     )
 
 
 def _choose_page(request, organization, district, form, *, status: int = 200):
     linked_here = district.organization_id == organization.pk
-    pending = linking.pair_request(district, organization)
+    pending = linking_selectors.pair_request(district, organization)
     return render(
         request,
         "matching/choose.html",
         {
             "organization": organization,
             "district": district,
-            "candidate": linking.candidate_for(district, organization),
-            "facts": linking.district_facts(district),
+            "candidate": linking_selectors.candidate_for(district, organization),
+            "facts": linking_presentation.district_facts(district),
             "linked_here": linked_here,
-            "sync": linking.sync_status(district) if linked_here else None,
+            "sync": linking_presentation.sync_status(district) if linked_here else None,
             "pending": pending,
-            "pending_status": linking.status_for_organization(pending) if pending else "",
+            "pending_status": linking_presentation.status_for_organization(pending) if pending else "",
             "form": form,
         },
         status=status,
@@ -94,7 +97,7 @@ def choose_district(request, clever_id: str):
     organization = _organization(request)
     if organization is None:
         return _refused(request, NOT_ADMIN)
-    district = linking.choosable_district(organization, clever_id)
+    district = linking_selectors.choosable_district(organization, clever_id)
     if district is None:
         # The same answer for a district linked elsewhere as for none: which districts other
         # customers have is not this organization's to learn.
@@ -111,12 +114,12 @@ def choose_district(request, clever_id: str):
                 return HttpResponseRedirect(reverse("district_linking"))
             return sso_services.start_clever_login(
                 request,
-                purpose=linking.PURPOSE,
+                purpose=linking_services.PURPOSE,
                 data={"organization": organization.pk, "district": district.clever_id},
                 district_id=district.clever_id,
             )
         if action == DistrictActionForm.SEND_LINK:
-            token = linking.issue_verification_link(
+            token = linking_services.issue_verification_link(
                 organization=organization, district=district, requested_by=request.user
             )
             return render(
@@ -126,11 +129,12 @@ def choose_district(request, clever_id: str):
                     "organization": organization,
                     "district": district,
                     "url": request.build_absolute_uri(reverse("district_link_verify", args=[token])),
-                    "max_age_days": linking.verification_days(),
+                    "max_age_days": linking_presentation.verification_days(),
                 },
             )
-        linking.request_district_link(organization=organization, district=district, requested_by=request.user)
-    except linking.LinkingError as exc:
+        linking_services.request_district_link(organization=organization, district=district,
+                                               requested_by=request.user)
+    except linking_services.LinkingError as exc:
         return _refused(request, str(exc), status=409)
     messages.success(
         request,
@@ -142,17 +146,17 @@ def choose_district(request, clever_id: str):
 
 def _answer_page(request, organization, link_request, form, *, status: int = 200):
     district = link_request.district
-    candidate = linking.candidate_for(district, organization)
+    candidate = linking_selectors.candidate_for(district, organization)
     return render(
         request,
         "matching/answer.html",
         {
             "organization": organization,
             "link_request": link_request,
-            "ask": linking.district_admin_ask(link_request),
+            "ask": linking_selectors.district_admin_ask(link_request),
             "district": district,
-            "facts": linking.district_facts(district),
-            "sync": linking.sync_status(district),
+            "facts": linking_presentation.district_facts(district),
+            "sync": linking_presentation.sync_status(district),
             "chips": candidate.evidence if candidate else [],
             "form": form,
         },
@@ -166,7 +170,7 @@ def answer_request(request, pk: int):
     organization = _organization(request)
     if organization is None:
         return _refused(request, NOT_ADMIN)
-    link_request = linking.request_to_answer(organization, pk)
+    link_request = linking_selectors.request_to_answer(organization, pk)
     if link_request is None:
         raise Http404("No such request waiting for an answer")
     if request.method == "GET":
@@ -177,16 +181,16 @@ def answer_request(request, pk: int):
     name = link_request.district.name or "The district"
     try:
         if form.cleaned_data["answer"] == AnswerRequestForm.CONFIRM:
-            linking.confirm_district_admin_request(
+            linking_services.confirm_district_admin_request(
                 link_request=link_request, organization_admin=request.user, reason=form.cleaned_data["reason"]
             )
             messages.success(request, f"{name} is linked to {organization.name}.")
         else:
-            linking.decline_district_admin_request(
+            linking_services.decline_district_admin_request(
                 link_request=link_request, organization_admin=request.user, reason=form.cleaned_data["reason"]
             )
             messages.success(request, f"You declined the request of {name}. Nothing was linked.")
-    except linking.LinkingError as exc:
+    except linking_services.LinkingError as exc:
         return _refused(request, str(exc), status=409)
     return HttpResponseRedirect(reverse("district_linking"))
 
@@ -199,7 +203,7 @@ NOT_DISTRICT_ADMIN = (
 
 def _district_admin_page(request, district_admin, form, *, status: int = 200):
     district = district_admin.district
-    requests = linking.district_admin_requests(district)
+    requests = linking_selectors.district_admin_requests(district)
     pending = next((item for item in requests if item.status == item.Status.PENDING), None)
     linked = district.organization is not None
     return render(
@@ -208,10 +212,11 @@ def _district_admin_page(request, district_admin, form, *, status: int = 200):
         {
             "district": district,
             "linked": linked,
-            "sync": linking.sync_status(district) if linked else None,
+            "sync": linking_presentation.sync_status(district) if linked else None,
             "pending": pending,
-            "closed": [(item, linking.outcome(item)) for item in requests if item is not pending],
-            "offers": [] if linked or pending else linking.offered_organizations(district),
+            "closed": [(item, linking_presentation.outcome(item))
+                       for item in requests if item is not pending],
+            "offers": [] if linked or pending else linking_selectors.offered_organizations(district),
             "form": form,
         },
         status=status,
@@ -221,12 +226,12 @@ def _district_admin_page(request, district_admin, form, *, status: int = 200):
 @role_required("district_admin")
 @require_http_methods(["GET", "POST"])
 def district_admin_linking(request):
-    district_admin = linking.signed_in_district_admin(request)
+    district_admin = linking_selectors.signed_in_district_admin(request)
     if district_admin is None:
         return _refused(request, NOT_DISTRICT_ADMIN)
     if request.method == "GET":
         return _district_admin_page(request, district_admin, DistrictAdminForm())
-    offers = linking.offered_organizations(district_admin.district)
+    offers = linking_selectors.offered_organizations(district_admin.district)
     form = DistrictAdminForm(request.POST, offers=offers)
     if not form.is_valid():
         return _district_admin_page(request, district_admin, form, status=400)
@@ -234,13 +239,13 @@ def district_admin_linking(request):
         if form.cleaned_data["action"] == DistrictAdminForm.ASK:
             chosen = next(offer.organization for offer in offers
                           if offer.organization.pk == form.cleaned_data["organization"])
-            linking.ask_organization_to_link(district_admin=district_admin, organization=chosen)
+            linking_services.ask_organization_to_link(district_admin=district_admin, organization=chosen)
             messages.success(request, f"Your request is waiting for the administrators of {chosen.name}: "
                                       "they see it when they sign in.")
         else:
-            linking.withdraw_district_admin_request(district_admin=district_admin)
+            linking_services.withdraw_district_admin_request(district_admin=district_admin)
             messages.success(request, "You took your request back. Nothing was linked.")
-    except linking.LinkingError as exc:
+    except linking_services.LinkingError as exc:
         return _refused(request, str(exc), status=409)
     return HttpResponseRedirect(reverse("district_admin_linking"))
 
@@ -248,14 +253,14 @@ def district_admin_linking(request):
 @require_http_methods(["GET", "POST"])
 def verification_link(request, token: str):
     try:
-        link_request = linking.read_verification_link(token)
-    except linking.LinkingError as exc:
+        link_request = linking_services.read_verification_link(token)
+    except linking_services.LinkingError as exc:
         return _refused(request, str(exc), status=410, title="This link cannot be used")
     district, organization = link_request.district, link_request.organization
     if request.method == "POST":
         return sso_services.start_clever_login(
             request,
-            purpose=linking.PURPOSE,
+            purpose=linking_services.PURPOSE,
             data={
                 "organization": organization.pk,
                 "district": district.clever_id,
@@ -278,8 +283,8 @@ def verification_link(request, token: str):
 def district_link_hook(request, *, identity, data, actor):
     """``sso`` calls this once Clever confirmed the identity of a "district_link" login."""
     try:
-        verified = linking.complete_clever_verification(identity=identity, data=data, actor=actor)
-    except linking.LinkingError as exc:
+        verified = linking_services.complete_clever_verification(identity=identity, data=data, actor=actor)
+    except linking_services.LinkingError as exc:
         return _refused(request, str(exc), title="The district was not linked")
     return render(
         request,
@@ -288,7 +293,7 @@ def district_link_hook(request, *, identity, data, actor):
             "district": verified.district,
             "organization": verified.organization,
             "already": verified.already,
-            "sync": linking.sync_status(verified.district),
-            "own_page": linking.administered_organization(request.user) == verified.organization,
+            "sync": linking_presentation.sync_status(verified.district),
+            "own_page": linking_selectors.administered_organization(request.user) == verified.organization,
         },
     )

@@ -51,14 +51,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from clever.sensitive import SENSITIVE_FIELDS
+from core.admin import SupportAdminMixin, badge, is_support, pretty_json
 from core.forms import ReasonForm
 from districts import crypto
-from districts.admin import (
-    SupportAdminMixin,
-    badge,
-    is_support,
-    pretty_json,
-)
 from districts.models import District
 
 from .models import (

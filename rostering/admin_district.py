@@ -14,8 +14,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from districts.admin import DistrictAdminExtension, Panel, badge, extend_district_admin
-from districts.models import DistrictStatus
+from core.admin import badge
+from districts.admin import DistrictAdminExtension, Panel, extend_district_admin
 
 from . import tasks
 from .admin import (
@@ -35,13 +35,8 @@ from .selectors import live_totals
 SYNC_KINDS = {"sync": "auto", "full_sync": "full"}
 
 
-def _syncable(district) -> bool:
-    # The engine skips other districts anyway (with the reason): no button for them.
-    return district.status == DistrictStatus.CONNECTED and district.sync_enabled
-
-
 def _request_syncs(request, queryset, *, kind: str, label: str) -> None:
-    syncable = queryset.filter(status=DistrictStatus.CONNECTED, sync_enabled=True)
+    syncable = queryset.syncable()
     count = 0
     for district in syncable:
         tasks.request_sync(district=district, kind=kind, trigger=SyncRun.Trigger.MANUAL)
@@ -68,7 +63,8 @@ class RosteringDistrictAdmin(DistrictAdminExtension):
     actions = (sync_selected, full_resync_selected)
 
     def shows(self, request, district, name):
-        return _syncable(district)
+        # The engine skips other districts anyway (with the reason): no button for them.
+        return district.syncable
 
     def press(self, request, district, name, reason=""):
         tasks.request_sync(district=district, kind=SYNC_KINDS[name], trigger=SyncRun.Trigger.MANUAL)

@@ -13,3 +13,23 @@ class RosterPurging:
 
     district_id: int
     clever_district_id: str
+
+
+@dataclass(frozen=True)
+class RosterSynced:
+    """A sync applied Clever's roster of a district to the mirror: a run succeeded (a nightly
+    or on-demand sync, ``manage.py clever_sync``, an incremental pass) or support approved a
+    held run. Published after the run's end is written; subscribers run after commit."""
+
+    district_id: int
+    run_id: int
+
+
+@dataclass(frozen=True)
+class HoldDecided:
+    """Support decided a held sync run: applied it (``approved``) or discarded it."""
+
+    hold_id: int
+    district_id: int
+    run_id: int
+    approved: bool

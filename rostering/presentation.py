@@ -209,8 +209,7 @@ def _pending_retry(run: SyncRun) -> datetime | None:
 
 def _syncable(run: SyncRun) -> bool:
     district = run_district(run)
-    return district is None or (district.status == DistrictStatus.CONNECTED
-                                and district.sync_enabled)
+    return district is None or district.syncable
 
 
 def _retry_step(run: SyncRun, retry_at: datetime | None, now: datetime) -> str:

@@ -78,7 +78,6 @@ from .services import liveness
 from .services import requests as sync_requests
 from .services.lifecycle import purge_district_roster
 from .services.sync import (
-    INTERRUPTED,
     interrupt_abandoned_runs,
     run_sync,
 )
@@ -91,21 +90,12 @@ SYNC_TASK_MAX_RETRIES = 3
 SYNC_RETRY_BACKOFF = 120
 SYNC_RETRY_BACKOFF_MAX = 15 * 60
 
-# Runs that died mid-way (worker killed) are marked with this prefix by the engine.
-INTERRUPTED_PREFIX = INTERRUPTED.split(":", 1)[0]
 # Poison-message guard: a redelivered sync of a district with this many interrupted runs in
 # the last 24 hours is not started again (task_reject_on_worker_lost would loop forever).
 SYNC_MAX_INTERRUPTIONS = 3
 
-if not (
-    settings.CELERY_TASK_SOFT_TIME_LIMIT
-    < settings.CELERY_TASK_TIME_LIMIT
-    < settings.CELERY_VISIBILITY_TIMEOUT - SYNC_RETRY_BACKOFF_MAX
-):
-    raise ValueError(
-        "CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT - "
-        f"{SYNC_RETRY_BACKOFF_MAX}s is required, or Redis hands a running sync to a second worker"
-    )
+# CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT -
+# SYNC_RETRY_BACKOFF_MAX, or Redis hands a running sync to a second worker: rostering/checks.py.
 
 
 class RetryableSync(Exception):
@@ -132,7 +122,7 @@ def _recent_interruptions(district: District) -> int:
     """Runs of the district that died without finishing in the last day."""
     since = timezone.now() - timedelta(hours=24)
     return SyncRun.objects.filter(
-        district=district, status=SyncRun.Status.FAILED, error__startswith=INTERRUPTED_PREFIX,
+        district=district, status=SyncRun.Status.FAILED, cause=SyncRun.Cause.INTERRUPTED,
         started_at__gte=since,
     ).count()
 

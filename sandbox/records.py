@@ -57,26 +57,39 @@ def display_name(data: dict) -> str:
 
 def edges(record_type: str, data: dict) -> list[tuple[str, str]]:
     """(rel, target id) pairs for the nested endpoints; deduplicated, order kept."""
-    pairs: list[tuple[str, str]] = []
     if record_type == "users":
-        roles = data.get("roles") or {}
-        for role_name in ("student", "teacher", "staff"):
-            role = roles.get(role_name)
-            if role:
-                for school in role.get("schools") or ([role["school"]] if role.get("school") else []):
-                    pairs.append(("schools", school))
-        contact = roles.get("contact")
-        if contact:
-            for relationship in contact.get("student_relationships") or []:
-                if relationship.get("student"):
-                    pairs.append(("students", relationship["student"]))
+        pairs = _user_edges(data)
     elif record_type == "sections":
-        pairs += [("students", s) for s in data.get("students") or []]
-        pairs += [("teachers", t) for t in data.get("teachers") or []]
-        for rel, key in (("school", "school"), ("term", "term_id"), ("course", "course")):
-            if data.get(key):
-                pairs.append((rel, data[key]))
+        pairs = _section_edges(data)
+    else:
+        pairs = []
     return list(dict.fromkeys(pairs))
+
+
+def _user_edges(data: dict) -> list[tuple[str, str]]:
+    """A user's schools (per role) and, for a contact, the students they are related to."""
+    pairs: list[tuple[str, str]] = []
+    roles = data.get("roles") or {}
+    for role_name in ("student", "teacher", "staff"):
+        role = roles.get(role_name)
+        if role:
+            for school in role.get("schools") or ([role["school"]] if role.get("school") else []):
+                pairs.append(("schools", school))
+    contact = roles.get("contact")
+    if contact:
+        for relationship in contact.get("student_relationships") or []:
+            if relationship.get("student"):
+                pairs.append(("students", relationship["student"]))
+    return pairs
+
+
+def _section_edges(data: dict) -> list[tuple[str, str]]:
+    pairs = [("students", s) for s in data.get("students") or []]
+    pairs += [("teachers", t) for t in data.get("teachers") or []]
+    for rel, key in (("school", "school"), ("term", "term_id"), ("course", "course")):
+        if data.get(key):
+            pairs.append((rel, data[key]))
+    return pairs
 
 
 def schools_of(record_type: str, data: dict) -> list[str]:

@@ -19,15 +19,9 @@ from datetime import date, timedelta
 from django.db import transaction
 
 from . import services
-from .generator import (
-    _FIRST,
-    _GRADE_NUMBER,
-    _LAST,
-    SECTIONS_PER_STUDENT,
-    _pick,
-    _slug,
-    student_record,
-)
+from .generator.people import student_record
+from .generator.plan import SECTIONS_PER_STUDENT
+from .generator.tables import FIRST_NAMES, GRADE_NUMBER, LAST_NAMES, pick, slug
 from .ids import new_id
 from .models import RecordType, SandboxDistrict, SandboxEdge, SandboxRecord
 
@@ -57,10 +51,10 @@ def add_student_to_section(
     section = _record(district, section_id, RecordType.SECTIONS)
     rng = random.Random(seed)
     sex = rng.choice("MF")
-    first = first.strip() or _pick(rng, _FIRST[sex])
-    last = last.strip() or _pick(rng, _LAST)
+    first = first.strip() or pick(rng, FIRST_NAMES[sex])
+    last = last.strip() or pick(rng, LAST_NAMES)
     grade = section.get("grade") or "Ungraded"
-    offset = _GRADE_NUMBER.get(grade, 10)
+    offset = GRADE_NUMBER.get(grade, 10)
     dob = date(date.today().year - 6 - offset, 1, 1) + timedelta(days=rng.randrange(365))
     student_id = new_id()
     sis_id = str(900_000_000 + int(student_id[-6:], 16))
@@ -69,7 +63,7 @@ def add_student_to_section(
         "id": student_id,
         "name": {"first": first, "middle": "", "last": last},
         "roles": {"student": {
-            "credentials": {"district_username": f"{_slug(first)}{_slug(last)[:1]}{sis_id[-3:]}"},
+            "credentials": {"district_username": f"{slug(first)}{slug(last)[:1]}{sis_id[-3:]}"},
             "dob": f"{dob.month}/{dob.day}/{dob.year}",
             "enrollments": [],
             "gender": sex,

@@ -392,6 +392,79 @@ def _sections_of_school(school_id: str) -> QuerySet:
     return _edges(rel="school", dst_id=school_id).values("src_id")
 
 
+def _school_related(school_id: str, relation: str, role: str | None):
+    if relation == "users":
+        return "users", Q(clever_id__in=_edges(rel="schools", dst_id=school_id).values("src_id"))
+    if relation == "sections":
+        return "sections", Q(clever_id__in=_sections_of_school(school_id))
+    if relation in ("terms", "courses"):
+        rel = relation[:-1]  # term / course
+        sections = _sections_of_school(school_id)
+        return relation, Q(clever_id__in=_edges(rel=rel, src_id__in=sections).values("dst_id"))
+    return None
+
+
+def _user_related(user_id: str, relation: str, role: str | None):
+    if relation == "sections":
+        return "sections", Q(
+            clever_id__in=_edges(rel__in=("students", "teachers"), dst_id=user_id).values(
+                "src_id"
+            )
+        )
+    if relation == "schools":
+        return "schools", Q(clever_id__in=_edges(rel="schools", src_id=user_id).values("dst_id"))
+    if relation == "mystudents":
+        # A teacher's students (of their sections) and a contact's students.
+        taught = _edges(rel="students", src_id__in=_teacher_section_ids(user_id))
+        return "users", Q(is_student=True) & (
+            Q(clever_id__in=taught.values("dst_id"))
+            | Q(clever_id__in=_edges(rel="students", src_id=user_id).values("dst_id"))
+        )
+    if relation == "myteachers":
+        enrolled = _edges(rel="students", dst_id=user_id).values("src_id")
+        return "users", Q(is_teacher=True) & Q(
+            clever_id__in=_edges(rel="teachers", src_id__in=enrolled).values("dst_id")
+        )
+    if relation == "mycontacts":
+        return "users", Q(is_contact=True) & Q(
+            clever_id__in=_edges(rel="students", dst_id=user_id).values("src_id")
+        )
+    return None
+
+
+def _section_related(section_id: str, relation: str, role: str | None):
+    if relation != "users":
+        return None
+    rels = {"student": ("students",), "teacher": ("teachers",)}.get(role or "", ("students", "teachers"))
+    return "users", Q(clever_id__in=_edges(src_id=section_id, rel__in=rels).values("dst_id"))
+
+
+def _through_sections(rel: str):
+    """The related lists of a term (``rel`` "term") or a course ("course"): its sections, and
+    the schools of its sections."""
+
+    def related(parent_id: str, relation: str, role: str | None):
+        sections = _edges(rel=rel, dst_id=parent_id).values("src_id")
+        if relation == "sections":
+            return "sections", Q(clever_id__in=sections)
+        if relation == "schools":
+            return "schools", Q(
+                clever_id__in=_edges(rel="school", src_id__in=sections).values("dst_id")
+            )
+        return None
+
+    return related
+
+
+_RELATED_BY_PARENT_TYPE = {
+    "schools": _school_related,
+    "users": _user_related,
+    "sections": _section_related,
+    "terms": _through_sections("term"),
+    "courses": _through_sections("course"),
+}
+
+
 def _related_ids(parent_type: str, parent_id: str, relation: str, role: str | None):
     """(child record type, Q over SandboxRecord) for a nested list, or None if unknown.
 
@@ -399,55 +472,10 @@ def _related_ids(parent_type: str, parent_id: str, relation: str, role: str | No
     section --school/term/course--> record, user --schools--> school,
     contact --students--> student. A school's terms and courses are those of its sections.
     """
-    key = (parent_type, relation)
-    if key == ("schools", "users"):
-        return "users", Q(clever_id__in=_edges(rel="schools", dst_id=parent_id).values("src_id"))
-    if key == ("schools", "sections"):
-        return "sections", Q(clever_id__in=_sections_of_school(parent_id))
-    if key in (("schools", "terms"), ("schools", "courses")):
-        rel = relation[:-1]  # term / course
-        sections = _sections_of_school(parent_id)
-        return relation, Q(clever_id__in=_edges(rel=rel, src_id__in=sections).values("dst_id"))
-    if key == ("users", "sections"):
-        return "sections", Q(
-            clever_id__in=_edges(rel__in=("students", "teachers"), dst_id=parent_id).values(
-                "src_id"
-            )
-        )
-    if key == ("users", "schools"):
-        return "schools", Q(clever_id__in=_edges(rel="schools", src_id=parent_id).values("dst_id"))
-    if key == ("users", "mystudents"):
-        # A teacher's students (of their sections) and a contact's students.
-        taught = _edges(rel="students", src_id__in=_teacher_section_ids(parent_id))
-        return "users", Q(is_student=True) & (
-            Q(clever_id__in=taught.values("dst_id"))
-            | Q(clever_id__in=_edges(rel="students", src_id=parent_id).values("dst_id"))
-        )
-    if key == ("users", "myteachers"):
-        enrolled = _edges(rel="students", dst_id=parent_id).values("src_id")
-        return "users", Q(is_teacher=True) & Q(
-            clever_id__in=_edges(rel="teachers", src_id__in=enrolled).values("dst_id")
-        )
-    if key == ("users", "mycontacts"):
-        return "users", Q(is_contact=True) & Q(
-            clever_id__in=_edges(rel="students", dst_id=parent_id).values("src_id")
-        )
-    if key == ("sections", "users"):
-        rels = {"student": ("students",), "teacher": ("teachers",)}.get(
-            role or "", ("students", "teachers")
-        )
-        return "users", Q(clever_id__in=_edges(src_id=parent_id, rel__in=rels).values("dst_id"))
-    if key in (("terms", "sections"), ("courses", "sections")):
-        rel = parent_type[:-1]  # term / course
-        return "sections", Q(clever_id__in=_edges(rel=rel, dst_id=parent_id).values("src_id"))
-    if key in (("terms", "schools"), ("courses", "schools")):
-        sections = _edges(rel=parent_type[:-1], dst_id=parent_id).values("src_id")
-        return "schools", Q(
-            clever_id__in=_edges(rel="school", src_id__in=sections).values("dst_id")
-        )
     if relation == "resources" and parent_type in ("users", "sections", "courses"):
         return "resources", Q(pk__in=[])
-    return None
+    related = _RELATED_BY_PARENT_TYPE.get(parent_type)
+    return related(parent_id, relation, role) if related else None
 
 
 def related_records(

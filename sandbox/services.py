@@ -631,7 +631,7 @@ def redeem_auth_code(
     return issue_token(district=auth_code.district, kind=kind, user_id=auth_code.user_id)
 
 
-# --- control page and seeding (sandbox/generator.py, sandbox/demo.py, the control page) ----------
+# --- control page and seeding (sandbox/generator/, sandbox/demo.py, the control page) ------------
 
 
 @transaction.atomic

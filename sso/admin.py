@@ -5,7 +5,7 @@ import allauth.socialaccount.admin  # noqa: F401  (registers allauth's admins fi
 from allauth.socialaccount.models import SocialAccount, SocialToken
 from django.contrib import admin, messages
 
-from districts.admin import SupportAdminMixin
+from core.admin import SupportAdminMixin
 
 from . import services
 from .models import AccountLink, CleverLogin

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+# The allauth provider id of Clever sign-ins (``SocialAccount.provider``), spelled once. The
+# settings' ``SOCIALACCOUNT_PROVIDERS`` key must be the same (settings cannot import apps).
+PROVIDER = "clever"
 ROLE_NAMES = ("student", "teacher", "staff", "district_admin", "contact")
 ROLE_LABELS = {
     "student": "Student",

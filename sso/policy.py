@@ -28,7 +28,6 @@ from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
 from django.db.models import Q, QuerySet
 
 from districts.models import District, DistrictStatus
-from rostering.services.provisioning import USERNAME_PREFIX
 
 from .identity import CleverIdentity
 from .models import AccountLink, LoginOutcome
@@ -74,7 +73,7 @@ def is_protected(user) -> bool:
 
 def made_for(user, clever_id: str) -> bool:
     """The account the roster sync or the first Clever login made for this Clever user."""
-    return bool(clever_id) and user.username == f"{USERNAME_PREFIX}{clever_id}"
+    return bool(clever_id) and user.made_for_clever_id == clever_id
 
 
 # Evidence key of a link support made: was the account protected when they decided? Only then

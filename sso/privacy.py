@@ -12,9 +12,8 @@ from rostering.events import RosterPurging
 from rostering.models import Person
 from rostering.services.provisioning import accounts_made_for_people
 
-from .identity import CleverIdentity
+from .identity import PROVIDER, CleverIdentity
 from .models import AccountLink, CleverLogin
-from .selectors import PROVIDER
 
 
 def _identity_only(extra_data: dict | None) -> dict:

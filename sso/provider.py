@@ -31,7 +31,7 @@ from django.http import HttpResponseRedirect
 from clever.client import CleverClient
 
 from . import state as login_state
-from .identity import CleverIdentity, identity_from
+from .identity import PROVIDER, CleverIdentity, identity_from
 from .redirects import is_safe_next
 
 
@@ -57,7 +57,7 @@ class CleverLoginContext:
 
 
 class CleverOAuth2Adapter(AllauthCleverOAuth2Adapter):
-    provider_id = "clever"
+    provider_id = PROVIDER
     basic_auth = True  # Clever: POST /oauth/tokens with Basic client_id:client_secret
 
     @property
@@ -109,7 +109,7 @@ class CleverAccount(AllauthCleverAccount):
 
 
 class CleverProvider(AllauthCleverProvider):
-    id = "clever"
+    id = PROVIDER
     name = "Clever"
     account_class = CleverAccount
     oauth2_adapter_class = CleverOAuth2Adapter

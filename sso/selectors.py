@@ -10,12 +10,10 @@ from django.db.models import QuerySet
 
 from districts.models import District
 from rostering.models import Person
-from rostering.services.provisioning import USERNAME_PREFIX
 
-from .identity import ROLE_LABELS, CleverIdentity
+from .identity import PROVIDER, ROLE_LABELS, CleverIdentity
 from .models import CleverLogin, CodeRedemption
 
-PROVIDER = "clever"
 # Session keys (the session is flushed at every login and logout).
 SESSION_CLEVER = "sso.clever"  # the signed-in Clever identity (extra_data form)
 SESSION_ACTIVE_ROLE = "sso.active_role"
@@ -53,7 +51,7 @@ def email_collision(identity: CleverIdentity, *, organization):
     candidates = (
         User.objects.filter(email__iexact=email.strip(), is_active=True, organization=organization,
                             is_staff=False, is_superuser=False)
-        .exclude(username__startswith=USERNAME_PREFIX)
+        .filter(made_for_clever_id="")
         .order_by("pk")
     )
     return next((user for user in candidates[:20] if user.has_usable_password()), None)

@@ -34,6 +34,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from clever.errors import CleverError
+from core import events
 from districts import services as district_services
 from districts.models import District, DistrictAudit
 from rostering.models import Person, SyncRun
@@ -41,7 +42,8 @@ from rostering.services import single
 
 from . import policy, selectors
 from . import state as login_state
-from .identity import CleverIdentity
+from .events import AccountLinked, CleverLoginRecorded
+from .identity import PROVIDER, CleverIdentity
 from .models import AccountLink, CleverLogin, CodeRedemption, LoginEntry
 from .redirects import is_safe_next, safe_next
 
@@ -75,7 +77,7 @@ def start_clever_login(
 
     from .provider import valid_district_id
 
-    provider = get_adapter(request).get_provider(request, selectors.PROVIDER)
+    provider = get_adapter(request).get_provider(request, PROVIDER)
     actor = request.user.pk if request.user.is_authenticated else None
     chosen = login_state.Purpose(name=purpose, data=dict(data or {}), actor_id=actor,
                                  bounced=bounced, district_id=valid_district_id(district_id))
@@ -146,6 +148,7 @@ def record_login(*, identity: CleverIdentity, district: District | None, outcome
     )
     logger.info("clever login: district %s, roles %s, outcome %s", identity.district_id or "-",
                 ",".join(identity.roles) or "-", outcome)
+    events.publish(CleverLoginRecorded(login_id=login.pk, district_id=login.district_id))
     return login
 
 
@@ -292,12 +295,12 @@ def link_clever_account(*, user, identity: CleverIdentity, person: Person | None
     an audit row. Refuses a Clever user already linked to another account, and staff accounts."""
     _refuse_never_through_clever(user)
     existing = SocialAccount.objects.select_for_update().filter(
-        provider=selectors.PROVIDER, uid=identity.clever_id
+        provider=PROVIDER, uid=identity.clever_id
     ).first()
     if existing is not None and existing.user_id != user.pk:
         raise LinkRefused("This Clever sign-in is already linked to another account here.")
     if existing is None:
-        existing = SocialAccount.objects.create(user=user, provider=selectors.PROVIDER,
+        existing = SocialAccount.objects.create(user=user, provider=PROVIDER,
                                                 uid=identity.clever_id, extra_data=identity.extra_data())
     if person is not None and person.user_id is None:
         single.attach_account(person=person, user=user)
@@ -305,6 +308,7 @@ def link_clever_account(*, user, identity: CleverIdentity, person: Person | None
            clever_district_id=identity.district_id, person=person, actor=actor, actor_label=actor_label,
            evidence={"roles": list(identity.roles), "authorized_by": identity.authorized_by,
                      **(evidence or {})})
+    _announce_link(user=user, clever_id=identity.clever_id, previous=None, method=method)
     return existing
 
 
@@ -323,14 +327,17 @@ def unlink_clever_account(*, account: SocialAccount, actor, reason: str = "") ->
 
 
 @transaction.atomic
-def follow_roster_link(*, person: Person, user, by_a_person: bool, actor=None, actor_label: str = "",
-                       evidence: dict | None = None) -> None:
-    """Matching is making ``user`` the product account of the Clever ``person`` (call before
-    ``Person.user`` changes): the person's Clever sign-in (if they have one) follows, audited.
+def move_clever_identity(*, person: Person, user, by_a_person: bool, actor=None, actor_label: str = "",
+                         evidence: dict | None = None):
+    """Make ``user`` the product account of the Clever ``person``: the one place that moves a
+    Clever identity between accounts. The person's Clever sign-in (``SocialAccount``), if they
+    have one, and ``Person.user`` follow together; the account made for them is deactivated
+    once no live person uses it (never deleted: undoing gives it back); each account they leave
+    gets an unlink row, so no earlier proof of theirs still counts, and the new link a link row.
     ``by_a_person``: support staff decided this pair by hand (method ``staff``, a proof when the
     account is protected, see ``policy.link_proven``); otherwise an automatic rule did (method
-    ``matched``, never a proof). The accounts the person leaves get an unlink row each, so no
-    earlier proof of theirs still counts."""
+    ``matched``, never a proof, and never onto a protected account). Returns the account the
+    person had before (None)."""
     protected = policy.is_protected(user)
     if by_a_person:
         _refuse_never_through_clever(user)
@@ -339,7 +346,7 @@ def follow_roster_link(*, person: Person, user, by_a_person: bool, actor=None, a
         raise LinkRefused("Only a person may link an account with a password or permissions to a "
                           "Clever user.")
     method = AccountLink.Method.STAFF if by_a_person else AccountLink.Method.MATCHED
-    logins = SocialAccount.objects.filter(provider=selectors.PROVIDER, uid=person.clever_id)
+    logins = SocialAccount.objects.filter(provider=PROVIDER, uid=person.clever_id)
     left = {account.user for account in logins.select_related("user")} | (
         {person.user} if person.user_id else set())
     for previous in sorted((u for u in left if u.pk != user.pk), key=lambda u: u.pk):
@@ -351,23 +358,44 @@ def follow_roster_link(*, person: Person, user, by_a_person: bool, actor=None, a
            user=user, clever_id=person.clever_id, clever_district_id=person.district.clever_id,
            person=person, actor=actor, actor_label=actor_label,
            evidence={**(evidence or {}), policy.PROTECTED_WHEN_LINKED: protected})
+    previous = single.reassign_account(person=person, user=user)
+    _announce_link(user=user, clever_id=person.clever_id, previous=previous, method=method)
+    return previous
 
 
 @transaction.atomic
-def follow_roster_unlink(*, person: Person, previous, replacement, by_a_person: bool, actor=None,
-                         actor_label: str = "", reason: str = "") -> None:
-    """Matching took ``previous`` away from the Clever ``person``: their Clever sign-in moves to
-    ``replacement`` (the account made for them) or, with none, is removed (the next Clever login
-    starts afresh, never as ``previous``). Audited."""
-    logins = SocialAccount.objects.filter(provider=selectors.PROVIDER, uid=person.clever_id)
-    if replacement is not None:
-        logins.update(user=replacement)
+def return_clever_identity(*, person: Person, by_a_person: bool, actor=None, actor_label: str = "",
+                           reason: str = ""):
+    """Undo ``move_clever_identity``: the person gets back the account made for them
+    (reactivated), or none (the next sync or Clever sign-in makes one); their Clever sign-in
+    follows, or is removed (the next Clever login starts afresh, never as the account they
+    leave). Audited. Returns the account they leave (None when they had none)."""
+    person = Person.objects.select_for_update(of=("self",)).select_related("user").get(pk=person.pk)
+    previous = person.user
+    if previous is None:
+        return None
+    own = get_user_model().objects.filter(made_for_clever_id=person.clever_id).first()
+    if own is not None and not own.is_active:
+        own.is_active = True
+        own.save(update_fields=["is_active"])
+    single.attach_account(person=person, user=own)
+    logins = SocialAccount.objects.filter(provider=PROVIDER, uid=person.clever_id)
+    if own is not None:
+        logins.update(user=own)
     else:
         logins.delete()
     _audit(action=AccountLink.Action.UNLINKED,
            method=AccountLink.Method.STAFF if by_a_person else AccountLink.Method.MATCHED,
            user=previous, clever_id=person.clever_id, clever_district_id=person.district.clever_id,
            person=person, actor=actor, actor_label=actor_label, evidence={"reason": reason[:500]})
+    return previous
+
+
+def _announce_link(*, user, clever_id: str, previous, method: str) -> None:
+    events.publish(AccountLinked(
+        user_id=user.pk, clever_id=clever_id, method=method,
+        previous_user_id=previous.pk if previous is not None and previous.pk != user.pk else None,
+    ))
 
 
 def _entry_refusal(user, identity: CleverIdentity) -> Resolution | None:
@@ -667,7 +695,7 @@ def join_existing_account(*, offer: LibraryOffer, user) -> SocialAccount:
                           "this page cannot check. Nothing was connected. Please ask our support "
                           "team to connect it.")
     tied_elsewhere = (
-        SocialAccount.objects.filter(provider=selectors.PROVIDER, user=user).exclude(uid=identity.clever_id)
+        SocialAccount.objects.filter(provider=PROVIDER, user=user).exclude(uid=identity.clever_id)
         .exists()
         or Person.objects.filter(user=user, archived_at__isnull=True).exclude(clever_id=identity.clever_id)
         .exists()
@@ -675,7 +703,7 @@ def join_existing_account(*, offer: LibraryOffer, user) -> SocialAccount:
     if tied_elsewhere:
         raise LinkRefused("That account is already connected to another Clever sign-in. Nothing was "
                           "connected. Please ask our support team if both are yours.")
-    login = SocialAccount.objects.select_for_update().filter(provider=selectors.PROVIDER,
+    login = SocialAccount.objects.select_for_update().filter(provider=PROVIDER,
                                                              uid=identity.clever_id).first()
     if login is None or login.user_id != made.pk or user.pk == made.pk:
         raise LinkRefused("Your Clever sign-in changed in the meantime. Nothing was connected. Please "

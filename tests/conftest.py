@@ -2,6 +2,12 @@
 
 Services: a test that needs PostgreSQL, Redis or Chromium calls ``require_service``; locally it
 skips with the reason when the service is missing, under ``CI=true`` it fails the run instead.
+
+Every test starts and ends with an empty cache (autouse); passwords are hashed with MD5
+(``config/settings_test.py``, pytest's settings module);
+``support_user``/``support`` are a member of the Support group and a browser signed in as them;
+``make_clever_client`` makes the app's Clever clients and closes them at the end (each folder's
+``make_client`` gives it its defaults: a fake clock, seeded jitter).
 """
 
 import os
@@ -9,8 +15,14 @@ import shutil
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 
+from accounts.factories import UserFactory
+from clever.client import CleverClient
+from core.admin import SUPPORT_GROUP
 from sandbox import services as sandbox_services
 from sandbox.knobs import KNOBS
 
@@ -70,6 +82,47 @@ def sandbox_knobs():
 @pytest.fixture
 def sandbox_app(db):
     return sandbox_services.get_application()
+
+
+# District tokens are cached by Clever district ID (generated districts reuse IDs) and allauth
+# counts failed sign-ins in the cache: every test starts and ends with an empty one.
+@pytest.fixture(autouse=True)
+def fresh_token_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def support_user(db):
+    """Support staff: a member of the Support group."""
+    user = UserFactory(username="helpdesk", is_staff=True)
+    user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
+    return user
+
+
+@pytest.fixture
+def support(support_user):
+    """A browser logged in as support staff (a fresh Django test client)."""
+    browser = Client()
+    browser.force_login(support_user)
+    return browser
+
+
+@pytest.fixture
+def make_clever_client():
+    """``make_clever_client(token=None, **options)``: the app's CleverClient, closed when the
+    test ends."""
+    clients = []
+
+    def build(token=None, **options):
+        client = CleverClient(token, **options)
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.close()
 
 
 class FakeClock:

@@ -2,7 +2,7 @@
 
 Evidence, strongest first (weights are bits of evidence, added up for the ranking):
 
-| evidence | weight | may link automatically |
+| evidence | weight | strong |
 |---|---|---|
 | a verified "Log in with Clever" round trip (our signed ``state`` came back) | 20 | yes |
 | NCES LEAID exact (7 digits; its 2-digit FIPS prefix must agree with the state) | 14 | yes |
@@ -11,15 +11,15 @@ Evidence, strongest first (weights are bits of evidence, added up for the rankin
 | share of the district's staff emails on the organization's domains (free mail ignored) | up to 8 | no |
 | normalized name similarity, same state | up to 5 | no, ranking only |
 
-An automatic link needs a unique and uncontested match: exactly one organization and exactly
-one district carry the id (or the round trip), neither is linked already, no other id points
-elsewhere, the states agree, and no other organization has strong evidence (logins or domain)
-for the district. Everything else is a ranked list for an administrator to pick from.
+Nothing here links: strong evidence puts the pair in support's queue (``matching.linking.refresh``)
+with the reasons it is contested, if it is: several organizations or districts carry the id (or
+the round trip), a side is linked already, the states or the other id disagree, or another
+organization has strong evidence (logins or domain) for the district.
 """
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
@@ -196,23 +196,28 @@ class OrganizationCandidate:
 
 @dataclass(frozen=True, slots=True)
 class DistrictMatch:
-    """``linked_organization_key`` is set only for an automatic link; ``candidates`` rank every
-    organization with evidence, best first; ``reasons`` say why a strong id did not link."""
+    """``candidates`` rank every organization with evidence, best first; ``reasons`` say why the
+    district's strong evidence does not single out one organization."""
 
     district_key: str
-    linked_organization_key: str | None
-    link_evidence: str | None
     candidates: tuple[OrganizationCandidate, ...]
     reasons: tuple[str, ...] = ()
+
+
+# The identifiers a district and an organization both record (the organization's field names).
+_ORG_ID = {"nces_id": "nces_leaid", "mdr_number": "mdr_number"}
+ID_KINDS = tuple(_ORG_ID)
+# Evidence strong enough to put a pair in support's queue.
+STRONG_KINDS = ("verified_round_trip", "nces_id", "mdr_number")
 
 
 def normalize_district_name(name: str) -> str:
     return " ".join(word for word in normalize_name(name).split() if word not in _DISTRICT_WORDS)
 
 
-def _id_of(record: DistrictRecord | OrganizationRecord, kind: str) -> str:
+def identifier_of(record: DistrictRecord | OrganizationRecord, kind: str) -> str:
     """The record's NCES LEAID (digits, leading zeros kept: they are the state's FIPS code) or
-    MDR number (leading zeros dropped, as spreadsheets do)."""
+    MDR number (leading zeros dropped, as spreadsheets do); ``kind`` is one of ``ID_KINDS``."""
     if isinstance(record, OrganizationRecord):
         value = getattr(record, _ORG_ID[kind])
     else:
@@ -250,6 +255,24 @@ def _domain_and_parents(domain: str) -> list[str]:
     return [".".join(labels[start:]) for start in range(len(labels) - 1)]
 
 
+@dataclass(frozen=True)
+class _Market:
+    """The organizations and what points at them, indexed once for every district."""
+
+    organizations: Sequence[OrganizationRecord]
+    by_key: dict[str, OrganizationRecord]
+    # Per id kind: how many districts carry each value; the organizations that record it.
+    district_id_counts: dict[str, Counter]
+    organizations_by_id: dict[str, dict[str, list[str]]]
+    trips_by_district: dict[str, set[str]]
+    trips_by_organization: dict[str, set[str]]
+    logins_by_district: dict[str, dict[str, int]]
+    domain_owners: dict[str, list[str]]
+    organization_names: list[str]
+    linked_districts: Collection[str]
+    linked_organizations: Collection[str]
+
+
 def rank_organizations(
     districts: Sequence[DistrictRecord],
     organizations: Sequence[OrganizationRecord],
@@ -261,77 +284,23 @@ def rank_organizations(
     max_candidates: int = 10,
     name_candidates: int = 5,
 ) -> list[DistrictMatch]:
-    """Rank organizations for each district and link the uncontested ones.
+    """Rank organizations for each district, and say why its strong evidence is contested.
 
     ``sso_logins`` maps (district key, organization key) to the number of distinct people of the
     organization who logged in through Clever from that district; ``verified_round_trips`` holds
     the (district, organization) pairs a signed "Log in with Clever" state proved.
     """
-    sso_logins = sso_logins or {}
-    by_key = {organization.key: organization for organization in organizations}
-    ids = {
-        kind: (
-            Counter(_id_of(district, kind) for district in districts),
-            _group(organizations, lambda organization, kind=kind: _id_of(organization, kind)),
-        )
-        for kind in ("nces_id", "mdr_number")
-    }
-    trips_by_district = _pairs_by(verified_round_trips, 0)
-    trips_by_organization = _pairs_by(verified_round_trips, 1)
-    logins_by_district: dict[str, dict[str, int]] = defaultdict(dict)
-    for (district_key, organization_key), count in sso_logins.items():
-        logins_by_district[district_key][organization_key] = count
-    domain_owners: dict[str, list[str]] = defaultdict(list)
-    for organization in organizations:
-        for domain in organization.email_domains:
-            domain_owners[domain.lower()].append(organization.key)
-    organization_names = [normalize_district_name(organization.name) for organization in organizations]
-
+    market = _index_market(
+        districts,
+        organizations,
+        sso_logins=sso_logins or {},
+        verified_round_trips=verified_round_trips,
+        linked_districts=linked_districts,
+        linked_organizations=linked_organizations,
+    )
     matches = []
     for district in districts:
-        evidence: dict[str, list[Evidence]] = defaultdict(list)
-        nces = _id_of(district, "nces_id")
-        nces_usable = bool(nces) and valid_leaid(nces, district.state)
-        for kind, usable, weight in (("nces_id", nces_usable, WEIGHT_NCES), ("mdr_number", True, WEIGHT_MDR)):
-            value = _id_of(district, kind)
-            if value and usable:
-                for organization_key in ids[kind][1].get(value, ()):
-                    evidence[organization_key].append(Evidence(kind, weight, value))
-        for organization_key in trips_by_district.get(district.key, ()):
-            evidence[organization_key].append(Evidence("verified_round_trip", WEIGHT_ROUND_TRIP))
-        for organization_key, count in logins_by_district.get(district.key, {}).items():
-            weight = min(MAX_WEIGHT_SSO, 3 * math.log2(1 + count))
-            evidence[organization_key].append(Evidence("sso_logins", weight, f"{count} people"))
-        for organization_key in {
-            owner
-            for domain in district.staff_email_domains
-            for suffix in _domain_and_parents(domain.lower())
-            for owner in domain_owners.get(suffix, ())
-        }:
-            share, count = _domain_share(district, by_key[organization_key].email_domains)
-            if count:
-                weight = (
-                    MAX_WEIGHT_DOMAIN * share if share >= MIN_DOMAIN_SHARE else MAX_WEIGHT_DOMAIN * share / 2
-                )
-                evidence[organization_key].append(
-                    Evidence("email_domain", weight, f"{share:.0%} of staff emails")
-                )
-        name = normalize_district_name(district.name)
-        named = process.extract(name, organization_names, scorer=fuzz.token_sort_ratio, limit=name_candidates)
-        name_scores = {organizations[index].key: score for _choice, score, index in named}
-        for organization_key in set(evidence) | set(name_scores):
-            organization = by_key[organization_key]
-            score = name_scores.get(organization_key)
-            if score is None:
-                score = fuzz.token_sort_ratio(name, normalize_district_name(organization.name))
-            evidence[organization_key].append(
-                Evidence("name", MAX_WEIGHT_NAME * score / 100, f"{score:.0f}/100")
-            )
-            if district.state and organization.state:
-                same = district.state.upper() == organization.state.upper()
-                evidence[organization_key].append(
-                    Evidence("state", WEIGHT_SAME_STATE if same else WEIGHT_OTHER_STATE, organization.state)
-                )
+        evidence = _evidence(district, market, name_candidates=name_candidates)
         candidates = sorted(
             (
                 OrganizationCandidate(key, round(sum(item.weight for item in items), 2), tuple(items))
@@ -339,22 +308,45 @@ def rank_organizations(
             ),
             key=lambda candidate: (-candidate.score, candidate.organization_key),
         )[:max_candidates]
-        link, link_evidence, reasons = _automatic_link(
-            district,
-            evidence,
-            by_key,
-            ids,
-            trips_by_district,
-            trips_by_organization,
-            linked_districts,
-            linked_organizations,
-        )
-        matches.append(DistrictMatch(district.key, link, link_evidence, tuple(candidates), reasons))
+        reasons = _contest_reasons(district, evidence, market)
+        matches.append(DistrictMatch(district.key, tuple(candidates), reasons))
     return matches
 
 
-_ORG_ID = {"nces_id": "nces_leaid", "mdr_number": "mdr_number"}
-_AUTOMATIC_KINDS = ("verified_round_trip", "nces_id", "mdr_number")
+def _index_market(
+    districts: Sequence[DistrictRecord],
+    organizations: Sequence[OrganizationRecord],
+    *,
+    sso_logins: Mapping[tuple[str, str], int],
+    verified_round_trips: Collection[tuple[str, str]],
+    linked_districts: Collection[str],
+    linked_organizations: Collection[str],
+) -> _Market:
+    logins_by_district: dict[str, dict[str, int]] = defaultdict(dict)
+    for (district_key, organization_key), count in sso_logins.items():
+        logins_by_district[district_key][organization_key] = count
+    domain_owners: dict[str, list[str]] = defaultdict(list)
+    for organization in organizations:
+        for domain in organization.email_domains:
+            domain_owners[domain.lower()].append(organization.key)
+    return _Market(
+        organizations=organizations,
+        by_key={organization.key: organization for organization in organizations},
+        district_id_counts={
+            kind: Counter(identifier_of(district, kind) for district in districts) for kind in ID_KINDS
+        },
+        organizations_by_id={
+            kind: _group(organizations, lambda organization, kind=kind: identifier_of(organization, kind))
+            for kind in ID_KINDS
+        },
+        trips_by_district=_pairs_by(verified_round_trips, 0),
+        trips_by_organization=_pairs_by(verified_round_trips, 1),
+        logins_by_district=logins_by_district,
+        domain_owners=domain_owners,
+        organization_names=[normalize_district_name(organization.name) for organization in organizations],
+        linked_districts=linked_districts,
+        linked_organizations=linked_organizations,
+    )
 
 
 def _group(records, key_of) -> dict[str, list[str]]:
@@ -372,45 +364,142 @@ def _pairs_by(pairs: Collection[tuple[str, str]], side: int) -> dict[str, set[st
     return grouped
 
 
-def _automatic_link(
-    district: DistrictRecord,
-    evidence: Mapping[str, list[Evidence]],
-    by_key: Mapping[str, OrganizationRecord],
-    ids: Mapping[str, tuple[Counter, Mapping[str, list[str]]]],
-    trips_by_district: Mapping[str, set[str]],
-    trips_by_organization: Mapping[str, set[str]],
-    linked_districts: Collection[str],
-    linked_organizations: Collection[str],
-) -> tuple[str | None, str | None, tuple[str, ...]]:
-    """The organization to link automatically, the evidence that decided it, or why not."""
+# --- the evidence for one district ------------------------------------------------------------------
+
+Pointer = tuple[str, Evidence]  # an organization key and a piece of evidence for it
+
+
+def _evidence(district: DistrictRecord, market: _Market, *, name_candidates: int,
+              ) -> dict[str, list[Evidence]]:
+    """Organization key -> the evidence for it, in the order: ids, round trip, logins, domains,
+    then name and state (for every organization with evidence and the best-named ones)."""
+    evidence: dict[str, list[Evidence]] = defaultdict(list)
+    for source in (_id_evidence, _round_trip_evidence, _login_evidence, _domain_evidence):
+        for organization_key, item in source(district, market):
+            evidence[organization_key].append(item)
+    for organization_key, item in _name_and_state_evidence(
+        district, market, pointed_at=set(evidence), name_candidates=name_candidates
+    ):
+        evidence[organization_key].append(item)
+    return evidence
+
+
+def _id_evidence(district: DistrictRecord, market: _Market) -> Iterator[Pointer]:
+    nces = identifier_of(district, "nces_id")
+    nces_usable = bool(nces) and valid_leaid(nces, district.state)
+    for kind, usable, weight in (("nces_id", nces_usable, WEIGHT_NCES), ("mdr_number", True, WEIGHT_MDR)):
+        value = identifier_of(district, kind)
+        if value and usable:
+            for organization_key in market.organizations_by_id[kind].get(value, ()):
+                yield organization_key, Evidence(kind, weight, value)
+
+
+def _round_trip_evidence(district: DistrictRecord, market: _Market) -> Iterator[Pointer]:
+    for organization_key in market.trips_by_district.get(district.key, ()):
+        yield organization_key, Evidence("verified_round_trip", WEIGHT_ROUND_TRIP)
+
+
+def _login_evidence(district: DistrictRecord, market: _Market) -> Iterator[Pointer]:
+    for organization_key, count in market.logins_by_district.get(district.key, {}).items():
+        weight = min(MAX_WEIGHT_SSO, 3 * math.log2(1 + count))
+        yield organization_key, Evidence("sso_logins", weight, f"{count} people")
+
+
+def _domain_evidence(district: DistrictRecord, market: _Market) -> Iterator[Pointer]:
+    owners = {
+        owner
+        for domain in district.staff_email_domains
+        for suffix in _domain_and_parents(domain.lower())
+        for owner in market.domain_owners.get(suffix, ())
+    }
+    for organization_key in owners:
+        share, count = _domain_share(district, market.by_key[organization_key].email_domains)
+        if count:
+            # Under MIN_DOMAIN_SHARE, the domain is a minority of the staff: half the weight.
+            weight = MAX_WEIGHT_DOMAIN * share if share >= MIN_DOMAIN_SHARE else MAX_WEIGHT_DOMAIN * share / 2
+            yield organization_key, Evidence("email_domain", weight, f"{share:.0%} of staff emails")
+
+
+def _name_and_state_evidence(
+    district: DistrictRecord, market: _Market, *, pointed_at: set[str], name_candidates: int
+) -> Iterator[Pointer]:
+    """Name similarity (and same or other state) for the organizations other evidence points at
+    and the ``name_candidates`` best-named ones."""
+    name = normalize_district_name(district.name)
+    named = process.extract(
+        name, market.organization_names, scorer=fuzz.token_sort_ratio, limit=name_candidates
+    )
+    name_scores = {market.organizations[index].key: score for _choice, score, index in named}
+    for organization_key in pointed_at | set(name_scores):
+        organization = market.by_key[organization_key]
+        score = name_scores.get(organization_key)
+        if score is None:
+            score = fuzz.token_sort_ratio(name, normalize_district_name(organization.name))
+        yield organization_key, Evidence("name", MAX_WEIGHT_NAME * score / 100, f"{score:.0f}/100")
+        if district.state and organization.state:
+            same = district.state.upper() == organization.state.upper()
+            yield organization_key, Evidence(
+                "state", WEIGHT_SAME_STATE if same else WEIGHT_OTHER_STATE, organization.state
+            )
+
+
+# --- why strong evidence is contested ---------------------------------------------------------------
+
+
+def _contest_reasons(
+    district: DistrictRecord, evidence: Mapping[str, list[Evidence]], market: _Market
+) -> tuple[str, ...]:
+    """Why the district's strong evidence does not single out one organization (empty when it
+    does, or when there is none); support reads these beside the request the refresh queues."""
     pointed = {
         kind: {key for key, items in evidence.items() if any(item.kind == kind for item in items)}
-        for kind in _AUTOMATIC_KINDS
+        for kind in STRONG_KINDS
     }
     targets = set().union(*pointed.values())
     if not targets:
-        return None, None, ()
+        return ()
+    target = next(iter(targets))
+    return (
+        *_shared_or_split(district, pointed, targets, market),
+        *_disagreements(district, target, market),
+        *_rivals(evidence, target),
+    )
+
+
+def _shared_or_split(
+    district: DistrictRecord, pointed: Mapping[str, set[str]], targets: set[str], market: _Market
+) -> list[str]:
+    """The strong evidence points at several organizations, or its id or round trip is shared."""
     reasons = []
     if len(targets) > 1:
         reasons.append("ids_point_to_different_organizations")
-    for kind in ("nces_id", "mdr_number"):
-        value = _id_of(district, kind)
-        if pointed[kind] and ids[kind][0][value] > 1:
+    for kind in ID_KINDS:
+        if pointed[kind] and market.district_id_counts[kind][identifier_of(district, kind)] > 1:
             reasons.append(f"{kind}_shared_by_several_districts")
-    if len(trips_by_district.get(district.key, ())) > 1 or any(
-        len(trips_by_organization.get(target, ())) > 1 for target in pointed["verified_round_trip"]
+    if len(market.trips_by_district.get(district.key, ())) > 1 or any(
+        len(market.trips_by_organization.get(target, ())) > 1 for target in pointed["verified_round_trip"]
     ):
         reasons.append("round_trips_contested")
-    target = next(iter(targets))
-    organization = by_key[target]
-    if district.key in linked_districts or target in linked_organizations:
+    return reasons
+
+
+def _disagreements(district: DistrictRecord, target: str, market: _Market) -> list[str]:
+    """The district and the organization it points at: linked already, or recorded differently."""
+    organization = market.by_key[target]
+    reasons = []
+    if district.key in market.linked_districts or target in market.linked_organizations:
         reasons.append("already_linked")
     if district.state and organization.state and district.state.upper() != organization.state.upper():
         reasons.append("states_differ")
-    for kind in _ORG_ID:
-        district_value, organization_value = _id_of(district, kind), _id_of(organization, kind)
+    for kind in ID_KINDS:
+        district_value, organization_value = identifier_of(district, kind), identifier_of(organization, kind)
         if district_value and organization_value and district_value != organization_value:
             reasons.append(f"{kind}_disagrees")
+    return reasons
+
+
+def _rivals(evidence: Mapping[str, list[Evidence]], target: str) -> list[str]:
+    """Another organization has strong evidence of its own: its people's logins or its domain."""
     rivals = [
         key
         for key, items in evidence.items()
@@ -418,9 +507,4 @@ def _automatic_link(
         and sum(item.weight for item in items if item.kind in ("sso_logins", "email_domain"))
         >= STRONG_SOFT_EVIDENCE
     ]
-    if rivals:
-        reasons.append("another_organization_has_logins_or_domain")
-    if reasons:
-        return None, None, tuple(reasons)
-    decided_by = next(kind for kind in _AUTOMATIC_KINDS if target in pointed[kind])
-    return target, decided_by, ()
+    return ["another_organization_has_logins_or_domain"] if rivals else []

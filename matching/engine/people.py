@@ -3,7 +3,7 @@
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from .blocking import candidate_pairs
@@ -180,6 +180,12 @@ class _Scorer:
 _TERM_FREQUENCY_FIELDS = frozenset(("first_name", "last_name"))
 
 
+# One product record's scored Clever records: (weight, Clever index, vetoes), best first.
+ScoredCandidates = list[tuple[float, int, tuple[str, ...]]]
+# Per product record (by index), its scored Clever records.
+Scored = list[ScoredCandidates]
+
+
 def score_pair(product: PersonRecord, clever: PersonRecord, model: MatchModel) -> Candidate:
     """Score one pair (for example at login, against a model built for the district)."""
     return _Scorer(model).candidate(prepare(product), prepare(clever))
@@ -214,7 +220,7 @@ def match_people(
     scorer = _Scorer(model)
     # Per product record: (weight, Clever index, vetoes), best first, and the best few explained
     # now, while their field levels are at hand.
-    scored: list[list[tuple[float, int, tuple[str, ...]]]] = []
+    scored: Scored = []
     explained: list[dict[int, Candidate]] = []
     for product_index, clever_indexes in candidate_pairs(
         product, clever, max_block_size=params.max_block_size
@@ -233,9 +239,7 @@ def match_people(
     return _decide(product, clever, scored, explained, assignment, scorer, params)
 
 
-def assign_one_to_one(
-    scored: list[list[tuple[float, int, tuple[str, ...]]]], review_weight: float
-) -> dict[int, int]:
+def assign_one_to_one(scored: Scored, review_weight: float) -> dict[int, int]:
     """Greedy one-to-one assignment: product index -> Clever index.
 
     ``scored[product index]`` lists (weight, Clever index, vetoes). Pairs without a veto and at
@@ -257,106 +261,149 @@ def assign_one_to_one(
     return assignment
 
 
+@dataclass
+class _Verdict:
+    """A product record's decision: the Clever record linked or proposed, the product record a
+    DUPLICATE repeats, and why it is not AUTO."""
+
+    clever_index: int | None
+    decision: Decision
+    duplicate_of: str | None = None
+    reasons: list[str] = field(default_factory=list)
+
+
 def _decide(
     product: list[PreparedPerson],
     clever: list[PreparedPerson],
-    scored: list[list[tuple[float, int, tuple[str, ...]]]],
+    scored: Scored,
     explained: list[dict[int, Candidate]],
     assignment: dict[int, int],
     scorer: _Scorer,
     params: MatchParams,
 ) -> list[MatchResult]:
-    owner_of = {clever_index: product_index for product_index, clever_index in assignment.items()}
-    # Unassigned product records still eligible for a Clever record someone else got: rivals.
-    rivals: dict[int, list[tuple[float, int]]] = defaultdict(list)
-    for product_index, candidates in enumerate(scored):
-        if product_index in assignment:
-            continue
-        for weight, clever_index, vetoed in candidates:
-            if not vetoed and weight >= params.review_weight and clever_index in owner_of:
-                rivals[clever_index].append((weight, product_index))
-
-    def same_person(first: int, second: int) -> bool:
-        # Scored in one fixed order, so both records of a pair reach the same verdict.
-        first, second = sorted((first, second))
-        weight, vetoed, _levels = scorer.score(product[first], product[second])
-        return not vetoed and weight >= params.auto_weight
-
-    def candidate_for(product_index: int, clever_index: int) -> Candidate:
-        candidate = explained[product_index].get(clever_index)
-        if candidate is None:
-            candidate = scorer.candidate(product[product_index], clever[clever_index])
-            explained[product_index][clever_index] = candidate
-        return candidate
-
+    """A result per product record (its verdict and best candidates), then a NO_MATCH result per
+    Clever record nobody links to or proposes."""
+    decider = _Decider(product, clever, scored, explained, assignment, scorer, params)
     results: list[MatchResult] = []
     proposed: set[int] = set()
     for product_index, candidates in enumerate(scored):
-        person = product[product_index]
-        clever_index = assignment.get(product_index)
-        duplicate_of = None
-        reasons: list[str] = []
-        if clever_index is not None:
-            weight = next(item[0] for item in candidates if item[1] == clever_index)
-            runner_up = max(
-                (item[0] for item in candidates if item[1] != clever_index and not item[2]), default=-math.inf
-            )
-            if weight < params.auto_weight:
-                reasons.append(REASON_BELOW_AUTO)
-            chosen = candidate_for(product_index, clever_index)
-            reasons.extend(_disagreements(chosen))
-            if not _independent_agreement(chosen):
-                reasons.append(REASON_NAME_EMAIL_ONLY)
-            if weight - runner_up < params.auto_margin_bits:
-                reasons.append(REASON_SMALL_MARGIN)
-            if any(
-                weight - rival_weight < params.auto_margin_bits and not same_person(product_index, rival)
-                for rival_weight, rival in rivals.get(clever_index, ())
-            ):
-                reasons.append(REASON_RIVAL)
-            decision = Decision.REVIEW if reasons else Decision.AUTO
-        else:
-            lost = next(
-                (
-                    item
-                    for item in candidates
-                    if not item[2] and item[0] >= params.review_weight and item[1] in owner_of
-                ),
-                None,
-            )
-            if lost is not None:
-                clever_index = lost[1]
-                owner = owner_of[clever_index]
-                if same_person(product_index, owner):
-                    decision, duplicate_of = Decision.DUPLICATE, product[owner].record.key
-                else:
-                    decision = Decision.REVIEW
-                    reasons.append(REASON_TAKEN)
-            elif candidates and candidates[0][0] >= params.review_weight:
-                clever_index = candidates[0][1]
-                decision = Decision.REVIEW
-                reasons.extend(f"veto:{veto}" for veto in candidates[0][2])
-            else:
-                decision = Decision.NO_MATCH
-        if clever_index is not None:
-            proposed.add(clever_index)
-        shown = [clever_index] if clever_index is not None else []
-        shown += [item[1] for item in candidates if item[1] != clever_index][
-            : params.max_candidates - len(shown)
-        ]
-        results.append(
-            MatchResult(
-                product_key=person.record.key,
-                clever_key=clever[clever_index].record.key if clever_index is not None else None,
-                decision=decision,
-                candidates=tuple(candidate_for(product_index, index) for index in shown),
-                duplicate_of=duplicate_of,
-                reasons=tuple(reasons),
-            )
-        )
+        verdict = decider.verdict(product_index, candidates)
+        if verdict.clever_index is not None:
+            proposed.add(verdict.clever_index)
+        results.append(decider.result(product_index, candidates, verdict))
     results.extend(
         MatchResult(product_key=None, clever_key=person.record.key, decision=Decision.NO_MATCH)
         for index, person in enumerate(clever)
         if index not in proposed
     )
     return results
+
+
+class _Decider:
+    """The decisions once the one-to-one assignment is made: what each product record got,
+    lost to another, or only came close to."""
+
+    def __init__(
+        self,
+        product: list[PreparedPerson],
+        clever: list[PreparedPerson],
+        scored: Scored,
+        explained: list[dict[int, Candidate]],
+        assignment: dict[int, int],
+        scorer: _Scorer,
+        params: MatchParams,
+    ):
+        self.product, self.clever, self.explained = product, clever, explained
+        self.assignment, self.scorer, self.params = assignment, scorer, params
+        self.owner_of = {clever_index: product_index for product_index, clever_index in assignment.items()}
+        # Unassigned product records still eligible for a Clever record someone else got: rivals.
+        self.rivals: dict[int, list[tuple[float, int]]] = defaultdict(list)
+        for product_index, candidates in enumerate(scored):
+            if product_index in assignment:
+                continue
+            for weight, clever_index, vetoed in candidates:
+                if not vetoed and weight >= params.review_weight and clever_index in self.owner_of:
+                    self.rivals[clever_index].append((weight, product_index))
+
+    def verdict(self, product_index: int, candidates: ScoredCandidates) -> _Verdict:
+        clever_index = self.assignment.get(product_index)
+        if clever_index is None:
+            return self._unassigned(product_index, candidates)
+        reasons = self._doubts(product_index, candidates, clever_index)
+        return _Verdict(clever_index, Decision.REVIEW if reasons else Decision.AUTO, reasons=reasons)
+
+    def _doubts(self, product_index: int, candidates: ScoredCandidates,
+                clever_index: int) -> list[str]:
+        """Why the assigned pair is not AUTO: below the AUTO weight, a disagreeing identifier, only
+        name and email agree, a runner-up or a rival (another person) too close."""
+        params = self.params
+        weight = next(item[0] for item in candidates if item[1] == clever_index)
+        runner_up = max(
+            (item[0] for item in candidates if item[1] != clever_index and not item[2]), default=-math.inf
+        )
+        reasons = []
+        if weight < params.auto_weight:
+            reasons.append(REASON_BELOW_AUTO)
+        chosen = self.candidate(product_index, clever_index)
+        reasons.extend(_disagreements(chosen))
+        if not _independent_agreement(chosen):
+            reasons.append(REASON_NAME_EMAIL_ONLY)
+        if weight - runner_up < params.auto_margin_bits:
+            reasons.append(REASON_SMALL_MARGIN)
+        if any(
+            weight - rival_weight < params.auto_margin_bits and not self._same_person(product_index, rival)
+            for rival_weight, rival in self.rivals.get(clever_index, ())
+        ):
+            reasons.append(REASON_RIVAL)
+        return reasons
+
+    def _unassigned(self, product_index: int, candidates: ScoredCandidates) -> _Verdict:
+        """A product record with no Clever record of its own: a DUPLICATE of the person who got
+        its match, a REVIEW (its match was taken by someone else, or only vetoed ones reach the
+        REVIEW weight), or NO_MATCH."""
+        review_weight = self.params.review_weight
+        lost = next(
+            (item for item in candidates
+             if not item[2] and item[0] >= review_weight and item[1] in self.owner_of),
+            None,
+        )
+        if lost is not None:
+            owner = self.owner_of[lost[1]]
+            if self._same_person(product_index, owner):
+                return _Verdict(lost[1], Decision.DUPLICATE, duplicate_of=self.product[owner].record.key)
+            return _Verdict(lost[1], Decision.REVIEW, reasons=[REASON_TAKEN])
+        if candidates and candidates[0][0] >= review_weight:
+            vetoed = [f"veto:{veto}" for veto in candidates[0][2]]
+            return _Verdict(candidates[0][1], Decision.REVIEW, reasons=vetoed)
+        return _Verdict(None, Decision.NO_MATCH)
+
+    def _same_person(self, first: int, second: int) -> bool:
+        # Scored in one fixed order, so both records of a pair reach the same verdict.
+        first, second = sorted((first, second))
+        weight, vetoed, _levels = self.scorer.score(self.product[first], self.product[second])
+        return not vetoed and weight >= self.params.auto_weight
+
+    def candidate(self, product_index: int, clever_index: int) -> Candidate:
+        """The pair explained (kept: a candidate is explained once)."""
+        candidate = self.explained[product_index].get(clever_index)
+        if candidate is None:
+            candidate = self.scorer.candidate(self.product[product_index], self.clever[clever_index])
+            self.explained[product_index][clever_index] = candidate
+        return candidate
+
+    def result(self, product_index: int, candidates: ScoredCandidates,
+               verdict: _Verdict) -> MatchResult:
+        """The verdict with the best few candidates, the linked or proposed one first."""
+        clever_index = verdict.clever_index
+        shown = [clever_index] if clever_index is not None else []
+        shown += [item[1] for item in candidates if item[1] != clever_index][
+            : self.params.max_candidates - len(shown)
+        ]
+        return MatchResult(
+            product_key=self.product[product_index].record.key,
+            clever_key=self.clever[clever_index].record.key if clever_index is not None else None,
+            decision=verdict.decision,
+            candidates=tuple(self.candidate(product_index, index) for index in shown),
+            duplicate_of=verdict.duplicate_of,
+            reasons=tuple(verdict.reasons),
+        )

@@ -85,31 +85,7 @@ def match_schools(
     max_candidates: int = 3,
 ) -> list[SchoolMatchResult]:
     """One result per product school, in input order (AUTO, REVIEW with candidates, or NO_MATCH)."""
-    indexes = {
-        attribute: (_unique_index(product_schools, attribute), _unique_index(clever_schools, attribute))
-        for attribute in ("nces_id", "state_id", "school_number")
-    }
-    automatic: dict[int, tuple[int, str]] = {}
-    refusals: dict[int, str] = {}
-    for position, school in enumerate(product_schools):
-        targets: dict[str, int] = {}
-        for attribute in ("nces_id", "state_id"):
-            product_index, clever_index = indexes[attribute]
-            value = normalize_identifier(getattr(school, attribute))
-            if value and clever_index.get(value) is not None:
-                targets[attribute] = clever_index[value]
-                if product_index[value] is None:
-                    refusals[position] = f"{attribute}_shared_by_several_schools"
-        if len(set(targets.values())) > 1:
-            refusals[position] = "nces_id_and_state_id_disagree"
-        elif targets and position not in refusals:
-            automatic[position] = (next(iter(targets.values())), next(iter(targets)))
-    # One Clever school reached from two product schools (by different ids) links neither.
-    claims = Counter(clever_position for clever_position, _evidence in automatic.values())
-    for position, (clever_position, _evidence) in list(automatic.items()):
-        if claims[clever_position] > 1:
-            del automatic[position]
-            refusals[position] = "clever_school_claimed_twice"
+    automatic, refusals = _automatic_links(product_schools, clever_schools)
     claimed = {clever_position for clever_position, _evidence in automatic.values()}
     open_positions = [position for position in range(len(clever_schools)) if position not in claimed]
     open_names = [normalize_school_name(clever_schools[position].name) for position in open_positions]
@@ -121,16 +97,7 @@ def match_schools(
     results = []
     for position, school in enumerate(product_schools):
         if position in automatic:
-            clever_position, evidence = automatic[position]
-            candidate = SchoolCandidate(
-                clever_key=clever_schools[clever_position].key,
-                name_score=school_name_similarity(
-                    normalize_school_name(school.name),
-                    normalize_school_name(clever_schools[clever_position].name),
-                ),
-                evidence=(evidence,),
-            )
-            results.append(SchoolMatchResult(school.key, candidate.clever_key, Decision.AUTO, (candidate,)))
+            results.append(_automatic_result(school, clever_schools, *automatic[position]))
             continue
         candidates = _name_candidates(
             school, open_positions, open_names, by_number, clever_schools, max_candidates
@@ -144,6 +111,67 @@ def match_schools(
         else:
             results.append(SchoolMatchResult(school.key, None, Decision.NO_MATCH, candidates, reasons))
     return results
+
+
+_LINKING_IDS = ("nces_id", "state_id")
+
+
+def _automatic_links(
+    product_schools: Sequence[SchoolRecord], clever_schools: Sequence[SchoolRecord]
+) -> tuple[dict[int, tuple[int, str]], dict[int, str]]:
+    """Product position -> (Clever position, the id that links them) for the AUTO links, and
+    product position -> why its id did not link."""
+    indexes = {
+        attribute: (_unique_index(product_schools, attribute), _unique_index(clever_schools, attribute))
+        for attribute in _LINKING_IDS
+    }
+    automatic: dict[int, tuple[int, str]] = {}
+    refusals: dict[int, str] = {}
+    for position, school in enumerate(product_schools):
+        targets, shared = _id_targets(school, indexes)
+        if shared:
+            refusals[position] = shared
+        if len(set(targets.values())) > 1:
+            refusals[position] = "nces_id_and_state_id_disagree"
+        elif targets and position not in refusals:
+            automatic[position] = (next(iter(targets.values())), next(iter(targets)))
+    # One Clever school reached from two product schools (by different ids) links neither.
+    claims = Counter(clever_position for clever_position, _evidence in automatic.values())
+    for position, (clever_position, _evidence) in list(automatic.items()):
+        if claims[clever_position] > 1:
+            del automatic[position]
+            refusals[position] = "clever_school_claimed_twice"
+    return automatic, refusals
+
+
+def _id_targets(
+    school: SchoolRecord, indexes: dict[str, tuple[dict[str, int | None], dict[str, int | None]]]
+) -> tuple[dict[str, int], str]:
+    """The Clever school each of the school's ids uniquely names (id -> Clever position), and
+    the refusal when another product school shares one of them (the last such id's)."""
+    targets: dict[str, int] = {}
+    shared = ""
+    for attribute in _LINKING_IDS:
+        product_index, clever_index = indexes[attribute]
+        value = normalize_identifier(getattr(school, attribute))
+        if value and clever_index.get(value) is not None:
+            targets[attribute] = clever_index[value]
+            if product_index[value] is None:
+                shared = f"{attribute}_shared_by_several_schools"
+    return targets, shared
+
+
+def _automatic_result(school: SchoolRecord, clever_schools: Sequence[SchoolRecord], clever_position: int,
+                      evidence: str) -> SchoolMatchResult:
+    candidate = SchoolCandidate(
+        clever_key=clever_schools[clever_position].key,
+        name_score=school_name_similarity(
+            normalize_school_name(school.name),
+            normalize_school_name(clever_schools[clever_position].name),
+        ),
+        evidence=(evidence,),
+    )
+    return SchoolMatchResult(school.key, candidate.clever_key, Decision.AUTO, (candidate,))
 
 
 def _name_candidates(

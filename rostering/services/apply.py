@@ -25,7 +25,7 @@ fills.
 
 from __future__ import annotations
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 
 from ..models import ContactLink, Person, Section, SectionMembership, StagedRecord
 from .mapping import MODELS, RECORD_TYPES, columns, extra_index
@@ -33,7 +33,7 @@ from .staging import quote, table
 
 # PostgreSQL: refresh a table's statistics after a statement inserted at least this many rows.
 ANALYZE_MIN_ROWS = 1_000
-STATS_FIELDS = {
+STATS_FIELDS: dict[type[models.Model], tuple[str, ...]] = {
     StagedRecord: ("run", "record_type", "action"),
     **{model: ("district", "clever_id", "archived_at") for model in MODELS.values()},
     SectionMembership: ("district", "section", "role"),

@@ -57,6 +57,7 @@ applied run records its net losses per group in ``SyncRun.losses``.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -91,7 +92,7 @@ def staged_counts(run_id: int, district_id: int, *, unchanged: dict | None = Non
     ``unchanged`` adds the records a full sync counted without staging them. People also get
     ``"roles": {"updated": {role: n}, "archived": {role: n}, "restored": {role: n}}``, counted
     by the roles their mirror row holds (what the guard weighs per role)."""
-    counts = empty_counts()
+    counts: dict[str, Any] = empty_counts()
     roles = {kind: dict.fromkeys(ROLE_GROUPS, 0) for kind in ("updated", "archived", "restored")}
     staged = table(StagedRecord)
     with connection.cursor() as cursor:
@@ -205,8 +206,9 @@ def recent_losses(district: District, *, exclude_run_id: int | None = None,
     start = guard_window_start(district, now=now)
     runs = (SyncRun.objects.filter(district=district, status=SyncRun.Status.SUCCEEDED,
                                    finished_at__gt=start)
-            .exclude(losses={}).exclude(pk=exclude_run_id)
-            .exclude(hold__status=ChangeHold.Status.APPROVED))
+            .exclude(losses={}).exclude(hold__status=ChangeHold.Status.APPROVED))
+    if exclude_run_id is not None:
+        runs = runs.exclude(pk=exclude_run_id)
     totals: dict[str, int] = {}
     for losses in runs.values_list("losses", flat=True):
         for group, n in (losses or {}).items():

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -137,7 +138,7 @@ def purge_district_roster(*, district: District, actor_label: str = "retention",
             raise SyncInProgress(f"sync run {running.pk} of the district is running")
         SyncRun.objects.filter(pk=running.pk).update(
             status=SyncRun.Status.FAILED, finished_at=now, error="interrupted; then purged")
-    erased = {}
+    erased: dict[str, Any] = {}
     for answer in events.publish(RosterPurging(district_id=district.pk,
                                                clever_district_id=district.clever_id)).values():
         erased.update(answer or {})

@@ -62,6 +62,7 @@ import io
 import json
 import pickle
 import threading
+from collections.abc import Callable
 from datetime import date
 from functools import cache, lru_cache
 from json import encoder as _json_encoder
@@ -84,7 +85,7 @@ RECORD_TYPES: tuple[str, ...] = (
     RecordType.SECTIONS,
     RecordType.USERS,
 )
-MODELS: dict[str, type[models.Model]] = {
+MODELS: dict[str, type[School | Term | Course | Section | Person]] = {
     RecordType.SCHOOLS: School,
     RecordType.TERMS: Term,
     RecordType.COURSES: Course,
@@ -354,7 +355,7 @@ _NOT_MAPPED = {
 }
 
 
-def _kind(field: models.Field) -> str:
+def _kind(field: models.Field | models.ForeignObjectRel) -> str:
     if isinstance(field, models.JSONField):
         return "json"
     if isinstance(field, models.BooleanField):
@@ -535,6 +536,46 @@ def _first(*values: Any) -> str:
     return ""
 
 
+_SCHOOL_ROLES = ("student", "teacher", "staff")
+
+
+def _add_schools(schools: list[str], role: dict) -> None:
+    """Append a role's ``school`` then its ``schools``, each once, in order."""
+    listed = role.get("schools")
+    for school in (role.get("school"), *(listed if type(listed) is list else ())):
+        if type(school) is str and school and school not in schools:
+            schools.append(school)
+
+
+def _user_roles(roles: dict) -> tuple[dict[str, dict], list[str], dict[str, str]]:
+    """A user's known roles that are objects (by role name), their schools (in order, once;
+    students', teachers' and staff's only) and their legacy IDs (by role name)."""
+    found: dict[str, dict] = {}
+    schools: list[str] = []
+    legacy: dict[str, str] = {}
+    for role_name, role in roles.items():
+        if type(role) is not dict or role_name not in ROLE_NAMES:
+            continue
+        found[role_name] = role
+        if role_name in _SCHOOL_ROLES:
+            _add_schools(schools, role)
+        legacy_id = role.get("legacy_id")
+        if type(legacy_id) is str and legacy_id:
+            legacy[role_name] = legacy_id
+    return found, schools, legacy
+
+
+def _district_username(*roles: dict) -> str:
+    """The first ``credentials.district_username`` of the roles, in the order given."""
+    for role in roles:
+        credentials = role.get("credentials")
+        if type(credentials) is dict:
+            username = _s(credentials.get("district_username"))
+            if username:
+                return username
+    return ""
+
+
 def _map_user(record: dict) -> tuple[list, list]:
     get = record.get
     name = get("name")
@@ -543,43 +584,9 @@ def _map_user(record: dict) -> tuple[list, list]:
     roles = get("roles")
     if type(roles) is not dict:
         roles = _EMPTY
-    student = teacher = staff = admin = contact = _EMPTY
-    schools: list[str] = []
-    legacy: dict[str, str] = {}
-    for role_name, role in roles.items():
-        if type(role) is not dict:
-            continue
-        if role_name == "student":
-            student = role
-        elif role_name == "teacher":
-            teacher = role
-        elif role_name == "staff":
-            staff = role
-        elif role_name == "district_admin":
-            admin = role
-        elif role_name == "contact":
-            contact = role
-        else:
-            continue
-        if role_name in ("student", "teacher", "staff"):
-            school = role.get("school")
-            if type(school) is str and school and school not in schools:
-                schools.append(school)
-            listed = role.get("schools")
-            if type(listed) is list:
-                for school in listed:
-                    if type(school) is str and school and school not in schools:
-                        schools.append(school)
-        legacy_id = role.get("legacy_id")
-        if type(legacy_id) is str and legacy_id:
-            legacy[role_name] = legacy_id
-    username = ""
-    for role in (student, teacher, staff, admin):
-        credentials = role.get("credentials")
-        if type(credentials) is dict:
-            username = _s(credentials.get("district_username"))
-            if username:
-                break
+    found, schools, legacy = _user_roles(roles)
+    student, teacher, staff, admin, contact = (found.get(role_name, _EMPTY) for role_name in ROLE_NAMES)
+    username = _district_username(student, teacher, staff, admin)
     sget, tget = student.get, teacher.get
     return [
         _s(name.get("first")), _s(name.get("middle")), _s(name.get("last")),
@@ -598,7 +605,8 @@ def _map_user(record: dict) -> tuple[list, list]:
     ], (contact_links(contact) if contact else [])
 
 
-_MAPPERS = {
+# A record's mapped columns, and its derived lists (one per name of EXTRA: a list, a tuple or None).
+_MAPPERS: dict[str, Callable[[dict], tuple[list, Any]]] = {
     RecordType.SCHOOLS: _map_school,
     RecordType.TERMS: _map_term,
     RecordType.COURSES: _map_course,

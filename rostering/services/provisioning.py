@@ -10,16 +10,17 @@ staff and district admin has one account. Unlinked districts provision nobody.
   existing_users_for``: the product accounts matching linked) which people already have one
   in the product. rostering does not import matching (dependencies point the other way).
 - **New accounts**: username ``clever-<Clever ID>`` (unique across districts: Clever IDs are),
-  first/last name, email only when it contains "@", the district's organization, an unusable
-  password (people sign in through Clever). Created set-based, so a first sync of a big
-  district does not build 100,000 model instances.
-- **Re-linking**: a person without an account whose ``clever-<Clever ID>`` account exists (the
+  ``made_for_clever_id`` (where the account came from: the one thing that marks it as the
+  person's own, never the username), first/last name, email only when it contains "@", the
+  district's organization, an unusable password (people sign in through Clever). Created
+  set-based, so a first sync of a big district does not build 100,000 model instances.
+- **Re-linking**: a person without an account whose own account exists (the
   mirror was purged and rebuilt, or the district was linked again) gets that account back.
 - **Archive and restore**: a person archived by a sync has their account deactivated
   (``is_active=False``; accounts are never deleted), unless another live person (e.g. in
   another district, linked by matching) still uses it; a restored person's account is
   reactivated.
-- **Updates**: names and email of accounts the engine created (``clever-*``) follow the
+- **Updates**: names and email of accounts made for Clever users follow the
   Clever record; accounts found by matching are left as their owners keep them.
 
 Never logs names or emails.
@@ -98,7 +99,7 @@ def refresh_names(run_id: int, district_id: int) -> None:
     users, people, staged = table(User), table(Person), table(StagedRecord)
     person_of_user = (
         f"FROM {people} p WHERE p.user_id = {users}.id AND p.district_id = %s "
-        f"AND {users}.username = %s || p.clever_id"
+        f"AND {users}.made_for_clever_id = p.clever_id"
     )
     email = "CASE WHEN p.email LIKE %s THEN SUBSTR(TRIM(p.email), 1, 254) ELSE '' END"
     with connection.cursor() as cursor:
@@ -112,39 +113,39 @@ def refresh_names(run_id: int, district_id: int) -> None:
             f"WHERE id IN (SELECT p.user_id FROM {people} p JOIN {staged} s "
             f"ON p.district_id = %s AND p.clever_id = s.clever_id "
             f"WHERE s.run_id = %s AND s.record_type = %s AND s.action = %s "
-            f"AND p.user_id IS NOT NULL) AND username LIKE %s",
-            [district_id, USERNAME_PREFIX, district_id, USERNAME_PREFIX,
-             "%@%", district_id, USERNAME_PREFIX,
-             district_id, run_id, "users", StagedRecord.Action.UPSERT, USERNAME_PREFIX + "%"],
+            f"AND p.user_id IS NOT NULL) AND made_for_clever_id <> %s",
+            [district_id, district_id, "%@%", district_id,
+             district_id, run_id, "users", StagedRecord.Action.UPSERT, ""],
         )
 
 
-def _link_by_username(cursor, district_id: int) -> int:
-    """Point the district's live people without an account at their ``clever-<id>`` account,
-    when it exists."""
+def _link_own_accounts(cursor, district_id: int) -> int:
+    """Point the district's live people without an account at the account made for them, when
+    it exists."""
     User = _user_model()
     users, people = table(User), table(Person)
     cursor.execute(
         f"UPDATE {people} SET user_id = (SELECT u.id FROM {users} u "  # noqa: S608
-        f"WHERE u.username = %s || {people}.clever_id) "
+        f"WHERE u.made_for_clever_id = {people}.clever_id) "
         f"WHERE {people}.district_id = %s AND {people}.archived_at IS NULL "
         f"AND {people}.user_id IS NULL AND EXISTS (SELECT 1 FROM {users} u "
-        f"WHERE u.username = %s || {people}.clever_id)",
-        [USERNAME_PREFIX, district_id, USERNAME_PREFIX],
+        f"WHERE u.made_for_clever_id = {people}.clever_id)",
+        [district_id],
     )
     return cursor.rowcount
 
 
 def _reactivate_relinkable(cursor, district_id: int) -> int:
-    """Reactivate the inactive ``clever-<id>`` accounts ``_link_by_username`` is about to give
-    back to live people (their district left, was purged, and shares again)."""
+    """Reactivate the inactive accounts ``_link_own_accounts`` is about to give back to live
+    people (their district left, was purged, and shares again)."""
     User = _user_model()
     users, people = table(User), table(Person)
     cursor.execute(
-        f"UPDATE {users} SET is_active = %s WHERE is_active = %s AND username IN ("  # noqa: S608
-        f"SELECT %s || p.clever_id FROM {people} p WHERE p.district_id = %s "
+        f"UPDATE {users} SET is_active = %s WHERE is_active = %s "  # noqa: S608
+        f"AND made_for_clever_id <> %s AND made_for_clever_id IN ("
+        f"SELECT p.clever_id FROM {people} p WHERE p.district_id = %s "
         f"AND p.archived_at IS NULL AND p.user_id IS NULL)",
-        [True, False, USERNAME_PREFIX, district_id],
+        [True, False, "", district_id],
     )
     return cursor.rowcount
 
@@ -152,11 +153,12 @@ def _reactivate_relinkable(cursor, district_id: int) -> int:
 def _create_accounts(cursor, district_id: int, organization_id: int, now) -> int:
     """One account per live person of the district still without one (set-based). A
     ``clever-<id>`` username already taken is left alone (``ON CONFLICT DO NOTHING``; the link
-    by username that follows attaches it): no anti-join against the table being filled."""
+    to own accounts that follows attaches it): no anti-join against the table being filled."""
     User = _user_model()
     explicit = {
         "password": ("%s", [UNUSABLE_PASSWORD]),
         "username": ("%s || p.clever_id", [USERNAME_PREFIX]),
+        "made_for_clever_id": ("p.clever_id", []),
         "first_name": ("SUBSTR(p.first_name, 1, 150)", []),
         "last_name": ("SUBSTR(p.last_name, 1, 150)", []),
         "email": ("CASE WHEN p.email LIKE %s THEN SUBSTR(TRIM(p.email), 1, 254) ELSE '' END",
@@ -195,7 +197,7 @@ def provision_district(*, district, run_id: int, restored_ids: Sequence[int], no
         return stats
     stats["deactivated"] = deactivate_archived(district.pk)
     stats["reactivated"] = reactivate(Person.objects.filter(pk__in=list(restored_ids)))
-    # The matching seam first (its answer wins over an old clever-* account), asked about
+    # The matching seam first (its answer wins over an old own account), asked about
     # every person without an account.
     unprovisioned = (
         Person.objects.filter(district_id=district.pk, archived_at__isnull=True, user__isnull=True)
@@ -221,10 +223,10 @@ def provision_district(*, district, run_id: int, restored_ids: Sequence[int], no
     stats["matched"] = len(matched)
     with connection.cursor() as cursor:
         stats["reactivated"] += _reactivate_relinkable(cursor, district.pk)
-        stats["linked"] = _link_by_username(cursor, district.pk)
+        stats["linked"] = _link_own_accounts(cursor, district.pk)
         stats["created"] = _create_accounts(cursor, district.pk, district.organization_id, now)
-        _link_by_username(cursor, district.pk)
-    # After the links: an account found again by its username (a purged district that came
+        _link_own_accounts(cursor, district.pk)
+    # After the links: an account found again (a purged district that came
     # back) is filled from Clever like the others.
     refresh_names(run_id, district.pk)
     return stats
@@ -257,12 +259,11 @@ PERSONAL_FIELDS = {
 
 
 def accounts_made_for_people(district_id: int):
-    """The accounts made for the district's people (``clever-<Clever ID>``: created by the
-    engine or a first Clever sign-in), except those a live person of another district uses."""
+    """The accounts made for the district's people (by the engine or a first Clever sign-in),
+    except those a live person of another district uses."""
     User = _user_model()
     people = Person.objects.filter(district_id=district_id, user__isnull=False)
-    return User.objects.filter(pk__in=people.values("user_id"),
-                               username__startswith=USERNAME_PREFIX).exclude(
+    return User.objects.filter(pk__in=people.values("user_id")).exclude(made_for_clever_id="").exclude(
         _in_use_elsewhere(district_id))
 
 

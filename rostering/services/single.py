@@ -99,14 +99,14 @@ def upsert_section(*, district, record: dict) -> tuple[Section, bool]:
 
 
 def account_of(person: Person):
-    """The product account this person already has: theirs, the matching seam's answer, or a
-    ``clever-<Clever ID>`` account left from an earlier mirror. None: they need a new one."""
+    """The product account this person already has: theirs, the matching seam's answer, or the
+    account made for them, left from an earlier mirror. None: they need a new one."""
     if person.user_id:
         return person.user
     found = provisioning.find_existing_users([person]).get(person.pk)
     if found is not None:
         return found
-    return get_user_model().objects.filter(username=provisioning.username_for(person)).first()
+    return get_user_model().objects.filter(made_for_clever_id=person.clever_id).first()
 
 
 @transaction.atomic
@@ -116,6 +116,7 @@ def create_account(*, person: Person, organization):
     email = person.email.strip()[:254] if "@" in person.email else ""
     user = User(
         username=provisioning.username_for(person),
+        made_for_clever_id=person.clever_id,
         first_name=person.first_name[:150],
         last_name=person.last_name[:150],
         email=email,
@@ -130,9 +131,10 @@ def create_account(*, person: Person, organization):
 
 @transaction.atomic
 def attach_account(*, person: Person, user) -> Person:
-    """Point the person at the product account (an inactive account stays inactive: whoever
-    deactivated it decides, and the sync reactivates accounts of restored people)."""
-    if person.user_id != user.pk:
+    """Point the person at the product account, or at none (``user`` None). An inactive account
+    stays inactive: whoever deactivated it decides, and the sync reactivates accounts of
+    restored people."""
+    if person.user_id != getattr(user, "pk", None):
         person.user = user
         person.save(update_fields=["user"])
     return person
@@ -141,7 +143,7 @@ def attach_account(*, person: Person, user) -> Person:
 @transaction.atomic
 def reassign_account(*, person: Person, user):
     """Make an existing product account the person's (matching linked them, or they proved the
-    account is theirs). The account the roster had made for them (``clever-<Clever ID>``) is
+    account is theirs). The account the roster had made for them is
     deactivated once no live person uses it, never deleted: undoing the link gives it back.
     Returns the account the person had before."""
     previous = person.user
@@ -149,7 +151,7 @@ def reassign_account(*, person: Person, user):
     if (
         previous is not None
         and previous.pk != user.pk
-        and previous.username == provisioning.username_for(person)
+        and previous.made_for_clever_id == person.clever_id
         and not Person.objects.filter(user=previous, archived_at__isnull=True).exists()
     ):
         previous.is_active = False

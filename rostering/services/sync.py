@@ -142,10 +142,13 @@ from clever.errors import (
     UnreadableAnswer,
     Unsupported,
 )
+from core import events
 from districts.models import District, DistrictStatus
-from districts.services import NoToken, district_token, recheck_after_unauthorized, set_status
+from districts.services import NoToken, set_status
+from districts.session import DistrictSession, TokenRefused
 
 from .. import selectors
+from ..events import HoldDecided, RosterSynced
 from ..models import (
     ChangeHold,
     StagedRecord,
@@ -174,10 +177,6 @@ class SyncError(Exception):
     """A sync problem whose message is safe to store: no token, no personal data."""
 
 
-class TokenRefused(SyncError):
-    """Clever refused the district's token and no usable one was found."""
-
-
 class RunLost(SyncError):
     """Another process declared this run interrupted (its heartbeat looked stale)."""
 
@@ -191,7 +190,7 @@ def _resume_max_age() -> timedelta:
 
 
 def _short_error(exc: BaseException) -> str:
-    if isinstance(exc, (CleverError, SyncError, mapping.InvalidRecord)):
+    if isinstance(exc, (CleverError, SyncError, TokenRefused, mapping.InvalidRecord)):
         return str(exc)[:500]
     # Other exceptions: the type and the first line (database errors put row values, which
     # may be a child's data, on the lines after it).
@@ -217,7 +216,7 @@ _CAUSES: tuple[tuple[type[BaseException] | tuple, str], ...] = (
     (NoToken, Cause.NO_TOKEN),
     (DistrictDeparted, Cause.DEPARTED),
     (mapping.InvalidRecord, Cause.BAD_RECORD),
-    # A 401 that escapes the connection's token re-check: asking /oauth/tokens for the token.
+    # A 401 that escapes the district session's token re-check: asking /oauth/tokens for the token.
     (AuthError, Cause.APP_CREDENTIALS),
     (RateLimited, Cause.RATE_LIMITED),
     (ConnectionFailed, Cause.NO_ANSWER),
@@ -262,63 +261,6 @@ def not_syncable_reason(district: District) -> tuple[str, str]:
     if not district.sync_enabled:
         return Cause.SYNCS_OFF, "not synced: syncing is switched off for this district"
     return "", ""
-
-
-# --- the connection to Clever ---------------------------------------------------------------
-
-
-class _Connection:
-    """The district's token and a client for it; a 401 re-checks the token once per run."""
-
-    def __init__(self, district: District, base: CleverClient):
-        self.district = district
-        self.base = base
-        self._base_start = base.stats.snapshot()
-        self.token: str | None = None
-        self.client: CleverClient | None = None
-        self._retired: list[dict] = []
-        self._rechecked = False
-
-    def open(self) -> None:
-        self.token = district_token(self.district, client=self.base)
-        self.client = self.base.with_token(self.token)
-
-    def call(self, fn):
-        try:
-            return fn(self.client)
-        except AuthError:
-            pass
-        if self._rechecked:
-            raise TokenRefused("Clever refused the district's token (401) again after a re-check")
-        self._rechecked = True
-        token = recheck_after_unauthorized(self.district, rejected_token=self.token,
-                                           client=self.base)
-        if not token:
-            self.district.refresh_from_db(fields=["status"])
-            raise TokenRefused(
-                f"Clever refused the district's token (401); the district is now "
-                f"{self.district.status}"
-            )
-        logger.info("district %s: Clever answered 401; retrying with the rotated token",
-                    self.district.clever_id)
-        self._retired.append(self.client.stats.snapshot())
-        self.token = token
-        self.client = self.base.with_token(token)
-        try:
-            return fn(self.client)
-        except AuthError:
-            raise TokenRefused("Clever refused the rotated token too (401)") from None
-
-    def stats(self) -> dict:
-        snaps = list(self._retired)
-        if self.client is not None:
-            snaps.append(self.client.stats.snapshot())
-        base_now = self.base.stats.snapshot()
-        snaps.append({key: base_now[key] - self._base_start[key] for key in base_now})
-        total = {key: sum(s[key] for s in snaps) for key in
-                 ("requests", "retries", "pages", "bytes_received", "seconds_waited")}
-        total["seconds_waited"] = round(float(total["seconds_waited"]), 3)
-        return total
 
 
 def _replace_broken_connection() -> None:
@@ -391,7 +333,7 @@ class _Run:
         self.district = district
         self._owns_client = client is None
         self.base = client or CleverClient()
-        self.conn = _Connection(district, self.base)
+        self.conn = DistrictSession(district, self.base)
         self.started = started
         # Page digests of this run ({collection: {link: digest}}), and the reference run's.
         self.pages: dict[str, dict[str, str]] = {}
@@ -400,11 +342,18 @@ class _Run:
 
     # bookkeeping
 
+    def _traffic(self) -> dict:
+        """The run's traffic fields (``SyncRun.requests``...), token look-ups included."""
+        stats = self.conn.stats()
+        return {"requests": stats.requests, "retries": stats.retries, "pages": stats.pages,
+                "bytes_received": stats.bytes_received,
+                "seconds_waited": round(float(stats.seconds_waited), 3)}
+
     def _save(self, **fields) -> None:
         """Write progress to the run (with a heartbeat), unless another process took it."""
         fields["heartbeat_at"] = timezone.now()
         fields["waiting"] = {}
-        fields.update(self.conn.stats())
+        fields.update(self._traffic())
         updated = SyncRun.objects.filter(pk=self.run.pk, status=SyncRun.Status.RUNNING).update(
             **fields
         )
@@ -428,7 +377,7 @@ class _Run:
             "cause": cause or self.run.cause,
             "retryable": retryable,
             "waiting": {},
-            **self.conn.stats(),
+            **self._traffic(),
         }
         if counts is not None:
             fields["counts"] = counts
@@ -444,6 +393,8 @@ class _Run:
         self.run.refresh_from_db()
         logger.info("sync run %s (%s) of district %s: %s in %.1fs", self.run.pk, self.run.kind,
                     self.district.clever_id, status, fields["duration_seconds"])
+        if status == SyncRun.Status.SUCCEEDED:
+            events.publish(RosterSynced(district_id=self.district.pk, run_id=self.run.pk))
         return self.run
 
     def _fail(self, error: str, *, cause: str, retryable: bool = False) -> SyncRun:
@@ -468,7 +419,7 @@ class _Run:
         waiting = {"until": (now + timedelta(seconds=seconds)).isoformat(), "reason": reason}
         try:
             SyncRun.objects.filter(pk=self.run.pk, status=SyncRun.Status.RUNNING).update(
-                heartbeat_at=now, waiting=waiting, **self.conn.stats())
+                heartbeat_at=now, waiting=waiting, **self._traffic())
         except DatabaseError as exc:
             if connection.in_atomic_block:
                 raise
@@ -486,7 +437,7 @@ class _Run:
             hooks.remove(self.tap)
             self.base.on_wait = on_wait
 
-    def _execute(self, requested: str) -> SyncRun:
+    def _execute(self, requested: str) -> SyncRun:  # noqa: C901 - one run's phases and how each failure ends it
         try:
             candidate = None if requested == SyncRun.Kind.INCREMENTAL else self._resume_candidate()
             self._cleanup_staged(keep=candidate)
@@ -520,7 +471,8 @@ class _Run:
             self.run.refresh_from_db()
             return self.run
         except Exception as exc:  # every failure ends the run, with nothing applied
-            if not isinstance(exc, (CleverError, SyncError, DistrictDeparted, mapping.InvalidRecord)):
+            if not isinstance(exc, (CleverError, SyncError, TokenRefused, DistrictDeparted,
+                                    mapping.InvalidRecord)):
                 # The stack, not the message: a database error may quote a row (a child's name).
                 logger.error("sync run %s of district %s crashed: %s\n%s", self.run.pk,
                              self.district.clever_id, type(exc).__name__,
@@ -1052,6 +1004,9 @@ def approve_hold(*, hold: ChangeHold, user, reason: str = "") -> SyncRun:
             finished_at=timezone.now(), heartbeat_at=timezone.now(), progress=1.0, error="",
             duration_seconds=(run.duration_seconds or 0.0) + round(time.monotonic() - started, 3),
         )
+        events.publish(HoldDecided(hold_id=hold.pk, district_id=district.pk, run_id=run.pk,
+                                   approved=True))
+        events.publish(RosterSynced(district_id=district.pk, run_id=run.pk))
     logger.info("hold %s of district %s approved; run %s applied", hold.pk, district.clever_id,
                 run.pk)
     run.refresh_from_db()
@@ -1070,6 +1025,8 @@ def reject_hold(*, hold: ChangeHold, user, reason: str = "") -> SyncRun:
             decision_reason=reason[:500])
         SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.REJECTED)
         staging.delete_run_rows(run.pk)
+        events.publish(HoldDecided(hold_id=hold.pk, district_id=run.district_id, run_id=run.pk,
+                                   approved=False))
     logger.info("hold %s of district %s rejected", hold.pk, run.district.clever_id)
     run.refresh_from_db()
     return run

@@ -44,6 +44,19 @@ def bearer_token(request) -> SandboxToken | None:
     )
 
 
+def _fault_response(fault) -> HttpResponse | None:
+    """What an injected fault answers instead of the view; None when the view still answers
+    (a slow fault waits first, a malformed-JSON fault cuts the view's answer)."""
+    if fault.kind == "status":
+        return error(fault.status, "Internal error: injected fault")
+    if fault.kind == "html":
+        return HttpResponse(HTML_ERROR_PAGE, status=fault.status,
+                            content_type="text/html; charset=utf-8")
+    if fault.kind == "slow":
+        KNOBS.sleep(fault.delay)
+    return None
+
+
 def api_endpoint(view):
     """Wrap an API view: ``view(request, token, *args, **kwargs)`` gets a live token.
 
@@ -62,15 +75,7 @@ def api_endpoint(view):
         if not decision.allowed:
             return error(429, "Rate limit exceeded", headers)
         fault = KNOBS.take_fault(request.path)
-        response = None
-        if fault is not None:
-            if fault.kind == "status":
-                response = error(fault.status, "Internal error: injected fault")
-            elif fault.kind == "html":
-                response = HttpResponse(HTML_ERROR_PAGE, status=fault.status,
-                                        content_type="text/html; charset=utf-8")
-            elif fault.kind == "slow":
-                KNOBS.sleep(fault.delay)
+        response = _fault_response(fault) if fault is not None else None
         if response is None:
             response = view(request, token, *args, **kwargs)
             if fault is not None and fault.kind == "malformed_json":

@@ -7,8 +7,8 @@ is business logic. The page shows tokens masked with a reveal/copy control: it i
 
 The district page's bulk changes (remove or add N students, move N students between two
 sections, change the district's NCES LEAID or MDR number) and its LMS grade change (a teacher
-edits a grade in the LMS gradebook, ``sandbox.lms.teacher_edit_submission``) show a bad input as
-form errors on the page itself (200), so a demo can correct it and go on.
+edits a grade in the LMS gradebook, ``sandbox.lms.gradebook.teacher_edit_submission``) show a
+bad input as form errors on the page itself (200), so a demo can correct it and go on.
 
 The home page lists, per district, people to sign in as with Instant Login links, and the Clever
 Library teachers with links that open the app from Clever Library (Clever: Instant Login links
@@ -30,9 +30,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from .. import generator, roster, selectors, services
-from .. import lms as sandbox_lms
+from .. import roster, selectors, services
+from ..generator.districts import district_counts
 from ..knobs import KNOBS
+from ..lms import gradebook
 from ..models import (
     LmsType,
     RecordType,
@@ -329,7 +330,7 @@ def _district_row(district: SandboxDistrict) -> dict:
     token = services.district_token(district)
     return {
         "district": district,
-        "counts": generator.district_counts(district),
+        "counts": district_counts(district),
         "token": token.access_token if token else "",
         "masked_token": _mask(token.access_token) if token else "",
         "lms_form": LmsForm(initial={"lms_type": district.lms_type}, prefix=district.id),
@@ -618,8 +619,8 @@ def district_lms_grade(request, district_id: str):
     if form.is_valid():
         submission = form.submissions[form.cleaned_data["submission"]]
         try:
-            stored = sandbox_lms.teacher_edit_submission(assignment_id=submission.assignment_id,
-                                                         user_id=submission.user_id, **form.changes())
+            stored = gradebook.teacher_edit_submission(assignment_id=submission.assignment_id,
+                                                       user_id=submission.user_id, **form.changes())
         except SandboxLmsSubmission.DoesNotExist:
             # The assignment was deleted through Clever between showing the page and this post.
             form.add_error("submission", "Choose a submission from the list: that one is gone.")

@@ -8,7 +8,9 @@ count against the same per-token limit as the Data API. The same paths under ``/
 from django.http import HttpResponse, JsonResponse
 from django.urls import path
 
-from .. import lms
+from ..lms.assignments import create_assignment, delete_assignment, get_assignment, update_assignment
+from ..lms.errors import LmsError
+from ..lms.submissions import get_submission, list_submissions, update_submission
 from .common import api_endpoint, error
 
 
@@ -16,7 +18,7 @@ def _answer(call, *, wrap: bool = True):
     """Run a service call; ``LmsError`` becomes Clever's ``{"message": ...}`` body."""
     try:
         result = call()
-    except lms.LmsError as refusal:
+    except LmsError as refusal:
         return error(refusal.status, refusal.message)
     if result is None:
         # DELETE: 200 with an empty body, as Clever's generated handlers answer.
@@ -34,7 +36,7 @@ def _not_allowed(allowed: list[str]) -> JsonResponse:
 def assignments(request, token, section_id):
     if request.method != "POST":
         return _not_allowed(["POST"])
-    return _answer(lambda: lms.create_assignment(
+    return _answer(lambda: create_assignment(
         token=token, section_id=section_id, body=request.body))
 
 
@@ -42,11 +44,11 @@ def assignments(request, token, section_id):
 def assignment(request, token, section_id, assignment_id):
     ids = {"token": token, "section_id": section_id, "assignment_id": assignment_id}
     if request.method == "GET":
-        return _answer(lambda: lms.get_assignment(**ids))
+        return _answer(lambda: get_assignment(**ids))
     if request.method == "PATCH":
-        return _answer(lambda: lms.update_assignment(**ids, body=request.body))
+        return _answer(lambda: update_assignment(**ids, body=request.body))
     if request.method == "DELETE":
-        return _answer(lambda: lms.delete_assignment(**ids))
+        return _answer(lambda: delete_assignment(**ids))
     return _not_allowed(["GET", "PATCH", "DELETE"])
 
 
@@ -55,7 +57,7 @@ def submissions(request, token, section_id, assignment_id):
     if request.method != "GET":
         return _not_allowed(["GET"])
     return _answer(
-        lambda: lms.list_submissions(
+        lambda: list_submissions(
             token=token,
             section_id=section_id,
             assignment_id=assignment_id,
@@ -71,9 +73,9 @@ def submission(request, token, section_id, assignment_id, user_id):
     ids = {"token": token, "section_id": section_id, "assignment_id": assignment_id,
            "user_id": user_id}
     if request.method == "GET":
-        return _answer(lambda: lms.get_submission(**ids))
+        return _answer(lambda: get_submission(**ids))
     if request.method == "PATCH":
-        return _answer(lambda: lms.update_submission(**ids, body=request.body))
+        return _answer(lambda: update_submission(**ids, body=request.body))
     return _not_allowed(["GET", "PATCH"])
 
 

@@ -26,6 +26,18 @@ def test_email_domains_are_stored_lowercase_and_unique():
         OrganizationEmailDomainFactory(domain="springfield.k12.il.us")
 
 
+def test_email_domains_are_stored_lowercase_on_every_path_and_looked_up_alike():
+    organization = OrganizationFactory()
+    OrganizationEmailDomain.objects.bulk_create([
+        OrganizationEmailDomain(organization=organization, domain=" Bulk.Example.ORG"),
+    ])
+    stored = OrganizationEmailDomain.objects.values_list("domain", flat=True)
+    assert list(stored) == ["bulk.example.org"]
+    assert OrganizationEmailDomain.objects.filter(domain="BULK.example.org ").exists()
+    OrganizationEmailDomain.objects.update(domain="Renamed.Example.ORG")
+    assert list(stored.all()) == ["renamed.example.org"]
+
+
 def test_school_nces_id_is_unique_within_an_organization_but_blank_may_repeat():
     organization = OrganizationFactory()
     SchoolFactory(organization=organization, nces_id="")

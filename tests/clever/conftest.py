@@ -12,7 +12,6 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from clever.client import CleverClient
 from sandbox import services
 from sandbox.ids import new_id
 from sandbox.models import RecordType
@@ -57,20 +56,15 @@ def district_token(district) -> str:
 
 
 @pytest.fixture
-def make_client(fake_clock):
+def make_client(fake_clock, make_clever_client):
     """``make_client(token, **overrides)``: a client on the fake clock, seeded jitter."""
-    clients = []
 
     def build(token=None, **overrides):
         options = {"clock": fake_clock, "sleep": fake_clock.sleep, "rng": random.Random(7)}
         options.update(overrides)
-        client = CleverClient(token, **options)
-        clients.append(client)
-        return client
+        return make_clever_client(token, **options)
 
-    yield build
-    for client in clients:
-        client.close()
+    return build
 
 
 @pytest.fixture

@@ -576,7 +576,7 @@ def lms_section(lms_district):
 
 
 def test_lms_operations_round_trip(make_client, lms_district, lms_section):
-    from sandbox import lms as sandbox_lms
+    from sandbox.lms import gradebook as sandbox_lms
 
     section_id, students = lms_section
     # LMS Connect is v3.1 only: a v3.0 client still sends these calls to /v3.1.

@@ -5,26 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.factories import UserFactory
 from console import charts, selectors
-from districts.admin import SUPPORT_GROUP
 from districts.models import District, DistrictStatus
 from rostering.models import ChangeHold, SyncRun
-
-
-@pytest.fixture
-def support(db):
-    user = UserFactory(username="helpdesk", is_staff=True)
-    user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
-    browser = Client()
-    browser.force_login(user)
-    return browser
 
 
 def _district(name, status=DistrictStatus.CONNECTED, **fields):

@@ -55,12 +55,15 @@ from accounts.factories import OrganizationEmailDomainFactory, OrganizationFacto
 from accounts.models import Organization
 from accounts.models import School as ProductSchool
 from clever.client import CleverClient
+from core.admin import SUPPORT_GROUP
 from districts import services as district_services
-from districts.admin import SUPPORT_GROUP
 from districts.models import District, DistrictStatus
-from lms import services as lms_services
 from lms.factories import AssignmentFactory, ResultFactory
-from matching import linking
+from lms.services.pull import pull_assignments
+from lms.services.push import push_assignment
+from lms.services.reconcile import confirm_not_created
+from matching.linking.refresh import refresh_district_candidates
+from matching.linking.services import issue_verification_link, reject_link_request, request_district_link
 from matching.models import MatchStatus, PersonMatch
 from matching.services import match_district
 from rostering.models import ChangeHold, Person, SyncRun
@@ -128,16 +131,16 @@ def _build(support, superuser) -> dict:
     lms = _small_district(make_client, clock, "Lakeside Unified", lms_type="canvas", students=4)
     linked_assignment = AssignmentFactory(section=lms.section, title="Fractions", due_at=lms.days(3))
     ResultFactory(assignment=linked_assignment, student=lms.students[0], points=8.25)
-    lms_services.push_assignment(assignment_id=linked_assignment.pk, client=api)
-    lms_services.pull_assignments(assignment_ids=[linked_assignment.pk], client=api)
+    push_assignment(assignment_id=linked_assignment.pk, client=api)
+    pull_assignments(assignment_ids=[linked_assignment.pk], client=api)
     refused = AssignmentFactory(section=lms.section, title="Last week's quiz", due_at=lms.days(-3))
-    lms_services.push_assignment(assignment_id=refused.pk, client=api)
+    push_assignment(assignment_id=refused.pk, client=api)
     for title in ("Decimals", "Percentages"):
         lost = AssignmentFactory(section=lms.section, title=title, due_at=lms.days(5))
         KNOBS.add_fault("malformed_json", on_request=1, count=1, path_contains="/assignments")
-        assert lms_services.push_assignment(assignment_id=lost.pk, client=api).outcome == "unknown"
+        assert push_assignment(assignment_id=lost.pk, client=api).outcome == "unknown"
     KNOBS.clear_faults()
-    lms_services.confirm_not_created(assignment=lost, actor=support, reason="Not in Canvas")
+    confirm_not_created(assignment=lost, actor=support, reason="Not in Canvas")
     AssignmentFactory(section=lms.section, title="Not pushed yet", due_at=lms.days(9))
 
     # Districts of every status (built first: discovery reconnects a revoked district).
@@ -177,14 +180,14 @@ def _build(support, superuser) -> dict:
         waiting={"reason": "rate_limit", "until": (timezone.now() + timedelta(minutes=5)).isoformat()})
 
     # District linking: candidates, requests pending (self-serve, verification link), rejected.
-    linking.refresh_district_candidates(queue=False)
-    linking.request_district_link(organization=unlinked_org, district=unlinked, requested_by=org_admin)
-    linking.issue_verification_link(organization=unlinked_org, district=lms.district,
+    refresh_district_candidates(queue=False)
+    request_district_link(organization=unlinked_org, district=unlinked, requested_by=org_admin)
+    issue_verification_link(organization=unlinked_org, district=lms.district,
                                     requested_by=org_admin)
     maple = OrganizationFactory(name="Maple County Schools", state="OR")
     OrganizationEmailDomainFactory(organization=maple, domain="maple.k12.or.us")
-    wrong = linking.request_district_link(organization=maple, district=demo, requested_by=org_admin)
-    linking.reject_link_request(link_request=wrong, actor=support, note="Not their district")
+    wrong = request_district_link(organization=maple, district=demo, requested_by=org_admin)
+    reject_link_request(link_request=wrong, actor=support, note="Not their district")
 
     # Product schools of the linked organization, and their matches.
     OrganizationEmailDomainFactory(organization=linked_org, domain="demo.k12.example.us")

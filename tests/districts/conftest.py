@@ -7,36 +7,23 @@ so discovery, token look-ups and token checks run the real flows against sandbox
 import random
 
 import pytest
-from django.core.cache import cache
 
-from clever.client import CleverClient
+from districts import services
+from districts.models import District
 from sandbox import services as sandbox
 
 
-@pytest.fixture(autouse=True)
-def empty_cache():
-    """District tokens are cached by Clever ID: start and end every test with none."""
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @pytest.fixture
-def make_client(fake_clock):
+def make_client(fake_clock, make_clever_client):
     """``make_client(**overrides)``: the app's client on the fake clock (backoff never sleeps)."""
-    clients = []
 
     def build(**overrides):
         options = {"clock": fake_clock, "sleep": fake_clock.sleep, "rng": random.Random(3),
                    "max_retries": 1}
         options.update(overrides)
-        client = CleverClient(**options)
-        clients.append(client)
-        return client
+        return make_clever_client(**options)
 
-    yield build
-    for client in clients:
-        client.close()
+    return build
 
 
 @pytest.fixture
@@ -52,14 +39,16 @@ def make_sandbox_district(sandbox_app):
     return build
 
 
+@pytest.fixture
+def pair(make_sandbox_district, clever):
+    """A sandbox district and the District row discovery made for it."""
+    remote = make_sandbox_district("Springfield Unified")
+    services.discover_districts(client=clever)
+    return remote, District.objects.get(clever_id=remote.id)
+
+
 def live_token(sandbox_district) -> str:
     return sandbox.district_token(sandbox_district).access_token
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """Staff users come from UserFactory, which hashes a password: MD5 keeps that instant."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.factories import OrganizationFactory, UserFactory
+from core.admin import SUPPORT_GROUP, is_support
 from districts import crypto, services
-from districts.admin import SUPPORT_GROUP, is_support
 from districts.models import District, DistrictAudit, DistrictStatus
 from rostering.models import ChangeHold, SyncRun
 from sandbox import services as sandbox
@@ -25,21 +25,6 @@ from sandbox import services as sandbox
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "admin:districts_district_changelist"
-
-
-@pytest.fixture
-def support_user(db):
-    user = UserFactory(username="helpdesk", is_staff=True)
-    user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
-    return user
-
-
-@pytest.fixture
-def support(support_user):
-    """A browser logged in as support staff (a fresh Django test client)."""
-    browser = Client()
-    browser.force_login(support_user)
-    return browser
 
 
 @pytest.fixture
@@ -53,13 +38,6 @@ def other_staff(db):
     browser = Client()
     browser.force_login(user)
     return browser
-
-
-@pytest.fixture
-def pair(make_sandbox_district, clever):
-    remote = make_sandbox_district("Springfield Unified")
-    services.discover_districts(client=clever)
-    return remote, District.objects.get(clever_id=remote.id)
 
 
 def change_url(district):

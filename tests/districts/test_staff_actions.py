@@ -7,13 +7,6 @@ from sandbox import services as sandbox
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def pair(make_sandbox_district, clever):
-    remote = make_sandbox_district("Springfield Unified")
-    services.discover_districts(client=clever)
-    return remote, District.objects.get(clever_id=remote.id)
-
-
 def test_staff_disconnect_stops_syncs_and_discovery_keeps_it_disconnected(pair, staff, clever):
     remote, district = pair
     assert list(selectors.districts_needing_sync()) == [district]

@@ -9,7 +9,7 @@ import pytest
 
 from accounts.factories import OrganizationEmailDomainFactory, OrganizationFactory, UserFactory
 from districts.models import District, DistrictAudit, LinkMethod
-from matching import linking
+from matching.linking.refresh import refresh_district_candidates
 from matching.models import DistrictVerification
 from rostering.models import Person
 from sandbox import services
@@ -23,8 +23,7 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def world(clever_on_live_server, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def world(clever_on_live_server):
     sandbox_district = services.create_district(name="Juniper Flats Unified")
     admin_record = services.put_record(
         district=sandbox_district,
@@ -55,7 +54,7 @@ def world(clever_on_live_server, settings):
     admin = UserFactory(
         username="juniper-admin", organization=organization, is_organization_admin=True, password=PASSWORD
     )
-    linking.refresh_district_candidates(queue=False)
+    refresh_district_candidates(queue=False)
     return district, organization, admin, admin_record
 
 

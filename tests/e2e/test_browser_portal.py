@@ -12,14 +12,14 @@ import pytest
 
 from clever.client import CleverClient
 from clever.errors import InvalidGrant
-from sandbox import generator
+from sandbox.generator.districts import generate_district, load_district
 
 from .conftest import CALLBACK_PATH
 
 
 @pytest.fixture
 def teacher(clever_on_live_server):
-    district = generator.load_district(generator.generate_district(seed=11, students=500))
+    district = load_district(generate_district(seed=11, students=500))
     record = district.records.filter(is_teacher=True).order_by("clever_id").first()
     return record
 

@@ -28,12 +28,13 @@ from django.core.cache import cache
 from accounts.factories import OrganizationEmailDomainFactory, OrganizationFactory, UserFactory
 from districts.models import District, DistrictAudit
 from districts.services import discover_districts
-from matching import linking
+from matching.linking.refresh import refresh_district_candidates
+from matching.linking.selectors import Waiting, waiting_for
 from matching.models import DistrictLinkRequest
 from rostering import tasks
 from rostering.models import SyncRun
 from sandbox import services as sandbox
-from sandbox.generator import generate_district, load_district
+from sandbox.generator.districts import generate_district, load_district
 from sandbox.ids import new_id
 from tests.e2e.conftest import WIDTH, Screenshots
 
@@ -82,8 +83,6 @@ def madison(clever_on_live_server, settings):
     """A generated district of 120 students named "Madison Independent School District", discovered
     and synced (not linked), its Clever administrator, look-alike districts, and an organization
     with its admin."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    cache.clear()  # district tokens are cached by Clever district ID; generated IDs repeat
     sandbox.get_application()
     sandbox.set_redirect_uris(uris=[settings.CLEVER_REDIRECT_URI])
     generated = generate_district(seed=31, students=120, name="Madison Independent School District",
@@ -104,7 +103,7 @@ def madison(clever_on_live_server, settings):
     admin = UserFactory(username="pat.admin", first_name="Pat", last_name="Rivera",
                         email="pat@madisonlearning.example.org", organization=organization,
                         is_organization_admin=True, password=PASSWORD)
-    linking.refresh_district_candidates(queue=False)
+    refresh_district_candidates(queue=False)
     cache.clear()
     return district, organization, admin, admin_record
 
@@ -173,7 +172,7 @@ def test_an_organization_admin_finds_asks_verifies_and_sees_the_sync(madison, pa
     assert "Waiting for our support team to check it" in waiting
     assert "The verification link you sent also works until" in waiting
     link_request = DistrictLinkRequest.objects.get(district=district)
-    assert linking.waiting_for(link_request) == linking.Waiting.SUPPORT
+    assert waiting_for(link_request) == Waiting.SUPPORT
     shot(page, "waiting-for-support")
 
     # Verify with Clever as the district's administrator.
@@ -209,11 +208,9 @@ def test_an_organization_admin_finds_asks_verifies_and_sees_the_sync(madison, pa
 
 
 @pytest.fixture
-def cedar(clever_on_live_server, settings):
+def cedar(clever_on_live_server):
     """An unlinked district whose staff emails are on an organization's domain (real evidence),
     an organization only its name resembles, and both organizations' admins."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    cache.clear()
     sandbox_district = sandbox.create_district(name="Cedar Ridge Independent School District")
     school = sandbox.put_record(district=sandbox_district, record_type="schools",
                                 data={"id": new_id(), "name": "Cedar Ridge High School",
@@ -235,7 +232,7 @@ def cedar(clever_on_live_server, settings):
                             email="lee@cedarridge.k12.example.us", organization=organization,
                             is_organization_admin=True, password=PASSWORD)
     lookalike = OrganizationFactory(name="Cedar Ridge Academy", state="OR", nces_leaid="", mdr_number="")
-    linking.refresh_district_candidates(queue=False)
+    refresh_district_candidates(queue=False)
     cache.clear()
     return district, organization, org_admin, lookalike, admin_record
 

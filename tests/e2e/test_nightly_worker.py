@@ -14,7 +14,7 @@ from districts.models import District
 from districts.services import forget_cached_token
 from rostering.models import Person, School, Section, SectionMembership, SyncRun
 from rostering.tasks import nightly_sync
-from sandbox.generator import generate_district, load_district
+from sandbox.generator.districts import generate_district, load_district
 
 SEEDS = (9101, 9102, 9103)
 

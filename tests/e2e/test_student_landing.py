@@ -13,7 +13,6 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-from django.core.cache import cache
 
 from clever.client import CleverClient
 from lms.factories import AssignmentFactory, ResultFactory
@@ -28,7 +27,6 @@ pytestmark = pytest.mark.browser
 def classroom(clever_on_live_server, sandbox_app, fake_clock):
     """A class of three with assignments: the first student's grades approved on one, a draft
     on another; a classmate's approved grade."""
-    cache.clear()
     fake_clock.now = float(int(time.time()))
     client = CleverClient(clock=fake_clock, sleep=fake_clock.sleep, rng=random.Random(5))
 

@@ -29,7 +29,7 @@ from matching.services import match_district
 from rostering import tasks
 from rostering.models import ChangeHold, Person, SyncRun
 from sandbox import services as sandbox_services
-from sandbox.generator import generate_district, load_district
+from sandbox.generator.districts import generate_district, load_district
 from tests.e2e.conftest import Screenshots
 from tests.matching.conftest import product_copy, students
 
@@ -42,9 +42,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def world(transactional_db, live_server, settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STAFF_MFA_REQUIRED = False
-    cache.clear()  # district tokens are cached by Clever district ID; generated IDs repeat
     sandbox_services.get_application()
     sandbox_district = load_district(generate_district(seed=21, students=STUDENTS))
     discover_districts()

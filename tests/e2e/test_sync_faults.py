@@ -21,7 +21,7 @@ from districts.models import District
 from districts.services import forget_cached_token
 from rostering.models import SyncRequest, SyncRun
 from rostering.tasks import SYNC_RETRY_BACKOFF, request_sync
-from sandbox.generator import generate_district, load_district
+from sandbox.generator.districts import generate_district, load_district
 from tests.rostering.test_full_sync import assert_mirror_matches
 
 # How long a users page is held back, while the test strikes.

@@ -14,13 +14,12 @@ import random
 import time
 
 import pytest
-from django.core.cache import cache
 
 from accounts.factories import UserFactory
 from clever.client import CleverClient
 from lms.models import Assignment, CleverAssignment, LmsAudit, Result, SubmissionSync
 from rostering.models import Person
-from sandbox import lms as sandbox_lms
+from sandbox.lms import gradebook as sandbox_lms
 from tests.e2e.conftest import Screenshots
 from tests.lms.conftest import build_world
 
@@ -30,10 +29,8 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def classroom(transactional_db, live_server, sandbox_app, fake_clock, settings):
+def classroom(transactional_db, live_server, sandbox_app, fake_clock):
     """A Canvas district's class of three, mirrored by a real sync, and its teacher's account."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    cache.clear()
     fake_clock.now = float(int(time.time()))
     client = CleverClient(clock=fake_clock, sleep=fake_clock.sleep, rng=random.Random(3))
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core.cache import cache
 
 from accounts.factories import UserFactory
 from clever.client import CleverClient
@@ -28,18 +27,6 @@ from rostering.services.sync import run_sync
 from sandbox import services as sbx
 from sandbox.ids import new_id
 from sandbox.models import SandboxLmsAssignment, SandboxLmsSubmission
-
-
-@pytest.fixture(autouse=True)
-def fresh_token_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

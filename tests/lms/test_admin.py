@@ -8,10 +8,10 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.factories import UserFactory
-from districts.admin import SUPPORT_GROUP
-from lms import services
+from core.admin import SUPPORT_GROUP
 from lms.factories import AssignmentFactory, ResultFactory
 from lms.models import CleverAssignment, LmsAudit
+from lms.services.push import push_assignment
 from sandbox.knobs import KNOBS
 
 
@@ -27,9 +27,9 @@ def support(db):
 def test_support_sees_assignments_with_their_lms_state_and_problem(world, api, support):
     ok = AssignmentFactory(section=world.section, title="Fractions", due_at=world.days(3))
     ResultFactory(assignment=ok, student=world.students[0], points=8.25)
-    services.push_assignment(assignment_id=ok.pk, client=api)
+    push_assignment(assignment_id=ok.pk, client=api)
     bad = AssignmentFactory(section=world.section, title="Past", due_at=world.days(-3))
-    services.push_assignment(assignment_id=bad.pk, client=api)
+    push_assignment(assignment_id=bad.pk, client=api)
 
     listing = support.get(reverse("admin:lms_assignment_changelist")).content.decode()
     assert "Fractions" in listing and "In the LMS" in listing
@@ -45,7 +45,7 @@ def test_support_sees_assignments_with_their_lms_state_and_problem(world, api, s
 def test_support_reconciles_a_lost_create_by_linking_the_uuid(world, support):
     assignment = AssignmentFactory(section=world.section, due_at=world.days(3))
     KNOBS.add_fault("malformed_json", on_request=1, count=1, path_contains="/assignments")
-    assert services.push_assignment(assignment_id=assignment.pk).outcome == "unknown"
+    assert push_assignment(assignment_id=assignment.pk).outcome == "unknown"
     link = CleverAssignment.objects.get(assignment=assignment)
 
     queue = support.get(reverse("admin:lms_cleverassignment_changelist") + "?state=unknown")
@@ -67,7 +67,7 @@ def test_support_reconciles_a_lost_create_by_linking_the_uuid(world, support):
 def test_confirming_a_lost_create_made_nothing_asks_for_a_reason(world, support):
     assignment = AssignmentFactory(section=world.section, title="Decimals", due_at=world.days(3))
     KNOBS.add_fault("malformed_json", on_request=1, count=1, path_contains="/assignments")
-    assert services.push_assignment(assignment_id=assignment.pk).outcome == "unknown"
+    assert push_assignment(assignment_id=assignment.pk).outcome == "unknown"
     link = CleverAssignment.objects.get(assignment=assignment)
     url = reverse("admin:lms_cleverassignment_not_created", args=[link.pk])
 

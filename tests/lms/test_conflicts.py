@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from lms import services
 from lms.factories import AssignmentFactory, ResultFactory
 from lms.models import Result, SubmissionSync
-from sandbox import lms as sandbox_lms
+from lms.services.pull import pull_assignment
+from lms.services.push import push_assignment
+from lms.services.reconcile import override_lms_edit
+from lms.services.writes import record_result
 from sandbox.knobs import KNOBS
+from sandbox.lms import gradebook as sandbox_lms
 
 
 def pushed_assignment(world, api, points=None):
@@ -14,7 +17,7 @@ def pushed_assignment(world, api, points=None):
     for n, student in enumerate(world.students):
         ResultFactory(assignment=assignment, student=student,
                       points=points[n] if points else 5.0 + n)
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)
+    report = push_assignment(assignment_id=assignment.pk, client=api)
     assert report.sent == len(world.students)
     return assignment, world.link(assignment).clever_id
 
@@ -30,7 +33,7 @@ def test_a_teacher_edit_in_the_lms_is_read_back_and_kept(world, api, clock):
     sandbox_lms.teacher_edit_submission(assignment_id=uuid, user_id=edited.clever_id,
                                         grade_points=9.5, grade_comment="Regraded by hand")
 
-    pulled = services.pull_assignment(assignment_id=assignment.pk, client=api)
+    pulled = pull_assignment(assignment_id=assignment.pk, client=api)
 
     assert pulled.outcome == "ok" and pulled.lms_edits_found == 1 and pulled.pages == 1
     sync = sync_of(assignment, edited)
@@ -42,8 +45,8 @@ def test_a_teacher_edit_in_the_lms_is_read_back_and_kept(world, api, clock):
 
     # The product's grades change for everyone: the edited student is not overwritten.
     for student in world.students:
-        services.record_result(assignment=assignment, student=student, points=1.0, approve=True)
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)
+        record_result(assignment=assignment, student=student, points=1.0, approve=True)
+    report = push_assignment(assignment_id=assignment.pk, client=api)
     assert report.sent == len(world.students) - 1 and report.kept_lms_edits == 1
     assert world.lms_submission(uuid, edited)["grade_points"] == 9.5
     assert world.lms_submission(uuid, edited)["grade_comment"] == "Regraded by hand"
@@ -57,9 +60,9 @@ def test_an_edit_made_between_pulls_is_caught_by_the_read_before_writing(world, 
     edited = world.students[0]
     sandbox_lms.teacher_edit_submission(assignment_id=uuid, user_id=edited.clever_id,
                                         grade_points=2.0)
-    services.record_result(assignment=assignment, student=edited, points=7.0, approve=True)
+    record_result(assignment=assignment, student=edited, points=7.0, approve=True)
 
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)
+    report = push_assignment(assignment_id=assignment.pk, client=api)
 
     assert report.lms_edits_found == 1 and report.sent == 0 and report.kept_lms_edits == 1
     assert world.lms_submission(uuid, edited)["grade_points"] == 2.0
@@ -68,14 +71,14 @@ def test_an_edit_made_between_pulls_is_caught_by_the_read_before_writing(world, 
 
 def test_a_grade_entered_in_the_lms_before_ours_is_not_overwritten(world, api):
     assignment = AssignmentFactory(section=world.section, due_at=world.days(5))
-    services.push_assignment(assignment_id=assignment.pk, client=api)  # created, no grades yet
+    push_assignment(assignment_id=assignment.pk, client=api)  # created, no grades yet
     uuid = world.link(assignment).clever_id
     first = world.students[0]
     sandbox_lms.teacher_edit_submission(assignment_id=uuid, user_id=first.clever_id, grade_points=4.0)
     for student in world.students:
         ResultFactory(assignment=assignment, student=student, points=8.0)
 
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)
+    report = push_assignment(assignment_id=assignment.pk, client=api)
 
     assert report.sent == len(world.students) - 1 and report.kept_lms_edits == 1
     assert world.lms_submission(uuid, first)["grade_points"] == 4.0
@@ -88,12 +91,12 @@ def test_the_teacher_can_send_the_product_grade_over_an_lms_edit(world, api, dja
     assignment, uuid = pushed_assignment(world, api)
     edited = world.students[0]
     sandbox_lms.teacher_edit_submission(assignment_id=uuid, user_id=edited.clever_id, grade_points=3.0)
-    services.pull_assignment(assignment_id=assignment.pk, client=api)
+    pull_assignment(assignment_id=assignment.pk, client=api)
     assert sync_of(assignment, edited).status == "lms_edited"
 
-    services.override_lms_edit(assignment=assignment, student_clever_id=edited.clever_id,
-                               actor=teacher_user, reason="regraded")
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)
+    override_lms_edit(assignment=assignment, student_clever_id=edited.clever_id,
+                      actor=teacher_user, reason="regraded")
+    report = push_assignment(assignment_id=assignment.pk, client=api)
 
     assert report.sent == 1
     assert world.lms_submission(uuid, edited)["grade_points"] == 5.0
@@ -106,28 +109,28 @@ def test_state_changes_and_late_flags_from_the_lms_are_not_grade_edits(world, ap
     student = world.students[0]
     sandbox_lms.student_submit(assignment_id=uuid, user_id=student.clever_id,
                                now=world.days(9))  # after the due date: flagged late
-    pulled = services.pull_assignment(assignment_id=assignment.pk, client=api)
+    pulled = pull_assignment(assignment_id=assignment.pk, client=api)
     assert pulled.lms_edits_found == 0
     sync = sync_of(assignment, student)
     assert sync.status == "pushed" and sync.lms_state == "submitted"
     assert sync.lms_value["flags"] == ["late"]
 
     # A later grade push keeps the LMS's own "late" flag.
-    services.record_result(assignment=assignment, student=student, points=9.0, approve=True)
-    services.push_assignment(assignment_id=assignment.pk, client=api)
+    record_result(assignment=assignment, student=student, points=9.0, approve=True)
+    push_assignment(assignment_id=assignment.pk, client=api)
     submission = world.lms_submission(uuid, student)
     assert submission["grade_points"] == 9.0 and submission["flags"] == ["late"]
 
 
 def test_an_expired_next_link_starts_the_listing_over(world, api, monkeypatch):
-    monkeypatch.setattr(services, "SUBMISSIONS_PAGE_SIZE", 2)
+    monkeypatch.setattr("lms.services.pull.SUBMISSIONS_PAGE_SIZE", 2)
     assignment, uuid = pushed_assignment(world, api)
     last = world.students[-1]
     sandbox_lms.teacher_edit_submission(assignment_id=uuid, user_id=last.clever_id, grade_points=1.5)
     # The second page is asked for more than two hours after the first was served.
     KNOBS.add_fault("slow", on_request=2, delay=2 * 3600 + 60, path_contains="/submissions")
 
-    pulled = services.pull_assignment(assignment_id=assignment.pk, client=api)
+    pulled = pull_assignment(assignment_id=assignment.pk, client=api)
 
     assert pulled.outcome == "ok"
     assert pulled.restarts == 1

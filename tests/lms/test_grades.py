@@ -1,5 +1,5 @@
 """A teacher's grades for the class: on one form or from a CSV file, all or nothing, every
-problem said in words (``services.record_grades``/``import_grades``, ``forms.GradesCsvForm``)."""
+problem said in words (``record_grades``/``import_grades``, ``forms.GradesCsvForm``)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from lms import forms, services
+from lms import forms
+from lms.errors import GradesRefused
 from lms.factories import AssignmentFactory, ResultFactory
 from lms.models import GradingType, Result, SyncPolicy
+from lms.services.grades import Grade, import_grades, record_grades
 from rostering.models import Person
 
 
@@ -27,8 +29,8 @@ def results(assignment) -> dict[str, tuple[float | None, str, str]]:
             for r in Result.objects.filter(assignment=assignment).select_related("student")}
 
 
-def grade(student, points=None, **values) -> services.Grade:
-    return services.Grade(student=student, points=points, **values)
+def grade(student, points=None, **values) -> Grade:
+    return Grade(student=student, points=points, **values)
 
 
 def test_grades_are_saved_as_drafts_then_approved_and_only_approval_sends_them(
@@ -37,7 +39,7 @@ def test_grades_are_saved_as_drafts_then_approved_and_only_approval_sends_them(
                              sync_policy=SyncPolicy.ON_CREATE)
     first, second, third = world.students[:3]
     with django_capture_on_commit_callbacks() as pushes:
-        saved = services.record_grades(assignment=quiz, grades={
+        saved = record_grades(assignment=quiz, grades={
             first.pk: grade(first, 8, comment="Well done"), second.pk: grade(second, 6.5)},
             approve=False, actor=teacher_user)
     assert (saved.saved, saved.approved) == (2, 0) and not pushes
@@ -45,7 +47,7 @@ def test_grades_are_saved_as_drafts_then_approved_and_only_approval_sends_them(
 
     # "Save and approve": the unchanged drafts are approved, a new grade too; one push.
     with django_capture_on_commit_callbacks() as pushes:
-        saved = services.record_grades(assignment=quiz, grades={
+        saved = record_grades(assignment=quiz, grades={
             first.pk: grade(first, 8, comment="Well done"), second.pk: grade(second, 6.5),
             third.pk: grade(third, 10)}, approve=True, actor=teacher_user)
     assert (saved.saved, saved.approved, saved.unchanged) == (1, 3, 2) and len(pushes) == 1
@@ -54,7 +56,7 @@ def test_grades_are_saved_as_drafts_then_approved_and_only_approval_sends_them(
 
     # Saving drafts again leaves the unchanged approved grades approved (they stay in the LMS's
     # queue); only a changed one becomes a draft.
-    saved = services.record_grades(assignment=quiz, grades={
+    saved = record_grades(assignment=quiz, grades={
         first.pk: grade(first, 8, comment="Well done"), second.pk: grade(second, 7)},
         approve=False, actor=teacher_user)
     assert (saved.saved, saved.approved) == (1, 0)
@@ -63,8 +65,8 @@ def test_grades_are_saved_as_drafts_then_approved_and_only_approval_sends_them(
 
 def test_one_refused_grade_saves_none_and_each_problem_is_in_words(world, quiz, teacher_user):
     first, second, third, fourth = world.students[:4]
-    with pytest.raises(services.GradesRefused) as refused:
-        services.record_grades(assignment=quiz, grades={
+    with pytest.raises(GradesRefused) as refused:
+        record_grades(assignment=quiz, grades={
             1: grade(first, 8), 2: grade(second, 12), 3: grade(third, -1),
             4: grade(world.teacher, 5), 5: grade(fourth, None), 6: grade(first, 1, comment="x" * 1001)},
             approve=True, actor=teacher_user)
@@ -82,18 +84,18 @@ def test_pass_fail_and_letter_grades_take_their_own_values(world, teacher_user):
     pass_fail = AssignmentFactory(section=world.section, due_at=world.days(3),
                                   grading_type=GradingType.PASS_FAIL, points_possible=None)
     first, second = world.students[:2]
-    with pytest.raises(services.GradesRefused) as refused:
-        services.record_grades(assignment=pass_fail, grades={1: grade(first, grade="maybe")},
-                               approve=False, actor=teacher_user)
+    with pytest.raises(GradesRefused) as refused:
+        record_grades(assignment=pass_fail, grades={1: grade(first, grade="maybe")},
+                      approve=False, actor=teacher_user)
     assert refused.value.problems == {1: "Enter “pass” or “fail”."}
-    services.record_grades(assignment=pass_fail, grades={1: grade(first, grade="Pass")},
-                           approve=False, actor=teacher_user)
+    record_grades(assignment=pass_fail, grades={1: grade(first, grade="Pass")},
+                  approve=False, actor=teacher_user)
     assert Result.objects.get(assignment=pass_fail).grade == "pass"
 
     letter = AssignmentFactory(section=world.section, due_at=world.days(3),
                                grading_type=GradingType.LETTER_GRADE, points_possible=100)
-    services.record_grades(assignment=letter, grades={1: grade(first, 91, grade=" A- "),
-                                                      2: grade(second, grade="B")},
+    record_grades(assignment=letter, grades={1: grade(first, 91, grade=" A- "),
+                  2: grade(second, grade="B")},
                            approve=False, actor=teacher_user)
     assert {(r.points, r.grade) for r in Result.objects.filter(assignment=letter)} == {
         (91.0, "A-"), (None, "B")}
@@ -111,8 +113,8 @@ def read_csv(assignment, content) -> forms.GradesCsvForm:
 def import_csv(assignment, content, actor, approve=False):
     form = read_csv(assignment, content)
     assert form.is_valid(), form.errors
-    return services.import_grades(assignment=assignment, lines=form.cleaned_data["file"],
-                                  approve=approve, actor=actor)
+    return import_grades(assignment=assignment, lines=form.cleaned_data["file"],
+                         approve=approve, actor=actor)
 
 
 def test_a_csv_names_students_by_number_sis_id_email_or_name(world, quiz, teacher_user):
@@ -147,7 +149,7 @@ def test_a_partly_wrong_csv_saves_nothing_and_says_what_is_wrong_on_each_line(wo
            ",1001,,Good effort\n"
            ",1003,3,Well, done\n"
            "=1+1,,2,\n")
-    with pytest.raises(services.GradesRefused) as refused:
+    with pytest.raises(GradesRefused) as refused:
         import_csv(quiz, csv, teacher_user)
     assert refused.value.problems == {
         3: "No student in this class has the name “Nobody Here”.",

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from lms import services
 from lms.factories import AssignmentFactory, ResultFactory
 from lms.models import CleverAssignment, GradingType, Result, SubmissionSync
+from lms.services.payloads import clever_time
+from lms.services.pull import pull_assignment
+from lms.services.push import push_assignment
+from lms.services.writes import (
+    approve_results,
+    create_assignment,
+    delete_assignment,
+    record_result,
+    update_assignment,
+)
 from sandbox.knobs import KNOBS
 
 
@@ -17,17 +26,17 @@ def grade_section(world, assignment, points=None):
 
 
 def test_create_and_push_grades_for_a_whole_section(world, api):
-    assignment = services.create_assignment(
+    assignment = create_assignment(
         section=world.section, title="Chapter 3 quiz", description="Linear equations",
         due_at=world.days(7), points_possible=10, submission_types=["text"],
     )
     for n, student in enumerate(world.students):
-        services.record_result(assignment=assignment, student=student, points=5.5 + n,
-                               comment=f"Good work {n}" if n % 2 else "",
-                               source="auto")
+        record_result(assignment=assignment, student=student, points=5.5 + n,
+                      comment=f"Good work {n}" if n % 2 else "",
+                      source="auto")
     before = KNOBS.api_requests
 
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)
+    report = push_assignment(assignment_id=assignment.pk, client=api)
 
     assert report.outcome == "ok" and report.created
     assert report.sent == len(world.students)
@@ -53,19 +62,19 @@ def test_create_and_push_grades_for_a_whole_section(world, api):
 def test_pushing_the_same_grades_again_sends_nothing(world, api):
     assignment = AssignmentFactory(section=world.section, due_at=world.days(3))
     grade_section(world, assignment)
-    services.push_assignment(assignment_id=assignment.pk, client=api)
+    push_assignment(assignment_id=assignment.pk, client=api)
     before = KNOBS.api_requests
 
-    again = services.push_assignment(assignment_id=assignment.pk, client=api)
+    again = push_assignment(assignment_id=assignment.pk, client=api)
 
     assert KNOBS.api_requests == before and again.requests == 0
     assert again.unchanged == len(world.students) and again.sent == 0
 
     # One grade changes: the submissions are read first (one page), then one PATCH.
     changed = Result.objects.get(assignment=assignment, student=world.students[2])
-    services.record_result(assignment=assignment, student=world.students[2], points=9.0,
-                           approve=True)
-    third = services.push_assignment(assignment_id=assignment.pk, client=api)
+    record_result(assignment=assignment, student=world.students[2], points=9.0,
+                  approve=True)
+    third = push_assignment(assignment_id=assignment.pk, client=api)
     assert third.sent == 1 and third.unchanged == len(world.students) - 1
     assert KNOBS.api_requests - before == 2
     uuid = world.link(assignment).clever_id
@@ -77,32 +86,32 @@ def test_draft_results_are_not_pushed_until_approved(world, api, django_user_mod
     teacher_user = django_user_model.objects.create(username="tess")
     assignment = AssignmentFactory(section=world.section, due_at=world.days(3),
                                    auto_approve_autograded=False)
-    services.record_result(assignment=assignment, student=world.students[0], points=7,
-                           source="auto")
+    record_result(assignment=assignment, student=world.students[0], points=7,
+                  source="auto")
     assert Result.objects.get(assignment=assignment).status == "draft"
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)
+    report = push_assignment(assignment_id=assignment.pk, client=api)
     assert report.created and report.sent == 0
 
-    assert services.approve_results(assignment=assignment, actor=teacher_user) == 1
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)
+    assert approve_results(assignment=assignment, actor=teacher_user) == 1
+    report = push_assignment(assignment_id=assignment.pk, client=api)
     assert report.sent == 1
     assert world.lms_submission(world.link(assignment).clever_id, world.students[0])["grade_points"] == 7
 
 
 def test_assignment_changes_are_patched_only_when_content_changed(world, api):
     assignment = AssignmentFactory(section=world.section, due_at=world.days(3))
-    services.push_assignment(assignment_id=assignment.pk, client=api)
+    push_assignment(assignment_id=assignment.pk, client=api)
     before = KNOBS.api_requests
-    services.push_assignment(assignment_id=assignment.pk, client=api)
+    push_assignment(assignment_id=assignment.pk, client=api)
     assert KNOBS.api_requests == before
 
-    services.update_assignment(assignment=assignment, title="Chapter 3 quiz (retake)",
-                               due_at=world.days(5))
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)
+    update_assignment(assignment=assignment, title="Chapter 3 quiz (retake)",
+                      due_at=world.days(5))
+    report = push_assignment(assignment_id=assignment.pk, client=api)
     assert report.updated and KNOBS.api_requests - before == 1
     (lms_assignment,) = world.sandbox_assignments()
     assert lms_assignment.data["title"] == "Chapter 3 quiz (retake)"
-    assert lms_assignment.data["due_date"] == services.clever_time(world.days(5))
+    assert lms_assignment.data["due_date"] == clever_time(world.days(5))
 
 
 @pytest.mark.parametrize(
@@ -121,7 +130,7 @@ def test_grades_take_the_form_the_grading_type_needs(lms_world, api, grading_typ
                                    grading_type=grading_type)
     ResultFactory(assignment=assignment, student=world.students[0], points=points, grade=grade,
                   flags=["late"] if grading_type == GradingType.PASS_FAIL else [])
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)
+    report = push_assignment(assignment_id=assignment.pk, client=api)
     assert report.sent == 1
     submission = world.lms_submission(world.link(assignment).clever_id, world.students[0])
     for key, value in expected.items():
@@ -133,7 +142,7 @@ def test_flags_and_excused_without_points(world, api):
     assignment = AssignmentFactory(section=world.section, due_at=world.days(3))
     ResultFactory(assignment=assignment, student=world.students[0], points=None,
                   flags=["excused"])
-    services.push_assignment(assignment_id=assignment.pk, client=api)
+    push_assignment(assignment_id=assignment.pk, client=api)
     submission = world.lms_submission(world.link(assignment).clever_id, world.students[0])
     assert submission["flags"] == ["excused"]
     assert not submission.get("grade_points")
@@ -145,10 +154,10 @@ def test_canvas_gets_display_date_and_others_start_date(lms_world, api):
         world = lms_world(lms_type=lms_type, name=f"{lms_type} district")
         assignment = AssignmentFactory(section=world.section, due_at=world.days(7),
                                        start_at=world.days(1))
-        report = services.push_assignment(assignment_id=assignment.pk, client=api)
+        report = push_assignment(assignment_id=assignment.pk, client=api)
         assert report.created, report.message
         data = world.sandbox_assignments().get().data
-        assert data[key] == services.clever_time(world.days(1))
+        assert data[key] == clever_time(world.days(1))
         assert data[absent] is None
         assert "state" not in world.link(assignment).pushed_content
         assert data["state"] == "scheduled"
@@ -158,12 +167,12 @@ def test_google_classroom_submissions_have_no_id(lms_world, api):
     world = lms_world(lms_type="google_classroom", students=3)
     assignment = AssignmentFactory(section=world.section, due_at=world.days(3))
     grade_section(world, assignment)
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)
+    report = push_assignment(assignment_id=assignment.pk, client=api)
     assert report.sent == 3
     syncs = SubmissionSync.objects.filter(assignment=assignment)
     assert {s.lms_submission_id for s in syncs} == {""}
     assert all(s.status == "pushed" for s in syncs)
-    pulled = services.pull_assignment(assignment_id=assignment.pk, client=api)
+    pulled = pull_assignment(assignment_id=assignment.pk, client=api)
     assert pulled.outcome == "ok" and pulled.lms_edits_found == 0
 
 
@@ -171,7 +180,7 @@ def test_students_not_matched_in_the_lms_are_marked_not_skipped_silently(lms_wor
     world = lms_world(students=4, unmatched_students=1)
     assignment = AssignmentFactory(section=world.section, due_at=world.days(3))
     grade_section(world, assignment)
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)
+    report = push_assignment(assignment_id=assignment.pk, client=api)
     assert report.sent == 3 and report.not_in_lms == 1
     statuses = sorted(SubmissionSync.objects.filter(assignment=assignment)
                       .values_list("status", flat=True))
@@ -180,10 +189,10 @@ def test_students_not_matched_in_the_lms_are_marked_not_skipped_silently(lms_wor
 
 def test_deleting_an_assignment_deletes_it_in_the_lms(world, api):
     assignment = AssignmentFactory(section=world.section, due_at=world.days(3))
-    services.push_assignment(assignment_id=assignment.pk, client=api)
+    push_assignment(assignment_id=assignment.pk, client=api)
     assert world.sandbox_assignments().count() == 1
-    services.delete_assignment(assignment=assignment)
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)
+    delete_assignment(assignment=assignment)
+    report = push_assignment(assignment_id=assignment.pk, client=api)
     assert report.deleted
     assert world.sandbox_assignments().count() == 0
     assert world.link(assignment).state == "deleted"
@@ -198,8 +207,8 @@ def test_logs_carry_no_token_grade_comment_or_name(world, api, caplog):
         ResultFactory(assignment=assignment, student=student, points=7.3125,
                       comment="Remarkable-essay-comment")
     KNOBS.add_fault("status", status=503, on_request=2, count=1, path_contains="/submissions/")
-    services.push_assignment(assignment_id=assignment.pk, client=api)
-    services.pull_assignment(assignment_id=assignment.pk, client=api)
+    push_assignment(assignment_id=assignment.pk, client=api)
+    pull_assignment(assignment_id=assignment.pk, client=api)
 
     token = sbx.district_token(world.sandbox_district).access_token
     assert "lms: push of assignment" in caplog.text

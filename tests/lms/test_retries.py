@@ -9,9 +9,13 @@ import requests
 from django.utils import timezone
 from requests.adapters import BaseAdapter
 
-from lms import services, tasks
+from lms import tasks
+from lms.errors import LmsInputError
 from lms.factories import AssignmentFactory, ResultFactory
 from lms.models import CleverAssignment, LmsAudit, SubmissionSync
+from lms.services.push import push_assignment
+from lms.services.reconcile import confirm_not_created, link_clever_assignment
+from lms.services.writes import record_result
 from sandbox.knobs import KNOBS
 from sandbox.transport import InProcessAdapter
 
@@ -27,7 +31,7 @@ def test_a_5xx_on_a_grade_is_retried_by_the_client_with_backoff(world, api, cloc
     assignment = graded(world)
     KNOBS.add_fault("status", status=503, on_request=3, count=2, path_contains="/submissions/")
 
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)
+    report = push_assignment(assignment_id=assignment.pk, client=api)
 
     assert report.outcome == "ok" and report.sent == len(world.students)
     assert report.requests == 1 + len(world.students) + 2  # two answers were 503s
@@ -48,7 +52,7 @@ def test_a_5xx_on_create_is_retried_by_the_task_and_makes_one_assignment(world, 
     assert "Clever is not answering right now (HTTP 503)" in link.problem_message
     assert world.sandbox_assignments().count() == 0
 
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)  # the retry
+    report = push_assignment(assignment_id=assignment.pk, client=api)  # the retry
     assert report.created and report.sent == len(world.students)
     assert world.sandbox_assignments().count() == 1
     assert world.link(assignment).create_attempts == 2
@@ -56,19 +60,19 @@ def test_a_5xx_on_create_is_retried_by_the_task_and_makes_one_assignment(world, 
 
 def test_grade_pushes_that_keep_failing_stop_and_resume_where_they_were(world, api):
     assignment = graded(world)
-    services.push_assignment(assignment_id=assignment.pk, client=api)  # created + graded
+    push_assignment(assignment_id=assignment.pk, client=api)  # created + graded
     for student in world.students:
-        services.record_result(assignment=assignment, student=student, points=3.0, approve=True)
+        record_result(assignment=assignment, student=student, points=3.0, approve=True)
     # From the third PATCH on, every answer is a 502: more than the client retries.
     KNOBS.add_fault("status", status=502, on_request=3, count=50, path_contains="/submissions/")
     api.max_retries = 1
 
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)
+    report = push_assignment(assignment_id=assignment.pk, client=api)
 
     assert report.outcome == "temporary" and report.retryable and report.sent == 2
     KNOBS.clear_faults()
     before = KNOBS.api_requests
-    retry = services.push_assignment(assignment_id=assignment.pk, client=api)
+    retry = push_assignment(assignment_id=assignment.pk, client=api)
     assert retry.sent == len(world.students) - 2 and retry.unchanged == 2
     assert KNOBS.api_requests - before == 1 + len(world.students) - 2  # read, then the rest
 
@@ -79,7 +83,7 @@ def test_rate_limit_is_paced_from_headers_without_429s(lms_world, api, clock):
     clock.now = (clock.now // 60 + 1) * 60  # a fresh window: the setup's requests are behind
     assignment = graded(world)
 
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)
+    report = push_assignment(assignment_id=assignment.pk, client=api)
 
     assert report.sent == 8 and report.requests == 9
     assert report.rate_limited == 0  # waited for the window instead of earning 429s
@@ -93,7 +97,7 @@ def test_a_429_is_waited_out_and_the_push_completes(world, api, clock):
     token = _token_of(world)
     for _ in range(3):
         KNOBS.rate_limit(token)
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)
+    report = push_assignment(assignment_id=assignment.pk, client=api)
     assert report.outcome == "ok" and report.sent == len(world.students)
     assert report.rate_limited >= 1
 
@@ -110,7 +114,7 @@ def test_a_lost_create_answer_is_never_posted_again_until_support_reconciles(wor
     # Clever creates the assignment, but the answer is cut off mid-JSON.
     KNOBS.add_fault("malformed_json", on_request=1, count=1, path_contains="/assignments")
 
-    first = services.push_assignment(assignment_id=assignment.pk, client=api)
+    first = push_assignment(assignment_id=assignment.pk, client=api)
 
     assert first.outcome == "unknown" and not first.retryable
     link = world.link(assignment)
@@ -119,18 +123,18 @@ def test_a_lost_create_answer_is_never_posted_again_until_support_reconciles(wor
     assert world.sandbox_assignments().count() == 1
 
     before = KNOBS.api_requests
-    retried = services.push_assignment(assignment_id=assignment.pk, client=api)
+    retried = push_assignment(assignment_id=assignment.pk, client=api)
     assert retried.outcome == "unknown" and KNOBS.api_requests == before  # no second POST
     assert tasks.push_assignment(assignment.pk)["outcome"] == "unknown"
     assert world.sandbox_assignments().count() == 1
 
     # Support finds it in the LMS and links it (checked with a GET); the push then goes on.
     existing = str(world.sandbox_assignments().get().id)
-    with pytest.raises(services.LmsInputError):
-        services.link_clever_assignment(assignment=assignment, clever_id="not-a-uuid", actor=support,
-                                        client=api)
-    services.link_clever_assignment(assignment=assignment, clever_id=existing, actor=support, client=api)
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)
+    with pytest.raises(LmsInputError):
+        link_clever_assignment(assignment=assignment, clever_id="not-a-uuid", actor=support,
+                               client=api)
+    link_clever_assignment(assignment=assignment, clever_id=existing, actor=support, client=api)
+    report = push_assignment(assignment_id=assignment.pk, client=api)
     assert report.sent == len(world.students)
     assert world.sandbox_assignments().count() == 1
     assert world.link(assignment).clever_id == existing
@@ -141,10 +145,10 @@ def test_a_lost_answer_confirmed_not_created_is_created_once(world, api, django_
     support = django_user_model.objects.create(username="support", is_staff=True)
     assignment = graded(world)
     KNOBS.add_fault("html", status=502, on_request=1, count=1, path_contains="/assignments")
-    assert services.push_assignment(assignment_id=assignment.pk, client=api).outcome == "unknown"
+    assert push_assignment(assignment_id=assignment.pk, client=api).outcome == "unknown"
     assert world.sandbox_assignments().count() == 0  # the gateway's 502: nothing made here
-    services.confirm_not_created(assignment=assignment, actor=support, reason="Not in the LMS")
-    assert services.push_assignment(assignment_id=assignment.pk, client=api).created
+    confirm_not_created(assignment=assignment, actor=support, reason="Not in the LMS")
+    assert push_assignment(assignment_id=assignment.pk, client=api).created
     assert world.sandbox_assignments().count() == 1
 
 
@@ -175,8 +179,8 @@ def test_a_read_timeout_after_the_post_leaves_one_assignment(world, make_client)
     client = make_client(http_adapter=adapter)
     assignment = graded(world)
 
-    first = services.push_assignment(assignment_id=assignment.pk, client=client)
-    second = services.push_assignment(assignment_id=assignment.pk, client=client)
+    first = push_assignment(assignment_id=assignment.pk, client=client)
+    second = push_assignment(assignment_id=assignment.pk, client=client)
 
     assert first.outcome == second.outcome == "unknown"
     assert world.sandbox_assignments().count() == 1
@@ -191,16 +195,16 @@ def test_writes_use_the_lms_write_timeout(world, make_client, settings):
     adapter.armed = False
     client = make_client(http_adapter=adapter)
     assignment = graded(world)
-    services.push_assignment(assignment_id=assignment.pk, client=client)
+    push_assignment(assignment_id=assignment.pk, client=client)
     writes = [t for m, t in adapter.timeouts if m in ("POST", "PATCH")]
     assert writes and set(writes) == {60.0}
 
 
 def test_a_redelivered_push_after_success_makes_no_second_assignment(world, api):
     assignment = graded(world)
-    services.push_assignment(assignment_id=assignment.pk, client=api)
+    push_assignment(assignment_id=assignment.pk, client=api)
     before = KNOBS.api_requests
-    services.push_assignment(assignment_id=assignment.pk, client=api)  # the same message again
+    push_assignment(assignment_id=assignment.pk, client=api)  # the same message again
     assert KNOBS.api_requests == before
     assert world.sandbox_assignments().count() == 1
     pushed = SubmissionSync.objects.filter(assignment=assignment, status="pushed")
@@ -211,12 +215,12 @@ def test_a_worker_that_died_mid_create_is_not_retried_blindly(world, api):
     assignment = graded(world)
     CleverAssignment.objects.filter(assignment=assignment).update(
         state="creating", create_started_at=timezone.now() - timedelta(minutes=1), create_attempts=1)
-    busy = services.push_assignment(assignment_id=assignment.pk, client=api)
+    busy = push_assignment(assignment_id=assignment.pk, client=api)
     assert busy.outcome == "busy"  # maybe another worker is still waiting for Clever
 
     CleverAssignment.objects.filter(assignment=assignment).update(
         create_started_at=timezone.now() - timedelta(minutes=10))
-    stale = services.push_assignment(assignment_id=assignment.pk, client=api)
+    stale = push_assignment(assignment_id=assignment.pk, client=api)
     assert stale.outcome == "unknown"
     assert world.link(assignment).state == "unknown"
     assert world.sandbox_assignments().count() == 0
@@ -227,11 +231,11 @@ def test_a_rotated_district_token_is_looked_up_again(world, api):
     from sandbox import services as sbx
 
     assignment = graded(world)
-    services.push_assignment(assignment_id=assignment.pk, client=api)  # caches the token
+    push_assignment(assignment_id=assignment.pk, client=api)  # caches the token
     sbx.rotate_district_token(district=world.sandbox_district)
-    services.record_result(assignment=assignment, student=world.students[0], points=1.0, approve=True)
+    record_result(assignment=assignment, student=world.students[0], points=1.0, approve=True)
 
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)
+    report = push_assignment(assignment_id=assignment.pk, client=api)
 
     assert report.outcome == "ok" and report.sent == 1
     assert world.lms_submission(world.link(assignment).clever_id, world.students[0])["grade_points"] == 1.0
@@ -244,11 +248,11 @@ def test_a_revoked_token_stops_with_a_plain_reason(world, api):
     from sandbox import services as sbx
 
     assignment = graded(world)
-    services.push_assignment(assignment_id=assignment.pk, client=api)
+    push_assignment(assignment_id=assignment.pk, client=api)
     sbx.revoke_token(access_token=_token_of(world))
-    services.record_result(assignment=assignment, student=world.students[0], points=1.0, approve=True)
+    record_result(assignment=assignment, student=world.students[0], points=1.0, approve=True)
 
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)
+    report = push_assignment(assignment_id=assignment.pk, client=api)
 
     assert report.outcome == "token" and not report.retryable
     assert "Clever refused the district's token (401)" in world.link(assignment).problem_message
@@ -262,7 +266,7 @@ def test_a_429_that_outlasts_the_client_is_left_to_the_task_retry(world, make_cl
     KNOBS.rate_limit_per_minute = 1
     for _ in range(2):
         KNOBS.rate_limit(_token_of(world))
-    report = services.push_assignment(assignment_id=assignment.pk, client=client)
+    report = push_assignment(assignment_id=assignment.pk, client=client)
     assert report.outcome == "temporary" and report.retryable and report.rate_limited == 1
     assert world.link(assignment).state == "not_pushed"  # a 429 proves nothing was created
     assert "slow down" in world.link(assignment).problem_message
@@ -277,8 +281,8 @@ def test_the_push_task_retries_with_backoff_and_jitter():
 
 def test_one_refused_grade_does_not_stop_the_others(world, api):
     assignment = graded(world)
-    services.record_result(assignment=assignment, student=world.students[1], points=1e39, approve=True)
-    report = services.push_assignment(assignment_id=assignment.pk, client=api)
+    record_result(assignment=assignment, student=world.students[1], points=1e39, approve=True)
+    report = push_assignment(assignment_id=assignment.pk, client=api)
     assert report.outcome == "partial" and report.sent == len(world.students) - 1 and report.errors == 1
     sync = SubmissionSync.objects.get(assignment=assignment, student_clever_id=world.students[1].clever_id)
     assert sync.status == "error"
@@ -312,7 +316,7 @@ def test_the_intent_is_committed_before_the_post_and_the_uuid_right_after(lms_wo
     world = lms_world(students=2)
     assignment = graded(world)
     adapter = ChecksIntentBeforePost(assignment.pk)
-    report = services.push_assignment(assignment_id=assignment.pk, client=make_client(http_adapter=adapter))
+    report = push_assignment(assignment_id=assignment.pk, client=make_client(http_adapter=adapter))
     assert report.created
     assert adapter.seen == [("creating", False)]  # recorded and committed (no open transaction)
     assert world.link(assignment).state == "linked"

@@ -7,16 +7,19 @@ import pytest
 from django.urls import reverse
 
 from accounts.factories import UserFactory
-from lms import services
 from lms.factories import AssignmentFactory, ResultFactory
 from lms.models import GradingType
+from lms.services.pull import pull_assignment
+from lms.services.push import push_assignment
+from lms.services.writes import delete_assignment
 from rostering.models import Person, Section
-from sandbox import lms as sandbox_lms
+from sandbox.lms import gradebook as sandbox_lms
 
 
 @pytest.fixture
 def student_user(world):
-    user = UserFactory(username=f"clever-{world.students[0].clever_id}", first_name="",
+    clever_id = world.students[0].clever_id
+    user = UserFactory(username=f"clever-{clever_id}", made_for_clever_id=clever_id, first_name="",
                        last_name="", email="")
     Person.objects.filter(pk=world.students[0].pk).update(user=user)
     return user
@@ -41,7 +44,7 @@ def test_a_student_lands_on_their_classes_assignments_and_own_grades(world, clie
                               grading_type=GradingType.LETTER_GRADE, points_possible=100)
     journal = AssignmentFactory(section=world.section, title="Journal", due_at=world.days(5))
     gone = AssignmentFactory(section=world.section, title="Deleted one", due_at=world.days(4))
-    services.delete_assignment(assignment=gone)
+    delete_assignment(assignment=gone)
     ResultFactory(assignment=quiz, student=me, points=8)
     ResultFactory(assignment=quiz, student=classmate, points=3)
     ResultFactory(assignment=essay, student=me, points=91, grade="A-")
@@ -67,10 +70,10 @@ def test_a_grade_changed_in_the_lms_is_the_one_the_student_sees(world, client, s
     me = world.students[0]
     quiz = AssignmentFactory(section=world.section, due_at=world.days(3), points_possible=10)
     ResultFactory(assignment=quiz, student=me, points=6)
-    services.push_assignment(assignment_id=quiz.pk, client=api)
+    push_assignment(assignment_id=quiz.pk, client=api)
     sandbox_lms.teacher_edit_submission(assignment_id=world.link(quiz).clever_id,
                                         user_id=me.clever_id, grade_points=9)
-    services.pull_assignment(assignment_id=quiz.pk, client=api)
+    pull_assignment(assignment_id=quiz.pk, client=api)
     client.force_login(student_user)
 
     assert "9 / 10" in assignment_row(panel(client), quiz)

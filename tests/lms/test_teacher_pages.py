@@ -15,12 +15,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.factories import UserFactory
-from lms import services
 from lms.factories import AssignmentFactory, ResultFactory
 from lms.models import Assignment, CleverAssignment, GradingType, Result, SubmissionSync, SyncPolicy
+from lms.services.pull import pull_assignment
+from lms.services.push import push_assignment
 from rostering.models import Person
-from sandbox import lms as sandbox_lms
 from sandbox.knobs import KNOBS
+from sandbox.lms import gradebook as sandbox_lms
 
 
 def page_of(response) -> str:
@@ -238,14 +239,14 @@ def test_the_section_page_puts_grade_statuses_in_words(lms_world, client, api):
     quiz = AssignmentFactory(section=world.section, title="Fractions", due_at=world.days(3))
     for student in world.students:
         ResultFactory(assignment=quiz, student=student, points=6)
-    services.push_assignment(assignment_id=quiz.pk, client=api)
+    push_assignment(assignment_id=quiz.pk, client=api)
     unmatched = next(s for s in world.students
                      if SubmissionSync.objects.get(assignment=quiz, student_clever_id=s.clever_id)
                      .status == "not_in_lms")
     edited = next(s for s in world.students if s != unmatched)
     sandbox_lms.teacher_edit_submission(assignment_id=world.link(quiz).clever_id,
                                         user_id=edited.clever_id, grade_points=9)
-    services.pull_assignment(assignment_id=quiz.pk, client=api)
+    pull_assignment(assignment_id=quiz.pk, client=api)
     client.force_login(user)
 
     page = page_of(client.get(reverse("lms:section", args=[world.section.pk])))
@@ -303,10 +304,10 @@ def test_sending_our_grade_over_an_lms_edit_says_when_it_is_there(world, client,
     quiz = AssignmentFactory(section=world.section, due_at=world.days(3))
     student = world.students[0]
     ResultFactory(assignment=quiz, student=student, points=6)
-    services.push_assignment(assignment_id=quiz.pk, client=api)
+    push_assignment(assignment_id=quiz.pk, client=api)
     sandbox_lms.teacher_edit_submission(assignment_id=world.link(quiz).clever_id,
                                         user_id=student.clever_id, grade_points=9)
-    services.pull_assignment(assignment_id=quiz.pk, client=api)
+    pull_assignment(assignment_id=quiz.pk, client=api)
     client.force_login(teacher_user)
 
     response = client.post(reverse("lms:use-product-grade", args=[quiz.pk, student.clever_id]),
@@ -334,7 +335,7 @@ def test_check_the_lms_reads_an_edit_back_on_the_teachers_click(world, client, t
     not_yet = check(client, quiz)
     assert "is not in Canvas yet: there is nothing to check." in page_of(not_yet)
 
-    services.push_assignment(assignment_id=quiz.pk, client=api)
+    push_assignment(assignment_id=quiz.pk, client=api)
     assert "Check Canvas for changes" in page_of(client.get(reverse("lms:assignment", args=[quiz.pk])))
     nothing = check(client, quiz)
     assert "Checked Canvas: no grade was changed there since we last looked." in page_of(nothing)
@@ -360,7 +361,7 @@ def test_checking_the_lms_twice_within_a_minute_asks_clever_once(world, client, 
     """The security review found it: every click read Clever, whose request budget the
     district's roster syncs share."""
     quiz = AssignmentFactory(section=world.section, due_at=world.days(3))
-    services.push_assignment(assignment_id=quiz.pk, client=api)
+    push_assignment(assignment_id=quiz.pk, client=api)
     client.force_login(teacher_user)
     first = page_of(check(client, quiz))
     assert "Checked Canvas" in first

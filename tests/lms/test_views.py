@@ -5,11 +5,13 @@ from __future__ import annotations
 from django.urls import reverse
 
 from accounts.factories import UserFactory
-from lms import services
 from lms.factories import AssignmentFactory, ResultFactory
 from lms.models import CleverAssignment, SubmissionSync
+from lms.services.pull import pull_assignment
+from lms.services.push import push_assignment
+from lms.services.writes import record_result
 from rostering.models import Person
-from sandbox import lms as sandbox_lms
+from sandbox.lms import gradebook as sandbox_lms
 
 
 def row(page: str, student) -> str:
@@ -43,9 +45,9 @@ def test_the_teacher_sees_assignments_statuses_and_syncs(world, client, teacher_
                                                          django_capture_on_commit_callbacks):
     pushed = AssignmentFactory(section=world.section, title="Fractions", due_at=world.days(3))
     ResultFactory(assignment=pushed, student=world.students[0], points=8)
-    services.push_assignment(assignment_id=pushed.pk, client=api)
+    push_assignment(assignment_id=pushed.pk, client=api)
     refused = AssignmentFactory(section=world.section, title="Late one", due_at=world.days(-2))
-    services.push_assignment(assignment_id=refused.pk, client=api)
+    push_assignment(assignment_id=refused.pk, client=api)
     waiting = AssignmentFactory(section=world.section, title="Decimals", due_at=world.days(4))
     client.force_login(teacher_user)
 
@@ -72,13 +74,13 @@ def test_the_assignment_page_shows_each_students_push_status(world, client, teac
     assignment = AssignmentFactory(section=world.section, due_at=world.days(3))
     for student in world.students[:3]:
         ResultFactory(assignment=assignment, student=student, points=6)
-    services.record_result(assignment=assignment, student=world.students[3], points=2,
-                           source="teacher")  # a draft
-    services.push_assignment(assignment_id=assignment.pk, client=api)
+    record_result(assignment=assignment, student=world.students[3], points=2,
+                  source="teacher")  # a draft
+    push_assignment(assignment_id=assignment.pk, client=api)
     uuid = CleverAssignment.objects.get(assignment=assignment).clever_id
     sandbox_lms.teacher_edit_submission(assignment_id=uuid, user_id=world.students[0].clever_id,
                                         grade_points=9)
-    services.pull_assignment(assignment_id=assignment.pk, client=api)
+    pull_assignment(assignment_id=assignment.pk, client=api)
     client.force_login(teacher_user)
 
     page = client.get(reverse("lms:assignment", args=[assignment.pk])).content.decode()

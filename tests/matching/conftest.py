@@ -6,28 +6,15 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.cache import cache
 from django.test import Client
 
 from accounts.factories import OrganizationFactory, UserFactory
-from districts.admin import SUPPORT_GROUP
+from core.admin import SUPPORT_GROUP
 from districts.models import District
 from rostering import tasks
 from rostering.models import Person, SyncRun
 from rostering.selectors import dates_of_birth
-from sandbox.generator import generate_district, load_district
-
-
-@pytest.fixture(autouse=True)
-def fresh_token_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+from sandbox.generator.districts import generate_district, load_district
 
 
 def sync(district: District) -> SyncRun:

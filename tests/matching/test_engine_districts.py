@@ -1,4 +1,4 @@
-"""District -> organization evidence: automatic links only when unique and uncontested."""
+"""District -> organization evidence: ranked, and strong evidence that is contested says why."""
 
 from matching.engine.districts import (
     DistrictRecord,
@@ -30,16 +30,16 @@ def test_names_lose_the_words_every_district_has():
     assert not valid_leaid("173750", "IL")
 
 
-def test_unique_nces_or_mdr_links_automatically():
+def test_a_unique_nces_or_mdr_match_ranks_first_uncontested():
     districts = [
         DistrictRecord("d-spr", "Springfield School District 186", "IL", nces_id="1737500"),
         DistrictRecord("d-shy", "Shelbyville CUSD 4", "IL", mdr_number="123456"),
     ]
     matches = by_district(rank_organizations(districts, ORGANIZATIONS))
-    assert matches["d-spr"].linked_organization_key == "o-spr"
-    assert matches["d-spr"].link_evidence == "nces_id"
-    assert matches["d-shy"].linked_organization_key == "o-shy"
-    assert matches["d-shy"].link_evidence == "mdr_number"
+    assert matches["d-spr"].candidates[0].organization_key == "o-spr"
+    assert matches["d-spr"].reasons == ()
+    assert matches["d-shy"].candidates[0].organization_key == "o-shy"
+    assert matches["d-shy"].reasons == ()
 
 
 def test_a_contested_or_contradicted_id_only_ranks():
@@ -49,33 +49,26 @@ def test_a_contested_or_contradicted_id_only_ranks():
         DistrictRecord("d-3", "Shelbyville", "MO", mdr_number="123456"),
     ]
     matches = by_district(rank_organizations(districts, ORGANIZATIONS))
-    assert matches["d-1"].linked_organization_key is None
     assert "nces_id_shared_by_several_districts" in matches["d-1"].reasons
     assert matches["d-1"].candidates[0].organization_key == "o-spr"
-    assert matches["d-3"].linked_organization_key is None
     assert "states_differ" in matches["d-3"].reasons
 
 
-def test_another_organizations_logins_block_an_automatic_link():
+def test_another_organizations_logins_contest_a_strong_id():
     district = DistrictRecord("d-spr", "Springfield SD", "IL", nces_id="1737500")
     matches = rank_organizations([district], ORGANIZATIONS, sso_logins={("d-spr", "o-net"): 12})
-    assert matches[0].linked_organization_key is None
     assert "another_organization_has_logins_or_domain" in matches[0].reasons
 
 
-def test_a_verified_round_trip_links_and_already_linked_records_do_not():
+def test_a_round_trip_to_an_organization_linked_already_is_contested():
     district = DistrictRecord("d-net", "Eastside Consolidated", "IL")
-    linked = rank_organizations([district], ORGANIZATIONS, verified_round_trips={("d-net", "o-net")})
-    assert linked[0].linked_organization_key == "o-net"
-    assert linked[0].link_evidence == "verified_round_trip"
     again = rank_organizations(
         [district], ORGANIZATIONS, verified_round_trips={("d-net", "o-net")}, linked_organizations={"o-net"}
     )
-    assert again[0].linked_organization_key is None
     assert again[0].reasons == ("already_linked",)
 
 
-def test_logins_and_domains_rank_but_never_link_and_free_mail_is_ignored():
+def test_logins_and_domains_rank_and_free_mail_is_ignored():
     district = DistrictRecord(
         "d-x",
         "Eastside Consolidated",
@@ -83,7 +76,6 @@ def test_logins_and_domains_rank_but_never_link_and_free_mail_is_ignored():
         staff_email_domains={"bfln.org": 60, "east.bfln.org": 30, "gmail.com": 400, "yahoo.com": 50},
     )
     match = rank_organizations([district], ORGANIZATIONS, sso_logins={("d-x", "o-net"): 5})[0]
-    assert match.linked_organization_key is None
     best = match.candidates[0]
     assert best.organization_key == "o-net"
     kinds = {evidence.kind: evidence for evidence in best.evidence}
@@ -94,5 +86,4 @@ def test_logins_and_domains_rank_but_never_link_and_free_mail_is_ignored():
 def test_name_and_state_rank_same_named_districts():
     district = DistrictRecord("d-mo", "Springfield R-XII School District", "MO")
     match = rank_organizations([district], ORGANIZATIONS)[0]
-    assert match.linked_organization_key is None
     assert match.candidates[0].organization_key == "o-spr-mo"

@@ -14,7 +14,22 @@ from django.urls import reverse
 
 from accounts.factories import OrganizationEmailDomainFactory, OrganizationFactory, UserFactory
 from districts.models import District, DistrictAudit, LinkMethod
-from matching import linking
+from matching.linking.refresh import refresh_district_candidates
+from matching.linking.selectors import (
+    ORIGIN_EVIDENCE,
+    ORIGIN_SELF_SERVE,
+    ORIGIN_VERIFICATION_LINK,
+    Waiting,
+    waiting_for,
+)
+from matching.linking.services import (
+    LinkingError,
+    complete_clever_verification,
+    reject_link_request,
+    staff_link_district,
+    staff_relink_district,
+    staff_unlink_district,
+)
 from matching.models import DistrictCandidate, DistrictLinkRequest, DistrictVerification
 from rostering.models import Person
 from rostering.models import School as CleverSchool
@@ -22,6 +37,7 @@ from sandbox import services as sandbox
 from sandbox.ids import new_id
 from sso.identity import CleverIdentity
 from sso.models import CleverLogin, LoginOutcome
+from sso.services import record_login
 from tests.sso.conftest import Browser, query_of, to_callback, to_clever_authorize, user_record
 
 
@@ -279,7 +295,7 @@ def test_a_district_linked_elsewhere_meanwhile_is_not_taken(maple, maple_org):
     browser = signed_in(admin)
     browser.go(start_verification(browser, maple.district))
     other = OrganizationFactory(name="Got There First")
-    linking.staff_link_district(district=maple.district, organization=other, actor=None)
+    staff_link_district(district=maple.district, organization=other, actor=None)
 
     response = browser.sign_in_at_clever(browser.url, maple.admin["id"])
 
@@ -309,8 +325,8 @@ def test_the_clever_admin_of_another_district_cannot_verify(maple, maple_org):
     identity = CleverIdentity(
         clever_id="u" * 24, district_id="d" * 24, authorized_by="district", roles=("district_admin",)
     )
-    with pytest.raises(linking.LinkingError, match="another district"):
-        linking.complete_clever_verification(
+    with pytest.raises(LinkingError, match="another district"):
+        complete_clever_verification(
             identity=identity,
             data={"organization": organization.pk, "district": maple.district.clever_id},
             actor=admin,
@@ -330,7 +346,7 @@ def test_a_verification_link_lets_the_clever_admin_verify_for_the_org_admin(mapl
     path = url.split("testserver", 1)[1]
     link_request = DistrictLinkRequest.objects.get()
     assert (link_request.origin, link_request.status, link_request.requested_by) == (
-        linking.ORIGIN_VERIFICATION_LINK,
+        ORIGIN_VERIFICATION_LINK,
         DistrictLinkRequest.Status.PENDING,
         admin,
     )
@@ -399,7 +415,7 @@ def test_without_proof_the_request_goes_to_supports_queue(maple, maple_org):
         link_request.status,
         link_request.organization,
         link_request.requested_by,
-    ) == (linking.ORIGIN_SELF_SERVE, DistrictLinkRequest.Status.PENDING, organization, admin)
+    ) == (ORIGIN_SELF_SERVE, DistrictLinkRequest.Status.PENDING, organization, admin)
     maple.district.refresh_from_db()
     assert maple.district.organization is None
     assert "Waiting for our support team to check it" in browser.client.get(PAGE).content.decode()
@@ -441,7 +457,7 @@ def rows_of(response) -> list[str]:
 
 def test_the_page_ranks_unmatched_districts_by_evidence_with_chips(market, settings):
     settings.DISTRICT_LINKING_PAGE_SIZE = 10
-    summary = linking.refresh_district_candidates(queue=False)
+    summary = refresh_district_candidates(queue=False)
     assert summary["districts"] == 32 and summary["candidates"] > 0
     browser = signed_in(market.admin)
     response = browser.client.get(PAGE)
@@ -488,7 +504,7 @@ def test_sso_logins_by_the_organizations_people_are_evidence(market):
             uid=f"{n:024d}",
             extra_data={"id": f"{n:024d}", "district": target.clever_id},
         )
-    linking.refresh_district_candidates(queue=False)
+    refresh_district_candidates(queue=False)
     candidate = DistrictCandidate.objects.get(district=target, organization=market.organization)
     (chip,) = [chip for chip in candidate.evidence if chip["kind"] == "sso_logins"]
     assert chip["label"] == "3 of your people logged in from here"
@@ -504,38 +520,38 @@ def test_an_uncontested_nces_match_is_queued_for_support_never_linked_on_its_own
         name="Pine County Schools", state="CA", nces_leaid="0600001", mdr_number=""
     )
     district = District.objects.create(clever_id="a" * 24, name="Pine County USD", nces_id="0600001")
-    summary = linking.refresh_district_candidates()
+    summary = refresh_district_candidates()
     assert summary["queued"] == 1 and "auto_linked" not in summary
     district.refresh_from_db()
     assert district.organization is None and not linked_audits(district)
-    (queued,) = DistrictLinkRequest.objects.filter(origin=linking.ORIGIN_EVIDENCE, district=district)
+    (queued,) = DistrictLinkRequest.objects.filter(origin=ORIGIN_EVIDENCE, district=district)
     assert queued.organization == organization and queued.status == DistrictLinkRequest.Status.PENDING
-    assert linking.waiting_for(queued) == linking.Waiting.SUPPORT
+    assert waiting_for(queued) == Waiting.SUPPORT
     # Running again changes nothing.
-    assert linking.refresh_district_candidates()["queued"] == 0
+    assert refresh_district_candidates()["queued"] == 0
 
 
 def test_a_contested_nces_match_is_queued_not_linked(db):
     first = OrganizationFactory(name="North Schools", state="CA", nces_leaid="0600002", mdr_number="")
     second = OrganizationFactory(name="North Network", state="CA", nces_leaid="0600002", mdr_number="")
     district = District.objects.create(clever_id="b" * 24, name="North USD", nces_id="0600002")
-    summary = linking.refresh_district_candidates()
+    summary = refresh_district_candidates()
     assert summary["queued"] == 2
     district.refresh_from_db()
     assert district.organization is None
-    queued = DistrictLinkRequest.objects.filter(origin=linking.ORIGIN_EVIDENCE, district=district)
+    queued = DistrictLinkRequest.objects.filter(origin=ORIGIN_EVIDENCE, district=district)
     assert {item.organization for item in queued} == {first, second}
     assert all("ids_point_to_different_organizations" in item.evidence["reasons"] for item in queued)
     # Not asked twice.
-    assert linking.refresh_district_candidates()["queued"] == 0
+    assert refresh_district_candidates()["queued"] == 0
 
 
 def test_a_pair_a_person_unlinked_is_never_proposed_again(db):
     lone = OrganizationFactory(name="Oak Schools", state="", nces_leaid="0600004", mdr_number="")
     oak = District.objects.create(clever_id="0" * 24, name="Oak USD", nces_id="0600004")
-    linking.staff_link_district(district=oak, organization=lone, actor=None)
-    linking.staff_unlink_district(district=oak, actor=None, reason="wrong")
-    assert linking.refresh_district_candidates()["queued"] == 0
+    staff_link_district(district=oak, organization=lone, actor=None)
+    staff_unlink_district(district=oak, actor=None, reason="wrong")
+    assert refresh_district_candidates()["queued"] == 0
     oak.refresh_from_db()
     assert oak.organization is None and lone.districts.count() == 0
 
@@ -544,14 +560,14 @@ def test_relinking_moves_the_provisioned_accounts(db):
     wrong = OrganizationFactory(name="Wrong Org")
     right = OrganizationFactory(name="Right Org")
     district = District.objects.create(clever_id="9" * 24, name="Birch USD")
-    linking.staff_link_district(district=district, organization=wrong, actor=None)
-    provisioned = UserFactory(username="clever-" + "1" * 24, organization=wrong)
+    staff_link_district(district=district, organization=wrong, actor=None)
+    provisioned = UserFactory(username="clever-" + "1" * 24, made_for_clever_id="1" * 24, organization=wrong)
     matched = UserFactory(username="jane.product", organization=wrong)
     mirror_person(district, user=provisioned, is_student=True)
     mirror_person(district, user=matched, is_teacher=True)
     staff = UserFactory(username="support", is_staff=True, is_superuser=True, organization=None)
 
-    _district, moved = linking.staff_relink_district(
+    _district, moved = staff_relink_district(
         district=district, organization=right, actor=staff, reason="wrong link"
     )
 
@@ -570,11 +586,15 @@ def test_relinking_moves_the_provisioned_accounts(db):
 def test_a_clever_login_from_a_district_refreshes_its_evidence(market, django_capture_on_commit_callbacks):
     assert not DistrictCandidate.objects.exists()
     with django_capture_on_commit_callbacks(execute=True):
-        CleverLogin.objects.create(
-            clever_district_id=market.cedar.clever_id,
+        record_login(
+            identity=CleverIdentity(
+                clever_id=new_id(),
+                district_id=market.cedar.clever_id,
+                authorized_by="district",
+                roles=("teacher",),
+                email="ms.lane@cedarridge.k12.or.us",
+            ),
             district=market.cedar,
-            roles=["teacher"],
-            email_domain="cedarridge.k12.or.us",
             outcome=LoginOutcome.DISTRICT_NOT_CONNECTED,
         )
     assert set(DistrictCandidate.objects.values_list("district_id", flat=True)) == {market.cedar.pk}
@@ -599,7 +619,7 @@ def test_login_domains_are_evidence_before_the_roster_arrives(market):
         email_domain="gmail.com",
         outcome=LoginOutcome.DISTRICT_NOT_CONNECTED,
     )
-    linking.refresh_district_candidates(district_ids=[bare.pk], queue=False)
+    refresh_district_candidates(district_ids=[bare.pk], queue=False)
     candidate = DistrictCandidate.objects.get(district=bare, organization=market.organization)
     assert "100% of staff emails on your domains" in [chip["label"] for chip in candidate.evidence]
 
@@ -633,8 +653,8 @@ def test_discovery_of_a_new_district_queues_its_uncontested_nces_match_for_suppo
     (clever_id,) = summary["created"]
     district = District.objects.get(clever_id=clever_id)
     assert district.nces_id == "5300777" and district.organization is None
-    queued = DistrictLinkRequest.objects.get(district=district, origin=linking.ORIGIN_EVIDENCE)
-    assert queued.organization == organization and linking.waiting_for(queued) == linking.Waiting.SUPPORT
+    queued = DistrictLinkRequest.objects.get(district=district, origin=ORIGIN_EVIDENCE)
+    assert queued.organization == organization and waiting_for(queued) == Waiting.SUPPORT
 
 
 def test_a_verification_link_support_rejected_is_dead(maple, maple_org):
@@ -645,7 +665,7 @@ def test_a_verification_link_support_rejected_is_dead(maple, maple_org):
         .context["url"]
     )
     link_request = DistrictLinkRequest.objects.get()
-    linking.reject_link_request(link_request=link_request, actor=None, note="not this district")
+    reject_link_request(link_request=link_request, actor=None, note="not this district")
     assert Browser().client.get(url.split("testserver", 1)[1]).status_code == 410
 
 
@@ -657,8 +677,8 @@ def test_a_library_sign_in_cannot_verify_a_district(maple, maple_org):
         authorized_by="teacher",
         roles=("district_admin",),
     )
-    with pytest.raises(linking.LinkingError, match="district administrator"):
-        linking.complete_clever_verification(
+    with pytest.raises(LinkingError, match="district administrator"):
+        complete_clever_verification(
             identity=identity,
             data={"organization": organization.pk, "district": maple.district.clever_id},
             actor=admin,

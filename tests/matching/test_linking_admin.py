@@ -8,7 +8,9 @@ from django.urls import reverse
 
 from accounts.factories import OrganizationEmailDomainFactory, OrganizationFactory, UserFactory
 from districts.models import District, DistrictAudit, LinkMethod
-from matching import linking
+from matching.linking.refresh import refresh_district_candidates
+from matching.linking.selectors import ORIGIN_EVIDENCE, ORIGIN_SELF_SERVE
+from matching.linking.services import request_district_link, staff_link_district
 from matching.models import DistrictCandidate, DistrictLinkRequest
 
 from .test_linking import mirror_person, mirror_school
@@ -36,7 +38,7 @@ def world(db):
         District.objects.create(clever_id=f"{n:024x}", name=f"Basin {n} District", us_state="ID")
         for n in range(1, 6)
     ]
-    linking.refresh_district_candidates(queue=False)
+    refresh_district_candidates(queue=False)
     return organization, spruce, others
 
 
@@ -102,7 +104,7 @@ def test_choosing_from_the_ranked_list_links_at_once_audited(support, world):
 def test_the_queue_shows_the_evidence_side_by_side_and_approves(support, world):
     organization, spruce, _others = world
     admin = UserFactory(username="spruce-admin", organization=organization, is_organization_admin=True)
-    link_request = linking.request_district_link(
+    link_request = request_district_link(
         organization=organization, district=spruce, requested_by=admin
     )
 
@@ -129,14 +131,14 @@ def test_the_queue_shows_the_evidence_side_by_side_and_approves(support, world):
 def test_reject_then_unlink_and_relink_a_wrong_link(support, world):
     organization, spruce, _others = world
     wrong = OrganizationFactory(name="Wrong Schools")
-    linking.staff_link_district(district=spruce, organization=wrong, actor=support.user)
-    provisioned = UserFactory(username="clever-" + "7" * 24, organization=wrong)
+    staff_link_district(district=spruce, organization=wrong, actor=support.user)
+    provisioned = UserFactory(username="clever-" + "7" * 24, made_for_clever_id="7" * 24, organization=wrong)
     mirror_person(spruce, user=provisioned, is_student=True)
     to_reject = DistrictLinkRequest.objects.create(
-        district=spruce, organization=OrganizationFactory(), origin=linking.ORIGIN_SELF_SERVE
+        district=spruce, organization=OrganizationFactory(), origin=ORIGIN_SELF_SERVE
     )
     correct = DistrictLinkRequest.objects.create(
-        district=spruce, organization=organization, origin=linking.ORIGIN_SELF_SERVE
+        district=spruce, organization=organization, origin=ORIGIN_SELF_SERVE
     )
     decide = "admin:matching_districtlinkrequest_decide"
 
@@ -173,13 +175,13 @@ def test_bulk_approve_and_reject(support, world):
     organization, spruce, others = world
     second = OrganizationFactory(name="Basin Org")
     first_request = DistrictLinkRequest.objects.create(
-        district=spruce, organization=organization, origin=linking.ORIGIN_SELF_SERVE
+        district=spruce, organization=organization, origin=ORIGIN_SELF_SERVE
     )
     second_request = DistrictLinkRequest.objects.create(
-        district=others[0], organization=second, origin=linking.ORIGIN_EVIDENCE
+        district=others[0], organization=second, origin=ORIGIN_EVIDENCE
     )
     third_request = DistrictLinkRequest.objects.create(
-        district=others[1], organization=second, origin=linking.ORIGIN_EVIDENCE
+        district=others[1], organization=second, origin=ORIGIN_EVIDENCE
     )
     changelist = reverse("admin:matching_districtlinkrequest_changelist")
     assert support.get(changelist).status_code == 200
@@ -209,7 +211,7 @@ def test_the_refresh_button_recomputes_the_evidence(support, world, django_captu
 
 def test_unlinking_from_the_organization_page(support, world):
     organization, spruce, _others = world
-    linking.staff_link_district(district=spruce, organization=organization, actor=support.user)
+    staff_link_district(district=spruce, organization=organization, actor=support.user)
     page = support.get(reverse("admin:accounts_organization_change", args=[organization.pk])).content.decode()
     unlink_url = reverse("admin:accounts_organization_unlink_district", args=[organization.pk])
     # The finding: Unlink acted on one click. It leads to a page that says what it does and
@@ -236,7 +238,7 @@ def test_a_link_decision_that_undoes_something_needs_a_reason(support, world):
     an unknown decision is refused the same way."""
     organization, spruce, _others = world
     link_request = DistrictLinkRequest.objects.create(
-        district=spruce, organization=organization, origin=linking.ORIGIN_SELF_SERVE)
+        district=spruce, organization=organization, origin=ORIGIN_SELF_SERVE)
     decide = reverse("admin:matching_districtlinkrequest_decide", args=[link_request.pk])
     for data in ({"decision": "reject"}, {"decision": "reject", "reason": " "},
                  {"decision": "drop-table"}):

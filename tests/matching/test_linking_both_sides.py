@@ -16,7 +16,15 @@ from django.utils import timezone
 
 from accounts.factories import UserFactory
 from districts.models import District, DistrictAudit, LinkMethod
-from matching import linking
+from matching.linking.refresh import refresh_district_candidates
+from matching.linking.search import search_words
+from matching.linking.selectors import Step, Waiting, requests_to_answer, waiting_for
+from matching.linking.services import (
+    ASKS_PER_WINDOW,
+    LinkingError,
+    confirm_district_admin_request,
+    staff_link_district,
+)
 from matching.models import DistrictLinkRequest, DistrictVerification
 from rostering.models import Person, SyncRun
 from tests.sso.conftest import Browser, build_world, to_clever_authorize
@@ -57,11 +65,11 @@ def madison(db):
 
 
 def test_search_words_abbreviate_district_kinds_and_drop_punctuation():
-    assert linking.search_words("Madison Independent School District") == ("madison", "isd")
-    assert linking.search_words("Madison I.S.D.") == ("madison", "isd")
-    assert linking.search_words("Springfield Public Schools") == ("springfield", "ps")
-    assert linking.search_words("Río Grande Unified School District") == ("rio", "grande", "usd")
-    assert linking.search_words("Cherry Creek School District No. 5") == ("cherry", "creek", "sd", "no", "5")
+    assert search_words("Madison Independent School District") == ("madison", "isd")
+    assert search_words("Madison I.S.D.") == ("madison", "isd")
+    assert search_words("Springfield Public Schools") == ("springfield", "ps")
+    assert search_words("Río Grande Unified School District") == ("rio", "grande", "usd")
+    assert search_words("Cherry Creek School District No. 5") == ("cherry", "creek", "sd", "no", "5")
 
 
 def test_a_search_with_an_abbreviation_finds_the_full_name_first(madison):
@@ -132,7 +140,7 @@ def test_asking_support_after_a_verification_link_puts_the_request_in_supports_q
     assert response.status_code == 302
     link_request = DistrictLinkRequest.objects.get()
     assert link_request.status == DistrictLinkRequest.Status.PENDING
-    assert linking.waiting_for(link_request) == linking.Waiting.SUPPORT
+    assert waiting_for(link_request) == Waiting.SUPPORT
     page = browser.client.get(PAGE).content.decode()
     assert "Waiting for our support team to check it" in page
     assert "The verification link you sent also works until" in page
@@ -145,7 +153,7 @@ def test_asking_support_after_a_verification_link_puts_the_request_in_supports_q
     # The link still works.
     assert Browser().client.get(url.split("testserver", 1)[1]).status_code == 200
     steps = [item["step"] for item in link_request.history]
-    assert steps == [linking.Step.SENT_LINK, linking.Step.ASKED_SUPPORT]
+    assert steps == [Step.SENT_LINK, Step.ASKED_SUPPORT]
     assert all(item["by"] == admin.pk for item in link_request.history)
 
 
@@ -160,7 +168,7 @@ def test_an_expired_verification_link_says_so(maple, maple_org, settings):
 
     page = browser.client.get(PAGE).content.decode()
 
-    assert linking.waiting_for(link_request) == linking.Waiting.EXPIRED_LINK
+    assert waiting_for(link_request) == Waiting.EXPIRED_LINK
     assert "The verification link you sent expired on" in page and "get a new link, or ask support" in page
 
 
@@ -176,7 +184,7 @@ def test_a_request_support_declined_stays_on_the_page_with_the_reason(maple, map
 
     assert "declined by our support team on" in page and "This district is in Oregon" in page
     link_request.refresh_from_db()
-    assert link_request.history[-1]["step"] == linking.Step.REJECTED
+    assert link_request.history[-1]["step"] == Step.REJECTED
     assert link_request.history[-1]["by"] == support.user.pk
 
 
@@ -185,7 +193,7 @@ def test_a_request_support_declined_stays_on_the_page_with_the_reason(maple, map
 
 def test_a_linked_district_shows_its_last_sync_in_words_and_its_roster_counts(maple, maple_org):
     organization, admin = maple_org
-    linking.staff_link_district(district=maple.district, organization=organization, actor=None)
+    staff_link_district(district=maple.district, organization=organization, actor=None)
     for n in range(3):
         mirror_person(maple.district, email=f"s{n}@maple.k12.example.us", is_student=True)
     mirror_person(maple.district, email="t@maple.k12.example.us", is_teacher=True)
@@ -261,7 +269,7 @@ def unlinked(db, sandbox_app):
     for n in range(4):
         mirror_person(world.district, email=f"staff{n}@maple.k12.example.us", is_staff=True)
     lookalike, _ = organization_with_admin("Maple Valley Unified Academy", username="lookalike-admin")
-    linking.refresh_district_candidates(queue=False)
+    refresh_district_candidates(queue=False)
     world.organizations = (nces_org, domain_org, lookalike)
     world.org_admin = nces_admin
     return world
@@ -316,7 +324,7 @@ def test_only_organizations_with_real_evidence_are_offered(unlinked):
 def test_a_district_with_no_real_evidence_is_told_to_ask_support(db, sandbox_app):
     world = clever_district("Lonely Pines District", us_state="OR")
     organization_with_admin("Lonely Pines Schools", username="pines-admin", state="OR")
-    linking.refresh_district_candidates(queue=False)
+    refresh_district_candidates(queue=False)
     html = district_admin_signs_in(world).client.get(DISTRICT_PAGE).content.decode()
     assert 'id="no-offers"' in html and "contact our support team" in html
     assert "Lonely Pines Schools" not in html
@@ -367,7 +375,7 @@ def test_the_organization_admin_confirms_and_only_then_the_district_is_linked(un
     link_request.refresh_from_db()
     assert link_request.status == DistrictLinkRequest.Status.APPROVED
     steps = [item["step"] for item in link_request.history]
-    assert steps == [linking.Step.DISTRICT_ASKED, linking.Step.CONFIRMED]
+    assert steps == [Step.DISTRICT_ASKED, Step.CONFIRMED]
     assert link_request.history[0]["clever_user"] == unlinked.admin["id"]
     # The district admin's account (made at their sign-in, with no organization) joined it,
     # and both sides see the link.
@@ -431,9 +439,9 @@ def test_one_pending_request_per_district_which_its_admin_can_take_back(unlinked
     assert response.status_code == 302
     link_request = DistrictLinkRequest.objects.get()
     assert link_request.status == DistrictLinkRequest.Status.WITHDRAWN
-    assert link_request.history[-1]["step"] == linking.Step.DISTRICT_WITHDREW
+    assert link_request.history[-1]["step"] == Step.DISTRICT_WITHDREW
     assert ask(district_admin, domain_org).status_code == 302
-    assert not linking.requests_to_answer(nces_org)
+    assert not requests_to_answer(nces_org)
 
 
 def test_asking_and_taking_back_in_a_loop_stops_after_a_few_asks(unlinked):
@@ -441,14 +449,14 @@ def test_asking_and_taking_back_in_a_loop_stops_after_a_few_asks(unlinked):
     organization's page with requests."""
     nces_org, _domain_org, _lookalike = unlinked.organizations
     district_admin = district_admin_signs_in(unlinked)
-    for _ in range(linking.ASKS_PER_WINDOW):
+    for _ in range(ASKS_PER_WINDOW):
         assert ask(district_admin, nces_org).status_code == 302
         assert district_admin.client.post(DISTRICT_PAGE, {"action": "withdraw"}).status_code == 302
 
     refused = ask(district_admin, nces_org)
 
     assert refused.status_code == 409 and "Ask our support team to link it." in refused.content.decode()
-    assert DistrictLinkRequest.objects.count() == linking.ASKS_PER_WINDOW
+    assert DistrictLinkRequest.objects.count() == ASKS_PER_WINDOW
 
 
 def test_another_organizations_admin_cannot_answer_and_support_can_approve(unlinked, support):
@@ -460,8 +468,8 @@ def test_another_organizations_admin_cannot_answer_and_support_can_approve(unlin
     assert signed_in(other).client.get(answer_url).status_code == 404
     forged = signed_in(other).client.post(answer_url, {"answer": "confirm", "reason": "mine"})
     assert forged.status_code == 404
-    with pytest.raises(linking.LinkingError, match="Only an administrator of the organization"):
-        linking.confirm_district_admin_request(link_request=link_request, organization_admin=other,
+    with pytest.raises(LinkingError, match="Only an administrator of the organization"):
+        confirm_district_admin_request(link_request=link_request, organization_admin=other,
                                                reason="mine")
     queue = support.get(reverse("admin:matching_districtlinkrequest_changelist"),
                         {"waiting_for": "organization_admin"})
@@ -484,7 +492,7 @@ def test_another_organizations_admin_cannot_answer_and_support_can_approve(unlin
     unlinked.district.refresh_from_db()
     assert unlinked.district.organization == nces_org
     link_request.refresh_from_db()
-    assert link_request.history[-1]["step"] == linking.Step.APPROVED
+    assert link_request.history[-1]["step"] == Step.APPROVED
     evidence = DistrictAudit.objects.get(district=unlinked.district,
                                          action=DistrictAudit.Action.LINKED).details["evidence"]
     assert evidence["asked_by_clever_user"] == unlinked.admin["id"]

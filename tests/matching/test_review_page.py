@@ -16,7 +16,7 @@ from django.utils import formats
 from django.utils.html import escape
 
 from accounts.factories import OrganizationFactory, UserFactory
-from districts.admin import SUPPORT_GROUP
+from core.admin import SUPPORT_GROUP
 from matching import services
 from matching.models import MatchAudit, MatchStatus, PersonMatch
 from rostering.models import Person

@@ -14,43 +14,31 @@ from contextlib import contextmanager
 
 import psycopg
 import pytest
-from django.core.cache import cache
 from django.db import connection
 
-from clever.client import CleverClient
+from accounts.models import User
 from districts.models import District
-from rostering.models import ContactLink, Person, Section, SectionMembership
+from rostering.models import ContactLink, Person, Section, SectionMembership, SyncRun
 from rostering.services import liveness
+from rostering.services.sync import run_sync
 from sandbox import services as sandbox_services
-from sandbox.generator import generate_district, load_district
+from sandbox.generator.districts import generate_district, load_district
 from sandbox.models import SandboxRecord
 
 
-@pytest.fixture(autouse=True)
-def fresh_token_cache():
-    """District tokens are cached by Clever district ID; generated districts reuse IDs."""
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @pytest.fixture
-def make_client():
+def make_client(make_clever_client):
     """``make_client(**overrides)``: a client whose waits are recorded, not slept."""
-    clients = []
 
     def build(**overrides):
         waits = []
         options = {"sleep": waits.append, "rng": random.Random(7)}
         options.update(overrides)
-        client = CleverClient(**options)
+        client = make_clever_client(**options)
         client.waits = waits
-        clients.append(client)
         return client
 
-    yield build
-    for client in clients:
-        client.close()
+    return build
 
 
 @pytest.fixture
@@ -74,6 +62,21 @@ def generated(db, sandbox_app):
     """A generated district of 300 students (about 600 users, 15 sections) and our District."""
     sandbox_district = load_generated(seed=3, students=300)
     return sandbox_district, connect(sandbox_district)
+
+
+@pytest.fixture
+def synced(generated, client):
+    """``generated`` after a first full sync that succeeded."""
+    sandbox_district, district = generated
+    first = run_sync(district=district, client=client)
+    assert first.status == SyncRun.Status.SUCCEEDED, first.error
+    return sandbox_district, district
+
+
+@pytest.fixture
+def staff_user(db):
+    """Staff who decide holds (not signed in anywhere)."""
+    return User.objects.create_user(username="support", is_staff=True)
 
 
 def truth(sandbox_district) -> dict[str, dict[str, dict]]:

@@ -15,39 +15,19 @@ from django.utils import timezone
 
 from accounts.factories import UserFactory
 from clever.sensitive import DATE_OF_BIRTH
-from districts.admin import SUPPORT_GROUP
+from core.admin import SUPPORT_GROUP
 from districts.models import District, DistrictStatus
 from rostering import tasks
 from rostering.admin import SENSITIVE_PERMISSION
 from rostering.models import ChangeHold, Course, Person, School, Section, SyncRun, Term
 from rostering.selectors import decrypted_fields
-from sandbox.generator import generate_district, load_district
+from sandbox.generator.districts import generate_district, load_district
 from tests.rostering.conftest import remove_students
 
 pytestmark = pytest.mark.django_db
 
 DISTRICTS = "admin:districts_district_changelist"
 DOB = DATE_OF_BIRTH.path
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def support_user(db):
-    user = UserFactory(username="helpdesk", is_staff=True)
-    user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
-    return user
-
-
-@pytest.fixture
-def support(support_user):
-    """A browser logged in as support staff (a fresh Django test client)."""
-    browser = Client()
-    browser.force_login(support_user)
-    return browser
 
 
 def sandbox_district(seed: int, *, students: int = 40, **fields) -> District:

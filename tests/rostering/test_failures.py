@@ -45,11 +45,6 @@ class Hooked(InProcessAdapter):
         return super().send(request, **kwargs)
 
 
-@pytest.fixture
-def synced(generated, client):
-    sandbox_district, district = generated
-    assert run_sync(district=district, client=client).status == SyncRun.Status.SUCCEEDED
-    return sandbox_district, district
 
 
 def change_roster(sandbox_district) -> None:

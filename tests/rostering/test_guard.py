@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.models import User
 from rostering.models import ChangeHold, Person, Section, StagedRecord, SyncRun
 from rostering.selectors import pending_hold
 from rostering.services import diff
@@ -22,17 +21,8 @@ def remove(ids) -> None:
         sandbox_services.delete_record(clever_id=clever_id)
 
 
-@pytest.fixture
-def synced(generated, client):
-    sandbox_district, district = generated
-    first = run_sync(district=district, client=client)
-    assert first.status == SyncRun.Status.SUCCEEDED, first.error
-    return sandbox_district, district
 
 
-@pytest.fixture
-def staff_user(db):
-    return User.objects.create_user(username="support", is_staff=True)
 
 
 def test_removing_15_percent_of_the_students_holds_the_run_and_changes_nothing(synced, client):

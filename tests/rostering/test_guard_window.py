@@ -11,7 +11,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.models import User
 from rostering.models import ChangeHold, Person, SyncRun
 from rostering.services import diff
 from rostering.services.lifecycle import purge_district_roster
@@ -47,16 +46,8 @@ def archived_people(district) -> set[str]:
                .values_list("clever_id", flat=True))
 
 
-@pytest.fixture
-def support(db):
-    return User.objects.create_user(username="support", is_staff=True)
 
 
-@pytest.fixture
-def synced(generated, client):
-    sandbox_district, district = generated
-    assert run_sync(district=district, client=client).status == SyncRun.Status.SUCCEEDED
-    return sandbox_district, district
 
 
 @pytest.fixture
@@ -84,7 +75,7 @@ def removal_during_the_pass(gone: list[str]):
 
 
 @pytest.mark.parametrize("role, group", [("student", "students"), ("contact", "contacts")])
-def test_a_removal_made_while_a_full_sync_reads_is_held_whole(synced, make_client, support, role,
+def test_a_removal_made_while_a_full_sync_reads_is_held_whole(synced, make_client, staff_user, role,
                                                               group):
     sandbox_district, district = synced
     everyone = ids_with_role(sandbox_district, role)
@@ -102,7 +93,7 @@ def test_a_removal_made_while_a_full_sync_reads_is_held_whole(synced, make_clien
     assert reason["fraction"] > 0.10
     assert mirror(district) == before  # nothing archived before support decides
 
-    approved = approve_hold(hold=run.hold, user=support)
+    approved = approve_hold(hold=run.hold, user=staff_user)
 
     assert approved.status == SyncRun.Status.SUCCEEDED
     assert archived_people(district) == set(gone)
@@ -161,12 +152,12 @@ def test_a_burst_of_small_incremental_removals_is_held_once_it_passes_the_thresh
     assert archived_people(district) == set(slices[0]) | set(slices[1])
 
 
-def test_an_approved_hold_starts_a_new_window(synced_without_events, client, support):
+def test_an_approved_hold_starts_a_new_window(synced_without_events, client, staff_user):
     sandbox_district, district = synced_without_events
     students = ids_with_role(sandbox_district, "student")
     remove(spread(students, 0.15))
     held = run_sync(district=district, client=client)
-    approve_hold(hold=held.hold, user=support)
+    approve_hold(hold=held.hold, user=staff_user)
     remaining = [i for i in ids_with_role(sandbox_district, "student")]
     remove(spread(remaining, 0.08))
 
@@ -202,7 +193,7 @@ def test_a_purge_starts_a_new_window(synced_without_events, client):
     assert diff.recent_losses(district)[0] == {}
 
 
-def test_recent_losses_nets_restored_rows_and_skips_held_and_approved_runs(synced, support):
+def test_recent_losses_nets_restored_rows_and_skips_held_and_approved_runs(synced, staff_user):
     _sandbox_district, district = synced
     now = timezone.now()
 
@@ -215,7 +206,7 @@ def test_recent_losses_nets_restored_rows_and_skips_held_and_approved_runs(synce
     applied({"students": 50}, status=SyncRun.Status.HELD)  # never applied
     approved = applied({"contacts": 40})
     ChangeHold.objects.create(run=approved, status=ChangeHold.Status.APPROVED,
-                              decided_at=now - timedelta(minutes=1), decided_by=support)
+                              decided_at=now - timedelta(minutes=1), decided_by=staff_user)
 
     losses, since = diff.recent_losses(district)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,12 +27,6 @@ def changed(run) -> int:
     return sum(sum(run.counts[kind].values()) for kind in CHANGE_KINDS)
 
 
-@pytest.fixture
-def synced(generated, client):
-    sandbox_district, district = generated
-    first = run_sync(district=district, client=client)
-    assert first.status == SyncRun.Status.SUCCEEDED, first.error
-    return sandbox_district, district
 
 
 def roster_changes(sandbox_district) -> dict:

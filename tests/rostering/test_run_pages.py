@@ -12,19 +12,15 @@ from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
-from django.contrib.auth.models import Group
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.factories import UserFactory
 from clever.client import CleverClient
-from districts.admin import SUPPORT_GROUP
 from districts.models import District
 from rostering.models import SyncRequest, SyncRun
 from rostering.presentation import waiting_text
 from rostering.services.sync import run_sync
-from sandbox.generator import generate_district, load_district
+from sandbox.generator.districts import generate_district, load_district
 from tests.rostering.conftest import remove_students
 
 pytestmark = pytest.mark.django_db
@@ -35,18 +31,8 @@ HOLDS = "admin:rostering_changehold_changelist"
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def utc(settings):
     settings.TIME_ZONE = "UTC"
-
-
-@pytest.fixture
-def support(db):
-    user = UserFactory(username="helpdesk", is_staff=True)
-    user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
-    browser = Client()
-    browser.force_login(user)
-    return browser
 
 
 def no_sleep_client() -> CleverClient:

@@ -23,7 +23,7 @@ from rostering import tasks
 from rostering.models import Person, Section, SyncRequest, SyncRun
 from rostering.services import requests as sync_requests
 from rostering.services.sync import failure_is_temporary
-from sandbox.generator import generate_district, load_district
+from sandbox.generator.districts import generate_district, load_district
 from tests.rostering.conftest import held_by_another_process
 
 pytestmark = pytest.mark.django_db
@@ -159,7 +159,7 @@ def test_a_redelivered_sync_resumes_its_dead_run_at_once(district, as_worker, se
 def test_poison_guard_drops_a_redelivered_sync_that_keeps_dying(district, as_worker):
     for _ in range(tasks.SYNC_MAX_INTERRUPTIONS):
         SyncRun.objects.create(district=district, kind="full", status="failed",
-                               finished_at=timezone.now(),
+                               finished_at=timezone.now(), cause=SyncRun.Cause.INTERRUPTED,
                                error="interrupted: no heartbeat for more than 600s (...)")
 
     assert as_worker(district, redelivered=True)["status"] == "abandoned"
@@ -419,7 +419,8 @@ def test_the_sweep_leaves_a_live_sync_alone(district):
 def test_the_sweep_does_not_resume_a_district_that_keeps_killing_its_worker(district, settings):
     for _ in range(tasks.SYNC_MAX_INTERRUPTIONS - 1):
         SyncRun.objects.create(district=district, kind="full", status="failed",
-                               finished_at=timezone.now(), error="interrupted: (...)")
+                               finished_at=timezone.now(), cause=SyncRun.Cause.INTERRUPTED,
+                               error="interrupted: (...)")
     dead_run(district, settings)
 
     outcome = tasks.recover_syncs.delay().get()

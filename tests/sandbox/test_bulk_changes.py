@@ -21,7 +21,9 @@ from districts import services as district_services
 from districts.models import District
 from rostering.models import ChangeHold, SyncRun
 from rostering.services.sync import run_sync
-from sandbox import generator, roster, services
+from sandbox import roster, services
+from sandbox.generator.districts import generate_district, load_district
+from sandbox.generator.plan import SECTIONS_PER_STUDENT
 from sandbox.models import RecordType, SandboxEvent, SandboxRecord
 
 from .swagger import definitions
@@ -41,10 +43,10 @@ def fresh_token_cache():
 
 @pytest.fixture
 def district(sandbox_app):
-    generated = generator.generate_district(seed=77, students=STUDENTS,
-                                            name="Fairview School District", state="OR",
-                                            with_nces=True, with_mdr=False)
-    return generator.load_district(generated)
+    generated = generate_district(seed=77, students=STUDENTS,
+                                  name="Fairview School District", state="OR",
+                                  with_nces=True, with_mdr=False)
+    return load_district(generated)
 
 
 @pytest.fixture
@@ -262,7 +264,7 @@ def test_adding_students_enrols_realistic_students_in_existing_sections(client, 
         assert role["dob"].count("/") == 2 and role["sis_id"] and role["grade"]
         assert role["location"]["city"] == schools[role["school"]]["location"]["city"]
         enrolled = [s for s in sections.values() if clever_id in s["students"]]
-        assert 1 <= len(enrolled) <= generator.SECTIONS_PER_STUDENT
+        assert 1 <= len(enrolled) <= SECTIONS_PER_STUDENT
         assert {s["school"] for s in enrolled} == {role["school"]}
         nested = listed(api, f"users/{clever_id}/sections")
         assert {s["id"] for s in nested} == {s["id"] for s in enrolled}

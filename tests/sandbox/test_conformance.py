@@ -15,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import Client
 
-from sandbox import generator, services
+from sandbox import services
 from sandbox.demo import load_demo
+from sandbox.generator.districts import generate_district, load_district
 from sandbox.models import SandboxDistrict, SandboxEdge, SandboxRecord
 
 from .swagger import load_spec, response_schema, validate
@@ -29,8 +30,8 @@ EVENT_SPECS = {"v3.0": "v3.0-events.yml", "v3.1": "v3.1-events.yml"}
 def served(django_db_setup, django_db_blocker):
     """A generated Canvas district with events, loaded once for the module."""
     with django_db_blocker.unblock():
-        generated = generator.generate_district(seed=7, students=600, lms_type="canvas")
-        district = generator.load_district(generated)
+        generated = generate_district(seed=7, students=600, lms_type="canvas")
+        district = load_district(generated)
         token = services.district_token(district).access_token
         ids = _pick_ids(district)
         _make_events(ids)

@@ -8,7 +8,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
-from sandbox import generator, roster, services
+from sandbox import roster, services
+from sandbox.generator.districts import generate_district, load_district
 from sandbox.knobs import DEFAULT_RATE_LIMIT
 from sandbox.models import RecordType, SandboxDistrict, SandboxEvent, SandboxRecord, SandboxToken
 
@@ -17,9 +18,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def district():
-    generated = generator.generate_district(seed=77, students=500, name="Fairview School District",
-                                            state="OR")
-    return generator.load_district(generated)
+    generated = generate_district(seed=77, students=500, name="Fairview School District",
+                                  state="OR")
+    return load_district(generated)
 
 
 @pytest.fixture

@@ -11,9 +11,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from sandbox import lms as sandbox_lms
 from sandbox import services
 from sandbox.ids import new_id
+from sandbox.lms import gradebook
+from sandbox.lms.assignments import create_assignment, delete_assignment
+from sandbox.lms.submissions import get_submission
 from sandbox.models import SandboxAuthCode, SandboxLmsSubmission, Sharing
 
 pytestmark = pytest.mark.django_db
@@ -56,15 +58,15 @@ class Roster:
         due = (timezone.now() + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         body = {"title": title, "description": "Linear equations", "due_date": due,
                 "points_possible": 10}
-        created = sandbox_lms.create_assignment(token=services.district_token(self.district),
-                                                section_id=self.section, body=json.dumps(body).encode())
+        created = create_assignment(token=services.district_token(self.district),
+                                    section_id=self.section, body=json.dumps(body).encode())
         return created["id"]
 
     def submission(self, assignment_id: str, student: str) -> dict:
         """The submission as the app reads it back through Clever's API."""
-        return sandbox_lms.get_submission(token=services.district_token(self.district),
-                                          section_id=self.section, assignment_id=assignment_id,
-                                          user_id=student)
+        return get_submission(token=services.district_token(self.district),
+                              section_id=self.section, assignment_id=assignment_id,
+                              user_id=student)
 
 
 @pytest.fixture
@@ -168,8 +170,8 @@ def test_no_library_teachers_says_how_to_add_some(client, roster):
 
 def test_the_grade_form_lists_submissions_by_assignment_and_student_name(client, roster):
     quiz = roster.assignment()
-    sandbox_lms.teacher_edit_submission(assignment_id=quiz, user_id=roster.students[0],
-                                        grade_points=7)
+    gradebook.teacher_edit_submission(assignment_id=quiz, user_id=roster.students[0],
+                                      grade_points=7)
     html = page(client, roster.district).content.decode()
 
     assert 'id="lms-grades"' in html
@@ -229,14 +231,14 @@ def test_bad_grade_input_is_a_form_error_and_changes_nothing(client, roster, dat
 
 def test_a_submission_deleted_under_the_form_is_a_form_error(client, roster, monkeypatch):
     quiz = roster.assignment()
-    edit = sandbox_lms.teacher_edit_submission
+    edit = gradebook.teacher_edit_submission
 
     def deleted_first(**kwargs):
-        sandbox_lms.delete_assignment(token=services.district_token(roster.district),
-                                      section_id=roster.section, assignment_id=quiz)
+        delete_assignment(token=services.district_token(roster.district),
+                          section_id=roster.section, assignment_id=quiz)
         return edit(**kwargs)
 
-    monkeypatch.setattr(sandbox_lms, "teacher_edit_submission", deleted_first)
+    monkeypatch.setattr(gradebook, "teacher_edit_submission", deleted_first)
     response = post_grade(client, roster.district, submission=f"{quiz}:{roster.students[0]}",
                           grade="A")
 

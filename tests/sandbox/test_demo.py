@@ -5,7 +5,7 @@ import json
 import pytest
 
 from sandbox import demo, services
-from sandbox.generator import district_counts
+from sandbox.generator.districts import district_counts
 from sandbox.models import RecordType, SandboxDistrict, SandboxRecord, SandboxToken
 
 pytestmark = pytest.mark.django_db

@@ -15,8 +15,9 @@ import jsonschema
 import pytest
 from django.core.management import call_command
 
-from sandbox import generator, services
-from sandbox.generator import NICKNAMES, STATES, generate_district
+from sandbox import services
+from sandbox.generator.districts import DistrictExists, district_counts, generate_district, load_district
+from sandbox.generator.tables import NICKNAMES, STATES
 from sandbox.ids import is_clever_id
 from sandbox.models import SandboxDistrict, SandboxEdge, SandboxRecord, Sharing
 from tests.sandbox.swagger import definitions
@@ -64,7 +65,7 @@ def test_same_seed_and_options_give_identical_records():
 def test_output_does_not_depend_on_the_process_hash_seed():
     code = (
         "import django, hashlib, json; django.setup();"
-        "from sandbox.generator import generate_district;"
+        "from sandbox.generator.districts import generate_district;"
         "g = generate_district(seed=42, students=600, messiness=1.5, lms_type='canvas');"
         "print(hashlib.sha256(json.dumps([g.data, list(g.records())], ensure_ascii=False)"
         ".encode()).hexdigest())"
@@ -399,10 +400,10 @@ def test_records_validate_against_clevers_v31_swagger(district):
 
 @pytest.mark.django_db
 def test_load_district_writes_every_record_and_refuses_a_second_load(district):
-    loaded = generator.load_district(district, events_enabled=False)
+    loaded = load_district(district, events_enabled=False)
     assert loaded.id == district.id and loaded.name == district.name
     assert not loaded.events_enabled
-    assert generator.district_counts(loaded) == district.counts
+    assert district_counts(loaded) == district.counts
     assert services.district_token(loaded) is not None
     section = district.sections[0]
     stored = SandboxEdge.objects.filter(src_id=section["id"], rel="students")
@@ -410,8 +411,8 @@ def test_load_district_writes_every_record_and_refuses_a_second_load(district):
     user = district.users[0]
     row = SandboxRecord.objects.get(clever_id=user["id"])
     assert json.loads(row.body) == user and row.is_student
-    with pytest.raises(generator.DistrictExists):
-        generator.load_district(district)
+    with pytest.raises(DistrictExists):
+        load_district(district)
 
 
 @pytest.mark.django_db

@@ -8,9 +8,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from sandbox import lms
 from sandbox import services as sbx
 from sandbox.ids import new_id
+from sandbox.lms import gradebook
+from sandbox.lms.lookups import MSG_NO_LMS
+from sandbox.lms.submissions import MSG_EXPIRED_CURSOR
 from sandbox.models import SandboxLmsAssignment, SandboxLmsSubmission, TokenKind
 
 BASE = "/sandbox"
@@ -308,7 +310,7 @@ def test_cursor_expires_after_two_hours(world):
     world.clock.now += 2
     response = world.call("GET", uri)
     assert response.status_code == 400
-    assert response.json() == {"message": lms.MSG_EXPIRED_CURSOR}
+    assert response.json() == {"message": MSG_EXPIRED_CURSOR}
 
 
 def test_forged_cursor_is_refused(world):
@@ -364,8 +366,8 @@ def test_teacher_edit_in_the_lms_reads_back(world):
     world.call("PATCH", world.assignment_path(created["id"]) + f"/submissions/{student}",
                {"grade": "7", "grade_points": 7})
     world.clock.now += 3600
-    lms.teacher_edit_submission(assignment_id=created["id"], user_id=student,
-                                grade="8", grade_points=8.5, grade_comment="Regraded")
+    gradebook.teacher_edit_submission(assignment_id=created["id"], user_id=student,
+                                      grade="8", grade_points=8.5, grade_comment="Regraded")
     got = world.call("GET", world.assignment_path(created["id"]) + f"/submissions/{student}")
     data = got.json()["data"]
     assert (data["grade"], data["grade_points"], data["grade_comment"]) == ("8", 8.5, "Regraded")
@@ -378,7 +380,7 @@ def test_student_submit_marks_late_after_due_date(world):
     created = world.create()
     student = sorted(world.student_ids)[0]
     world.clock.now += 8 * 24 * 3600
-    lms.student_submit(assignment_id=created["id"], user_id=student)
+    gradebook.student_submit(assignment_id=created["id"], user_id=student)
     data = world.call("GET", world.assignment_path(created["id"])
                       + f"/submissions/{student}").json()["data"]
     assert data["state"] == "submitted"
@@ -501,7 +503,7 @@ def test_district_without_lms_is_refused(client, db, fake_clock):
     world = make_world(client, fake_clock, lms_type="", section_lms_status=None)
     response = world.call("POST", world.assignments_path(), world.valid_request())
     assert response.status_code == 400
-    assert response.json() == {"message": lms.MSG_NO_LMS}
+    assert response.json() == {"message": MSG_NO_LMS}
     assert not SandboxLmsAssignment.objects.exists()
 
 

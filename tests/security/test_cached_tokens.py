@@ -15,7 +15,7 @@ from clever.client import CleverClient
 from districts import crypto, services
 from districts.models import District
 from sandbox import services as sandbox
-from sandbox.generator import generate_district, load_district
+from sandbox.generator.districts import generate_district, load_district
 from sandbox.models import SandboxToken
 
 pytestmark = pytest.mark.django_db

@@ -23,7 +23,7 @@ from matching import matchmaker
 from matching.models import PersonMatch, Zone
 from rostering.models import Person
 from sandbox import services as sandbox
-from sandbox.generator import generate_district, load_district
+from sandbox.generator.districts import generate_district, load_district
 from sandbox.models import SandboxRecord
 
 HOSTILE_FIRST_NAMES = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"]

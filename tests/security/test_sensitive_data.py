@@ -28,7 +28,7 @@ from django.utils import formats
 
 from accounts.factories import OrganizationFactory, UserFactory
 from clever.sensitive import BY_PATH, DATE_OF_BIRTH, SENSITIVE_FIELDS, pop_listed
-from districts.admin import SUPPORT_GROUP
+from core.admin import SUPPORT_GROUP
 from districts.models import District
 from matching import services as matching
 from matching.models import PersonMatch
@@ -36,7 +36,7 @@ from matching.selectors import clever_record, compared_digest, product_record
 from rostering import tasks
 from rostering.models import Person, StagedRecord, SyncRun
 from rostering.selectors import decrypted_fields
-from sandbox.generator import generate_district, load_district
+from sandbox.generator.districts import generate_district, load_district
 from sandbox.models import SandboxRecord
 from sso.models import CleverLogin
 from tests.matching.conftest import product_copy

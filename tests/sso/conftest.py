@@ -173,9 +173,4 @@ def portal_launch():
     return run
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 assert settings.CLEVER_REDIRECT_URI.endswith(CALLBACK_PATH)

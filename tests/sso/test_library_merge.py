@@ -12,7 +12,6 @@ from __future__ import annotations
 import pytest
 from allauth.mfa.models import Authenticator
 from allauth.socialaccount.models import SocialAccount
-from django.core.cache import cache
 from django.test import Client
 
 from accounts.factories import OrganizationFactory, UserFactory
@@ -24,14 +23,6 @@ from tests.sso.conftest import Browser, path_of
 PAGE = "/account/library/existing/"
 PASSWORD = "correct horse battery staple"
 WRONG = "That username or email and password do not match an account we can connect."
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    """allauth counts failed sign-ins in the cache (per address and per account)."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from districts.models import District
-from matching import linking
+from matching.linking.refresh import refresh_district_candidates
 
 
 class Command(BaseCommand):
@@ -32,7 +32,7 @@ class Command(BaseCommand):
             if missing:
                 raise CommandError(f"unknown Clever district IDs: {', '.join(missing)}")
             district_ids = list(found.values())
-        summary = linking.refresh_district_candidates(
+        summary = refresh_district_candidates(
             district_ids=district_ids, queue=not options["no_queue"]
         )
         if options["json"]:

@@ -16,7 +16,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from districts.models import District, DistrictStatus
+from districts.models import District
 from rostering.models import SyncRun
 from rostering.services import diff
 from rostering.services.sync import KIND_AUTO, run_sync
@@ -66,7 +66,7 @@ class Command(BaseCommand):
         if options["all"]:
             named = {d.pk for d in districts}
             districts += list(
-                District.objects.filter(status=DistrictStatus.CONNECTED, sync_enabled=True)
+                District.objects.syncable()
                 .exclude(pk__in=named).order_by("clever_id")
             )
         kind = SyncRun.Kind.FULL if options["full"] else KIND_AUTO

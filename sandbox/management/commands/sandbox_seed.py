@@ -1,15 +1,16 @@
 """``manage.py sandbox_seed``: fill the local Clever with districts.
 
 Generated districts (``sandbox.generator``), Clever's recorded demo district (``--demo``), a
-Clever Library district (``--library``). The work is ``generator.seed_sandbox``; this command
-parses options and prints the report (``--json``: one JSON object on stdout).
+Clever Library district (``--library``). The work is ``sandbox.generator.seeding.seed_sandbox``;
+this command parses options and prints the report (``--json``: one JSON object on stdout).
 """
 
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from sandbox import generator
+from sandbox.generator.districts import MAX_STUDENTS, MIN_STUDENTS
+from sandbox.generator.seeding import seed_sandbox
 from sandbox.models import LmsType
 
 LMS_CHOICES = {"canvas": LmsType.CANVAS, "schoology": LmsType.SCHOOLOGY,
@@ -56,14 +57,14 @@ class Command(BaseCommand):
             districts = 0 if options["demo"] else 1
         if districts < 0:
             raise CommandError("--districts must be 0 or more")
-        if not generator.MIN_STUDENTS <= options["students"] <= generator.MAX_STUDENTS:
+        if not MIN_STUDENTS <= options["students"] <= MAX_STUDENTS:
             raise CommandError(
-                f"--students must be between {generator.MIN_STUDENTS} and {generator.MAX_STUDENTS}"
+                f"--students must be between {MIN_STUDENTS} and {MAX_STUDENTS}"
             )
         if options["messiness"] < 0:
             raise CommandError("--messiness must be 0 or more")
         lms = LMS_CHOICES[options["lms"]] if options["lms"] else None
-        report = generator.seed_sandbox(
+        report = seed_sandbox(
             districts=districts,
             students=options["students"],
             seed=options["seed"],

@@ -4,7 +4,11 @@ teacher whose class has assignments in the LMS, who signs in with the Instant Lo
 prints. One run of the command serves every check (it takes seconds)."""
 
 import io
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -19,6 +23,8 @@ from sandbox import services
 from sandbox.models import SandboxDistrict, SandboxLmsSubmission, SandboxRecord, Sharing
 
 pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[2]
 
 Status = SubmissionSync.Status
 
@@ -80,3 +86,15 @@ def test_demo_setup_prepares_everything_and_can_run_again(sandbox_app, client, s
     assert District.objects.count() == 3
     assert Assignment.objects.count() == 3
     assert services.get_application().redirect_uris[0] == settings.CLEVER_REDIRECT_URI
+
+
+def test_demo_setup_without_the_sandbox_refuses_with_a_clear_error(tmp_path):
+    """With CLEVER_SANDBOX off the sandbox app is not installed: a CommandError, no traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CLEVER_"))}
+    env.update(CLEVER_SANDBOX="off", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    env.pop("REDIS_URL", None)
+    result = subprocess.run([sys.executable, "manage.py", "demo_setup"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "CommandError: The demo needs the local Clever sandbox" in result.stderr
+    assert "Traceback" not in result.stderr
