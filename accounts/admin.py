@@ -30,9 +30,22 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (
         *(DjangoUserAdmin.fieldsets or ()),  # typed Optional in django-stubs; set on UserAdmin
         ("Organization", {"fields": ("organization", "is_organization_admin")}),
-        ("Product roster (what matching compares with Clever)", {"fields": (
-            "role", "school", "sis_id", "student_number", "state_id", "teacher_number", "staff_id",
-            "date_of_birth", "grade")}),
+        (
+            "Product roster (what matching compares with Clever)",
+            {
+                "fields": (
+                    "role",
+                    "school",
+                    "sis_id",
+                    "student_number",
+                    "state_id",
+                    "teacher_number",
+                    "staff_id",
+                    "date_of_birth",
+                    "grade",
+                )
+            },
+        ),
     )
     list_display = ["username", "first_name", "last_name", "organization", "is_staff", "is_active"]
     list_select_related = ["organization"]

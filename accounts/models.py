@@ -37,9 +37,7 @@ class EmailDomainField(models.CharField):
 class OrganizationEmailDomain(models.Model):
     """An email domain the organization's staff use (evidence for district matching)."""
 
-    organization = models.ForeignKey(
-        Organization, on_delete=models.CASCADE, related_name="email_domains"
-    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="email_domains")
     domain = EmailDomainField(max_length=255, unique=True)
 
     class Meta:
@@ -68,10 +66,15 @@ class User(AbstractUser):
     is_organization_admin = models.BooleanField(
         default=False, help_text="May link Clever districts to the organization."
     )
-    role = models.CharField(max_length=16, choices=Role.choices, blank=True,
-                            help_text="The product's own role for the person, when it had one.")
-    school = models.ForeignKey("School", null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="people")
+    role = models.CharField(
+        max_length=16,
+        choices=Role.choices,
+        blank=True,
+        help_text="The product's own role for the person, when it had one.",
+    )
+    school = models.ForeignKey(
+        "School", null=True, blank=True, on_delete=models.SET_NULL, related_name="people"
+    )
     sis_id = models.CharField("SIS ID", max_length=255, blank=True)
     student_number = models.CharField(max_length=255, blank=True)
     state_id = models.CharField("state ID", max_length=255, blank=True)
@@ -84,7 +87,11 @@ class User(AbstractUser):
     # made and never changed: it is what lets the sync refresh the account from Clever and the
     # purge empty it, and what tells a person's own account from one matching linked them to.
     made_for_clever_id = models.CharField(
-        "made for Clever user", max_length=64, blank=True, default="", editable=False,
+        "made for Clever user",
+        max_length=64,
+        blank=True,
+        default="",
+        editable=False,
         # A plain index as well as the partial unique one: the sync's set-based joins on
         # ``made_for_clever_id = clever_id`` cannot use a partial index.
         db_index=True,

@@ -222,10 +222,20 @@ DB_NAME, DB_USER, DB_PASSWORD = "fault_trial", "clever", "clever"
 DATABASE_URL = f"postgres://{DB_USER}:{DB_PASSWORD}@127.0.0.1:{PG_PORT}/{DB_NAME}"
 REDIS_URL = f"redis://127.0.0.1:{REDIS_PORT}/0"
 RECORD_TYPES = ("schools", "terms", "courses", "sections", "users")
-TABLES = {"schools": "rostering_school", "terms": "rostering_term", "courses": "rostering_course",
-          "sections": "rostering_section", "users": "rostering_person"}
-ROLE_FLAGS = {"students": "is_student", "teachers": "is_teacher", "staff": "is_staff",
-              "district_admins": "is_district_admin", "contacts": "is_contact"}
+TABLES = {
+    "schools": "rostering_school",
+    "terms": "rostering_term",
+    "courses": "rostering_course",
+    "sections": "rostering_section",
+    "users": "rostering_person",
+}
+ROLE_FLAGS = {
+    "students": "is_student",
+    "teachers": "is_teacher",
+    "staff": "is_staff",
+    "district_admins": "is_district_admin",
+    "contacts": "is_contact",
+}
 T0 = time.monotonic()
 WALL_T0 = time.time()
 
@@ -238,8 +248,9 @@ def log(message: str, **fields) -> None:
 def sh(argv: list[str], *, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
     result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed ({result.returncode}): "
-                           f"{result.stderr.strip() or result.stdout.strip()}")
+        raise RuntimeError(
+            f"{' '.join(argv)} failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}"
+        )
     return result
 
 
@@ -270,8 +281,22 @@ def pg_status() -> str | None:
 
 
 def psql_admin(sql: str) -> None:
-    sh(["runuser", "-u", "postgres", "--", "psql", "-p", str(PG_PORT), "-v", "ON_ERROR_STOP=1",
-        "-qAt", "-c", sql])
+    sh(
+        [
+            "runuser",
+            "-u",
+            "postgres",
+            "--",
+            "psql",
+            "-p",
+            str(PG_PORT),
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-qAt",
+            "-c",
+            sql,
+        ]
+    )
 
 
 def pg_start() -> None:
@@ -288,8 +313,10 @@ def pg_setup() -> None:
         sh(["pg_createcluster", PG_VERSION, PG_CLUSTER, "--port", str(PG_PORT)], timeout=300)
     if pg_status() != "online":
         pg_start()
-    psql_admin(f"DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{DB_USER}') "
-               f"THEN CREATE ROLE {DB_USER} LOGIN SUPERUSER PASSWORD '{DB_PASSWORD}'; END IF; END$$;")
+    psql_admin(
+        f"DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{DB_USER}') "
+        f"THEN CREATE ROLE {DB_USER} LOGIN SUPERUSER PASSWORD '{DB_PASSWORD}'; END IF; END$$;"
+    )
     psql_admin(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
     psql_admin(f"CREATE DATABASE {DB_NAME} OWNER {DB_USER}")
 
@@ -306,11 +333,24 @@ class RedisServer:
         if wipe:
             shutil.rmtree(REDIS_DIR, ignore_errors=True)
         REDIS_DIR.mkdir(parents=True, exist_ok=True)
-        argv = ["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1",
-                "--daemonize", "yes", "--dir", str(REDIS_DIR), "--pidfile", str(self.pidfile),
-                "--logfile", str(TRIAL_DIR / "redis.log"), "--save", ""]
-        argv += (["--appendonly", "yes", "--appendfsync", "everysec"] if persistent
-                 else ["--appendonly", "no"])
+        argv = [
+            "redis-server",
+            "--port",
+            str(REDIS_PORT),
+            "--bind",
+            "127.0.0.1",
+            "--daemonize",
+            "yes",
+            "--dir",
+            str(REDIS_DIR),
+            "--pidfile",
+            str(self.pidfile),
+            "--logfile",
+            str(TRIAL_DIR / "redis.log"),
+            "--save",
+            "",
+        ]
+        argv += ["--appendonly", "yes", "--appendfsync", "everysec"] if persistent else ["--appendonly", "no"]
         sh(argv)
         self.persistent = persistent
         if not wait_until(self.ping, 20, 0.1):
@@ -346,8 +386,14 @@ class RedisServer:
         client = redis.Redis(port=REDIS_PORT)
         client.execute_command("BGREWRITEAOF")
         time.sleep(0.5)
-        wait_until(lambda: client.info("persistence").get("aof_rewrite_in_progress") == 0
-                   and client.info("persistence").get("aof_rewrite_scheduled") == 0, 20, 0.2)
+        wait_until(
+            lambda: (
+                client.info("persistence").get("aof_rewrite_in_progress") == 0
+                and client.info("persistence").get("aof_rewrite_scheduled") == 0
+            ),
+            20,
+            0.2,
+        )
         time.sleep(1.2)  # appendfsync everysec
         shutil.rmtree(REDIS_SNAPSHOT_DIR, ignore_errors=True)
         shutil.copytree(REDIS_DIR, REDIS_SNAPSHOT_DIR)
@@ -405,8 +451,14 @@ class Proc:
         with open(self.logfile, "ab") as out:
             out.write(f"\n===== start {self.starts + 1} at {utcnow().isoformat()} =====\n".encode())
             out.flush()
-            self.popen = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdout=out,
-                                          stderr=subprocess.STDOUT, start_new_session=True)
+            self.popen = subprocess.Popen(
+                self.argv,
+                cwd=self.cwd,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.starts += 1
 
     def alive(self) -> bool:
@@ -564,8 +616,14 @@ class Trial:
         self.env = self.environment()
         os.environ.update(self.env)
         log("migrating", src=str(self.src))
-        result = subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=self.src,
-                                env={**os.environ}, capture_output=True, text=True, timeout=600)
+        result = subprocess.run(
+            [PYTHON, "manage.py", "migrate", "-v0"],
+            cwd=self.src,
+            env={**os.environ},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"migrate failed: {result.stderr[-2000:]}")
         # Celery puts the working directory first on sys.path when the app loads: work from
@@ -578,8 +636,7 @@ class Trial:
         import logging
 
         logging.getLogger().setLevel(logging.WARNING)
-        for name in ("django.request", "django.server", "clever", "districts", "rostering",
-                     "sandbox"):
+        for name in ("django.request", "django.server", "clever", "districts", "rostering", "sandbox"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
         import rostering
 
@@ -592,8 +649,9 @@ class Trial:
         self.install_audit()
         from django.contrib.auth import get_user_model
 
-        self.support_user_pk = get_user_model().objects.create(
-            username="fault-trial-support", is_staff=True).pk
+        self.support_user_pk = (
+            get_user_model().objects.create(username="fault-trial-support", is_staff=True).pk
+        )
         self.start_server()
         self.create_districts()
         self.start_processes()
@@ -618,17 +676,25 @@ class Trial:
         import rostering.tasks as tasks
 
         scheduled = [entry.get("task") for entry in settings.CELERY_BEAT_SCHEDULE.values()]
-        return {"task": hasattr(tasks, "recover_syncs"),
-                "scheduled": "rostering.tasks.recover_syncs" in scheduled}
+        return {
+            "task": hasattr(tasks, "recover_syncs"),
+            "scheduled": "rostering.tasks.recover_syncs" in scheduled,
+        }
 
     def connect_control(self):
         import psycopg
 
         if self.control is not None and not self.control.closed:
             return self.control
-        self.control = psycopg.connect(host="127.0.0.1", port=PG_PORT, dbname=DB_NAME,
-                                       user=DB_USER, password=DB_PASSWORD, autocommit=True,
-                                       connect_timeout=3)
+        self.control = psycopg.connect(
+            host="127.0.0.1",
+            port=PG_PORT,
+            dbname=DB_NAME,
+            user=DB_USER,
+            password=DB_PASSWORD,
+            autocommit=True,
+            connect_timeout=3,
+        )
         return self.control
 
     def q(self, sql: str, params=(), *, attempts: int = 30):
@@ -652,7 +718,8 @@ class Trial:
     def install_audit(self) -> None:
         """Triggers in the trial's database: archive/restore of mirror rows, status changes of
         runs and holds, each with its transaction id."""
-        statements = ["""
+        statements = [
+            """
             CREATE TABLE ft_audit (
                 id bigserial PRIMARY KEY, tbl text NOT NULL, district_id bigint,
                 row_id bigint, clever_id text, op text NOT NULL, old_status text,
@@ -725,8 +792,9 @@ class Trial:
         server = ThreadedWSGIServer(("127.0.0.1", self.port), Quiet)
         server.set_app(counting_app)
         self.server = server
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                         name="sandbox-http", daemon=True).start()
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="sandbox-http", daemon=True
+        ).start()
         log("sandbox served over HTTP", url=f"http://127.0.0.1:{self.port}/sandbox/")
 
     def create_districts(self) -> None:
@@ -737,13 +805,11 @@ class Trial:
 
         generated = []
         for index in range(self.args.districts):
-            g = generate_district(seed=self.args.seed * 100 + index,
-                                  students=self.args.students + 37 * index)
+            g = generate_district(seed=self.args.seed * 100 + index, students=self.args.students + 37 * index)
             load_district(g)
             generated.append(g)
         summary = discover_districts()
-        log("districts generated and discovered", created=len(summary["created"]),
-            errors=summary["errors"])
+        log("districts generated and discovered", created=len(summary["created"]), errors=summary["errors"])
         start = utcnow() - timedelta(days=1)
         for index, g in enumerate(generated):
             from sandbox.models import SandboxDistrict
@@ -751,13 +817,28 @@ class Trial:
             district = District.objects.get(clever_id=g.id)
             self.targets.append(Target(index, SandboxDistrict.objects.get(id=g.id), district, g))
             for clever_id in SandboxRecord.objects.filter(district_id=g.id).values_list(
-                    "clever_id", flat=True):
+                "clever_id", flat=True
+            ):
                 self.presence[clever_id].append((start, True))
 
     def worker_argv(self, name: str) -> list[str]:
-        return [PYTHON, "-m", "celery", "-A", "config", "worker", "--pool=prefork",
-                f"--concurrency={self.args.concurrency}", "--without-gossip", "--without-mingle",
-                "-n", f"{name}@%h", "-Q", ",".join(self.queues), "--loglevel=INFO"]
+        return [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool=prefork",
+            f"--concurrency={self.args.concurrency}",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            f"{name}@%h",
+            "-Q",
+            ",".join(self.queues),
+            "--loglevel=INFO",
+        ]
 
     def start_processes(self) -> None:
         env = {**os.environ, **self.env}
@@ -765,9 +846,24 @@ class Trial:
             proc = Proc(f"worker{number}", self.worker_argv(f"worker{number}"), env, self.src)
             proc.start()
             self.workers.append(proc)
-        self.beat = Proc("beat", [PYTHON, "-m", "celery", "-A", "config", "beat",
-                                  "--loglevel=INFO", "-s", str(TRIAL_DIR / "celerybeat-schedule"),
-                                  "--pidfile", str(TRIAL_DIR / "beat.pid")], env, self.src)
+        self.beat = Proc(
+            "beat",
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "--loglevel=INFO",
+                "-s",
+                str(TRIAL_DIR / "celerybeat-schedule"),
+                "--pidfile",
+                str(TRIAL_DIR / "beat.pid"),
+            ],
+            env,
+            self.src,
+        )
         self.beat.start()
         threading.Thread(target=self.supervise, name="supervisor", daemon=True).start()
         from config.celery import app
@@ -797,14 +893,18 @@ class Trial:
                     self.worker_restarts += 1
                 elif not proc.exit_reported:
                     proc.exit_reported = True
-                    entry = {"process": proc.name, "returncode": proc.popen.returncode,
-                             "at": round(time.monotonic() - T0, 1),
-                             "log_tail": [line[:300] for line in proc.tail(6)]}
+                    entry = {
+                        "process": proc.name,
+                        "returncode": proc.popen.returncode,
+                        "at": round(time.monotonic() - T0, 1),
+                        "log_tail": [line[:300] for line in proc.tail(6)],
+                    }
                     self.unexpected_exits.append(entry)
                     log(f"FINDING: {proc.name} exited on its own", returncode=entry["returncode"])
                     proc.exited_at = time.monotonic()
-                elif self.args.restart_exited and \
-                        time.monotonic() - proc.exited_at >= self.args.restart_delay:
+                elif (
+                    self.args.restart_exited and time.monotonic() - proc.exited_at >= self.args.restart_delay
+                ):
                     log(f"supervisor: restarting {proc.name} (--restart-exited)")
                     proc.start()
                     self.restarts_after_exit += 1
@@ -846,8 +946,9 @@ class Trial:
                 from rostering.services import requests as sync_requests
 
                 district = self.db(lambda: District.objects.get(pk=target.pk))
-                recorded = self.db(lambda: sync_requests.record(district=district, kind=kind,
-                                                                trigger="manual"))
+                recorded = self.db(
+                    lambda: sync_requests.record(district=district, kind=kind, trigger="manual")
+                )
                 kwargs["requested_at"] = recorded.requested_at.isoformat()
             except Exception as exc:
                 log(f"could not record the request ({type(exc).__name__}: {exc}); sending only")
@@ -858,21 +959,24 @@ class Trial:
 
         from rostering.models import SyncRun
 
-        return self.db(lambda: SyncRun.objects.filter(district_id=target.pk)
-                       .aggregate(m=Max("id"))["m"] or 0)
+        return self.db(lambda: SyncRun.objects.filter(district_id=target.pk).aggregate(m=Max("id"))["m"] or 0)
 
     def running_run(self, target: Target):
         from rostering.models import SyncRun
 
-        return self.db(lambda: SyncRun.objects.filter(district_id=target.pk,
-                                                      status="running").first())
+        return self.db(lambda: SyncRun.objects.filter(district_id=target.pk, status="running").first())
 
     def pending_hold(self, target: Target):
         from rostering.models import ChangeHold
 
-        return self.db(lambda: ChangeHold.objects.filter(run__district_id=target.pk,
-                                                         status="pending")
-                       .select_related("run").order_by("-id").first())
+        return self.db(
+            lambda: (
+                ChangeHold.objects.filter(run__district_id=target.pk, status="pending")
+                .select_related("run")
+                .order_by("-id")
+                .first()
+            )
+        )
 
     def wait_moment(self, target: Target, after_id: int, predicate, timeout: float = 90):
         """The newest non-skipped run of the district created after ``after_id``, once
@@ -885,8 +989,11 @@ class Trial:
         finished_polls = 0
         while time.monotonic() < deadline:
             try:
-                runs = list(SyncRun.objects.filter(district_id=target.pk, id__gt=after_id)
-                            .exclude(status="skipped").order_by("-id")[:3])
+                runs = list(
+                    SyncRun.objects.filter(district_id=target.pk, id__gt=after_id)
+                    .exclude(status="skipped")
+                    .order_by("-id")[:3]
+                )
             except (OperationalError, InterfaceError):
                 connection.close()
                 time.sleep(0.5)
@@ -899,8 +1006,7 @@ class Trial:
             elif runs:
                 finished_polls += 1
                 if finished_polls > 60:  # ended, and no new run for 3 s
-                    raise Missed(f"the run ended first ({runs[0].status}: "
-                                 f"{(runs[0].error or '')[:120]})")
+                    raise Missed(f"the run ended first ({runs[0].status}: {(runs[0].error or '')[:120]})")
             time.sleep(0.05)
         raise Missed("no run reached the moment in time")
 
@@ -909,16 +1015,22 @@ class Trial:
 
         def predicate(run):
             fetched = (run.checkpoint or {}).get("fetched", {}).get("users", 0)
-            return run.current_collection == "users" and fetched >= fraction * total \
+            return (
+                run.current_collection == "users"
+                and fetched >= fraction * total
                 and (run.checkpoint or {}).get("next", {}).get("users")
+            )
 
         return predicate
 
     def truth_count(self, target: Target, record_type: str) -> int:
         from sandbox.models import SandboxRecord
 
-        return self.db(lambda: SandboxRecord.objects.filter(district_id=target.clever_id,
-                                                            record_type=record_type).count())
+        return self.db(
+            lambda: SandboxRecord.objects.filter(
+                district_id=target.clever_id, record_type=record_type
+            ).count()
+        )
 
     def inspect(self, method: str) -> dict | None:
         from config.celery import app
@@ -964,14 +1076,18 @@ class Trial:
         import psutil
 
         try:
-            ports = [c.laddr.port for c in psutil.Process(pid).net_connections(kind="tcp")
-                     if c.raddr and c.raddr.port == PG_PORT]
+            ports = [
+                c.laddr.port
+                for c in psutil.Process(pid).net_connections(kind="tcp")
+                if c.raddr and c.raddr.port == PG_PORT
+            ]
         except psutil.Error:
             return []
         if not ports:
             return []
-        rows = self.q("SELECT pid FROM pg_stat_activity WHERE client_port = ANY(%s) "
-                      "AND datname = %s", (ports, DB_NAME))
+        rows = self.q(
+            "SELECT pid FROM pg_stat_activity WHERE client_port = ANY(%s) AND datname = %s", (ports, DB_NAME)
+        )
         return [row[0] for row in rows]
 
     def process_of_port(self, port: int, extra_pids=()) -> int | None:
@@ -981,8 +1097,7 @@ class Trial:
         for pid in pids:
             try:
                 for conn in psutil.Process(pid).net_connections(kind="tcp"):
-                    if conn.laddr and conn.laddr.port == port and conn.raddr \
-                            and conn.raddr.port == PG_PORT:
+                    if conn.laddr and conn.laddr.port == port and conn.raddr and conn.raddr.port == PG_PORT:
                         return pid
             except psutil.Error:
                 continue
@@ -991,30 +1106,46 @@ class Trial:
     def others_running(self, target: Target) -> list[int]:
         from rostering.models import SyncRun
 
-        return self.db(lambda: sorted(SyncRun.objects.filter(status="running")
-                                      .exclude(district_id=target.pk)
-                                      .values_list("district_id", flat=True)))
+        return self.db(
+            lambda: sorted(
+                SyncRun.objects.filter(status="running")
+                .exclude(district_id=target.pk)
+                .values_list("district_id", flat=True)
+            )
+        )
 
     def wait_quiet(self, target: Target, timeout: float = 12) -> list[int]:
         """Wait (a little) until no other district syncs, so a knob fault lands on this one."""
         wait_until(lambda: not self.others_running(target), timeout, 0.5)
         return self.others_running(target)
 
-    def record_fault(self, kind: str, target: Target | None, *,
-                     injected: tuple[datetime, float] | None = None, **details) -> dict:
+    def record_fault(
+        self, kind: str, target: Target | None, *, injected: tuple[datetime, float] | None = None, **details
+    ) -> dict:
         """Count one injected fault; ``injected``: (wall, monotonic) time of the injection when
         it was before this call (a stop-wait-start fault is recorded once it is over)."""
         at, mono = injected or (utcnow(), time.monotonic())
-        entry = {"n": len(self.faults) + 1, "kind": kind,
-                 "district": target.pk if target else None,
-                 "at": at.isoformat(), "t": round(mono - T0, 1), **details}
+        entry = {
+            "n": len(self.faults) + 1,
+            "kind": kind,
+            "district": target.pk if target else None,
+            "at": at.isoformat(),
+            "t": round(mono - T0, 1),
+            **details,
+        }
         self.faults.append(entry)
         if target is not None:
             target.fault_kinds.append(kind)
             target.last_used = time.monotonic()
-        log(f"FAULT #{entry['n']} {kind}", district=entry["district"],
-            **{k: v for k, v in details.items() if k in ("run", "pid", "fetched", "others",
-                                                          "ids_count", "hold", "note")})
+        log(
+            f"FAULT #{entry['n']} {kind}",
+            district=entry["district"],
+            **{
+                k: v
+                for k, v in details.items()
+                if k in ("run", "pid", "fetched", "others", "ids_count", "hold", "note")
+            },
+        )
         return entry
 
     # sandbox changes, with the presence log
@@ -1044,8 +1175,9 @@ class Trial:
         def put():
             with transaction.atomic():
                 for body in bodies:
-                    services.put_record(district=target.sandbox, record_type=record_type,
-                                        data=copy.deepcopy(body))
+                    services.put_record(
+                        district=target.sandbox, record_type=record_type, data=copy.deepcopy(body)
+                    )
 
         self.db(put)
         for body in bodies:
@@ -1055,9 +1187,13 @@ class Trial:
     def ids_of(self, target: Target, record_type: str, **flags) -> list[str]:
         from sandbox.models import SandboxRecord
 
-        return self.db(lambda: sorted(SandboxRecord.objects.filter(
-            district_id=target.clever_id, record_type=record_type, **flags)
-            .values_list("clever_id", flat=True)))
+        return self.db(
+            lambda: sorted(
+                SandboxRecord.objects.filter(
+                    district_id=target.clever_id, record_type=record_type, **flags
+                ).values_list("clever_id", flat=True)
+            )
+        )
 
     def body_of(self, clever_id: str) -> dict:
         from sandbox.models import SandboxRecord
@@ -1073,8 +1209,11 @@ class Trial:
 
         if self.running_run(target) is not None or self.pending_hold(target) is not None:
             return False
-        runs = self.db(lambda: list(SyncRun.objects.filter(district_id=target.pk)
-                                    .order_by("-id").values_list("id", "status")[:30]))
+        runs = self.db(
+            lambda: list(
+                SyncRun.objects.filter(district_id=target.pk).order_by("-id").values_list("id", "status")[:30]
+            )
+        )
         if target.enqueue_mark is not None:
             mark, when = target.enqueue_mark
             if not any(pk > mark for pk, _status in runs) and time.monotonic() - when < 60:
@@ -1087,9 +1226,9 @@ class Trial:
         ``district_state``) for ``grace`` seconds may be picked too: that is a stuck episode,
         counted in ``districts_stuck`` (the new sync would otherwise hide it). None when the
         fault phase's budget ran out first."""
-        candidates = [t for t in self.targets if t.pk not in exclude
-                      and t.pk not in self.reserved] \
-            or [t for t in self.targets if t.pk not in self.reserved]
+        candidates = [t for t in self.targets if t.pk not in exclude and t.pk not in self.reserved] or [
+            t for t in self.targets if t.pk not in self.reserved
+        ]
         while True:
             settled = [t for t in candidates if self.settled(t)]
             if settled:
@@ -1098,20 +1237,26 @@ class Trial:
                 return None
             states = {s["district"]: s for s in self.states()}
             now = time.monotonic()
-            stuck = [t for t in candidates if states[t.pk]["state"] == "stuck"
-                     and now - self.stuck_since.get(t.pk, now) >= self.grace]
+            stuck = [
+                t
+                for t in candidates
+                if states[t.pk]["state"] == "stuck" and now - self.stuck_since.get(t.pk, now) >= self.grace
+            ]
             if stuck:
                 target = min(stuck, key=lambda t: (len(t.fault_kinds), t.last_used))
                 state = states[target.pk]
-                episode = {"district": target.pk, "why": state["why"],
-                           "latest_error": state.get("latest_error"),
-                           "stuck_for_s": round(now - self.stuck_since[target.pk], 1),
-                           "faults_before": [f"#{f['n']} {f['kind']}" for f in self.faults
-                                             if f.get("district") == target.pk][-3:],
-                           "t": round(now - T0, 1)}
+                episode = {
+                    "district": target.pk,
+                    "why": state["why"],
+                    "latest_error": state.get("latest_error"),
+                    "stuck_for_s": round(now - self.stuck_since[target.pk], 1),
+                    "faults_before": [
+                        f"#{f['n']} {f['kind']}" for f in self.faults if f.get("district") == target.pk
+                    ][-3:],
+                    "t": round(now - T0, 1),
+                }
                 self.stuck_episodes.append(episode)
-                log("FINDING: district left stuck by the system; the trial reuses it",
-                    **episode)
+                log("FINDING: district left stuck by the system; the trial reuses it", **episode)
                 self.stuck_since.pop(target.pk, None)
                 return target
             if now >= self.fault_deadline or not any(w.alive() for w in self.workers):
@@ -1145,8 +1290,14 @@ class Trial:
             raise Missed("no active task found for the district")
         pid, hostname = found
         os.kill(pid, signal.SIGKILL)
-        self.record_fault("worker_child_kill_staging", target, run=run.pk, pid=pid,
-                          worker=hostname, fetched=run.checkpoint.get("fetched"))
+        self.record_fault(
+            "worker_child_kill_staging",
+            target,
+            run=run.pk,
+            pid=pid,
+            worker=hostname,
+            fetched=run.checkpoint.get("fetched"),
+        )
 
     def s_kill_node_staging(self, target):
         run = self.start_full_sync(target, 0.3)
@@ -1160,14 +1311,21 @@ class Trial:
         held = {}
         for method in ("active", "reserved", "scheduled"):
             for task in (self.inspect(method) or {}).get(hostname, []):
-                district = self._sync_district_of(task.get("request", task)
-                                                  if method == "scheduled" else task)
+                district = self._sync_district_of(
+                    task.get("request", task) if method == "scheduled" else task
+                )
                 if district is not None:
                     held.setdefault(method, []).append(district)
         node.kill_node()
-        self.record_fault("worker_node_kill_staging", target, run=run.pk, pid=node.popen.pid,
-                          worker=hostname, syncs_held_by_node=held,
-                          fetched=run.checkpoint.get("fetched"))
+        self.record_fault(
+            "worker_node_kill_staging",
+            target,
+            run=run.pk,
+            pid=node.popen.pid,
+            worker=hostname,
+            syncs_held_by_node=held,
+            fetched=run.checkpoint.get("fetched"),
+        )
 
     def s_pg_terminate_staging(self, target):
         run = self.start_full_sync(target, 0.3)
@@ -1179,8 +1337,14 @@ class Trial:
             raise Missed("the child has no database connection")
         for backend in backends:
             self.q("SELECT pg_terminate_backend(%s)", (backend,))
-        self.record_fault("pg_terminate_staging", target, run=run.pk, pid=found[0],
-                          backends=backends, fetched=run.checkpoint.get("fetched"))
+        self.record_fault(
+            "pg_terminate_staging",
+            target,
+            run=run.pk,
+            pid=found[0],
+            backends=backends,
+            fetched=run.checkpoint.get("fetched"),
+        )
 
     def s_pg_stop(self, target, mode: str):
         from django.db import connections
@@ -1195,9 +1359,16 @@ class Trial:
         connections.close_all()
         self.control = None
         wait_until(lambda: self._pg_ok(), 60, 0.5)
-        self.record_fault("pg_crash_staging" if mode == "immediate" else "pg_stop_staging",
-                          target, injected=injected, run=run.pk, mode=mode, others=others,
-                          down_at=down.isoformat(), down_seconds=self.args.pg_down_seconds)
+        self.record_fault(
+            "pg_crash_staging" if mode == "immediate" else "pg_stop_staging",
+            target,
+            injected=injected,
+            run=run.pk,
+            mode=mode,
+            others=others,
+            down_at=down.isoformat(),
+            down_seconds=self.args.pg_down_seconds,
+        )
 
     def _pg_ok(self) -> bool:
         try:
@@ -1213,8 +1384,7 @@ class Trial:
         self.redis.kill()
         time.sleep(3)
         self.redis.start(persistent=True)
-        self.record_fault("redis_kill_restart_aof", target, injected=injected, run=run.pk,
-                          others=others)
+        self.record_fault("redis_kill_restart_aof", target, injected=injected, run=run.pk, others=others)
 
     def s_storm_until_retry(self, target) -> dict:
         """A 503 storm that outlasts the client's retries: the run fails (retryable) and the
@@ -1225,16 +1395,19 @@ class Trial:
         others = self.wait_quiet(target)
         run = self.start_full_sync(target, 0.3)
         KNOBS.add_fault("status", status=503, count=14, path_contains="/users")
-        entry = self.record_fault("http_5xx_storm_exhausting_retries", target, run=run.pk,
-                                  others=others)
-        failed = wait_until(lambda: self.db(lambda: SyncRun.objects.filter(
-            pk=run.pk).exclude(status="running").first()), 60, 0.2)
+        entry = self.record_fault("http_5xx_storm_exhausting_retries", target, run=run.pk, others=others)
+        failed = wait_until(
+            lambda: self.db(lambda: SyncRun.objects.filter(pk=run.pk).exclude(status="running").first()),
+            60,
+            0.2,
+        )
         KNOBS.clear_faults()
         entry["run_status"] = failed.status if failed else "running"
         entry["run_error"] = failed.error if failed else None
         entry["retryable"] = bool(failed and failed.retryable)
         waiting = False
         if failed is not None and failed.status == "failed":
+
             def scheduled():
                 for tasks in (self.inspect("scheduled") or {}).values():
                     for task in tasks:
@@ -1251,9 +1424,13 @@ class Trial:
         injected = (utcnow(), time.monotonic())
         self.redis.kill()
         self.redis.restore_snapshot()
-        self.record_fault("redis_restored_from_older_snapshot", target, injected=injected,
-                          retry_was_waiting=storm["retry_waiting"],
-                          note="messages newer than the copy are gone")
+        self.record_fault(
+            "redis_restored_from_older_snapshot",
+            target,
+            injected=injected,
+            retry_was_waiting=storm["retry_waiting"],
+            note="messages newer than the copy are gone",
+        )
 
     def s_node_kill_retry_waiting(self, target):
         storm = self.s_storm_until_retry(target)
@@ -1262,24 +1439,23 @@ class Trial:
             return
         holder = None
         for hostname, tasks in (self.inspect("scheduled") or {}).items():
-            if any(self._sync_district_of(task.get("request") or {}) == target.pk
-                   for task in tasks):
+            if any(self._sync_district_of(task.get("request") or {}) == target.pk for task in tasks):
                 holder = hostname
         node = self.node_of(holder) if holder else None
         if node is None:
             log("the waiting retry is on no known worker: the node kill is not made")
             return
         node.kill_node()
-        self.record_fault("worker_node_kill_retry_waiting", target, worker=holder,
-                          pid=node.popen.pid)
+        self.record_fault("worker_node_kill_retry_waiting", target, worker=holder, pid=node.popen.pid)
 
     def s_redis_kill_no_persistence(self, target):
         storm = self.s_storm_until_retry(target)
         injected = (utcnow(), time.monotonic())
         self.redis.kill()
         self.redis.start(persistent=False, wipe=True)
-        self.record_fault("redis_kill_no_persistence", target, injected=injected,
-                          retry_was_waiting=storm["retry_waiting"])
+        self.record_fault(
+            "redis_kill_no_persistence", target, injected=injected, retry_was_waiting=storm["retry_waiting"]
+        )
 
     def knob_fault(self, target, kind: str, **options):
         from sandbox.knobs import KNOBS
@@ -1291,8 +1467,9 @@ class Trial:
             # honours X-Ratelimit-Remaining never sees one otherwise), windows of 2 s, for 5 s.
             KNOBS.rate_window_seconds = 2.0
             KNOBS.rate_limit_per_minute = 0
-            self.record_fault(kind, target, run=run.pk, others=others,
-                              limit="0 requests per 2 s window, for 5 s")
+            self.record_fault(
+                kind, target, run=run.pk, others=others, limit="0 requests per 2 s window, for 5 s"
+            )
             time.sleep(5)
             from sandbox.knobs import DEFAULT_RATE_LIMIT, DEFAULT_RATE_WINDOW
 
@@ -1301,8 +1478,7 @@ class Trial:
             return
         knob = options.pop("knob")
         fault = KNOBS.add_fault(knob, path_contains="/users", **options)
-        entry = self.record_fault(kind, target, run=run.pk, others=others,
-                                  knob={"kind": knob, **options})
+        entry = self.record_fault(kind, target, run=run.pk, others=others, knob={"kind": knob, **options})
         consumed = wait_until(lambda: fault not in KNOBS.faults, 30, 0.2)
         entry["consumed"] = bool(consumed)
         KNOBS.clear_faults()
@@ -1322,8 +1498,11 @@ class Trial:
         run = self.start_full_sync(target, 0.3)
         self.db(lambda: services.disconnect_district(district=target.sandbox))
         entry = self.record_fault("district_disconnected_mid_sync", target, run=run.pk)
-        ended = wait_until(lambda: self.db(lambda: SyncRun.objects.filter(pk=run.pk)
-                                           .exclude(status="running").first()), 60, 0.5)
+        ended = wait_until(
+            lambda: self.db(lambda: SyncRun.objects.filter(pk=run.pk).exclude(status="running").first()),
+            60,
+            0.5,
+        )
         entry["run_status"] = ended.status if ended else "running"
         entry["run_error"] = ended.error if ended else None
         entry["district_status"] = self.db(lambda: District.objects.get(pk=target.pk).status)
@@ -1332,11 +1511,11 @@ class Trial:
         from districts.tasks import discover_districts_task
 
         discover_districts_task.delay()
-        connected = wait_until(lambda: self.db(lambda: District.objects.get(
-            pk=target.pk).status == "connected"), 60, 1.0)
+        connected = wait_until(
+            lambda: self.db(lambda: District.objects.get(pk=target.pk).status == "connected"), 60, 1.0
+        )
         entry["reconnected_by_discovery_task"] = bool(connected)
-        log("district reconnected in the sandbox; discovery task sent",
-            connected=bool(connected))
+        log("district reconnected in the sandbox; discovery task sent", connected=bool(connected))
 
     def s_removed_restored(self, target):
         run = self.start_full_sync(target, 0.3)
@@ -1344,11 +1523,12 @@ class Trial:
         users = self.ids_of(target, "users", is_student=True)
         ahead = [cid for cid in users if cid > read_up_to]
         behind = [cid for cid in users if cid <= read_up_to]
-        chosen = self.rng.sample(ahead[len(ahead) // 4:], 4) + self.rng.sample(behind, 2)
+        chosen = self.rng.sample(ahead[len(ahead) // 4 :], 4) + self.rng.sample(behind, 2)
         bodies = [self.body_of(cid) for cid in chosen]
         self.sandbox_delete(chosen)
-        self.record_fault("records_removed_and_restored_mid_sync", target, run=run.pk,
-                          ids=chosen, ids_count=len(chosen))
+        self.record_fault(
+            "records_removed_and_restored_mid_sync", target, run=run.pk, ids=chosen, ids_count=len(chosen)
+        )
         time.sleep(1.5)
         self.sandbox_put(target, "users", bodies)
 
@@ -1371,15 +1551,29 @@ class Trial:
         live_before = len(students)
         self.sandbox_delete(chosen)
         self.removed_for_good[target.pk].update(chosen)
-        self.mass_removals.append({"district": target.pk, "group": "students", "ids": set(chosen),
-                                   "count": n, "live_before": live_before,
-                                   "fraction": round(n / live_before, 4), "kind": "during_read"})
-        users_total = self.db(lambda: SandboxRecord.objects.filter(
-            district_id=target.clever_id, record_type="users").count())
-        self.record_fault("mass_removal_during_full_sync", target, run=run.pk, ids_count=n,
-                          fraction=round(n / live_before, 4),
-                          read_up_to=run.checkpoint.get("max_id", {}).get("users"),
-                          users_left=users_total)
+        self.mass_removals.append(
+            {
+                "district": target.pk,
+                "group": "students",
+                "ids": set(chosen),
+                "count": n,
+                "live_before": live_before,
+                "fraction": round(n / live_before, 4),
+                "kind": "during_read",
+            }
+        )
+        users_total = self.db(
+            lambda: SandboxRecord.objects.filter(district_id=target.clever_id, record_type="users").count()
+        )
+        self.record_fault(
+            "mass_removal_during_full_sync",
+            target,
+            run=run.pk,
+            ids_count=n,
+            fraction=round(n / live_before, 4),
+            read_up_to=run.checkpoint.get("max_id", {}).get("users"),
+            users_left=users_total,
+        )
 
     def s_mass_removal_between(self, target):
         contacts = self.ids_of(target, "users", is_contact=True)
@@ -1388,12 +1582,21 @@ class Trial:
         chosen = [contacts[int(i * step + step / 2)] for i in range(n)]
         self.sandbox_delete(chosen)
         self.removed_for_good[target.pk].update(chosen)
-        self.mass_removals.append({"district": target.pk, "group": "contacts", "ids": set(chosen),
-                                   "count": n, "live_before": len(contacts),
-                                   "fraction": round(n / len(contacts), 4), "kind": "between"})
+        self.mass_removals.append(
+            {
+                "district": target.pk,
+                "group": "contacts",
+                "ids": set(chosen),
+                "count": n,
+                "live_before": len(contacts),
+                "fraction": round(n / len(contacts), 4),
+                "kind": "between",
+            }
+        )
         self.enqueue(target, "auto")
-        entry = self.record_fault("mass_removal_between_syncs", target, ids_count=n,
-                                  fraction=round(n / len(contacts), 4))
+        entry = self.record_fault(
+            "mass_removal_between_syncs", target, ids_count=n, fraction=round(n / len(contacts), 4)
+        )
         hold = wait_until(lambda: self.pending_hold(target), 90, 1.0)
         entry["held"] = hold is not None
         if hold is None:
@@ -1407,13 +1610,17 @@ class Trial:
         from rostering.models import StagedRecord
         from sandbox.models import SandboxRecord
 
-        deletions = self.db(lambda: list(StagedRecord.objects.filter(
-            run_id=hold.run_id, action="delete").values_list("clever_id", flat=True)))
+        deletions = self.db(
+            lambda: list(
+                StagedRecord.objects.filter(run_id=hold.run_id, action="delete").values_list(
+                    "clever_id", flat=True
+                )
+            )
+        )
         if not deletions:
             return False, "no staged deletion"
         district = hold.run.district_id
-        still_there = self.db(lambda: SandboxRecord.objects.filter(
-            clever_id__in=deletions).count())
+        still_there = self.db(lambda: SandboxRecord.objects.filter(clever_id__in=deletions).count())
         unknown = [cid for cid in deletions if cid not in self.removed_for_good[district]]
         reasons = {(r.get("type"), r.get("rule")) for r in hold.reasons or []}
         if still_there:
@@ -1447,34 +1654,55 @@ class Trial:
             from rostering.models import ChangeHold
 
             hold = self.db(lambda: ChangeHold.objects.select_related("run").get(pk=hold_pk))
-            victim = self.db(lambda: StagedRecord.objects.filter(
-                run_id=hold.run_id, action="delete", record_type="users")
-                .values_list("clever_id", flat=True).first())
-            locker = psycopg.connect(host="127.0.0.1", port=PG_PORT, dbname=DB_NAME,
-                                     user=DB_USER, password=DB_PASSWORD)
-            locker.execute("SELECT 1 FROM rostering_person WHERE district_id = %s AND "
-                           "clever_id = %s FOR UPDATE", (hold.run.district_id, victim))
+            victim = self.db(
+                lambda: (
+                    StagedRecord.objects.filter(run_id=hold.run_id, action="delete", record_type="users")
+                    .values_list("clever_id", flat=True)
+                    .first()
+                )
+            )
+            locker = psycopg.connect(
+                host="127.0.0.1", port=PG_PORT, dbname=DB_NAME, user=DB_USER, password=DB_PASSWORD
+            )
+            locker.execute(
+                "SELECT 1 FROM rostering_person WHERE district_id = %s AND clever_id = %s FOR UPDATE",
+                (hold.run.district_id, victim),
+            )
             lock_pid = locker.info.backend_pid
         started = utcnow()
-        proc = subprocess.Popen([PYTHON, "-c", code, str(hold_pk), str(self.support_user_pk)],
-                                cwd=self.src, env=env, stdout=subprocess.PIPE, stderr=logfile)
+        proc = subprocess.Popen(
+            [PYTHON, "-c", code, str(hold_pk), str(self.support_user_pk)],
+            cwd=self.src,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=logfile,
+        )
         try:
             if kill_mid_apply:
-                blocked = wait_until(lambda: self.q(
-                    "SELECT pid, client_port FROM pg_stat_activity WHERE %s = ANY("
-                    "pg_blocking_pids(pid))", (lock_pid,)), 60, 0.2)
+                blocked = wait_until(
+                    lambda: self.q(
+                        "SELECT pid, client_port FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                        (lock_pid,),
+                    ),
+                    60,
+                    0.2,
+                )
                 if not blocked:
                     proc.kill()
                     raise Missed("the approval never reached the locked row")
                 owner = self.process_of_port(blocked[0][1], extra_pids=[proc.pid])
                 os.kill(proc.pid, signal.SIGKILL)
-                result.update(killed=True, blocked_backend=blocked[0][0],
-                              backend_owner_is_approval=owner == proc.pid)
+                result.update(
+                    killed=True, blocked_backend=blocked[0][0], backend_owner_is_approval=owner == proc.pid
+                )
                 proc.wait(timeout=10)
                 locker.rollback()
                 # The backend notices its client is gone at its next write, then rolls back.
-                wait_until(lambda: not self.q("SELECT 1 FROM pg_stat_activity WHERE pid = %s",
-                                              (blocked[0][0],)), 30, 0.2)
+                wait_until(
+                    lambda: not self.q("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (blocked[0][0],)),
+                    30,
+                    0.2,
+                )
             else:
                 out, _ = proc.communicate(timeout=300)
                 result["returncode"] = proc.returncode
@@ -1508,10 +1736,14 @@ class Trial:
             ok, why = self.verify_hold(state)
             if ok:
                 approved = self.approve_in_subprocess(hold.pk, kill_mid_apply=False)
-                self.approvals.append({"district": target.pk, "hold": hold.pk, "phase": "faults",
-                                       "why": why, **approved})
-                log("hold approved again after the kill", returncode=approved.get("returncode"),
-                    output=approved.get("output"))
+                self.approvals.append(
+                    {"district": target.pk, "hold": hold.pk, "phase": "faults", "why": why, **approved}
+                )
+                log(
+                    "hold approved again after the kill",
+                    returncode=approved.get("returncode"),
+                    output=approved.get("output"),
+                )
 
     def lock_mid_apply(self, target, action: str):
         """Change one person in the sandbox, lock their mirror row, let a sync's apply block on
@@ -1521,33 +1753,46 @@ class Trial:
         from rostering.models import Person
         from sandbox import services
 
-        candidates = self.db(lambda: list(Person.objects.filter(
-            district_id=target.pk, archived_at__isnull=True, is_student=True)
-            .values_list("clever_id", flat=True)[:200]))
+        candidates = self.db(
+            lambda: list(
+                Person.objects.filter(
+                    district_id=target.pk, archived_at__isnull=True, is_student=True
+                ).values_list("clever_id", flat=True)[:200]
+            )
+        )
         victim = self.rng.choice([c for c in candidates if c not in self.removed_for_good[target.pk]])
         body = self.body_of(victim)
         name = dict(body.get("name") or {})
         name["first"] = f"{name.get('first', '')}-renamed"
         self.db(lambda: services.update_record(clever_id=victim, changes={"name": name}))
-        locker = psycopg.connect(host="127.0.0.1", port=PG_PORT, dbname=DB_NAME, user=DB_USER,
-                                 password=DB_PASSWORD)
+        locker = psycopg.connect(
+            host="127.0.0.1", port=PG_PORT, dbname=DB_NAME, user=DB_USER, password=DB_PASSWORD
+        )
         try:
-            locker.execute("SELECT 1 FROM rostering_person WHERE district_id = %s AND "
-                           "clever_id = %s FOR UPDATE", (target.pk, victim))
+            locker.execute(
+                "SELECT 1 FROM rostering_person WHERE district_id = %s AND clever_id = %s FOR UPDATE",
+                (target.pk, victim),
+            )
             lock_pid = locker.info.backend_pid
             after = self.max_run_id(target)
             self.enqueue(target, "auto")
-            blocked = wait_until(lambda: self.q(
-                "SELECT pid, client_port FROM pg_stat_activity WHERE %s = ANY("
-                "pg_blocking_pids(pid))", (lock_pid,)), 90, 0.2)
+            blocked = wait_until(
+                lambda: self.q(
+                    "SELECT pid, client_port FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                    (lock_pid,),
+                ),
+                90,
+                0.2,
+            )
             if not blocked:
                 raise Missed("the sync's apply never reached the locked row")
             backend, port = blocked[0]
             child = self.process_of_port(port)
             from rostering.models import SyncRun
 
-            run = self.db(lambda: SyncRun.objects.filter(district_id=target.pk, id__gt=after,
-                                                         status="running").first())
+            run = self.db(
+                lambda: SyncRun.objects.filter(district_id=target.pk, id__gt=after, status="running").first()
+            )
             if action == "kill":
                 if child is None:
                     raise Missed("no worker process owns the blocked backend")
@@ -1556,8 +1801,9 @@ class Trial:
             else:
                 self.q("SELECT pg_terminate_backend(%s)", (backend,))
                 kind = "pg_terminate_apply"
-            self.record_fault(kind, target, run=run.pk if run else None, pid=child,
-                              backend=backend, locked_person=victim)
+            self.record_fault(
+                kind, target, run=run.pk if run else None, pid=child, backend=backend, locked_person=victim
+            )
         finally:
             time.sleep(0.3)
             locker.rollback()
@@ -1577,8 +1823,11 @@ class Trial:
                 body.pop(key, None)
             self.sandbox_put(target, "users", [body])
             renamed = {**body["name"], "first": first + "2"}
-            self.db(lambda cid=cid, renamed=renamed: services.update_record(
-                clever_id=cid, changes={"name": renamed}))
+            self.db(
+                lambda cid=cid, renamed=renamed: services.update_record(
+                    clever_id=cid, changes={"name": renamed}
+                )
+            )
         self.sandbox_delete([gone])
         # Two users the API never announced (loaded without events, as records shared before
         # the app connected are): one then updated (its first event is "updated"), one then
@@ -1596,8 +1845,7 @@ class Trial:
         for cid in (ghost_updated, ghost_deleted):
             self.presence[cid].append((loaded_at, True))
         renamed = {**ghosts[0][1]["name"], "first": "Ghost2"}
-        self.db(lambda: services.update_record(clever_id=ghost_updated,
-                                               changes={"name": renamed}))
+        self.db(lambda: services.update_record(clever_id=ghost_updated, changes={"name": renamed}))
         self.sandbox_delete([ghost_deleted])
         section_body = copy.deepcopy(section_template)
         section_body.update(id=section, name="Trial Section", students=[kept])
@@ -1605,16 +1853,26 @@ class Trial:
             section_body.pop(key, None)
         self.sandbox_put(target, "sections", [section_body])
         self.enqueue(target, "auto")
-        self.record_fault("events_for_unseen_objects", target,
-                          ids={"created_updated_deleted": gone, "created_updated": kept,
-                               "section_created": section, "unannounced_updated": ghost_updated,
-                               "unannounced_deleted": ghost_deleted})
+        self.record_fault(
+            "events_for_unseen_objects",
+            target,
+            ids={
+                "created_updated_deleted": gone,
+                "created_updated": kept,
+                "section_created": section,
+                "unannounced_updated": ghost_updated,
+                "unannounced_deleted": ghost_deleted,
+            },
+        )
 
     def s_stale_cursor_old(self, target):
         from districts.models import District
 
-        self.db(lambda: District.objects.filter(pk=target.pk).update(
-            event_cursor_at=utcnow() - timedelta(days=40)))
+        self.db(
+            lambda: District.objects.filter(pk=target.pk).update(
+                event_cursor_at=utcnow() - timedelta(days=40)
+            )
+        )
         self.enqueue(target, "auto")
         self.record_fault("stale_event_cursor_old", target, note="event_cursor_at 40 days back")
 
@@ -1623,8 +1881,11 @@ class Trial:
         from sandbox.ids import new_id
 
         bogus = new_id(time.time() - 45 * 86400)
-        self.db(lambda: District.objects.filter(pk=target.pk).update(
-            event_cursor=bogus, event_cursor_at=utcnow() - timedelta(hours=1)))
+        self.db(
+            lambda: District.objects.filter(pk=target.pk).update(
+                event_cursor=bogus, event_cursor_at=utcnow() - timedelta(hours=1)
+            )
+        )
         self.enqueue(target, "auto")
         self.record_fault("stale_event_cursor_unknown", target, cursor=bogus)
 
@@ -1637,40 +1898,64 @@ class Trial:
             ("duplicate_enqueue", self.s_duplicate, {}),
             ("redelivered_same_task_id", self.s_redelivered, {}),
             ("worker_child_kill_staging", self.s_kill_child_staging, {}),
-            ("http_5xx_short", lambda t: self.knob_fault(t, "http_5xx_short", knob="status",
-                                                         status=503, count=3), {}),
+            (
+                "http_5xx_short",
+                lambda t: self.knob_fault(t, "http_5xx_short", knob="status", status=503, count=3),
+                {},
+            ),
             ("pg_terminate_staging", self.s_pg_terminate_staging, {}),
             ("token_rotated_mid_sync", self.s_token_rotated, {}),
             ("redis_snapshot", None, {}),
             ("worker_node_kill_staging", self.s_kill_node_staging, {}),
-            ("malformed_json_page", lambda t: self.knob_fault(t, "malformed_json_page",
-                                                              knob="malformed_json", count=1), {}),
+            (
+                "malformed_json_page",
+                lambda t: self.knob_fault(t, "malformed_json_page", knob="malformed_json", count=1),
+                {},
+            ),
             ("records_removed_and_restored_mid_sync", self.s_removed_restored, {}),
             ("pg_stop_staging", lambda t: self.s_pg_stop(t, "fast"), {}),
             ("events_for_unseen_objects", self.s_events_unseen, {}),
             ("stale_event_cursor_old", self.s_stale_cursor_old, {}),
             ("mass_removal_during_full_sync", self.s_mass_removal_during_read, {"reserve": True}),
-            ("slow_page", lambda t: self.knob_fault(t, "slow_page", knob="slow", count=1,
-                                                    delay=timeout + 4), {}),
+            (
+                "slow_page",
+                lambda t: self.knob_fault(t, "slow_page", knob="slow", count=1, delay=timeout + 4),
+                {},
+            ),
             ("pg_terminate_apply", lambda t: self.lock_mid_apply(t, "terminate"), {}),
             ("http_429_storm", lambda t: self.knob_fault(t, "http_429_storm"), {}),
             ("stale_event_cursor_unknown", self.s_stale_cursor_unknown, {}),
             ("worker_child_kill_apply", lambda t: self.lock_mid_apply(t, "kill"), {}),
-            ("http_502_html", lambda t: self.knob_fault(t, "http_502_html", knob="html",
-                                                        status=502, count=2), {}),
+            (
+                "http_502_html",
+                lambda t: self.knob_fault(t, "http_502_html", knob="html", status=502, count=2),
+                {},
+            ),
             ("district_disconnected_mid_sync", self.s_disconnected, {}),
-            ("mass_removal_between_syncs+hold_approval_killed_mid_apply",
-             self.s_mass_removal_and_approval, {"reserve": True, "attempts": 1}),
+            (
+                "mass_removal_between_syncs+hold_approval_killed_mid_apply",
+                self.s_mass_removal_and_approval,
+                {"reserve": True, "attempts": 1},
+            ),
             ("worker_child_kill_staging", self.s_kill_child_staging, {}),
             ("pg_crash_staging", lambda t: self.s_pg_stop(t, "immediate"), {}),
             ("pg_terminate_staging", self.s_pg_terminate_staging, {}),
-            ("http_5xx_storm_exhausting_retries+worker_node_kill_retry_waiting",
-             self.s_node_kill_retry_waiting, {}),
+            (
+                "http_5xx_storm_exhausting_retries+worker_node_kill_retry_waiting",
+                self.s_node_kill_retry_waiting,
+                {},
+            ),
             ("redis_kill_restart_aof", self.s_redis_kill_aof, {}),
-            ("http_5xx_storm_exhausting_retries+redis_restored_from_older_snapshot",
-             self.s_redis_restore_old_snapshot, {}),
-            ("http_5xx_storm_exhausting_retries+redis_kill_no_persistence",
-             self.s_redis_kill_no_persistence, {}),
+            (
+                "http_5xx_storm_exhausting_retries+redis_restored_from_older_snapshot",
+                self.s_redis_restore_old_snapshot,
+                {},
+            ),
+            (
+                "http_5xx_storm_exhausting_retries+redis_kill_no_persistence",
+                self.s_redis_kill_no_persistence,
+                {},
+            ),
         ]
 
     def s_mass_removal_and_approval(self, target):
@@ -1692,11 +1977,15 @@ class Trial:
             for attempt in range(options.get("attempts", 2)):
                 target = self.pick(exclude=tried)
                 if target is None:
-                    why = ("no live worker" if not any(w.alive() for w in self.workers)
-                           else "no district recovered before the fault phase's budget ran out")
+                    why = (
+                        "no live worker"
+                        if not any(w.alive() for w in self.workers)
+                        else "no district recovered before the fault phase's budget ran out"
+                    )
                     log(f"scenario {name} skipped: {why}")
-                    self.missed.append({"scenario": name, "district": None,
-                                        "attempt": attempt + 1, "why": why})
+                    self.missed.append(
+                        {"scenario": name, "district": None, "attempt": attempt + 1, "why": why}
+                    )
                     break
                 tried.append(target.pk)
                 log(f"scenario {name}", district=target.pk, attempt=attempt + 1)
@@ -1708,20 +1997,25 @@ class Trial:
                     break
                 except Missed as exc:
                     log(f"scenario {name} missed its moment: {exc}", district=target.pk)
-                    self.missed.append({"scenario": name, "district": target.pk,
-                                        "attempt": attempt + 1, "why": str(exc)})
+                    self.missed.append(
+                        {"scenario": name, "district": target.pk, "attempt": attempt + 1, "why": str(exc)}
+                    )
                 except Exception as exc:  # a scenario's own failure must not end the trial
                     log(f"scenario {name} crashed: {type(exc).__name__}: {exc}")
-                    self.missed.append({"scenario": name, "district": target.pk,
-                                        "attempt": attempt + 1,
-                                        "why": f"{type(exc).__name__}: {exc}"[:300],
-                                        "trace": traceback.format_exc()[-1200:]})
+                    self.missed.append(
+                        {
+                            "scenario": name,
+                            "district": target.pk,
+                            "attempt": attempt + 1,
+                            "why": f"{type(exc).__name__}: {exc}"[:300],
+                            "trace": traceback.format_exc()[-1200:],
+                        }
+                    )
                     break
                 finally:
                     from sandbox.knobs import KNOBS
 
-                    if name not in ("http_5xx_short", "malformed_json_page", "slow_page",
-                                    "http_502_html"):
+                    if name not in ("http_5xx_short", "malformed_json_page", "slow_page", "http_502_html"):
                         KNOBS.clear_faults()
         self.phase_seconds["faults"] = round(time.monotonic() - started, 1)
 
@@ -1736,19 +2030,25 @@ class Trial:
         pks = [t.pk for t in self.targets]
 
         def done():
-            succeeded = set(self.db(lambda: SyncRun.objects.filter(
-                district_id__in=pks, status="succeeded").values_list("district_id", flat=True)))
+            succeeded = set(
+                self.db(
+                    lambda: SyncRun.objects.filter(district_id__in=pks, status="succeeded").values_list(
+                        "district_id", flat=True
+                    )
+                )
+            )
             return len(succeeded) == len(pks)
 
         if not wait_until(done, 300, 1.0):
-            runs = self.db(lambda: list(SyncRun.objects.values_list("district_id", "status",
-                                                                    "error")))
+            runs = self.db(lambda: list(SyncRun.objects.values_list("district_id", "status", "error")))
             raise RuntimeError(f"the first syncs did not all succeed: {runs}")
         self.phase_seconds["initial_sync"] = round(time.monotonic() - started, 1)
-        durations = self.db(lambda: list(SyncRun.objects.filter(status="succeeded")
-                                         .values_list("duration_seconds", flat=True)))
-        log("first syncs succeeded", seconds=self.phase_seconds["initial_sync"],
-            run_seconds=durations)
+        durations = self.db(
+            lambda: list(
+                SyncRun.objects.filter(status="succeeded").values_list("duration_seconds", flat=True)
+            )
+        )
+        log("first syncs succeeded", seconds=self.phase_seconds["initial_sync"], run_seconds=durations)
         self.baseline = {t.pk: self.compare(t, sample=10)["summary"] for t in self.targets}
         bad = {pk: b for pk, b in self.baseline.items() if any(b.values())}
         if bad:
@@ -1806,11 +2106,18 @@ class Trial:
             from rostering.models import SyncRequest
         except ImportError:
             return {}
-        if not (self.recovery_sweep_present.get("scheduled") and self.beat is not None
-                and self.beat.alive() and any(w.alive() for w in self.workers)):
+        if not (
+            self.recovery_sweep_present.get("scheduled")
+            and self.beat is not None
+            and self.beat.alive()
+            and any(w.alive() for w in self.workers)
+        ):
             return {}
-        slack = (getattr(settings, "SYNC_RECOVERY_GRACE_SECONDS", 0)
-                 + getattr(settings, "SYNC_RECOVERY_INTERVAL_SECONDS", 0) + 30)
+        slack = (
+            getattr(settings, "SYNC_RECOVERY_GRACE_SECONDS", 0)
+            + getattr(settings, "SYNC_RECOVERY_INTERVAL_SECONDS", 0)
+            + 30
+        )
         now = utcnow()
         out = {}
         try:
@@ -1842,18 +2149,33 @@ class Trial:
         from rostering.models import SyncRun
 
         running = self.running_run(target)
-        latest = self.db(lambda: SyncRun.objects.filter(district_id=target.pk)
-                         .exclude(status="skipped").order_by("-id").first())
+        latest = self.db(
+            lambda: (
+                SyncRun.objects.filter(district_id=target.pk)
+                .exclude(status="skipped")
+                .order_by("-id")
+                .first()
+            )
+        )
         stale_cutoff = utcnow() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS)
-        state = {"district": target.pk, "latest_run": latest.pk if latest else None,
-                 "latest_status": latest.status if latest else None,
-                 "latest_error": (latest.error or None) if latest else None,
-                 "waiting": sorted(set(waiting.get(target.pk, [])))}
+        state = {
+            "district": target.pk,
+            "latest_run": latest.pk if latest else None,
+            "latest_status": latest.status if latest else None,
+            "latest_error": (latest.error or None) if latest else None,
+            "waiting": sorted(set(waiting.get(target.pk, []))),
+        }
         if running is not None:
             dead = target.pk not in active_on_live and running.heartbeat_at < stale_cutoff
             state["state"] = "stuck" if dead else "pending"
-            state["why"] = (f"run {running.pk} still running, no live worker has it, heartbeat "
-                            f"{running.heartbeat_at.isoformat()}") if dead else "running"
+            state["why"] = (
+                (
+                    f"run {running.pk} still running, no live worker has it, heartbeat "
+                    f"{running.heartbeat_at.isoformat()}"
+                )
+                if dead
+                else "running"
+            )
             if dead and state["waiting"]:
                 state["state"] = "pending"  # a queued sync will take the stale lock over
             state["running_run"] = running.pk
@@ -1910,13 +2232,11 @@ class Trial:
             now = time.monotonic()
             unsettled = [s for s in states if s["state"] != "settled"]
             if now - last_log > 20:
-                log("recovery", **{str(s["district"]): f"{s['state']}: {s['why']}"
-                                   for s in states})
+                log("recovery", **{str(s["district"]): f"{s['state']}: {s['why']}" for s in states})
                 last_log = now
             if not unsettled:
                 break
-            if all(s["state"] == "stuck" and now - stuck_since[s["district"]] >= grace
-                   for s in unsettled):
+            if all(s["state"] == "stuck" and now - stuck_since[s["district"]] >= grace for s in unsettled):
                 break
             if now >= deadline:
                 break
@@ -1924,12 +2244,10 @@ class Trial:
         self.final_states = states
         self.recovery_seconds_total = round(time.monotonic() - started, 1)
         self.phase_seconds["recovery"] = self.recovery_seconds_total
-        statuses = {t.pk: self.db(lambda t=t: District.objects.get(pk=t.pk).status)
-                    for t in self.targets}
+        statuses = {t.pk: self.db(lambda t=t: District.objects.get(pk=t.pk).status) for t in self.targets}
         for state in self.final_states:
             state["district_status"] = statuses[state["district"]]
-        log("recovery phase over", **{str(s["district"]): f"{s['state']}: {s['why']}"
-                                      for s in states})
+        log("recovery phase over", **{str(s["district"]): f"{s['state']}: {s['why']}" for s in states})
 
     def final(self) -> None:
         from django.contrib.auth import get_user_model
@@ -1949,8 +2267,11 @@ class Trial:
         wait_until(lambda: self._ping(__import__("config.celery", fromlist=["app"]).app), 60, 1)
         try:
             self.final_discovery = discover_districts()
-            self.final_discovery = {k: v for k, v in self.final_discovery.items()
-                                    if v and k not in ("unchanged", "requests", "total")}
+            self.final_discovery = {
+                k: v
+                for k, v in self.final_discovery.items()
+                if v and k not in ("unchanged", "requests", "total")
+            }
         except Exception as exc:
             self.final_discovery = {"error": f"{type(exc).__name__}: {exc}"}
         self.final_runs = {}
@@ -1963,37 +2284,60 @@ class Trial:
         retried: Counter = Counter()
         while remaining and time.monotonic() < deadline:
             for pk, target in list(remaining.items()):
-                runs = self.db(lambda pk=pk: list(SyncRun.objects.filter(
-                    district_id=pk, id__gt=marks[pk]).order_by("id")))
+                runs = self.db(
+                    lambda pk=pk: list(
+                        SyncRun.objects.filter(district_id=pk, id__gt=marks[pk]).order_by("id")
+                    )
+                )
                 final = [r for r in runs if r.status not in ("running", "skipped")]
                 skipped = [r for r in runs if r.status == "skipped"]
                 if final:
                     run = final[-1]
-                    self.final_runs[pk] = {"run": run.pk, "status": run.status, "kind": run.kind,
-                                           "error": run.error or None,
-                                           "resumed_from": run.resumed_from_id}
+                    self.final_runs[pk] = {
+                        "run": run.pk,
+                        "status": run.status,
+                        "kind": run.kind,
+                        "error": run.error or None,
+                        "resumed_from": run.resumed_from_id,
+                    }
                     del remaining[pk]
-                elif skipped and not any(r.status == "running" for r in runs) \
-                        and self.running_run(target) is None and retried[pk] < 3:
+                elif (
+                    skipped
+                    and not any(r.status == "running" for r in runs)
+                    and self.running_run(target) is None
+                    and retried[pk] < 3
+                ):
                     retried[pk] += 1
                     marks[pk] = max(r.pk for r in runs)
                     self.enqueue(target, self.args.final_kind)
                 elif skipped and retried[pk] >= 3:
-                    self.final_runs[pk] = {"run": skipped[-1].pk, "status": "skipped",
-                                           "error": skipped[-1].error}
+                    self.final_runs[pk] = {
+                        "run": skipped[-1].pk,
+                        "status": "skipped",
+                        "error": skipped[-1].error,
+                    }
                     del remaining[pk]
             time.sleep(1.0)
         for pk in remaining:
             self.final_runs[pk] = {"status": "no final run within 240 s"}
         support, _ = get_user_model().objects.get_or_create(
-            username="fault-trial-support", defaults={"is_staff": True})
+            username="fault-trial-support", defaults={"is_staff": True}
+        )
         for target in self.targets:
-            for hold in self.db(lambda t=target: list(ChangeHold.objects.filter(
-                    run__district_id=t.pk, status="pending").select_related("run"))):
+            for hold in self.db(
+                lambda t=target: list(
+                    ChangeHold.objects.filter(run__district_id=t.pk, status="pending").select_related("run")
+                )
+            ):
                 ok, why = self.verify_hold(hold)
-                entry = {"district": target.pk, "hold": hold.pk, "run": hold.run_id,
-                         "phase": "final", "why": why,
-                         "reasons": [f"{r.get('type')} {r.get('rule')}" for r in hold.reasons]}
+                entry = {
+                    "district": target.pk,
+                    "hold": hold.pk,
+                    "run": hold.run_id,
+                    "phase": "final",
+                    "why": why,
+                    "reasons": [f"{r.get('type')} {r.get('rule')}" for r in hold.reasons],
+                }
                 if ok:
                     entry["started"] = utcnow().isoformat()
                     run = approve_hold(hold=hold, user=support)
@@ -2016,8 +2360,13 @@ class Trial:
         district = self.db(lambda: District.objects.get(pk=target.pk))
         keep = district.store_sensitive_fields
         truth: dict[str, dict[str, dict]] = {rt: {} for rt in RECORD_TYPES}
-        for record_type, clever_id, body in self.db(lambda: list(SandboxRecord.objects.filter(
-                district_id=target.clever_id).values_list("record_type", "clever_id", "body"))):
+        for record_type, clever_id, body in self.db(
+            lambda: list(
+                SandboxRecord.objects.filter(district_id=target.clever_id).values_list(
+                    "record_type", "clever_id", "body"
+                )
+            )
+        ):
             truth[record_type][clever_id] = json.loads(body)
         lost: dict[str, list[str]] = {}
         extra: dict[str, list[str]] = {}
@@ -2030,21 +2379,33 @@ class Trial:
         for record_type in RECORD_TYPES:
             model = mapping.MODELS[record_type]
             names = [f for f in mapping.FIELDS[record_type]]
-            rows = {r["clever_id"]: r for r in self.db(lambda m=model, n=names: list(
-                m.objects.filter(district_id=target.pk).values(
-                    "clever_id", "archived_at", "content_hash", *n)))}
+            rows = {
+                r["clever_id"]: r
+                for r in self.db(
+                    lambda m=model, n=names: list(
+                        m.objects.filter(district_id=target.pk).values(
+                            "clever_id", "archived_at", "content_hash", *n
+                        )
+                    )
+                )
+            }
             live = {cid for cid, r in rows.items() if r["archived_at"] is None}
             wanted = set(truth[record_type])
             lost[record_type] = sorted(wanted - live)
             extra[record_type] = sorted(live - wanted)
             counts[record_type] = {"sandbox": len(wanted), "mirror_live": len(live)}
             both = sorted(wanted & live)
-            sampled = set(rng.sample(both, min(len(both), max(sample // len(RECORD_TYPES), 1)
-                                               if record_type != "users" else sample)))
+            sampled = set(
+                rng.sample(
+                    both,
+                    min(len(both), max(sample // len(RECORD_TYPES), 1) if record_type != "users" else sample),
+                )
+            )
             content[record_type] = []
             for cid in both:
-                prepared = mapping.prepare(record_type, copy.deepcopy(truth[record_type][cid]),
-                                           keep_sensitive=keep)
+                prepared = mapping.prepare(
+                    record_type, copy.deepcopy(truth[record_type][cid]), keep_sensitive=keep
+                )
                 if prepared.content_hash != rows[cid]["content_hash"]:
                     content[record_type].append(cid)
                 if cid in sampled:
@@ -2063,16 +2424,29 @@ class Trial:
                 elif record_type == "users":
                     contact = (body.get("roles") or {}).get("contact")
                     if isinstance(contact, dict):
-                        expected_links.update((cid, link[0]) for link in
-                                              mapping.contact_links(contact))
-        memberships = set(self.db(lambda: list(SectionMembership.objects.filter(
-            district_id=target.pk, section__archived_at__isnull=True).values_list(
-            "section__clever_id", "person_clever_id", "role"))))
-        links = set(self.db(lambda: list(ContactLink.objects.filter(
-            district_id=target.pk, contact__archived_at__isnull=True).values_list(
-            "contact__clever_id", "student_clever_id"))))
-        membership_diff = {"missing": len(expected_memberships - memberships),
-                           "extra": len(memberships - expected_memberships)}
+                        expected_links.update((cid, link[0]) for link in mapping.contact_links(contact))
+        memberships = set(
+            self.db(
+                lambda: list(
+                    SectionMembership.objects.filter(
+                        district_id=target.pk, section__archived_at__isnull=True
+                    ).values_list("section__clever_id", "person_clever_id", "role")
+                )
+            )
+        )
+        links = set(
+            self.db(
+                lambda: list(
+                    ContactLink.objects.filter(
+                        district_id=target.pk, contact__archived_at__isnull=True
+                    ).values_list("contact__clever_id", "student_clever_id")
+                )
+            )
+        )
+        membership_diff = {
+            "missing": len(expected_memberships - memberships),
+            "extra": len(memberships - expected_memberships),
+        }
         link_diff = {"missing": len(expected_links - links), "extra": len(links - expected_links)}
         summary = {
             "rows_lost": sum(len(v) for v in lost.values()),
@@ -2082,15 +2456,35 @@ class Trial:
             "membership_diff": membership_diff["missing"] + membership_diff["extra"],
             "contact_link_diff": link_diff["missing"] + link_diff["extra"],
         }
-        return {"summary": summary, "lost": lost, "extra": extra, "content": content,
-                "fields": fields_bad[:20], "counts": counts, "membership_diff": membership_diff,
-                "contact_link_diff": link_diff}
+        return {
+            "summary": summary,
+            "lost": lost,
+            "extra": extra,
+            "content": content,
+            "fields": fields_bad[:20],
+            "counts": counts,
+            "membership_diff": membership_diff,
+            "contact_link_diff": link_diff,
+        }
 
     def audit_rows(self) -> list[dict]:
-        rows = self.q("SELECT id, tbl, district_id, row_id, clever_id, op, old_status, "
-                      "new_status, txid, tx_at, at FROM ft_audit ORDER BY id")
-        keys = ("id", "tbl", "district_id", "row_id", "clever_id", "op", "old_status",
-                "new_status", "txid", "tx_at", "at")
+        rows = self.q(
+            "SELECT id, tbl, district_id, row_id, clever_id, op, old_status, "
+            "new_status, txid, tx_at, at FROM ft_audit ORDER BY id"
+        )
+        keys = (
+            "id",
+            "tbl",
+            "district_id",
+            "row_id",
+            "clever_id",
+            "op",
+            "old_status",
+            "new_status",
+            "txid",
+            "tx_at",
+            "at",
+        )
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def absent_during(self, clever_id: str, start: datetime, end: datetime) -> bool:
@@ -2116,26 +2510,34 @@ class Trial:
         applied_by_tx: dict[int, int] = {}
         approval_tx: set[int] = set()
         for row in audit:
-            if row["tbl"] == "rostering_syncrun" and row["new_status"] == "succeeded" \
-                    and row["old_status"] != "succeeded":
+            if (
+                row["tbl"] == "rostering_syncrun"
+                and row["new_status"] == "succeeded"
+                and row["old_status"] != "succeeded"
+            ):
                 applied_by_tx[row["txid"]] = row["row_id"]
-            if row["tbl"] == "rostering_changehold" and row["new_status"] == "approved" \
-                    and row["old_status"] == "pending":
+            if (
+                row["tbl"] == "rostering_changehold"
+                and row["new_status"] == "approved"
+                and row["old_status"] == "pending"
+            ):
                 approval_tx.add(row["txid"])
-        applied_runs = sorted((r.finished_at, r.pk) for r in runs.values()
-                              if r.status == "succeeded" and r.finished_at)
+        applied_runs = sorted(
+            (r.finished_at, r.pk) for r in runs.values() if r.status == "succeeded" and r.finished_at
+        )
 
         def window_start(run) -> datetime:
             if run.kind == "full":
                 first, seen = run, set()
-                while first.resumed_from_id and first.resumed_from_id in runs \
-                        and first.pk not in seen:
+                while first.resumed_from_id and first.resumed_from_id in runs and first.pk not in seen:
                     seen.add(first.pk)
                     first = runs[first.resumed_from_id]
                 return first.started_at
-            previous = [pk for finished, pk in applied_runs
-                        if runs[pk].district_id == run.district_id and pk != run.pk
-                        and finished < run.started_at]
+            previous = [
+                pk
+                for finished, pk in applied_runs
+                if runs[pk].district_id == run.district_id and pk != run.pk and finished < run.started_at
+            ]
             if previous:
                 prev = runs[previous[-1]]
                 cursor = (prev.checkpoint or {}).get("cursor") or {}
@@ -2165,30 +2567,50 @@ class Trial:
             if run is not None:
                 start = window_start(run)
                 if not self.absent_during(row["clever_id"], start, row["at"]):
-                    wrongly.setdefault(key, {
-                        "type": key[0], "district": key[1], "clever_id": key[2], "run": run.pk,
-                        "run_kind": run.kind, "resumed_from": run.resumed_from_id,
-                        "window_start": start.isoformat(), "archived_at": row["at"].isoformat()})
+                    wrongly.setdefault(
+                        key,
+                        {
+                            "type": key[0],
+                            "district": key[1],
+                            "clever_id": key[2],
+                            "run": run.pk,
+                            "run_kind": run.kind,
+                            "resumed_from": run.resumed_from_id,
+                            "window_start": start.isoformat(),
+                            "archived_at": row["at"].isoformat(),
+                        },
+                    )
             else:
-                wrongly_key = {"type": key[0], "district": key[1], "clever_id": key[2],
-                               "run": None, "archived_at": row["at"].isoformat(),
-                               "note": "archived by a transaction that applied no run"}
-                if not self.absent_during(row["clever_id"], datetime(2000, 1, 1, tzinfo=UTC),
-                                          row["at"]):
+                wrongly_key = {
+                    "type": key[0],
+                    "district": key[1],
+                    "clever_id": key[2],
+                    "run": None,
+                    "archived_at": row["at"].isoformat(),
+                    "note": "archived by a transaction that applied no run",
+                }
+                if not self.absent_during(row["clever_id"], datetime(2000, 1, 1, tzinfo=UTC), row["at"]):
                     wrongly.setdefault(key, wrongly_key)
-            if row["txid"] not in approval_tx and (row["district_id"], row["clever_id"]) \
-                    in removal_of:
+            if row["txid"] not in approval_tx and (row["district_id"], row["clever_id"]) in removal_of:
                 removal = removal_of[(row["district_id"], row["clever_id"])]
-                unapproved.setdefault(key, {"type": key[0], "district": key[1],
-                                            "clever_id": key[2], "run": run_pk,
-                                            "run_kind": run.kind if run else None,
-                                            "cause": f"injected removal ({removal['kind']}, "
-                                                     f"{removal['group']} "
-                                                     f"{removal['fraction']:.0%})"})
+                unapproved.setdefault(
+                    key,
+                    {
+                        "type": key[0],
+                        "district": key[1],
+                        "clever_id": key[2],
+                        "run": run_pk,
+                        "run_kind": run.kind if run else None,
+                        "cause": f"injected removal ({removal['kind']}, "
+                        f"{removal['group']} "
+                        f"{removal['fraction']:.0%})",
+                    },
+                )
         # (b) one unapproved apply over the threshold of a type or a role
         flags = {}
-        for pk, cid, *roles in self.db(lambda: list(Person.objects.values_list(
-                "district_id", "clever_id", *ROLE_FLAGS.values()))):
+        for pk, cid, *roles in self.db(
+            lambda: list(Person.objects.values_list("district_id", "clever_id", *ROLE_FLAGS.values()))
+        ):
             flags[(pk, cid)] = dict(zip(ROLE_FLAGS, roles, strict=True))
         over_threshold_tx = []
         for txid, rows in by_tx.items():
@@ -2207,58 +2629,92 @@ class Trial:
             for group, members in groups.items():
                 live = self.live_at(group, district, when, audit)
                 if live and len(members) / live > threshold:
-                    over_threshold_tx.append({"txid": txid, "district": district, "group": group,
-                                              "archived": len(members), "live": live,
-                                              "run": applied_by_tx.get(txid)})
+                    over_threshold_tx.append(
+                        {
+                            "txid": txid,
+                            "district": district,
+                            "group": group,
+                            "archived": len(members),
+                            "live": live,
+                            "run": applied_by_tx.get(txid),
+                        }
+                    )
                     for r in members:
                         key = (type_of[r["tbl"]], district, r["clever_id"])
-                        unapproved.setdefault(key, {
-                            "type": key[0], "district": district, "clever_id": key[2],
-                            "run": applied_by_tx.get(txid),
-                            "cause": f"one apply archived {len(members)} of {live} live "
-                                     f"{group}"})
+                        unapproved.setdefault(
+                            key,
+                            {
+                                "type": key[0],
+                                "district": district,
+                                "clever_id": key[2],
+                                "run": applied_by_tx.get(txid),
+                                "cause": f"one apply archived {len(members)} of {live} live {group}",
+                            },
+                        )
         present_at_archive = []
         for row in archives:
-            events = [present for when, present in sorted(self.presence.get(row["clever_id"], []))
-                      if when <= row["at"]]
+            events = [
+                present
+                for when, present in sorted(self.presence.get(row["clever_id"], []))
+                if when <= row["at"]
+            ]
             if events and events[-1]:
                 run = runs.get(applied_by_tx.get(row["txid"]))
                 transitions = sorted(self.presence.get(row["clever_id"], []))
-                present_at_archive.append({
-                    "type": type_of[row["tbl"]], "district": row["district_id"],
-                    "clever_id": row["clever_id"], "run": run.pk if run else None,
-                    "run_kind": run.kind if run else None,
-                    "run_started": run.started_at.isoformat() if run else None,
-                    "archived_at": row["at"].isoformat(),
-                    "sandbox_changes": [f"{'put' if present else 'deleted'} {when.isoformat()}"
-                                        for when, present in transitions[1:]][-4:]})
-        return {"wrongly": list(wrongly.values()), "unapproved": list(unapproved.values()),
-                "present_at_archive": present_at_archive,
-                "over_threshold_applies": over_threshold_tx,
-                "archived_total": len({(r["tbl"], r["district_id"], r["clever_id"])
-                                       for r in archives}),
-                "approval_transactions": len(approval_tx)}
+                present_at_archive.append(
+                    {
+                        "type": type_of[row["tbl"]],
+                        "district": row["district_id"],
+                        "clever_id": row["clever_id"],
+                        "run": run.pk if run else None,
+                        "run_kind": run.kind if run else None,
+                        "run_started": run.started_at.isoformat() if run else None,
+                        "archived_at": row["at"].isoformat(),
+                        "sandbox_changes": [
+                            f"{'put' if present else 'deleted'} {when.isoformat()}"
+                            for when, present in transitions[1:]
+                        ][-4:],
+                    }
+                )
+        return {
+            "wrongly": list(wrongly.values()),
+            "unapproved": list(unapproved.values()),
+            "present_at_archive": present_at_archive,
+            "over_threshold_applies": over_threshold_tx,
+            "archived_total": len({(r["tbl"], r["district_id"], r["clever_id"]) for r in archives}),
+            "approval_transactions": len(approval_tx),
+        }
 
     def live_at(self, group: str, district: int, when: datetime, audit: list[dict]) -> int:
         """Live rows of a type (or people of a role) of a district just before ``when``."""
         table = TABLES.get(group, "rostering_person")
         role_flag = ROLE_FLAGS.get(group)
         where = f" AND {role_flag}" if role_flag else ""
-        rows = self.q(f"SELECT clever_id FROM {table} WHERE district_id = %s "
-                      f"AND created_at < %s{where}", (district, when))
+        rows = self.q(
+            f"SELECT clever_id FROM {table} WHERE district_id = %s AND created_at < %s{where}",
+            (district, when),
+        )
         last: dict[str, str] = {}
         for row in audit:
-            if row["tbl"] == table and row["district_id"] == district and row["tx_at"] < when \
-                    and row["op"] in ("archive", "restore"):
+            if (
+                row["tbl"] == table
+                and row["district_id"] == district
+                and row["tx_at"] < when
+                and row["op"] in ("archive", "restore")
+            ):
                 last[row["clever_id"]] = row["op"]
         return sum(1 for (cid,) in rows if last.get(cid) != "archive")
 
     def recovery_times(self, audit: list[dict]) -> list[dict]:
         """Per fault: seconds until a run of the district (one the system started before the
         final phase) turned ``succeeded`` or ``held``."""
-        ends = [(row["at"], row["district_id"], row["row_id"]) for row in audit
-                if row["tbl"] == "rostering_syncrun" and row["new_status"] in ("succeeded", "held")
-                and row["old_status"] != row["new_status"]]
+        ends = [
+            (row["at"], row["district_id"], row["row_id"])
+            for row in audit
+            if row["tbl"] == "rostering_syncrun"
+            and row["new_status"] in ("succeeded", "held")
+            and row["old_status"] != row["new_status"]
+        ]
         out = []
         for fault in self.faults:
             district = fault.get("district")
@@ -2266,34 +2722,50 @@ class Trial:
                 continue
             at = datetime.fromisoformat(fault["at"])
             mark = self.final_marks.get(district, 1 << 62)
-            first = min(((when, run) for when, d, run in ends
-                         if d == district and when > at and run <= mark), default=None)
+            first = min(
+                ((when, run) for when, d, run in ends if d == district and when > at and run <= mark),
+                default=None,
+            )
             healed = first is not None and any(
-                e["district"] == district and fault["t"] < e["t"] <= first[0].timestamp()
-                - self.wall_t0 for e in self.stuck_episodes)
-            out.append({"n": fault["n"], "kind": fault["kind"], "district": district,
-                        "recovery_s": round((first[0] - at).total_seconds(), 1)
-                        if first and not healed else None,
-                        "by_run": first[1] if first else None,
-                        **({"healed_by_trial": True} if healed else {})})
+                e["district"] == district and fault["t"] < e["t"] <= first[0].timestamp() - self.wall_t0
+                for e in self.stuck_episodes
+            )
+            out.append(
+                {
+                    "n": fault["n"],
+                    "kind": fault["kind"],
+                    "district": district,
+                    "recovery_s": round((first[0] - at).total_seconds(), 1) if first and not healed else None,
+                    "by_run": first[1] if first else None,
+                    **({"healed_by_trial": True} if healed else {}),
+                }
+            )
         return out
 
     def district_detail(self, target: Target, comparison: dict, stuck_state: dict) -> dict:
         from rostering.models import SyncRun
 
         runs = self.db(lambda: list(SyncRun.objects.filter(district_id=target.pk).order_by("id")))
-        errors = Counter(f"{r.status}: {r.error[:160]}" for r in runs
-                         if r.error and r.status != "succeeded")
+        errors = Counter(f"{r.status}: {r.error[:160]}" for r in runs if r.error and r.status != "succeeded")
         return {
-            "district": target.pk, "clever_id": target.clever_id,
+            "district": target.pk,
+            "clever_id": target.clever_id,
             "users": comparison["counts"]["users"]["sandbox"],
             "faults": target.fault_kinds,
             "runs": dict(Counter(r.status for r in runs)),
             "run_errors": dict(errors.most_common(12)),
-            "after_recovery": {k: stuck_state.get(k) for k in ("state", "why", "latest_status",
-                                                                "latest_error", "waiting",
-                                                                "orphaned_unacked",
-                                                                "district_status")},
+            "after_recovery": {
+                k: stuck_state.get(k)
+                for k in (
+                    "state",
+                    "why",
+                    "latest_status",
+                    "latest_error",
+                    "waiting",
+                    "orphaned_unacked",
+                    "district_status",
+                )
+            },
             "final_run": self.final_runs.get(target.pk),
             **comparison["summary"],
             "membership_detail": comparison["membership_diff"],
@@ -2322,31 +2794,52 @@ class Trial:
                 faults_by_district[fault["district"]].append(f"#{fault['n']} {fault['kind']}")
         for entry in stuck:
             entry["faults"] = faults_by_district.get(entry["district"], [])
-        totals = {key: sum(c["summary"][key] for c in comparisons.values())
-                  for key in ("rows_lost", "extra_live_rows", "content_mismatches",
-                              "field_mismatches", "membership_diff", "contact_link_diff")}
+        totals = {
+            key: sum(c["summary"][key] for c in comparisons.values())
+            for key in (
+                "rows_lost",
+                "extra_live_rows",
+                "content_mismatches",
+                "field_mismatches",
+                "membership_diff",
+                "contact_link_diff",
+            )
+        }
 
         def attach(rows):
             grouped: dict[tuple, dict] = {}
             for row in rows:
                 key = (row["district"], row.get("run"), row.get("cause") or row.get("note"))
-                entry = grouped.setdefault(key, {"district": row["district"], "run": row.get("run"),
-                                                 "run_kind": row.get("run_kind"),
-                                                 "cause": key[2], "rows": 0, "sample": [],
-                                                 "faults": faults_by_district.get(row["district"],
-                                                                                  [])})
+                entry = grouped.setdefault(
+                    key,
+                    {
+                        "district": row["district"],
+                        "run": row.get("run"),
+                        "run_kind": row.get("run_kind"),
+                        "cause": key[2],
+                        "rows": 0,
+                        "sample": [],
+                        "faults": faults_by_district.get(row["district"], []),
+                    },
+                )
                 entry["rows"] += 1
                 if len(entry["sample"]) < 4:
                     entry["sample"].append(f"{row['type']}/{row['clever_id']}")
             for entry in grouped.values():
-                run = self.db(lambda r=entry["run"]: SyncRun.objects.filter(pk=r).first()) \
-                    if entry["run"] else None
+                run = (
+                    self.db(lambda r=entry["run"]: SyncRun.objects.filter(pk=r).first())
+                    if entry["run"]
+                    else None
+                )
                 if run is not None:
-                    entry["run_detail"] = {"status": run.status, "kind": run.kind,
-                                           "resumed_from": run.resumed_from_id,
-                                           "started": run.started_at.isoformat(),
-                                           "counts_archived": (run.counts or {}).get("archived"),
-                                           "error": run.error or None}
+                    entry["run_detail"] = {
+                        "status": run.status,
+                        "kind": run.kind,
+                        "resumed_from": run.resumed_from_id,
+                        "started": run.started_at.isoformat(),
+                        "counts_archived": (run.counts or {}).get("archived"),
+                        "error": run.error or None,
+                    }
             return list(grouped.values())
 
         summary = {
@@ -2354,16 +2847,17 @@ class Trial:
             "rows_lost": totals["rows_lost"],
             "rows_wrongly_archived": len(archives["wrongly"]),
             "rows_archived_without_approval": len(archives["unapproved"]),
-            "districts_stuck": len({s["district"] for s in stuck}
-                                   | {e["district"] for e in self.stuck_episodes}),
+            "districts_stuck": len(
+                {s["district"] for s in stuck} | {e["district"] for e in self.stuck_episodes}
+            ),
             "districts_pending_at_deadline": len(pending),
             "fault_kinds": dict(Counter(f["kind"] for f in self.faults)),
             "seconds": round(total_seconds, 1),
             "phase_seconds": self.phase_seconds,
-            "workers_exited_unexpectedly": sum(1 for e in self.unexpected_exits
-                                               if e["process"].startswith("worker")),
-            "beat_exited_unexpectedly": sum(1 for e in self.unexpected_exits
-                                            if e["process"] == "beat"),
+            "workers_exited_unexpectedly": sum(
+                1 for e in self.unexpected_exits if e["process"].startswith("worker")
+            ),
+            "beat_exited_unexpectedly": sum(1 for e in self.unexpected_exits if e["process"] == "beat"),
             "worker_restarts_by_trial": self.worker_restarts,
             "worker_restarts_after_exit": self.restarts_after_exit,
             "workers_restarted_for_final": self.workers_restarted_for_final,
@@ -2382,32 +2876,37 @@ class Trial:
             "archived_while_in_sandbox": archives["present_at_archive"][:20],
             "approvals": self.approvals,
             "unexpected_holds": self.unexpected_holds,
-            "mass_removals": [{k: v for k, v in m.items() if k != "ids"}
-                              for m in self.mass_removals],
+            "mass_removals": [{k: v for k, v in m.items() if k != "ids"} for m in self.mass_removals],
             "stuck": stuck,
             "pending_at_deadline": pending,
             "wrongly_archived": attach(archives["wrongly"]),
             "archived_without_approval": attach(archives["unapproved"]),
             "over_threshold_applies": archives["over_threshold_applies"],
             "unexpected_exits": self.unexpected_exits,
-            "missed_scenarios": [{k: v for k, v in m.items() if k != "trace"}
-                                 for m in self.missed],
+            "missed_scenarios": [{k: v for k, v in m.items() if k != "trace"} for m in self.missed],
             "findings": self.findings,
             "sandbox_http": dict(self.http_statuses),
             "final_discovery": getattr(self, "final_discovery", None),
             "fault_log": [{k: v for k, v in f.items() if k not in ("at",)} for f in self.faults],
-            "districts": [self.district_detail(t, comparisons[t.pk], stuck_states[t.pk])
-                          for t in self.targets],
-            "config": {"districts": self.args.districts, "students": self.args.students,
-                       "seed": self.args.seed, "page_size": self.args.page_size,
-                       "stale_after": self.args.stale_after,
-                       "recovery_interval": self.args.recovery_interval,
-                       "recovery_grace": self.args.recovery_grace,
-                       "recovery_timeout": self.args.recovery_timeout,
-                       "final_kind": self.args.final_kind, "workers": self.args.workers,
-                       "restart_exited": self.args.restart_exited,
-                       "fault_budget": self.args.fault_budget,
-                       "concurrency": self.args.concurrency, "src": str(self.src)},
+            "districts": [
+                self.district_detail(t, comparisons[t.pk], stuck_states[t.pk]) for t in self.targets
+            ],
+            "config": {
+                "districts": self.args.districts,
+                "students": self.args.students,
+                "seed": self.args.seed,
+                "page_size": self.args.page_size,
+                "stale_after": self.args.stale_after,
+                "recovery_interval": self.args.recovery_interval,
+                "recovery_grace": self.args.recovery_grace,
+                "recovery_timeout": self.args.recovery_timeout,
+                "final_kind": self.args.final_kind,
+                "workers": self.args.workers,
+                "restart_exited": self.args.restart_exited,
+                "fault_budget": self.args.fault_budget,
+                "concurrency": self.args.concurrency,
+                "src": str(self.src),
+            },
         }
         return summary
 
@@ -2439,42 +2938,58 @@ class Trial:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--districts", type=int, default=None, help="4-6 (default 6; quick 5)")
-    parser.add_argument("--students", type=int, default=None,
-                        help="students per district (default 1000; quick 300)")
+    parser.add_argument(
+        "--students", type=int, default=None, help="students per district (default 1000; quick 300)"
+    )
     parser.add_argument("--seed", type=int, default=20260)
-    parser.add_argument("--quick", action="store_true",
-                        help="small districts, page size 25, shorter recovery wait")
+    parser.add_argument(
+        "--quick", action="store_true", help="small districts, page size 25, shorter recovery wait"
+    )
     parser.add_argument("--page-size", type=int, default=None, help="default 50; quick 25")
     parser.add_argument("--stale-after", type=int, default=30, help="SYNC_STALE_AFTER_SECONDS")
-    parser.add_argument("--recovery-interval", type=int, default=10,
-                        help="SYNC_RECOVERY_INTERVAL_SECONDS")
-    parser.add_argument("--recovery-grace", type=int, default=30,
-                        help="SYNC_RECOVERY_GRACE_SECONDS (how late a recorded sync may be "
-                             "before the sweep resends it; ignored by checkouts without it)")
-    parser.add_argument("--recovery-timeout", type=int, default=None,
-                        help="seconds the system gets to recover (default stale_after + 210; "
-                             "quick stale_after + 150)")
-    parser.add_argument("--fault-budget", type=int, default=None,
-                        help="seconds the fault phase may take (default 480; quick 420): "
-                             "scenarios left when it runs out are listed as missed")
-    parser.add_argument("--restart-exited", action="store_true",
-                        help="restart a worker or beat that exited on its own after "
-                             "--restart-delay s, as systemd's Restart=always would (still "
-                             "counted in workers_exited_unexpectedly); off by default")
+    parser.add_argument("--recovery-interval", type=int, default=10, help="SYNC_RECOVERY_INTERVAL_SECONDS")
+    parser.add_argument(
+        "--recovery-grace",
+        type=int,
+        default=30,
+        help="SYNC_RECOVERY_GRACE_SECONDS (how late a recorded sync may be "
+        "before the sweep resends it; ignored by checkouts without it)",
+    )
+    parser.add_argument(
+        "--recovery-timeout",
+        type=int,
+        default=None,
+        help="seconds the system gets to recover (default stale_after + 210; quick stale_after + 150)",
+    )
+    parser.add_argument(
+        "--fault-budget",
+        type=int,
+        default=None,
+        help="seconds the fault phase may take (default 480; quick 420): "
+        "scenarios left when it runs out are listed as missed",
+    )
+    parser.add_argument(
+        "--restart-exited",
+        action="store_true",
+        help="restart a worker or beat that exited on its own after "
+        "--restart-delay s, as systemd's Restart=always would (still "
+        "counted in workers_exited_unexpectedly); off by default",
+    )
     parser.add_argument("--restart-delay", type=float, default=5.0)
-    parser.add_argument("--scenarios", default="",
-                        help="comma-separated fault kinds to run (default: all)")
+    parser.add_argument("--scenarios", default="", help="comma-separated fault kinds to run (default: all)")
     parser.add_argument("--client-timeout", type=float, default=8.0, help="CLEVER_TIMEOUT")
     parser.add_argument("--pg-down-seconds", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=2, help="worker nodes")
     parser.add_argument("--concurrency", type=int, default=2, help="prefork children per node")
     parser.add_argument("--final-kind", choices=("auto", "full"), default="auto")
     parser.add_argument("--src", default=str(REPO), help="the project checkout to run")
-    parser.add_argument("--keep-services", action="store_true",
-                        help="leave PostgreSQL 15/faulttrial and Redis 6380 running")
+    parser.add_argument(
+        "--keep-services", action="store_true", help="leave PostgreSQL 15/faulttrial and Redis 6380 running"
+    )
     args = parser.parse_args(argv)
     args.districts = args.districts or (5 if args.quick else 6)
     args.students = args.students or (300 if args.quick else 1000)
@@ -2491,8 +3006,7 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     if os.geteuid() != 0:
-        print("run as root (it creates a PostgreSQL cluster and starts redis-server)",
-              file=sys.stderr)
+        print("run as root (it creates a PostgreSQL cluster and starts redis-server)", file=sys.stderr)
         return 2
     trial = Trial(args)
     started = time.monotonic()
@@ -2506,11 +3020,17 @@ def main(argv=None) -> int:
         summary = trial.summarize(time.monotonic() - started)
     except BaseException as exc:  # still end with a JSON line saying what happened
         traceback.print_exc()
-        summary = {"error": f"{type(exc).__name__}: {exc}"[:500], "faults": len(trial.faults),
-                   "rows_lost": None, "rows_wrongly_archived": None,
-                   "rows_archived_without_approval": None, "districts_stuck": None,
-                   "fault_log": trial.faults, "missed_scenarios": trial.missed,
-                   "seconds": round(time.monotonic() - started, 1)}
+        summary = {
+            "error": f"{type(exc).__name__}: {exc}"[:500],
+            "faults": len(trial.faults),
+            "rows_lost": None,
+            "rows_wrongly_archived": None,
+            "rows_archived_without_approval": None,
+            "districts_stuck": None,
+            "fault_log": trial.faults,
+            "missed_scenarios": trial.missed,
+            "seconds": round(time.monotonic() - started, 1),
+        }
         code = 1
     finally:
         trial.teardown()

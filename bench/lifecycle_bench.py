@@ -53,8 +53,13 @@ from sync_bench import ROOT, Timed, emit, our_district, phase_sync, setup_django
 
 BENCH_USERNAME = "lifecycle-bench-support"
 CYCLE = ("full_sync", "departure", "return", "plant", "departure_again", "purge")
-ROLE_FLAGS = (("student", "is_student"), ("teacher", "is_teacher"), ("staff", "is_staff"),
-              ("district_admin", "is_district_admin"), ("contact", "is_contact"))
+ROLE_FLAGS = (
+    ("student", "is_student"),
+    ("teacher", "is_teacher"),
+    ("staff", "is_staff"),
+    ("district_admin", "is_district_admin"),
+    ("contact", "is_contact"),
+)
 
 
 def fail(phase: str, message: str, **counts) -> None:
@@ -91,10 +96,20 @@ def phase_seed(args) -> None:
     generated = generate_district(seed=args.seed, students=args.students)
     district = load_district(generated)
     organization = Organization.objects.create(name=f"Lifecycle bench {district.id}")
-    District.objects.create(clever_id=district.id, name=district.name, organization=organization,
-                            linked_at=timezone.now(), link_method=LinkMethod.STAFF)
-    emit("seed", district=district.id, organization=organization.pk, counts=generated.counts,
-         seconds=round(time.perf_counter() - started, 2))
+    District.objects.create(
+        clever_id=district.id,
+        name=district.name,
+        organization=organization,
+        linked_at=timezone.now(),
+        link_method=LinkMethod.STAFF,
+    )
+    emit(
+        "seed",
+        district=district.id,
+        organization=organization.pk,
+        counts=generated.counts,
+        seconds=round(time.perf_counter() - started, 2),
+    )
 
 
 def phase_departure(args) -> None:
@@ -103,17 +118,29 @@ def phase_departure(args) -> None:
 
     district = our_district(args.district)
     before = census(district)
-    if not (before["live_people"] == before["people"] == before["people_with_accounts"]
-            == before["active_accounts"] > 0):
+    if not (
+        before["live_people"]
+        == before["people"]
+        == before["people_with_accounts"]
+        == before["active_accounts"]
+        > 0
+    ):
         fail(args.phase, "the district is not whole and provisioned before leaving", **before)
     with Timed() as timed:
-        set_status(district=district, status=DistrictStatus.DISCONNECTED, actor_label="bench",
-                   reason="bench: the district stops sharing")
+        set_status(
+            district=district,
+            status=DistrictStatus.DISCONNECTED,
+            actor_label="bench",
+            reason="bench: the district stops sharing",
+        )
     after = census(district)
-    if after["live_people"] or after["active_accounts"] or after["live_sections"] \
-            or after["people"] != before["people"]:
-        fail(args.phase, "people or accounts still live after the departure", before=before,
-             after=after)
+    if (
+        after["live_people"]
+        or after["active_accounts"]
+        or after["live_sections"]
+        or after["people"] != before["people"]
+    ):
+        fail(args.phase, "people or accounts still live after the departure", before=before, after=after)
     emit(args.phase, **timed.figures(), before=before, after=after)
 
 
@@ -126,11 +153,20 @@ def phase_return(args) -> None:
     if before["live_people"] or before["active_accounts"] or not before["people"]:
         fail(args.phase, "expected a departed district", **before)
     with Timed() as timed:
-        set_status(district=district, status=DistrictStatus.CONNECTED, actor_label="bench",
-                   reason="bench: the district shares again")
+        set_status(
+            district=district,
+            status=DistrictStatus.CONNECTED,
+            actor_label="bench",
+            reason="bench: the district shares again",
+        )
     after = census(district)
-    if not (after["live_people"] == after["people"] == before["people"]
-            == after["people_with_accounts"] == after["active_accounts"]):
+    if not (
+        after["live_people"]
+        == after["people"]
+        == before["people"]
+        == after["people_with_accounts"]
+        == after["active_accounts"]
+    ):
         fail(args.phase, "not everyone came back", before=before, after=after)
     emit(args.phase, **timed.figures(), before=before, after=after)
 
@@ -151,12 +187,25 @@ def phase_plant(args) -> None:
     district = our_district(args.district)
     User = get_user_model()
     support, _ = User.objects.get_or_create(username=BENCH_USERNAME, defaults={"is_staff": True})
-    people = (Person.objects.filter(district=district, archived_at__isnull=True, user__isnull=False)
-              .order_by("pk")
-              .values_list("pk", "clever_id", "user_id", "first_name", "last_name", "email",
-                           "legacy_ids", *(flag for _, flag in ROLE_FLAGS)))
-    evidence = {"person_had_account": True, "made_for_this_clever_user": True,
-                "email_collision_declined": False}
+    people = (
+        Person.objects.filter(district=district, archived_at__isnull=True, user__isnull=False)
+        .order_by("pk")
+        .values_list(
+            "pk",
+            "clever_id",
+            "user_id",
+            "first_name",
+            "last_name",
+            "email",
+            "legacy_ids",
+            *(flag for _, flag in ROLE_FLAGS),
+        )
+    )
+    evidence = {
+        "person_had_account": True,
+        "made_for_this_clever_user": True,
+        "email_collision_declined": False,
+    }
     counts = {"clever_links": 0, "account_links": 0, "logins": 0, "log_entries": 0}
     links, audits, logins, named = [], [], [], []
 
@@ -174,24 +223,48 @@ def phase_plant(args) -> None:
     # Every person i for whom floor((i + 1) * share) steps up: the share, spread evenly.
     with transaction.atomic():
         for i, (pk, clever_id, user_id, first, last, email, legacy, *flags) in enumerate(
-                people.iterator(chunk_size=2000)):
+            people.iterator(chunk_size=2000)
+        ):
             if int((i + 1) * args.signed_in) == int(i * args.signed_in):
                 continue
             identity = CleverIdentity(
-                clever_id=clever_id, district_id=district.clever_id, authorized_by="district",
+                clever_id=clever_id,
+                district_id=district.clever_id,
+                authorized_by="district",
                 roles=tuple(role for (role, _), flag in zip(ROLE_FLAGS, flags, strict=True) if flag),
-                first_name=first, last_name=last, email=email,
-                legacy_ids={k: v for k, v in (legacy or {}).items() if isinstance(v, str)})
-            links.append(SocialAccount(user_id=user_id, provider=PROVIDER, uid=clever_id,
-                                       extra_data=identity.extra_data()))
-            audits.append(AccountLink(
-                action=AccountLink.Action.LINKED, method=AccountLink.Method.MIRROR_ACCOUNT,
-                user_id=user_id, clever_id=clever_id, clever_district_id=district.clever_id,
-                person_id=pk, actor_label="sso: first Clever login", evidence=evidence))
-            logins.append(CleverLogin(
-                clever_district_id=district.clever_id, district=district, roles=list(identity.roles),
-                email_domain=identity.email_domain, authorized_by="district",
-                entry=LoginEntry.CLEVER_INITIATED, outcome=LoginOutcome.LOGGED_IN))
+                first_name=first,
+                last_name=last,
+                email=email,
+                legacy_ids={k: v for k, v in (legacy or {}).items() if isinstance(v, str)},
+            )
+            links.append(
+                SocialAccount(
+                    user_id=user_id, provider=PROVIDER, uid=clever_id, extra_data=identity.extra_data()
+                )
+            )
+            audits.append(
+                AccountLink(
+                    action=AccountLink.Action.LINKED,
+                    method=AccountLink.Method.MIRROR_ACCOUNT,
+                    user_id=user_id,
+                    clever_id=clever_id,
+                    clever_district_id=district.clever_id,
+                    person_id=pk,
+                    actor_label="sso: first Clever login",
+                    evidence=evidence,
+                )
+            )
+            logins.append(
+                CleverLogin(
+                    clever_district_id=district.clever_id,
+                    district=district,
+                    roles=list(identity.roles),
+                    email_domain=identity.email_domain,
+                    authorized_by="district",
+                    entry=LoginEntry.CLEVER_INITIATED,
+                    outcome=LoginOutcome.LOGGED_IN,
+                )
+            )
             if len(named) < args.log_entries:
                 named.append((pk, user_id, first, last))
             if len(links) >= 2000:
@@ -203,10 +276,16 @@ def phase_plant(args) -> None:
         entries = []
         for n, (pk, user_id, first, last) in enumerate(named):
             content_type, object_id = (person_type, pk) if n % 2 == 0 else (user_type, user_id)
-            entries.append(LogEntry(
-                user=support, content_type=content_type, object_id=str(object_id),
-                object_repr=f"{first} {last}"[:200], action_flag=CHANGE,
-                change_message=f"Changed {first} {last}'s grade"))
+            entries.append(
+                LogEntry(
+                    user=support,
+                    content_type=content_type,
+                    object_id=str(object_id),
+                    object_repr=f"{first} {last}"[:200],
+                    action_flag=CHANGE,
+                    change_message=f"Changed {first} {last}'s grade",
+                )
+            )
         counts["log_entries"] = len(LogEntry.objects.bulk_create(entries))
     emit("plant", **counts, seconds=round(time.perf_counter() - started, 2))
 
@@ -218,8 +297,11 @@ def named_links(district) -> int:
     from sso.identity import PROVIDER
 
     named = 0
-    for data in (SocialAccount.objects.filter(provider=PROVIDER, user__organization=district.organization_id)
-                 .values_list("extra_data", flat=True).iterator(chunk_size=2000)):
+    for data in (
+        SocialAccount.objects.filter(provider=PROVIDER, user__organization=district.organization_id)
+        .values_list("extra_data", flat=True)
+        .iterator(chunk_size=2000)
+    ):
         name = (data or {}).get("name") or {}
         if name.get("first") or name.get("last") or (data or {}).get("email"):
             named += 1
@@ -236,11 +318,15 @@ def phase_purge(args) -> None:
     from sso.models import CleverLogin
 
     district = our_district(args.district)
-    accounts = get_user_model().objects.filter(organization=district.organization_id,
-                                               username__startswith="clever-")
+    accounts = get_user_model().objects.filter(
+        organization=district.organization_id, username__startswith="clever-"
+    )
     history = LogEntry.objects.filter(user__username=BENCH_USERNAME)
-    before = {**census(district), "named_links": named_links(district),
-              "named_log_entries": history.exclude(object_repr=REDACTED).count()}
+    before = {
+        **census(district),
+        "named_links": named_links(district),
+        "named_log_entries": history.exclude(object_repr=REDACTED).count(),
+    }
     if before["live_people"] or not before["named_links"]:
         fail(args.phase, "expected a departed district with named Clever links", **before)
     with Timed() as timed:
@@ -258,15 +344,22 @@ def phase_purge(args) -> None:
     emit(args.phase, **timed.figures(), before=before, after=after, result=result)
 
 
-PHASES = {"seed": phase_seed, "full_sync": phase_sync, "departure": phase_departure,
-          "return": phase_return, "plant": phase_plant, "departure_again": phase_departure,
-          "purge": phase_purge}
+PHASES = {
+    "seed": phase_seed,
+    "full_sync": phase_sync,
+    "departure": phase_departure,
+    "return": phase_return,
+    "plant": phase_plant,
+    "departure_again": phase_departure,
+    "purge": phase_purge,
+}
 
 
 def run_phase(phase: str, args, env: dict, **extra) -> dict:
     """``sync_bench.run_phase`` with this file and its own options."""
-    return sync_bench.run_phase(phase, args, env, script=__file__, signed_in=args.signed_in,
-                                log_entries=args.log_entries, **extra)
+    return sync_bench.run_phase(
+        phase, args, env, script=__file__, signed_in=args.signed_in, log_entries=args.log_entries, **extra
+    )
 
 
 def cycle(args, env: dict, *, students: int, seed: int, bench_ids: list) -> dict:
@@ -292,8 +385,9 @@ def cleanup(env: dict, bench_ids: list) -> None:
         "Organization.objects.filter(pk__in=orgs).delete()"
     )
     started = time.perf_counter()
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), "shell", "--no-imports", "-c", code],
-                   env=env, check=False)
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "shell", "--no-imports", "-c", code], env=env, check=False
+    )
     print(f"cleanup: {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
 
@@ -319,8 +413,10 @@ def summarize(args, env: dict, main: dict, baseline: dict) -> dict:
         "baseline_students": args.baseline_students,
         "baseline_s": {phase: baseline[phase]["seconds"] for phase in timed},
         "peak_rss_mb_baseline": {phase: baseline[phase]["peak_rss_mb"] for phase in timed},
-        "rss_growth": {phase: round(main[phase]["peak_rss_mb"] / baseline[phase]["peak_rss_mb"] - 1, 3)
-                       for phase in timed},
+        "rss_growth": {
+            phase: round(main[phase]["peak_rss_mb"] / baseline[phase]["peak_rss_mb"] - 1, 3)
+            for phase in timed
+        },
     }
     summary["rss_growth_purge"] = summary["rss_growth"]["purge"]
     return summary
@@ -336,11 +432,9 @@ def orchestrate(args) -> None:
     env.setdefault("DJANGO_DEBUG", "false")
     bench_ids: list[str] = []
     try:
-        subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], env=env,
-                       check=True)
+        subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], env=env, check=True)
         main = cycle(args, env, students=args.students, seed=args.seed, bench_ids=bench_ids)
-        baseline = cycle(args, env, students=args.baseline_students, seed=args.seed + 1,
-                         bench_ids=bench_ids)
+        baseline = cycle(args, env, students=args.baseline_students, seed=args.seed + 1, bench_ids=bench_ids)
         print(json.dumps(summarize(args, env, main, baseline)), flush=True)
     finally:
         if tmpdir:
@@ -355,10 +449,18 @@ def main() -> None:
     parser.add_argument("--baseline-students", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--page-size", type=int, default=10_000)
-    parser.add_argument("--signed-in", type=float, default=0.2,
-                        help="share of the people with a Clever sign-in link (default 0.2)")
-    parser.add_argument("--log-entries", type=int, default=300,
-                        help="admin history rows naming people and their accounts (default 300)")
+    parser.add_argument(
+        "--signed-in",
+        type=float,
+        default=0.2,
+        help="share of the people with a Clever sign-in link (default 0.2)",
+    )
+    parser.add_argument(
+        "--log-entries",
+        type=int,
+        default=300,
+        help="admin history rows naming people and their accounts (default 300)",
+    )
     parser.add_argument("--phase", choices=sorted(PHASES))
     parser.add_argument("--district", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -45,15 +45,41 @@ def seed(students: int, assignments: int):
     sandbox_district = sbx.create_district(name="LMS bench district", lms_type="canvas")
     school_id, teacher_id, section_id = new_id(), new_id(), new_id()
     student_ids = [new_id() for _ in range(students)]
-    items = [("schools", {"id": school_id, "name": "Bench Middle"}),
-             ("users", {"id": teacher_id, "name": {"first": "Bench", "last": "Teacher"},
-                        "roles": {"teacher": {"school": school_id, "schools": [school_id]}}})]
-    items += [("users", {"id": sid, "name": {"first": f"S{n}", "last": "Bench"},
-                         "roles": {"student": {"school": school_id, "schools": [school_id]}}})
-              for n, sid in enumerate(student_ids)]
-    items.append(("sections", {"id": section_id, "name": "Bench section", "school": school_id,
-                               "students": student_ids, "teachers": [teacher_id],
-                               "lms_status": {"synced_in_lms": True}}))
+    items = [
+        ("schools", {"id": school_id, "name": "Bench Middle"}),
+        (
+            "users",
+            {
+                "id": teacher_id,
+                "name": {"first": "Bench", "last": "Teacher"},
+                "roles": {"teacher": {"school": school_id, "schools": [school_id]}},
+            },
+        ),
+    ]
+    items += [
+        (
+            "users",
+            {
+                "id": sid,
+                "name": {"first": f"S{n}", "last": "Bench"},
+                "roles": {"student": {"school": school_id, "schools": [school_id]}},
+            },
+        )
+        for n, sid in enumerate(student_ids)
+    ]
+    items.append(
+        (
+            "sections",
+            {
+                "id": section_id,
+                "name": "Bench section",
+                "school": school_id,
+                "students": student_ids,
+                "teachers": [teacher_id],
+                "lms_status": {"synced_in_lms": True},
+            },
+        )
+    )
     sbx.bulk_load(district=sandbox_district, items=items)
     with CleverClient() as client:
         discover_districts(client=client)
@@ -65,8 +91,9 @@ def seed(students: int, assignments: int):
     people = list(Person.objects.filter(district=district, is_student=True).order_by("clever_id"))
     ids = []
     for a in range(assignments):
-        assignment = AssignmentFactory(section=section, title=f"Bench quiz {a + 1}",
-                                       due_at=timezone.now() + timedelta(days=7 + a))
+        assignment = AssignmentFactory(
+            section=section, title=f"Bench quiz {a + 1}", due_at=timezone.now() + timedelta(days=7 + a)
+        )
         for n, person in enumerate(people):
             ResultFactory(assignment=assignment, student=person, points=float((a + n) % 11))
         ids.append(assignment.pk)
@@ -79,8 +106,17 @@ def run(args) -> dict:
 
     started = time.perf_counter()
     assignment_ids, students = seed(args.students, args.assignments)
-    print(json.dumps({"phase": "seed", "assignments": len(assignment_ids), "students": students,
-                      "seconds": round(time.perf_counter() - started, 2)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "phase": "seed",
+                "assignments": len(assignment_ids),
+                "students": students,
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        ),
+        flush=True,
+    )
 
     KNOBS.reset()  # forget the setup's requests in the current window
     KNOBS.rate_limit_per_minute = args.limit
@@ -92,10 +128,21 @@ def run(args) -> dict:
     requests = sum(r.requests for r in reports)
     outcomes = sorted({r.outcome for r in reports})
     sent = sum(r.sent for r in reports)
-    print(json.dumps({"phase": "push", "requests": requests, "served": KNOBS.api_requests - served_before,
-                      "created": sum(r.created for r in reports), "grades_sent": sent,
-                      "rate_limited": sum(r.rate_limited for r in reports), "outcomes": outcomes,
-                      "seconds": round(seconds, 2)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "phase": "push",
+                "requests": requests,
+                "served": KNOBS.api_requests - served_before,
+                "created": sum(r.created for r in reports),
+                "grades_sent": sent,
+                "rate_limited": sum(r.rate_limited for r in reports),
+                "outcomes": outcomes,
+                "seconds": round(seconds, 2),
+            }
+        ),
+        flush=True,
+    )
 
     again = push_assignments(assignment_ids=assignment_ids)
     floor = requests / args.limit * args.window

@@ -107,8 +107,9 @@ def peak_rss_mb() -> float:
 class District:
     """The truth: students, their Clever records and their (corrupted) product accounts."""
 
-    def __init__(self, students: int, seed: int, product_sis_id_share: float,
-                 product_teacher_school_share: float = 1.0) -> None:
+    def __init__(
+        self, students: int, seed: int, product_sis_id_share: float, product_teacher_school_share: float = 1.0
+    ) -> None:
         self.rng = random.Random(seed)
         self.product_teacher_school_share = product_teacher_school_share
         self.faker = Faker("en_US")
@@ -360,8 +361,9 @@ def evaluate(district: District, links: dict[str, str], *, teachers: bool) -> tu
     return precision, recall, len(links) - len(correct)
 
 
-def run_size(students: int, seed: int, product_sis_id_share: float,
-             product_teacher_school_share: float = 1.0) -> dict:
+def run_size(
+    students: int, seed: int, product_sis_id_share: float, product_teacher_school_share: float = 1.0
+) -> dict:
     district = District(students, seed, product_sis_id_share, product_teacher_school_share)
     started, cpu_started = time.perf_counter(), time.process_time()
     results = match_people(district.product, district.clever, params=MatchParams(seed=seed))

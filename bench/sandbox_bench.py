@@ -31,13 +31,61 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE_SIZE = 10_000
-FIRST = ["Ada", "Ben", "Cy", "Dot", "Eve", "Fay", "Gus", "Hal", "Ida", "Jo", "Kai", "Lee",
-         "Mia", "Ned", "Oli", "Pam", "Quin", "Rae", "Sam", "Tia", "Uma", "Vic", "Wes", "Zoe"]
-LAST = ["Ziemann", "Wisoky", "Lakin", "Greene", "Hopper", "Lovelace", "Turing", "Okafor",
-        "Nguyen", "Garcia", "Smith", "Kowalski", "Haddad", "Ito", "Moreau", "Silva"]
+FIRST = [
+    "Ada",
+    "Ben",
+    "Cy",
+    "Dot",
+    "Eve",
+    "Fay",
+    "Gus",
+    "Hal",
+    "Ida",
+    "Jo",
+    "Kai",
+    "Lee",
+    "Mia",
+    "Ned",
+    "Oli",
+    "Pam",
+    "Quin",
+    "Rae",
+    "Sam",
+    "Tia",
+    "Uma",
+    "Vic",
+    "Wes",
+    "Zoe",
+]
+LAST = [
+    "Ziemann",
+    "Wisoky",
+    "Lakin",
+    "Greene",
+    "Hopper",
+    "Lovelace",
+    "Turing",
+    "Okafor",
+    "Nguyen",
+    "Garcia",
+    "Smith",
+    "Kowalski",
+    "Haddad",
+    "Ito",
+    "Moreau",
+    "Silva",
+]
 GRADES = ["Kindergarten", *[str(n) for n in range(1, 13)]]
-RACES = ["Caucasian", "Asian", "Black or African American", "American Indian",
-         "Hawaiian or Other Pacific Islander", "Two or More Races", "Unknown", ""]
+RACES = [
+    "Caucasian",
+    "Asian",
+    "Black or African American",
+    "American Indian",
+    "Hawaiian or Other Pacific Islander",
+    "Two or More Races",
+    "Unknown",
+    "",
+]
 
 
 def setup_django(database_url: str | None) -> str | None:
@@ -115,24 +163,39 @@ def user_records(count: int, *, district_id: str, school_ids: list[str], seed: i
             }
         elif kind < 0.96:
             role_name = "staff"
-            role = {"credentials": {"district_username": username}, "schools": schools,
-                    "staff_id": str(n), "title": "Counselor", "department": "Guidance",
-                    "roles": [], "legacy_id": ids.next()}
+            role = {
+                "credentials": {"district_username": username},
+                "schools": schools,
+                "staff_id": str(n),
+                "title": "Counselor",
+                "department": "Guidance",
+                "roles": [],
+                "legacy_id": ids.next(),
+            }
         else:
             role_name = "contact"
-            role = {"phone": "", "phone_type": "Cell", "sis_id": "", "legacy_id": ids.next(),
-                    "student_relationships": [{"student": rng.choice(students),
-                                               "relationship": "Parent", "type": "Parent/Guardian"}]}
-        yield "users", {
-            "id": uid,
-            "district": district_id,
-            "created": stamp,
-            "last_modified": stamp,
-            "email": f"{username}@example.net",
-            "name": {"first": first, "last": last, "middle": rng.choice(FIRST)[0]},
-            "lms_status": {"synced_in_lms": rng.random() < 0.5},
-            "roles": {role_name: role},
-        }
+            role = {
+                "phone": "",
+                "phone_type": "Cell",
+                "sis_id": "",
+                "legacy_id": ids.next(),
+                "student_relationships": [
+                    {"student": rng.choice(students), "relationship": "Parent", "type": "Parent/Guardian"}
+                ],
+            }
+        yield (
+            "users",
+            {
+                "id": uid,
+                "district": district_id,
+                "created": stamp,
+                "last_modified": stamp,
+                "email": f"{username}@example.net",
+                "name": {"first": first, "last": last, "middle": rng.choice(FIRST)[0]},
+                "lms_status": {"synced_in_lms": rng.random() < 0.5},
+                "roles": {role_name: role},
+            },
+        )
 
 
 def fetch_all(get, version: str) -> dict:
@@ -180,9 +243,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=50_000)
     parser.add_argument("--version", choices=["v3.0", "v3.1"], default="v3.1")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="full passes per transport; the best one is reported (the first "
-                             "also pays for a cold database cache)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="full passes per transport; the best one is reported (the first "
+        "also pays for a cold database cache)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
@@ -208,19 +275,20 @@ def run(args) -> None:
     try:
         school_ids = [new_id() for _ in range(12)]
         started = time.perf_counter()
-        services.bulk_load(district=district, items=[
-            ("schools", {"id": sid, "district": district.id, "name": f"School {n}"})
-            for n, sid in enumerate(school_ids)
-        ])
+        services.bulk_load(
+            district=district,
+            items=[
+                ("schools", {"id": sid, "district": district.id, "name": f"School {n}"})
+                for n, sid in enumerate(school_ids)
+            ],
+        )
         loaded = services.bulk_load(
             district=district,
-            items=user_records(args.users, district_id=district.id, school_ids=school_ids,
-                               seed=args.seed),
+            items=user_records(args.users, district_id=district.id, school_ids=school_ids, seed=args.seed),
         )
         load_seconds = time.perf_counter() - started
         token = services.district_token(district).access_token
-        print(json.dumps({"loaded_users": loaded, "load_seconds": round(load_seconds, 2)}),
-              flush=True)
+        print(json.dumps({"loaded_users": loaded, "load_seconds": round(load_seconds, 2)}), flush=True)
 
         session = requests.Session()
         session.mount("http://testserver", InProcessAdapter())
@@ -242,16 +310,24 @@ def run(args) -> None:
                 figures = fetch_all(get, args.version)
                 if figures["records"] != args.users:
                     raise SystemExit(f"{name}: read {figures['records']} of {args.users} users")
-                print(json.dumps({"transport": name, "round": round_number, **figures}),
-                      flush=True)
+                print(json.dumps({"transport": name, "round": round_number, **figures}), flush=True)
                 results.setdefault(name, []).append(figures)
         results = {name: best(runs) for name, runs in results.items()}
 
-        keys = ("records", "pages", "pages_per_second", "records_per_second", "mb_per_second",
-                "serve_vs_parse")
+        keys = (
+            "records",
+            "pages",
+            "pages_per_second",
+            "records_per_second",
+            "mb_per_second",
+            "serve_vs_parse",
+        )
         final = {key: results["in-process"][key] for key in keys}
-        final.update(transport="in-process", version=args.version,
-                     test_client={key: results["test-client"][key] for key in keys})
+        final.update(
+            transport="in-process",
+            version=args.version,
+            test_client={key: results["test-client"][key] for key in keys},
+        )
         print(json.dumps(final), flush=True)
     finally:
         if args.keep_nothing:

@@ -123,8 +123,9 @@ def phase_seed(args) -> None:
     generated = generate_district(seed=args.seed, students=args.students)
     district = load_district(generated)
     District.objects.create(clever_id=district.id, name=district.name)
-    emit("seed", district=district.id, counts=generated.counts,
-         seconds=round(time.perf_counter() - started, 2))
+    emit(
+        "seed", district=district.id, counts=generated.counts, seconds=round(time.perf_counter() - started, 2)
+    )
 
 
 def phase_fetch(args) -> None:
@@ -132,10 +133,10 @@ def phase_fetch(args) -> None:
     from districts.services import district_token
 
     district = our_district(args.district)
-    with CleverClient(district_token(district), page_size=args.page_size) as client, \
-            Timed() as timed:
-        records = sum(len(page.records) for collection in COLLECTIONS
-                      for page in client.iter_pages(collection))
+    with CleverClient(district_token(district), page_size=args.page_size) as client, Timed() as timed:
+        records = sum(
+            len(page.records) for collection in COLLECTIONS for page in client.iter_pages(collection)
+        )
     emit("fetch_only", **timed.figures(), records=records, requests=client.stats.requests)
 
 
@@ -156,8 +157,7 @@ def phase_purge(args) -> None:
 
     started = time.perf_counter()
     result = purge_district_roster(district=our_district(args.district), actor_label="bench")
-    emit("purge", seconds=round(time.perf_counter() - started, 3),
-         users=result.get("users", 0))
+    emit("purge", seconds=round(time.perf_counter() - started, 3), users=result.get("users", 0))
 
 
 def phase_naive(args) -> None:
@@ -170,22 +170,23 @@ def phase_naive(args) -> None:
     from rostering.models import ContactLink, Course, Person, School, Section, SectionMembership, Term
     from rostering.services.mapping import map_fields
 
-    models = {"schools": School, "terms": Term, "courses": Course, "sections": Section,
-              "users": Person}
+    models = {"schools": School, "terms": Term, "courses": Course, "sections": Section, "users": Person}
     district = our_district(args.district)
     for model in (SectionMembership, ContactLink, *models.values()):
         model.objects.filter(district=district).delete()
 
-    with Timed() as timed, \
-            CleverClient(district_token(district), page_size=args.page_size) as client, \
-            transaction.atomic():
+    with (
+        Timed() as timed,
+        CleverClient(district_token(district), page_size=args.page_size) as client,
+        transaction.atomic(),
+    ):
         seen = {name: [] for name in models}
         for collection, model in models.items():
             for record in client.iter_records(collection):
-                fields = {k: v for k, v in map_fields(collection, record).items()
-                          if not k.startswith("_")}
+                fields = {k: v for k, v in map_fields(collection, record).items() if not k.startswith("_")}
                 row, _ = model.objects.update_or_create(
-                    district=district, clever_id=record["id"],
+                    district=district,
+                    clever_id=record["id"],
                     defaults={**fields, "raw": record, "content_hash": "", "archived_at": None},
                 )
                 seen[collection].append(record["id"])
@@ -193,31 +194,50 @@ def phase_naive(args) -> None:
                     for role, key in (("student", "students"), ("teacher", "teachers")):
                         for person in record.get(key) or []:
                             SectionMembership.objects.update_or_create(
-                                district=district, section=row, person_clever_id=person, role=role,
+                                district=district,
+                                section=row,
+                                person_clever_id=person,
+                                role=role,
                                 defaults={"is_primary": person == record.get("teacher")},
                             )
                 contact = (record.get("roles") or {}).get("contact") if collection == "users" else None
                 for link in (contact or {}).get("student_relationships") or []:
                     ContactLink.objects.update_or_create(
-                        district=district, contact=row, student_clever_id=link.get("student", ""),
-                        defaults={"relationship": link.get("relationship", ""),
-                                  "type": link.get("type", "")},
+                        district=district,
+                        contact=row,
+                        student_clever_id=link.get("student", ""),
+                        defaults={"relationship": link.get("relationship", ""), "type": link.get("type", "")},
                     )
         for collection, model in models.items():
             model.objects.filter(district=district).exclude(clever_id__in=seen[collection]).update(
-                archived_at=timezone.now())
+                archived_at=timezone.now()
+            )
     emit("naive", **timed.figures())
 
 
-PHASES = {"seed": phase_seed, "fetch_only": phase_fetch, "full_sync": phase_sync,
-          "resync": phase_sync, "naive": phase_naive, "purge": phase_purge}
+PHASES = {
+    "seed": phase_seed,
+    "fetch_only": phase_fetch,
+    "full_sync": phase_sync,
+    "resync": phase_sync,
+    "naive": phase_naive,
+    "purge": phase_purge,
+}
 
 
 def run_phase(phase: str, args, env: dict, *, script: str = __file__, **extra) -> dict:
     """Run ``script --phase phase`` (this file, or another bench reusing it) in a fresh process
     with the seed, page size and ``extra`` options; returns the JSON of its last line."""
-    command = [sys.executable, script, "--phase", phase, "--seed", str(args.seed),
-               "--page-size", str(args.page_size)]
+    command = [
+        sys.executable,
+        script,
+        "--phase",
+        phase,
+        "--seed",
+        str(args.seed),
+        "--page-size",
+        str(args.page_size),
+    ]
     for key, value in extra.items():
         command += [f"--{key.replace('_', '-')}", str(value)]
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
@@ -235,9 +255,12 @@ def work_seconds(phase: dict) -> float:
 
 def cpu_figures(fetch: dict, full: dict, resync: dict) -> dict:
     return {
-        "fetch_only_cpu_s": fetch["cpu_s"], "fetch_only_db_cpu_s": fetch["db_cpu_s"],
-        "full_sync_cpu_s": full["cpu_s"], "full_sync_db_cpu_s": full["db_cpu_s"],
-        "resync_cpu_s": resync["cpu_s"], "resync_db_cpu_s": resync["db_cpu_s"],
+        "fetch_only_cpu_s": fetch["cpu_s"],
+        "fetch_only_db_cpu_s": fetch["db_cpu_s"],
+        "full_sync_cpu_s": full["cpu_s"],
+        "full_sync_db_cpu_s": full["db_cpu_s"],
+        "resync_cpu_s": resync["cpu_s"],
+        "resync_db_cpu_s": resync["db_cpu_s"],
         "full_vs_fetch_cpu": round(work_seconds(full) / work_seconds(fetch), 2),
         "resync_vs_fetch_cpu": round(work_seconds(resync) / work_seconds(fetch), 2),
     }
@@ -252,8 +275,7 @@ def orchestrate(args) -> None:
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     bench_ids: list[str] = []
     try:
-        subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], env=env,
-                       check=True)
+        subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], env=env, check=True)
         district = run_phase("seed", args, env, students=args.students)["district"]
         bench_ids.append(district)
         fetch_before = run_phase("fetch_only", args, env, district=district)
@@ -267,8 +289,9 @@ def orchestrate(args) -> None:
         resync = min(resyncs, key=lambda phase: phase["seconds"])
         fetch_after = run_phase("fetch_only", args, env, district=district)
         naive = None if args.skip_naive else run_phase("naive", args, env, district=district)
-        baseline_district = run_phase("seed", args, env, students=args.baseline_students,
-                                      seed=args.seed + 1)["district"]
+        baseline_district = run_phase("seed", args, env, students=args.baseline_students, seed=args.seed + 1)[
+            "district"
+        ]
         bench_ids.append(baseline_district)
         baseline = run_phase("full_sync", args, env, district=baseline_district)
 
@@ -299,12 +322,17 @@ def orchestrate(args) -> None:
         if tmpdir:
             shutil.rmtree(tmpdir, ignore_errors=True)
         elif bench_ids:
-            cleanup = ("from districts.models import District; "
-                       "from sandbox.models import SandboxDistrict; "
-                       f"District.objects.filter(clever_id__in={bench_ids!r}).delete(); "
-                       f"SandboxDistrict.objects.filter(id__in={bench_ids!r}).delete()")
-            subprocess.run([sys.executable, str(ROOT / "manage.py"), "shell", "--no-imports",
-                            "-c", cleanup], env=env, check=False)
+            cleanup = (
+                "from districts.models import District; "
+                "from sandbox.models import SandboxDistrict; "
+                f"District.objects.filter(clever_id__in={bench_ids!r}).delete(); "
+                f"SandboxDistrict.objects.filter(id__in={bench_ids!r}).delete()"
+            )
+            subprocess.run(
+                [sys.executable, str(ROOT / "manage.py"), "shell", "--no-imports", "-c", cleanup],
+                env=env,
+                check=False,
+            )
 
 
 def main() -> None:
@@ -314,8 +342,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--page-size", type=int, default=10_000)
     parser.add_argument("--skip-naive", action="store_true")
-    parser.add_argument("--repeat", type=int, default=1,
-                        help="run the full sync and the resync this many times; the fastest counts")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run the full sync and the resync this many times; the fastest counts",
+    )
     parser.add_argument("--phase", choices=sorted(PHASES))
     parser.add_argument("--district", help=argparse.SUPPRESS)
     args = parser.parse_args()

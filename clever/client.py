@@ -220,8 +220,7 @@ class CleverClient:
 
     def __repr__(self) -> str:
         token = "set" if self._token else "none"
-        return (f"<CleverClient api={self.api_base}/{self.api_version} "
-                f"oauth={self.oauth_base} token={token}>")
+        return f"<CleverClient api={self.api_base}/{self.api_version} oauth={self.oauth_base} token={token}>"
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -284,8 +283,7 @@ class CleverClient:
         url = self.oauth_base + oauth.TOKENS_PATH
         response = self._send("POST", url, auth="basic", json_body=body)
         path = urlsplit(url).path
-        return oauth.parse_token_response(self._decode(response, "POST", path), method="POST",
-                                          path=path)
+        return oauth.parse_token_response(self._decode(response, "POST", path), method="POST", path=path)
 
     def list_district_tokens(self, *, district_id: str | None = None) -> list[oauth.DistrictToken]:
         """Every district that shared data with the app (``GET /oauth/tokens?owner_type=district``),
@@ -295,11 +293,11 @@ class CleverClient:
             params["district"] = district_id
         tokens: list[oauth.DistrictToken] = []
         index = 0
-        for page in self._iter_list(self.oauth_base, oauth.TOKENS_PATH, params, wrapped=False,
-                                    auth="basic"):
+        for page in self._iter_list(self.oauth_base, oauth.TOKENS_PATH, params, wrapped=False, auth="basic"):
             for item in page.records:
-                token = oauth.parse_district_token(item, index=index, method="GET",
-                                                   path=urlsplit(page.link).path)
+                token = oauth.parse_district_token(
+                    item, index=index, method="GET", path=urlsplit(page.link).path
+                )
                 index += 1
                 if token is not None:
                     tokens.append(token)
@@ -316,9 +314,7 @@ class CleverClient:
 
     # --- Data API ------------------------------------------------------------------------------
 
-    def get(
-        self, path: str, params: dict[str, Any] | None = None, *, version: str | None = None
-    ) -> Any:
+    def get(self, path: str, params: dict[str, Any] | None = None, *, version: str | None = None) -> Any:
         """The decoded JSON of ``GET {api}/{version}/{path}`` (or of a link ``/v3.x/...``)."""
         return self._get_json(self._api_url(path, version), auth="bearer", params=params)
 
@@ -342,9 +338,7 @@ class CleverClient:
             type=str(body.get("type") or data.get("type") or ""),
             id=data["id"],
             district=data.get("district") if isinstance(data.get("district"), str) else None,
-            authorized_by=(
-                data.get("authorized_by") if isinstance(data.get("authorized_by"), str) else None
-            ),
+            authorized_by=(data.get("authorized_by") if isinstance(data.get("authorized_by"), str) else None),
             raw=body,
         )
 
@@ -354,8 +348,7 @@ class CleverClient:
         body = self.get(collection, {"count": "true"}, version=version)
         value = body.get("count") if isinstance(body, dict) else None
         if not isinstance(value, int) or isinstance(value, bool):
-            raise BadResponse('the answer has no integer "count"', method="GET",
-                              url=urlsplit(url).path)
+            raise BadResponse('the answer has no integer "count"', method="GET", url=urlsplit(url).path)
         return value
 
     def iter_pages(
@@ -377,12 +370,11 @@ class CleverClient:
         if "limit" in params:
             params["limit"] = check_page_size(params["limit"])
         elif page_size is not None or not is_link(path) or "limit=" not in path:
-            params["limit"] = check_page_size(
-                page_size if page_size is not None else self.page_size
-            )
+            params["limit"] = check_page_size(page_size if page_size is not None else self.page_size)
         url = self._api_url(path, version)
-        yield from self._iter_list(self.api_base, relative_link(self.api_base, url), params,
-                                   wrapped=True, auth="bearer")
+        yield from self._iter_list(
+            self.api_base, relative_link(self.api_base, url), params, wrapped=True, auth="bearer"
+        )
 
     def iter_records(
         self,
@@ -447,8 +439,12 @@ class CleverClient:
     # --- LMS Connect (v3.1 only) ---------------------------------------------------------------
 
     def _lms_path(
-        self, section_id: str, assignment_id: str | None = None, user_id: str | None = None,
-        *, submissions: bool = False,
+        self,
+        section_id: str,
+        assignment_id: str | None = None,
+        user_id: str | None = None,
+        *,
+        submissions: bool = False,
     ) -> str:
         if not section_id:
             raise ValueError("section_id is required")
@@ -465,17 +461,18 @@ class CleverClient:
             path += f"/{user_id}"
         return path
 
-    def _lms_send(self, method: str, path: str, *, json_body: Any = None,
-                  idempotent: bool = True) -> tuple[requests.Response, str]:
+    def _lms_send(
+        self, method: str, path: str, *, json_body: Any = None, idempotent: bool = True
+    ) -> tuple[requests.Response, str]:
         """Send an LMS Connect call; the answer and the path it went to."""
         url = join_link(self.api_base, path)
         timeout = self.timeout if method == "GET" else self.lms_timeout
-        response = self._send(method, url, auth="bearer", json_body=json_body, timeout=timeout,
-                              idempotent=idempotent)
+        response = self._send(
+            method, url, auth="bearer", json_body=json_body, timeout=timeout, idempotent=idempotent
+        )
         return response, urlsplit(url).path
 
-    def _lms_call(self, method: str, path: str, *, json_body: Any = None,
-                  idempotent: bool = True) -> dict:
+    def _lms_call(self, method: str, path: str, *, json_body: Any = None, idempotent: bool = True) -> dict:
         response, url_path = self._lms_send(method, path, json_body=json_body, idempotent=idempotent)
         return parse_single(self._decode(response, method, url_path), method=method, path=url_path)
 
@@ -483,8 +480,7 @@ class CleverClient:
         """``POST /v3.1/sections/{id}/assignments``: the created assignment (store its ``id``:
         Clever has no way to list them). Not retried after a 5xx or a lost answer, as a retry
         could create it twice."""
-        return self._lms_call("POST", self._lms_path(section_id), json_body=assignment,
-                              idempotent=False)
+        return self._lms_call("POST", self._lms_path(section_id), json_body=assignment, idempotent=False)
 
     def get_assignment(self, section_id: str, assignment_id: str) -> dict:
         return self._lms_call("GET", self._lms_path(section_id, assignment_id))
@@ -506,18 +502,17 @@ class CleverClient:
         path = self._lms_path(section_id, assignment_id, submissions=True)
         yield from self._iter_list(self.api_base, path, params, wrapped=False, auth="bearer")
 
-    def iter_submissions(self, section_id: str, assignment_id: str, *,
-                         page_size: int | None = None) -> Iterator[dict]:
+    def iter_submissions(
+        self, section_id: str, assignment_id: str, *, page_size: int | None = None
+    ) -> Iterator[dict]:
         for page in self.iter_submission_pages(section_id, assignment_id, page_size=page_size):
             yield from page.records
 
     def get_submission(self, section_id: str, assignment_id: str, user_id: str) -> dict:
         return self._lms_call("GET", self._lms_path(section_id, assignment_id, user_id))
 
-    def update_submission(self, section_id: str, assignment_id: str, user_id: str,
-                          changes: dict) -> dict:
-        return self._lms_call("PATCH", self._lms_path(section_id, assignment_id, user_id),
-                              json_body=changes)
+    def update_submission(self, section_id: str, assignment_id: str, user_id: str, changes: dict) -> dict:
+        return self._lms_call("PATCH", self._lms_path(section_id, assignment_id, user_id), json_body=changes)
 
     # --- plumbing ------------------------------------------------------------------------------
 
@@ -549,8 +544,9 @@ class CleverClient:
                 raise BadResponse(str(exc), method="GET", url=urlsplit(link).path) from None
             path = urlsplit(url).path
             if url in seen:
-                raise BadResponse("the next link repeats a page already fetched (a paging loop)",
-                                  method="GET", url=path)
+                raise BadResponse(
+                    "the next link repeats a page already fetched (a paging loop)", method="GET", url=path
+                )
             seen.add(url)
             body = self._get_json(url, auth=auth)
             records, next_link = parse_list(body, wrapped=wrapped, method="GET", path=path)
@@ -559,8 +555,7 @@ class CleverClient:
             if next_link is not None and not records:
                 # Clever may offer a next link after an empty page; there is nothing after it.
                 next_link = None
-            yield Page(records=records, link=relative_link(base, url), next_link=next_link,
-                       number=number)
+            yield Page(records=records, link=relative_link(base, url), next_link=next_link, number=number)
             link = next_link
 
     def _send(
@@ -599,13 +594,18 @@ class CleverClient:
                 may_retry = idempotent or isinstance(exc, requests.ConnectTimeout)
                 logger.warning(
                     "clever %s %s failed: %s after %.3fs (attempt %d)",
-                    method, path, type(exc).__name__, elapsed, attempt + 1,
+                    method,
+                    path,
+                    type(exc).__name__,
+                    elapsed,
+                    attempt + 1,
                     extra={"clever_method": method, "clever_path": path, "clever_status": None},
                 )
                 if not may_retry or attempt >= self.max_retries:
                     raise ConnectionFailed(
                         f"{type(exc).__name__} after {attempt + 1} attempt(s)",
-                        method=method, url=path,
+                        method=method,
+                        url=path,
                     ) from exc
                 self._backoff(attempt, method, path)
                 attempt += 1
@@ -617,9 +617,16 @@ class CleverClient:
             self.stats.bytes_received += len(response.content or b"")
             logger.info(
                 "clever %s %s %d %.3fs",
-                method, path, status, elapsed,
-                extra={"clever_method": method, "clever_path": path, "clever_status": status,
-                       "clever_duration": round(elapsed, 4)},
+                method,
+                path,
+                status,
+                elapsed,
+                extra={
+                    "clever_method": method,
+                    "clever_path": path,
+                    "clever_status": status,
+                    "clever_duration": round(elapsed, 4),
+                },
             )
             if status != 429:
                 self._note_rate_limit(response)
@@ -631,7 +638,10 @@ class CleverClient:
                 if attempt >= self.max_retries:
                     raise RateLimited(
                         f"still rate limited after {attempt + 1} attempt(s)",
-                        reset_at=reset_at, status=429, method=method, url=path,
+                        reset_at=reset_at,
+                        status=429,
+                        method=method,
+                        url=path,
                         body=_text(response),
                     )
                 self._wait_rate_limit(reset_at, _retry_after(response), attempt, method, path)
@@ -643,8 +653,7 @@ class CleverClient:
                 attempt += 1
                 self.stats.retries += 1
                 continue
-            raise self._error(response, method, path, attempts=attempt + 1,
-                              oauth_endpoint=auth == "basic")
+            raise self._error(response, method, path, attempts=attempt + 1, oauth_endpoint=auth == "basic")
 
     def _credentials(self, auth: str) -> tuple[dict[str, str], tuple[str, str] | None]:
         """The headers and basic-auth pair of a call: ``bearer`` (the token), ``basic`` (the app's
@@ -676,12 +685,15 @@ class CleverClient:
         wait = min(self._hold_until - self.clock(), self.rate_limit_max_wait)
         self._hold_until = None
         if wait > 0:
-            logger.info("clever rate limit window used up; waiting %.1fs before %s %s",
-                        wait, method, path)
+            logger.info("clever rate limit window used up; waiting %.1fs before %s %s", wait, method, path)
             self._pause(wait, "rate_limit")
 
     def _wait_rate_limit(
-        self, reset_at: float | None, retry_after: float | None, attempt: int, method: str,
+        self,
+        reset_at: float | None,
+        retry_after: float | None,
+        attempt: int,
+        method: str,
         path: str,
     ) -> None:
         if reset_at is not None:
@@ -692,20 +704,29 @@ class CleverClient:
             # No reset header: back off as for a server error, but never hammer.
             wait = max(self._backoff_delay(attempt), 1.0)
         wait = min(wait, self.rate_limit_max_wait)
-        logger.warning("clever %s %s rate limited (429); waiting %.1fs (attempt %d)",
-                       method, path, wait, attempt + 1)
+        logger.warning(
+            "clever %s %s rate limited (429); waiting %.1fs (attempt %d)", method, path, wait, attempt + 1
+        )
         self._pause(wait, "rate_limit")
 
     def _backoff_delay(self, attempt: int) -> float:
         ceiling = min(self.backoff_cap, self.backoff_base * (2 ** min(attempt, 32)))
         return self._random.uniform(0, ceiling)
 
-    def _backoff(self, attempt: int, method: str, path: str, *, status: int | None = None,
-                 problem: str = "") -> None:
+    def _backoff(
+        self, attempt: int, method: str, path: str, *, status: int | None = None, problem: str = ""
+    ) -> None:
         delay = self._backoff_delay(attempt)
         what = problem or (f"answered {status}" if status else "got no answer")
-        logger.warning("clever %s %s %s; retrying in %.2fs (attempt %d of %d)",
-                       method, path, what, delay, attempt + 1, self.max_retries + 1)
+        logger.warning(
+            "clever %s %s %s; retrying in %.2fs (attempt %d of %d)",
+            method,
+            path,
+            what,
+            delay,
+            attempt + 1,
+            self.max_retries + 1,
+        )
         reason = "unreadable" if problem else ("server_error" if status else "no_answer")
         self._pause(delay, reason)
 
@@ -730,8 +751,7 @@ class CleverClient:
             except UnreadableAnswer:
                 if attempt >= self.max_retries:
                     raise
-                self._backoff(attempt, "GET", path, problem="answered something that is not "
-                              "whole JSON")
+                self._backoff(attempt, "GET", path, problem="answered something that is not whole JSON")
                 attempt += 1
                 self.stats.retries += 1
 
@@ -740,8 +760,9 @@ class CleverClient:
         problem = _not_json(response)
         # A 2xx body may hold tokens or student data: it is never copied into the error.
         if problem:
-            raise UnreadableAnswer(f"expected JSON, got {problem}", status=response.status_code,
-                                   method=method, url=path)
+            raise UnreadableAnswer(
+                f"expected JSON, got {problem}", status=response.status_code, method=method, url=path
+            )
         try:
             return json.loads(response.content)
         except ValueError as exc:
@@ -750,11 +771,18 @@ class CleverClient:
             where = f" at character {position}" if position is not None else ""
             raise UnreadableAnswer(
                 f"malformed JSON ({detail}{where}; {len(response.content)} bytes)",
-                status=response.status_code, method=method, url=path,
+                status=response.status_code,
+                method=method,
+                url=path,
             ) from None
 
     def _error(
-        self, response: requests.Response, method: str, path: str, *, attempts: int,
+        self,
+        response: requests.Response,
+        method: str,
+        path: str,
+        *,
+        attempts: int,
         oauth_endpoint: bool,
     ) -> CleverError:
         status = response.status_code
@@ -773,8 +801,13 @@ class CleverClient:
         message = _message(body) or (f"{problem} instead of JSON" if problem else "")
         if 300 <= status < 400:
             location = urlsplit(response.headers.get("Location", "")).path
-            return BadResponse(f"unexpected redirect ({status}) to {location or '?'}",
-                               status=status, method=method, url=path, body=text)
+            return BadResponse(
+                f"unexpected redirect ({status}) to {location or '?'}",
+                status=status,
+                method=method,
+                url=path,
+                body=text,
+            )
         if status >= 500 and status != 501:
             if attempts > 1:
                 message = f"{message} (after {attempts} attempts)".strip()

@@ -99,8 +99,9 @@ def parse_district_token(item: Any, *, index: int, method: str, path: str) -> Di
         raise BadResponse(f'token {index} has no "access_token"', method=method, url=path)
     scopes = item.get("scopes") or []
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
-        raise BadResponse(f'token {index} has "scopes" that are not a list of strings',
-                          method=method, url=path)
+        raise BadResponse(
+            f'token {index} has "scopes" that are not a list of strings', method=method, url=path
+        )
     return DistrictToken(
         id=str(item.get("id") or ""),
         district_id=owner["id"],
@@ -110,9 +111,7 @@ def parse_district_token(item: Any, *, index: int, method: str, path: str) -> Di
     )
 
 
-def oauth_error(
-    status: int, body: Any, *, method: str, path: str, text: str
-) -> CleverError | None:
+def oauth_error(status: int, body: Any, *, method: str, path: str, text: str) -> CleverError | None:
     """The typed error for an ``{"error", "error_description"}`` answer, if it is one."""
     if not isinstance(body, dict) or not isinstance(body.get("error"), str):
         return None

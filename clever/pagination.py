@@ -48,9 +48,7 @@ def check_page_size(value: Any, *, maximum: int = MAX_PAGE_SIZE) -> int:
     else:
         raise ValueError(f"page size must be an integer from 1 to {maximum:,}, not {value!r}")
     if not 1 <= size <= maximum:
-        raise ValueError(
-            f"page size {size:,} is out of range: Clever allows 1 to {maximum:,} here"
-        )
+        raise ValueError(f"page size {size:,} is out of range: Clever allows 1 to {maximum:,} here")
     return size
 
 
@@ -84,7 +82,7 @@ def relative_link(base: str, url: str) -> str:
     """The inverse of ``join_link``: ``url`` as a link relative to ``base``."""
     base = base.rstrip("/")
     if url.startswith(base + "/"):
-        return url[len(base):]
+        return url[len(base) :]
     return url
 
 
@@ -117,11 +115,10 @@ def _next_link(body: dict, *, method: str, path: str) -> str | None:
     if links is None:
         return None
     if not isinstance(links, list):
-        raise BadResponse(f'"links" is a {type(links).__name__}, not a list',
-                          method=method, url=path)
+        raise BadResponse(f'"links" is a {type(links).__name__}, not a list', method=method, url=path)
     for link in links:
         if not isinstance(link, dict):
-            raise BadResponse("an entry of \"links\" is not an object", method=method, url=path)
+            raise BadResponse('an entry of "links" is not an object', method=method, url=path)
         if link.get("rel") == "next":
             uri = link.get("uri")
             if not isinstance(uri, str) or not uri:
@@ -130,37 +127,36 @@ def _next_link(body: dict, *, method: str, path: str) -> str | None:
     return None
 
 
-def parse_list(
-    body: Any, *, wrapped: bool, method: str, path: str
-) -> tuple[list[dict], str | None]:
+def parse_list(body: Any, *, wrapped: bool, method: str, path: str) -> tuple[list[dict], str | None]:
     """The records and the ``next`` link of one list page, or BadResponse saying what is wrong.
 
     ``wrapped``: items are ``{"data": record}`` (Data API, Events, ``/oauth/tokens`` is not) or
     bare records (LMS Connect submissions).
     """
     if not isinstance(body, dict):
-        raise BadResponse(f"expected a JSON object with \"data\", got a {type(body).__name__}",
-                          method=method, url=path)
+        raise BadResponse(
+            f'expected a JSON object with "data", got a {type(body).__name__}', method=method, url=path
+        )
     if "data" not in body:
         raise BadResponse('the list has no "data"', method=method, url=path)
     items = body["data"]
     if not isinstance(items, list):
-        raise BadResponse(f'"data" is a {type(items).__name__}, not a list',
-                          method=method, url=path)
+        raise BadResponse(f'"data" is a {type(items).__name__}, not a list', method=method, url=path)
     records: list[dict] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
-            raise BadResponse(f"item {index} of \"data\" is a {type(item).__name__}, not an object",
-                              method=method, url=path)
+            raise BadResponse(
+                f'item {index} of "data" is a {type(item).__name__}, not an object', method=method, url=path
+            )
         if wrapped:
             if "data" not in item:
                 raise BadResponse(f'item {index} of "data" has no "data"', method=method, url=path)
             record = item["data"]
             if not isinstance(record, dict):
                 raise BadResponse(
-                    f'item {index} of "data" has a "data" that is a {type(record).__name__}, '
-                    "not an object",
-                    method=method, url=path,
+                    f'item {index} of "data" has a "data" that is a {type(record).__name__}, not an object',
+                    method=method,
+                    url=path,
                 )
             records.append(record)
         else:
@@ -171,12 +167,12 @@ def parse_list(
 def parse_single(body: Any, *, method: str, path: str) -> dict:
     """The record of a single-record answer ``{"data": {...}, "links": [...]}``."""
     if not isinstance(body, dict):
-        raise BadResponse(f"expected a JSON object with \"data\", got a {type(body).__name__}",
-                          method=method, url=path)
+        raise BadResponse(
+            f'expected a JSON object with "data", got a {type(body).__name__}', method=method, url=path
+        )
     if "data" not in body:
         raise BadResponse('the answer has no "data"', method=method, url=path)
     record = body["data"]
     if not isinstance(record, dict):
-        raise BadResponse(f'"data" is a {type(record).__name__}, not an object',
-                          method=method, url=path)
+        raise BadResponse(f'"data" is a {type(record).__name__}, not an object', method=method, url=path)
     return record

@@ -55,24 +55,23 @@ class SensitiveField:
 
 
 DATE_OF_BIRTH = SensitiveField(
-    "roles.student.dob", "Date of birth", Category.DEMOGRAPHIC,
+    "roles.student.dob",
+    "Date of birth",
+    Category.DEMOGRAPHIC,
     needed_by="matching: compared with the product's date of birth to find a student's account",
 )
 
 SENSITIVE_FIELDS: tuple[SensitiveField, ...] = (
-    SensitiveField("roles.student.iep_status", "IEP status (special education plan)",
-                   Category.PROGRAM),
+    SensitiveField("roles.student.iep_status", "IEP status (special education plan)", Category.PROGRAM),
     SensitiveField("roles.student.section_504_status", "Section 504 plan status", Category.PROGRAM),
     SensitiveField("roles.student.disability", "Disability", Category.PROGRAM),
     SensitiveField("roles.student.gifted_status", "Gifted and talented status", Category.PROGRAM),
     SensitiveField("roles.student.ell_status", "English learner status", Category.PROGRAM),
-    SensitiveField("roles.student.frl_status", "Free or reduced-price lunch status",
-                   Category.PROGRAM),
+    SensitiveField("roles.student.frl_status", "Free or reduced-price lunch status", Category.PROGRAM),
     DATE_OF_BIRTH,
     SensitiveField("roles.student.gender", "Gender", Category.DEMOGRAPHIC),
     SensitiveField("roles.student.race", "Race", Category.DEMOGRAPHIC),
-    SensitiveField("roles.student.hispanic_ethnicity", "Hispanic or Latino ethnicity",
-                   Category.DEMOGRAPHIC),
+    SensitiveField("roles.student.hispanic_ethnicity", "Hispanic or Latino ethnicity", Category.DEMOGRAPHIC),
     SensitiveField("roles.student.home_language", "Home language", Category.DEMOGRAPHIC),
     SensitiveField("roles.student.home_language_code", "Home language code", Category.DEMOGRAPHIC),
     SensitiveField("roles.student.ext", "District-defined fields", Category.DEMOGRAPHIC),
@@ -84,9 +83,11 @@ BY_PATH: dict[str, SensitiveField] = {field.path: field for field in SENSITIVE_F
 
 # Per role: the listed names (to test a role's fields at once) and (name, path) pairs.
 _BY_ROLE: tuple[tuple[str, frozenset[str], tuple[tuple[str, str], ...]], ...] = tuple(
-    (role,
-     frozenset(f.name for f in SENSITIVE_FIELDS if f.role == role),
-     tuple((f.name, f.path) for f in SENSITIVE_FIELDS if f.role == role))
+    (
+        role,
+        frozenset(f.name for f in SENSITIVE_FIELDS if f.role == role),
+        tuple((f.name, f.path) for f in SENSITIVE_FIELDS if f.role == role),
+    )
     for role in dict.fromkeys(f.role for f in SENSITIVE_FIELDS)
 )
 

@@ -96,22 +96,36 @@ def _restore_deferred(channel, client=None) -> None:
                     client.transaction(restore, channel.unacked_key)
                     done.add(tag)
         except RedisTransport.connection_errors + RedisTransport.channel_errors as exc:
-            logger.warning("Redis unreachable (%r): %d unacknowledged message(s) kept by this "
-                           "process, restored when it is back", exc, len(entries) - len(done))
+            logger.warning(
+                "Redis unreachable (%r): %d unacknowledged message(s) kept by this "
+                "process, restored when it is back",
+                exc,
+                len(entries) - len(done),
+            )
         if done:
             with _deferred_lock:
                 _deferred[:] = [item for item in _deferred if item[0] not in done]
-            logger.info("Restored %d unacknowledged message(s) to Redis (%d from this process's copy: "
-                        "Redis had lost them)", len(done), len(set(copies) & done))
+            logger.info(
+                "Restored %d unacknowledged message(s) to Redis (%d from this process's copy: "
+                "Redis had lost them)",
+                len(done),
+                len(set(copies) & done),
+            )
     finally:
         _restoring.release()
 
 
 class RedisQoS(kombu_redis.QoS):
     def restore_unacked(self, client=None):
-        entries = [(tag, dumps([message._raw, message.delivery_info["exchange"],
-                                message.delivery_info["routing_key"]]))
-                   for tag, message in self._delivered.items()]
+        entries = [
+            (
+                tag,
+                dumps(
+                    [message._raw, message.delivery_info["exchange"], message.delivery_info["routing_key"]]
+                ),
+            )
+            for tag, message in self._delivered.items()
+        ]
         self._delivered.clear()
         with _deferred_lock:
             _deferred.extend(entries)
@@ -142,8 +156,11 @@ class RedisTransport(kombu_redis.Transport):
 @atexit.register
 def _report_unrestored() -> None:
     if _deferred:
-        logger.error("Exiting with %d unacknowledged message(s) not restored to Redis: %s",
-                     len(_deferred), [tag for tag, _ in _deferred])
+        logger.error(
+            "Exiting with %d unacknowledged message(s) not restored to Redis: %s",
+            len(_deferred),
+            [tag for tag, _ in _deferred],
+        )
         emergency_dump_state([loads(entry) for _, entry in _deferred])
 
 

@@ -43,7 +43,8 @@ def _run_later(task: Task, args, kwargs, task_id: str, options: dict, outcome: d
 
     eta = options.get("eta")
     delay = options.get("countdown") or (
-        (eta - datetime.now(eta.tzinfo)).total_seconds() if isinstance(eta, datetime) else 0)
+        (eta - datetime.now(eta.tzinfo)).total_seconds() if isinstance(eta, datetime) else 0
+    )
     try:
         if delay and delay > 0:
             time.sleep(delay)
@@ -67,8 +68,12 @@ class BackgroundWhenEager(DjangoTask):
         if not (self.app.conf.task_always_eager and settings.EAGER_TASKS_IN_BACKGROUND):
             return super().apply_async(args, kwargs, task_id=task_id, **options)
         task_id, outcome = task_id or uuid(), {}
-        thread = threading.Thread(target=_run_later, args=(self, args, kwargs, task_id, options, outcome),
-                                  name=f"task-{self.name}", daemon=True)
+        thread = threading.Thread(
+            target=_run_later,
+            args=(self, args, kwargs, task_id, options, outcome),
+            name=f"task-{self.name}",
+            daemon=True,
+        )
         thread.start()
         return BackgroundResult(task_id, thread, outcome)
 

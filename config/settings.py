@@ -178,8 +178,10 @@ if PRODUCTION:
     CLEVER_CLIENT_ID = env.str("CLEVER_CLIENT_ID")
     CLEVER_CLIENT_SECRET = env.str("CLEVER_CLIENT_SECRET")
     if CLEVER_CLIENT_SECRET == SANDBOX_CLIENT_SECRET:
-        raise ImproperlyConfigured("CLEVER_CLIENT_SECRET is the sandbox's published secret: use the "
-                                   "app's secret from the Clever dashboard.")
+        raise ImproperlyConfigured(
+            "CLEVER_CLIENT_SECRET is the sandbox's published secret: use the "
+            "app's secret from the Clever dashboard."
+        )
 else:
     CLEVER_CLIENT_ID = env.str("CLEVER_CLIENT_ID", default=SANDBOX_CLIENT_ID)
     CLEVER_CLIENT_SECRET = env.str("CLEVER_CLIENT_SECRET", default=SANDBOX_CLIENT_SECRET)
@@ -373,8 +375,12 @@ STAFF_MFA_REQUIRED = env.bool("STAFF_MFA_REQUIRED", default=PRODUCTION)
 # classroom devices are shared, and the next launch from Clever is one click.
 SSO_SESSION_SECONDS = env.int("SSO_SESSION_SECONDS", default=2 * 3600)
 # Mail (password resets): the console in the demo, SMTP from the environment in production.
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend" if PRODUCTION
-                        else "django.core.mail.backends.console.EmailBackend")
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend"
+    if PRODUCTION
+    else "django.core.mail.backends.console.EmailBackend",
+)
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"

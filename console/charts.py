@@ -35,26 +35,49 @@ def runs_per_day_svg(days: list[dict], *, width: int = 640, height: int = 160) -
                 continue
             h = plot_h * n / top
             y -= h
-            shapes.append(format_html(
-                '<rect x="{}" y="{}" width="{}" height="{}" fill="{}">'
-                "<title>{}: {} {}</title></rect>",
-                _n(x), _n(y), _n(bar_w), _n(h), COLORS[status], label, n, LABELS[status]))
+            shapes.append(
+                format_html(
+                    '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {} {}</title></rect>',
+                    _n(x),
+                    _n(y),
+                    _n(bar_w),
+                    _n(h),
+                    COLORS[status],
+                    label,
+                    n,
+                    LABELS[status],
+                )
+            )
         if i % max(1, len(days) // 7) == 0:
-            shapes.append(format_html('<text x="{}" y="{}" font-size="10" fill="#57606a">{}</text>',
-                                      _n(x), height - 6, label))
+            shapes.append(
+                format_html(
+                    '<text x="{}" y="{}" font-size="10" fill="#57606a">{}</text>', _n(x), height - 6, label
+                )
+            )
     legend = format_html_join(
-        " ", '<span style="color:{}">■</span> {}',
-        ((COLORS[s], LABELS[s]) for s in ("succeeded", "held", "failed")))
+        " ",
+        '<span style="color:{}">■</span> {}',
+        ((COLORS[s], LABELS[s]) for s in ("succeeded", "held", "failed")),
+    )
     return format_html(
         '<figure class="chart"><svg role="img" aria-label="{}" viewBox="0 0 {} {}" width="100%" '
         'preserveAspectRatio="none" style="max-width:{}px;height:{}px">'
         '<text x="0" y="12" font-size="10" fill="#57606a">{}</text>'
         '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="#d0d7de"/>{}</svg>'
         "<figcaption>{}</figcaption></figure>",
-        f"Syncs per day over the last {len(days)} days", width, height, width, height, top,
-        left - 2, height - bottom, width, height - bottom,
+        f"Syncs per day over the last {len(days)} days",
+        width,
+        height,
+        width,
+        height,
+        top,
+        left - 2,
+        height - bottom,
+        width,
+        height - bottom,
         mark_safe("".join(shapes)),  # noqa: S308 - each shape built by format_html
-        legend)
+        legend,
+    )
 
 
 def status_strip_svg(runs, *, width: int = 150, height: int = 18) -> SafeString:
@@ -68,11 +91,23 @@ def status_strip_svg(runs, *, width: int = 150, height: int = 18) -> SafeString:
     for i, run in enumerate(runs):
         h = max(3.0, (height - 2) * (run.duration_seconds or 0) / longest)
         when = run.started_at.strftime("%d %b %H:%M") if run.started_at else ""
-        bars.append(format_html(
-            '<rect x="{}" y="{}" width="{}" height="{}" fill="{}">'
-            "<title>{} · {} · {}s</title></rect>",
-            _n(i * step), _n(height - h), _n(max(step - 1, 1)), _n(h), COLORS.get(run.status, "#6e7781"),
-            when, LABELS.get(run.status, escape(run.status)), round(run.duration_seconds or 0, 1)))
-    return format_html('<svg role="img" aria-label="{}" width="{}" height="{}">{}</svg>',
-                       f"last {len(runs)} syncs", width, height,
-                       mark_safe("".join(bars)))  # noqa: S308 - each bar built by format_html
+        bars.append(
+            format_html(
+                '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{} · {} · {}s</title></rect>',
+                _n(i * step),
+                _n(height - h),
+                _n(max(step - 1, 1)),
+                _n(h),
+                COLORS.get(run.status, "#6e7781"),
+                when,
+                LABELS.get(run.status, escape(run.status)),
+                round(run.duration_seconds or 0, 1),
+            )
+        )
+    return format_html(
+        '<svg role="img" aria-label="{}" width="{}" height="{}">{}</svg>',
+        f"last {len(runs)} syncs",
+        width,
+        height,
+        mark_safe("".join(bars)),  # noqa: S308 - each bar built by format_html
+    )

@@ -24,9 +24,15 @@ class SupportAdminSite(admin.AdminSite):
             runs = selectors.recent_runs([d.pk for d in districts])
             extra_context.update(
                 attention=selectors.attention(),
-                fleet=[{"district": d, "status": status_badge(d),
+                fleet=[
+                    {
+                        "district": d,
+                        "status": status_badge(d),
                         "history": charts.status_strip_svg(runs.get(d.pk, [])),
-                        "last_failed": d.last_status == "failed"} for d in districts],
+                        "last_failed": d.last_status == "failed",
+                    }
+                    for d in districts
+                ],
                 runs_chart=charts.runs_per_day_svg(selectors.runs_per_day()),
                 support=True,
             )

@@ -21,22 +21,24 @@ SUPPORT_GROUP = "Support"
 
 def is_support(user: Any) -> bool:
     """Support staff: active staff who are superusers or hold ``districts.support_district``."""
-    return bool(
-        user.is_active and user.is_staff and (user.is_superuser or user.has_perm(SUPPORT_PERMISSION))
-    )
+    return bool(user.is_active and user.is_staff and (user.is_superuser or user.has_perm(SUPPORT_PERMISSION)))
 
 
 def badge(text: str, color: str, title: str = "") -> SafeString:
     return format_html(
         '<span title="{}" style="display:inline-block;padding:1px 8px;border-radius:10px;'
         'color:#fff;background:{};font-size:11px;font-weight:600;white-space:nowrap">{}</span>',
-        title, color, text,
+        title,
+        color,
+        text,
     )
 
 
 def pretty_json(value: Any) -> SafeString:
-    return format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>',
-                       json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str))
+    return format_html(
+        '<pre style="white-space:pre-wrap;margin:0">{}</pre>',
+        json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str),
+    )
 
 
 class SupportAdminMixin:

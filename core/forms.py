@@ -10,6 +10,9 @@ class ReasonForm(forms.Form):
     approving a hold, replacing a grade): required, recorded with their name."""
 
     reason = forms.CharField(
-        label="Reason (for the audit log)", min_length=3, max_length=500,
+        label="Reason (for the audit log)",
+        min_length=3,
+        max_length=500,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Who asked, or why: it is recorded with your name.")
+        help_text="Who asked, or why: it is recorded with your name.",
+    )

@@ -10,11 +10,34 @@ from django.db import connection
 
 REDACTED = "(removed)"
 # Keys whose text values are identifiers or fixed vocabulary, never a person's words or name.
-_KEPT_KEYS = frozenset({
-    "action", "asked_because", "authorized_by", "clever_id", "clever_district_id", "decision",
-    "district", "entry", "field", "fields", "from", "kind", "level", "method", "outcome",
-    "record_type", "role", "roles", "source", "status", "to", "type", "uid", "zone",
-})
+_KEPT_KEYS = frozenset(
+    {
+        "action",
+        "asked_because",
+        "authorized_by",
+        "clever_id",
+        "clever_district_id",
+        "decision",
+        "district",
+        "entry",
+        "field",
+        "fields",
+        "from",
+        "kind",
+        "level",
+        "method",
+        "outcome",
+        "record_type",
+        "role",
+        "roles",
+        "source",
+        "status",
+        "to",
+        "type",
+        "uid",
+        "zone",
+    }
+)
 
 
 def _kept(key: str) -> bool:
@@ -63,9 +86,11 @@ def redact_json_column(queryset, field: str, *, transform=redact, chunk: int = 1
     number of rows changed."""
     model = queryset.model
     column = model._meta.get_field(field)
-    sql = (f"UPDATE {connection.ops.quote_name(model._meta.db_table)} "  # noqa: S608
-           f"SET {connection.ops.quote_name(column.column)} = %s "
-           f"WHERE {connection.ops.quote_name(model._meta.pk.column)} = %s")
+    sql = (
+        f"UPDATE {connection.ops.quote_name(model._meta.db_table)} "  # noqa: S608
+        f"SET {connection.ops.quote_name(column.column)} = %s "
+        f"WHERE {connection.ops.quote_name(model._meta.pk.column)} = %s"
+    )
     changed = 0
     batch: list[tuple] = []
     with connection.cursor() as cursor:

@@ -72,8 +72,9 @@ def set_up_demo(*, stdout) -> Demo:
     if not SandboxDistrict.objects.exists():
         call_command("sandbox_seed", demo=True, stdout=out)
         call_command("sandbox_seed", districts=2, students=800, seed=2026, stdout=out)
-        call_command("sandbox_seed", districts=0, library=True, students=DEMO_LIBRARY_STUDENTS,
-                     seed=2026, stdout=out)
+        call_command(
+            "sandbox_seed", districts=0, library=True, students=DEMO_LIBRARY_STUDENTS, seed=2026, stdout=out
+        )
     call_command("clever_districts", stdout=out)
     call_command("clever_sync", all=True, stdout=out)
     _ensure_support_user()
@@ -81,8 +82,9 @@ def set_up_demo(*, stdout) -> Demo:
     teacher = _ensure_lms_assignments(out)
     link = ""
     if teacher is not None:
-        link = instant_login_path(client_id=app.client_id, district_id=teacher.district.clever_id,
-                                  user_id=teacher.clever_id)
+        link = instant_login_path(
+            client_id=app.client_id, district_id=teacher.district.clever_id, user_id=teacher.clever_id
+        )
     return Demo(application=app, teacher=teacher, teacher_login_path=link)
 
 
@@ -103,15 +105,20 @@ def _ensure_product_side(out: OutputWrapper) -> None:
         return
     linked, unlinked = generated
     organization = Organization.objects.create(name=f"Demo: {linked.name}", state=linked.us_state)
-    linked = link_district(district=linked, organization=organization, method="staff",
-                           evidence={"demo": True}, actor_label="demo setup")
+    linked = link_district(
+        district=linked,
+        organization=organization,
+        method="staff",
+        evidence={"demo": True},
+        actor_label="demo setup",
+    )
     call_command("clever_sync", linked.clever_id, stdout=out)  # provisions accounts
     _product_students(linked, organization)
     summary = match_district(district=linked)
-    out.write(f"Matching in {linked}: {summary['people']}, "
-              f"{summary['review_queue']} in the review queue")
-    other = Organization.objects.create(name=f"Demo: {unlinked.name} (not linked yet)",
-                                        state=unlinked.us_state)
+    out.write(f"Matching in {linked}: {summary['people']}, {summary['review_queue']} in the review queue")
+    other = Organization.objects.create(
+        name=f"Demo: {unlinked.name} (not linked yet)", state=unlinked.us_state
+    )
     # The customer's email domain is the district's staff's: evidence (soft: never linked
     # automatically), so the district's Clever admin is offered this organization.
     domain = _staff_email_domain(unlinked)
@@ -120,14 +127,22 @@ def _ensure_product_side(out: OutputWrapper) -> None:
         refresh_district_candidates(district_ids=[unlinked.pk])
     user_model = get_user_model()
     if not user_model.objects.filter(username=DEMO_ORG_ADMIN).exists():
-        user_model.objects.create_user(DEMO_ORG_ADMIN, password=DEMO_ORG_ADMIN_PASSWORD,
-                                       first_name="Olivia", last_name="Okafor",
-                                       organization=other, is_organization_admin=True)
+        user_model.objects.create_user(
+            DEMO_ORG_ADMIN,
+            password=DEMO_ORG_ADMIN_PASSWORD,
+            first_name="Olivia",
+            last_name="Okafor",
+            organization=other,
+            is_organization_admin=True,
+        )
 
 
 def _staff_email_domain(district: District) -> str:
-    emails = (Person.objects.filter(district=district, is_teacher=True, archived_at=None)
-              .exclude(email="").values_list("email", flat=True))
+    emails = (
+        Person.objects.filter(district=district, is_teacher=True, archived_at=None)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
     domains = Counter(email.rsplit("@", 1)[-1].strip().lower() for email in emails if "@" in email)
     return domains.most_common(1)[0][0] if domains else ""
 
@@ -137,15 +152,25 @@ def _ensure_lms_assignments(out: OutputWrapper) -> Person | None:
     LMS) and their class's assignments, sent through Clever: a quiz with points and a
     letter-graded report, graded and sent (one report grade then changed in the LMS and read
     back, so the page shows it kept), and a journal whose grades are drafts. Idempotent."""
-    section = (Section.objects.filter(district__organization__name__startswith="Demo: ",
-                                      district__organization__isnull=False, archived_at=None)
-               .exclude(district__lms_type="").select_related("district")
-               .order_by("clever_id").first())
+    section = (
+        Section.objects.filter(
+            district__organization__name__startswith="Demo: ",
+            district__organization__isnull=False,
+            archived_at=None,
+        )
+        .exclude(district__lms_type="")
+        .select_related("district")
+        .order_by("clever_id")
+        .first()
+    )
     if section is None:
         return None
-    teacher_id = (SectionMembership.objects.filter(section=section,
-                                                   role=SectionMembership.Role.TEACHER)
-                  .order_by("person_clever_id").values_list("person_clever_id", flat=True).first())
+    teacher_id = (
+        SectionMembership.objects.filter(section=section, role=SectionMembership.Role.TEACHER)
+        .order_by("person_clever_id")
+        .values_list("person_clever_id", flat=True)
+        .first()
+    )
     teacher = Person.objects.filter(district=section.district, clever_id=teacher_id).first()
     if teacher is None:
         return None
@@ -154,31 +179,43 @@ def _ensure_lms_assignments(out: OutputWrapper) -> Person | None:
     students = list(lms_selectors.section_students(section))
     rng = random.Random(2026)
     now = timezone.now()
-    plans = (("Unit 1 quiz", GradingType.POINTS, 10, 3, True),
-             ("Research report", GradingType.LETTER_GRADE, 100, 7, True),
-             ("Weekly journal", GradingType.POINTS, 5, 10, False))
+    plans = (
+        ("Unit 1 quiz", GradingType.POINTS, 10, 3, True),
+        ("Research report", GradingType.LETTER_GRADE, 100, 7, True),
+        ("Weekly journal", GradingType.POINTS, 5, 10, False),
+    )
     made = {}
     for title, grading_type, points, days, approve in plans:
         assignment = create_assignment(
-            section=section, title=title, description=f"{title} for {section.name}.",
-            due_at=now + timedelta(days=days), points_possible=points,
-            grading_type=grading_type, created_by=None)
+            section=section,
+            title=title,
+            description=f"{title} for {section.name}.",
+            due_at=now + timedelta(days=days),
+            points_possible=points,
+            grading_type=grading_type,
+            created_by=None,
+        )
         for student in students:
             score = round(points * rng.uniform(0.55, 1.0), 1)
-            grade = (next(letter for floor, letter in LETTERS if score >= floor)
-                     if grading_type == GradingType.LETTER_GRADE else "")
-            record_result(assignment=assignment, student=student, points=score,
-                          grade=grade, approve=approve)
+            grade = (
+                next(letter for floor, letter in LETTERS if score >= floor)
+                if grading_type == GradingType.LETTER_GRADE
+                else ""
+            )
+            record_result(assignment=assignment, student=student, points=score, grade=grade, approve=approve)
         push_assignment(assignment_id=assignment.pk)
         made[title] = assignment
     report = made["Research report"]
-    edited = (SubmissionSync.objects.filter(assignment=report, status=SubmissionSync.Status.PUSHED)
-              .order_by("student_clever_id").first())
+    edited = (
+        SubmissionSync.objects.filter(assignment=report, status=SubmissionSync.Status.PUSHED)
+        .order_by("student_clever_id")
+        .first()
+    )
     if edited is not None:
         uuid = CleverAssignment.objects.get(assignment=report).clever_id  # set by the push
-        sandbox_lms.teacher_edit_submission(assignment_id=uuid,
-                                            user_id=edited.student_clever_id,
-                                            grade="A", grade_points=95)
+        sandbox_lms.teacher_edit_submission(
+            assignment_id=uuid, user_id=edited.student_clever_id, grade="A", grade_points=95
+        )
         pull_assignment(assignment_id=report.pk)
     out.write(f"LMS: {len(made)} assignments in {section.name} for {teacher}")
     return teacher
@@ -187,8 +224,11 @@ def _ensure_lms_assignments(out: OutputWrapper) -> Person | None:
 def _product_students(district: District, organization: Organization) -> None:
     """Product records of some students, as an older roster import would have them."""
     rng = random.Random(2026)
-    students = list(Person.objects.filter(district=district, is_student=True, archived_at__isnull=True)
-                    .order_by("clever_id")[:DEMO_PRODUCT_STUDENTS])
+    students = list(
+        Person.objects.filter(district=district, is_student=True, archived_at__isnull=True).order_by(
+            "clever_id"
+        )[:DEMO_PRODUCT_STUDENTS]
+    )
     born = dates_of_birth(students)
     user_model = get_user_model()
     for index, person in enumerate(students):
@@ -203,7 +243,12 @@ def _product_students(district: District, organization: Organization) -> None:
         if grade.isdigit() and rng.random() < 0.2:
             grade = str(int(grade) - 1)  # last year's grade
         user_model.objects.create_user(
-            f"product-student-{index + 1}", organization=organization, role="student",
-            first_name=first_name, last_name=person.last_name, sis_id=sis_id, date_of_birth=dob,
+            f"product-student-{index + 1}",
+            organization=organization,
+            role="student",
+            first_name=first_name,
+            last_name=person.last_name,
+            sis_id=sis_id,
+            date_of_birth=dob,
             grade=grade,
         )

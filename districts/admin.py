@@ -55,12 +55,13 @@ STATUS_COLORS = {
 
 
 def status_badge(district: District):
-    return badge(district.get_status_display(), STATUS_COLORS.get(district.status, "#6e7781"),
-                 district.status_reason)
+    return badge(
+        district.get_status_display(), STATUS_COLORS.get(district.status, "#6e7781"), district.status_reason
+    )
 
 
 def token_summary(district: District) -> str:
-    """"stored: yes/no" and the fingerprint; never the token."""
+    """ "stored: yes/no" and the fingerprint; never the token."""
     if not district.token_ciphertext:
         return "Stored: no (fetched from Clever's /oauth/tokens at sync time)"
     try:
@@ -92,36 +93,50 @@ class PasteTokenForm(forms.Form):
         max_length=512,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "size": 60}),
         help_text="Checked with Clever (GET /v3.1/me) before it is stored, encrypted. "
-                  "It is never shown again: only its fingerprint.",
+        "It is never shown again: only its fingerprint.",
     )
 
 
 class SyncSettingsForm(forms.Form):
     sync_enabled = forms.BooleanField(required=False, label="Syncs on")
     events_enabled = forms.BooleanField(
-        required=False, label="Incremental syncs from events",
-        help_text="Off: every sync reads the whole roster.")
+        required=False,
+        label="Incremental syncs from events",
+        help_text="Off: every sync reads the whole roster.",
+    )
     guard_max_deleted_fraction = forms.FloatField(
-        required=False, min_value=0, max_value=1, label="Hold when more than this share is archived",
-        help_text="Per record type and role, 0 to 1. Empty: the default (%(deleted)s).")
+        required=False,
+        min_value=0,
+        max_value=1,
+        label="Hold when more than this share is archived",
+        help_text="Per record type and role, 0 to 1. Empty: the default (%(deleted)s).",
+    )
     guard_max_changed_fraction = forms.FloatField(
-        required=False, min_value=0, max_value=1, label="Hold when more than this share changes",
-        help_text="0 to 1. Empty: the default (%(changed)s).")
+        required=False,
+        min_value=0,
+        max_value=1,
+        label="Hold when more than this share changes",
+        help_text="0 to 1. Empty: the default (%(changed)s).",
+    )
     store_sensitive_fields = forms.BooleanField(
-        required=False, label="Store sensitive and demographic fields",
+        required=False,
+        label="Store sensitive and demographic fields",
         help_text="IEP, 504, disability, gifted, English learner and lunch status, gender, race, "
-                  "ethnicity, home language and address, district-defined fields, parents' phone "
-                  "numbers (docs/privacy.md): encrypted, shown only with the “view sensitive "
-                  "fields” permission. The date of birth is kept, encrypted, either way (matching "
-                  "needs it). Switching it off erases the other values at once; switching it on, "
-                  "the next sync updates every student who has them (held if that exceeds the "
-                  "change guard).")
+        "ethnicity, home language and address, district-defined fields, parents' phone "
+        "numbers (docs/privacy.md): encrypted, shown only with the “view sensitive "
+        "fields” permission. The date of birth is kept, encrypted, either way (matching "
+        "needs it). Switching it off erases the other values at once; switching it on, "
+        "the next sync updates every student who has them (held if that exceeds the "
+        "change guard).",
+    )
     reason = forms.CharField(required=False, max_length=500, label="Reason (for the audit log)")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name, default in (("deleted", settings.SYNC_GUARD_MAX_DELETED_FRACTION),
-                              ("changed", settings.SYNC_GUARD_MAX_CHANGED_FRACTION)):
+        for name, default in (
+            ("deleted", settings.SYNC_GUARD_MAX_DELETED_FRACTION),
+            ("changed", settings.SYNC_GUARD_MAX_CHANGED_FRACTION),
+        ):
             field = self.fields[f"guard_max_{name}_fraction"]
             field.help_text = field.help_text % {name: default}
 
@@ -195,22 +210,71 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
 
     list_display = ["district_name", "status_badge"]
     list_display_links = ["district_name"]
-    list_filter = ["status", "sync_enabled", "events_enabled", "us_state",
-                   ("organization", admin.EmptyFieldListFilter)]
+    list_filter = [
+        "status",
+        "sync_enabled",
+        "events_enabled",
+        "us_state",
+        ("organization", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["name", "=clever_id", "=nces_id", "=mdr_number", "organization__name"]
     list_select_related = ["organization"]
     fieldsets = [
-        ("Clever", {"fields": ["clever_id", "name", "us_state", "nces_id", "mdr_number", "sis_type",
-                               "portal_url", "login_methods", "clever_state", "clever_last_sync",
-                               "pause_start", "pause_end", "lms_type", "lms_state", "launch_date"]}),
-        ("Connection", {"fields": ["status_badge", "status_reason", "status_changed_at",
-                                   "disconnected_by_support", "discovered_at", "last_seen_at",
-                                   "departed_at", "token"]}),
-        ("Sync settings", {"fields": ["sync_enabled", "events_enabled", "event_cursor",
-                                      "event_cursor_at", "guard_max_deleted_fraction",
-                                      "guard_max_changed_fraction", "store_sensitive_fields"]}),
-        ("Organization", {"fields": ["organization", "link_method", "linked_at", "linked_by",
-                                     "link_evidence"]}),
+        (
+            "Clever",
+            {
+                "fields": [
+                    "clever_id",
+                    "name",
+                    "us_state",
+                    "nces_id",
+                    "mdr_number",
+                    "sis_type",
+                    "portal_url",
+                    "login_methods",
+                    "clever_state",
+                    "clever_last_sync",
+                    "pause_start",
+                    "pause_end",
+                    "lms_type",
+                    "lms_state",
+                    "launch_date",
+                ]
+            },
+        ),
+        (
+            "Connection",
+            {
+                "fields": [
+                    "status_badge",
+                    "status_reason",
+                    "status_changed_at",
+                    "disconnected_by_support",
+                    "discovered_at",
+                    "last_seen_at",
+                    "departed_at",
+                    "token",
+                ]
+            },
+        ),
+        (
+            "Sync settings",
+            {
+                "fields": [
+                    "sync_enabled",
+                    "events_enabled",
+                    "event_cursor",
+                    "event_cursor_at",
+                    "guard_max_deleted_fraction",
+                    "guard_max_changed_fraction",
+                    "store_sensitive_fields",
+                ]
+            },
+        ),
+        (
+            "Organization",
+            {"fields": ["organization", "link_method", "linked_at", "linked_by", "link_evidence"]},
+        ),
     ]
 
     # This app's buttons: name -> label, each handled by ``button_<name>``; extensions add theirs.
@@ -228,13 +292,19 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
             "Disconnecting stops the district's syncs at once and archives its roster: its "
             "teachers and students can no longer sign in, and their accounts are switched off. "
             "Discovery will not reconnect it while Clever still lists it; reconnecting within "
-            "the retention window restores everything. After that window its data is deleted."),
+            "the retention window restores everything. After that window its data is deleted."
+        ),
     }
 
     @property
     def actions(self):
-        return ["disconnect_selected", "reconnect_selected", "pause_selected", "resume_selected",
-                *(action for extension in _extensions for action in extension.actions)]
+        return [
+            "disconnect_selected",
+            "reconnect_selected",
+            "pause_selected",
+            "resume_selected",
+            *(action for extension in _extensions for action in extension.actions),
+        ]
 
     def get_list_display(self, request):
         columns = [getattr(extension, name) for extension in _extensions for name in extension.columns]
@@ -276,8 +346,11 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
     @admin.display(description="district", ordering="name")
     def district_name(self, obj):
         # Its organization under the name (one column less, so the list fits 1280 px).
-        return format_html('{}<br><span class="quiet">{}</span>', obj.name or "Unnamed district",
-                           obj.organization or "not linked to an organization")
+        return format_html(
+            '{}<br><span class="quiet">{}</span>',
+            obj.name or "Unnamed district",
+            obj.organization or "not linked to an organization",
+        )
 
     @admin.display(description="district token")
     def token(self, obj):
@@ -298,10 +371,12 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
         return [
             path("discover/", wrap(self.discover_view), name="{}_{}_discover".format(*info)),
             path("<path:object_id>/token/", wrap(self.token_view), name="{}_{}_token".format(*info)),
-            path("<path:object_id>/settings/", wrap(self.settings_view),
-                 name="{}_{}_settings".format(*info)),
-            path("<path:object_id>/do/<slug:button>/", wrap(self.button_view),
-                 name="{}_{}_button".format(*info)),
+            path("<path:object_id>/settings/", wrap(self.settings_view), name="{}_{}_settings".format(*info)),
+            path(
+                "<path:object_id>/do/<slug:button>/",
+                wrap(self.button_view),
+                name="{}_{}_button".format(*info),
+            ),
             *super().get_urls(),
         ]
 
@@ -333,11 +408,13 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
     def visible_buttons(self, request, district: District) -> list[tuple[str, str, object]]:
         """(name, label, owner) of the buttons that apply now: the extensions' first (syncing is
         what support does most), then this app's. ``owner`` is the extension, or None."""
-        found = [(name, label, extension) for extension in _extensions
-                 for name, label in extension.buttons.items()
-                 if extension.shows(request, district, name)]
-        found += [(name, label, None) for name, label in self.buttons.items()
-                  if self._shows(district, name)]
+        found = [
+            (name, label, extension)
+            for extension in _extensions
+            for name, label in extension.buttons.items()
+            if extension.shows(request, district, name)
+        ]
+        found += [(name, label, None) for name, label in self.buttons.items() if self._shows(district, name)]
         return found
 
     def _confirmation(self, name: str, owner) -> str:
@@ -352,17 +429,23 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
 
     def district_context(self, request, district: District) -> dict:
         info = self.opts.app_label, self.opts.model_name
-        audits = Panel("admin/districts/district/audit_panel.html", {
-            "audits": [_with_details_text(a) for a in selectors.district_audits(district)[:50]],
-            "audits_url": reverse("admin:districts_districtaudit_changelist")
-            + f"?district__id__exact={district.pk}",
-        }, position=100)
+        audits = Panel(
+            "admin/districts/district/audit_panel.html",
+            {
+                "audits": [_with_details_text(a) for a in selectors.district_audits(district)[:50]],
+                "audits_url": reverse("admin:districts_districtaudit_changelist")
+                + f"?district__id__exact={district.pk}",
+            },
+            position=100,
+        )
         panels = [panel for extension in _extensions for panel in extension.panels(request, district)]
         return {
             "district_buttons": [
-                {"label": label,
-                 "url": reverse("admin:{}_{}_button".format(*info), args=[district.pk, name]),
-                 "confirm": bool(self._confirmation(name, owner))}
+                {
+                    "label": label,
+                    "url": reverse("admin:{}_{}_button".format(*info), args=[district.pk, name]),
+                    "confirm": bool(self._confirmation(name, owner)),
+                }
                 for name, label, owner in self.visible_buttons(request, district)
             ],
             "token_url": reverse("admin:{}_{}_token".format(*info), args=[district.pk]),
@@ -374,11 +457,11 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
         """A button: a POST does it; one that needs a confirmation shows a page asking for a
         reason first (GET, or a POST whose reason is missing), and does it with that reason."""
         district = self._support_object(request, object_id)
-        owner = next((o for name, _label, o in self.visible_buttons(request, district)
-                      if name == button), False)
+        owner = next(
+            (o for name, _label, o in self.visible_buttons(request, district) if name == button), False
+        )
         if owner is False:
-            self.message_user(request, "That action does not apply to this district now.",
-                              messages.WARNING)
+            self.message_user(request, "That action does not apply to this district now.", messages.WARNING)
             return HttpResponseRedirect(self._change_url(district))
         question = self._confirmation(button, owner)
         reason = ""
@@ -386,10 +469,20 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
             form = ReasonForm(request.POST if request.method == "POST" else None)
             if not form.is_valid():
                 label = (owner.buttons if owner is not None else self.buttons)[button].rstrip("…")
-                return TemplateResponse(request, self.confirm_template, {
-                    **self.admin_site.each_context(request), "opts": self.opts,
-                    "original": district, "title": f"{label} {district}?", "confirm_label": label,
-                    "question": question, "form": form, "change_url": self._change_url(district)})
+                return TemplateResponse(
+                    request,
+                    self.confirm_template,
+                    {
+                        **self.admin_site.each_context(request),
+                        "opts": self.opts,
+                        "original": district,
+                        "title": f"{label} {district}?",
+                        "confirm_label": label,
+                        "question": question,
+                        "form": form,
+                        "change_url": self._change_url(district),
+                    },
+                )
             reason = form.cleaned_data["reason"]
         elif request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
@@ -414,8 +507,10 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
 
     def button_disconnect(self, request, district, reason):
         services.disconnect_district(district=district, actor=request.user, reason=reason)
-        return (f"{district}: disconnected; its roster is archived and its accounts switched off. "
-                "Discovery will not reconnect it until support does.")
+        return (
+            f"{district}: disconnected; its roster is archived and its accounts switched off. "
+            "Discovery will not reconnect it until support does."
+        )
 
     def button_reconnect(self, request, district, reason):
         services.reconnect_district(district=district, actor=request.user, reason=reason)
@@ -438,8 +533,9 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
         form = PasteTokenForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                services.set_pasted_token(district=district, token=form.cleaned_data["token"],
-                                          actor=request.user)
+                services.set_pasted_token(
+                    district=district, token=form.cleaned_data["token"], actor=request.user
+                )
             except services.TokenRejected as exc:
                 form.add_error("token", str(exc))
             else:
@@ -463,8 +559,9 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             changes = {name: form.cleaned_data[name] for name in services.SYNC_SETTINGS}
             try:
-                services.update_sync_settings(district=district, actor=request.user,
-                                              reason=form.cleaned_data["reason"], **changes)
+                services.update_sync_settings(
+                    district=district, actor=request.user, reason=form.cleaned_data["reason"], **changes
+                )
             except services.DistrictStateError as exc:
                 form.add_error(None, str(exc))
             else:
@@ -495,11 +592,17 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
             self.message_user(request, f"Discovery failed: {exc}", messages.ERROR)
         else:
             if summary is None:
-                self.message_user(request, "Discovery queued: new districts appear here when it "
-                                  "has read Clever's list.", messages.INFO)
+                self.message_user(
+                    request,
+                    "Discovery queued: new districts appear here when it has read Clever's list.",
+                    messages.INFO,
+                )
             else:
-                self.message_user(request, discovery_message(summary),
-                                  messages.WARNING if summary["errors"] else messages.SUCCESS)
+                self.message_user(
+                    request,
+                    discovery_message(summary),
+                    messages.WARNING if summary["errors"] else messages.SUCCESS,
+                )
         return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
 
     # --- bulk actions ---------------------------------------------------------------------------
@@ -524,49 +627,87 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
         districts = queryset.exclude(status=DistrictStatus.DISCONNECTED)
         form = ReasonForm(request.POST if "confirmed" in request.POST else None)
         if not form.is_valid():
-            return TemplateResponse(request, self.confirm_template, {
-                **self.admin_site.each_context(request), "opts": self.opts,
-                "title": f"Disconnect {districts.count()} district(s)?", "confirm_label": "Disconnect",
-                "question": self.confirmations["disconnect"], "form": form,
-                "districts": districts, "action": "disconnect_selected",
-                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-                "change_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")})
+            return TemplateResponse(
+                request,
+                self.confirm_template,
+                {
+                    **self.admin_site.each_context(request),
+                    "opts": self.opts,
+                    "title": f"Disconnect {districts.count()} district(s)?",
+                    "confirm_label": "Disconnect",
+                    "question": self.confirmations["disconnect"],
+                    "form": form,
+                    "districts": districts,
+                    "action": "disconnect_selected",
+                    "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+                    "change_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"),
+                },
+            )
         reason = form.cleaned_data["reason"]
-        self._each(request, districts,
-                   lambda d: services.disconnect_district(district=d, actor=request.user, reason=reason),
-                   "Disconnected")
+        self._each(
+            request,
+            districts,
+            lambda d: services.disconnect_district(district=d, actor=request.user, reason=reason),
+            "Disconnected",
+        )
         return None
 
     @admin.action(description="Reconnect the selected districts", permissions=["support"])
     def reconnect_selected(self, request, queryset):
-        self._each(request,
-                   queryset.filter(status__in=[DistrictStatus.DISCONNECTED, DistrictStatus.REVOKED]),
-                   lambda d: services.reconnect_district(district=d, actor=request.user),
-                   "Reconnected")
+        self._each(
+            request,
+            queryset.filter(status__in=[DistrictStatus.DISCONNECTED, DistrictStatus.REVOKED]),
+            lambda d: services.reconnect_district(district=d, actor=request.user),
+            "Reconnected",
+        )
 
     @admin.action(description="Pause syncs of the selected districts", permissions=["support"])
     def pause_selected(self, request, queryset):
-        self._each(request, queryset.filter(status=DistrictStatus.CONNECTED),
-                   lambda d: services.pause_district(district=d, actor=request.user), "Paused")
+        self._each(
+            request,
+            queryset.filter(status=DistrictStatus.CONNECTED),
+            lambda d: services.pause_district(district=d, actor=request.user),
+            "Paused",
+        )
 
     @admin.action(description="Resume syncs of the selected districts", permissions=["support"])
     def resume_selected(self, request, queryset):
-        self._each(request, queryset.filter(status=DistrictStatus.PAUSED),
-                   lambda d: services.resume_district(district=d, actor=request.user), "Resumed")
+        self._each(
+            request,
+            queryset.filter(status=DistrictStatus.PAUSED),
+            lambda d: services.resume_district(district=d, actor=request.user),
+            "Resumed",
+        )
 
 
 @admin.register(DistrictAudit)
 class DistrictAuditAdmin(SupportAdminMixin, admin.ModelAdmin):
     """Every decision about a district, read-only (rows are written by the services)."""
 
-    list_display = ["created_at", "district", "action", "who", "organization_before",
-                    "organization_after", "method"]
+    list_display = [
+        "created_at",
+        "district",
+        "action",
+        "who",
+        "organization_before",
+        "organization_after",
+        "method",
+    ]
     list_filter = ["action", "method", "district"]
     search_fields = ["=district__clever_id", "district__name", "actor_label", "actor__username"]
     list_select_related = ["district", "actor", "organization_before", "organization_after"]
     date_hierarchy = "created_at"
-    fields = ["created_at", "district", "action", "actor", "actor_label", "organization_before",
-              "organization_after", "method", "details_pretty"]
+    fields = [
+        "created_at",
+        "district",
+        "action",
+        "actor",
+        "actor_label",
+        "organization_before",
+        "organization_after",
+        "method",
+        "details_pretty",
+    ]
     readonly_fields = fields
 
     @admin.display(description="details")

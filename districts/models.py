@@ -62,9 +62,7 @@ class District(models.Model):
     lms_state = models.CharField("LMS state", max_length=32, blank=True)
     launch_date = models.DateField(null=True, blank=True)
 
-    status = models.CharField(
-        max_length=16, choices=DistrictStatus.choices, default=DistrictStatus.CONNECTED
-    )
+    status = models.CharField(max_length=16, choices=DistrictStatus.choices, default=DistrictStatus.CONNECTED)
     status_reason = models.CharField(max_length=500, blank=True)
     status_changed_at = models.DateTimeField(default=timezone.now)
     discovered_at = models.DateTimeField(default=timezone.now)

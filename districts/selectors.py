@@ -32,9 +32,7 @@ def search_districts(
     to an organization."""
     qs = District.objects.select_related("organization")
     for word in q.split():
-        qs = qs.filter(
-            Q(name__icontains=word) | Q(clever_id=word) | Q(nces_id=word) | Q(mdr_number=word)
-        )
+        qs = qs.filter(Q(name__icontains=word) | Q(clever_id=word) | Q(nces_id=word) | Q(mdr_number=word))
     if us_state:
         qs = qs.filter(us_state__iexact=us_state.strip())
     if clever_state:

@@ -91,8 +91,7 @@ def _remember_token(clever_id: str, token: str) -> None:
     try:
         cache.set(_cache_key(clever_id), sealed, settings.DISTRICT_TOKEN_CACHE_SECONDS)
     except CACHE_ERRORS as exc:
-        logger.warning("district %s: token not cached (cache unreachable: %s)", clever_id,
-                       type(exc).__name__)
+        logger.warning("district %s: token not cached (cache unreachable: %s)", clever_id, type(exc).__name__)
 
 
 def _cached_token(clever_id: str) -> str | None:
@@ -102,8 +101,9 @@ def _cached_token(clever_id: str) -> str | None:
     try:
         sealed = cache.get(_cache_key(clever_id))
     except CACHE_ERRORS as exc:
-        logger.warning("district %s: token cache unreachable (%s); asking Clever", clever_id,
-                       type(exc).__name__)
+        logger.warning(
+            "district %s: token cache unreachable (%s); asking Clever", clever_id, type(exc).__name__
+        )
         return None
     if not isinstance(sealed, str):
         return None
@@ -140,9 +140,11 @@ def forget_cached_token(district: District) -> None:
     except CACHE_ERRORS as exc:
         # It expires within DISTRICT_TOKEN_CACHE_SECONDS; a revoked token meanwhile gets a 401,
         # which looks the token up again.
-        logger.warning("district %s: cached token not forgotten (cache unreachable: %s)",
-                       district if isinstance(district, str) else district.clever_id,
-                       type(exc).__name__)
+        logger.warning(
+            "district %s: cached token not forgotten (cache unreachable: %s)",
+            district if isinstance(district, str) else district.clever_id,
+            type(exc).__name__,
+        )
 
 
 def token_fingerprint(token: str) -> str:
@@ -206,10 +208,14 @@ def set_status(
         forget_cached_token(district)
     # The lifecycle's duties (archive at a departure, restore at a return) commit with the
     # status or not at all (docs/data-lifecycle.md).
-    events.publish(DistrictStatusChanged(
-        district_id=district.pk, before=before, after=status,
-        departed_at=district.departed_at if status in DEPARTED else departed_at,
-    ))
+    events.publish(
+        DistrictStatusChanged(
+            district_id=district.pk,
+            before=before,
+            after=status,
+            departed_at=district.departed_at if status in DEPARTED else departed_at,
+        )
+    )
     return district
 
 
@@ -222,20 +228,32 @@ def recheck_after_unauthorized(
     forget_cached_token(district)
     fingerprint = token_fingerprint(rejected_token) if rejected_token else "?"
     if district.token_ciphertext:
-        set_status(district=district, status=DistrictStatus.REVOKED, actor_label="sync: 401",
-                   reason=f"Clever refused the pasted token {fingerprint} (401)")
+        set_status(
+            district=district,
+            status=DistrictStatus.REVOKED,
+            actor_label="sync: 401",
+            reason=f"Clever refused the pasted token {fingerprint} (401)",
+        )
         return None
     try:
         token = district_token(district, client=client)
     except NoToken:
-        set_status(district=district, status=DistrictStatus.DISCONNECTED, actor_label="sync: 401",
-                   reason="Clever refused the token (401) and lists no token for the district")
+        set_status(
+            district=district,
+            status=DistrictStatus.DISCONNECTED,
+            actor_label="sync: 401",
+            reason="Clever refused the token (401) and lists no token for the district",
+        )
         return None
     if token != rejected_token:
         return token
     forget_cached_token(district)
-    set_status(district=district, status=DistrictStatus.REVOKED, actor_label="sync: 401",
-               reason=f"Clever refused the district's current token {fingerprint} (401)")
+    set_status(
+        district=district,
+        status=DistrictStatus.REVOKED,
+        actor_label="sync: 401",
+        reason=f"Clever refused the district's current token {fingerprint} (401)",
+    )
     return None
 
 
@@ -304,9 +322,7 @@ def _newest_per_district(tokens: list[DistrictToken]) -> dict[str, DistrictToken
     return newest
 
 
-def _fetch_record(
-    client: CleverClient, listed: DistrictToken
-) -> tuple[dict | None, Exception | None, int]:
+def _fetch_record(client: CleverClient, listed: DistrictToken) -> tuple[dict | None, Exception | None, int]:
     """The district's record read with its own token: (record, None, requests) or
     (None, error, requests)."""
     district_client = client.with_token(listed.access_token)
@@ -319,7 +335,11 @@ def _fetch_record(
 
 @transaction.atomic
 def _apply_listed(
-    *, listed: DistrictToken, record: dict | None, failure: Exception | None, actor_label: str,
+    *,
+    listed: DistrictToken,
+    record: dict | None,
+    failure: Exception | None,
+    actor_label: str,
     now: datetime,
 ) -> list[str]:
     """Create or refresh one listed district and settle its status (one transaction); returns
@@ -361,7 +381,11 @@ def _apply_listed(
 
 
 def _settle_listed_status(
-    *, district: District, listed: DistrictToken, record: dict | None, failure: Exception | None,
+    *,
+    district: District,
+    listed: DistrictToken,
+    record: dict | None,
+    failure: Exception | None,
     actor_label: str,
 ) -> list[str]:
     """The status of a district Clever lists (``_apply_listed``'s transaction): revoked when
@@ -374,9 +398,11 @@ def _settle_listed_status(
         if status not in (DistrictStatus.CONNECTED, DistrictStatus.DISCONNECTED):
             return []
         set_status(
-            district=district, status=DistrictStatus.REVOKED, actor_label=actor_label,
+            district=district,
+            status=DistrictStatus.REVOKED,
+            actor_label=actor_label,
             reason=f"Clever lists token {token_fingerprint(listed.access_token)} for the "
-                   "district but refuses it (401)",
+            "district but refuses it (401)",
         )
         return ["revoked"]
     reconnect = (
@@ -387,13 +413,18 @@ def _settle_listed_status(
     )
     if not reconnect:
         return []
-    set_status(district=district, status=DistrictStatus.CONNECTED, actor_label=actor_label,
-               reason="Clever lists the district's token again")
+    set_status(
+        district=district,
+        status=DistrictStatus.CONNECTED,
+        actor_label=actor_label,
+        reason="Clever lists the district's token again",
+    )
     return ["reconnected"]
 
 
-def _take_listed(client: CleverClient, listed: DistrictToken, *,
-                 actor_label: str) -> tuple[list[str], str | None, int]:
+def _take_listed(
+    client: CleverClient, listed: DistrictToken, *, actor_label: str
+) -> tuple[list[str], str | None, int]:
     """Read a listed district's record with its token, cache the token, create or refresh the
     row: (outcomes, the record's error or None, requests made)."""
     record, failure, sent = _fetch_record(client, listed)
@@ -403,8 +434,9 @@ def _take_listed(client: CleverClient, listed: DistrictToken, *,
     if failure is not None:
         error = _describe(failure, listed.access_token)
         logger.warning("district discovery: district %s: %s", listed.district_id, error)
-    outcomes = _apply_listed(listed=listed, record=record, failure=failure,
-                             actor_label=actor_label, now=timezone.now())
+    outcomes = _apply_listed(
+        listed=listed, record=record, failure=failure, actor_label=actor_label, now=timezone.now()
+    )
     return outcomes, error, sent
 
 
@@ -415,8 +447,9 @@ def note_library_sign_in(district: District) -> None:
     District.objects.filter(pk=district.pk).update(last_seen_at=timezone.now())
 
 
-def discover_district(*, clever_id: str, client: CleverClient | None = None,
-                      actor_label: str = DISCOVERY_LABEL) -> District | None:
+def discover_district(
+    *, clever_id: str, client: CleverClient | None = None, actor_label: str = DISCOVERY_LABEL
+) -> District | None:
     """Check one district on the spot (``GET /oauth/tokens?owner_type=district&district=ID``),
     for a sign-in from a district the hourly discovery has not seen yet: listed, it is created
     (or refreshed and reconnected) as discovery would and returned; not listed, None and
@@ -451,8 +484,16 @@ def discover_districts(*, client: CleverClient | None = None, actor_label: str =
     own_client = client is None
     client = client or CleverClient()
     summary: dict[str, Any] = {
-        "created": [], "updated": [], "reconnected": [], "disconnected": [], "revoked": [],
-        "kept_disconnected": [], "unchanged": [], "errors": {}, "warnings": [], "total": 0,
+        "created": [],
+        "updated": [],
+        "reconnected": [],
+        "disconnected": [],
+        "revoked": [],
+        "kept_disconnected": [],
+        "unchanged": [],
+        "errors": {},
+        "warnings": [],
+        "total": 0,
         "requests": 0,
     }
     requests_before = client.stats.requests
@@ -466,8 +507,9 @@ def discover_districts(*, client: CleverClient | None = None, actor_label: str =
                 outcomes, error, sent = _take_listed(client, listed, actor_label=actor_label)
             except DatabaseError as exc:
                 # This district's transaction rolled back; the others still get their turn.
-                message = _scrub(f"the district could not be saved: {type(exc).__name__}: {exc}",
-                                 listed.access_token)[:500]
+                message = _scrub(
+                    f"the district could not be saved: {type(exc).__name__}: {exc}", listed.access_token
+                )[:500]
                 summary["errors"][clever_id] = message
                 logger.error("district discovery: district %s: %s", clever_id, message)
             else:
@@ -481,15 +523,25 @@ def discover_districts(*, client: CleverClient | None = None, actor_label: str =
         summary["requests"] = client.stats.requests - requests_before + record_requests
         if own_client:
             client.close()
-    touched = {*summary["created"], *summary["updated"], *summary["reconnected"],
-               *summary["revoked"], *summary["kept_disconnected"]}
+    touched = {
+        *summary["created"],
+        *summary["updated"],
+        *summary["reconnected"],
+        *summary["revoked"],
+        *summary["kept_disconnected"],
+    }
     summary["unchanged"] = sorted(set(listing) - touched - set(summary["errors"]))
     logger.info(
         "district discovery: %d listed, %d created, %d updated, %d reconnected, %d disconnected, "
         "%d revoked, %d errors, %d requests",
-        summary["total"], len(summary["created"]), len(summary["updated"]),
-        len(summary["reconnected"]), len(summary["disconnected"]), len(summary["revoked"]),
-        len(summary["errors"]), summary["requests"],
+        summary["total"],
+        len(summary["created"]),
+        len(summary["updated"]),
+        len(summary["reconnected"]),
+        len(summary["disconnected"]),
+        len(summary["revoked"]),
+        len(summary["errors"]),
+        summary["requests"],
     )
     changed = sorted({*summary["created"], *summary["updated"], *summary["reconnected"]})
     if changed:
@@ -512,8 +564,12 @@ def _disconnect_unlisted(listed_ids: set[str], *, actor_label: str, summary: dic
         )
         return
     for district in gone:
-        set_status(district=district, status=DistrictStatus.DISCONNECTED, actor_label=actor_label,
-                   reason="Clever no longer lists a token for the district: it stopped sharing data")
+        set_status(
+            district=district,
+            status=DistrictStatus.DISCONNECTED,
+            actor_label=actor_label,
+            reason="Clever no longer lists a token for the district: it stopped sharing data",
+        )
         summary["disconnected"].append(district.clever_id)
 
 
@@ -542,9 +598,7 @@ def verify_district_token(district: District, token: str, *, client: CleverClien
             f"Clever refused token {fingerprint} (401): it is revoked or not a Clever token."
         ) from exc
     except CleverError as exc:
-        raise TokenRejected(
-            _scrub(f"Could not check token {fingerprint} with Clever: {exc}", token)
-        ) from exc
+        raise TokenRejected(_scrub(f"Could not check token {fingerprint} with Clever: {exc}", token)) from exc
     finally:
         if own_client:
             base.close()
@@ -555,8 +609,7 @@ def verify_district_token(district: District, token: str, *, client: CleverClien
         )
     if owner != district.clever_id:
         raise TokenRejected(
-            f"Token {fingerprint} belongs to another Clever district ({owner}), "
-            f"not {district.clever_id}."
+            f"Token {fingerprint} belongs to another Clever district ({owner}), not {district.clever_id}."
         )
 
 
@@ -586,13 +639,20 @@ def _store_pasted_token(*, district: District, token: str, actor, verified: bool
         action=DistrictAudit.Action.TOKEN_SET,
         actor=actor,
         actor_label=_actor_label(actor),
-        details={"fingerprint": token_fingerprint(token), "replaced": replaced,
-                 "verified_with_clever": verified},
+        details={
+            "fingerprint": token_fingerprint(token),
+            "replaced": replaced,
+            "verified_with_clever": verified,
+        },
     )
     if verified and district.status == DistrictStatus.REVOKED and not district.staff_disconnected:
-        district = set_status(district=district, status=DistrictStatus.CONNECTED, actor=actor,
-                              actor_label=_actor_label(actor),
-                              reason="Support staff pasted a token Clever accepts")
+        district = set_status(
+            district=district,
+            status=DistrictStatus.CONNECTED,
+            actor=actor,
+            actor_label=_actor_label(actor),
+            reason="Support staff pasted a token Clever accepts",
+        )
     return district
 
 
@@ -654,7 +714,12 @@ def _rotated(value: Any, json_keys: tuple[str, ...]) -> Any:
 
 
 def _rotate_rows(
-    model: Any, field: str, json_keys: tuple[str, ...], rows: list, counts: dict[str, Any], *,
+    model: Any,
+    field: str,
+    json_keys: tuple[str, ...],
+    rows: list,
+    counts: dict[str, Any],
+    *,
     dry_run: bool,
 ) -> None:
     """Re-encrypt one locked batch of ``reencrypt_stored_values`` (written unless ``dry_run``),
@@ -702,9 +767,14 @@ def reencrypt_stored_values(*, batch_size: int = 500, dry_run: bool = False) -> 
                 last_pk = rows[-1].pk
                 _rotate_rows(model, field, json_keys, rows, counts, dry_run=dry_run)
         report[f"{model._meta.label}.{field}"] = counts
-        logger.info("encryption keys: %s.%s: %d %s, %d undecryptable", model._meta.label, field,
-                    counts["rotated"], "decryptable" if dry_run else "re-encrypted",
-                    counts["failed"])
+        logger.info(
+            "encryption keys: %s.%s: %d %s, %d undecryptable",
+            model._meta.label,
+            field,
+            counts["rotated"],
+            "decryptable" if dry_run else "re-encrypted",
+            counts["failed"],
+        )
     return report
 
 
@@ -725,9 +795,13 @@ def disconnect_district(*, district: District, actor, reason: str = "") -> Distr
     if not district.staff_disconnected:
         district.staff_disconnected = True
         district.save(update_fields=["staff_disconnected"])
-    return set_status(district=district, status=DistrictStatus.DISCONNECTED, actor=actor,
-                      actor_label=_actor_label(actor),
-                      reason=reason or "Disconnected by support staff")
+    return set_status(
+        district=district,
+        status=DistrictStatus.DISCONNECTED,
+        actor=actor,
+        actor_label=_actor_label(actor),
+        reason=reason or "Disconnected by support staff",
+    )
 
 
 def reconnect_district(
@@ -748,8 +822,13 @@ def _reconnect(*, district: District, actor, reason: str) -> District:
     if district.staff_disconnected:
         district.staff_disconnected = False
         district.save(update_fields=["staff_disconnected"])
-    return set_status(district=district, status=DistrictStatus.CONNECTED, actor=actor,
-                      actor_label=_actor_label(actor), reason=reason or "Reconnected by support staff")
+    return set_status(
+        district=district,
+        status=DistrictStatus.CONNECTED,
+        actor=actor,
+        actor_label=_actor_label(actor),
+        reason=reason or "Reconnected by support staff",
+    )
 
 
 @transaction.atomic
@@ -761,8 +840,13 @@ def pause_district(*, district: District, actor, reason: str = "") -> District:
             f"District {district.clever_id} is {district.get_status_display().lower()}: "
             "there is no sync to pause."
         )
-    return set_status(district=district, status=DistrictStatus.PAUSED, actor=actor,
-                      actor_label=_actor_label(actor), reason=reason or "Paused by support staff")
+    return set_status(
+        district=district,
+        status=DistrictStatus.PAUSED,
+        actor=actor,
+        actor_label=_actor_label(actor),
+        reason=reason or "Paused by support staff",
+    )
 
 
 @transaction.atomic
@@ -775,13 +859,23 @@ def resume_district(*, district: District, actor, reason: str = "") -> District:
             f"District {district.clever_id} is {district.get_status_display().lower()}, not "
             "paused: reconnect it instead."
         )
-    return set_status(district=district, status=DistrictStatus.CONNECTED, actor=actor,
-                      actor_label=_actor_label(actor), reason=reason or "Resumed by support staff")
+    return set_status(
+        district=district,
+        status=DistrictStatus.CONNECTED,
+        actor=actor,
+        actor_label=_actor_label(actor),
+        reason=reason or "Resumed by support staff",
+    )
 
 
 # The per-district sync settings support staff may change (``update_sync_settings``).
-SYNC_SETTINGS = ("sync_enabled", "events_enabled", "guard_max_deleted_fraction",
-                 "guard_max_changed_fraction", "store_sensitive_fields")
+SYNC_SETTINGS = (
+    "sync_enabled",
+    "events_enabled",
+    "guard_max_deleted_fraction",
+    "guard_max_changed_fraction",
+    "store_sensitive_fields",
+)
 _GUARD_FRACTIONS = ("guard_max_deleted_fraction", "guard_max_changed_fraction")
 
 
@@ -800,11 +894,15 @@ def update_sync_settings(*, district: District, actor, reason: str = "", **chang
     for name in _GUARD_FRACTIONS:
         value = changes.get(name)
         if value is not None and not 0 <= value <= 1:
-            raise DistrictStateError(f"{name.replace('_', ' ')} must be between 0 and 1, or empty "
-                                     "for the default")
+            raise DistrictStateError(
+                f"{name.replace('_', ' ')} must be between 0 and 1, or empty for the default"
+            )
     district = District.objects.select_for_update().get(pk=district.pk)
-    changed = {name: {"from": getattr(district, name), "to": value}
-               for name, value in changes.items() if getattr(district, name) != value}
+    changed = {
+        name: {"from": getattr(district, name), "to": value}
+        for name, value in changes.items()
+        if getattr(district, name) != value
+    }
     if not changed:
         return district
     # What the apps above must do about it happens in this transaction (the mirror erasing
@@ -833,8 +931,17 @@ def set_sync_enabled(*, district: District, enabled: bool, actor, reason: str = 
 # --- linking to organizations --------------------------------------------------------------------
 
 # Keys never kept in an evidence snapshot (an audit row outlives any secret it would hold).
-_SECRET_KEYS = {"access_token", "id_token", "refresh_token", "token", "code", "client_secret",
-                "password", "secret", "authorization"}
+_SECRET_KEYS = {
+    "access_token",
+    "id_token",
+    "refresh_token",
+    "token",
+    "code",
+    "client_secret",
+    "password",
+    "secret",
+    "authorization",
+}
 
 
 def _clean_evidence(evidence: Any) -> dict:
@@ -871,13 +978,17 @@ def _set_link(district: District, *, organization, method: str, evidence: dict, 
     district.linked_by = actor if organization is not None else None
     district.link_method = method
     district.link_evidence = evidence
-    district.save(update_fields=["organization", "linked_at", "linked_by", "link_method",
-                                 "link_evidence"])
+    district.save(update_fields=["organization", "linked_at", "linked_by", "link_method", "link_evidence"])
 
 
 @transaction.atomic
 def link_district(
-    *, district: District, organization, method: str, evidence: dict | None, actor=None,
+    *,
+    district: District,
+    organization,
+    method: str,
+    evidence: dict | None,
+    actor=None,
     actor_label: str = "",
 ) -> District:
     """Link an unlinked district to ``organization`` (LINKED audit with the evidence).
@@ -911,14 +1022,20 @@ def link_district(
 
 @transaction.atomic
 def relink_district(
-    *, district: District, organization, method: str, evidence: dict | None, actor=None,
-    actor_label: str = "", reason: str = "",
+    *,
+    district: District,
+    organization,
+    method: str,
+    evidence: dict | None,
+    actor=None,
+    actor_label: str = "",
+    reason: str = "",
 ) -> District:
     """Move a linked district to another organization (RELINKED audit, before and after)."""
     method = _check_method(method)
     snapshot = _clean_evidence(evidence)
-    district = District.objects.select_for_update(of=("self",)).select_related("organization").get(
-        pk=district.pk
+    district = (
+        District.objects.select_for_update(of=("self",)).select_related("organization").get(pk=district.pk)
     )
     before = district.organization
     if before is None:
@@ -927,8 +1044,11 @@ def relink_district(
         )
     if before.pk == organization.pk:
         return district
-    previous = {"method": district.link_method, "evidence": district.link_evidence,
-                "linked_at": district.linked_at.isoformat() if district.linked_at else None}
+    previous = {
+        "method": district.link_method,
+        "evidence": district.link_evidence,
+        "linked_at": district.linked_at.isoformat() if district.linked_at else None,
+    }
     _set_link(district, organization=organization, method=method, evidence=snapshot, actor=actor)
     DistrictAudit.objects.create(
         district=district,
@@ -944,19 +1064,20 @@ def relink_district(
 
 
 @transaction.atomic
-def unlink_district(
-    *, district: District, actor=None, actor_label: str = "", reason: str = ""
-) -> District:
+def unlink_district(*, district: District, actor=None, actor_label: str = "", reason: str = "") -> District:
     """Remove the district's link (UNLINKED audit keeping the link's method and evidence).
     An unlinked district is left as it is."""
-    district = District.objects.select_for_update(of=("self",)).select_related("organization").get(
-        pk=district.pk
+    district = (
+        District.objects.select_for_update(of=("self",)).select_related("organization").get(pk=district.pk)
     )
     before = district.organization
     if before is None:
         return district
-    previous = {"method": district.link_method, "evidence": district.link_evidence,
-                "linked_at": district.linked_at.isoformat() if district.linked_at else None}
+    previous = {
+        "method": district.link_method,
+        "evidence": district.link_evidence,
+        "linked_at": district.linked_at.isoformat() if district.linked_at else None,
+    }
     method = district.link_method
     _set_link(district, organization=None, method="", evidence={}, actor=None)
     DistrictAudit.objects.create(

@@ -84,14 +84,17 @@ class DistrictSession:
             return fn(self.open())
         except AuthError:
             if self.rechecks:
-                raise TokenRefused("Clever refused the district's token (401) again after a "
-                                   "re-check") from None
+                raise TokenRefused(
+                    "Clever refused the district's token (401) again after a re-check"
+                ) from None
         if not self.recheck_token():
             self.district.refresh_from_db(fields=["status"])
-            raise TokenRefused(f"Clever refused the district's token (401); the district is now "
-                               f"{self.district.status}")
-        logger.info("district %s: Clever answered 401; retrying with the rotated token",
-                    self.district.clever_id)
+            raise TokenRefused(
+                f"Clever refused the district's token (401); the district is now {self.district.status}"
+            )
+        logger.info(
+            "district %s: Clever answered 401; retrying with the rotated token", self.district.clever_id
+        )
         try:
             return fn(self.open())
         except AuthError:

@@ -30,15 +30,19 @@ from .errors import LmsInputError
 from .models import Assignment, CleverAssignment, LmsAudit, SubmissionSync
 from .services import pull, reconcile
 
-STATE_COLORS = {"not_pushed": "#6e7781", "creating": "#9a6700", "unknown": "#cf222e",
-                "linked": "#1a7f37", "deleted": "#57606a"}
+STATE_COLORS = {
+    "not_pushed": "#6e7781",
+    "creating": "#9a6700",
+    "unknown": "#cf222e",
+    "linked": "#1a7f37",
+    "deleted": "#57606a",
+}
 
 
 def state_badge(link: CleverAssignment | None):
     if link is None:
         return "-"
-    return badge(link.get_state_display(), STATE_COLORS.get(link.state, "#6e7781"),
-                  link.problem_message)
+    return badge(link.get_state_display(), STATE_COLORS.get(link.state, "#6e7781"), link.problem_message)
 
 
 class SubmissionSyncInline(SupportAdminMixin, admin.TabularInline):
@@ -46,8 +50,16 @@ class SubmissionSyncInline(SupportAdminMixin, admin.TabularInline):
     extra = 0
     can_delete = False
     # Grades are children's data: support sees statuses and errors, not values.
-    fields = ["student_clever_id", "status", "pushed_at", "lms_seen_at", "lms_state",
-              "lms_edited_at", "lms_submission_id", "error"]
+    fields = [
+        "student_clever_id",
+        "status",
+        "pushed_at",
+        "lms_seen_at",
+        "lms_state",
+        "lms_edited_at",
+        "lms_submission_id",
+        "error",
+    ]
     readonly_fields = fields
 
 
@@ -65,15 +77,22 @@ class LmsAuditInline(SupportAdminMixin, admin.TabularInline):
         state_labels = dict(CleverAssignment.State.choices)
         lines = [
             ("Reason", details.get("reason")),
-            ("Student", details.get("student") and selectors.person_name(
-                audit.assignment.section.district_id, details["student"])),
+            (
+                "Student",
+                details.get("student")
+                and selectors.person_name(audit.assignment.section.district_id, details["student"]),
+            ),
             ("Clever assignment ID", details.get("clever_id")),
-            ("Was", details.get("state_before") and state_labels.get(details["state_before"],
-                                                                     details["state_before"])),
+            (
+                "Was",
+                details.get("state_before")
+                and state_labels.get(details["state_before"], details["state_before"]),
+            ),
             ("Create attempts", details.get("create_attempts")),
         ]
-        return format_html_join(mark_safe("<br>"), "{}: {}",
-                                ((label, value) for label, value in lines if value))
+        return format_html_join(
+            mark_safe("<br>"), "{}: {}", ((label, value) for label, value in lines if value)
+        )
 
 
 def _enqueue(request, queryset, task, label: str) -> None:
@@ -86,16 +105,43 @@ def _enqueue(request, queryset, task, label: str) -> None:
 
 @admin.register(Assignment)
 class AssignmentAdmin(SupportAdminMixin, admin.ModelAdmin):
-    list_display = ["title", "section", "district", "due_at", "lms_state", "problem", "grading_type",
-                    "sync_policy"]
-    list_filter = ["clever__state", "clever__problem", "grading_type", "sync_policy",
-                   "section__district__lms_type"]
+    list_display = [
+        "title",
+        "section",
+        "district",
+        "due_at",
+        "lms_state",
+        "problem",
+        "grading_type",
+        "sync_policy",
+    ]
+    list_filter = [
+        "clever__state",
+        "clever__problem",
+        "grading_type",
+        "sync_policy",
+        "section__district__lms_type",
+    ]
     search_fields = ["title", "section__name", "section__clever_id", "clever__clever_id"]
     list_select_related = ["section__district", "clever"]
-    readonly_fields = ["section", "title", "description", "due_at", "start_at", "points_possible",
-                       "grading_type", "submission_types_text", "max_attempts", "sync_policy",
-                       "auto_approve_autograded", "created_by_name", "created_at", "updated_at",
-                       "deleted_at", "lms_summary"]
+    readonly_fields = [
+        "section",
+        "title",
+        "description",
+        "due_at",
+        "start_at",
+        "points_possible",
+        "grading_type",
+        "submission_types_text",
+        "max_attempts",
+        "sync_policy",
+        "auto_approve_autograded",
+        "created_by_name",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "lms_summary",
+    ]
     fields = readonly_fields
     inlines = [SubmissionSyncInline, LmsAuditInline]
     actions = ["push_now", "pull_now"]
@@ -130,8 +176,10 @@ class AssignmentAdmin(SupportAdminMixin, admin.ModelAdmin):
         url = reverse("admin:lms_cleverassignment_change", args=[link.pk]) if link else ""
         return format_html(
             "{}<br>{}<br><small>{}</small><br><a href='{}'>Link details and reconciliation</a>",
-            state_badge(link), selectors.lms_status_text(obj),
-            link.problem_detail if link else "", url,
+            state_badge(link),
+            selectors.lms_status_text(obj),
+            link.problem_detail if link else "",
+            url,
         )
 
     def has_action_permission(self, request):
@@ -147,8 +195,9 @@ class AssignmentAdmin(SupportAdminMixin, admin.ModelAdmin):
         reports = pull.pull_assignments(assignment_ids=ids)
         found = sum(r.lms_edits_found for r in reports)
         failed = [r for r in reports if r.outcome not in ("ok", "skipped")]
-        messages.info(request, f"Read {len(reports)} assignment(s): {found} LMS edit(s) found, "
-                               f"{len(failed)} failed.")
+        messages.info(
+            request, f"Read {len(reports)} assignment(s): {found} LMS edit(s) found, {len(failed)} failed."
+        )
 
 
 class LinkForm(forms.Form):
@@ -157,15 +206,40 @@ class LinkForm(forms.Form):
 
 @admin.register(CleverAssignment)
 class CleverAssignmentAdmin(SupportAdminMixin, admin.ModelAdmin):
-    list_display = ["assignment", "state_display", "clever_id", "lms_type", "problem_label",
-                    "problem_message", "create_attempts", "last_push_at", "last_pull_at"]
+    list_display = [
+        "assignment",
+        "state_display",
+        "clever_id",
+        "lms_type",
+        "problem_label",
+        "problem_message",
+        "create_attempts",
+        "last_push_at",
+        "last_pull_at",
+    ]
     list_filter = ["state", "problem", "lms_type"]
     search_fields = ["clever_id", "section_clever_id", "assignment__title"]
     list_select_related = ["assignment"]
-    readonly_fields = ["assignment", "state", "clever_id", "section_clever_id", "lms_type",
-                       "create_started_at", "create_attempts", "created_in_lms_at", "pushed_content",
-                       "lms_state", "lms_last_modified", "push_requested_at", "last_push_at",
-                       "last_pull_at", "problem_label", "problem_message", "problem_detail", "problem_at"]
+    readonly_fields = [
+        "assignment",
+        "state",
+        "clever_id",
+        "section_clever_id",
+        "lms_type",
+        "create_started_at",
+        "create_attempts",
+        "created_in_lms_at",
+        "pushed_content",
+        "lms_state",
+        "lms_last_modified",
+        "push_requested_at",
+        "last_push_at",
+        "last_pull_at",
+        "problem_label",
+        "problem_message",
+        "problem_detail",
+        "problem_at",
+    ]
     fields = readonly_fields
     change_form_template = "lms/admin/cleverassignment_change_form.html"
 
@@ -180,18 +254,27 @@ class CleverAssignmentAdmin(SupportAdminMixin, admin.ModelAdmin):
 
     def get_urls(self):
         return [
-            path("<path:object_id>/link/", self.admin_site.admin_view(self.link_view),
-                 name="lms_cleverassignment_link"),
-            path("<path:object_id>/not-created/", self.admin_site.admin_view(self.not_created_view),
-                 name="lms_cleverassignment_not_created"),
+            path(
+                "<path:object_id>/link/",
+                self.admin_site.admin_view(self.link_view),
+                name="lms_cleverassignment_link",
+            ),
+            path(
+                "<path:object_id>/not-created/",
+                self.admin_site.admin_view(self.not_created_view),
+                name="lms_cleverassignment_not_created",
+            ),
             *super().get_urls(),
         ]
 
     def _get(self, request, object_id) -> CleverAssignment:
         if not is_support(request.user):
             raise PermissionDenied
-        link = CleverAssignment.objects.select_related("assignment__section__district").filter(
-            pk=unquote(object_id)).first()
+        link = (
+            CleverAssignment.objects.select_related("assignment__section__district")
+            .filter(pk=unquote(object_id))
+            .first()
+        )
         if link is None:
             raise Http404
         return link
@@ -204,16 +287,21 @@ class CleverAssignmentAdmin(SupportAdminMixin, admin.ModelAdmin):
         form = LinkForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                reconcile.link_clever_assignment(assignment=link.assignment,
-                                                 clever_id=form.cleaned_data["clever_id"],
-                                                 actor=request.user)
+                reconcile.link_clever_assignment(
+                    assignment=link.assignment, clever_id=form.cleaned_data["clever_id"], actor=request.user
+                )
             except LmsInputError as exc:
                 form.add_error("clever_id", str(exc))
             else:
                 messages.success(request, "Linked; the assignment and its grades will be pushed.")
                 return self._back(link)
-        context = {**self.admin_site.each_context(request), "title": "Link a Clever assignment",
-                   "link": link, "form": form, "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Link a Clever assignment",
+            "link": link,
+            "form": form,
+            "opts": self.model._meta,
+        }
         return TemplateResponse(request, "lms/admin/link.html", context)
 
     def not_created_view(self, request, object_id):
@@ -222,13 +310,21 @@ class CleverAssignmentAdmin(SupportAdminMixin, admin.ModelAdmin):
         link = self._get(request, object_id)
         form = ReasonForm(request.POST if request.method == "POST" else None)
         if not form.is_valid():
-            return TemplateResponse(request, "lms/admin/confirm_not_created.html", {
-                **self.admin_site.each_context(request), "opts": self.model._meta,
-                "title": f"Confirm “{link.assignment}” was not created in the LMS?",
-                "link": link, "form": form})
+            return TemplateResponse(
+                request,
+                "lms/admin/confirm_not_created.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "opts": self.model._meta,
+                    "title": f"Confirm “{link.assignment}” was not created in the LMS?",
+                    "link": link,
+                    "form": form,
+                },
+            )
         try:
-            reconcile.confirm_not_created(assignment=link.assignment, actor=request.user,
-                                          reason=form.cleaned_data["reason"])
+            reconcile.confirm_not_created(
+                assignment=link.assignment, actor=request.user, reason=form.cleaned_data["reason"]
+            )
         except LmsInputError as exc:
             messages.error(request, str(exc))
         else:

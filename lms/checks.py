@@ -17,10 +17,12 @@ def lms_time_limits_below_visibility_timeout(app_configs, **kwargs):
     ceiling = settings.CELERY_VISIBILITY_TIMEOUT - LMS_RETRY_BACKOFF_MAX
     if LMS_TASK_SOFT_TIME_LIMIT < LMS_TASK_TIME_LIMIT < ceiling:
         return []
-    return [Error(
-        f"LMS task time limits ({LMS_TASK_SOFT_TIME_LIMIT}s soft, {LMS_TASK_TIME_LIMIT}s hard) must "
-        f"stay below CELERY_VISIBILITY_TIMEOUT ({settings.CELERY_VISIBILITY_TIMEOUT}) - "
-        f"{LMS_RETRY_BACKOFF_MAX}s, or Redis hands a running LMS task to a second worker.",
-        hint="Raise CELERY_VISIBILITY_TIMEOUT.",
-        id="lms.E001",
-    )]
+    return [
+        Error(
+            f"LMS task time limits ({LMS_TASK_SOFT_TIME_LIMIT}s soft, {LMS_TASK_TIME_LIMIT}s hard) must "
+            f"stay below CELERY_VISIBILITY_TIMEOUT ({settings.CELERY_VISIBILITY_TIMEOUT}) - "
+            f"{LMS_RETRY_BACKOFF_MAX}s, or Redis hands a running LMS task to a second worker.",
+            hint="Raise CELERY_VISIBILITY_TIMEOUT.",
+            id="lms.E001",
+        )
+    ]

@@ -32,8 +32,10 @@ MAX_CSV_BYTES = 1_000_000
 MAX_CSV_LINES = 2_000
 # How much of a cell a message repeats back.
 SHOWN = 60
-NOT_CSV = ("This is not a CSV file (it looks like a spreadsheet or another binary file). In your "
-           "spreadsheet, save it as “CSV UTF-8” and upload that file.")
+NOT_CSV = (
+    "This is not a CSV file (it looks like a spreadsheet or another binary file). In your "
+    "spreadsheet, save it as “CSV UTF-8” and upload that file."
+)
 
 _POINTS = re.compile(r"\d+(?:[.,]\d*)?|[.,]\d+")
 
@@ -67,21 +69,30 @@ class AssignmentForm(forms.Form):
 
     title = forms.CharField(max_length=255)
     description = forms.CharField(
-        label="Instructions for students", required=False, empty_value=None, max_length=10_000,
+        label="Instructions for students",
+        required=False,
+        empty_value=None,
+        max_length=10_000,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Shown with the assignment in the LMS. Left empty, the LMS shows the title.")
+        help_text="Shown with the assignment in the LMS. Left empty, the LMS shows the title.",
+    )
     due_at = forms.DateTimeField(
-        label="Due", initial=_next_week_evening,
+        label="Due",
+        initial=_next_week_evening,
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text=f"Date and time ({settings.TIME_ZONE}).")
-    points_possible = forms.FloatField(label="Points possible", min_value=0, max_value=10_000,
-                                       initial=10)
+        help_text=f"Date and time ({settings.TIME_ZONE}).",
+    )
+    points_possible = forms.FloatField(label="Points possible", min_value=0, max_value=10_000, initial=10)
     sync_policy = forms.ChoiceField(
         label="Send it and its grades to the LMS",
-        choices=[(SyncPolicy.ON_CREATE, "Automatically: now, and each time you approve grades"),
-                 (SyncPolicy.MANUAL, "Only when you click “Sync to LMS”")],
-        initial=SyncPolicy.ON_CREATE, widget=forms.RadioSelect)
+        choices=[
+            (SyncPolicy.ON_CREATE, "Automatically: now, and each time you approve grades"),
+            (SyncPolicy.MANUAL, "Only when you click “Sync to LMS”"),
+        ],
+        initial=SyncPolicy.ON_CREATE,
+        widget=forms.RadioSelect,
+    )
 
     def clean_due_at(self):
         due_at = self.cleaned_data["due_at"]
@@ -91,10 +102,9 @@ class AssignmentForm(forms.Form):
 
 
 class SyncForm(forms.Form):
-    """"Sync to LMS": which page to come back to."""
+    """ "Sync to LMS": which page to come back to."""
 
-    back = forms.ChoiceField(choices=[("section", "section"), ("assignment", "assignment")],
-                             required=False)
+    back = forms.ChoiceField(choices=[("section", "section"), ("assignment", "assignment")], required=False)
 
 
 class ClassGradesForm(forms.Form):
@@ -112,9 +122,11 @@ class ClassGradesForm(forms.Form):
             result = row.result
             self.fields[self._grade(row)] = self._grade_field(row)
             self.fields[self._comment(row)] = forms.CharField(
-                required=False, max_length=GRADE_COMMENT_MAX,
+                required=False,
+                max_length=GRADE_COMMENT_MAX,
                 initial=result.comment if result else "",
-                widget=forms.TextInput(attrs={"size": 22, "aria-label": f"Comment for {row.student}"}))
+                widget=forms.TextInput(attrs={"size": 22, "aria-label": f"Comment for {row.student}"}),
+            )
 
     @staticmethod
     def _grade(row) -> str:
@@ -129,14 +141,24 @@ class ClassGradesForm(forms.Form):
         kind = self.assignment.grading_type
         if kind == GradingType.PASS_FAIL:
             return forms.ChoiceField(
-                required=False, choices=[("", "—"), ("pass", "Pass"), ("fail", "Fail")],
-                initial=result.grade if result else "", widget=forms.Select(attrs={"aria-label": label}))
+                required=False,
+                choices=[("", "—"), ("pass", "Pass"), ("fail", "Fail")],
+                initial=result.grade if result else "",
+                widget=forms.Select(attrs={"aria-label": label}),
+            )
         if kind == GradingType.LETTER_GRADE:
-            return forms.CharField(required=False, max_length=32, initial=result.grade if result else "",
-                                   widget=forms.TextInput(attrs={"size": 5, "aria-label": label}))
+            return forms.CharField(
+                required=False,
+                max_length=32,
+                initial=result.grade if result else "",
+                widget=forms.TextInput(attrs={"size": 5, "aria-label": label}),
+            )
         initial = f"{result.points:g}" if result and result.points is not None else ""
-        return PointsField(required=False, initial=initial, widget=forms.TextInput(
-            attrs={"size": 5, "inputmode": "decimal", "aria-label": label}))
+        return PointsField(
+            required=False,
+            initial=initial,
+            widget=forms.TextInput(attrs={"size": 5, "inputmode": "decimal", "aria-label": label}),
+        )
 
     @property
     def approve(self) -> bool:
@@ -187,13 +209,23 @@ class ClassGradesForm(forms.Form):
 # Header names a teacher's file may use for each column (compared lower case, with spaces,
 # hyphens and underscores alike); other columns are ignored.
 CSV_HEADERS = {
-    "student_number": "student_number", "student_no": "student_number", "number": "student_number",
-    "sis_id": "sis_id", "student_sis_id": "sis_id",
-    "email": "email", "email_address": "email", "student_email": "email",
-    "name": "name", "student": "name", "student_name": "name",
-    "points": "points", "score": "points",
+    "student_number": "student_number",
+    "student_no": "student_number",
+    "number": "student_number",
+    "sis_id": "sis_id",
+    "student_sis_id": "sis_id",
+    "email": "email",
+    "email_address": "email",
+    "student_email": "email",
+    "name": "name",
+    "student": "name",
+    "student_name": "name",
+    "points": "points",
+    "score": "points",
     "grade": "grade",
-    "comment": "comment", "comments": "comment", "feedback": "comment",
+    "comment": "comment",
+    "comments": "comment",
+    "feedback": "comment",
 }
 
 
@@ -213,8 +245,9 @@ def _decode(data: bytes) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise ValidationError("This file's text could not be read. In your spreadsheet, save it as "
-                          "“CSV UTF-8” and try again.")
+    raise ValidationError(
+        "This file's text could not be read. In your spreadsheet, save it as “CSV UTF-8” and try again."
+    )
 
 
 def _delimiter(first_line: str) -> str:
@@ -227,8 +260,9 @@ class GradesCsvForm(forms.Form):
     file is its lines (``GradeLine``), each with what is wrong with it, if anything:
     the services check every line against the class, and take all of them or none."""
 
-    file = forms.FileField(label="CSV file", widget=forms.ClearableFileInput(
-        attrs={"accept": ".csv,text/csv,text/plain"}))
+    file = forms.FileField(
+        label="CSV file", widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv,text/plain"})
+    )
     approve = forms.BooleanField(required=False, label="Approve these grades now")
 
     def __init__(self, *args, assignment, **kwargs):
@@ -237,14 +271,17 @@ class GradesCsvForm(forms.Form):
 
     def columns_help(self) -> str:
         grade = " and ".join(selectors.grade_columns(self.assignment))
-        return (f"The first line names the columns: student number, SIS ID, email or name (the "
-                f"first one filled on a line says who it is), {grade}, and comment if you like.")
+        return (
+            f"The first line names the columns: student number, SIS ID, email or name (the "
+            f"first one filled on a line says who it is), {grade}, and comment if you like."
+        )
 
     def clean_file(self) -> list[GradeLine]:
         upload = self.cleaned_data["file"]
         if upload.size > MAX_CSV_BYTES:
-            raise ValidationError("This file is larger than 1 MB: a class's grades fit in far "
-                                  "less. Is it the right file?")
+            raise ValidationError(
+                "This file is larger than 1 MB: a class's grades fit in far less. Is it the right file?"
+            )
         data = upload.read()
         if data.startswith(b"PK\x03\x04"):  # a zip: .xlsx, .ods, .numbers
             raise ValidationError(NOT_CSV)
@@ -257,8 +294,9 @@ class GradesCsvForm(forms.Form):
         return self._lines(text)
 
     def _lines(self, text: str) -> list[GradeLine]:
-        reader = csvsafe.Reader(io.StringIO(text, newline=""), strict=True,
-                                delimiter=_delimiter(text.splitlines()[0]))
+        reader = csvsafe.Reader(
+            io.StringIO(text, newline=""), strict=True, delimiter=_delimiter(text.splitlines()[0])
+        )
         try:
             header = next(reader)
             columns = [_column(name) for name in header]
@@ -266,8 +304,10 @@ class GradesCsvForm(forms.Form):
             lines = []
             for cells in reader:
                 if reader.line_num > MAX_CSV_LINES:
-                    raise ValidationError(f"The file has more than {MAX_CSV_LINES:,} lines: a "
-                                          "class list is never that long. Is it the right file?")
+                    raise ValidationError(
+                        f"The file has more than {MAX_CSV_LINES:,} lines: a "
+                        "class list is never that long. Is it the right file?"
+                    )
                 if any(cell.strip() for cell in cells):
                     line = self._line(reader.line_num, columns, cells)
                     if line is not None:
@@ -275,7 +315,8 @@ class GradesCsvForm(forms.Form):
         except csv.Error:
             raise ValidationError(
                 f"Line {reader.line_num} is not CSV this page can read: a quotation mark is not "
-                "closed, or text follows a closing one. Nothing was imported.") from None
+                "closed, or text follows a closing one. Nothing was imported."
+            ) from None
         if not lines:
             raise ValidationError("The file names no student with a grade: nothing to import.")
         return lines
@@ -294,9 +335,13 @@ class GradesCsvForm(forms.Form):
         """One student's line, or ``None`` for a line without a grade (that student is left
         as they are)."""
         if len(cells) > len(columns):
-            return GradeLine(line=number, problem=(
-                f"This line has {len(cells)} cells and the first line names {len(columns)} "
-                "columns. A comment with a comma in it needs quotation marks around it."))
+            return GradeLine(
+                line=number,
+                problem=(
+                    f"This line has {len(cells)} cells and the first line names {len(columns)} "
+                    "columns. A comment with a comma in it needs quotation marks around it."
+                ),
+            )
         values: dict[str, str] = {}
         for column, cell in zip(columns, cells, strict=False):
             if column:
@@ -304,25 +349,33 @@ class GradesCsvForm(forms.Form):
         comment = values.get("comment", "")
         if not values.get("points") and not values.get("grade"):
             if comment:
-                return GradeLine(line=number, problem="A comment without a grade: add "
-                                                               "the grade, or remove the comment.")
+                return GradeLine(
+                    line=number, problem="A comment without a grade: add the grade, or remove the comment."
+                )
             return None
         column = next((c for c in selectors.IDENTIFIER_COLUMNS if values.get(c)), "")
         if not column:
-            return GradeLine(line=number, problem="Nothing on this line says which "
-                                                           "student it is.")
+            return GradeLine(line=number, problem="Nothing on this line says which student it is.")
         try:
             points = parse_points(values.get("points", ""))
         except ValidationError as error:
             return GradeLine(line=number, problem=error.messages[0])
-        return GradeLine(line=number, column=column, identifier=values[column][:255],
-                         points=points, grade=values.get("grade", ""), comment=comment)
+        return GradeLine(
+            line=number,
+            column=column,
+            identifier=values[column][:255],
+            points=points,
+            grade=values.get("grade", ""),
+            comment=comment,
+        )
 
 
 class ReplaceGradeForm(ReasonForm):
     """Why a teacher sends our grade over one set in the LMS (the page asks in the LMS's name)."""
 
     reason = forms.CharField(
-        min_length=3, max_length=500,
+        min_length=3,
+        max_length=500,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
-        help_text="Kept with your name in the assignment's history.")
+        help_text="Kept with your name in the assignment's history.",
+    )

@@ -23,5 +23,4 @@ def student_assignments(request) -> landing.Panel | None:
         return None
     # Where work is handed in, said once: a student's classes are nearly always in one LMS.
     lms_names = " or ".join(sorted({c.lms for c in classes if c.lms}))
-    return landing.Panel("lms/_landing_student.html", {"classes": classes, "lms_names": lms_names},
-                         order=20)
+    return landing.Panel("lms/_landing_student.html", {"classes": classes, "lms_names": lms_names}, order=20)

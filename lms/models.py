@@ -37,9 +37,7 @@ class SyncPolicy(models.TextChoices):
 
 
 class Assignment(models.Model):
-    section = models.ForeignKey(
-        "rostering.Section", on_delete=models.CASCADE, related_name="lms_assignments"
-    )
+    section = models.ForeignKey("rostering.Section", on_delete=models.CASCADE, related_name="lms_assignments")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -49,12 +47,10 @@ class Assignment(models.Model):
     # When students may start. Sent as start_date (Canvas has none: display_date there).
     start_at = models.DateTimeField("start date", null=True, blank=True)
     points_possible = models.FloatField(null=True, blank=True)
-    grading_type = models.CharField(max_length=16, choices=GradingType.choices,
-                                    default=GradingType.POINTS)
+    grading_type = models.CharField(max_length=16, choices=GradingType.choices, default=GradingType.POINTS)
     submission_types = models.JSONField(default=list, blank=True)
     max_attempts = models.PositiveIntegerField(default=1)
-    sync_policy = models.CharField(max_length=16, choices=SyncPolicy.choices,
-                                   default=SyncPolicy.ON_CREATE)
+    sync_policy = models.CharField(max_length=16, choices=SyncPolicy.choices, default=SyncPolicy.ON_CREATE)
     # Auto-graded results are approved (and so pushed) without a teacher looking at them.
     auto_approve_autograded = models.BooleanField(default=True)
     # Deleted in the product; the LMS copy is deleted through Clever (see CleverAssignment).
@@ -94,9 +90,7 @@ class Result(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["assignment", "student"], name="lms_result_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["assignment", "student"], name="lms_result_unique")]
 
     def __str__(self):
         return f"result {self.pk} of assignment {self.assignment_id}"
@@ -154,8 +148,9 @@ class CleverAssignment(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["clever_id"], condition=~Q(clever_id=""),
-                                    name="lms_clever_assignment_id_unique"),
+            models.UniqueConstraint(
+                fields=["clever_id"], condition=~Q(clever_id=""), name="lms_clever_assignment_id_unique"
+            ),
         ]
 
     def __str__(self):
@@ -172,8 +167,7 @@ class SubmissionSync(models.Model):
         NOT_IN_LMS = "not_in_lms", "Not in the LMS class"
         ERROR = "error", "Refused"
 
-    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE,
-                                   related_name="submission_syncs")
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="submission_syncs")
     student_clever_id = models.CharField(max_length=24)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     # The grade fields we last sent (and Clever accepted), e.g. {"grade_points": 8.0,
@@ -195,8 +189,9 @@ class SubmissionSync(models.Model):
     class Meta:
         ordering = ["assignment_id", "student_clever_id"]
         constraints = [
-            models.UniqueConstraint(fields=["assignment", "student_clever_id"],
-                                    name="lms_submission_sync_unique")
+            models.UniqueConstraint(
+                fields=["assignment", "student_clever_id"], name="lms_submission_sync_unique"
+            )
         ]
 
     def __str__(self):

@@ -37,8 +37,10 @@ def district_blocker(district: District) -> str:
         return "This district has no LMS connected through Clever, so nothing can be sent to an LMS."
     if district.lms_state != "success":
         state = district.lms_state or "not set"
-        return (f"The district's {lms_name(district.lms_type)} connection is not ready yet "
-                f"(Clever reports “{state}”). Grades can be sent once the district finishes it.")
+        return (
+            f"The district's {lms_name(district.lms_type)} connection is not ready yet "
+            f"(Clever reports “{state}”). Grades can be sent once the district finishes it."
+        )
     return ""
 
 
@@ -54,9 +56,11 @@ def section_blocker(section: Section) -> str:
     if section.archived_at is not None:
         return "This class is no longer shared by Clever."
     if section.synced_in_lms is False:
-        return (f"This class is not synced with the district's {lms_name(section.district.lms_type)} "
-                "yet (Clever says it is not matched in the LMS). Ask the district to finish LMS "
-                "matching in Clever.")
+        return (
+            f"This class is not synced with the district's {lms_name(section.district.lms_type)} "
+            "yet (Clever says it is not matched in the LMS). Ask the district to finish LMS "
+            "matching in Clever."
+        )
     return ""
 
 
@@ -64,8 +68,9 @@ def teacher_person(user, section: Section) -> Person | None:
     """The mirrored Person of ``user`` who teaches ``section``, or None."""
     if not user.is_authenticated:
         return None
-    people = Person.objects.filter(user=user, district_id=section.district_id, archived_at=None,
-                                   is_teacher=True)
+    people = Person.objects.filter(
+        user=user, district_id=section.district_id, archived_at=None, is_teacher=True
+    )
     teacher_ids = SectionMembership.objects.filter(
         section=section, role=SectionMembership.Role.TEACHER
     ).values_list("person_clever_id", flat=True)
@@ -81,22 +86,29 @@ def sections_taught_by(user) -> QuerySet[Section]:
 
 
 def section_assignments(section: Section) -> QuerySet[Assignment]:
-    return (Assignment.objects.filter(section=section, deleted_at=None)
-            .select_related("clever", "section__district").order_by("due_at", "id"))
+    return (
+        Assignment.objects.filter(section=section, deleted_at=None)
+        .select_related("clever", "section__district")
+        .order_by("due_at", "id")
+    )
 
 
 def section_students(section: Section) -> QuerySet[Person]:
     """Live students of the section in the mirror, by name."""
-    ids = SectionMembership.objects.filter(
-        section=section, role=SectionMembership.Role.STUDENT
-    ).values_list("person_clever_id", flat=True)
-    return Person.objects.filter(district_id=section.district_id, clever_id__in=ids,
-                                 archived_at=None).order_by("last_name", "first_name", "clever_id")
+    ids = SectionMembership.objects.filter(section=section, role=SectionMembership.Role.STUDENT).values_list(
+        "person_clever_id", flat=True
+    )
+    return Person.objects.filter(
+        district_id=section.district_id, clever_id__in=ids, archived_at=None
+    ).order_by("last_name", "first_name", "clever_id")
 
 
 def approved_results(assignment: Assignment) -> QuerySet[Result]:
-    return (Result.objects.filter(assignment=assignment, status=Result.Status.APPROVED)
-            .select_related("student").order_by("student__clever_id"))
+    return (
+        Result.objects.filter(assignment=assignment, status=Result.Status.APPROVED)
+        .select_related("student")
+        .order_by("student__clever_id")
+    )
 
 
 def _score(points: float | None, grade: str, possible: float | None = None) -> str:
@@ -155,19 +167,25 @@ class StudentRow:
             return "No grade yet"
         if self.result.status != Result.Status.APPROVED:
             return "Draft (not approved)"
-        if sync is None or (sync.status == SubmissionSync.Status.PUSHED and sync.pushed_at is not None
-                            and self.result.updated_at > sync.pushed_at):
+        if sync is None or (
+            sync.status == SubmissionSync.Status.PUSHED
+            and sync.pushed_at is not None
+            and self.result.updated_at > sync.pushed_at
+        ):
             return "Waiting to be sent"
         return capfirst(PUSH_WORDS[sync.status].format(lms=self.lms))
 
 
 def student_rows(assignment: Assignment) -> list[StudentRow]:
-    results = {r.student.clever_id: r for r in
-               Result.objects.filter(assignment=assignment).select_related("student")}
+    results = {
+        r.student.clever_id: r for r in Result.objects.filter(assignment=assignment).select_related("student")
+    }
     syncs = {s.student_clever_id: s for s in SubmissionSync.objects.filter(assignment=assignment)}
     lms = lms_name(assignment.section.district.lms_type)
-    return [StudentRow(student=p, result=results.get(p.clever_id), sync=syncs.get(p.clever_id), lms=lms)
-            for p in section_students(assignment.section)]
+    return [
+        StudentRow(student=p, result=results.get(p.clever_id), sync=syncs.get(p.clever_id), lms=lms)
+        for p in section_students(assignment.section)
+    ]
 
 
 def person_name(district_id: int, clever_id: str) -> str:
@@ -184,9 +202,11 @@ def student_row(assignment: Assignment, student_clever_id: str) -> StudentRow | 
     return StudentRow(
         student=student,
         result=Result.objects.filter(assignment=assignment, student=student).first(),
-        sync=SubmissionSync.objects.filter(assignment=assignment,
-                                           student_clever_id=student_clever_id).first(),
-        lms=lms_name(assignment.section.district.lms_type))
+        sync=SubmissionSync.objects.filter(
+            assignment=assignment, student_clever_id=student_clever_id
+        ).first(),
+        lms=lms_name(assignment.section.district.lms_type),
+    )
 
 
 def lms_status_text(assignment: Assignment) -> str:
@@ -229,8 +249,11 @@ def _count(n: int, one: str, many: str | None = None) -> str:
 def push_counts_text(assignment: Assignment, lms: str) -> str:
     """The grades' states in the LMS in words: "3 sent to Canvas, 1 changed in Canvas (kept)"."""
     counts = push_counts(assignment)
-    return ", ".join(f"{counts[status]} {words.format(lms=lms)}"
-                     for status, words in PUSH_WORDS.items() if counts.get(status))
+    return ", ".join(
+        f"{counts[status]} {words.format(lms=lms)}"
+        for status, words in PUSH_WORDS.items()
+        if counts.get(status)
+    )
 
 
 def grades_text(assignment: Assignment) -> str:
@@ -262,10 +285,13 @@ def push_outcome(assignment: Assignment, since: datetime, *, subject: str = "") 
         return "error", f"{title} was not sent to {lms}: {link.problem_message}"
     if pushed:
         grades = push_counts_text(assignment, lms)
-        return "success", f"{title} is in {lms}" + (f". Grades: {grades}." if grades else
-                                                     ", with no approved grades yet.")
-    return "info", (f"{title} is waiting to be sent to {lms}. It usually goes within a minute; "
-                    "this page shows when it is there.")
+        return "success", f"{title} is in {lms}" + (
+            f". Grades: {grades}." if grades else ", with no approved grades yet."
+        )
+    return "info", (
+        f"{title} is waiting to be sent to {lms}. It usually goes within a minute; "
+        "this page shows when it is there."
+    )
 
 
 def replacement_outcome(assignment: Assignment, student: Person, since: datetime) -> tuple[str, str]:
@@ -275,8 +301,10 @@ def replacement_outcome(assignment: Assignment, student: Person, since: datetime
     if sync.status == SubmissionSync.Status.PUSHED and sync.pushed_at and sync.pushed_at >= since:
         return "success", f"Our grade for {student} is in {lms} now, in place of the grade set there."
     level, text = push_outcome(assignment, since)
-    return ("info" if level == "success" else level,
-            f"Our grade for {student} replaces the grade set in {lms} when it is sent. {text}")
+    return (
+        "info" if level == "success" else level,
+        f"Our grade for {student} replaces the grade set in {lms} when it is sent. {text}",
+    )
 
 
 def pull_outcome(assignment: Assignment, report) -> tuple[str, str]:
@@ -288,9 +316,11 @@ def pull_outcome(assignment: Assignment, report) -> tuple[str, str]:
         return "error", f"We could not check {lms}: {report.message}"
     if not report.lms_edits_found:
         return "success", f"Checked {lms}: no grade was changed there since we last looked."
-    return "success", (f"Checked {lms}: {_count(report.lms_edits_found, 'grade was', 'grades were')} "
-                       f"changed there. Those are kept; each says so below, where you can send "
-                       "ours instead.")
+    return "success", (
+        f"Checked {lms}: {_count(report.lms_edits_found, 'grade was', 'grades were')} "
+        f"changed there. Those are kept; each says so below, where you can send "
+        "ours instead."
+    )
 
 
 # The columns of a grades CSV that may name a student, most reliable first (a line is read by
@@ -318,15 +348,19 @@ def students_matching(students: list[Person], column: str, value: str) -> list[P
     if column == "email":
         return [s for s in students if s.email and _folded(s.email) == _folded(value)]
     wanted = _folded(value)
-    return [s for s in students if wanted in (_folded(f"{s.first_name} {s.last_name}"),
-                                               _folded(f"{s.last_name}, {s.first_name}"))]
+    return [
+        s
+        for s in students
+        if wanted in (_folded(f"{s.first_name} {s.last_name}"), _folded(f"{s.last_name}, {s.first_name}"))
+    ]
 
 
 def grade_columns(assignment: Assignment) -> tuple[str, ...]:
     """The grade columns of the assignment's CSV: points, or a grade (pass/fail, a letter, with
     points optional for a letter)."""
-    return {GradingType.PASS_FAIL: ("grade",),
-            GradingType.LETTER_GRADE: ("grade", "points")}.get(assignment.grading_type, ("points",))
+    return {GradingType.PASS_FAIL: ("grade",), GradingType.LETTER_GRADE: ("grade", "points")}.get(
+        assignment.grading_type, ("points",)
+    )
 
 
 def grades_csv_columns(assignment: Assignment) -> tuple[str, ...]:
@@ -341,12 +375,19 @@ def grades_csv_rows(assignment: Assignment) -> list[dict[str, str]]:
     rows = []
     for student in section_students(assignment.section):
         result = results.get(student.pk)
-        row = {"student_number": student.student_number,
-               "name": f"{student.first_name} {student.last_name}".strip(),
-               "points": "", "grade": "", "comment": ""}
+        row = {
+            "student_number": student.student_number,
+            "name": f"{student.first_name} {student.last_name}".strip(),
+            "points": "",
+            "grade": "",
+            "comment": "",
+        }
         if result is not None:
-            row.update(points="" if result.points is None else f"{result.points:g}",
-                       grade=result.grade, comment=result.comment)
+            row.update(
+                points="" if result.points is None else f"{result.points:g}",
+                grade=result.grade,
+                comment=result.comment,
+            )
         rows.append({column: row[column] for column in columns})
     return rows
 
@@ -384,21 +425,42 @@ def student_classes(user) -> list[StudentClass]:
     mine = Q()
     for person in people:
         mine |= Q(district_id=person.district_id, person_clever_id=person.clever_id)
-    sections = list(Section.objects.filter(
-        archived_at=None, pk__in=SectionMembership.objects.filter(
-            mine, role=SectionMembership.Role.STUDENT).values("section_id"),
-    ).select_related("district").order_by("name", "pk"))
-    assignments = list(Assignment.objects.filter(section__in=sections, deleted_at=None)
-                       .select_related("section").order_by("due_at", "pk"))
-    results = {r.assignment_id: r for r in Result.objects.filter(
-        assignment__in=assignments, student__in=people, status=Result.Status.APPROVED)}
-    lms_edits = {s.assignment_id: s.lms_value or {} for s in SubmissionSync.objects.filter(
-        assignment__in=assignments, student_clever_id__in=[p.clever_id for p in people],
-        status=SubmissionSync.Status.LMS_EDITED)}
+    sections = list(
+        Section.objects.filter(
+            archived_at=None,
+            pk__in=SectionMembership.objects.filter(mine, role=SectionMembership.Role.STUDENT).values(
+                "section_id"
+            ),
+        )
+        .select_related("district")
+        .order_by("name", "pk")
+    )
+    assignments = list(
+        Assignment.objects.filter(section__in=sections, deleted_at=None)
+        .select_related("section")
+        .order_by("due_at", "pk")
+    )
+    results = {
+        r.assignment_id: r
+        for r in Result.objects.filter(
+            assignment__in=assignments, student__in=people, status=Result.Status.APPROVED
+        )
+    }
+    lms_edits = {
+        s.assignment_id: s.lms_value or {}
+        for s in SubmissionSync.objects.filter(
+            assignment__in=assignments,
+            student_clever_id__in=[p.clever_id for p in people],
+            status=SubmissionSync.Status.LMS_EDITED,
+        )
+    }
     # By name only: a teacher the mirror has no name for is left out, not shown by Clever ID.
-    teachers = {(p.district_id, p.clever_id): f"{p.first_name} {p.last_name}".strip()
-                for p in Person.objects.filter(clever_id__in=[
-                    s.primary_teacher_clever_id for s in sections if s.primary_teacher_clever_id])}
+    teachers = {
+        (p.district_id, p.clever_id): f"{p.first_name} {p.last_name}".strip()
+        for p in Person.objects.filter(
+            clever_id__in=[s.primary_teacher_clever_id for s in sections if s.primary_teacher_clever_id]
+        )
+    }
     by_section: dict[int, list[StudentAssignment]] = {s.pk: [] for s in sections}
     for assignment in assignments:
         result = results.get(assignment.pk)
@@ -412,18 +474,31 @@ def student_classes(user) -> list[StudentClass]:
         elif result is not None:
             grade = grade_words(assignment, result.points, result.grade)
         by_section[assignment.section_id].append(StudentAssignment(assignment=assignment, grade=grade))
-    return [StudentClass(section=s, teacher=teachers.get((s.district_id, s.primary_teacher_clever_id), ""),
-                         lms=LMS_NAMES.get(s.district.lms_type, ""), assignments=by_section[s.pk])
-            for s in sections]
+    return [
+        StudentClass(
+            section=s,
+            teacher=teachers.get((s.district_id, s.primary_teacher_clever_id), ""),
+            lms=LMS_NAMES.get(s.district.lms_type, ""),
+            assignments=by_section[s.pk],
+        )
+        for s in sections
+    ]
 
 
 def assignments_to_pull(district: District) -> QuerySet[Assignment]:
     """Linked, live assignments of the district whose grades may still change: due in the last
     ``LMS_PULL_WINDOW_DAYS`` days or later."""
     since = timezone.now() - timedelta(days=settings.LMS_PULL_WINDOW_DAYS)
-    return (Assignment.objects.filter(section__district=district, deleted_at=None,
-                                      clever__state=CleverAssignment.State.LINKED, due_at__gte=since)
-            .select_related("section", "clever").order_by("pk"))
+    return (
+        Assignment.objects.filter(
+            section__district=district,
+            deleted_at=None,
+            clever__state=CleverAssignment.State.LINKED,
+            due_at__gte=since,
+        )
+        .select_related("section", "clever")
+        .order_by("pk")
+    )
 
 
 def pushes_to_retry() -> list[int]:
@@ -432,19 +507,30 @@ def pushes_to_retry() -> list[int]:
     after the task's retries) and the section can be written to now."""
     cutoff = timezone.now() - STALE_PUSH_REQUEST
     lost = CleverAssignment.objects.filter(push_requested_at__lt=cutoff)
-    failed = CleverAssignment.objects.filter(problem__in=[Problem.BLOCKED, Problem.TEMPORARY],
-                                             push_requested_at=None)
+    failed = CleverAssignment.objects.filter(
+        problem__in=[Problem.BLOCKED, Problem.TEMPORARY], push_requested_at=None
+    )
     ids: list[int] = []
-    for link in (lost | failed).filter(assignment__deleted_at=None).select_related(
-            "assignment__section__district").order_by("assignment_id"):
+    for link in (
+        (lost | failed)
+        .filter(assignment__deleted_at=None)
+        .select_related("assignment__section__district")
+        .order_by("assignment_id")
+    ):
         if link.push_requested_at is not None or not section_blocker(link.assignment.section):
             ids.append(link.assignment_id)
     return ids
 
 
 def districts_to_pull() -> QuerySet[District]:
-    return District.objects.filter(
-        status=DistrictStatus.CONNECTED, lms_state="success",
-        pk__in=Assignment.objects.filter(clever__state=CleverAssignment.State.LINKED)
-        .values("section__district_id"),
-    ).exclude(lms_type="").order_by("pk")
+    return (
+        District.objects.filter(
+            status=DistrictStatus.CONNECTED,
+            lms_state="success",
+            pk__in=Assignment.objects.filter(clever__state=CleverAssignment.State.LINKED).values(
+                "section__district_id"
+            ),
+        )
+        .exclude(lms_type="")
+        .order_by("pk")
+    )

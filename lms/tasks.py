@@ -49,8 +49,7 @@ class RetryableLmsError(Exception):
 def _retry_or_report(task, reports: list[Report], what: str) -> list[dict]:
     retryable = [r for r in reports if r.retryable]
     if retryable and not task.request.is_eager:
-        raise RetryableLmsError(f"{what}: {len(retryable)} assignment(s) to retry: "
-                                f"{retryable[0].message}")
+        raise RetryableLmsError(f"{what}: {len(retryable)} assignment(s) to retry: {retryable[0].message}")
     return [r.as_dict() for r in reports]
 
 
@@ -81,8 +80,7 @@ def pull_district(self, district_id: int) -> list[dict]:
     district = District.objects.filter(pk=district_id).first()
     if district is None:
         return []
-    return _retry_or_report(self, pull.pull_district(district=district),
-                            f"pull of district {district_id}")
+    return _retry_or_report(self, pull.pull_district(district=district), f"pull of district {district_id}")
 
 
 @shared_task(acks_late=True, soft_time_limit=600, time_limit=900)
@@ -92,13 +90,13 @@ def nightly_pull() -> dict:
     counts."""
     district_ids = list(selectors.districts_to_pull().values_list("pk", flat=True))
     for index, district_id in enumerate(district_ids):
-        pull_district.apply_async_on_commit(kwargs={"district_id": district_id},
-                                            countdown=index * PULL_STAGGER_SECONDS)
+        pull_district.apply_async_on_commit(
+            kwargs={"district_id": district_id}, countdown=index * PULL_STAGGER_SECONDS
+        )
     stale = selectors.pushes_to_retry()
     for assignment_id in stale:
         push_assignment.delay_on_commit(assignment_id)
-    logger.info("lms nightly pull: %s district(s), %s push(es) enqueued again",
-                len(district_ids), len(stale))
+    logger.info("lms nightly pull: %s district(s), %s push(es) enqueued again", len(district_ids), len(stale))
     return {"districts": len(district_ids), "pushes": len(stale)}
 
 

@@ -30,8 +30,7 @@ from .services import grades, pull, reconcile, writes
 
 
 def _section_for_teacher(request, section_id: int) -> Section:
-    section = get_object_or_404(Section.objects.select_related("district"), pk=section_id,
-                                archived_at=None)
+    section = get_object_or_404(Section.objects.select_related("district"), pk=section_id, archived_at=None)
     if selectors.teacher_person(request.user, section) is None:
         raise Http404("No such section")
     return section
@@ -39,7 +38,8 @@ def _section_for_teacher(request, section_id: int) -> Section:
 
 def _assignment_for_teacher(request, assignment_id: int) -> Assignment:
     assignment = get_object_or_404(
-        Assignment.objects.select_related("section__district", "clever"), pk=assignment_id,
+        Assignment.objects.select_related("section__district", "clever"),
+        pk=assignment_id,
         deleted_at=None,
     )
     _section_for_teacher(request, assignment.section_id)
@@ -49,9 +49,13 @@ def _assignment_for_teacher(request, assignment_id: int) -> Assignment:
 @login_required
 @require_GET
 def sections_page(request):
-    return render(request, "lms/sections.html", {
-        "sections": selectors.sections_taught_by(request.user).order_by("name"),
-    })
+    return render(
+        request,
+        "lms/sections.html",
+        {
+            "sections": selectors.sections_taught_by(request.user).order_by("name"),
+        },
+    )
 
 
 @login_required
@@ -60,16 +64,24 @@ def section_page(request, section_id: int):
     section = _section_for_teacher(request, section_id)
     lms = selectors.lms_name(section.district.lms_type)
     rows = [
-        {"assignment": a, "status": selectors.lms_status_text(a),
-         "grades": selectors.grades_text(a), "pushed": selectors.push_counts_text(a, lms)}
+        {
+            "assignment": a,
+            "status": selectors.lms_status_text(a),
+            "grades": selectors.grades_text(a),
+            "pushed": selectors.push_counts_text(a, lms),
+        }
         for a in selectors.section_assignments(section)
     ]
-    return render(request, "lms/section.html", {
-        "section": section,
-        "rows": rows,
-        "blocker": selectors.section_blocker(section),
-        "lms_name": lms,
-    })
+    return render(
+        request,
+        "lms/section.html",
+        {
+            "section": section,
+            "rows": rows,
+            "blocker": selectors.section_blocker(section),
+            "lms_name": lms,
+        },
+    )
 
 
 MESSAGE_LEVELS = {"success": messages.SUCCESS, "info": messages.INFO, "error": messages.ERROR}
@@ -90,8 +102,9 @@ def new_assignment(request, section_id: int):
     if form.is_valid():
         since = timezone.now()
         try:
-            assignment = writes.create_assignment(section=section, created_by=request.user,
-                                                  **form.cleaned_data)
+            assignment = writes.create_assignment(
+                section=section, created_by=request.user, **form.cleaned_data
+            )
         except LmsInputError as exc:
             form.add_error(None, str(exc))
         else:
@@ -101,26 +114,37 @@ def new_assignment(request, section_id: int):
             else:
                 messages.success(request, created)
             return redirect("lms:assignment", assignment_id=assignment.pk)
-    return render(request, "lms/new_assignment.html", {
-        "section": section, "form": form,
-        "lms_name": selectors.lms_name(section.district.lms_type),
-    }, status=400 if form.is_bound else 200)
+    return render(
+        request,
+        "lms/new_assignment.html",
+        {
+            "section": section,
+            "form": form,
+            "lms_name": selectors.lms_name(section.district.lms_type),
+        },
+        status=400 if form.is_bound else 200,
+    )
 
 
-def _assignment_page(request, assignment: Assignment, *, grades_form=None, csv_form=None,
-                     status: int = 200):
+def _assignment_page(request, assignment: Assignment, *, grades_form=None, csv_form=None, status: int = 200):
     rows = selectors.student_rows(assignment)
-    return render(request, "lms/assignment.html", {
-        "assignment": assignment,
-        "section": assignment.section,
-        "status": selectors.lms_status_text(assignment),
-        "grades_form": grades_form or forms.ClassGradesForm(assignment=assignment, rows=rows),
-        "csv_form": csv_form or forms.GradesCsvForm(assignment=assignment),
-        "drafts": sum(1 for row in rows if row.result and row.result.status == Result.Status.DRAFT),
-        "points_possible": (f"{assignment.points_possible:g}"
-                            if assignment.points_possible is not None else ""),
-        "lms_name": selectors.lms_name(assignment.section.district.lms_type),
-    }, status=status)
+    return render(
+        request,
+        "lms/assignment.html",
+        {
+            "assignment": assignment,
+            "section": assignment.section,
+            "status": selectors.lms_status_text(assignment),
+            "grades_form": grades_form or forms.ClassGradesForm(assignment=assignment, rows=rows),
+            "csv_form": csv_form or forms.GradesCsvForm(assignment=assignment),
+            "drafts": sum(1 for row in rows if row.result and row.result.status == Result.Status.DRAFT),
+            "points_possible": (
+                f"{assignment.points_possible:g}" if assignment.points_possible is not None else ""
+            ),
+            "lms_name": selectors.lms_name(assignment.section.district.lms_type),
+        },
+        status=status,
+    )
 
 
 @login_required
@@ -129,8 +153,9 @@ def assignment_page(request, assignment_id: int):
     return _assignment_page(request, _assignment_for_teacher(request, assignment_id))
 
 
-def _report_saved(request, assignment: Assignment, saved: grades.GradesSaved, since, *,
-                  source: str = "") -> None:
+def _report_saved(
+    request, assignment: Assignment, saved: grades.GradesSaved, since, *, source: str = ""
+) -> None:
     if not saved.saved and not saved.approved:
         messages.info(request, f"Nothing changed{source}: every grade was already saved as it is.")
         return
@@ -142,8 +167,9 @@ def _report_saved(request, assignment: Assignment, saved: grades.GradesSaved, si
             messages.success(request, f"{approved} Click “Sync to LMS” to send them.")
     else:
         lms = selectors.lms_name(assignment.section.district.lms_type)
-        messages.success(request, f"{_grades(saved.saved)} saved as drafts{source}: approve them "
-                                  f"to send them to {lms}.")
+        messages.success(
+            request, f"{_grades(saved.saved)} saved as drafts{source}: approve them to send them to {lms}."
+        )
 
 
 def _grades(n: int) -> str:
@@ -154,13 +180,13 @@ def _grades(n: int) -> str:
 @require_POST
 def save_grades(request, assignment_id: int):
     assignment = _assignment_for_teacher(request, assignment_id)
-    form = forms.ClassGradesForm(request.POST, assignment=assignment,
-                                 rows=selectors.student_rows(assignment))
+    form = forms.ClassGradesForm(request.POST, assignment=assignment, rows=selectors.student_rows(assignment))
     if form.is_valid():
         since = timezone.now()
         try:
-            saved = grades.record_grades(assignment=assignment, grades=form.grades(),
-                                         approve=form.approve, actor=request.user)
+            saved = grades.record_grades(
+                assignment=assignment, grades=form.grades(), approve=form.approve, actor=request.user
+            )
         except GradesRefused as refused:
             form.add_problems(refused.problems)
         else:
@@ -178,8 +204,12 @@ def import_grades(request, assignment_id: int):
     if form.is_valid():
         since = timezone.now()
         try:
-            saved = grades.import_grades(assignment=assignment, lines=form.cleaned_data["file"],
-                                         approve=form.cleaned_data["approve"], actor=request.user)
+            saved = grades.import_grades(
+                assignment=assignment,
+                lines=form.cleaned_data["file"],
+                approve=form.cleaned_data["approve"],
+                actor=request.user,
+            )
         except GradesRefused as refused:
             form.add_error("file", [f"Line {line}: {problem}" for line, problem in refused.problems.items()])
         else:
@@ -199,8 +229,9 @@ def grades_csv(request, assignment_id: int):
     name = slugify(f"{assignment.section.name} {assignment.title}")[:80] or "grades"
     response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
     response.write("\ufeff")  # Excel reads UTF-8 only after a byte order mark
-    writer = csvsafe.DictWriter(response, fieldnames=selectors.grades_csv_columns(assignment),
-                                lineterminator="\r\n")
+    writer = csvsafe.DictWriter(
+        response, fieldnames=selectors.grades_csv_columns(assignment), lineterminator="\r\n"
+    )
     writer.writeheader()
     writer.writerows(selectors.grades_csv_rows(assignment))
     return response
@@ -250,22 +281,31 @@ def use_product_grade(request, assignment_id: int, student_clever_id: str):
         raise Http404("No such student in this class")
     back = redirect("lms:assignment", assignment_id=assignment.pk)
     if row.sync is None or row.sync.status != SubmissionSync.Status.LMS_EDITED or row.result is None:
-        messages.info(request, f"{row.student}'s grade was not changed in the LMS: nothing to "
-                               "replace.")
+        messages.info(request, f"{row.student}'s grade was not changed in the LMS: nothing to replace.")
         return back
     form = forms.ReplaceGradeForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         since = timezone.now()
         try:
-            reconcile.override_lms_edit(assignment=assignment, student_clever_id=student_clever_id,
-                                        actor=request.user, reason=form.cleaned_data["reason"])
+            reconcile.override_lms_edit(
+                assignment=assignment,
+                student_clever_id=student_clever_id,
+                actor=request.user,
+                reason=form.cleaned_data["reason"],
+            )
         except LmsInputError as exc:
             messages.error(request, str(exc))
         else:
             level, text = selectors.replacement_outcome(assignment, row.student, since)
             messages.add_message(request, MESSAGE_LEVELS[level], text)
         return back
-    return render(request, "lms/replace_grade.html", {
-        "assignment": assignment, "row": row, "form": form,
-        "lms_name": selectors.lms_name(assignment.section.district.lms_type),
-    })
+    return render(
+        request,
+        "lms/replace_grade.html",
+        {
+            "assignment": assignment,
+            "row": row,
+            "form": form,
+            "lms_name": selectors.lms_name(assignment.section.district.lms_type),
+        },
+    )

@@ -89,15 +89,21 @@ class PersonMatchAdmin(SupportAdminMixin, admin.ModelAdmin):
         if obj.user_id is None:
             return format_html(
                 '{}<br><span class="review-note">only in Clever · {}</span>',
-                review.clever_name(obj.person), obj.district.name,
+                review.clever_name(obj.person),
+                obj.district.name,
             )
         details = ", ".join(
-            part for part in (obj.user.get_role_display() if obj.user.role else "",
-                              f"grade {obj.user.grade}" if obj.user.grade else "") if part
+            part
+            for part in (
+                obj.user.get_role_display() if obj.user.role else "",
+                f"grade {obj.user.grade}" if obj.user.grade else "",
+            )
+            if part
         )
         return format_html(
             '{}<br><span class="review-note">{}</span>',
-            review.person_name(obj.user), " · ".join(part for part in (details, obj.district.name) if part),
+            review.person_name(obj.user),
+            " · ".join(part for part in (details, obj.district.name) if part),
         )
 
     @admin.display(description="Clever record")

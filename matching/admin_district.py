@@ -26,12 +26,19 @@ class MatchingDistrictAdmin(DistrictAdminExtension):
 
     def press(self, request, district, name, reason=""):
         summary = services.match_district(district=district)
-        return (f"{district}: matching done; {summary['review_queue']} in the review queue "
-                f"(people: {_in_words(summary['people'])}; schools: {_in_words(summary['schools'])}).")
+        return (
+            f"{district}: matching done; {summary['review_queue']} in the review queue "
+            f"(people: {_in_words(summary['people'])}; schools: {_in_words(summary['schools'])})."
+        )
 
     def annotate(self, queryset):
-        waiting = (PersonMatch.objects.filter(district=OuterRef("pk"), status=MatchStatus.PENDING)
-                   .order_by().values("district").annotate(n=Count("pk")).values("n"))
+        waiting = (
+            PersonMatch.objects.filter(district=OuterRef("pk"), status=MatchStatus.PENDING)
+            .order_by()
+            .values("district")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
         return queryset.annotate(review_waiting=Coalesce(Subquery(waiting), Value(0)))
 
     def next_action(self, district):
@@ -39,11 +46,17 @@ class MatchingDistrictAdmin(DistrictAdminExtension):
         return f"Decide {waiting} in the review queue" if waiting else ""
 
     def panels(self, request, district):
-        return [Panel("admin/matching/district_onboarding_panel.html", {
-            "onboarding": selectors.onboarding_checklist(district),
-            "review_url": reverse("admin:matching_personmatch_changelist")
-            + f"?district__id__exact={district.pk}&status__exact=pending",
-        }, position=10)]
+        return [
+            Panel(
+                "admin/matching/district_onboarding_panel.html",
+                {
+                    "onboarding": selectors.onboarding_checklist(district),
+                    "review_url": reverse("admin:matching_personmatch_changelist")
+                    + f"?district__id__exact={district.pk}&status__exact=pending",
+                },
+                position=10,
+            )
+        ]
 
 
 extend_district_admin(MatchingDistrictAdmin())

@@ -44,8 +44,9 @@ NEEDS_A_REASON = ("reject", "unlink", "relink")
 
 
 class LinkDecisionForm(forms.Form):
-    decision = forms.ChoiceField(choices=[("approve", "approve"), ("reject", "reject"),
-                                          ("unlink", "unlink"), ("relink", "relink")])
+    decision = forms.ChoiceField(
+        choices=[("approve", "approve"), ("reject", "reject"), ("unlink", "unlink"), ("relink", "relink")]
+    )
     reason = forms.CharField(required=False, max_length=500)
 
     def clean(self):
@@ -69,13 +70,18 @@ class WaitingForFilter(admin.SimpleListFilter):
     parameter_name = "waiting_for"
 
     def lookups(self, request, model_admin):
-        return [("support", "support"), ("organization_admin", "the organization's admin"),
-                ("district_admin", "the district's Clever admin (verification link)")]
+        return [
+            ("support", "support"),
+            ("organization_admin", "the organization's admin"),
+            ("district_admin", "the district's Clever admin (verification link)"),
+        ]
 
     def queryset(self, request, queryset):
-        waiting = {"support": linking_selectors.Waiting.SUPPORT,
-                   "organization_admin": linking_selectors.Waiting.ORGANIZATION_ADMIN,
-                   "district_admin": linking_selectors.Waiting.DISTRICT_ADMIN}.get(self.value())
+        waiting = {
+            "support": linking_selectors.Waiting.SUPPORT,
+            "organization_admin": linking_selectors.Waiting.ORGANIZATION_ADMIN,
+            "district_admin": linking_selectors.Waiting.DISTRICT_ADMIN,
+        }.get(self.value())
         return linking_selectors.pending_waiting_for(queryset, waiting) if waiting else queryset
 
 
@@ -169,7 +175,8 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
         district, organization = link_request.district, link_request.organization
         candidate = linking_selectors.candidate_for(district, organization)
         others = [
-            c for c in linking_selectors.candidates_of(district, limit=6)
+            c
+            for c in linking_selectors.candidates_of(district, limit=6)
             if c.organization_id != organization.pk
         ][:5]
         context = {
@@ -189,11 +196,16 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
             "chips_then": chips_html((link_request.evidence or {}).get("chips")),
             "reasons": (link_request.evidence or {}).get("reasons", []),
             "others": [(other, chips_html(other.evidence)) for other in others],
-            "waits_for_organization": (link_request.status == DistrictLinkRequest.Status.PENDING
-                                       and linking_selectors.waiting_for(link_request)
-                                       == linking_selectors.Waiting.ORGANIZATION_ADMIN),
-            "district_ask": (linking_selectors.district_admin_ask(link_request)
-                             if link_request.district_admin_clever_id else None),
+            "waits_for_organization": (
+                link_request.status == DistrictLinkRequest.Status.PENDING
+                and linking_selectors.waiting_for(link_request)
+                == linking_selectors.Waiting.ORGANIZATION_ADMIN
+            ),
+            "district_ask": (
+                linking_selectors.district_admin_ask(link_request)
+                if link_request.district_admin_clever_id
+                else None
+            ),
             "decide_url": reverse("admin:matching_districtlinkrequest_decide", args=[link_request.pk]),
             "organization_url": reverse("admin:accounts_organization_change", args=[organization.pk]),
         }
@@ -213,12 +225,14 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
         district = link_request.district
         try:
             if decision == "approve":
-                linking_services.approve_link_request(link_request=link_request, actor=request.user,
-                                             reason=reason)
+                linking_services.approve_link_request(
+                    link_request=link_request, actor=request.user, reason=reason
+                )
                 text = f"{district} linked to {link_request.organization}."
             elif decision == "reject":
-                linking_services.reject_link_request(link_request=link_request, actor=request.user,
-                                                     note=reason)
+                linking_services.reject_link_request(
+                    link_request=link_request, actor=request.user, note=reason
+                )
                 text = "Request rejected."
             elif decision == "unlink":
                 linking_services.staff_unlink_district(
@@ -262,8 +276,10 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
             if linking_selectors.waiting_for(link_request) == linking_selectors.Waiting.ORGANIZATION_ADMIN:
                 # A district admin's ask: its organization answers, or support approves it one
                 # at a time, with a reason.
-                refused.append(f"{link_request.district}: waits for the organization's admin; open "
-                               "it to approve it with a reason.")
+                refused.append(
+                    f"{link_request.district}: waits for the organization's admin; open "
+                    "it to approve it with a reason."
+                )
                 continue
             try:
                 linking_services.approve_link_request(link_request=link_request, actor=request.user)
@@ -278,8 +294,9 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
     def reject_selected(self, request, queryset):
         done = 0
         for link_request in queryset.filter(status=DistrictLinkRequest.Status.PENDING):
-            linking_services.reject_link_request(link_request=link_request, actor=request.user,
-                                                 note="bulk rejection")
+            linking_services.reject_link_request(
+                link_request=link_request, actor=request.user, note="bulk rejection"
+            )
             done += 1
         self.message_user(request, f"{done} rejected.", messages.SUCCESS)
 
@@ -345,17 +362,32 @@ class OrganizationAdmin(AccountsOrganizationAdmin):
                 raise Http404("No such district")
             form = ReasonForm(request.POST if "confirmed" in request.POST else None)
             if not form.is_valid():
-                return TemplateResponse(request, "admin/districts/district/confirm.html", {
-                    **self.admin_site.each_context(request), "opts": self.opts, "original": organization,
-                    "title": f"Link {district} to {organization}?", "confirm_label": "Link",
-                    "question": (f"{district}'s people will get accounts in {organization} at its "
-                                 "next sync, and its people who sign in will see that "
-                                 "organization's product. Check the evidence first."),
-                    "form": form, "hidden": {"district": district.clever_id},
-                    "change_url": request.get_full_path()})
+                return TemplateResponse(
+                    request,
+                    "admin/districts/district/confirm.html",
+                    {
+                        **self.admin_site.each_context(request),
+                        "opts": self.opts,
+                        "original": organization,
+                        "title": f"Link {district} to {organization}?",
+                        "confirm_label": "Link",
+                        "question": (
+                            f"{district}'s people will get accounts in {organization} at its "
+                            "next sync, and its people who sign in will see that "
+                            "organization's product. Check the evidence first."
+                        ),
+                        "form": form,
+                        "hidden": {"district": district.clever_id},
+                        "change_url": request.get_full_path(),
+                    },
+                )
             try:
-                linking_services.staff_link_district(district=district, organization=organization,
-                                            actor=request.user, reason=form.cleaned_data["reason"])
+                linking_services.staff_link_district(
+                    district=district,
+                    organization=organization,
+                    actor=request.user,
+                    reason=form.cleaned_data["reason"],
+                )
             except linking_services.LinkingError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
                 return HttpResponseRedirect(request.get_full_path())
@@ -375,7 +407,7 @@ class OrganizationAdmin(AccountsOrganizationAdmin):
         return TemplateResponse(request, self.choose_template, context)
 
     def unlink_district_view(self, request, object_id):
-        """"Unlink" asks first: what it does, and a reason (recorded); then unlinks."""
+        """ "Unlink" asks first: what it does, and a reason (recorded); then unlinks."""
         organization = self._organization(request, object_id)
         data = request.POST if request.method == "POST" else request.GET
         district = District.objects.filter(
@@ -386,15 +418,28 @@ class OrganizationAdmin(AccountsOrganizationAdmin):
         change_url = reverse("admin:accounts_organization_change", args=[organization.pk])
         form = ReasonForm(request.POST if request.method == "POST" else None)
         if not form.is_valid():
-            return TemplateResponse(request, "admin/districts/district/confirm.html", {
-                **self.admin_site.each_context(request), "opts": self.opts, "original": organization,
-                "title": f"Unlink {district} from {organization}?", "confirm_label": "Unlink",
-                "question": (f"{district} will no longer be linked to {organization}: its people's "
-                             "accounts keep their organization until the district is linked again, "
-                             "and no automatic evidence links it back."),
-                "form": form, "hidden": {"district": district.clever_id}, "change_url": change_url})
-        linking_services.staff_unlink_district(district=district, actor=request.user,
-                                      reason=form.cleaned_data["reason"])
+            return TemplateResponse(
+                request,
+                "admin/districts/district/confirm.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "opts": self.opts,
+                    "original": organization,
+                    "title": f"Unlink {district} from {organization}?",
+                    "confirm_label": "Unlink",
+                    "question": (
+                        f"{district} will no longer be linked to {organization}: its people's "
+                        "accounts keep their organization until the district is linked again, "
+                        "and no automatic evidence links it back."
+                    ),
+                    "form": form,
+                    "hidden": {"district": district.clever_id},
+                    "change_url": change_url,
+                },
+            )
+        linking_services.staff_unlink_district(
+            district=district, actor=request.user, reason=form.cleaned_data["reason"]
+        )
         self.message_user(request, f"{district} unlinked from {organization}.", messages.SUCCESS)
         return HttpResponseRedirect(change_url)
 

@@ -69,7 +69,7 @@ def field_label(field: str, role: str = "") -> str:
 
 
 def join_words(words: list[str]) -> str:
-    """"a", "a and b", "a, b and c"."""
+    """ "a", "a and b", "a, b and c"."""
     if len(words) <= 1:
         return "".join(words)
     return f"{', '.join(words[:-1])} and {words[-1]}"
@@ -81,7 +81,7 @@ def _sentence(text: str) -> str:
 
 
 def _values(field: str, product: Mapping[str, str], clever: Mapping[str, str]) -> str:
-    """": Jes / Jessica" (product, then Clever) when both may be shown and both have one."""
+    """ ": Jes / Jessica" (product, then Clever) when both may be shown and both have one."""
     if field not in product or field not in clever:
         return ""
     first, second = str(product[field] or "").strip(), str(clever[field] or "").strip()
@@ -122,8 +122,10 @@ def explain(
     contributions = [c for c in contributions if c.get("field")]
     levels = {c["field"]: str(c.get("level", "")) for c in contributions}
     return [
-        *(VETO_SENTENCES.get(veto, f"Never linked automatically: {veto.replace('_', ' ')}.")
-          for veto in vetoes),
+        *(
+            VETO_SENTENCES.get(veto, f"Never linked automatically: {veto.replace('_', ' ')}.")
+            for veto in vetoes
+        ),
         *_same(contributions, levels, role),
         *_close(contributions, levels, product, clever, role),
         *_different(contributions, levels, product, clever, role),
@@ -133,15 +135,22 @@ def explain(
 
 def _same(contributions: list[Mapping], levels: dict[str, str], role: str) -> list[str]:
     """One sentence for every field that agrees, strongest first."""
-    agreeing = sorted((c for c in contributions if levels[c["field"]] in _AGREEING),
-                      key=lambda c: -float(c.get("weight") or 0))
+    agreeing = sorted(
+        (c for c in contributions if levels[c["field"]] in _AGREEING),
+        key=lambda c: -float(c.get("weight") or 0),
+    )
     if not agreeing:
         return []
     return [_sentence("same " + join_words([field_label(c["field"], role) for c in agreeing]))]
 
 
-def _close(contributions: list[Mapping], levels: dict[str, str], product: Mapping[str, str],
-           clever: Mapping[str, str], role: str) -> list[str]:
+def _close(
+    contributions: list[Mapping],
+    levels: dict[str, str],
+    product: Mapping[str, str],
+    clever: Mapping[str, str],
+    role: str,
+) -> list[str]:
     """A sentence per field that is neither the same nor different (swapped names said once)."""
     sentences = []
     swapped = levels.get("first_name") == levels.get("last_name") == "names_swapped"
@@ -165,8 +174,13 @@ def _close(contributions: list[Mapping], levels: dict[str, str], product: Mappin
     return sentences
 
 
-def _different(contributions: list[Mapping], levels: dict[str, str], product: Mapping[str, str],
-               clever: Mapping[str, str], role: str) -> list[str]:
+def _different(
+    contributions: list[Mapping],
+    levels: dict[str, str],
+    product: Mapping[str, str],
+    clever: Mapping[str, str],
+    role: str,
+) -> list[str]:
     """A sentence per field that differs, and per level this module has no words for."""
     sentences = []
     for contribution in contributions:
@@ -182,8 +196,13 @@ def _different(contributions: list[Mapping], levels: dict[str, str], product: Ma
     return sentences
 
 
-def _not_compared(contributions: list[Mapping], levels: dict[str, str], product: Mapping[str, str],
-                  clever: Mapping[str, str], role: str) -> list[str]:
+def _not_compared(
+    contributions: list[Mapping],
+    levels: dict[str, str],
+    product: Mapping[str, str],
+    clever: Mapping[str, str],
+    role: str,
+) -> list[str]:
     """What the engine could not compare, a sentence per reason (see ``_uncompared``)."""
     only_product, only_clever, unknown, both = _uncompared(contributions, levels, product, clever, role)
     sentences = []
@@ -194,15 +213,21 @@ def _not_compared(contributions: list[Mapping], levels: dict[str, str], product:
     if unknown:
         sentences.append(f"Not compared, missing on one side: {join_words(unknown)}.")
     if both == ["school"]:
-        sentences.append("Schools not compared: the product account's school is not matched to a "
-                         "Clever school yet.")
+        sentences.append(
+            "Schools not compared: the product account's school is not matched to a Clever school yet."
+        )
     elif both:
         sentences.append(f"Not compared: {join_words(both)}.")
     return sentences
 
 
-def _uncompared(contributions: list[Mapping], levels: dict[str, str], product: Mapping[str, str],
-                clever: Mapping[str, str], role: str) -> tuple[list[str], list[str], list[str], list[str]]:
+def _uncompared(
+    contributions: list[Mapping],
+    levels: dict[str, str],
+    product: Mapping[str, str],
+    clever: Mapping[str, str],
+    role: str,
+) -> tuple[list[str], list[str], list[str], list[str]]:
     """The labels of the fields the engine could not compare, by why: only the product account
     has it, only Clever has it, the reader may not see it, or both have it (not comparable yet)."""
     only_product, only_clever, unknown, both = [], [], [], []

@@ -16,10 +16,15 @@ class DistrictActionForm(forms.Form):
     ASK_SUPPORT = "ask_support"
 
     action = forms.ChoiceField(
-        choices=[(VERIFY, "Verify with Clever"), (SEND_LINK, "Get a verification link"),
-                 (ASK_SUPPORT, "Ask support to link it")],
-        error_messages={"invalid_choice": "Choose one of the buttons below.",
-                        "required": "Choose one of the buttons below."},
+        choices=[
+            (VERIFY, "Verify with Clever"),
+            (SEND_LINK, "Get a verification link"),
+            (ASK_SUPPORT, "Ask support to link it"),
+        ],
+        error_messages={
+            "invalid_choice": "Choose one of the buttons below.",
+            "required": "Choose one of the buttons below.",
+        },
     )
 
 
@@ -44,18 +49,23 @@ class DistrictAdminForm(forms.Form):
 
     action = forms.ChoiceField(
         choices=[(ASK, "Ask to link"), (WITHDRAW, "Take the request back")],
-        error_messages={"invalid_choice": "Choose one of the buttons below.",
-                        "required": "Choose one of the buttons below."},
+        error_messages={
+            "invalid_choice": "Choose one of the buttons below.",
+            "required": "Choose one of the buttons below.",
+        },
     )
     organization = forms.TypedChoiceField(
-        coerce=int, required=False, choices=(),
+        coerce=int,
+        required=False,
+        choices=(),
         error_messages={"invalid_choice": "Choose one of the organizations listed."},
     )
 
     def __init__(self, *args, offers=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["organization"].choices = [(offer.organization.pk, offer.organization.name)
-                                               for offer in offers]
+        self.fields["organization"].choices = [
+            (offer.organization.pk, offer.organization.name) for offer in offers
+        ]
 
     def clean(self):
         cleaned = super().clean()

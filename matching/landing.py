@@ -16,8 +16,7 @@ def district_linking(request) -> landing.Panel | None:
         return None
     return landing.Panel(
         "matching/_landing_linking.html",
-        {"organization": organization,
-         "to_answer": linking_selectors.requests_to_answer(organization)},
+        {"organization": organization, "to_answer": linking_selectors.requests_to_answer(organization)},
         order=10,
     )
 
@@ -31,7 +30,9 @@ def district_admin_linking(request) -> landing.Panel | None:
     requests = linking_selectors.district_admin_requests(district, limit=1)
     return landing.Panel(
         "matching/_landing_district_admin.html",
-        {"district": district,
-         "pending": next((item for item in requests if item.status == item.Status.PENDING), None)},
+        {
+            "district": district,
+            "pending": next((item for item in requests if item.status == item.Status.PENDING), None),
+        },
         order=10,
     )

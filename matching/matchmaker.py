@@ -152,8 +152,9 @@ def _result_row(values: list[str], *, line: int, width: int, index: dict[str, in
     raw_result = values[index["matchmaker_results"]].strip()
     result = _RESULTS_BY_KEY.get(" ".join(raw_result.lower().split()))
     if result is None:
-        return (f"line {line}: unknown matchmaker_results {raw_result!r} "
-                f"(expected one of: {'; '.join(RESULTS)})")
+        return (
+            f"line {line}: unknown matchmaker_results {raw_result!r} (expected one of: {'; '.join(RESULTS)})"
+        )
     row = ResultRow(
         line=line,
         result=result,

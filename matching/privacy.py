@@ -20,8 +20,10 @@ def erase_matches(event: RosterPurging) -> dict:
         "person_matches": PersonMatch.objects.filter(district_id=district).delete()[0],
         "school_matches": SchoolMatch.objects.filter(district_id=district).delete()[0],
         "district_candidates": DistrictCandidate.objects.filter(district_id=district).delete()[0],
-        "match_audits_redacted": redact_json_column(MatchAudit.objects.filter(district_id=district),
-                                                    "evidence"),
-        "link_requests_redacted": (redact_json_column(requests, "evidence")
-                                   + requests.exclude(note="").update(note="")),
+        "match_audits_redacted": redact_json_column(
+            MatchAudit.objects.filter(district_id=district), "evidence"
+        ),
+        "link_requests_redacted": (
+            redact_json_column(requests, "evidence") + requests.exclude(note="").update(note="")
+        ),
     }

@@ -28,7 +28,16 @@ User = get_user_model()
 
 # The compared fields, in the engine's names, as the review grid lists them.
 GRID_FIELDS = (
-    "first_name", "last_name", "email", "dob", "grade", "sis_id", "number", "state_id", "staff_id", "school",
+    "first_name",
+    "last_name",
+    "email",
+    "dob",
+    "grade",
+    "sis_id",
+    "number",
+    "state_id",
+    "staff_id",
+    "school",
 )
 ZONE_WORDS = {
     Zone.AUTO: "The matcher was sure, but this account needs a person's decision.",
@@ -69,7 +78,7 @@ def staff_name(user) -> str:
 
 
 def item_title(match: PersonMatch) -> str:
-    """"Jes Russell · Jessica Russell in Clever": the product side, then the Clever side."""
+    """ "Jes Russell · Jessica Russell in Clever": the product side, then the Clever side."""
     product, clever = person_name(match.user), clever_name(match.person)
     if product and clever:
         return f"{product} · {clever} in Clever"
@@ -104,9 +113,15 @@ def product_values(user) -> dict[str, str]:
         return {}
     number = user.student_number if user.role == User.Role.STUDENT else user.teacher_number
     return {
-        "first_name": user.first_name, "last_name": user.last_name, "email": user.email,
-        "grade": user.grade, "sis_id": user.sis_id, "number": number, "state_id": user.state_id,
-        "staff_id": user.staff_id, "school": user.school.name if user.school_id else "",
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "grade": user.grade,
+        "sis_id": user.sis_id,
+        "number": number,
+        "state_id": user.state_id,
+        "staff_id": user.staff_id,
+        "school": user.school.name if user.school_id else "",
         # The product keeps no earlier Clever ID: nothing to say about it.
         "legacy_id": "",
     }
@@ -125,9 +140,16 @@ def clever_values(person: Person | None, school_names: dict[str, str]) -> dict[s
         ids = ("", "", "")
     schools = [school_names.get(cid, "") for cid in person.school_clever_ids or ()]
     return {
-        "first_name": person.first_name, "last_name": person.last_name, "email": person.email,
-        "grade": person.grade, "sis_id": ids[0], "number": ids[1], "state_id": ids[2],
-        "staff_id": person.staff_id, "school": ", ".join(name for name in schools if name), "legacy_id": "",
+        "first_name": person.first_name,
+        "last_name": person.last_name,
+        "email": person.email,
+        "grade": person.grade,
+        "sis_id": ids[0],
+        "number": ids[1],
+        "state_id": ids[2],
+        "staff_id": person.staff_id,
+        "school": ", ".join(name for name in schools if name),
+        "legacy_id": "",
     }
 
 
@@ -190,7 +212,10 @@ class DuplicateSearchForm(forms.Form):
     """The search that fills the "duplicate of" list (a GET on the review page)."""
 
     find = forms.CharField(
-        required=False, max_length=100, strip=True, label="Find an account",
+        required=False,
+        max_length=100,
+        strip=True,
+        label="Find an account",
         widget=forms.TextInput(attrs={"placeholder": "name or email", "size": 18}),
     )
 
@@ -273,8 +298,15 @@ def _candidate_people(match: PersonMatch) -> tuple[dict[str, Person], dict[str, 
     return people, school_names
 
 
-def _candidate(match: PersonMatch, index: int, candidate: dict, person: Person | None,
-               school_names: dict[str, str], product: dict[str, str], dates) -> dict:
+def _candidate(
+    match: PersonMatch,
+    index: int,
+    candidate: dict,
+    person: Person | None,
+    school_names: dict[str, str],
+    product: dict[str, str],
+    dates,
+) -> dict:
     """One Clever candidate as the page shows it: its values, in words and in bars."""
     role = match.user.role if match.user else ""
     clever = clever_values(person, school_names)
@@ -290,11 +322,20 @@ def _candidate(match: PersonMatch, index: int, candidate: dict, person: Person |
         "name": clever_name(person) or "a Clever person no longer in the roster",
         "values": clever,
         "likelihood": likelihood(candidate.get("probability", 0.0)),
-        "explanation": explain(contributions, product if match.user else {}, clever,
-                               role=role, vetoes=candidate.get("vetoes", ())),
+        "explanation": explain(
+            contributions,
+            product if match.user else {},
+            clever,
+            role=role,
+            vetoes=candidate.get("vetoes", ()),
+        ),
         "bars": [
-            {**c, "label": field_label(c["field"], role), "width": min(100, abs(c["weight"]) * 5),
-             "positive": c["weight"] >= 0}
+            {
+                **c,
+                "label": field_label(c["field"], role),
+                "width": min(100, abs(c["weight"]) * 5),
+                "positive": c["weight"] >= 0,
+            }
             for c in contributions
         ],
     }

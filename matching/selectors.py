@@ -271,14 +271,17 @@ def onboarding_checklist(district: District) -> list[dict]:
             f"{people_pending} person(s) wait in the review queue." if people_pending else "Run matching.",
         ),
     ]
-    steps.append((
-        "live",
-        "Live",
-        # Live is the sum of the steps before, and a connected district that syncs.
-        all(done for _key, _label, done, _blocker in steps)
-        and district.status == DistrictStatus.CONNECTED and district.sync_enabled,
-        "Syncs are off or the district is not connected.",
-    ))
+    steps.append(
+        (
+            "live",
+            "Live",
+            # Live is the sum of the steps before, and a connected district that syncs.
+            all(done for _key, _label, done, _blocker in steps)
+            and district.status == DistrictStatus.CONNECTED
+            and district.sync_enabled,
+            "Syncs are off or the district is not connected.",
+        )
+    )
     # Each step shows what is true (a first sync done before the link shows done); only the
     # first step not done says what blocks the way.
     checklist, blocked = [], False
@@ -389,13 +392,16 @@ def duplicate_choices(match: PersonMatch, *, search: str = "", limit: int = DUPL
         .exclude(user__isnull=True)
         .values_list("user_id", flat=True)
     ) | set(
-        Person.objects.filter(district=match.district, clever_id__in=clever_ids, user__isnull=False)
-        .values_list("user_id", flat=True)
+        Person.objects.filter(
+            district=match.district, clever_id__in=clever_ids, user__isnull=False
+        ).values_list("user_id", flat=True)
     )
     if match.duplicate_of_id:
         related.add(match.duplicate_of_id)
-    first = sorted(targets.filter(pk__in=related)[:limit],
-                   key=lambda u: (u.pk != match.duplicate_of_id, u.last_name, u.first_name, u.pk))
+    first = sorted(
+        targets.filter(pk__in=related)[:limit],
+        key=lambda u: (u.pk != match.duplicate_of_id, u.last_name, u.first_name, u.pk),
+    )
     last_name = match.user.last_name.strip()
     if not last_name or len(first) >= limit:
         return first[:limit]

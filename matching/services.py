@@ -123,8 +123,12 @@ def link_person(*, person: Person, user, source: str, actor=None, evidence: dict
         raise MatchError(f"That account already signs in as Clever user {foreign.uid}.")
     try:
         previous = sso_services.move_clever_identity(
-            person=person, user=user, by_a_person=source == MatchSource.STAFF, actor=actor,
-            actor_label=f"matching: {source}", evidence={"probability": (evidence or {}).get("probability")},
+            person=person,
+            user=user,
+            by_a_person=source == MatchSource.STAFF,
+            actor=actor,
+            actor_label=f"matching: {source}",
+            evidence={"probability": (evidence or {}).get("probability")},
         )
     except sso_services.LinkRefused as refusal:
         raise MatchError(str(refusal)) from refusal
@@ -132,12 +136,21 @@ def link_person(*, person: Person, user, source: str, actor=None, evidence: dict
     if left and not sso_policy.made_for(previous, person.clever_id):
         # The person leaves another product account: its decision naming them is open again.
         PersonMatch.objects.filter(
-            district=person.district, user=previous, person=person,
+            district=person.district,
+            user=previous,
+            person=person,
             status__in=(MatchStatus.ACCEPTED, MatchStatus.AUTO_LINKED),
         ).update(status=MatchStatus.PENDING, decided_by=None, decided_at=None, compared_digest="")
-        _audit(district=person.district, kind=MatchAudit.Kind.PERSON, action=MatchAudit.Action.UNLINKED,
-               product_id=previous.pk, clever_id=person.clever_id, source=source, actor=actor,
-               evidence={"reason": f"linked to account {user.pk} instead"})
+        _audit(
+            district=person.district,
+            kind=MatchAudit.Kind.PERSON,
+            action=MatchAudit.Action.UNLINKED,
+            product_id=previous.pk,
+            clever_id=person.clever_id,
+            source=source,
+            actor=actor,
+            evidence={"reason": f"linked to account {user.pk} instead"},
+        )
     _audit(
         district=person.district,
         kind=MatchAudit.Kind.PERSON,
@@ -155,8 +168,11 @@ def unlink_person(*, person: Person, source: str, actor=None, reason: str = "") 
     """Undo a link: the person gets back the account the sync had made for them (reactivated),
     or none (the next sync makes one); their Clever login follows."""
     previous = sso_services.return_clever_identity(
-        person=person, by_a_person=source == MatchSource.STAFF, actor=actor,
-        actor_label=f"matching: {source}", reason=reason,
+        person=person,
+        by_a_person=source == MatchSource.STAFF,
+        actor=actor,
+        actor_label=f"matching: {source}",
+        reason=reason,
     )
     if previous is None:
         return
@@ -282,8 +298,9 @@ def _held_decisions(district: District, product_records: dict, clever_records: d
     return held_users, held_people
 
 
-def _engine_status(decision, *, user, person: Person | None, previous: PersonMatch | None,
-                   protected: bool) -> str:
+def _engine_status(
+    decision, *, user, person: Person | None, previous: PersonMatch | None, protected: bool
+) -> str:
     """The match's status from the engine's decision. Never move an existing link, nor link a
     protected account (a password or permissions), without a person's decision."""
     status = {Decision.AUTO: MatchStatus.AUTO_LINKED, Decision.NO_MATCH: MatchStatus.NO_MATCH}.get(
@@ -335,8 +352,9 @@ def match_district_people(*, district: District) -> dict:
         user = users[int(result.product_key)]
         person = people.get(result.clever_key) if result.clever_key else None
         previous = existing.get(user.pk)
-        status = _engine_status(result.decision, user=user, person=person, previous=previous,
-                                protected=user.pk in protected)
+        status = _engine_status(
+            result.decision, user=user, person=person, previous=previous, protected=user.pk in protected
+        )
         best = result.candidates[0] if result.candidates else None
         fields = {
             "status": status,
@@ -390,8 +408,11 @@ def match_district(*, district: District) -> dict:
 
 def _locked(match: PersonMatch) -> PersonMatch:
     """The match, re-read and locked (its row only: the user and person joins may be empty)."""
-    return (PersonMatch.objects.select_for_update(of=("self",))
-            .select_related("user", "person", "district").get(pk=match.pk))
+    return (
+        PersonMatch.objects.select_for_update(of=("self",))
+        .select_related("user", "person", "district")
+        .get(pk=match.pk)
+    )
 
 
 # --- review decisions ------------------------------------------------------------------------------
@@ -427,8 +448,10 @@ def _not_on_roster(district: District, clever_id: str | None) -> str:
         return "That person is not on the district's roster in Clever: there is nobody to link."
     left = timezone.localtime(gone.archived_at).strftime("%-d %b %Y")
     name = f"{gone.first_name} {gone.last_name}".strip() or "This person"
-    return (f"{name} left the district's roster in Clever on {left}: there is nobody to link. "
-            "Choose “None of these”, or another candidate.")
+    return (
+        f"{name} left the district's roster in Clever on {left}: there is nobody to link. "
+        "Choose “None of these”, or another candidate."
+    )
 
 
 @transaction.atomic
@@ -583,8 +606,12 @@ def import_matchmaker_results(*, district: District, data: bytes, actor=None) ->
                 PersonMatch.objects.update_or_create(
                     district=district,
                     user=users[row.app_id],
-                    defaults={"status": MatchStatus.PENDING, "zone": Zone.AUTO,
-                              "source": MatchSource.MATCHMAKER, "person": people[row.clever_id]},
+                    defaults={
+                        "status": MatchStatus.PENDING,
+                        "zone": Zone.AUTO,
+                        "source": MatchSource.MATCHMAKER,
+                        "person": people[row.clever_id],
+                    },
                 )
                 review += 1
             elif row.result == matchmaker.MATCH:

@@ -61,9 +61,14 @@ def linking_page(request):
         "matching/linking.html",
         {
             "organization": organization,
-            "linked": [(district, linking_presentation.how_linked(district),
-                        linking_presentation.sync_status(district))
-                       for district in linking_selectors.linked_districts(organization)],
+            "linked": [
+                (
+                    district,
+                    linking_presentation.how_linked(district),
+                    linking_presentation.sync_status(district),
+                )
+                for district in linking_selectors.linked_districts(organization)
+            ],
             **linking_presentation.organization_requests(organization),
             **linking_presentation.unmatched_page_for_query(organization, request.GET),
         },
@@ -132,8 +137,9 @@ def choose_district(request, clever_id: str):
                     "max_age_days": linking_presentation.verification_days(),
                 },
             )
-        linking_services.request_district_link(organization=organization, district=district,
-                                               requested_by=request.user)
+        linking_services.request_district_link(
+            organization=organization, district=district, requested_by=request.user
+        )
     except linking_services.LinkingError as exc:
         return _refused(request, str(exc), status=409)
     messages.success(
@@ -214,8 +220,9 @@ def _district_admin_page(request, district_admin, form, *, status: int = 200):
             "linked": linked,
             "sync": linking_presentation.sync_status(district) if linked else None,
             "pending": pending,
-            "closed": [(item, linking_presentation.outcome(item))
-                       for item in requests if item is not pending],
+            "closed": [
+                (item, linking_presentation.outcome(item)) for item in requests if item is not pending
+            ],
             "offers": [] if linked or pending else linking_selectors.offered_organizations(district),
             "form": form,
         },
@@ -237,11 +244,17 @@ def district_admin_linking(request):
         return _district_admin_page(request, district_admin, form, status=400)
     try:
         if form.cleaned_data["action"] == DistrictAdminForm.ASK:
-            chosen = next(offer.organization for offer in offers
-                          if offer.organization.pk == form.cleaned_data["organization"])
+            chosen = next(
+                offer.organization
+                for offer in offers
+                if offer.organization.pk == form.cleaned_data["organization"]
+            )
             linking_services.ask_organization_to_link(district_admin=district_admin, organization=chosen)
-            messages.success(request, f"Your request is waiting for the administrators of {chosen.name}: "
-                                      "they see it when they sign in.")
+            messages.success(
+                request,
+                f"Your request is waiting for the administrators of {chosen.name}: "
+                "they see it when they sign in.",
+            )
         else:
             linking_services.withdraw_district_admin_request(district_admin=district_admin)
             messages.success(request, "You took your request back. Nothing was linked.")

@@ -131,8 +131,12 @@ def reveal_sensitive(user, people, *, page: str) -> dict[int, dict | None] | Non
     except crypto.DecryptionError:
         return {person.pk: None for person in people if person.sensitive_ciphertext}
     if shown:
-        logger.info("sensitive fields of person %s viewed by user %s on %s",
-                    ",".join(str(pk) for pk in shown), user.pk, page)
+        logger.info(
+            "sensitive fields of person %s viewed by user %s on %s",
+            ",".join(str(pk) for pk in shown),
+            user.pk,
+            page,
+        )
     return shown
 
 
@@ -151,10 +155,18 @@ def plain_value(value) -> str:
 
 def sensitive_table(values: dict):
     """A person's decrypted fields, labelled in plain words, in the order of the list."""
-    return format_html("<table>{}</table>", format_html_join(
-        "", "<tr><th>{}</th><td>{}</td></tr>",
-        ((field.label, plain_value(values[field.path])) for field in SENSITIVE_FIELDS
-         if field.path in values)))
+    return format_html(
+        "<table>{}</table>",
+        format_html_join(
+            "",
+            "<tr><th>{}</th><td>{}</td></tr>",
+            (
+                (field.label, plain_value(values[field.path]))
+                for field in SENSITIVE_FIELDS
+                if field.path in values
+            ),
+        ),
+    )
 
 
 # --- display helpers -----------------------------------------------------------------------------
@@ -174,7 +186,9 @@ def progress_bar(progress: float | None, collection: str = ""):
     percent = round(fraction * 100)
     return format_html(
         '<progress value="{}" max="100" style="width:6em;vertical-align:middle"></progress> {}%{}',
-        percent, percent, f" · {collection}" if collection else "",
+        percent,
+        percent,
+        f" · {collection}" if collection else "",
     )
 
 
@@ -205,13 +219,17 @@ def _total(counts: dict, kind: str) -> int:
 
 
 def changes_text(counts: dict) -> str:
-    """"343 new, 12 changed, 160 archived, 2 back" summed over types ("-" before any count)."""
+    """ "343 new, 12 changed, 160 archived, 2 back" summed over types ("-" before any count)."""
     if not counts:
         return "-"
     parts = [
         f"{number(_total(counts, kind))} {word}"
-        for kind, word in (("created", "new"), ("updated", "changed"), ("archived", "archived"),
-                           ("restored", "back"))
+        for kind, word in (
+            ("created", "new"),
+            ("updated", "changed"),
+            ("archived", "archived"),
+            ("restored", "back"),
+        )
         if _total(counts, kind)
     ]
     return ", ".join(parts) or "no changes"
@@ -235,9 +253,14 @@ def counts_table(counts: dict, *, table_id: str = ""):
     earlier = counts.get("earlier") if isinstance(counts.get("earlier"), dict) else {}
     roles = counts.get("roles") if isinstance(counts.get("roles"), dict) else {}
     types = [t for t in RECORD_TYPES] + sorted(
-        {t for kind in kinds for t in counts[kind] if t not in RECORD_TYPES})
-    headings = ["", *(["live before"] if live is not None else []), *kinds,
-                *(["archived earlier (guard window)"] if earlier else [])]
+        {t for kind in kinds for t in counts[kind] if t not in RECORD_TYPES}
+    )
+    headings = [
+        "",
+        *(["live before"] if live is not None else []),
+        *kinds,
+        *(["archived earlier (guard window)"] if earlier else []),
+    ]
 
     def row(key: str, values: dict, *, role: bool = False):
         cells = [values.get(kind) for kind in kinds]
@@ -245,10 +268,12 @@ def counts_table(counts: dict, *, table_id: str = ""):
             cells.insert(0, live.get(key, 0))
         if earlier:
             cells.append(earlier.get(key, 0))
-        name = format_html('<span style="padding-left:1.2em">{}</span>', label(key)) if role \
-            else label(key)
-        return format_html("<tr><th scope=\"row\">{}</th>{}</tr>", name, format_html_join(
-            "", "<td>{}</td>", ((_cell(value),) for value in cells)))
+        name = format_html('<span style="padding-left:1.2em">{}</span>', label(key)) if role else label(key)
+        return format_html(
+            '<tr><th scope="row">{}</th>{}</tr>',
+            name,
+            format_html_join("", "<td>{}</td>", ((_cell(value),) for value in cells)),
+        )
 
     rows = [row(t, {kind: counts[kind].get(t, 0) for kind in kinds}) for t in types]
     if roles or (live and any(role in live for role in ROLES)):
@@ -258,13 +283,16 @@ def counts_table(counts: dict, *, table_id: str = ""):
                 continue
             rows.append(row(role, per_role, role=True))
     return format_html(
-        '<table{}><thead><tr>{}</tr></thead><tbody>{}</tbody></table>{}',
+        "<table{}><thead><tr>{}</tr></thead><tbody>{}</tbody></table>{}",
         format_html(' id="{}"', table_id) if table_id else "",
         format_html_join("", '<th scope="col">{}</th>', ((h,) for h in headings)),
         format_html_join("", "{}", ((r,) for r in rows)),
-        mark_safe('<p class="help">Indented: the people of each role among the users (a person '
-                  'may hold several roles); "—": not counted per role.</p>')
-        if len(rows) > len(types) else "",
+        mark_safe(
+            '<p class="help">Indented: the people of each role among the users (a person '
+            'may hold several roles); "—": not counted per role.</p>'
+        )
+        if len(rows) > len(types)
+        else "",
     )
 
 
@@ -275,19 +303,21 @@ def flat_table(values: dict):
         return "-"
     return format_html(
         '<div class="sync-totals" style="display:flex;flex-wrap:wrap;gap:6px 18px">{}</div>',
-        format_html_join("", '<div><strong>{}</strong><br><span class="quiet">{}</span></div>',
-                         ((number(v), label(k)) for k, v in values.items())),
+        format_html_join(
+            "",
+            '<div><strong>{}</strong><br><span class="quiet">{}</span></div>',
+            ((number(v), label(k)) for k, v in values.items()),
+        ),
     )
 
 
 def _sample_label(item) -> str:
     if isinstance(item, dict):
-        name = item.get("name") or " ".join(
-            str(item[k]) for k in ("first_name", "last_name") if item.get(k)
-        )
+        name = item.get("name") or " ".join(str(item[k]) for k in ("first_name", "last_name") if item.get(k))
         ident = item.get("clever_id") or item.get("id") or ""
-        extra = {k: v for k, v in item.items()
-                 if k not in {"name", "first_name", "last_name", "clever_id", "id"}}
+        extra = {
+            k: v for k, v in item.items() if k not in {"name", "first_name", "last_name", "clever_id", "id"}
+        }
         text = f"{name} ({ident})" if name and ident else str(name or ident)
         if extra:
             text += " " + ", ".join(f"{k}: {v}" for k, v in extra.items())
@@ -297,8 +327,7 @@ def _sample_label(item) -> str:
 
 # What the samples of a hold say, by what became of the hold: pending and rejected changes
 # never happened ("would"); approved ones did.
-SAMPLE_KINDS = {"archived": "would be archived", "updated": "would be updated",
-                "created": "would be created"}
+SAMPLE_KINDS = {"archived": "would be archived", "updated": "would be updated", "created": "would be created"}
 APPLIED_SAMPLE_KINDS = {"archived": "archived", "updated": "updated", "created": "created"}
 
 
@@ -307,15 +336,21 @@ def samples_html(samples, *, applied: bool = False):
     if not samples:
         return "-"
     if isinstance(samples, list):
-        return format_html("<ul>{}</ul>", format_html_join(
-            "", "<li>{}</li>", ((_sample_label(item),) for item in samples)))
+        return format_html(
+            "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((_sample_label(item),) for item in samples))
+        )
     if isinstance(samples, dict):
         kinds = APPLIED_SAMPLE_KINDS if applied else SAMPLE_KINDS
         return format_html(
             '<dl style="margin:0">{}</dl>',
-            format_html_join("", "<dt><strong>{}</strong></dt><dd>{}</dd>",
-                             ((kinds.get(key) or label(key), samples_html(value, applied=applied))
-                              for key, value in samples.items())),
+            format_html_join(
+                "",
+                "<dt><strong>{}</strong></dt><dd>{}</dd>",
+                (
+                    (kinds.get(key) or label(key), samples_html(value, applied=applied))
+                    for key, value in samples.items()
+                ),
+            ),
         )
     return str(samples)
 
@@ -325,8 +360,10 @@ def reasons_html(reasons):
         return "-"
     if not isinstance(reasons, list):
         return pretty_json(reasons)
-    return format_html("<ul style='margin:0'>{}</ul>", format_html_join(
-        "", "<li>{}</li>", ((reason_text(r),) for r in reasons)))
+    return format_html(
+        "<ul style='margin:0'>{}</ul>",
+        format_html_join("", "<li>{}</li>", ((reason_text(r),) for r in reasons)),
+    )
 
 
 def _percent(value) -> str:
@@ -351,15 +388,21 @@ def reason_text(reason) -> str:
     if rule == "deleted" and reason.get("earlier"):
         since = parse_datetime(reason.get("since") or "")
         when = f" since {moment_text(since)}" if since else ""
-        return (f"{kind}: {number(count)} of {number(live)} removed{when} ({_percent(fraction)}, "
-                f"limit {_percent(threshold)}): {number(reason['earlier'])} already archived by "
-                f"earlier syncs, {number(count - reason['earlier'])} more would be now")
+        return (
+            f"{kind}: {number(count)} of {number(live)} removed{when} ({_percent(fraction)}, "
+            f"limit {_percent(threshold)}): {number(reason['earlier'])} already archived by "
+            f"earlier syncs, {number(count - reason['earlier'])} more would be now"
+        )
     if rule == "deleted":
-        return (f"{kind}: {number(count)} of {number(live)} would be archived "
-                f"({_percent(fraction)}, limit {_percent(threshold)})")
+        return (
+            f"{kind}: {number(count)} of {number(live)} would be archived "
+            f"({_percent(fraction)}, limit {_percent(threshold)})"
+        )
     if rule == "changed":
-        return (f"{kind}: {number(count)} of {number(live)} would change ({_percent(fraction)}, "
-                f"limit {_percent(threshold)})")
+        return (
+            f"{kind}: {number(count)} of {number(live)} would change ({_percent(fraction)}, "
+            f"limit {_percent(threshold)})"
+        )
     return ", ".join(f"{key} {value}" for key, value in reason.items())
 
 
@@ -372,22 +415,33 @@ def outcome_html(run: SyncRun, *, short: bool = False):
         return cause
     if not cause and not run.error:
         return "-"
-    details = format_html(
-        '<details><summary>Details (the error as recorded)</summary>'
-        '<pre style="white-space:pre-wrap;margin:4px 0 0">{}</pre></details>', run.error,
-    ) if run.error else ""
-    return format_html('<div class="sync-outcome"><p style="margin:0 0 4px"><strong>{}</strong>'
-                       '</p>{}{}</div>', cause or run.error,
-                       format_html('<p style="margin:0 0 4px">{}</p>', step) if step else "",
-                       details)
+    details = (
+        format_html(
+            "<details><summary>Details (the error as recorded)</summary>"
+            '<pre style="white-space:pre-wrap;margin:4px 0 0">{}</pre></details>',
+            run.error,
+        )
+        if run.error
+        else ""
+    )
+    return format_html(
+        '<div class="sync-outcome"><p style="margin:0 0 4px"><strong>{}</strong></p>{}{}</div>',
+        cause or run.error,
+        format_html('<p style="margin:0 0 4px">{}</p>', step) if step else "",
+        details,
+    )
 
 
 def district_history_chart(district):
     """The district's sync history as inline SVG (``presentation.sync_history_svg``) over its
     last runs that ran (skipped ones are left out): for this list filtered by a district, and
     for the District page."""
-    runs = (SyncRun.objects.filter(district=district).exclude(status=SyncRun.Status.SKIPPED)
-            .select_related("district").order_by("-started_at", "-id")[:HISTORY_LENGTH])
+    runs = (
+        SyncRun.objects.filter(district=district)
+        .exclude(status=SyncRun.Status.SKIPPED)
+        .select_related("district")
+        .order_by("-started_at", "-id")[:HISTORY_LENGTH]
+    )
     return sync_history_svg(runs)
 
 
@@ -395,8 +449,10 @@ class DistrictNameFilter(admin.RelatedFieldListFilter):
     """Filter by district, listed by name (not the district's Clever ID)."""
 
     def field_choices(self, field, request, model_admin):
-        return [(pk, name or "Unnamed district")
-                for pk, name in District.objects.order_by("name", "pk").values_list("pk", "name")]
+        return [
+            (pk, name or "Unnamed district")
+            for pk, name in District.objects.order_by("name", "pk").values_list("pk", "name")
+        ]
 
 
 # --- SyncRun -------------------------------------------------------------------------------------
@@ -416,10 +472,28 @@ class SyncRunAdmin(SupportAdminMixin, admin.ModelAdmin):
     date_hierarchy = "started_at"
     show_full_result_count = False
     readonly_fields = [
-        "district_link", "kind_text", "trigger_text", "status_badge", "progress_bar", "outcome",
-        "started_at", "finished_at", "duration", "hold_link", "resumed_link", "counts_table",
-        "totals_after", "totals_unchanged", "totals_held", "requests", "pages", "retries",
-        "bytes_received", "seconds_waited", "heartbeat_at", "event_cursor_before",
+        "district_link",
+        "kind_text",
+        "trigger_text",
+        "status_badge",
+        "progress_bar",
+        "outcome",
+        "started_at",
+        "finished_at",
+        "duration",
+        "hold_link",
+        "resumed_link",
+        "counts_table",
+        "totals_after",
+        "totals_unchanged",
+        "totals_held",
+        "requests",
+        "pages",
+        "retries",
+        "bytes_received",
+        "seconds_waited",
+        "heartbeat_at",
+        "event_cursor_before",
         "checkpoint_json",
     ]
 
@@ -427,8 +501,7 @@ class SyncRunAdmin(SupportAdminMixin, admin.ModelAdmin):
         status = getattr(obj, "status", None)
         # A running run's status carries its progress and what it waits for.
         main = ["district_link", "kind_text", "trigger_text", "status_badge"]
-        if status != SyncRun.Status.RUNNING and obj is not None and (
-                obj.error or failure_summary(obj)[0]):
+        if status != SyncRun.Status.RUNNING and obj is not None and (obj.error or failure_summary(obj)[0]):
             main.append("outcome")
         main += ["started_at", "finished_at", "duration", "hold_link", "resumed_link"]
         changes = ["counts_table"]
@@ -441,10 +514,20 @@ class SyncRunAdmin(SupportAdminMixin, admin.ModelAdmin):
         return [
             (None, {"fields": main}),
             ("Changes", {"fields": changes}),
-            ("Traffic with Clever", {"fields": ["requests", "pages", "retries", "bytes_received",
-                                                "seconds_waited", "heartbeat_at"]}),
-            ("Checkpoint", {"classes": ["collapse"],
-                            "fields": ["event_cursor_before", "checkpoint_json"]}),
+            (
+                "Traffic with Clever",
+                {
+                    "fields": [
+                        "requests",
+                        "pages",
+                        "retries",
+                        "bytes_received",
+                        "seconds_waited",
+                        "heartbeat_at",
+                    ]
+                },
+            ),
+            ("Checkpoint", {"classes": ["collapse"], "fields": ["event_cursor_before", "checkpoint_json"]}),
         ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -462,9 +545,10 @@ class SyncRunAdmin(SupportAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="kind")
     def kind_text(self, obj):
-        return {SyncRun.Kind.FULL: "Full: every record of the district",
-                SyncRun.Kind.INCREMENTAL: "Incremental: the changes since the last sync (Clever's "
-                                          "events)"}.get(obj.kind, obj.kind)
+        return {
+            SyncRun.Kind.FULL: "Full: every record of the district",
+            SyncRun.Kind.INCREMENTAL: "Incremental: the changes since the last sync (Clever's events)",
+        }.get(obj.kind, obj.kind)
 
     @admin.display(description="why it ran")
     def trigger_text(self, obj):
@@ -510,18 +594,27 @@ class SyncRunAdmin(SupportAdminMixin, admin.ModelAdmin):
     def totals_unchanged(self, obj):
         if not obj.totals:
             return "-"
-        why = ("A failed run applies nothing" if obj.status == SyncRun.Status.FAILED
-               else "A skipped run does nothing")
-        return format_html('<p class="help" style="margin:0 0 4px">The mirror as it stood when this '
-                           "run ended. {}: these are not its results.</p>{}", why,
-                           flat_table(obj.totals))
+        why = (
+            "A failed run applies nothing"
+            if obj.status == SyncRun.Status.FAILED
+            else "A skipped run does nothing"
+        )
+        return format_html(
+            '<p class="help" style="margin:0 0 4px">The mirror as it stood when this '
+            "run ended. {}: these are not its results.</p>{}",
+            why,
+            flat_table(obj.totals),
+        )
 
     @admin.display(description="live totals (the held changes not applied)")
     def totals_held(self, obj):
         if not obj.totals:
             return "-"
-        return format_html('<p class="help" style="margin:0 0 4px">The mirror as it stood when this '
-                           "run was held, without its changes.</p>{}", flat_table(obj.totals))
+        return format_html(
+            '<p class="help" style="margin:0 0 4px">The mirror as it stood when this '
+            "run was held, without its changes.</p>{}",
+            flat_table(obj.totals),
+        )
 
     @admin.display(description="checkpoint")
     def checkpoint_json(self, obj):
@@ -540,8 +633,12 @@ class SyncRunAdmin(SupportAdminMixin, admin.ModelAdmin):
         if hold is None:
             return "-"
         url = reverse("admin:rostering_changehold_change", args=[hold.pk])
-        return format_html('<a href="{}">{}</a> {}', url, "The hold on this sync",
-                           badge(hold.status, HOLD_COLORS.get(hold.status, "#6e7781")))
+        return format_html(
+            '<a href="{}">{}</a> {}',
+            url,
+            "The hold on this sync",
+            badge(hold.status, HOLD_COLORS.get(hold.status, "#6e7781")),
+        )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = dict(extra_context or {})
@@ -553,8 +650,11 @@ class SyncRunAdmin(SupportAdminMixin, admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         extra_context = dict(extra_context or {})
         district_id = request.GET.get("district__id__exact", "")
-        district = (District.objects.filter(pk=district_id).first()
-                    if district_id.isdigit() and is_support(request.user) else None)
+        district = (
+            District.objects.filter(pk=district_id).first()
+            if district_id.isdigit() and is_support(request.user)
+            else None
+        )
         if district is not None:
             extra_context["title"] = f"Syncs of {district_name(district)}"
         response = super().changelist_view(request, extra_context=extra_context)
@@ -585,21 +685,35 @@ class ChangeHoldAdmin(SupportAdminMixin, admin.ModelAdmin):
     list_select_related = ["run__district", "decided_by"]
     # Pending holds first, newest first within each status.
     ordering = [
-        Case(When(status=ChangeHold.Status.PENDING, then=Value(0)), default=Value(1),
-             output_field=IntegerField()).asc(),
+        Case(
+            When(status=ChangeHold.Status.PENDING, then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        ).asc(),
         "-created_at",
     ]
     actions = ["approve_selected", "reject_selected"]
-    fields = ["district", "status_badge", "run_link", "created_at", "decided_at",
-              "decided_by_name", "decision_reason", "reasons_list", "counts_table", "samples_list"]
+    fields = [
+        "district",
+        "status_badge",
+        "run_link",
+        "created_at",
+        "decided_at",
+        "decided_by_name",
+        "decision_reason",
+        "reasons_list",
+        "counts_table",
+        "samples_list",
+    ]
 
     def get_readonly_fields(self, request, obj=None):
         return self.fields
 
     @admin.display(description="held sync", ordering="created_at")
     def title(self, obj):
-        return format_html('{}<br><span class="quiet">held {}</span>', run_title(obj.run),
-                           moment_text(obj.created_at))
+        return format_html(
+            '{}<br><span class="quiet">held {}</span>', run_title(obj.run), moment_text(obj.created_at)
+        )
 
     @admin.display(description="district", ordering="run__district__name")
     def district(self, obj):
@@ -654,10 +768,18 @@ class ChangeHoldAdmin(SupportAdminMixin, admin.ModelAdmin):
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
-            path("<path:object_id>/approve/", wrap(self.decide_view), {"decision": "approve"},
-                 name="rostering_changehold_approve"),
-            path("<path:object_id>/reject/", wrap(self.decide_view), {"decision": "reject"},
-                 name="rostering_changehold_reject"),
+            path(
+                "<path:object_id>/approve/",
+                wrap(self.decide_view),
+                {"decision": "approve"},
+                name="rostering_changehold_approve",
+            ),
+            path(
+                "<path:object_id>/reject/",
+                wrap(self.decide_view),
+                {"decision": "reject"},
+                name="rostering_changehold_reject",
+            ),
             *super().get_urls(),
         ]
 
@@ -695,9 +817,13 @@ class ChangeHoldAdmin(SupportAdminMixin, admin.ModelAdmin):
             "opts": self.opts,
             "title": f"{decision.capitalize()} {len(holds)} hold(s)?",
             "holds": [
-                {"hold": hold, "title": hold_title(hold), "reasons": reasons_html(hold.reasons),
-                 "counts": counts_table(hold.counts),
-                 "run_url": reverse("admin:rostering_syncrun_change", args=[hold.run_id])}
+                {
+                    "hold": hold,
+                    "title": hold_title(hold),
+                    "reasons": reasons_html(hold.reasons),
+                    "counts": counts_table(hold.counts),
+                    "run_url": reverse("admin:rostering_syncrun_change", args=[hold.run_id]),
+                }
                 for hold in holds
             ],
             "decision": decision,
@@ -720,8 +846,7 @@ class ChangeHoldAdmin(SupportAdminMixin, admin.ModelAdmin):
                 self._decide(request, [hold], decision, form.cleaned_data["reason"])
                 return HttpResponseRedirect(change_url)
         if hold.status != ChangeHold.Status.PENDING:
-            self.message_user(request, f"{hold_title(hold)}: already {hold.status}.",
-                              messages.WARNING)
+            self.message_user(request, f"{hold_title(hold)}: already {hold.status}.", messages.WARNING)
             return HttpResponseRedirect(change_url)
         return self._confirm_page(request, [hold], decision, form=form)
 
@@ -735,13 +860,11 @@ class ChangeHoldAdmin(SupportAdminMixin, admin.ModelAdmin):
                 return None
         return self._confirm_page(request, holds, decision, action_name=action_name, form=form)
 
-    @admin.action(description="Approve the selected holds (apply their changes)…",
-                  permissions=["support"])
+    @admin.action(description="Approve the selected holds (apply their changes)…", permissions=["support"])
     def approve_selected(self, request, queryset):
         return self._bulk(request, queryset, "approve", "approve_selected")
 
-    @admin.action(description="Reject the selected holds (discard their changes)…",
-                  permissions=["support"])
+    @admin.action(description="Reject the selected holds (discard their changes)…", permissions=["support"])
     def reject_selected(self, request, queryset):
         return self._bulk(request, queryset, "reject", "reject_selected")
 
@@ -767,8 +890,13 @@ class ArchivedFilter(admin.SimpleListFilter):
 class RoleFilter(admin.SimpleListFilter):
     title = "role"
     parameter_name = "role"
-    ROLES = [("student", "Student"), ("teacher", "Teacher"), ("staff", "Staff"),
-             ("district_admin", "District admin"), ("contact", "Contact")]
+    ROLES = [
+        ("student", "Student"),
+        ("teacher", "Teacher"),
+        ("staff", "Staff"),
+        ("district_admin", "District admin"),
+        ("contact", "Contact"),
+    ]
 
     def lookups(self, request, model_admin):
         return self.ROLES
@@ -789,8 +917,16 @@ class MirrorAdmin(SupportAdminMixin, admin.ModelAdmin):
     mirror_fields: list[str] = []
 
     def get_fields(self, request, obj=None):
-        return [*self.mirror_fields, "district", "clever_id", "archived_at", "created_at",
-                "updated_at", "content_hash", "raw_json"]
+        return [
+            *self.mirror_fields,
+            "district",
+            "clever_id",
+            "archived_at",
+            "created_at",
+            "updated_at",
+            "content_hash",
+            "raw_json",
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         return self.get_fields(request, obj)
@@ -808,9 +944,23 @@ class MirrorAdmin(SupportAdminMixin, admin.ModelAdmin):
 class SchoolAdmin(MirrorAdmin):
     list_display = ["name", "clever_id", "sis_id", "nces_id", "district", "archived"]
     search_fields = ["name", "=clever_id", "=sis_id", "=nces_id", "=state_id"]
-    mirror_fields = ["name", "sis_id", "state_id", "nces_id", "mdr_number", "school_number",
-                     "low_grade", "high_grade", "phone", "principal_name", "principal_email", "city",
-                     "us_state", "zip", "product_school"]
+    mirror_fields = [
+        "name",
+        "sis_id",
+        "state_id",
+        "nces_id",
+        "mdr_number",
+        "school_number",
+        "low_grade",
+        "high_grade",
+        "phone",
+        "principal_name",
+        "principal_email",
+        "city",
+        "us_state",
+        "zip",
+        "product_school",
+    ]
 
 
 @admin.register(Term)
@@ -850,9 +1000,19 @@ class SectionAdmin(MirrorAdmin):
     list_display = ["name", "clever_id", "sis_id", "subject", "grade", "period", "district", "archived"]
     list_filter = ["district", ArchivedFilter, "subject"]
     search_fields = ["name", "=clever_id", "=sis_id", "=section_number"]
-    mirror_fields = ["name", "sis_id", "section_number", "period", "subject", "grade",
-                     "school_clever_id", "term_clever_id", "course_clever_id",
-                     "primary_teacher_clever_id", "synced_in_lms"]
+    mirror_fields = [
+        "name",
+        "sis_id",
+        "section_number",
+        "period",
+        "subject",
+        "grade",
+        "school_clever_id",
+        "term_clever_id",
+        "course_clever_id",
+        "primary_teacher_clever_id",
+        "synced_in_lms",
+    ]
     inlines = [MembershipInline]
 
 
@@ -866,16 +1026,51 @@ class ContactLinkInline(MembershipInline):
 @admin.register(Person)
 class PersonAdmin(MirrorAdmin):
     list_display = ["__str__", "clever_id", "roles_text", "email", "grade", "district", "archived"]
-    list_filter = ["district", ArchivedFilter, RoleFilter, "is_student", "is_teacher", "is_staff",
-                   "is_district_admin", "is_contact"]
-    search_fields = ["first_name", "last_name", "=clever_id", "=student_sis_id", "=teacher_sis_id",
-                     "=contact_sis_id", "=staff_id", "=student_number", "=teacher_number", "email"]
+    list_filter = [
+        "district",
+        ArchivedFilter,
+        RoleFilter,
+        "is_student",
+        "is_teacher",
+        "is_staff",
+        "is_district_admin",
+        "is_contact",
+    ]
+    search_fields = [
+        "first_name",
+        "last_name",
+        "=clever_id",
+        "=student_sis_id",
+        "=teacher_sis_id",
+        "=contact_sis_id",
+        "=staff_id",
+        "=student_number",
+        "=teacher_number",
+        "email",
+    ]
     # sensitive_ciphertext is never listed here; see sensitive_fields.
-    mirror_fields = ["first_name", "middle_name", "last_name", "email", "roles_text", "grade",
-                     "graduation_year", "student_sis_id", "student_number",
-                     "student_state_id", "teacher_sis_id", "teacher_number", "teacher_state_id",
-                     "staff_id", "contact_sis_id", "title", "district_username", "legacy_ids",
-                     "school_clever_ids", "account"]
+    mirror_fields = [
+        "first_name",
+        "middle_name",
+        "last_name",
+        "email",
+        "roles_text",
+        "grade",
+        "graduation_year",
+        "student_sis_id",
+        "student_number",
+        "student_state_id",
+        "teacher_sis_id",
+        "teacher_number",
+        "teacher_state_id",
+        "staff_id",
+        "contact_sis_id",
+        "title",
+        "district_username",
+        "legacy_ids",
+        "school_clever_ids",
+        "account",
+    ]
     inlines = [ContactLinkInline]
 
     def get_fields(self, request, obj=None):
@@ -897,8 +1092,9 @@ class PersonAdmin(MirrorAdmin):
             # Decrypted, and the view logged, only for those allowed; ``sensitive_fields`` reads
             # it from the instance the page shows (a ModelAdmin is shared by every request).
             obj.shown_sensitive = reveal_sensitive(request.user, [obj], page="the person page")
-        return super().render_change_form(request, context, add=add, change=change,
-                                          form_url=form_url, obj=obj)
+        return super().render_change_form(
+            request, context, add=add, change=change, form_url=form_url, obj=obj
+        )
 
     @admin.display(description="sensitive and demographic fields")
     def sensitive_fields(self, obj):
@@ -909,6 +1105,7 @@ class PersonAdmin(MirrorAdmin):
             return f"Stored, encrypted ({HIDDEN})"
         values = shown.get(obj.pk)
         return UNREADABLE if values is None else sensitive_table(values)
+
 
 # The District admin's rostering half (sync buttons, history, roster counts).
 from . import admin_district  # noqa: E402,F401

@@ -43,8 +43,7 @@ def _request_syncs(request, queryset, *, kind: str, label: str) -> None:
         count += 1
     messages.success(request, f"{label} requested for {count} district(s).")
     if skipped := queryset.count() - count:
-        messages.warning(request, f"{skipped} district(s) skipped: not connected, or syncs "
-                         "switched off.")
+        messages.warning(request, f"{skipped} district(s) skipped: not connected, or syncs switched off.")
 
 
 @admin.action(description="Sync now (incremental when possible)", permissions=["support"])
@@ -74,8 +73,11 @@ class RosteringDistrictAdmin(DistrictAdminExtension):
 
     def annotate(self, queryset):
         # A skipped run (another one was running) says nothing about the district: left out.
-        runs = (SyncRun.objects.filter(district=OuterRef("pk")).exclude(status=SyncRun.Status.SKIPPED)
-                .order_by("-started_at", "-id"))
+        runs = (
+            SyncRun.objects.filter(district=OuterRef("pk"))
+            .exclude(status=SyncRun.Status.SKIPPED)
+            .order_by("-started_at", "-id")
+        )
         succeeded = runs.filter(status=SyncRun.Status.SUCCEEDED)
         pending = (
             ChangeHold.objects.filter(run__district=OuterRef("pk"), status=ChangeHold.Status.PENDING)
@@ -102,12 +104,15 @@ class RosteringDistrictAdmin(DistrictAdminExtension):
             return "never"
         when = timezone.localtime(obj.last_run_finished or obj.last_run_started)
         if status == SyncRun.Status.RUNNING:
-            return format_html("{} {}", run_badge(status),
-                               progress_bar(obj.last_run_progress, obj.last_run_collection))
+            return format_html(
+                "{} {}", run_badge(status), progress_bar(obj.last_run_progress, obj.last_run_collection)
+            )
         ok = ""
         if status != SyncRun.Status.SUCCEEDED and obj.last_success_finished:
-            ok = format_html("<br><small>last success {}</small>",
-                             f"{timezone.localtime(obj.last_success_finished):%d %b %H:%M}")
+            ok = format_html(
+                "<br><small>last success {}</small>",
+                f"{timezone.localtime(obj.last_success_finished):%d %b %H:%M}",
+            )
         # format_html escapes its arguments into text first: dates are formatted before.
         return format_html("{}<br>{}{}", run_badge(status), f"{when:%d %b %H:%M}", ok)
 
@@ -119,16 +124,17 @@ class RosteringDistrictAdmin(DistrictAdminExtension):
             totals = json.loads(totals)
         if not totals:
             return "-"
-        return format_html_join(mark_safe("<br>"), "{}&nbsp;{}",
-                                ((totals.get(k, 0), k) for k in LIST_TOTALS))
+        return format_html_join(mark_safe("<br>"), "{}&nbsp;{}", ((totals.get(k, 0), k) for k in LIST_TOTALS))
 
     @admin.display(description="holds", ordering="pending_holds")
     def holds(self, obj):
         n = getattr(obj, "pending_holds", 0)
         if not n:
             return "-"
-        url = (reverse("admin:rostering_changehold_changelist")
-               + f"?status__exact=pending&run__district__id__exact={obj.pk}")
+        url = (
+            reverse("admin:rostering_changehold_changelist")
+            + f"?status__exact=pending&run__district__id__exact={obj.pk}"
+        )
         return format_html('<a href="{}">{}</a>', url, badge(f"{n} pending", HOLD_COLORS["pending"]))
 
     def next_action(self, district):
@@ -142,28 +148,38 @@ class RosteringDistrictAdmin(DistrictAdminExtension):
 
     def panels(self, request, district):
         runs = list(district.sync_runs.select_related("hold")[:20])
-        return [Panel("admin/rostering/district_sync_panel.html", {
-            "chart": district_history_chart(district),
-            "live_totals": list(live_totals(district).items()),
-            "runs": [
+        return [
+            Panel(
+                "admin/rostering/district_sync_panel.html",
                 {
-                    "run": run,
-                    "url": reverse("admin:rostering_syncrun_change", args=[run.pk]),
-                    "status": run_badge(run.status),
-                    "duration": run_duration(run),
-                    "progress": run_progress(run),
-                    "changes": changes_text(run.counts),
-                    # The cause in words, never the raw error (that is on the run's page).
-                    "outcome": failure_summary(run)[0],
-                    "hold_url": (reverse("admin:rostering_changehold_change", args=[run.hold.pk])
-                                 if hasattr(run, "hold") else ""),
-                }
-                for run in runs
-            ],
-            "runs_url": reverse("admin:rostering_syncrun_changelist") + f"?district__id__exact={district.pk}",
-            "holds_url": reverse("admin:rostering_changehold_changelist")
-            + f"?run__district__id__exact={district.pk}",
-        }, position=20)]
+                    "chart": district_history_chart(district),
+                    "live_totals": list(live_totals(district).items()),
+                    "runs": [
+                        {
+                            "run": run,
+                            "url": reverse("admin:rostering_syncrun_change", args=[run.pk]),
+                            "status": run_badge(run.status),
+                            "duration": run_duration(run),
+                            "progress": run_progress(run),
+                            "changes": changes_text(run.counts),
+                            # The cause in words, never the raw error (that is on the run's page).
+                            "outcome": failure_summary(run)[0],
+                            "hold_url": (
+                                reverse("admin:rostering_changehold_change", args=[run.hold.pk])
+                                if hasattr(run, "hold")
+                                else ""
+                            ),
+                        }
+                        for run in runs
+                    ],
+                    "runs_url": reverse("admin:rostering_syncrun_changelist")
+                    + f"?district__id__exact={district.pk}",
+                    "holds_url": reverse("admin:rostering_changehold_changelist")
+                    + f"?run__district__id__exact={district.pk}",
+                },
+                position=20,
+            )
+        ]
 
 
 extend_district_admin(RosteringDistrictAdmin())

@@ -18,10 +18,12 @@ def sync_time_limits_below_visibility_timeout(app_configs, **kwargs):
     visibility = settings.CELERY_VISIBILITY_TIMEOUT
     if soft < hard < visibility - SYNC_RETRY_BACKOFF_MAX:
         return []
-    return [Error(
-        f"CELERY_TASK_SOFT_TIME_LIMIT ({soft}) < CELERY_TASK_TIME_LIMIT ({hard}) < "
-        f"CELERY_VISIBILITY_TIMEOUT ({visibility}) - {SYNC_RETRY_BACKOFF_MAX}s does not hold: "
-        "Redis would hand a running sync to a second worker.",
-        hint="Lower the time limits or raise CELERY_VISIBILITY_TIMEOUT.",
-        id="rostering.E001",
-    )]
+    return [
+        Error(
+            f"CELERY_TASK_SOFT_TIME_LIMIT ({soft}) < CELERY_TASK_TIME_LIMIT ({hard}) < "
+            f"CELERY_VISIBILITY_TIMEOUT ({visibility}) - {SYNC_RETRY_BACKOFF_MAX}s does not hold: "
+            "Redis would hand a running sync to a second worker.",
+            hint="Lower the time limits or raise CELERY_VISIBILITY_TIMEOUT.",
+            id="rostering.E001",
+        )
+    ]

@@ -26,8 +26,9 @@ class RecordType(models.TextChoices):
 
 class MirroredRecord(models.Model):
     # No index of its own: the (district, Clever ID) unique constraint starts with it.
-    district = models.ForeignKey("districts.District", on_delete=models.CASCADE, related_name="+",
-                                 db_index=False)
+    district = models.ForeignKey(
+        "districts.District", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     clever_id = models.CharField("Clever ID", max_length=24)
     content_hash = models.CharField(max_length=32)
     # A cheap digest of the record as Clever sent it (key order included), used by the sync to
@@ -198,23 +199,23 @@ class SectionMembership(models.Model):
     # it has just written, and deletes go through the ORM (Django cascades itself, never the
     # database). A constraint would cost PostgreSQL two lookups per row at commit: half a
     # million for a district of 50,000 students, a third of a first sync's commit.
-    district = models.ForeignKey("districts.District", on_delete=models.CASCADE, related_name="+",
-                                 db_constraint=False)
+    district = models.ForeignKey(
+        "districts.District", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     # Indexed by ``membership_unique`` (it starts with the section) and ``membership_person``
     # (a plain index: lookups are by equality, PostgreSQL needs no ``LIKE`` index beside it).
     # Every index costs the sync's insert of a district's memberships (250,000 for 50,000
     # students) one more write per row.
-    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="memberships",
-                                db_index=False, db_constraint=False)
+    section = models.ForeignKey(
+        Section, on_delete=models.CASCADE, related_name="memberships", db_index=False, db_constraint=False
+    )
     person_clever_id = models.CharField(max_length=24)
     role = models.CharField(max_length=16, choices=Role.choices)
     is_primary = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["section", "person_clever_id", "role"], name="membership_unique"
-            )
+            models.UniqueConstraint(fields=["section", "person_clever_id", "role"], name="membership_unique")
         ]
         indexes = [models.Index(fields=["person_clever_id"], name="membership_person")]
 
@@ -226,12 +227,14 @@ class ContactLink(models.Model):
     """A contact (parent, guardian...) and one of their students (derived from the contact)."""
 
     # No database constraints: see ``SectionMembership``.
-    district = models.ForeignKey("districts.District", on_delete=models.CASCADE, related_name="+",
-                                 db_constraint=False)
+    district = models.ForeignKey(
+        "districts.District", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     # Indexed by ``contact_link_unique`` (it starts with the contact) and ``contact_link_student``
     # (plain: equality lookups only).
-    contact = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="student_links",
-                                db_index=False, db_constraint=False)
+    contact = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="student_links", db_index=False, db_constraint=False
+    )
     student_clever_id = models.CharField(max_length=24)
     relationship = models.CharField(max_length=64, blank=True)
     type = models.CharField(max_length=64, blank=True)
@@ -275,6 +278,7 @@ class SyncRun(models.Model):
         """Why a run failed, was skipped, or read the whole district instead of the changes:
         set by the engine from what happened (an exception's type, the district's state), so
         the pages say it in words (``rostering.presentation``) without reading ``error``."""
+
         # failed, and trying again later can help (``retryable``)
         INTERRUPTED = "interrupted", "the process running it stopped"
         RATE_LIMITED = "rate_limited", "Clever's rate limit"
@@ -308,9 +312,7 @@ class SyncRun(models.Model):
         EVENTS_STALE = "events_stale", "the event cursor was too old"
         EVENTS_OFF = "events_off", "events switched off"
 
-    district = models.ForeignKey(
-        "districts.District", on_delete=models.CASCADE, related_name="sync_runs"
-    )
+    district = models.ForeignKey("districts.District", on_delete=models.CASCADE, related_name="sync_runs")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.MANUAL)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
@@ -386,8 +388,9 @@ class StagedRecord(models.Model):
     # for a run it has just created. Deleting a run still deletes its staged rows (Django's
     # cascade), and the engine deletes them itself when the run ends. No index of its own
     # either: ``staged_unique`` starts with ``run`` and serves every query by run.
-    run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="staged",
-                            db_constraint=False, db_index=False)
+    run = models.ForeignKey(
+        SyncRun, on_delete=models.CASCADE, related_name="staged", db_constraint=False, db_index=False
+    )
     record_type = models.CharField(max_length=16, choices=RecordType.choices)
     clever_id = models.CharField(max_length=24)
     content_hash = models.CharField(max_length=32)
@@ -396,9 +399,7 @@ class StagedRecord(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["run", "record_type", "clever_id"], name="staged_unique"
-            )
+            models.UniqueConstraint(fields=["run", "record_type", "clever_id"], name="staged_unique")
         ]
 
     def __str__(self):
@@ -449,11 +450,13 @@ class SyncRequest(models.Model):
     (when it should have started) passed long enough ago with no run since.
     """
 
-    district = models.OneToOneField("districts.District", on_delete=models.CASCADE,
-                                    related_name="sync_request")
+    district = models.OneToOneField(
+        "districts.District", on_delete=models.CASCADE, related_name="sync_request"
+    )
     kind = models.CharField(max_length=16, default="auto")
-    trigger = models.CharField(max_length=16, choices=SyncRun.Trigger.choices,
-                               default=SyncRun.Trigger.NIGHTLY)
+    trigger = models.CharField(
+        max_length=16, choices=SyncRun.Trigger.choices, default=SyncRun.Trigger.NIGHTLY
+    )
     requested_at = models.DateTimeField(default=timezone.now)
     # When a run should have started by: the request plus its countdown (the nightly stagger,
     # or a retry's longest backoff).

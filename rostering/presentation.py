@@ -98,7 +98,7 @@ def number(value) -> str:
 
 
 def moment_text(moment: datetime, *, now: datetime | None = None, seconds: bool = False) -> str:
-    """"3 Dec 02:00" in the site's time zone ("3 Dec 2025 02:00" in another year than now's)."""
+    """ "3 Dec 02:00" in the site's time zone ("3 Dec 2025 02:00" in another year than now's)."""
     local = timezone.localtime(moment)
     year = timezone.localtime(now or timezone.now()).year
     clock = local.strftime("%H:%M:%S" if seconds else "%H:%M")
@@ -107,7 +107,7 @@ def moment_text(moment: datetime, *, now: datetime | None = None, seconds: bool 
 
 
 def at_text(moment: datetime, *, now: datetime | None = None, seconds: bool = False) -> str:
-    """"at 14:05" today, "tomorrow at 02:00", else "on 5 Dec at 02:00"."""
+    """ "at 14:05" today, "tomorrow at 02:00", else "on 5 Dec at 02:00"."""
     now = now or timezone.now()
     local, today = timezone.localtime(moment), timezone.localtime(now).date()
     clock = local.strftime("%H:%M:%S" if seconds else "%H:%M")
@@ -122,8 +122,9 @@ def next_nightly_sync(now: datetime | None = None) -> datetime:
     """When Celery beat next dispatches the nightly syncs (``SYNC_NIGHTLY_HOUR``/``MINUTE``, in
     the site's time zone, which is Celery's)."""
     local = timezone.localtime(now or timezone.now())
-    moment = local.replace(hour=settings.SYNC_NIGHTLY_HOUR, minute=settings.SYNC_NIGHTLY_MINUTE,
-                           second=0, microsecond=0)
+    moment = local.replace(
+        hour=settings.SYNC_NIGHTLY_HOUR, minute=settings.SYNC_NIGHTLY_MINUTE, second=0, microsecond=0
+    )
     return moment if moment > local else moment + timedelta(days=1)
 
 
@@ -164,7 +165,7 @@ def district_name(district) -> str:
 
 
 def run_title(run: SyncRun, *, now: datetime | None = None) -> str:
-    """"Incremental sync of Oxford Community Schools, 3 Dec 02:00": the district's name and
+    """ "Incremental sync of Oxford Community Schools, 3 Dec 02:00": the district's name and
     when the run started, never a database ID."""
     kind = (run.kind or "sync").capitalize()
     when = f", {moment_text(run.started_at, now=now)}" if run.started_at else ""
@@ -172,7 +173,7 @@ def run_title(run: SyncRun, *, now: datetime | None = None) -> str:
 
 
 def hold_title(hold, *, now: datetime | None = None) -> str:
-    """"Hold on the full sync of Oxford Community Schools, 3 Dec 02:00"."""
+    """ "Hold on the full sync of Oxford Community Schools, 3 Dec 02:00"."""
     title = run_title(hold.run, now=now)
     return f"Hold on the {title[0].lower()}{title[1:]}"
 
@@ -183,8 +184,9 @@ def changed_total(counts: dict | None) -> int:
     for kind in ("created", "updated", "archived", "restored"):
         per_type = (counts or {}).get(kind) or {}
         if isinstance(per_type, dict):
-            total += sum(int(n) for t, n in per_type.items()
-                         if t in RECORD_TYPES and isinstance(n, int | float))
+            total += sum(
+                int(n) for t, n in per_type.items() if t in RECORD_TYPES and isinstance(n, int | float)
+            )
     return total
 
 
@@ -214,25 +216,30 @@ def _syncable(run: SyncRun) -> bool:
 
 def _retry_step(run: SyncRun, retry_at: datetime | None, now: datetime) -> str:
     if not _syncable(run):
-        return ("It is not synced again until the district is connected and its syncs are on.")
+        return "It is not synced again until the district is connected and its syncs are on."
     if retry_at is not None and retry_at > now:
         return f"Nothing to do: it will retry {at_text(retry_at, now=now)}."
     if retry_at is not None:
-        return (f"Nothing to do: a retry was due {at_text(retry_at, now=now)}; the recovery "
-                "sweep sends it again within a few minutes.")
-    return (f"Nothing to do: the next nightly sync, {at_text(next_nightly_sync(now), now=now)}, "
-            "tries again.")
+        return (
+            f"Nothing to do: a retry was due {at_text(retry_at, now=now)}; the recovery "
+            "sweep sends it again within a few minutes."
+        )
+    return f"Nothing to do: the next nightly sync, {at_text(next_nightly_sync(now), now=now)}, tries again."
 
 
 SUPPORT = "Support should look at the details: waiting will not fix it."
-REAUTHORIZE = ("The district must re-authorize the app in Clever (its Clever administrator "
-               "reconnects it); syncs resume once it is connected again.")
+REAUTHORIZE = (
+    "The district must re-authorize the app in Clever (its Clever administrator "
+    "reconnects it); syncs resume once it is connected again."
+)
 
 
 def _departed_step() -> str:
-    return ("Nothing to fix on our side: syncs resume if the district shares its data again "
-            "(it re-authorizes the app in Clever). Its roster is archived now and purged after "
-            f"{settings.ROSTER_RETENTION_DAYS} days.")
+    return (
+        "Nothing to fix on our side: syncs resume if the district shares its data again "
+        "(it re-authorizes the app in Clever). Its roster is archived now and purged after "
+        f"{settings.ROSTER_RETENTION_DAYS} days."
+    )
 
 
 def _failed(run: SyncRun, retry_at: datetime | None, now: datetime) -> tuple[str, str]:
@@ -240,15 +247,23 @@ def _failed(run: SyncRun, retry_at: datetime | None, now: datetime) -> tuple[str
     retry = _retry_step(run, retry_at, now)
     if cause == Cause.INTERRUPTED:
         when = f", {at_text(retry_at, now=now)}" if retry_at is not None and retry_at > now else ""
-        return ("The process running this sync stopped before it finished (it was killed, lost "
-                "its database connection, or went silent).",
-                f"Nothing to do: the next run resumes it from where it stopped{when}.")
+        return (
+            "The process running this sync stopped before it finished (it was killed, lost "
+            "its database connection, or went silent).",
+            f"Nothing to do: the next run resumes it from where it stopped{when}.",
+        )
     if cause == Cause.TOKEN_REFUSED:
         district = run_district(run)
-        marked = (f" The district is now marked {district.get_status_display().lower()}."
-                  if district is not None and district.status != DistrictStatus.CONNECTED else "")
-        return ("Clever refused the district's access token (401): the district revoked the "
-                f"app's access, or the token is no longer valid.{marked}", REAUTHORIZE)
+        marked = (
+            f" The district is now marked {district.get_status_display().lower()}."
+            if district is not None and district.status != DistrictStatus.CONNECTED
+            else ""
+        )
+        return (
+            "Clever refused the district's access token (401): the district revoked the "
+            f"app's access, or the token is no longer valid.{marked}",
+            REAUTHORIZE,
+        )
     if cause in _FAILURES:
         words, waiting_helps = _FAILURES[cause]
         if waiting_helps:
@@ -259,34 +274,50 @@ def _failed(run: SyncRun, retry_at: datetime | None, now: datetime) -> tuple[str
     if run.retryable:
         return ("A temporary problem stopped the sync; nothing was applied.", retry)
     if not cause:
-        return ("This sync failed before the cause of failures was recorded.",
-                "Support should look at the details below.")
-    return ("An unexpected error stopped the sync; nothing was applied.",
-            "Support should look at the details below.")
+        return (
+            "This sync failed before the cause of failures was recorded.",
+            "Support should look at the details below.",
+        )
+    return (
+        "An unexpected error stopped the sync; nothing was applied.",
+        "Support should look at the details below.",
+    )
 
 
 # What each failure was, in words, and whether waiting can help (then the step says when the
 # sync tries again); the next step of the others when it is not "support should look" (or,
 # for a district that stopped sharing, ``_departed_step``).
 _FAILURES = {
-    Cause.NO_TOKEN: ("The district stopped sharing its data with the app: Clever lists no token "
-                     "for it.", False),
-    Cause.DEPARTED: ("The district stopped sharing its data with the app while this sync was "
-                     "running; nothing was applied.", False),
-    Cause.APP_CREDENTIALS: ("Clever refused the app's own credentials (401) when asked for the "
-                            "district's token.", False),
-    Cause.RATE_LIMITED: ("Clever's rate limit: it kept answering \u201ctoo many requests\u201d "
-                         "even after the sync waited.", True),
+    Cause.NO_TOKEN: (
+        "The district stopped sharing its data with the app: Clever lists no token for it.",
+        False,
+    ),
+    Cause.DEPARTED: (
+        "The district stopped sharing its data with the app while this sync was "
+        "running; nothing was applied.",
+        False,
+    ),
+    Cause.APP_CREDENTIALS: (
+        "Clever refused the app's own credentials (401) when asked for the district's token.",
+        False,
+    ),
+    Cause.RATE_LIMITED: (
+        "Clever's rate limit: it kept answering \u201ctoo many requests\u201d even after the sync waited.",
+        True,
+    ),
     Cause.SERVER_ERROR: ("Clever had a server error on every try.", True),
-    Cause.NO_ANSWER: ("Clever did not answer (the connection failed or timed out) on every try.",
-                      True),
-    Cause.UNREADABLE: ("Clever's answer was cut short or was not JSON on every try (usually a "
-                       "dropped connection).", True),
+    Cause.NO_ANSWER: ("Clever did not answer (the connection failed or timed out) on every try.", True),
+    Cause.UNREADABLE: (
+        "Clever's answer was cut short or was not JSON on every try (usually a dropped connection).",
+        True,
+    ),
     Cause.DATABASE: ("The connection to our database dropped during the sync.", True),
     Cause.REDIS: ("Redis (the task queue and cache) could not be reached.", True),
     Cause.TIME_LIMIT: ("The sync ran past its time limit.", True),
-    Cause.BAD_RECORD: ("Clever sent a malformed record (no usable ID, or not a JSON object), so "
-                       "nothing was applied.", False),
+    Cause.BAD_RECORD: (
+        "Clever sent a malformed record (no usable ID, or not a JSON object), so nothing was applied.",
+        False,
+    ),
     Cause.BAD_ANSWER: ("Clever's answer was not in the shape the sync expects.", False),
     Cause.BAD_REQUEST: ("Clever refused a request of the sync as invalid (HTTP 400).", False),
     Cause.FORBIDDEN: ("Clever refused access to data the sync asked for (HTTP 403).", False),
@@ -295,43 +326,50 @@ _FAILURES = {
     Cause.UNSUPPORTED: ("Clever does not support a request the sync made (HTTP 501).", False),
 }
 _NEXT_STEP = {
-    Cause.APP_CREDENTIALS: ("Support should look at the details: the app's Clever client ID and "
-                            "secret need checking."),
-    Cause.BAD_RECORD: ("Support should look at the details: the district's data may need fixing "
-                       "in Clever. Waiting will not fix it."),
-    Cause.FORBIDDEN: ("Support should look at the details: the district may have limited what "
-                      "it shares."),
-    Cause.TOO_LARGE: ("Support should look at the details: CLEVER_PAGE_SIZE must be at most "
-                      "10,000."),
+    Cause.APP_CREDENTIALS: (
+        "Support should look at the details: the app's Clever client ID and secret need checking."
+    ),
+    Cause.BAD_RECORD: (
+        "Support should look at the details: the district's data may need fixing "
+        "in Clever. Waiting will not fix it."
+    ),
+    Cause.FORBIDDEN: ("Support should look at the details: the district may have limited what it shares."),
+    Cause.TOO_LARGE: ("Support should look at the details: CLEVER_PAGE_SIZE must be at most 10,000."),
 }
 
 
 def _skipped(run: SyncRun) -> tuple[str, str]:
     cause = run.cause
     if cause == Cause.BUSY:
-        return ("Not run: another sync of this district was already running.",
-                "Nothing to do: that sync does the work.")
+        return (
+            "Not run: another sync of this district was already running.",
+            "Nothing to do: that sync does the work.",
+        )
     if cause == Cause.SYNCS_OFF:
-        return ("Not run: syncs are switched off for this district.",
-                "Switch them back on in the district's sync settings to sync it.")
+        return (
+            "Not run: syncs are switched off for this district.",
+            "Switch them back on in the district's sync settings to sync it.",
+        )
     if cause == Cause.PAUSED:
         return ("Not run: the district is paused.", "Syncs resume when it is unpaused.")
     if cause == Cause.NOT_CONNECTED:
-        return ("Not run: the district was not connected (it stopped sharing its data).",
-                REAUTHORIZE)
+        return ("Not run: the district was not connected (it stopped sharing its data).", REAUTHORIZE)
     return (f"Not run: {run.error}" if run.error else "Not run.", "")
 
 
 def _fallback(run: SyncRun) -> tuple[str, str]:
     if run.cause == Cause.EVENTS_STALE:
-        return ("The event cursor was older than Clever keeps events "
-                f"({settings.CLEVER_EVENT_RETENTION_DAYS} days), so this sync read the whole "
-                "district instead of the changes.",
-                "Nothing to do: the next syncs read only the changes again.")
+        return (
+            "The event cursor was older than Clever keeps events "
+            f"({settings.CLEVER_EVENT_RETENTION_DAYS} days), so this sync read the whole "
+            "district instead of the changes.",
+            "Nothing to do: the next syncs read only the changes again.",
+        )
     if run.cause == Cause.EVENTS_OFF:
-        return ("Events are switched off for the district in Clever, so this sync read the "
-                "whole district.", "Nothing to do: syncs read the whole district until events "
-                "are back on.")
+        return (
+            "Events are switched off for the district in Clever, so this sync read the whole district.",
+            "Nothing to do: syncs read the whole district until events are back on.",
+        )
     return ("", "")
 
 
@@ -341,12 +379,10 @@ _DISTRICTS_OWN = frozenset({Cause.TOKEN_REFUSED, Cause.NO_TOKEN, Cause.DEPARTED}
 
 def support_must_act(run: SyncRun) -> bool:
     """Whether only support can fix ``run``'s failure: waiting will not, nor the district."""
-    return (run.status == SyncRun.Status.FAILED and not run.retryable
-            and run.cause not in _DISTRICTS_OWN)
+    return run.status == SyncRun.Status.FAILED and not run.retryable and run.cause not in _DISTRICTS_OWN
 
 
-def failure_summary(run: SyncRun, *, retry_at=_UNKNOWN,
-                    now: datetime | None = None) -> tuple[str, str]:
+def failure_summary(run: SyncRun, *, retry_at=_UNKNOWN, now: datetime | None = None) -> tuple[str, str]:
     """What went wrong with ``run``, in words, and the next step: ``(cause, next_step)``;
     ``("", "")`` when there is nothing to explain (it succeeded plainly, or is running).
 
@@ -364,17 +400,23 @@ def failure_summary(run: SyncRun, *, retry_at=_UNKNOWN,
     if status == SyncRun.Status.SKIPPED:
         return _skipped(run)
     if status == SyncRun.Status.HELD:
-        return ("Held for review: it would change more of the roster than the guard allows; "
-                "nothing is applied yet.",
-                "Support staff approve or reject the hold (on the hold's page).")
+        return (
+            "Held for review: it would change more of the roster than the guard allows; "
+            "nothing is applied yet.",
+            "Support staff approve or reject the hold (on the hold's page).",
+        )
     if status == SyncRun.Status.REJECTED:
         if run.cause == Cause.SUPERSEDED:
-            return ("A newer sync of the district replaced this held one before anyone decided "
-                    "it; nothing was applied.",
-                    "Nothing to do: the newer sync has the district's current changes.")
-        return ("Support staff rejected the held changes; nothing was applied.",
-                "Nothing to do: the next sync reads the district again (and is held again if "
-                "Clever still shows the same changes).")
+            return (
+                "A newer sync of the district replaced this held one before anyone decided "
+                "it; nothing was applied.",
+                "Nothing to do: the newer sync has the district's current changes.",
+            )
+        return (
+            "Support staff rejected the held changes; nothing was applied.",
+            "Nothing to do: the next sync reads the district again (and is held again if "
+            "Clever still shows the same changes).",
+        )
     if status == SyncRun.Status.SUCCEEDED:
         return _fallback(run)
     return ("", "")
@@ -401,7 +443,7 @@ def waiting_until(run: SyncRun, *, now: datetime | None = None) -> datetime | No
 
 
 def waiting_text(run: SyncRun, *, now: datetime | None = None) -> str:
-    """"Waiting for Clever's rate limit (resumes at 14:03:07), 3 retries so far", or "" when
+    """ "Waiting for Clever's rate limit (resumes at 14:03:07), 3 retries so far", or "" when
     the run is not waiting (``SyncRun.waiting``, written by the engine before each wait)."""
     now = now or timezone.now()
     until = waiting_until(run, now=now)
@@ -432,10 +474,20 @@ def _attr(value) -> str:
     return escape(str(value))
 
 
-def _text(x: float, y: float, text: str, *, anchor: str = "start", size: int = 11,
-          color: str = "#57606a", weight: str = "normal") -> str:
-    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" fill="{color}" '
-            f'text-anchor="{anchor}" font-weight="{weight}">{escape(text)}</text>')
+def _text(
+    x: float,
+    y: float,
+    text: str,
+    *,
+    anchor: str = "start",
+    size: int = 11,
+    color: str = "#57606a",
+    weight: str = "normal",
+) -> str:
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" fill="{color}" '
+        f'text-anchor="{anchor}" font-weight="{weight}">{escape(text)}</text>'
+    )
 
 
 def _run_tooltip(run: SyncRun, now: datetime) -> str:
@@ -462,12 +514,17 @@ def sync_history_svg(runs: Iterable[SyncRun], *, now: datetime | None = None) ->
     now = now or timezone.now()
     runs = sorted(runs, key=lambda r: (r.started_at or now, r.pk or 0))[-HISTORY_LENGTH:]
     failures = sum(1 for r in runs if r.status == SyncRun.Status.FAILED)
-    summary = (f"Sync history: the last {len(runs)} sync{'' if len(runs) == 1 else 's'}, "
-               f"{failures} failed" if runs else "Sync history: no syncs yet")
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" width="{_W}" '
-             f'height="{_H}" role="img" aria-label="{_attr(summary)}" class="sync-history" '
-             'style="max-width:100%;height:auto;font-family:sans-serif">',
-             f"<title>{escape(summary)}</title>"]
+    summary = (
+        f"Sync history: the last {len(runs)} sync{'' if len(runs) == 1 else 's'}, {failures} failed"
+        if runs
+        else "Sync history: no syncs yet"
+    )
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" width="{_W}" '
+        f'height="{_H}" role="img" aria-label="{_attr(summary)}" class="sync-history" '
+        'style="max-width:100%;height:auto;font-family:sans-serif">',
+        f"<title>{escape(summary)}</title>",
+    ]
     plot_w = _W - _LEFT - _RIGHT
     if not runs:
         parts.append(_text(_W / 2, _H / 2, "No syncs yet", anchor="middle", size=13))
@@ -484,10 +541,14 @@ def sync_history_svg(runs: Iterable[SyncRun], *, now: datetime | None = None) ->
         parts.append(_text(_LEFT, top - 8, heading, size=12, color="#24292f", weight="bold"))
         parts.append(_text(_LEFT - 6, top + 9, top_label, anchor="end"))
         parts.append(_text(_LEFT - 6, top + height, "0", anchor="end"))
-        parts.append(f'<line x1="{_LEFT}" y1="{top + height}" x2="{_W - _RIGHT}" '
-                     f'y2="{top + height}" stroke="#d0d7de"/>')
-        parts.append(f'<line x1="{_LEFT}" y1="{top}" x2="{_W - _RIGHT}" y2="{top}" '
-                     'stroke="#eaeef2" stroke-dasharray="3 3"/>')
+        parts.append(
+            f'<line x1="{_LEFT}" y1="{top + height}" x2="{_W - _RIGHT}" '
+            f'y2="{top + height}" stroke="#d0d7de"/>'
+        )
+        parts.append(
+            f'<line x1="{_LEFT}" y1="{top}" x2="{_W - _RIGHT}" y2="{top}" '
+            'stroke="#eaeef2" stroke-dasharray="3 3"/>'
+        )
     slot = plot_w / max(len(runs), 1)
     bar = max(min(slot * 0.7, 28.0), 2.0)
     for index, run in enumerate(runs):
@@ -498,21 +559,37 @@ def sync_history_svg(runs: Iterable[SyncRun], *, now: datetime | None = None) ->
         height = max(_DURATION_H * took / longest, 1.5)
         changed = changed_total(run.counts)
         changes_h = _CHANGES_H * changed / most if changed else 0.0
-        parts.append(f'<g class="run run-{_attr(run.status)}">'
-                     f"<title>{escape(_run_tooltip(run, now))}</title>")
+        parts.append(
+            f'<g class="run run-{_attr(run.status)}"><title>{escape(_run_tooltip(run, now))}</title>'
+        )
         # The whole slot takes the pointer, so a tiny bar's tooltip is easy to reach.
-        parts.append(f'<rect x="{_LEFT + index * slot:.1f}" y="{_DURATION_TOP}" '
-                     f'width="{slot:.1f}" height="{_CHANGES_TOP + _CHANGES_H - _DURATION_TOP}" '
-                     'fill="transparent"/>')
-        parts.append(f'<rect x="{x:.1f}" y="{_DURATION_TOP + _DURATION_H - height:.1f}" '
-                     f'width="{bar:.1f}" height="{height:.1f}" fill="{color}"/>')
+        parts.append(
+            f'<rect x="{_LEFT + index * slot:.1f}" y="{_DURATION_TOP}" '
+            f'width="{slot:.1f}" height="{_CHANGES_TOP + _CHANGES_H - _DURATION_TOP}" '
+            'fill="transparent"/>'
+        )
+        parts.append(
+            f'<rect x="{x:.1f}" y="{_DURATION_TOP + _DURATION_H - height:.1f}" '
+            f'width="{bar:.1f}" height="{height:.1f}" fill="{color}"/>'
+        )
         if failed:
-            parts.append(_text(x + bar / 2, _DURATION_TOP + _DURATION_H + 14, "\u2715",
-                               anchor="middle", size=12, color=color, weight="bold"))
+            parts.append(
+                _text(
+                    x + bar / 2,
+                    _DURATION_TOP + _DURATION_H + 14,
+                    "\u2715",
+                    anchor="middle",
+                    size=12,
+                    color=color,
+                    weight="bold",
+                )
+            )
         if changes_h:
-            parts.append(f'<rect x="{x:.1f}" y="{_CHANGES_TOP + _CHANGES_H - changes_h:.1f}" '
-                         f'width="{bar:.1f}" height="{changes_h:.1f}" '
-                         f'fill="{_CHANGES_COLOR}"/>')
+            parts.append(
+                f'<rect x="{x:.1f}" y="{_CHANGES_TOP + _CHANGES_H - changes_h:.1f}" '
+                f'width="{bar:.1f}" height="{changes_h:.1f}" '
+                f'fill="{_CHANGES_COLOR}"/>'
+            )
         parts.append("</g>")
     # When: the first and the last run.
     axis_y = _CHANGES_TOP + _CHANGES_H + 16
@@ -520,17 +597,16 @@ def sync_history_svg(runs: Iterable[SyncRun], *, now: datetime | None = None) ->
     if first.started_at:
         parts.append(_text(_LEFT, axis_y, moment_text(first.started_at, now=now)))
     if last is not first and last.started_at:
-        parts.append(_text(_W - _RIGHT, axis_y, moment_text(last.started_at, now=now),
-                           anchor="end"))
+        parts.append(_text(_W - _RIGHT, axis_y, moment_text(last.started_at, now=now), anchor="end"))
     # Legend, in words.
     x, legend_y = float(_LEFT), _H - 8
     for status, words in _LEGEND:
-        parts.append(f'<rect x="{x:.1f}" y="{legend_y - 9}" width="10" height="10" '
-                     f'fill="{STATUS_COLORS[status]}"/>')
+        parts.append(
+            f'<rect x="{x:.1f}" y="{legend_y - 9}" width="10" height="10" fill="{STATUS_COLORS[status]}"/>'
+        )
         parts.append(_text(x + 14, legend_y, words))
         x += 14 + 6.2 * len(words) + 16
-    parts.append(f'<rect x="{x:.1f}" y="{legend_y - 9}" width="10" height="10" '
-                 f'fill="{_CHANGES_COLOR}"/>')
+    parts.append(f'<rect x="{x:.1f}" y="{legend_y - 9}" width="10" height="10" fill="{_CHANGES_COLOR}"/>')
     parts.append(_text(x + 14, legend_y, "records changed"))
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped

@@ -31,8 +31,19 @@ from .models import (
 )
 from .services.mapping import parse_date
 
-TOTAL_KEYS = ("schools", "users", "students", "teachers", "staff", "district_admins", "contacts",
-              "sections", "enrollments", "terms", "courses")
+TOTAL_KEYS = (
+    "schools",
+    "users",
+    "students",
+    "teachers",
+    "staff",
+    "district_admins",
+    "contacts",
+    "sections",
+    "enrollments",
+    "terms",
+    "courses",
+)
 
 
 def live_totals(district) -> dict[str, int]:
@@ -54,7 +65,8 @@ def live_totals(district) -> dict[str, int]:
         return model.objects.filter(district_id=district_id, archived_at__isnull=True).count()
 
     enrollments = SectionMembership.objects.filter(
-        district_id=district_id, role=SectionMembership.Role.STUDENT,
+        district_id=district_id,
+        role=SectionMembership.Role.STUDENT,
         section__archived_at__isnull=True,
     ).count()
     totals = {
@@ -72,12 +84,18 @@ def districts_unsynced_since_connected():
     """Connected, sync-enabled districts that no run (other than a skipped one) started for
     since they were connected, discovered, reconnected or unpaused, and that are owed no sync:
     their first sync, or the one after a reconnection, need not wait for the night."""
-    last_run = (SyncRun.objects.filter(district=OuterRef("pk"))
-                .exclude(status=SyncRun.Status.SKIPPED)
-                .order_by("-started_at").values("started_at")[:1])
-    return (districts_needing_sync().annotate(last_run=Subquery(last_run))
-            .filter(Q(last_run__isnull=True) | Q(last_run__lt=F("status_changed_at")))
-            .exclude(Exists(SyncRequest.objects.filter(district=OuterRef("pk")))))
+    last_run = (
+        SyncRun.objects.filter(district=OuterRef("pk"))
+        .exclude(status=SyncRun.Status.SKIPPED)
+        .order_by("-started_at")
+        .values("started_at")[:1]
+    )
+    return (
+        districts_needing_sync()
+        .annotate(last_run=Subquery(last_run))
+        .filter(Q(last_run__isnull=True) | Q(last_run__lt=F("status_changed_at")))
+        .exclude(Exists(SyncRequest.objects.filter(district=OuterRef("pk"))))
+    )
 
 
 def running_sync(district) -> SyncRun | None:
@@ -103,9 +121,7 @@ def pending_hold(district) -> ChangeHold | None:
 
 
 def pending_holds():
-    return ChangeHold.objects.filter(status=ChangeHold.Status.PENDING).select_related(
-        "run", "run__district"
-    )
+    return ChangeHold.objects.filter(status=ChangeHold.Status.PENDING).select_related("run", "run__district")
 
 
 # --- sensitive and demographic fields (clever.sensitive) ----------------------------------------
@@ -118,8 +134,11 @@ def sensitive_values(people: Iterable[Person]) -> dict[int, dict[str, Any]]:
     permission and logs the view: nothing else shows them. ``sensitive_ciphertext`` must be
     loaded (not deferred). Raises ``crypto.DecryptionError`` when the configured keys cannot
     read one."""
-    return {person.pk: decrypted_fields(person.sensitive_ciphertext)
-            for person in people if person.sensitive_ciphertext}
+    return {
+        person.pk: decrypted_fields(person.sensitive_ciphertext)
+        for person in people
+        if person.sensitive_ciphertext
+    }
 
 
 def decrypted_fields(ciphertext: str) -> dict[str, Any]:
@@ -146,14 +165,19 @@ def districts_due_for_purge():
     revoked district, and from the last Library sign-in (``last_seen_at``) of a Library-only one
     (docs/data-lifecycle.md)."""
     cutoff = timezone.now() - timedelta(days=settings.ROSTER_RETENTION_DAYS)
-    clock = Case(When(status__in=DEPARTED, then=F("departed_at")),
-                 default=Coalesce(F("last_seen_at"), F("discovered_at")))
+    clock = Case(
+        When(status__in=DEPARTED, then=F("departed_at")),
+        default=Coalesce(F("last_seen_at"), F("discovered_at")),
+    )
     purged_since = DistrictAudit.objects.filter(
-        district=OuterRef("pk"), action=DistrictAudit.Action.PURGED, created_at__gte=OuterRef("clock"),
+        district=OuterRef("pk"),
+        action=DistrictAudit.Action.PURGED,
+        created_at__gte=OuterRef("clock"),
     )
     return (
         District.objects.filter(Q(status__in=DEPARTED) | Q(library_only=True))
-        .annotate(clock=clock).filter(clock__lt=cutoff)
+        .annotate(clock=clock)
+        .filter(clock__lt=cutoff)
         .exclude(Exists(purged_since))
         .order_by("pk")
     )

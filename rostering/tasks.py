@@ -122,23 +122,29 @@ def _recent_interruptions(district: District) -> int:
     """Runs of the district that died without finishing in the last day."""
     since = timezone.now() - timedelta(hours=24)
     return SyncRun.objects.filter(
-        district=district, status=SyncRun.Status.FAILED, cause=SyncRun.Cause.INTERRUPTED,
+        district=district,
+        status=SyncRun.Status.FAILED,
+        cause=SyncRun.Cause.INTERRUPTED,
         started_at__gte=since,
     ).count()
 
 
-def request_sync(*, district: District, kind: str = "auto", trigger: str = SyncRun.Trigger.MANUAL,
-                 countdown: float = 0) -> None:
+def request_sync(
+    *, district: District, kind: str = "auto", trigger: str = SyncRun.Trigger.MANUAL, countdown: float = 0
+) -> None:
     """Ask for a sync of ``district``: recorded now, sent to a worker after the commit (to
     start in ``countdown`` seconds)."""
-    request = sync_requests.record(district=district, kind=kind, trigger=trigger,
-                                   countdown=countdown)
+    request = sync_requests.record(district=district, kind=kind, trigger=trigger, countdown=countdown)
     _send(request, countdown=countdown)
 
 
 def _send(request, *, countdown: float = 0) -> None:
-    kwargs = {"district_id": request.district_id, "kind": request.kind,
-              "trigger": request.trigger, "requested_at": request.requested_at.isoformat()}
+    kwargs = {
+        "district_id": request.district_id,
+        "kind": request.kind,
+        "trigger": request.trigger,
+        "requested_at": request.requested_at.isoformat(),
+    }
     transaction.on_commit(lambda: sync_district.apply_async(kwargs=kwargs, countdown=countdown))
 
 
@@ -154,8 +160,13 @@ def _send(request, *, countdown: float = 0) -> None:
     retry_backoff_max=SYNC_RETRY_BACKOFF_MAX,
     retry_jitter=True,
 )
-def sync_district(self, district_id: int, kind: str = "auto",
-                  trigger: str = SyncRun.Trigger.NIGHTLY, requested_at: str | None = None) -> dict:
+def sync_district(
+    self,
+    district_id: int,
+    kind: str = "auto",
+    trigger: str = SyncRun.Trigger.NIGHTLY,
+    requested_at: str | None = None,
+) -> dict:
     """Sync one district (our ``District`` pk); returns a summary of the run (no PII).
     ``requested_at``: when the sync was asked for (``request_sync``)."""
     district = District.objects.filter(pk=district_id).first()
@@ -165,17 +176,29 @@ def sync_district(self, district_id: int, kind: str = "auto",
     asked = parse_datetime(requested_at) if requested_at else None
     answer = sync_requests.answered_since(district_id, asked) if asked else None
     if answer is not None:
-        logger.info("sync_district: district %s already synced by run %s since it was asked for",
-                    district_id, answer.pk)
+        logger.info(
+            "sync_district: district %s already synced by run %s since it was asked for",
+            district_id,
+            answer.pk,
+        )
         sync_requests.settle(run=answer)
         return {**_summary(answer), "status": "done"}
     redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
     if redelivered and _recent_interruptions(district) >= SYNC_MAX_INTERRUPTIONS:
         # Poison-message guard: this sync keeps killing its worker; stop redelivering it.
-        logger.error("sync_district: district %s: %s interrupted runs in 24 hours; not retried "
-                     "(see the district's sync history)", district_id, SYNC_MAX_INTERRUPTIONS)
-        return {"district": district_id, "run": None, "status": "abandoned", "kind": kind,
-                "error": "the sync was interrupted too often"}
+        logger.error(
+            "sync_district: district %s: %s interrupted runs in 24 hours; not retried "
+            "(see the district's sync history)",
+            district_id,
+            SYNC_MAX_INTERRUPTIONS,
+        )
+        return {
+            "district": district_id,
+            "run": None,
+            "status": "abandoned",
+            "kind": kind,
+            "error": "the sync was interrupted too often",
+        }
     run = run_sync(district=district, kind=kind, trigger=trigger)
     if run.status == SyncRun.Status.SKIPPED:
         # Another live sync is doing the work (it settles what was asked before it started),
@@ -185,24 +208,37 @@ def sync_district(self, district_id: int, kind: str = "auto",
         logger.info("sync_district: district %s skipped: %s", district_id, run.error)
         return _summary(run)
     attempt = self.request.retries + 1
-    if failure_is_retryable(run) and not self.request.is_eager \
-            and attempt <= SYNC_TASK_MAX_RETRIES:
+    if failure_is_retryable(run) and not self.request.is_eager and attempt <= SYNC_TASK_MAX_RETRIES:
         countdown = get_exponential_backoff_interval(
-            factor=SYNC_RETRY_BACKOFF, retries=self.request.retries,
-            maximum=SYNC_RETRY_BACKOFF_MAX, full_jitter=True)
-        logger.warning("sync_district: district %s run %s failed (temporary); retry %s of %s "
-                       "in %ss", district_id, run.pk, attempt, SYNC_TASK_MAX_RETRIES, countdown)
+            factor=SYNC_RETRY_BACKOFF,
+            retries=self.request.retries,
+            maximum=SYNC_RETRY_BACKOFF_MAX,
+            full_jitter=True,
+        )
+        logger.warning(
+            "sync_district: district %s run %s failed (temporary); retry %s of %s in %ss",
+            district_id,
+            run.pk,
+            attempt,
+            SYNC_TASK_MAX_RETRIES,
+            countdown,
+        )
         # Owed from when the retry is due: if its message is lost, the sweep resends it then.
         sync_requests.postpone(district_id=district_id, seconds=countdown)
-        raise self.retry(countdown=countdown, exc=RetryableSync(
-            f"run {run.pk} of district {district_id} failed: retryable"))
+        raise self.retry(
+            countdown=countdown,
+            exc=RetryableSync(f"run {run.pk} of district {district_id} failed: retryable"),
+        )
     if failure_is_retryable(run):
         # In-process (no Redis), a retry would run at once inside the caller (an admin
         # request); otherwise the retries are spent. The failed run stands; the next sync
         # resumes it.
-        logger.warning("sync_district: district %s run %s failed (temporary); not retried%s",
-                       district_id, run.pk, " in eager mode" if self.request.is_eager
-                       else f" after {SYNC_TASK_MAX_RETRIES} retries")
+        logger.warning(
+            "sync_district: district %s run %s failed (temporary); not retried%s",
+            district_id,
+            run.pk,
+            " in eager mode" if self.request.is_eager else f" after {SYNC_TASK_MAX_RETRIES} retries",
+        )
     sync_requests.settle(run=run)
     return _summary(run, attempt=attempt)
 
@@ -216,9 +252,12 @@ def recover_syncs() -> dict:
     for run in interrupt_abandoned_runs():
         district = run.district
         if _recent_interruptions(district) >= SYNC_MAX_INTERRUPTIONS:
-            logger.error("recover_syncs: district %s: %s interrupted runs in 24 hours; not "
-                         "resumed (see the district's sync history)", district.pk,
-                         SYNC_MAX_INTERRUPTIONS)
+            logger.error(
+                "recover_syncs: district %s: %s interrupted runs in 24 hours; not "
+                "resumed (see the district's sync history)",
+                district.pk,
+                SYNC_MAX_INTERRUPTIONS,
+            )
             continue
         request_sync(district=district, kind="auto", trigger=SyncRun.Trigger.RESUME)
         resumed.append(district.pk)
@@ -233,9 +272,12 @@ def recover_syncs() -> dict:
         if running is not None and liveness.is_alive(running, now=now):
             continue
         if request.resent >= settings.SYNC_RECOVERY_MAX_RESENDS:
-            logger.error("recover_syncs: district %s: the sync asked for at %s never ran after "
-                         "%s resends; dropped", request.district_id,
-                         request.requested_at.isoformat(), request.resent)
+            logger.error(
+                "recover_syncs: district %s: the sync asked for at %s never ran after %s resends; dropped",
+                request.district_id,
+                request.requested_at.isoformat(),
+                request.resent,
+            )
             sync_requests.drop(request=request)
             dropped.append(request.district_id)
             continue
@@ -247,8 +289,9 @@ def recover_syncs() -> dict:
         request_sync(district=district, kind="auto", trigger=SyncRun.Trigger.CONNECTED)
         connected.append(district.pk)
     if resumed or resent or dropped:
-        logger.warning("recover_syncs: %s resumed, %s resent, %s dropped", len(resumed),
-                       len(resent), len(dropped))
+        logger.warning(
+            "recover_syncs: %s resumed, %s resent, %s dropped", len(resumed), len(resent), len(dropped)
+        )
     return {"resumed": resumed, "resent": resent, "dropped": dropped, "connected": connected}
 
 
@@ -275,14 +318,16 @@ def nightly_sync() -> int:
         logger.exception("nightly_sync: district discovery failed; syncing known districts")
     districts = list(districts_needing_sync())
     for district, countdown in zip(districts, nightly_countdowns(len(districts)), strict=True):
-        request_sync(district=district, kind="auto", trigger=SyncRun.Trigger.NIGHTLY,
-                     countdown=countdown)
+        request_sync(district=district, kind="auto", trigger=SyncRun.Trigger.NIGHTLY, countdown=countdown)
     logger.info("nightly_sync: %s district syncs requested", len(districts))
     return len(districts)
 
 
-@shared_task(acks_late=True, soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
-             time_limit=settings.CELERY_TASK_TIME_LIMIT)
+@shared_task(
+    acks_late=True,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+)
 def purge_expired_rosters() -> dict:
     """Purge every district past its retention window (``selectors.districts_due_for_purge``);
     one failure does not stop the others. Returns ``{"purged": [district pks], "failed": [district pks]}``."""

@@ -36,8 +36,9 @@ def pretty_json(value) -> str:
             value = json.loads(value)
         except ValueError:
             return value
-    return format_html("<pre style='white-space: pre-wrap'>{}</pre>",
-                       json.dumps(value, indent=2, ensure_ascii=False))
+    return format_html(
+        "<pre style='white-space: pre-wrap'>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False)
+    )
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -69,15 +70,33 @@ class SandboxApplicationAdmin(ReadOnlyAdmin):
 
 @admin.register(SandboxDistrict)
 class SandboxDistrictAdmin(ReadOnlyAdmin):
-    list_display = ["name", "id", "sharing", "connected", "events_enabled", "lms_type",
-                    "lms_state", "district_token", "created_at"]
+    list_display = [
+        "name",
+        "id",
+        "sharing",
+        "connected",
+        "events_enabled",
+        "lms_type",
+        "lms_state",
+        "district_token",
+        "created_at",
+    ]
     list_filter = ["sharing", "connected", "events_enabled", "lms_type"]
     search_fields = ["id", "name"]
-    fields = ["id", "name", "sharing", "connected", "events_enabled", "lms_type", "lms_state",
-              "district_token", "created_at", "district_object"]
+    fields = [
+        "id",
+        "name",
+        "sharing",
+        "connected",
+        "events_enabled",
+        "lms_type",
+        "lms_state",
+        "district_token",
+        "created_at",
+        "district_object",
+    ]
     readonly_fields = fields
-    actions = ["rotate_token", "revoke_token", "disconnect", "reconnect", "enable_events",
-               "disable_events"]
+    actions = ["rotate_token", "revoke_token", "disconnect", "reconnect", "enable_events", "disable_events"]
 
     @admin.display(description="district token")
     def district_token(self, obj):
@@ -95,8 +114,12 @@ class SandboxDistrictAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Rotate the district token", permissions=["sandbox_control"])
     def rotate_token(self, request, queryset):
-        self._each(request, queryset.filter(connected=True, sharing="district"),
-                   lambda d: services.rotate_district_token(district=d), "Token rotated")
+        self._each(
+            request,
+            queryset.filter(connected=True, sharing="district"),
+            lambda d: services.rotate_district_token(district=d),
+            "Token rotated",
+        )
 
     @admin.action(description="Revoke the district token", permissions=["sandbox_control"])
     def revoke_token(self, request, queryset):
@@ -109,31 +132,57 @@ class SandboxDistrictAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Disconnect the district", permissions=["sandbox_control"])
     def disconnect(self, request, queryset):
-        self._each(request, queryset.filter(connected=True),
-                   lambda d: services.disconnect_district(district=d), "Disconnected")
+        self._each(
+            request,
+            queryset.filter(connected=True),
+            lambda d: services.disconnect_district(district=d),
+            "Disconnected",
+        )
 
     @admin.action(description="Reconnect the district", permissions=["sandbox_control"])
     def reconnect(self, request, queryset):
-        self._each(request, queryset.filter(connected=False),
-                   lambda d: services.reconnect_district(district=d), "Reconnected")
+        self._each(
+            request,
+            queryset.filter(connected=False),
+            lambda d: services.reconnect_district(district=d),
+            "Reconnected",
+        )
 
     @admin.action(description="Enable events", permissions=["sandbox_control"])
     def enable_events(self, request, queryset):
-        self._each(request, queryset,
-                   lambda d: services.set_events_enabled(district=d, enabled=True), "Events on")
+        self._each(
+            request, queryset, lambda d: services.set_events_enabled(district=d, enabled=True), "Events on"
+        )
 
     @admin.action(description="Disable events", permissions=["sandbox_control"])
     def disable_events(self, request, queryset):
-        self._each(request, queryset,
-                   lambda d: services.set_events_enabled(district=d, enabled=False), "Events off")
+        self._each(
+            request, queryset, lambda d: services.set_events_enabled(district=d, enabled=False), "Events off"
+        )
 
 
 @admin.register(SandboxRecord)
 class SandboxRecordAdmin(ReadOnlyAdmin):
-    list_display = ["clever_id", "record_type", "display_name", "is_student", "is_teacher",
-                    "is_staff", "is_district_admin", "is_contact", "district"]
-    list_filter = ["record_type", "is_student", "is_teacher", "is_staff", "is_district_admin",
-                   "is_contact", "district"]
+    list_display = [
+        "clever_id",
+        "record_type",
+        "display_name",
+        "is_student",
+        "is_teacher",
+        "is_staff",
+        "is_district_admin",
+        "is_contact",
+        "district",
+    ]
+    list_filter = [
+        "record_type",
+        "is_student",
+        "is_teacher",
+        "is_staff",
+        "is_district_admin",
+        "is_contact",
+        "district",
+    ]
     search_fields = ["=clever_id", "display_name"]
     list_select_related = ["district"]
     show_full_result_count = False
@@ -160,8 +209,7 @@ class SandboxEventAdmin(ReadOnlyAdmin):
     search_fields = ["=id", "=record_id"]
     list_select_related = ["district"]
     show_full_result_count = False
-    fields = ["id", "district", "type", "record_type", "record_id", "schools", "created",
-              "payload"]
+    fields = ["id", "district", "type", "record_type", "record_id", "schools", "created", "payload"]
     readonly_fields = fields
 
     @admin.display(description="data (v3.1)")
@@ -178,8 +226,7 @@ class SecretKeyedAdmin(ReadOnlyAdmin):
 
 @admin.register(SandboxToken)
 class SandboxTokenAdmin(SecretKeyedAdmin):
-    list_display = ["masked_token", "kind", "district", "user_id", "scope_count", "created",
-                    "revoked_at"]
+    list_display = ["masked_token", "kind", "district", "user_id", "scope_count", "created", "revoked_at"]
     list_filter = ["kind", "district", ("revoked_at", admin.EmptyFieldListFilter)]
     list_select_related = ["district"]
     fields = ["masked_token", "kind", "district", "user_id", "scopes", "created", "revoked_at"]
@@ -198,8 +245,7 @@ class SandboxTokenAdmin(SecretKeyedAdmin):
 class SandboxAuthCodeAdmin(SecretKeyedAdmin):
     list_display = ["masked_code", "user_id", "district", "redirect_uri", "created", "redeemed_at"]
     list_select_related = ["district"]
-    fields = ["masked_code", "application", "user_id", "district", "redirect_uri", "created",
-              "redeemed_at"]
+    fields = ["masked_code", "application", "user_id", "district", "redirect_uri", "created", "redeemed_at"]
     readonly_fields = fields
 
     @admin.display(description="code")

@@ -61,7 +61,7 @@ def _referenced(users: list[dict], sections: list[dict]) -> tuple[list, list, di
 
 
 def _course_name(section_names: list[str]) -> str:
-    """"Group Guidance - Greene - 0" -> "Group Guidance" when all its sections agree."""
+    """ "Group Guidance - Greene - 0" -> "Group Guidance" when all its sections agree."""
     prefixes = {name.split(" - ")[0].strip() for name in section_names if name}
     if len(prefixes) == 1:
         return f"{prefixes.pop()} {SYNTHESIZED}"
@@ -71,28 +71,37 @@ def _course_name(section_names: list[str]) -> str:
 def _synthesized(users, sections, stamp: str) -> Iterator[tuple[str, dict]]:
     schools, terms, courses = _referenced(users, sections)
     for school_id in schools:
-        yield RecordType.SCHOOLS, {
-            "id": school_id,
-            "district": DEMO_DISTRICT_ID,
-            "name": f"Demo school {school_id} {SYNTHESIZED}",
-            "sis_id": "",
-            "school_number": "",
-            "created": stamp,
-            "last_modified": stamp,
-        }
+        yield (
+            RecordType.SCHOOLS,
+            {
+                "id": school_id,
+                "district": DEMO_DISTRICT_ID,
+                "name": f"Demo school {school_id} {SYNTHESIZED}",
+                "sis_id": "",
+                "school_number": "",
+                "created": stamp,
+                "last_modified": stamp,
+            },
+        )
     for term_id in terms:
-        yield RecordType.TERMS, {
-            "id": term_id,
-            "district": DEMO_DISTRICT_ID,
-            "name": f"Demo term {term_id} {SYNTHESIZED}",
-        }
+        yield (
+            RecordType.TERMS,
+            {
+                "id": term_id,
+                "district": DEMO_DISTRICT_ID,
+                "name": f"Demo term {term_id} {SYNTHESIZED}",
+            },
+        )
     for course_id, names in courses.items():
-        yield RecordType.COURSES, {
-            "id": course_id,
-            "district": DEMO_DISTRICT_ID,
-            "name": _course_name(names),
-            "number": "",
-        }
+        yield (
+            RecordType.COURSES,
+            {
+                "id": course_id,
+                "district": DEMO_DISTRICT_ID,
+                "name": _course_name(names),
+                "number": "",
+            },
+        )
 
 
 def demo_records() -> tuple[dict, Iterator[tuple[str, dict]]]:

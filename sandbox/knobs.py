@@ -117,8 +117,9 @@ class Knobs:
             if allowed:
                 used += 1
             self._windows[bucket] = (start, used)
-        return RateDecision(allowed=allowed, limit=limit, remaining=max(limit - used, 0),
-                            reset=int(start + window))
+        return RateDecision(
+            allowed=allowed, limit=limit, remaining=max(limit - used, 0), reset=int(start + window)
+        )
 
 
 KNOBS = Knobs()

@@ -173,14 +173,10 @@ class SandboxLmsAssignment(models.Model):
 
 
 class SandboxLmsSubmission(models.Model):
-    assignment = models.ForeignKey(
-        SandboxLmsAssignment, on_delete=models.CASCADE, related_name="submissions"
-    )
+    assignment = models.ForeignKey(SandboxLmsAssignment, on_delete=models.CASCADE, related_name="submissions")
     user_id = models.CharField(max_length=24)
     data = models.JSONField(default=dict)
 
     class Meta:
         ordering = ["user_id"]
-        constraints = [
-            models.UniqueConstraint(fields=["assignment", "user_id"], name="sbx_one_submission")
-        ]
+        constraints = [models.UniqueConstraint(fields=["assignment", "user_id"], name="sbx_one_submission")]

@@ -32,9 +32,7 @@ def to_v30(record_type: str, data: dict) -> dict:
         student = out.get("roles", {}).get("student")
         if student is not None:
             out["roles"] = dict(out["roles"])
-            out["roles"]["student"] = {
-                k: v for k, v in student.items() if k not in V31_ONLY_STUDENT_FIELDS
-            }
+            out["roles"]["student"] = {k: v for k, v in student.items() if k not in V31_ONLY_STUDENT_FIELDS}
         return out
     if record_type == "sections":
         return {k: v for k, v in data.items() if k not in V31_ONLY_SECTION_FIELDS}

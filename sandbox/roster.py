@@ -44,7 +44,11 @@ def _record(district: SandboxDistrict, clever_id: str, record_type: str) -> dict
 
 @transaction.atomic
 def add_student_to_section(
-    *, district: SandboxDistrict, section_id: str, first: str = "", last: str = "",
+    *,
+    district: SandboxDistrict,
+    section_id: str,
+    first: str = "",
+    last: str = "",
     seed: int | None = None,
 ) -> dict:
     """A new student (users.created) enrolled in a section (sections.updated)."""
@@ -59,23 +63,29 @@ def add_student_to_section(
     student_id = new_id()
     sis_id = str(900_000_000 + int(student_id[-6:], 16))
     school = section["school"]
-    student = services.put_record(district=district, record_type=RecordType.USERS, data={
-        "id": student_id,
-        "name": {"first": first, "middle": "", "last": last},
-        "roles": {"student": {
-            "credentials": {"district_username": f"{slug(first)}{slug(last)[:1]}{sis_id[-3:]}"},
-            "dob": f"{dob.month}/{dob.day}/{dob.year}",
-            "enrollments": [],
-            "gender": sex,
-            "grade": grade,
-            "school": school,
-            "schools": [school],
-            "sis_id": sis_id,
-            "student_number": sis_id,
-            "state_id": "",
-        }},
-        "lms_status": {"synced_in_lms": False},
-    })
+    student = services.put_record(
+        district=district,
+        record_type=RecordType.USERS,
+        data={
+            "id": student_id,
+            "name": {"first": first, "middle": "", "last": last},
+            "roles": {
+                "student": {
+                    "credentials": {"district_username": f"{slug(first)}{slug(last)[:1]}{sis_id[-3:]}"},
+                    "dob": f"{dob.month}/{dob.day}/{dob.year}",
+                    "enrollments": [],
+                    "gender": sex,
+                    "grade": grade,
+                    "school": school,
+                    "schools": [school],
+                    "sis_id": sis_id,
+                    "student_number": sis_id,
+                    "state_id": "",
+                }
+            },
+            "lms_status": {"synced_in_lms": False},
+        },
+    )
     services.update_record(
         clever_id=section["id"], changes={"students": [*section.get("students", []), student_id]}
     )
@@ -108,23 +118,26 @@ def _remove_users(district: SandboxDistrict, user_ids: list[str]) -> tuple[list[
     gone = set(user_ids)
     sources: set[str] = set()
     for batch in services.batches(user_ids):
-        sources.update(SandboxEdge.objects.filter(
-            district=district, dst_id__in=batch, rel__in=("students", "teachers")
-        ).values_list("src_id", flat=True))
+        sources.update(
+            SandboxEdge.objects.filter(
+                district=district, dst_id__in=batch, rel__in=("students", "teachers")
+            ).values_list("src_id", flat=True)
+        )
     changes: dict[str, dict] = {}
     for batch in services.batches(sorted(sources)):
         for row in SandboxRecord.objects.filter(clever_id__in=batch).order_by("clever_id"):
             body = services.rec_loads(row)
             if row.record_type == RecordType.SECTIONS:
-                change = {"students": [s for s in body.get("students", []) if s not in gone],
-                          "teachers": [t for t in body.get("teachers", []) if t not in gone]}
+                change = {
+                    "students": [s for s in body.get("students", []) if s not in gone],
+                    "teachers": [t for t in body.get("teachers", []) if t not in gone],
+                }
                 if body.get("teacher") in gone:
                     change["teacher"] = change["teachers"][0] if change["teachers"] else ""
             else:
                 contact = dict(body["roles"]["contact"])
                 contact["student_relationships"] = [
-                    r for r in contact.get("student_relationships", [])
-                    if r.get("student") not in gone
+                    r for r in contact.get("student_relationships", []) if r.get("student") not in gone
                 ]
                 change = {"roles": {"contact": contact}}
             changes[row.clever_id] = change
@@ -133,26 +146,34 @@ def _remove_users(district: SandboxDistrict, user_ids: list[str]) -> tuple[list[
 
 
 @transaction.atomic
-def add_section(
-    *, district: SandboxDistrict, school_id: str = "", name: str = "", students: int = 5
-) -> dict:
+def add_section(*, district: SandboxDistrict, school_id: str = "", name: str = "", students: int = 5) -> dict:
     """A new section (sections.created) at a school, with one of its teachers and students."""
     schools = SandboxRecord.objects.filter(district=district, record_type=RecordType.SCHOOLS)
-    school = schools.filter(clever_id=school_id.strip()).first() if school_id.strip() else (
-        schools.order_by("clever_id").first())
+    school = (
+        schools.filter(clever_id=school_id.strip()).first()
+        if school_id.strip()
+        else (schools.order_by("clever_id").first())
+    )
     if school is None:
         raise RosterError(f"no school {school_id!r} in {district.name}")
     members = SandboxEdge.objects.filter(district=district, rel="schools", dst_id=school.clever_id)
-    users = SandboxRecord.objects.filter(
-        district=district, clever_id__in=members.values("src_id")
-    ).order_by("clever_id")
+    users = SandboxRecord.objects.filter(district=district, clever_id__in=members.values("src_id")).order_by(
+        "clever_id"
+    )
     teacher = users.filter(is_teacher=True).values_list("clever_id", flat=True).first()
     student_ids = list(users.filter(is_student=True).values_list("clever_id", flat=True)[:students])
-    term = SandboxRecord.objects.filter(district=district, record_type=RecordType.TERMS).order_by(
-        "clever_id").values_list("clever_id", flat=True).first()
-    course = SandboxRecord.objects.filter(
-        district=district, record_type=RecordType.COURSES
-    ).order_by("clever_id").values_list("clever_id", flat=True).first()
+    term = (
+        SandboxRecord.objects.filter(district=district, record_type=RecordType.TERMS)
+        .order_by("clever_id")
+        .values_list("clever_id", flat=True)
+        .first()
+    )
+    course = (
+        SandboxRecord.objects.filter(district=district, record_type=RecordType.COURSES)
+        .order_by("clever_id")
+        .values_list("clever_id", flat=True)
+        .first()
+    )
     section_id = new_id()
     body = {
         "id": section_id,
@@ -198,8 +219,11 @@ class BulkChange:
 
 def student_ids(district: SandboxDistrict) -> list[str]:
     """The district's students, in ID order."""
-    return list(SandboxRecord.objects.filter(district=district, is_student=True)
-                .order_by("clever_id").values_list("clever_id", flat=True))
+    return list(
+        SandboxRecord.objects.filter(district=district, is_student=True)
+        .order_by("clever_id")
+        .values_list("clever_id", flat=True)
+    )
 
 
 def _totals(district: SandboxDistrict) -> dict[str, int]:
@@ -215,32 +239,37 @@ def _is_section(body: dict) -> bool:
 
 
 @transaction.atomic
-def remove_students(
-    *, district: SandboxDistrict, count: int, seed: int | None = None
-) -> BulkChange:
+def remove_students(*, district: SandboxDistrict, count: int, seed: int | None = None) -> BulkChange:
     """``count`` students leave at once, picked at random (the same ``seed`` picks the same
     ones): out of their sections and contacts (one sections.updated or users.updated per record
     touched), then one users.deleted each."""
     students = student_ids(district)
     if not 1 <= count <= len(students):
-        raise RosterError(f"{district.name} has {len(students)} students: remove 1 to "
-                          f"{len(students)}, not {count}")
+        raise RosterError(
+            f"{district.name} has {len(students)} students: remove 1 to {len(students)}, not {count}"
+        )
     totals = _totals(district)
     chosen = sorted(random.Random(seed).sample(students, count))
     deleted, updated = _remove_users(district, chosen)
     sections = sum(1 for body in updated if _is_section(body))
-    return BulkChange(students=[body["id"] for body in deleted], changed={
-        "students": (len(deleted), len(students)),
-        "sections": (sections, totals["sections"]),
-        "contacts": (len(updated) - sections, totals["contacts"]),
-    })
+    return BulkChange(
+        students=[body["id"] for body in deleted],
+        changed={
+            "students": (len(deleted), len(students)),
+            "sections": (sections, totals["sections"]),
+            "contacts": (len(updated) - sections, totals["contacts"]),
+        },
+    )
 
 
 def _student_email_domain(district: SandboxDistrict) -> str:
     """The domain most of the district's student emails use ("" when they have none)."""
     domains: Counter[str] = Counter()
-    rows = SandboxRecord.objects.filter(district=district, is_student=True).order_by(
-        "clever_id").values_list("body", flat=True)[:200]
+    rows = (
+        SandboxRecord.objects.filter(district=district, is_student=True)
+        .order_by("clever_id")
+        .values_list("body", flat=True)[:200]
+    )
     for body in rows:
         data = json.loads(body)
         email = data.get("email") or ((data.get("roles") or {}).get("student") or {}).get("email")
@@ -250,9 +279,7 @@ def _student_email_domain(district: SandboxDistrict) -> str:
 
 
 @transaction.atomic
-def add_students(
-    *, district: SandboxDistrict, count: int, seed: int | None = None
-) -> BulkChange:
+def add_students(*, district: SandboxDistrict, count: int, seed: int | None = None) -> BulkChange:
     """``count`` new students (users.created each), each enrolled in an existing section and up
     to four more of the same school, the section's grade first (as the generator enrols
     students); then one sections.updated per section that gained students."""
@@ -260,9 +287,11 @@ def add_students(
         raise RosterError(f"add 1 to {MAX_ADDED_STUDENTS:,} students at a time, not {count}")
     sections: dict[str, dict] = {}
     total_sections = 0
-    for clever_id, body in SandboxRecord.objects.filter(
-        district=district, record_type=RecordType.SECTIONS
-    ).order_by("clever_id").values_list("clever_id", "body"):
+    for clever_id, body in (
+        SandboxRecord.objects.filter(district=district, record_type=RecordType.SECTIONS)
+        .order_by("clever_id")
+        .values_list("clever_id", "body")
+    ):
         total_sections += 1
         data = json.loads(body)
         if data.get("school"):
@@ -272,7 +301,8 @@ def add_students(
     schools = {
         clever_id: json.loads(body)
         for clever_id, body in SandboxRecord.objects.filter(
-            district=district, record_type=RecordType.SCHOOLS).values_list("clever_id", "body")
+            district=district, record_type=RecordType.SCHOOLS
+        ).values_list("clever_id", "body")
     }
     by_grade: dict[tuple[str, str], list[str]] = {}
     by_school: dict[str, list[str]] = {}
@@ -288,8 +318,12 @@ def add_students(
         anchor = sections[rng.choice(anchors)]
         school_id, grade = anchor["school"], anchor.get("grade") or ""
         student = student_record(
-            rng=rng, student_id=new_id(), school=schools.get(school_id) or {"id": school_id},
-            grade=grade or "Ungraded", email_domain=domain)
+            rng=rng,
+            student_id=new_id(),
+            school=schools.get(school_id) or {"id": school_id},
+            grade=grade or "Ungraded",
+            email_domain=domain,
+        )
         students.append(student)
         own = [s for s in by_grade[(school_id, grade)] if s != anchor["id"]]
         chosen = [anchor["id"], *rng.sample(own, min(SECTIONS_PER_STUDENT - 1, len(own)))]
@@ -298,19 +332,25 @@ def add_students(
             chosen += rng.sample(rest, min(SECTIONS_PER_STUDENT - len(chosen), len(rest)))
         for section_id in chosen:
             joining.setdefault(section_id, []).append(student["id"])
-    created = services.put_records(district=district, record_type=RecordType.USERS,
-                                   items=students)
-    updated = services.update_records(changes={
-        section_id: {"students": [*sections[section_id].get("students", []), *joining[section_id]]}
-        for section_id in sorted(joining)
-    })
-    return BulkChange(students=[body["id"] for body in created],
-                      changed={"sections": (len(updated), total_sections)})
+    created = services.put_records(district=district, record_type=RecordType.USERS, items=students)
+    updated = services.update_records(
+        changes={
+            section_id: {"students": [*sections[section_id].get("students", []), *joining[section_id]]}
+            for section_id in sorted(joining)
+        }
+    )
+    return BulkChange(
+        students=[body["id"] for body in created], changed={"sections": (len(updated), total_sections)}
+    )
 
 
 @transaction.atomic
 def move_students(
-    *, district: SandboxDistrict, from_section_id: str, to_section_id: str, count: int,
+    *,
+    district: SandboxDistrict,
+    from_section_id: str,
+    to_section_id: str,
+    count: int,
     seed: int | None = None,
 ) -> BulkChange:
     """``count`` students of one section move to another section of the same school (a
@@ -321,18 +361,21 @@ def move_students(
     if source["id"] == target["id"]:
         raise RosterError("choose two different sections")
     if source.get("school") != target.get("school"):
-        raise RosterError("the two sections are in different schools: choose two sections of "
-                          "one school")
+        raise RosterError("the two sections are in different schools: choose two sections of one school")
     already = set(target.get("students", []))
     movable = [s for s in source.get("students", []) if s not in already]
     if not 1 <= count <= len(movable):
-        raise RosterError(f"{len(movable)} students of {source.get('name') or 'that section'} "
-                          f"can move: choose 1 to {len(movable)}, not {count}")
+        raise RosterError(
+            f"{len(movable)} students of {source.get('name') or 'that section'} "
+            f"can move: choose 1 to {len(movable)}, not {count}"
+        )
     moving = set(random.Random(seed).sample(movable, count))
     moved = [s for s in movable if s in moving]
-    updated = services.update_records(changes={
-        source["id"]: {"students": [s for s in source.get("students", []) if s not in moving]},
-        target["id"]: {"students": [*target.get("students", []), *moved]},
-    })
+    updated = services.update_records(
+        changes={
+            source["id"]: {"students": [s for s in source.get("students", []) if s not in moving]},
+            target["id"]: {"students": [*target.get("students", []), *moved]},
+        }
+    )
     sections = _totals(district)["sections"]
     return BulkChange(students=moved, changed={"sections": (len(updated), sections)})

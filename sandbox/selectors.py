@@ -122,8 +122,13 @@ def search_users(*, q: str = "", role: str = "", district_id: str = "") -> Query
 
 # --- the control page: who to sign in as, grades in the LMS --------------------------------------
 
-ROLE_WORDS = {"student": "student", "teacher": "teacher", "staff": "staff",
-              "district_admin": "district admin", "contact": "family contact"}
+ROLE_WORDS = {
+    "student": "student",
+    "teacher": "teacher",
+    "staff": "staff",
+    "district_admin": "district admin",
+    "contact": "family contact",
+}
 # Roles the control page offers to sign in as (contacts sign in to parent portals, not here).
 SIGN_IN_ROLES = ("teacher", "student", "staff", "district_admin")
 SIGN_IN_PER_ROLE = 2
@@ -159,18 +164,22 @@ def sign_in_people(district: SandboxDistrict) -> list[SignInPerson]:
     name."""
     assignments = dict(
         SandboxLmsAssignment.objects.filter(district=district)
-        .values_list("section_id").annotate(n=Count("id")).order_by()
+        .values_list("section_id")
+        .annotate(n=Count("id"))
+        .order_by()
     )
     names = _section_names(assignments)
     notes: dict[str, list[str]] = {}
     lms = district.get_lms_type_display()
-    for section_id, teacher_id in SandboxEdge.objects.filter(
-        district=district, rel="teachers", src_id__in=list(assignments)
-    ).values_list("src_id", "dst_id").order_by("src_id"):
+    for section_id, teacher_id in (
+        SandboxEdge.objects.filter(district=district, rel="teachers", src_id__in=list(assignments))
+        .values_list("src_id", "dst_id")
+        .order_by("src_id")
+    ):
         count = assignments[section_id]
         notes.setdefault(teacher_id, []).append(
-            f"{count} assignment{'' if count == 1 else 's'} in {lms} for "
-            f"{names.get(section_id, 'a section')}")
+            f"{count} assignment{'' if count == 1 else 's'} in {lms} for {names.get(section_id, 'a section')}"
+        )
     users = SandboxRecord.objects.filter(district=district, record_type=RecordType.USERS)
     people = [
         SignInPerson(user, role_words(user), "; ".join(notes[user.clever_id]))
@@ -178,8 +187,11 @@ def sign_in_people(district: SandboxDistrict) -> list[SignInPerson]:
     ]
     listed = set(notes)
     for role in SIGN_IN_ROLES:
-        for user in (users.filter(**{ROLE_FLAGS[role]: True}).exclude(clever_id__in=listed)
-                     .order_by("display_name", "clever_id")[:SIGN_IN_PER_ROLE]):
+        for user in (
+            users.filter(**{ROLE_FLAGS[role]: True})
+            .exclude(clever_id__in=listed)
+            .order_by("display_name", "clever_id")[:SIGN_IN_PER_ROLE]
+        ):
             people.append(SignInPerson(user, role_words(user)))
             listed.add(user.clever_id)
     return people
@@ -189,7 +201,9 @@ def library_teachers() -> tuple[list[SignInPerson], int]:
     """Clever Library teachers (of districts that share no data with the app: each teacher
     signs up alone), the first few by name, and how many there are in all."""
     teachers = SandboxRecord.objects.filter(
-        record_type=RecordType.USERS, is_teacher=True, district__sharing=Sharing.LIBRARY,
+        record_type=RecordType.USERS,
+        is_teacher=True,
+        district__sharing=Sharing.LIBRARY,
         district__connected=True,
     )
     shown = teachers.order_by("display_name", "clever_id")[:LIBRARY_TEACHERS_SHOWN]
@@ -200,8 +214,8 @@ def named_records(district: SandboxDistrict, record_type: str, limit: int) -> li
     """The first ``limit`` schools or sections of a district (by Clever ID) as (ID, name)."""
     return [
         (clever_id, json.loads(body).get("name") or "(no name)")
-        for clever_id, body in SandboxRecord.objects.filter(
-            district=district, record_type=record_type).order_by("clever_id")
+        for clever_id, body in SandboxRecord.objects.filter(district=district, record_type=record_type)
+        .order_by("clever_id")
         .values_list("clever_id", "body")[:limit]
     ]
 
@@ -235,23 +249,30 @@ class LmsSubmission:
 
 def lms_submissions(district: SandboxDistrict) -> list[LmsSubmission]:
     """Every submission in the district's LMS, by assignment (oldest first), then student name."""
-    assignments = list(SandboxLmsAssignment.objects.filter(district=district)
-                       .order_by("created", "id"))
+    assignments = list(SandboxLmsAssignment.objects.filter(district=district).order_by("created", "id"))
     sections = _section_names({a.section_id for a in assignments})
     by_id = {a.id: a for a in assignments}
-    rows = list(SandboxLmsSubmission.objects.filter(assignment__in=assignments)
-                .values_list("assignment_id", "user_id", "data"))
-    students = dict(SandboxRecord.objects.filter(
-        clever_id__in={user_id for _, user_id, _ in rows}).values_list("clever_id", "display_name"))
+    rows = list(
+        SandboxLmsSubmission.objects.filter(assignment__in=assignments).values_list(
+            "assignment_id", "user_id", "data"
+        )
+    )
+    students = dict(
+        SandboxRecord.objects.filter(clever_id__in={user_id for _, user_id, _ in rows}).values_list(
+            "clever_id", "display_name"
+        )
+    )
     order = {assignment.id: index for index, assignment in enumerate(assignments)}
     rows.sort(key=lambda row: (order[row[0]], students.get(row[1], "").casefold(), row[1]))
     return [
         LmsSubmission(
-            assignment_id=str(assignment_id), user_id=user_id,
+            assignment_id=str(assignment_id),
+            user_id=user_id,
             title=by_id[assignment_id].data.get("title") or "Untitled",
             section=sections.get(by_id[assignment_id].section_id, "a section"),
             student=students.get(user_id) or "A student no longer in the roster",
-            grade_points=float(data.get("grade_points") or 0), grade=data.get("grade") or "",
+            grade_points=float(data.get("grade_points") or 0),
+            grade=data.get("grade") or "",
         )
         for assignment_id, user_id, data in rows
     ]
@@ -303,9 +324,9 @@ def _teacher_section_ids(user_id: str) -> QuerySet:
 
 
 def _teacher_student_ids(user_id: str) -> QuerySet:
-    return SandboxEdge.objects.filter(
-        rel="students", src_id__in=_teacher_section_ids(user_id)
-    ).values("dst_id")
+    return SandboxEdge.objects.filter(rel="students", src_id__in=_teacher_section_ids(user_id)).values(
+        "dst_id"
+    )
 
 
 def visible(viewer: Viewer, record_type: str, qs: QuerySet) -> QuerySet:
@@ -325,9 +346,7 @@ def visible(viewer: Viewer, record_type: str, qs: QuerySet) -> QuerySet:
         return qs.filter(clever_id=viewer.user_id)
     if record_type == RecordType.SCHOOLS:
         return qs.filter(
-            clever_id__in=SandboxEdge.objects.filter(
-                src_id=viewer.user_id, rel="schools"
-            ).values("dst_id")
+            clever_id__in=SandboxEdge.objects.filter(src_id=viewer.user_id, rel="schools").values("dst_id")
         )
     return qs.none()
 
@@ -407,9 +426,7 @@ def _school_related(school_id: str, relation: str, role: str | None):
 def _user_related(user_id: str, relation: str, role: str | None):
     if relation == "sections":
         return "sections", Q(
-            clever_id__in=_edges(rel__in=("students", "teachers"), dst_id=user_id).values(
-                "src_id"
-            )
+            clever_id__in=_edges(rel__in=("students", "teachers"), dst_id=user_id).values("src_id")
         )
     if relation == "schools":
         return "schools", Q(clever_id__in=_edges(rel="schools", src_id=user_id).values("dst_id"))
@@ -448,9 +465,7 @@ def _through_sections(rel: str):
         if relation == "sections":
             return "sections", Q(clever_id__in=sections)
         if relation == "schools":
-            return "schools", Q(
-                clever_id__in=_edges(rel="school", src_id__in=sections).values("dst_id")
-            )
+            return "schools", Q(clever_id__in=_edges(rel="school", src_id__in=sections).values("dst_id"))
         return None
 
     return related
@@ -523,9 +538,7 @@ def related_record_text(
     target_type = SINGLE_RELATIONS.get((parent_type, relation))
     if target_type is None or not record_exists(viewer, parent_type, parent_id):
         return None
-    target_id = (
-        _edges(src_id=parent_id, rel=relation).order_by("id").values_list("dst_id", flat=True).first()
-    )
+    target_id = _edges(src_id=parent_id, rel=relation).order_by("id").values_list("dst_id", flat=True).first()
     if target_id is None:
         return None
     text = record_text(viewer, target_type, target_id, v30=v30)
@@ -575,11 +588,7 @@ def page(
     rows = list(bounded.order_by(key).values_list(*fields)[: limit + 1])
     has_next = len(rows) > limit
     rows = rows[:limit]
-    has_prev = (
-        bool(rows)
-        and starting_after is not None
-        and qs.filter(**{f"{key}__lt": rows[0][0]}).exists()
-    )
+    has_prev = bool(rows) and starting_after is not None and qs.filter(**{f"{key}__lt": rows[0][0]}).exists()
     return Page(rows=rows, has_next=has_next, has_prev=has_prev)
 
 
@@ -620,9 +629,7 @@ class StoredBytes(Func):
         return self.as_sql(compiler, connection, template="CAST(%(expressions)s AS BLOB)", **extra)
 
     def as_postgresql(self, compiler, connection, **extra):
-        return self.as_sql(
-            compiler, connection, template="convert_to(%(expressions)s, 'UTF8')", **extra
-        )
+        return self.as_sql(compiler, connection, template="convert_to(%(expressions)s, 'UTF8')", **extra)
 
 
 def record_page(
@@ -643,8 +650,7 @@ def record_page(
     )
     if result.rows and not isinstance(result.rows[0][1], bytes):
         result.rows = [
-            (cid, body.encode() if isinstance(body, str) else bytes(body))
-            for cid, body in result.rows
+            (cid, body.encode() if isinstance(body, str) else bytes(body)) for cid, body in result.rows
         ]
     return result
 
@@ -662,9 +668,7 @@ def served_events(viewer: Viewer, now: float | None = None) -> QuerySet:
     """The events a district token can still read: its district's, within retention."""
     if not viewer.is_district:
         return SandboxEvent.objects.none()
-    return SandboxEvent.objects.filter(
-        district_id=viewer.district_id, created__gte=event_cutoff(now)
-    )
+    return SandboxEvent.objects.filter(district_id=viewer.district_id, created__gte=event_cutoff(now))
 
 
 def events_enabled(viewer: Viewer) -> bool:

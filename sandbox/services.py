@@ -154,9 +154,7 @@ def issue_token(
 def district_token(district: SandboxDistrict) -> SandboxToken | None:
     """The district's live district-app token, if it has one."""
     return (
-        SandboxToken.objects.filter(
-            district=district, kind=TokenKind.DISTRICT, revoked_at__isnull=True
-        )
+        SandboxToken.objects.filter(district=district, kind=TokenKind.DISTRICT, revoked_at__isnull=True)
         .order_by("-created")
         .first()
     )
@@ -173,18 +171,16 @@ def revoke_token(*, access_token: str) -> None:
 @transaction.atomic
 def rotate_district_token(*, district: SandboxDistrict) -> SandboxToken:
     """The district's token is replaced: the old one is refused, /oauth/tokens lists the new."""
-    SandboxToken.objects.filter(
-        district=district, kind=TokenKind.DISTRICT, revoked_at__isnull=True
-    ).update(revoked_at=timezone.now())
+    SandboxToken.objects.filter(district=district, kind=TokenKind.DISTRICT, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
     return issue_token(district=district, kind=TokenKind.DISTRICT)
 
 
 @transaction.atomic
 def disconnect_district(*, district: SandboxDistrict) -> None:
     """The district stops sharing with the app: its tokens die and it leaves /oauth/tokens."""
-    SandboxToken.objects.filter(district=district, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+    SandboxToken.objects.filter(district=district, revoked_at__isnull=True).update(revoked_at=timezone.now())
     district.connected = False
     district.save(update_fields=["connected"])
 
@@ -226,9 +222,7 @@ def _edge_rows(district_id: str, record_type: str, data: dict) -> list[SandboxEd
 TIMESTAMPED_TYPES = {RecordType.USERS, RecordType.SECTIONS, RecordType.SCHOOLS}
 
 
-def _stamp(
-    data: dict, *, record_type: str, district_id: str, now: datetime, created: bool
-) -> dict:
+def _stamp(data: dict, *, record_type: str, district_id: str, now: datetime, created: bool) -> dict:
     data = copy.deepcopy(data)
     data.setdefault("id", new_id())
     data["district"] = district_id
@@ -263,9 +257,7 @@ def bulk_load(
         for record_type, data in items:
             data.setdefault("district", district.id)
             rows.append(_record_values(district.id, record_type, data))
-            edge_rows.extend(
-                (district.id, data["id"], rel, dst) for rel, dst in rec.edges(record_type, data)
-            )
+            edge_rows.extend((district.id, data["id"], rel, dst) for rel, dst in rec.edges(record_type, data))
             loaded += 1
             if len(rows) >= batch_size:
                 flush(cursor)
@@ -273,8 +265,19 @@ def bulk_load(
     return loaded
 
 
-_RECORD_COLUMNS = ("clever_id", "district", "record_type", "is_student", "is_teacher", "is_staff",
-                   "is_district_admin", "is_contact", "display_name", "body", "body_v30")
+_RECORD_COLUMNS = (
+    "clever_id",
+    "district",
+    "record_type",
+    "is_student",
+    "is_teacher",
+    "is_staff",
+    "is_district_admin",
+    "is_contact",
+    "display_name",
+    "body",
+    "body_v30",
+)
 _EDGE_COLUMNS = ("district", "src_id", "rel", "dst_id")
 _ROWS_PER_INSERT = 500
 
@@ -296,9 +299,8 @@ def _insert_rows(cursor, model, fields: tuple[str, ...], rows: list[tuple]) -> N
     if connection.features.max_query_params:
         per = max(1, min(per, connection.features.max_query_params // len(fields)))
     for start in range(0, len(rows), per):
-        chunk = rows[start:start + per]
-        cursor.execute(_insert_sql(model, fields, len(chunk)),
-                       [value for row in chunk for value in row])
+        chunk = rows[start : start + per]
+        cursor.execute(_insert_sql(model, fields, len(chunk)), [value for row in chunk for value in row])
 
 
 @functools.lru_cache(maxsize=8)
@@ -323,7 +325,9 @@ def _record_values(district_id: str, record_type: str, data: dict) -> tuple:
     users = record_type == RecordType.USERS
     flags = rec.role_flags(data) if users else {}
     return (
-        data["id"], district_id, str(record_type),
+        data["id"],
+        district_id,
+        str(record_type),
         *(flags.get(f"is_{name}", False) for name in rec.ROLE_NAMES),
         rec.display_name(data) if users else "",
         rec.dumps(data),
@@ -334,8 +338,9 @@ def _record_values(district_id: str, record_type: str, data: dict) -> tuple:
 def _emit(
     *, district_id: str, record_type: str, action: str, obj: dict, previous: dict | None, now
 ) -> SandboxEvent:
-    event = _event(district_id=district_id, record_type=record_type, action=action, obj=obj,
-                   previous=previous, now=now)
+    event = _event(
+        district_id=district_id, record_type=record_type, action=action, obj=obj, previous=previous, now=now
+    )
     event.save(force_insert=True)
     return event
 
@@ -374,13 +379,18 @@ def put_record(
     now = now or timezone.now()
     existing = SandboxRecord.objects.filter(clever_id=data.get("id") or "").first()
     if existing is None:
-        data = _stamp(data, record_type=record_type, district_id=district.id, now=now,
-                      created=True)
+        data = _stamp(data, record_type=record_type, district_id=district.id, now=now, created=True)
         _record_row(district.id, record_type, data).save(force_insert=True)
         SandboxEdge.objects.bulk_create(_edge_rows(district.id, record_type, data))
         if _events_on(district.id):
-            _emit(district_id=district.id, record_type=record_type, action="created",
-                  obj=data, previous=None, now=now)
+            _emit(
+                district_id=district.id,
+                record_type=record_type,
+                action="created",
+                obj=data,
+                previous=None,
+                now=now,
+            )
         return data
     old = rec_loads(existing)
     new = dict(data)
@@ -427,8 +437,14 @@ def _replace(existing: SandboxRecord, old: dict, new: dict, now: datetime) -> di
     SandboxEdge.objects.filter(src_id=existing.clever_id).delete()
     SandboxEdge.objects.bulk_create(_edge_rows(district_id, record_type, new))
     if _events_on(district_id):
-        _emit(district_id=district_id, record_type=record_type, action="updated",
-              obj=new, previous=previous, now=now)
+        _emit(
+            district_id=district_id,
+            record_type=record_type,
+            action="updated",
+            obj=new,
+            previous=previous,
+            now=now,
+        )
     return new
 
 
@@ -441,8 +457,14 @@ def delete_record(*, clever_id: str, now: datetime | None = None) -> dict:
     SandboxEdge.objects.filter(src_id=clever_id).delete()
     existing.delete()
     if _events_on(old.get("district", "")):
-        _emit(district_id=old["district"], record_type=existing.record_type, action="deleted",
-              obj=old, previous=None, now=now)
+        _emit(
+            district_id=old["district"],
+            record_type=existing.record_type,
+            action="deleted",
+            obj=old,
+            previous=None,
+            now=now,
+        )
     return old
 
 
@@ -460,15 +482,17 @@ _EVENT_BATCH = 500
 
 def batches(items: list, size: int = _IN_BATCH) -> Iterable[list]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _locked_rows(clever_ids: list[str]) -> dict[str, SandboxRecord]:
     """The rows of these IDs, locked; ``SandboxRecord.DoesNotExist`` names one that is missing."""
     rows: dict[str, SandboxRecord] = {}
     for batch in batches(clever_ids):
-        rows.update((row.clever_id, row) for row in
-                    SandboxRecord.objects.select_for_update().filter(clever_id__in=batch))
+        rows.update(
+            (row.clever_id, row)
+            for row in SandboxRecord.objects.select_for_update().filter(clever_id__in=batch)
+        )
     missing = [clever_id for clever_id in clever_ids if clever_id not in rows]
     if missing:
         raise SandboxRecord.DoesNotExist(f"no record {missing[0]!r}")
@@ -485,25 +509,42 @@ def _write_rows(items: list[tuple[str, str, dict]]) -> None:
     """Insert (district_id, record_type, body) records and their edges."""
     with connection.cursor() as cursor:
         for batch in batches(items, BULK_BATCH):
-            _insert_rows(cursor, SandboxRecord, _RECORD_COLUMNS,
-                         [_record_values(district_id, record_type, body)
-                          for district_id, record_type, body in batch])
-            _insert_rows(cursor, SandboxEdge, _EDGE_COLUMNS,
-                         [(district_id, body["id"], rel, dst)
-                          for district_id, record_type, body in batch
-                          for rel, dst in rec.edges(record_type, body)])
+            _insert_rows(
+                cursor,
+                SandboxRecord,
+                _RECORD_COLUMNS,
+                [_record_values(district_id, record_type, body) for district_id, record_type, body in batch],
+            )
+            _insert_rows(
+                cursor,
+                SandboxEdge,
+                _EDGE_COLUMNS,
+                [
+                    (district_id, body["id"], rel, dst)
+                    for district_id, record_type, body in batch
+                    for rel, dst in rec.edges(record_type, body)
+                ],
+            )
 
 
 def _emit_many(items: list[tuple[str, str, str, dict, dict | None]], now: datetime) -> int:
     """Events for (district_id, record_type, action, object, previous) in this order, for the
     districts whose events are on; returns how many were emitted."""
     districts = {item[0] for item in items}
-    on = set(SandboxDistrict.objects.filter(id__in=districts, events_enabled=True)
-             .values_list("id", flat=True))
+    on = set(
+        SandboxDistrict.objects.filter(id__in=districts, events_enabled=True).values_list("id", flat=True)
+    )
     events = [
-        _event(district_id=district_id, record_type=record_type, action=action, obj=obj,
-               previous=previous, now=now)
-        for district_id, record_type, action, obj, previous in items if district_id in on
+        _event(
+            district_id=district_id,
+            record_type=record_type,
+            action=action,
+            obj=obj,
+            previous=previous,
+            now=now,
+        )
+        for district_id, record_type, action, obj, previous in items
+        if district_id in on
     ]
     SandboxEvent.objects.bulk_create(events, batch_size=_EVENT_BATCH)
     return len(events)
@@ -518,11 +559,14 @@ def put_records(
     Every ID must be new (``ValueError`` otherwise); returns the stored bodies in order.
     """
     now = now or timezone.now()
-    bodies = [_stamp(data, record_type=record_type, district_id=district.id, now=now, created=True)
-              for data in items]
+    bodies = [
+        _stamp(data, record_type=record_type, district_id=district.id, now=now, created=True)
+        for data in items
+    ]
     ids = [body["id"] for body in bodies]
     taken = len(set(ids)) != len(ids) or any(
-        SandboxRecord.objects.filter(clever_id__in=batch).exists() for batch in batches(ids))
+        SandboxRecord.objects.filter(clever_id__in=batch).exists() for batch in batches(ids)
+    )
     if taken:
         raise ValueError("put_records only creates: an ID is repeated or already exists")
     _write_rows([(district.id, record_type, body) for body in bodies])
@@ -542,16 +586,26 @@ def update_records(*, changes: dict[str, dict], now: datetime | None = None) -> 
     for clever_id in ids:
         row = rows[clever_id]
         old = rec_loads(row)
-        new = _stamp(_merged(old, changes[clever_id]), record_type=row.record_type,
-                     district_id=row.district_id, now=now, created=False)
+        new = _stamp(
+            _merged(old, changes[clever_id]),
+            record_type=row.record_type,
+            district_id=row.district_id,
+            now=now,
+            created=False,
+        )
         new["id"] = clever_id
         previous = rec.previous_attributes(old, new)
         if previous:
             replaced.append((row.district_id, row.record_type, new, previous))
     _drop_rows([new["id"] for _, _, new, _ in replaced])
     _write_rows([(district_id, record_type, new) for district_id, record_type, new, _ in replaced])
-    _emit_many([(district_id, record_type, "updated", new, previous)
-                for district_id, record_type, new, previous in replaced], now)
+    _emit_many(
+        [
+            (district_id, record_type, "updated", new, previous)
+            for district_id, record_type, new, previous in replaced
+        ],
+        now,
+    )
     return [new for _, _, new, _ in replaced]
 
 
@@ -564,8 +618,13 @@ def delete_records(*, clever_ids: list[str], now: datetime | None = None) -> lis
     rows = _locked_rows(ids)
     gone = [(rows[clever_id], rec_loads(rows[clever_id])) for clever_id in ids]
     _drop_rows(ids)
-    _emit_many([(old.get("district") or row.district_id, row.record_type, "deleted", old, None)
-                for row, old in gone], now)
+    _emit_many(
+        [
+            (old.get("district") or row.district_id, row.record_type, "deleted", old, None)
+            for row, old in gone
+        ],
+        now,
+    )
     return [old for _, old in gone]
 
 
@@ -602,15 +661,11 @@ def issue_auth_code(
 
 
 @transaction.atomic
-def redeem_auth_code(
-    *, application: SandboxApplication, code: str, redirect_uri: str
-) -> SandboxToken:
+def redeem_auth_code(*, application: SandboxApplication, code: str, redirect_uri: str) -> SandboxToken:
     """Exchange a code for the user's token: SSO, or teacher-authorized in a Library district."""
     now = sandbox_now()
     auth_code = (
-        SandboxAuthCode.objects.select_related("district")
-        .filter(code=code, application=application)
-        .first()
+        SandboxAuthCode.objects.select_related("district").filter(code=code, application=application).first()
     )
     if auth_code is None or auth_code.redeemed_at is not None:
         raise InvalidGrant("Invalid grant: invalid code")
@@ -622,9 +677,7 @@ def redeem_auth_code(
         raise InvalidGrant("Invalid grant: the district no longer shares data with this app")
     # The row read above may be stale: this conditional UPDATE is what redeems, so of two
     # concurrent exchanges of one code exactly one sees a row count of 1.
-    redeemed = SandboxAuthCode.objects.filter(code=code, redeemed_at__isnull=True).update(
-        redeemed_at=now
-    )
+    redeemed = SandboxAuthCode.objects.filter(code=code, redeemed_at__isnull=True).update(redeemed_at=now)
     if not redeemed:
         raise InvalidGrant("Invalid grant: invalid code")
     kind = TokenKind.TEACHER if auth_code.district.sharing == Sharing.LIBRARY else TokenKind.SSO
@@ -644,14 +697,18 @@ def set_lms(*, district: SandboxDistrict, lms_type: str, lms_state: str | None =
     after = district_body(district)
     previous = rec.previous_attributes(before, after)
     if previous and district.events_enabled:
-        _emit(district_id=district.id, record_type="districts", action="updated", obj=after,
-              previous=previous, now=timezone.now())
+        _emit(
+            district_id=district.id,
+            record_type="districts",
+            action="updated",
+            obj=after,
+            previous=previous,
+            now=timezone.now(),
+        )
 
 
 @transaction.atomic
-def set_district_identifiers(
-    *, district: SandboxDistrict, nces_id: str, mdr_number: str
-) -> dict:
+def set_district_identifiers(*, district: SandboxDistrict, nces_id: str, mdr_number: str) -> dict:
     """The district's NCES LEAID and MDR number change in Clever (what an app matches districts
     on); a districts.updated event says so. Returns the previous values of what changed
     (empty: nothing did)."""
@@ -662,8 +719,14 @@ def set_district_identifiers(
     after = district_body(district)
     previous = rec.previous_attributes(before, after)
     if previous and district.events_enabled:
-        _emit(district_id=district.id, record_type="districts", action="updated", obj=after,
-              previous=previous, now=timezone.now())
+        _emit(
+            district_id=district.id,
+            record_type="districts",
+            action="updated",
+            obj=after,
+            previous=previous,
+            now=timezone.now(),
+        )
     return previous
 
 

@@ -40,7 +40,7 @@ class AccountAdapter(DefaultAccountAdapter):
         **DefaultAccountAdapter.error_messages,
         # Says what happened and when it ends (ACCOUNT_RATE_LIMITS: 5 failures in 5 minutes).
         "too_many_login_attempts": "Too many failed sign-ins for this account or from this network. "
-                                   "Wait 5 minutes, then try again.",
+        "Wait 5 minutes, then try again.",
     }
 
     def is_open_for_signup(self, request) -> bool:
@@ -55,9 +55,15 @@ class AccountAdapter(DefaultAccountAdapter):
         if identity is not None:
             services.begin_clever_session(request, identity=identity)
             redirect_url = services.landing_after_login(request, next_url=redirect_url)
-        return super().post_login(request, user, email_verification=email_verification,
-                                  signal_kwargs=signal_kwargs, email=email, signup=signup,
-                                  redirect_url=redirect_url)
+        return super().post_login(
+            request,
+            user,
+            email_verification=email_verification,
+            signal_kwargs=signal_kwargs,
+            email=email,
+            signup=signup,
+            redirect_url=redirect_url,
+        )
 
     def add_message(self, *args, **kwargs) -> None:
         # No "Successfully signed in as ..." flash: the account page says who is signed in.
@@ -101,38 +107,63 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         except login_state.BadState:
             purpose = login_state.Purpose()
         entry = services.entry_for(purpose)
-        admission = services.admit_clever_login(identity=identity, record=context.record,
-                                                access_token=context.access_token, entry=entry)
+        admission = services.admit_clever_login(
+            identity=identity, record=context.record, access_token=context.access_token, entry=entry
+        )
         if admission.outcome is not None:
-            raise ImmediateHttpResponse(refusal_page(request, outcome=admission.outcome,
-                                                     identity=identity, district=admission.district))
+            raise ImmediateHttpResponse(
+                refusal_page(
+                    request, outcome=admission.outcome, identity=identity, district=admission.district
+                )
+            )
         existing = sociallogin.account if sociallogin.is_existing else None
-        resolution = services.resolve_account(identity=identity, admission=admission,
-                                              existing_account=existing)
+        resolution = services.resolve_account(
+            identity=identity, admission=admission, existing_account=existing
+        )
         if resolution.refused is not None:
-            services.record_login(identity=identity, district=admission.district,
-                                  outcome=LoginOutcome.ACCOUNT_REFUSED, entry=entry)
+            services.record_login(
+                identity=identity,
+                district=admission.district,
+                outcome=LoginOutcome.ACCOUNT_REFUSED,
+                entry=entry,
+            )
             raise ImmediateHttpResponse(render(request, "sso/account_refused.html", status=403))
         if resolution.to_confirm is not None:
-            services.record_login(identity=identity, district=admission.district,
-                                  outcome=LoginOutcome.PENDING_LINK, entry=entry)
+            services.record_login(
+                identity=identity, district=admission.district, outcome=LoginOutcome.PENDING_LINK, entry=entry
+            )
             # A new Clever login replaces the browser's session before anything is asked.
             if request.user.is_authenticated:
                 get_account_adapter(request).logout(request)
-            services.remember_pending_link(request, identity=identity, admission=admission,
-                                           resolution=resolution, next_url=sociallogin.state.get("next"))
-            raise ImmediateHttpResponse(render(request, "sso/is_this_your_account.html", {
-                "identity": identity, "district": admission.district,
-                "reason": resolution.reason,
-                "can_prove": resolution.to_confirm.has_usable_password(),
-            }))
+            services.remember_pending_link(
+                request,
+                identity=identity,
+                admission=admission,
+                resolution=resolution,
+                next_url=sociallogin.state.get("next"),
+            )
+            raise ImmediateHttpResponse(
+                render(
+                    request,
+                    "sso/is_this_your_account.html",
+                    {
+                        "identity": identity,
+                        "district": admission.district,
+                        "reason": resolution.reason,
+                        "can_prove": resolution.to_confirm.has_usable_password(),
+                    },
+                )
+            )
         services.remember_identity(sociallogin, identity=identity)
         sociallogin.account = resolution.account
         sociallogin.user = resolution.user
         active = resolution.user.is_active
-        services.record_login(identity=identity, district=admission.district,
-                              outcome=LoginOutcome.LOGGED_IN if active else LoginOutcome.ACCOUNT_INACTIVE,
-                              entry=entry)
+        services.record_login(
+            identity=identity,
+            district=admission.district,
+            outcome=LoginOutcome.LOGGED_IN if active else LoginOutcome.ACCOUNT_INACTIVE,
+            entry=entry,
+        )
 
 
 class MFAAdapter(DefaultMFAAdapter):
@@ -143,5 +174,8 @@ class MFAAdapter(DefaultMFAAdapter):
         return crypto.decrypt(encrypted_text)
 
     def can_delete_authenticator(self, authenticator: Authenticator) -> bool:
-        return not (settings.STAFF_MFA_REQUIRED and authenticator.type == Authenticator.Type.TOTP
-                    and policy.needs_mfa(authenticator.user))
+        return not (
+            settings.STAFF_MFA_REQUIRED
+            and authenticator.type == Authenticator.Type.TOTP
+            and policy.needs_mfa(authenticator.user)
+        )

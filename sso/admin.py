@@ -19,13 +19,29 @@ def account_name(user) -> str:
 
 @admin.register(CleverLogin)
 class CleverLoginAdmin(SupportAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "clever_district_id", "district", "roles_text", "email_domain",
-                    "authorized_by", "entry", "outcome")
+    list_display = (
+        "created_at",
+        "clever_district_id",
+        "district",
+        "roles_text",
+        "email_domain",
+        "authorized_by",
+        "entry",
+        "outcome",
+    )
     list_filter = ("outcome", "entry", "authorized_by")
     search_fields = ("clever_district_id", "email_domain")
     date_hierarchy = "created_at"
-    fields = ("created_at", "clever_district_id", "district", "roles_text", "email_domain",
-              "authorized_by", "entry", "outcome")
+    fields = (
+        "created_at",
+        "clever_district_id",
+        "district",
+        "roles_text",
+        "email_domain",
+        "authorized_by",
+        "entry",
+        "outcome",
+    )
     readonly_fields = fields
 
     @admin.display(description="roles")
@@ -36,14 +52,32 @@ class CleverLoginAdmin(SupportAdminMixin, admin.ModelAdmin):
 
 @admin.register(AccountLink)
 class AccountLinkAdmin(SupportAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "action", "method", "account", "clever_id", "clever_district_id",
-                    "actor", "actor_label")
+    list_display = (
+        "created_at",
+        "action",
+        "method",
+        "account",
+        "clever_id",
+        "clever_district_id",
+        "actor",
+        "actor_label",
+    )
     list_filter = ("action", "method")
     search_fields = ("clever_id", "clever_district_id", "user__username")
     # The user and the acting staff member of each row in the list's one query.
     list_select_related = ("user", "actor")
-    fields = ("created_at", "action", "method", "account", "person", "clever_id",
-              "clever_district_id", "actor", "actor_label", "evidence")
+    fields = (
+        "created_at",
+        "action",
+        "method",
+        "account",
+        "person",
+        "clever_id",
+        "clever_district_id",
+        "actor",
+        "actor_label",
+        "evidence",
+    )
     readonly_fields = fields
 
     @admin.display(description="account", ordering="user__last_name")
@@ -73,7 +107,8 @@ class CleverLinkAdmin(SupportAdminMixin, admin.ModelAdmin):
     def unlink(self, request, queryset):
         count = 0
         for account in queryset:
-            services.unlink_clever_account(account=account, actor=request.user,
-                                           reason="unlinked by support staff in the admin")
+            services.unlink_clever_account(
+                account=account, actor=request.user, reason="unlinked by support staff in the admin"
+            )
             count += 1
         self.message_user(request, f"{count} Clever account(s) unlinked.", messages.SUCCESS)

@@ -10,9 +10,11 @@ def rate_limits_need_a_shared_cache(app_configs, **kwargs):
     by the number of web processes."""
     backend = settings.CACHES["default"]["BACKEND"]
     if getattr(settings, "PRODUCTION", False) and backend.endswith("LocMemCache"):
-        return [Warning(
-            "Sign-in rate limits are counted in a per-process memory cache.",
-            hint="Set REDIS_URL so every web process shares the counts (and Celery has its broker).",
-            id="sso.W001",
-        )]
+        return [
+            Warning(
+                "Sign-in rate limits are counted in a per-process memory cache.",
+                hint="Set REDIS_URL so every web process shares the counts (and Celery has its broker).",
+                id="sso.W001",
+            )
+        ]
     return []

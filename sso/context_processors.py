@@ -13,5 +13,4 @@ def signed_in(request) -> dict:
     if user is None or not user.is_authenticated:
         return {}
     name = selectors.display_name(request) or "your account"
-    return {"signed_in": {"name": name,
-                          "role": selectors.role_label(selectors.active_role(request))}}
+    return {"signed_in": {"name": name, "role": selectors.role_label(selectors.active_role(request))}}

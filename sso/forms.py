@@ -18,21 +18,32 @@ class PasswordResetForm(ResetPasswordForm):
 
 
 class ExistingAccountForm(forms.Form):
-    """"I already have an account" (a Clever Library teacher, right after the sign-in that made
+    """ "I already have an account" (a Clever Library teacher, right after the sign-in that made
     them a new account): the existing account's username or email and its password. Checking
     them, and linking, is ``sso.services``'s."""
 
-    login = forms.CharField(label="Username or email", max_length=254,
-                            widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}))
-    password = forms.CharField(label="Password", strip=False, max_length=4096,
-                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+    login = forms.CharField(
+        label="Username or email",
+        max_length=254,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
+    )
+    password = forms.CharField(
+        label="Password",
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
 
 
 class RoleForm(forms.Form):
     """The role a multi-role person acts in now: one of the roles of their Clever sign-in."""
 
-    role = forms.ChoiceField(error_messages={"required": "Choose one of your roles.",
-                                             "invalid_choice": "Choose one of your roles."})
+    role = forms.ChoiceField(
+        error_messages={
+            "required": "Choose one of your roles.",
+            "invalid_choice": "Choose one of your roles.",
+        }
+    )
 
     def __init__(self, *args, roles, **kwargs):
         super().__init__(*args, **kwargs)

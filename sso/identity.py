@@ -127,8 +127,11 @@ class CleverIdentity:
             first_name=_text(name.get("first")),
             last_name=_text(name.get("last")),
             email=_text(data.get("email")),
-            legacy_ids={k: v for k, v in (data.get("legacy_ids") or {}).items()
-                        if k in ROLE_NAMES and isinstance(v, str)},
+            legacy_ids={
+                k: v
+                for k, v in (data.get("legacy_ids") or {}).items()
+                if k in ROLE_NAMES and isinstance(v, str)
+            },
         )
 
 

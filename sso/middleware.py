@@ -49,8 +49,10 @@ class CleverSessionMiddleware:
     @staticmethod
     def ended(request) -> str | None:
         identity = selectors.signed_in_identity(request)
-        district_refuses = identity is not None and policy.admission_refusal(
-            identity, selectors.district_for(identity)) is not None
+        district_refuses = (
+            identity is not None
+            and policy.admission_refusal(identity, selectors.district_for(identity)) is not None
+        )
         if not request.user.is_authenticated:
             # The account was deactivated: its district stopped sharing (say so), or support.
             return "district" if district_refuses else DEACTIVATED
@@ -61,8 +63,10 @@ class CleverSessionMiddleware:
             return "expired"
         if district_refuses:
             return "district"
-        if (not selectors.clever_accounts(request.user).filter(uid=identity.clever_id).exists()
-                or policy.entry(request.user, identity.clever_id) != policy.Entry.ALLOWED):
+        if (
+            not selectors.clever_accounts(request.user).filter(uid=identity.clever_id).exists()
+            or policy.entry(request.user, identity.clever_id) != policy.Entry.ALLOWED
+        ):
             return "account"  # unlinked or moved by support, or no longer Clever's to open
         return None
 

@@ -57,8 +57,11 @@ def _protected() -> Q:
     permission."""
     return (
         ~Q(password__startswith=UNUSABLE_PASSWORD_PREFIX)
-        | Q(is_staff=True) | Q(is_superuser=True) | Q(is_organization_admin=True)
-        | Q(groups__isnull=False) | Q(user_permissions__isnull=False)
+        | Q(is_staff=True)
+        | Q(is_superuser=True)
+        | Q(is_organization_admin=True)
+        | Q(groups__isnull=False)
+        | Q(user_permissions__isnull=False)
     )
 
 

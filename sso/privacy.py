@@ -28,14 +28,18 @@ def erase_sign_in_data(event: RosterPurging) -> dict:
     the account-link audit keeps IDs and decisions."""
     people = Person.objects.filter(district_id=event.district_id)
     links = SocialAccount.objects.filter(provider=PROVIDER).filter(
-        Q(uid__in=people.values("clever_id")) | Q(extra_data__district=event.clever_district_id))
-    logins = CleverLogin.objects.filter(Q(district_id=event.district_id)
-                                        | Q(clever_district_id=event.clever_district_id))
+        Q(uid__in=people.values("clever_id")) | Q(extra_data__district=event.clever_district_id)
+    )
+    logins = CleverLogin.objects.filter(
+        Q(district_id=event.district_id) | Q(clever_district_id=event.clever_district_id)
+    )
     return {
         "clever_links_scrubbed": redact_json_column(links, "extra_data", transform=_identity_only),
         "email_addresses": EmailAddress.objects.filter(
-            user__in=accounts_made_for_people(event.district_id)).delete()[0],
+            user__in=accounts_made_for_people(event.district_id)
+        ).delete()[0],
         "login_records": logins.delete()[0],
         "account_link_audits_redacted": redact_json_column(
-            AccountLink.objects.filter(clever_district_id=event.clever_district_id), "evidence"),
+            AccountLink.objects.filter(clever_district_id=event.clever_district_id), "evidence"
+        ),
     }

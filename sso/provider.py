@@ -82,8 +82,11 @@ class CleverOAuth2Adapter(AllauthCleverOAuth2Adapter):
 
     def get_access_token_data(self, request, app, client, pkce_code_verifier=None) -> dict:
         code = request.GET.get("code", "")
-        with clever_client(client_id=app.client_id, client_secret=app.secret,
-                           redirect_uri=self.get_callback_url(request, app)) as clever:
+        with clever_client(
+            client_id=app.client_id,
+            client_secret=app.secret,
+            redirect_uri=self.get_callback_url(request, app),
+        ) as clever:
             token = clever.exchange_code(code)
         self.did_fetch_access_token = True
         return {"access_token": token.access_token, "token_type": token.token_type or "bearer"}
@@ -94,8 +97,9 @@ class CleverOAuth2Adapter(AllauthCleverOAuth2Adapter):
             record = clever.get_record("users", me.id)
         me_data = {"id": me.id, "district": me.district or "", "authorized_by": me.authorized_by or ""}
         login = self.get_provider().sociallogin_from_response(request, {"me": me_data, "user": record})
-        login.clever = CleverLoginContext(identity=identity_from(me=me_data, record=record),
-                                          record=record, access_token=token.token)
+        login.clever = CleverLoginContext(
+            identity=identity_from(me=me_data, record=record), record=record, access_token=token.token
+        )
         return login
 
 
@@ -155,11 +159,18 @@ class CleverProvider(AllauthCleverProvider):
             actor_id=request.user.pk if request.user.is_authenticated else None,
             district_id=kwargs.get("district_id") or "",
         )
-        state_id = login_state.stash(request, provider_id=self.sub_id, purpose=purpose,
-                                     next_url=next_url if is_safe_next(next_url) else None)
+        state_id = login_state.stash(
+            request,
+            provider_id=self.sub_id,
+            purpose=purpose,
+            next_url=next_url if is_safe_next(next_url) else None,
+        )
         with clever_client(client_id=self.app.client_id, client_secret=self.app.secret) as clever:
-            url = clever.authorize_url(state=state_id, district_id=purpose.district_id or None,
-                                       redirect_uri=settings.CLEVER_REDIRECT_URI)
+            url = clever.authorize_url(
+                state=state_id,
+                district_id=purpose.district_id or None,
+                redirect_uri=settings.CLEVER_REDIRECT_URI,
+            )
         return HttpResponseRedirect(url)
 
 

@@ -49,8 +49,13 @@ def email_collision(identity: CleverIdentity, *, organization):
         return None
     User = get_user_model()
     candidates = (
-        User.objects.filter(email__iexact=email.strip(), is_active=True, organization=organization,
-                            is_staff=False, is_superuser=False)
+        User.objects.filter(
+            email__iexact=email.strip(),
+            is_active=True,
+            organization=organization,
+            is_staff=False,
+            is_superuser=False,
+        )
         .filter(made_for_clever_id="")
         .order_by("pk")
     )

@@ -79,10 +79,16 @@ def start_clever_login(
 
     provider = get_adapter(request).get_provider(request, PROVIDER)
     actor = request.user.pk if request.user.is_authenticated else None
-    chosen = login_state.Purpose(name=purpose, data=dict(data or {}), actor_id=actor,
-                                 bounced=bounced, district_id=valid_district_id(district_id))
-    return provider.redirect(request, "login", next_url=next_url if is_safe_next(next_url) else None,
-                             purpose=chosen)
+    chosen = login_state.Purpose(
+        name=purpose,
+        data=dict(data or {}),
+        actor_id=actor,
+        bounced=bounced,
+        district_id=valid_district_id(district_id),
+    )
+    return provider.redirect(
+        request, "login", next_url=next_url if is_safe_next(next_url) else None, purpose=chosen
+    )
 
 
 def bounce_clever_initiated(request, *, code: str, district_id: str = "") -> HttpResponseRedirect:
@@ -134,8 +140,9 @@ def finish_code(*, code: str, user=None, landing: str = "") -> None:
 # --- evidence ----------------------------------------------------------------------------------
 
 
-def record_login(*, identity: CleverIdentity, district: District | None, outcome: str,
-                 entry: str = "") -> CleverLogin:
+def record_login(
+    *, identity: CleverIdentity, district: District | None, outcome: str, entry: str = ""
+) -> CleverLogin:
     """One row of evidence: district, roles, email domain (never the address), outcome."""
     login = CleverLogin.objects.create(
         clever_district_id=identity.district_id,
@@ -146,8 +153,12 @@ def record_login(*, identity: CleverIdentity, district: District | None, outcome
         entry=entry,
         outcome=outcome,
     )
-    logger.info("clever login: district %s, roles %s, outcome %s", identity.district_id or "-",
-                ",".join(identity.roles) or "-", outcome)
+    logger.info(
+        "clever login: district %s, roles %s, outcome %s",
+        identity.district_id or "-",
+        ",".join(identity.roles) or "-",
+        outcome,
+    )
     events.publish(CleverLoginRecorded(login_id=login.pk, district_id=login.district_id))
     return login
 
@@ -179,13 +190,18 @@ def _library_district(identity: CleverIdentity, client) -> District:
     except CleverError:  # the name is a nicety; the teacher's token may not reach the district
         logger.info("clever library login: district %s name not readable", identity.district_id)
     district = District.objects.create(
-        clever_id=identity.district_id, name=name,
+        clever_id=identity.district_id,
+        name=name,
         # Library districts share no district token: nothing to sync on a schedule, and
         # discovery must not take the missing token for a departure.
-        sync_enabled=False, events_enabled=False, library_only=True,
+        sync_enabled=False,
+        events_enabled=False,
+        library_only=True,
     )
     DistrictAudit.objects.create(
-        district=district, action=DistrictAudit.Action.DISCOVERED, actor_label=LIBRARY_ACTOR,
+        district=district,
+        action=DistrictAudit.Action.DISCOVERED,
+        actor_label=LIBRARY_ACTOR,
         details={"authorized_by": "teacher"},
     )
     return district
@@ -196,17 +212,18 @@ def _discover_on_the_spot(identity: CleverIdentity) -> District | None:
     question to Clever (``/oauth/tokens?district=``) brings it in; a district Clever does not
     list stays unknown (and the sign-in is refused)."""
     try:
-        return district_services.discover_district(clever_id=identity.district_id,
-                                                   actor_label="discovered at a sign-in")
+        return district_services.discover_district(
+            clever_id=identity.district_id, actor_label="discovered at a sign-in"
+        )
     except CleverError as exc:
-        logger.warning("clever login: district %s could not be checked with Clever: %s",
-                       identity.district_id, exc)
+        logger.warning(
+            "clever login: district %s could not be checked with Clever: %s", identity.district_id, exc
+        )
         return None
 
 
 @transaction.atomic
-def admit_clever_login(*, identity: CleverIdentity, record: dict, access_token: str,
-                       entry: str) -> Admission:
+def admit_clever_login(*, identity: CleverIdentity, record: dict, access_token: str, entry: str) -> Admission:
     """Apply the district and Library rules (``policy.admission_refusal``) to a login Clever
     confirmed, and bring the person (and for a Library teacher their sections and students) into
     the mirror. Refusals are recorded as evidence here; admitted logins are recorded once the
@@ -226,11 +243,16 @@ def admit_clever_login(*, identity: CleverIdentity, record: dict, access_token: 
             district_services.note_library_sign_in(district)
             existed = Person.objects.filter(district=district, clever_id=identity.clever_id).exists()
             if "teacher" in identity.roles:
-                counts = single.provision_library_roster(district=district, teacher_record=record,
-                                                         client=client)
-                logger.info("clever library login: %s sections (%s restored, %s archived), "
-                            "%s students written", counts["sections"], counts["restored"],
-                            counts["archived"], counts["students"])
+                counts = single.provision_library_roster(
+                    district=district, teacher_record=record, client=client
+                )
+                logger.info(
+                    "clever library login: %s sections (%s restored, %s archived), %s students written",
+                    counts["sections"],
+                    counts["restored"],
+                    counts["archived"],
+                    counts["students"],
+                )
             else:
                 single.upsert_person(district=district, record=record)
         person = Person.objects.get(district=district, clever_id=identity.clever_id)
@@ -273,13 +295,28 @@ class LinkRefused(ValueError):
     """A link this module will not make; the message says why in plain words."""
 
 
-def _audit(*, action: str, method: str, user, clever_id: str, clever_district_id: str,
-           person: Person | None, actor=None, actor_label: str = "",
-           evidence: dict | None = None) -> AccountLink:
+def _audit(
+    *,
+    action: str,
+    method: str,
+    user,
+    clever_id: str,
+    clever_district_id: str,
+    person: Person | None,
+    actor=None,
+    actor_label: str = "",
+    evidence: dict | None = None,
+) -> AccountLink:
     return AccountLink.objects.create(
-        action=action, method=method, user=user, clever_id=clever_id,
-        clever_district_id=clever_district_id, person=person,
-        actor=actor if getattr(actor, "pk", None) else None, actor_label=actor_label, evidence=evidence or {},
+        action=action,
+        method=method,
+        user=user,
+        clever_id=clever_id,
+        clever_district_id=clever_district_id,
+        person=person,
+        actor=actor if getattr(actor, "pk", None) else None,
+        actor_label=actor_label,
+        evidence=evidence or {},
     )
 
 
@@ -289,25 +326,41 @@ def _refuse_never_through_clever(user) -> None:
 
 
 @transaction.atomic
-def link_clever_account(*, user, identity: CleverIdentity, person: Person | None, method: str,
-                        actor=None, actor_label: str = "", evidence: dict | None = None) -> SocialAccount:
+def link_clever_account(
+    *,
+    user,
+    identity: CleverIdentity,
+    person: Person | None,
+    method: str,
+    actor=None,
+    actor_label: str = "",
+    evidence: dict | None = None,
+) -> SocialAccount:
     """Link the Clever user to the product account (SocialAccount + the mirror's person), with
     an audit row. Refuses a Clever user already linked to another account, and staff accounts."""
     _refuse_never_through_clever(user)
-    existing = SocialAccount.objects.select_for_update().filter(
-        provider=PROVIDER, uid=identity.clever_id
-    ).first()
+    existing = (
+        SocialAccount.objects.select_for_update().filter(provider=PROVIDER, uid=identity.clever_id).first()
+    )
     if existing is not None and existing.user_id != user.pk:
         raise LinkRefused("This Clever sign-in is already linked to another account here.")
     if existing is None:
-        existing = SocialAccount.objects.create(user=user, provider=PROVIDER,
-                                                uid=identity.clever_id, extra_data=identity.extra_data())
+        existing = SocialAccount.objects.create(
+            user=user, provider=PROVIDER, uid=identity.clever_id, extra_data=identity.extra_data()
+        )
     if person is not None and person.user_id is None:
         single.attach_account(person=person, user=user)
-    _audit(action=AccountLink.Action.LINKED, method=method, user=user, clever_id=identity.clever_id,
-           clever_district_id=identity.district_id, person=person, actor=actor, actor_label=actor_label,
-           evidence={"roles": list(identity.roles), "authorized_by": identity.authorized_by,
-                     **(evidence or {})})
+    _audit(
+        action=AccountLink.Action.LINKED,
+        method=method,
+        user=user,
+        clever_id=identity.clever_id,
+        clever_district_id=identity.district_id,
+        person=person,
+        actor=actor,
+        actor_label=actor_label,
+        evidence={"roles": list(identity.roles), "authorized_by": identity.authorized_by, **(evidence or {})},
+    )
     _announce_link(user=user, clever_id=identity.clever_id, previous=None, method=method)
     return existing
 
@@ -320,15 +373,30 @@ def unlink_clever_account(*, account: SocialAccount, actor, reason: str = "") ->
     if person is not None:
         person.user = None
         person.save(update_fields=["user"])
-    _audit(action=AccountLink.Action.UNLINKED, method=AccountLink.Method.STAFF, user=account.user,
-           clever_id=account.uid, clever_district_id=identity.district_id, person=person, actor=actor,
-           actor_label=getattr(actor, "username", "") or "", evidence={"reason": reason[:500]})
+    _audit(
+        action=AccountLink.Action.UNLINKED,
+        method=AccountLink.Method.STAFF,
+        user=account.user,
+        clever_id=account.uid,
+        clever_district_id=identity.district_id,
+        person=person,
+        actor=actor,
+        actor_label=getattr(actor, "username", "") or "",
+        evidence={"reason": reason[:500]},
+    )
     account.delete()
 
 
 @transaction.atomic
-def move_clever_identity(*, person: Person, user, by_a_person: bool, actor=None, actor_label: str = "",
-                         evidence: dict | None = None):
+def move_clever_identity(
+    *,
+    person: Person,
+    user,
+    by_a_person: bool,
+    actor=None,
+    actor_label: str = "",
+    evidence: dict | None = None,
+):
     """Make ``user`` the product account of the Clever ``person``: the one place that moves a
     Clever identity between accounts. The person's Clever sign-in (``SocialAccount``), if they
     have one, and ``Person.user`` follow together; the account made for them is deactivated
@@ -343,29 +411,47 @@ def move_clever_identity(*, person: Person, user, by_a_person: bool, actor=None,
         _refuse_never_through_clever(user)
     elif protected:
         # Automatic rules only propose links to protected accounts (see ``policy``).
-        raise LinkRefused("Only a person may link an account with a password or permissions to a "
-                          "Clever user.")
+        raise LinkRefused(
+            "Only a person may link an account with a password or permissions to a Clever user."
+        )
     method = AccountLink.Method.STAFF if by_a_person else AccountLink.Method.MATCHED
     logins = SocialAccount.objects.filter(provider=PROVIDER, uid=person.clever_id)
     left = {account.user for account in logins.select_related("user")} | (
-        {person.user} if person.user_id else set())
+        {person.user} if person.user_id else set()
+    )
     for previous in sorted((u for u in left if u.pk != user.pk), key=lambda u: u.pk):
-        _audit(action=AccountLink.Action.UNLINKED, method=method, user=previous, clever_id=person.clever_id,
-               clever_district_id=person.district.clever_id, person=person, actor=actor,
-               actor_label=actor_label, evidence={"reason": "the Clever user was linked to another account"})
+        _audit(
+            action=AccountLink.Action.UNLINKED,
+            method=method,
+            user=previous,
+            clever_id=person.clever_id,
+            clever_district_id=person.district.clever_id,
+            person=person,
+            actor=actor,
+            actor_label=actor_label,
+            evidence={"reason": "the Clever user was linked to another account"},
+        )
     logins.update(user=user)
-    _audit(action=AccountLink.Action.LINKED, method=method,
-           user=user, clever_id=person.clever_id, clever_district_id=person.district.clever_id,
-           person=person, actor=actor, actor_label=actor_label,
-           evidence={**(evidence or {}), policy.PROTECTED_WHEN_LINKED: protected})
+    _audit(
+        action=AccountLink.Action.LINKED,
+        method=method,
+        user=user,
+        clever_id=person.clever_id,
+        clever_district_id=person.district.clever_id,
+        person=person,
+        actor=actor,
+        actor_label=actor_label,
+        evidence={**(evidence or {}), policy.PROTECTED_WHEN_LINKED: protected},
+    )
     previous = single.reassign_account(person=person, user=user)
     _announce_link(user=user, clever_id=person.clever_id, previous=previous, method=method)
     return previous
 
 
 @transaction.atomic
-def return_clever_identity(*, person: Person, by_a_person: bool, actor=None, actor_label: str = "",
-                           reason: str = ""):
+def return_clever_identity(
+    *, person: Person, by_a_person: bool, actor=None, actor_label: str = "", reason: str = ""
+):
     """Undo ``move_clever_identity``: the person gets back the account made for them
     (reactivated), or none (the next sync or Clever sign-in makes one); their Clever sign-in
     follows, or is removed (the next Clever login starts afresh, never as the account they
@@ -384,18 +470,29 @@ def return_clever_identity(*, person: Person, by_a_person: bool, actor=None, act
         logins.update(user=own)
     else:
         logins.delete()
-    _audit(action=AccountLink.Action.UNLINKED,
-           method=AccountLink.Method.STAFF if by_a_person else AccountLink.Method.MATCHED,
-           user=previous, clever_id=person.clever_id, clever_district_id=person.district.clever_id,
-           person=person, actor=actor, actor_label=actor_label, evidence={"reason": reason[:500]})
+    _audit(
+        action=AccountLink.Action.UNLINKED,
+        method=AccountLink.Method.STAFF if by_a_person else AccountLink.Method.MATCHED,
+        user=previous,
+        clever_id=person.clever_id,
+        clever_district_id=person.district.clever_id,
+        person=person,
+        actor=actor,
+        actor_label=actor_label,
+        evidence={"reason": reason[:500]},
+    )
     return previous
 
 
 def _announce_link(*, user, clever_id: str, previous, method: str) -> None:
-    events.publish(AccountLinked(
-        user_id=user.pk, clever_id=clever_id, method=method,
-        previous_user_id=previous.pk if previous is not None and previous.pk != user.pk else None,
-    ))
+    events.publish(
+        AccountLinked(
+            user_id=user.pk,
+            clever_id=clever_id,
+            method=method,
+            previous_user_id=previous.pk if previous is not None and previous.pk != user.pk else None,
+        )
+    )
 
 
 def _entry_refusal(user, identity: CleverIdentity) -> Resolution | None:
@@ -409,8 +506,13 @@ def _entry_refusal(user, identity: CleverIdentity) -> Resolution | None:
 
 
 @transaction.atomic
-def resolve_account(*, identity: CleverIdentity, admission: Admission, existing_account: SocialAccount | None,
-                    create_despite_collision: bool = False) -> Resolution:
+def resolve_account(
+    *,
+    identity: CleverIdentity,
+    admission: Admission,
+    existing_account: SocialAccount | None,
+    create_despite_collision: bool = False,
+) -> Resolution:
     """The product account for a verified Clever user, by Clever user ID only, each only as
     ``policy.entry`` allows: the one already linked; else the one the roster gave them; else a
     new ``clever-<Clever ID>`` account in the district's organization. At the first Clever login
@@ -439,9 +541,14 @@ def resolve_account(*, identity: CleverIdentity, admission: Admission, existing_
     else:
         user, method = candidate, AccountLink.Method.MIRROR_ACCOUNT
         evidence = {"person_had_account": True, "made_for_this_clever_user": own_account}
-    account = link_clever_account(user=user, identity=identity, person=person, method=method,
-                                  actor_label="sso: first Clever login",
-                                  evidence={**evidence, "email_collision_declined": create_despite_collision})
+    account = link_clever_account(
+        user=user,
+        identity=identity,
+        person=person,
+        method=method,
+        actor_label="sso: first Clever login",
+        evidence={**evidence, "email_collision_declined": create_despite_collision},
+    )
     return Resolution(user=user, account=account)
 
 
@@ -498,8 +605,9 @@ def set_active_role(request, *, role: str) -> bool:
     return True
 
 
-def remember_pending_link(request, *, identity: CleverIdentity, admission: Admission,
-                          resolution: Resolution, next_url: str | None) -> None:
+def remember_pending_link(
+    request, *, identity: CleverIdentity, admission: Admission, resolution: Resolution, next_url: str | None
+) -> None:
     """Keep a verified Clever identity in this session while the person answers "is this your
     account?" (``SSO_PENDING_LINK_SECONDS``). The account asked about is kept too: for a
     protected account the person must sign in to that very account."""
@@ -524,7 +632,7 @@ class PendingLink:
 
     @property
     def may_decline(self) -> bool:
-        """"Not my account, make me a new one" is offered for an email match only: a protected
+        """ "Not my account, make me a new one" is offered for an email match only: a protected
         account the roster links the person to waits for its owner or support."""
         return self.reason == Confirm.EMAIL
 
@@ -543,9 +651,13 @@ def pending_link(request) -> PendingLink | None:
         request.session.pop(selectors.SESSION_PENDING_LINK, None)
         return None
     person = Person.objects.filter(pk=data.get("person")).first()
-    return PendingLink(identity=identity, admission=Admission(outcome=None, district=district, person=person),
-                       account_id=data.get("account"), reason=str(data.get("reason") or ""),
-                       next_url=safe_next(data.get("next")))
+    return PendingLink(
+        identity=identity,
+        admission=Admission(outcome=None, district=district, person=person),
+        account_id=data.get("account"),
+        reason=str(data.get("reason") or ""),
+        next_url=safe_next(data.get("next")),
+    )
 
 
 def forget_pending_link(request) -> None:
@@ -563,12 +675,17 @@ def confirm_pending_link(request, *, user) -> SocialAccount | None:
     if pending.account_id != user.pk:
         # Only the account asked about: on a shared device, a waiting Clever sign-in must not
         # attach itself to whoever signs in next.
-        raise LinkRefused("You signed in to another account than the one we asked about. Nothing was "
-                          "linked. Start again from Clever and sign in to that account.")
+        raise LinkRefused(
+            "You signed in to another account than the one we asked about. Nothing was "
+            "linked. Start again from Clever and sign in to that account."
+        )
     identity, person = pending.identity, pending.admission.person
     account = link_clever_account(
-        user=user, identity=identity, person=person,
-        method=AccountLink.Method.CONFIRMED_SIGN_IN, actor=user,
+        user=user,
+        identity=identity,
+        person=person,
+        method=AccountLink.Method.CONFIRMED_SIGN_IN,
+        actor=user,
         evidence={"asked_because": pending.reason},
     )
     if person is not None:
@@ -586,8 +703,9 @@ SESSION_LIBRARY_OFFER = "sso.library_offer"
 SESSION_LIBRARY_JOINED = "sso.library_joined"
 # Why a Library teacher's link was asked for (``AccountLink.evidence["asked_because"]``).
 LIBRARY_EXISTING_ACCOUNT = "library_existing_account"
-WRONG_CREDENTIALS = ("That username or email and password do not match an account we can connect. "
-                     "Check them and try again.")
+WRONG_CREDENTIALS = (
+    "That username or email and password do not match an account we can connect. Check them and try again."
+)
 
 
 class TooManyAttempts(LinkRefused):
@@ -598,23 +716,34 @@ def _made_at_this_sign_in(user, identity: CleverIdentity) -> bool:
     """The account a Library teacher's sign-in has just made for them: ``clever-<Clever ID>``,
     and the Clever user's newest link is that account's creation, less than
     ``SSO_PENDING_LINK_SECONDS`` ago."""
-    if not (identity.is_library and "teacher" in identity.acting_roles
-            and getattr(user, "is_authenticated", False) and user.is_active
-            and policy.made_for(user, identity.clever_id)):
+    if not (
+        identity.is_library
+        and "teacher" in identity.acting_roles
+        and getattr(user, "is_authenticated", False)
+        and user.is_active
+        and policy.made_for(user, identity.clever_id)
+    ):
         return False
     newest = AccountLink.objects.filter(clever_id=identity.clever_id).order_by("-id").first()
     since = timezone.now() - timedelta(seconds=settings.SSO_PENDING_LINK_SECONDS)
-    return (newest is not None and newest.user_id == user.pk
-            and newest.action == AccountLink.Action.LINKED
-            and newest.method == AccountLink.Method.NEW_ACCOUNT and newest.created_at >= since)
+    return (
+        newest is not None
+        and newest.user_id == user.pk
+        and newest.action == AccountLink.Action.LINKED
+        and newest.method == AccountLink.Method.NEW_ACCOUNT
+        and newest.created_at >= since
+    )
 
 
 def _offer_library_join(request, *, identity: CleverIdentity) -> None:
     request.session.pop(SESSION_LIBRARY_OFFER, None)
     user = getattr(request, "user", None)
     if user is not None and _made_at_this_sign_in(user, identity):
-        request.session[SESSION_LIBRARY_OFFER] = {"clever_id": identity.clever_id, "account": user.pk,
-                                                  "at": time.time()}
+        request.session[SESSION_LIBRARY_OFFER] = {
+            "clever_id": identity.clever_id,
+            "account": user.pk,
+            "at": time.time(),
+        }
 
 
 @dataclass
@@ -636,9 +765,14 @@ def library_offer(request) -> LibraryOffer | None:
         return None
     identity = selectors.signed_in_identity(request)
     user = request.user
-    if (identity is None or not identity.is_library or identity.clever_id != data.get("clever_id")
-            or not user.is_authenticated or user.pk != data.get("account")
-            or not policy.made_for(user, identity.clever_id)):
+    if (
+        identity is None
+        or not identity.is_library
+        or identity.clever_id != data.get("clever_id")
+        or not user.is_authenticated
+        or user.pk != data.get("account")
+        or not policy.made_for(user, identity.clever_id)
+    ):
         return None
     return LibraryOffer(identity=identity, account=user, person=selectors.person_for(identity))
 
@@ -685,29 +819,40 @@ def join_existing_account(*, offer: LibraryOffer, user) -> SocialAccount:
     alone does not open those), and accounts already tied to another Clever user."""
     identity, made = offer.identity, offer.account
     if policy.never_through_clever(user):
-        raise LinkRefused("That is a support staff account of this site. Those never open through Clever, "
-                          "so nothing was connected.")
+        raise LinkRefused(
+            "That is a support staff account of this site. Those never open through Clever, "
+            "so nothing was connected."
+        )
     if not user.is_active:
-        raise LinkRefused("That account is switched off, so it cannot be connected. Nothing was "
-                          "connected. Please ask your school or our support team.")
+        raise LinkRefused(
+            "That account is switched off, so it cannot be connected. Nothing was "
+            "connected. Please ask your school or our support team."
+        )
     if Authenticator.objects.filter(user=user).exists():
-        raise LinkRefused("That account asks for a code from an authenticator app at sign-in, which "
-                          "this page cannot check. Nothing was connected. Please ask our support "
-                          "team to connect it.")
+        raise LinkRefused(
+            "That account asks for a code from an authenticator app at sign-in, which "
+            "this page cannot check. Nothing was connected. Please ask our support "
+            "team to connect it."
+        )
     tied_elsewhere = (
-        SocialAccount.objects.filter(provider=PROVIDER, user=user).exclude(uid=identity.clever_id)
-        .exists()
-        or Person.objects.filter(user=user, archived_at__isnull=True).exclude(clever_id=identity.clever_id)
+        SocialAccount.objects.filter(provider=PROVIDER, user=user).exclude(uid=identity.clever_id).exists()
+        or Person.objects.filter(user=user, archived_at__isnull=True)
+        .exclude(clever_id=identity.clever_id)
         .exists()
     )
     if tied_elsewhere:
-        raise LinkRefused("That account is already connected to another Clever sign-in. Nothing was "
-                          "connected. Please ask our support team if both are yours.")
-    login = SocialAccount.objects.select_for_update().filter(provider=PROVIDER,
-                                                             uid=identity.clever_id).first()
+        raise LinkRefused(
+            "That account is already connected to another Clever sign-in. Nothing was "
+            "connected. Please ask our support team if both are yours."
+        )
+    login = (
+        SocialAccount.objects.select_for_update().filter(provider=PROVIDER, uid=identity.clever_id).first()
+    )
     if login is None or login.user_id != made.pk or user.pk == made.pk:
-        raise LinkRefused("Your Clever sign-in changed in the meantime. Nothing was connected. Please "
-                          "start again from Clever.")
+        raise LinkRefused(
+            "Your Clever sign-in changed in the meantime. Nothing was connected. Please "
+            "start again from Clever."
+        )
     SocialAccount.objects.filter(pk=login.pk).update(user=user)
     person = offer.person
     if person is not None and person.user_id == made.pk:
@@ -718,11 +863,24 @@ def join_existing_account(*, offer: LibraryOffer, user) -> SocialAccount:
     if made.is_active and not Person.objects.filter(user=made, archived_at__isnull=True).exists():
         made.is_active = False
         made.save(update_fields=["is_active"])
-    _audit(action=AccountLink.Action.UNLINKED, method=AccountLink.Method.CONFIRMED_SIGN_IN, user=made,
-           clever_id=identity.clever_id, clever_district_id=identity.district_id, person=person,
-           actor=user, evidence={"reason": "the teacher connected the account they already had",
-                                 "account_deactivated": not made.is_active})
-    return link_clever_account(user=user, identity=identity, person=person,
-                               method=AccountLink.Method.CONFIRMED_SIGN_IN, actor=user,
-                               evidence={"asked_because": LIBRARY_EXISTING_ACCOUNT,
-                                         "account_made_at_sign_in": made.pk})
+    _audit(
+        action=AccountLink.Action.UNLINKED,
+        method=AccountLink.Method.CONFIRMED_SIGN_IN,
+        user=made,
+        clever_id=identity.clever_id,
+        clever_district_id=identity.district_id,
+        person=person,
+        actor=user,
+        evidence={
+            "reason": "the teacher connected the account they already had",
+            "account_deactivated": not made.is_active,
+        },
+    )
+    return link_clever_account(
+        user=user,
+        identity=identity,
+        person=person,
+        method=AccountLink.Method.CONFIRMED_SIGN_IN,
+        actor=user,
+        evidence={"asked_because": LIBRARY_EXISTING_ACCOUNT, "account_made_at_sign_in": made.pk},
+    )

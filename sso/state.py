@@ -56,9 +56,15 @@ def stash(request, *, provider_id: str, purpose: Purpose, next_url: str | None =
     if purpose.name != LOGIN and purpose.name not in _HANDLERS:
         raise ValueError(f"no handler is registered for the purpose {purpose.name!r}")
     signed = signing.dumps(
-        {"name": purpose.name, "data": purpose.data, "actor": purpose.actor_id,
-         "bounced": purpose.bounced, "district": purpose.district_id},
-        salt=PURPOSE_SALT, compress=True,
+        {
+            "name": purpose.name,
+            "data": purpose.data,
+            "actor": purpose.actor_id,
+            "bounced": purpose.bounced,
+            "district": purpose.district_id,
+        },
+        salt=PURPOSE_SALT,
+        compress=True,
     )
     state: dict[str, Any] = {"process": "login", "data": None, STATE_KEY: signed}
     if next_url:
@@ -73,8 +79,7 @@ def unstash(request, *, provider_id: str, state_id: str) -> dict | None:
 
 def read(state: dict) -> Purpose:
     try:
-        payload = signing.loads(state.get(STATE_KEY) or "", salt=PURPOSE_SALT,
-                                max_age=statekit.STATE_TTL)
+        payload = signing.loads(state.get(STATE_KEY) or "", salt=PURPOSE_SALT, max_age=statekit.STATE_TTL)
     except signing.BadSignature as exc:
         raise BadState("the login state's purpose is missing or not ours") from exc
     return Purpose(

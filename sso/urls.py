@@ -25,8 +25,9 @@ from . import views
 from .permissions import password_accounts_only
 
 # allauth's account pages that only an account with a password may use.
-PASSWORD_PAGES = frozenset({"account_email", "account_change_password", "account_set_password",
-                            "account_reset_password"})
+PASSWORD_PAGES = frozenset(
+    {"account_email", "account_change_password", "account_set_password", "account_reset_password"}
+)
 
 
 def _password_accounts_only(patterns, names=None) -> list:
@@ -34,11 +35,24 @@ def _password_accounts_only(patterns, names=None) -> list:
     wrapped = []
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
-            wrapped.append(URLResolver(pattern.pattern, _password_accounts_only(pattern.url_patterns, names),
-                                       pattern.default_kwargs, pattern.app_name, pattern.namespace))
+            wrapped.append(
+                URLResolver(
+                    pattern.pattern,
+                    _password_accounts_only(pattern.url_patterns, names),
+                    pattern.default_kwargs,
+                    pattern.app_name,
+                    pattern.namespace,
+                )
+            )
         elif names is None or pattern.name in names:
-            wrapped.append(URLPattern(pattern.pattern, password_accounts_only(pattern.callback),
-                                      pattern.default_args, pattern.name))
+            wrapped.append(
+                URLPattern(
+                    pattern.pattern,
+                    password_accounts_only(pattern.callback),
+                    pattern.default_args,
+                    pattern.name,
+                )
+            )
         else:
             wrapped.append(pattern)
     return wrapped
@@ -47,16 +61,26 @@ def _password_accounts_only(patterns, names=None) -> list:
 urlpatterns = [
     path("accounts/clever/login/", views.oauth2_login, name="clever_login"),
     path("accounts/clever/login/callback/", views.oauth2_callback, name="clever_callback"),
-    path("accounts/3rdparty/login/cancelled/", socialaccount_views.login_cancelled,
-         name="socialaccount_login_cancelled"),
-    path("accounts/3rdparty/login/error/", socialaccount_views.login_error,
-         name="socialaccount_login_error"),
-    path("accounts/3rdparty/signup/", RedirectView.as_view(url="/", permanent=False),
-         name="socialaccount_signup"),
-    path("accounts/3rdparty/", RedirectView.as_view(url="/account/", permanent=False),
-         name="socialaccount_connections"),
-    path("accounts/", include(_password_accounts_only(import_module("allauth.account.urls").urlpatterns,
-                                                       PASSWORD_PAGES))),
+    path(
+        "accounts/3rdparty/login/cancelled/",
+        socialaccount_views.login_cancelled,
+        name="socialaccount_login_cancelled",
+    ),
+    path("accounts/3rdparty/login/error/", socialaccount_views.login_error, name="socialaccount_login_error"),
+    path(
+        "accounts/3rdparty/signup/",
+        RedirectView.as_view(url="/", permanent=False),
+        name="socialaccount_signup",
+    ),
+    path(
+        "accounts/3rdparty/",
+        RedirectView.as_view(url="/account/", permanent=False),
+        name="socialaccount_connections",
+    ),
+    path(
+        "accounts/",
+        include(_password_accounts_only(import_module("allauth.account.urls").urlpatterns, PASSWORD_PAGES)),
+    ),
     path("accounts/2fa/", include(_password_accounts_only(import_module("allauth.mfa.urls").urlpatterns))),
     path("account/", views.account, name="sso_account"),
     path("account/role/", views.choose_role, name="sso_choose_role"),

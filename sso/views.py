@@ -62,10 +62,15 @@ def switch_page(request):
     """A Clever sign-in would replace the password session of this browser: ask, with a form
     (a POST with this site's CSRF token), so no link on another site can swap the session for
     the browser's own Clever identity."""
-    return render(request, "sso/switch_to_clever.html", {
-        "next": safe_next(request.GET.get("next")),
-        "district_id": valid_district_id(request.GET.get("district_id", "")),
-    }, status=409)
+    return render(
+        request,
+        "sso/switch_to_clever.html",
+        {
+            "next": safe_next(request.GET.get("next")),
+            "district_id": valid_district_id(request.GET.get("district_id", "")),
+        },
+        status=409,
+    )
 
 
 class CleverLoginView(OAuth2LoginView):
@@ -83,12 +88,19 @@ class CleverCallbackView(OAuth2CallbackView):
     def dispatch(self, request, *args, **kwargs):  # noqa: C901 - the callback's security gates, read in order
         provider = self.adapter.get_provider()
         if request.GET.get("error"):
-            return error_page(request, "Clever did not sign you in. You can try again from Clever or "
-                                       "with the Log in with Clever button.", status=401)
+            return error_page(
+                request,
+                "Clever did not sign you in. You can try again from Clever or "
+                "with the Log in with Clever button.",
+                status=401,
+            )
         code = request.GET.get("code", "")
         if not code:
-            return error_page(request, "Clever sent you here without a sign-in code. Start again from "
-                                       "Clever or with the Log in with Clever button.")
+            return error_page(
+                request,
+                "Clever sent you here without a sign-in code. Start again from "
+                "Clever or with the Log in with Clever button.",
+            )
         seen = selectors.redemption(code)
         if seen is not None:
             return self.already_used(request, seen)
@@ -98,9 +110,12 @@ class CleverCallbackView(OAuth2CallbackView):
         stashed = login_state.unstash(request, provider_id=provider.sub_id, state_id=state_id)
         services.forget_bounce(request)
         if stashed is None:
-            return error_page(request, "This sign-in did not start in this browser, or it took too long "
-                                       "(more than 10 minutes). Nobody was signed in. Please start "
-                                       "again from Clever.")
+            return error_page(
+                request,
+                "This sign-in did not start in this browser, or it took too long "
+                "(more than 10 minutes). Nobody was signed in. Please start "
+                "again from Clever.",
+            )
         try:
             purpose = login_state.read(stashed)
         except login_state.BadState:
@@ -122,8 +137,11 @@ class CleverCallbackView(OAuth2CallbackView):
         except (CleverError, OAuth2Error, RequestException, PermissionDenied) as exc:
             logger.warning("clever callback: sign-in not confirmed by Clever: %s", type(exc).__name__)
             services.finish_code(code=code)
-            return error_page(request, "Clever could not confirm this sign-in (it may have expired). "
-                                       "Nobody was signed in. Please start again from Clever.")
+            return error_page(
+                request,
+                "Clever could not confirm this sign-in (it may have expired). "
+                "Nobody was signed in. Please start again from Clever.",
+            )
         sociallogin.token = None  # SSO tokens are never stored
         sociallogin.state = stashed
         if purpose.name != login_state.LOGIN:
@@ -136,8 +154,12 @@ class CleverCallbackView(OAuth2CallbackView):
             logger.warning("clever callback: Clever failed during sign-in: %s", type(exc).__name__)
             services.finish_code(code=code)
             request.session.save()  # SessionMiddleware saves nothing on a 5xx answer
-            return error_page(request, "Clever did not answer while we were setting up your account. "
-                                       "Nobody was signed in. Please try again in a minute.", status=502)
+            return error_page(
+                request,
+                "Clever did not answer while we were setting up your account. "
+                "Nobody was signed in. Please try again in a minute.",
+                status=502,
+            )
         landing = response.get("Location", "") if response.status_code in (301, 302) else ""
         services.finish_code(code=code, user=request.user, landing=landing)
         return response
@@ -147,9 +169,12 @@ class CleverCallbackView(OAuth2CallbackView):
             return switch_page(request)  # the code is dropped; confirming starts a fresh login
         if services.bounce_pending(request, code=code):
             services.forget_bounce(request)
-            return error_page(request, "Clever sent you back without the security check this site asked "
-                                       "for, twice. Nobody was signed in. Please close this tab and "
-                                       "launch the app again from Clever.")
+            return error_page(
+                request,
+                "Clever sent you back without the security check this site asked "
+                "for, twice. Nobody was signed in. Please close this tab and "
+                "launch the app again from Clever.",
+            )
         # Only a district named on this very launch: guessing from whoever used this browser
         # before would send the next person (a shared device) to another district's login page.
         district_id = valid_district_id(request.GET.get("district_id", ""))
@@ -161,8 +186,11 @@ class CleverCallbackView(OAuth2CallbackView):
             return HttpResponseRedirect(safe_next(seen.landing or None))
         if seen is not None and not seen.finished:
             return render(request, "sso/signing_in.html", {"landing": reverse("sso_account")}, status=202)
-        return error_page(request, "This sign-in link was already used. Nobody else was signed in with "
-                                   "it. Please start again from Clever.")
+        return error_page(
+            request,
+            "This sign-in link was already used. Nobody else was signed in with "
+            "it. Please start again from Clever.",
+        )
 
     def hand_to_purpose(self, request, code, sociallogin, purpose):
         """Another app started this login: give it the verified identity, sign nobody in."""
@@ -170,11 +198,16 @@ class CleverCallbackView(OAuth2CallbackView):
         actor = request.user if request.user.is_authenticated else None
         if purpose.actor_id != (actor.pk if actor else None):
             services.finish_code(code=code)
-            return error_page(request, "This Clever sign-in was started by someone else. Nothing was done.",
-                              status=403)
+            return error_page(
+                request, "This Clever sign-in was started by someone else. Nothing was done.", status=403
+            )
         district = selectors.district_for(identity)
-        services.record_login(identity=identity, district=district, outcome=LoginOutcome.PURPOSE,
-                              entry=services.entry_for(purpose))
+        services.record_login(
+            identity=identity,
+            district=district,
+            outcome=LoginOutcome.PURPOSE,
+            entry=services.entry_for(purpose),
+        )
         handler = login_state.handler_for(purpose.name)
         response = handler(request, identity=identity, data=purpose.data, actor=actor)
         services.finish_code(code=code, user=actor)
@@ -187,8 +220,10 @@ oauth2_callback = CleverCallbackView.adapter_view(CleverOAuth2Adapter)
 
 # --- "is this your account?" -------------------------------------------------------------------
 
-NOTHING_WAITING = ("There is no Clever sign-in waiting (it may have expired, or your district no longer "
-                   "shares its data with this app). Please start again from Clever.")
+NOTHING_WAITING = (
+    "There is no Clever sign-in waiting (it may have expired, or your district no longer "
+    "shares its data with this app). Please start again from Clever."
+)
 
 
 @require_http_methods(["GET", "POST"])
@@ -209,25 +244,36 @@ def link_existing(request):
         # The password session becomes this person's Clever session (same account, proven).
         services.begin_clever_session(request, identity=pending.identity)
         return redirect(services.landing_after_login(request, next_url=pending.next_url))
-    return render(request, "sso/link_confirm.html",
-                  {"identity": pending.identity, "district": pending.admission.district})
+    return render(
+        request,
+        "sso/link_confirm.html",
+        {"identity": pending.identity, "district": pending.admission.district},
+    )
 
 
 @require_POST
 def link_new(request):
-    """"This is not my account" (an email match only): a new account for the waiting Clever
+    """ "This is not my account" (an email match only): a new account for the waiting Clever
     login, signed in."""
     pending = services.pending_link(request)
     if pending is None or not pending.may_decline:
         return error_page(request, NOTHING_WAITING, title="Nothing to continue")
     identity = pending.identity
     existing = selectors.social_account(identity.clever_id)
-    resolution = services.resolve_account(identity=identity, admission=pending.admission,
-                                          existing_account=existing, create_despite_collision=True)
+    resolution = services.resolve_account(
+        identity=identity,
+        admission=pending.admission,
+        existing_account=existing,
+        create_despite_collision=True,
+    )
     services.forget_pending_link(request)
     if resolution.user is None:  # the roster linked them meanwhile, to an account Clever may not open
-        return error_page(request, "Your school's records changed while you were deciding. Please start "
-                                   "again from Clever.", title="Nothing to continue", status=409)
+        return error_page(
+            request,
+            "Your school's records changed while you were deciding. Please start again from Clever.",
+            title="Nothing to continue",
+            status=409,
+        )
     if request.user.is_authenticated:
         get_account_adapter(request).logout(request)
     django_login(request, resolution.user, backend="django.contrib.auth.backends.ModelBackend")
@@ -237,9 +283,11 @@ def link_new(request):
 
 # --- "I already have an account" (Clever Library teachers) --------------------------------------
 
-NO_LIBRARY_OFFER = ("This page is only shown right after a teacher's first sign-in through Clever Library "
-                    "made them a new account, for a few minutes. To connect another account now, please "
-                    "ask our support team.")
+NO_LIBRARY_OFFER = (
+    "This page is only shown right after a teacher's first sign-in through Clever Library "
+    "made them a new account, for a few minutes. To connect another account now, please "
+    "ask our support team."
+)
 
 
 @require_http_methods(["GET", "POST"])
@@ -257,8 +305,9 @@ def library_existing(request):
         status = 400
         if form.is_valid():
             try:
-                user = services.prove_existing_account(request, login=form.cleaned_data["login"],
-                                                       password=form.cleaned_data["password"])
+                user = services.prove_existing_account(
+                    request, login=form.cleaned_data["login"], password=form.cleaned_data["password"]
+                )
                 services.join_existing_account(offer=offer, user=user)
             except services.TooManyAttempts as refusal:
                 form.add_error(None, str(refusal))
@@ -273,10 +322,16 @@ def library_existing(request):
                 services.begin_clever_session(request, identity=offer.identity)
                 request.session[services.SESSION_LIBRARY_JOINED] = True
                 return redirect(services.landing_after_login(request, next_url=next_url))
-    return render(request, "sso/library_existing_account.html", {
-        "form": form, "next": next_url,
-        "district": offer.person.district if offer.person else selectors.district_for(offer.identity),
-    }, status=status)
+    return render(
+        request,
+        "sso/library_existing_account.html",
+        {
+            "form": form,
+            "next": next_url,
+            "district": offer.person.district if offer.person else selectors.district_for(offer.identity),
+        },
+        status=status,
+    )
 
 
 # --- roles and the account page ------------------------------------------------------------------
@@ -284,12 +339,19 @@ def library_existing(request):
 
 def _role_chooser(request, *, roles, next_url: str, error: str = "", status: int = 200):
     identity = selectors.signed_in_identity(request)
-    return render(request, "sso/choose_role.html", {
-        "name": selectors.display_name(request) or "you",
-        "district": selectors.district_for(identity) if identity else None,
-        "roles": [(r, ROLE_LABELS[r], ROLE_DESCRIPTIONS[r]) for r in roles],
-        "next": next_url, "active": selectors.active_role(request), "error": error,
-    }, status=status)
+    return render(
+        request,
+        "sso/choose_role.html",
+        {
+            "name": selectors.display_name(request) or "you",
+            "district": selectors.district_for(identity) if identity else None,
+            "roles": [(r, ROLE_LABELS[r], ROLE_DESCRIPTIONS[r]) for r in roles],
+            "next": next_url,
+            "active": selectors.active_role(request),
+            "error": error,
+        },
+        status=status,
+    )
 
 
 @login_required(login_url="/")
@@ -300,8 +362,9 @@ def choose_role(request):
     if request.method == "POST":
         form = forms.RoleForm(request.POST, roles=roles)
         if not (form.is_valid() and services.set_active_role(request, role=form.cleaned_data["role"])):
-            return _role_chooser(request, roles=roles, next_url=next_url,
-                                 error="Choose one of your roles.", status=400)
+            return _role_chooser(
+                request, roles=roles, next_url=next_url, error="Choose one of your roles.", status=400
+            )
         return redirect(next_url)
     if not roles:
         return redirect(next_url)
@@ -310,9 +373,13 @@ def choose_role(request):
 
 @login_required(login_url="/")
 def account(request):
-    return render(request, "sso/account.html", {
-        **selectors.account_summary(request),
-        "panels": landing.panels(request),
-        "library_offer": services.library_offer(request) is not None,
-        "library_joined": bool(request.session.pop(services.SESSION_LIBRARY_JOINED, False)),
-    })
+    return render(
+        request,
+        "sso/account.html",
+        {
+            **selectors.account_summary(request),
+            "panels": landing.panels(request),
+            "library_offer": services.library_offer(request) is not None,
+            "library_joined": bool(request.session.pop(services.SESSION_LIBRARY_JOINED, False)),
+        },
+    )

@@ -40,8 +40,9 @@ def require_service(name: str, available: bool, how: str) -> None:
 
 @pytest.fixture
 def postgres(db):
-    require_service("PostgreSQL", connection.vendor == "postgresql",
-                    "set DATABASE_URL to a PostgreSQL database")
+    require_service(
+        "PostgreSQL", connection.vendor == "postgresql", "set DATABASE_URL to a PostgreSQL database"
+    )
 
 
 @pytest.fixture

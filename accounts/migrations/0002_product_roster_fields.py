@@ -5,55 +5,65 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='user',
-            name='date_of_birth',
+            model_name="user",
+            name="date_of_birth",
             field=models.DateField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='user',
-            name='grade',
+            model_name="user",
+            name="grade",
             field=models.CharField(blank=True, max_length=32),
         ),
         migrations.AddField(
-            model_name='user',
-            name='role',
-            field=models.CharField(blank=True, choices=[('student', 'Student'), ('teacher', 'Teacher'), ('staff', 'Staff')], help_text="The product's own role for the person, when it had one.", max_length=16),
+            model_name="user",
+            name="role",
+            field=models.CharField(
+                blank=True,
+                choices=[("student", "Student"), ("teacher", "Teacher"), ("staff", "Staff")],
+                help_text="The product's own role for the person, when it had one.",
+                max_length=16,
+            ),
         ),
         migrations.AddField(
-            model_name='user',
-            name='school',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='people', to='accounts.school'),
+            model_name="user",
+            name="school",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="people",
+                to="accounts.school",
+            ),
         ),
         migrations.AddField(
-            model_name='user',
-            name='sis_id',
-            field=models.CharField(blank=True, max_length=255, verbose_name='SIS ID'),
+            model_name="user",
+            name="sis_id",
+            field=models.CharField(blank=True, max_length=255, verbose_name="SIS ID"),
         ),
         migrations.AddField(
-            model_name='user',
-            name='staff_id',
-            field=models.CharField(blank=True, max_length=255, verbose_name='staff ID'),
+            model_name="user",
+            name="staff_id",
+            field=models.CharField(blank=True, max_length=255, verbose_name="staff ID"),
         ),
         migrations.AddField(
-            model_name='user',
-            name='state_id',
-            field=models.CharField(blank=True, max_length=255, verbose_name='state ID'),
+            model_name="user",
+            name="state_id",
+            field=models.CharField(blank=True, max_length=255, verbose_name="state ID"),
         ),
         migrations.AddField(
-            model_name='user',
-            name='student_number',
+            model_name="user",
+            name="student_number",
             field=models.CharField(blank=True, max_length=255),
         ),
         migrations.AddField(
-            model_name='user',
-            name='teacher_number',
+            model_name="user",
+            name="teacher_number",
             field=models.CharField(blank=True, max_length=255),
         ),
     ]

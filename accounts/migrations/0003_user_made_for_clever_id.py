@@ -16,21 +16,32 @@ def mark_accounts_made_by_clever(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_product_roster_fields'),
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("accounts", "0002_product_roster_fields"),
+        ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='user',
-            name='made_for_clever_id',
-            field=models.CharField(blank=True, db_index=True, default='', editable=False, help_text='The Clever user this account was created for; blank when it was made in the product.', max_length=64, verbose_name='made for Clever user'),
+            model_name="user",
+            name="made_for_clever_id",
+            field=models.CharField(
+                blank=True,
+                db_index=True,
+                default="",
+                editable=False,
+                help_text="The Clever user this account was created for; blank when it was made in the product.",
+                max_length=64,
+                verbose_name="made for Clever user",
+            ),
         ),
         migrations.RunPython(mark_accounts_made_by_clever, migrations.RunPython.noop),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.UniqueConstraint(condition=models.Q(('made_for_clever_id', ''), _negated=True), fields=('made_for_clever_id',), name='one_account_made_per_clever_user'),
+            model_name="user",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("made_for_clever_id", ""), _negated=True),
+                fields=("made_for_clever_id",),
+                name="one_account_made_per_clever_user",
+            ),
         ),
     ]

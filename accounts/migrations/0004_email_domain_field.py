@@ -6,15 +6,14 @@ import accounts.models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_user_made_for_clever_id'),
+        ("accounts", "0003_user_made_for_clever_id"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='organizationemaildomain',
-            name='domain',
+            model_name="organizationemaildomain",
+            name="domain",
             field=accounts.models.EmailDomainField(max_length=255, unique=True),
         ),
     ]

@@ -7,75 +7,185 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='District',
+            name="District",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('clever_id', models.CharField(max_length=24, unique=True, verbose_name='Clever ID')),
-                ('name', models.CharField(blank=True, max_length=255)),
-                ('us_state', models.CharField(blank=True, max_length=2, verbose_name='US state')),
-                ('nces_id', models.CharField(blank=True, db_index=True, max_length=16, verbose_name='NCES LEAID')),
-                ('mdr_number', models.CharField(blank=True, db_index=True, max_length=16, verbose_name='MDR number')),
-                ('sis_type', models.CharField(blank=True, max_length=64, verbose_name='SIS type')),
-                ('portal_url', models.URLField(blank=True, max_length=500)),
-                ('login_methods', models.JSONField(blank=True, default=list)),
-                ('clever_state', models.CharField(blank=True, max_length=16, verbose_name='Clever sync state')),
-                ('clever_last_sync', models.DateTimeField(blank=True, null=True)),
-                ('pause_start', models.DateField(blank=True, null=True)),
-                ('pause_end', models.DateField(blank=True, null=True)),
-                ('lms_type', models.CharField(blank=True, max_length=32, verbose_name='LMS type')),
-                ('lms_state', models.CharField(blank=True, max_length=32, verbose_name='LMS state')),
-                ('launch_date', models.DateField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('connected', 'Connected'), ('paused', 'Paused'), ('revoked', 'Revoked'), ('disconnected', 'Disconnected')], default='connected', max_length=16)),
-                ('status_reason', models.CharField(blank=True, max_length=500)),
-                ('status_changed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('discovered_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_seen_at', models.DateTimeField(blank=True, null=True)),
-                ('disconnected_at', models.DateTimeField(blank=True, null=True)),
-                ('sync_enabled', models.BooleanField(default=True)),
-                ('events_enabled', models.BooleanField(default=True)),
-                ('event_cursor', models.CharField(blank=True, max_length=24)),
-                ('event_cursor_at', models.DateTimeField(blank=True, null=True)),
-                ('guard_max_deleted_fraction', models.FloatField(blank=True, null=True)),
-                ('guard_max_changed_fraction', models.FloatField(blank=True, null=True)),
-                ('store_sensitive_fields', models.BooleanField(default=False)),
-                ('token_ciphertext', models.TextField(blank=True, editable=False)),
-                ('token_set_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('linked_at', models.DateTimeField(blank=True, null=True)),
-                ('link_method', models.CharField(blank=True, choices=[('nces', 'NCES LEAID match'), ('mdr', 'MDR number match'), ('clever_login', 'Verified Log in with Clever'), ('verification_link', 'Signed verification link'), ('staff', 'Chosen by support staff'), ('request_approved', 'Request approved by support staff')], max_length=32)),
-                ('link_evidence', models.JSONField(blank=True, default=dict)),
-                ('linked_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('organization', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='districts', to='accounts.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("clever_id", models.CharField(max_length=24, unique=True, verbose_name="Clever ID")),
+                ("name", models.CharField(blank=True, max_length=255)),
+                ("us_state", models.CharField(blank=True, max_length=2, verbose_name="US state")),
+                (
+                    "nces_id",
+                    models.CharField(blank=True, db_index=True, max_length=16, verbose_name="NCES LEAID"),
+                ),
+                (
+                    "mdr_number",
+                    models.CharField(blank=True, db_index=True, max_length=16, verbose_name="MDR number"),
+                ),
+                ("sis_type", models.CharField(blank=True, max_length=64, verbose_name="SIS type")),
+                ("portal_url", models.URLField(blank=True, max_length=500)),
+                ("login_methods", models.JSONField(blank=True, default=list)),
+                (
+                    "clever_state",
+                    models.CharField(blank=True, max_length=16, verbose_name="Clever sync state"),
+                ),
+                ("clever_last_sync", models.DateTimeField(blank=True, null=True)),
+                ("pause_start", models.DateField(blank=True, null=True)),
+                ("pause_end", models.DateField(blank=True, null=True)),
+                ("lms_type", models.CharField(blank=True, max_length=32, verbose_name="LMS type")),
+                ("lms_state", models.CharField(blank=True, max_length=32, verbose_name="LMS state")),
+                ("launch_date", models.DateField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("connected", "Connected"),
+                            ("paused", "Paused"),
+                            ("revoked", "Revoked"),
+                            ("disconnected", "Disconnected"),
+                        ],
+                        default="connected",
+                        max_length=16,
+                    ),
+                ),
+                ("status_reason", models.CharField(blank=True, max_length=500)),
+                ("status_changed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("discovered_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_seen_at", models.DateTimeField(blank=True, null=True)),
+                ("disconnected_at", models.DateTimeField(blank=True, null=True)),
+                ("sync_enabled", models.BooleanField(default=True)),
+                ("events_enabled", models.BooleanField(default=True)),
+                ("event_cursor", models.CharField(blank=True, max_length=24)),
+                ("event_cursor_at", models.DateTimeField(blank=True, null=True)),
+                ("guard_max_deleted_fraction", models.FloatField(blank=True, null=True)),
+                ("guard_max_changed_fraction", models.FloatField(blank=True, null=True)),
+                ("store_sensitive_fields", models.BooleanField(default=False)),
+                ("token_ciphertext", models.TextField(blank=True, editable=False)),
+                ("token_set_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("linked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "link_method",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("nces", "NCES LEAID match"),
+                            ("mdr", "MDR number match"),
+                            ("clever_login", "Verified Log in with Clever"),
+                            ("verification_link", "Signed verification link"),
+                            ("staff", "Chosen by support staff"),
+                            ("request_approved", "Request approved by support staff"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("link_evidence", models.JSONField(blank=True, default=dict)),
+                (
+                    "linked_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="districts",
+                        to="accounts.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'clever_id'],
+                "ordering": ["name", "clever_id"],
             },
         ),
         migrations.CreateModel(
-            name='DistrictAudit',
+            name="DistrictAudit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('linked', 'Linked'), ('unlinked', 'Unlinked'), ('relinked', 'Relinked'), ('status_changed', 'Status Changed'), ('token_set', 'Token Set'), ('token_cleared', 'Token Cleared'), ('purged', 'Purged')], max_length=32)),
-                ('actor_label', models.CharField(blank=True, max_length=255)),
-                ('method', models.CharField(blank=True, max_length=32)),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='audits', to='districts.district')),
-                ('organization_after', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.organization')),
-                ('organization_before', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("linked", "Linked"),
+                            ("unlinked", "Unlinked"),
+                            ("relinked", "Relinked"),
+                            ("status_changed", "Status Changed"),
+                            ("token_set", "Token Set"),
+                            ("token_cleared", "Token Cleared"),
+                            ("purged", "Purged"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("actor_label", models.CharField(blank=True, max_length=255)),
+                ("method", models.CharField(blank=True, max_length=32)),
+                ("details", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="audits",
+                        to="districts.district",
+                    ),
+                ),
+                (
+                    "organization_after",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="accounts.organization",
+                    ),
+                ),
+                (
+                    "organization_before",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="accounts.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
     ]

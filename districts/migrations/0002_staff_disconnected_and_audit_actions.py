@@ -4,20 +4,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('districts', '0001_initial'),
+        ("districts", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='district',
-            name='staff_disconnected',
-            field=models.BooleanField(default=False, help_text='Disconnected by support staff: discovery does not reconnect it.'),
+            model_name="district",
+            name="staff_disconnected",
+            field=models.BooleanField(
+                default=False, help_text="Disconnected by support staff: discovery does not reconnect it."
+            ),
         ),
         migrations.AlterField(
-            model_name='districtaudit',
-            name='action',
-            field=models.CharField(choices=[('discovered', 'Discovered'), ('linked', 'Linked'), ('unlinked', 'Unlinked'), ('relinked', 'Relinked'), ('status_changed', 'Status Changed'), ('token_set', 'Token Set'), ('token_cleared', 'Token Cleared'), ('settings_changed', 'Settings Changed'), ('purged', 'Purged')], max_length=32),
+            model_name="districtaudit",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("discovered", "Discovered"),
+                    ("linked", "Linked"),
+                    ("unlinked", "Unlinked"),
+                    ("relinked", "Relinked"),
+                    ("status_changed", "Status Changed"),
+                    ("token_set", "Token Set"),
+                    ("token_cleared", "Token Cleared"),
+                    ("settings_changed", "Settings Changed"),
+                    ("purged", "Purged"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

@@ -23,19 +23,25 @@ def remove_support_group(apps, schema_editor):
     apps.get_model("auth", "Group").objects.filter(name=SUPPORT_GROUP).delete()
 
 
-
 class Migration(migrations.Migration):
-
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
-        ('districts', '0002_staff_disconnected_and_audit_actions'),
+        ("districts", "0002_staff_disconnected_and_audit_actions"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='district',
-            options={'ordering': ['name', 'clever_id'], 'permissions': [('support_district', 'Support staff: see Clever districts, syncs and rosters, and act on them')]},
+            name="district",
+            options={
+                "ordering": ["name", "clever_id"],
+                "permissions": [
+                    (
+                        "support_district",
+                        "Support staff: see Clever districts, syncs and rosters, and act on them",
+                    )
+                ],
+            },
         ),
         migrations.RunPython(create_support_group, remove_support_group),
     ]

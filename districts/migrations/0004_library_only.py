@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('districts', '0003_support_permission'),
+        ("districts", "0003_support_permission"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='district',
-            name='library_only',
+            model_name="district",
+            name="library_only",
             field=models.BooleanField(default=False),
         ),
     ]

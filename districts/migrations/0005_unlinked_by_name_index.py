@@ -5,16 +5,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_product_roster_fields'),
-        ('districts', '0004_library_only'),
+        ("accounts", "0002_product_roster_fields"),
+        ("districts", "0004_library_only"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='district',
-            index=models.Index(fields=['organization', 'name', 'id', 'status'], name='district_unlinked_by_name'),
+            model_name="district",
+            index=models.Index(
+                fields=["organization", "name", "id", "status"], name="district_unlinked_by_name"
+            ),
         ),
     ]

@@ -15,7 +15,8 @@ class Migration(migrations.Migration):
     operations = [
         migrations.RenameField("district", "disconnected_at", "departed_at"),
         migrations.AlterField(
-            model_name="district", name="departed_at",
+            model_name="district",
+            name="departed_at",
             field=models.DateTimeField(blank=True, null=True, verbose_name="stopped sharing at"),
         ),
         migrations.RunPython(revoked_departed_when_revoked, migrations.RunPython.noop),

@@ -7,121 +7,312 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('rostering', '0003_syncrun_retryable_sensitive_permission'),
+        ("rostering", "0003_syncrun_retryable_sensitive_permission"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Assignment',
+            name="Assignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=255)),
-                ('description', models.TextField()),
-                ('due_at', models.DateTimeField(verbose_name='due date')),
-                ('start_at', models.DateTimeField(blank=True, null=True, verbose_name='start date')),
-                ('points_possible', models.FloatField(blank=True, null=True)),
-                ('grading_type', models.CharField(choices=[('points', 'Points'), ('percent', 'Percent'), ('pass_fail', 'Pass/fail'), ('letter_grade', 'Letter grade')], default='points', max_length=16)),
-                ('submission_types', models.JSONField(blank=True, default=list)),
-                ('max_attempts', models.PositiveIntegerField(default=1)),
-                ('sync_policy', models.CharField(choices=[('on_create', 'Push when created, and whenever it or an approved grade changes'), ('manual', 'Only when a teacher clicks “Sync to LMS”')], default='on_create', max_length=16)),
-                ('auto_approve_autograded', models.BooleanField(default=True)),
-                ('deleted_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('section', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lms_assignments', to='rostering.section')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=255)),
+                ("description", models.TextField()),
+                ("due_at", models.DateTimeField(verbose_name="due date")),
+                ("start_at", models.DateTimeField(blank=True, null=True, verbose_name="start date")),
+                ("points_possible", models.FloatField(blank=True, null=True)),
+                (
+                    "grading_type",
+                    models.CharField(
+                        choices=[
+                            ("points", "Points"),
+                            ("percent", "Percent"),
+                            ("pass_fail", "Pass/fail"),
+                            ("letter_grade", "Letter grade"),
+                        ],
+                        default="points",
+                        max_length=16,
+                    ),
+                ),
+                ("submission_types", models.JSONField(blank=True, default=list)),
+                ("max_attempts", models.PositiveIntegerField(default=1)),
+                (
+                    "sync_policy",
+                    models.CharField(
+                        choices=[
+                            ("on_create", "Push when created, and whenever it or an approved grade changes"),
+                            ("manual", "Only when a teacher clicks “Sync to LMS”"),
+                        ],
+                        default="on_create",
+                        max_length=16,
+                    ),
+                ),
+                ("auto_approve_autograded", models.BooleanField(default=True)),
+                ("deleted_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "section",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="lms_assignments",
+                        to="rostering.section",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['due_at', 'id'],
+                "ordering": ["due_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='LmsAudit',
+            name="LmsAudit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('linked', 'Linked to a Clever assignment'), ('confirmed_not_created', 'Confirmed not created in the LMS'), ('override_lms_edit', 'Product grade sent over an LMS edit')], max_length=32)),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('assignment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='audits', to='lms.assignment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("linked", "Linked to a Clever assignment"),
+                            ("confirmed_not_created", "Confirmed not created in the LMS"),
+                            ("override_lms_edit", "Product grade sent over an LMS edit"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("details", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "assignment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="audits",
+                        to="lms.assignment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='CleverAssignment',
+            name="CleverAssignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(choices=[('not_pushed', 'Not in the LMS'), ('creating', 'Being created'), ('unknown', 'Creation unconfirmed'), ('linked', 'In the LMS'), ('deleted', 'Deleted from the LMS')], default='not_pushed', max_length=16)),
-                ('clever_id', models.CharField(blank=True, max_length=36, verbose_name='Clever assignment ID')),
-                ('section_clever_id', models.CharField(blank=True, max_length=24)),
-                ('lms_type', models.CharField(blank=True, max_length=32, verbose_name='LMS type')),
-                ('create_started_at', models.DateTimeField(blank=True, null=True)),
-                ('create_attempts', models.PositiveIntegerField(default=0)),
-                ('created_in_lms_at', models.DateTimeField(blank=True, null=True)),
-                ('pushed_content', models.JSONField(blank=True, null=True)),
-                ('lms_state', models.CharField(blank=True, max_length=16)),
-                ('lms_last_modified', models.CharField(blank=True, max_length=40)),
-                ('push_requested_at', models.DateTimeField(blank=True, null=True)),
-                ('last_push_at', models.DateTimeField(blank=True, null=True)),
-                ('last_pull_at', models.DateTimeField(blank=True, null=True)),
-                ('problem', models.CharField(blank=True, choices=[('', 'None'), ('blocked', 'Not possible now'), ('refused', 'Refused by Clever'), ('temporary', 'Temporary, retrying'), ('unknown_outcome', 'Outcome unknown'), ('token', 'Token refused')], default='', max_length=16)),
-                ('problem_message', models.CharField(blank=True, max_length=500)),
-                ('problem_detail', models.CharField(blank=True, max_length=500)),
-                ('problem_at', models.DateTimeField(blank=True, null=True)),
-                ('assignment', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='clever', to='lms.assignment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("not_pushed", "Not in the LMS"),
+                            ("creating", "Being created"),
+                            ("unknown", "Creation unconfirmed"),
+                            ("linked", "In the LMS"),
+                            ("deleted", "Deleted from the LMS"),
+                        ],
+                        default="not_pushed",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "clever_id",
+                    models.CharField(blank=True, max_length=36, verbose_name="Clever assignment ID"),
+                ),
+                ("section_clever_id", models.CharField(blank=True, max_length=24)),
+                ("lms_type", models.CharField(blank=True, max_length=32, verbose_name="LMS type")),
+                ("create_started_at", models.DateTimeField(blank=True, null=True)),
+                ("create_attempts", models.PositiveIntegerField(default=0)),
+                ("created_in_lms_at", models.DateTimeField(blank=True, null=True)),
+                ("pushed_content", models.JSONField(blank=True, null=True)),
+                ("lms_state", models.CharField(blank=True, max_length=16)),
+                ("lms_last_modified", models.CharField(blank=True, max_length=40)),
+                ("push_requested_at", models.DateTimeField(blank=True, null=True)),
+                ("last_push_at", models.DateTimeField(blank=True, null=True)),
+                ("last_pull_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "problem",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "None"),
+                            ("blocked", "Not possible now"),
+                            ("refused", "Refused by Clever"),
+                            ("temporary", "Temporary, retrying"),
+                            ("unknown_outcome", "Outcome unknown"),
+                            ("token", "Token refused"),
+                        ],
+                        default="",
+                        max_length=16,
+                    ),
+                ),
+                ("problem_message", models.CharField(blank=True, max_length=500)),
+                ("problem_detail", models.CharField(blank=True, max_length=500)),
+                ("problem_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "assignment",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="clever",
+                        to="lms.assignment",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(condition=models.Q(('clever_id', ''), _negated=True), fields=('clever_id',), name='lms_clever_assignment_id_unique')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("clever_id", ""), _negated=True),
+                        fields=("clever_id",),
+                        name="lms_clever_assignment_id_unique",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Result',
+            name="Result",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('points', models.FloatField(blank=True, null=True)),
-                ('grade', models.CharField(blank=True, max_length=32)),
-                ('comment', models.TextField(blank=True)),
-                ('flags', models.JSONField(blank=True, default=list)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('approved', 'Approved')], default='draft', max_length=16)),
-                ('source', models.CharField(choices=[('teacher', 'Teacher'), ('auto', 'Auto-graded')], default='teacher', max_length=16)),
-                ('approved_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('approved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('assignment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='results', to='lms.assignment')),
-                ('student', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='rostering.person')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("points", models.FloatField(blank=True, null=True)),
+                ("grade", models.CharField(blank=True, max_length=32)),
+                ("comment", models.TextField(blank=True)),
+                ("flags", models.JSONField(blank=True, default=list)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "Draft"), ("approved", "Approved")], default="draft", max_length=16
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("teacher", "Teacher"), ("auto", "Auto-graded")],
+                        default="teacher",
+                        max_length=16,
+                    ),
+                ),
+                ("approved_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "approved_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "assignment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="results",
+                        to="lms.assignment",
+                    ),
+                ),
+                (
+                    "student",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="rostering.person"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('assignment', 'student'), name='lms_result_unique')],
+                "constraints": [
+                    models.UniqueConstraint(fields=("assignment", "student"), name="lms_result_unique")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SubmissionSync',
+            name="SubmissionSync",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('student_clever_id', models.CharField(max_length=24)),
-                ('status', models.CharField(choices=[('pending', 'Waiting to be sent'), ('pushed', 'In the LMS'), ('lms_edited', 'Changed in the LMS (kept)'), ('not_in_lms', 'Not in the LMS class'), ('error', 'Refused')], default='pending', max_length=16)),
-                ('pushed', models.JSONField(blank=True, null=True)),
-                ('pushed_at', models.DateTimeField(blank=True, null=True)),
-                ('lms_value', models.JSONField(blank=True, null=True)),
-                ('lms_seen_at', models.DateTimeField(blank=True, null=True)),
-                ('lms_last_modified', models.CharField(blank=True, max_length=40)),
-                ('lms_state', models.CharField(blank=True, max_length=16)),
-                ('lms_submission_id', models.CharField(blank=True, max_length=40)),
-                ('lms_edited_at', models.DateTimeField(blank=True, null=True)),
-                ('error', models.CharField(blank=True, max_length=500)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('assignment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='submission_syncs', to='lms.assignment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("student_clever_id", models.CharField(max_length=24)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting to be sent"),
+                            ("pushed", "In the LMS"),
+                            ("lms_edited", "Changed in the LMS (kept)"),
+                            ("not_in_lms", "Not in the LMS class"),
+                            ("error", "Refused"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("pushed", models.JSONField(blank=True, null=True)),
+                ("pushed_at", models.DateTimeField(blank=True, null=True)),
+                ("lms_value", models.JSONField(blank=True, null=True)),
+                ("lms_seen_at", models.DateTimeField(blank=True, null=True)),
+                ("lms_last_modified", models.CharField(blank=True, max_length=40)),
+                ("lms_state", models.CharField(blank=True, max_length=16)),
+                ("lms_submission_id", models.CharField(blank=True, max_length=40)),
+                ("lms_edited_at", models.DateTimeField(blank=True, null=True)),
+                ("error", models.CharField(blank=True, max_length=500)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "assignment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="submission_syncs",
+                        to="lms.assignment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['assignment_id', 'student_clever_id'],
-                'constraints': [models.UniqueConstraint(fields=('assignment', 'student_clever_id'), name='lms_submission_sync_unique')],
+                "ordering": ["assignment_id", "student_clever_id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("assignment", "student_clever_id"), name="lms_submission_sync_unique"
+                    )
+                ],
             },
         ),
     ]

@@ -4,15 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('lms', '0001_initial'),
+        ("lms", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='assignment',
-            name='sync_policy',
-            field=models.CharField(choices=[('on_create', 'Sent to the LMS automatically, and its grades as they are approved'), ('manual', 'Sent to the LMS when the teacher clicks “Sync to LMS”')], default='on_create', max_length=16),
+            model_name="assignment",
+            name="sync_policy",
+            field=models.CharField(
+                choices=[
+                    ("on_create", "Sent to the LMS automatically, and its grades as they are approved"),
+                    ("manual", "Sent to the LMS when the teacher clicks “Sync to LMS”"),
+                ],
+                default="on_create",
+                max_length=16,
+            ),
         ),
     ]

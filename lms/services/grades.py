@@ -64,8 +64,10 @@ def _number(value: float) -> str:
 
 def grade_problem(assignment: Assignment, grade: Grade, class_ids: set[str]) -> str:
     """What is wrong with ``grade`` for this assignment, in plain words ("" when nothing)."""
-    if grade.student.district_id != assignment.section.district_id or \
-            grade.student.clever_id not in class_ids:
+    if (
+        grade.student.district_id != assignment.section.district_id
+        or grade.student.clever_id not in class_ids
+    ):
         return f"{grade.student} is not in this class."
     if len(grade.comment) > GRADE_COMMENT_MAX:
         return f"The comment is longer than {GRADE_COMMENT_MAX} characters."
@@ -98,16 +100,22 @@ def _as_stored(assignment: Assignment, grade: Grade) -> tuple[float | None, str,
 
 
 def _class_ids(assignment: Assignment) -> set[str]:
-    return set(SectionMembership.objects.filter(
-        section_id=assignment.section_id, role=SectionMembership.Role.STUDENT,
-    ).values_list("person_clever_id", flat=True))
+    return set(
+        SectionMembership.objects.filter(
+            section_id=assignment.section_id,
+            role=SectionMembership.Role.STUDENT,
+        ).values_list("person_clever_id", flat=True)
+    )
 
 
 def grade_problems(*, assignment: Assignment, grades: dict) -> dict:
     """The problems of ``grades`` (any key to a ``Grade``) by key, in plain words."""
     class_ids = _class_ids(assignment)
-    return {key: problem for key, grade in grades.items()
-            if (problem := grade_problem(assignment, grade, class_ids))}
+    return {
+        key: problem
+        for key, grade in grades.items()
+        if (problem := grade_problem(assignment, grade, class_ids))
+    }
 
 
 @transaction.atomic
@@ -120,8 +128,12 @@ def record_grades(*, assignment: Assignment, grades: dict, approve: bool, actor)
     problems = grade_problems(assignment=assignment, grades=grades)
     if problems:
         raise GradesRefused(problems)
-    existing = {result.student_id: result for result in Result.objects.select_for_update().filter(
-        assignment=assignment, student__in=[grade.student for grade in grades.values()])}
+    existing = {
+        result.student_id: result
+        for result in Result.objects.select_for_update().filter(
+            assignment=assignment, student__in=[grade.student for grade in grades.values()]
+        )
+    }
     saved, drafts_to_approve = 0, []
     for grade in grades.values():
         points, letter, comment = _as_stored(assignment, grade)
@@ -130,21 +142,36 @@ def record_grades(*, assignment: Assignment, grades: dict, approve: bool, actor)
             if approve and result.status == Result.Status.DRAFT:
                 drafts_to_approve.append(result.student_id)
             continue
-        record_result(assignment=assignment, student=grade.student, points=points, grade=letter,
-                      comment=comment, flags=result.flags if result is not None else (),
-                      approve=approve, actor=actor)
+        record_result(
+            assignment=assignment,
+            student=grade.student,
+            points=points,
+            grade=letter,
+            comment=comment,
+            flags=result.flags if result is not None else (),
+            approve=approve,
+            actor=actor,
+        )
         saved += 1
-    approved = approve_results(assignment=assignment, actor=actor,
-                               student_ids=drafts_to_approve) if drafts_to_approve else 0
-    logger.info("lms: assignment %s: %s grade(s) saved, %s more approved, by user %s",
-                assignment.pk, saved, approved, getattr(actor, "pk", None))
-    return GradesSaved(saved=saved, approved=(saved if approve else 0) + approved,
-                       unchanged=len(grades) - saved)
+    approved = (
+        approve_results(assignment=assignment, actor=actor, student_ids=drafts_to_approve)
+        if drafts_to_approve
+        else 0
+    )
+    logger.info(
+        "lms: assignment %s: %s grade(s) saved, %s more approved, by user %s",
+        assignment.pk,
+        saved,
+        approved,
+        getattr(actor, "pk", None),
+    )
+    return GradesSaved(
+        saved=saved, approved=(saved if approve else 0) + approved, unchanged=len(grades) - saved
+    )
 
 
 @transaction.atomic
-def import_grades(*, assignment: Assignment, lines: Iterable[GradeLine], approve: bool,
-                  actor) -> GradesSaved:
+def import_grades(*, assignment: Assignment, lines: Iterable[GradeLine], approve: bool, actor) -> GradesSaved:
     """Save the grades of a CSV file's lines: each line names one student of the class (by the
     identifier its column says) at most once. All or nothing: any problem, with the file's line
     or with its grade, raises ``GradesRefused`` keyed by line number, every problem at once."""
@@ -162,8 +189,10 @@ def import_grades(*, assignment: Assignment, lines: Iterable[GradeLine], approve
         if not found:
             problems[line.line] = f"No student in this class has the {words} “{line.identifier[:60]}”."
         elif len(found) > 1:
-            problems[line.line] = (f"{len(found)} students in this class have the {words} "
-                                   f"“{line.identifier[:60]}”: name them by student number instead.")
+            problems[line.line] = (
+                f"{len(found)} students in this class have the {words} "
+                f"“{line.identifier[:60]}”: name them by student number instead."
+            )
         elif found[0].pk in line_of:
             problems[line.line] = f"{found[0]} is on line {line_of[found[0].pk]} too."
         else:

@@ -69,18 +69,24 @@ def count_requests(report: Report, session: DistrictSession, *, since: ClientSta
 
 
 _HINTS: tuple[tuple[Callable[[str], bool], str], ...] = (
-    (lambda m: "due_date must be in the future" in m,
-     "The due date is in the past. Choose a later due date, then sync again."),
-    (lambda m: m.startswith("missing required field"),
-     "Some details the LMS requires are missing (title, description or due date)."),
-    (lambda m: "is not synced in the LMS" in m,
-     "This class is not synced with the district's LMS yet."),
-    (lambda m: m.startswith("LMS Connect is not available"),
-     "The district's LMS connection is not available right now."),
-    (lambda m: m.startswith("unsupported field(s) for Canvas"),
-     "Canvas does not support one of the dates set on this assignment."),
-    (lambda m: m.startswith("validation failure list"),
-     "The LMS refused one of the assignment's settings."),
+    (
+        lambda m: "due_date must be in the future" in m,
+        "The due date is in the past. Choose a later due date, then sync again.",
+    ),
+    (
+        lambda m: m.startswith("missing required field"),
+        "Some details the LMS requires are missing (title, description or due date).",
+    ),
+    (lambda m: "is not synced in the LMS" in m, "This class is not synced with the district's LMS yet."),
+    (
+        lambda m: m.startswith("LMS Connect is not available"),
+        "The district's LMS connection is not available right now.",
+    ),
+    (
+        lambda m: m.startswith("unsupported field(s) for Canvas"),
+        "Canvas does not support one of the dates set on this assignment.",
+    ),
+    (lambda m: m.startswith("validation failure list"), "The LMS refused one of the assignment's settings."),
 )
 
 
@@ -94,19 +100,31 @@ def plain_refusal(exc: CleverError) -> str:
 def classify(exc: Exception) -> tuple[str, bool, str]:
     """(problem, retryable, plain words) for a failure talking to Clever."""
     if isinstance(exc, NoToken):
-        return Problem.TOKEN, False, ("Clever no longer shares this district with us (no district "
-                                      "token), so nothing can be sent.")
+        return (
+            Problem.TOKEN,
+            False,
+            ("Clever no longer shares this district with us (no district token), so nothing can be sent."),
+        )
     if isinstance(exc, AuthError):
         return Problem.TOKEN, False, "Clever refused the district's token (401). Support has to check it."
     if isinstance(exc, RateLimited):
         return Problem.TEMPORARY, True, "Clever asked us to slow down; we will try again automatically."
     if isinstance(exc, ServerError):
         status = f" (HTTP {exc.status})" if exc.status else ""
-        return (Problem.TEMPORARY, True,
-                f"Clever is not answering right now{status}; we will try again automatically.")
+        return (
+            Problem.TEMPORARY,
+            True,
+            f"Clever is not answering right now{status}; we will try again automatically.",
+        )
     if isinstance(exc, NotFound):
-        return Problem.REFUSED, False, ("Clever does not know this class or assignment any more "
-                                        f"(404: “{exc.message}”). It may have been deleted in the LMS.")
+        return (
+            Problem.REFUSED,
+            False,
+            (
+                "Clever does not know this class or assignment any more "
+                f"(404: “{exc.message}”). It may have been deleted in the LMS."
+            ),
+        )
     if isinstance(exc, CleverError) and exc.status is not None and 400 <= exc.status < 500:
         return Problem.REFUSED, False, plain_refusal(exc)
     return Problem.REFUSED, False, f"Clever's answer could not be used ({type(exc).__name__})."
@@ -151,8 +169,9 @@ def fail(link: CleverAssignment, report: Report, exc: Exception, session: Distri
     if isinstance(exc, NoToken):
         forget_cached_token(session.district)
     save_problem(link, problem, message, failure_detail(exc))
-    report.outcome = "token" if problem == Problem.TOKEN else (
-        "temporary" if problem == Problem.TEMPORARY else "refused")
+    report.outcome = (
+        "token" if problem == Problem.TOKEN else ("temporary" if problem == Problem.TEMPORARY else "refused")
+    )
     if rotated:
         report.outcome = "token_rotated"
     report.retryable, report.message = retryable, message

@@ -71,8 +71,9 @@ def _observe(sync: SubmissionSync, submission: dict, now: datetime, report: Repo
     sync.updated_at = now
 
 
-def _apply_page(assignment: Assignment, records: list[dict], syncs: dict[str, SubmissionSync],
-                report: Report) -> None:
+def _apply_page(
+    assignment: Assignment, records: list[dict], syncs: dict[str, SubmissionSync], report: Report
+) -> None:
     now = timezone.now()
     with transaction.atomic():
         for submission in records:
@@ -89,8 +90,13 @@ def _apply_page(assignment: Assignment, records: list[dict], syncs: dict[str, Su
             sync.save()
 
 
-def read_submissions(assignment: Assignment, link: CleverAssignment, api: CleverClient,
-                     syncs: dict[str, SubmissionSync], report: Report) -> set[str]:
+def read_submissions(
+    assignment: Assignment,
+    link: CleverAssignment,
+    api: CleverClient,
+    syncs: dict[str, SubmissionSync],
+    report: Report,
+) -> set[str]:
     """Every submission of the assignment (cursor pages), each page recorded as it comes; the
     user IDs that have one. A next link expires two hours after it was issued: a 400 on a
     later page starts the listing over (recording is idempotent)."""
@@ -99,8 +105,9 @@ def read_submissions(assignment: Assignment, link: CleverAssignment, api: Clever
         seen: set[str] = set()
         pages = 0
         try:
-            for page in api.iter_submission_pages(section_id, link.clever_id,
-                                                  page_size=SUBMISSIONS_PAGE_SIZE):
+            for page in api.iter_submission_pages(
+                section_id, link.clever_id, page_size=SUBMISSIONS_PAGE_SIZE
+            ):
                 pages += 1
                 report.pages += 1
                 _apply_page(assignment, page.records, syncs, report)
@@ -110,13 +117,16 @@ def read_submissions(assignment: Assignment, link: CleverAssignment, api: Clever
             if pages == 0 or attempt == MAX_LISTING_RESTARTS:
                 raise
             report.restarts += 1
-            logger.info("lms: assignment %s: submissions link refused after %s page(s) (%s); "
-                        "starting over", assignment.pk, pages, exc.message)
+            logger.info(
+                "lms: assignment %s: submissions link refused after %s page(s) (%s); starting over",
+                assignment.pk,
+                pages,
+                exc.message,
+            )
     raise AssertionError("unreachable")
 
 
-def _pull_failed(assignment: Assignment, report: Report, exc: Exception,
-                 session: DistrictSession) -> None:
+def _pull_failed(assignment: Assignment, report: Report, exc: Exception, session: DistrictSession) -> None:
     """Say on the report why the read failed; worth trying again after a rotated token."""
     _problem, retryable, message = classify(exc)
     if isinstance(exc, AuthError) and session.recheck_token():
@@ -147,12 +157,13 @@ def _pull_one(assignment: Assignment, session: DistrictSession) -> Report:
 def pull_assignments(*, assignment_ids: Iterable[int], client: CleverClient | None = None) -> list[Report]:
     """Read the submissions of linked assignments back and apply the conflict rule (teacher
     edits in the LMS are recorded and kept)."""
-    assignments = (Assignment.objects.filter(pk__in=list(assignment_ids))
-                   .select_related("section__district", "clever")
-                   .order_by("section__district_id", "pk"))
+    assignments = (
+        Assignment.objects.filter(pk__in=list(assignment_ids))
+        .select_related("section__district", "clever")
+        .order_by("section__district_id", "pk")
+    )
     with district_sessions(client) as session_for:
-        return [_pull_one(assignment, session_for(assignment.section.district))
-                for assignment in assignments]
+        return [_pull_one(assignment, session_for(assignment.section.district)) for assignment in assignments]
 
 
 def pull_assignment(*, assignment_id: int, client: CleverClient | None = None) -> Report:

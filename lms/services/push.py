@@ -82,8 +82,9 @@ def _claim_create(link_pk: int, lms_type: str, section_clever_id: str) -> Clever
         link.create_attempts += 1
         link.lms_type = lms_type
         link.section_clever_id = section_clever_id
-        link.save(update_fields=["state", "create_started_at", "create_attempts", "lms_type",
-                                 "section_clever_id"])
+        link.save(
+            update_fields=["state", "create_started_at", "create_attempts", "lms_type", "section_clever_id"]
+        )
         return link
 
 
@@ -100,9 +101,11 @@ def _record_created(link: CleverAssignment, body: dict, content: dict) -> None:
 
 
 def _mark_unknown(link: CleverAssignment, report: Report, detail: str) -> None:
-    message = ("Clever may have created this assignment in the LMS, but its answer was lost. "
-               "It will not be sent again until support checks the LMS and links it (or confirms "
-               "it is not there).")
+    message = (
+        "Clever may have created this assignment in the LMS, but its answer was lost. "
+        "It will not be sent again until support checks the LMS and links it (or confirms "
+        "it is not there)."
+    )
     CleverAssignment.objects.filter(pk=link.pk).update(state=State.UNKNOWN)
     link.state = State.UNKNOWN
     save_problem(link, Problem.UNKNOWN_OUTCOME, message, detail)
@@ -110,8 +113,14 @@ def _mark_unknown(link: CleverAssignment, report: Report, detail: str) -> None:
     logger.error("lms: assignment %s: create outcome unknown (%s)", link.assignment_id, detail)
 
 
-def _update_in_lms(assignment: Assignment, link: CleverAssignment, api: CleverClient,
-                   content: dict, report: Report, session: DistrictSession) -> None:
+def _update_in_lms(
+    assignment: Assignment,
+    link: CleverAssignment,
+    api: CleverClient,
+    content: dict,
+    report: Report,
+    session: DistrictSession,
+) -> None:
     """PATCH what changed since the last push."""
     pushed = link.pushed_content or {}
     changes = {key: value for key, value in content.items() if pushed.get(key) != value}
@@ -150,8 +159,14 @@ def _stop_unless_creatable(link: CleverAssignment, report: Report) -> None:
         raise _Stop
 
 
-def _create_in_lms(assignment: Assignment, link: CleverAssignment, api: CleverClient,
-                   content: dict, report: Report, session: DistrictSession) -> None:
+def _create_in_lms(
+    assignment: Assignment,
+    link: CleverAssignment,
+    api: CleverClient,
+    content: dict,
+    report: Report,
+    session: DistrictSession,
+) -> None:
     """Claim the create, POST, and commit Clever's UUID (or what is known of the outcome)."""
     section_id = assignment.section.clever_id
     if _claim_create(link.pk, assignment.section.district.lms_type, section_id) is None:
@@ -162,8 +177,7 @@ def _create_in_lms(assignment: Assignment, link: CleverAssignment, api: CleverCl
         body = api.create_assignment(section_id, content)
     except CleverError as exc:
         if create_surely_not_done(exc):
-            CleverAssignment.objects.filter(pk=link.pk, state=State.CREATING).update(
-                state=State.NOT_PUSHED)
+            CleverAssignment.objects.filter(pk=link.pk, state=State.CREATING).update(state=State.NOT_PUSHED)
             link.state = State.NOT_PUSHED
             fail(link, report, exc, session)
         else:
@@ -177,8 +191,13 @@ def _create_in_lms(assignment: Assignment, link: CleverAssignment, api: CleverCl
     logger.info("lms: assignment %s created in the LMS as %s", assignment.pk, link.clever_id)
 
 
-def _ensure_in_lms(assignment: Assignment, link: CleverAssignment, api: CleverClient,
-                   report: Report, session: DistrictSession) -> bool:
+def _ensure_in_lms(
+    assignment: Assignment,
+    link: CleverAssignment,
+    api: CleverClient,
+    report: Report,
+    session: DistrictSession,
+) -> bool:
     """Create the assignment in the LMS, or PATCH what changed; True when created now."""
     content = assignment_content(assignment, assignment.section.district.lms_type)
     if link.state == State.LINKED:
@@ -192,8 +211,9 @@ def _ensure_in_lms(assignment: Assignment, link: CleverAssignment, api: CleverCl
 # --- grades ----------------------------------------------------------------------------------
 
 
-def _grades_to_send(assignment: Assignment, syncs: dict[str, SubmissionSync],
-                    report: Report) -> list[tuple[str, dict]]:
+def _grades_to_send(
+    assignment: Assignment, syncs: dict[str, SubmissionSync], report: Report
+) -> list[tuple[str, dict]]:
     """(student Clever ID, grade fields) of each approved grade not in the LMS yet; LMS edits
     are kept and unchanged grades skipped (both counted)."""
     wanted: list[tuple[str, dict]] = []
@@ -212,21 +232,32 @@ def _grades_to_send(assignment: Assignment, syncs: dict[str, SubmissionSync],
 
 def _not_in_lms(sync: SubmissionSync, now: datetime, report: Report) -> None:
     sync.status = SyncStatus.NOT_IN_LMS
-    sync.error = ("The LMS has no submission for this student (not matched in the LMS yet); "
-                  "sent again on a later sync.")
+    sync.error = (
+        "The LMS has no submission for this student (not matched in the LMS yet); sent again on a later sync."
+    )
     sync.updated_at = now
     sync.save()
     report.not_in_lms += 1
 
 
-def _send_grade(assignment: Assignment, link: CleverAssignment, api: CleverClient,
-                sync: SubmissionSync, fields: dict, report: Report, session: DistrictSession) -> None:
+def _send_grade(
+    assignment: Assignment,
+    link: CleverAssignment,
+    api: CleverClient,
+    sync: SubmissionSync,
+    fields: dict,
+    report: Report,
+    session: DistrictSession,
+) -> None:
     """PATCH one student's grade; a refusal of this grade alone is recorded on the student."""
     now = timezone.now()
     try:
-        submission = api.update_submission(assignment.section.clever_id, link.clever_id,
-                                           sync.student_clever_id,
-                                           submission_body(fields, sync.lms_value))
+        submission = api.update_submission(
+            assignment.section.clever_id,
+            link.clever_id,
+            sync.student_clever_id,
+            submission_body(fields, sync.lms_value),
+        )
     except NotFound:
         _not_in_lms(sync, now, report)
         return
@@ -245,8 +276,15 @@ def _send_grade(assignment: Assignment, link: CleverAssignment, api: CleverClien
     report.sent += 1
 
 
-def _push_grades(assignment: Assignment, link: CleverAssignment, api: CleverClient,
-                 report: Report, session: DistrictSession, *, created_now: bool) -> None:
+def _push_grades(
+    assignment: Assignment,
+    link: CleverAssignment,
+    api: CleverClient,
+    report: Report,
+    session: DistrictSession,
+    *,
+    created_now: bool,
+) -> None:
     syncs = submission_syncs(assignment)
     wanted = _grades_to_send(assignment, syncs, report)
     if not wanted:
@@ -261,8 +299,7 @@ def _push_grades(assignment: Assignment, link: CleverAssignment, api: CleverClie
             fail(link, report, exc, session)
             raise _Stop from exc
     for student_id, fields in wanted:
-        sync = syncs.get(student_id) or SubmissionSync(assignment=assignment,
-                                                       student_clever_id=student_id)
+        sync = syncs.get(student_id) or SubmissionSync(assignment=assignment, student_clever_id=student_id)
         syncs[student_id] = sync
         if sync.status == SyncStatus.LMS_EDITED:  # found by the read just now
             report.kept_lms_edits += 1
@@ -275,8 +312,9 @@ def _push_grades(assignment: Assignment, link: CleverAssignment, api: CleverClie
 # --- the push --------------------------------------------------------------------------------
 
 
-def _delete_from_lms(assignment: Assignment, link: CleverAssignment, report: Report,
-                     session: DistrictSession) -> None:
+def _delete_from_lms(
+    assignment: Assignment, link: CleverAssignment, report: Report, session: DistrictSession
+) -> None:
     if link.state == State.LINKED:
         try:
             session.open().delete_assignment(assignment.section.clever_id, link.clever_id)
@@ -331,8 +369,11 @@ def _push_once(assignment: Assignment, session: DistrictSession) -> Report:
     link.save(update_fields=["last_push_at"])
     if report.errors and report.outcome == "ok":
         report.outcome = "partial"
-        save_problem(link, Problem.REFUSED,
-                     f"The LMS refused {report.errors} grade(s); see the students marked “Refused”.")
+        save_problem(
+            link,
+            Problem.REFUSED,
+            f"The LMS refused {report.errors} grade(s); see the students marked “Refused”.",
+        )
     elif link.problem and report.outcome == "ok":
         save_problem(link, Problem.NONE, "")
     return report
@@ -343,8 +384,11 @@ def push_assignments(*, assignment_ids: Iterable[int], client: CleverClient | No
     grades), one Clever session per district so requests are paced against the token's rate
     limit across assignments. Never raises for Clever's problems: each report says what
     happened (``retryable`` when waiting can help)."""
-    assignments = (Assignment.objects.filter(pk__in=list(assignment_ids))
-                   .select_related("section__district").order_by("section__district_id", "pk"))
+    assignments = (
+        Assignment.objects.filter(pk__in=list(assignment_ids))
+        .select_related("section__district")
+        .order_by("section__district_id", "pk")
+    )
     reports: list[Report] = []
     with district_sessions(client) as session_for:
         for assignment in assignments:
@@ -352,10 +396,19 @@ def push_assignments(*, assignment_ids: Iterable[int], client: CleverClient | No
             before = session.stats(token_lookups=False)
             report = _push_one(assignment, session)
             count_requests(report, session, since=before)
-            logger.info("lms: push of assignment %s: %s, created=%s sent=%s unchanged=%s kept=%s "
-                        "not_in_lms=%s errors=%s requests=%s", assignment.pk, report.outcome,
-                        report.created, report.sent, report.unchanged, report.kept_lms_edits,
-                        report.not_in_lms, report.errors, report.requests)
+            logger.info(
+                "lms: push of assignment %s: %s, created=%s sent=%s unchanged=%s kept=%s "
+                "not_in_lms=%s errors=%s requests=%s",
+                assignment.pk,
+                report.outcome,
+                report.created,
+                report.sent,
+                report.unchanged,
+                report.kept_lms_edits,
+                report.not_in_lms,
+                report.errors,
+                report.requests,
+            )
             reports.append(report)
     return reports
 

@@ -23,8 +23,9 @@ State = CleverAssignment.State
 SyncStatus = SubmissionSync.Status
 
 
-def link_clever_assignment(*, assignment: Assignment, clever_id: str, actor,
-                           client: CleverClient | None = None) -> CleverAssignment:
+def link_clever_assignment(
+    *, assignment: Assignment, clever_id: str, actor, client: CleverClient | None = None
+) -> CleverAssignment:
     """Support found the assignment in the LMS/Clever: check it with a GET in the section, then
     link it (the next push PATCHes the full content and pushes grades). Audited."""
     try:
@@ -53,9 +54,12 @@ def link_clever_assignment(*, assignment: Assignment, clever_id: str, actor,
         link.lms_last_modified = str(body.get("last_modified") or "")
         clear_problem(link)
         link.save()
-        LmsAudit.objects.create(assignment=assignment, action=LmsAudit.Action.LINKED, actor=actor,
-                                details={"clever_id": clever_id, "state_before": before,
-                                         "checked_with": "GET assignment"})
+        LmsAudit.objects.create(
+            assignment=assignment,
+            action=LmsAudit.Action.LINKED,
+            actor=actor,
+            details={"clever_id": clever_id, "state_before": before, "checked_with": "GET assignment"},
+        )
         request_push(assignment)
     return link
 
@@ -70,22 +74,26 @@ def confirm_not_created(*, assignment: Assignment, actor, reason: str) -> Clever
     link.state = State.NOT_PUSHED
     clear_problem(link)
     link.save()
-    LmsAudit.objects.create(assignment=assignment, action=LmsAudit.Action.CONFIRMED_NOT_CREATED,
-                            actor=actor, details={"state_before": before,
-                                                  "create_attempts": link.create_attempts,
-                                                  "reason": reason})
+    LmsAudit.objects.create(
+        assignment=assignment,
+        action=LmsAudit.Action.CONFIRMED_NOT_CREATED,
+        actor=actor,
+        details={"state_before": before, "create_attempts": link.create_attempts, "reason": reason},
+    )
     request_push(assignment)
     return link
 
 
 @transaction.atomic
-def override_lms_edit(*, assignment: Assignment, student_clever_id: str, actor,
-                      reason: str) -> SubmissionSync:
+def override_lms_edit(
+    *, assignment: Assignment, student_clever_id: str, actor, reason: str
+) -> SubmissionSync:
     """The teacher chose to send the product's grade over a grade changed in the LMS: the LMS
     value becomes the baseline, so the next push writes the product's grade (audited, with the
     teacher's reason)."""
-    sync = SubmissionSync.objects.select_for_update().get(assignment=assignment,
-                                                          student_clever_id=student_clever_id)
+    sync = SubmissionSync.objects.select_for_update().get(
+        assignment=assignment, student_clever_id=student_clever_id
+    )
     if sync.status != SyncStatus.LMS_EDITED:
         raise LmsInputError("That grade was not changed in the LMS.")
     seen = sync.lms_value or lms_fields({})
@@ -93,8 +101,11 @@ def override_lms_edit(*, assignment: Assignment, student_clever_id: str, actor,
     sync.status = SyncStatus.PENDING
     sync.updated_at = timezone.now()
     sync.save(update_fields=["pushed", "status", "updated_at"])
-    LmsAudit.objects.create(assignment=assignment, action=LmsAudit.Action.OVERRIDE_LMS_EDIT,
-                            actor=actor, details={"student": student_clever_id,
-                                                  "reason": reason})
+    LmsAudit.objects.create(
+        assignment=assignment,
+        action=LmsAudit.Action.OVERRIDE_LMS_EDIT,
+        actor=actor,
+        details={"student": student_clever_id, "reason": reason},
+    )
     request_push(assignment)
     return sync

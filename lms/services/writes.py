@@ -29,8 +29,18 @@ logger = logging.getLogger(__name__)
 
 State = CleverAssignment.State
 
-EDITABLE = ("title", "description", "due_at", "start_at", "points_possible", "grading_type",
-            "submission_types", "max_attempts", "sync_policy", "auto_approve_autograded")
+EDITABLE = (
+    "title",
+    "description",
+    "due_at",
+    "start_at",
+    "points_possible",
+    "grading_type",
+    "submission_types",
+    "max_attempts",
+    "sync_policy",
+    "auto_approve_autograded",
+)
 
 
 def _check_assignment_values(values: dict) -> None:
@@ -93,15 +103,27 @@ def create_assignment(
     so a teacher need not write instructions for a quiz whose title says it all."""
     if description is None:
         description = title
-    values = {"title": title, "description": description, "grading_type": grading_type,
-              "submission_types": list(submission_types), "points_possible": points_possible,
-              "sync_policy": sync_policy}
+    values = {
+        "title": title,
+        "description": description,
+        "grading_type": grading_type,
+        "submission_types": list(submission_types),
+        "points_possible": points_possible,
+        "sync_policy": sync_policy,
+    }
     _check_assignment_values(values)
     assignment = Assignment.objects.create(
-        section=section, created_by=created_by, title=title.strip(), description=description,
-        due_at=due_at, start_at=start_at, points_possible=points_possible,
-        grading_type=grading_type, submission_types=list(submission_types),
-        max_attempts=max_attempts, sync_policy=sync_policy,
+        section=section,
+        created_by=created_by,
+        title=title.strip(),
+        description=description,
+        due_at=due_at,
+        start_at=start_at,
+        points_possible=points_possible,
+        grading_type=grading_type,
+        submission_types=list(submission_types),
+        max_attempts=max_attempts,
+        sync_policy=sync_policy,
         auto_approve_autograded=auto_approve_autograded,
     )
     CleverAssignment.objects.create(assignment=assignment, section_clever_id=section.clever_id)
@@ -140,7 +162,8 @@ def delete_assignment(*, assignment: Assignment, actor=None) -> Assignment:
 
 def _check_student(assignment: Assignment, student: Person) -> None:
     is_member = SectionMembership.objects.filter(
-        section_id=assignment.section_id, role=SectionMembership.Role.STUDENT,
+        section_id=assignment.section_id,
+        role=SectionMembership.Role.STUDENT,
         person_clever_id=student.clever_id,
     ).exists()
     if student.district_id != assignment.section.district_id or not is_member:
@@ -170,8 +193,7 @@ def record_result(
         raise LmsInputError(f"Unknown result source {source!r}.")
     _check_student(assignment, student)
     approved = approve or (source == Result.Source.AUTO and assignment.auto_approve_autograded)
-    result, _ = Result.objects.select_for_update().get_or_create(assignment=assignment,
-                                                                  student=student)
+    result, _ = Result.objects.select_for_update().get_or_create(assignment=assignment, student=student)
     result.points, result.grade, result.comment, result.flags = points, grade, comment, flags
     result.source = source
     if approved:
@@ -192,8 +214,12 @@ def approve_results(*, assignment: Assignment, actor, student_ids: Iterable[int]
     drafts = Result.objects.filter(assignment=assignment, status=Result.Status.DRAFT)
     if student_ids is not None:
         drafts = drafts.filter(student_id__in=list(student_ids))
-    count = drafts.update(status=Result.Status.APPROVED, approved_at=timezone.now(),
-                          approved_by=actor, updated_at=timezone.now())
+    count = drafts.update(
+        status=Result.Status.APPROVED,
+        approved_at=timezone.now(),
+        approved_by=actor,
+        updated_at=timezone.now(),
+    )
     if count and assignment.sync_policy == SyncPolicy.ON_CREATE:
         request_push(assignment)
     return count
@@ -203,6 +229,5 @@ def approve_results(*, assignment: Assignment, actor, student_ids: Iterable[int]
 def request_sync(*, assignment: Assignment, actor=None) -> bool:
     """The teacher's "Sync to LMS" button: push the assignment and its approved grades now
     (whatever the policy). Returns False when a push is already waiting."""
-    logger.info("lms: sync of assignment %s requested by user %s", assignment.pk,
-                getattr(actor, "pk", None))
+    logger.info("lms: sync of assignment %s requested by user %s", assignment.pk, getattr(actor, "pk", None))
     return request_push(assignment)

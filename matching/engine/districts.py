@@ -369,8 +369,12 @@ def _pairs_by(pairs: Collection[tuple[str, str]], side: int) -> dict[str, set[st
 Pointer = tuple[str, Evidence]  # an organization key and a piece of evidence for it
 
 
-def _evidence(district: DistrictRecord, market: _Market, *, name_candidates: int,
-              ) -> dict[str, list[Evidence]]:
+def _evidence(
+    district: DistrictRecord,
+    market: _Market,
+    *,
+    name_candidates: int,
+) -> dict[str, list[Evidence]]:
     """Organization key -> the evidence for it, in the order: ids, round trip, logins, domains,
     then name and state (for every organization with evidence and the best-named ones)."""
     evidence: dict[str, list[Evidence]] = defaultdict(list)
@@ -438,8 +442,9 @@ def _name_and_state_evidence(
         yield organization_key, Evidence("name", MAX_WEIGHT_NAME * score / 100, f"{score:.0f}/100")
         if district.state and organization.state:
             same = district.state.upper() == organization.state.upper()
-            yield organization_key, Evidence(
-                "state", WEIGHT_SAME_STATE if same else WEIGHT_OTHER_STATE, organization.state
+            yield (
+                organization_key,
+                Evidence("state", WEIGHT_SAME_STATE if same else WEIGHT_OTHER_STATE, organization.state),
             )
 
 

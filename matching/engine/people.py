@@ -332,8 +332,7 @@ class _Decider:
         reasons = self._doubts(product_index, candidates, clever_index)
         return _Verdict(clever_index, Decision.REVIEW if reasons else Decision.AUTO, reasons=reasons)
 
-    def _doubts(self, product_index: int, candidates: ScoredCandidates,
-                clever_index: int) -> list[str]:
+    def _doubts(self, product_index: int, candidates: ScoredCandidates, clever_index: int) -> list[str]:
         """Why the assigned pair is not AUTO: below the AUTO weight, a disagreeing identifier, only
         name and email agree, a runner-up or a rival (another person) too close."""
         params = self.params
@@ -363,8 +362,11 @@ class _Decider:
         REVIEW weight), or NO_MATCH."""
         review_weight = self.params.review_weight
         lost = next(
-            (item for item in candidates
-             if not item[2] and item[0] >= review_weight and item[1] in self.owner_of),
+            (
+                item
+                for item in candidates
+                if not item[2] and item[0] >= review_weight and item[1] in self.owner_of
+            ),
             None,
         )
         if lost is not None:
@@ -391,8 +393,7 @@ class _Decider:
             self.explained[product_index][clever_index] = candidate
         return candidate
 
-    def result(self, product_index: int, candidates: ScoredCandidates,
-               verdict: _Verdict) -> MatchResult:
+    def result(self, product_index: int, candidates: ScoredCandidates, verdict: _Verdict) -> MatchResult:
         """The verdict with the best few candidates, the linked or proposed one first."""
         clever_index = verdict.clever_index
         shown = [clever_index] if clever_index is not None else []

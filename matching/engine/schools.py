@@ -161,8 +161,9 @@ def _id_targets(
     return targets, shared
 
 
-def _automatic_result(school: SchoolRecord, clever_schools: Sequence[SchoolRecord], clever_position: int,
-                      evidence: str) -> SchoolMatchResult:
+def _automatic_result(
+    school: SchoolRecord, clever_schools: Sequence[SchoolRecord], clever_position: int, evidence: str
+) -> SchoolMatchResult:
     candidate = SchoolCandidate(
         clever_key=clever_schools[clever_position].key,
         name_score=school_name_similarity(

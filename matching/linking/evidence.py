@@ -78,8 +78,15 @@ def chips(evidence: Iterable[Evidence]) -> list[dict]:
 def chips_for_district(stored: list[dict]) -> list[dict]:
     """Stored chips labelled for a district admin."""
     return [
-        {**chip, "label": chip_label(chip.get("kind", ""), chip.get("detail", ""),
-                                     float(chip.get("weight") or 0), for_district=True)}
+        {
+            **chip,
+            "label": chip_label(
+                chip.get("kind", ""),
+                chip.get("detail", ""),
+                float(chip.get("weight") or 0),
+                for_district=True,
+            ),
+        }
         for chip in stored
     ]
 

@@ -176,10 +176,15 @@ def unmatched_page_for_query(organization: Organization, query) -> dict:
     ``city``, ``state``, ``page``. Returns ``search``, ``search_query`` (for page links),
     ``page`` and ``rows``."""
     search = {key: query.get(key, "").strip()[:100] for key in ("q", "city", "state")}
-    page, rows = unmatched_page(organization, name=search["q"], city=search["city"],
-                                state=search["state"], page=query.get("page", 1))
-    return {"search": search, "search_query": urlencode({k: v for k, v in search.items() if v}),
-            "page": page, "rows": rows}
+    page, rows = unmatched_page(
+        organization, name=search["q"], city=search["city"], state=search["state"], page=query.get("page", 1)
+    )
+    return {
+        "search": search,
+        "search_query": urlencode({k: v for k, v in search.items() if v}),
+        "page": page,
+        "rows": rows,
+    }
 
 
 def unmatched_page(
@@ -215,6 +220,7 @@ def unmatched_page(
     ]
     return current, rows
 
+
 def district_facts(district: District) -> dict:
     """What support staff compare side by side: the Clever district's identifiers and places,
     and its staff email domains (counts; no addresses)."""
@@ -243,6 +249,7 @@ def organization_facts(organization: Organization) -> dict:
         "districts": list(organization.districts.values_list("name", flat=True)),
     }
 
+
 def status_for_organization(link_request: DistrictLinkRequest, *, now: datetime | None = None) -> str:
     """Where a pending request stands, for the organization's admin."""
     now = now or timezone.now()
@@ -255,15 +262,20 @@ def status_for_organization(link_request: DistrictLinkRequest, *, now: datetime 
         asked_text = roster_presentation.moment_text(asked, now=now)
         text = f"Waiting for our support team to check it (asked {asked_text})."
         if expires is not None and expires > now:
-            text += (" The verification link you sent also works until "
-                     f"{roster_presentation.moment_text(expires, now=now)}.")
+            text += (
+                " The verification link you sent also works until "
+                f"{roster_presentation.moment_text(expires, now=now)}."
+            )
         return text
     if waiting == selectors.Waiting.DISTRICT_ADMIN:
         until = f" (it works until {roster_presentation.moment_text(expires, now=now)})" if expires else ""
-        return ("Waiting for the district's Clever administrator to open the verification link you "
-                f"sent{until}.")
-    return (f"The verification link you sent expired on {roster_presentation.moment_text(expires, now=now)} "
-            "and nothing was linked: get a new link, or ask support.")
+        return (
+            f"Waiting for the district's Clever administrator to open the verification link you sent{until}."
+        )
+    return (
+        f"The verification link you sent expired on {roster_presentation.moment_text(expires, now=now)} "
+        "and nothing was linked: get a new link, or ask support."
+    )
 
 
 def outcome(link_request: DistrictLinkRequest) -> str:
@@ -278,6 +290,7 @@ def outcome(link_request: DistrictLinkRequest) -> str:
 CLOSED_SHOWN_DAYS = 30
 # The most closed requests the organization's page lists (the newest).
 CLOSED_SHOWN = 20
+
 
 def organization_requests(organization: Organization) -> dict:
     """The organization's requests as its page shows them: ``to_answer`` (a district's Clever
@@ -326,8 +339,13 @@ def how_linked(district: District) -> str:
 
 # The roster counts shown, with the word for one of each (``rostering.presentation.label`` is
 # the word for several).
-ROSTER_COUNTS = {"schools": "school", "students": "student", "teachers": "teacher", "staff": "staff",
-                 "sections": "section"}
+ROSTER_COUNTS = {
+    "schools": "school",
+    "students": "student",
+    "teachers": "teacher",
+    "staff": "staff",
+    "sections": "section",
+}
 
 
 def sync_status(district: District) -> dict:
@@ -339,8 +357,10 @@ def sync_status(district: District) -> dict:
     cause, next_step = roster_presentation.failure_summary(run) if run else ("", "")
     if run and roster_presentation.support_must_act(run):
         # The summary's step is written for support staff (their details, their settings).
-        next_step = ("Our support team sees this failure on their dashboard and looks into "
-                     "it; nothing is needed from you.")
+        next_step = (
+            "Our support team sees this failure on their dashboard and looks into "
+            "it; nothing is needed from you."
+        )
     totals = rostering_selectors.live_totals(district)
     return {
         "last": roster_presentation.run_title(run) if run else "",
@@ -349,9 +369,13 @@ def sync_status(district: District) -> dict:
         "cause": cause,
         "next_step": next_step,
         "next_sync": _next_sync(district),
-        "counts": [(one if totals[key] == 1 else roster_presentation.label(key),
-                    roster_presentation.number(totals[key]))
-                   for key, one in ROSTER_COUNTS.items()],
+        "counts": [
+            (
+                one if totals[key] == 1 else roster_presentation.label(key),
+                roster_presentation.number(totals[key]),
+            )
+            for key, one in ROSTER_COUNTS.items()
+        ],
     }
 
 

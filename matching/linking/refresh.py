@@ -33,7 +33,14 @@ from .services import add_step
 logger = logging.getLogger(__name__)
 
 _DISTRICT_COLUMNS = (
-    "pk", "clever_id", "name", "us_state", "nces_id", "mdr_number", "organization_id", "status"
+    "pk",
+    "clever_id",
+    "name",
+    "us_state",
+    "nces_id",
+    "mdr_number",
+    "organization_id",
+    "status",
 )
 
 
@@ -76,8 +83,9 @@ def refresh_district_candidates(
     return summary
 
 
-def _wanted(everything: list[dict], *, district_ids: Iterable[int] | None,
-            clever_ids: Iterable[str] | None) -> set[int] | None:
+def _wanted(
+    everything: list[dict], *, district_ids: Iterable[int] | None, clever_ids: Iterable[str] | None
+) -> set[int] | None:
     """The pks of the districts a scoped refresh names (by pk or Clever ID); None: all of them."""
     if district_ids is None and clever_ids is None:
         return None
@@ -148,8 +156,9 @@ def _organization_records() -> list[OrganizationRecord]:
     ]
 
 
-def _rank(rows: list[dict], records: list[DistrictRecord], organizations: list[OrganizationRecord], *,
-          scoped: bool) -> list[DistrictMatch]:
+def _rank(
+    rows: list[dict], records: list[DistrictRecord], organizations: list[OrganizationRecord], *, scoped: bool
+) -> list[DistrictMatch]:
     """The engine's ranking, with what it weighs besides the records: the organizations' people who
     signed in from each district, the verified round trips, and which sides are linked already."""
     by_clever = {row["clever_id"]: str(row["pk"]) for row in rows}

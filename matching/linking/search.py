@@ -41,9 +41,32 @@ KIND_ABBREVIATIONS = (
 # higher ("Madison County Schools" before "Madison City Schools" for "madison county").
 KIND_WORDS = frozenset(
     {abbreviation for _phrase, abbreviation in KIND_ABBREVIATIONS}
-    | {"school", "schools", "district", "districts", "public", "unified", "independent", "consolidated",
-       "community", "county", "city", "area", "regional", "union", "central", "unit", "free", "joint",
-       "elementary", "high", "the", "of", "no", "and"}
+    | {
+        "school",
+        "schools",
+        "district",
+        "districts",
+        "public",
+        "unified",
+        "independent",
+        "consolidated",
+        "community",
+        "county",
+        "city",
+        "area",
+        "regional",
+        "union",
+        "central",
+        "unit",
+        "free",
+        "joint",
+        "elementary",
+        "high",
+        "the",
+        "of",
+        "no",
+        "and",
+    }
 )
 # Typos: a word of at least TYPO_MIN_LENGTH letters matches a name's word whose rapidfuzz
 # ``ratio`` (normalized Indel similarity) is at least TYPO_MIN_SIMILARITY: one letter missing,
@@ -117,8 +140,11 @@ class NameSearch:
         word, or with a typo."""
         named = {pk: search_words(name) for pk, name in names.items()}
         if not self.words:
-            return {pk: NameMatch(100.0, len(self.kinds), 0.0)
-                    for pk, words in named.items() if self.kinds <= _kinds_of(words)}
+            return {
+                pk: NameMatch(100.0, len(self.kinds), 0.0)
+                for pk, words in named.items()
+                if self.kinds <= _kinds_of(words)
+            }
         vocabulary = set().union(*named.values())
         scores = {term: _word_scores(term, vocabulary) for term in self.words}
         matched = set().union(*scores.values())
@@ -131,8 +157,9 @@ class NameSearch:
                 continue
             own = [word for word in words if word not in KIND_WORDS]
             searched = sum(1 for word in own if word in matched)
-            found[pk] = NameMatch(sum(best) / len(best), len(self.kinds & _kinds_of(words)),
-                                  searched / len(own) if own else 0.0)
+            found[pk] = NameMatch(
+                sum(best) / len(best), len(self.kinds & _kinds_of(words)), searched / len(own) if own else 0.0
+            )
         return found
 
 

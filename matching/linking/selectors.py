@@ -154,8 +154,10 @@ def waiting_for(link_request: DistrictLinkRequest, *, now: datetime | None = Non
     return Waiting.DISTRICT_ADMIN
 
 
-def pending_waiting_for(queryset: QuerySet[DistrictLinkRequest], waiting: Waiting,
-                        ) -> QuerySet[DistrictLinkRequest]:
+def pending_waiting_for(
+    queryset: QuerySet[DistrictLinkRequest],
+    waiting: Waiting,
+) -> QuerySet[DistrictLinkRequest]:
     """The pending requests of ``queryset`` that wait for ``waiting`` (as ``waiting_for`` reads
     one request; ``DISTRICT_ADMIN`` here includes links that expired)."""
     pending = queryset.filter(status=DistrictLinkRequest.Status.PENDING)
@@ -199,11 +201,15 @@ class DistrictAsk:
 
 
 def district_admin_ask(link_request: DistrictLinkRequest) -> DistrictAsk:
-    step = next((item for item in reversed(link_request.history or [])
-                 if item.get("step") == Step.DISTRICT_ASKED), {})
+    step = next(
+        (item for item in reversed(link_request.history or []) if item.get("step") == Step.DISTRICT_ASKED), {}
+    )
     user = get_user_model().objects.filter(pk=step["by"]).first() if step.get("by") else None
-    return DistrictAsk(user=user, at=parse_datetime(step.get("at") or ""),
-                       organization_asked_first=link_request.origin != ORIGIN_DISTRICT_ADMIN)
+    return DistrictAsk(
+        user=user,
+        at=parse_datetime(step.get("at") or ""),
+        organization_asked_first=link_request.origin != ORIGIN_DISTRICT_ADMIN,
+    )
 
 
 # --- the district admin's side -----------------------------------------------------------------------
@@ -245,8 +251,11 @@ def signed_in_district_admin(request) -> DistrictAdmin | None:
 
 def offer_strength(chips: list[dict]) -> float:
     """The bits of evidence the district's own name and state do not make."""
-    return sum(float(chip.get("weight") or 0) for chip in chips or ()
-               if chip.get("kind") not in _TYPED_BY_THE_DISTRICT)
+    return sum(
+        float(chip.get("weight") or 0)
+        for chip in chips or ()
+        if chip.get("kind") not in _TYPED_BY_THE_DISTRICT
+    )
 
 
 @dataclass(frozen=True)

@@ -71,8 +71,13 @@ def _withdraw_others(district_pk: int, *, keep: int | None, actor=None) -> int:
         pending = pending.exclude(pk=keep)
     moot = list(pending)
     for link_request in moot:
-        _decide(link_request, DistrictLinkRequest.Status.WITHDRAWN, Step.MOOT, by=actor,
-                note="The district was linked.")
+        _decide(
+            link_request,
+            DistrictLinkRequest.Status.WITHDRAWN,
+            Step.MOOT,
+            by=actor,
+            note="The district was linked.",
+        )
     return len(moot)
 
 
@@ -88,8 +93,9 @@ def _snapshot(district: District, organization: Organization, **extra) -> dict:
 # --- a request's steps ----------------------------------------------------------------------------
 
 
-def add_step(link_request: DistrictLinkRequest, step: Step, *, by=None, clever_user: str = "",
-             note: str = "") -> None:
+def add_step(
+    link_request: DistrictLinkRequest, step: Step, *, by=None, clever_user: str = "", note: str = ""
+) -> None:
     """Add a step to the request's history (the caller saves it): who (a product user, and for
     a district admin their Clever user ID), when, and their note. IDs only, never names."""
     link_request.history = [
@@ -104,16 +110,24 @@ def add_step(link_request: DistrictLinkRequest, step: Step, *, by=None, clever_u
     ]
 
 
-def _decide(link_request: DistrictLinkRequest, status: str, step: Step, *, by=None, clever_user: str = "",
-            note: str = "") -> DistrictLinkRequest:
+def _decide(
+    link_request: DistrictLinkRequest,
+    status: str,
+    step: Step,
+    *,
+    by=None,
+    clever_user: str = "",
+    note: str = "",
+) -> DistrictLinkRequest:
     """Close a pending request: its status, who and when, a note, the step; its verification
     link (if any) dies with it."""
     link_request.status = status
     link_request.decided_by = by if getattr(by, "pk", None) else None
     link_request.decided_at = timezone.now()
     link_request.note = note[:500]
-    link_request.evidence = {key: value for key, value in link_request.evidence.items()
-                             if key != "verification_nonce"}
+    link_request.evidence = {
+        key: value for key, value in link_request.evidence.items() if key != "verification_nonce"
+    }
     add_step(link_request, step, by=by, clever_user=clever_user, note=note)
     link_request.save(update_fields=["status", "decided_by", "decided_at", "note", "evidence", "history"])
     return link_request
@@ -132,8 +146,15 @@ def _unlinked_accounts(district: District) -> list[int]:
 
 
 @transaction.atomic
-def _link(*, district: District, organization: Organization, method: str, evidence: dict, actor=None,
-          actor_label: str = "") -> District:
+def _link(
+    *,
+    district: District,
+    organization: Organization,
+    method: str,
+    evidence: dict,
+    actor=None,
+    actor_label: str = "",
+) -> District:
     """Link through ``districts.services`` (the LINKED audit) and bring into the organization the
     accounts its people made by signing in while the district was unlinked (a district admin who
     asked for the link, say): the sync gives everyone else theirs, but it leaves accounts it
@@ -295,9 +316,14 @@ def complete_clever_verification(*, identity, data: dict, actor) -> Verified:
     verified = link_request or _pending_pair(district, organization)
     if verified is not None:
         verified.evidence = {**verified.evidence, "verified_by_clever_user": identity.clever_id}
-        _decide(verified, DistrictLinkRequest.Status.APPROVED, Step.VERIFIED, by=requester,
-                clever_user=identity.clever_id,
-                note="Verified with Clever by a district administrator of the district.")
+        _decide(
+            verified,
+            DistrictLinkRequest.Status.APPROVED,
+            Step.VERIFIED,
+            by=requester,
+            clever_user=identity.clever_id,
+            note="Verified with Clever by a district administrator of the district.",
+        )
     _withdraw_others(district.pk, keep=verified.pk if verified else None)
     return Verified(district=district, organization=organization, already=already)
 
@@ -311,8 +337,12 @@ def _named_pair(data: dict) -> tuple[Organization, District]:
     return organization, district
 
 
-def _verification_link_request(data: dict, *, district: District, organization: Organization,
-                               ) -> DistrictLinkRequest | None:
+def _verification_link_request(
+    data: dict,
+    *,
+    district: District,
+    organization: Organization,
+) -> DistrictLinkRequest | None:
     """The pending request (locked) a verification link names, its nonce still live; None for a
     "Verify with Clever" round trip, which names none."""
     if data.get("request") is None:
@@ -361,8 +391,14 @@ def _check_verification(identity, *, requester, district: District, organization
         )
 
 
-def _link_verified(district: District, organization: Organization, *, identity, method: str, requester,
-                   ) -> None:
+def _link_verified(
+    district: District,
+    organization: Organization,
+    *,
+    identity,
+    method: str,
+    requester,
+) -> None:
     """Link the pair Clever verified, the verifying Clever user and their roles in the evidence."""
     link_method = (
         LinkMethod.VERIFICATION_LINK
@@ -384,6 +420,7 @@ def _link_verified(district: District, organization: Organization, *, identity, 
         actor_label=f"{requester} (verified with Clever)",
     )
 
+
 # --- support staff --------------------------------------------------------------------------------
 
 
@@ -397,7 +434,11 @@ def _revoke_verifications(district: District, organization_id: int | None) -> No
 @_refusals_as_linking_errors
 @transaction.atomic
 def staff_link_district(
-    *, district: District, organization: Organization, actor, link_request: DistrictLinkRequest | None = None,
+    *,
+    district: District,
+    organization: Organization,
+    actor,
+    link_request: DistrictLinkRequest | None = None,
     reason: str = "",
 ) -> District:
     """Support staff link an unlinked district at once (trusted), audited with the evidence and
@@ -436,8 +477,10 @@ def approve_link_request(*, link_request: DistrictLinkRequest, actor, reason: st
     if link_request.status != DistrictLinkRequest.Status.PENDING:
         raise LinkingError(f"This request is {link_request.status} already.")
     if waiting_for(link_request) == Waiting.ORGANIZATION_ADMIN and len(reason.strip()) < 3:
-        raise LinkingError("A Clever district admin asked and the organization has not answered: "
-                           "say why you approve it without them (it is recorded with your name).")
+        raise LinkingError(
+            "A Clever district admin asked and the organization has not answered: "
+            "say why you approve it without them (it is recorded with your name)."
+        )
     return staff_link_district(
         district=link_request.district,
         organization=link_request.organization,
@@ -521,8 +564,11 @@ def staff_relink_district(
 
 def _check_district_admin(district_admin: DistrictAdmin, district: District) -> None:
     identity = district_admin.identity
-    if (identity.is_library or "district_admin" not in identity.roles
-            or identity.district_id != district.clever_id):
+    if (
+        identity.is_library
+        or "district_admin" not in identity.roles
+        or identity.district_id != district.clever_id
+    ):
         raise LinkingError("Only a district administrator of this district in Clever can ask for its link.")
 
 
@@ -544,9 +590,11 @@ def ask_organization_to_link(
         raise LinkingError(
             "This organization cannot be asked from here. Ask our support team to link your district."
         )
-    if DistrictLinkRequest.objects.filter(
-        district=district, status=DistrictLinkRequest.Status.PENDING
-    ).exclude(district_admin_clever_id="").exists():
+    if (
+        DistrictLinkRequest.objects.filter(district=district, status=DistrictLinkRequest.Status.PENDING)
+        .exclude(district_admin_clever_id="")
+        .exists()
+    ):
         raise LinkingError(
             "Your district already asked an organization to link it: wait for its answer, or take that "
             "request back first."
@@ -597,9 +645,14 @@ def withdraw_district_admin_request(*, district_admin: DistrictAdmin) -> Distric
         raise LinkingError("Your district has no request waiting.")
     clever_user = district_admin.identity.clever_id
     if link_request.origin == ORIGIN_DISTRICT_ADMIN:
-        return _decide(link_request, DistrictLinkRequest.Status.WITHDRAWN, Step.DISTRICT_WITHDREW,
-                       by=district_admin.user, clever_user=clever_user,
-                       note="Taken back by the district's Clever administrator.")
+        return _decide(
+            link_request,
+            DistrictLinkRequest.Status.WITHDRAWN,
+            Step.DISTRICT_WITHDREW,
+            by=district_admin.user,
+            clever_user=clever_user,
+            note="Taken back by the district's Clever administrator.",
+        )
     link_request.district_admin_clever_id = ""
     add_step(link_request, Step.DISTRICT_WITHDREW, by=district_admin.user, clever_user=clever_user)
     link_request.save(update_fields=["district_admin_clever_id", "history"])
@@ -659,8 +712,9 @@ def confirm_district_admin_request(
         actor=organization_admin,
         actor_label=f"{organization_admin} (confirmed the request of the district's Clever administrator)",
     )
-    _decide(link_request, DistrictLinkRequest.Status.APPROVED, Step.CONFIRMED, by=organization_admin,
-            note=reason)
+    _decide(
+        link_request, DistrictLinkRequest.Status.APPROVED, Step.CONFIRMED, by=organization_admin, note=reason
+    )
     _withdraw_others(district.pk, keep=link_request.pk, actor=organization_admin)
     return district
 
@@ -672,5 +726,6 @@ def decline_district_admin_request(
     """The organization's admin declines what the district's Clever admin asked (the district
     admin cannot ask this organization again; support can still link it)."""
     link_request = _answerable(link_request, organization_admin)
-    return _decide(link_request, DistrictLinkRequest.Status.REJECTED, Step.DECLINED, by=organization_admin,
-                   note=reason)
+    return _decide(
+        link_request, DistrictLinkRequest.Status.REJECTED, Step.DECLINED, by=organization_admin, note=reason
+    )

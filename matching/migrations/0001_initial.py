@@ -7,104 +7,355 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0002_product_roster_fields'),
-        ('districts', '0003_support_permission'),
-        ('rostering', '0003_syncrun_retryable_sensitive_permission'),
+        ("accounts", "0002_product_roster_fields"),
+        ("districts", "0003_support_permission"),
+        ("rostering", "0003_syncrun_retryable_sensitive_permission"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='MatchAudit',
+            name="MatchAudit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('person', 'Person'), ('school', 'School')], max_length=16)),
-                ('action', models.CharField(choices=[('linked', 'Linked'), ('unlinked', 'Unlinked'), ('no_match', 'No Match'), ('duplicate', 'Duplicate')], max_length=16)),
-                ('product_id', models.PositiveBigIntegerField()),
-                ('clever_id', models.CharField(blank=True, max_length=24)),
-                ('source', models.CharField(choices=[('engine', 'Engine'), ('matchmaker', 'Matchmaker'), ('staff', 'Staff')], max_length=16)),
-                ('actor_label', models.CharField(blank=True, max_length=255)),
-                ('evidence', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='districts.district')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(choices=[("person", "Person"), ("school", "School")], max_length=16),
+                ),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("linked", "Linked"),
+                            ("unlinked", "Unlinked"),
+                            ("no_match", "No Match"),
+                            ("duplicate", "Duplicate"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("product_id", models.PositiveBigIntegerField()),
+                ("clever_id", models.CharField(blank=True, max_length=24)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("engine", "Engine"), ("matchmaker", "Matchmaker"), ("staff", "Staff")],
+                        max_length=16,
+                    ),
+                ),
+                ("actor_label", models.CharField(blank=True, max_length=255)),
+                ("evidence", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="districts.district"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='DistrictLinkRequest',
+            name="DistrictLinkRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('origin', models.CharField(max_length=32)),
-                ('evidence', models.JSONField(blank=True, default=dict)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('withdrawn', 'Withdrawn')], default='pending', max_length=16)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('note', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='link_requests', to='districts.district')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='district_link_requests', to='accounts.organization')),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("origin", models.CharField(max_length=32)),
+                ("evidence", models.JSONField(blank=True, default=dict)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("note", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="link_requests",
+                        to="districts.district",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="district_link_requests",
+                        to="accounts.organization",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'pending')), fields=('district', 'organization'), name='one_pending_link_request_per_pair')],
+                "ordering": ["-created_at", "-id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "pending")),
+                        fields=("district", "organization"),
+                        name="one_pending_link_request_per_pair",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PersonMatch',
+            name="PersonMatch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('auto_linked', 'Auto Linked'), ('pending', 'Pending'), ('accepted', 'Accepted'), ('no_match', 'No Match'), ('duplicate', 'Duplicate')], default='pending', max_length=16)),
-                ('zone', models.CharField(choices=[('auto', 'Auto'), ('review', 'Review'), ('no_match', 'No Match'), ('duplicate', 'Duplicate')], max_length=16)),
-                ('source', models.CharField(choices=[('engine', 'Engine'), ('matchmaker', 'Matchmaker'), ('staff', 'Staff')], default='engine', max_length=16)),
-                ('probability', models.FloatField(default=0.0)),
-                ('weight', models.FloatField(default=0.0)),
-                ('candidates', models.JSONField(blank=True, default=list)),
-                ('compared_digest', models.CharField(blank=True, max_length=64)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='districts.district')),
-                ('duplicate_of', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('person', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='matches', to='rostering.person')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='clever_matches', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("auto_linked", "Auto Linked"),
+                            ("pending", "Pending"),
+                            ("accepted", "Accepted"),
+                            ("no_match", "No Match"),
+                            ("duplicate", "Duplicate"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "zone",
+                    models.CharField(
+                        choices=[
+                            ("auto", "Auto"),
+                            ("review", "Review"),
+                            ("no_match", "No Match"),
+                            ("duplicate", "Duplicate"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("engine", "Engine"), ("matchmaker", "Matchmaker"), ("staff", "Staff")],
+                        default="engine",
+                        max_length=16,
+                    ),
+                ),
+                ("probability", models.FloatField(default=0.0)),
+                ("weight", models.FloatField(default=0.0)),
+                ("candidates", models.JSONField(blank=True, default=list)),
+                ("compared_digest", models.CharField(blank=True, max_length=64)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="districts.district"
+                    ),
+                ),
+                (
+                    "duplicate_of",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "person",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="matches",
+                        to="rostering.person",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="clever_matches",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-updated_at', '-id'],
-                'indexes': [models.Index(fields=['district', 'status'], name='personmatch_queue')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('user__isnull', False)), fields=('district', 'user'), name='one_person_match_per_user'), models.UniqueConstraint(condition=models.Q(('user__isnull', True)), fields=('district', 'person'), name='one_clever_side_match_per_person')],
+                "ordering": ["-updated_at", "-id"],
+                "indexes": [models.Index(fields=["district", "status"], name="personmatch_queue")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("user__isnull", False)),
+                        fields=("district", "user"),
+                        name="one_person_match_per_user",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("user__isnull", True)),
+                        fields=("district", "person"),
+                        name="one_clever_side_match_per_person",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SchoolMatch',
+            name="SchoolMatch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('auto_linked', 'Auto Linked'), ('pending', 'Pending'), ('accepted', 'Accepted'), ('no_match', 'No Match'), ('duplicate', 'Duplicate')], default='pending', max_length=16)),
-                ('zone', models.CharField(choices=[('auto', 'Auto'), ('review', 'Review'), ('no_match', 'No Match'), ('duplicate', 'Duplicate')], max_length=16)),
-                ('source', models.CharField(choices=[('engine', 'Engine'), ('matchmaker', 'Matchmaker'), ('staff', 'Staff')], default='engine', max_length=16)),
-                ('probability', models.FloatField(default=0.0)),
-                ('weight', models.FloatField(default=0.0)),
-                ('candidates', models.JSONField(blank=True, default=list)),
-                ('compared_digest', models.CharField(blank=True, max_length=64)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('clever_school', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='matches', to='rostering.school')),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='districts.district')),
-                ('school', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='clever_matches', to='accounts.school')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("auto_linked", "Auto Linked"),
+                            ("pending", "Pending"),
+                            ("accepted", "Accepted"),
+                            ("no_match", "No Match"),
+                            ("duplicate", "Duplicate"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "zone",
+                    models.CharField(
+                        choices=[
+                            ("auto", "Auto"),
+                            ("review", "Review"),
+                            ("no_match", "No Match"),
+                            ("duplicate", "Duplicate"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("engine", "Engine"), ("matchmaker", "Matchmaker"), ("staff", "Staff")],
+                        default="engine",
+                        max_length=16,
+                    ),
+                ),
+                ("probability", models.FloatField(default=0.0)),
+                ("weight", models.FloatField(default=0.0)),
+                ("candidates", models.JSONField(blank=True, default=list)),
+                ("compared_digest", models.CharField(blank=True, max_length=64)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "clever_school",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="matches",
+                        to="rostering.school",
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="districts.district"
+                    ),
+                ),
+                (
+                    "school",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="clever_matches",
+                        to="accounts.school",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-updated_at', '-id'],
-                'constraints': [models.UniqueConstraint(fields=('district', 'school'), name='one_school_match_per_district')],
+                "ordering": ["-updated_at", "-id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("district", "school"), name="one_school_match_per_district"
+                    )
+                ],
             },
         ),
     ]

@@ -7,46 +7,105 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_product_roster_fields'),
-        ('districts', '0003_support_permission'),
-        ('matching', '0001_initial'),
+        ("accounts", "0002_product_roster_fields"),
+        ("districts", "0003_support_permission"),
+        ("matching", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DistrictCandidate',
+            name="DistrictCandidate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('score', models.FloatField()),
-                ('evidence', models.JSONField(blank=True, default=list)),
-                ('computed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='candidates', to='districts.district')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='district_candidates', to='accounts.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("score", models.FloatField()),
+                ("evidence", models.JSONField(blank=True, default=list)),
+                ("computed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="candidates",
+                        to="districts.district",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="district_candidates",
+                        to="accounts.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-score', 'district_id'],
-                'indexes': [models.Index(fields=['organization', '-score'], name='candidate_by_organization')],
-                'constraints': [models.UniqueConstraint(fields=('district', 'organization'), name='one_candidate_per_pair')],
+                "ordering": ["-score", "district_id"],
+                "indexes": [
+                    models.Index(fields=["organization", "-score"], name="candidate_by_organization")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("district", "organization"), name="one_candidate_per_pair"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='DistrictVerification',
+            name="DistrictVerification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('method', models.CharField(choices=[('round_trip', 'Verified with Clever by the organization admin'), ('verification_link', 'Verified with Clever through a signed link')], max_length=32)),
-                ('clever_user_id', models.CharField(max_length=24)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='districts.district')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='accounts.organization')),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("round_trip", "Verified with Clever by the organization admin"),
+                            ("verification_link", "Verified with Clever through a signed link"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("clever_user_id", models.CharField(max_length=24)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="districts.district"
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="accounts.organization",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['district', 'organization'], name='verification_pair')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [models.Index(fields=["district", "organization"], name="verification_pair")],
             },
         ),
     ]

@@ -17,7 +17,6 @@ def forwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("matching", "0002_district_linking"),
     ]

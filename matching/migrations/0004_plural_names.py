@@ -4,18 +4,17 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('matching', '0003_keyed_compared_digests'),
+        ("matching", "0003_keyed_compared_digests"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='personmatch',
-            options={'ordering': ['-updated_at', '-id'], 'verbose_name_plural': 'person matches'},
+            name="personmatch",
+            options={"ordering": ["-updated_at", "-id"], "verbose_name_plural": "person matches"},
         ),
         migrations.AlterModelOptions(
-            name='schoolmatch',
-            options={'ordering': ['-updated_at', '-id'], 'verbose_name_plural': 'school matches'},
+            name="schoolmatch",
+            options={"ordering": ["-updated_at", "-id"], "verbose_name_plural": "school matches"},
         ),
     ]

@@ -14,38 +14,53 @@ def support_was_asked(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_product_roster_fields'),
-        ('districts', '0006_departed_at'),
-        ('matching', '0004_plural_names'),
+        ("accounts", "0002_product_roster_fields"),
+        ("districts", "0006_departed_at"),
+        ("matching", "0004_plural_names"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='districtlinkrequest',
-            name='district_admin_clever_id',
+            model_name="districtlinkrequest",
+            name="district_admin_clever_id",
             field=models.CharField(blank=True, max_length=24),
         ),
         migrations.AddField(
-            model_name='districtlinkrequest',
-            name='history',
+            model_name="districtlinkrequest",
+            name="history",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='districtlinkrequest',
-            name='support_asked_at',
+            model_name="districtlinkrequest",
+            name="support_asked_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='districtverification',
-            name='method',
-            field=models.CharField(choices=[('round_trip', 'Verified with Clever by the organization admin'), ('verification_link', 'Verified with Clever through a signed link'), ('district_admin_request', "Asked by the district's Clever administrator, confirmed by the organization")], max_length=32),
+            model_name="districtverification",
+            name="method",
+            field=models.CharField(
+                choices=[
+                    ("round_trip", "Verified with Clever by the organization admin"),
+                    ("verification_link", "Verified with Clever through a signed link"),
+                    (
+                        "district_admin_request",
+                        "Asked by the district's Clever administrator, confirmed by the organization",
+                    ),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='districtlinkrequest',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'pending'), models.Q(('district_admin_clever_id', ''), _negated=True)), fields=('district',), name='one_pending_district_admin_request'),
+            model_name="districtlinkrequest",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(
+                    ("status", "pending"), models.Q(("district_admin_clever_id", ""), _negated=True)
+                ),
+                fields=("district",),
+                name="one_pending_district_admin_request",
+            ),
         ),
         migrations.RunPython(support_was_asked, migrations.RunPython.noop),
     ]

@@ -7,268 +7,500 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('districts', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("districts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Person',
+            name="Person",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('clever_id', models.CharField(max_length=24, verbose_name='Clever ID')),
-                ('content_hash', models.CharField(max_length=32)),
-                ('raw', models.JSONField(default=dict)),
-                ('archived_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('first_name', models.CharField(blank=True, max_length=255)),
-                ('middle_name', models.CharField(blank=True, max_length=255)),
-                ('last_name', models.CharField(blank=True, max_length=255)),
-                ('email', models.CharField(blank=True, max_length=255)),
-                ('is_student', models.BooleanField(default=False)),
-                ('is_teacher', models.BooleanField(default=False)),
-                ('is_staff', models.BooleanField(default=False)),
-                ('is_district_admin', models.BooleanField(default=False)),
-                ('is_contact', models.BooleanField(default=False)),
-                ('student_sis_id', models.CharField(blank=True, max_length=255)),
-                ('student_number', models.CharField(blank=True, max_length=255)),
-                ('student_state_id', models.CharField(blank=True, max_length=255)),
-                ('dob', models.DateField(blank=True, null=True, verbose_name='date of birth')),
-                ('grade', models.CharField(blank=True, max_length=32)),
-                ('graduation_year', models.CharField(blank=True, max_length=8)),
-                ('teacher_sis_id', models.CharField(blank=True, max_length=255)),
-                ('teacher_number', models.CharField(blank=True, max_length=255)),
-                ('teacher_state_id', models.CharField(blank=True, max_length=255)),
-                ('staff_id', models.CharField(blank=True, max_length=255)),
-                ('contact_sis_id', models.CharField(blank=True, max_length=255)),
-                ('title', models.CharField(blank=True, max_length=255)),
-                ('district_username', models.CharField(blank=True, max_length=255)),
-                ('legacy_ids', models.JSONField(blank=True, default=dict)),
-                ('school_clever_ids', models.JSONField(blank=True, default=list)),
-                ('sensitive_ciphertext', models.TextField(blank=True)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='districts.district')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='clever_people', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("clever_id", models.CharField(max_length=24, verbose_name="Clever ID")),
+                ("content_hash", models.CharField(max_length=32)),
+                ("raw", models.JSONField(default=dict)),
+                ("archived_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("first_name", models.CharField(blank=True, max_length=255)),
+                ("middle_name", models.CharField(blank=True, max_length=255)),
+                ("last_name", models.CharField(blank=True, max_length=255)),
+                ("email", models.CharField(blank=True, max_length=255)),
+                ("is_student", models.BooleanField(default=False)),
+                ("is_teacher", models.BooleanField(default=False)),
+                ("is_staff", models.BooleanField(default=False)),
+                ("is_district_admin", models.BooleanField(default=False)),
+                ("is_contact", models.BooleanField(default=False)),
+                ("student_sis_id", models.CharField(blank=True, max_length=255)),
+                ("student_number", models.CharField(blank=True, max_length=255)),
+                ("student_state_id", models.CharField(blank=True, max_length=255)),
+                ("dob", models.DateField(blank=True, null=True, verbose_name="date of birth")),
+                ("grade", models.CharField(blank=True, max_length=32)),
+                ("graduation_year", models.CharField(blank=True, max_length=8)),
+                ("teacher_sis_id", models.CharField(blank=True, max_length=255)),
+                ("teacher_number", models.CharField(blank=True, max_length=255)),
+                ("teacher_state_id", models.CharField(blank=True, max_length=255)),
+                ("staff_id", models.CharField(blank=True, max_length=255)),
+                ("contact_sis_id", models.CharField(blank=True, max_length=255)),
+                ("title", models.CharField(blank=True, max_length=255)),
+                ("district_username", models.CharField(blank=True, max_length=255)),
+                ("legacy_ids", models.JSONField(blank=True, default=dict)),
+                ("school_clever_ids", models.JSONField(blank=True, default=list)),
+                ("sensitive_ciphertext", models.TextField(blank=True)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="districts.district"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="clever_people",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['last_name', 'first_name'],
+                "ordering": ["last_name", "first_name"],
             },
         ),
         migrations.CreateModel(
-            name='ContactLink',
+            name="ContactLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('student_clever_id', models.CharField(db_index=True, max_length=24)),
-                ('relationship', models.CharField(blank=True, max_length=64)),
-                ('type', models.CharField(blank=True, max_length=64)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='districts.district')),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='student_links', to='rostering.person')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("student_clever_id", models.CharField(db_index=True, max_length=24)),
+                ("relationship", models.CharField(blank=True, max_length=64)),
+                ("type", models.CharField(blank=True, max_length=64)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="districts.district"
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="student_links",
+                        to="rostering.person",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='School',
+            name="School",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('clever_id', models.CharField(max_length=24, verbose_name='Clever ID')),
-                ('content_hash', models.CharField(max_length=32)),
-                ('raw', models.JSONField(default=dict)),
-                ('archived_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('name', models.CharField(blank=True, max_length=255)),
-                ('sis_id', models.CharField(blank=True, max_length=255)),
-                ('state_id', models.CharField(blank=True, max_length=255)),
-                ('nces_id', models.CharField(blank=True, db_index=True, max_length=32, verbose_name='NCES ID')),
-                ('mdr_number', models.CharField(blank=True, max_length=32, verbose_name='MDR number')),
-                ('school_number', models.CharField(blank=True, max_length=255)),
-                ('low_grade', models.CharField(blank=True, max_length=32)),
-                ('high_grade', models.CharField(blank=True, max_length=32)),
-                ('phone', models.CharField(blank=True, max_length=64)),
-                ('principal_name', models.CharField(blank=True, max_length=255)),
-                ('principal_email', models.CharField(blank=True, max_length=255)),
-                ('city', models.CharField(blank=True, max_length=255)),
-                ('us_state', models.CharField(blank=True, max_length=32)),
-                ('zip', models.CharField(blank=True, max_length=32)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='districts.district')),
-                ('product_school', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='accounts.school')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("clever_id", models.CharField(max_length=24, verbose_name="Clever ID")),
+                ("content_hash", models.CharField(max_length=32)),
+                ("raw", models.JSONField(default=dict)),
+                ("archived_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("name", models.CharField(blank=True, max_length=255)),
+                ("sis_id", models.CharField(blank=True, max_length=255)),
+                ("state_id", models.CharField(blank=True, max_length=255)),
+                (
+                    "nces_id",
+                    models.CharField(blank=True, db_index=True, max_length=32, verbose_name="NCES ID"),
+                ),
+                ("mdr_number", models.CharField(blank=True, max_length=32, verbose_name="MDR number")),
+                ("school_number", models.CharField(blank=True, max_length=255)),
+                ("low_grade", models.CharField(blank=True, max_length=32)),
+                ("high_grade", models.CharField(blank=True, max_length=32)),
+                ("phone", models.CharField(blank=True, max_length=64)),
+                ("principal_name", models.CharField(blank=True, max_length=255)),
+                ("principal_email", models.CharField(blank=True, max_length=255)),
+                ("city", models.CharField(blank=True, max_length=255)),
+                ("us_state", models.CharField(blank=True, max_length=32)),
+                ("zip", models.CharField(blank=True, max_length=32)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="districts.district"
+                    ),
+                ),
+                (
+                    "product_school",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="accounts.school",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Section',
+            name="Section",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('clever_id', models.CharField(max_length=24, verbose_name='Clever ID')),
-                ('content_hash', models.CharField(max_length=32)),
-                ('raw', models.JSONField(default=dict)),
-                ('archived_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('school_clever_id', models.CharField(blank=True, max_length=24)),
-                ('term_clever_id', models.CharField(blank=True, max_length=24)),
-                ('course_clever_id', models.CharField(blank=True, max_length=24)),
-                ('primary_teacher_clever_id', models.CharField(blank=True, max_length=24)),
-                ('name', models.CharField(blank=True, max_length=255)),
-                ('sis_id', models.CharField(blank=True, max_length=255)),
-                ('section_number', models.CharField(blank=True, max_length=255)),
-                ('period', models.CharField(blank=True, max_length=255)),
-                ('subject', models.CharField(blank=True, max_length=64)),
-                ('grade', models.CharField(blank=True, max_length=32)),
-                ('synced_in_lms', models.BooleanField(blank=True, null=True)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='districts.district')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("clever_id", models.CharField(max_length=24, verbose_name="Clever ID")),
+                ("content_hash", models.CharField(max_length=32)),
+                ("raw", models.JSONField(default=dict)),
+                ("archived_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("school_clever_id", models.CharField(blank=True, max_length=24)),
+                ("term_clever_id", models.CharField(blank=True, max_length=24)),
+                ("course_clever_id", models.CharField(blank=True, max_length=24)),
+                ("primary_teacher_clever_id", models.CharField(blank=True, max_length=24)),
+                ("name", models.CharField(blank=True, max_length=255)),
+                ("sis_id", models.CharField(blank=True, max_length=255)),
+                ("section_number", models.CharField(blank=True, max_length=255)),
+                ("period", models.CharField(blank=True, max_length=255)),
+                ("subject", models.CharField(blank=True, max_length=64)),
+                ("grade", models.CharField(blank=True, max_length=32)),
+                ("synced_in_lms", models.BooleanField(blank=True, null=True)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="districts.district"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='SectionMembership',
+            name="SectionMembership",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('person_clever_id', models.CharField(db_index=True, max_length=24)),
-                ('role', models.CharField(choices=[('student', 'Student'), ('teacher', 'Teacher')], max_length=16)),
-                ('is_primary', models.BooleanField(default=False)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='districts.district')),
-                ('section', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='rostering.section')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("person_clever_id", models.CharField(db_index=True, max_length=24)),
+                (
+                    "role",
+                    models.CharField(choices=[("student", "Student"), ("teacher", "Teacher")], max_length=16),
+                ),
+                ("is_primary", models.BooleanField(default=False)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="districts.district"
+                    ),
+                ),
+                (
+                    "section",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="memberships",
+                        to="rostering.section",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SyncRun',
+            name="SyncRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('full', 'Full'), ('incremental', 'Incremental')], max_length=16)),
-                ('trigger', models.CharField(choices=[('manual', 'Manual'), ('nightly', 'Nightly'), ('command', 'Command'), ('login', 'Login'), ('resume', 'Resume')], default='manual', max_length=16)),
-                ('status', models.CharField(choices=[('running', 'Running'), ('succeeded', 'Succeeded'), ('held', 'Held'), ('failed', 'Failed'), ('skipped', 'Skipped'), ('rejected', 'Rejected')], default='running', max_length=16)),
-                ('started_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('heartbeat_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('progress', models.FloatField(default=0.0, help_text='0..1')),
-                ('current_collection', models.CharField(blank=True, max_length=32)),
-                ('checkpoint', models.JSONField(blank=True, default=dict)),
-                ('event_cursor_before', models.CharField(blank=True, max_length=24)),
-                ('counts', models.JSONField(blank=True, default=dict)),
-                ('totals', models.JSONField(blank=True, default=dict)),
-                ('requests', models.PositiveIntegerField(default=0)),
-                ('retries', models.PositiveIntegerField(default=0)),
-                ('pages', models.PositiveIntegerField(default=0)),
-                ('bytes_received', models.PositiveBigIntegerField(default=0)),
-                ('seconds_waited', models.FloatField(default=0.0)),
-                ('duration_seconds', models.FloatField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sync_runs', to='districts.district')),
-                ('resumed_from', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='resumed_by', to='rostering.syncrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("full", "Full"), ("incremental", "Incremental")], max_length=16
+                    ),
+                ),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("manual", "Manual"),
+                            ("nightly", "Nightly"),
+                            ("command", "Command"),
+                            ("login", "Login"),
+                            ("resume", "Resume"),
+                        ],
+                        default="manual",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("held", "Held"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped"),
+                            ("rejected", "Rejected"),
+                        ],
+                        default="running",
+                        max_length=16,
+                    ),
+                ),
+                ("started_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("heartbeat_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("progress", models.FloatField(default=0.0, help_text="0..1")),
+                ("current_collection", models.CharField(blank=True, max_length=32)),
+                ("checkpoint", models.JSONField(blank=True, default=dict)),
+                ("event_cursor_before", models.CharField(blank=True, max_length=24)),
+                ("counts", models.JSONField(blank=True, default=dict)),
+                ("totals", models.JSONField(blank=True, default=dict)),
+                ("requests", models.PositiveIntegerField(default=0)),
+                ("retries", models.PositiveIntegerField(default=0)),
+                ("pages", models.PositiveIntegerField(default=0)),
+                ("bytes_received", models.PositiveBigIntegerField(default=0)),
+                ("seconds_waited", models.FloatField(default=0.0)),
+                ("duration_seconds", models.FloatField(blank=True, null=True)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sync_runs",
+                        to="districts.district",
+                    ),
+                ),
+                (
+                    "resumed_from",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="resumed_by",
+                        to="rostering.syncrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at', '-id'],
+                "ordering": ["-started_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='StagedRecord',
+            name="StagedRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('record_type', models.CharField(choices=[('schools', 'Schools'), ('terms', 'Terms'), ('courses', 'Courses'), ('sections', 'Sections'), ('users', 'Users')], max_length=16)),
-                ('clever_id', models.CharField(max_length=24)),
-                ('content_hash', models.CharField(max_length=32)),
-                ('data', models.JSONField()),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='staged', to='rostering.syncrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "record_type",
+                    models.CharField(
+                        choices=[
+                            ("schools", "Schools"),
+                            ("terms", "Terms"),
+                            ("courses", "Courses"),
+                            ("sections", "Sections"),
+                            ("users", "Users"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("clever_id", models.CharField(max_length=24)),
+                ("content_hash", models.CharField(max_length=32)),
+                ("data", models.JSONField()),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="staged",
+                        to="rostering.syncrun",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ChangeHold',
+            name="ChangeHold",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('approved', 'Approved'), ('rejected', 'Rejected')], default='pending', max_length=16)),
-                ('reasons', models.JSONField(default=list)),
-                ('counts', models.JSONField(default=dict)),
-                ('samples', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('run', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='hold', to='rostering.syncrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("approved", "Approved"), ("rejected", "Rejected")],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("reasons", models.JSONField(default=list)),
+                ("counts", models.JSONField(default=dict)),
+                ("samples", models.JSONField(default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "run",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="hold",
+                        to="rostering.syncrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Term',
+            name="Term",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('clever_id', models.CharField(max_length=24, verbose_name='Clever ID')),
-                ('content_hash', models.CharField(max_length=32)),
-                ('raw', models.JSONField(default=dict)),
-                ('archived_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('name', models.CharField(blank=True, max_length=255)),
-                ('start_date', models.DateField(blank=True, null=True)),
-                ('end_date', models.DateField(blank=True, null=True)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='districts.district')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("clever_id", models.CharField(max_length=24, verbose_name="Clever ID")),
+                ("content_hash", models.CharField(max_length=32)),
+                ("raw", models.JSONField(default=dict)),
+                ("archived_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("name", models.CharField(blank=True, max_length=255)),
+                ("start_date", models.DateField(blank=True, null=True)),
+                ("end_date", models.DateField(blank=True, null=True)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="districts.district"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['start_date', 'name'],
+                "ordering": ["start_date", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Course',
+            name="Course",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('clever_id', models.CharField(max_length=24, verbose_name='Clever ID')),
-                ('content_hash', models.CharField(max_length=32)),
-                ('raw', models.JSONField(default=dict)),
-                ('archived_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('name', models.CharField(blank=True, max_length=255)),
-                ('number', models.CharField(blank=True, max_length=255)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='districts.district')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("clever_id", models.CharField(max_length=24, verbose_name="Clever ID")),
+                ("content_hash", models.CharField(max_length=32)),
+                ("raw", models.JSONField(default=dict)),
+                ("archived_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("name", models.CharField(blank=True, max_length=255)),
+                ("number", models.CharField(blank=True, max_length=255)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="districts.district"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.UniqueConstraint(fields=('district', 'clever_id'), name='course_unique_clever_id')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("district", "clever_id"), name="course_unique_clever_id")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='person',
-            index=models.Index(fields=['district', 'student_sis_id'], name='person_student_sis'),
+            model_name="person",
+            index=models.Index(fields=["district", "student_sis_id"], name="person_student_sis"),
         ),
         migrations.AddConstraint(
-            model_name='person',
-            constraint=models.UniqueConstraint(fields=('district', 'clever_id'), name='person_unique_clever_id'),
+            model_name="person",
+            constraint=models.UniqueConstraint(
+                fields=("district", "clever_id"), name="person_unique_clever_id"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='contactlink',
-            constraint=models.UniqueConstraint(fields=('contact', 'student_clever_id'), name='contact_link_unique'),
+            model_name="contactlink",
+            constraint=models.UniqueConstraint(
+                fields=("contact", "student_clever_id"), name="contact_link_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='school',
-            constraint=models.UniqueConstraint(fields=('district', 'clever_id'), name='school_unique_clever_id'),
+            model_name="school",
+            constraint=models.UniqueConstraint(
+                fields=("district", "clever_id"), name="school_unique_clever_id"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='section',
-            constraint=models.UniqueConstraint(fields=('district', 'clever_id'), name='section_unique_clever_id'),
+            model_name="section",
+            constraint=models.UniqueConstraint(
+                fields=("district", "clever_id"), name="section_unique_clever_id"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='sectionmembership',
-            constraint=models.UniqueConstraint(fields=('section', 'person_clever_id', 'role'), name='membership_unique'),
+            model_name="sectionmembership",
+            constraint=models.UniqueConstraint(
+                fields=("section", "person_clever_id", "role"), name="membership_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='syncrun',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'running')), fields=('district',), name='one_running_sync_per_district'),
+            model_name="syncrun",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "running")),
+                fields=("district",),
+                name="one_running_sync_per_district",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='stagedrecord',
-            constraint=models.UniqueConstraint(fields=('run', 'record_type', 'clever_id'), name='staged_unique'),
+            model_name="stagedrecord",
+            constraint=models.UniqueConstraint(
+                fields=("run", "record_type", "clever_id"), name="staged_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='term',
-            constraint=models.UniqueConstraint(fields=('district', 'clever_id'), name='term_unique_clever_id'),
+            model_name="term",
+            constraint=models.UniqueConstraint(
+                fields=("district", "clever_id"), name="term_unique_clever_id"
+            ),
         ),
     ]

@@ -4,40 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rostering', '0001_initial'),
+        ("rostering", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='course',
-            name='fingerprint',
+            model_name="course",
+            name="fingerprint",
             field=models.CharField(blank=True, editable=False, max_length=32),
         ),
         migrations.AddField(
-            model_name='person',
-            name='fingerprint',
+            model_name="person",
+            name="fingerprint",
             field=models.CharField(blank=True, editable=False, max_length=32),
         ),
         migrations.AddField(
-            model_name='school',
-            name='fingerprint',
+            model_name="school",
+            name="fingerprint",
             field=models.CharField(blank=True, editable=False, max_length=32),
         ),
         migrations.AddField(
-            model_name='section',
-            name='fingerprint',
+            model_name="section",
+            name="fingerprint",
             field=models.CharField(blank=True, editable=False, max_length=32),
         ),
         migrations.AddField(
-            model_name='stagedrecord',
-            name='action',
-            field=models.CharField(choices=[('upsert', 'Upsert'), ('delete', 'Delete')], default='upsert', max_length=8),
+            model_name="stagedrecord",
+            name="action",
+            field=models.CharField(
+                choices=[("upsert", "Upsert"), ("delete", "Delete")], default="upsert", max_length=8
+            ),
         ),
         migrations.AddField(
-            model_name='term',
-            name='fingerprint',
+            model_name="term",
+            name="fingerprint",
             field=models.CharField(blank=True, editable=False, max_length=32),
         ),
     ]

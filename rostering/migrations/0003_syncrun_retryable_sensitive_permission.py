@@ -4,19 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rostering', '0002_sync_engine'),
+        ("rostering", "0002_sync_engine"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='person',
-            options={'ordering': ['last_name', 'first_name'], 'permissions': [('view_sensitive_fields', "Can view students' sensitive fields (decrypted)")]},
+            name="person",
+            options={
+                "ordering": ["last_name", "first_name"],
+                "permissions": [("view_sensitive_fields", "Can view students' sensitive fields (decrypted)")],
+            },
         ),
         migrations.AddField(
-            model_name='syncrun',
-            name='retryable',
+            model_name="syncrun",
+            name="retryable",
             field=models.BooleanField(default=False),
         ),
     ]

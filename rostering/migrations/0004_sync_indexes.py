@@ -5,69 +5,109 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('districts', '0003_support_permission'),
-        ('rostering', '0003_syncrun_retryable_sensitive_permission'),
+        ("districts", "0003_support_permission"),
+        ("rostering", "0003_syncrun_retryable_sensitive_permission"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='contactlink',
-            name='contact',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='student_links', to='rostering.person'),
+            model_name="contactlink",
+            name="contact",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="student_links",
+                to="rostering.person",
+            ),
         ),
         migrations.AlterField(
-            model_name='contactlink',
-            name='student_clever_id',
+            model_name="contactlink",
+            name="student_clever_id",
             field=models.CharField(max_length=24),
         ),
         migrations.AlterField(
-            model_name='course',
-            name='district',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='districts.district'),
+            model_name="course",
+            name="district",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="districts.district",
+            ),
         ),
         migrations.AlterField(
-            model_name='person',
-            name='district',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='districts.district'),
+            model_name="person",
+            name="district",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="districts.district",
+            ),
         ),
         migrations.AlterField(
-            model_name='school',
-            name='district',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='districts.district'),
+            model_name="school",
+            name="district",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="districts.district",
+            ),
         ),
         migrations.AlterField(
-            model_name='section',
-            name='district',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='districts.district'),
+            model_name="section",
+            name="district",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="districts.district",
+            ),
         ),
         migrations.AlterField(
-            model_name='sectionmembership',
-            name='person_clever_id',
+            model_name="sectionmembership",
+            name="person_clever_id",
             field=models.CharField(max_length=24),
         ),
         migrations.AlterField(
-            model_name='sectionmembership',
-            name='section',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='rostering.section'),
+            model_name="sectionmembership",
+            name="section",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="memberships",
+                to="rostering.section",
+            ),
         ),
         migrations.AlterField(
-            model_name='stagedrecord',
-            name='run',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='staged', to='rostering.syncrun'),
+            model_name="stagedrecord",
+            name="run",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="staged",
+                to="rostering.syncrun",
+            ),
         ),
         migrations.AlterField(
-            model_name='term',
-            name='district',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='districts.district'),
+            model_name="term",
+            name="district",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="districts.district",
+            ),
         ),
         migrations.AddIndex(
-            model_name='contactlink',
-            index=models.Index(fields=['student_clever_id'], name='contact_link_student'),
+            model_name="contactlink",
+            index=models.Index(fields=["student_clever_id"], name="contact_link_student"),
         ),
         migrations.AddIndex(
-            model_name='sectionmembership',
-            index=models.Index(fields=['person_clever_id'], name='membership_person'),
+            model_name="sectionmembership",
+            index=models.Index(fields=["person_clever_id"], name="membership_person"),
         ),
     ]

@@ -5,31 +5,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('districts', '0005_unlinked_by_name_index'),
-        ('rostering', '0004_sync_indexes'),
+        ("districts", "0005_unlinked_by_name_index"),
+        ("rostering", "0004_sync_indexes"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='contactlink',
-            name='contact',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='student_links', to='rostering.person'),
+            model_name="contactlink",
+            name="contact",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="student_links",
+                to="rostering.person",
+            ),
         ),
         migrations.AlterField(
-            model_name='contactlink',
-            name='district',
-            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='districts.district'),
+            model_name="contactlink",
+            name="district",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="districts.district",
+            ),
         ),
         migrations.AlterField(
-            model_name='sectionmembership',
-            name='district',
-            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='districts.district'),
+            model_name="sectionmembership",
+            name="district",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="districts.district",
+            ),
         ),
         migrations.AlterField(
-            model_name='sectionmembership',
-            name='section',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='memberships', to='rostering.section'),
+            model_name="sectionmembership",
+            name="section",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="memberships",
+                to="rostering.section",
+            ),
         ),
     ]

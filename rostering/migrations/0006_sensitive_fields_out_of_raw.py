@@ -28,8 +28,10 @@ from django.utils import timezone
 from rostering.selectors import decrypted_fields
 from rostering.services.sensitive import reshape_people
 
-DISCARDED = ("discarded by the upgrade that took sensitive and demographic fields out of stored "
-             "records; the next sync stages these changes again")
+DISCARDED = (
+    "discarded by the upgrade that took sensitive and demographic fields out of stored "
+    "records; the next sync stages these changes again"
+)
 
 
 def _first_shape(ciphertext: str) -> dict:
@@ -44,8 +46,11 @@ def forwards(apps, schema_editor):
     ChangeHold = apps.get_model("rostering", "ChangeHold")
     SyncRun = apps.get_model("rostering", "SyncRun")
     for district in District.objects.only("pk", "store_sensitive_fields").order_by("pk"):
-        reshape_people(Person.objects.filter(district_id=district.pk),
-                       keep_sensitive=district.store_sensitive_fields, read_kept=_first_shape)
+        reshape_people(
+            Person.objects.filter(district_id=district.pk),
+            keep_sensitive=district.store_sensitive_fields,
+            read_kept=_first_shape,
+        )
     StagedRecord.objects.all().delete()
     pending = ChangeHold.objects.filter(status="pending")
     held_runs = list(pending.values_list("run_id", flat=True))
@@ -54,7 +59,6 @@ def forwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("rostering", "0005_derived_rows_without_constraints"),
     ]

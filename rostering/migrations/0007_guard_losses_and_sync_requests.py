@@ -6,33 +6,69 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('districts', '0005_unlinked_by_name_index'),
-        ('rostering', '0006_sensitive_fields_out_of_raw'),
+        ("districts", "0005_unlinked_by_name_index"),
+        ("rostering", "0006_sensitive_fields_out_of_raw"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='syncrun',
-            name='losses',
+            model_name="syncrun",
+            name="losses",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AlterField(
-            model_name='syncrun',
-            name='trigger',
-            field=models.CharField(choices=[('manual', 'Manual'), ('nightly', 'Nightly'), ('command', 'Command'), ('login', 'Login'), ('resume', 'Resume'), ('connected', 'Connected')], default='manual', max_length=16),
+            model_name="syncrun",
+            name="trigger",
+            field=models.CharField(
+                choices=[
+                    ("manual", "Manual"),
+                    ("nightly", "Nightly"),
+                    ("command", "Command"),
+                    ("login", "Login"),
+                    ("resume", "Resume"),
+                    ("connected", "Connected"),
+                ],
+                default="manual",
+                max_length=16,
+            ),
         ),
         migrations.CreateModel(
-            name='SyncRequest',
+            name="SyncRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(default='auto', max_length=16)),
-                ('trigger', models.CharField(choices=[('manual', 'Manual'), ('nightly', 'Nightly'), ('command', 'Command'), ('login', 'Login'), ('resume', 'Resume'), ('connected', 'Connected')], default='nightly', max_length=16)),
-                ('requested_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('due_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('resent', models.PositiveIntegerField(default=0)),
-                ('district', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='sync_request', to='districts.district')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(default="auto", max_length=16)),
+                (
+                    "trigger",
+                    models.CharField(
+                        choices=[
+                            ("manual", "Manual"),
+                            ("nightly", "Nightly"),
+                            ("command", "Command"),
+                            ("login", "Login"),
+                            ("resume", "Resume"),
+                            ("connected", "Connected"),
+                        ],
+                        default="nightly",
+                        max_length=16,
+                    ),
+                ),
+                ("requested_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("due_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("resent", models.PositiveIntegerField(default=0)),
+                (
+                    "district",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sync_request",
+                        to="districts.district",
+                    ),
+                ),
             ],
         ),
     ]

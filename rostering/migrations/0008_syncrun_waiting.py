@@ -5,7 +5,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("rostering", "0007_guard_losses_and_sync_requests"),
     ]

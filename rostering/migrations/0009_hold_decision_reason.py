@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rostering', '0008_syncrun_waiting'),
+        ("rostering", "0008_syncrun_waiting"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='changehold',
-            name='decision_reason',
-            field=models.CharField(blank=True, max_length=500, verbose_name='reason'),
+            model_name="changehold",
+            name="decision_reason",
+            field=models.CharField(blank=True, max_length=500, verbose_name="reason"),
         ),
     ]

@@ -7,18 +7,34 @@ from django.db import migrations, models
 # Runs recorded before the engine stored a cause: sorted once by the wording the engine used
 # until then (frozen here; the engine no longer writes or reads these words).
 _BY_WORDS = (
-    ("interrupted:", "interrupted"), ("refused the district's token", "token_refused"),
-    ("refused the rotated token", "token_refused"), ("lists no token", "no_token"),
-    ("stopped sharing with the app", "departed"), ("has no usable id", "bad_record"),
-    ("is not a JSON object", "bad_record"), ("expected JSON", "unreadable"),
-    ("malformed JSON", "unreadable"), ("another sync of this district", "busy"),
-    ("switched off for this district", "syncs_off"), ("the district is paused", "paused"),
-    ("not synced: the district is", "not_connected"), ("superseded by run", "superseded"),
-    ("OperationalError:", "database"), ("InterfaceError:", "database"),
-    ("SoftTimeLimitExceeded:", "time_limit"), ("RedisError:", "redis"),
+    ("interrupted:", "interrupted"),
+    ("refused the district's token", "token_refused"),
+    ("refused the rotated token", "token_refused"),
+    ("lists no token", "no_token"),
+    ("stopped sharing with the app", "departed"),
+    ("has no usable id", "bad_record"),
+    ("is not a JSON object", "bad_record"),
+    ("expected JSON", "unreadable"),
+    ("malformed JSON", "unreadable"),
+    ("another sync of this district", "busy"),
+    ("switched off for this district", "syncs_off"),
+    ("the district is paused", "paused"),
+    ("not synced: the district is", "not_connected"),
+    ("superseded by run", "superseded"),
+    ("OperationalError:", "database"),
+    ("InterfaceError:", "database"),
+    ("SoftTimeLimitExceeded:", "time_limit"),
+    ("RedisError:", "redis"),
 )
-_BY_STATUS = {400: "bad_request", 401: "token_refused", 403: "forbidden", 404: "not_found",
-              413: "too_large", 429: "rate_limited", 501: "unsupported"}
+_BY_STATUS = {
+    400: "bad_request",
+    401: "token_refused",
+    403: "forbidden",
+    404: "not_found",
+    413: "too_large",
+    429: "rate_limited",
+    501: "unsupported",
+}
 
 
 def _cause(error: str) -> str:
@@ -34,22 +50,57 @@ def _cause(error: str) -> str:
 
 def classify_recorded_runs(apps, schema_editor):
     SyncRun = apps.get_model("rostering", "SyncRun")
-    for run in SyncRun.objects.filter(status__in=("failed", "skipped", "rejected"),
-                                      cause="").exclude(error="").only("pk", "error").iterator():
+    for run in (
+        SyncRun.objects.filter(status__in=("failed", "skipped", "rejected"), cause="")
+        .exclude(error="")
+        .only("pk", "error")
+        .iterator()
+    ):
         SyncRun.objects.filter(pk=run.pk).update(cause=_cause(run.error))
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rostering', '0009_hold_decision_reason'),
+        ("rostering", "0009_hold_decision_reason"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='syncrun',
-            name='cause',
-            field=models.CharField(blank=True, choices=[('interrupted', 'the process running it stopped'), ('rate_limited', "Clever's rate limit"), ('server_error', 'a server error at Clever'), ('no_answer', 'no answer from Clever'), ('unreadable', 'an answer cut short'), ('database', 'our database connection dropped'), ('redis', 'Redis out of reach'), ('time_limit', 'the time limit'), ('token_refused', "the district's token was refused"), ('no_token', 'the district stopped sharing'), ('departed', 'the district stopped sharing during the sync'), ('app_credentials', "the app's credentials were refused"), ('bad_record', 'a malformed record'), ('bad_answer', 'an answer in the wrong shape'), ('bad_request', 'a request refused as invalid'), ('forbidden', 'access refused'), ('not_found', 'not found at Clever'), ('too_large', 'pages too large'), ('unsupported', 'a request Clever does not support'), ('other', 'an unexpected error'), ('busy', 'another sync was running'), ('syncs_off', 'syncs switched off'), ('paused', 'the district is paused'), ('not_connected', 'the district is not connected'), ('superseded', 'a newer sync replaced it'), ('events_stale', 'the event cursor was too old'), ('events_off', 'events switched off')], max_length=16),
+            model_name="syncrun",
+            name="cause",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("interrupted", "the process running it stopped"),
+                    ("rate_limited", "Clever's rate limit"),
+                    ("server_error", "a server error at Clever"),
+                    ("no_answer", "no answer from Clever"),
+                    ("unreadable", "an answer cut short"),
+                    ("database", "our database connection dropped"),
+                    ("redis", "Redis out of reach"),
+                    ("time_limit", "the time limit"),
+                    ("token_refused", "the district's token was refused"),
+                    ("no_token", "the district stopped sharing"),
+                    ("departed", "the district stopped sharing during the sync"),
+                    ("app_credentials", "the app's credentials were refused"),
+                    ("bad_record", "a malformed record"),
+                    ("bad_answer", "an answer in the wrong shape"),
+                    ("bad_request", "a request refused as invalid"),
+                    ("forbidden", "access refused"),
+                    ("not_found", "not found at Clever"),
+                    ("too_large", "pages too large"),
+                    ("unsupported", "a request Clever does not support"),
+                    ("other", "an unexpected error"),
+                    ("busy", "another sync was running"),
+                    ("syncs_off", "syncs switched off"),
+                    ("paused", "the district is paused"),
+                    ("not_connected", "the district is not connected"),
+                    ("superseded", "a newer sync replaced it"),
+                    ("events_stale", "the event cursor was too old"),
+                    ("events_off", "events switched off"),
+                ],
+                max_length=16,
+            ),
         ),
         migrations.RunPython(classify_recorded_runs, migrations.RunPython.noop, elidable=True),
     ]

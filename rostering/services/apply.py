@@ -130,8 +130,9 @@ def refresh_staging_stats() -> None:
             _analyze(cursor, StagedRecord)
 
 
-def _apply_type(cursor, run_id: int, district_id: int, record_type: str, now, *,
-                archive: bool, upsert: bool) -> None:
+def _apply_type(
+    cursor, run_id: int, district_id: int, record_type: str, now, *, archive: bool, upsert: bool
+) -> None:
     model = MODELS[record_type]
     target = table(model)
     if archive:
@@ -146,11 +147,8 @@ def _apply_type(cursor, run_id: int, district_id: int, record_type: str, now, *,
         return
     cols = columns(record_type)
     upsert_params = [run_id, record_type, StagedRecord.Action.UPSERT]
-    assignments = ", ".join(
-        f"{quote(col)} = {extract('s.data', index, kind)}" for col, index, kind in cols
-    )
-    fingerprint = next(extract("s.data", index, kind) for col, index, kind in cols
-                       if col == "fingerprint")
+    assignments = ", ".join(f"{quote(col)} = {extract('s.data', index, kind)}" for col, index, kind in cols)
+    fingerprint = next(extract("s.data", index, kind) for col, index, kind in cols if col == "fingerprint")
     # Rows whose content changed, archived rows that came back, and rows whose fingerprint is
     # out of date (same content, keys in another order: counted unchanged, refreshed here).
     cursor.execute(
@@ -189,11 +187,11 @@ def _forget_memberships(cursor, run_id: int, district_id: int) -> None:
 
 
 def _insert_memberships(cursor, run_id: int, district_id: int) -> None:
-    primary_index = next(index for col, index, _kind in columns("sections")
-                         if col == "primary_teacher_clever_id")
+    primary_index = next(
+        index for col, index, _kind in columns("sections") if col == "primary_teacher_clever_id"
+    )
     for role, name in (("student", "_students"), ("teacher", "_teachers")):
-        is_primary = (f"j.value = {extract('s.data', primary_index, 'str')}"
-                      if role == "teacher" else "%s")
+        is_primary = f"j.value = {extract('s.data', primary_index, 'str')}" if role == "teacher" else "%s"
         params = [district_id, role] + ([] if role == "teacher" else [False])
         cursor.execute(
             f"INSERT INTO {table(SectionMembership)} "  # noqa: S608
@@ -262,8 +260,15 @@ def apply_run(run_id: int, district_id: int, now) -> None:
                 _forget_memberships(cursor, run_id, district_id)
             elif record_type == "users":
                 _forget_links(cursor, run_id, district_id)
-            _apply_type(cursor, run_id, district_id, record_type, now,
-                        archive=delete in staged, upsert=upsert in staged)
+            _apply_type(
+                cursor,
+                run_id,
+                district_id,
+                record_type,
+                now,
+                archive=delete in staged,
+                upsert=upsert in staged,
+            )
         if ("sections", upsert) in kinds:
             _insert_memberships(cursor, run_id, district_id)
         if ("users", upsert) in kinds:

@@ -98,9 +98,11 @@ def staged_counts(run_id: int, district_id: int, *, unchanged: dict | None = Non
     with connection.cursor() as cursor:
         for record_type in RECORD_TYPES:
             people = record_type == "users"
-            role_sums = "".join(
-                f", SUM(CASE WHEN t.{flag} THEN 1 ELSE 0 END)" for flag in ROLE_GROUPS.values()
-            ) if people else ""
+            role_sums = (
+                "".join(f", SUM(CASE WHEN t.{flag} THEN 1 ELSE 0 END)" for flag in ROLE_GROUPS.values())
+                if people
+                else ""
+            )
             # Identifiers come from model metadata; every value is a bound parameter.
             sql = (
                 "SELECT s.action, "  # noqa: S608
@@ -124,8 +126,12 @@ def staged_counts(run_id: int, district_id: int, *, unchanged: dict | None = Non
                     else:
                         continue
                 else:
-                    kind = {"none": "created", "archived": "restored", "same": "unchanged",
-                            "differs": "updated"}[state]
+                    kind = {
+                        "none": "created",
+                        "archived": "restored",
+                        "same": "unchanged",
+                        "differs": "updated",
+                    }[state]
                     counts[kind][record_type] += n
                 if people and kind in roles:
                     for role, value in zip(ROLE_GROUPS, by_role, strict=True):
@@ -145,9 +151,9 @@ def record_counts(counts: dict) -> dict:
 def live_counts(district_id: int) -> dict[str, int]:
     """Live rows per record type, and live people per role."""
     live = {
-        record_type: MODELS[record_type].objects.filter(
-            district_id=district_id, archived_at__isnull=True
-        ).count()
+        record_type: MODELS[record_type]
+        .objects.filter(district_id=district_id, archived_at__isnull=True)
+        .count()
         for record_type in RECORD_TYPES
     }
     people = Person.objects.filter(district_id=district_id, archived_at__isnull=True).aggregate(
@@ -168,21 +174,22 @@ def thresholds(district) -> tuple[float, float]:
 
 def _groups(counts: dict) -> dict[str, dict[str, int]]:
     """``{group: {"archived", "updated", "restored"}}`` for every record type and role group."""
-    groups = {record_type: {kind: counts[kind][record_type]
-                            for kind in ("archived", "updated", "restored")}
-              for record_type in RECORD_TYPES}
+    groups = {
+        record_type: {kind: counts[kind][record_type] for kind in ("archived", "updated", "restored")}
+        for record_type in RECORD_TYPES
+    }
     roles = counts.get("roles") or {}
     for role in ROLE_GROUPS:
-        groups[role] = {kind: (roles.get(kind) or {}).get(role, 0)
-                        for kind in ("archived", "updated", "restored")}
+        groups[role] = {
+            kind: (roles.get(kind) or {}).get(role, 0) for kind in ("archived", "updated", "restored")
+        }
     return groups
 
 
 def net_losses(counts: dict) -> dict[str, int]:
     """What an applied run took away per guard group: archived minus restored rows (only the
     groups it changed; what ``SyncRun.losses`` keeps)."""
-    losses = {group: kinds["archived"] - kinds["restored"]
-              for group, kinds in _groups(counts).items()}
+    losses = {group: kinds["archived"] - kinds["restored"] for group, kinds in _groups(counts).items()}
     return {group: n for group, n in losses.items() if n}
 
 
@@ -190,23 +197,33 @@ def guard_window_start(district: District, *, now: datetime | None = None) -> da
     """Where the guard window of the district begins (see the module's docstring)."""
     now = now or timezone.now()
     start = now - timedelta(seconds=settings.SYNC_GUARD_WINDOW_SECONDS)
-    approved = (ChangeHold.objects.filter(run__district=district,
-                                          status=ChangeHold.Status.APPROVED)
-                .order_by("-decided_at").values_list("decided_at", flat=True).first())
-    purged = (DistrictAudit.objects.filter(district=district, action=DistrictAudit.Action.PURGED)
-              .order_by("-created_at").values_list("created_at", flat=True).first())
+    approved = (
+        ChangeHold.objects.filter(run__district=district, status=ChangeHold.Status.APPROVED)
+        .order_by("-decided_at")
+        .values_list("decided_at", flat=True)
+        .first()
+    )
+    purged = (
+        DistrictAudit.objects.filter(district=district, action=DistrictAudit.Action.PURGED)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
     return max(moment for moment in (start, approved, purged) if moment is not None)
 
 
-def recent_losses(district: District, *, exclude_run_id: int | None = None,
-                  now: datetime | None = None) -> tuple[dict[str, int], datetime]:
+def recent_losses(
+    district: District, *, exclude_run_id: int | None = None, now: datetime | None = None
+) -> tuple[dict[str, int], datetime]:
     """Net rows per guard group that the district's applied runs took away in the guard window
     (never negative), and where the window begins. An approved run finishes after its hold's
     decision, so the approval itself falls outside the window it opens."""
     start = guard_window_start(district, now=now)
-    runs = (SyncRun.objects.filter(district=district, status=SyncRun.Status.SUCCEEDED,
-                                   finished_at__gt=start)
-            .exclude(losses={}).exclude(hold__status=ChangeHold.Status.APPROVED))
+    runs = (
+        SyncRun.objects.filter(district=district, status=SyncRun.Status.SUCCEEDED, finished_at__gt=start)
+        .exclude(losses={})
+        .exclude(hold__status=ChangeHold.Status.APPROVED)
+    )
     if exclude_run_id is not None:
         runs = runs.exclude(pk=exclude_run_id)
     totals: dict[str, int] = {}
@@ -216,9 +233,14 @@ def recent_losses(district: District, *, exclude_run_id: int | None = None,
     return {group: n for group, n in totals.items() if n > 0}, start
 
 
-def evaluate_guard(counts: dict, live: dict[str, int], district, *,
-                   earlier: dict[str, int] | None = None, since: datetime | None = None,
-                   ) -> list[dict]:
+def evaluate_guard(
+    counts: dict,
+    live: dict[str, int],
+    district,
+    *,
+    earlier: dict[str, int] | None = None,
+    since: datetime | None = None,
+) -> list[dict]:
     """Why the run must be held (empty: it may be applied). ``earlier``: the group's losses in
     the guard window before this run (``recent_losses``), which began at ``since``."""
     max_deleted, max_changed = thresholds(district)
@@ -231,20 +253,41 @@ def evaluate_guard(counts: dict, live: dict[str, int], district, *,
         archived, updated = kinds["archived"], kinds["updated"]
         changed = updated + archived
         if archived >= n_live:
-            reasons.append({"type": group, "rule": "emptied", "count": archived,
-                            "live": n_live, "fraction": 1.0, "threshold": None})
+            reasons.append(
+                {
+                    "type": group,
+                    "rule": "emptied",
+                    "count": archived,
+                    "live": n_live,
+                    "fraction": 1.0,
+                    "threshold": None,
+                }
+            )
         before = earlier.get(group, 0) if archived else 0
         lost, baseline = before + archived, n_live + before
         if lost / baseline > max_deleted:
-            reason = {"type": group, "rule": "deleted", "count": lost, "live": baseline,
-                      "fraction": round(lost / baseline, 4), "threshold": max_deleted}
+            reason = {
+                "type": group,
+                "rule": "deleted",
+                "count": lost,
+                "live": baseline,
+                "fraction": round(lost / baseline, 4),
+                "threshold": max_deleted,
+            }
             if before:
                 reason.update(earlier=before, since=since.isoformat() if since else None)
             reasons.append(reason)
         if changed / n_live > max_changed:
-            reasons.append({"type": group, "rule": "changed", "count": changed,
-                            "live": n_live, "fraction": round(changed / n_live, 4),
-                            "threshold": max_changed})
+            reasons.append(
+                {
+                    "type": group,
+                    "rule": "changed",
+                    "count": changed,
+                    "live": n_live,
+                    "fraction": round(changed / n_live, 4),
+                    "threshold": max_changed,
+                }
+            )
     return reasons
 
 
@@ -261,32 +304,44 @@ def samples(run_id: int, district_id: int, counts: dict) -> dict:
         staged = StagedRecord.objects.filter(run_id=run_id, record_type=record_type)
         names = _name_fields(record_type)
         if counts["archived"][record_type]:
-            rows = model.objects.filter(
-                district_id=district_id, archived_at__isnull=True,
-                clever_id__in=staged.filter(action=StagedRecord.Action.DELETE).values("clever_id"),
-            ).order_by("clever_id").values("clever_id", *names)[:SAMPLE_SIZE]
+            rows = (
+                model.objects.filter(
+                    district_id=district_id,
+                    archived_at__isnull=True,
+                    clever_id__in=staged.filter(action=StagedRecord.Action.DELETE).values("clever_id"),
+                )
+                .order_by("clever_id")
+                .values("clever_id", *names)[:SAMPLE_SIZE]
+            )
             out["archived"][record_type] = [
                 {"clever_id": r["clever_id"], "name": display_name(record_type, r)} for r in rows
             ]
         if counts["updated"][record_type]:
-            differs = staged.filter(action=StagedRecord.Action.UPSERT,
-                                    clever_id=OuterRef("clever_id")).exclude(
-                content_hash=OuterRef("content_hash"))
-            rows = model.objects.filter(
-                Exists(differs), district_id=district_id, archived_at__isnull=True
-            ).order_by("clever_id").values("clever_id", *names)[:SAMPLE_SIZE]
+            differs = staged.filter(
+                action=StagedRecord.Action.UPSERT, clever_id=OuterRef("clever_id")
+            ).exclude(content_hash=OuterRef("content_hash"))
+            rows = (
+                model.objects.filter(Exists(differs), district_id=district_id, archived_at__isnull=True)
+                .order_by("clever_id")
+                .values("clever_id", *names)[:SAMPLE_SIZE]
+            )
             out["updated"][record_type] = [
                 {"clever_id": r["clever_id"], "name": display_name(record_type, r)} for r in rows
             ]
         if counts["created"][record_type]:
             existing = model.objects.filter(district_id=district_id, clever_id=OuterRef("clever_id"))
-            rows = (staged.filter(action=StagedRecord.Action.UPSERT)
-                    .exclude(Exists(existing)).order_by("clever_id")
-                    .values_list("clever_id", "data")[:SAMPLE_SIZE])
+            rows = (
+                staged.filter(action=StagedRecord.Action.UPSERT)
+                .exclude(Exists(existing))
+                .order_by("clever_id")
+                .values_list("clever_id", "data")[:SAMPLE_SIZE]
+            )
             names = [name for name, _kind in layout(record_type)]
             out["created"][record_type] = [
-                {"clever_id": cid,
-                 "name": display_name(record_type, dict(zip(names, data or [], strict=False)))}
+                {
+                    "clever_id": cid,
+                    "name": display_name(record_type, dict(zip(names, data or [], strict=False))),
+                }
                 for cid, data in rows
             ]
     return {kind: value for kind, value in out.items() if value}

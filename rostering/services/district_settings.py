@@ -24,7 +24,9 @@ def erase_sensitive_values_no_longer_stored(event: SyncSettingsChanged) -> dict:
     change = event.changed.get("store_sensitive_fields")
     if not change or change["to"] is not False:
         return {}
-    return {"sensitive_values_erased": reshape_people(
-        Person.objects.filter(district_id=event.district_id).exclude(sensitive_ciphertext=""),
-        keep_sensitive=False,
-    )}
+    return {
+        "sensitive_values_erased": reshape_people(
+            Person.objects.filter(district_id=event.district_id).exclude(sensitive_ciphertext=""),
+            keep_sensitive=False,
+        )
+    }

@@ -73,8 +73,9 @@ def follow_district_status(event: DistrictStatusChanged) -> dict | None:
 def archive_departed_district(*, district_id: int, at) -> dict:
     """Archive the district's live mirror at ``at`` and deactivate its people's accounts."""
     archived = {
-        model._meta.model_name: model.objects.filter(district_id=district_id,
-                                                     archived_at__isnull=True).update(archived_at=at)
+        model._meta.model_name: model.objects.filter(
+            district_id=district_id, archived_at__isnull=True
+        ).update(archived_at=at)
         for model in MIRRORED
     }
     archived["accounts_deactivated"] = provisioning.deactivate_archived(district_id)
@@ -86,8 +87,9 @@ def archive_departed_district(*, district_id: int, at) -> dict:
 def restore_returned_district(*, district_id: int, departed_at) -> dict:
     """Restore what the departure archived (the same rows) and reactivate their accounts."""
     restored = {
-        model._meta.model_name: model.objects.filter(district_id=district_id,
-                                                     archived_at__gte=departed_at).update(archived_at=None)
+        model._meta.model_name: model.objects.filter(
+            district_id=district_id, archived_at__gte=departed_at
+        ).update(archived_at=None)
         for model in MIRRORED
     }
     returned = Person.objects.filter(district_id=district_id, archived_at__isnull=True)
@@ -105,22 +107,25 @@ def refuse_unless_sharing(district: District) -> None:
     SQLite has one writer at a time anyway."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT status FROM {District._meta.db_table} WHERE id = %s "  # noqa: S608
-                           f"FOR KEY SHARE", [district.pk])
+            cursor.execute(
+                f"SELECT status FROM {District._meta.db_table} WHERE id = %s "  # noqa: S608
+                f"FOR KEY SHARE",
+                [district.pk],
+            )
             status = cursor.fetchone()[0]
     else:
         status = District.objects.values_list("status", flat=True).get(pk=district.pk)
     if status in DEPARTED:
-        raise DistrictDeparted(f"the district stopped sharing with the app ({status}) during the "
-                               f"run: nothing was applied")
+        raise DistrictDeparted(
+            f"the district stopped sharing with the app ({status}) during the run: nothing was applied"
+        )
 
 
 # --- purge -------------------------------------------------------------------------------------
 
 
 @transaction.atomic
-def purge_district_roster(*, district: District, actor_label: str = "retention",
-                          actor=None) -> dict:
+def purge_district_roster(*, district: District, actor_label: str = "retention", actor=None) -> dict:
     """Delete the district's mirror (people, sections, memberships, contact links, schools,
     terms, courses, staged rows; LMS assignments and results go with their sections and
     students) and remove its people's personal data from everywhere else: accounts made for them
@@ -137,23 +142,27 @@ def purge_district_roster(*, district: District, actor_label: str = "retention",
         if liveness.is_alive(running, now=now):
             raise SyncInProgress(f"sync run {running.pk} of the district is running")
         SyncRun.objects.filter(pk=running.pk).update(
-            status=SyncRun.Status.FAILED, finished_at=now, error="interrupted; then purged")
+            status=SyncRun.Status.FAILED, finished_at=now, error="interrupted; then purged"
+        )
     erased: dict[str, Any] = {}
-    for answer in events.publish(RosterPurging(district_id=district.pk,
-                                               clever_district_id=district.clever_id)).values():
+    for answer in events.publish(
+        RosterPurging(district_id=district.pk, clever_district_id=district.clever_id)
+    ).values():
         erased.update(answer or {})
     people = Person.objects.filter(district=district)
     erased["admin_history"] = forget_admin_history(Person, people.values_list("pk", flat=True).iterator())
     accounts = provisioning.accounts_made_for_people(district.pk)
-    erased["admin_history"] += forget_admin_history(accounts.model,
-                                                    accounts.values_list("pk", flat=True).iterator())
+    erased["admin_history"] += forget_admin_history(
+        accounts.model, accounts.values_list("pk", flat=True).iterator()
+    )
     deactivated = provisioning.deactivate_people(district.pk)
     erased["accounts_anonymized"] = provisioning.anonymize_accounts(district.pk)
     holds = ChangeHold.objects.filter(run__district=district, status=ChangeHold.Status.PENDING)
     held_runs = list(holds.values_list("run_id", flat=True))
     discarded = holds.update(status=ChangeHold.Status.REJECTED, decided_at=now)
     SyncRun.objects.filter(pk__in=held_runs).update(
-        status=SyncRun.Status.REJECTED, error="discarded: the district's roster was purged")
+        status=SyncRun.Status.REJECTED, error="discarded: the district's roster was purged"
+    )
     ChangeHold.objects.filter(run__district=district).update(samples={})
     # Nothing staged survives, so no failed run may be resumed against the emptied mirror.
     SyncRun.objects.filter(district=district).exclude(checkpoint={}).update(checkpoint={})
@@ -162,18 +171,25 @@ def purge_district_roster(*, district: District, actor_label: str = "retention",
         "memberships": SectionMembership.objects.filter(district=district).delete()[0],
         "contact_links": ContactLink.objects.filter(district=district).delete()[0],
     }
-    for key, model in (("users", Person), ("sections", Section), ("schools", School),
-                       ("terms", Term), ("courses", Course)):
+    for key, model in (
+        ("users", Person),
+        ("sections", Section),
+        ("schools", School),
+        ("terms", Term),
+        ("courses", Course),
+    ):
         deleted[key] = _delete_in_chunks(model.objects.filter(district=district))
-    erased["audits_redacted"] = redact_json_column(DistrictAudit.objects.filter(district=district),
-                                                   "details")
-    District.objects.filter(pk=district.pk).update(event_cursor="", event_cursor_at=None,
-                                                   link_evidence=redact(district.link_evidence))
-    result = {**deleted, "accounts_deactivated": deactivated, "holds_discarded": discarded,
-              "erased": erased}
+    erased["audits_redacted"] = redact_json_column(DistrictAudit.objects.filter(district=district), "details")
+    District.objects.filter(pk=district.pk).update(
+        event_cursor="", event_cursor_at=None, link_evidence=redact(district.link_evidence)
+    )
+    result = {**deleted, "accounts_deactivated": deactivated, "holds_discarded": discarded, "erased": erased}
     DistrictAudit.objects.create(
-        district=district, action=DistrictAudit.Action.PURGED, actor=actor,
-        actor_label=actor_label, details={"deleted": result},
+        district=district,
+        action=DistrictAudit.Action.PURGED,
+        actor=actor,
+        actor_label=actor_label,
+        details={"deleted": result},
     )
     logger.info("roster of district %s purged (%s)", district.clever_id, actor_label)
     return result

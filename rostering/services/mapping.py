@@ -112,13 +112,23 @@ def _encoder(*, sort_keys: bool):
     make = getattr(_json_encoder, "c_make_encoder", None)
     if make is not None:
         try:
-            encode = make(None, _unserializable, _json_encoder.encode_basestring_ascii, None, ":",
-                          ",", sort_keys, False, True)
+            encode = make(
+                None,
+                _unserializable,
+                _json_encoder.encode_basestring_ascii,
+                None,
+                ":",
+                ",",
+                sort_keys,
+                False,
+                True,
+            )
             return lambda value: "".join(encode(value, 0))
         except TypeError:  # pragma: no cover - another interpreter's signature
             pass
-    return json.JSONEncoder(sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=True,
-                            check_circular=False).encode  # pragma: no cover
+    return json.JSONEncoder(
+        sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=True, check_circular=False
+    ).encode  # pragma: no cover
 
 
 _canonical_stdlib = _encoder(sort_keys=True)
@@ -212,8 +222,9 @@ def fingerprint(record: dict, sensitive: dict | None = None) -> str:
     one hash, no canonical JSON of the fields)."""
     if not sensitive:
         return hashlib.blake2b(_pickled(record), digest_size=16).hexdigest()
-    return hashlib.blake2b(_pickled((record, sensitive)), digest_size=16,
-                           key=_sensitive_key(str(settings.SECRET_KEY))).hexdigest()
+    return hashlib.blake2b(
+        _pickled((record, sensitive)), digest_size=16, key=_sensitive_key(str(settings.SECRET_KEY))
+    ).hexdigest()
 
 
 class Prepared:
@@ -221,8 +232,15 @@ class Prepared:
     canonical JSON and the content hash are computed only when asked for (a record whose
     fingerprint matches its live row never needs them)."""
 
-    __slots__ = ("_content_hash", "_raw_json", "clever_id", "fingerprint", "record",
-                 "record_type", "sensitive")
+    __slots__ = (
+        "_content_hash",
+        "_raw_json",
+        "clever_id",
+        "fingerprint",
+        "record",
+        "record_type",
+        "sensitive",
+    )
 
     def __init__(self, record_type: str, clever_id: str, record: dict, sensitive: dict | None):
         self.record_type = record_type
@@ -326,21 +344,60 @@ def staged_data(prepared: Prepared) -> str:
 # The mapped columns of each model, in the order the mappers return them.
 FIELDS: dict[str, tuple[str, ...]] = {
     RecordType.SCHOOLS: (
-        "name", "sis_id", "state_id", "nces_id", "mdr_number", "school_number", "low_grade",
-        "high_grade", "phone", "principal_name", "principal_email", "city", "us_state", "zip",
+        "name",
+        "sis_id",
+        "state_id",
+        "nces_id",
+        "mdr_number",
+        "school_number",
+        "low_grade",
+        "high_grade",
+        "phone",
+        "principal_name",
+        "principal_email",
+        "city",
+        "us_state",
+        "zip",
     ),
     RecordType.TERMS: ("name", "start_date", "end_date"),
     RecordType.COURSES: ("name", "number"),
     RecordType.SECTIONS: (
-        "school_clever_id", "term_clever_id", "course_clever_id", "primary_teacher_clever_id",
-        "name", "sis_id", "section_number", "period", "subject", "grade", "synced_in_lms",
+        "school_clever_id",
+        "term_clever_id",
+        "course_clever_id",
+        "primary_teacher_clever_id",
+        "name",
+        "sis_id",
+        "section_number",
+        "period",
+        "subject",
+        "grade",
+        "synced_in_lms",
     ),
     RecordType.USERS: (
-        "first_name", "middle_name", "last_name", "email", "is_student", "is_teacher",
-        "is_staff", "is_district_admin", "is_contact", "student_sis_id", "student_number",
-        "student_state_id", "grade", "graduation_year", "teacher_sis_id",
-        "teacher_number", "teacher_state_id", "staff_id", "contact_sis_id", "title",
-        "district_username", "legacy_ids", "school_clever_ids",
+        "first_name",
+        "middle_name",
+        "last_name",
+        "email",
+        "is_student",
+        "is_teacher",
+        "is_staff",
+        "is_district_admin",
+        "is_contact",
+        "student_sis_id",
+        "student_number",
+        "student_state_id",
+        "grade",
+        "graduation_year",
+        "teacher_sis_id",
+        "teacher_number",
+        "teacher_state_id",
+        "staff_id",
+        "contact_sis_id",
+        "title",
+        "district_username",
+        "legacy_ids",
+        "school_clever_ids",
     ),
 }
 # Derived lists a record type carries to the apply (not columns).
@@ -350,8 +407,15 @@ EXTRA: dict[str, tuple[str, ...]] = {
 }
 # Columns the engine fills itself (keys, bookkeeping) or that other parts of the product own.
 _NOT_MAPPED = {
-    "id", "district", "clever_id", "content_hash", "archived_at", "created_at", "updated_at",
-    "product_school", "user",
+    "id",
+    "district",
+    "clever_id",
+    "content_hash",
+    "archived_at",
+    "created_at",
+    "updated_at",
+    "product_school",
+    "user",
 }
 
 
@@ -381,18 +445,17 @@ def layout(record_type: str) -> tuple[tuple[str, str], ...]:
     expected = {f.name for f in model._meta.concrete_fields if f.name not in _NOT_MAPPED}
     mapped = {name for name in names if not name.startswith("_")}
     if mapped != expected:
-        raise TypeError(f"{model.__name__} columns and the mapping disagree: "
-                        f"{sorted(mapped ^ expected)}")
+        raise TypeError(f"{model.__name__} columns and the mapping disagree: {sorted(mapped ^ expected)}")
     return tuple(
-        (name, "list" if name.startswith("_") else _kind(model._meta.get_field(name)))
-        for name in names
+        (name, "list" if name.startswith("_") else _kind(model._meta.get_field(name))) for name in names
     )
 
 
 def columns(record_type: str) -> tuple[tuple[str, int, str], ...]:
     """(column, index in the staged array, kind) of every mapped column."""
-    return tuple((name, index, kind) for index, (name, kind) in enumerate(layout(record_type))
-                 if kind != "list")
+    return tuple(
+        (name, index, kind) for index, (name, kind) in enumerate(layout(record_type)) if kind != "list"
+    )
 
 
 def extra_index(record_type: str, name: str) -> int:
@@ -462,17 +525,29 @@ def _map_school(record: dict) -> tuple[list, None]:
     location = _d(record.get("location"))
     get = record.get
     return [
-        _s(get("name")), _s(get("sis_id")), _s(get("state_id")), _s(get("nces_id"), 32),
-        _s(get("mdr_number"), 32), _s(get("school_number")), _s(get("low_grade"), 32),
-        _s(get("high_grade"), 32), _s(get("phone"), 64), _s(principal.get("name")),
-        _s(principal.get("email")), _s(location.get("city")), _s(location.get("state"), 32),
+        _s(get("name")),
+        _s(get("sis_id")),
+        _s(get("state_id")),
+        _s(get("nces_id"), 32),
+        _s(get("mdr_number"), 32),
+        _s(get("school_number")),
+        _s(get("low_grade"), 32),
+        _s(get("high_grade"), 32),
+        _s(get("phone"), 64),
+        _s(principal.get("name")),
+        _s(principal.get("email")),
+        _s(location.get("city")),
+        _s(location.get("state"), 32),
         _s(location.get("zip"), 32),
     ], None
 
 
 def _map_term(record: dict) -> tuple[list, None]:
-    return [_s(record.get("name")), parse_date(record.get("start_date")),
-            parse_date(record.get("end_date"))], None
+    return [
+        _s(record.get("name")),
+        parse_date(record.get("start_date")),
+        parse_date(record.get("end_date")),
+    ], None
 
 
 def _map_course(record: dict) -> tuple[list, None]:
@@ -503,10 +578,16 @@ def _map_section(record: dict) -> tuple[list, tuple]:
     lms = get("lms_status")
     synced = lms.get("synced_in_lms") if type(lms) is dict else None
     return [
-        _s(get("school"), MAX_ID_LENGTH), _s(get("term_id"), MAX_ID_LENGTH),
-        _s(get("course"), MAX_ID_LENGTH), primary_teacher(record)[:MAX_ID_LENGTH],
-        _s(get("name")), _s(get("sis_id")), _s(get("section_number")), _s(get("period")),
-        _s(get("subject"), 64), _s(get("grade"), 32),
+        _s(get("school"), MAX_ID_LENGTH),
+        _s(get("term_id"), MAX_ID_LENGTH),
+        _s(get("course"), MAX_ID_LENGTH),
+        primary_teacher(record)[:MAX_ID_LENGTH],
+        _s(get("name")),
+        _s(get("sis_id")),
+        _s(get("section_number")),
+        _s(get("period")),
+        _s(get("subject"), 64),
+        _s(get("grade"), 32),
         synced if type(synced) is bool else None,
     ], section_members(record)
 
@@ -523,8 +604,7 @@ def contact_links(contact: dict) -> list[list]:
         if type(student) is not str or not student or student in seen:
             continue
         seen.add(student)
-        links.append([student[:MAX_ID_LENGTH], _s(item.get("relationship"), 64),
-                      _s(item.get("type"), 64)])
+        links.append([student[:MAX_ID_LENGTH], _s(item.get("relationship"), 64), _s(item.get("type"), 64)])
     return links
 
 
@@ -589,18 +669,28 @@ def _map_user(record: dict) -> tuple[list, list]:
     username = _district_username(student, teacher, staff, admin)
     sget, tget = student.get, teacher.get
     return [
-        _s(name.get("first")), _s(name.get("middle")), _s(name.get("last")),
+        _s(name.get("first")),
+        _s(name.get("middle")),
+        _s(name.get("last")),
         _s(get("email")),
-        "student" in roles, "teacher" in roles, "staff" in roles, "district_admin" in roles,
+        "student" in roles,
+        "teacher" in roles,
+        "staff" in roles,
+        "district_admin" in roles,
         "contact" in roles,
-        _s(sget("sis_id")), _s(sget("student_number")), _s(sget("state_id")),
-        _s(sget("grade"), 32), _s(sget("graduation_year"), 8),
-        _s(tget("sis_id")), _s(tget("teacher_number")), _s(tget("state_id")),
-        _s(staff.get("staff_id")), _s(contact.get("sis_id")),
+        _s(sget("sis_id")),
+        _s(sget("student_number")),
+        _s(sget("state_id")),
+        _s(sget("grade"), 32),
+        _s(sget("graduation_year"), 8),
+        _s(tget("sis_id")),
+        _s(tget("teacher_number")),
+        _s(tget("state_id")),
+        _s(staff.get("staff_id")),
+        _s(contact.get("sis_id")),
         _first(tget("title"), staff.get("title"), admin.get("title")),
         username,
-        {role_name: legacy[role_name] for role_name in ROLE_NAMES if role_name in legacy}
-        if legacy else {},
+        {role_name: legacy[role_name] for role_name in ROLE_NAMES if role_name in legacy} if legacy else {},
         [school[:MAX_ID_LENGTH] for school in schools],
     ], (contact_links(contact) if contact else [])
 

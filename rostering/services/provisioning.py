@@ -114,8 +114,17 @@ def refresh_names(run_id: int, district_id: int) -> None:
             f"ON p.district_id = %s AND p.clever_id = s.clever_id "
             f"WHERE s.run_id = %s AND s.record_type = %s AND s.action = %s "
             f"AND p.user_id IS NOT NULL) AND made_for_clever_id <> %s",
-            [district_id, district_id, "%@%", district_id,
-             district_id, run_id, "users", StagedRecord.Action.UPSERT, ""],
+            [
+                district_id,
+                district_id,
+                "%@%",
+                district_id,
+                district_id,
+                run_id,
+                "users",
+                StagedRecord.Action.UPSERT,
+                "",
+            ],
         )
 
 
@@ -161,8 +170,7 @@ def _create_accounts(cursor, district_id: int, organization_id: int, now) -> int
         "made_for_clever_id": ("p.clever_id", []),
         "first_name": ("SUBSTR(p.first_name, 1, 150)", []),
         "last_name": ("SUBSTR(p.last_name, 1, 150)", []),
-        "email": ("CASE WHEN p.email LIKE %s THEN SUBSTR(TRIM(p.email), 1, 254) ELSE '' END",
-                  ["%@%"]),
+        "email": ("CASE WHEN p.email LIKE %s THEN SUBSTR(TRIM(p.email), 1, 254) ELSE '' END", ["%@%"]),
         "is_active": ("%s", [True]),
         "date_joined": ("%s", [now]),
         "organization": ("%s", [organization_id]),
@@ -201,7 +209,8 @@ def provision_district(*, district, run_id: int, restored_ids: Sequence[int], no
     # every person without an account.
     unprovisioned = (
         Person.objects.filter(district_id=district.pk, archived_at__isnull=True, user__isnull=True)
-        .only(*SEAM_FIELDS).order_by("pk")
+        .only(*SEAM_FIELDS)
+        .order_by("pk")
     )
     matched: list[Person] = []
     batch: list[Person] = []
@@ -236,8 +245,11 @@ def _in_use_elsewhere(district_id: int) -> Exists:
     # NOT EXISTS on the indexed user_id: a NOT IN list of every other district's live people
     # would be checked again per account once it outgrows PostgreSQL's work_mem (and one NULL
     # in it would make it match nothing).
-    return Exists(Person.objects.filter(user_id=OuterRef("pk"), archived_at__isnull=True)
-                  .exclude(district_id=district_id))
+    return Exists(
+        Person.objects.filter(user_id=OuterRef("pk"), archived_at__isnull=True).exclude(
+            district_id=district_id
+        )
+    )
 
 
 def deactivate_people(district_id: int) -> int:
@@ -245,15 +257,25 @@ def deactivate_people(district_id: int) -> int:
     live person of another district still uses."""
     User = _user_model()
     people = Person.objects.filter(district_id=district_id, user__isnull=False)
-    return User.objects.filter(
-        Q(pk__in=people.values("user_id")), is_active=True
-    ).exclude(_in_use_elsewhere(district_id)).update(is_active=False)
+    return (
+        User.objects.filter(Q(pk__in=people.values("user_id")), is_active=True)
+        .exclude(_in_use_elsewhere(district_id))
+        .update(is_active=False)
+    )
 
 
 # What an account made for a Clever person holds about them (accounts.User): emptied by a purge.
 PERSONAL_FIELDS = {
-    "first_name": "", "last_name": "", "email": "", "sis_id": "", "student_number": "",
-    "state_id": "", "teacher_number": "", "staff_id": "", "grade": "", "date_of_birth": None,
+    "first_name": "",
+    "last_name": "",
+    "email": "",
+    "sis_id": "",
+    "student_number": "",
+    "state_id": "",
+    "teacher_number": "",
+    "staff_id": "",
+    "grade": "",
+    "date_of_birth": None,
     "school": None,
 }
 
@@ -263,8 +285,11 @@ def accounts_made_for_people(district_id: int):
     except those a live person of another district uses."""
     User = _user_model()
     people = Person.objects.filter(district_id=district_id, user__isnull=False)
-    return User.objects.filter(pk__in=people.values("user_id")).exclude(made_for_clever_id="").exclude(
-        _in_use_elsewhere(district_id))
+    return (
+        User.objects.filter(pk__in=people.values("user_id"))
+        .exclude(made_for_clever_id="")
+        .exclude(_in_use_elsewhere(district_id))
+    )
 
 
 def anonymize_accounts(district_id: int) -> int:

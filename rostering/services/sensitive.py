@@ -24,8 +24,9 @@ from .mapping import reshape
 BATCH = 1000
 
 
-def reshape_people(people: QuerySet, *, keep_sensitive: bool,
-                   read_kept: Callable[[str], dict[str, Any]] = decrypted_fields) -> int:
+def reshape_people(
+    people: QuerySet, *, keep_sensitive: bool, read_kept: Callable[[str], dict[str, Any]] = decrypted_fields
+) -> int:
     """Map stored people again (``mapping.reshape``) with the district's choice
     ``keep_sensitive``: listed fields out of ``raw``, the kept ones encrypted in
     ``sensitive_ciphertext``, ``content_hash`` and ``fingerprint`` as the sync computes them.

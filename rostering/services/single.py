@@ -31,8 +31,13 @@ def _prepared_values(record_type: str, record: dict, *, keep_sensitive: bool) ->
     raw = json.loads(prepared.raw_json)
     fields = mapping.map_fields(record_type, prepared.record)
     extra = {name: fields.pop(name) for name in list(fields) if name.startswith("_")}
-    values = {**fields, "content_hash": prepared.content_hash, "fingerprint": prepared.fingerprint,
-              "raw": raw, "archived_at": None}
+    values = {
+        **fields,
+        "content_hash": prepared.content_hash,
+        "fingerprint": prepared.fingerprint,
+        "raw": raw,
+        "archived_at": None,
+    }
     if record_type == "users":
         values["sensitive_ciphertext"] = prepared.ciphertext()
     return prepared.clever_id, values, extra
@@ -41,14 +46,18 @@ def _prepared_values(record_type: str, record: dict, *, keep_sensitive: bool) ->
 def _upsert(model, *, district, clever_id: str, values: dict, now) -> tuple[object, bool]:
     row = model.objects.select_for_update().filter(district=district, clever_id=clever_id).first()
     if row is None:
-        row = model.objects.create(district=district, clever_id=clever_id, created_at=now,
-                                   updated_at=now, **values)
+        row = model.objects.create(
+            district=district, clever_id=clever_id, created_at=now, updated_at=now, **values
+        )
         return row, True
     # Encrypting the same kept fields again gives another ciphertext (Fernet is randomized):
     # the content hash, which covers them, says whether they changed.
     same = row.content_hash == values["content_hash"]
-    changed = [name for name, value in values.items() if getattr(row, name) != value
-               and not (same and name == "sensitive_ciphertext")]
+    changed = [
+        name
+        for name, value in values.items()
+        if getattr(row, name) != value and not (same and name == "sensitive_ciphertext")
+    ]
     if changed:
         for name in changed:
             setattr(row, name, values[name])
@@ -65,15 +74,23 @@ def upsert_person(*, district, record: dict) -> tuple[Person, bool]:
     clever_id, values, extra = _prepared_values(
         "users", record, keep_sensitive=district.store_sensitive_fields
     )
-    person, created = _upsert(Person, district=district, clever_id=clever_id, values=values,
-                              now=timezone.now())
+    person, created = _upsert(
+        Person, district=district, clever_id=clever_id, values=values, now=timezone.now()
+    )
     ContactLink.objects.filter(contact=person).delete()
     links = extra.get("_links") or []
-    ContactLink.objects.bulk_create([
-        ContactLink(district=district, contact=person, student_clever_id=student,
-                    relationship=relationship, type=kind)
-        for student, relationship, kind in links
-    ])
+    ContactLink.objects.bulk_create(
+        [
+            ContactLink(
+                district=district,
+                contact=person,
+                student_clever_id=student,
+                relationship=relationship,
+                type=kind,
+            )
+            for student, relationship, kind in links
+        ]
+    )
     return person, created
 
 
@@ -81,17 +98,28 @@ def upsert_person(*, district, record: dict) -> tuple[Person, bool]:
 def upsert_section(*, district, record: dict) -> tuple[Section, bool]:
     """Create or refresh one section and rebuild its memberships."""
     clever_id, values, extra = _prepared_values("sections", record, keep_sensitive=False)
-    section, created = _upsert(Section, district=district, clever_id=clever_id, values=values,
-                               now=timezone.now())
+    section, created = _upsert(
+        Section, district=district, clever_id=clever_id, values=values, now=timezone.now()
+    )
     SectionMembership.objects.filter(section=section).delete()
     primary = section.primary_teacher_clever_id
     memberships = [
-        SectionMembership(district=district, section=section, person_clever_id=student,
-                          role=SectionMembership.Role.STUDENT, is_primary=False)
+        SectionMembership(
+            district=district,
+            section=section,
+            person_clever_id=student,
+            role=SectionMembership.Role.STUDENT,
+            is_primary=False,
+        )
         for student in extra.get("_students") or []
     ] + [
-        SectionMembership(district=district, section=section, person_clever_id=teacher,
-                          role=SectionMembership.Role.TEACHER, is_primary=teacher == primary)
+        SectionMembership(
+            district=district,
+            section=section,
+            person_clever_id=teacher,
+            role=SectionMembership.Role.TEACHER,
+            is_primary=teacher == primary,
+        )
         for teacher in extra.get("_teachers") or []
     ]
     SectionMembership.objects.bulk_create(memberships)
@@ -188,24 +216,36 @@ def _unshared_sections(*, district, teacher_clever_id: str, shared: set[str], no
     teacher = SectionMembership.Role.TEACHER
     left = list(
         Section.objects.filter(district=district, archived_at__isnull=True)
-        .filter(Q(primary_teacher_clever_id=teacher_clever_id)
-                | Q(pk__in=SectionMembership.objects.filter(
-                    district=district, role=teacher, person_clever_id=teacher_clever_id)
-                    .values("section_id")))
+        .filter(
+            Q(primary_teacher_clever_id=teacher_clever_id)
+            | Q(
+                pk__in=SectionMembership.objects.filter(
+                    district=district, role=teacher, person_clever_id=teacher_clever_id
+                ).values("section_id")
+            )
+        )
         .exclude(clever_id__in=shared)
         .values_list("pk", flat=True)
     )
     if not left:
         return 0
-    SectionMembership.objects.filter(section_id__in=left, role=teacher,
-                                     person_clever_id=teacher_clever_id).delete()
-    library_teachers = Person.objects.filter(
-        district=district, archived_at__isnull=True, is_teacher=True, user__isnull=False,
-    ).exclude(clever_id=teacher_clever_id).values("clever_id")
+    SectionMembership.objects.filter(
+        section_id__in=left, role=teacher, person_clever_id=teacher_clever_id
+    ).delete()
+    library_teachers = (
+        Person.objects.filter(
+            district=district,
+            archived_at__isnull=True,
+            is_teacher=True,
+            user__isnull=False,
+        )
+        .exclude(clever_id=teacher_clever_id)
+        .values("clever_id")
+    )
     still_shared = set(
-        SectionMembership.objects.filter(section_id__in=left, role=teacher,
-                                         person_clever_id__in=library_teachers)
-        .values_list("section_id", flat=True)
+        SectionMembership.objects.filter(
+            section_id__in=left, role=teacher, person_clever_id__in=library_teachers
+        ).values_list("section_id", flat=True)
     )
     gone = [pk for pk in left if pk not in still_shared]
     if gone:
@@ -231,9 +271,13 @@ def provision_library_roster(*, district, teacher_record: dict, client) -> dict:
     teacher, _ = upsert_person(district=district, record=teacher_record)
     sections = list(client.iter_records(f"users/{teacher.clever_id}/sections"))
     restored = Section.objects.filter(
-        district=district, archived_at__isnull=False,
-        clever_id__in=[record["id"] for record in sections
-                       if isinstance(record, dict) and isinstance(record.get("id"), str)],
+        district=district,
+        archived_at__isnull=False,
+        clever_id__in=[
+            record["id"]
+            for record in sections
+            if isinstance(record, dict) and isinstance(record.get("id"), str)
+        ],
     ).count()
     shared: set[str] = set()
     student_ids: set[str] = set()
@@ -244,8 +288,9 @@ def provision_library_roster(*, district, teacher_record: dict, client) -> dict:
         student_ids.update(students)
     archived = 0
     if district.library_only:
-        archived = _unshared_sections(district=district, teacher_clever_id=teacher.clever_id,
-                                      shared=shared, now=timezone.now())
+        archived = _unshared_sections(
+            district=district, teacher_clever_id=teacher.clever_id, shared=shared, now=timezone.now()
+        )
     students_written = 0
     if student_ids:
         for record in client.iter_records("users"):
@@ -257,5 +302,9 @@ def provision_library_roster(*, district, teacher_record: dict, client) -> dict:
             elif person.user_id is None:
                 attach_account(person=person, user=account_of(person))
             students_written += 1
-    return {"sections": len(sections), "students": students_written, "archived": archived,
-            "restored": restored}
+    return {
+        "sections": len(sections),
+        "students": students_written,
+        "archived": archived,
+        "restored": restored,
+    }

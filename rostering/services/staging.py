@@ -59,18 +59,22 @@ def insert_staged(rows: Iterable[tuple]) -> None:
         if connection.vendor == "sqlite":
             # django-stubs asks for a Sequence; sqlite3 takes any iterable (a generator keeps memory
             # flat).
-            cursor.executemany(f"INSERT INTO {table(StagedRecord)} ({columns}) VALUES {one}",  # noqa: S608
-                               cast(Any, rows))
+            cursor.executemany(
+                f"INSERT INTO {table(StagedRecord)} ({columns}) VALUES {one}",  # noqa: S608
+                cast(Any, rows),
+            )
             return
         rows = list(rows)
         per = _ROWS_PER_INSERT
         if connection.features.max_query_params:
             per = max(1, min(per, connection.features.max_query_params // len(STAGED_FIELDS)))
         for start in range(0, len(rows), per):
-            chunk = rows[start:start + per]
+            chunk = rows[start : start + per]
             values = ", ".join([one] * len(chunk))
-            cursor.execute(f"INSERT INTO {table(StagedRecord)} ({columns}) VALUES {values}",  # noqa: S608
-                           [value for row in chunk for value in row])
+            cursor.execute(
+                f"INSERT INTO {table(StagedRecord)} ({columns}) VALUES {values}",  # noqa: S608
+                [value for row in chunk for value in row],
+            )
 
 
 def relax_durability() -> None:
@@ -84,7 +88,7 @@ def relax_durability() -> None:
 
 def chunks(values: Sequence, size: int = IN_CHUNK) -> Iterable[Sequence]:
     for start in range(0, len(values), size):
-        yield values[start:start + size]
+        yield values[start : start + size]
 
 
 def discard(run_id: int, record_type: str, clever_ids: Sequence[str]) -> None:
@@ -128,8 +132,7 @@ def live_hashes(
         params.append(at_most)
     with connection.cursor() as cursor:
         cursor.execute(" ".join(sql), params)
-        return {clever_id: (content, fingerprint)
-                for clever_id, content, fingerprint in cursor.fetchall()}
+        return {clever_id: (content, fingerprint) for clever_id, content, fingerprint in cursor.fetchall()}
 
 
 def delete_run_rows(run_id: int) -> int:
@@ -141,6 +144,8 @@ def delete_run_rows(run_id: int) -> int:
 def move_rows(from_run_id: int, to_run_id: int) -> int:
     """Hand a killed or failed run's staged rows to the run that resumes it."""
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table(StagedRecord)} SET run_id = %s WHERE run_id = %s",  # noqa: S608
-                       [to_run_id, from_run_id])
+        cursor.execute(
+            f"UPDATE {table(StagedRecord)} SET run_id = %s WHERE run_id = %s",  # noqa: S608
+            [to_run_id, from_run_id],
+        )
         return cursor.rowcount

@@ -167,8 +167,10 @@ KINDS = (KIND_AUTO, SyncRun.Kind.FULL, SyncRun.Kind.INCREMENTAL)
 CHECKPOINT_VERSION = 2
 # Share of the progress bar the fetch takes; the diff and the apply take the rest.
 FETCH_SHARE = 0.9
-INTERRUPTED = ("interrupted: the process running it stopped (it was killed, or lost its database "
-               "connection, or was not heard from for {seconds}s); the next run resumes it")
+INTERRUPTED = (
+    "interrupted: the process running it stopped (it was killed, or lost its database "
+    "connection, or was not heard from for {seconds}s); the next run resumes it"
+)
 UPSERT, DELETE = StagedRecord.Action.UPSERT, StagedRecord.Action.DELETE
 EVENT_ACTIONS = ("created", "updated", "deleted")
 
@@ -269,8 +271,7 @@ def _replace_broken_connection() -> None:
     only between requests or tasks, and a statement that failed outside a transaction leaves it
     broken in place. If the database is still down, writing the end raises: the task retries,
     and the next attempt finds the run abandoned (``liveness``)."""
-    if not connection.in_atomic_block and connection.connection is not None \
-            and not connection.is_usable():
+    if not connection.in_atomic_block and connection.connection is not None and not connection.is_usable():
         connection.close()
 
 
@@ -307,8 +308,7 @@ class _BodyTap:
 
 def _live_in_range(record_type: str, district_id: int, *, above: str | None, at_most: str | None):
     """Live rows of a type in the ID range (above, at_most]."""
-    rows = mapping.MODELS[record_type].objects.filter(district_id=district_id,
-                                                      archived_at__isnull=True)
+    rows = mapping.MODELS[record_type].objects.filter(district_id=district_id, archived_at__isnull=True)
     if above is not None:
         rows = rows.filter(clever_id__gt=above)
     if at_most is not None:
@@ -327,8 +327,7 @@ def _first_page(client: CleverClient, path: str, params: dict | None = None):
 
 
 class _Run:
-    def __init__(self, run: SyncRun, district: District, client: CleverClient | None,
-                 started: float):
+    def __init__(self, run: SyncRun, district: District, client: CleverClient | None, started: float):
         self.run = run
         self.district = district
         self._owns_client = client is None
@@ -345,25 +344,35 @@ class _Run:
     def _traffic(self) -> dict:
         """The run's traffic fields (``SyncRun.requests``...), token look-ups included."""
         stats = self.conn.stats()
-        return {"requests": stats.requests, "retries": stats.retries, "pages": stats.pages,
-                "bytes_received": stats.bytes_received,
-                "seconds_waited": round(float(stats.seconds_waited), 3)}
+        return {
+            "requests": stats.requests,
+            "retries": stats.retries,
+            "pages": stats.pages,
+            "bytes_received": stats.bytes_received,
+            "seconds_waited": round(float(stats.seconds_waited), 3),
+        }
 
     def _save(self, **fields) -> None:
         """Write progress to the run (with a heartbeat), unless another process took it."""
         fields["heartbeat_at"] = timezone.now()
         fields["waiting"] = {}
         fields.update(self._traffic())
-        updated = SyncRun.objects.filter(pk=self.run.pk, status=SyncRun.Status.RUNNING).update(
-            **fields
-        )
+        updated = SyncRun.objects.filter(pk=self.run.pk, status=SyncRun.Status.RUNNING).update(**fields)
         if not updated:
             raise RunLost("the run was declared interrupted by another process")
         for name, value in fields.items():
             setattr(self.run, name, value)
 
-    def _finish(self, status: str, *, counts: dict | None = None, losses: dict | None = None,
-                error: str = "", cause: str = "", retryable: bool = False) -> SyncRun:
+    def _finish(
+        self,
+        status: str,
+        *,
+        counts: dict | None = None,
+        losses: dict | None = None,
+        error: str = "",
+        cause: str = "",
+        retryable: bool = False,
+    ) -> SyncRun:
         now = timezone.now()
         fields = {
             "status": status,
@@ -385,25 +394,29 @@ class _Run:
             fields["losses"] = losses
         if status in (SyncRun.Status.SUCCEEDED, SyncRun.Status.HELD):
             fields["progress"] = 1.0
-        updated = SyncRun.objects.filter(pk=self.run.pk, status=SyncRun.Status.RUNNING).update(
-            **fields
-        )
+        updated = SyncRun.objects.filter(pk=self.run.pk, status=SyncRun.Status.RUNNING).update(**fields)
         if not updated:
             raise RunLost("the run was declared interrupted by another process")
         self.run.refresh_from_db()
-        logger.info("sync run %s (%s) of district %s: %s in %.1fs", self.run.pk, self.run.kind,
-                    self.district.clever_id, status, fields["duration_seconds"])
+        logger.info(
+            "sync run %s (%s) of district %s: %s in %.1fs",
+            self.run.pk,
+            self.run.kind,
+            self.district.clever_id,
+            status,
+            fields["duration_seconds"],
+        )
         if status == SyncRun.Status.SUCCEEDED:
             events.publish(RosterSynced(district_id=self.district.pk, run_id=self.run.pk))
         return self.run
 
     def _fail(self, error: str, *, cause: str, retryable: bool = False) -> SyncRun:
-        logger.warning("sync run %s of district %s failed: %s", self.run.pk,
-                       self.district.clever_id, error)
+        logger.warning("sync run %s of district %s failed: %s", self.run.pk, self.district.clever_id, error)
         _replace_broken_connection()
         try:
-            return self._finish(SyncRun.Status.FAILED, error=error or "failed", cause=cause,
-                                retryable=retryable)
+            return self._finish(
+                SyncRun.Status.FAILED, error=error or "failed", cause=cause, retryable=retryable
+            )
         except RunLost:
             self.run.refresh_from_db()
             return self.run
@@ -419,12 +432,14 @@ class _Run:
         waiting = {"until": (now + timedelta(seconds=seconds)).isoformat(), "reason": reason}
         try:
             SyncRun.objects.filter(pk=self.run.pk, status=SyncRun.Status.RUNNING).update(
-                heartbeat_at=now, waiting=waiting, **self._traffic())
+                heartbeat_at=now, waiting=waiting, **self._traffic()
+            )
         except DatabaseError as exc:
             if connection.in_atomic_block:
                 raise
-            logger.warning("sync run %s: its wait (%s) was not recorded: %s", self.run.pk,
-                           reason, type(exc).__name__)
+            logger.warning(
+                "sync run %s: its wait (%s) was not recorded: %s", self.run.pk, reason, type(exc).__name__
+            )
 
     def execute(self, requested: str) -> SyncRun:
         hooks = self.base.session.hooks.setdefault("response", [])
@@ -444,8 +459,7 @@ class _Run:
             if candidate is not None or requested == SyncRun.Kind.FULL:
                 kind = SyncRun.Kind.FULL
             else:
-                kind = (SyncRun.Kind.INCREMENTAL if events_usable(self.district)
-                        else SyncRun.Kind.FULL)
+                kind = SyncRun.Kind.INCREMENTAL if events_usable(self.district) else SyncRun.Kind.FULL
             if kind != self.run.kind:
                 self._save(kind=kind)
             self.conn.open()
@@ -453,8 +467,9 @@ class _Run:
             if kind == SyncRun.Kind.INCREMENTAL:
                 fallback_cause, fallback = self._incremental()
                 if fallback_cause:
-                    logger.info("district %s: %s; running a full sync instead",
-                                self.district.clever_id, fallback)
+                    logger.info(
+                        "district %s: %s; running a full sync instead", self.district.clever_id, fallback
+                    )
                     staging.delete_run_rows(self.run.pk)
                     self._save(kind=SyncRun.Kind.FULL, checkpoint={}, cause=fallback_cause)
             if self.run.kind == SyncRun.Kind.FULL:
@@ -462,31 +477,46 @@ class _Run:
                 self._catch_up(self.run.checkpoint)
             return self._conclude()
         except NoToken:
-            set_status(district=self.district, status=DistrictStatus.DISCONNECTED,
-                       actor_label="sync",
-                       reason="Clever lists no token for the district (it stopped sharing data)")
-            return self._fail("Clever lists no token for the district: it no longer shares "
-                              "data with the app", cause=Cause.NO_TOKEN)
+            set_status(
+                district=self.district,
+                status=DistrictStatus.DISCONNECTED,
+                actor_label="sync",
+                reason="Clever lists no token for the district (it stopped sharing data)",
+            )
+            return self._fail(
+                "Clever lists no token for the district: it no longer shares data with the app",
+                cause=Cause.NO_TOKEN,
+            )
         except RunLost:
             self.run.refresh_from_db()
             return self.run
         except Exception as exc:  # every failure ends the run, with nothing applied
-            if not isinstance(exc, (CleverError, SyncError, TokenRefused, DistrictDeparted,
-                                    mapping.InvalidRecord)):
+            if not isinstance(
+                exc, (CleverError, SyncError, TokenRefused, DistrictDeparted, mapping.InvalidRecord)
+            ):
                 # The stack, not the message: a database error may quote a row (a child's name).
-                logger.error("sync run %s of district %s crashed: %s\n%s", self.run.pk,
-                             self.district.clever_id, type(exc).__name__,
-                             "".join(traceback.format_tb(exc.__traceback__)))
-            return self._fail(_short_error(exc), cause=failure_cause(exc),
-                              retryable=failure_is_temporary(exc))
+                logger.error(
+                    "sync run %s of district %s crashed: %s\n%s",
+                    self.run.pk,
+                    self.district.clever_id,
+                    type(exc).__name__,
+                    "".join(traceback.format_tb(exc.__traceback__)),
+                )
+            return self._fail(
+                _short_error(exc), cause=failure_cause(exc), retryable=failure_is_temporary(exc)
+            )
         finally:
             if self._owns_client:
                 self.base.close()
 
     def _resume_candidate(self) -> SyncRun | None:
-        last = (SyncRun.objects.filter(district=self.district)
-                .exclude(pk=self.run.pk).exclude(status=SyncRun.Status.SKIPPED)
-                .order_by("-id").first())
+        last = (
+            SyncRun.objects.filter(district=self.district)
+            .exclude(pk=self.run.pk)
+            .exclude(status=SyncRun.Status.SKIPPED)
+            .order_by("-id")
+            .first()
+        )
         if last is None or last.status != SyncRun.Status.FAILED or last.kind != SyncRun.Kind.FULL:
             return None
         checkpoint = last.checkpoint or {}
@@ -501,9 +531,13 @@ class _Run:
     def _cleanup_staged(self, *, keep: SyncRun | None) -> None:
         """Staged rows of the district's finished runs are dead weight (held runs excepted)."""
         keep_ids = [self.run.pk] + ([keep.pk] if keep else [])
-        finished = list(SyncRun.objects.filter(district=self.district, staged__isnull=False)
-                        .exclude(pk__in=keep_ids).exclude(status=SyncRun.Status.HELD)
-                        .values_list("pk", flat=True).distinct())
+        finished = list(
+            SyncRun.objects.filter(district=self.district, staged__isnull=False)
+            .exclude(pk__in=keep_ids)
+            .exclude(status=SyncRun.Status.HELD)
+            .values_list("pk", flat=True)
+            .distinct()
+        )
         for run_id in finished:
             staging.delete_run_rows(run_id)
 
@@ -513,10 +547,18 @@ class _Run:
         if candidate is not None:
             moved = staging.move_rows(candidate.pk, self.run.pk)
             checkpoint = dict(candidate.checkpoint)
-            logger.info("sync run %s resumes run %s (%d staged rows, done: %s)", self.run.pk,
-                        candidate.pk, moved, ", ".join(checkpoint.get("done", [])) or "nothing")
-            self._save(checkpoint=checkpoint, resumed_from=candidate,
-                       event_cursor_before=candidate.event_cursor_before)
+            logger.info(
+                "sync run %s resumes run %s (%d staged rows, done: %s)",
+                self.run.pk,
+                candidate.pk,
+                moved,
+                ", ".join(checkpoint.get("done", [])) or "nothing",
+            )
+            self._save(
+                checkpoint=checkpoint,
+                resumed_from=candidate,
+                event_cursor_before=candidate.event_cursor_before,
+            )
         else:
             checkpoint = self._new_checkpoint(fallback)
         keep_sensitive = self.district.store_sensitive_fields
@@ -527,17 +569,24 @@ class _Run:
 
     def _pages_key(self) -> str:
         """What page digests depend on besides the bytes: the mapping and what is kept."""
-        return (f"{mapping.MAPPING_VERSION}:{int(self.district.store_sensitive_fields)}:"
-                f"{self.base.api_version}")
+        return (
+            f"{mapping.MAPPING_VERSION}:{int(self.district.store_sensitive_fields)}:{self.base.api_version}"
+        )
 
     def _page_reference(self) -> SyncRun | None:
         """The district's last successful full run, if its page digests apply to this run."""
         if not getattr(settings, "SYNC_PAGE_DIGESTS", True):
             return None
-        last = (SyncRun.objects.filter(district=self.district, kind=SyncRun.Kind.FULL,
-                                       status=SyncRun.Status.SUCCEEDED,
-                                       finished_at__isnull=False)
-                .order_by("-finished_at", "-id").first())
+        last = (
+            SyncRun.objects.filter(
+                district=self.district,
+                kind=SyncRun.Kind.FULL,
+                status=SyncRun.Status.SUCCEEDED,
+                finished_at__isnull=False,
+            )
+            .order_by("-finished_at", "-id")
+            .first()
+        )
         if last is None or (last.checkpoint or {}).get("pages_key") != self._pages_key():
             return None
         return last
@@ -558,15 +607,27 @@ class _Run:
         prev_max = checkpoint["max_id"].get(record_type)
         if ids and prev_max is not None and min(ids) <= prev_max:
             return False
-        rows = _live_in_range(record_type, self.district.pk, above=prev_max,
-                           at_most=None if page.next_link is None else max(ids))
+        rows = _live_in_range(
+            record_type,
+            self.district.pk,
+            above=prev_max,
+            at_most=None if page.next_link is None else max(ids),
+        )
         found = rows.aggregate(n=Count("pk"), latest=Max("updated_at"))
         return found["n"] == len(ids) and (
-            found["latest"] is None or found["latest"] <= reference.finished_at)
+            found["latest"] is None or found["latest"] <= reference.finished_at
+        )
 
     def _new_checkpoint(self, fallback: str) -> dict:
-        checkpoint = {"v": CHECKPOINT_VERSION, "done": [], "next": {}, "fetched": {},
-                      "unchanged": {}, "max_id": {}, "count": {}}
+        checkpoint = {
+            "v": CHECKPOINT_VERSION,
+            "done": [],
+            "next": {},
+            "fetched": {},
+            "unchanged": {},
+            "max_id": {},
+            "count": {},
+        }
         if fallback:
             checkpoint["fallback"] = fallback
         cursor: dict = {"known": False, "id": "", "at": None}
@@ -582,15 +643,17 @@ class _Run:
         self._save(checkpoint=checkpoint, event_cursor_before=cursor["id"])
         return checkpoint
 
-    def _fetch_collection(self, record_type: str, index: int, checkpoint: dict,
-                          keep_sensitive: bool) -> None:
+    def _fetch_collection(self, record_type: str, index: int, checkpoint: dict, keep_sensitive: bool) -> None:
         self._save(current_collection=record_type, checkpoint=checkpoint)
         link = checkpoint["next"].get(record_type) or record_type
         seen: set[str] = set()
         while True:
             if link in seen:
-                raise BadResponse("the next link repeats a page already fetched (a paging loop)",
-                                  method="GET", url=record_type)
+                raise BadResponse(
+                    "the next link repeats a page already fetched (a paging loop)",
+                    method="GET",
+                    url=record_type,
+                )
             seen.add(link)
             page = self.conn.call(lambda client, link=link: _first_page(client, link))
             self.pages.setdefault(record_type, {})[link] = self.tap.digest
@@ -599,8 +662,9 @@ class _Run:
                 checkpoint["count"][record_type] = self._count(record_type)
             if self._page_unchanged(record_type, link, page, checkpoint):
                 ids = [record["id"] for record in page.records]
-                self._record_page(record_type, index, page, checkpoint, ids=ids, rows=(),
-                                  unchanged=ids.__len__)
+                self._record_page(
+                    record_type, index, page, checkpoint, ids=ids, rows=(), unchanged=ids.__len__
+                )
             else:
                 self._stage_page(record_type, index, page, checkpoint, keep_sensitive)
             link = page.next_link
@@ -620,8 +684,7 @@ class _Run:
         finally:
             self.tap.digest = digest
 
-    def _stage_page(self, record_type: str, index: int, page, checkpoint: dict,
-                    keep_sensitive: bool) -> None:
+    def _stage_page(self, record_type: str, index: int, page, checkpoint: dict, keep_sensitive: bool) -> None:
         run_id = self.run.pk
         records = page.records
         # Keys first (an unusable one fails the page before anything is written); a record
@@ -636,7 +699,8 @@ class _Run:
         highest = max(last) if last else None
         reaches_back = prev_max is not None and lowest is not None and lowest <= prev_max
         live = staging.live_hashes(
-            record_type, self.district.pk,
+            record_type,
+            self.district.pk,
             above=None if reaches_back else prev_max,
             at_least=lowest if reaches_back else None,
             at_most=None if last_page else highest,
@@ -658,18 +722,26 @@ class _Run:
                     continue
                 # New, changed, restored, or the same content whose fingerprint is out of date
                 # (the diff counts that one unchanged; the apply refreshes its fingerprint).
-                yield (run_id, record_type, clever_id, item.content_hash, staged_data(item),
-                       UPSERT)
+                yield (run_id, record_type, clever_id, item.content_hash, staged_data(item), UPSERT)
             for clever_id, (live_hash, _fingerprint) in live.items():
-                if live_hash and clever_id not in last and (prev_max is None
-                                                            or clever_id > prev_max):
+                if live_hash and clever_id not in last and (prev_max is None or clever_id > prev_max):
                     yield (run_id, record_type, clever_id, "", "{}", DELETE)
 
-        self._record_page(record_type, index, page, checkpoint, ids=list(last), rows=rows(),
-                          unchanged=lambda: unchanged[0])
+        self._record_page(
+            record_type, index, page, checkpoint, ids=list(last), rows=rows(), unchanged=lambda: unchanged[0]
+        )
 
-    def _record_page(self, record_type: str, index: int, page, checkpoint: dict, *,
-                     ids: list[str], rows: Iterable[tuple], unchanged: Callable[[], int]) -> None:
+    def _record_page(
+        self,
+        record_type: str,
+        index: int,
+        page,
+        checkpoint: dict,
+        *,
+        ids: list[str],
+        rows: Iterable[tuple],
+        unchanged: Callable[[], int],
+    ) -> None:
         """Stage a page's rows and move the checkpoint past it, in one transaction (``rows``
         may be a generator: it is consumed inside it, and ``unchanged`` asked afterwards)."""
         run_id = self.run.pk
@@ -684,8 +756,7 @@ class _Run:
             staging.insert_staged(rows)
             fetched = checkpoint["fetched"].get(record_type, 0) + len(ids)
             checkpoint["fetched"][record_type] = fetched
-            checkpoint["unchanged"][record_type] = (checkpoint["unchanged"].get(record_type, 0)
-                                                    + unchanged())
+            checkpoint["unchanged"][record_type] = checkpoint["unchanged"].get(record_type, 0) + unchanged()
             if highest is not None and (prev_max is None or highest > prev_max):
                 checkpoint["max_id"][record_type] = highest
             if last_page:
@@ -704,9 +775,11 @@ class _Run:
         """Stage the events after the cursor; returns why a full sync is needed instead
         (``SyncRun.Cause``, words), or ``("", "")`` when the events were read to the end."""
         cursor = self.district.event_cursor or ""
-        checkpoint = {"v": CHECKPOINT_VERSION, "events": 0,
-                      "cursor": {"known": True, "id": cursor,
-                                 "at": self.run.started_at.isoformat()}}
+        checkpoint = {
+            "v": CHECKPOINT_VERSION,
+            "events": 0,
+            "cursor": {"known": True, "id": cursor, "at": self.run.started_at.isoformat()},
+        }
         self._save(checkpoint=checkpoint, current_collection="events", progress=0.1)
         return self._read_events(checkpoint, overlay=False)
 
@@ -739,12 +812,14 @@ class _Run:
         seen: set[str] = set()
         while True:
             if link in seen:
-                raise BadResponse("the next link repeats a page already fetched (a paging loop)",
-                                  method="GET", url="events")
+                raise BadResponse(
+                    "the next link repeats a page already fetched (a paging loop)", method="GET", url="events"
+                )
             seen.add(link)
             try:
                 page = self.conn.call(
-                    lambda client, link=link, params=params: _first_page(client, link, params))
+                    lambda client, link=link, params=params: _first_page(client, link, params)
+                )
             except BadRequest as exc:
                 return Cause.EVENTS_STALE, f"the event cursor is stale ({exc})"
             except Forbidden as exc:
@@ -754,8 +829,9 @@ class _Run:
                 return "", ""
             link, params = page.next_link, None
 
-    def _stage_events(self, page, checkpoint: dict, staged: set, keep_sensitive: bool, *,
-                      overlay: bool) -> None:
+    def _stage_events(
+        self, page, checkpoint: dict, staged: set, keep_sensitive: bool, *, overlay: bool
+    ) -> None:
         """Fold a page of events to each record's last state and stage it; ``overlay``: over
         the rows a full pass staged for the same records (those are discarded first)."""
         run_id = self.run.pk
@@ -785,8 +861,9 @@ class _Run:
                 rows.append((run_id, record_type, clever_id, "", "{}", DELETE))
             else:
                 item = mapping.prepare(record_type, record, keep_sensitive=keep_sensitive)
-                rows.append((run_id, record_type, clever_id, item.content_hash,
-                             mapping.staged_data(item), UPSERT))
+                rows.append(
+                    (run_id, record_type, clever_id, item.content_hash, mapping.staged_data(item), UPSERT)
+                )
         if overlay:
             # The mirror now differs from these pages' bytes: the next full run reads them.
             for record_type in again:
@@ -807,8 +884,7 @@ class _Run:
         fields: dict = {"current_collection": "", "progress": FETCH_SHARE}
         if run.kind == SyncRun.Kind.FULL:
             # The next full run compares its pages with these (see ``_page_unchanged``).
-            fields["checkpoint"] = {**run.checkpoint, "pages": self.pages,
-                                    "pages_key": self._pages_key()}
+            fields["checkpoint"] = {**run.checkpoint, "pages": self.pages, "pages_key": self._pages_key()}
         self._save(**fields)
         apply_sql.refresh_staging_stats()
         unchanged = run.checkpoint.get("unchanged") if run.kind == SyncRun.Kind.FULL else None
@@ -819,14 +895,19 @@ class _Run:
         if reasons:
             with transaction.atomic():
                 ChangeHold.objects.create(
-                    run=run, reasons=reasons, counts={**counts, "live": live, "earlier": earlier},
+                    run=run,
+                    reasons=reasons,
+                    counts={**counts, "live": live, "earlier": earlier},
                     samples=diff.samples(run.pk, self.district.pk, counts),
                 )
                 counts = diff.record_counts(counts)
                 _supersede_holds(self.district, run)
-                logger.warning("sync run %s of district %s held: %s", run.pk,
-                               self.district.clever_id,
-                               "; ".join(f"{r['type']} {r['rule']}" for r in reasons))
+                logger.warning(
+                    "sync run %s of district %s held: %s",
+                    run.pk,
+                    self.district.clever_id,
+                    "; ".join(f"{r['type']} {r['rule']}" for r in reasons),
+                )
                 return self._finish(SyncRun.Status.HELD, counts=counts)
         with transaction.atomic():
             locked = SyncRun.objects.select_for_update().get(pk=run.pk)
@@ -834,16 +915,18 @@ class _Run:
                 raise RunLost("the run was declared interrupted by another process")
             refuse_unless_sharing(self.district)
             _apply_staged(run, self.district, timezone.now())
-            return self._finish(SyncRun.Status.SUCCEEDED, counts=diff.record_counts(counts),
-                                losses=diff.net_losses(counts))
+            return self._finish(
+                SyncRun.Status.SUCCEEDED, counts=diff.record_counts(counts), losses=diff.net_losses(counts)
+            )
 
 
 def _apply_staged(run: SyncRun, district: District, now: datetime) -> dict:
     """Mirror, accounts, cursor, staged rows: call inside ``transaction.atomic``."""
     restored = apply_sql.restored_person_ids(run.pk, district.pk)
     apply_sql.apply_run(run.pk, district.pk, now)
-    accounts = provisioning.provision_district(district=district, run_id=run.pk,
-                                               restored_ids=restored, now=now)
+    accounts = provisioning.provision_district(
+        district=district, run_id=run.pk, restored_ids=restored, now=now
+    )
     cursor = (run.checkpoint or {}).get("cursor") or {}
     if cursor.get("known"):
         District.objects.filter(pk=district.pk).update(
@@ -859,24 +942,33 @@ def _apply_staged(run: SyncRun, district: District, now: datetime) -> dict:
 
 def _supersede_holds(district: District, run: SyncRun) -> None:
     now = timezone.now()
-    for hold in (ChangeHold.objects.select_related("run")
-                 .filter(run__district=district, status=ChangeHold.Status.PENDING)
-                 .exclude(run=run)):
-        ChangeHold.objects.filter(pk=hold.pk).update(status=ChangeHold.Status.REJECTED,
-                                                     decided_at=now)
+    for hold in (
+        ChangeHold.objects.select_related("run")
+        .filter(run__district=district, status=ChangeHold.Status.PENDING)
+        .exclude(run=run)
+    ):
+        ChangeHold.objects.filter(pk=hold.pk).update(status=ChangeHold.Status.REJECTED, decided_at=now)
         SyncRun.objects.filter(pk=hold.run_id, status=SyncRun.Status.HELD).update(
-            status=SyncRun.Status.REJECTED, cause=Cause.SUPERSEDED,
-            error=f"superseded by run {run.pk}")
+            status=SyncRun.Status.REJECTED, cause=Cause.SUPERSEDED, error=f"superseded by run {run.pk}"
+        )
         staging.delete_run_rows(hold.run_id)
 
 
 def _skipped(district: District, kind: str, trigger: str, cause: str, reason: str) -> SyncRun:
     now = timezone.now()
     run = SyncRun.objects.create(
-        district=district, kind=kind, trigger=trigger, status=SyncRun.Status.SKIPPED,
-        started_at=now, heartbeat_at=now, finished_at=now, duration_seconds=0.0, error=reason,
+        district=district,
+        kind=kind,
+        trigger=trigger,
+        status=SyncRun.Status.SKIPPED,
+        started_at=now,
+        heartbeat_at=now,
+        finished_at=now,
+        duration_seconds=0.0,
+        error=reason,
         cause=cause,
-        counts=diff.empty_counts(), totals=selectors.live_totals(district),
+        counts=diff.empty_counts(),
+        totals=selectors.live_totals(district),
     )
     logger.info("sync of district %s skipped: %s", district.clever_id, reason)
     return run
@@ -890,14 +982,17 @@ def _acquire(district: District, kind: str, trigger: str) -> tuple[SyncRun | Non
         try:
             with transaction.atomic():
                 run = SyncRun.objects.create(
-                    district=district, kind=kind, trigger=trigger,
-                    status=SyncRun.Status.RUNNING, started_at=now, heartbeat_at=now,
+                    district=district,
+                    kind=kind,
+                    trigger=trigger,
+                    status=SyncRun.Status.RUNNING,
+                    started_at=now,
+                    heartbeat_at=now,
                 )
                 liveness.hold(run.pk)
             return run, ""
         except IntegrityError:
-            holder = SyncRun.objects.filter(district=district,
-                                            status=SyncRun.Status.RUNNING).first()
+            holder = SyncRun.objects.filter(district=district, status=SyncRun.Status.RUNNING).first()
             if holder is None:
                 continue  # it just finished
             if attempt or liveness.is_alive(holder, now=now):
@@ -909,11 +1004,19 @@ def _acquire(district: District, kind: str, trigger: str) -> tuple[SyncRun | Non
 def _mark_interrupted(run: SyncRun, now: datetime) -> bool:
     """End a running run whose process is gone; False when it ended meanwhile on its own."""
     taken = SyncRun.objects.filter(pk=run.pk, status=SyncRun.Status.RUNNING).update(
-        status=SyncRun.Status.FAILED, finished_at=now, retryable=True, cause=Cause.INTERRUPTED,
-        error=INTERRUPTED.format(seconds=settings.SYNC_STALE_AFTER_SECONDS))
+        status=SyncRun.Status.FAILED,
+        finished_at=now,
+        retryable=True,
+        cause=Cause.INTERRUPTED,
+        error=INTERRUPTED.format(seconds=settings.SYNC_STALE_AFTER_SECONDS),
+    )
     if taken:
-        logger.warning("sync run %s of district %s was abandoned (last heartbeat %s): "
-                       "interrupted", run.pk, run.district_id, run.heartbeat_at.isoformat())
+        logger.warning(
+            "sync run %s of district %s was abandoned (last heartbeat %s): interrupted",
+            run.pk,
+            run.district_id,
+            run.heartbeat_at.isoformat(),
+        )
     return bool(taken)
 
 
@@ -921,8 +1024,11 @@ def interrupt_abandoned_runs() -> list[SyncRun]:
     """Mark every running run whose process is gone (``liveness``) interrupted; returns them
     (their districts are owed a sync that resumes them)."""
     now = timezone.now()
-    return [run for run in SyncRun.objects.filter(status=SyncRun.Status.RUNNING).order_by("pk")
-            if not liveness.is_alive(run, now=now) and _mark_interrupted(run, now)]
+    return [
+        run
+        for run in SyncRun.objects.filter(status=SyncRun.Status.RUNNING).order_by("pk")
+        if not liveness.is_alive(run, now=now) and _mark_interrupted(run, now)
+    ]
 
 
 def run_sync(
@@ -944,8 +1050,11 @@ def run_sync(
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     started = time.monotonic()
     district = District.objects.get(pk=district.pk)
-    planned = (SyncRun.Kind.INCREMENTAL
-               if kind != SyncRun.Kind.FULL and events_usable(district) else SyncRun.Kind.FULL)
+    planned = (
+        SyncRun.Kind.INCREMENTAL
+        if kind != SyncRun.Kind.FULL and events_usable(district)
+        else SyncRun.Kind.FULL
+    )
     cause, reason = not_syncable_reason(district)
     if cause:
         return _skipped(district, planned, trigger, cause, reason)
@@ -962,8 +1071,7 @@ def run_sync(
 
 
 def _lock_pending(hold: ChangeHold) -> ChangeHold:
-    hold = ChangeHold.objects.select_for_update().select_related("run", "run__district").get(
-        pk=hold.pk)
+    hold = ChangeHold.objects.select_for_update().select_related("run", "run__district").get(pk=hold.pk)
     if hold.status != ChangeHold.Status.PENDING:
         raise HoldError(f"this hold was already {hold.status}")
     if hold.run.status != SyncRun.Status.HELD:
@@ -986,29 +1094,30 @@ def approve_hold(*, hold: ChangeHold, user, reason: str = "") -> SyncRun:
         now = timezone.now()
         try:
             with transaction.atomic():
-                SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.RUNNING,
-                                                         heartbeat_at=now)
+                SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.RUNNING, heartbeat_at=now)
         except IntegrityError:
-            raise HoldError("a sync of this district is running; decide the hold when it ends") \
-                from None
+            raise HoldError("a sync of this district is running; decide the hold when it ends") from None
         apply_sql.refresh_staging_stats()
         unchanged = run.checkpoint.get("unchanged") if run.kind == SyncRun.Kind.FULL else None
         counts = diff.staged_counts(run.pk, district.pk, unchanged=unchanged)
         _apply_staged(run, district, now)
         ChangeHold.objects.filter(pk=hold.pk).update(
-            status=ChangeHold.Status.APPROVED, decided_at=now, decided_by=user,
-            decision_reason=reason[:500])
+            status=ChangeHold.Status.APPROVED, decided_at=now, decided_by=user, decision_reason=reason[:500]
+        )
         SyncRun.objects.filter(pk=run.pk).update(
-            status=SyncRun.Status.SUCCEEDED, counts=diff.record_counts(counts),
-            losses=diff.net_losses(counts), totals=selectors.live_totals(district),
-            finished_at=timezone.now(), heartbeat_at=timezone.now(), progress=1.0, error="",
+            status=SyncRun.Status.SUCCEEDED,
+            counts=diff.record_counts(counts),
+            losses=diff.net_losses(counts),
+            totals=selectors.live_totals(district),
+            finished_at=timezone.now(),
+            heartbeat_at=timezone.now(),
+            progress=1.0,
+            error="",
             duration_seconds=(run.duration_seconds or 0.0) + round(time.monotonic() - started, 3),
         )
-        events.publish(HoldDecided(hold_id=hold.pk, district_id=district.pk, run_id=run.pk,
-                                   approved=True))
+        events.publish(HoldDecided(hold_id=hold.pk, district_id=district.pk, run_id=run.pk, approved=True))
         events.publish(RosterSynced(district_id=district.pk, run_id=run.pk))
-    logger.info("hold %s of district %s approved; run %s applied", hold.pk, district.clever_id,
-                run.pk)
+    logger.info("hold %s of district %s approved; run %s applied", hold.pk, district.clever_id, run.pk)
     run.refresh_from_db()
     return run
 
@@ -1021,12 +1130,13 @@ def reject_hold(*, hold: ChangeHold, user, reason: str = "") -> SyncRun:
         run = hold.run
         now = timezone.now()
         ChangeHold.objects.filter(pk=hold.pk).update(
-            status=ChangeHold.Status.REJECTED, decided_at=now, decided_by=user,
-            decision_reason=reason[:500])
+            status=ChangeHold.Status.REJECTED, decided_at=now, decided_by=user, decision_reason=reason[:500]
+        )
         SyncRun.objects.filter(pk=run.pk).update(status=SyncRun.Status.REJECTED)
         staging.delete_run_rows(run.pk)
-        events.publish(HoldDecided(hold_id=hold.pk, district_id=run.district_id, run_id=run.pk,
-                                   approved=False))
+        events.publish(
+            HoldDecided(hold_id=hold.pk, district_id=run.district_id, run_id=run.pk, approved=False)
+        )
     logger.info("hold %s of district %s rejected", hold.pk, run.district.clever_id)
     run.refresh_from_db()
     return run

@@ -91,12 +91,29 @@ def generate_district(
         raise ValueError(f"unknown state {state!r}; one of {', '.join(sorted(STATES))}")
     if lms_type not in LmsType.values:
         raise ValueError(f"unknown lms_type {lms_type!r}")
-    plan = Plan(seed=seed, students=students, name=name, state=state, messiness=messiness,
-                single_school=single_school, with_nces=with_nces, with_mdr=with_mdr,
-                lms_type=lms_type, school_year=school_year, sensitive_fields=sensitive_fields)
+    plan = Plan(
+        seed=seed,
+        students=students,
+        name=name,
+        state=state,
+        messiness=messiness,
+        single_school=single_school,
+        with_nces=with_nces,
+        with_mdr=with_mdr,
+        lms_type=lms_type,
+        school_year=school_year,
+        sensitive_fields=sensitive_fields,
+    )
     return GeneratedDistrict(
-        id=plan.district_id, name=plan.name, state=plan.state, seed=seed, messiness=messiness,
-        lms_type=lms_type, data=plan.district_data(), counts=plan.counts(), _plan=plan,
+        id=plan.district_id,
+        name=plan.name,
+        state=plan.state,
+        seed=seed,
+        messiness=messiness,
+        lms_type=lms_type,
+        data=plan.district_data(),
+        counts=plan.counts(),
+        _plan=plan,
     )
 
 
@@ -119,8 +136,13 @@ def load_district(
     if SandboxDistrict.objects.filter(id=generated.id).exists():
         raise DistrictExists(generated.id)
     district = services.create_district(
-        name=generated.name, district_id=generated.id, data=generated.data, sharing=sharing,
-        events_enabled=events_enabled, lms_type=generated.lms_type, lms_state=lms_state,
+        name=generated.name,
+        district_id=generated.id,
+        data=generated.data,
+        sharing=sharing,
+        events_enabled=events_enabled,
+        lms_type=generated.lms_type,
+        lms_state=lms_state,
     )
     services.bulk_load(district=district, items=generated.records())
     return district
@@ -130,7 +152,9 @@ def district_counts(district: SandboxDistrict) -> dict:
     """What a loaded district holds, counted in the database (roles counted per role)."""
     by_type = dict(
         SandboxRecord.objects.filter(district=district)
-        .values_list("record_type").annotate(n=Count("pk")).order_by()
+        .values_list("record_type")
+        .annotate(n=Count("pk"))
+        .order_by()
     )
     roles = SandboxRecord.objects.filter(district=district, record_type=RecordType.USERS).aggregate(
         students=Count("pk", filter=Q(is_student=True)),
@@ -152,4 +176,3 @@ def district_counts(district: SandboxDistrict) -> dict:
         **roles,
         "enrollments": enrollments,
     }
-

@@ -64,12 +64,19 @@ def diagnosed_disability(rng: random.Random) -> dict:
 
 
 def student_ext(rng: random.Random) -> dict:
-    return {"birth_country": pick(rng, BIRTH_COUNTRIES),
-            "military_connected": "Y" if rng.random() < 0.04 else "N"}
+    return {
+        "birth_country": pick(rng, BIRTH_COUNTRIES),
+        "military_connected": "Y" if rng.random() < 0.04 else "N",
+    }
 
 
 def student_record(
-    *, rng: random.Random, student_id: str, school: dict, grade: str, email_domain: str = "",
+    *,
+    rng: random.Random,
+    student_id: str,
+    school: dict,
+    grade: str,
+    email_domain: str = "",
     today: date | None = None,
 ) -> dict:
     """A Clever v3.1 student who just enrolled at ``school`` (its record) in ``grade``: a Faker
@@ -99,8 +106,12 @@ def student_record(
         "grade": grade,
         "graduation_year": "" if number is None else graduation_year(school_year, number),
         "hispanic_ethnicity": pick(rng, HISPANIC_ETHNICITIES),
-        "location": {"address": street_address(rng), "city": town.get("city", ""),
-                     "state": town.get("state", ""), "zip": town.get("zip", "")},
+        "location": {
+            "address": street_address(rng),
+            "city": town.get("city", ""),
+            "state": town.get("state", ""),
+            "zip": town.get("zip", ""),
+        },
         "race": pick(rng, RACES),
         "school": school["id"],
         "schools": [school["id"]],

@@ -135,8 +135,11 @@ def _school_levels(count: int) -> list[tuple[str, tuple[str, ...]]]:
     high = max(1, round(count * 4 / 14))
     middle = max(1, round(count * 3 / 14))
     elementary = max(1, count - high - middle)
-    return ([("elementary", GRADES_ELEMENTARY)] * elementary
-            + [("middle", GRADES_MIDDLE)] * middle + [("high", GRADES_HIGH)] * high)
+    return (
+        [("elementary", GRADES_ELEMENTARY)] * elementary
+        + [("middle", GRADES_MIDDLE)] * middle
+        + [("high", GRADES_HIGH)] * high
+    )
 
 
 def _grade_sort(grade: str) -> int:
@@ -144,8 +147,21 @@ def _grade_sort(grade: str) -> int:
 
 
 class Plan:
-    def __init__(self, *, seed, students, name, state, messiness, single_school, with_nces,
-                 with_mdr, lms_type, school_year, sensitive_fields):
+    def __init__(
+        self,
+        *,
+        seed,
+        students,
+        name,
+        state,
+        messiness,
+        single_school,
+        with_nces,
+        with_mdr,
+        lms_type,
+        school_year,
+        sensitive_fields,
+    ):
         self.rng = rng = random.Random(seed)
         self.m = messiness
         self.rates = {kind: min(1.0, rate * messiness) for kind, rate in RATES.items()}
@@ -170,10 +186,16 @@ class Plan:
         )
         self.domain = f"{domain_slug}-{self.state.lower()}.example.org"
         self.student_domain = f"students.{self.domain}"
-        self.nces_id = (f"{self.fips}{rng.randrange(100_000):05d}"
-                        if (rng.random() < 0.6 if with_nces is None else with_nces) else "")
-        self.mdr_number = (f"{rng.randrange(10**7, 10**8)}"
-                           if (rng.random() < 0.45 if with_mdr is None else with_mdr) else "")
+        self.nces_id = (
+            f"{self.fips}{rng.randrange(100_000):05d}"
+            if (rng.random() < 0.6 if with_nces is None else with_nces)
+            else ""
+        )
+        self.mdr_number = (
+            f"{rng.randrange(10**7, 10**8)}"
+            if (rng.random() < 0.45 if with_mdr is None else with_mdr)
+            else ""
+        )
         zips = STATE_ZIP_RANGES.get(self.state, (10001, 99950))
         self.zip_base = rng.randrange(zips[0], max(zips[0] + 1, zips[1] - 60))
         self.student_email_style = rng.randrange(4)
@@ -200,8 +222,12 @@ class Plan:
 
     def surname(self, rng: random.Random) -> str:
         roll = rng.random()
-        for kind, pool in (("apostrophe", APOSTROPHE_SURNAMES), ("non_ascii", NON_ASCII_SURNAMES),
-                           ("spaced_surname", SPACED_SURNAMES), ("common_surname", COMMON_SURNAMES)):
+        for kind, pool in (
+            ("apostrophe", APOSTROPHE_SURNAMES),
+            ("non_ascii", NON_ASCII_SURNAMES),
+            ("spaced_surname", SPACED_SURNAMES),
+            ("common_surname", COMMON_SURNAMES),
+        ):
             rate = self.rate(kind)
             if roll < rate:
                 return rng.choice(pool)
@@ -246,8 +272,7 @@ class Plan:
             return local if rng.random() < 0.5 else f"{local}{domain}"
         if self.chance("odd_email", rng):
             local, _, domain = email.partition("@")
-            return (f"{local.title()}@{domain.upper()}" if rng.random() < 0.5
-                    else f" {email} ")
+            return f"{local.title()}@{domain.upper()}" if rng.random() < 0.5 else f" {email} "
         return email
 
     # -- schools, terms, courses
@@ -259,8 +284,9 @@ class Plan:
         for index, (level, grades) in enumerate(_school_levels(count)):
             name = self._school_name(level, index, used, only_school=count == 1)
             used.add(name)
-            self.schools.append(School(index=index, level=level, grades=grades, name=name,
-                                       seed=self.rng.getrandbits(64)))
+            self.schools.append(
+                School(index=index, level=level, grades=grades, name=name, seed=self.rng.getrandbits(64))
+            )
         self.schools_by_grade: dict[str, list[int]] = {}
         for school in self.schools:
             for grade in school.grades:
@@ -287,10 +313,16 @@ class Plan:
     def _plan_terms_and_courses(self) -> None:
         y = self.school_year
         self.terms = [
-            (f"Fall {y}" if self.rng.random() < 0.5 else f"Semester 1 {y}-{(y + 1) % 100:02d}",
-             date(y, 8, 18), date(y, 12, 19)),
-            (f"Spring {y + 1}" if self.rng.random() < 0.5 else f"Semester 2 {y}-{(y + 1) % 100:02d}",
-             date(y + 1, 1, 6), date(y + 1, 6, 5)),
+            (
+                f"Fall {y}" if self.rng.random() < 0.5 else f"Semester 1 {y}-{(y + 1) % 100:02d}",
+                date(y, 8, 18),
+                date(y, 12, 19),
+            ),
+            (
+                f"Spring {y + 1}" if self.rng.random() < 0.5 else f"Semester 2 {y}-{(y + 1) % 100:02d}",
+                date(y + 1, 1, 6),
+                date(y + 1, 6, 5),
+            ),
         ]
         self.term_alt_format = [self.chance("alt_term_date") for _ in self.terms]
         grades_present = {g for s in self.schools for g in s.grades}
@@ -339,8 +371,9 @@ class Plan:
         while len(self.students) < self.n:
             remaining = self.n - len(self.students)
             # Any mess at all guarantees one pair: every run of families passes through 2-4 left.
-            twins = remaining >= 2 and (self.chance("twins") or (
-                remaining <= 4 and not twins_made and self.m > 0))
+            twins = remaining >= 2 and (
+                self.chance("twins") or (remaining <= 4 and not twins_made and self.m > 0)
+            )
             family_last = self.surname(rng)
             members: list[int] = []
             if twins:
@@ -354,30 +387,45 @@ class Plan:
                     while first in firsts:
                         first = self.first_name(rng, sex)
                     firsts.append(first)
-                    members.append(self._add_student(first, sex, family_last, grade, dob, school,
-                                                     twin=True))
+                    members.append(self._add_student(first, sex, family_last, grade, dob, school, twin=True))
             else:
                 size = min(remaining, pick(rng, FAMILY_SIZES))
                 for _ in range(size):
                     sex = rng.choice("MF")
                     last = family_last if rng.random() < 0.9 else self.surname(rng)
                     grade, school = self._grade_and_school(rng)
-                    members.append(self._add_student(self.first_name(rng, sex), sex, last, grade,
-                                                     self._dob(rng, grade), school))
+                    members.append(
+                        self._add_student(
+                            self.first_name(rng, sex), sex, last, grade, self._dob(rng, grade), school
+                        )
+                    )
             self.families.append(members)
         # Students enrolled in a second school (a career center, a shared program).
         if len(self.schools) > 1:
             for student in self.students:
                 if self.chance("multi_school"):
-                    same_level = [s.index for s in self.schools
-                                  if s.index != student.school and student.grade in s.grades]
+                    same_level = [
+                        s.index
+                        for s in self.schools
+                        if s.index != student.school and student.grade in s.grades
+                    ]
                     others = same_level or [s.index for s in self.schools if s.index != student.school]
                     student.other_school = rng.choice(others)
 
     def _add_student(self, first, sex, last, grade, dob, school, twin=False) -> int:
-        self.students.append(Student(
-            first=first, middle=middle_name(self.rng, sex), last=last, sex=sex, grade=grade,
-            dob=dob, school=school, seed=self.rng.getrandbits(64), twin=twin))
+        self.students.append(
+            Student(
+                first=first,
+                middle=middle_name(self.rng, sex),
+                last=last,
+                sex=sex,
+                grade=grade,
+                dob=dob,
+                school=school,
+                seed=self.rng.getrandbits(64),
+                twin=twin,
+            )
+        )
         return len(self.students) - 1
 
     # -- adults
@@ -386,8 +434,7 @@ class Plan:
         rng = self.rng
         sex = sex or rng.choice("MF")
         first, last = self.first_name(rng, sex), self.surname(rng)
-        adult = Adult(first=first, middle=middle_name(rng, sex), last=last, sex=sex,
-                      seed=rng.getrandbits(64))
+        adult = Adult(first=first, middle=middle_name(rng, sex), last=last, sex=sex, seed=rng.getrandbits(64))
         adult.email = self.adult_email(rng, first, last)
         self.adults.append(adult)
         return adult
@@ -398,8 +445,7 @@ class Plan:
         self._plan_district_admins()
         self._plan_district_office()
         self._plan_school_adults()
-        teachers = [i for i, a in enumerate(self.adults)
-                    if a.teacher_schools and a.admin_title is None]
+        teachers = [i for i, a in enumerate(self.adults) if a.teacher_schools and a.admin_title is None]
         self._plan_teachers_who_are_staff(teachers)
         self._plan_itinerant_teachers(teachers)
 
@@ -445,8 +491,12 @@ class Plan:
     def _plan_teachers_who_are_staff(self, teachers: list[int]) -> None:
         """A department chair, a coach: one user, two roles."""
         rng = self.rng
-        picks = rng.sample(teachers, min(len(teachers), max(
-            1 if self.m > 0 else 0, round(len(teachers) * self.rate("teacher_staff")))))
+        picks = rng.sample(
+            teachers,
+            min(
+                len(teachers), max(1 if self.m > 0 else 0, round(len(teachers) * self.rate("teacher_staff")))
+            ),
+        )
         for index in picks:
             adult = self.adults[index]
             title = rng.choice(("Department Chair", "Instructional Coach", "Assistant Principal"))
@@ -483,16 +533,21 @@ class Plan:
         """Sections of each (school, grade): (section indices by school, by (school, grade))."""
         school_sections: list[list[int]] = [[] for _ in self.schools]
         group_sections: dict[tuple[int, str], list[int]] = {}
-        for (school, grade), members in sorted(by_school_grade.items(),
-                                               key=lambda kv: (kv[0][0], _grade_sort(kv[0][1]))):
+        for (school, grade), members in sorted(
+            by_school_grade.items(), key=lambda kv: (kv[0][0], _grade_sort(kv[0][1]))
+        ):
             courses = self.courses_by_grade.get(grade) or [0]
             offset = self.rng.randrange(len(courses))
             made = []
             for k in range(max(1, round(len(members) / STUDENTS_PER_SECTION))):
-                section = Section(school=school, grade=grade,
-                                  course=courses[(offset + k) % len(courses)],
-                                  term=k % len(self.terms), period=str(1 + k % 8),
-                                  seed=self.rng.getrandbits(64))
+                section = Section(
+                    school=school,
+                    grade=grade,
+                    course=courses[(offset + k) % len(courses)],
+                    term=k % len(self.terms),
+                    period=str(1 + k % 8),
+                    seed=self.rng.getrandbits(64),
+                )
                 self.sections.append(section)
                 made.append(len(self.sections) - 1)
             group_sections[(school, grade)] = made
@@ -542,12 +597,12 @@ class Plan:
             for student_index in members:
                 if self.chance("no_sections"):
                     continue
-                for section_index in self._sections_for(student_index, own, everything,
-                                                        school_sections):
+                for section_index in self._sections_for(student_index, own, everything, school_sections):
                     self.sections[section_index].students.append(student_index)
 
-    def _sections_for(self, student_index: int, own: list[int], everything: list[int],
-                      school_sections: list[list[int]]) -> list[int]:
+    def _sections_for(
+        self, student_index: int, own: list[int], everything: list[int], school_sections: list[list[int]]
+    ) -> list[int]:
         rng = self.rng
         chosen = rng.sample(own, min(SECTIONS_PER_STUDENT, len(own)))
         missing = SECTIONS_PER_STUDENT - len(chosen)
@@ -586,15 +641,24 @@ class Plan:
             for k in range(count):
                 sex = "F" if k == 0 else "M"
                 last = family_last if rng.random() < 0.8 else self.surname(rng)
-                self.contacts.append(Contact(first=self.first_name(rng, sex), last=last, sex=sex,
-                                             students=list(members), seed=rng.getrandbits(64)))
+                self.contacts.append(
+                    Contact(
+                        first=self.first_name(rng, sex),
+                        last=last,
+                        sex=sex,
+                        students=list(members),
+                        seed=rng.getrandbits(64),
+                    )
+                )
         # Parents who also teach in the district: same name and email as the teacher's user.
         teachers = [i for i, a in enumerate(self.adults) if a.teacher_schools and a.email]
         if self.contacts and teachers:
             count = max(1 if self.m > 0 else 0, round(len(teachers) * self.rate("parent_is_teacher")))
-            for contact, teacher in zip(rng.sample(self.contacts, min(count, len(self.contacts))),
-                                        rng.sample(teachers, min(count, len(teachers))),
-                                        strict=False):
+            for contact, teacher in zip(
+                rng.sample(self.contacts, min(count, len(self.contacts))),
+                rng.sample(teachers, min(count, len(teachers))),
+                strict=False,
+            ):
                 adult = self.adults[teacher]
                 contact.first, contact.last, contact.sex = adult.first, adult.last, adult.sex
                 contact.teacher = teacher

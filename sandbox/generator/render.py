@@ -70,39 +70,48 @@ def _schools(plan: Plan) -> Iterator[dict]:
         rng = random.Random(school.seed)
         principal = plan.adults[school.principal] if school.principal is not None else None
         number = f"{school.index + 1:03d}"
-        yield _stamped(plan, {
-            "id": school.id,
-            "district": plan.district_id,
-            "name": school.name,
-            "sis_id": str(100 + school.index),
-            "school_number": number,
-            "state_id": f"{plan.state}-{plan.fips}{school.index + 1:04d}",
-            "nces_id": f"{plan.nces_id}{rng.randrange(100_000):05d}" if plan.nces_id else "",
-            "mdr_number": f"{rng.randrange(10**7, 10**8)}" if plan.mdr_number else "",
-            "low_grade": school.grades[0],
-            "high_grade": school.grades[-1],
-            "principal": {"name": f"{principal.first} {principal.last}" if principal else "",
-                          "email": (principal.email or "") if principal else ""},
-            "location": {
-                "address": street_address(rng, lowest_number=100),
-                "city": plan.town,
-                "state": plan.state,
-                "zip": f"{plan.zip_base + rng.randrange(40):05d}",
-                "lat": "",
-                "lon": "",
+        yield _stamped(
+            plan,
+            {
+                "id": school.id,
+                "district": plan.district_id,
+                "name": school.name,
+                "sis_id": str(100 + school.index),
+                "school_number": number,
+                "state_id": f"{plan.state}-{plan.fips}{school.index + 1:04d}",
+                "nces_id": f"{plan.nces_id}{rng.randrange(100_000):05d}" if plan.nces_id else "",
+                "mdr_number": f"{rng.randrange(10**7, 10**8)}" if plan.mdr_number else "",
+                "low_grade": school.grades[0],
+                "high_grade": school.grades[-1],
+                "principal": {
+                    "name": f"{principal.first} {principal.last}" if principal else "",
+                    "email": (principal.email or "") if principal else "",
+                },
+                "location": {
+                    "address": street_address(rng, lowest_number=100),
+                    "city": plan.town,
+                    "state": plan.state,
+                    "zip": f"{plan.zip_base + rng.randrange(40):05d}",
+                    "lat": "",
+                    "lon": "",
+                },
+                "phone": f"({rng.randrange(201, 989)}) 555-01{rng.randrange(100):02d}",
+                "ext": {"school_year": f"{y}-{y + 1}"},
             },
-            "phone": f"({rng.randrange(201, 989)}) 555-01{rng.randrange(100):02d}",
-            "ext": {"school_year": f"{y}-{y + 1}"},
-        })
+        )
 
 
 def _terms(plan: Plan) -> Iterator[dict]:
-    for (name, start, end), term_id, alt in zip(plan.terms, plan.term_ids,
-                                                plan.term_alt_format, strict=True):
+    for (name, start, end), term_id, alt in zip(plan.terms, plan.term_ids, plan.term_alt_format, strict=True):
         # Clever validates term dates as times without normalizing them.
         fmt = (lambda d: f"{d.isoformat()}T00:00:00.000Z") if alt else date.isoformat
-        yield {"id": term_id, "district": plan.district_id, "name": name,
-               "start_date": fmt(start), "end_date": fmt(end)}
+        yield {
+            "id": term_id,
+            "district": plan.district_id,
+            "name": name,
+            "start_date": fmt(start),
+            "end_date": fmt(end),
+        }
 
 
 def _courses(plan: Plan) -> Iterator[dict]:
@@ -152,8 +161,9 @@ def _student(plan: Plan, index: int, student: Student) -> dict:
     return _stamped(plan, body)
 
 
-def _nickname_and_preferred_name(plan: Plan, rng: random.Random,
-                                 student: Student) -> tuple[str | None, dict | None]:
+def _nickname_and_preferred_name(
+    plan: Plan, rng: random.Random, student: Student
+) -> tuple[str | None, dict | None]:
     """The nickname the student's email uses, and the ``preferred_name``; either may be None."""
     nickname = preferred = None
     if student.first in NICKNAMES and plan.chance("nickname", rng):
@@ -166,8 +176,9 @@ def _nickname_and_preferred_name(plan: Plan, rng: random.Random,
     return nickname, preferred
 
 
-def _student_email(plan: Plan, rng: random.Random, student: Student, index: int,
-                   nickname: str | None) -> str | None:
+def _student_email(
+    plan: Plan, rng: random.Random, student: Student, index: int, nickname: str | None
+) -> str | None:
     young = student.grade in YOUNG_GRADES
     if plan.chance("young_no_email" if young else "older_no_email", rng):
         return None
@@ -197,8 +208,11 @@ def _student_role(plan: Plan, rng: random.Random, index: int, student: Student) 
     number = GRADE_NUMBER.get(student.grade)
     no_graduation_year = number is None or plan.chance("blank_graduation_year", rng)
     language, language_code = pick(rng, HOME_LANGUAGES)
-    ell = ("Y" if rng.random() < 0.6 else "N") if language != "English" else (
-        "Y" if rng.random() < 0.01 else "N")
+    ell = (
+        ("Y" if rng.random() < 0.6 else "N")
+        if language != "English"
+        else ("Y" if rng.random() < 0.01 else "N")
+    )
     iep = pick(rng, IEP_STATUSES)
     role = {
         "credentials": {"district_username": _username(plan, student.first, student.last, index)},
@@ -217,26 +231,28 @@ def _student_role(plan: Plan, rng: random.Random, index: int, student: Student) 
         "school": plan.schools[student.school].id,
         "schools": school_ids,
         "sis_id": sis_id,
-        "state_id": "" if plan.chance("missing_state_id", rng) else
-        str(1_000_000_000 + (plan.state_id_base + index * 7919) % 9_000_000_000),
+        "state_id": ""
+        if plan.chance("missing_state_id", rng)
+        else str(1_000_000_000 + (plan.state_id_base + index * 7919) % 9_000_000_000),
         "student_number": sis_id if rng.random() < 0.8 else f"S{index + 1:06d}",
     }
     if student.dob:  # a missing dob is absent: "" would not match Clever's M/D/YYYY pattern
         role["dob"] = clever_dob(student.dob)
     if len(schools) > 1:
         role["enrollments"] = [
-            {"school": school_id, "start_date": f"{y}-08-18T00:00:00.000Z",
-             "end_date": f"{y + 1}-06-05T00:00:00.000Z"}
+            {
+                "school": school_id,
+                "start_date": f"{y}-08-18T00:00:00.000Z",
+                "end_date": f"{y + 1}-06-05T00:00:00.000Z",
+            }
             for school_id in school_ids
         ]
     if plan.sensitive_fields:
-        role.update(_program_fields(rng, ell=ell, iep=iep, language=language,
-                                    language_code=language_code))
+        role.update(_program_fields(rng, ell=ell, iep=iep, language=language, language_code=language_code))
     return role
 
 
-def _program_fields(rng: random.Random, *, ell: str, iep: str, language: str,
-                    language_code: str) -> dict:
+def _program_fields(rng: random.Random, *, ell: str, iep: str, language: str, language_code: str) -> dict:
     """The v3.1 sensitive program fields; not every SIS export carries every one."""
     fields = {
         "ell_status": ell,
@@ -291,8 +307,7 @@ def _adult(plan: Plan, index: int, adult: Adult) -> dict:
         roles["district_admin"] = {
             "title": adult.admin_title,
             # In Clever's demo district, the district contact's id is an admin's legacy_id.
-            "legacy_id": plan.district_contact_id if index == 0 else
-            _legacy_id(plan, adult.seed + 2),
+            "legacy_id": plan.district_contact_id if index == 0 else _legacy_id(plan, adult.seed + 2),
         }
     body = {"id": adult.id, "district": plan.district_id}
     if adult.email is not None:
@@ -320,14 +335,19 @@ def _contact(plan: Plan, index: int, contact: Contact) -> dict:
     area, line = rng.randrange(201, 989), rng.randrange(100)
     phone = f"({area}) 555-01{line:02d}"
     if plan.chance("odd_phone", rng):
-        phone = rng.choice((f"{area}-555-01{line:02d}", f"{area}55501{line:02d}",
-                            f"+1 {area} 555 01{line:02d}", ""))
+        phone = rng.choice(
+            (f"{area}-555-01{line:02d}", f"{area}55501{line:02d}", f"+1 {area} 555 01{line:02d}", "")
+        )
     relationships = []
     for k, student_index in enumerate(contact.students):
         relationship = pick(rng, RELATIONSHIPS) if k == 0 else relationships[0]["relationship"]
-        relationships.append({"student": plan.students[student_index].id,
-                              "relationship": relationship,
-                              "type": pick(rng, CONTACT_TYPES)})
+        relationships.append(
+            {
+                "student": plan.students[student_index].id,
+                "relationship": relationship,
+                "type": pick(rng, CONTACT_TYPES),
+            }
+        )
     role = {
         "phone": phone,
         "phone_type": pick(rng, PHONE_TYPES) if phone else "",

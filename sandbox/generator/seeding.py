@@ -62,12 +62,19 @@ def seed_sandbox(
     if demo:
         district, created = demo_module.load_demo()
         report.append(_report_entry(district, created=created, source="demo", seconds=None))
-    jobs = _jobs(districts=districts, seed=seed, lms=lms, events=events,
-                 same_name_other_state=same_name_other_state, library=library)
+    jobs = _jobs(
+        districts=districts,
+        seed=seed,
+        lms=lms,
+        events=events,
+        same_name_other_state=same_name_other_state,
+        library=library,
+    )
     first: GeneratedDistrict | None = None
     for job in jobs:
-        generated, entry = _seed_one(job, first=first, seed=seed, students=students,
-                                     messiness=messiness, single_school=single_school)
+        generated, entry = _seed_one(
+            job, first=first, seed=seed, students=students, messiness=messiness, single_school=single_school
+        )
         if first is None and not job.same_name_as_first and job.sharing == Sharing.DISTRICT:
             first = generated
         report.append(entry)
@@ -98,40 +105,71 @@ def _how_to_connect() -> dict:
     }
 
 
-def _jobs(*, districts: int, seed: int, lms: str | None, events: bool,
-          same_name_other_state: bool, library: bool) -> list[_Job]:
+def _jobs(
+    *, districts: int, seed: int, lms: str | None, events: bool, same_name_other_state: bool, library: bool
+) -> list[_Job]:
     jobs = [
-        _Job(seed=seed if i == 0 else derive_seed(seed, f"district-{i}"),
-             lms_type=lms if lms is not None else LMS_MIX[i % len(LMS_MIX)],
-             sharing=Sharing.DISTRICT, events=events,
-             with_nces=(True, False)[i] if i < 2 else None,
-             with_mdr=(True, False)[i] if i < 2 else None)
+        _Job(
+            seed=seed if i == 0 else derive_seed(seed, f"district-{i}"),
+            lms_type=lms if lms is not None else LMS_MIX[i % len(LMS_MIX)],
+            sharing=Sharing.DISTRICT,
+            events=events,
+            with_nces=(True, False)[i] if i < 2 else None,
+            with_mdr=(True, False)[i] if i < 2 else None,
+        )
         for i in range(districts)
     ]
     if same_name_other_state:
-        jobs.append(_Job(seed=derive_seed(seed, "same-name"), lms_type=lms or "",
-                         sharing=Sharing.DISTRICT, events=events, with_nces=True, with_mdr=None,
-                         same_name_as_first=True))
+        jobs.append(
+            _Job(
+                seed=derive_seed(seed, "same-name"),
+                lms_type=lms or "",
+                sharing=Sharing.DISTRICT,
+                events=events,
+                with_nces=True,
+                with_mdr=None,
+                same_name_as_first=True,
+            )
+        )
     if library:
-        jobs.append(_Job(seed=derive_seed(seed, "library"), lms_type="", sharing=Sharing.LIBRARY,
-                         events=False, with_nces=None, with_mdr=None))
+        jobs.append(
+            _Job(
+                seed=derive_seed(seed, "library"),
+                lms_type="",
+                sharing=Sharing.LIBRARY,
+                events=False,
+                with_nces=None,
+                with_mdr=None,
+            )
+        )
     return jobs
 
 
-def _seed_one(job: _Job, *, first: GeneratedDistrict | None, seed: int, students: int,
-              messiness: float, single_school: bool) -> tuple[GeneratedDistrict, dict]:
+def _seed_one(
+    job: _Job,
+    *,
+    first: GeneratedDistrict | None,
+    seed: int,
+    students: int,
+    messiness: float,
+    single_school: bool,
+) -> tuple[GeneratedDistrict, dict]:
     """Generate and load one district (unless it is already there); its report entry."""
     started = time.monotonic()
     name = state = None
     if job.same_name_as_first:
-        base = first or generate_district(seed=seed, students=min(students, 500),
-                                          messiness=messiness)
+        base = first or generate_district(seed=seed, students=min(students, 500), messiness=messiness)
         name = base.name
-        state = next(s for s in sorted(STATES, key=lambda s: derive_seed(job.seed, s))
-                     if s != base.state)
+        state = next(s for s in sorted(STATES, key=lambda s: derive_seed(job.seed, s)) if s != base.state)
     generated = generate_district(
-        seed=job.seed, students=students, name=name, state=state, messiness=messiness,
-        single_school=single_school, with_nces=job.with_nces, with_mdr=job.with_mdr,
+        seed=job.seed,
+        students=students,
+        name=name,
+        state=state,
+        messiness=messiness,
+        single_school=single_school,
+        with_nces=job.with_nces,
+        with_mdr=job.with_mdr,
         lms_type=job.lms_type,
     )
     try:
@@ -140,8 +178,9 @@ def _seed_one(job: _Job, *, first: GeneratedDistrict | None, seed: int, students
     except DistrictExists:
         district = SandboxDistrict.objects.get(id=generated.id)
         created = False
-    entry = _report_entry(district, created=created, source="generated",
-                          seconds=round(time.monotonic() - started, 2))
+    entry = _report_entry(
+        district, created=created, source="generated", seconds=round(time.monotonic() - started, 2)
+    )
     entry.update(seed=job.seed, us_state=generated.state, messiness=messiness)
     return generated, entry
 

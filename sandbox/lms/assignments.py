@@ -83,15 +83,17 @@ def _apply_assignment_fields(data: dict, request: dict) -> None:
         elif value == "" and key in ("due_date", "display_date", "start_date", "end_date"):
             continue  # an empty datetime is "unset", as for null
         if key == "attachments":
-            value = [
-                {k: a.get(k) for k in ("type", "title", "description", "url")}
-                for a in value if a
-            ]
+            value = [{k: a.get(k) for k in ("type", "title", "description", "url")} for a in value if a]
         data[key] = value
 
 
 def _check_assignment(
-    *, district: SandboxDistrict, section: dict, request: dict, merged: dict, now: datetime,
+    *,
+    district: SandboxDistrict,
+    section: dict,
+    request: dict,
+    merged: dict,
+    now: datetime,
     previous_due: str | None,
 ) -> None:
     missing = [key for key in REQUIRED_ON_CREATE if not merged.get(key)]
@@ -113,8 +115,7 @@ def _check_assignment(
         strangers = [user_id for user_id in ids if user_id not in students]
         if strangers:
             raise bad(
-                "assignee_ids contains users who are not students of the section: "
-                + ", ".join(strangers)
+                "assignee_ids contains users who are not students of the section: " + ", ".join(strangers)
             )
 
 
@@ -129,30 +130,32 @@ def _assignees(district: SandboxDistrict, section_id: str, data: dict) -> list[s
 def _add_submissions(row: SandboxLmsAssignment, user_ids: list[str], now: datetime) -> None:
     existing = set(row.submissions.values_list("user_id", flat=True))
     stamp = iso(now)
-    SandboxLmsSubmission.objects.bulk_create([
-        SandboxLmsSubmission(
-            assignment=row,
-            user_id=user_id,
-            data={
-                "id": new_id(now.timestamp()),
-                "assignment_id": str(row.id),
-                "user_id": user_id,
-                "state": "created",
-                "grade": None,
-                "grade_points": 0.0,
-                "grade_comment": None,
-                "grader_id": None,
-                "flags": [],
-                "extra_attempts": 0,
-                "override_due_date": None,
-                "attachments": [],
-                "created": stamp,
-                "last_modified": stamp,
-            },
-        )
-        for user_id in user_ids
-        if user_id not in existing
-    ])
+    SandboxLmsSubmission.objects.bulk_create(
+        [
+            SandboxLmsSubmission(
+                assignment=row,
+                user_id=user_id,
+                data={
+                    "id": new_id(now.timestamp()),
+                    "assignment_id": str(row.id),
+                    "user_id": user_id,
+                    "state": "created",
+                    "grade": None,
+                    "grade_points": 0.0,
+                    "grade_comment": None,
+                    "grader_id": None,
+                    "flags": [],
+                    "extra_attempts": 0,
+                    "override_due_date": None,
+                    "attachments": [],
+                    "created": stamp,
+                    "last_modified": stamp,
+                },
+            )
+            for user_id in user_ids
+            if user_id not in existing
+        ]
+    )
 
 
 @transaction.atomic
@@ -166,8 +169,9 @@ def create_assignment(*, token: SandboxToken, section_id: str, body: bytes) -> d
     assignment_id = str(uuid.uuid4())
     data = _blank_assignment(assignment_id, now)
     _apply_assignment_fields(data, request)
-    _check_assignment(district=district, section=section, request=request, merged=data,
-                      now=now, previous_due=None)
+    _check_assignment(
+        district=district, section=section, request=request, merged=data, now=now, previous_due=None
+    )
     if district.lms_type == LmsType.CANVAS or not request.get("state"):
         data["state"] = derived_state(data, now)
     row = SandboxLmsAssignment.objects.create(
@@ -185,9 +189,7 @@ def get_assignment(*, token: SandboxToken, section_id: str, assignment_id: str) 
 
 
 @transaction.atomic
-def update_assignment(
-    *, token: SandboxToken, section_id: str, assignment_id: str, body: bytes
-) -> dict:
+def update_assignment(*, token: SandboxToken, section_id: str, assignment_id: str, body: bytes) -> dict:
     district = district_of(token)
     request = decode_request(body, ASSIGNMENT_REQUEST)
     validate_assignment_request(request)
@@ -198,8 +200,9 @@ def update_assignment(
     data = copy.deepcopy(row.data)
     previous_due = data.get("due_date")
     _apply_assignment_fields(data, request)
-    _check_assignment(district=district, section=section, request=request, merged=data,
-                      now=now, previous_due=previous_due)
+    _check_assignment(
+        district=district, section=section, request=request, merged=data, now=now, previous_due=previous_due
+    )
     if district.lms_type == LmsType.CANVAS:
         data["state"] = derived_state(data, now)
     data["last_modified"] = iso(now)
@@ -216,4 +219,3 @@ def delete_assignment(*, token: SandboxToken, section_id: str, assignment_id: st
     row = find_assignment(district, section_id, assignment_id, lock=True)
     require_lms(district, section)
     row.delete()
-

@@ -60,8 +60,14 @@ def struct_type(name: str, fields: dict[str, GoType]) -> GoType:
 
 
 # The JSON kind each Go kind decodes from (datetimes are checked apart: their error aborts).
-_JSON_KIND_FOR = {"struct": "object", "array": "array", "string": "string", "enum": "string",
-                  "int64": "number", "float32": "number"}
+_JSON_KIND_FOR = {
+    "struct": "object",
+    "array": "array",
+    "string": "string",
+    "enum": "string",
+    "int64": "number",
+    "float32": "number",
+}
 
 
 def _json_kind(value) -> str:
@@ -92,9 +98,14 @@ class _Decoder:
 
     def __init__(self):
         self.saved: str | None = None
-        self.converters = {"struct": self.convert_struct, "array": self.convert_array,
-                           "string": self.convert_string, "enum": self.convert_string,
-                           "int64": self.convert_int64, "float32": self.convert_float32}
+        self.converters = {
+            "struct": self.convert_struct,
+            "array": self.convert_array,
+            "string": self.convert_string,
+            "enum": self.convert_string,
+            "int64": self.convert_int64,
+            "float32": self.convert_float32,
+        }
 
     def type_error(self, value_desc: str, target: GoType, struct_name: str, path: list[str]):
         if self.saved is None:
@@ -130,9 +141,7 @@ class _Decoder:
         return str(value)
 
     def convert_int64(self, value: _Num, target: GoType, struct_name: str, path: list[str]):
-        if not re.fullmatch(r"-?[0-9]+", value) or not (
-            INT64_RANGE[0] <= int(value) <= INT64_RANGE[1]
-        ):
+        if not re.fullmatch(r"-?[0-9]+", value) or not (INT64_RANGE[0] <= int(value) <= INT64_RANGE[1]):
             self.type_error(f"number {value}", target, struct_name, path)
             return None
         return int(value)

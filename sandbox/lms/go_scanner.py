@@ -67,8 +67,14 @@ class _GoScanner:
         if c == 0x5B:  # [
             self.step = self.begin_value_or_empty
             return self.push(c, _PARSE_ARRAY_VALUE, _BEGIN_ARRAY)
-        starts = {0x22: self.in_string, 0x2D: self.neg, 0x30: self.zero, 0x74: self.t,
-                  0x66: self.f, 0x6E: self.n}
+        starts = {
+            0x22: self.in_string,
+            0x2D: self.neg,
+            0x30: self.zero,
+            0x74: self.t,
+            0x66: self.f,
+            0x6E: self.n,
+        }
         if c in starts:
             self.step = starts[c]
             return _BEGIN_LITERAL

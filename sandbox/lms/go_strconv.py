@@ -6,8 +6,17 @@ from .errors import bad
 
 INT64_RANGE = (-(1 << 63), (1 << 63) - 1)
 
-_SIMPLE_ESCAPES = {7: "\\a", 8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v",
-                   0x5C: "\\\\", 0x22: '\\"'}
+_SIMPLE_ESCAPES = {
+    7: "\\a",
+    8: "\\b",
+    12: "\\f",
+    10: "\\n",
+    13: "\\r",
+    9: "\\t",
+    11: "\\v",
+    0x5C: "\\\\",
+    0x22: '\\"',
+}
 
 
 def quote_rune(r: int) -> str:
@@ -30,8 +39,8 @@ def quote(text: str) -> str:
 def parse_int64(text: str) -> int:
     """Go's ``strconv.ParseInt(text, 10, 64)``, refusing with Go's error text."""
     if not re.fullmatch(r"[+-]?[0-9]+", text):
-        raise bad(f'strconv.ParseInt: parsing {quote(text)}: invalid syntax')
+        raise bad(f"strconv.ParseInt: parsing {quote(text)}: invalid syntax")
     number = int(text)
     if not INT64_RANGE[0] <= number <= INT64_RANGE[1]:
-        raise bad(f'strconv.ParseInt: parsing {quote(text)}: value out of range')
+        raise bad(f"strconv.ParseInt: parsing {quote(text)}: value out of range")
     return number

@@ -85,7 +85,7 @@ class _Rfc3339Walk:
         if not (len(rest) >= 2 and rest[0] in ".," and rest[1].isdigit()):
             return 0
         digits = re.match(r"[0-9]+", rest[1:]).group(0)
-        self.rest = rest[1 + len(digits):]
+        self.rest = rest[1 + len(digits) :]
         return int((digits + "000000")[:6])
 
     def offset_minutes(self) -> int:
@@ -94,8 +94,10 @@ class _Rfc3339Walk:
             self.rest = self.rest[1:]
             return 0
         zone = self.rest[:6]
-        if len(self.rest) < 6 or zone[3] != ":" or not (
-            re.fullmatch(r"[0-9]{2}", zone[1:3]) and re.fullmatch(r"[0-9]{2}", zone[4:6])
+        if (
+            len(self.rest) < 6
+            or zone[3] != ":"
+            or not (re.fullmatch(r"[0-9]{2}", zone[1:3]) and re.fullmatch(r"[0-9]{2}", zone[4:6]))
         ):
             raise self.parse_error("Z07:00")
         hours, minutes = int(zone[1:3]), int(zone[4:6])
@@ -149,8 +151,16 @@ def parse_go_datetime(value: str) -> datetime | str:
             raise
         year, month, day, hour, minute, second, fraction, zone = loose.groups()
         try:
-            moment = datetime(int(year), int(month), int(day), int(hour), int(minute),
-                              int(second), int(((fraction or "") + "000000")[:6]), tzinfo=UTC)
+            moment = datetime(
+                int(year),
+                int(month),
+                int(day),
+                int(hour),
+                int(minute),
+                int(second),
+                int(((fraction or "") + "000000")[:6]),
+                tzinfo=UTC,
+            )
         except ValueError:
             raise rfc_error from None
         if zone and zone != "Z":

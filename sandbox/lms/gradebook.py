@@ -62,13 +62,18 @@ def teacher_edit_submission(
 
 @transaction.atomic
 def student_submit(
-    *, assignment_id: str, user_id: str, attachments: list[dict] | None = None,
+    *,
+    assignment_id: str,
+    user_id: str,
+    attachments: list[dict] | None = None,
     now: datetime | None = None,
 ) -> dict:
     """A student turns the work in, in the LMS: state ``submitted`` (``late`` flagged after the
     due date)."""
-    row = SandboxLmsSubmission.objects.select_for_update().select_related("assignment").get(
-        assignment_id=uuid.UUID(str(assignment_id)), user_id=user_id
+    row = (
+        SandboxLmsSubmission.objects.select_for_update()
+        .select_related("assignment")
+        .get(assignment_id=uuid.UUID(str(assignment_id)), user_id=user_id)
     )
     moment = now or sandbox_now()
     row.data["state"] = "submitted"

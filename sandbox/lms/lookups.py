@@ -31,9 +31,7 @@ from ..models import (
 from .errors import LmsError, bad
 
 MSG_NO_LMS = "LMS Connect is not available: the district has no LMS connected"
-MSG_LMS_NOT_READY = (
-    "LMS Connect is not available: the district's LMS connection is not ready (lms_state: {})"
-)
+MSG_LMS_NOT_READY = "LMS Connect is not available: the district's LMS connection is not ready (lms_state: {})"
 MSG_SECTION_NOT_SYNCED = "section {} is not synced in the LMS"
 
 

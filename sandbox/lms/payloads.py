@@ -30,41 +30,60 @@ SUBMISSION_FLAGS = ["excused", "late", "missing"]
 ASSIGNMENT_ATTACHMENT_TYPES = ["file"]
 SUBMISSION_ATTACHMENT_TYPES = ["file", "link", "text"]
 
-_ASSIGNMENT_ATTACHMENT = struct_type("AttachmentRequest", {
-    "description": STRING, "title": STRING, "type": STRING, "url": STRING,
-})
-_SUBMISSION_ATTACHMENT = struct_type("AttachmentRequest", {
-    "description": STRING, "text": STRING, "title": STRING, "type": STRING, "url": STRING,
-})
-ASSIGNMENT_REQUEST = struct_type("AssignmentRequest", {
-    "assignee_ids": array_of(STRING),
-    "assignee_mode": enum_type("AssigneeMode"),
-    "attachments": array_of(_ASSIGNMENT_ATTACHMENT),
-    "description": STRING,
-    "description_plaintext": STRING,
-    "display_date": DATETIME,
-    "due_date": DATETIME,
-    "end_date": DATETIME,
-    "grading_type": enum_type("GradingType"),
-    "max_attempts": INT64,
-    "points_possible": FLOAT32,
-    "start_date": DATETIME,
-    "state": enum_type("AssignmentState"),
-    "submission_types": array_of(enum_type("SubmissionType")),
-    "term_id": STRING,
-    "title": STRING,
-})
-SUBMISSION_REQUEST = struct_type("SubmissionRequest", {
-    "attachments": array_of(_SUBMISSION_ATTACHMENT),
-    "extra_attempts": INT64,
-    "flags": array_of(enum_type("SubmissionFlag")),
-    "grade": STRING,
-    "grade_comment": STRING,
-    "grade_points": FLOAT32,
-    "grader_id": STRING,
-    "override_due_date": DATETIME,
-    "state": enum_type("SubmissionState"),
-})
+_ASSIGNMENT_ATTACHMENT = struct_type(
+    "AttachmentRequest",
+    {
+        "description": STRING,
+        "title": STRING,
+        "type": STRING,
+        "url": STRING,
+    },
+)
+_SUBMISSION_ATTACHMENT = struct_type(
+    "AttachmentRequest",
+    {
+        "description": STRING,
+        "text": STRING,
+        "title": STRING,
+        "type": STRING,
+        "url": STRING,
+    },
+)
+ASSIGNMENT_REQUEST = struct_type(
+    "AssignmentRequest",
+    {
+        "assignee_ids": array_of(STRING),
+        "assignee_mode": enum_type("AssigneeMode"),
+        "attachments": array_of(_ASSIGNMENT_ATTACHMENT),
+        "description": STRING,
+        "description_plaintext": STRING,
+        "display_date": DATETIME,
+        "due_date": DATETIME,
+        "end_date": DATETIME,
+        "grading_type": enum_type("GradingType"),
+        "max_attempts": INT64,
+        "points_possible": FLOAT32,
+        "start_date": DATETIME,
+        "state": enum_type("AssignmentState"),
+        "submission_types": array_of(enum_type("SubmissionType")),
+        "term_id": STRING,
+        "title": STRING,
+    },
+)
+SUBMISSION_REQUEST = struct_type(
+    "SubmissionRequest",
+    {
+        "attachments": array_of(_SUBMISSION_ATTACHMENT),
+        "extra_attempts": INT64,
+        "flags": array_of(enum_type("SubmissionFlag")),
+        "grade": STRING,
+        "grade_comment": STRING,
+        "grade_points": FLOAT32,
+        "grader_id": STRING,
+        "override_due_date": DATETIME,
+        "state": enum_type("SubmissionState"),
+    },
+)
 
 
 def _enum_line(name: str, value: str, allowed: list[str]) -> str | None:
@@ -92,31 +111,43 @@ def _attachment_lines(name: str, attachments, allowed: list[str]) -> str | None:
 
 
 def validate_assignment_request(data: dict) -> None:
-    _validate([
-        ("assignee_mode", _enum_line("assignee_mode", data.get("assignee_mode", ""),
-                                     ASSIGNEE_MODES)),
-        ("attachments", _attachment_lines("attachments", data.get("attachments"),
-                                          ASSIGNMENT_ATTACHMENT_TYPES)),
-        ("grading_type", _enum_line("grading_type", data.get("grading_type", ""),
-                                    GRADING_TYPES)),
-        ("state", _enum_line("state", data.get("state", ""), ASSIGNMENT_STATES)),
-        ("submission_types", _first(
-            _enum_line(f"submission_types.{i}", value, SUBMISSION_TYPES)
-            for i, value in enumerate(data.get("submission_types") or [])
-        )),
-    ])
+    _validate(
+        [
+            ("assignee_mode", _enum_line("assignee_mode", data.get("assignee_mode", ""), ASSIGNEE_MODES)),
+            (
+                "attachments",
+                _attachment_lines("attachments", data.get("attachments"), ASSIGNMENT_ATTACHMENT_TYPES),
+            ),
+            ("grading_type", _enum_line("grading_type", data.get("grading_type", ""), GRADING_TYPES)),
+            ("state", _enum_line("state", data.get("state", ""), ASSIGNMENT_STATES)),
+            (
+                "submission_types",
+                _first(
+                    _enum_line(f"submission_types.{i}", value, SUBMISSION_TYPES)
+                    for i, value in enumerate(data.get("submission_types") or [])
+                ),
+            ),
+        ]
+    )
 
 
 def validate_submission_request(data: dict) -> None:
-    _validate([
-        ("attachments", _attachment_lines("attachments", data.get("attachments"),
-                                          SUBMISSION_ATTACHMENT_TYPES)),
-        ("flags", _first(
-            _enum_line(f"flags.{i}", value, SUBMISSION_FLAGS)
-            for i, value in enumerate(data.get("flags") or [])
-        )),
-        ("state", _enum_line("state", data.get("state", ""), SUBMISSION_STATES)),
-    ])
+    _validate(
+        [
+            (
+                "attachments",
+                _attachment_lines("attachments", data.get("attachments"), SUBMISSION_ATTACHMENT_TYPES),
+            ),
+            (
+                "flags",
+                _first(
+                    _enum_line(f"flags.{i}", value, SUBMISSION_FLAGS)
+                    for i, value in enumerate(data.get("flags") or [])
+                ),
+            ),
+            ("state", _enum_line("state", data.get("state", ""), SUBMISSION_STATES)),
+        ]
+    )
 
 
 def parse_limit(values: list[str]) -> int:

@@ -18,8 +18,7 @@ from datetime import UTC, datetime
 from ..knobs import KNOBS
 from ..models import LmsType, SandboxLmsAssignment, SandboxLmsSubmission
 
-_ASSIGNMENT_OMITEMPTY = ("assignee_ids", "attachments", "grading_scale", "max_attempts",
-                         "submission_types")
+_ASSIGNMENT_OMITEMPTY = ("assignee_ids", "attachments", "grading_scale", "max_attempts", "submission_types")
 _SUBMISSION_OMITEMPTY = ("attachments", "extra_attempts", "flags", "grade_points")
 _ATTACHMENT_KEYS = ("type", "title", "description", "url", "file_external_id", "thumbnail_url")
 

@@ -42,8 +42,7 @@ MSG_SCHOOLOGY_LINK = "Schoology does not support submission type of link"
 
 
 def _cursor(assignment_id: str, last_user_id: str, now: float) -> str:
-    return signing.dumps({"a": assignment_id, "u": last_user_id, "t": int(now)},
-                         salt=CURSOR_SALT)
+    return signing.dumps({"a": assignment_id, "u": last_user_id, "t": int(now)}, salt=CURSOR_SALT)
 
 
 def _read_cursor(cursor: str, assignment_id: str, now: float) -> str:
@@ -61,7 +60,11 @@ def _read_cursor(cursor: str, assignment_id: str, now: float) -> str:
 
 
 def list_submissions(
-    *, token: SandboxToken, section_id: str, assignment_id: str, cursor: str | None,
+    *,
+    token: SandboxToken,
+    section_id: str,
+    assignment_id: str,
+    cursor: str | None,
     limit_values: list[str],
 ) -> dict:
     """One page: ``{"data": [...], "links": [{"rel": "next", "uri": ...}]}``."""
@@ -76,18 +79,17 @@ def list_submissions(
     page = list(rows[: limit + 1])
     body: dict = {"data": [submission_json(s, district.lms_type) for s in page[:limit]]}
     if len(page) > limit:
-        query = urlencode({"cursor": _cursor(str(row.id), page[limit - 1].user_id, now),
-                           "limit": limit})
-        body["links"] = [{
-            "rel": "next",
-            "uri": f"/v3.1/sections/{section_id}/assignments/{row.id}/submissions?{query}",
-        }]
+        query = urlencode({"cursor": _cursor(str(row.id), page[limit - 1].user_id, now), "limit": limit})
+        body["links"] = [
+            {
+                "rel": "next",
+                "uri": f"/v3.1/sections/{section_id}/assignments/{row.id}/submissions?{query}",
+            }
+        ]
     return body
 
 
-def get_submission(
-    *, token: SandboxToken, section_id: str, assignment_id: str, user_id: str
-) -> dict:
+def get_submission(*, token: SandboxToken, section_id: str, assignment_id: str, user_id: str) -> dict:
     district = district_of(token)
     find_section(district, section_id)
     row = find_assignment(district, section_id, assignment_id)
@@ -102,8 +104,7 @@ def _apply_submission_fields(data: dict, request: dict) -> None:
             continue
         if key == "attachments":
             value = [
-                {k: a.get(k) for k in ("type", "title", "description", "url", "text")}
-                for a in value if a
+                {k: a.get(k) for k in ("type", "title", "description", "url", "text")} for a in value if a
             ]
         data[key] = value
 

@@ -6,135 +6,246 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='SandboxApplication',
+            name="SandboxApplication",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('client_id', models.CharField(max_length=64, unique=True)),
-                ('client_secret', models.CharField(max_length=128)),
-                ('name', models.CharField(default='Clever bridge (sandbox)', max_length=255)),
-                ('redirect_uris', models.JSONField(default=list)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("client_id", models.CharField(max_length=64, unique=True)),
+                ("client_secret", models.CharField(max_length=128)),
+                ("name", models.CharField(default="Clever bridge (sandbox)", max_length=255)),
+                ("redirect_uris", models.JSONField(default=list)),
             ],
         ),
         migrations.CreateModel(
-            name='SandboxDistrict',
+            name="SandboxDistrict",
             fields=[
-                ('id', models.CharField(max_length=24, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=255)),
-                ('data', models.JSONField(default=dict)),
-                ('sharing', models.CharField(choices=[('district', 'District-shared (Secure Sync)'), ('library', 'Clever Library (teacher-authorized)')], default='district', max_length=16)),
-                ('events_enabled', models.BooleanField(default=True)),
-                ('lms_type', models.CharField(blank=True, choices=[('', 'No LMS'), ('canvas', 'Canvas'), ('schoology', 'Schoology'), ('google_classroom', 'Google Classroom')], default='', max_length=32)),
-                ('lms_state', models.CharField(blank=True, default='', max_length=32)),
-                ('connected', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ("id", models.CharField(max_length=24, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=255)),
+                ("data", models.JSONField(default=dict)),
+                (
+                    "sharing",
+                    models.CharField(
+                        choices=[
+                            ("district", "District-shared (Secure Sync)"),
+                            ("library", "Clever Library (teacher-authorized)"),
+                        ],
+                        default="district",
+                        max_length=16,
+                    ),
+                ),
+                ("events_enabled", models.BooleanField(default=True)),
+                (
+                    "lms_type",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "No LMS"),
+                            ("canvas", "Canvas"),
+                            ("schoology", "Schoology"),
+                            ("google_classroom", "Google Classroom"),
+                        ],
+                        default="",
+                        max_length=32,
+                    ),
+                ),
+                ("lms_state", models.CharField(blank=True, default="", max_length=32)),
+                ("connected", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='SandboxAuthCode',
+            name="SandboxAuthCode",
             fields=[
-                ('code', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('user_id', models.CharField(max_length=24)),
-                ('redirect_uri', models.CharField(max_length=1000)),
-                ('created', models.DateTimeField(default=django.utils.timezone.now)),
-                ('redeemed_at', models.DateTimeField(blank=True, null=True)),
-                ('application', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='sandbox.sandboxapplication')),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='sandbox.sandboxdistrict')),
+                ("code", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("user_id", models.CharField(max_length=24)),
+                ("redirect_uri", models.CharField(max_length=1000)),
+                ("created", models.DateTimeField(default=django.utils.timezone.now)),
+                ("redeemed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "application",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="sandbox.sandboxapplication"
+                    ),
+                ),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="sandbox.sandboxdistrict"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SandboxLmsAssignment',
+            name="SandboxLmsAssignment",
             fields=[
-                ('id', models.UUIDField(primary_key=True, serialize=False)),
-                ('section_id', models.CharField(db_index=True, max_length=24)),
-                ('data', models.JSONField(default=dict)),
-                ('created', models.DateTimeField(default=django.utils.timezone.now)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, to='sandbox.sandboxdistrict')),
+                ("id", models.UUIDField(primary_key=True, serialize=False)),
+                ("section_id", models.CharField(db_index=True, max_length=24)),
+                ("data", models.JSONField(default=dict)),
+                ("created", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, to="sandbox.sandboxdistrict"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SandboxToken',
+            name="SandboxToken",
             fields=[
-                ('access_token', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('kind', models.CharField(choices=[('district', 'District'), ('sso', 'Sso'), ('teacher', 'Teacher')], max_length=16)),
-                ('user_id', models.CharField(blank=True, default='', max_length=24)),
-                ('scopes', models.JSONField(default=list)),
-                ('created', models.DateTimeField(default=django.utils.timezone.now)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tokens', to='sandbox.sandboxdistrict')),
+                ("access_token", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("district", "District"), ("sso", "Sso"), ("teacher", "Teacher")],
+                        max_length=16,
+                    ),
+                ),
+                ("user_id", models.CharField(blank=True, default="", max_length=24)),
+                ("scopes", models.JSONField(default=list)),
+                ("created", models.DateTimeField(default=django.utils.timezone.now)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tokens",
+                        to="sandbox.sandboxdistrict",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SandboxEdge',
+            name="SandboxEdge",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('src_id', models.CharField(max_length=24)),
-                ('rel', models.CharField(max_length=16)),
-                ('dst_id', models.CharField(max_length=24)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='sandbox.sandboxdistrict')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("src_id", models.CharField(max_length=24)),
+                ("rel", models.CharField(max_length=16)),
+                ("dst_id", models.CharField(max_length=24)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="sandbox.sandboxdistrict",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['src_id', 'rel', 'dst_id'], name='sbx_edge_src'), models.Index(fields=['dst_id', 'rel', 'src_id'], name='sbx_edge_dst')],
+                "indexes": [
+                    models.Index(fields=["src_id", "rel", "dst_id"], name="sbx_edge_src"),
+                    models.Index(fields=["dst_id", "rel", "src_id"], name="sbx_edge_dst"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SandboxEvent',
+            name="SandboxEvent",
             fields=[
-                ('id', models.CharField(max_length=24, primary_key=True, serialize=False)),
-                ('type', models.CharField(max_length=32)),
-                ('record_type', models.CharField(max_length=16)),
-                ('record_id', models.CharField(max_length=24)),
-                ('schools', models.TextField(blank=True, default='')),
-                ('body', models.TextField()),
-                ('body_v30', models.TextField()),
-                ('created', models.DateTimeField(default=django.utils.timezone.now)),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='sandbox.sandboxdistrict')),
+                ("id", models.CharField(max_length=24, primary_key=True, serialize=False)),
+                ("type", models.CharField(max_length=32)),
+                ("record_type", models.CharField(max_length=16)),
+                ("record_id", models.CharField(max_length=24)),
+                ("schools", models.TextField(blank=True, default="")),
+                ("body", models.TextField()),
+                ("body_v30", models.TextField()),
+                ("created", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="sandbox.sandboxdistrict",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
-                'indexes': [models.Index(fields=['district', 'id'], name='sbx_event_list')],
+                "ordering": ["id"],
+                "indexes": [models.Index(fields=["district", "id"], name="sbx_event_list")],
             },
         ),
         migrations.CreateModel(
-            name='SandboxLmsSubmission',
+            name="SandboxLmsSubmission",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('user_id', models.CharField(max_length=24)),
-                ('data', models.JSONField(default=dict)),
-                ('assignment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='submissions', to='sandbox.sandboxlmsassignment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("user_id", models.CharField(max_length=24)),
+                ("data", models.JSONField(default=dict)),
+                (
+                    "assignment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="submissions",
+                        to="sandbox.sandboxlmsassignment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['user_id'],
-                'constraints': [models.UniqueConstraint(fields=('assignment', 'user_id'), name='sbx_one_submission')],
+                "ordering": ["user_id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("assignment", "user_id"), name="sbx_one_submission")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SandboxRecord',
+            name="SandboxRecord",
             fields=[
-                ('clever_id', models.CharField(max_length=24, primary_key=True, serialize=False)),
-                ('record_type', models.CharField(choices=[('schools', 'Schools'), ('terms', 'Terms'), ('courses', 'Courses'), ('sections', 'Sections'), ('users', 'Users')], max_length=16)),
-                ('is_student', models.BooleanField(default=False)),
-                ('is_teacher', models.BooleanField(default=False)),
-                ('is_staff', models.BooleanField(default=False)),
-                ('is_district_admin', models.BooleanField(default=False)),
-                ('is_contact', models.BooleanField(default=False)),
-                ('display_name', models.CharField(blank=True, default='', max_length=255)),
-                ('body', models.TextField(help_text='The v3.1 JSON record, serialized.')),
-                ('body_v30', models.TextField(help_text='The v3.0 JSON record, serialized.')),
-                ('district', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='records', to='sandbox.sandboxdistrict')),
+                ("clever_id", models.CharField(max_length=24, primary_key=True, serialize=False)),
+                (
+                    "record_type",
+                    models.CharField(
+                        choices=[
+                            ("schools", "Schools"),
+                            ("terms", "Terms"),
+                            ("courses", "Courses"),
+                            ("sections", "Sections"),
+                            ("users", "Users"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("is_student", models.BooleanField(default=False)),
+                ("is_teacher", models.BooleanField(default=False)),
+                ("is_staff", models.BooleanField(default=False)),
+                ("is_district_admin", models.BooleanField(default=False)),
+                ("is_contact", models.BooleanField(default=False)),
+                ("display_name", models.CharField(blank=True, default="", max_length=255)),
+                ("body", models.TextField(help_text="The v3.1 JSON record, serialized.")),
+                ("body_v30", models.TextField(help_text="The v3.0 JSON record, serialized.")),
+                (
+                    "district",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="records",
+                        to="sandbox.sandboxdistrict",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['district', 'record_type', 'clever_id'], name='sbx_rec_list')],
+                "indexes": [
+                    models.Index(fields=["district", "record_type", "clever_id"], name="sbx_rec_list")
+                ],
             },
         ),
     ]

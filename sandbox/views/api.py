@@ -78,7 +78,7 @@ def _api_base() -> str:
 
 def _relative_path(request) -> str:
     base = _api_base()
-    return request.path[len(base):] if request.path.startswith(base) else request.path
+    return request.path[len(base) :] if request.path.startswith(base) else request.path
 
 
 def _self_uri(request) -> str:
@@ -88,12 +88,7 @@ def _self_uri(request) -> str:
 
 def _cursor_uri(request, name: str, value: str) -> str:
     """The request's URI with its cursor replaced (other parameters kept, in order)."""
-    params = [
-        (key, item)
-        for key, items in request.GET.lists()
-        if key not in CURSOR_PARAMS
-        for item in items
-    ]
+    params = [(key, item) for key, items in request.GET.lists() if key not in CURSOR_PARAMS for item in items]
     params.append((name, value))
     return f"{_relative_path(request)}?{urlencode(params)}"
 
@@ -273,9 +268,7 @@ def detail(request, viewer: selectors.Viewer, version: str, collection: str, rec
 
 
 @data_endpoint
-def related(
-    request, viewer: selectors.Viewer, version: str, collection: str, record_id: str, relation: str
-):
+def related(request, viewer: selectors.Viewer, version: str, collection: str, record_id: str, relation: str):
     """``/{collection}/{id}/{relation}``: a nested list, or a single related record."""
     v30 = version == "v3.0"
     if relation == "district" or (collection, relation) in selectors.SINGLE_RELATIONS:
@@ -295,9 +288,7 @@ def related(
 
 def _event_item(row: tuple) -> str:
     event_id, created, event_type, body = row
-    return (
-        f'{{"id":"{event_id}","created":"{iso(created)}","type":"{event_type}","data":{body}}}'
-    )
+    return f'{{"id":"{event_id}","created":"{iso(created)}","type":"{event_type}","data":{body}}}'
 
 
 def _events_gate(viewer: selectors.Viewer) -> HttpResponse | None:
@@ -329,12 +320,7 @@ def event_list(request, viewer: selectors.Viewer, version: str):
     gate = _events_gate(viewer)
     if gate is not None:
         return gate
-    record_types = [
-        value
-        for raw in request.GET.getlist("record_type")
-        for value in raw.split(",")
-        if value
-    ]
+    record_types = [value for raw in request.GET.getlist("record_type") for value in raw.split(",") if value]
     unknown = sorted(set(record_types) - selectors.EVENT_RECORD_TYPES)
     if unknown:
         raise BadRequest(400, f"unknown record_type: {', '.join(unknown)}")
@@ -357,8 +343,7 @@ def event_list(request, viewer: selectors.Viewer, version: str):
         ending_before=ending_before,
     )
     items = ",".join(
-        [f'{{"data":{_event_item(row)},"uri":"/{version}/events/{row[0]}"}}'
-         for row in page.rows]
+        [f'{{"data":{_event_item(row)},"uri":"/{version}/events/{row[0]}"}}' for row in page.rows]
     )
     return raw_json(f'{{"data":[{items}],"links":{dumps(_links(request, page))}}}')
 

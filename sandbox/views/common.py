@@ -50,8 +50,7 @@ def _fault_response(fault) -> HttpResponse | None:
     if fault.kind == "status":
         return error(fault.status, "Internal error: injected fault")
     if fault.kind == "html":
-        return HttpResponse(HTML_ERROR_PAGE, status=fault.status,
-                            content_type="text/html; charset=utf-8")
+        return HttpResponse(HTML_ERROR_PAGE, status=fault.status, content_type="text/html; charset=utf-8")
     if fault.kind == "slow":
         KNOBS.sleep(fault.delay)
     return None

@@ -45,10 +45,21 @@ from ..models import (
 )
 from .oauth import instant_login_path
 
-FAULT_KINDS = [("status", "status (5xx JSON error)"), ("malformed_json", "malformed JSON"),
-               ("html", "HTML error page"), ("slow", "slow answer")]
-LMS_STATES = ["", "initial_sync_processing", "pending_authorization", "matching_in_progress",
-              "error", "disconnected", "success"]
+FAULT_KINDS = [
+    ("status", "status (5xx JSON error)"),
+    ("malformed_json", "malformed JSON"),
+    ("html", "HTML error page"),
+    ("slow", "slow answer"),
+]
+LMS_STATES = [
+    "",
+    "initial_sync_processing",
+    "pending_authorization",
+    "matching_in_progress",
+    "error",
+    "disconnected",
+    "success",
+]
 SAMPLE_SIZE = 15
 
 
@@ -58,20 +69,20 @@ class RateLimitForm(forms.Form):
 
 class FaultForm(forms.Form):
     kind = forms.ChoiceField(choices=FAULT_KINDS)
-    on_request = forms.IntegerField(min_value=1, initial=1,
-                                    help_text="the Nth API request from now")
+    on_request = forms.IntegerField(min_value=1, initial=1, help_text="the Nth API request from now")
     count = forms.IntegerField(min_value=1, initial=1, help_text="how many requests in a row")
     status = forms.IntegerField(min_value=400, max_value=599, initial=503, required=False)
-    delay = forms.FloatField(min_value=0, max_value=120, initial=0, required=False,
-                             help_text="seconds, for slow")
-    path_contains = forms.CharField(max_length=200, required=False,
-                                    help_text="only API paths containing this")
+    delay = forms.FloatField(
+        min_value=0, max_value=120, initial=0, required=False, help_text="seconds, for slow"
+    )
+    path_contains = forms.CharField(
+        max_length=200, required=False, help_text="only API paths containing this"
+    )
 
 
 class LmsForm(forms.Form):
     lms_type = forms.ChoiceField(choices=LmsType.choices, required=False)
-    lms_state = forms.ChoiceField(choices=[(s, s or "(automatic)") for s in LMS_STATES],
-                                  required=False)
+    lms_state = forms.ChoiceField(choices=[(s, s or "(automatic)") for s in LMS_STATES], required=False)
 
 
 class AddStudentForm(forms.Form):
@@ -107,8 +118,10 @@ def guard_fractions() -> tuple[float, float]:
     """The app's default sync guard, quoted by the help text and messages (the sandbox does not
     apply it): more than the first fraction of the students removed, or more than the second
     of the records of one kind changed, holds the next sync for approval."""
-    return (float(getattr(settings, "SYNC_GUARD_MAX_DELETED_FRACTION", 0.10)),
-            float(getattr(settings, "SYNC_GUARD_MAX_CHANGED_FRACTION", 0.75)))
+    return (
+        float(getattr(settings, "SYNC_GUARD_MAX_DELETED_FRACTION", 0.10)),
+        float(getattr(settings, "SYNC_GUARD_MAX_CHANGED_FRACTION", 0.75)),
+    )
 
 
 def next_sync(change: roster.BulkChange, *, removal: bool) -> str:
@@ -121,8 +134,7 @@ def next_sync(change: roster.BulkChange, *, removal: bool) -> str:
     for kind in ("sections", "contacts"):
         count, total = change.changed.get(kind, (0, 0))
         if total and count / total > changed:
-            reasons.append(f"{count:,} of the {total:,} {kind} changed, more than "
-                           f"{_percent(changed)}")
+            reasons.append(f"{count:,} of the {total:,} {kind} changed, more than {_percent(changed)}")
     if reasons:
         return f"the next sync will ask support to approve ({'; '.join(reasons)})"
     return "the next sync applies it without asking"
@@ -151,7 +163,8 @@ class RemoveStudentsForm(forms.Form):
             f"Picked at random. More than {_percent(deleted)} makes the next sync wait for "
             f"approval (here {hold_from:,} or more of {students:,}), and so does changing more "
             f"than {_percent(changed)} of the sections (each student is in about 5)."
-            if students else "The district has no students left to remove."
+            if students
+            else "The district has no students left to remove."
         )
 
     def clean_count(self):
@@ -160,29 +173,40 @@ class RemoveStudentsForm(forms.Form):
             raise forms.ValidationError("The district has no students left to remove.")
         if count > self.students:
             raise forms.ValidationError(
-                f"The district has {self.students:,} students: enter 1 to {self.students:,}.")
+                f"The district has {self.students:,} students: enter 1 to {self.students:,}."
+            )
         return count
 
 
 class AddStudentsForm(forms.Form):
     count = forms.IntegerField(
-        label="How many students", min_value=1, max_value=roster.MAX_ADDED_STUDENTS,
-        error_messages={**ONE_OR_MORE, "max_value": f"Enter {roster.MAX_ADDED_STUDENTS:,} or "
-                                                    "fewer: that is the most at a time."},
+        label="How many students",
+        min_value=1,
+        max_value=roster.MAX_ADDED_STUDENTS,
+        error_messages={
+            **ONE_OR_MORE,
+            "max_value": f"Enter {roster.MAX_ADDED_STUDENTS:,} or fewer: that is the most at a time.",
+        },
         help_text=f"1 to {roster.MAX_ADDED_STUDENTS:,}. Generated names, each student in "
-                  "5 sections of one school.")
+        "5 sections of one school.",
+    )
 
 
-SECTION_ERRORS = {"required": "Choose a section.",
-                  "invalid_choice": "Choose a section from the list: that one is gone."}
+SECTION_ERRORS = {
+    "required": "Choose a section.",
+    "invalid_choice": "Choose a section from the list: that one is gone.",
+}
 
 
 class MoveStudentsForm(forms.Form):
     from_section = forms.ChoiceField(label="From section", error_messages=SECTION_ERRORS)
     to_section = forms.ChoiceField(label="To section", error_messages=SECTION_ERRORS)
-    count = forms.IntegerField(label="How many students", min_value=1, error_messages=ONE_OR_MORE,
-                               help_text="Two sections of one school; students already in the "
-                                         "second section stay where they are.")
+    count = forms.IntegerField(
+        label="How many students",
+        min_value=1,
+        error_messages=ONE_OR_MORE,
+        help_text="Two sections of one school; students already in the second section stay where they are.",
+    )
 
     def __init__(self, *args, sections: SectionChoices, **kwargs):
         super().__init__(*args, **kwargs)
@@ -199,16 +223,20 @@ class MoveStudentsForm(forms.Form):
             self.add_error("to_section", "Choose a different section from the first one.")
             return data
         if self.sections.school[source] != self.sections.school[target]:
-            self.add_error("to_section", "This section is in another school: choose two "
-                                         "sections of one school.")
+            self.add_error(
+                "to_section", "This section is in another school: choose two sections of one school."
+            )
             return data
         count = data.get("count")
         movable = len(self.sections.students[source] - self.sections.students[target])
         if count is not None and count > movable:
-            self.add_error("count", f"Only {movable:,} students of the first section are not "
-                                    f"already in the second: enter 1 to {movable:,}."
-                           if movable else "Every student of the first section is already in "
-                                           "the second: nobody can move.")
+            self.add_error(
+                "count",
+                f"Only {movable:,} students of the first section are not "
+                f"already in the second: enter 1 to {movable:,}."
+                if movable
+                else "Every student of the first section is already in the second: nobody can move.",
+            )
         return data
 
 
@@ -218,11 +246,17 @@ MDR_NUMBER = re.compile(r"[A-Za-z0-9]{1,16}")
 
 class DistrictIdsForm(forms.Form):
     nces_id = forms.CharField(
-        label="NCES LEAID", required=False, max_length=20,
-        help_text="7 digits (the first two are the state's code), or blank for none.")
+        label="NCES LEAID",
+        required=False,
+        max_length=20,
+        help_text="7 digits (the first two are the state's code), or blank for none.",
+    )
     mdr_number = forms.CharField(
-        label="MDR number", required=False, max_length=40,
-        help_text="Up to 16 letters or digits, or blank for none.")
+        label="MDR number",
+        required=False,
+        max_length=40,
+        help_text="Up to 16 letters or digits, or blank for none.",
+    )
 
     def clean_nces_id(self):
         value = self.cleaned_data["nces_id"].replace(" ", "")
@@ -244,7 +278,8 @@ class SectionChoices:
         schools = {
             clever_id: json.loads(body).get("name") or "School without a name"
             for clever_id, body in SandboxRecord.objects.filter(
-                district=district, record_type=RecordType.SCHOOLS).values_list("clever_id", "body")
+                district=district, record_type=RecordType.SCHOOLS
+            ).values_list("clever_id", "body")
         }
         self.school: dict[str, str] = {}
         self.students: dict[str, set[str]] = {}
@@ -268,8 +303,7 @@ class SectionChoices:
             groups.setdefault(school, []).append((clever_id, label))
         self.grouped = [
             (schools.get(school, "No school"), sorted(options, key=lambda option: option[1]))
-            for school, options in sorted(groups.items(),
-                                          key=lambda item: schools.get(item[0], "~"))
+            for school, options in sorted(groups.items(), key=lambda item: schools.get(item[0], "~"))
         ]
 
 
@@ -278,16 +312,28 @@ class LmsGradeForm(forms.Form):
 
     submission = forms.ChoiceField(
         label="Assignment and student",
-        error_messages={"required": "Choose a student's submission.",
-                        "invalid_choice": "Choose a submission from the list: that one is gone."})
+        error_messages={
+            "required": "Choose a student's submission.",
+            "invalid_choice": "Choose a submission from the list: that one is gone.",
+        },
+    )
     grade_points = forms.FloatField(
-        label="Grade points", required=False, min_value=0, max_value=100_000,
-        error_messages={"invalid": "Enter a number of points, like 8 or 8.5.",
-                        "min_value": "Enter 0 or more points."},
-        help_text="Points earned, like 8.5. Blank leaves the points as they are.")
+        label="Grade points",
+        required=False,
+        min_value=0,
+        max_value=100_000,
+        error_messages={
+            "invalid": "Enter a number of points, like 8 or 8.5.",
+            "min_value": "Enter 0 or more points.",
+        },
+        help_text="Points earned, like 8.5. Blank leaves the points as they are.",
+    )
     grade = forms.CharField(
-        label="Letter grade", required=False, max_length=32,
-        help_text="Like B+ or Pass. Blank leaves the letter grade as it is.")
+        label="Letter grade",
+        required=False,
+        max_length=32,
+        help_text="Like B+ or Pass. Blank leaves the letter grade as it is.",
+    )
 
     def __init__(self, *args, district: SandboxDistrict, **kwargs):
         super().__init__(*args, **kwargs)
@@ -297,9 +343,9 @@ class LmsGradeForm(forms.Form):
         for submission in self.submissions.values():
             # The title again in each option: a closed select shows the option, not its group.
             groups.setdefault(submission.assignment, []).append(
-                (submission.key, f"{submission.student}, {submission.title}: {submission.grade_text}"))
-        self.fields["submission"].choices = [("", "Choose a student's submission"),
-                                             *groups.items()]
+                (submission.key, f"{submission.student}, {submission.title}: {submission.grade_text}")
+            )
+        self.fields["submission"].choices = [("", "Choose a student's submission"), *groups.items()]
 
     def clean(self):
         data = super().clean()
@@ -345,14 +391,16 @@ def _back(request, district: SandboxDistrict | None = None):
 
 def _sign_in(app, district: SandboxDistrict) -> dict:
     """A district's Instant Login link and the people the control page offers to sign in as."""
+
     def link(user_id: str = "") -> str:
         return instant_login_path(client_id=app.client_id, district_id=district.id, user_id=user_id)
 
     return {
         "district": district,
         "link": link(),
-        "people": [(person, link(person.user.clever_id))
-                   for person in selectors.sign_in_people(district)] if district.connected else [],
+        "people": [(person, link(person.user.clever_id)) for person in selectors.sign_in_people(district)]
+        if district.connected
+        else [],
     }
 
 
@@ -361,18 +409,22 @@ def home(request):
     app = services.get_application()
     districts = list(SandboxDistrict.objects.order_by("created_at", "id"))
     library_teachers, library_total = selectors.library_teachers()
-    return render(request, "sandbox/control.html", {
-        "app": app,
-        "districts": [_district_row(d) for d in districts],
-        "sign_in": [_sign_in(app, d) for d in districts if d.sharing == Sharing.DISTRICT],
-        "library_teachers": library_teachers,
-        "library_total": library_total,
-        "knobs": KNOBS,
-        "faults": list(KNOBS.faults),
-        "rate_form": RateLimitForm(initial={"rate_limit_per_minute": KNOBS.rate_limit_per_minute}),
-        "fault_form": FaultForm(),
-        "portal_url": _portal_url(),
-    })
+    return render(
+        request,
+        "sandbox/control.html",
+        {
+            "app": app,
+            "districts": [_district_row(d) for d in districts],
+            "sign_in": [_sign_in(app, d) for d in districts if d.sharing == Sharing.DISTRICT],
+            "library_teachers": library_teachers,
+            "library_total": library_total,
+            "knobs": KNOBS,
+            "faults": list(KNOBS.faults),
+            "rate_form": RateLimitForm(initial={"rate_limit_per_minute": KNOBS.rate_limit_per_minute}),
+            "fault_form": FaultForm(),
+            "portal_url": _portal_url(),
+        },
+    )
 
 
 @require_GET
@@ -390,10 +442,14 @@ def _bulk_form(op: str, district: SandboxDistrict, data=None) -> forms.Form:
         return AddStudentsForm(data, prefix=op)
     if op == "move_students":
         return MoveStudentsForm(data, sections=SectionChoices(district), prefix=op)
-    return DistrictIdsForm(data, prefix=op, initial={
-        "nces_id": district.data.get("nces_id", ""),
-        "mdr_number": district.data.get("mdr_number", ""),
-    })
+    return DistrictIdsForm(
+        data,
+        prefix=op,
+        initial={
+            "nces_id": district.data.get("nces_id", ""),
+            "mdr_number": district.data.get("mdr_number", ""),
+        },
+    )
 
 
 def _district_page(request, district: SandboxDistrict, bound: dict | None = None):
@@ -406,43 +462,51 @@ def _district_page(request, district: SandboxDistrict, bound: dict | None = None
     # A bulk change's or a grade change's message shows in its card, where the page comes back
     # to (#bulk, #lms-grades).
     queued = list(messages.get_messages(request))
-    return render(request, "sandbox/control_district.html", {
-        "messages": [m for m in queued if m.extra_tags not in CARD_MESSAGES],
-        "card_messages": {tag: [m for m in queued if m.extra_tags == tag] for tag in CARD_MESSAGES},
-        "row": _district_row(district),
-        "district": district,
-        "schools": selectors.named_records(district, RecordType.SCHOOLS, SAMPLE_SIZE),
-        "sections": selectors.named_records(district, RecordType.SECTIONS, SAMPLE_SIZE),
-        "students": users.filter(is_student=True)[:SAMPLE_SIZE],
-        "adults": users.filter(is_student=False, is_contact=False)[:SAMPLE_SIZE],
-        "events": SandboxEvent.objects.filter(district=district).order_by("-id")[:SAMPLE_SIZE],
-        "add_student_form": AddStudentForm(),
-        "rename_form": RenameUserForm(),
-        "remove_user_form": UserIdForm(),
-        "add_section_form": AddSectionForm(),
-        "remove_section_form": SectionIdForm(),
-        "bulk": bulk,
-        "form_error": next((PAGE_FORMS[name] for name, form in bound.items() if form.errors), None),
-        "lms_grade_form": bound.get("lms_grade") or LmsGradeForm(district=district, prefix="lms_grade"),
-        "bulk_has_sections": any(options for _, options in bulk["move_students"].sections.grouped),
-        "portal_url": _portal_url(),
-    })
+    return render(
+        request,
+        "sandbox/control_district.html",
+        {
+            "messages": [m for m in queued if m.extra_tags not in CARD_MESSAGES],
+            "card_messages": {tag: [m for m in queued if m.extra_tags == tag] for tag in CARD_MESSAGES},
+            "row": _district_row(district),
+            "district": district,
+            "schools": selectors.named_records(district, RecordType.SCHOOLS, SAMPLE_SIZE),
+            "sections": selectors.named_records(district, RecordType.SECTIONS, SAMPLE_SIZE),
+            "students": users.filter(is_student=True)[:SAMPLE_SIZE],
+            "adults": users.filter(is_student=False, is_contact=False)[:SAMPLE_SIZE],
+            "events": SandboxEvent.objects.filter(district=district).order_by("-id")[:SAMPLE_SIZE],
+            "add_student_form": AddStudentForm(),
+            "rename_form": RenameUserForm(),
+            "remove_user_form": UserIdForm(),
+            "add_section_form": AddSectionForm(),
+            "remove_section_form": SectionIdForm(),
+            "bulk": bulk,
+            "form_error": next((PAGE_FORMS[name] for name, form in bound.items() if form.errors), None),
+            "lms_grade_form": bound.get("lms_grade") or LmsGradeForm(district=district, prefix="lms_grade"),
+            "bulk_has_sections": any(options for _, options in bulk["move_students"].sections.grouped),
+            "portal_url": _portal_url(),
+        },
+    )
 
 
 # --- district switches ---------------------------------------------------------------------------
 
 DISTRICT_ACTIONS = {
-    "rotate_token": ("District token rotated: the old one now gets 401.",
-                     lambda d: services.rotate_district_token(district=d)),
-    "revoke_token": ("District token revoked: requests with it now get 401.",
-                     lambda d: _revoke(d)),
-    "disconnect": ("District disconnected: its tokens are revoked and it left /oauth/tokens.",
-                   lambda d: services.disconnect_district(district=d)),
-    "reconnect": ("District reconnected with a new token.",
-                  lambda d: services.reconnect_district(district=d)),
+    "rotate_token": (
+        "District token rotated: the old one now gets 401.",
+        lambda d: services.rotate_district_token(district=d),
+    ),
+    "revoke_token": ("District token revoked: requests with it now get 401.", lambda d: _revoke(d)),
+    "disconnect": (
+        "District disconnected: its tokens are revoked and it left /oauth/tokens.",
+        lambda d: services.disconnect_district(district=d),
+    ),
+    "reconnect": (
+        "District reconnected with a new token.",
+        lambda d: services.reconnect_district(district=d),
+    ),
     "events_on": ("Events enabled.", lambda d: services.set_events_enabled(district=d, enabled=True)),
-    "events_off": ("Events disabled.",
-                   lambda d: services.set_events_enabled(district=d, enabled=False)),
+    "events_off": ("Events disabled.", lambda d: services.set_events_enabled(district=d, enabled=False)),
 }
 
 
@@ -470,30 +534,51 @@ def district_lms(request, district_id: str):
     form = LmsForm(request.POST, prefix=district.id)
     if not form.is_valid():
         return HttpResponseBadRequest(form.errors.as_text())
-    services.set_lms(district=district, lms_type=form.cleaned_data["lms_type"],
-                     lms_state=form.cleaned_data["lms_state"] or None)
+    services.set_lms(
+        district=district,
+        lms_type=form.cleaned_data["lms_type"],
+        lms_state=form.cleaned_data["lms_state"] or None,
+    )
     district.refresh_from_db()
-    messages.success(request, f"{district.name}: LMS set to {district.lms_type or 'none'} "
-                              f"({district.lms_state or 'no state'}).")
+    messages.success(
+        request,
+        f"{district.name}: LMS set to {district.lms_type or 'none'} ({district.lms_state or 'no state'}).",
+    )
     return _back(request, district)
 
 
 # --- roster changes (each emits Clever events) ----------------------------------------------------
 
 ROSTER_OPS = {
-    "add_student": (AddStudentForm, lambda d, c: roster.add_student_to_section(
-        district=d, section_id=c["section_id"], first=c["first"], last=c["last"]),
-        "added student {id} to the section"),
-    "rename_user": (RenameUserForm, lambda d, c: roster.rename_user(
-        district=d, user_id=c["user_id"], first=c["first"], last=c["last"]),
-        "renamed user {id}"),
-    "remove_user": (UserIdForm, lambda d, c: roster.remove_user(district=d, user_id=c["user_id"]),
-                    "removed user {id}"),
-    "add_section": (AddSectionForm, lambda d, c: roster.add_section(
-        district=d, school_id=c["school_id"], name=c["name"], students=c["students"]),
-        "added section {id}"),
-    "remove_section": (SectionIdForm, lambda d, c: roster.remove_section(
-        district=d, section_id=c["section_id"]), "removed section {id}"),
+    "add_student": (
+        AddStudentForm,
+        lambda d, c: roster.add_student_to_section(
+            district=d, section_id=c["section_id"], first=c["first"], last=c["last"]
+        ),
+        "added student {id} to the section",
+    ),
+    "rename_user": (
+        RenameUserForm,
+        lambda d, c: roster.rename_user(district=d, user_id=c["user_id"], first=c["first"], last=c["last"]),
+        "renamed user {id}",
+    ),
+    "remove_user": (
+        UserIdForm,
+        lambda d, c: roster.remove_user(district=d, user_id=c["user_id"]),
+        "removed user {id}",
+    ),
+    "add_section": (
+        AddSectionForm,
+        lambda d, c: roster.add_section(
+            district=d, school_id=c["school_id"], name=c["name"], students=c["students"]
+        ),
+        "added section {id}",
+    ),
+    "remove_section": (
+        SectionIdForm,
+        lambda d, c: roster.remove_section(district=d, section_id=c["section_id"]),
+        "removed section {id}",
+    ),
 }
 
 
@@ -526,25 +611,35 @@ def _plural(count: int, word: str) -> str:
 def _bulk_remove(district: SandboxDistrict, form: RemoveStudentsForm) -> str:
     change = roster.remove_students(district=district, count=form.cleaned_data["count"])
     removed, before = change.changed["students"]
-    return (f"Removed {_plural(removed, 'student')} from {district.name} "
-            f"({_percent(removed / before)} of {before:,}): {next_sync(change, removal=True)}.")
+    return (
+        f"Removed {_plural(removed, 'student')} from {district.name} "
+        f"({_percent(removed / before)} of {before:,}): {next_sync(change, removal=True)}."
+    )
 
 
 def _bulk_add(district: SandboxDistrict, form: AddStudentsForm) -> str:
     change = roster.add_students(district=district, count=form.cleaned_data["count"])
     sections = change.changed["sections"][0]
-    return (f"Added {_plural(len(change.students), 'student')} to {district.name}, in "
-            f"{_plural(sections, 'existing section')}: {next_sync(change, removal=False)}.")
+    return (
+        f"Added {_plural(len(change.students), 'student')} to {district.name}, in "
+        f"{_plural(sections, 'existing section')}: {next_sync(change, removal=False)}."
+    )
 
 
 def _bulk_move(district: SandboxDistrict, form: MoveStudentsForm) -> str:
     data = form.cleaned_data
-    change = roster.move_students(district=district, from_section_id=data["from_section"],
-                                  to_section_id=data["to_section"], count=data["count"])
+    change = roster.move_students(
+        district=district,
+        from_section_id=data["from_section"],
+        to_section_id=data["to_section"],
+        count=data["count"],
+    )
     names = form.sections.name
-    return (f"Moved {_plural(len(change.students), 'student')} of {district.name} from "
-            f"{names[data['from_section']]} to {names[data['to_section']]}: "
-            f"{next_sync(change, removal=False)}.")
+    return (
+        f"Moved {_plural(len(change.students), 'student')} of {district.name} from "
+        f"{names[data['from_section']]} to {names[data['to_section']]}: "
+        f"{next_sync(change, removal=False)}."
+    )
 
 
 ID_NAMES = {"nces_id": "NCES LEAID", "mdr_number": "MDR number"}
@@ -553,14 +648,20 @@ ID_NAMES = {"nces_id": "NCES LEAID", "mdr_number": "MDR number"}
 def _bulk_ids(district: SandboxDistrict, form: DistrictIdsForm) -> str:
     data = form.cleaned_data
     previous = services.set_district_identifiers(
-        district=district, nces_id=data["nces_id"], mdr_number=data["mdr_number"])
+        district=district, nces_id=data["nces_id"], mdr_number=data["mdr_number"]
+    )
     if not previous:
         return f"{district.name}: the NCES LEAID and MDR number were already these; nothing changed."
-    changes = [f"{ID_NAMES[key]} changed from {previous[key] or 'none'} to {data[key] or 'none'}"
-               for key in ID_NAMES if key in previous]
+    changes = [
+        f"{ID_NAMES[key]} changed from {previous[key] or 'none'} to {data[key] or 'none'}"
+        for key in ID_NAMES
+        if key in previous
+    ]
     them = "them" if len(changes) > 1 else "it"
-    return (f"{district.name}: {' and '.join(changes)}. The app reads {them} at its next "
-            f"district discovery, and can match the district by {them}.")
+    return (
+        f"{district.name}: {' and '.join(changes)}. The app reads {them} at its next "
+        f"district discovery, and can match the district by {them}."
+    )
 
 
 BULK_TITLES = {
@@ -576,8 +677,10 @@ BULK_OPS = {
     "district_ids": _bulk_ids,
 }
 # The district page's forms that come back with their errors: (anchor on the page, title).
-PAGE_FORMS = {**{op: (f"bulk-{op}", title) for op, title in BULK_TITLES.items()},
-              "lms_grade": ("lms-grades", "Change a grade in the LMS")}
+PAGE_FORMS = {
+    **{op: (f"bulk-{op}", title) for op, title in BULK_TITLES.items()},
+    "lms_grade": ("lms-grades", "Change a grade in the LMS"),
+}
 CARD_MESSAGES = ("bulk", "lms")
 
 
@@ -619,19 +722,26 @@ def district_lms_grade(request, district_id: str):
     if form.is_valid():
         submission = form.submissions[form.cleaned_data["submission"]]
         try:
-            stored = gradebook.teacher_edit_submission(assignment_id=submission.assignment_id,
-                                                       user_id=submission.user_id, **form.changes())
+            stored = gradebook.teacher_edit_submission(
+                assignment_id=submission.assignment_id, user_id=submission.user_id, **form.changes()
+            )
         except SandboxLmsSubmission.DoesNotExist:
             # The assignment was deleted through Clever between showing the page and this post.
             form.add_error("submission", "Choose a submission from the list: that one is gone.")
         else:
-            edited = dataclasses.replace(submission, grade_points=float(stored.get("grade_points") or 0),
-                                         grade=stored.get("grade") or "")
+            edited = dataclasses.replace(
+                submission,
+                grade_points=float(stored.get("grade_points") or 0),
+                grade=stored.get("grade") or "",
+            )
             messages.success(
-                request, f"In {district.get_lms_type_display()}, {submission.student} now has "
-                         f"{edited.grade_text} on {submission.assignment}. The app finds it at its "
-                         "next read of the LMS: every night, or sooner when asked from the "
-                         "assignment's page.", extra_tags="lms")
+                request,
+                f"In {district.get_lms_type_display()}, {submission.student} now has "
+                f"{edited.grade_text} on {submission.assignment}. The app finds it at its "
+                "next read of the LMS: every night, or sooner when asked from the "
+                "assignment's page.",
+                extra_tags="lms",
+            )
             return redirect(reverse("sandbox:control-district", args=[district.id]) + "#lms-grades")
     return _with_errors(request, district, "lms_grade", form)
 
@@ -645,8 +755,7 @@ def rate_limit(request):
     if not form.is_valid():
         return HttpResponseBadRequest(form.errors.as_text())
     KNOBS.rate_limit_per_minute = form.cleaned_data["rate_limit_per_minute"]
-    messages.success(request, f"Rate limit: {KNOBS.rate_limit_per_minute} requests per minute "
-                              "per token.")
+    messages.success(request, f"Rate limit: {KNOBS.rate_limit_per_minute} requests per minute per token.")
     return redirect("sandbox:home")
 
 
@@ -657,12 +766,16 @@ def add_fault(request):
         return HttpResponseBadRequest(form.errors.as_text())
     data = form.cleaned_data
     fault = KNOBS.add_fault(
-        data["kind"], on_request=data["on_request"], count=data["count"],
-        status=data["status"] or 503, delay=data["delay"] or 0.0,
+        data["kind"],
+        on_request=data["on_request"],
+        count=data["count"],
+        status=data["status"] or 503,
+        delay=data["delay"] or 0.0,
         path_contains=data["path_contains"],
     )
-    messages.success(request, f"Fault added: {fault.kind} on API request {fault.on_request} "
-                              f"(x{fault.count}).")
+    messages.success(
+        request, f"Fault added: {fault.kind} on API request {fault.on_request} (x{fault.count})."
+    )
     return redirect("sandbox:home")
 
 
@@ -676,15 +789,11 @@ def clear_faults(request):
 urlpatterns = [
     path("", home, name="home"),
     path("control/districts/<str:district_id>/", district_detail, name="control-district"),
-    path("control/districts/<str:district_id>/action/", district_action,
-         name="control-district-action"),
+    path("control/districts/<str:district_id>/action/", district_action, name="control-district-action"),
     path("control/districts/<str:district_id>/lms/", district_lms, name="control-district-lms"),
-    path("control/districts/<str:district_id>/lms/grade/", district_lms_grade,
-         name="control-lms-grade"),
-    path("control/districts/<str:district_id>/roster/<str:op>/", district_roster,
-         name="control-roster"),
-    path("control/districts/<str:district_id>/bulk/<str:op>/", district_bulk,
-         name="control-bulk"),
+    path("control/districts/<str:district_id>/lms/grade/", district_lms_grade, name="control-lms-grade"),
+    path("control/districts/<str:district_id>/roster/<str:op>/", district_roster, name="control-roster"),
+    path("control/districts/<str:district_id>/bulk/<str:op>/", district_bulk, name="control-bulk"),
     path("control/knobs/rate-limit/", rate_limit, name="control-rate-limit"),
     path("control/knobs/faults/", add_fault, name="control-add-fault"),
     path("control/knobs/faults/clear/", clear_faults, name="control-clear-faults"),

@@ -36,8 +36,7 @@ def _not_allowed(allowed: list[str]) -> JsonResponse:
 def assignments(request, token, section_id):
     if request.method != "POST":
         return _not_allowed(["POST"])
-    return _answer(lambda: create_assignment(
-        token=token, section_id=section_id, body=request.body))
+    return _answer(lambda: create_assignment(token=token, section_id=section_id, body=request.body))
 
 
 @api_endpoint
@@ -70,8 +69,7 @@ def submissions(request, token, section_id, assignment_id):
 
 @api_endpoint
 def submission(request, token, section_id, assignment_id, user_id):
-    ids = {"token": token, "section_id": section_id, "assignment_id": assignment_id,
-           "user_id": user_id}
+    ids = {"token": token, "section_id": section_id, "assignment_id": assignment_id, "user_id": user_id}
     if request.method == "GET":
         return _answer(lambda: get_submission(**ids))
     if request.method == "PATCH":
@@ -89,10 +87,8 @@ _SECTION = "sections/<str:section_id>/assignments"
 urlpatterns = [
     path(f"v3.1/{_SECTION}", assignments, name="lms-assignments"),
     path(f"v3.1/{_SECTION}/<str:assignment_id>", assignment, name="lms-assignment"),
-    path(f"v3.1/{_SECTION}/<str:assignment_id>/submissions", submissions,
-         name="lms-submissions"),
-    path(f"v3.1/{_SECTION}/<str:assignment_id>/submissions/<str:user_id>", submission,
-         name="lms-submission"),
+    path(f"v3.1/{_SECTION}/<str:assignment_id>/submissions", submissions, name="lms-submissions"),
+    path(f"v3.1/{_SECTION}/<str:assignment_id>/submissions/<str:user_id>", submission, name="lms-submission"),
     path(f"v3.0/{_SECTION}", not_in_v30),
     path(f"v3.0/{_SECTION}/<path:rest>", not_in_v30),
 ]

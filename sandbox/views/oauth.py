@@ -139,8 +139,7 @@ def _exchange_code(request, app: SandboxApplication) -> JsonResponse:
         return _oauth_error(400, "invalid_request", "The body must be JSON or form-encoded")
     grant_type = str(body.get("grant_type") or "")
     if grant_type != "authorization_code":
-        return _oauth_error(400, "unsupported_grant_type",
-                            "Only grant_type=authorization_code is supported")
+        return _oauth_error(400, "unsupported_grant_type", "Only grant_type=authorization_code is supported")
     code, redirect_uri = str(body.get("code") or ""), str(body.get("redirect_uri") or "")
     if not code or not redirect_uri:
         return _oauth_error(400, "invalid_request", "code and redirect_uri are required")
@@ -203,8 +202,7 @@ def _authorize_request(params) -> Login:
         redirect_uri=redirect_uri,
         state=params.get("state"),
         district=_district_of(params),
-        params=_given(params, ("response_type", "client_id", "redirect_uri", "state",
-                               "district_id")),
+        params=_given(params, ("response_type", "client_id", "redirect_uri", "state", "district_id")),
     )
 
 
@@ -282,20 +280,27 @@ def _complete(request, login: Login, user: SandboxRecord):
     """The user is logged in to Clever and sent to the app with a fresh code."""
     if not user.district.connected:
         raise _not_available(user.district)
-    code = services.issue_auth_code(application=login.app, user=user,
-                                    redirect_uri=login.redirect_uri)
+    code = services.issue_auth_code(application=login.app, user=user, redirect_uri=login.redirect_uri)
     query = {"code": code.code}
     if login.state is not None:
         query["state"] = login.state
     response = redirect(_with_query(login.redirect_uri, query))
-    response.set_signed_cookie(LOGIN_COOKIE, user.clever_id, salt=LOGIN_COOKIE_SALT,
-                               httponly=True, samesite="Lax", secure=request.is_secure())
+    response.set_signed_cookie(
+        LOGIN_COOKIE,
+        user.clever_id,
+        salt=LOGIN_COOKIE_SALT,
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure(),
+    )
     return response
 
 
 def _not_available(district: SandboxDistrict) -> PageError:
-    return PageError(f"This app is not available for {district.name}: the district does not "
-                     "share data with it. Ask your district administrator.")
+    return PageError(
+        f"This app is not available for {district.name}: the district does not "
+        "share data with it. Ask your district administrator."
+    )
 
 
 def _cookie_user(request) -> SandboxRecord | None:
@@ -310,8 +315,7 @@ def _user_page(request, *, district: SandboxDistrict | None):
         "role": request.GET.get("role", ""),
         "district": district.id if district else request.GET.get("district", ""),
     }
-    users = selectors.search_users(q=filters["q"], role=filters["role"],
-                                   district_id=filters["district"])
+    users = selectors.search_users(q=filters["q"], role=filters["role"], district_id=filters["district"])
     page = Paginator(users, USERS_PER_PAGE).get_page(request.GET.get("page"))
     return page, {name: value for name, value in filters.items() if value}
 
@@ -324,9 +328,12 @@ def _with_query(uri: str, params: dict[str, str]) -> str:
 
 
 def _error_page(request, error: PageError):
-    return render(request, "sandbox/oauth_error.html",
-                  {"message": error.message, "current_user": _cookie_user(request)},
-                  status=error.status)
+    return render(
+        request,
+        "sandbox/oauth_error.html",
+        {"message": error.message, "current_user": _cookie_user(request)},
+        status=error.status,
+    )
 
 
 def _client(request) -> SandboxApplication | None:
@@ -340,8 +347,10 @@ def _client(request) -> SandboxApplication | None:
         return None
     client_id, sep, secret = credentials.partition(":")
     app = services.get_application()
-    if sep and constant_time_compare(client_id, app.client_id) and constant_time_compare(
-        secret, app.client_secret
+    if (
+        sep
+        and constant_time_compare(client_id, app.client_id)
+        and constant_time_compare(secret, app.client_secret)
     ):
         return app
     return None
@@ -358,9 +367,7 @@ def _token_request_body(request):
 
 
 def _oauth_error(status: int, error: str, description: str) -> JsonResponse:
-    response = _no_store(
-        JsonResponse({"error": error, "error_description": description}, status=status)
-    )
+    response = _no_store(JsonResponse({"error": error, "error_description": description}, status=status))
     if status == 401:
         response["WWW-Authenticate"] = 'Basic realm="clever"'
     return response

@@ -7,61 +7,166 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('districts', '0003_support_permission'),
-        ('rostering', '0003_syncrun_retryable_sensitive_permission'),
+        ("districts", "0003_support_permission"),
+        ("rostering", "0003_syncrun_retryable_sensitive_permission"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AccountLink',
+            name="AccountLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(choices=[('linked', 'Linked'), ('unlinked', 'Unlinked')], max_length=16)),
-                ('method', models.CharField(choices=[('new_account', 'New account created at login'), ('mirror_account', 'Account the roster already had for this Clever ID'), ('confirmed_sign_in', 'Confirmed after signing in to the account'), ('staff', 'Support staff')], max_length=32)),
-                ('clever_id', models.CharField(db_index=True, max_length=24, verbose_name='Clever user ID')),
-                ('clever_district_id', models.CharField(blank=True, max_length=24, verbose_name='Clever district ID')),
-                ('actor_label', models.CharField(blank=True, max_length=255)),
-                ('evidence', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('person', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='rostering.person')),
-                ('user', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='clever_link_audits', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "action",
+                    models.CharField(choices=[("linked", "Linked"), ("unlinked", "Unlinked")], max_length=16),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("new_account", "New account created at login"),
+                            ("mirror_account", "Account the roster already had for this Clever ID"),
+                            ("confirmed_sign_in", "Confirmed after signing in to the account"),
+                            ("staff", "Support staff"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("clever_id", models.CharField(db_index=True, max_length=24, verbose_name="Clever user ID")),
+                (
+                    "clever_district_id",
+                    models.CharField(blank=True, max_length=24, verbose_name="Clever district ID"),
+                ),
+                ("actor_label", models.CharField(blank=True, max_length=255)),
+                ("evidence", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "person",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="rostering.person",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="clever_link_audits",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='CleverLogin',
+            name="CleverLogin",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('clever_district_id', models.CharField(blank=True, db_index=True, max_length=24, verbose_name='Clever district ID')),
-                ('roles', models.JSONField(blank=True, default=list)),
-                ('email_domain', models.CharField(blank=True, db_index=True, max_length=255)),
-                ('authorized_by', models.CharField(blank=True, max_length=16)),
-                ('entry', models.CharField(blank=True, choices=[('log_in_with_clever', 'Log in with Clever'), ('clever_initiated', 'Started in Clever (Portal, Instant Login, Library, LMS)')], max_length=32)),
-                ('outcome', models.CharField(choices=[('logged_in', 'Logged in'), ('pending_link', 'Asked whether an existing account is theirs'), ('district_unknown', 'District unknown to the app'), ('district_not_connected', 'District not connected'), ('library_not_teacher', 'Library sign-in by someone who is not a teacher'), ('account_inactive', 'Account inactive'), ('purpose', "Handled by another app's purpose hook"), ('failed', 'Failed')], max_length=32)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('district', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='districts.district')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "clever_district_id",
+                    models.CharField(
+                        blank=True, db_index=True, max_length=24, verbose_name="Clever district ID"
+                    ),
+                ),
+                ("roles", models.JSONField(blank=True, default=list)),
+                ("email_domain", models.CharField(blank=True, db_index=True, max_length=255)),
+                ("authorized_by", models.CharField(blank=True, max_length=16)),
+                (
+                    "entry",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("log_in_with_clever", "Log in with Clever"),
+                            ("clever_initiated", "Started in Clever (Portal, Instant Login, Library, LMS)"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("logged_in", "Logged in"),
+                            ("pending_link", "Asked whether an existing account is theirs"),
+                            ("district_unknown", "District unknown to the app"),
+                            ("district_not_connected", "District not connected"),
+                            ("library_not_teacher", "Library sign-in by someone who is not a teacher"),
+                            ("account_inactive", "Account inactive"),
+                            ("purpose", "Handled by another app's purpose hook"),
+                            ("failed", "Failed"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "district",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="districts.district",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='CodeRedemption',
+            name="CodeRedemption",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code_digest', models.CharField(max_length=64, unique=True)),
-                ('landing', models.CharField(blank=True, max_length=500)),
-                ('finished', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code_digest", models.CharField(max_length=64, unique=True)),
+                ("landing", models.CharField(blank=True, max_length=500)),
+                ("finished", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
     ]

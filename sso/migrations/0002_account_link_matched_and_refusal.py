@@ -4,20 +4,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('sso', '0001_initial'),
+        ("sso", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='accountlink',
-            name='method',
-            field=models.CharField(choices=[('new_account', 'New account created at login'), ('mirror_account', 'Account the roster already had for this Clever ID'), ('confirmed_sign_in', 'Confirmed after signing in to the account'), ('staff', 'Support staff'), ('matched', 'Matched automatically')], max_length=32),
+            model_name="accountlink",
+            name="method",
+            field=models.CharField(
+                choices=[
+                    ("new_account", "New account created at login"),
+                    ("mirror_account", "Account the roster already had for this Clever ID"),
+                    ("confirmed_sign_in", "Confirmed after signing in to the account"),
+                    ("staff", "Support staff"),
+                    ("matched", "Matched automatically"),
+                ],
+                max_length=32,
+            ),
         ),
         migrations.AlterField(
-            model_name='cleverlogin',
-            name='outcome',
-            field=models.CharField(choices=[('logged_in', 'Logged in'), ('pending_link', 'Asked whether an existing account is theirs'), ('account_refused', 'Linked account may not be opened with Clever'), ('district_unknown', 'District unknown to the app'), ('district_not_connected', 'District not connected'), ('library_not_teacher', 'Library sign-in by someone who is not a teacher'), ('account_inactive', 'Account inactive'), ('purpose', "Handled by another app's purpose hook"), ('failed', 'Failed')], max_length=32),
+            model_name="cleverlogin",
+            name="outcome",
+            field=models.CharField(
+                choices=[
+                    ("logged_in", "Logged in"),
+                    ("pending_link", "Asked whether an existing account is theirs"),
+                    ("account_refused", "Linked account may not be opened with Clever"),
+                    ("district_unknown", "District unknown to the app"),
+                    ("district_not_connected", "District not connected"),
+                    ("library_not_teacher", "Library sign-in by someone who is not a teacher"),
+                    ("account_inactive", "Account inactive"),
+                    ("purpose", "Handled by another app's purpose hook"),
+                    ("failed", "Failed"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

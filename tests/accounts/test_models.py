@@ -28,9 +28,11 @@ def test_email_domains_are_stored_lowercase_and_unique():
 
 def test_email_domains_are_stored_lowercase_on_every_path_and_looked_up_alike():
     organization = OrganizationFactory()
-    OrganizationEmailDomain.objects.bulk_create([
-        OrganizationEmailDomain(organization=organization, domain=" Bulk.Example.ORG"),
-    ])
+    OrganizationEmailDomain.objects.bulk_create(
+        [
+            OrganizationEmailDomain(organization=organization, domain=" Bulk.Example.ORG"),
+        ]
+    )
     stored = OrganizationEmailDomain.objects.values_list("domain", flat=True)
     assert list(stored) == ["bulk.example.org"]
     assert OrganizationEmailDomain.objects.filter(domain="BULK.example.org ").exists()

@@ -94,9 +94,7 @@ class StubAdapter(BaseAdapter):
         status, body, headers = step
         response = requests.Response()
         response.status_code = status
-        response.headers = CaseInsensitiveDict(
-            {"Content-Type": "application/json", **(headers or {})}
-        )
+        response.headers = CaseInsensitiveDict({"Content-Type": "application/json", **(headers or {})})
         response._content = body.encode() if isinstance(body, str) else body
         response.url = request.url
         response.request = request

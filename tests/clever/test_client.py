@@ -36,10 +36,15 @@ def test_settings_are_the_defaults_and_arguments_override_them(make_client):
     assert client.api_version == settings.CLEVER_API_VERSION
     assert client.page_size == settings.CLEVER_PAGE_SIZE
     assert client.max_retries == settings.CLEVER_MAX_RETRIES
-    other = make_client("t", api_base="https://api.example.test/", api_version="v3.0",
-                        page_size=250, max_retries=1)
+    other = make_client(
+        "t", api_base="https://api.example.test/", api_version="v3.0", page_size=250, max_retries=1
+    )
     assert (other.api_base, other.api_version, other.page_size, other.max_retries) == (
-        "https://api.example.test", "v3.0", 250, 1)
+        "https://api.example.test",
+        "v3.0",
+        250,
+        1,
+    )
     with pytest.raises(ValueError, match="api_version"):
         make_client("t", api_version="v2.1")
 
@@ -47,13 +52,11 @@ def test_settings_are_the_defaults_and_arguments_override_them(make_client):
 def test_the_settings_adapter_is_mounted_for_both_bases(make_client):
     client = make_client("t")
     assert isinstance(client.session.get_adapter(f"{client.api_base}/v3.1/users"), InProcessAdapter)
-    assert isinstance(client.session.get_adapter(f"{client.oauth_base}/oauth/tokens"),
-                      InProcessAdapter)
+    assert isinstance(client.session.get_adapter(f"{client.oauth_base}/oauth/tokens"), InProcessAdapter)
     # Anything else (and a client told to use no adapter) goes over the network adapter.
     assert not isinstance(client.session.get_adapter("https://example.org/"), InProcessAdapter)
     plain = make_client("t", http_adapter="")
-    assert not isinstance(plain.session.get_adapter(f"{plain.api_base}/v3.1/users"),
-                          InProcessAdapter)
+    assert not isinstance(plain.session.get_adapter(f"{plain.api_base}/v3.1/users"), InProcessAdapter)
 
 
 def test_the_clever_package_never_imports_the_sandbox():
@@ -114,8 +117,11 @@ def test_a_stored_next_link_resumes_the_list(district_client, district):
 
 def test_filters_and_versions(district_client, district, make_client, district_token):
     load_students(district, 3)
-    teacher = services.put_record(district=district, record_type=RecordType.USERS, data={
-        "name": {"first": "Edna", "last": "Krabappel"}, "roles": {"teacher": {"sis_id": "t1"}}})
+    teacher = services.put_record(
+        district=district,
+        record_type=RecordType.USERS,
+        data={"name": {"first": "Edna", "last": "Krabappel"}, "roles": {"teacher": {"sis_id": "t1"}}},
+    )
     teachers = list(district_client.iter_records("users", {"role": "teacher"}))
     assert [t["id"] for t in teachers] == [teacher["id"]]
 
@@ -176,8 +182,9 @@ def test_a_page_size_of_10000_is_allowed(district_client, district):
 # --- rate limits ---------------------------------------------------------------------------------
 
 
-def test_a_429_is_waited_out_until_x_ratelimit_reset(district_client, make_client, district_token,
-                                                     district, fake_clock):
+def test_a_429_is_waited_out_until_x_ratelimit_reset(
+    district_client, make_client, district_token, district, fake_clock
+):
     load_students(district, 3)
     KNOBS.rate_limit_per_minute = 2
     # Another worker with the same token uses up this minute's window.
@@ -200,8 +207,7 @@ def test_a_429_is_waited_out_until_x_ratelimit_reset(district_client, make_clien
     assert fake_clock.now >= window_reset
 
 
-def test_an_exhausted_window_is_waited_for_before_the_next_request(district_client, district,
-                                                                   fake_clock):
+def test_an_exhausted_window_is_waited_for_before_the_next_request(district_client, district, fake_clock):
     ids = load_students(district, 250)
     KNOBS.rate_limit_per_minute = 3
 
@@ -216,8 +222,7 @@ def test_an_exhausted_window_is_waited_for_before_the_next_request(district_clie
     assert district_client.stats.seconds_waited == pytest.approx(fake_clock.slept[0])
 
 
-def test_a_429_that_does_not_clear_gives_up_after_max_retries(make_client, district_token,
-                                                              fake_clock):
+def test_a_429_that_does_not_clear_gives_up_after_max_retries(make_client, district_token, fake_clock):
     KNOBS.rate_limit_per_minute = 0  # every request is over the limit
     client = make_client(district_token, max_retries=3, rate_limit_max_wait=20)
 
@@ -276,8 +281,7 @@ class _UpperBound:
 
 def test_backoff_is_exponential_capped_and_full_jitter(make_client, district_token, fake_clock):
     KNOBS.add_fault("status", on_request=1, count=100, status=500)
-    client = make_client(district_token, max_retries=5, backoff_base=1.0, backoff_cap=5.0,
-                         rng=_UpperBound())
+    client = make_client(district_token, max_retries=5, backoff_base=1.0, backoff_cap=5.0, rng=_UpperBound())
     with pytest.raises(errors.ServerError):
         client.get("users")
     assert fake_clock.slept == [1.0, 2.0, 4.0, 5.0, 5.0]
@@ -305,8 +309,7 @@ def test_a_401_is_never_retried(district_client, district_token):
     assert district_token not in str(caught.value)
 
 
-def test_an_html_page_with_a_2xx_is_fetched_again_then_reported_naming_the_url(make_client,
-                                                                               district_token):
+def test_an_html_page_with_a_2xx_is_fetched_again_then_reported_naming_the_url(make_client, district_token):
     KNOBS.add_fault("html", on_request=1, count=100, status=200)
     client = make_client(district_token, max_retries=2)
 
@@ -374,12 +377,10 @@ def test_a_bad_request_carries_clevers_message(district_client):
 def test_errors_survive_pickling():
     import pickle
 
-    error = errors.RateLimited("slow down", reset_at=12.0, status=429, method="GET",
-                               url="/v3.1/users")
+    error = errors.RateLimited("slow down", reset_at=12.0, status=429, method="GET", url="/v3.1/users")
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is errors.RateLimited
-    assert (copy.status, copy.url, copy.reset_at, copy.message) == (429, "/v3.1/users", 12.0,
-                                                                   "slow down")
+    assert (copy.status, copy.url, copy.reset_at, copy.message) == (429, "/v3.1/users", 12.0, "slow down")
     assert str(copy) == str(error)
 
 
@@ -414,9 +415,11 @@ def test_a_broken_envelope_is_a_bad_response(stub_client, body, problem):
 
 
 def test_a_next_link_to_another_host_is_refused(stub_client):
-    client, adapter = stub_client([
-        (200, _list([{"data": {"id": "a"}}], "https://evil.example/v3.1/users?x=1"), {}),
-    ])
+    client, adapter = stub_client(
+        [
+            (200, _list([{"data": {"id": "a"}}], "https://evil.example/v3.1/users?x=1"), {}),
+        ]
+    )
     pages = client.iter_pages("users")
     assert next(pages).records == [{"id": "a"}]
     with pytest.raises(errors.BadResponse, match="not under"):
@@ -425,21 +428,24 @@ def test_a_next_link_to_another_host_is_refused(stub_client):
 
 
 def test_a_paging_loop_is_detected(stub_client):
-    client, adapter = stub_client([
-        (200, _list([{"data": {"id": "a"}}], "/v3.1/users?starting_after=a&limit=5"), {}),
-    ])
+    client, adapter = stub_client(
+        [
+            (200, _list([{"data": {"id": "a"}}], "/v3.1/users?starting_after=a&limit=5"), {}),
+        ]
+    )
     with pytest.raises(errors.BadResponse, match="paging loop"):
         list(client.iter_records("users", page_size=5))
     assert len(adapter.sent) == 2
 
 
 def test_next_links_keep_the_parameters_they_drop(stub_client):
-    client, adapter = stub_client([
-        (200, _list([{"data": {"id": "a"}}], "/v3.1/users?starting_after=a"), {}),
-        (200, _list([{"data": {"id": "b"}}]), {}),
-    ])
-    assert [r["id"] for r in client.iter_records("users", {"role": "student"},
-                                                 page_size=500)] == ["a", "b"]
+    client, adapter = stub_client(
+        [
+            (200, _list([{"data": {"id": "a"}}], "/v3.1/users?starting_after=a"), {}),
+            (200, _list([{"data": {"id": "b"}}]), {}),
+        ]
+    )
+    assert [r["id"] for r in client.iter_records("users", {"role": "student"}, page_size=500)] == ["a", "b"]
     second = adapter.sent[1][1]
     assert "starting_after=a" in second
     assert "role=student" in second
@@ -454,8 +460,7 @@ def test_an_empty_page_ends_the_list_even_with_a_next_link(stub_client):
 
 def test_connection_errors_are_retried_then_reported(stub_client, fake_clock):
     ok = (200, _list([{"data": {"id": "a"}}]), {})
-    client, adapter = stub_client([requests.ConnectionError("reset"), requests.ReadTimeout("slow"),
-                                   ok])
+    client, adapter = stub_client([requests.ConnectionError("reset"), requests.ReadTimeout("slow"), ok])
     assert [r["id"] for r in client.iter_records("users")] == ["a"]
     assert client.stats.retries == 2
     assert len(fake_clock.slept) == 2
@@ -491,8 +496,9 @@ def test_creating_an_assignment_is_not_repeated_after_a_lost_answer(stub_client)
 
 
 def test_a_429_without_a_reset_header_backs_off(stub_client, fake_clock):
-    client, adapter = stub_client([(429, '{"message": "Rate limit exceeded"}', {}),
-                                   (200, '{"data": {"id": "x"}}', {})])
+    client, adapter = stub_client(
+        [(429, '{"message": "Rate limit exceeded"}', {}), (200, '{"data": {"id": "x"}}', {})]
+    )
     assert client.get_record("users", "x") == {"id": "x"}
     assert len(adapter.sent) == 2
     assert len(fake_clock.slept) == 1
@@ -506,8 +512,14 @@ def test_stats_snapshot_and_reset(district_client, district):
     assert snapshot["requests"] == 1
     assert snapshot["pages"] == 1
     assert snapshot["bytes_received"] > 0
-    assert set(snapshot) == {"requests", "retries", "pages", "bytes_received", "seconds_waited",
-                             "rate_limited"}
+    assert set(snapshot) == {
+        "requests",
+        "retries",
+        "pages",
+        "bytes_received",
+        "seconds_waited",
+        "rate_limited",
+    }
     assert district_client.stats.reset() == snapshot
     assert district_client.stats.snapshot()["requests"] == 0
 
@@ -525,8 +537,9 @@ def test_with_token_shares_the_session_not_the_stats(district_client, district):
 # --- logs ----------------------------------------------------------------------------------------
 
 
-def test_no_token_reaches_the_logs_during_a_run_with_retries(district_client, make_client, district,
-                                                             district_token, caplog, fake_clock):
+def test_no_token_reaches_the_logs_during_a_run_with_retries(
+    district_client, make_client, district, district_token, caplog, fake_clock
+):
     load_students(district, 150)
     KNOBS.add_fault("status", on_request=2, count=2, status=503)
     KNOBS.rate_limit_per_minute = 3
@@ -567,11 +580,16 @@ def lms_district(db, sandbox_app):
 @pytest.fixture
 def lms_section(lms_district):
     students = load_students(lms_district, 5)
-    teacher = services.put_record(district=lms_district, record_type=RecordType.USERS, data={
-        "name": {"first": "Edna", "last": "K"}, "roles": {"teacher": {"sis_id": "t1"}}})
-    section = services.put_record(district=lms_district, record_type=RecordType.SECTIONS, data={
-        "name": "Math 5", "students": students, "teachers": [teacher["id"]],
-        "teacher": teacher["id"]})
+    teacher = services.put_record(
+        district=lms_district,
+        record_type=RecordType.USERS,
+        data={"name": {"first": "Edna", "last": "K"}, "roles": {"teacher": {"sis_id": "t1"}}},
+    )
+    section = services.put_record(
+        district=lms_district,
+        record_type=RecordType.SECTIONS,
+        data={"name": "Math 5", "students": students, "teachers": [teacher["id"]], "teacher": teacher["id"]},
+    )
     return section["id"], students
 
 
@@ -582,9 +600,17 @@ def test_lms_operations_round_trip(make_client, lms_district, lms_section):
     # LMS Connect is v3.1 only: a v3.0 client still sends these calls to /v3.1.
     client = make_client(services.district_token(lms_district).access_token, api_version="v3.0")
 
-    created = client.create_assignment(section_id, {
-        "title": "Fractions", "description": "Worksheet 3", "due_date": "2024-01-15T00:00:00Z",
-        "points_possible": 10, "grading_type": "points", "submission_types": ["text"]})
+    created = client.create_assignment(
+        section_id,
+        {
+            "title": "Fractions",
+            "description": "Worksheet 3",
+            "due_date": "2024-01-15T00:00:00Z",
+            "points_possible": 10,
+            "grading_type": "points",
+            "submission_types": ["text"],
+        },
+    )
     assignment_id = created["id"]
     assert created["title"] == "Fractions"
     assert client.get_assignment(section_id, assignment_id)["description"] == "Worksheet 3"
@@ -599,14 +625,19 @@ def test_lms_operations_round_trip(make_client, lms_district, lms_section):
     assert [s["user_id"] for s in submissions] == sorted(students)  # not wrapped in {data}
     assert {s["state"] for s in submissions} == {"created"}
 
-    graded = client.update_submission(section_id, assignment_id, students[0], {
-        "grade": "9/10", "grade_points": 9, "grade_comment": "Good", "flags": ["late"]})
+    graded = client.update_submission(
+        section_id,
+        assignment_id,
+        students[0],
+        {"grade": "9/10", "grade_points": 9, "grade_comment": "Good", "flags": ["late"]},
+    )
     assert (graded["grade"], graded["grade_points"], graded["flags"]) == ("9/10", 9, ["late"])
     assert client.get_submission(section_id, assignment_id, students[0])["grade_comment"] == "Good"
 
     # A teacher's edit in the LMS reads back through the client.
-    sandbox_lms.teacher_edit_submission(assignment_id=assignment_id, user_id=students[1],
-                                        grade="7/10", grade_points=7.0)
+    sandbox_lms.teacher_edit_submission(
+        assignment_id=assignment_id, user_id=students[1], grade="7/10", grade_points=7.0
+    )
     edited = {s["user_id"]: s for s in client.iter_submissions(section_id, assignment_id)}
     assert edited[students[1]]["grade"] == "7/10"
 
@@ -650,8 +681,10 @@ def test_the_recorded_demo_district_reads_back_through_the_client(make_client, s
     assert len(users) == 2_098
     assert len({u["id"] for u in users}) == 2_098
     assert [u["id"] for u in users] == sorted(u["id"] for u in users)
-    by_role = {role: sum(1 for u in users if role in u["roles"])
-               for role in ("student", "teacher", "district_admin", "contact")}
+    by_role = {
+        role: sum(1 for u in users if role in u["roles"])
+        for role in ("student", "teacher", "district_admin", "contact")
+    }
     assert by_role == {"student": 1_004, "teacher": 89, "district_admin": 3, "contact": 1_002}
     assert len(sections) == 378
     recorded = json.loads((ROOT / "sandbox/data/clever-demo/users.json").read_text())["data"]

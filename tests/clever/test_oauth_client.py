@@ -35,10 +35,14 @@ def _login(authorize_url: str, user_id: str) -> dict[str, str]:
 
 @pytest.fixture
 def user_id(district) -> str:
-    return services.put_record(district=district, record_type=RecordType.USERS, data={
-        "name": {"first": "Lisa", "last": "Simpson"},
-        "roles": {"student": {"sis_id": "42", "grade": "2"}},
-    })["id"]
+    return services.put_record(
+        district=district,
+        record_type=RecordType.USERS,
+        data={
+            "name": {"first": "Lisa", "last": "Simpson"},
+            "roles": {"student": {"sis_id": "42", "grade": "2"}},
+        },
+    )["id"]
 
 
 @pytest.fixture
@@ -52,8 +56,7 @@ def oauth_client(make_client):
 def test_the_authorize_url_carries_what_clever_needs(oauth_client):
     url = oauth_client.authorize_url(state="s-123", district_id="5a0c91b95c7cc000010d417c")
     parts = urlsplit(url)
-    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == (
-        f"{settings.CLEVER_OAUTH_BASE}/oauth/authorize")
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == (f"{settings.CLEVER_OAUTH_BASE}/oauth/authorize")
     assert _query(url) == {
         "response_type": ["code"],
         "client_id": [settings.CLEVER_CLIENT_ID],
@@ -64,12 +67,19 @@ def test_the_authorize_url_carries_what_clever_needs(oauth_client):
 
 
 def test_the_authorize_url_leaves_out_what_was_not_given(make_client):
-    client = make_client(None, oauth_base="https://client.com", client_id="abc",
-                         redirect_uri="https://app.example.com/cb?x=1&y=2")
+    client = make_client(
+        None,
+        oauth_base="https://client.com",
+        client_id="abc",
+        redirect_uri="https://app.example.com/cb?x=1&y=2",
+    )
     url = client.authorize_url()
     assert url.startswith("https://client.com/oauth/authorize?")
-    assert _query(url) == {"response_type": ["code"], "client_id": ["abc"],
-                           "redirect_uri": ["https://app.example.com/cb?x=1&y=2"]}
+    assert _query(url) == {
+        "response_type": ["code"],
+        "client_id": ["abc"],
+        "redirect_uri": ["https://app.example.com/cb?x=1&y=2"],
+    }
     other = client.authorize_url(redirect_uri="https://app.example.com/other", state="z")
     assert _query(other)["redirect_uri"] == ["https://app.example.com/other"]
     assert _query(other)["state"] == ["z"]
@@ -95,8 +105,7 @@ def test_a_login_round_trip_ends_with_the_users_token(oauth_client, user_id, dis
     assert token.raw["access_token"] == token.access_token
     assert token.access_token not in repr(token)
     me = oauth_client.with_token(token.access_token).me()
-    assert (me.type, me.id, me.district, me.authorized_by) == ("user", user_id, district.id,
-                                                                "district")
+    assert (me.type, me.id, me.district, me.authorized_by) == ("user", user_id, district.id, "district")
     user = oauth_client.with_token(token.access_token).get_record("users", user_id)
     assert user["name"]["first"] == "Lisa"
 
@@ -182,7 +191,8 @@ def test_one_districts_token_follows_rotation_and_disconnection(oauth_client, di
     old = services.district_token(district).access_token
     assert oauth_client.get_district_token(district.id).access_token == old
     assert [t.district_id for t in oauth_client.list_district_tokens(district_id=district.id)] == [
-        district.id]
+        district.id
+    ]
 
     new = services.rotate_district_token(district=district).access_token
     assert oauth_client.get_district_token(district.id).access_token == new
@@ -197,15 +207,19 @@ def test_one_districts_token_follows_rotation_and_disconnection(oauth_client, di
 
 
 def test_events_after_a_cursor(district_client, district):
-    school = services.put_record(district=district, record_type=RecordType.SCHOOLS,
-                                 data={"name": "Springfield Elementary"})
+    school = services.put_record(
+        district=district, record_type=RecordType.SCHOOLS, data={"name": "Springfield Elementary"}
+    )
     ids = load_students(district, 2, school_id=school["id"])
     cursor = district_client.latest_event_id()
     assert cursor is not None  # the school's creation
 
     services.update_record(clever_id=ids[0], changes={"email": "new@example.org"})
-    section = services.put_record(district=district, record_type=RecordType.SECTIONS, data={
-        "name": "Math", "school": school["id"], "students": ids, "teachers": []})
+    section = services.put_record(
+        district=district,
+        record_type=RecordType.SECTIONS,
+        data={"name": "Math", "school": school["id"], "students": ids, "teachers": []},
+    )
     services.delete_record(clever_id=ids[1])
 
     pages = list(district_client.iter_event_pages(starting_after=cursor, page_size=2))
@@ -221,8 +235,7 @@ def test_events_after_a_cursor(district_client, district):
 
     users_only = list(district_client.iter_events(starting_after=cursor, record_types=["users"]))
     assert [e["type"] for e in users_only] == ["users.updated", "users.deleted"]
-    both = list(district_client.iter_events(starting_after=cursor,
-                                            record_types=["users", "sections"]))
+    both = list(district_client.iter_events(starting_after=cursor, record_types=["users", "sections"]))
     assert len(both) == 3
     in_school = list(district_client.iter_events(starting_after=cursor, school=school["id"]))
     assert {e["data"]["object"]["id"] for e in in_school} >= {section["id"]}
@@ -259,35 +272,46 @@ def test_events_switched_off_are_forbidden(district_client, district):
 
 
 def test_the_code_exchange_is_retried_after_a_5xx(stub_client):
-    client, adapter = stub_client([
-        (503, '{"message": "down"}', {}),
-        (200, '{"access_token": "tok-abc", "token_type": "bearer", "id_token": "jwt"}', {}),
-    ], client_id="cid", client_secret="secret")
+    client, adapter = stub_client(
+        [
+            (503, '{"message": "down"}', {}),
+            (200, '{"access_token": "tok-abc", "token_type": "bearer", "id_token": "jwt"}', {}),
+        ],
+        client_id="cid",
+        client_secret="secret",
+    )
     token = client.exchange_code("code-1", redirect_uri="https://app.example.com/cb")
     assert (token.access_token, token.id_token) == ("tok-abc", "jwt")
     assert len(adapter.sent) == 2
-    assert all(method == "POST" and url == "https://clever.test/oauth/tokens"
-               for method, url, _ in adapter.sent)
+    assert all(
+        method == "POST" and url == "https://clever.test/oauth/tokens" for method, url, _ in adapter.sent
+    )
 
 
 def test_a_token_answer_without_a_token_is_a_bad_response(stub_client):
-    client, _ = stub_client([(200, '{"token_type": "bearer"}', {})],
-                            client_id="cid", client_secret="secret")
+    client, _ = stub_client([(200, '{"token_type": "bearer"}', {})], client_id="cid", client_secret="secret")
     with pytest.raises(errors.BadResponse, match='no "access_token"'):
         client.exchange_code("code-1")
 
 
 def test_token_listing_follows_next_links_and_keeps_districts_only(stub_client):
     def item(owner_type, owner_id, token):
-        return {"id": f"id-{token}", "created": "2016-05-02T22:42:10.533Z",
-                "owner": {"type": owner_type, "id": owner_id}, "access_token": token,
-                "scopes": ["read:students"]}
+        return {
+            "id": f"id-{token}",
+            "created": "2016-05-02T22:42:10.533Z",
+            "owner": {"type": owner_type, "id": owner_id},
+            "access_token": token,
+            "scopes": ["read:students"],
+        }
 
-    first = {"data": [item("district", "d1", "t1"), item("user", "u1", "t2")],
-             "links": [{"rel": "next", "uri": "/oauth/tokens?owner_type=district&page=2"}]}
+    first = {
+        "data": [item("district", "d1", "t1"), item("user", "u1", "t2")],
+        "links": [{"rel": "next", "uri": "/oauth/tokens?owner_type=district&page=2"}],
+    }
     second = {"data": [item("district", "d2", "t3")], "links": []}
-    client, adapter = stub_client([(200, json.dumps(first), {}), (200, json.dumps(second), {})],
-                                  client_id="cid", client_secret="secret")
+    client, adapter = stub_client(
+        [(200, json.dumps(first), {}), (200, json.dumps(second), {})], client_id="cid", client_secret="secret"
+    )
 
     tokens = client.list_district_tokens()
 

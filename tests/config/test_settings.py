@@ -45,8 +45,13 @@ def test_check_deploy_warns_when_sign_in_limits_are_per_process():
 
 @pytest.mark.parametrize(
     "missing",
-    ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "CLEVER_CLIENT_ID", "CLEVER_CLIENT_SECRET",
-     "FIELD_ENCRYPTION_KEYS"],
+    [
+        "DJANGO_SECRET_KEY",
+        "DJANGO_ALLOWED_HOSTS",
+        "CLEVER_CLIENT_ID",
+        "CLEVER_CLIENT_SECRET",
+        "FIELD_ENCRYPTION_KEYS",
+    ],
 )
 def test_production_secrets_have_no_default(missing):
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}

@@ -16,15 +16,22 @@ from rostering.models import ChangeHold, SyncRun
 
 
 def _district(name, status=DistrictStatus.CONNECTED, **fields):
-    return District.objects.create(clever_id=f"{abs(hash(name)) % 10**24:024d}", name=name,
-                                   status=status, **fields)
+    return District.objects.create(
+        clever_id=f"{abs(hash(name)) % 10**24:024d}", name=name, status=status, **fields
+    )
 
 
 def _run(district, status, *, hours_ago=1, trigger=SyncRun.Trigger.MANUAL, seconds=12.0):
     started = timezone.now() - timedelta(hours=hours_ago)
-    return SyncRun.objects.create(district=district, kind="full", status=status, trigger=trigger,
-                                  started_at=started, finished_at=started + timedelta(seconds=seconds),
-                                  duration_seconds=seconds)
+    return SyncRun.objects.create(
+        district=district,
+        kind="full",
+        status=status,
+        trigger=trigger,
+        started_at=started,
+        finished_at=started + timedelta(seconds=seconds),
+        duration_seconds=seconds,
+    )
 
 
 def test_all_well_says_so(support):
@@ -39,16 +46,21 @@ def test_each_thing_that_needs_attention_is_counted_and_links_to_a_list_that_ans
     held = _district("Held USD")
     ChangeHold.objects.create(run=_run(held, SyncRun.Status.HELD), reasons=[], counts={})
     _district("Revoked USD", status=DistrictStatus.REVOKED)
-    _district("Gone USD", status=DistrictStatus.DISCONNECTED,
-              departed_at=timezone.now() - timedelta(days=30))
-    _district("Just gone USD", status=DistrictStatus.DISCONNECTED,
-              departed_at=timezone.now() - timedelta(days=1))
+    _district("Gone USD", status=DistrictStatus.DISCONNECTED, departed_at=timezone.now() - timedelta(days=30))
+    _district(
+        "Just gone USD", status=DistrictStatus.DISCONNECTED, departed_at=timezone.now() - timedelta(days=1)
+    )
 
     items = {item.key: item for item in selectors.attention()}
 
     keys = ("holds", "failing", "revoked", "departed_recently", "disconnected")
     assert {key: items[key].count for key in keys} == {
-        "holds": 1, "failing": 1, "revoked": 1, "departed_recently": 1, "disconnected": 1}
+        "holds": 1,
+        "failing": 1,
+        "revoked": 1,
+        "departed_recently": 1,
+        "disconnected": 1,
+    }
     # A district that stopped sharing this week is news (its people cannot sign in); earlier, a
     # known state.
     assert items["departed_recently"].level == "alert" and items["disconnected"].level == "info"
@@ -61,7 +73,7 @@ def test_each_thing_that_needs_attention_is_counted_and_links_to_a_list_that_ans
         assert listed.status_code == 200, (key, item.url)
         assert "?e=1" not in listed.get("Location", "")  # a filter Django accepts
     # The fleet lists the failing district first, by name, with its recent syncs drawn.
-    fleet = page[page.index('id="fleet"'):]
+    fleet = page[page.index('id="fleet"') :]
     assert fleet.index("Failing USD") < fleet.index("Held USD") and "last sync failed" in fleet
     assert "<svg" in fleet
 
@@ -84,8 +96,14 @@ def test_a_new_installation_is_not_late_before_its_first_night(db):
 
 def test_charts_escape_what_they_are_given_and_explain_their_colors(db):
     district = _district('<script>alert("x")</script> USD')
-    runs = [_run(district, status, hours_ago=h) for h, status in
-            ((30, SyncRun.Status.SUCCEEDED), (20, SyncRun.Status.HELD), (2, SyncRun.Status.FAILED))]
+    runs = [
+        _run(district, status, hours_ago=h)
+        for h, status in (
+            (30, SyncRun.Status.SUCCEEDED),
+            (20, SyncRun.Status.HELD),
+            (2, SyncRun.Status.FAILED),
+        )
+    ]
 
     strip = str(charts.status_strip_svg(runs))
     days = str(charts.runs_per_day_svg(selectors.runs_per_day()))

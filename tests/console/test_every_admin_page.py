@@ -81,10 +81,18 @@ FEW_ROWS = 25
 # Admins whose pages show decrypted sensitive fields to users with the permission.
 SENSITIVE_ADMINS = {"rostering.Person", "matching.PersonMatch"}
 # Among the admins support staff work in (the walk takes every one they may see).
-SUPPORT_ADMINS = {"districts.District", "districts.DistrictAudit", "rostering.SyncRun",
-                  "rostering.ChangeHold", "rostering.Person", "matching.PersonMatch",
-                  "matching.DistrictLinkRequest", "accounts.Organization", "lms.CleverAssignment",
-                  "sso.CleverLogin"}
+SUPPORT_ADMINS = {
+    "districts.District",
+    "districts.DistrictAudit",
+    "rostering.SyncRun",
+    "rostering.ChangeHold",
+    "rostering.Person",
+    "matching.PersonMatch",
+    "matching.DistrictLinkRequest",
+    "accounts.Organization",
+    "lms.CleverAssignment",
+    "sso.CleverLogin",
+}
 
 # --- the data: the demo, and what it lacks ---------------------------------------------------------
 
@@ -109,10 +117,12 @@ def _small_district(make_client, clock, name, **options):
 
 def _remove_students(sandbox_district: SandboxDistrict, share: float) -> None:
     """Delete ``share`` of the district's students from the local Clever (events included)."""
-    students = list(SandboxRecord.objects.filter(district=sandbox_district, record_type="users",
-                                                 is_student=True).order_by("clever_id")
-                    .values_list("clever_id", flat=True))
-    sandbox_services.delete_records(clever_ids=students[:int(len(students) * share)])
+    students = list(
+        SandboxRecord.objects.filter(district=sandbox_district, record_type="users", is_student=True)
+        .order_by("clever_id")
+        .values_list("clever_id", flat=True)
+    )
+    sandbox_services.delete_records(clever_ids=students[: int(len(students) * share)])
 
 
 def _build(support, superuser) -> dict:
@@ -144,11 +154,17 @@ def _build(support, superuser) -> dict:
     AssignmentFactory(section=lms.section, title="Not pushed yet", due_at=lms.days(9))
 
     # Districts of every status (built first: discovery reconnects a revoked district).
-    paused, revoked, gone = (_small_district(make_client, clock, name, students=3).district
-                             for name in ("Paused Pines", "Revoked Ridge", "Gone Gulch"))
+    paused, revoked, gone = (
+        _small_district(make_client, clock, name, students=3).district
+        for name in ("Paused Pines", "Revoked Ridge", "Gone Gulch")
+    )
     district_services.pause_district(district=paused, actor=support, reason="Asked by the district")
-    district_services.set_status(district=revoked, status=DistrictStatus.REVOKED,
-                                 actor_label="sync: 401", reason="Clever refused the token (401)")
+    district_services.set_status(
+        district=revoked,
+        status=DistrictStatus.REVOKED,
+        actor_label="sync: 401",
+        reason="Clever refused the token (401)",
+    )
     run_sync(district=revoked, client=api)  # skipped: not connected
     district_services.disconnect_district(district=gone, actor=support, reason="Contract ended")
 
@@ -175,15 +191,21 @@ def _build(support, superuser) -> dict:
 
     # A sync running, waiting for Clever's rate limit (no service makes one that stays running).
     SyncRun.objects.create(
-        district=paused, kind=SyncRun.Kind.FULL, status=SyncRun.Status.RUNNING, progress=0.4,
-        current_collection="users", retries=2, requests=12, pages=10,
-        waiting={"reason": "rate_limit", "until": (timezone.now() + timedelta(minutes=5)).isoformat()})
+        district=paused,
+        kind=SyncRun.Kind.FULL,
+        status=SyncRun.Status.RUNNING,
+        progress=0.4,
+        current_collection="users",
+        retries=2,
+        requests=12,
+        pages=10,
+        waiting={"reason": "rate_limit", "until": (timezone.now() + timedelta(minutes=5)).isoformat()},
+    )
 
     # District linking: candidates, requests pending (self-serve, verification link), rejected.
     refresh_district_candidates(queue=False)
     request_district_link(organization=unlinked_org, district=unlinked, requested_by=org_admin)
-    issue_verification_link(organization=unlinked_org, district=lms.district,
-                                    requested_by=org_admin)
+    issue_verification_link(organization=unlinked_org, district=lms.district, requested_by=org_admin)
     maple = OrganizationFactory(name="Maple County Schools", state="OR")
     OrganizationEmailDomainFactory(organization=maple, domain="maple.k12.or.us")
     wrong = request_district_link(organization=maple, district=demo, requested_by=org_admin)
@@ -197,8 +219,9 @@ def _build(support, superuser) -> dict:
     match_district(district=linked)
 
     # The linked district stores its students' sensitive fields (shown decrypted to superusers).
-    district_services.update_sync_settings(district=linked, actor=support, reason="IEP reports",
-                                           store_sensitive_fields=True)
+    district_services.update_sync_settings(
+        district=linked, actor=support, reason="IEP reports", store_sensitive_fields=True
+    )
     stored = run_sync(district=linked, kind="full", client=api)
     if stored.status == SyncRun.Status.HELD:  # every student changes: the change guard holds it
         approve_hold(hold=stored.hold, user=support)
@@ -219,8 +242,9 @@ def _build(support, superuser) -> dict:
 
     for client in clients:
         client.close()
-    return {"persons": [teacher, student,
-                        Person.objects.filter(archived_at__isnull=False).order_by("pk").first()]}
+    return {
+        "persons": [teacher, student, Person.objects.filter(archived_at__isnull=False).order_by("pk").first()]
+    }
 
 
 @pytest.fixture(scope="module")
@@ -234,8 +258,9 @@ def demo(django_db_setup, django_db_blocker):
         try:
             sandbox_services.get_application()
             call_command("demo_setup", stdout=io.StringIO())
-            support = UserFactory(username="helpdesk", first_name="Hana", last_name="Desk",
-                                  is_staff=True, organization=None)
+            support = UserFactory(
+                username="helpdesk", first_name="Hana", last_name="Desk", is_staff=True, organization=None
+            )
             # The group comes from a data migration, which a transactional test's flush removes.
             group, _created = Group.objects.get_or_create(name=SUPPORT_GROUP)
             group.permissions.add(Permission.objects.get(codename="support_district"))
@@ -267,7 +292,7 @@ def swallowed_display_errors(monkeypatch):
         try:
             return original(name, obj, model_admin)
         except (AttributeError, ValueError) as exc:
-            _SWALLOWED.append(f"{name!r} raised {_cause(exc, exc.__traceback__)} (shown as \"-\")")
+            _SWALLOWED.append(f'{name!r} raised {_cause(exc, exc.__traceback__)} (shown as "-")')
             raise
 
     monkeypatch.setattr(admin_helpers, "lookup_field", lookup_field)
@@ -318,8 +343,11 @@ class Walk:
             content = response.content.decode()
             for label, snippet in _findings(content):
                 self.findings[(page, label)].add(snippet)
-            self.links.update(link for link in map(html.unescape, _ADMIN_LINK.findall(content))
-                              if "_changelist_filters=" not in link)
+            self.links.update(
+                link
+                for link in map(html.unescape, _ADMIN_LINK.findall(content))
+                if "_changelist_filters=" not in link
+            )
         return response
 
 
@@ -353,7 +381,7 @@ def _findings(page: str):
     text = html.unescape(_TAG.sub(" ", _INVISIBLE.sub(" ", page)))
     for label, pattern in FINDINGS.items():
         for match in pattern.finditer(text):
-            snippet = " ".join(text[max(0, match.start() - 50):match.end() + 50].split())
+            snippet = " ".join(text[max(0, match.start() - 50) : match.end() + 50].split())
             yield label, f"…{snippet}…"
 
 
@@ -390,10 +418,18 @@ def _rows(model_admin, user, extra) -> list:
 
 
 # What Django's changelist says when a POST did not reach the action.
-NOT_RUN = ("No action selected.",
-           "Items must be selected in order to perform actions on them. No items have been changed.")
-_DEFAULT_PATTERNS = {"", "add/", "<path:object_id>/history/", "<path:object_id>/delete/",
-                     "<path:object_id>/change/", "<path:object_id>/"}
+NOT_RUN = (
+    "No action selected.",
+    "Items must be selected in order to perform actions on them. No items have been changed.",
+)
+_DEFAULT_PATTERNS = {
+    "",
+    "add/",
+    "<path:object_id>/history/",
+    "<path:object_id>/delete/",
+    "<path:object_id>/change/",
+    "<path:object_id>/",
+}
 _PARAMETER = re.compile(r"<(?:\w+:)?(\w+)>")
 
 
@@ -403,8 +439,10 @@ def _custom_urls(model_admin, rows) -> list[str]:
     from districts.admin import _extensions  # the District admin's buttons, its own and its extensions'
 
     base = _changelist_url(model_admin.model)
-    buttons = [*getattr(model_admin, "buttons", {}),
-               *(name for extension in _extensions for name in extension.buttons)]
+    buttons = [
+        *getattr(model_admin, "buttons", {}),
+        *(name for extension in _extensions for name in extension.buttons),
+    ]
     urls = []
     for pattern in model_admin.get_urls():
         route = str(pattern.pattern)
@@ -412,8 +450,13 @@ def _custom_urls(model_admin, rows) -> list[str]:
             continue
         filled = [route]
         for parameter in _PARAMETER.finditer(route):
-            values = (buttons if parameter[1] == "button" else
-                      [quote(str(row.pk)) for row in rows] if parameter[1] in ("object_id", "id") else None)
+            values = (
+                buttons
+                if parameter[1] == "button"
+                else [quote(str(row.pk)) for row in rows]
+                if parameter[1] in ("object_id", "id")
+                else None
+            )
             if values is None:
                 urls.append(f"(cannot fill in {route!r} of {type(model_admin).__name__})")
                 filled = []
@@ -441,8 +484,10 @@ def _walk_admin(walk: Walk, model, model_admin, extra) -> None:
                 moment = timezone.localtime(moment)
                 field = changelist.date_hierarchy
                 walk.get(f"{url}?{field}__year={moment.year}")
-                walk.get(f"{url}?{field}__year={moment.year}&{field}__month={moment.month}"
-                         f"&{field}__day={moment.day}")
+                walk.get(
+                    f"{url}?{field}__year={moment.year}&{field}__month={moment.month}"
+                    f"&{field}__day={moment.day}"
+                )
         for index, name in enumerate(changelist.list_display):
             if changelist.get_ordering_field(name):
                 walk.get(f"{url}?o={index}")
@@ -457,9 +502,15 @@ def _walk_admin(walk: Walk, model, model_admin, extra) -> None:
         if model_admin.has_delete_permission(request, rows[0]):
             walk.get(f"{url}{quote(str(rows[0].pk))}/delete/")
     for field in model_admin.get_autocomplete_fields(request):
-        walk.get(reverse("admin:autocomplete"), data={
-            "app_label": model._meta.app_label, "model_name": model._meta.model_name,
-            "field_name": field, "term": "a"})
+        walk.get(
+            reverse("admin:autocomplete"),
+            data={
+                "app_label": model._meta.app_label,
+                "model_name": model._meta.model_name,
+                "field_name": field,
+                "term": "a",
+            },
+        )
     for custom in _custom_urls(model_admin, rows):
         if custom.startswith("("):
             walk.failures.append(custom)
@@ -474,8 +525,7 @@ def _registry():
 
 def _admins_of(user, *, visible: bool):
     """The (model, ModelAdmin) pairs ``user`` may (or may not) see."""
-    return [(model, model_admin) for model, model_admin in _registry()
-            if _sees(model_admin, user) is visible]
+    return [(model, model_admin) for model, model_admin in _registry() if _sees(model_admin, user) is visible]
 
 
 def _report(*walks: Walk) -> None:
@@ -498,8 +548,7 @@ def _report(*walks: Walk) -> None:
 
 def test_the_data_has_a_row_for_every_admin(demo, db):
     """What the demo lacks was added: every admin has rows, every status is represented."""
-    empty = [model._meta.label for model in admin.site._registry
-             if not model._default_manager.exists()]
+    empty = [model._meta.label for model in admin.site._registry if not model._default_manager.exists()]
     assert not empty, f"no row to show in {empty}"
     statuses = set(District.objects.values_list("status", flat=True))
     assert statuses == set(DistrictStatus.values)
@@ -555,8 +604,15 @@ def test_every_admin_action_runs_or_asks_for_confirmation(demo, db):
         for name in actions:
             for selected in ([rows[0]], rows) if len(rows) > 1 else ([rows[0]],):
                 walk.client.cookies.pop("messages", None)  # only this POST's messages are read
-                response = walk.post(url, {"action": name, "index": "0", "select_across": "0",
-                                           ACTION_CHECKBOX_NAME: [str(row.pk) for row in selected]})
+                response = walk.post(
+                    url,
+                    {
+                        "action": name,
+                        "index": "0",
+                        "select_across": "0",
+                        ACTION_CHECKBOX_NAME: [str(row.pk) for row in selected],
+                    },
+                )
                 said = [str(message) for message in get_messages(response.wsgi_request)]
                 where = f"POST {url} action={name} on {len(selected)} row(s)"
                 if response.status_code == 200 and b"<form" not in response.content:
@@ -603,4 +659,5 @@ def test_the_walk_reports_a_500_with_its_url_and_exception(demo, db, monkeypatch
     assert walk.failures == [
         f"GET {url} -> 500: KeyError: 'a broken column' at {here}:{broken.__code__.co_firstlineno + 1}",
         f"GET {url} -> 200, but 'details_pretty' raised ValueError: a hidden one at "
-        f"{here}:{hidden.__code__.co_firstlineno + 1} (shown as \"-\")"]
+        f'{here}:{hidden.__code__.co_firstlineno + 1} (shown as "-")',
+    ]

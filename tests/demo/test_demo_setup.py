@@ -56,8 +56,9 @@ def test_demo_setup_prepares_everything_and_can_run_again(sandbox_app, client, s
     sent = SubmissionSync.objects.filter(assignment=quiz, status=Status.PUSHED)
     assert sent.count() > 10
     one = sent.first()
-    in_lms = SandboxLmsSubmission.objects.get(assignment_id=quiz.clever.clever_id,
-                                              user_id=one.student_clever_id).data
+    in_lms = SandboxLmsSubmission.objects.get(
+        assignment_id=quiz.clever.clever_id, user_id=one.student_clever_id
+    ).data
     ours = Result.objects.get(assignment=quiz, student__clever_id=one.student_clever_id)
     assert in_lms["grade_points"] == ours.points and ours.status == "approved"
     # One report grade was changed in the LMS afterwards and read back: kept.
@@ -75,8 +76,8 @@ def test_demo_setup_prepares_everything_and_can_run_again(sandbox_app, client, s
     assert teacher.is_authenticated and teacher.get_full_name() in out.getvalue()
     assert section.name in client.get("/lms/sections/").content.decode()
     assignment_page = client.get(f"/lms/assignments/{report.pk}/").content.decode()
-    row = assignment_page[assignment_page.index(f'id="student-{edited.student_clever_id}"'):]
-    assert "kept" in row[:row.index("</tr>")]
+    row = assignment_page[assignment_page.index(f'id="student-{edited.student_clever_id}"') :]
+    assert "kept" in row[: row.index("</tr>")]
 
     # Again, served on another port: nothing duplicated, and Clever's launches go to that port.
     settings.CLEVER_REDIRECT_URI = "http://127.0.0.1:8014/accounts/clever/login/callback/"
@@ -93,8 +94,14 @@ def test_demo_setup_without_the_sandbox_refuses_with_a_clear_error(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CLEVER_"))}
     env.update(CLEVER_SANDBOX="off", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
     env.pop("REDIS_URL", None)
-    result = subprocess.run([sys.executable, "manage.py", "demo_setup"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "demo_setup"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1
     assert "CommandError: The demo needs the local Clever sandbox" in result.stderr
     assert "Traceback" not in result.stderr

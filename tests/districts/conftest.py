@@ -18,8 +18,7 @@ def make_client(fake_clock, make_clever_client):
     """``make_client(**overrides)``: the app's client on the fake clock (backoff never sleeps)."""
 
     def build(**overrides):
-        options = {"clock": fake_clock, "sleep": fake_clock.sleep, "rng": random.Random(3),
-                   "max_retries": 1}
+        options = {"clock": fake_clock, "sleep": fake_clock.sleep, "rng": random.Random(3), "max_retries": 1}
         options.update(overrides)
         return make_clever_client(**options)
 

@@ -76,14 +76,19 @@ def test_changelist_shows_badges_last_sync_counts_and_holds_without_n_plus_one(s
     def populate(start, count):
         for i in range(start, start + count):
             district = make_district(f"District {i}", f"{i:024x}", organization=org)
-            SyncRun.objects.create(district=district, kind="full", status="succeeded",
-                                   finished_at=timezone.now(),
-                                   totals={"schools": 2, "students": 40 + i, "teachers": 3,
-                                           "sections": 9})
-            running = SyncRun.objects.create(district=district, kind="incremental",
-                                             progress=0.42, current_collection="users")
-            held = SyncRun.objects.create(district=district, kind="full", status="held",
-                                          started_at=timezone.now() - timedelta(days=1))
+            SyncRun.objects.create(
+                district=district,
+                kind="full",
+                status="succeeded",
+                finished_at=timezone.now(),
+                totals={"schools": 2, "students": 40 + i, "teachers": 3, "sections": 9},
+            )
+            running = SyncRun.objects.create(
+                district=district, kind="incremental", progress=0.42, current_collection="users"
+            )
+            held = SyncRun.objects.create(
+                district=district, kind="full", status="held", started_at=timezone.now() - timedelta(days=1)
+            )
             ChangeHold.objects.create(run=held, reasons=[{"type": "users", "rule": "deleted"}])
             assert running.status == "running"
 
@@ -126,16 +131,18 @@ def test_non_support_staff_are_refused_every_page(other_staff, pair):
     assert "/admin/districts/district/" not in index
 
 
-def test_change_page_shows_token_fingerprint_history_and_audits_never_the_token(
-    support, support_user, pair
-):
+def test_change_page_shows_token_fingerprint_history_and_audits_never_the_token(support, support_user, pair):
     _, district = pair
     secret = "pasted-token-0123456789abcdef"
-    district = services.set_pasted_token(district=district, token=secret, actor=support_user,
-                                         verify=False)
-    SyncRun.objects.create(district=district, kind="full", status="failed",
-                           finished_at=timezone.now(), cause="server_error",
-                           error="ServerError: GET /v3.1/users: HTTP 503")
+    district = services.set_pasted_token(district=district, token=secret, actor=support_user, verify=False)
+    SyncRun.objects.create(
+        district=district,
+        kind="full",
+        status="failed",
+        finished_at=timezone.now(),
+        cause="server_error",
+        error="ServerError: GET /v3.1/users: HTTP 503",
+    )
 
     page = support.get(change_url(district)).content.decode()
 
@@ -181,8 +188,9 @@ def test_pasting_a_token_checks_it_with_clever_and_stores_it_encrypted(support, 
 
 def test_clear_token_button(support, support_user, pair):
     _, district = pair
-    services.set_pasted_token(district=district, token="a-pasted-token-value", actor=support_user,
-                              verify=False)
+    services.set_pasted_token(
+        district=district, token="a-pasted-token-value", actor=support_user, verify=False
+    )
 
     response = support.post(button_url(district, "clear_token"))
 
@@ -212,7 +220,8 @@ def test_disconnect_asks_for_a_reason_first(support, pair):
     assert District.objects.get(pk=district.pk).status == DistrictStatus.CONNECTED
     # The district's page links to that confirmation rather than posting at once.
     assert f'<a class="button" href="{button_url(district, "disconnect")}">Disconnect…</a>' in (
-        support.get(change_url(district)).content.decode())
+        support.get(change_url(district)).content.decode()
+    )
 
 
 def test_disconnect_and_reconnect_buttons(support, support_user, pair):
@@ -241,8 +250,7 @@ def test_a_button_that_does_not_apply_changes_nothing(support, pair):
     assert District.objects.get(pk=district.pk).status == DistrictStatus.CONNECTED
 
 
-def test_bulk_pause_resume_and_disconnect_actions(support, support_user, pair, make_sandbox_district,
-                                                  clever):
+def test_bulk_pause_resume_and_disconnect_actions(support, support_user, pair, make_sandbox_district, clever):
     _, first = pair
     make_sandbox_district("Shelbyville Unified")
     services.discover_districts(client=clever)
@@ -259,12 +267,20 @@ def test_bulk_pause_resume_and_disconnect_actions(support, support_user, pair, m
     confirm = support.post(url, {"action": "disconnect_selected", "_selected_action": [second.pk]})
     assert confirm.status_code == 200 and str(second) in confirm.content.decode()
     assert District.objects.get(pk=second.pk).status == DistrictStatus.CONNECTED  # asked first
-    support.post(url, {"action": "disconnect_selected", "_selected_action": [second.pk],
-                       "confirmed": "1", "reason": "the district's written request"})
+    support.post(
+        url,
+        {
+            "action": "disconnect_selected",
+            "_selected_action": [second.pk],
+            "confirmed": "1",
+            "reason": "the district's written request",
+        },
+    )
     assert District.objects.get(pk=second.pk).status == DistrictStatus.DISCONNECTED
     assert District.objects.get(pk=first.pk).status == DistrictStatus.CONNECTED
-    assert DistrictAudit.objects.filter(actor=support_user, district=second,
-                                        details__to="disconnected").exists()
+    assert DistrictAudit.objects.filter(
+        actor=support_user, district=second, details__to="disconnected"
+    ).exists()
 
 
 def test_switching_syncs_off_and_on(support, support_user, pair):
@@ -288,10 +304,16 @@ def test_discover_button_creates_the_districts_clever_lists(support, make_sandbo
 
     assert response.status_code == 200
     assert sorted(District.objects.values_list("name", flat=True)) == [
-        "Shelbyville Unified", "Springfield Unified"]
+        "Shelbyville Unified",
+        "Springfield Unified",
+    ]
     assert "2 listed by Clever; 2 new" in response.content.decode()
-    assert DistrictAudit.objects.filter(action=DistrictAudit.Action.DISCOVERED,
-                                        actor_label="discovery (task)").count() == 2
+    assert (
+        DistrictAudit.objects.filter(
+            action=DistrictAudit.Action.DISCOVERED, actor_label="discovery (task)"
+        ).count()
+        == 2
+    )
 
 
 def test_districts_and_audits_cannot_be_added_edited_or_deleted_here(support, pair):

@@ -29,11 +29,14 @@ def test_json_output_is_the_summary_and_every_district(make_sandbox_district):
     assert report["created"] == [newcomer.id]
     assert report["disconnected"] == [leaving.id]
     assert report["total"] == 2 and report["errors"] == {}
-    assert report["districts"] == sorted([
-        {"clever_id": springfield.id, "name": "Springfield Unified", "status": "connected"},
-        {"clever_id": leaving.id, "name": "Leaving District", "status": "disconnected"},
-        {"clever_id": newcomer.id, "name": "Newcomer District", "status": "connected"},
-    ], key=lambda row: row["clever_id"])
+    assert report["districts"] == sorted(
+        [
+            {"clever_id": springfield.id, "name": "Springfield Unified", "status": "connected"},
+            {"clever_id": leaving.id, "name": "Leaving District", "status": "disconnected"},
+            {"clever_id": newcomer.id, "name": "Newcomer District", "status": "connected"},
+        ],
+        key=lambda row: row["clever_id"],
+    )
     assert District.objects.get(clever_id=springfield.id).nces_id == "1709930"
 
 

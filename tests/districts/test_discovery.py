@@ -27,10 +27,17 @@ def _rename(sandbox_district, name):
 def test_discovery_creates_districts_with_their_details(make_sandbox_district, clever):
     springfield = make_sandbox_district(
         "Springfield Unified",
-        data={"nces_id": "1709930", "mdr_number": "02391234", "state": "running",
-              "last_sync": "2024-09-01T12:30:00.000Z", "pause_start": "2025-06-01",
-              "pause_end": "2025-08-15", "launch_date": "2021-03-10", "sis_type": "powerschool",
-              "login_methods": ["Clever Badges", "Google"]},
+        data={
+            "nces_id": "1709930",
+            "mdr_number": "02391234",
+            "state": "running",
+            "last_sync": "2024-09-01T12:30:00.000Z",
+            "pause_start": "2025-06-01",
+            "pause_end": "2025-08-15",
+            "launch_date": "2021-03-10",
+            "sis_type": "powerschool",
+            "login_methods": ["Clever Badges", "Google"],
+        },
         lms_type="canvas",
     )
     shelbyville = make_sandbox_district("Shelbyville School District")
@@ -120,7 +127,8 @@ def test_a_district_that_stops_sharing_is_disconnected_then_reconnected(make_san
     assert district.departed_at is None
     changes = list(
         DistrictAudit.objects.filter(district=district, action=DistrictAudit.Action.STATUS_CHANGED)
-        .order_by("id").values_list("details__to", flat=True)
+        .order_by("id")
+        .values_list("details__to", flat=True)
     )
     assert changes == ["disconnected", "connected"]
 
@@ -233,19 +241,36 @@ def test_no_token_reaches_logs_audits_or_the_summary(make_sandbox_district, clev
 
 
 def test_newest_token_wins_when_clever_lists_two_for_a_district():
-    old = services.DistrictToken(id="1", district_id="d1", access_token="a" * 40, scopes=(),
-                                 created=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
-    new = services.DistrictToken(id="2", district_id="d1", access_token="b" * 40, scopes=(),
-                                 created=dt.datetime(2024, 6, 1, tzinfo=dt.UTC))
+    old = services.DistrictToken(
+        id="1",
+        district_id="d1",
+        access_token="a" * 40,
+        scopes=(),
+        created=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    )
+    new = services.DistrictToken(
+        id="2",
+        district_id="d1",
+        access_token="b" * 40,
+        scopes=(),
+        created=dt.datetime(2024, 6, 1, tzinfo=dt.UTC),
+    )
     assert services._newest_per_district([new, old])["d1"] is new
     assert services._newest_per_district([old, new])["d1"] is new
 
 
 def test_district_fields_tolerate_missing_and_odd_values():
-    fields = services.district_fields({
-        "name": "  Padded  ", "nces_id": None, "login_methods": ["Google", 3], "state": "x" * 40,
-        "last_sync": "not a date", "pause_start": "", "launch_date": "2021-03-10T00:00:00Z",
-    })
+    fields = services.district_fields(
+        {
+            "name": "  Padded  ",
+            "nces_id": None,
+            "login_methods": ["Google", 3],
+            "state": "x" * 40,
+            "last_sync": "not a date",
+            "pause_start": "",
+            "launch_date": "2021-03-10T00:00:00Z",
+        }
+    )
     assert fields["name"] == "Padded"
     assert fields["nces_id"] == ""
     assert fields["login_methods"] == ["Google"]
@@ -255,8 +280,7 @@ def test_district_fields_tolerate_missing_and_odd_values():
     assert fields["launch_date"] == dt.date(2021, 3, 10)
 
 
-def test_a_district_that_cannot_be_saved_does_not_stop_the_others(make_sandbox_district, clever,
-                                                                  monkeypatch):
+def test_a_district_that_cannot_be_saved_does_not_stop_the_others(make_sandbox_district, clever, monkeypatch):
     first = make_sandbox_district("First District")
     second = make_sandbox_district("Second District")
     real_apply = services._apply_listed
@@ -298,10 +322,16 @@ def test_a_library_only_district_is_not_disconnected_and_joins_when_clever_lists
 ):
     listed = make_sandbox_district("Springfield Unified")
     # Known only from a Clever Library teacher's sign-in (sso/): no district token.
-    library = District.objects.create(clever_id="5" * 24, name="Library Elementary District",
-                                      library_only=True, sync_enabled=False, events_enabled=False)
-    joining = District.objects.create(clever_id=listed.id, name="", library_only=True,
-                                      sync_enabled=False, events_enabled=False)
+    library = District.objects.create(
+        clever_id="5" * 24,
+        name="Library Elementary District",
+        library_only=True,
+        sync_enabled=False,
+        events_enabled=False,
+    )
+    joining = District.objects.create(
+        clever_id=listed.id, name="", library_only=True, sync_enabled=False, events_enabled=False
+    )
 
     summary = services.discover_districts(client=clever)
 

@@ -31,7 +31,9 @@ def _rows():
         District.objects.create(clever_id="e" * 24)  # no pasted token: nothing to rotate
         people = [
             Person.objects.create(
-                district=districts[0], clever_id=f"p{n:023d}", content_hash="h",
+                district=districts[0],
+                clever_id=f"p{n:023d}",
+                content_hash="h",
                 sensitive_ciphertext=crypto.encrypt(json.dumps({"iep_status": "Y", "n": n})),
             )
             for n in range(2)

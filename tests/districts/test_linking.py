@@ -9,8 +9,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def district():
-    return District.objects.create(clever_id="5a0c91b95c7cc000010d417c", name="Springfield Unified",
-                                   nces_id="1709930")
+    return District.objects.create(
+        clever_id="5a0c91b95c7cc000010d417c", name="Springfield Unified", nces_id="1709930"
+    )
 
 
 @pytest.fixture
@@ -26,8 +27,9 @@ def shelbyville():
 def test_linking_records_the_organization_method_and_evidence(district, springfield, staff):
     evidence = {"nces_id": "1709930", "organization_nces_leaid": "1709930", "score": 1.0}
 
-    linked = services.link_district(district=district, organization=springfield,
-                                    method=LinkMethod.NCES, evidence=evidence, actor=staff)
+    linked = services.link_district(
+        district=district, organization=springfield, method=LinkMethod.NCES, evidence=evidence, actor=staff
+    )
 
     assert linked.organization == springfield
     assert linked.link_method == "nces" and linked.link_evidence == evidence
@@ -40,30 +42,42 @@ def test_linking_records_the_organization_method_and_evidence(district, springfi
 
 
 def test_an_automatic_link_names_its_rule(district, springfield):
-    services.link_district(district=district, organization=springfield, method=LinkMethod.MDR,
-                           evidence={"mdr_number": "123"}, actor_label="matching: mdr")
+    services.link_district(
+        district=district,
+        organization=springfield,
+        method=LinkMethod.MDR,
+        evidence={"mdr_number": "123"},
+        actor_label="matching: mdr",
+    )
     audit = DistrictAudit.objects.get(district=district)
     assert audit.actor is None and audit.actor_label == "matching: mdr"
 
 
 def test_linking_again_to_the_same_organization_changes_nothing(district, springfield, staff):
-    services.link_district(district=district, organization=springfield, method=LinkMethod.STAFF,
-                           evidence={}, actor=staff)
-    services.link_district(district=district, organization=springfield, method=LinkMethod.NCES,
-                           evidence={"other": True}, actor=staff)
+    services.link_district(
+        district=district, organization=springfield, method=LinkMethod.STAFF, evidence={}, actor=staff
+    )
+    services.link_district(
+        district=district,
+        organization=springfield,
+        method=LinkMethod.NCES,
+        evidence={"other": True},
+        actor=staff,
+    )
     district.refresh_from_db()
     assert district.link_method == "staff"
     assert DistrictAudit.objects.filter(district=district).count() == 1
 
 
-def test_linking_refuses_a_district_linked_to_another_organization(district, springfield, shelbyville,
-                                                                   staff):
-    services.link_district(district=district, organization=springfield, method=LinkMethod.STAFF,
-                           evidence={}, actor=staff)
+def test_linking_refuses_a_district_linked_to_another_organization(district, springfield, shelbyville, staff):
+    services.link_district(
+        district=district, organization=springfield, method=LinkMethod.STAFF, evidence={}, actor=staff
+    )
 
     with pytest.raises(services.DistrictAlreadyLinked, match="relink") as caught:
-        services.link_district(district=district, organization=shelbyville, method=LinkMethod.STAFF,
-                               evidence={}, actor=staff)
+        services.link_district(
+            district=district, organization=shelbyville, method=LinkMethod.STAFF, evidence={}, actor=staff
+        )
 
     assert district.clever_id in str(caught.value)
     district.refresh_from_db()
@@ -71,14 +85,23 @@ def test_linking_refuses_a_district_linked_to_another_organization(district, spr
     assert DistrictAudit.objects.filter(district=district).count() == 1
 
 
-def test_relinking_moves_the_district_and_audits_before_and_after(district, springfield, shelbyville,
-                                                                  staff):
-    services.link_district(district=district, organization=springfield, method=LinkMethod.NCES,
-                           evidence={"nces_id": "1709930"}, actor_label="matching: nces")
+def test_relinking_moves_the_district_and_audits_before_and_after(district, springfield, shelbyville, staff):
+    services.link_district(
+        district=district,
+        organization=springfield,
+        method=LinkMethod.NCES,
+        evidence={"nces_id": "1709930"},
+        actor_label="matching: nces",
+    )
 
-    moved = services.relink_district(district=district, organization=shelbyville,
-                                     method=LinkMethod.STAFF, evidence={"ticket": "SUP-12"},
-                                     actor=staff, reason="wrong customer")
+    moved = services.relink_district(
+        district=district,
+        organization=shelbyville,
+        method=LinkMethod.STAFF,
+        evidence={"ticket": "SUP-12"},
+        actor=staff,
+        reason="wrong customer",
+    )
 
     assert moved.organization == shelbyville and moved.link_method == "staff"
     assert moved.linked_by == staff
@@ -93,14 +116,20 @@ def test_relinking_moves_the_district_and_audits_before_and_after(district, spri
 
 def test_relinking_an_unlinked_district_is_refused(district, springfield, staff):
     with pytest.raises(services.DistrictNotLinked):
-        services.relink_district(district=district, organization=springfield,
-                                 method=LinkMethod.STAFF, evidence={}, actor=staff)
+        services.relink_district(
+            district=district, organization=springfield, method=LinkMethod.STAFF, evidence={}, actor=staff
+        )
     assert not DistrictAudit.objects.exists()
 
 
 def test_unlinking_audits_the_link_it_removes(district, springfield, staff):
-    services.link_district(district=district, organization=springfield, method=LinkMethod.NCES,
-                           evidence={"nces_id": "1709930"}, actor=staff)
+    services.link_district(
+        district=district,
+        organization=springfield,
+        method=LinkMethod.NCES,
+        evidence={"nces_id": "1709930"},
+        actor=staff,
+    )
 
     unlinked = services.unlink_district(district=district, actor=staff, reason="customer left")
 
@@ -114,26 +143,41 @@ def test_unlinking_audits_the_link_it_removes(district, springfield, staff):
     # Unlinking an unlinked district is a no-op, and it can then be linked elsewhere.
     services.unlink_district(district=district, actor=staff)
     assert DistrictAudit.objects.filter(action=DistrictAudit.Action.UNLINKED).count() == 1
-    assert services.link_district(district=district, organization=springfield, method=LinkMethod.STAFF,
-                                  evidence={}, actor=staff).organization == springfield
+    assert (
+        services.link_district(
+            district=district, organization=springfield, method=LinkMethod.STAFF, evidence={}, actor=staff
+        ).organization
+        == springfield
+    )
 
 
 def test_secrets_never_reach_the_evidence_snapshot(district, springfield):
-    evidence = {"me": {"id": "u1", "district": district.clever_id, "access_token": "abc123"},
-                "id_token": "eyJ...", "code": "xyz", "state_verified": True,
-                "logins": [{"user": "u2", "refresh_token": "r"}]}
+    evidence = {
+        "me": {"id": "u1", "district": district.clever_id, "access_token": "abc123"},
+        "id_token": "eyJ...",
+        "code": "xyz",
+        "state_verified": True,
+        "logins": [{"user": "u2", "refresh_token": "r"}],
+    }
 
-    services.link_district(district=district, organization=springfield,
-                           method=LinkMethod.CLEVER_LOGIN, evidence=evidence, actor_label="sso")
+    services.link_district(
+        district=district,
+        organization=springfield,
+        method=LinkMethod.CLEVER_LOGIN,
+        evidence=evidence,
+        actor_label="sso",
+    )
 
     district.refresh_from_db()
-    assert district.link_evidence == {"me": {"id": "u1", "district": district.clever_id},
-                                      "state_verified": True, "logins": [{"user": "u2"}]}
+    assert district.link_evidence == {
+        "me": {"id": "u1", "district": district.clever_id},
+        "state_verified": True,
+        "logins": [{"user": "u2"}],
+    }
     assert DistrictAudit.objects.get().details["evidence"] == district.link_evidence
 
 
 def test_an_unknown_method_is_refused(district, springfield):
     with pytest.raises(services.LinkError, match="unknown link method"):
-        services.link_district(district=district, organization=springfield, method="guess",
-                               evidence={})
+        services.link_district(district=district, organization=springfield, method="guess", evidence={})
     assert District.objects.get(pk=district.pk).organization is None

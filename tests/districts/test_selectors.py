@@ -10,13 +10,19 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def districts():
     return {
-        "springfield": District.objects.create(clever_id="a" * 24, name="Springfield Unified",
-                                               us_state="IL", nces_id="1709930",
-                                               clever_state="error"),
-        "springfield_or": District.objects.create(clever_id="b" * 24, name="Springfield Public Schools",
-                                                  us_state="OR", mdr_number="555"),
-        "shelbyville": District.objects.create(clever_id="c" * 24, name="Shelbyville District",
-                                               us_state="IL", status=DistrictStatus.DISCONNECTED),
+        "springfield": District.objects.create(
+            clever_id="a" * 24,
+            name="Springfield Unified",
+            us_state="IL",
+            nces_id="1709930",
+            clever_state="error",
+        ),
+        "springfield_or": District.objects.create(
+            clever_id="b" * 24, name="Springfield Public Schools", us_state="OR", mdr_number="555"
+        ),
+        "shelbyville": District.objects.create(
+            clever_id="c" * 24, name="Shelbyville District", us_state="IL", status=DistrictStatus.DISCONNECTED
+        ),
     }
 
 
@@ -31,9 +37,12 @@ def test_search_by_name_words_state_status_ids_and_link(districts):
     assert list(selectors.search_districts(status=DistrictStatus.DISCONNECTED)) == [d["shelbyville"]]
     assert list(selectors.search_districts(clever_state="error")) == [d["springfield"]]
     assert set(selectors.search_districts(clever_ids=["a" * 24, "c" * 24])) == {
-        d["springfield"], d["shelbyville"]}
-    services.link_district(district=d["springfield"], organization=OrganizationFactory(),
-                           method=LinkMethod.STAFF, evidence={})
+        d["springfield"],
+        d["shelbyville"],
+    }
+    services.link_district(
+        district=d["springfield"], organization=OrganizationFactory(), method=LinkMethod.STAFF, evidence={}
+    )
     assert list(selectors.search_districts(linked=True)) == [d["springfield"]]
     assert list(selectors.unlinked_districts()) == [d["springfield_or"]]
 

@@ -52,8 +52,10 @@ def test_pause_and_resume(pair, staff):
     district = services.resume_district(district=district, actor=staff)
     assert district.status == DistrictStatus.CONNECTED
     assert selectors.districts_needing_sync().get() == district
-    assert [a.details["to"] for a in selectors.district_audits(
-        district, actions=[DistrictAudit.Action.STATUS_CHANGED])] == ["connected", "paused"]
+    assert [
+        a.details["to"]
+        for a in selectors.district_audits(district, actions=[DistrictAudit.Action.STATUS_CHANGED])
+    ] == ["connected", "paused"]
     # Resuming a connected district is a no-op.
     services.resume_district(district=district, actor=staff)
     assert selectors.district_audits(district, actions=["status_changed"]).count() == 2
@@ -87,16 +89,22 @@ def test_sync_settings_changes_are_validated_and_audited_with_before_and_after(p
     _, district = pair
 
     district = services.update_sync_settings(
-        district=district, actor=staff, reason="summer roster cleanup",
-        events_enabled=False, guard_max_deleted_fraction=0.3, guard_max_changed_fraction=None,
+        district=district,
+        actor=staff,
+        reason="summer roster cleanup",
+        events_enabled=False,
+        guard_max_deleted_fraction=0.3,
+        guard_max_changed_fraction=None,
     )
 
     assert district.events_enabled is False and district.guard_max_deleted_fraction == 0.3
     audit = selectors.district_audits(district, actions=["settings_changed"]).get()
     # Only what changed is recorded (the changed-fraction default was already None).
-    assert audit.details == {"events_enabled": {"from": True, "to": False},
-                             "guard_max_deleted_fraction": {"from": None, "to": 0.3},
-                             "reason": "summer roster cleanup"}
+    assert audit.details == {
+        "events_enabled": {"from": True, "to": False},
+        "guard_max_deleted_fraction": {"from": None, "to": 0.3},
+        "reason": "summer roster cleanup",
+    }
     with pytest.raises(services.DistrictStateError, match="between 0 and 1"):
         services.update_sync_settings(district=district, actor=staff, guard_max_changed_fraction=1.5)
     with pytest.raises(ValueError, match="not a sync setting: status"):

@@ -23,9 +23,7 @@ def pair(make_sandbox_district):
 
 def _stored_column(district) -> str:
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT token_ciphertext FROM {District._meta.db_table} WHERE id = %s", [district.pk]
-        )
+        cursor.execute(f"SELECT token_ciphertext FROM {District._meta.db_table} WHERE id = %s", [district.pk])
         return cursor.fetchone()[0]
 
 
@@ -122,8 +120,7 @@ def test_a_pasted_token_is_stored_encrypted_and_used(pair, staff, make_client, c
     token = live_token(remote)
 
     with caplog.at_level(logging.DEBUG):
-        services.set_pasted_token(district=district, token=f"  {token}\n", actor=staff,
-                                  client=make_client())
+        services.set_pasted_token(district=district, token=f"  {token}\n", actor=staff, client=make_client())
 
     stored = _stored_column(district)
     assert stored and token not in stored
@@ -185,8 +182,9 @@ def test_a_verified_pasted_token_reconnects_a_revoked_district(pair, staff, clev
     district = services.set_pasted_token(district=district, token=new, actor=staff, client=clever)
 
     assert district.status == DistrictStatus.CONNECTED
-    assert DistrictAudit.objects.filter(district=district, actor=staff,
-                                        action=DistrictAudit.Action.STATUS_CHANGED).exists()
+    assert DistrictAudit.objects.filter(
+        district=district, actor=staff, action=DistrictAudit.Action.STATUS_CHANGED
+    ).exists()
 
 
 def test_an_unverified_paste_is_recorded_as_such(pair, staff, clever):

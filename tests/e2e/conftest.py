@@ -37,21 +37,29 @@ def start_celery(postgres, redis_url, transactional_db, worker_env, tmp_path):
     reading and writing this test's database; every one still running is stopped at the end.
     A worker is returned once it answers a ping; its database sessions are named after it
     (``application_name``), so a test can find and end them."""
-    env = {**os.environ, "DATABASE_URL": _test_database_url(), "REDIS_URL": redis_url,
-           **worker_env}
+    env = {**os.environ, "DATABASE_URL": _test_database_url(), "REDIS_URL": redis_url, **worker_env}
     started: list[subprocess.Popen] = []
     celery_app.conf.task_always_eager = False
 
     def start(kind: str = "worker", name: str = "worker") -> subprocess.Popen:
         if kind == "worker":
-            command = ["worker", "--pool=solo", "--concurrency=1", "--without-gossip",
-                       "--without-mingle", f"--hostname={name}@%h"]
+            command = [
+                "worker",
+                "--pool=solo",
+                "--concurrency=1",
+                "--without-gossip",
+                "--without-mingle",
+                f"--hostname={name}@%h",
+            ]
         else:
             command = ["beat", f"--schedule={tmp_path / 'beat-schedule'}"]
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", *command, "--loglevel=INFO"],
-            cwd=ROOT, env={**env, "PGAPPNAME": name}, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True,
+            cwd=ROOT,
+            env={**env, "PGAPPNAME": name},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         started.append(process)
         if kind == "worker":
@@ -123,8 +131,15 @@ def browser_page(chromium_path, live_server):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium_path,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         try:
             page = browser.new_context().new_page()
@@ -166,5 +181,4 @@ class Screenshots:
         self.n += 1
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= WIDTH, f"{page.url} is {width} px wide"
-        page.screenshot(path=str(self.folder / f"{self.prefix}{self.n:02d}-{name}.png"),
-                        full_page=True)
+        page.screenshot(path=str(self.folder / f"{self.prefix}{self.n:02d}-{name}.png"), full_page=True)

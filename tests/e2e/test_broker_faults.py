@@ -53,12 +53,24 @@ class PrivateRedis:
         else no persistence, a fresh directory: a restart after a kill starts empty."""
         data = self.directory / ("aof" if persistent else f"empty-{time.monotonic_ns()}")
         data.mkdir(exist_ok=True)
-        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else [
-            "--appendonly", "no"]
+        persistence = (
+            ["--appendonly", "yes", "--appendfsync", "always"] if persistent else ["--appendonly", "no"]
+        )
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--dir", str(data), *persistence],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--dir",
+                str(data),
+                *persistence,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while True:
@@ -88,8 +100,7 @@ class PrivateRedis:
 
 @pytest.fixture
 def private_redis(tmp_path):
-    require_service("redis-server", shutil.which("redis-server") is not None,
-                    "apt-get install redis-server")
+    require_service("redis-server", shutil.which("redis-server") is not None, "apt-get install redis-server")
     server = PrivateRedis(tmp_path)
     server.start(persistent=True)
     try:
@@ -115,15 +126,33 @@ def broker_worker(postgres, transactional_db, private_redis, tmp_path):
     at the end. Returned once it is ready (its log says so: ``control.ping`` only answers on the
     app's own broker)."""
     log = tmp_path / "worker.log"
-    env = {**os.environ, "DATABASE_URL": _test_database_url(), "REDIS_URL": private_redis.url,
-           "PGAPPNAME": "broker-fault-worker"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _test_database_url(),
+        "REDIS_URL": private_redis.url,
+        "PGAPPNAME": "broker-fault-worker",
+    }
     celery_app.conf.task_always_eager = False
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
-             "--concurrency=1", "--without-gossip", "--without-mingle",
-             "--hostname=broker-fault@%h", "--loglevel=INFO"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool=solo",
+                "--concurrency=1",
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname=broker-fault@%h",
+                "--loglevel=INFO",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     worker = Worker(process, log)
     try:
@@ -138,8 +167,9 @@ def broker_worker(postgres, transactional_db, private_redis, tmp_path):
         stop_process(process)
 
 
-def _wait_until_held(private_redis: PrivateRedis, worker: Worker, task_id: str, deliveries: int,
-                     what: str) -> None:
+def _wait_until_held(
+    private_redis: PrivateRedis, worker: Worker, task_id: str, deliveries: int, what: str
+) -> None:
     """Until the worker has received the task ``deliveries`` times and holds it unacknowledged."""
     deadline = time.monotonic() + 15
     while worker.output().count(f"[{task_id}] received") < deliveries or private_redis.held() != 1:
@@ -153,8 +183,12 @@ def _wait_until_held(private_redis: PrivateRedis, worker: Worker, task_id: str, 
 def test_worker_keeps_a_countdown_task_across_redis_kills(private_redis, broker_worker):
     district = services.create_district(name="Broker Fault District")
     now = timezone.now()
-    old = services.put_record(district=district, record_type=RecordType.SCHOOLS,
-                              data={"name": "Old School"}, now=now - timedelta(days=31))
+    old = services.put_record(
+        district=district,
+        record_type=RecordType.SCHOOLS,
+        data={"name": "Old School"},
+        now=now - timedelta(days=31),
+    )
     services.update_record(clever_id=old["id"], changes={"name": "Renamed"}, now=now)
 
     with celery_app.connection_for_write(private_redis.url) as connection:
@@ -167,8 +201,13 @@ def test_worker_keeps_a_countdown_task_across_redis_kills(private_redis, broker_
         time.sleep(1)
         private_redis.start(persistent=persistent)
         # The worker restores the task to its queue once it reconnects, and receives it again.
-        _wait_until_held(private_redis, broker_worker, result.id, deliveries,
-                         f"after Redis restarted {'with' if persistent else 'without'} its data")
+        _wait_until_held(
+            private_redis,
+            broker_worker,
+            result.id,
+            deliveries,
+            f"after Redis restarted {'with' if persistent else 'without'} its data",
+        )
 
     assert time.monotonic() < due - 2, "the kills took too long: the test proves nothing"
     assert SandboxEvent.objects.filter(type="schools.created").exists()  # not run before its ETA

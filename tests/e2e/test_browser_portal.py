@@ -24,9 +24,7 @@ def teacher(clever_on_live_server):
     return record
 
 
-def test_portal_launch_reaches_the_redirect_uri_with_a_code_and_no_state(
-    browser_page, live_server, teacher
-):
+def test_portal_launch_reaches_the_redirect_uri_with_a_code_and_no_state(browser_page, live_server, teacher):
     page = browser_page
     callbacks = []
     page.on("request", lambda request: CALLBACK_PATH in request.url and callbacks.append(request.url))
@@ -34,8 +32,7 @@ def test_portal_launch_reaches_the_redirect_uri_with_a_code_and_no_state(
     row = page.locator("tr", has_text=teacher.display_name).first
     # The bounce comes back with a state (the district is discovered on the spot and the login
     # goes on from there; where it ends is test_browser_sso's).
-    with page.expect_request(lambda request: CALLBACK_PATH in request.url
-                             and "state=" in request.url):
+    with page.expect_request(lambda request: CALLBACK_PATH in request.url and "state=" in request.url):
         row.get_by_role("link", name="Launch app").click()
 
     launched, bounced = (urlsplit(url) for url in callbacks[:2])
@@ -45,13 +42,16 @@ def test_portal_launch_reaches_the_redirect_uri_with_a_code_and_no_state(
     assert parse_qs(bounced.query)["code"] != query["code"]
 
     # Over real HTTP to the live server; closing the clients ends their keep-alive connections.
-    with CleverClient(oauth_base=f"{live_server.url}/sandbox", http_adapter=None,
-                      redirect_uri=f"{live_server.url}{CALLBACK_PATH}") as client:
+    with CleverClient(
+        oauth_base=f"{live_server.url}/sandbox",
+        http_adapter=None,
+        redirect_uri=f"{live_server.url}{CALLBACK_PATH}",
+    ) as client:
         token = client.exchange_code(query["code"][0])
-        with CleverClient(token.access_token, api_base=f"{live_server.url}/sandbox",
-                          http_adapter=None) as sso_client:
+        with CleverClient(
+            token.access_token, api_base=f"{live_server.url}/sandbox", http_adapter=None
+        ) as sso_client:
             me = sso_client.me()
         with pytest.raises(InvalidGrant):
             client.exchange_code(query["code"][0])
     assert (me.type, me.id, me.district) == ("user", teacher.clever_id, teacher.district_id)
-

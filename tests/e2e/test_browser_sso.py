@@ -21,15 +21,26 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def teacher(clever_on_live_server):
     sandbox_district = services.create_district(name="Cypress Creek Unified")
-    school = services.put_record(district=sandbox_district, record_type="schools",
-                                 data={"id": new_id(), "name": "Cypress Creek Elementary"})
-    record = services.put_record(district=sandbox_district, record_type="users", data={
-        "id": new_id(), "name": {"first": "Grace", "last": "Hopper"},
-        "email": "grace.hopper@cypress.k12.example.us",
-        "roles": {"teacher": {"school": school["id"], "schools": [school["id"]]}},
-    })
-    District.objects.create(clever_id=sandbox_district.id, name=sandbox_district.name,
-                            organization=OrganizationFactory(name="Cypress Creek Org"))
+    school = services.put_record(
+        district=sandbox_district,
+        record_type="schools",
+        data={"id": new_id(), "name": "Cypress Creek Elementary"},
+    )
+    record = services.put_record(
+        district=sandbox_district,
+        record_type="users",
+        data={
+            "id": new_id(),
+            "name": {"first": "Grace", "last": "Hopper"},
+            "email": "grace.hopper@cypress.k12.example.us",
+            "roles": {"teacher": {"school": school["id"], "schools": [school["id"]]}},
+        },
+    )
+    District.objects.create(
+        clever_id=sandbox_district.id,
+        name=sandbox_district.name,
+        organization=OrganizationFactory(name="Cypress Creek Org"),
+    )
     return record
 
 

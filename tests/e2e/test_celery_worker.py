@@ -12,8 +12,12 @@ from sandbox.tasks import purge_expired_events
 def test_worker_purges_events_older_than_thirty_days(celery_worker):
     district = services.create_district(name="Worker District")
     now = timezone.now()
-    old = services.put_record(district=district, record_type=RecordType.SCHOOLS,
-                              data={"name": "Old School"}, now=now - timedelta(days=31))
+    old = services.put_record(
+        district=district,
+        record_type=RecordType.SCHOOLS,
+        data={"name": "Old School"},
+        now=now - timedelta(days=31),
+    )
     services.update_record(clever_id=old["id"], changes={"name": "Renamed"}, now=now)
 
     result = purge_expired_events.delay()

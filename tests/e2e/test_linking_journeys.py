@@ -49,8 +49,12 @@ def district_admin_record(sandbox_district, *, first: str, last: str, email: str
     return sandbox.put_record(
         district=sandbox_district,
         record_type="users",
-        data={"id": new_id(), "name": {"first": first, "last": last}, "email": email,
-              "roles": {"district_admin": {}}},
+        data={
+            "id": new_id(),
+            "name": {"first": first, "last": last},
+            "email": email,
+            "roles": {"district_admin": {}},
+        },
     )
 
 
@@ -85,24 +89,40 @@ def madison(clever_on_live_server, settings):
     with its admin."""
     sandbox.get_application()
     sandbox.set_redirect_uris(uris=[settings.CLEVER_REDIRECT_URI])
-    generated = generate_district(seed=31, students=120, name="Madison Independent School District",
-                                  state="TX")
+    generated = generate_district(
+        seed=31, students=120, name="Madison Independent School District", state="TX"
+    )
     sandbox_district = load_district(generated)
-    admin_record = district_admin_record(sandbox_district, first="Dana", last="Steward",
-                                         email="dana.steward@madisonisd.example.org")
+    admin_record = district_admin_record(
+        sandbox_district, first="Dana", last="Steward", email="dana.steward@madisonisd.example.org"
+    )
     discover_districts()
     district = District.objects.get(clever_id=sandbox_district.id)
     result = tasks.sync_district.delay(district_id=district.pk, kind="full", trigger="manual").get()
     assert SyncRun.objects.get(pk=result["run"]).status == SyncRun.Status.SUCCEEDED
-    for n, name in enumerate(["Madison County Schools", "New Madison School District",
-                              "Madisonville Consolidated ISD", "Medina Valley ISD",
-                              "Marshall Public Schools"], start=1):
+    for n, name in enumerate(
+        [
+            "Madison County Schools",
+            "New Madison School District",
+            "Madisonville Consolidated ISD",
+            "Medina Valley ISD",
+            "Marshall Public Schools",
+        ],
+        start=1,
+    ):
         District.objects.create(clever_id=f"{n:024x}", name=name, us_state="TX")
-    organization = OrganizationFactory(name="Madison Learning Partners", state="TX", nces_leaid="",
-                                       mdr_number="")
-    admin = UserFactory(username="pat.admin", first_name="Pat", last_name="Rivera",
-                        email="pat@madisonlearning.example.org", organization=organization,
-                        is_organization_admin=True, password=PASSWORD)
+    organization = OrganizationFactory(
+        name="Madison Learning Partners", state="TX", nces_leaid="", mdr_number=""
+    )
+    admin = UserFactory(
+        username="pat.admin",
+        first_name="Pat",
+        last_name="Rivera",
+        email="pat@madisonlearning.example.org",
+        organization=organization,
+        is_organization_admin=True,
+        password=PASSWORD,
+    )
     refresh_district_candidates(queue=False)
     cache.clear()
     return district, organization, admin, admin_record
@@ -212,25 +232,40 @@ def cedar(clever_on_live_server):
     """An unlinked district whose staff emails are on an organization's domain (real evidence),
     an organization only its name resembles, and both organizations' admins."""
     sandbox_district = sandbox.create_district(name="Cedar Ridge Independent School District")
-    school = sandbox.put_record(district=sandbox_district, record_type="schools",
-                                data={"id": new_id(), "name": "Cedar Ridge High School",
-                                      "location": {"city": "Bend", "state": "OR"}})
-    admin_record = district_admin_record(sandbox_district, first="Robin", last="Okafor",
-                                         email="robin.okafor@cedarridge.k12.example.us")
+    school = sandbox.put_record(
+        district=sandbox_district,
+        record_type="schools",
+        data={"id": new_id(), "name": "Cedar Ridge High School", "location": {"city": "Bend", "state": "OR"}},
+    )
+    admin_record = district_admin_record(
+        sandbox_district, first="Robin", last="Okafor", email="robin.okafor@cedarridge.k12.example.us"
+    )
     for first, last in [("Ana", "Lopez"), ("Ben", "Cho"), ("Cy", "Diaz")]:
-        sandbox.put_record(district=sandbox_district, record_type="users", data={
-            "id": new_id(), "name": {"first": first, "last": last},
-            "email": f"{first.lower()}.{last.lower()}@cedarridge.k12.example.us",
-            "roles": {"teacher": {"school": school["id"], "schools": [school["id"]]}}})
+        sandbox.put_record(
+            district=sandbox_district,
+            record_type="users",
+            data={
+                "id": new_id(),
+                "name": {"first": first, "last": last},
+                "email": f"{first.lower()}.{last.lower()}@cedarridge.k12.example.us",
+                "roles": {"teacher": {"school": school["id"], "schools": [school["id"]]}},
+            },
+        )
     discover_districts()
     district = District.objects.get(clever_id=sandbox_district.id)
     result = tasks.sync_district.delay(district_id=district.pk, kind="full", trigger="manual").get()
     assert SyncRun.objects.get(pk=result["run"]).status == SyncRun.Status.SUCCEEDED
     organization = OrganizationFactory(name="Cedar Ridge Schools", state="OR", nces_leaid="", mdr_number="")
     OrganizationEmailDomainFactory(organization=organization, domain="cedarridge.k12.example.us")
-    org_admin = UserFactory(username="lee.admin", first_name="Lee", last_name="Park",
-                            email="lee@cedarridge.k12.example.us", organization=organization,
-                            is_organization_admin=True, password=PASSWORD)
+    org_admin = UserFactory(
+        username="lee.admin",
+        first_name="Lee",
+        last_name="Park",
+        email="lee@cedarridge.k12.example.us",
+        organization=organization,
+        is_organization_admin=True,
+        password=PASSWORD,
+    )
     lookalike = OrganizationFactory(name="Cedar Ridge Academy", state="OR", nces_leaid="", mdr_number="")
     refresh_district_candidates(queue=False)
     cache.clear()

@@ -25,8 +25,7 @@ def quick_stagger(monkeypatch):
     monkeypatch.setenv("SYNC_STAGGER_SECONDS", "1")
 
 
-def test_nightly_dispatcher_syncs_three_districts_on_a_real_worker(quick_stagger, sandbox_app,
-                                                                   celery_worker):
+def test_nightly_dispatcher_syncs_three_districts_on_a_real_worker(quick_stagger, sandbox_app, celery_worker):
     generated = [generate_district(seed=seed, students=50 + 10 * i) for i, seed in enumerate(SEEDS)]
     for district in generated:
         load_district(district)  # only in the sandbox: the dispatcher's discovery finds them
@@ -55,7 +54,9 @@ def test_nightly_dispatcher_syncs_three_districts_on_a_real_worker(quick_stagger
         assert Person.objects.filter(district=district, is_student=True).count() == counts["students"]
         assert Section.objects.filter(district=district).count() == counts["sections"]
         assert School.objects.filter(district=district).count() == counts["schools"]
-        assert SectionMembership.objects.filter(
-            district=district, role=SectionMembership.Role.STUDENT).count() == counts["enrollments"]
+        assert (
+            SectionMembership.objects.filter(district=district, role=SectionMembership.Role.STUDENT).count()
+            == counts["enrollments"]
+        )
         assert run.totals["students"] == counts["students"]
         assert run.totals["enrollments"] == counts["enrollments"]

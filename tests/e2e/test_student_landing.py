@@ -35,10 +35,16 @@ def classroom(clever_on_live_server, sandbox_app, fake_clock):
 
     world = build_world(make_client=make_client, clock=fake_clock, students=3)
     me, classmate, _ = world.students
-    quiz = AssignmentFactory(section=world.section, title="Fractions quiz", due_at=world.days(2),
-                             points_possible=10)
-    essay = AssignmentFactory(section=world.section, title="Book report", due_at=world.days(9),
-                              grading_type=GradingType.LETTER_GRADE, points_possible=100)
+    quiz = AssignmentFactory(
+        section=world.section, title="Fractions quiz", due_at=world.days(2), points_possible=10
+    )
+    essay = AssignmentFactory(
+        section=world.section,
+        title="Book report",
+        due_at=world.days(9),
+        grading_type=GradingType.LETTER_GRADE,
+        points_possible=100,
+    )
     journal = AssignmentFactory(section=world.section, title="Weekly journal", due_at=world.days(5))
     ResultFactory(assignment=quiz, student=me, points=8)
     ResultFactory(assignment=quiz, student=classmate, points=3)
@@ -49,7 +55,8 @@ def classroom(clever_on_live_server, sandbox_app, fake_clock):
 
 
 def test_a_student_signs_in_from_clever_and_lands_on_their_classes_and_assignments(
-        classroom, page, live_server):
+    classroom, page, live_server
+):
     world, quiz, essay, journal = classroom
     me = world.students[0]
     shot = Screenshots("student")

@@ -48,23 +48,34 @@ def world(transactional_db, live_server, settings):
     discover_districts()
     district = District.objects.get(clever_id=sandbox_district.id)
     organization = OrganizationFactory(name="Maple Valley Schools")
-    district = link_district(district=district, organization=organization, method="staff",
-                             evidence={"journey": True}, actor_label="journey set-up")
+    district = link_district(
+        district=district,
+        organization=organization,
+        method="staff",
+        evidence={"journey": True},
+        actor_label="journey set-up",
+    )
     result = tasks.sync_district.delay(district_id=district.pk, kind="full", trigger="manual").get()
     assert SyncRun.objects.get(pk=result["run"]).status == SyncRun.Status.SUCCEEDED
     # A product account the matcher is unsure about: a short first name, no IDs, no birth date.
     person = students(district)[0]
-    product_copy(person, first_name=person.first_name[:3], sis_id="", student_number="",
-                 date_of_birth=None)
+    product_copy(person, first_name=person.first_name[:3], sis_id="", student_number="", date_of_birth=None)
     match_district(district=district)
     assert PersonMatch.objects.filter(status=MatchStatus.PENDING).count() == 1
 
     # The "Support" group (its data migration's rows are gone after an earlier flush).
     group, _ = Group.objects.get_or_create(name="Support")
-    group.permissions.add(Permission.objects.get(codename="support_district",
-                                                 content_type__app_label="districts"))
-    support = UserFactory(username="sam.support", first_name="Sam", last_name="Support",
-                          email="sam@support.example.org", is_staff=True, password=PASSWORD)
+    group.permissions.add(
+        Permission.objects.get(codename="support_district", content_type__app_label="districts")
+    )
+    support = UserFactory(
+        username="sam.support",
+        first_name="Sam",
+        last_name="Support",
+        email="sam@support.example.org",
+        is_staff=True,
+        password=PASSWORD,
+    )
     support.groups.add(group)
     cache.clear()
     return sandbox_district, district, support
@@ -129,7 +140,7 @@ def test_a_support_person_works_through_the_day(world, page, live_server):
     with page.expect_navigation():
         page.locator("#result_list tbody tr").first.locator("th a").click()
     why = text(page, ".review-why")
-    assert ("Same" in why or "differs" in why), why
+    assert "Same" in why or "differs" in why, why
     assert "bits" not in why and "P =" not in why
     assert not page.locator(".review-numbers p").is_visible()  # the numbers only on demand
     shot(page, "review-item")

@@ -33,8 +33,13 @@ SWEEP_SECONDS = 5
 @pytest.fixture
 def worker_env(live_server):
     base = f"{live_server.url}/sandbox"
-    return {"CLEVER_OAUTH_BASE": base, "CLEVER_API_BASE": base, "CLEVER_HTTP_ADAPTER": "",
-            "CLEVER_PAGE_SIZE": "50", "SYNC_RECOVERY_INTERVAL_SECONDS": str(SWEEP_SECONDS)}
+    return {
+        "CLEVER_OAUTH_BASE": base,
+        "CLEVER_API_BASE": base,
+        "CLEVER_HTTP_ADAPTER": "",
+        "CLEVER_PAGE_SIZE": "50",
+        "SYNC_RECOVERY_INTERVAL_SECONDS": str(SWEEP_SECONDS),
+    }
 
 
 @pytest.fixture
@@ -71,8 +76,8 @@ def other_session() -> psycopg.Connection:
 def end_sessions_of(session: psycopg.Connection, application: str, *, waiting_on_lock=False):
     condition = " AND wait_event_type = 'Lock'" if waiting_on_lock else ""
     rows = session.execute(
-        "SELECT pid, query FROM pg_stat_activity WHERE application_name = %s" + condition,
-        [application]).fetchall()
+        "SELECT pid, query FROM pg_stat_activity WHERE application_name = %s" + condition, [application]
+    ).fetchall()
     for pid, _query in rows:
         session.execute("SELECT pg_terminate_backend(%s)", [pid])
     return rows
@@ -108,8 +113,7 @@ def test_a_session_ended_between_pages_fails_the_run_and_the_tasks_retry_resumes
         # statement it sends (reading the mirror for that page) fails.
         assert end_sessions_of(session, "worker")
 
-    wait_for(lambda: finished(district), timeout=SYNC_RETRY_BACKOFF + 90,
-             what="the retry to finish the sync")
+    wait_for(lambda: finished(district), timeout=SYNC_RETRY_BACKOFF + 90, what="the retry to finish the sync")
     failed, _resumed = assert_resumed_after_one_failure(district, sandbox_district)
     assert "OperationalError" in failed.error or "InterfaceError" in failed.error
     assert failed.checkpoint["done"][:4] == ["schools", "terms", "courses", "sections"]
@@ -124,16 +128,17 @@ def test_a_session_ended_during_the_apply_fails_the_run_and_the_tasks_retry_appl
         # The apply ends by moving the district's event cursor: hold that row so the worker
         # waits there, inside the apply's transaction, with the mirror half written.
         blocker.autocommit = False
-        blocker.execute("SELECT 1 FROM districts_district WHERE id = %s FOR NO KEY UPDATE",
-                        [district.pk])
+        blocker.execute("SELECT 1 FROM districts_district WHERE id = %s FOR NO KEY UPDATE", [district.pk])
         request_sync(district=district, kind="full")
-        ended = wait_for(lambda: end_sessions_of(session, "worker", waiting_on_lock=True),
-                         timeout=90, what="the worker to reach the apply")
+        ended = wait_for(
+            lambda: end_sessions_of(session, "worker", waiting_on_lock=True),
+            timeout=90,
+            what="the worker to reach the apply",
+        )
         blocker.rollback()
     assert 'UPDATE "districts_district"' in ended[0][1]
 
-    wait_for(lambda: finished(district), timeout=SYNC_RETRY_BACKOFF + 90,
-             what="the retry to apply the sync")
+    wait_for(lambda: finished(district), timeout=SYNC_RETRY_BACKOFF + 90, what="the retry to apply the sync")
     failed, resumed = assert_resumed_after_one_failure(district, sandbox_district)
     assert failed.counts == {} or not any(failed.counts.get("created", {}).values())
     assert resumed.counts["created"]["users"] > 0  # the retry applied what the failure did not
@@ -156,13 +161,16 @@ def test_a_worker_killed_mid_sync_has_its_sync_resumed_by_the_sweep_within_minut
 
     # Its message stays unacknowledged until Redis's visibility timeout (4 hours): only the
     # recovery sweep can bring the sync back this soon.
-    resumed = wait_for(lambda: finished(district), timeout=180,
-                       what="the sweep to resume the killed worker's sync")
+    resumed = wait_for(
+        lambda: finished(district), timeout=180, what="the sweep to resume the killed worker's sync"
+    )
     seconds = time.monotonic() - killed_at
     killed = SyncRun.objects.get(pk=resumed.resumed_from_id)
     assert killed.status == SyncRun.Status.FAILED and killed.error.startswith("interrupted")
     assert resumed.trigger == SyncRun.Trigger.RESUME
     assert_mirror_matches(district, sandbox_district)
     assert not SyncRequest.objects.filter(district=district).exists()
-    print(f"killed worker's sync resumed and finished {seconds:.1f} s after the kill "
-          f"(sweep every {SWEEP_SECONDS} s)")
+    print(
+        f"killed worker's sync resumed and finished {seconds:.1f} s after the kill "
+        f"(sweep every {SWEEP_SECONDS} s)"
+    )

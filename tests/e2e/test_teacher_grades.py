@@ -38,8 +38,7 @@ def classroom(transactional_db, live_server, sandbox_app, fake_clock):
         return client
 
     world = build_world(make_client=make_client, clock=fake_clock, students=3)
-    teacher = UserFactory(username="tess.cher", first_name="Tess", last_name="Cher",
-                          password=PASSWORD)
+    teacher = UserFactory(username="tess.cher", first_name="Tess", last_name="Cher", password=PASSWORD)
     Person.objects.filter(pk=world.teacher.pk).update(user=teacher)
     yield world, teacher
     client.close()
@@ -55,7 +54,8 @@ def submit(page, button: str, *, url: str | None = None) -> None:
 
 
 def test_a_teacher_creates_an_assignment_grades_it_sends_it_and_reads_changes_back(
-        classroom, page, live_server):
+    classroom, page, live_server
+):
     world, teacher = classroom
     first, second, third = world.students
     shot = Screenshots("teacher_grades")
@@ -98,17 +98,26 @@ def test_a_teacher_creates_an_assignment_grades_it_sends_it_and_reads_changes_ba
 
     # The third grade from a CSV file: a wrong file first (nothing imported), then the right one.
     page.locator("#import summary").click()
-    page.set_input_files('input[name="file"]', files=[{
-        "name": "grades.csv", "mimeType": "text/csv",
-        "buffer": b"student_number,points\n1003,9\n9999,5\n1001,11\n"}])
+    page.set_input_files(
+        'input[name="file"]',
+        files=[
+            {
+                "name": "grades.csv",
+                "mimeType": "text/csv",
+                "buffer": b"student_number,points\n1003,9\n9999,5\n1001,11\n",
+            }
+        ],
+    )
     submit(page, "Import grades")
     problems = page.locator("#import-problems").inner_text()
     assert "Line 3: No student in this class has the student number “9999”." in problems
     assert "Line 4: 11 is more than the 10 points possible." in problems
     assert Result.objects.count() == 2
     shot(page, "import-problems")
-    page.set_input_files('input[name="file"]', files=[{
-        "name": "grades.csv", "mimeType": "text/csv", "buffer": b"student_number,points\n1003,9\n"}])
+    page.set_input_files(
+        'input[name="file"]',
+        files=[{"name": "grades.csv", "mimeType": "text/csv", "buffer": b"student_number,points\n1003,9\n"}],
+    )
     submit(page, "Import grades")
     assert "1 grade saved as drafts from grades.csv" in messages(page)
     assert page.locator("#drafts").inner_text() == "3 drafts"
@@ -138,7 +147,8 @@ def test_a_teacher_creates_an_assignment_grades_it_sends_it_and_reads_changes_ba
     # The first: our grade instead, asked first with a reason.
     with page.expect_navigation():
         page.locator(f"#student-{first.clever_id}").get_by_role(
-            "link", name="Send our grade instead…").click()
+            "link", name="Send our grade instead…"
+        ).click()
     assert page.locator("h1").inner_text() == f"Replace {first}'s grade in Canvas?"
     grades = page.locator("#grades").inner_text()
     assert "9 points" in grades and "6 points" in grades
@@ -157,7 +167,8 @@ def test_a_teacher_creates_an_assignment_grades_it_sends_it_and_reads_changes_ba
     # The second: kept as it is in Canvas.
     with page.expect_navigation():
         page.locator(f"#student-{second.clever_id}").get_by_role(
-            "link", name="Send our grade instead…").click()
+            "link", name="Send our grade instead…"
+        ).click()
     with page.expect_navigation(url=assignment_url):
         page.get_by_role("link", name="Keep the Canvas grade").click()
     row = page.locator(f"#student-{second.clever_id}").inner_text()

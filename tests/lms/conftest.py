@@ -71,42 +71,71 @@ class World:
         return datetime.fromtimestamp(self.clock.now, UTC) + timedelta(days=n)
 
     def sandbox_assignments(self):
-        return SandboxLmsAssignment.objects.filter(district=self.sandbox_district,
-                                                   section_id=self.section.clever_id)
+        return SandboxLmsAssignment.objects.filter(
+            district=self.sandbox_district, section_id=self.section.clever_id
+        )
 
     @staticmethod
     def link(assignment) -> CleverAssignment:
         return CleverAssignment.objects.get(assignment=assignment)
 
     def lms_submission(self, assignment_uuid: str, student: Person) -> dict:
-        return SandboxLmsSubmission.objects.get(assignment_id=assignment_uuid,
-                                                user_id=student.clever_id).data
+        return SandboxLmsSubmission.objects.get(assignment_id=assignment_uuid, user_id=student.clever_id).data
 
 
-def build_world(*, make_client, clock, lms_type="canvas", lms_state=None, students=5,
-                section_synced: bool | None = True, unmatched_students=0,
-                name="Lakeside Unified") -> World:
+def build_world(
+    *,
+    make_client,
+    clock,
+    lms_type="canvas",
+    lms_state=None,
+    students=5,
+    section_synced: bool | None = True,
+    unmatched_students=0,
+    name="Lakeside Unified",
+) -> World:
     sandbox_district = sbx.create_district(name=name, lms_type=lms_type, lms_state=lms_state)
     school_id, teacher_id, section_id = new_id(), new_id(), new_id()
     student_ids = [new_id() for _ in range(students)]
     items = [
         ("schools", {"id": school_id, "name": "North Middle"}),
-        ("users", {"id": teacher_id, "name": {"first": "Tess", "last": "Cher"},
-                   "email": "tess@example.org",
-                   "roles": {"teacher": {"school": school_id, "schools": [school_id],
-                                         "sis_id": "T1"}}}),
+        (
+            "users",
+            {
+                "id": teacher_id,
+                "name": {"first": "Tess", "last": "Cher"},
+                "email": "tess@example.org",
+                "roles": {"teacher": {"school": school_id, "schools": [school_id], "sis_id": "T1"}},
+            },
+        ),
     ]
     for n, student_id in enumerate(student_ids):
-        user = {"id": student_id, "name": {"first": f"Stu{n}", "last": "Dent"},
-                "email": f"stu{n}@example.org",
-                "roles": {"student": {"school": school_id, "schools": [school_id],
-                                      "sis_id": f"S{n}", "student_number": f"{1001 + n}"}}}
+        user = {
+            "id": student_id,
+            "name": {"first": f"Stu{n}", "last": "Dent"},
+            "email": f"stu{n}@example.org",
+            "roles": {
+                "student": {
+                    "school": school_id,
+                    "schools": [school_id],
+                    "sis_id": f"S{n}",
+                    "student_number": f"{1001 + n}",
+                }
+            },
+        }
         if n < unmatched_students:
             user["lms_status"] = {"synced_in_lms": False}
         items.append(("users", user))
-    section = {"id": section_id, "name": "Algebra 1", "school": school_id,
-               "students": student_ids, "teachers": [teacher_id], "teacher": teacher_id,
-               "subject": "math", "sis_id": "SEC1"}
+    section = {
+        "id": section_id,
+        "name": "Algebra 1",
+        "school": school_id,
+        "students": student_ids,
+        "teachers": [teacher_id],
+        "teacher": teacher_id,
+        "subject": "math",
+        "sis_id": "SEC1",
+    }
     if section_synced is not None:
         section["lms_status"] = {"synced_in_lms": section_synced}
     items.append(("sections", section))

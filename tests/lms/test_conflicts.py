@@ -15,8 +15,7 @@ from sandbox.lms import gradebook as sandbox_lms
 def pushed_assignment(world, api, points=None):
     assignment = AssignmentFactory(section=world.section, due_at=world.days(5))
     for n, student in enumerate(world.students):
-        ResultFactory(assignment=assignment, student=student,
-                      points=points[n] if points else 5.0 + n)
+        ResultFactory(assignment=assignment, student=student, points=points[n] if points else 5.0 + n)
     report = push_assignment(assignment_id=assignment.pk, client=api)
     assert report.sent == len(world.students)
     return assignment, world.link(assignment).clever_id
@@ -30,8 +29,9 @@ def test_a_teacher_edit_in_the_lms_is_read_back_and_kept(world, api, clock):
     assignment, uuid = pushed_assignment(world, api)
     edited = world.students[1]
     clock.now += 3600
-    sandbox_lms.teacher_edit_submission(assignment_id=uuid, user_id=edited.clever_id,
-                                        grade_points=9.5, grade_comment="Regraded by hand")
+    sandbox_lms.teacher_edit_submission(
+        assignment_id=uuid, user_id=edited.clever_id, grade_points=9.5, grade_comment="Regraded by hand"
+    )
 
     pulled = pull_assignment(assignment_id=assignment.pk, client=api)
 
@@ -58,8 +58,7 @@ def test_a_teacher_edit_in_the_lms_is_read_back_and_kept(world, api, clock):
 def test_an_edit_made_between_pulls_is_caught_by_the_read_before_writing(world, api, clock):
     assignment, uuid = pushed_assignment(world, api)
     edited = world.students[0]
-    sandbox_lms.teacher_edit_submission(assignment_id=uuid, user_id=edited.clever_id,
-                                        grade_points=2.0)
+    sandbox_lms.teacher_edit_submission(assignment_id=uuid, user_id=edited.clever_id, grade_points=2.0)
     record_result(assignment=assignment, student=edited, points=7.0, approve=True)
 
     report = push_assignment(assignment_id=assignment.pk, client=api)
@@ -94,8 +93,9 @@ def test_the_teacher_can_send_the_product_grade_over_an_lms_edit(world, api, dja
     pull_assignment(assignment_id=assignment.pk, client=api)
     assert sync_of(assignment, edited).status == "lms_edited"
 
-    override_lms_edit(assignment=assignment, student_clever_id=edited.clever_id,
-                      actor=teacher_user, reason="regraded")
+    override_lms_edit(
+        assignment=assignment, student_clever_id=edited.clever_id, actor=teacher_user, reason="regraded"
+    )
     report = push_assignment(assignment_id=assignment.pk, client=api)
 
     assert report.sent == 1
@@ -107,8 +107,9 @@ def test_the_teacher_can_send_the_product_grade_over_an_lms_edit(world, api, dja
 def test_state_changes_and_late_flags_from_the_lms_are_not_grade_edits(world, api):
     assignment, uuid = pushed_assignment(world, api)
     student = world.students[0]
-    sandbox_lms.student_submit(assignment_id=uuid, user_id=student.clever_id,
-                               now=world.days(9))  # after the due date: flagged late
+    sandbox_lms.student_submit(
+        assignment_id=uuid, user_id=student.clever_id, now=world.days(9)
+    )  # after the due date: flagged late
     pulled = pull_assignment(assignment_id=assignment.pk, client=api)
     assert pulled.lms_edits_found == 0
     sync = sync_of(assignment, student)

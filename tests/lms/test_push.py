@@ -21,19 +21,26 @@ from sandbox.knobs import KNOBS
 
 def grade_section(world, assignment, points=None):
     for n, student in enumerate(world.students):
-        ResultFactory(assignment=assignment, student=student,
-                      points=(points[n] if points else 6.0 + n))
+        ResultFactory(assignment=assignment, student=student, points=(points[n] if points else 6.0 + n))
 
 
 def test_create_and_push_grades_for_a_whole_section(world, api):
     assignment = create_assignment(
-        section=world.section, title="Chapter 3 quiz", description="Linear equations",
-        due_at=world.days(7), points_possible=10, submission_types=["text"],
+        section=world.section,
+        title="Chapter 3 quiz",
+        description="Linear equations",
+        due_at=world.days(7),
+        points_possible=10,
+        submission_types=["text"],
     )
     for n, student in enumerate(world.students):
-        record_result(assignment=assignment, student=student, points=5.5 + n,
-                      comment=f"Good work {n}" if n % 2 else "",
-                      source="auto")
+        record_result(
+            assignment=assignment,
+            student=student,
+            points=5.5 + n,
+            comment=f"Good work {n}" if n % 2 else "",
+            source="auto",
+        )
     before = KNOBS.api_requests
 
     report = push_assignment(assignment_id=assignment.pk, client=api)
@@ -72,8 +79,7 @@ def test_pushing_the_same_grades_again_sends_nothing(world, api):
 
     # One grade changes: the submissions are read first (one page), then one PATCH.
     changed = Result.objects.get(assignment=assignment, student=world.students[2])
-    record_result(assignment=assignment, student=world.students[2], points=9.0,
-                  approve=True)
+    record_result(assignment=assignment, student=world.students[2], points=9.0, approve=True)
     third = push_assignment(assignment_id=assignment.pk, client=api)
     assert third.sent == 1 and third.unchanged == len(world.students) - 1
     assert KNOBS.api_requests - before == 2
@@ -84,10 +90,8 @@ def test_pushing_the_same_grades_again_sends_nothing(world, api):
 
 def test_draft_results_are_not_pushed_until_approved(world, api, django_user_model):
     teacher_user = django_user_model.objects.create(username="tess")
-    assignment = AssignmentFactory(section=world.section, due_at=world.days(3),
-                                   auto_approve_autograded=False)
-    record_result(assignment=assignment, student=world.students[0], points=7,
-                  source="auto")
+    assignment = AssignmentFactory(section=world.section, due_at=world.days(3), auto_approve_autograded=False)
+    record_result(assignment=assignment, student=world.students[0], points=7, source="auto")
     assert Result.objects.get(assignment=assignment).status == "draft"
     report = push_assignment(assignment_id=assignment.pk, client=api)
     assert report.created and report.sent == 0
@@ -105,8 +109,7 @@ def test_assignment_changes_are_patched_only_when_content_changed(world, api):
     push_assignment(assignment_id=assignment.pk, client=api)
     assert KNOBS.api_requests == before
 
-    update_assignment(assignment=assignment, title="Chapter 3 quiz (retake)",
-                      due_at=world.days(5))
+    update_assignment(assignment=assignment, title="Chapter 3 quiz (retake)", due_at=world.days(5))
     report = push_assignment(assignment_id=assignment.pk, client=api)
     assert report.updated and KNOBS.api_requests - before == 1
     (lms_assignment,) = world.sandbox_assignments()
@@ -123,13 +126,16 @@ def test_assignment_changes_are_patched_only_when_content_changed(world, api):
         (GradingType.LETTER_GRADE, 8.7, "B+", {"grade": "B+", "grade_points": 8.7}),
     ],
 )
-def test_grades_take_the_form_the_grading_type_needs(lms_world, api, grading_type, points, grade,
-                                                     expected):
+def test_grades_take_the_form_the_grading_type_needs(lms_world, api, grading_type, points, grade, expected):
     world = lms_world(lms_type="schoology", students=1)
-    assignment = AssignmentFactory(section=world.section, due_at=world.days(3),
-                                   grading_type=grading_type)
-    ResultFactory(assignment=assignment, student=world.students[0], points=points, grade=grade,
-                  flags=["late"] if grading_type == GradingType.PASS_FAIL else [])
+    assignment = AssignmentFactory(section=world.section, due_at=world.days(3), grading_type=grading_type)
+    ResultFactory(
+        assignment=assignment,
+        student=world.students[0],
+        points=points,
+        grade=grade,
+        flags=["late"] if grading_type == GradingType.PASS_FAIL else [],
+    )
     report = push_assignment(assignment_id=assignment.pk, client=api)
     assert report.sent == 1
     submission = world.lms_submission(world.link(assignment).clever_id, world.students[0])
@@ -140,8 +146,7 @@ def test_grades_take_the_form_the_grading_type_needs(lms_world, api, grading_typ
 
 def test_flags_and_excused_without_points(world, api):
     assignment = AssignmentFactory(section=world.section, due_at=world.days(3))
-    ResultFactory(assignment=assignment, student=world.students[0], points=None,
-                  flags=["excused"])
+    ResultFactory(assignment=assignment, student=world.students[0], points=None, flags=["excused"])
     push_assignment(assignment_id=assignment.pk, client=api)
     submission = world.lms_submission(world.link(assignment).clever_id, world.students[0])
     assert submission["flags"] == ["excused"]
@@ -149,11 +154,12 @@ def test_flags_and_excused_without_points(world, api):
 
 
 def test_canvas_gets_display_date_and_others_start_date(lms_world, api):
-    for lms_type, key, absent in (("canvas", "display_date", "start_date"),
-                                  ("google_classroom", "start_date", "display_date")):
+    for lms_type, key, absent in (
+        ("canvas", "display_date", "start_date"),
+        ("google_classroom", "start_date", "display_date"),
+    ):
         world = lms_world(lms_type=lms_type, name=f"{lms_type} district")
-        assignment = AssignmentFactory(section=world.section, due_at=world.days(7),
-                                       start_at=world.days(1))
+        assignment = AssignmentFactory(section=world.section, due_at=world.days(7), start_at=world.days(1))
         report = push_assignment(assignment_id=assignment.pk, client=api)
         assert report.created, report.message
         data = world.sandbox_assignments().get().data
@@ -182,8 +188,7 @@ def test_students_not_matched_in_the_lms_are_marked_not_skipped_silently(lms_wor
     grade_section(world, assignment)
     report = push_assignment(assignment_id=assignment.pk, client=api)
     assert report.sent == 3 and report.not_in_lms == 1
-    statuses = sorted(SubmissionSync.objects.filter(assignment=assignment)
-                      .values_list("status", flat=True))
+    statuses = sorted(SubmissionSync.objects.filter(assignment=assignment).values_list("status", flat=True))
     assert statuses == ["not_in_lms", "pushed", "pushed", "pushed"]
 
 
@@ -204,8 +209,9 @@ def test_logs_carry_no_token_grade_comment_or_name(world, api, caplog):
     caplog.set_level("DEBUG")
     assignment = AssignmentFactory(section=world.section, due_at=world.days(3))
     for student in world.students:
-        ResultFactory(assignment=assignment, student=student, points=7.3125,
-                      comment="Remarkable-essay-comment")
+        ResultFactory(
+            assignment=assignment, student=student, points=7.3125, comment="Remarkable-essay-comment"
+        )
     KNOBS.add_fault("status", status=503, on_request=2, count=1, path_contains="/submissions/")
     push_assignment(assignment_id=assignment.pk, client=api)
     pull_assignment(assignment_id=assignment.pk, client=api)

@@ -29,8 +29,9 @@ def test_a_district_without_an_lms_is_refused_with_a_reason(lms_world, api):
     assert KNOBS.api_requests == before  # nothing was sent
     link = world.link(assignment)
     assert link.state == "not_pushed" and link.problem == "blocked"
-    assert link.problem_message == ("This district has no LMS connected through Clever, so nothing "
-                                    "can be sent to an LMS.")
+    assert link.problem_message == (
+        "This district has no LMS connected through Clever, so nothing can be sent to an LMS."
+    )
     assert selectors.lms_status_text(assignment).startswith("Not sent: This district has no LMS")
     assert world.sandbox_assignments().count() == 0
 
@@ -76,8 +77,10 @@ def test_a_due_date_in_the_past_shows_clevers_message(world, api):
     assert report.outcome == "refused" and not report.retryable
     link = world.link(assignment)
     assert link.state == "not_pushed" and link.problem == "refused"
-    assert link.problem_message == ("The due date is in the past. Choose a later due date, then sync "
-                                    "again. (Clever: “due_date must be in the future”)")
+    assert link.problem_message == (
+        "The due date is in the past. Choose a later due date, then sync "
+        "again. (Clever: “due_date must be in the future”)"
+    )
     assert "HTTP 400" in link.problem_detail and "due_date must be in the future" in link.problem_detail
     assert world.sandbox_assignments().count() == 0
     # The task stops: no retry for a validation error.
@@ -94,15 +97,18 @@ def test_a_due_date_in_the_past_shows_clevers_message(world, api):
 
 def test_product_values_the_lms_could_never_take_are_refused_up_front(world):
     with pytest.raises(LmsInputError, match="description"):
-        create_assignment(section=world.section, title="Quiz", description=" ",
-                          due_at=world.days(2))
+        create_assignment(section=world.section, title="Quiz", description=" ", due_at=world.days(2))
     with pytest.raises(LmsInputError, match="submission type"):
-        create_assignment(section=world.section, title="Quiz", description="d",
-                          due_at=world.days(2), submission_types=["video"])
+        create_assignment(
+            section=world.section,
+            title="Quiz",
+            description="d",
+            due_at=world.days(2),
+            submission_types=["video"],
+        )
     assignment = AssignmentFactory(section=world.section, due_at=world.days(3))
     with pytest.raises(LmsInputError, match="flag"):
-        record_result(assignment=assignment, student=world.students[0], points=1,
-                      flags=["absent"])
+        record_result(assignment=assignment, student=world.students[0], points=1, flags=["absent"])
     with pytest.raises(LmsInputError, match="not in this class"):
         record_result(assignment=assignment, student=world.teacher, points=1)
     assert CleverAssignment.objects.filter(assignment__title="Quiz").count() == 0

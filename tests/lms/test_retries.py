@@ -131,8 +131,7 @@ def test_a_lost_create_answer_is_never_posted_again_until_support_reconciles(wor
     # Support finds it in the LMS and links it (checked with a GET); the push then goes on.
     existing = str(world.sandbox_assignments().get().id)
     with pytest.raises(LmsInputError):
-        link_clever_assignment(assignment=assignment, clever_id="not-a-uuid", actor=support,
-                               client=api)
+        link_clever_assignment(assignment=assignment, clever_id="not-a-uuid", actor=support, client=api)
     link_clever_assignment(assignment=assignment, clever_id=existing, actor=support, client=api)
     report = push_assignment(assignment_id=assignment.pk, client=api)
     assert report.sent == len(world.students)
@@ -214,12 +213,14 @@ def test_a_redelivered_push_after_success_makes_no_second_assignment(world, api)
 def test_a_worker_that_died_mid_create_is_not_retried_blindly(world, api):
     assignment = graded(world)
     CleverAssignment.objects.filter(assignment=assignment).update(
-        state="creating", create_started_at=timezone.now() - timedelta(minutes=1), create_attempts=1)
+        state="creating", create_started_at=timezone.now() - timedelta(minutes=1), create_attempts=1
+    )
     busy = push_assignment(assignment_id=assignment.pk, client=api)
     assert busy.outcome == "busy"  # maybe another worker is still waiting for Clever
 
     CleverAssignment.objects.filter(assignment=assignment).update(
-        create_started_at=timezone.now() - timedelta(minutes=10))
+        create_started_at=timezone.now() - timedelta(minutes=10)
+    )
     stale = push_assignment(assignment_id=assignment.pk, client=api)
     assert stale.outcome == "unknown"
     assert world.link(assignment).state == "unknown"

@@ -19,8 +19,9 @@ from sandbox.lms import gradebook as sandbox_lms
 @pytest.fixture
 def student_user(world):
     clever_id = world.students[0].clever_id
-    user = UserFactory(username=f"clever-{clever_id}", made_for_clever_id=clever_id, first_name="",
-                       last_name="", email="")
+    user = UserFactory(
+        username=f"clever-{clever_id}", made_for_clever_id=clever_id, first_name="", last_name="", email=""
+    )
     Person.objects.filter(pk=world.students[0].pk).update(user=user)
     return user
 
@@ -28,20 +29,26 @@ def student_user(world):
 def panel(client) -> str:
     page = client.get(reverse("sso_account")).content.decode()
     assert 'id="landing-student"' in page, page
-    return page[page.index('id="landing-student"'):]
+    return page[page.index('id="landing-student"') :]
 
 
 def assignment_row(page: str, assignment) -> str:
     start = page.index(f'id="student-assignment-{assignment.pk}"')
-    return page[start:page.index("</tr>", start)]
+    return page[start : page.index("</tr>", start)]
 
 
 def test_a_student_lands_on_their_classes_assignments_and_own_grades(world, client, student_user, api):
     me, classmate = world.students[:2]
-    quiz = AssignmentFactory(section=world.section, title="Fractions quiz", due_at=world.days(3),
-                             points_possible=10)
-    essay = AssignmentFactory(section=world.section, title="Essay", due_at=world.days(9),
-                              grading_type=GradingType.LETTER_GRADE, points_possible=100)
+    quiz = AssignmentFactory(
+        section=world.section, title="Fractions quiz", due_at=world.days(3), points_possible=10
+    )
+    essay = AssignmentFactory(
+        section=world.section,
+        title="Essay",
+        due_at=world.days(9),
+        grading_type=GradingType.LETTER_GRADE,
+        points_possible=100,
+    )
     journal = AssignmentFactory(section=world.section, title="Journal", due_at=world.days(5))
     gone = AssignmentFactory(section=world.section, title="Deleted one", due_at=world.days(4))
     delete_assignment(assignment=gone)
@@ -71,19 +78,18 @@ def test_a_grade_changed_in_the_lms_is_the_one_the_student_sees(world, client, s
     quiz = AssignmentFactory(section=world.section, due_at=world.days(3), points_possible=10)
     ResultFactory(assignment=quiz, student=me, points=6)
     push_assignment(assignment_id=quiz.pk, client=api)
-    sandbox_lms.teacher_edit_submission(assignment_id=world.link(quiz).clever_id,
-                                        user_id=me.clever_id, grade_points=9)
+    sandbox_lms.teacher_edit_submission(
+        assignment_id=world.link(quiz).clever_id, user_id=me.clever_id, grade_points=9
+    )
     pull_assignment(assignment_id=quiz.pk, client=api)
     client.force_login(student_user)
 
     assert "9 / 10" in assignment_row(panel(client), quiz)
 
 
-def test_a_student_sees_only_live_classes_they_are_in_and_names_are_escaped(world, client,
-                                                                           student_user):
+def test_a_student_sees_only_live_classes_they_are_in_and_names_are_escaped(world, client, student_user):
     Section.objects.filter(pk=world.section.pk).update(name="<script>alert(1)</script>")
-    AssignmentFactory(section=world.section, title="<img src=x onerror=alert(1)>",
-                      due_at=world.days(3))
+    AssignmentFactory(section=world.section, title="<img src=x onerror=alert(1)>", due_at=world.days(3))
     client.force_login(student_user)
     page = panel(client)
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page

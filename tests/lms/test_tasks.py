@@ -24,12 +24,14 @@ def test_the_nightly_pull_is_in_celery_beat():
     assert 15 <= write_timeout() <= 60
 
 
-def test_creating_with_push_on_creation_pushes_after_the_commit(world,
-                                                                 django_capture_on_commit_callbacks):
+def test_creating_with_push_on_creation_pushes_after_the_commit(world, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         assignment = create_assignment(
-            section=world.section, title="Warm-up", description="Five questions",
-            due_at=world.days(2), points_possible=5,
+            section=world.section,
+            title="Warm-up",
+            description="Five questions",
+            due_at=world.days(2),
+            points_possible=5,
         )
     assert len(callbacks) == 1
     link = CleverAssignment.objects.get(assignment=assignment)
@@ -40,11 +42,13 @@ def test_creating_with_push_on_creation_pushes_after_the_commit(world,
 def test_manual_policy_waits_for_the_button(world, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         assignment = create_assignment(
-            section=world.section, title="Project", description="Poster", due_at=world.days(9),
+            section=world.section,
+            title="Project",
+            description="Poster",
+            due_at=world.days(9),
             sync_policy="manual",
         )
-        record_result(assignment=assignment, student=world.students[0], points=3,
-                      source="auto")
+        record_result(assignment=assignment, student=world.students[0], points=3, source="auto")
     assert callbacks == []
     assert world.sandbox_assignments().count() == 0
     with django_capture_on_commit_callbacks(execute=True):
@@ -55,8 +59,7 @@ def test_manual_policy_waits_for_the_button(world, django_capture_on_commit_call
 
 
 def test_many_approvals_enqueue_one_push(world, django_capture_on_commit_callbacks):
-    assignment = AssignmentFactory(section=world.section, due_at=world.days(3),
-                                   sync_policy="on_create")
+    assignment = AssignmentFactory(section=world.section, due_at=world.days(3), sync_policy="on_create")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         for student in world.students:
             record_result(assignment=assignment, student=student, points=4, source="auto")
@@ -67,18 +70,21 @@ def test_many_approvals_enqueue_one_push(world, django_capture_on_commit_callbac
     assert pushed.count() == len(world.students)
 
 
-def test_nightly_pull_reads_teacher_edits_of_recent_assignments(world, api,
-                                                               django_capture_on_commit_callbacks):
+def test_nightly_pull_reads_teacher_edits_of_recent_assignments(
+    world, api, django_capture_on_commit_callbacks
+):
     recent = AssignmentFactory(section=world.section, due_at=world.days(2))
     ResultFactory(assignment=recent, student=world.students[0], points=5)
     push_assignment(assignment_id=recent.pk, client=api)
     uuid = CleverAssignment.objects.get(assignment=recent).clever_id
-    sandbox_lms.teacher_edit_submission(assignment_id=uuid, user_id=world.students[0].clever_id,
-                                        grade_points=6)
+    sandbox_lms.teacher_edit_submission(
+        assignment_id=uuid, user_id=world.students[0].clever_id, grade_points=6
+    )
     # A push whose message was lost long ago is enqueued again too.
     lost = AssignmentFactory(section=world.section, due_at=world.days(5))
     CleverAssignment.objects.filter(assignment=lost).update(
-        push_requested_at=timezone.now() - timedelta(hours=2))
+        push_requested_at=timezone.now() - timedelta(hours=2)
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         summary = tasks.nightly_pull()
@@ -99,12 +105,12 @@ def test_pull_skips_assignments_due_long_ago(world, api, settings):
 
 
 def test_nightly_retries_a_push_that_was_blocked_once_the_lms_is_ready(
-        lms_world, api, django_capture_on_commit_callbacks):
+    lms_world, api, django_capture_on_commit_callbacks
+):
     from districts.models import District
 
     world = lms_world(lms_type="schoology", lms_state="matching_in_progress")
-    assignment = AssignmentFactory(section=world.section, due_at=world.days(3),
-                                   sync_policy="on_create")
+    assignment = AssignmentFactory(section=world.section, due_at=world.days(3), sync_policy="on_create")
     assert push_assignment(assignment_id=assignment.pk, client=api).outcome == "blocked"
     with django_capture_on_commit_callbacks(execute=True):
         assert tasks.nightly_pull()["pushes"] == 0  # still blocked: nothing to retry

@@ -30,7 +30,7 @@ def page_of(response) -> str:
 
 def row(page: str, student) -> str:
     start = page.index(f'id="student-{student.clever_id}"')
-    return page[start:page.index("</tr>", start)]
+    return page[start : page.index("</tr>", start)]
 
 
 def new_assignment_url(world):
@@ -77,17 +77,31 @@ def test_a_teacher_creates_an_assignment_with_sensible_defaults(world, client, t
     assert "Automatically: now, and each time you approve grades" in form
 
     due = timezone.localtime() + timedelta(days=5)
-    response = client.post(new_assignment_url(world), {
-        "title": "  Fractions quiz ", "description": "", "due_at": local(due),
-        "points_possible": "20", "sync_policy": SyncPolicy.MANUAL}, follow=True)
+    response = client.post(
+        new_assignment_url(world),
+        {
+            "title": "  Fractions quiz ",
+            "description": "",
+            "due_at": local(due),
+            "points_possible": "20",
+            "sync_policy": SyncPolicy.MANUAL,
+        },
+        follow=True,
+    )
 
     assignment = Assignment.objects.get()
     assert response.redirect_chain[-1][0] == reverse("lms:assignment", args=[assignment.pk])
     assert "“Fractions quiz” was created." in page_of(response)
     assert (assignment.title, assignment.description, assignment.points_possible) == (
-        "Fractions quiz", "Fractions quiz", 20.0)  # the LMS needs a description: the title
+        "Fractions quiz",
+        "Fractions quiz",
+        20.0,
+    )  # the LMS needs a description: the title
     assert (assignment.grading_type, assignment.submission_types, assignment.max_attempts) == (
-        GradingType.POINTS, ["text"], 1)
+        GradingType.POINTS,
+        ["text"],
+        1,
+    )
     assert assignment.sync_policy == SyncPolicy.MANUAL and assignment.created_by == teacher_user
     assert local(assignment.due_at) == local(due)
     assert CleverAssignment.objects.get(assignment=assignment).state == "not_pushed"
@@ -97,16 +111,31 @@ def test_a_bad_new_assignment_is_a_form_error_and_creates_nothing(world, client,
     client.force_login(teacher_user)
     for data, error in [
         ({"title": "", "due_at": local(timezone.now() + timedelta(days=1))}, "This field is required."),
-        ({"title": "Late", "due_at": local(timezone.now() - timedelta(days=1))},
-         "Choose a due date that has not passed: the LMS refuses those."),
+        (
+            {"title": "Late", "due_at": local(timezone.now() - timedelta(days=1))},
+            "Choose a due date that has not passed: the LMS refuses those.",
+        ),
         ({"title": "When?", "due_at": "next tuesday"}, "Enter a valid date/time."),
-        ({"title": "Negative", "due_at": local(timezone.now() + timedelta(days=1)),
-          "points_possible": "-3"}, "Ensure this value is greater than or equal to 0."),
-        ({"title": "Odd policy", "due_at": local(timezone.now() + timedelta(days=1)),
-          "sync_policy": "always"}, "Select a valid choice."),
+        (
+            {
+                "title": "Negative",
+                "due_at": local(timezone.now() + timedelta(days=1)),
+                "points_possible": "-3",
+            },
+            "Ensure this value is greater than or equal to 0.",
+        ),
+        (
+            {
+                "title": "Odd policy",
+                "due_at": local(timezone.now() + timedelta(days=1)),
+                "sync_policy": "always",
+            },
+            "Select a valid choice.",
+        ),
     ]:
-        response = client.post(new_assignment_url(world), {"points_possible": "10",
-                                                           "sync_policy": "on_create", **data})
+        response = client.post(
+            new_assignment_url(world), {"points_possible": "10", "sync_policy": "on_create", **data}
+        )
         assert response.status_code == 400 and error in page_of(response), data
     assert not Assignment.objects.exists()
 
@@ -126,20 +155,37 @@ def test_the_teacher_enters_the_class_grades_on_one_form(world, client, teacher_
     assert f'name="grade-{first.pk}"' in row(page, first) and 'aria-label="Grade for Stu0 Dent"' in page
     assert "Points (of 10)" in page
 
-    response = client.post(grades_url(quiz), {
-        "action": "draft", f"grade-{first.pk}": "8", f"comment-{first.pk}": "Neat work",
-        f"grade-{second.pk}": "6,5", f"grade-{third.pk}": ""}, follow=True)
+    response = client.post(
+        grades_url(quiz),
+        {
+            "action": "draft",
+            f"grade-{first.pk}": "8",
+            f"comment-{first.pk}": "Neat work",
+            f"grade-{second.pk}": "6,5",
+            f"grade-{third.pk}": "",
+        },
+        follow=True,
+    )
 
     assert "2 grades saved as drafts: approve them to send them to Canvas." in page_of(response)
     assert {r.student_id: (r.points, r.status, r.comment) for r in Result.objects.all()} == {
-        first.pk: (8.0, "draft", "Neat work"), second.pk: (6.5, "draft", "")}
+        first.pk: (8.0, "draft", "Neat work"),
+        second.pk: (6.5, "draft", ""),
+    }
     page = page_of(response)
     assert 'value="8"' in row(page, first) and "Draft (not approved)" in row(page, first)
     assert 'id="drafts">2 drafts</strong>' in page
 
-    approved = client.post(grades_url(quiz), {
-        "action": "approve", f"grade-{first.pk}": "8", f"comment-{first.pk}": "Neat work",
-        f"grade-{second.pk}": "6.5"}, follow=True)
+    approved = client.post(
+        grades_url(quiz),
+        {
+            "action": "approve",
+            f"grade-{first.pk}": "8",
+            f"comment-{first.pk}": "Neat work",
+            f"grade-{second.pk}": "6.5",
+        },
+        follow=True,
+    )
     # The factory's manual policy: nothing is sent until the teacher clicks.
     assert "2 grades approved. Click “Sync to LMS” to send them." in page_of(approved)
     assert set(Result.objects.values_list("status", flat=True)) == {"approved"}
@@ -161,17 +207,24 @@ def test_the_grades_form_of_a_class_of_600_is_not_refused_for_its_size(world, cl
     assert Result.objects.get(student=first).points == 7.0
 
 
-def test_every_problem_on_the_form_is_shown_at_once_and_nothing_is_saved(world, client,
-                                                                          teacher_user):
+def test_every_problem_on_the_form_is_shown_at_once_and_nothing_is_saved(world, client, teacher_user):
     quiz = AssignmentFactory(section=world.section, due_at=world.days(3), points_possible=10)
     first, second, third, fourth, fifth = world.students
     ResultFactory(assignment=quiz, student=fourth, points=4, status="approved")
     client.force_login(teacher_user)
 
-    response = client.post(grades_url(quiz), {
-        "action": "approve", f"grade-{first.pk}": "abc", f"grade-{second.pk}": "12",
-        f"grade-{third.pk}": "-2", f"grade-{fourth.pk}": "", f"grade-{fifth.pk}": "7",
-        f"comment-{fifth.pk}": "x" * 1001})
+    response = client.post(
+        grades_url(quiz),
+        {
+            "action": "approve",
+            f"grade-{first.pk}": "abc",
+            f"grade-{second.pk}": "12",
+            f"grade-{third.pk}": "-2",
+            f"grade-{fourth.pk}": "",
+            f"grade-{fifth.pk}": "7",
+            f"comment-{fifth.pk}": "x" * 1001,
+        },
+    )
 
     page = page_of(response)
     assert response.status_code == 400 and "Nothing was saved: see the grades marked below." in page
@@ -203,9 +256,11 @@ def test_the_teacher_imports_grades_from_a_csv_file(world, client, teacher_user)
     assert 'enctype="multipart/form-data"' in page
     assert f'href="{reverse("lms:grades-csv", args=[quiz.pk])}"' in page
 
-    response = client.post(reverse("lms:import-grades", args=[quiz.pk]), {
-        "file": csv_upload("student_number,points\n1001,9\n1002,7\n", "week 1.csv"),
-        "approve": "on"}, follow=True)
+    response = client.post(
+        reverse("lms:import-grades", args=[quiz.pk]),
+        {"file": csv_upload("student_number,points\n1001,9\n1002,7\n", "week 1.csv"), "approve": "on"},
+        follow=True,
+    )
 
     assert "2 grades approved from week 1.csv." in page_of(response)
     assert sorted(Result.objects.values_list("points", "status")) == [(7.0, "approved"), (9.0, "approved")]
@@ -215,8 +270,10 @@ def test_a_broken_csv_lists_every_problem_by_line_and_imports_nothing(world, cli
     quiz = AssignmentFactory(section=world.section, due_at=world.days(3), points_possible=10)
     client.force_login(teacher_user)
 
-    response = client.post(reverse("lms:import-grades", args=[quiz.pk]), {
-        "file": csv_upload("name,points\nStu0 Dent,9\n<b>Zed</b>,7\nStu1 Dent,70\n")})
+    response = client.post(
+        reverse("lms:import-grades", args=[quiz.pk]),
+        {"file": csv_upload("name,points\nStu0 Dent,9\n<b>Zed</b>,7\nStu1 Dent,70\n")},
+    )
 
     page = page_of(response)
     assert response.status_code == 400
@@ -240,19 +297,22 @@ def test_the_section_page_puts_grade_statuses_in_words(lms_world, client, api):
     for student in world.students:
         ResultFactory(assignment=quiz, student=student, points=6)
     push_assignment(assignment_id=quiz.pk, client=api)
-    unmatched = next(s for s in world.students
-                     if SubmissionSync.objects.get(assignment=quiz, student_clever_id=s.clever_id)
-                     .status == "not_in_lms")
+    unmatched = next(
+        s
+        for s in world.students
+        if SubmissionSync.objects.get(assignment=quiz, student_clever_id=s.clever_id).status == "not_in_lms"
+    )
     edited = next(s for s in world.students if s != unmatched)
-    sandbox_lms.teacher_edit_submission(assignment_id=world.link(quiz).clever_id,
-                                        user_id=edited.clever_id, grade_points=9)
+    sandbox_lms.teacher_edit_submission(
+        assignment_id=world.link(quiz).clever_id, user_id=edited.clever_id, grade_points=9
+    )
     pull_assignment(assignment_id=quiz.pk, client=api)
     client.force_login(user)
 
     page = page_of(client.get(reverse("lms:section", args=[world.section.pk])))
 
-    cell = page[page.index(f'id="assignment-{quiz.pk}"'):]
-    cell = cell[:cell.index("</tr>")]
+    cell = page[page.index(f'id="assignment-{quiz.pk}"') :]
+    cell = cell[: cell.index("</tr>")]
     assert "4 of 4 students graded" in cell
     assert "2 sent to Canvas, 1 changed in Canvas (kept), 1 not in the Canvas class" in cell
     for code in ("notinlms", "lmsedited", "not_in_lms", "lms_edited", "pushed"):
@@ -262,8 +322,7 @@ def test_the_section_page_puts_grade_statuses_in_words(lms_world, client, api):
 # --- messages that say what happened ----------------------------------------------------------------
 
 
-def test_sync_says_sent_once_the_push_ran_or_why_it_was_not(world, client, teacher_user,
-                                                             transactional_db):
+def test_sync_says_sent_once_the_push_ran_or_why_it_was_not(world, client, teacher_user, transactional_db):
     quiz = AssignmentFactory(section=world.section, title="Fractions", due_at=world.days(3))
     for student in world.students[:2]:
         ResultFactory(assignment=quiz, student=student, points=6)
@@ -276,42 +335,54 @@ def test_sync_says_sent_once_the_push_ran_or_why_it_was_not(world, client, teach
     # Tasks run eagerly here, as in the demo: the push has run when the page is drawn.
     assert "“Fractions” is in Canvas. Grades: 2 sent to Canvas." in sent
     assert "is being sent" not in sent and 'id="lms-status">In Canvas (open).' in sent
-    assert ("“Late one” was not sent to Canvas: The due date is in the past. Choose a later due "
-            "date, then sync again.") in refused
+    assert (
+        "“Late one” was not sent to Canvas: The due date is in the past. Choose a later due "
+        "date, then sync again."
+    ) in refused
 
 
-def test_approving_grades_of_an_automatic_assignment_says_they_were_sent(world, client,
-                                                                         teacher_user,
-                                                                         transactional_db):
+def test_approving_grades_of_an_automatic_assignment_says_they_were_sent(
+    world, client, teacher_user, transactional_db
+):
     client.force_login(teacher_user)
-    created = client.post(new_assignment_url(world), {
-        "title": "Decimals", "due_at": local(timezone.now() + timedelta(days=2)),
-        "points_possible": "10", "sync_policy": "on_create"}, follow=True)
-    assert ("“Decimals” was created. It is in Canvas, with no approved grades yet."
-            in page_of(created))
+    created = client.post(
+        new_assignment_url(world),
+        {
+            "title": "Decimals",
+            "due_at": local(timezone.now() + timedelta(days=2)),
+            "points_possible": "10",
+            "sync_policy": "on_create",
+        },
+        follow=True,
+    )
+    assert "“Decimals” was created. It is in Canvas, with no approved grades yet." in page_of(created)
     quiz = Assignment.objects.get()
     first = world.students[0]
 
-    response = client.post(grades_url(quiz), {"action": "approve", f"grade-{first.pk}": "9"},
-                           follow=True)
+    response = client.post(grades_url(quiz), {"action": "approve", f"grade-{first.pk}": "9"}, follow=True)
 
     assert "1 grade approved. It is in Canvas. Grades: 1 sent to Canvas." in page_of(response)
     assert world.lms_submission(world.link(quiz).clever_id, first)["grade_points"] == 9
 
 
-def test_sending_our_grade_over_an_lms_edit_says_when_it_is_there(world, client, teacher_user,
-                                                                  api, transactional_db):
+def test_sending_our_grade_over_an_lms_edit_says_when_it_is_there(
+    world, client, teacher_user, api, transactional_db
+):
     quiz = AssignmentFactory(section=world.section, due_at=world.days(3))
     student = world.students[0]
     ResultFactory(assignment=quiz, student=student, points=6)
     push_assignment(assignment_id=quiz.pk, client=api)
-    sandbox_lms.teacher_edit_submission(assignment_id=world.link(quiz).clever_id,
-                                        user_id=student.clever_id, grade_points=9)
+    sandbox_lms.teacher_edit_submission(
+        assignment_id=world.link(quiz).clever_id, user_id=student.clever_id, grade_points=9
+    )
     pull_assignment(assignment_id=quiz.pk, client=api)
     client.force_login(teacher_user)
 
-    response = client.post(reverse("lms:use-product-grade", args=[quiz.pk, student.clever_id]),
-                           {"reason": "Regraded after the retake"}, follow=True)
+    response = client.post(
+        reverse("lms:use-product-grade", args=[quiz.pk, student.clever_id]),
+        {"reason": "Regraded after the retake"},
+        follow=True,
+    )
 
     assert "Our grade for Stu0 Dent is in Canvas now, in place of the grade set there." in page_of(response)
     assert world.lms_submission(world.link(quiz).clever_id, student)["grade_points"] == 6
@@ -340,11 +411,13 @@ def test_check_the_lms_reads_an_edit_back_on_the_teachers_click(world, client, t
     nothing = check(client, quiz)
     assert "Checked Canvas: no grade was changed there since we last looked." in page_of(nothing)
 
-    sandbox_lms.teacher_edit_submission(assignment_id=world.link(quiz).clever_id,
-                                        user_id=student.clever_id, grade_points=9)
+    sandbox_lms.teacher_edit_submission(
+        assignment_id=world.link(quiz).clever_id, user_id=student.clever_id, grade_points=9
+    )
     # Loading the page does not ask Clever: the edit is not known until the teacher checks.
-    assert "Changed in Canvas" not in row(page_of(client.get(reverse("lms:assignment", args=[quiz.pk]))),
-                                           student)
+    assert "Changed in Canvas" not in row(
+        page_of(client.get(reverse("lms:assignment", args=[quiz.pk]))), student
+    )
     checked = page_of(check(client, quiz))
 
     assert "Checked Canvas: 1 grade was changed there." in checked
@@ -375,8 +448,9 @@ def test_checking_the_lms_twice_within_a_minute_asks_clever_once(world, client, 
 
 @pytest.mark.parametrize("grading_type", [GradingType.PASS_FAIL, GradingType.LETTER_GRADE])
 def test_other_grading_types_take_their_grades_on_the_form(world, client, teacher_user, grading_type):
-    assignment = AssignmentFactory(section=world.section, due_at=world.days(3),
-                                   grading_type=grading_type, points_possible=100)
+    assignment = AssignmentFactory(
+        section=world.section, due_at=world.days(3), grading_type=grading_type, points_possible=100
+    )
     first = world.students[0]
     ResultFactory(assignment=assignment, student=first, points=88, grade="B+", status="draft")
     client.force_login(teacher_user)

@@ -16,7 +16,7 @@ from sandbox.lms import gradebook as sandbox_lms
 
 def row(page: str, student) -> str:
     start = page.index(f'id="student-{student.clever_id}"')
-    return page[start:page.index("</tr>", start)]
+    return page[start : page.index("</tr>", start)]
 
 
 def section_url(world):
@@ -41,8 +41,9 @@ def test_someone_who_does_not_teach_the_section_gets_404(world, client):
     assert client.get(reverse("lms:assignment", args=[assignment.pk])).status_code == 404
 
 
-def test_the_teacher_sees_assignments_statuses_and_syncs(world, client, teacher_user, api,
-                                                         django_capture_on_commit_callbacks):
+def test_the_teacher_sees_assignments_statuses_and_syncs(
+    world, client, teacher_user, api, django_capture_on_commit_callbacks
+):
     pushed = AssignmentFactory(section=world.section, title="Fractions", due_at=world.days(3))
     ResultFactory(assignment=pushed, student=world.students[0], points=8)
     push_assignment(assignment_id=pushed.pk, client=api)
@@ -74,12 +75,12 @@ def test_the_assignment_page_shows_each_students_push_status(world, client, teac
     assignment = AssignmentFactory(section=world.section, due_at=world.days(3))
     for student in world.students[:3]:
         ResultFactory(assignment=assignment, student=student, points=6)
-    record_result(assignment=assignment, student=world.students[3], points=2,
-                  source="teacher")  # a draft
+    record_result(assignment=assignment, student=world.students[3], points=2, source="teacher")  # a draft
     push_assignment(assignment_id=assignment.pk, client=api)
     uuid = CleverAssignment.objects.get(assignment=assignment).clever_id
-    sandbox_lms.teacher_edit_submission(assignment_id=uuid, user_id=world.students[0].clever_id,
-                                        grade_points=9)
+    sandbox_lms.teacher_edit_submission(
+        assignment_id=uuid, user_id=world.students[0].clever_id, grade_points=9
+    )
     pull_assignment(assignment_id=assignment.pk, client=api)
     client.force_login(teacher_user)
 
@@ -108,8 +109,9 @@ def test_the_assignment_page_shows_each_students_push_status(world, client, teac
     done = client.post(url, {"reason": "Regraded after the retake"}, follow=True)
 
     # The push runs after the commit (not here: test_messages has it sent).
-    assert "Our grade for Stu0 Dent replaces the grade set in Canvas when it is sent." in \
-        done.content.decode()
+    assert (
+        "Our grade for Stu0 Dent replaces the grade set in Canvas when it is sent." in done.content.decode()
+    )
     sync.refresh_from_db()
     assert sync.status == "pending"
     audit = assignment.audits.get()
@@ -121,15 +123,19 @@ def test_the_assignment_page_shows_each_students_push_status(world, client, teac
     assert assignment.audits.count() == 1
 
 
-def test_replacing_a_grade_is_only_for_a_student_of_the_teachers_class(world, client,
-                                                                         teacher_user):
+def test_replacing_a_grade_is_only_for_a_student_of_the_teachers_class(world, client, teacher_user):
     assignment = AssignmentFactory(section=world.section, due_at=world.days(3))
     client.force_login(teacher_user)
-    assert client.get(reverse("lms:use-product-grade",
-                              args=[assignment.pk, "not-a-student"])).status_code == 404
+    assert (
+        client.get(reverse("lms:use-product-grade", args=[assignment.pk, "not-a-student"])).status_code == 404
+    )
     client.force_login(UserFactory(username="stranger"))
-    assert client.get(reverse("lms:use-product-grade",
-                              args=[assignment.pk, world.students[0].clever_id])).status_code == 404
+    assert (
+        client.get(
+            reverse("lms:use-product-grade", args=[assignment.pk, world.students[0].clever_id])
+        ).status_code
+        == 404
+    )
 
 
 def test_a_district_without_an_lms_says_so_on_the_page(lms_world, client):
@@ -153,12 +159,15 @@ def test_the_teacher_lists_their_classes(world, client, teacher_user):
 
 
 def signed_in_pages(world, assignment) -> list[str]:
-    return [reverse("lms:sections"), section_url(world),
-            reverse("lms:assignment", args=[assignment.pk]), reverse("sso_account")]
+    return [
+        reverse("lms:sections"),
+        section_url(world),
+        reverse("lms:assignment", args=[assignment.pk]),
+        reverse("sso_account"),
+    ]
 
 
-def test_every_signed_in_page_says_who_is_signed_in_and_offers_log_out(world, client,
-                                                                       teacher_user):
+def test_every_signed_in_page_says_who_is_signed_in_and_offers_log_out(world, client, teacher_user):
     teacher_user.first_name, teacher_user.last_name = "Tess", "Okafor"
     teacher_user.save()
     assignment = AssignmentFactory(section=world.section, due_at=world.days(2))

@@ -35,8 +35,11 @@ def synced(db, sandbox_app):
 
 def students(district: District) -> list[Person]:
     """Live students with a SIS ID and a date of birth."""
-    people = list(Person.objects.filter(district=district, is_student=True, archived_at__isnull=True)
-                  .exclude(student_sis_id="").order_by("clever_id"))
+    people = list(
+        Person.objects.filter(district=district, is_student=True, archived_at__isnull=True)
+        .exclude(student_sis_id="")
+        .order_by("clever_id")
+    )
     born = dates_of_birth(people)
     return [person for person in people if born[person.pk]]
 
@@ -50,10 +53,17 @@ def product_copy(person: Person, **overrides):
     """The product's own record of a Clever student, as its roster import had it: no password
     and no permissions, so matching may link it on its own (tests/security covers the others)."""
     values = dict(
-        username=f"product-{person.clever_id}", first_name=person.first_name, last_name=person.last_name,
+        username=f"product-{person.clever_id}",
+        first_name=person.first_name,
+        last_name=person.last_name,
         password=None,
-        email="", organization=person.district.organization, role="student", sis_id=person.student_sis_id,
-        student_number=person.student_number, date_of_birth=date_of_birth(person), grade=person.grade,
+        email="",
+        organization=person.district.organization,
+        role="student",
+        sis_id=person.student_sis_id,
+        student_number=person.student_number,
+        date_of_birth=date_of_birth(person),
+        grade=person.grade,
     )
     values.update(overrides)
     return UserFactory(**values)

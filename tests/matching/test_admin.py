@@ -82,8 +82,9 @@ def test_a_proposed_person_who_left_the_roster_is_marked_and_refused_by_name(sup
     page = support.get(reverse("admin:matching_personmatch_change", args=[match.pk])).content.decode()
     assert "Left the district's roster on" in page and "cannot be linked" in page
 
-    response = support.post(reverse("admin:matching_personmatch_decide", args=[match.pk]),
-                            {"decision": "accept"})
+    response = support.post(
+        reverse("admin:matching_personmatch_decide", args=[match.pk]), {"decision": "accept"}
+    )
 
     text = response.content.decode()
     name = f"{match.person.first_name} {match.person.last_name}"

@@ -321,10 +321,22 @@ def test_names_and_an_email_alone_never_link_automatically():
     # A stranger knows a staff member's name and email; the district's SIS can give a new Clever
     # record exactly those (Clever does not verify emails). Certain as the score is, a person decides.
     clever = roster(150)
-    admin = PersonRecord(key="c-admin", roles=frozenset({Role.STAFF}), first_name="Margaret",
-                         last_name="Hamilton", email="m.hamilton@bridge.example")
-    product = [PersonRecord(key="p-admin", roles=frozenset({Role.STAFF}), first_name="Margaret",
-                            last_name="Hamilton", email="m.hamilton@bridge.example")]
+    admin = PersonRecord(
+        key="c-admin",
+        roles=frozenset({Role.STAFF}),
+        first_name="Margaret",
+        last_name="Hamilton",
+        email="m.hamilton@bridge.example",
+    )
+    product = [
+        PersonRecord(
+            key="p-admin",
+            roles=frozenset({Role.STAFF}),
+            first_name="Margaret",
+            last_name="Hamilton",
+            email="m.hamilton@bridge.example",
+        )
+    ]
     result = by_product(match_people(product, [*clever, admin]))["p-admin"]
     assert result.clever_key == "c-admin" and result.candidates[0].probability >= 0.99
     assert result.decision is Decision.REVIEW

@@ -13,15 +13,43 @@ def contributions(*triples):
 
 
 JES = contributions(
-    ("sis_id", "null", 0.0), ("state_id", "null", 0.0), ("number", "null", 0.0), ("legacy_id", "null", 0.0),
-    ("dob", "exact", 9.3), ("last_name", "exact", 7.4), ("first_name", "else", -5.0),
-    ("email", "null", 0.0), ("grade", "adjacent", 0.8), ("school", "null", 0.0),
+    ("sis_id", "null", 0.0),
+    ("state_id", "null", 0.0),
+    ("number", "null", 0.0),
+    ("legacy_id", "null", 0.0),
+    ("dob", "exact", 9.3),
+    ("last_name", "exact", 7.4),
+    ("first_name", "else", -5.0),
+    ("email", "null", 0.0),
+    ("grade", "adjacent", 0.8),
+    ("school", "null", 0.0),
 )
-PRODUCT = {"first_name": "Jes", "last_name": "Russell", "email": "", "dob": "Oct. 18, 2017", "grade": "1",
-           "sis_id": "", "number": "", "state_id": "", "staff_id": "", "legacy_id": "", "school": ""}
-CLEVER = {"first_name": "Jessica", "last_name": "Russell", "email": "", "dob": "Oct. 18, 2017", "grade": "2",
-          "sis_id": "745351792", "number": "745351792", "state_id": "1667638152", "staff_id": "",
-          "legacy_id": "", "school": "Oxford Community School"}
+PRODUCT = {
+    "first_name": "Jes",
+    "last_name": "Russell",
+    "email": "",
+    "dob": "Oct. 18, 2017",
+    "grade": "1",
+    "sis_id": "",
+    "number": "",
+    "state_id": "",
+    "staff_id": "",
+    "legacy_id": "",
+    "school": "",
+}
+CLEVER = {
+    "first_name": "Jessica",
+    "last_name": "Russell",
+    "email": "",
+    "dob": "Oct. 18, 2017",
+    "grade": "2",
+    "sis_id": "745351792",
+    "number": "745351792",
+    "state_id": "1667638152",
+    "staff_id": "",
+    "legacy_id": "",
+    "school": "Oxford Community School",
+}
 
 
 def test_the_issue_example_reads_as_plain_sentences():
@@ -44,7 +72,8 @@ def test_values_the_reader_may_not_see_are_never_in_a_sentence():
     product = {k: v for k, v in PRODUCT.items() if k != "dob"}
     clever = {k: v for k, v in CLEVER.items() if k != "dob"}
     off_by_days = contributions(
-        ("dob", "within_month", -1.0), ("last_name", "exact", 7.0), ("number", "null", 0.0))
+        ("dob", "within_month", -1.0), ("last_name", "exact", 7.0), ("number", "null", 0.0)
+    )
 
     assert explain(off_by_days, product, clever) == [
         "Same last name.",
@@ -59,8 +88,14 @@ def test_values_the_reader_may_not_see_are_never_in_a_sentence():
 
 def test_agreements_come_strongest_first_then_close_then_different():
     found = explain(
-        contributions(("email", "exact", 3.0), ("first_name", "nickname", 4.0), ("last_name", "exact", 8.0),
-                      ("sis_id", "one_edit", 2.0), ("school", "else", -1.0), ("grade", "else", -2.0)),
+        contributions(
+            ("email", "exact", 3.0),
+            ("first_name", "nickname", 4.0),
+            ("last_name", "exact", 8.0),
+            ("sis_id", "one_edit", 2.0),
+            ("school", "else", -1.0),
+            ("grade", "else", -2.0),
+        ),
         {"first_name": "Bill", "sis_id": "12345", "grade": "3", "school": "Elm"},
         {"first_name": "William", "sis_id": "12354", "grade": "5", "school": "Oak"},
         role="teacher",
@@ -76,9 +111,12 @@ def test_agreements_come_strongest_first_then_close_then_different():
 
 def test_swapped_names_are_said_once_and_vetoes_first():
     found = explain(
-        contributions(("first_name", "names_swapped", 2.0), ("last_name", "names_swapped", 2.0),
-                      ("dob", "else", -9.0)),
-        {}, {}, vetoes=["dob_years_apart"],
+        contributions(
+            ("first_name", "names_swapped", 2.0), ("last_name", "names_swapped", 2.0), ("dob", "else", -9.0)
+        ),
+        {},
+        {},
+        vetoes=["dob_years_apart"],
     )
     assert found == [
         "The dates of birth are more than a year apart: never linked automatically.",
@@ -95,9 +133,14 @@ def test_the_number_is_named_after_the_role():
 
 @pytest.mark.parametrize(
     ("probability", "words"),
-    [(0.999, "almost certainly the same person"), (0.95, "very likely the same person"),
-     (0.8766, "likely the same person"), (0.6, "possibly the same person"),
-     (0.3, "unlikely to be the same person"), (0.01, "almost certainly not the same person")],
+    [
+        (0.999, "almost certainly the same person"),
+        (0.95, "very likely the same person"),
+        (0.8766, "likely the same person"),
+        (0.6, "possibly the same person"),
+        (0.3, "unlikely to be the same person"),
+        (0.01, "almost certainly not the same person"),
+    ],
 )
 def test_how_sure_in_words(probability, words):
     assert likelihood(probability) == words

@@ -134,7 +134,6 @@ def verify_with_clever(browser: Browser, district: District, clever_user_id: str
     return browser.sign_in_at_clever(browser.url, clever_user_id)
 
 
-
 @pytest.fixture
 def maple(db, sandbox_app):
     return clever_district("Maple Valley Unified", nces_id="0612345", us_state="CA")
@@ -630,9 +629,7 @@ def test_the_management_command_refreshes_and_reports_json(market):
     from django.core.management import call_command
 
     out = StringIO()
-    call_command(
-        "refresh_district_candidates", market.cedar.clever_id, "--no-queue", "--json", stdout=out
-    )
+    call_command("refresh_district_candidates", market.cedar.clever_id, "--no-queue", "--json", stdout=out)
     summary = json.loads(out.getvalue())
     assert summary["districts"] == 1 and summary["queued"] == 0 and summary["candidates"] >= 1
     market.cedar.refresh_from_db()

@@ -77,14 +77,17 @@ def test_choosing_from_the_ranked_list_links_at_once_audited(support, world):
     # The finding: Link acted on one click. It asks first, with a reason; without one, nothing.
     asked = support.post(choose_url(organization), {"district": spruce.clever_id})
     assert asked.status_code == 200 and 'name="reason"' in asked.content.decode()
-    refused = support.post(choose_url(organization), {"district": spruce.clever_id,
-                                                      "confirmed": "1", "reason": ""})
+    refused = support.post(
+        choose_url(organization), {"district": spruce.clever_id, "confirmed": "1", "reason": ""}
+    )
     assert refused.status_code == 200 and "This field is required" in refused.content.decode()
     spruce.refresh_from_db()
     assert spruce.organization is None
 
-    response = support.post(choose_url(organization), {"district": spruce.clever_id, "confirmed": "1",
-                                                       "reason": "the superintendent's email of 2 Dec"})
+    response = support.post(
+        choose_url(organization),
+        {"district": spruce.clever_id, "confirmed": "1", "reason": "the superintendent's email of 2 Dec"},
+    )
 
     assert response.status_code == 302
     spruce.refresh_from_db()
@@ -104,9 +107,7 @@ def test_choosing_from_the_ranked_list_links_at_once_audited(support, world):
 def test_the_queue_shows_the_evidence_side_by_side_and_approves(support, world):
     organization, spruce, _others = world
     admin = UserFactory(username="spruce-admin", organization=organization, is_organization_admin=True)
-    link_request = request_district_link(
-        organization=organization, district=spruce, requested_by=admin
-    )
+    link_request = request_district_link(organization=organization, district=spruce, requested_by=admin)
 
     page = support.get(reverse("admin:matching_districtlinkrequest_change", args=[link_request.pk]))
 
@@ -238,10 +239,10 @@ def test_a_link_decision_that_undoes_something_needs_a_reason(support, world):
     an unknown decision is refused the same way."""
     organization, spruce, _others = world
     link_request = DistrictLinkRequest.objects.create(
-        district=spruce, organization=organization, origin=ORIGIN_SELF_SERVE)
+        district=spruce, organization=organization, origin=ORIGIN_SELF_SERVE
+    )
     decide = reverse("admin:matching_districtlinkrequest_decide", args=[link_request.pk])
-    for data in ({"decision": "reject"}, {"decision": "reject", "reason": " "},
-                 {"decision": "drop-table"}):
+    for data in ({"decision": "reject"}, {"decision": "reject", "reason": " "}, {"decision": "drop-table"}):
         response = support.post(decide, data, follow=True)
         assert response.status_code == 200 and "Nothing was changed" in response.content.decode()
     link_request.refresh_from_db()

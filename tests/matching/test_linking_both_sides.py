@@ -79,16 +79,20 @@ def test_a_search_with_an_abbreviation_finds_the_full_name_first(madison):
     assert "Madison County Schools" in found and "Medina Valley ISD" not in found
     assert names_of(madison.client.get(PAGE, {"q": "springfield ps"})) == ["Springfield Public Schools"]
     # And the other way round: the full words find a name written with the abbreviation.
-    assert names_of(madison.client.get(PAGE, {"q": "madisonville consolidated independent school district"}))[
-        0
-    ] == "Madisonville Consolidated ISD"
+    assert (
+        names_of(madison.client.get(PAGE, {"q": "madisonville consolidated independent school district"}))[0]
+        == "Madisonville Consolidated ISD"
+    )
 
 
 def test_a_search_with_a_typo_finds_the_district_and_ranks_the_best_match_first(madison):
     found = names_of(madison.client.get(PAGE, {"q": "madisn"}))
     # Equally good matches by name (the same word, the same typo) come by evidence, then name.
-    assert found == ["Madison County Schools", "Madison Independent School District",
-                     "New Madison School District"]
+    assert found == [
+        "Madison County Schools",
+        "Madison Independent School District",
+        "New Madison School District",
+    ]
     # A name that is exactly the search comes before one that only starts with it, and a name
     # whose other words were not searched comes after.
     exact = names_of(madison.client.get(PAGE, {"q": "madison"}))
@@ -99,7 +103,10 @@ def test_a_search_with_a_typo_finds_the_district_and_ranks_the_best_match_first(
 
 def test_a_search_of_kind_words_only_lists_the_districts_of_that_kind(madison):
     assert set(names_of(madison.client.get(PAGE, {"q": "ISD"}))) == {
-        "Madison Independent School District", "Madisonville Consolidated ISD", "Medina Valley ISD"}
+        "Madison Independent School District",
+        "Madisonville Consolidated ISD",
+        "Medina Valley ISD",
+    }
     # "school" is in every one of them, spelled out or abbreviated.
     assert len(names_of(madison.client.get(PAGE, {"q": "schools"}))) == 8
 
@@ -177,8 +184,10 @@ def test_a_request_support_declined_stays_on_the_page_with_the_reason(maple, map
     browser = signed_in(admin)
     choose(browser, maple.district, "ask_support")
     link_request = DistrictLinkRequest.objects.get()
-    support.post(reverse("admin:matching_districtlinkrequest_decide", args=[link_request.pk]),
-                 {"decision": "reject", "reason": "This district is in Oregon, yours in California"})
+    support.post(
+        reverse("admin:matching_districtlinkrequest_decide", args=[link_request.pk]),
+        {"decision": "reject", "reason": "This district is in Oregon, yours in California"},
+    )
 
     page = browser.client.get(PAGE).content.decode()
 
@@ -203,9 +212,14 @@ def test_a_linked_district_shows_its_last_sync_in_words_and_its_roster_counts(ma
     assert "Not synced yet: the first sync brings its roster." in page
     assert "syncs are switched off for this district" in page  # the fixture's district
 
-    SyncRun.objects.create(district=maple.district, kind="full", status=SyncRun.Status.FAILED,
-                           cause=SyncRun.Cause.TOKEN_REFUSED, retryable=False,
-                           finished_at=timezone.now())
+    SyncRun.objects.create(
+        district=maple.district,
+        kind="full",
+        status=SyncRun.Status.FAILED,
+        cause=SyncRun.Cause.TOKEN_REFUSED,
+        retryable=False,
+        finished_at=timezone.now(),
+    )
     page = browser.client.get(PAGE).content.decode()
     section = page.split('id="linked-districts"')[1]
     assert "Full sync of Maple Valley Unified" in section and ">failed<" in section
@@ -214,10 +228,15 @@ def test_a_linked_district_shows_its_last_sync_in_words_and_its_roster_counts(ma
     assert maple.district.clever_id not in section  # names, never Clever IDs
 
     # A failure only support can fix: the organization admin is not sent to "the details".
-    SyncRun.objects.create(district=maple.district, kind="full", status=SyncRun.Status.FAILED,
-                           cause=SyncRun.Cause.BAD_ANSWER, retryable=False,
-                           finished_at=timezone.now() + timedelta(seconds=1),
-                           started_at=timezone.now() + timedelta(seconds=1))
+    SyncRun.objects.create(
+        district=maple.district,
+        kind="full",
+        status=SyncRun.Status.FAILED,
+        cause=SyncRun.Cause.BAD_ANSWER,
+        retryable=False,
+        finished_at=timezone.now() + timedelta(seconds=1),
+        started_at=timezone.now() + timedelta(seconds=1),
+    )
     section = browser.client.get(PAGE).content.decode().split('id="linked-districts"')[1]
     assert "Our support team sees this failure" in section and "Support should" not in section
 
@@ -337,8 +356,10 @@ def test_the_organization_admin_confirms_and_only_then_the_district_is_linked(un
     assert ask(district_admin, nces_org).status_code == 302
     district = unlinked.district
     district.refresh_from_db()
-    assert district.organization is None and not DistrictAudit.objects.filter(
-        district=district, action=DistrictAudit.Action.LINKED).exists()
+    assert (
+        district.organization is None
+        and not DistrictAudit.objects.filter(district=district, action=DistrictAudit.Action.LINKED).exists()
+    )
     page = district_admin.client.get(DISTRICT_PAGE).content.decode()
     assert "An administrator of Maple Valley Schools must confirm it" in page
     assert "Waiting for an administrator of" in district_admin.client.get("/account/").content.decode()
@@ -381,9 +402,15 @@ def test_the_organization_admin_confirms_and_only_then_the_district_is_linked(un
     # and both sides see the link.
     assert Person.objects.get(district=district, clever_id=unlinked.admin["id"]).user.organization == nces_org
     assert "Your district is linked to <strong>Maple Valley Schools</strong>" in (
-        district_admin.client.get(DISTRICT_PAGE).content.decode())
-    assert "Maple Valley Unified" in org_admin.client.get(PAGE).content.decode().split(
-        'id="linked-districts"')[1].split('id="unmatched-districts"')[0]
+        district_admin.client.get(DISTRICT_PAGE).content.decode()
+    )
+    assert (
+        "Maple Valley Unified"
+        in org_admin.client.get(PAGE)
+        .content.decode()
+        .split('id="linked-districts"')[1]
+        .split('id="unmatched-districts"')[0]
+    )
 
 
 def test_the_answer_page_names_the_district_admin_who_asked_not_the_organizations_own_asker(unlinked):
@@ -469,10 +496,10 @@ def test_another_organizations_admin_cannot_answer_and_support_can_approve(unlin
     forged = signed_in(other).client.post(answer_url, {"answer": "confirm", "reason": "mine"})
     assert forged.status_code == 404
     with pytest.raises(LinkingError, match="Only an administrator of the organization"):
-        confirm_district_admin_request(link_request=link_request, organization_admin=other,
-                                               reason="mine")
-    queue = support.get(reverse("admin:matching_districtlinkrequest_changelist"),
-                        {"waiting_for": "organization_admin"})
+        confirm_district_admin_request(link_request=link_request, organization_admin=other, reason="mine")
+    queue = support.get(
+        reverse("admin:matching_districtlinkrequest_changelist"), {"waiting_for": "organization_admin"}
+    )
     assert list(queue.context["cl"].result_list) == [link_request]
     review = support.get(reverse("admin:matching_districtlinkrequest_change", args=[link_request.pk]))
     assert "A Clever district administrator asked" in review.content.decode()
@@ -493,8 +520,9 @@ def test_another_organizations_admin_cannot_answer_and_support_can_approve(unlin
     assert unlinked.district.organization == nces_org
     link_request.refresh_from_db()
     assert link_request.history[-1]["step"] == Step.APPROVED
-    evidence = DistrictAudit.objects.get(district=unlinked.district,
-                                         action=DistrictAudit.Action.LINKED).details["evidence"]
+    evidence = DistrictAudit.objects.get(
+        district=unlinked.district, action=DistrictAudit.Action.LINKED
+    ).details["evidence"]
     assert evidence["asked_by_clever_user"] == unlinked.admin["id"]
     assert evidence["reason"] == "The district called us (ticket 7)"
 

@@ -39,8 +39,13 @@ def queue(synced):
     people = students(synced)[:3]
     for index, person in enumerate(people):
         long_email = f"{person.first_name}.{person.last_name}.a-very-long-address@students.example.org"
-        product_copy(person, first_name=f"Quill{index}", sis_id="", student_number="",
-                     email="" if index else long_email.lower())
+        product_copy(
+            person,
+            first_name=f"Quill{index}",
+            sis_id="",
+            student_number="",
+            email="" if index else long_email.lower(),
+        )
     services.match_district(district=synced)
     items = list(PersonMatch.objects.filter(district=synced, status=MatchStatus.PENDING).order_by("pk"))
     assert len(items) >= 2
@@ -55,21 +60,32 @@ def page(chromium_path, live_server, monkeypatch):
     user = UserFactory(username="helpdesk", first_name="Robin", last_name="Helper", is_staff=True)
     # The permissions themselves, not the "Support" group: a live-server test runs after other
     # transactional tests flushed the database, and the group comes from a data migration.
-    user.user_permissions.add(Permission.objects.get(codename="support_district"),
-                              Permission.objects.get(codename="view_sensitive_fields"))
+    user.user_permissions.add(
+        Permission.objects.get(codename="support_district"),
+        Permission.objects.get(codename="view_sensitive_fields"),
+    )
     client = Client()
     client.force_login(user)
     session = client.cookies[settings.SESSION_COOKIE_NAME].value
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium_path,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         try:
             context = browser.new_context(viewport={"width": WIDTH, "height": 800})
-            context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session,
-                                  "url": live_server.url}])
+            context.add_cookies(
+                [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
+            )
             tab = context.new_page()
             tab.set_default_timeout(20_000)
             yield tab

@@ -30,8 +30,13 @@ DETAILS = re.compile(r"<details\b.*?</details>", re.S)
 
 
 def support_client(*, sensitive: bool = False, **client_options) -> Client:
-    user = UserFactory(username="counselor" if sensitive else "helpdesk", first_name="Robin",
-                       last_name="Helper", email="robin@support.example.org", is_staff=True)
+    user = UserFactory(
+        username="counselor" if sensitive else "helpdesk",
+        first_name="Robin",
+        last_name="Helper",
+        email="robin@support.example.org",
+        is_staff=True,
+    )
     user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
     if sensitive:
         user.user_permissions.add(Permission.objects.get(codename=SENSITIVE))
@@ -82,12 +87,34 @@ def others(item):
     organization = item.user.organization
     made_by_sync = Person.objects.filter(district=item.district, user__username__startswith="clever-").first()
     return {
-        "twin": UserFactory(username="twin-account", first_name="Quilla", last_name=item.user.last_name,
-                            email="", role="student", grade="3", organization=organization, password=None),
-        "far": UserFactory(username="far-account", first_name="Marta", last_name="Faraway", email="",
-                           role="student", organization=organization, password=None),
-        "foreign": UserFactory(username="foreign-account", first_name="Quilla", last_name=item.user.last_name,
-                               email="", role="student", organization=OrganizationFactory(), password=None),
+        "twin": UserFactory(
+            username="twin-account",
+            first_name="Quilla",
+            last_name=item.user.last_name,
+            email="",
+            role="student",
+            grade="3",
+            organization=organization,
+            password=None,
+        ),
+        "far": UserFactory(
+            username="far-account",
+            first_name="Marta",
+            last_name="Faraway",
+            email="",
+            role="student",
+            organization=organization,
+            password=None,
+        ),
+        "foreign": UserFactory(
+            username="foreign-account",
+            first_name="Quilla",
+            last_name=item.user.last_name,
+            email="",
+            role="student",
+            organization=OrganizationFactory(),
+            password=None,
+        ),
         "made_by_sync": made_by_sync.user,
     }
 
@@ -131,8 +158,11 @@ def test_duplicate_of_is_a_choice_of_the_organizations_accounts_by_name(support,
 
 @pytest.mark.parametrize("chosen", ["abc", "999999", "", "foreign", "made_by_sync", "itself", "1 OR 1=1"])
 def test_free_text_or_an_account_not_offered_is_a_form_error_on_the_same_page(support, item, others, chosen):
-    value = {"foreign": others["foreign"].pk, "made_by_sync": others["made_by_sync"].pk,
-             "itself": item.user_id}.get(chosen, chosen)
+    value = {
+        "foreign": others["foreign"].pk,
+        "made_by_sync": others["made_by_sync"].pk,
+        "itself": item.user_id,
+    }.get(chosen, chosen)
 
     response = decide(support, item, decision="duplicate", duplicate_of=value)
 
@@ -179,7 +209,10 @@ def test_every_decision_is_a_form_posted_with_a_csrf_token(item):
 
     posts = re.findall(r'<form method="post".*?</form>', page, re.S)
     assert {re.search(r'name="decision" value="(\w+)"', form).group(1) for form in posts} == {
-        "accept", "no_match", "duplicate"}
+        "accept",
+        "no_match",
+        "duplicate",
+    }
     assert all("csrfmiddlewaretoken" in form for form in posts)
     assert decide(browser, item, decision="no_match").status_code == 403
     item.refresh_from_db()

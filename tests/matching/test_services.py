@@ -44,15 +44,22 @@ def test_exact_copies_link_automatically_and_replace_the_accounts_the_sync_made(
 
 def vague_copy(person: Person):
     """A shortened first name, no IDs, no date of birth: plausible, not certain."""
-    return product_copy(person, first_name=person.first_name[:3], sis_id="", student_number="",
-                        date_of_birth=None)
+    return product_copy(
+        person, first_name=person.first_name[:3], sis_id="", student_number="", date_of_birth=None
+    )
 
 
 def test_uncertain_people_go_to_review_and_strangers_to_no_match(synced):
     person = students(synced)[0]
     vague = vague_copy(person)
-    stranger = UserFactory(username="new-kid", first_name="Zebulon", last_name="Quartermaine",
-                           organization=synced.organization, role="student", sis_id="999999999")
+    stranger = UserFactory(
+        username="new-kid",
+        first_name="Zebulon",
+        last_name="Quartermaine",
+        organization=synced.organization,
+        role="student",
+        sis_id="999999999",
+    )
 
     services.match_district(district=synced)
 
@@ -143,10 +150,15 @@ def test_bulk_accept_takes_only_pending_items_above_the_threshold(synced):
 def test_schools_link_on_nces_id_within_the_district(synced):
     clever_school = CleverSchool.objects.filter(district=synced).exclude(nces_id="").first()
     assert clever_school is not None
-    same = SchoolFactory(organization=synced.organization, name="whatever it is called here",
-                         nces_id=clever_school.nces_id, state_id="")
-    unknown = SchoolFactory(organization=synced.organization, name="Annex Learning Center", nces_id="",
-                            state_id="")
+    same = SchoolFactory(
+        organization=synced.organization,
+        name="whatever it is called here",
+        nces_id=clever_school.nces_id,
+        state_id="",
+    )
+    unknown = SchoolFactory(
+        organization=synced.organization, name="Annex Learning Center", nces_id="", state_id=""
+    )
 
     services.match_district(district=synced)
 

@@ -49,8 +49,7 @@ def client(make_client):
 
 def connect(sandbox_district, **fields) -> District:
     """Our District for a sandbox district (same Clever ID), connected."""
-    return District.objects.create(clever_id=sandbox_district.id, name=sandbox_district.name,
-                                   **fields)
+    return District.objects.create(clever_id=sandbox_district.id, name=sandbox_district.name, **fields)
 
 
 def load_generated(seed: int, students: int, **options):
@@ -82,9 +81,9 @@ def staff_user(db):
 def truth(sandbox_district) -> dict[str, dict[str, dict]]:
     """{record_type: {clever_id: record}} of what the sandbox serves for a district."""
     out: dict[str, dict[str, dict]] = {}
-    for record_type, clever_id, body in SandboxRecord.objects.filter(
-        district=sandbox_district
-    ).values_list("record_type", "clever_id", "body"):
+    for record_type, clever_id, body in SandboxRecord.objects.filter(district=sandbox_district).values_list(
+        "record_type", "clever_id", "body"
+    ):
         out.setdefault(record_type, {})[clever_id] = json.loads(body)
     return out
 
@@ -95,8 +94,16 @@ def mirror(district: District) -> dict:
     snapshot: dict = {}
     from rostering.services.mapping import MODELS
 
-    skip = {"id", "district", "created_at", "updated_at", "archived_at", "user",
-            "product_school", "sensitive_ciphertext"}
+    skip = {
+        "id",
+        "district",
+        "created_at",
+        "updated_at",
+        "archived_at",
+        "user",
+        "product_school",
+        "sensitive_ciphertext",
+    }
     for record_type, model in MODELS.items():
         fields = [f.name for f in model._meta.concrete_fields if f.name not in skip]
         snapshot[record_type] = {
@@ -105,11 +112,13 @@ def mirror(district: District) -> dict:
         }
     snapshot["memberships"] = sorted(
         SectionMembership.objects.filter(district=district).values_list(
-            "section__clever_id", "person_clever_id", "role", "is_primary")
+            "section__clever_id", "person_clever_id", "role", "is_primary"
+        )
     )
     snapshot["links"] = sorted(
         ContactLink.objects.filter(district=district).values_list(
-            "contact__clever_id", "student_clever_id", "relationship", "type")
+            "contact__clever_id", "student_clever_id", "relationship", "type"
+        )
     )
     return snapshot
 
@@ -132,8 +141,7 @@ def sandbox_token(sandbox_district) -> str:
     return sandbox_services.district_token(sandbox_district).access_token
 
 
-__all__ = ["Person", "Section", "connect", "live_only", "load_generated", "mirror",
-           "sandbox_token", "truth"]
+__all__ = ["Person", "Section", "connect", "live_only", "load_generated", "mirror", "sandbox_token", "truth"]
 
 
 @contextmanager
@@ -150,7 +158,8 @@ def held_by_another_process(run):
 
 def remove_students(district: District, count: int) -> None:
     """Clever stops sharing ``count`` of the district's students (the sandbox deletes them)."""
-    students = SandboxRecord.objects.filter(district_id=district.clever_id, record_type="users",
-                                            is_student=True)
+    students = SandboxRecord.objects.filter(
+        district_id=district.clever_id, record_type="users", is_student=True
+    )
     for clever_id in list(students.order_by("clever_id").values_list("clever_id", flat=True))[:count]:
         sandbox_services.delete_record(clever_id=clever_id)

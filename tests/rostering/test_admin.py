@@ -75,12 +75,11 @@ def test_the_district_list_shows_the_last_sync_and_the_last_success(support, hel
     assert f"{finished:%d %b %H:%M}" in text
 
 
-
 def test_sync_now_action_queues_a_sync_that_runs(support, district, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        response = support.post(reverse(DISTRICTS),
-                                {"action": "sync_selected", "_selected_action": [district.pk]},
-                                follow=True)
+        response = support.post(
+            reverse(DISTRICTS), {"action": "sync_selected", "_selected_action": [district.pk]}, follow=True
+        )
 
     assert "Sync requested for 1 district(s)" in response.content.decode()
     run = SyncRun.objects.get(district=district)
@@ -103,8 +102,11 @@ def test_sync_actions_skip_districts_that_are_not_connected(
 ):
     District.objects.filter(pk=district.pk).update(status=DistrictStatus.DISCONNECTED)
     with django_capture_on_commit_callbacks(execute=True):
-        response = support.post(reverse(DISTRICTS), {"action": "full_resync_selected",
-                                                     "_selected_action": [district.pk]}, follow=True)
+        response = support.post(
+            reverse(DISTRICTS),
+            {"action": "full_resync_selected", "_selected_action": [district.pk]},
+            follow=True,
+        )
 
     assert "1 district(s) skipped: not connected, or syncs switched off" in response.content.decode()
     assert not SyncRun.objects.filter(district=district).exists()
@@ -113,8 +115,9 @@ def test_sync_actions_skip_districts_that_are_not_connected(
 
 
 def test_district_page_shows_live_counts_and_sync_history(support, synced):
-    running = SyncRun.objects.create(district=synced, kind="incremental", progress=0.25,
-                                     current_collection="sections")
+    running = SyncRun.objects.create(
+        district=synced, kind="incremental", progress=0.25, current_collection="sections"
+    )
 
     page = support.get(reverse("admin:districts_district_change", args=[synced.pk])).content.decode()
 
@@ -128,9 +131,15 @@ def test_district_page_shows_live_counts_and_sync_history(support, synced):
 
 
 def test_sync_run_list_filters_and_shows_duration_counts_and_errors(support, synced):
-    SyncRun.objects.create(district=synced, kind="incremental", status="failed",
-                           finished_at=timezone.now(), duration_seconds=75,
-                           cause="server_error", error="GET /v3.1/events: HTTP 503: unavailable")
+    SyncRun.objects.create(
+        district=synced,
+        kind="incremental",
+        status="failed",
+        finished_at=timezone.now(),
+        duration_seconds=75,
+        cause="server_error",
+        error="GET /v3.1/events: HTTP 503: unavailable",
+    )
     url = reverse("admin:rostering_syncrun_changelist")
 
     everything = support.get(url).content.decode()
@@ -142,13 +151,14 @@ def test_sync_run_list_filters_and_shows_duration_counts_and_errors(support, syn
     created = sum(SyncRun.objects.get(district=synced, status="succeeded").counts["created"].values())
     # In words (the finding: "~57 -30" is not what a person says).
     assert full.status_code == 200
-    assert f"<td class=\"field-changes\">{created} new</td>" in full.content.decode()
+    assert f'<td class="field-changes">{created} new</td>' in full.content.decode()
     assert "server error" not in full.content.decode()  # the failed run was incremental
 
 
 def test_a_running_run_page_refreshes_itself_and_a_finished_one_does_not(support, synced):
-    running = SyncRun.objects.create(district=synced, kind="incremental", progress=0.6,
-                                     current_collection="users")
+    running = SyncRun.objects.create(
+        district=synced, kind="incremental", progress=0.6, current_collection="users"
+    )
     finished = SyncRun.objects.filter(district=synced, status="succeeded").get()
 
     live = support.get(reverse("admin:rostering_syncrun_change", args=[running.pk])).content.decode()
@@ -202,8 +212,11 @@ def test_approving_a_hold_asks_for_confirmation_then_applies_it(support, support
 def test_a_hold_cannot_be_approved_while_a_sync_of_the_district_runs(support, held, synced):
     SyncRun.objects.create(district=synced, kind="incremental")
 
-    response = support.post(reverse("admin:rostering_changehold_approve", args=[held.pk]),
-                            {"confirm": "yes", "reason": "checked with the district"}, follow=True)
+    response = support.post(
+        reverse("admin:rostering_changehold_approve", args=[held.pk]),
+        {"confirm": "yes", "reason": "checked with the district"},
+        follow=True,
+    )
 
     assert "a sync of this district is running" in response.content.decode()
     assert ChangeHold.objects.get(pk=held.pk).status == ChangeHold.Status.PENDING
@@ -226,10 +239,8 @@ def test_rejecting_holds_through_the_bulk_action(support, support_user, held, sy
 
 
 def test_hold_queue_lists_pending_holds_first(support, held, synced):
-    older = SyncRun.objects.create(district=synced, kind="full", status="rejected",
-                                   started_at=timezone.now())
-    decided = ChangeHold.objects.create(run=older, status="rejected", reasons=[],
-                                        created_at=timezone.now())
+    older = SyncRun.objects.create(district=synced, kind="full", status="rejected", started_at=timezone.now())
+    decided = ChangeHold.objects.create(run=older, status="rejected", reasons=[], created_at=timezone.now())
 
     page = support.get(reverse("admin:rostering_changehold_changelist")).content.decode()
 
@@ -264,19 +275,21 @@ def test_roster_lists_search_and_filter(support, synced):
     for model in (School, Term, Course, Section):
         row = model.objects.filter(district=synced).first()
         meta = model._meta
-        listing = support.get(reverse(f"admin:rostering_{meta.model_name}_changelist"),
-                              {"q": row.clever_id})
+        listing = support.get(reverse(f"admin:rostering_{meta.model_name}_changelist"), {"q": row.clever_id})
         assert listing.status_code == 200 and row.clever_id in listing.content.decode()
         detail = support.get(reverse(f"admin:rostering_{meta.model_name}_change", args=[row.pk]))
         assert detail.status_code == 200 and "Clever record (raw)" in detail.content.decode()
         assert support.get(reverse(f"admin:rostering_{meta.model_name}_add")).status_code == 403
-        assert support.post(reverse(f"admin:rostering_{meta.model_name}_delete",
-                                    args=[row.pk])).status_code == 403
+        assert (
+            support.post(reverse(f"admin:rostering_{meta.model_name}_delete", args=[row.pk])).status_code
+            == 403
+        )
 
 
 def _student_with_sensitive_fields(district) -> Person:
-    person = (Person.objects.filter(district=district, is_student=True)
-              .exclude(sensitive_ciphertext="").first())
+    person = (
+        Person.objects.filter(district=district, is_student=True).exclude(sensitive_ciphertext="").first()
+    )
     assert person is not None, "the generated district carries sensitive student fields"
     return person
 
@@ -320,10 +333,16 @@ def test_sync_settings_page_changes_thresholds_and_events_audited(support, suppo
     page = support.get(settings_url(district))
     assert page.status_code == 200 and "Hold when more than this share is archived" in page.content.decode()
 
-    response = support.post(settings_url(district), {
-        "sync_enabled": "on", "guard_max_deleted_fraction": "0.25", "guard_max_changed_fraction": "",
-        "store_sensitive_fields": "on", "reason": "district merges two schools",
-    })
+    response = support.post(
+        settings_url(district),
+        {
+            "sync_enabled": "on",
+            "guard_max_deleted_fraction": "0.25",
+            "guard_max_changed_fraction": "",
+            "store_sensitive_fields": "on",
+            "reason": "district merges two schools",
+        },
+    )
 
     assert response.status_code == 302
     district.refresh_from_db()
@@ -334,8 +353,10 @@ def test_sync_settings_page_changes_thresholds_and_events_audited(support, suppo
 
 
 def test_sync_settings_page_refuses_a_fraction_out_of_range(support, district):
-    response = support.post(settings_url(district), {"sync_enabled": "on", "events_enabled": "on",
-                                                     "guard_max_deleted_fraction": "1.5"})
+    response = support.post(
+        settings_url(district),
+        {"sync_enabled": "on", "events_enabled": "on", "guard_max_deleted_fraction": "1.5"},
+    )
 
     assert response.status_code == 200 and "less than or equal to 1" in response.content.decode()
     district.refresh_from_db()

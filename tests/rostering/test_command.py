@@ -15,8 +15,19 @@ from sandbox import services as sandbox_services
 from tests.rostering.conftest import connect, load_generated
 
 TYPES = {"schools", "terms", "courses", "sections", "users"}
-TOTALS = {"schools", "users", "students", "teachers", "staff", "district_admins", "contacts",
-          "sections", "enrollments", "terms", "courses"}
+TOTALS = {
+    "schools",
+    "users",
+    "students",
+    "teachers",
+    "staff",
+    "district_admins",
+    "contacts",
+    "sections",
+    "enrollments",
+    "terms",
+    "courses",
+}
 
 
 def sync_command(*args) -> str:
@@ -40,8 +51,19 @@ def test_json_output_has_exactly_the_documented_shape(two_districts):
     assert list(report) == ["runs"]
     assert [run["district"] for run in report["runs"]] == [first.clever_id, second.clever_id]
     for run in report["runs"]:
-        assert set(run) == {"district", "status", "kind", "created", "updated", "archived",
-                            "unchanged", "totals", "requests", "seconds", "error"}
+        assert set(run) == {
+            "district",
+            "status",
+            "kind",
+            "created",
+            "updated",
+            "archived",
+            "unchanged",
+            "totals",
+            "requests",
+            "seconds",
+            "error",
+        }
         assert run["status"] == "succeeded" and run["kind"] == "full" and run["error"] is None
         for kind in ("created", "updated", "archived", "unchanged"):
             assert set(run[kind]) == TYPES
@@ -68,7 +90,8 @@ def test_all_syncs_every_connected_district_and_full_forces_full(two_districts):
     forced = json.loads(sync_command(first.clever_id, "--full", "--json"))["runs"][0]
     assert forced["kind"] == "full"
     assert sum(forced["unchanged"].values()) == forced["totals"]["users"] + sum(
-        forced["totals"][t] for t in ("schools", "terms", "courses", "sections"))
+        forced["totals"][t] for t in ("schools", "terms", "courses", "sections")
+    )
 
 
 def test_a_named_district_that_cannot_sync_is_reported_skipped(two_districts):

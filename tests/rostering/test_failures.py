@@ -45,8 +45,6 @@ class Hooked(InProcessAdapter):
         return super().send(request, **kwargs)
 
 
-
-
 def change_roster(sandbox_district) -> None:
     served = truth(sandbox_district)
     students = sorted(i for i, u in served["users"].items() if "student" in u["roles"])
@@ -98,14 +96,16 @@ def test_a_killed_run_is_resumed_by_the_next_one(synced, make_client):
                 raise Killed
 
     with pytest.raises(Killed):
-        run_sync(district=district, kind="full",
-                 client=make_client(page_size=100, http_adapter=Hooked(kill_on_third_user_page)))
+        run_sync(
+            district=district,
+            kind="full",
+            client=make_client(page_size=100, http_adapter=Hooked(kill_on_third_user_page)),
+        )
 
     killed = SyncRun.objects.get(district=district, status=SyncRun.Status.RUNNING)
     assert StagedRecord.objects.filter(run=killed).exists()
     # Nobody heard from it for longer than SYNC_STALE_AFTER_SECONDS.
-    SyncRun.objects.filter(pk=killed.pk).update(
-        heartbeat_at=timezone.now() - timedelta(hours=1))
+    SyncRun.objects.filter(pk=killed.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
 
     resumed = run_sync(district=district, client=make_client(page_size=100))
 
@@ -134,8 +134,9 @@ def test_a_running_sync_whose_process_is_alive_is_not_taken_over(synced, client)
 def test_a_running_sync_whose_process_is_gone_is_taken_over_at_once(synced, client):
     """On PostgreSQL the database released the dead process's lock: no waiting for the
     heartbeat to grow stale."""
-    require_service("PostgreSQL", connection.vendor == "postgresql",
-                    "set DATABASE_URL to a PostgreSQL database")
+    require_service(
+        "PostgreSQL", connection.vendor == "postgresql", "set DATABASE_URL to a PostgreSQL database"
+    )
     _, district = synced
     abandoned = SyncRun.objects.create(district=district, kind="full", status="running")
 
@@ -167,13 +168,21 @@ def test_a_429_storm_completes(generated, make_client, fake_clock, sandbox_knobs
 def _all_archived(snapshot: dict) -> dict:
     """``snapshot`` as the departure leaves it: the same rows, every one archived (docs/
     data-lifecycle.md), memberships and contact links kept for a return."""
-    return {key: {cid: {**row, "archived": True, "archived_at": None} for cid, row in value.items()}
-            if isinstance(value, dict) else value for key, value in snapshot.items()}
+    return {
+        key: {cid: {**row, "archived": True, "archived_at": None} for cid, row in value.items()}
+        if isinstance(value, dict)
+        else value
+        for key, value in snapshot.items()
+    }
 
 
 def _archive_moments_dropped(snapshot: dict) -> dict:
-    return {key: {cid: {**row, "archived_at": None} for cid, row in value.items()}
-            if isinstance(value, dict) else value for key, value in snapshot.items()}
+    return {
+        key: {cid: {**row, "archived_at": None} for cid, row in value.items()}
+        if isinstance(value, dict)
+        else value
+        for key, value in snapshot.items()
+    }
 
 
 def test_a_401_applies_nothing_and_the_departure_archives_the_mirror(synced, client):
@@ -190,8 +199,9 @@ def test_a_401_applies_nothing_and_the_departure_archives_the_mirror(synced, cli
     assert district.status == DistrictStatus.DISCONNECTED  # no token listed any more
     # Nothing of the run; everything archived at once by the departure.
     assert _archive_moments_dropped(mirror(district)) == _all_archived(before)
-    assert DistrictAudit.objects.filter(district=district,
-                                        action=DistrictAudit.Action.STATUS_CHANGED).exists()
+    assert DistrictAudit.objects.filter(
+        district=district, action=DistrictAudit.Action.STATUS_CHANGED
+    ).exists()
     # And it is not synced again until someone reconnects it.
     skipped = run_sync(district=district, client=client)
     assert skipped.status == SyncRun.Status.SKIPPED and "disconnected" in skipped.error
@@ -247,8 +257,9 @@ def test_two_syncs_of_one_district_one_is_skipped(generated, make_client):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_syncs_across_connections_one_is_skipped(sandbox_app, make_client):
-    require_service("PostgreSQL", connection.vendor == "postgresql",
-                    "set DATABASE_URL to a PostgreSQL database")
+    require_service(
+        "PostgreSQL", connection.vendor == "postgresql", "set DATABASE_URL to a PostgreSQL database"
+    )
     sandbox_district = load_generated(seed=4, students=100)
     district = connect(sandbox_district)
     started, release, result = threading.Event(), threading.Event(), {}

@@ -28,8 +28,15 @@ from sandbox import services as sandbox_services
 from sandbox.demo import load_demo
 from tests.rostering.conftest import connect, truth
 
-MIRROR_TABLES = ("rostering_person", "rostering_section", "rostering_school", "rostering_term",
-                 "rostering_course", "rostering_sectionmembership", "rostering_contactlink")
+MIRROR_TABLES = (
+    "rostering_person",
+    "rostering_section",
+    "rostering_school",
+    "rostering_term",
+    "rostering_course",
+    "rostering_sectionmembership",
+    "rostering_contactlink",
+)
 
 
 def split_listed(user: dict) -> tuple[dict, dict]:
@@ -78,7 +85,9 @@ def assert_mirror_matches(district, sandbox_district) -> None:
     assert set(courses) == set(served.get("courses", {}))
     for clever_id, record in served.get("courses", {}).items():
         assert (courses[clever_id].name, courses[clever_id].number) == (
-            record.get("name", ""), record.get("number", ""))
+            record.get("name", ""),
+            record.get("number", ""),
+        )
 
     sections = {s.clever_id: s for s in Section.objects.filter(district=district, archived_at=None)}
     assert set(sections) == set(served.get("sections", {}))
@@ -94,11 +103,12 @@ def assert_mirror_matches(district, sandbox_district) -> None:
         assert section.grade == record.get("grade", "")
         assert section.raw == record
         expected_members |= {(clever_id, s, "student", False) for s in record.get("students", [])}
-        expected_members |= {(clever_id, t, "teacher", t == primary)
-                             for t in record.get("teachers", [])}
-    members = set(SectionMembership.objects.filter(
-        district=district, section__archived_at=None
-    ).values_list("section__clever_id", "person_clever_id", "role", "is_primary"))
+        expected_members |= {(clever_id, t, "teacher", t == primary) for t in record.get("teachers", [])}
+    members = set(
+        SectionMembership.objects.filter(district=district, section__archived_at=None).values_list(
+            "section__clever_id", "person_clever_id", "role", "is_primary"
+        )
+    )
     assert members == expected_members
 
     people = {p.clever_id: p for p in Person.objects.filter(district=district, archived_at=None)}
@@ -125,12 +135,16 @@ def assert_mirror_matches(district, sandbox_district) -> None:
         assert person.teacher_number == teacher.get("teacher_number", "")
         assert person.staff_id == roles.get("staff", {}).get("staff_id", "")
         assert person.contact_sis_id == roles.get("contact", {}).get("sis_id", "")
-        schools = {s for role in ("student", "teacher", "staff")
-                   for s in [roles.get(role, {}).get("school"), *roles.get(role, {}).get("schools", [])]
-                   if s}
+        schools = {
+            s
+            for role in ("student", "teacher", "staff")
+            for s in [roles.get(role, {}).get("school"), *roles.get(role, {}).get("schools", [])]
+            if s
+        }
         assert set(person.school_clever_ids) == schools
-        assert person.legacy_ids == {role: body["legacy_id"] for role, body in roles.items()
-                                     if body.get("legacy_id")}
+        assert person.legacy_ids == {
+            role: body["legacy_id"] for role, body in roles.items() if body.get("legacy_id")
+        }
         # The stored representation is Clever's record without the sensitive and demographic
         # fields; of those, the district keeps only the date of birth (encrypted).
         stored, listed = split_listed(record)
@@ -139,10 +153,14 @@ def assert_mirror_matches(district, sandbox_district) -> None:
         assert (decrypted_fields(person.sensitive_ciphertext) if kept else {}) == kept
         assert bool(person.sensitive_ciphertext) == bool(kept)
         for relation in roles.get("contact", {}).get("student_relationships", []):
-            expected_links.add((clever_id, relation["student"], relation.get("relationship", ""),
-                                relation.get("type", "")))
-    links = set(ContactLink.objects.filter(district=district, contact__archived_at=None)
-                .values_list("contact__clever_id", "student_clever_id", "relationship", "type"))
+            expected_links.add(
+                (clever_id, relation["student"], relation.get("relationship", ""), relation.get("type", ""))
+            )
+    links = set(
+        ContactLink.objects.filter(district=district, contact__archived_at=None).values_list(
+            "contact__clever_id", "student_clever_id", "relationship", "type"
+        )
+    )
     assert links == expected_links
 
 
@@ -154,13 +172,13 @@ def test_generated_district_synced_equals_the_sandbox(generated, client):
     assert run.kind == SyncRun.Kind.FULL
     assert_mirror_matches(district, sandbox_district)
     served = truth(sandbox_district)
-    assert run.counts["created"] == {t: len(served[t]) for t in
-                                     ("schools", "terms", "courses", "sections", "users")}
+    assert run.counts["created"] == {
+        t: len(served[t]) for t in ("schools", "terms", "courses", "sections", "users")
+    }
     assert run.totals == live_totals(district)
     assert run.totals["students"] == 300
     assert run.totals["users"] == len(served["users"])
-    assert run.totals["enrollments"] == sum(len(s.get("students", []))
-                                            for s in served["sections"].values())
+    assert run.totals["enrollments"] == sum(len(s.get("students", [])) for s in served["sections"].values())
     # Page by page (page size 100): a count and several pages per big collection.
     assert run.pages >= 10 and run.requests >= run.pages
     assert run.bytes_received > 0
@@ -183,12 +201,14 @@ def test_a_no_change_resync_reports_everything_unchanged_and_writes_nothing(gene
     assert second.counts["unchanged"] == first.counts["created"]
     for kind in ("created", "updated", "archived", "restored"):
         assert sum(second.counts[kind].values()) == 0, kind
-    writes = [q["sql"] for q in queries.captured_queries
-              if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
-              and any(f'"{t}"' in q["sql"].split("WHERE")[0] for t in MIRROR_TABLES)]
+    writes = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+        and any(f'"{t}"' in q["sql"].split("WHERE")[0] for t in MIRROR_TABLES)
+    ]
     assert writes == []
-    assert dict(Person.objects.filter(district=district)
-                .values_list("clever_id", "updated_at")) == stamps
+    assert dict(Person.objects.filter(district=district).values_list("clever_id", "updated_at")) == stamps
     assert not StagedRecord.objects.exists()
 
 
@@ -201,10 +221,10 @@ def test_adds_updates_and_removals_are_applied(generated, client):
     teacher_id = sorted(i for i, u in served["users"].items() if "teacher" in u["roles"])[0]
     removed_section = sorted(served["sections"])[-1]
 
-    new_student = roster.add_student_to_section(district=sandbox_district, section_id=section_id,
-                                                first="Zed", last="Newcomer", seed=1)
-    roster.rename_user(district=sandbox_district, user_id=teacher_id, first="Renamed",
-                       last="Teacher")
+    new_student = roster.add_student_to_section(
+        district=sandbox_district, section_id=section_id, first="Zed", last="Newcomer", seed=1
+    )
+    roster.rename_user(district=sandbox_district, user_id=teacher_id, first="Renamed", last="Teacher")
     roster.remove_user(district=sandbox_district, user_id=student_id)
     roster.remove_section(district=sandbox_district, section_id=removed_section)
 
@@ -256,8 +276,13 @@ def test_clevers_demo_recording_syncs_to_its_known_totals(db, sandbox_app, make_
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     totals = run.totals
-    assert (totals["students"], totals["teachers"], totals["district_admins"],
-            totals["contacts"], totals["sections"]) == (1004, 89, 3, 1002, 378)
+    assert (
+        totals["students"],
+        totals["teachers"],
+        totals["district_admins"],
+        totals["contacts"],
+        totals["sections"],
+    ) == (1004, 89, 3, 1002, 378)
     assert totals["users"] == 2098
     assert_mirror_matches(district, sandbox_district)
 
@@ -266,11 +291,17 @@ def test_clevers_demo_recording_syncs_to_its_known_totals(db, sandbox_app, make_
 def test_tiny_pages_give_the_same_mirror(db, sandbox_app, make_client, page_size):
     sandbox_district = sandbox_services.create_district(name="Tiny pages")
     school = {"id": "5a0000000000000000000001", "name": "Only School"}
-    users = [{"id": f"5a00000000000000000001{n:02d}", "name": {"first": f"S{n}", "last": "P"},
-              "roles": {"student": {"school": school["id"], "schools": [school["id"]],
-                                    "sis_id": str(n)}}} for n in range(15)]
-    sandbox_services.bulk_load(district=sandbox_district,
-                               items=[("schools", school), *[("users", u) for u in users]])
+    users = [
+        {
+            "id": f"5a00000000000000000001{n:02d}",
+            "name": {"first": f"S{n}", "last": "P"},
+            "roles": {"student": {"school": school["id"], "schools": [school["id"]], "sis_id": str(n)}},
+        }
+        for n in range(15)
+    ]
+    sandbox_services.bulk_load(
+        district=sandbox_district, items=[("schools", school), *[("users", u) for u in users]]
+    )
     district = connect(sandbox_district)
 
     run = run_sync(district=district, client=make_client(page_size=page_size))
@@ -287,15 +318,13 @@ def test_unchanged_pages_are_skipped_but_never_trusted_blindly(generated, client
     run_sync(district=district, client=client)
     prepared = []
     real_prepare = mapping.prepare
-    monkeypatch.setattr(mapping, "prepare",
-                        lambda *a, **k: prepared.append(a[0]) or real_prepare(*a, **k))
+    monkeypatch.setattr(mapping, "prepare", lambda *a, **k: prepared.append(a[0]) or real_prepare(*a, **k))
 
     same = run_sync(district=district, kind="full", client=client)
 
     assert same.status == SyncRun.Status.SUCCEEDED
     assert prepared == []  # every page was byte for byte the one applied last time
-    assert sum(same.counts["unchanged"].values()) == sum(len(v) for v in
-                                                         truth(sandbox_district).values())
+    assert sum(same.counts["unchanged"].values()) == sum(len(v) for v in truth(sandbox_district).values())
     # Someone removed a row behind the engine's back: that page is read record by record.
     victim = Person.objects.filter(district=district, is_student=True).order_by("clever_id")[7]
     Person.objects.filter(pk=victim.pk).delete()

@@ -21,10 +21,6 @@ def remove(ids) -> None:
         sandbox_services.delete_record(clever_id=clever_id)
 
 
-
-
-
-
 def test_removing_15_percent_of_the_students_holds_the_run_and_changes_nothing(synced, client):
     sandbox_district, district = synced
     students = students_of(sandbox_district)
@@ -70,8 +66,11 @@ def test_approving_the_hold_applies_it(synced, client, staff_user):
     hold = ChangeHold.objects.get(pk=held.hold.pk)
     assert hold.status == ChangeHold.Status.APPROVED and hold.decided_by == staff_user
     assert hold.decided_at is not None
-    archived = set(Person.objects.filter(district=district, archived_at__isnull=False)
-                   .values_list("clever_id", flat=True))
+    archived = set(
+        Person.objects.filter(district=district, archived_at__isnull=False).values_list(
+            "clever_id", flat=True
+        )
+    )
     assert archived == set(gone)
     assert not StagedRecord.objects.filter(run=run).exists()
     assert run.totals["students"] == 255
@@ -113,7 +112,8 @@ def test_an_emptied_roster_is_held_whatever_the_thresholds(synced, client):
 
     assert run.status == SyncRun.Status.HELD
     assert {("users", "emptied"), ("students", "emptied")} <= {
-        (r["type"], r["rule"]) for r in run.hold.reasons}
+        (r["type"], r["rule"]) for r in run.hold.reasons
+    }
     assert mirror(district) == before
 
 
@@ -179,12 +179,10 @@ def test_guard_rules_are_strictly_greater_than_the_threshold(db):
     counts["archived"]["users"] = 10
     assert diff.evaluate_guard(counts, {"users": 100}, District()) == []
     counts["archived"]["users"] = 11
-    assert [r["rule"] for r in diff.evaluate_guard(counts, {"users": 100}, District())] == [
-        "deleted"]
+    assert [r["rule"] for r in diff.evaluate_guard(counts, {"users": 100}, District())] == ["deleted"]
     counts["archived"]["users"] = 0
     counts["updated"]["users"] = 76
-    assert [r["rule"] for r in diff.evaluate_guard(counts, {"users": 100}, District())] == [
-        "changed"]
+    assert [r["rule"] for r in diff.evaluate_guard(counts, {"users": 100}, District())] == ["changed"]
     counts["created"]["users"] = 1000  # creations never hold
     counts["updated"]["users"] = 0
     assert diff.evaluate_guard(counts, {"users": 100}, District()) == []

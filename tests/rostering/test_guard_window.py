@@ -42,12 +42,11 @@ def deleted_reason(run: SyncRun, group: str) -> dict:
 
 
 def archived_people(district) -> set[str]:
-    return set(Person.objects.filter(district=district, archived_at__isnull=False)
-               .values_list("clever_id", flat=True))
-
-
-
-
+    return set(
+        Person.objects.filter(district=district, archived_at__isnull=False).values_list(
+            "clever_id", flat=True
+        )
+    )
 
 
 @pytest.fixture
@@ -75,8 +74,7 @@ def removal_during_the_pass(gone: list[str]):
 
 
 @pytest.mark.parametrize("role, group", [("student", "students"), ("contact", "contacts")])
-def test_a_removal_made_while_a_full_sync_reads_is_held_whole(synced, make_client, staff_user, role,
-                                                              group):
+def test_a_removal_made_while_a_full_sync_reads_is_held_whole(synced, make_client, staff_user, role, group):
     sandbox_district, district = synced
     everyone = ids_with_role(sandbox_district, role)
     gone = spread(everyone, 0.15)
@@ -109,7 +107,7 @@ def test_a_removal_split_across_two_full_syncs_is_held(synced_without_events, cl
     sandbox_district, district = synced_without_events
     everyone = ids_with_role(sandbox_district, role)
     gone = spread(everyone, 0.15)
-    first_half, second_half = gone[: len(gone) // 2], gone[len(gone) // 2:]
+    first_half, second_half = gone[: len(gone) // 2], gone[len(gone) // 2 :]
     remove(first_half)
 
     first = run_sync(district=district, client=client)
@@ -131,13 +129,12 @@ def test_a_removal_split_across_two_full_syncs_is_held(synced_without_events, cl
     assert archived_people(district) == set(first_half)
 
 
-def test_a_burst_of_small_incremental_removals_is_held_once_it_passes_the_threshold(synced,
-                                                                                     client):
+def test_a_burst_of_small_incremental_removals_is_held_once_it_passes_the_threshold(synced, client):
     sandbox_district, district = synced
     contacts = ids_with_role(sandbox_district, "contact")
     gone = spread(contacts, 0.15)
     five_percent = int(len(contacts) * 0.05)
-    slices = [gone[:five_percent], gone[five_percent:2 * five_percent], gone[2 * five_percent:]]
+    slices = [gone[:five_percent], gone[five_percent : 2 * five_percent], gone[2 * five_percent :]]
     runs = []
     for piece in slices:
         remove(piece)
@@ -175,8 +172,9 @@ def test_losses_older_than_the_window_are_not_weighed(synced_without_events, cli
     first = run_sync(district=district, client=client)
     assert first.status == SyncRun.Status.SUCCEEDED
     SyncRun.objects.filter(pk=first.pk).update(
-        finished_at=timezone.now() - timedelta(seconds=settings.SYNC_GUARD_WINDOW_SECONDS + 60))
-    remove(gone[len(gone) // 2:])
+        finished_at=timezone.now() - timedelta(seconds=settings.SYNC_GUARD_WINDOW_SECONDS + 60)
+    )
+    remove(gone[len(gone) // 2 :])
 
     second = run_sync(district=district, client=client)
 
@@ -198,15 +196,20 @@ def test_recent_losses_nets_restored_rows_and_skips_held_and_approved_runs(synce
     now = timezone.now()
 
     def applied(losses, status=SyncRun.Status.SUCCEEDED):
-        return SyncRun.objects.create(district=district, kind=SyncRun.Kind.INCREMENTAL,
-                                      status=status, finished_at=now, losses=losses)
+        return SyncRun.objects.create(
+            district=district, kind=SyncRun.Kind.INCREMENTAL, status=status, finished_at=now, losses=losses
+        )
 
     applied({"students": 5, "users": 5})
     applied({"students": -2, "users": -2})  # two of them came back
     applied({"students": 50}, status=SyncRun.Status.HELD)  # never applied
     approved = applied({"contacts": 40})
-    ChangeHold.objects.create(run=approved, status=ChangeHold.Status.APPROVED,
-                              decided_at=now - timedelta(minutes=1), decided_by=staff_user)
+    ChangeHold.objects.create(
+        run=approved,
+        status=ChangeHold.Status.APPROVED,
+        decided_at=now - timedelta(minutes=1),
+        decided_by=staff_user,
+    )
 
     losses, since = diff.recent_losses(district)
 
@@ -217,9 +220,18 @@ def test_recent_losses_nets_restored_rows_and_skips_held_and_approved_runs(synce
 def test_support_reads_the_cumulative_reason_in_words():
     from rostering.admin import reason_text
 
-    text = reason_text({"type": "students", "rule": "deleted", "count": 45, "live": 300,
-                        "fraction": 0.15, "threshold": 0.1, "earlier": 22,
-                        "since": "2026-12-02T02:00:00+00:00"})
+    text = reason_text(
+        {
+            "type": "students",
+            "rule": "deleted",
+            "count": 45,
+            "live": 300,
+            "fraction": 0.15,
+            "threshold": 0.1,
+            "earlier": 22,
+            "since": "2026-12-02T02:00:00+00:00",
+        }
+    )
 
     assert text.startswith("students: 45 of 300 removed since ")
     assert "(15%, limit 10%)" in text
@@ -227,12 +239,11 @@ def test_support_reads_the_cumulative_reason_in_words():
 
 
 @pytest.mark.parametrize("role, group", [("student", "students"), ("contact", "contacts")])
-def test_a_removal_split_across_a_full_sync_and_the_next_incremental_is_held(synced, client,
-                                                                              role, group):
+def test_a_removal_split_across_a_full_sync_and_the_next_incremental_is_held(synced, client, role, group):
     sandbox_district, district = synced
     everyone = ids_with_role(sandbox_district, role)
     gone = spread(everyone, 0.15)
-    first_half, second_half = gone[: len(gone) // 2], gone[len(gone) // 2:]
+    first_half, second_half = gone[: len(gone) // 2], gone[len(gone) // 2 :]
     remove(first_half)
     full = run_sync(district=district, kind="full", client=client)
     assert full.status == SyncRun.Status.SUCCEEDED and full.losses[group] == len(first_half)

@@ -27,22 +27,26 @@ def changed(run) -> int:
     return sum(sum(run.counts[kind].values()) for kind in CHANGE_KINDS)
 
 
-
-
 def roster_changes(sandbox_district) -> dict:
     served = truth(sandbox_district)
     sections = sorted(served["sections"])
     students = sorted(i for i, u in served["users"].items() if "student" in u["roles"])
     teacher = sorted(i for i, u in served["users"].items() if "teacher" in u["roles"])[1]
-    added = roster.add_student_to_section(district=sandbox_district, section_id=sections[0],
-                                          first="Ada", last="Events", seed=2)
+    added = roster.add_student_to_section(
+        district=sandbox_district, section_id=sections[0], first="Ada", last="Events", seed=2
+    )
     roster.rename_user(district=sandbox_district, user_id=teacher, first="Grace", last="Hopper")
     roster.rename_user(district=sandbox_district, user_id=teacher, first="Grace", last="Murray")
     roster.remove_user(district=sandbox_district, user_id=students[7])
     new_section = roster.add_section(district=sandbox_district, name="Events 101", students=3)
     roster.remove_section(district=sandbox_district, section_id=sections[-1])
-    return {"added": added["id"], "teacher": teacher, "removed": students[7],
-            "new_section": new_section["id"], "removed_section": sections[-1]}
+    return {
+        "added": added["id"],
+        "teacher": teacher,
+        "removed": students[7],
+        "new_section": new_section["id"],
+        "removed_section": sections[-1],
+    }
 
 
 def test_events_are_applied_in_order(synced, client):
@@ -82,7 +86,8 @@ def test_replaying_the_same_events_changes_nothing(synced, client):
     assert replay.kind == SyncRun.Kind.INCREMENTAL
     assert changed(replay) == 0
     assert sum(replay.counts["unchanged"].values()) == sum(
-        first.counts[k][t] for k in ("created", "updated", "unchanged") for t in first.counts[k])
+        first.counts[k][t] for k in ("created", "updated", "unchanged") for t in first.counts[k]
+    )
     assert mirror(district) == after_first
 
 
@@ -98,8 +103,10 @@ def test_a_stale_cursor_falls_back_to_a_full_sync(synced, client):
     assert "stale" in run.checkpoint["fallback"] and run.cause == SyncRun.Cause.EVENTS_STALE
     assert_mirror_matches(district, sandbox_district)
     district.refresh_from_db()
-    assert district.event_cursor == SandboxEvent.objects.filter(
-        district=sandbox_district).order_by("-id").first().id
+    assert (
+        district.event_cursor
+        == SandboxEvent.objects.filter(district=sandbox_district).order_by("-id").first().id
+    )
 
 
 def test_events_switched_off_fall_back_to_a_full_sync(synced, client):
@@ -124,7 +131,8 @@ def test_a_cursor_older_than_the_retention_means_a_full_sync(synced, client, set
     sandbox_district, district = synced
     roster_changes(sandbox_district)
     District.objects.filter(pk=district.pk).update(
-        event_cursor_at=timezone.now() - timedelta(days=settings.CLEVER_EVENT_RETENTION_DAYS + 1))
+        event_cursor_at=timezone.now() - timedelta(days=settings.CLEVER_EVENT_RETENTION_DAYS + 1)
+    )
 
     run = run_sync(district=district, kind="incremental", client=client)
 
@@ -135,8 +143,7 @@ def test_a_cursor_older_than_the_retention_means_a_full_sync(synced, client, set
 
 def test_a_burst_of_deletion_events_is_held_then_applied(synced, client):
     sandbox_district, district = synced
-    students = sorted(i for i, u in truth(sandbox_district)["users"].items()
-                      if "student" in u["roles"])
+    students = sorted(i for i, u in truth(sandbox_district)["users"].items() if "student" in u["roles"])
     for clever_id in students[:40]:
         sandbox_services.delete_record(clever_id=clever_id)
     cursor_before = District.objects.get(pk=district.pk).event_cursor
@@ -153,15 +160,20 @@ def test_a_burst_of_deletion_events_is_held_then_applied(synced, client):
 
     assert approved.status == SyncRun.Status.SUCCEEDED
     assert approved.counts["archived"]["users"] == 40
-    assert District.objects.get(pk=district.pk).event_cursor == SandboxEvent.objects.filter(
-        district=sandbox_district).order_by("-id").first().id
+    assert (
+        District.objects.get(pk=district.pk).event_cursor
+        == SandboxEvent.objects.filter(district=sandbox_district).order_by("-id").first().id
+    )
     assert_mirror_matches(district, sandbox_district)
 
 
 def test_a_deletion_event_for_an_unknown_user_is_a_no_op(synced, client):
     sandbox_district, district = synced
-    stranger = sandbox_services.put_record(district=sandbox_district, record_type="users", data={
-        "name": {"first": "Brief", "last": "Visitor"}, "roles": {"teacher": {"sis_id": "x"}}})
+    stranger = sandbox_services.put_record(
+        district=sandbox_district,
+        record_type="users",
+        data={"name": {"first": "Brief", "last": "Visitor"}, "roles": {"teacher": {"sis_id": "x"}}},
+    )
     sandbox_services.delete_record(clever_id=stranger["id"])
 
     run = run_sync(district=district, client=client)
@@ -193,31 +205,70 @@ def small_district():
     school, term, course = new_id(), new_id(), new_id()
     students = [new_id() for _ in range(8)]
     teachers = [new_id() for _ in range(2)]
-    items = [("schools", {"id": school, "name": "Property School"}),
-             ("terms", {"id": term, "name": "Fall", "start_date": "2025-08-18",
-                        "end_date": "2025-12-19"}),
-             ("courses", {"id": course, "name": "Math", "number": "M1"})]
+    items = [
+        ("schools", {"id": school, "name": "Property School"}),
+        ("terms", {"id": term, "name": "Fall", "start_date": "2025-08-18", "end_date": "2025-12-19"}),
+        ("courses", {"id": course, "name": "Math", "number": "M1"}),
+    ]
     for n, clever_id in enumerate(students):
-        items.append(("users", {"id": clever_id, "name": {"first": f"S{n}", "last": "Pupil"},
-                                "roles": {"student": {"school": school, "schools": [school],
-                                                      "sis_id": str(n), "grade": "3"}}}))
+        items.append(
+            (
+                "users",
+                {
+                    "id": clever_id,
+                    "name": {"first": f"S{n}", "last": "Pupil"},
+                    "roles": {
+                        "student": {"school": school, "schools": [school], "sis_id": str(n), "grade": "3"}
+                    },
+                },
+            )
+        )
     for n, clever_id in enumerate(teachers):
-        items.append(("users", {"id": clever_id, "email": f"t{n}@example.org",
-                                "name": {"first": f"T{n}", "last": "Teach"},
-                                "roles": {"teacher": {"school": school, "schools": [school],
-                                                      "sis_id": f"T{n}"}}}))
+        items.append(
+            (
+                "users",
+                {
+                    "id": clever_id,
+                    "email": f"t{n}@example.org",
+                    "name": {"first": f"T{n}", "last": "Teach"},
+                    "roles": {"teacher": {"school": school, "schools": [school], "sis_id": f"T{n}"}},
+                },
+            )
+        )
     for n in range(2):
-        items.append(("users", {"id": new_id(), "name": {"first": f"C{n}", "last": "Parent"},
-                                "roles": {"contact": {"student_relationships": [
-                                    {"student": students[n], "relationship": "Parent",
-                                     "type": "Parent/Guardian"},
-                                    {"student": students[n + 2], "relationship": "Aunt",
-                                     "type": "Emergency"}]}}}))
+        items.append(
+            (
+                "users",
+                {
+                    "id": new_id(),
+                    "name": {"first": f"C{n}", "last": "Parent"},
+                    "roles": {
+                        "contact": {
+                            "student_relationships": [
+                                {"student": students[n], "relationship": "Parent", "type": "Parent/Guardian"},
+                                {"student": students[n + 2], "relationship": "Aunt", "type": "Emergency"},
+                            ]
+                        }
+                    },
+                },
+            )
+        )
     for n in range(2):
-        items.append(("sections", {"id": new_id(), "school": school, "term_id": term,
-                                   "course": course, "name": f"Math {n}",
-                                   "teacher": teachers[n], "teachers": [teachers[n]],
-                                   "students": students[n * 4:(n + 1) * 4]}))
+        items.append(
+            (
+                "sections",
+                {
+                    "id": new_id(),
+                    "school": school,
+                    "term_id": term,
+                    "course": course,
+                    "name": f"Math {n}",
+                    "teacher": teachers[n],
+                    "teachers": [teachers[n]],
+                    "students": students[n * 4 : (n + 1) * 4],
+                },
+            )
+        )
     sandbox_services.bulk_load(district=sandbox_district, items=items)
     return sandbox_district
 
@@ -228,11 +279,13 @@ def apply_op(sandbox_district, op) -> None:
     sections = sorted(served.get("sections", {}))
     kind = op[0]
     if kind == "add_student" and sections:
-        roster.add_student_to_section(district=sandbox_district,
-                                      section_id=sections[op[1] % len(sections)], seed=op[1])
+        roster.add_student_to_section(
+            district=sandbox_district, section_id=sections[op[1] % len(sections)], seed=op[1]
+        )
     elif kind == "rename" and users:
-        roster.rename_user(district=sandbox_district, user_id=users[op[1] % len(users)],
-                           first=op[2], last=f"Renamed{op[1]}")
+        roster.rename_user(
+            district=sandbox_district, user_id=users[op[1] % len(users)], first=op[2], last=f"Renamed{op[1]}"
+        )
     elif kind == "remove_user" and users:
         roster.remove_user(district=sandbox_district, user_id=users[op[1] % len(users)])
     elif kind == "add_section":
@@ -241,14 +294,16 @@ def apply_op(sandbox_district, op) -> None:
         roster.remove_section(district=sandbox_district, section_id=sections[op[1] % len(sections)])
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(ops=OPS)
 def test_incremental_syncs_give_the_same_mirror_as_a_full_sync(db, sandbox_app, client, ops):
     sandbox_district = small_district()
     # The property is about equivalence, not about the guard: no holds.
-    district = connect(sandbox_district, guard_max_deleted_fraction=1.0,
-                       guard_max_changed_fraction=1.0)
+    district = connect(sandbox_district, guard_max_deleted_fraction=1.0, guard_max_changed_fraction=1.0)
     assert run_sync(district=district, client=client).status == SyncRun.Status.SUCCEEDED
 
     for op in [*ops, ("sync",)]:

@@ -26,32 +26,57 @@ def shelbyville(db, sandbox_app):
     """A Library district: Ada teaches Math (Bo, Cy) and Art (Di) alone, and Science (Ed) with
     Ben; Cal is listed on Music with Ada but never signed in through Library."""
     sd = sandbox.create_district(name="Shelbyville Schools", sharing=Sharing.LIBRARY)
-    school = sandbox.put_record(district=sd, record_type="schools",
-                                data={"id": new_id(), "name": "Shelbyville Elementary"})["id"]
+    school = sandbox.put_record(
+        district=sd, record_type="schools", data={"id": new_id(), "name": "Shelbyville Elementary"}
+    )["id"]
 
     def teacher(first, last):
-        return user_record(sd, first=first, last=last, roles={"teacher": {"school": school,
-                                                                          "schools": [school]}})
+        return user_record(
+            sd, first=first, last=last, roles={"teacher": {"school": school, "schools": [school]}}
+        )
 
     def student(first, last):
-        return user_record(sd, first=first, last=last, roles={"student": {
-            "school": school, "schools": [school], "grade": "3"}})
+        return user_record(
+            sd,
+            first=first,
+            last=last,
+            roles={"student": {"school": school, "schools": [school], "grade": "3"}},
+        )
 
-    people = {"ada": teacher("Ada", "Lovelace"), "ben": teacher("Ben", "Franklin"),
-              "cal": teacher("Cal", "Ripken"), "bo": student("Bo", "Peep"), "cy": student("Cy", "Young"),
-              "di": student("Di", "Other"), "ed": student("Ed", "Sheeran"), "fay": student("Fay", "Wray")}
+    people = {
+        "ada": teacher("Ada", "Lovelace"),
+        "ben": teacher("Ben", "Franklin"),
+        "cal": teacher("Cal", "Ripken"),
+        "bo": student("Bo", "Peep"),
+        "cy": student("Cy", "Young"),
+        "di": student("Di", "Other"),
+        "ed": student("Ed", "Sheeran"),
+        "fay": student("Fay", "Wray"),
+    }
 
     def section(name, teachers, students):
-        return sandbox.put_record(district=sd, record_type="sections", data={
-            "id": new_id(), "name": name, "school": school, "teacher": people[teachers[0]]["id"],
-            "teachers": [people[t]["id"] for t in teachers],
-            "students": [people[s]["id"] for s in students]})
+        return sandbox.put_record(
+            district=sd,
+            record_type="sections",
+            data={
+                "id": new_id(),
+                "name": name,
+                "school": school,
+                "teacher": people[teachers[0]]["id"],
+                "teachers": [people[t]["id"] for t in teachers],
+                "students": [people[s]["id"] for s in students],
+            },
+        )
 
-    sections = {"math": section("Math", ["ada"], ["bo", "cy"]), "art": section("Art", ["ada"], ["di"]),
-                "science": section("Science", ["ada", "ben"], ["ed"]),
-                "music": section("Music", ["ada", "cal"], ["fay"])}
-    district = District.objects.create(clever_id=sd.id, name=sd.name, sync_enabled=False,
-                                       events_enabled=False, library_only=True)
+    sections = {
+        "math": section("Math", ["ada"], ["bo", "cy"]),
+        "art": section("Art", ["ada"], ["di"]),
+        "science": section("Science", ["ada", "ben"], ["ed"]),
+        "music": section("Music", ["ada", "cal"], ["fay"]),
+    }
+    district = District.objects.create(
+        clever_id=sd.id, name=sd.name, sync_enabled=False, events_enabled=False, library_only=True
+    )
     return sd, district, people, sections
 
 
@@ -69,8 +94,10 @@ def sign_in(sd, district, record) -> dict:
 
 def stop_teaching(section: dict, *, teachers: list[dict]) -> None:
     """The section's teachers in Clever are now ``teachers`` (a teacher left it, or unshared it)."""
-    sandbox.update_record(clever_id=section["id"], changes={
-        "teacher": teachers[0]["id"] if teachers else "", "teachers": [t["id"] for t in teachers]})
+    sandbox.update_record(
+        clever_id=section["id"],
+        changes={"teacher": teachers[0]["id"] if teachers else "", "teachers": [t["id"] for t in teachers]},
+    )
 
 
 def live(district) -> set[str]:
@@ -121,8 +148,10 @@ def test_a_student_only_in_an_unshared_section_gets_no_account(shelbyville):
     sd, district, people, sections = shelbyville
     sign_in(sd, district, people["ada"])
     newcomer = user_record(sd, first="Gus", last="New", roles={"student": {"grade": "3"}})
-    sandbox.update_record(clever_id=sections["art"]["id"], changes={
-        "students": [people["di"]["id"], newcomer["id"]], "teacher": "", "teachers": []})
+    sandbox.update_record(
+        clever_id=sections["art"]["id"],
+        changes={"students": [people["di"]["id"], newcomer["id"]], "teacher": "", "teachers": []},
+    )
 
     counts = sign_in(sd, district, people["ada"])
 

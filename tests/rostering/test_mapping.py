@@ -19,27 +19,52 @@ STUDENT = {
     "district": "5a0c91b95c7cc000010d417c",
     "email": "z.steve@example.net",
     "name": {"first": "Steve", "middle": "G", "last": "Ziemann"},
-    "roles": {"student": {
-        "dob": "2/11/2007", "grade": "Kindergarten", "graduation_year": "2038",
-        "school": "5a25ff950a5f621109000005", "schools": ["5a25ff950a5f621109000005"],
-        "sis_id": "100095233", "state_id": "231786324", "student_number": "100095233",
-        "credentials": {"district_username": "stevez33"}, "legacy_id": "abc",
-        "iep_status": "Y", "ell_status": "N", "disability": {"disability_status": "Y"},
-        "gender": "M", "race": "Black or African American", "hispanic_ethnicity": "Y",
-        "location": {"address": "", "city": "", "state": "", "zip": "10459"},
-        "ext": {"birth_country": "Mexico"},
-    }},
+    "roles": {
+        "student": {
+            "dob": "2/11/2007",
+            "grade": "Kindergarten",
+            "graduation_year": "2038",
+            "school": "5a25ff950a5f621109000005",
+            "schools": ["5a25ff950a5f621109000005"],
+            "sis_id": "100095233",
+            "state_id": "231786324",
+            "student_number": "100095233",
+            "credentials": {"district_username": "stevez33"},
+            "legacy_id": "abc",
+            "iep_status": "Y",
+            "ell_status": "N",
+            "disability": {"disability_status": "Y"},
+            "gender": "M",
+            "race": "Black or African American",
+            "hispanic_ethnicity": "Y",
+            "location": {"address": "", "city": "", "state": "", "zip": "10459"},
+            "ext": {"birth_country": "Mexico"},
+        }
+    },
 }
 LISTED = {
-    "roles.student.iep_status": "Y", "roles.student.disability": {"disability_status": "Y"},
-    "roles.student.ell_status": "N", "roles.student.dob": "2/11/2007", "roles.student.gender": "M",
-    "roles.student.race": "Black or African American", "roles.student.hispanic_ethnicity": "Y",
+    "roles.student.iep_status": "Y",
+    "roles.student.disability": {"disability_status": "Y"},
+    "roles.student.ell_status": "N",
+    "roles.student.dob": "2/11/2007",
+    "roles.student.gender": "M",
+    "roles.student.race": "Black or African American",
+    "roles.student.hispanic_ethnicity": "Y",
     "roles.student.ext": {"birth_country": "Mexico"},
     "roles.student.location": {"address": "", "city": "", "state": "", "zip": "10459"},
 }
-CONTACT = {"id": "5a25ffb0c1bc2a00360003ee", "name": {"first": "Ann", "last": "Ziemann"},
-           "roles": {"contact": {"phone": "(212) 555-0101", "phone_type": "Cell", "sis_id": "c1",
-                                 "student_relationships": [{"student": STUDENT["id"]}]}}}
+CONTACT = {
+    "id": "5a25ffb0c1bc2a00360003ee",
+    "name": {"first": "Ann", "last": "Ziemann"},
+    "roles": {
+        "contact": {
+            "phone": "(212) 555-0101",
+            "phone_type": "Cell",
+            "sis_id": "c1",
+            "student_relationships": [{"student": STUDENT["id"]}],
+        }
+    },
+}
 
 
 def copied(record: dict) -> dict:
@@ -59,8 +84,10 @@ def test_listed_fields_are_popped_by_path_and_put_back():
     assert not set(record["roles"]["student"]) & {path.split(".")[2] for path in LISTED}
     assert put_back(record, LISTED) == STUDENT
     contact = copied(CONTACT)
-    assert pop_listed(contact) == {"roles.contact.phone": "(212) 555-0101",
-                                   "roles.contact.phone_type": "Cell"}
+    assert pop_listed(contact) == {
+        "roles.contact.phone": "(212) 555-0101",
+        "roles.contact.phone_type": "Cell",
+    }
     assert pop_listed({"id": "t", "roles": {"teacher": {"sis_id": "1"}}}) is None
 
 
@@ -83,8 +110,7 @@ def test_prepare_keeps_the_date_of_birth_always_and_the_rest_only_when_allowed()
 @pytest.mark.parametrize("keep_sensitive", [False, True])
 def test_reshape_of_a_stored_row_is_what_prepare_makes_of_the_record(keep_sensitive):
     prepared = mapping.prepare("users", copied(STUDENT), keep_sensitive=keep_sensitive)
-    again = mapping.reshape(json.loads(prepared.raw_json), prepared.sensitive,
-                            keep_sensitive=keep_sensitive)
+    again = mapping.reshape(json.loads(prepared.raw_json), prepared.sensitive, keep_sensitive=keep_sensitive)
     assert (again.raw_json, again.content_hash) == (prepared.raw_json, prepared.content_hash)
     assert again.sensitive == prepared.sensitive
     # A row stored by a mapping that left listed fields in ``raw`` loses them.
@@ -107,8 +133,9 @@ def test_the_content_hash_ignores_key_order_the_fingerprint_does_not():
 
 
 def test_user_columns():
-    fields = mapping.map_fields("users", mapping.prepare("users", copied(STUDENT),
-                                                         keep_sensitive=True).record)
+    fields = mapping.map_fields(
+        "users", mapping.prepare("users", copied(STUDENT), keep_sensitive=True).record
+    )
     assert fields["first_name"] == "Steve" and fields["last_name"] == "Ziemann"
     assert fields["is_student"] and not fields["is_teacher"]
     assert "dob" not in fields  # a sensitive field: never a column
@@ -119,10 +146,17 @@ def test_user_columns():
 
 
 def test_messy_values_never_raise():
-    record = {"id": "x1", "name": "not an object", "email": 42,
-              "roles": {"student": {"dob": "13/45/2001", "grade": None, "schools": "oops"},
-                        "contact": {"student_relationships": [None, {"student": 3},
-                                                              {"student": "s1"}, {"student": "s1"}]}}}
+    record = {
+        "id": "x1",
+        "name": "not an object",
+        "email": 42,
+        "roles": {
+            "student": {"dob": "13/45/2001", "grade": None, "schools": "oops"},
+            "contact": {
+                "student_relationships": [None, {"student": 3}, {"student": "s1"}, {"student": "s1"}]
+            },
+        },
+    }
     prepared = mapping.prepare("users", record, keep_sensitive=False)
     fields = mapping.map_fields("users", prepared.record)
     assert fields["email"] == "42" and fields["first_name"] == ""
@@ -141,11 +175,18 @@ def test_sections_members_include_the_primary_teacher_once():
     assert mapping.primary_teacher({"teachers": ["t9"]}) == "t9"
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("2/11/2007", date(2007, 2, 11)), ("2025-08-18", date(2025, 8, 18)),
-    ("2025-08-18T00:00:00.000Z", date(2025, 8, 18)), ("", None), ("2/30/2007", None),
-    (None, None), ("soon", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2/11/2007", date(2007, 2, 11)),
+        ("2025-08-18", date(2025, 8, 18)),
+        ("2025-08-18T00:00:00.000Z", date(2025, 8, 18)),
+        ("", None),
+        ("2/30/2007", None),
+        (None, None),
+        ("soon", None),
+    ],
+)
 def test_dates(text, expected):
     assert mapping.parse_date(text) == (expected.isoformat() if expected else None)
 
@@ -169,8 +210,9 @@ def _stdlib_canonical(value) -> str:
 # Clever's roster records hold no numbers with a fraction (see ``canonical_json`` for floats).
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -183,10 +225,22 @@ def test_canonical_json_is_the_standard_librarys_text(value):
     assert mapping.canonical_json(value) == _stdlib_canonical(value)
 
 
-@pytest.mark.parametrize("value", [
-    {"name": "N\u00fa\u00f1ez", "b": 1}, "\x7f", "\u2028", "\ud800", 2**70, -(2**64), 1e-7,
-    1e16, 0.5, "Anne-Marie", {"z": {"\u00e9": [1e-300, "\x00\x1f"]}, "a": None},
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"name": "N\u00fa\u00f1ez", "b": 1},
+        "\x7f",
+        "\u2028",
+        "\ud800",
+        2**70,
+        -(2**64),
+        1e-7,
+        1e16,
+        0.5,
+        "Anne-Marie",
+        {"z": {"\u00e9": [1e-300, "\x00\x1f"]}, "a": None},
+    ],
+)
 def test_canonical_json_falls_back_where_orjson_would_differ(value):
     assert mapping.canonical_json(value) == _stdlib_canonical(value)
 
@@ -201,5 +255,4 @@ def test_floats_keep_their_value_and_always_get_the_same_text(values):
 
 @given(JSON_VALUES)
 def test_staged_arrays_read_back_as_written(value):
-    assert json.loads(mapping._compact([value, "Ma\u00eftre", "\ud800"])) == [
-        value, "Ma\u00eftre", "\ud800"]
+    assert json.loads(mapping._compact([value, "Ma\u00eftre", "\ud800"])) == [value, "Ma\u00eftre", "\ud800"]

@@ -41,38 +41,55 @@ def utc_and_nightly_at_two(settings):
 
 
 def district(**fields) -> District:
-    return District(**{"name": "Oxford Community Schools", "clever_id": "d1",
-                       "status": DistrictStatus.CONNECTED, "sync_enabled": True, **fields})
+    return District(
+        **{
+            "name": "Oxford Community Schools",
+            "clever_id": "d1",
+            "status": DistrictStatus.CONNECTED,
+            "sync_enabled": True,
+            **fields,
+        }
+    )
 
 
-def run(*, status="failed", cause="", error="", retryable=False, kind="full", started=None,
-        on=None, **fields) -> SyncRun:
-    return SyncRun(district=on or district(), kind=kind, status=status, cause=cause, error=error,
-                   retryable=retryable, started_at=started or NOW - timedelta(minutes=5),
-                   finished_at=NOW - timedelta(minutes=4), **fields)
+def run(
+    *, status="failed", cause="", error="", retryable=False, kind="full", started=None, on=None, **fields
+) -> SyncRun:
+    return SyncRun(
+        district=on or district(),
+        kind=kind,
+        status=status,
+        cause=cause,
+        error=error,
+        retryable=retryable,
+        started_at=started or NOW - timedelta(minutes=5),
+        finished_at=NOW - timedelta(minutes=4),
+        **fields,
+    )
 
 
 # --- titles --------------------------------------------------------------------------------
 
 
 def test_a_run_is_titled_by_kind_district_and_time_never_an_id():
-    incremental = run(kind="incremental", status="succeeded",
-                      started=datetime(2026, 12, 3, 2, 0, tzinfo=UTC))
+    incremental = run(kind="incremental", status="succeeded", started=datetime(2026, 12, 3, 2, 0, tzinfo=UTC))
 
     assert run_title(incremental, now=NOW) == "Incremental sync of Oxford Community Schools, 3 Dec 02:00"
-    assert run_title(run(started=datetime(2025, 12, 3, 2, 0, tzinfo=UTC)), now=NOW) \
+    assert (
+        run_title(run(started=datetime(2025, 12, 3, 2, 0, tzinfo=UTC)), now=NOW)
         == "Full sync of Oxford Community Schools, 3 Dec 2025 02:00"
+    )
     hold = ChangeHold(run=incremental, status="pending")
-    assert hold_title(hold, now=NOW) == \
-        "Hold on the incremental sync of Oxford Community Schools, 3 Dec 02:00"
+    assert (
+        hold_title(hold, now=NOW) == "Hold on the incremental sync of Oxford Community Schools, 3 Dec 02:00"
+    )
 
 
 # --- failures in words ---------------------------------------------------------------------
 
 
 def test_a_temporary_failure_retries_at_the_pending_requests_due_time():
-    failed = run(cause="server_error", error="GET /v3.1/users: HTTP 503: unavailable",
-                 retryable=True)
+    failed = run(cause="server_error", error="GET /v3.1/users: HTTP 503: unavailable", retryable=True)
 
     cause, step = failure_summary(failed, retry_at=NOW + timedelta(minutes=4), now=NOW)
 
@@ -88,8 +105,9 @@ def test_a_temporary_failure_with_no_retry_owed_waits_for_the_nightly_sync():
     assert "rate limit" in cause
     assert step == "Nothing to do: the next nightly sync, tomorrow at 02:00, tries again."
     assert next_nightly_sync(NOW) == datetime(2026, 12, 4, 2, 0, tzinfo=UTC)
-    assert next_nightly_sync(datetime(2026, 12, 3, 1, 0, tzinfo=UTC)) == \
-        datetime(2026, 12, 3, 2, 0, tzinfo=UTC)
+    assert next_nightly_sync(datetime(2026, 12, 3, 1, 0, tzinfo=UTC)) == datetime(
+        2026, 12, 3, 2, 0, tzinfo=UTC
+    )
 
 
 def test_an_overdue_retry_says_the_sweep_sends_it():
@@ -101,21 +119,24 @@ def test_an_overdue_retry_says_the_sweep_sends_it():
     assert "recovery sweep" in step and "at 13:59" in step
 
 
-@pytest.mark.parametrize(("kind", "cause", "step"), [
-    ("token_refused", "refused the district's access token", "must re-authorize the app in Clever"),
-    ("no_token", "stopped sharing its data", "syncs resume if the district shares its data again"),
-    ("departed", "while this sync was running", "syncs resume if the district shares"),
-    ("app_credentials", "app's own credentials", "client ID and secret"),
-    ("bad_record", "malformed record", "Waiting will not fix it"),
-    ("bad_answer", "not in the shape", "Support should look at the details"),
-    ("bad_request", "HTTP 400", "Support should look"),
-    ("forbidden", "HTTP 403", "limited what it shares"),
-    ("not_found", "HTTP 404", "Support should look"),
-    ("too_large", "HTTP 413", "CLEVER_PAGE_SIZE"),
-    ("unsupported", "HTTP 501", "Support should look"),
-    ("other", "An unexpected error stopped the sync", "Support should look at the details below."),
-    ("", "before the cause of failures was recorded", "Support should look at the details below."),
-])
+@pytest.mark.parametrize(
+    ("kind", "cause", "step"),
+    [
+        ("token_refused", "refused the district's access token", "must re-authorize the app in Clever"),
+        ("no_token", "stopped sharing its data", "syncs resume if the district shares its data again"),
+        ("departed", "while this sync was running", "syncs resume if the district shares"),
+        ("app_credentials", "app's own credentials", "client ID and secret"),
+        ("bad_record", "malformed record", "Waiting will not fix it"),
+        ("bad_answer", "not in the shape", "Support should look at the details"),
+        ("bad_request", "HTTP 400", "Support should look"),
+        ("forbidden", "HTTP 403", "limited what it shares"),
+        ("not_found", "HTTP 404", "Support should look"),
+        ("too_large", "HTTP 413", "CLEVER_PAGE_SIZE"),
+        ("unsupported", "HTTP 501", "Support should look"),
+        ("other", "An unexpected error stopped the sync", "Support should look at the details below."),
+        ("", "before the cause of failures was recorded", "Support should look at the details below."),
+    ],
+)
 def test_failures_that_waiting_cannot_fix_name_the_cause_and_who_acts(kind, cause, step):
     got_cause, got_step = failure_summary(run(cause=kind, error="raw"), retry_at=None, now=NOW)
 
@@ -129,15 +150,18 @@ def test_a_refused_token_says_what_the_district_is_marked_now():
     assert "The district is now marked revoked." in failure_summary(failed, now=NOW)[0]
 
 
-@pytest.mark.parametrize(("kind", "cause"), [
-    ("unreadable", "cut short or was not JSON"),
-    ("server_error", "server error"),
-    ("rate_limited", "rate limit"),
-    ("no_answer", "did not answer"),
-    ("database", "database"),
-    ("redis", "Redis"),
-    ("time_limit", "time limit"),
-])
+@pytest.mark.parametrize(
+    ("kind", "cause"),
+    [
+        ("unreadable", "cut short or was not JSON"),
+        ("server_error", "server error"),
+        ("rate_limited", "rate limit"),
+        ("no_answer", "did not answer"),
+        ("database", "database"),
+        ("redis", "Redis"),
+        ("time_limit", "time limit"),
+    ],
+)
 def test_temporary_failures_say_when_the_sync_tries_again(kind, cause):
     failed = run(cause=kind, retryable=True)
 
@@ -155,8 +179,7 @@ def test_an_interrupted_run_is_resumed_by_the_next_one():
 
 
 def test_a_temporary_failure_of_a_district_that_no_longer_syncs_says_so():
-    failed = run(cause="server_error", retryable=True,
-                 on=district(status=DistrictStatus.PAUSED))
+    failed = run(cause="server_error", retryable=True, on=district(status=DistrictStatus.PAUSED))
 
     _cause, step = failure_summary(failed, retry_at=None, now=NOW)
 
@@ -168,15 +191,17 @@ def test_runs_that_did_not_fail_but_did_not_apply_are_explained():
     assert failure_summary(run(status="running"), now=NOW) == ("", "")
     stale = run(status="succeeded", cause="events_stale")
     assert "older than Clever keeps events (30 days)" in failure_summary(stale, now=NOW)[0]
-    assert "until events are back on" in failure_summary(
-        run(status="succeeded", cause="events_off"), now=NOW)[1]
+    assert (
+        "until events are back on" in failure_summary(run(status="succeeded", cause="events_off"), now=NOW)[1]
+    )
     busy = run(status="skipped", cause="busy")
-    assert failure_summary(busy, now=NOW) == ("Not run: another sync of this district was already "
-                                              "running.", "Nothing to do: that sync does the work.")
+    assert failure_summary(busy, now=NOW) == (
+        "Not run: another sync of this district was already running.",
+        "Nothing to do: that sync does the work.",
+    )
     paused = run(status="skipped", cause="paused")
     assert failure_summary(paused, now=NOW)[1] == "Syncs resume when it is unpaused."
-    assert "re-authorize" in failure_summary(run(status="skipped", cause="not_connected"),
-                                             now=NOW)[1]
+    assert "re-authorize" in failure_summary(run(status="skipped", cause="not_connected"), now=NOW)[1]
     assert "switched off" in failure_summary(run(status="skipped", cause="syncs_off"), now=NOW)[0]
     superseded = run(status="rejected", cause="superseded")
     assert "newer sync" in failure_summary(superseded, now=NOW)[0]
@@ -188,11 +213,12 @@ def test_runs_that_did_not_fail_but_did_not_apply_are_explained():
 
 def test_a_run_waiting_for_the_rate_limit_says_until_when_and_how_many_retries():
     until = NOW + timedelta(seconds=47)
-    waiting = run(status="running", retries=3,
-                  waiting={"until": until.isoformat(), "reason": "rate_limit"})
+    waiting = run(status="running", retries=3, waiting={"until": until.isoformat(), "reason": "rate_limit"})
 
-    assert waiting_text(waiting, now=NOW) == \
-        "Waiting for Clever's rate limit (resumes at 14:00:47), 3 retries so far"
+    assert (
+        waiting_text(waiting, now=NOW)
+        == "Waiting for Clever's rate limit (resumes at 14:00:47), 3 retries so far"
+    )
     assert waiting_text(waiting, now=until + timedelta(seconds=1)) == ""  # the wait is over
     assert waiting_text(run(status="running"), now=NOW) == ""
     assert at_text(NOW + timedelta(days=2), now=NOW) == "on 5 Dec at 14:00"
@@ -206,14 +232,26 @@ def history(count: int, *, failed_every: int = 0) -> list[SyncRun]:
     runs = []
     for index in range(count):
         failed = failed_every and index % failed_every == failed_every - 1
-        runs.append(run(
-            on=on, status="failed" if failed else "succeeded", kind="incremental",
-            started=NOW - timedelta(days=count - index),
-            cause="server_error" if failed else "",
-            retryable=bool(failed), duration_seconds=30.0 + index,
-            counts={} if failed else {"created": {"users": index}, "updated": {"users": 1},
-                                      "archived": {}, "restored": {}, "unchanged": {}},
-        ))
+        runs.append(
+            run(
+                on=on,
+                status="failed" if failed else "succeeded",
+                kind="incremental",
+                started=NOW - timedelta(days=count - index),
+                cause="server_error" if failed else "",
+                retryable=bool(failed),
+                duration_seconds=30.0 + index,
+                counts={}
+                if failed
+                else {
+                    "created": {"users": index},
+                    "updated": {"users": 1},
+                    "archived": {},
+                    "restored": {},
+                    "unchanged": {},
+                },
+            )
+        )
     return runs
 
 
@@ -232,8 +270,10 @@ def test_the_chart_renders_one_run_with_its_tooltip_in_words():
     root = parse(sync_history_svg(history(1), now=NOW))
 
     tooltips = [g.find(f"{SVG}title").text for g in root.iter(f"{SVG}g")]
-    assert tooltips == ["Incremental sync of Oxford <script>alert(1)</script> & Sons, 2 Dec 14:00: "
-                        "succeeded, took 30s, 1 record changed"]
+    assert tooltips == [
+        "Incremental sync of Oxford <script>alert(1)</script> & Sons, 2 Dec 14:00: "
+        "succeeded, took 30s, 1 record changed"
+    ]
 
 
 def test_the_chart_of_many_runs_keeps_the_last_thirty_and_marks_failures_in_red_with_a_legend():
@@ -276,8 +316,9 @@ def test_a_revoked_token_is_read_as_the_district_stopping_to_share(generated, cl
     failed = run_sync(district=ours, client=client)
 
     assert kind_of(failed) in ("token_refused", "no_token")
-    assert "re-authorize" in failure_summary(failed)[1] or "shares its data again" in \
-        failure_summary(failed)[1]
+    assert (
+        "re-authorize" in failure_summary(failed)[1] or "shares its data again" in failure_summary(failed)[1]
+    )
 
 
 def test_a_district_without_a_token_is_read_as_no_longer_sharing(generated, client):

@@ -23,30 +23,63 @@ def user(clever_id: str, first: str, last: str, roles: dict, email: str | None =
 
 
 PEOPLE = [
-    user("5b0000000000000000000101", "Ada", "Pupil",
-         {"student": {"school": SCHOOL, "schools": [SCHOOL], "sis_id": "1"}}, "ada@example.org"),
-    user("5b0000000000000000000102", "Ben", "Pupil",
-         {"student": {"school": SCHOOL, "schools": [SCHOOL], "sis_id": "2"}}, "ben-at-example"),
-    user("5b0000000000000000000103", "Cy", "Boss",
-         {"teacher": {"school": SCHOOL, "schools": [SCHOOL], "sis_id": "T1"},
-          "staff": {"schools": [SCHOOL], "staff_id": "E1"},
-          "district_admin": {"title": "Superintendent"}}, "cy@example.org"),
-    user("5b0000000000000000000104", "Dee", "Parent",
-         {"contact": {"student_relationships": [{"student": "5b0000000000000000000101",
-                                                 "relationship": "Parent", "type": "Primary"}]}}),
+    user(
+        "5b0000000000000000000101",
+        "Ada",
+        "Pupil",
+        {"student": {"school": SCHOOL, "schools": [SCHOOL], "sis_id": "1"}},
+        "ada@example.org",
+    ),
+    user(
+        "5b0000000000000000000102",
+        "Ben",
+        "Pupil",
+        {"student": {"school": SCHOOL, "schools": [SCHOOL], "sis_id": "2"}},
+        "ben-at-example",
+    ),
+    user(
+        "5b0000000000000000000103",
+        "Cy",
+        "Boss",
+        {
+            "teacher": {"school": SCHOOL, "schools": [SCHOOL], "sis_id": "T1"},
+            "staff": {"schools": [SCHOOL], "staff_id": "E1"},
+            "district_admin": {"title": "Superintendent"},
+        },
+        "cy@example.org",
+    ),
+    user(
+        "5b0000000000000000000104",
+        "Dee",
+        "Parent",
+        {
+            "contact": {
+                "student_relationships": [
+                    {"student": "5b0000000000000000000101", "relationship": "Parent", "type": "Primary"}
+                ]
+            }
+        },
+    ),
 ]
 
 
 @pytest.fixture
 def linked(db, sandbox_app):
     sandbox_district = sandbox_services.create_district(name="Accounts USD")
-    sandbox_services.bulk_load(district=sandbox_district, items=[
-        ("schools", {"id": SCHOOL, "name": "Accounts School"}),
-        *[("users", person) for person in PEOPLE],
-    ])
+    sandbox_services.bulk_load(
+        district=sandbox_district,
+        items=[
+            ("schools", {"id": SCHOOL, "name": "Accounts School"}),
+            *[("users", person) for person in PEOPLE],
+        ],
+    )
     organization = Organization.objects.create(name="Accounts USD (customer)")
-    district = connect(sandbox_district, organization=organization,
-                       guard_max_deleted_fraction=1.0, guard_max_changed_fraction=1.0)
+    district = connect(
+        sandbox_district,
+        organization=organization,
+        guard_max_deleted_fraction=1.0,
+        guard_max_changed_fraction=1.0,
+    )
     return sandbox_district, district, organization
 
 
@@ -105,9 +138,10 @@ def test_archiving_deactivates_and_restoring_reactivates_the_same_account(linked
 def test_a_renamed_person_renames_the_account(linked, client):
     _, district, _ = linked
     run_sync(district=district, client=client)
-    sandbox_services.update_record(clever_id="5b0000000000000000000102",
-                                   changes={"name": {"first": "Benjamin", "last": "Pupil"},
-                                            "email": "ben@example.org"})
+    sandbox_services.update_record(
+        clever_id="5b0000000000000000000102",
+        changes={"name": {"first": "Benjamin", "last": "Pupil"}, "email": "ben@example.org"},
+    )
 
     run_sync(district=district, kind="full", client=client)
 
@@ -146,8 +180,9 @@ SEAM = {"asked": [], "existing": None}
 
 def found_by_the_seam(people):
     SEAM["asked"].extend(person.clever_id for person in people)
-    return {person.pk: SEAM["existing"] for person in people
-            if person.clever_id == "5b0000000000000000000101"}
+    return {
+        person.pk: SEAM["existing"] for person in people if person.clever_id == "5b0000000000000000000101"
+    }
 
 
 def test_an_existing_account_found_by_matching_is_linked_not_duplicated(linked, client, settings):
@@ -164,8 +199,9 @@ def test_an_existing_account_found_by_matching_is_linked_not_duplicated(linked, 
     assert not User.objects.filter(username="clever-5b0000000000000000000101").exists()
     assert User.objects.filter(organization=organization).count() == 4
     # Names of a matched account are its owner's business.
-    sandbox_services.update_record(clever_id="5b0000000000000000000101",
-                                   changes={"name": {"first": "Adele", "last": "Pupil"}})
+    sandbox_services.update_record(
+        clever_id="5b0000000000000000000101", changes={"name": {"first": "Adele", "last": "Pupil"}}
+    )
     run_sync(district=district, kind="full", client=client)
     existing.refresh_from_db()
     assert existing.first_name == ""

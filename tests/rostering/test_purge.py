@@ -29,8 +29,7 @@ def test_purge_deletes_the_mirror_and_deactivates_the_accounts(generated, client
     run_sync(district=district, client=client)
     accounts = list(Person.objects.filter(district=district).values_list("user_id", flat=True))
     # A pending hold (with names in its samples) is discarded as well.
-    students = sorted(i for i, u in truth(sandbox_district)["users"].items()
-                      if "student" in u["roles"])
+    students = sorted(i for i, u in truth(sandbox_district)["users"].items() if "student" in u["roles"])
     for clever_id in students[:60]:
         sandbox_services.delete_record(clever_id=clever_id)
     held = run_sync(district=district, kind="full", client=client)

@@ -159,8 +159,7 @@ def test_the_holds_counts_are_a_table_of_record_types_and_kinds(support, held):
 
     assert "{'" not in page and "': " not in page  # no Python dict printed
     rows = Tables(page).tables["hold-counts"]
-    assert rows[0] == ["", "live before", "created", "updated", "archived", "restored",
-                       "unchanged"]
+    assert rows[0] == ["", "live before", "created", "updated", "archived", "restored", "unchanged"]
     by_name = {row[0]: row[1:] for row in rows[1:]}
     assert list(by_name)[:5] == ["schools", "terms", "courses", "sections", "users"]
     live_users = held.counts["live"]["users"]
@@ -213,11 +212,17 @@ def test_the_next_step_of_a_temporary_failure_is_the_pending_retry(support, fail
 
 def test_a_run_waiting_for_the_rate_limit_says_so_and_keeps_refreshing(support, synced):
     until = timezone.now() + timedelta(seconds=40)
-    run = SyncRun.objects.create(district=synced, kind="full", progress=0.0, requests=12,
-                                 retries=3, waiting={"until": until.isoformat(),
-                                                     "reason": "rate_limit"})
-    expected = (f"Waiting for Clever's rate limit (resumes at "
-                f"{timezone.localtime(until):%H:%M:%S}), 3 retries so far")
+    run = SyncRun.objects.create(
+        district=synced,
+        kind="full",
+        progress=0.0,
+        requests=12,
+        retries=3,
+        waiting={"until": until.isoformat(), "reason": "rate_limit"},
+    )
+    expected = (
+        f"Waiting for Clever's rate limit (resumes at {timezone.localtime(until):%H:%M:%S}), 3 retries so far"
+    )
 
     page = text_of(support.get(reverse("admin:rostering_syncrun_change", args=[run.pk])))
     listing = text_of(support.get(reverse(RUNS)))
@@ -226,8 +231,9 @@ def test_a_run_waiting_for_the_rate_limit_says_so_and_keeps_refreshing(support, 
     assert '<meta http-equiv="refresh" content="5">' in page
 
 
-def test_the_engine_records_what_it_waits_for_before_each_wait(generated, make_client,
-                                                                fake_clock, sandbox_knobs):
+def test_the_engine_records_what_it_waits_for_before_each_wait(
+    generated, make_client, fake_clock, sandbox_knobs
+):
     _sandbox_district, ours = generated
     sandbox_knobs.rate_limit_per_minute = 3
     seen = []
@@ -249,7 +255,8 @@ def test_the_engine_records_what_it_waits_for_before_each_wait(generated, make_c
 
 
 def test_a_backoff_after_a_server_error_or_a_broken_page_is_recorded_with_its_reason(
-        generated, make_client, sandbox_knobs):
+    generated, make_client, sandbox_knobs
+):
     _sandbox_district, ours = generated
     sandbox_knobs.add_fault("status", status=503, on_request=1, count=2, path_contains="/schools")
     sandbox_knobs.add_fault("malformed_json", on_request=1, count=1, path_contains="/terms")
@@ -258,8 +265,9 @@ def test_a_backoff_after_a_server_error_or_a_broken_page_is_recorded_with_its_re
     def sleep(seconds):
         row = SyncRun.objects.get(district=ours, status=SyncRun.Status.RUNNING)
         reasons.append(row.waiting["reason"])
-        assert waiting_text(row).startswith(("Clever answered with a server error",
-                                             "Clever's answer was cut short"))
+        assert waiting_text(row).startswith(
+            ("Clever answered with a server error", "Clever's answer was cut short")
+        )
 
     run = run_sync(district=ours, client=make_client(page_size=100, sleep=sleep))
 
@@ -279,6 +287,7 @@ def test_the_runs_list_of_one_district_shows_its_history_chart(support, failed, 
     assert "Clever had a server error" in chart  # the failure's tooltip
     assert 'class="sync-history"' not in everyone
     # The chart follows the list's other filters: full syncs only, here none failed.
-    full = text_of(support.get(reverse(RUNS), {"district__id__exact": synced.pk,
-                                               "status__exact": "succeeded"}))
+    full = text_of(
+        support.get(reverse(RUNS), {"district__id__exact": synced.pk, "status__exact": "succeeded"})
+    )
     assert 'class="sync-history"' in full and 'class="run run-failed"' not in full

@@ -44,8 +44,16 @@ def signed_in(chromium_path, live_server):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium_path,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 800})
@@ -62,29 +70,71 @@ def signed_in(chromium_path, live_server):
 def history(db):
     district = District.objects.create(clever_id="5a0c91b95c7cc000010d417c", name=LONG_NAME)
     now = timezone.now()
-    counts = {"created": {"users": 2098, "sections": 378}, "updated": {"users": 1204},
-              "archived": {"users": 160}, "restored": {"users": 3}, "unchanged": {}}
-    SyncRun.objects.create(district=district, kind="full", status="failed", started_at=now,
-                           finished_at=now, duration_seconds=4000, retryable=True,
-                           error="GET /sandbox/v3.1/sections: HTTP 200: malformed JSON "
-                                 "(Unterminated string starting at at character 62653; 62664 bytes)")
-    SyncRun.objects.create(district=district, kind="incremental", status="running", started_at=now,
-                           progress=0.42, current_collection="sections", retries=3,
-                           waiting={"until": (now + timezone.timedelta(seconds=50)).isoformat(),
-                                    "reason": "rate_limit"})
-    held = SyncRun.objects.create(district=district, kind="full", status="held", started_at=now,
-                                  finished_at=now, duration_seconds=75, counts=counts)
-    ChangeHold.objects.create(run=held, counts=counts, reasons=[
-        {"type": "district_admins", "rule": "deleted", "count": 160, "live": 1542,
-         "fraction": 0.1038, "threshold": 0.1},
-        {"type": "students", "rule": "changed", "count": 800, "live": 800, "fraction": 1.0,
-         "threshold": 0.75},
-    ])
+    counts = {
+        "created": {"users": 2098, "sections": 378},
+        "updated": {"users": 1204},
+        "archived": {"users": 160},
+        "restored": {"users": 3},
+        "unchanged": {},
+    }
+    SyncRun.objects.create(
+        district=district,
+        kind="full",
+        status="failed",
+        started_at=now,
+        finished_at=now,
+        duration_seconds=4000,
+        retryable=True,
+        error="GET /sandbox/v3.1/sections: HTTP 200: malformed JSON "
+        "(Unterminated string starting at at character 62653; 62664 bytes)",
+    )
+    SyncRun.objects.create(
+        district=district,
+        kind="incremental",
+        status="running",
+        started_at=now,
+        progress=0.42,
+        current_collection="sections",
+        retries=3,
+        waiting={"until": (now + timezone.timedelta(seconds=50)).isoformat(), "reason": "rate_limit"},
+    )
+    held = SyncRun.objects.create(
+        district=district,
+        kind="full",
+        status="held",
+        started_at=now,
+        finished_at=now,
+        duration_seconds=75,
+        counts=counts,
+    )
+    ChangeHold.objects.create(
+        run=held,
+        counts=counts,
+        reasons=[
+            {
+                "type": "district_admins",
+                "rule": "deleted",
+                "count": 160,
+                "live": 1542,
+                "fraction": 0.1038,
+                "threshold": 0.1,
+            },
+            {
+                "type": "students",
+                "rule": "changed",
+                "count": 800,
+                "live": 800,
+                "fraction": 1.0,
+                "threshold": 0.75,
+            },
+        ],
+    )
     return district
 
 
-@pytest.mark.parametrize("path", ["/admin/rostering/syncrun/", "/admin/rostering/changehold/",
-                                  "/admin/districts/district/"])
+@pytest.mark.parametrize(
+    "path", ["/admin/rostering/syncrun/", "/admin/rostering/changehold/", "/admin/districts/district/"]
+)
 def test_the_list_fits_1280_pixels_with_its_status_column(signed_in, live_server, history, path):
     page = signed_in
     page.goto(f"{live_server.url}{path}")

@@ -23,8 +23,16 @@ from sandbox.models import SandboxRecord
 from tests.rostering.conftest import truth
 
 # What the first mapping took out of ``raw`` (roles.student, bare names), for the upgrade test.
-FIRST_SHAPE = ("ell_status", "frl_status", "iep_status", "home_language", "home_language_code",
-               "disability", "gifted_status", "section_504_status")
+FIRST_SHAPE = (
+    "ell_status",
+    "frl_status",
+    "iep_status",
+    "home_language",
+    "home_language_code",
+    "disability",
+    "gifted_status",
+    "section_504_status",
+)
 
 
 def listed_of(record: dict) -> dict:
@@ -56,7 +64,8 @@ def test_only_the_date_of_birth_is_kept_by_default_encrypted(generated, client, 
         if DATE_OF_BIRTH.path in listed:
             assert DATE_OF_BIRTH.path not in person.sensitive_ciphertext  # ciphertext, not JSON
             assert decrypted_fields(person.sensitive_ciphertext) == {
-                DATE_OF_BIRTH.path: listed[DATE_OF_BIRTH.path]}
+                DATE_OF_BIRTH.path: listed[DATE_OF_BIRTH.path]
+            }
             month, day, year = listed[DATE_OF_BIRTH.path].split("/")
             assert born[person.pk].isoformat() == f"{year}-{int(month):02d}-{int(day):02d}"
         else:
@@ -107,8 +116,9 @@ def test_a_change_of_a_sensitive_field_alone_is_synced(generated, client):
     district.save()
     run_sync(district=district, client=client)
     served = truth(sandbox_district)["users"]
-    clever_id = next(i for i, u in sorted(served.items())
-                     if listed_of(u).get("roles.student.iep_status") == "N")
+    clever_id = next(
+        i for i, u in sorted(served.items()) if listed_of(u).get("roles.student.iep_status") == "N"
+    )
     _change_served(sandbox_district, clever_id, iep_status="Y")
     raw_before = Person.objects.get(district=district, clever_id=clever_id).raw
 
@@ -123,8 +133,12 @@ def test_a_change_of_a_sensitive_field_alone_is_synced(generated, client):
 def test_a_corrected_date_of_birth_is_synced_without_the_districts_consent(generated, client):
     sandbox_district, district = generated
     run_sync(district=district, client=client)
-    person = Person.objects.filter(district=district, is_student=True).exclude(
-        sensitive_ciphertext="").order_by("clever_id").first()
+    person = (
+        Person.objects.filter(district=district, is_student=True)
+        .exclude(sensitive_ciphertext="")
+        .order_by("clever_id")
+        .first()
+    )
     _change_served(sandbox_district, person.clever_id, dob="1/2/2013")
 
     run = run_sync(district=district, kind="full", client=client)
@@ -140,16 +154,23 @@ def test_switching_sensitive_storage_off_keeps_only_the_date_of_birth(generated,
     district.guard_max_changed_fraction = 1.0  # every student changes: that is the point
     district.save()
     run_sync(district=district, client=client)
-    assert any(len(decrypted_fields(c)) > 1 for c in Person.objects.filter(district=district)
-               .exclude(sensitive_ciphertext="").values_list("sensitive_ciphertext", flat=True))
+    assert any(
+        len(decrypted_fields(c)) > 1
+        for c in Person.objects.filter(district=district)
+        .exclude(sensitive_ciphertext="")
+        .values_list("sensitive_ciphertext", flat=True)
+    )
 
     district.store_sensitive_fields = False
     district.save()
     run = run_sync(district=district, kind="full", client=client)
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
-    for ciphertext in (Person.objects.filter(district=district).exclude(sensitive_ciphertext="")
-                       .values_list("sensitive_ciphertext", flat=True)):
+    for ciphertext in (
+        Person.objects.filter(district=district)
+        .exclude(sensitive_ciphertext="")
+        .values_list("sensitive_ciphertext", flat=True)
+    ):
         assert set(decrypted_fields(ciphertext)) == {DATE_OF_BIRTH.path}
 
 
@@ -173,8 +194,7 @@ def _first_shape(person: Person, record: dict, *, opted_in: bool) -> None:
 
 
 @pytest.mark.parametrize("opted_in", [False, True], ids=["default", "stores-sensitive-fields"])
-def test_the_upgrade_reshapes_stored_people_and_the_next_sync_changes_nobody(generated, client,
-                                                                             opted_in):
+def test_the_upgrade_reshapes_stored_people_and_the_next_sync_changes_nobody(generated, client, opted_in):
     sandbox_district, district = generated
     district.store_sensitive_fields = opted_in
     district.save()
@@ -188,11 +208,15 @@ def test_the_upgrade_reshapes_stored_people_and_the_next_sync_changes_nobody(gen
     key = first.checkpoint["pages_key"]
     first.checkpoint["pages_key"] = key.replace(f"{mapping.MAPPING_VERSION}:", "1:", 1)
     first.save(update_fields=["checkpoint"])
-    held = SyncRun.objects.create(district=district, kind=SyncRun.Kind.FULL,
-                                  status=SyncRun.Status.HELD)
+    held = SyncRun.objects.create(district=district, kind=SyncRun.Kind.FULL, status=SyncRun.Status.HELD)
     hold = ChangeHold.objects.create(run=held)
-    StagedRecord.objects.create(run=held, record_type="users", clever_id="x" * 24,
-                                content_hash="h", data=["2012-02-11", "Black or African American"])
+    StagedRecord.objects.create(
+        run=held,
+        record_type="users",
+        clever_id="x" * 24,
+        content_hash="h",
+        data=["2012-02-11", "Black or African American"],
+    )
     students = Person.objects.filter(district=district, is_student=True)
     assert all("race" in p.raw["roles"]["student"] for p in students)
 
@@ -203,8 +227,9 @@ def test_the_upgrade_reshapes_stored_people_and_the_next_sync_changes_nobody(gen
         assert_nothing_listed_in_clear(person)
         listed = listed_of(served[person.clever_id])
         expected = listed if opted_in else {k: v for k, v in listed.items() if k == DATE_OF_BIRTH.path}
-        assert (decrypted_fields(person.sensitive_ciphertext) if expected else person.sensitive_ciphertext
-                ) == (expected or "")
+        assert (
+            decrypted_fields(person.sensitive_ciphertext) if expected else person.sensitive_ciphertext
+        ) == (expected or "")
     assert not StagedRecord.objects.exists()
     hold.refresh_from_db()
     held.refresh_from_db()

@@ -10,8 +10,7 @@ from rostering.services.sync import run_sync
 from tests.rostering.conftest import truth
 
 
-def test_a_record_listed_twice_on_a_page_counts_once_as_last_listed(generated, client,
-                                                                     monkeypatch):
+def test_a_record_listed_twice_on_a_page_counts_once_as_last_listed(generated, client, monkeypatch):
     sandbox_district, district = generated
     real_first_page = sync._first_page
     doubled = []
@@ -35,8 +34,7 @@ def test_a_record_listed_twice_on_a_page_counts_once_as_last_listed(generated, c
     assert Person.objects.get(district=district, clever_id=doubled[0]).first_name == "Twice"
 
 
-def test_a_page_of_new_changed_and_missing_records_is_streamed_into_staging(generated, client,
-                                                                            monkeypatch):
+def test_a_page_of_new_changed_and_missing_records_is_streamed_into_staging(generated, client, monkeypatch):
     """The rows of a page are generated while they are written: what is staged is what the
     diff needs (new and changed records, deletions of missing ones), nothing else."""
     from sandbox import services as sandbox_services
@@ -53,35 +51,44 @@ def test_a_page_of_new_changed_and_missing_records_is_streamed_into_staging(gene
 
     def insert_staged(rows):
         rows = list(rows)
-        staged.extend((record_type, clever_id, action)
-                      for _run, record_type, clever_id, _hash, _data, action in rows)
+        staged.extend(
+            (record_type, clever_id, action) for _run, record_type, clever_id, _hash, _data, action in rows
+        )
         real_insert(rows)
 
     monkeypatch.setattr(sync.staging, "insert_staged", insert_staged)
     run = run_sync(district=district, kind="full", client=client)
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
-    users = sorted((clever_id, action) for record_type, clever_id, action in staged
-                   if record_type == "users")
+    users = sorted((clever_id, action) for record_type, clever_id, action in staged if record_type == "users")
     assert (gone["id"], StagedRecord.Action.DELETE) in users
     assert (students[2], StagedRecord.Action.UPSERT) in users
     assert run.counts["archived"]["users"] == 1
-    assert Person.objects.get(district=district, clever_id=students[2]).email == \
-        "changed@example.org"
+    assert Person.objects.get(district=district, clever_id=students[2]).email == "changed@example.org"
     assert not StagedRecord.objects.filter(run=run).exists()
 
 
 def test_deleting_a_run_deletes_its_staged_rows(generated):
     _, district = generated
     now = timezone.now()
-    run = SyncRun.objects.create(district=district, kind=SyncRun.Kind.FULL,
-                                 status=SyncRun.Status.FAILED, started_at=now, heartbeat_at=now)
-    other = SyncRun.objects.create(district=district, kind=SyncRun.Kind.FULL,
-                                   status=SyncRun.Status.FAILED, started_at=now,
-                                   heartbeat_at=now)
+    run = SyncRun.objects.create(
+        district=district,
+        kind=SyncRun.Kind.FULL,
+        status=SyncRun.Status.FAILED,
+        started_at=now,
+        heartbeat_at=now,
+    )
+    other = SyncRun.objects.create(
+        district=district,
+        kind=SyncRun.Kind.FULL,
+        status=SyncRun.Status.FAILED,
+        started_at=now,
+        heartbeat_at=now,
+    )
     for owner in (run, other):
-        StagedRecord.objects.create(run=owner, record_type="users", clever_id="a" * 24,
-                                    content_hash="h", data=[])
+        StagedRecord.objects.create(
+            run=owner, record_type="users", clever_id="a" * 24, content_hash="h", data=[]
+        )
 
     run.delete()
 

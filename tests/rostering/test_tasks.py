@@ -88,8 +88,9 @@ def as_worker(monkeypatch):
     monkeypatch.setattr(tasks.sync_district, "retry", fake_retry)
 
     def run(district, *, retries=0, redelivered=False, **kwargs):
-        tasks.sync_district.push_request(retries=retries, is_eager=False,
-                                         delivery_info={"redelivered": redelivered})
+        tasks.sync_district.push_request(
+            retries=retries, is_eager=False, delivery_info={"redelivered": redelivered}
+        )
         try:
             return tasks.sync_district.run(district_id=district.pk, **kwargs)
         finally:
@@ -146,8 +147,11 @@ def test_a_redelivered_sync_resumes_its_dead_run_at_once(district, as_worker, se
     process is gone (no session lock on PostgreSQL; here also a stale heartbeat), so the run is
     marked interrupted and resumed now, not after a countdown."""
     dead = SyncRun.objects.create(
-        district=district, kind=SyncRun.Kind.FULL, trigger="nightly",
-        heartbeat_at=timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS + 1))
+        district=district,
+        kind=SyncRun.Kind.FULL,
+        trigger="nightly",
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS + 1),
+    )
 
     result = as_worker(district, redelivered=True)
 
@@ -158,9 +162,14 @@ def test_a_redelivered_sync_resumes_its_dead_run_at_once(district, as_worker, se
 
 def test_poison_guard_drops_a_redelivered_sync_that_keeps_dying(district, as_worker):
     for _ in range(tasks.SYNC_MAX_INTERRUPTIONS):
-        SyncRun.objects.create(district=district, kind="full", status="failed",
-                               finished_at=timezone.now(), cause=SyncRun.Cause.INTERRUPTED,
-                               error="interrupted: no heartbeat for more than 600s (...)")
+        SyncRun.objects.create(
+            district=district,
+            kind="full",
+            status="failed",
+            finished_at=timezone.now(),
+            cause=SyncRun.Cause.INTERRUPTED,
+            error="interrupted: no heartbeat for more than 600s (...)",
+        )
 
     assert as_worker(district, redelivered=True)["status"] == "abandoned"
     assert SyncRun.objects.filter(district=district).count() == tasks.SYNC_MAX_INTERRUPTIONS
@@ -223,8 +232,11 @@ def test_time_limits_stay_below_the_redis_visibility_timeout():
 def enqueued(monkeypatch):
     """Record sync_district.apply_async calls instead of running them."""
     calls = []
-    monkeypatch.setattr(tasks.sync_district, "apply_async",
-                        lambda args=None, kwargs=None, **options: calls.append({**kwargs, **options}))
+    monkeypatch.setattr(
+        tasks.sync_district,
+        "apply_async",
+        lambda args=None, kwargs=None, **options: calls.append({**kwargs, **options}),
+    )
     return calls
 
 
@@ -310,10 +322,10 @@ def test_beat_schedules_the_dispatcher_discovery_and_purge():
     schedule = settings.CELERY_BEAT_SCHEDULE
     nightly = schedule["rostering-nightly-sync"]
     assert nightly["task"] == "rostering.tasks.nightly_sync"
-    assert nightly["schedule"] == crontab(hour=settings.SYNC_NIGHTLY_HOUR,
-                                          minute=settings.SYNC_NIGHTLY_MINUTE)
-    assert schedule["rostering-purge-expired-rosters"]["task"] == (
-        "rostering.tasks.purge_expired_rosters")
+    assert nightly["schedule"] == crontab(
+        hour=settings.SYNC_NIGHTLY_HOUR, minute=settings.SYNC_NIGHTLY_MINUTE
+    )
+    assert schedule["rostering-purge-expired-rosters"]["task"] == ("rostering.tasks.purge_expired_rosters")
     assert schedule["districts-discover"]["task"] == "districts.tasks.discover_districts_task"
     sweep = schedule["rostering-recover-syncs"]
     assert sweep["task"] == "rostering.tasks.recover_syncs"
@@ -359,14 +371,11 @@ def test_a_duplicate_of_an_answered_request_syncs_nothing(district):
     tasks.sync_district.delay(district_id=district.pk, requested_at=asked.isoformat()).get()
     assert not SyncRequest.objects.filter(district=district).exists()
     # A request made after that run is not answered by it.
-    later = tasks.sync_district.delay(district_id=district.pk,
-                                      requested_at=timezone.now().isoformat()).get()
+    later = tasks.sync_district.delay(district_id=district.pk, requested_at=timezone.now().isoformat()).get()
     assert later["status"] == SyncRun.Status.SUCCEEDED and later["run"] != first["run"]
 
 
-def test_a_waiting_retry_keeps_the_request_owed_until_the_retry_is_due(
-    district, sandbox_knobs, as_worker
-):
+def test_a_waiting_retry_keeps_the_request_owed_until_the_retry_is_due(district, sandbox_knobs, as_worker):
     sync_requests.record(district=district, kind="full", trigger="nightly")
     sandbox_knobs.add_fault("status", status=503, count=10_000, path_contains="/v3")
 
@@ -385,12 +394,14 @@ def dead_run(district, settings) -> SyncRun:
     """A running run whose process is gone: no session lock on PostgreSQL, and a heartbeat
     older than the stale limit (what SQLite goes by)."""
     return SyncRun.objects.create(
-        district=district, kind=SyncRun.Kind.FULL, trigger="nightly",
-        heartbeat_at=timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS + 1))
+        district=district,
+        kind=SyncRun.Kind.FULL,
+        trigger="nightly",
+        heartbeat_at=timezone.now() - timedelta(seconds=settings.SYNC_STALE_AFTER_SECONDS + 1),
+    )
 
 
-def test_the_sweep_resumes_a_sync_whose_process_died(district, settings,
-                                                     django_capture_on_commit_callbacks):
+def test_the_sweep_resumes_a_sync_whose_process_died(district, settings, django_capture_on_commit_callbacks):
     dead = dead_run(district, settings)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -418,9 +429,14 @@ def test_the_sweep_leaves_a_live_sync_alone(district):
 
 def test_the_sweep_does_not_resume_a_district_that_keeps_killing_its_worker(district, settings):
     for _ in range(tasks.SYNC_MAX_INTERRUPTIONS - 1):
-        SyncRun.objects.create(district=district, kind="full", status="failed",
-                               finished_at=timezone.now(), cause=SyncRun.Cause.INTERRUPTED,
-                               error="interrupted: (...)")
+        SyncRun.objects.create(
+            district=district,
+            kind="full",
+            status="failed",
+            finished_at=timezone.now(),
+            cause=SyncRun.Cause.INTERRUPTED,
+            error="interrupted: (...)",
+        )
     dead_run(district, settings)
 
     outcome = tasks.recover_syncs.delay().get()
@@ -434,25 +450,33 @@ def test_the_sweep_resends_a_requested_sync_whose_message_was_lost(
 ):
     asked = timezone.now() - timedelta(hours=1)
     District.objects.filter(pk=district.pk).update(status_changed_at=asked - timedelta(days=30))
-    SyncRun.objects.create(district=district, kind="full", status=SyncRun.Status.SUCCEEDED,
-                           started_at=asked - timedelta(days=1))  # it synced last night
-    SyncRequest.objects.create(district=district, kind="auto", trigger="nightly",
-                               requested_at=asked, due_at=asked)
+    SyncRun.objects.create(
+        district=district, kind="full", status=SyncRun.Status.SUCCEEDED, started_at=asked - timedelta(days=1)
+    )  # it synced last night
+    SyncRequest.objects.create(
+        district=district, kind="auto", trigger="nightly", requested_at=asked, due_at=asked
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         outcome = tasks.recover_syncs.delay().get()
 
     assert outcome["resent"] == [district.pk]
-    assert enqueued == [{"district_id": district.pk, "kind": "auto", "trigger": "nightly",
-                         "requested_at": asked.isoformat(), "countdown": 0}]
+    assert enqueued == [
+        {
+            "district_id": district.pk,
+            "kind": "auto",
+            "trigger": "nightly",
+            "requested_at": asked.isoformat(),
+            "countdown": 0,
+        }
+    ]
     request = SyncRequest.objects.get(district=district)
     assert request.resent == 1 and request.due_at > timezone.now()
     # Not again before the grace period has passed once more.
     assert tasks.recover_syncs.delay().get()["resent"] == []
     assert len(enqueued) == 1
     # Resent too often: dropped, and said so.
-    SyncRequest.objects.filter(pk=request.pk).update(
-        resent=settings.SYNC_RECOVERY_MAX_RESENDS, due_at=asked)
+    SyncRequest.objects.filter(pk=request.pk).update(resent=settings.SYNC_RECOVERY_MAX_RESENDS, due_at=asked)
     assert tasks.recover_syncs.delay().get()["dropped"] == [district.pk]
     assert not SyncRequest.objects.filter(district=district).exists()
 
@@ -483,17 +507,19 @@ def test_the_sweep_syncs_a_district_connected_since_its_last_run(
 
 
 def _disconnect(district, days_ago):
-    district_services.set_status(district=district, status=DistrictStatus.DISCONNECTED,
-                                 actor_label="test", reason="stopped sharing")
-    District.objects.filter(pk=district.pk).update(
-        departed_at=timezone.now() - timedelta(days=days_ago))
+    district_services.set_status(
+        district=district, status=DistrictStatus.DISCONNECTED, actor_label="test", reason="stopped sharing"
+    )
+    District.objects.filter(pk=district.pk).update(departed_at=timezone.now() - timedelta(days=days_ago))
 
 
 def test_purge_deletes_rosters_only_after_the_retention_window_and_only_once(sandbox_app, settings):
     settings.ROSTER_RETENTION_DAYS = 60
-    expired, recent, connected = (sandbox_district(601, students=20),
-                                  sandbox_district(602, students=20),
-                                  sandbox_district(603, students=20))
+    expired, recent, connected = (
+        sandbox_district(601, students=20),
+        sandbox_district(602, students=20),
+        sandbox_district(603, students=20),
+    )
     for district in (expired, recent, connected):
         assert tasks.sync_district.delay(district_id=district.pk, kind="full").get()["status"] == "succeeded"
     _disconnect(expired, days_ago=61)
@@ -523,8 +549,9 @@ def test_a_district_that_reconnected_is_not_purged(sandbox_app, settings):
     district = sandbox_district(701, students=20)
     tasks.sync_district.delay(district_id=district.pk, kind="full").get()
     _disconnect(district, days_ago=90)
-    district_services.set_status(district=district, status=DistrictStatus.CONNECTED,
-                                 actor_label="test", reason="shared again")
+    district_services.set_status(
+        district=district, status=DistrictStatus.CONNECTED, actor_label="test", reason="shared again"
+    )
 
     assert tasks.purge_expired_rosters.delay().get()["purged"] == []
     assert Person.objects.filter(district=district).exists()

@@ -106,8 +106,7 @@ def validate(body, schema: dict, spec_name: str, *, strict_records: bool = True)
         event_schema = defs.get(event.get("type", ""))
         if event_schema is None:
             raise AssertionError(f"unknown event type {event.get('type')!r}")
-        jsonschema.validate(event, {**event_schema, "definitions": defs},
-                            cls=jsonschema.Draft4Validator)
+        jsonschema.validate(event, {**event_schema, "definitions": defs}, cls=jsonschema.Draft4Validator)
 
 
 def _events_in(body) -> list[dict]:
@@ -115,6 +114,10 @@ def _events_in(body) -> list[dict]:
         return []
     data = body.get("data")
     items = data if isinstance(data, list) else [body]
-    return [item["data"] for item in items
-            if isinstance(item, dict) and isinstance(item.get("data"), dict)
-            and "." in str(item["data"].get("type", ""))]
+    return [
+        item["data"]
+        for item in items
+        if isinstance(item, dict)
+        and isinstance(item.get("data"), dict)
+        and "." in str(item["data"].get("type", ""))
+    ]

@@ -59,59 +59,134 @@ def _student(sid, name, schools, **v31):
 
 
 def _teacher(tid, name, schools, *extra_roles):
-    roles = {"teacher": {"sis_id": f"t-{name}", "school": schools[0], "schools": schools,
-                         "credentials": {"district_username": name.lower()}}}
+    roles = {
+        "teacher": {
+            "sis_id": f"t-{name}",
+            "school": schools[0],
+            "schools": schools,
+            "credentials": {"district_username": name.lower()},
+        }
+    }
     if "staff" in extra_roles:
         roles["staff"] = {"staff_id": f"st-{name}", "schools": schools, "roles": []}
-    return {"id": tid, "email": f"{name.lower()}@school.example", "roles": roles,
-            "name": {"first": name, "last": "Teach"}}
+    return {
+        "id": tid,
+        "email": f"{name.lower()}@school.example",
+        "roles": roles,
+        "name": {"first": name, "last": "Teach"},
+    }
 
 
 def build_world(name="Springfield USD") -> World:
     """2 schools, 1 term, 2 courses, 3 teachers (one also staff), a district admin, 6 students,
     a contact, 3 sections. Ids ascend in the order they are listed here."""
     district = services.create_district(name=name, lms_type="canvas")
-    names = ["school1", "school2", "term1", "course1", "course2", "teacherA", "teacherB",
-             "teacherC", "admin", "st1", "st2", "st3", "st4", "st5", "st6", "contact",
-             "sec1", "sec2", "sec3"]
+    names = [
+        "school1",
+        "school2",
+        "term1",
+        "course1",
+        "course2",
+        "teacherA",
+        "teacherB",
+        "teacherC",
+        "admin",
+        "st1",
+        "st2",
+        "st3",
+        "st4",
+        "st5",
+        "st6",
+        "contact",
+        "sec1",
+        "sec2",
+        "sec3",
+    ]
     ids = {n: new_id() for n in names}
     s1, s2 = ids["school1"], ids["school2"]
     items = [
         ("schools", {"id": s1, "name": "Evergreen Elementary", "sis_id": "1"}),
         ("schools", {"id": s2, "name": "Springfield Middle", "sis_id": "2"}),
-        ("terms", {"id": ids["term1"], "name": "2025-26", "start_date": "2025-08-25",
-                   "end_date": "2026-06-15"}),
+        (
+            "terms",
+            {"id": ids["term1"], "name": "2025-26", "start_date": "2025-08-25", "end_date": "2026-06-15"},
+        ),
         ("courses", {"id": ids["course1"], "name": "Math 5", "number": "M5"}),
         ("courses", {"id": ids["course2"], "name": "Science 6", "number": "S6"}),
         ("users", _teacher(ids["teacherA"], "Ann", [s1])),
         ("users", _teacher(ids["teacherB"], "Bob", [s1, s2], "staff")),
         ("users", _teacher(ids["teacherC"], "Cat", [s2])),
-        ("users", {"id": ids["admin"], "name": {"first": "Dee", "last": "Admin"},
-                   "roles": {"district_admin": {"title": "Superintendent"}}}),
+        (
+            "users",
+            {
+                "id": ids["admin"],
+                "name": {"first": "Dee", "last": "Admin"},
+                "roles": {"district_admin": {"title": "Superintendent"}},
+            },
+        ),
         ("users", _student(ids["st1"], "Ada", [s1])),
         ("users", _student(ids["st2"], "Ben", [s1])),
         ("users", _student(ids["st3"], "Cy", [s1, s2])),
         ("users", _student(ids["st4"], "Dot", [s2])),
         ("users", _student(ids["st5"], "Eve", [s2])),
         ("users", _student(ids["st6"], "Fay", [s1])),
-        ("users", {"id": ids["contact"], "name": {"last": "Parent Pupil"},
-                   "roles": {"contact": {"phone": "", "phone_type": "Cell", "student_relationships": [
-                       {"student": ids["st1"], "relationship": "Parent", "type": "Parent/Guardian"},
-                       {"student": ids["st2"], "relationship": "Parent", "type": "Parent/Guardian"},
-                   ]}}}),
-        ("sections", {"id": ids["sec1"], "name": "Math 5 - Ann", "school": s1,
-                      "term_id": ids["term1"], "course": ids["course1"],
-                      "teacher": ids["teacherA"], "teachers": [ids["teacherA"]],
-                      "students": [ids["st1"], ids["st2"], ids["st3"]],
-                      "lms_status": {"synced_in_lms": False}}),
-        ("sections", {"id": ids["sec2"], "name": "Science 6 - Bob", "school": s2,
-                      "term_id": ids["term1"], "course": ids["course2"],
-                      "teacher": ids["teacherB"], "teachers": [ids["teacherB"], ids["teacherA"]],
-                      "students": [ids["st4"], ids["st5"]]}),
-        ("sections", {"id": ids["sec3"], "name": "Math 5 - Bob", "school": s1,
-                      "term_id": ids["term1"], "course": ids["course1"],
-                      "teacher": ids["teacherB"], "teachers": [ids["teacherB"]],
-                      "students": [ids["st6"]]}),
+        (
+            "users",
+            {
+                "id": ids["contact"],
+                "name": {"last": "Parent Pupil"},
+                "roles": {
+                    "contact": {
+                        "phone": "",
+                        "phone_type": "Cell",
+                        "student_relationships": [
+                            {"student": ids["st1"], "relationship": "Parent", "type": "Parent/Guardian"},
+                            {"student": ids["st2"], "relationship": "Parent", "type": "Parent/Guardian"},
+                        ],
+                    }
+                },
+            },
+        ),
+        (
+            "sections",
+            {
+                "id": ids["sec1"],
+                "name": "Math 5 - Ann",
+                "school": s1,
+                "term_id": ids["term1"],
+                "course": ids["course1"],
+                "teacher": ids["teacherA"],
+                "teachers": [ids["teacherA"]],
+                "students": [ids["st1"], ids["st2"], ids["st3"]],
+                "lms_status": {"synced_in_lms": False},
+            },
+        ),
+        (
+            "sections",
+            {
+                "id": ids["sec2"],
+                "name": "Science 6 - Bob",
+                "school": s2,
+                "term_id": ids["term1"],
+                "course": ids["course2"],
+                "teacher": ids["teacherB"],
+                "teachers": [ids["teacherB"], ids["teacherA"]],
+                "students": [ids["st4"], ids["st5"]],
+            },
+        ),
+        (
+            "sections",
+            {
+                "id": ids["sec3"],
+                "name": "Math 5 - Bob",
+                "school": s1,
+                "term_id": ids["term1"],
+                "course": ids["course1"],
+                "teacher": ids["teacherB"],
+                "teachers": [ids["teacherB"]],
+                "students": [ids["st6"]],
+            },
+        ),
     ]
     services.bulk_load(district=district, items=items)
     return World(district=district, token=services.district_token(district).access_token, ids=ids)
@@ -264,8 +339,9 @@ def many_users(world):
 
 
 def test_following_next_links_collects_every_id_once_in_order(client, world, many_users):
-    expected = sorted([*many_users, *(world[n] for n in world.ids if n.startswith(("st", "teacher",
-                                                                                   "admin", "contact")))])
+    expected = sorted(
+        [*many_users, *(world[n] for n in world.ids if n.startswith(("st", "teacher", "admin", "contact")))]
+    )
     uri, pages, seen = "/v3.0/users?limit=100", [], []
     while uri:
         body = ok(client, world.token, uri)
@@ -291,9 +367,7 @@ def test_default_limit_is_100(client, world, many_users):
     assert link(body, "next") == f"/v3.1/users?starting_after={ids_of(body)[-1]}"
 
 
-def test_ending_before_returns_the_records_just_before_in_ascending_order(
-    client, world, many_users
-):
+def test_ending_before_returns_the_records_just_before_in_ascending_order(client, world, many_users):
     everything = ids_of(ok(client, world.token, "/v3.0/users", limit=1000))
     pivot = everything[150]
 
@@ -422,11 +496,12 @@ def test_nested_lists_page_too(client, world):
     second = ok(client, world.token, link(first, "next"))
 
     assert ids_of(first) + ids_of(second) == [
-        world[n] for n in ["teacherA", "teacherB", "st1", "st2", "st3", "st6"]]
+        world[n] for n in ["teacherA", "teacherB", "st1", "st2", "st3", "st6"]
+    ]
     assert link(second, "prev") == (
-        f"/v3.0/schools/{world['school1']}/users?limit=4&ending_before={world['st3']}")
-    assert ok(client, world.token, f"/v3.0/sections/{world['sec1']}/users",
-              count="true")["count"] == 4
+        f"/v3.0/schools/{world['school1']}/users?limit=4&ending_before={world['st3']}"
+    )
+    assert ok(client, world.token, f"/v3.0/sections/{world['sec1']}/users", count="true")["count"] == 4
 
 
 def test_nested_lists_of_an_unknown_parent_or_relation_are_404(client, world):
@@ -456,8 +531,9 @@ def test_single_related_records(client, world, template, expected):
 
 @pytest.mark.parametrize("parent", ["sec1", "school1", "st1", "term1", "course1"])
 def test_a_records_district(client, world, parent):
-    collection = {"sec": "sections", "sch": "schools", "st1": "users", "ter": "terms",
-                  "cou": "courses"}[parent[:3] if parent != "st1" else "st1"]
+    collection = {"sec": "sections", "sch": "schools", "st1": "users", "ter": "terms", "cou": "courses"}[
+        parent[:3] if parent != "st1" else "st1"
+    ]
     v30 = ok(client, world.token, f"/v3.0/{collection}/{world[parent]}/district")
     v31 = ok(client, world.token, f"/v3.1/{collection}/{world[parent]}/district")
 
@@ -469,8 +545,11 @@ def test_a_records_district(client, world, parent):
 
 def test_a_section_without_a_term_has_no_term(client, world):
     sid = new_id()
-    services.put_record(district=world.district, record_type=RecordType.SECTIONS,
-                        data={"id": sid, "name": "No term", "school": world["school1"]})
+    services.put_record(
+        district=world.district,
+        record_type=RecordType.SECTIONS,
+        data={"id": sid, "name": "No term", "school": world["school1"]},
+    )
 
     assert_not_found(get(client, world.token, f"/v3.0/sections/{sid}/term"))
     assert ok(client, world.token, f"/v3.0/sections/{sid}/school")["data"]["id"] == world["school1"]
@@ -480,13 +559,13 @@ def test_a_section_without_a_term_has_no_term(client, world):
 
 
 def sso_token(world, user):
-    return services.issue_token(district=world.district, kind=TokenKind.SSO,
-                                user_id=world[user]).access_token
+    return services.issue_token(district=world.district, kind=TokenKind.SSO, user_id=world[user]).access_token
 
 
 def teacher_token(world, user):
-    return services.issue_token(district=world.district, kind=TokenKind.TEACHER,
-                                user_id=world[user]).access_token
+    return services.issue_token(
+        district=world.district, kind=TokenKind.TEACHER, user_id=world[user]
+    ).access_token
 
 
 def test_an_sso_token_sees_only_the_user_their_district_and_their_schools(client, world):
@@ -523,19 +602,30 @@ def test_a_teacher_token_sees_their_sections_and_those_students(client, world):
 
     assert ids_of(ok(client, token, "/v3.0/sections")) == [world["sec2"], world["sec3"]]
     assert ids_of(ok(client, token, f"/v3.0/users/{world['teacherB']}/sections")) == [
-        world["sec2"], world["sec3"]]
+        world["sec2"],
+        world["sec3"],
+    ]
     assert ids_of(ok(client, token, "/v3.0/users", role="student")) == [
-        world["st4"], world["st5"], world["st6"]]
+        world["st4"],
+        world["st5"],
+        world["st6"],
+    ]
     assert ids_of(ok(client, token, "/v3.0/users")) == [
-        world["teacherB"], world["st4"], world["st5"], world["st6"]]
+        world["teacherB"],
+        world["st4"],
+        world["st5"],
+        world["st6"],
+    ]
     # A co-teacher of sec2 is not one of the token's students.
     assert ids_of(ok(client, token, f"/v3.0/sections/{world['sec2']}/users")) == [
-        world["teacherB"], world["st4"], world["st5"]]
+        world["teacherB"],
+        world["st4"],
+        world["st5"],
+    ]
     assert ok(client, token, f"/v3.1/users/{world['st6']}")["data"]["id"] == world["st6"]
     assert ok(client, token, f"/v3.1/users/{world['teacherB']}")["data"]["id"] == world["teacherB"]
     assert ok(client, token, f"/v3.0/sections/{world['sec3']}")["data"]["id"] == world["sec3"]
-    assert ok(client, token, f"/v3.0/districts/{world.district.id}")["data"]["id"] == (
-        world.district.id)
+    assert ok(client, token, f"/v3.0/districts/{world.district.id}")["data"]["id"] == (world.district.id)
     assert ok(client, token, "/v3.0/users", count="true")["count"] == 4
 
 
@@ -565,8 +655,12 @@ def test_me_for_a_district_token(client, world):
         body = ok(client, world.token, uri)
         assert body == {
             "type": "district",
-            "data": {"id": world.district.id, "district": world.district.id,
-                     "type": "district", "authorized_by": "district"},
+            "data": {
+                "id": world.district.id,
+                "district": world.district.id,
+                "type": "district",
+                "authorized_by": "district",
+            },
             "links": [
                 {"rel": "self", "uri": "/me"},
                 {"rel": "canonical", "uri": f"/v3.0/districts/{world.district.id}"},
@@ -582,8 +676,12 @@ def test_me_for_an_sso_token(client, world):
         body = ok(client, token, uri)
         assert body == {
             "type": "user",
-            "data": {"id": world["st2"], "district": world.district.id, "type": "user",
-                     "authorized_by": "district"},
+            "data": {
+                "id": world["st2"],
+                "district": world.district.id,
+                "type": "user",
+                "authorized_by": "district",
+            },
             "links": [
                 {"rel": "self", "uri": "/me"},
                 {"rel": "canonical", "uri": f"/v3.0/users/{world['st2']}"},
@@ -600,8 +698,12 @@ def test_me_for_a_teacher_token_is_authorized_by_the_teacher(client, world):
     body = ok(client, teacher_token(world, "teacherA"), "/v3.0/me")
 
     assert body["type"] == "user"
-    assert body["data"] == {"id": world["teacherA"], "district": world.district.id,
-                            "type": "user", "authorized_by": "teacher"}
+    assert body["data"] == {
+        "id": world["teacherA"],
+        "district": world.district.id,
+        "type": "user",
+        "authorized_by": "teacher",
+    }
 
 
 def test_me_in_a_library_district_is_authorized_by_the_teacher(client, db):
@@ -700,8 +802,7 @@ def test_the_in_process_transport_serves_the_same_pages(world):
     session.mount("http://testserver", InProcessAdapter())
     session.headers["Authorization"] = f"Bearer {world.token}"
 
-    response = session.get("http://testserver/sandbox/v3.0/users",
-                           params={"limit": 5, "role": "student"})
+    response = session.get("http://testserver/sandbox/v3.0/users", params={"limit": 5, "role": "student"})
     body = response.json()
     following = session.get("http://testserver/sandbox" + link(body, "next")).json()
 

@@ -43,9 +43,14 @@ def fresh_token_cache():
 
 @pytest.fixture
 def district(sandbox_app):
-    generated = generate_district(seed=77, students=STUDENTS,
-                                  name="Fairview School District", state="OR",
-                                  with_nces=True, with_mdr=False)
+    generated = generate_district(
+        seed=77,
+        students=STUDENTS,
+        name="Fairview School District",
+        state="OR",
+        with_nces=True,
+        with_mdr=False,
+    )
     return load_district(generated)
 
 
@@ -74,8 +79,7 @@ def synced(district, clever):
 
 def bulk(client, district, op, data, follow=False):
     url = reverse("sandbox:control-bulk", kwargs={"district_id": district.id, "op": op})
-    return client.post(url, {f"{op}-{key}": value for key, value in data.items()},
-                       follow=follow)
+    return client.post(url, {f"{op}-{key}": value for key, value in data.items()}, follow=follow)
 
 
 def listed(api, path):
@@ -104,13 +108,19 @@ def messages_of(response):
 
 def same_school_sections(district, minimum=3):
     """Two sections of one school, the first with ``minimum`` students not in the second."""
-    bodies = [json.loads(body) for body in SandboxRecord.objects.filter(
-        district=district, record_type=RecordType.SECTIONS).order_by("clever_id")
-        .values_list("body", flat=True)]
+    bodies = [
+        json.loads(body)
+        for body in SandboxRecord.objects.filter(district=district, record_type=RecordType.SECTIONS)
+        .order_by("clever_id")
+        .values_list("body", flat=True)
+    ]
     for first in bodies:
         for second in bodies:
-            if (first["id"] != second["id"] and first["school"] == second["school"]
-                    and len(set(first["students"]) - set(second["students"])) >= minimum):
+            if (
+                first["id"] != second["id"]
+                and first["school"] == second["school"]
+                and len(set(first["students"]) - set(second["students"])) >= minimum
+            ):
                 return first, second
     raise AssertionError("no two sections of one school")
 
@@ -125,18 +135,21 @@ def test_the_district_page_shows_the_bulk_changes(client, district):
     assert 'id="bulk"' in html
     for op in ("remove_students", "add_students", "move_students", "district_ids"):
         assert reverse("sandbox:control-bulk", args=[district.id, op]) in html
-    assert ("More than 10% makes the next sync wait for approval (here 101 or more of 1,000), "
-            "and so does changing more than 75% of the sections" in html)
+    assert (
+        "More than 10% makes the next sync wait for approval (here 101 or more of 1,000), "
+        "and so does changing more than 75% of the sections" in html
+    )
     # Sections are chosen by name, grouped by school.
-    section = json.loads(SandboxRecord.objects.filter(
-        district=district, record_type=RecordType.SECTIONS).first().body)
+    section = json.loads(
+        SandboxRecord.objects.filter(district=district, record_type=RecordType.SECTIONS).first().body
+    )
     school = json.loads(SandboxRecord.objects.get(clever_id=section["school"]).body)
     assert f'<optgroup label="{school["name"]}">' in html
     assert section["name"].replace("'", "&#x27;") in html
     assert f'value="{district.data["nces_id"]}"' in html  # the form starts from today's values
     # The home page leads there.
     home = client.get(reverse("sandbox:home")).content.decode()
-    assert f'{reverse("sandbox:control-district", args=[district.id])}#bulk' in home
+    assert f"{reverse('sandbox:control-district', args=[district.id])}#bulk" in home
 
 
 # --- remove N students -----------------------------------------------------------------------------
@@ -152,12 +165,12 @@ def test_removing_students_takes_them_out_of_the_api_and_their_sections(client, 
     assert response.redirect_chain[-1][0].endswith("#bulk")
     (message,) = messages_of(response)
     sections = len(holding)
-    touched = {sid for sid, members in holding.items() if members & set(before) - set(
-        students_in_api(api))}
+    touched = {sid for sid, members in holding.items() if members & set(before) - set(students_in_api(api))}
     assert message == (
         "Removed 40 students from Fairview School District (4% of 1,000): the next sync will "
         f"ask support to approve ({len(touched)} of the {sections} sections changed, more "
-        "than 75%).")
+        "than 75%)."
+    )
     after = students_in_api(api)
     gone = set(before) - set(after)
     assert len(after) == STUDENTS - 40 and len(gone) == 40 and set(after) <= set(before)
@@ -190,7 +203,8 @@ def test_removing_more_than_10_percent_holds_the_next_sync(client, district, syn
     (message,) = messages_of(response)
     assert message.startswith(
         "Removed 150 students from Fairview School District (15% of 1,000): the next sync will "
-        "ask support to approve (more than 10% of the students are gone; ")
+        "ask support to approve (more than 10% of the students are gone; "
+    )
     run = run_sync(district=synced, client=clever)
     assert (run.kind, run.status) == (SyncRun.Kind.INCREMENTAL, SyncRun.Status.HELD)
     hold = run.hold
@@ -206,13 +220,13 @@ def test_a_held_removal_holds_a_full_sync_too(client, district, synced, clever):
     run = run_sync(district=synced, kind="full", client=clever)
     assert run.status == SyncRun.Status.HELD
     assert {"type": "students", "rule": "deleted"}.items() <= next(
-        r for r in run.hold.reasons if r["type"] == "students").items()
+        r for r in run.hold.reasons if r["type"] == "students"
+    ).items()
 
 
 def test_a_small_removal_is_applied_by_the_next_sync(client, district, synced, clever):
     response = bulk(client, district, "remove_students", {"count": "2"}, follow=True)
-    assert messages_of(response)[0].endswith(
-        "(0.2% of 1,000): the next sync applies it without asking.")
+    assert messages_of(response)[0].endswith("(0.2% of 1,000): the next sync applies it without asking.")
 
     run = run_sync(district=synced, client=clever)
 
@@ -268,8 +282,9 @@ def test_adding_students_enrols_realistic_students_in_existing_sections(client, 
         assert {s["school"] for s in enrolled} == {role["school"]}
         nested = listed(api, f"users/{clever_id}/sections")
         assert {s["id"] for s in nested} == {s["id"] for s in enrolled}
-    grown = {sid for sid, s in sections.items()
-             if set(s["students"]) != set(sections_before[sid]["students"])}
+    grown = {
+        sid for sid, s in sections.items() if set(s["students"]) != set(sections_before[sid]["students"])
+    }
     for sid in grown:  # only additions: nobody left a section
         assert set(sections_before[sid]["students"]) < set(sections[sid]["students"])
     created = events(district, type="users.created")
@@ -293,8 +308,7 @@ def test_adding_many_students_is_a_mass_change_that_holds(client, district, sync
     response = bulk(client, district, "add_students", {"count": "100"}, follow=True)
     (message,) = messages_of(response)
     assert "the next sync will ask support to approve (" in message
-    sections = SandboxRecord.objects.filter(district=district,
-                                            record_type=RecordType.SECTIONS).count()
+    sections = SandboxRecord.objects.filter(district=district, record_type=RecordType.SECTIONS).count()
     assert f"of the {sections} sections changed, more than 75%)." in message
     run = run_sync(district=synced, client=clever)
     assert run.status == SyncRun.Status.HELD
@@ -305,10 +319,8 @@ def test_added_students_and_changed_records_match_clevers_v31_swagger(client, di
     """Every field of what the bulk changes write is one the v3.1 spec defines."""
     spec = definitions("v3.1.yml")
     validators = {
-        record_type: jsonschema.Draft4Validator({"$ref": f"#/definitions/{name}",
-                                                 "definitions": spec})
-        for record_type, name in (("users", "User"), ("sections", "Section"),
-                                  ("districts", "District"))
+        record_type: jsonschema.Draft4Validator({"$ref": f"#/definitions/{name}", "definitions": spec})
+        for record_type, name in (("users", "User"), ("sections", "Section"), ("districts", "District"))
     }
     bulk(client, district, "add_students", {"count": "50"})
     bulk(client, district, "district_ids", {"nces_id": "4100099", "mdr_number": "X1"})
@@ -325,12 +337,19 @@ def test_moving_students_updates_both_sections(client, district, api):
     first, second = same_school_sections(district)
     movable = [s for s in first["students"] if s not in second["students"]]
 
-    response = bulk(client, district, "move_students", {
-        "from_section": first["id"], "to_section": second["id"], "count": "3"}, follow=True)
+    response = bulk(
+        client,
+        district,
+        "move_students",
+        {"from_section": first["id"], "to_section": second["id"], "count": "3"},
+        follow=True,
+    )
 
     (message,) = messages_of(response)
-    assert message == (f"Moved 3 students of Fairview School District from {first['name']} "
-                       f"to {second['name']}: the next sync applies it without asking.")
+    assert message == (
+        f"Moved 3 students of Fairview School District from {first['name']} "
+        f"to {second['name']}: the next sync applies it without asking."
+    )
     sections = sections_in_api(api)
     left = set(first["students"]) - set(sections[first["id"]]["students"])
     assert len(left) == 3 and left <= set(movable)
@@ -341,7 +360,9 @@ def test_moving_students_updates_both_sections(client, district, api):
         assert second["id"] in ids and first["id"] not in ids
     updated = events(district)
     assert [(e.type, e.record_id) for e in updated] == [
-        ("sections.updated", first["id"]), ("sections.updated", second["id"])]
+        ("sections.updated", first["id"]),
+        ("sections.updated", second["id"]),
+    ]
     previous = json.loads(updated[0].body)["previous_attributes"]
     assert previous["students"] == first["students"]
     assert len(students_in_api(api)) == STUDENTS  # nobody came or went
@@ -358,13 +379,15 @@ def test_changing_the_nces_and_mdr_numbers(client, district, api, clever):
     ours.refresh_from_db()
     assert ours.nces_id == old_nces
 
-    response = bulk(client, district, "district_ids",
-                    {"nces_id": " 4100099 ", "mdr_number": "AB1234567"}, follow=True)
+    response = bulk(
+        client, district, "district_ids", {"nces_id": " 4100099 ", "mdr_number": "AB1234567"}, follow=True
+    )
 
     assert messages_of(response) == [
         f"Fairview School District: NCES LEAID changed from {old_nces} to 4100099 and MDR "
         "number changed from none to AB1234567. The app reads them at its next district "
-        "discovery, and can match the district by them."]
+        "discovery, and can match the district by them."
+    ]
     for version in ("v3.0", "v3.1"):
         record = api.get(f"/sandbox/{version}/districts/{district.id}").json()["data"]
         assert (record["nces_id"], record["mdr_number"]) == ("4100099", "AB1234567")
@@ -377,11 +400,9 @@ def test_changing_the_nces_and_mdr_numbers(client, district, api, clever):
     assert (ours.nces_id, ours.mdr_number) == ("4100099", "AB1234567")
 
     # Blank clears one; the same values again change nothing and emit nothing.
-    response = bulk(client, district, "district_ids", {"nces_id": "4100099", "mdr_number": ""},
-                    follow=True)
+    response = bulk(client, district, "district_ids", {"nces_id": "4100099", "mdr_number": ""}, follow=True)
     assert "MDR number changed from AB1234567 to none" in messages_of(response)[0]
-    response = bulk(client, district, "district_ids", {"nces_id": "4100099", "mdr_number": ""},
-                    follow=True)
+    response = bulk(client, district, "district_ids", {"nces_id": "4100099", "mdr_number": ""}, follow=True)
     assert "nothing changed" in messages_of(response)[0]
     assert len(events(district)) == 2
 
@@ -389,38 +410,55 @@ def test_changing_the_nces_and_mdr_numbers(client, district, api, clever):
 # --- bad input -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("op", "data", "error"), [
-    ("remove_students", {"count": "-3"}, "Enter 1 or more."),
-    ("remove_students", {"count": "0"}, "Enter 1 or more."),
-    ("remove_students", {"count": "1001"}, "The district has 1,000 students: enter 1 to 1,000."),
-    ("remove_students", {"count": "lots"}, "Enter a whole number."),
-    ("remove_students", {}, "This field is required."),
-    ("add_students", {"count": "0"}, "Enter 1 or more."),
-    ("add_students", {"count": "10001"}, "Enter 10,000 or fewer: that is the most at a time."),
-    ("move_students", {"count": "1", "to_section": "SAME"}, "Choose a different section"),
-    ("move_students", {"count": "1", "to_section": "OTHER_SCHOOL"}, "in another school"),
-    ("move_students", {"count": "100000", "to_section": "SAME_SCHOOL"},
-     "students of the first section are not already in the second"),
-    ("move_students", {"count": "-1", "to_section": "SAME_SCHOOL"}, "Enter 1 or more."),
-    ("move_students", {"count": "1", "from_section": "f" * 24, "to_section": "SAME_SCHOOL"},
-     "Choose a section from the list: that one is gone."),
-    ("move_students", {"count": "1", "from_section": "", "to_section": "SAME_SCHOOL"},
-     "Choose a section."),
-    ("district_ids", {"nces_id": "12345", "mdr_number": ""}, "exactly 7 digits"),
-    ("district_ids", {"nces_id": "41000991", "mdr_number": ""}, "exactly 7 digits"),
-    ("district_ids", {"nces_id": "41OO099", "mdr_number": ""}, "exactly 7 digits"),
-    ("district_ids", {"nces_id": "", "mdr_number": "A" * 17}, "1 to 16 letters or digits"),
-    ("district_ids", {"nces_id": "", "mdr_number": "AB-12"}, "1 to 16 letters or digits"),
-])
+@pytest.mark.parametrize(
+    ("op", "data", "error"),
+    [
+        ("remove_students", {"count": "-3"}, "Enter 1 or more."),
+        ("remove_students", {"count": "0"}, "Enter 1 or more."),
+        ("remove_students", {"count": "1001"}, "The district has 1,000 students: enter 1 to 1,000."),
+        ("remove_students", {"count": "lots"}, "Enter a whole number."),
+        ("remove_students", {}, "This field is required."),
+        ("add_students", {"count": "0"}, "Enter 1 or more."),
+        ("add_students", {"count": "10001"}, "Enter 10,000 or fewer: that is the most at a time."),
+        ("move_students", {"count": "1", "to_section": "SAME"}, "Choose a different section"),
+        ("move_students", {"count": "1", "to_section": "OTHER_SCHOOL"}, "in another school"),
+        (
+            "move_students",
+            {"count": "100000", "to_section": "SAME_SCHOOL"},
+            "students of the first section are not already in the second",
+        ),
+        ("move_students", {"count": "-1", "to_section": "SAME_SCHOOL"}, "Enter 1 or more."),
+        (
+            "move_students",
+            {"count": "1", "from_section": "f" * 24, "to_section": "SAME_SCHOOL"},
+            "Choose a section from the list: that one is gone.",
+        ),
+        (
+            "move_students",
+            {"count": "1", "from_section": "", "to_section": "SAME_SCHOOL"},
+            "Choose a section.",
+        ),
+        ("district_ids", {"nces_id": "12345", "mdr_number": ""}, "exactly 7 digits"),
+        ("district_ids", {"nces_id": "41000991", "mdr_number": ""}, "exactly 7 digits"),
+        ("district_ids", {"nces_id": "41OO099", "mdr_number": ""}, "exactly 7 digits"),
+        ("district_ids", {"nces_id": "", "mdr_number": "A" * 17}, "1 to 16 letters or digits"),
+        ("district_ids", {"nces_id": "", "mdr_number": "AB-12"}, "1 to 16 letters or digits"),
+    ],
+)
 def test_bad_input_gives_form_errors_and_changes_nothing(client, district, api, op, data, error):
     if op == "move_students":
         first, second = same_school_sections(district)
-        other = next(json.loads(body) for body in SandboxRecord.objects.filter(
-            district=district, record_type=RecordType.SECTIONS).values_list("body", flat=True)
-            if json.loads(body)["school"] != first["school"])
+        other = next(
+            json.loads(body)
+            for body in SandboxRecord.objects.filter(
+                district=district, record_type=RecordType.SECTIONS
+            ).values_list("body", flat=True)
+            if json.loads(body)["school"] != first["school"]
+        )
         data = {"from_section": first["id"], **data}
-        data["to_section"] = {"SAME": first["id"], "OTHER_SCHOOL": other["id"],
-                              "SAME_SCHOOL": second["id"]}[data["to_section"]]
+        data["to_section"] = {"SAME": first["id"], "OTHER_SCHOOL": other["id"], "SAME_SCHOOL": second["id"]}[
+            data["to_section"]
+        ]
     before = (students_in_api(api), sections_in_api(api), dict(district.data))
 
     response = bulk(client, district, op, data)
@@ -440,8 +478,12 @@ def test_a_roster_that_changed_under_the_form_gives_a_form_error(client, distric
 
     monkeypatch.setattr(roster, "move_students", stale)
     first, second = same_school_sections(district)
-    response = bulk(client, district, "move_students", {
-        "from_section": first["id"], "to_section": second["id"], "count": "1"})
+    response = bulk(
+        client,
+        district,
+        "move_students",
+        {"from_section": first["id"], "to_section": second["id"], "count": "1"},
+    )
     assert response.status_code == 200
     assert "Choose two different sections." in response.content.decode()
 
@@ -459,8 +501,7 @@ def test_a_district_without_students_or_sections(client, sandbox_app):
     # The form alone cannot know there are no sections: the roster change says so.
     response = bulk(client, empty, "add_students", {"count": "1"})
     assert response.status_code == 200
-    assert "Empty Valley Schools has no sections to enrol new students in." in (
-        response.content.decode())
+    assert "Empty Valley Schools has no sections to enrol new students in." in (response.content.decode())
     assert events(empty) == []
 
 
@@ -476,18 +517,22 @@ def test_unknown_bulk_change_and_get_are_refused(client, district):
 
 
 def test_set_based_writes_match_the_one_record_writes(district):
-    sections = [json.loads(body) for body in SandboxRecord.objects.filter(
-        district=district, record_type=RecordType.SECTIONS).order_by("clever_id")
-        .values_list("body", flat=True)[:2]]
-    updated = services.update_records(changes={
-        sections[0]["id"]: {"name": "Renamed"},
-        sections[1]["id"]: {"name": sections[1]["name"]},  # no change: no event
-    })
+    sections = [
+        json.loads(body)
+        for body in SandboxRecord.objects.filter(district=district, record_type=RecordType.SECTIONS)
+        .order_by("clever_id")
+        .values_list("body", flat=True)[:2]
+    ]
+    updated = services.update_records(
+        changes={
+            sections[0]["id"]: {"name": "Renamed"},
+            sections[1]["id"]: {"name": sections[1]["name"]},  # no change: no event
+        }
+    )
     assert [body["id"] for body in updated] == [sections[0]["id"]]
     (event,) = events(district)
     assert json.loads(event.body)["previous_attributes"] == {"name": sections[0]["name"]}
     with pytest.raises(SandboxRecord.DoesNotExist):
         services.delete_records(clever_ids=["f" * 24])
     with pytest.raises(ValueError, match="only creates"):
-        services.put_records(district=district, record_type=RecordType.SECTIONS,
-                             items=[sections[0]])
+        services.put_records(district=district, record_type=RecordType.SECTIONS, items=[sections[0]])

@@ -40,12 +40,21 @@ def served(django_db_setup, django_db_blocker):
 
 
 def _pick_ids(district) -> dict:
-    contact_edge = (SandboxEdge.objects.filter(district=district, rel="students")
-                    .filter(src_id__in=SandboxRecord.objects.filter(district=district, is_contact=True)
-                            .values("clever_id")).first())
+    contact_edge = (
+        SandboxEdge.objects.filter(district=district, rel="students")
+        .filter(
+            src_id__in=SandboxRecord.objects.filter(district=district, is_contact=True).values("clever_id")
+        )
+        .first()
+    )
     section = next(
-        body for body in (json.loads(row.body) for row in SandboxRecord.objects.filter(
-            district=district, record_type="sections").order_by("clever_id"))
+        body
+        for body in (
+            json.loads(row.body)
+            for row in SandboxRecord.objects.filter(district=district, record_type="sections").order_by(
+                "clever_id"
+            )
+        )
         if body.get("lms_status", {}).get("synced_in_lms", True) and body.get("students")
     )
     return {
@@ -63,7 +72,8 @@ def _pick_ids(district) -> dict:
 def _make_events(ids):
     services.update_record(clever_id=ids["students"], changes={"email": "renamed@example.org"})
     created = services.put_record(
-        district=SandboxDistrict.objects.get(pk=ids["districts"]), record_type="courses",
+        district=SandboxDistrict.objects.get(pk=ids["districts"]),
+        record_type="courses",
         data={"name": "Conformance course", "number": "C-1"},
     )
     services.delete_record(clever_id=created["id"])
@@ -109,8 +119,9 @@ def test_every_data_api_operation_answers_in_the_spec_shape(served, spec_name):
         validate(body, schema, spec_name)
         if expected == 200 and isinstance(body.get("data"), list) and "resources" not in path:
             assert body["data"], f"{url} served an empty list: the check would prove nothing"
-            assert all(re.fullmatch(rf"/{version}/\w+/[0-9a-f]{{24}}", item["uri"])
-                       for item in body["data"]), url
+            assert all(
+                re.fullmatch(rf"/{version}/\w+/[0-9a-f]{{24}}", item["uri"]) for item in body["data"]
+            ), url
         checked += 1
     assert checked == 42
 
@@ -123,7 +134,10 @@ def test_events_answer_in_the_spec_shape(served, version):
     assert listing.status_code == 200
     body = listing.json()
     assert [item["data"]["type"] for item in body["data"]] == [
-        "users.updated", "courses.created", "courses.deleted"]
+        "users.updated",
+        "courses.created",
+        "courses.deleted",
+    ]
     validate(body, response_schema(spec_name, "/events", "get", 200), spec_name)
     first = body["data"][0]["data"]
     assert "previous_attributes" in first["data"], "the documented real-traffic placement"
@@ -143,39 +157,60 @@ def test_lms_connect_operations_answer_in_the_spec_shape(served):
     client = Client(HTTP_AUTHORIZATION=f"Bearer {served['token']}")
     base = f"/sandbox/v3.1/sections/{served['ids']['sections']}/assignments"
     due = (datetime.now(UTC) + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    created = client.post(base, json.dumps({
-        "title": "Fractions quiz", "description": "Ten questions", "due_date": due,
-        "points_possible": 10, "grading_type": "points", "submission_types": ["text"],
-        "max_attempts": 1,
-    }), content_type="application/json")
+    created = client.post(
+        base,
+        json.dumps(
+            {
+                "title": "Fractions quiz",
+                "description": "Ten questions",
+                "due_date": due,
+                "points_possible": 10,
+                "grading_type": "points",
+                "submission_types": ["text"],
+                "max_attempts": 1,
+            }
+        ),
+        content_type="application/json",
+    )
     assert created.status_code == 200, created.content
-    validate(created.json(), response_schema(spec_name, "/sections/{section_id}/assignments",
-                                             "post", 200), spec_name)
+    validate(
+        created.json(),
+        response_schema(spec_name, "/sections/{section_id}/assignments", "post", 200),
+        spec_name,
+    )
     assignment = f"{base}/{created.json()['data']['id']}"
     one = "/sections/{section_id}/assignments/{assignment_id}"
     validate(client.get(assignment).json(), response_schema(spec_name, one, "get", 200), spec_name)
-    patched = client.patch(assignment, json.dumps({"title": "Fractions quiz (v2)"}),
-                           content_type="application/json")
+    patched = client.patch(
+        assignment, json.dumps({"title": "Fractions quiz (v2)"}), content_type="application/json"
+    )
     validate(patched.json(), response_schema(spec_name, one, "patch", 200), spec_name)
 
     submissions = client.get(f"{assignment}/submissions?limit=2")
     assert submissions.status_code == 200
-    validate(submissions.json(), response_schema(spec_name, f"{one}/submissions", "get", 200),
-             spec_name)
+    validate(submissions.json(), response_schema(spec_name, f"{one}/submissions", "get", 200), spec_name)
     student = submissions.json()["data"][0]["user_id"]
     single = f"{one}/submissions/{{user_id}}"
-    validate(client.get(f"{assignment}/submissions/{student}").json(),
-             response_schema(spec_name, single, "get", 200), spec_name)
-    graded = client.patch(f"{assignment}/submissions/{student}",
-                          json.dumps({"grade_points": 9.5, "grade_comment": "Well done"}),
-                          content_type="application/json")
+    validate(
+        client.get(f"{assignment}/submissions/{student}").json(),
+        response_schema(spec_name, single, "get", 200),
+        spec_name,
+    )
+    graded = client.patch(
+        f"{assignment}/submissions/{student}",
+        json.dumps({"grade_points": 9.5, "grade_comment": "Well done"}),
+        content_type="application/json",
+    )
     assert graded.status_code == 200, graded.content
     validate(graded.json(), response_schema(spec_name, single, "patch", 200), spec_name)
 
     invalid = client.post(base, json.dumps({"title": "No due date"}), content_type="application/json")
     assert invalid.status_code == 400
-    validate(invalid.json(), response_schema(spec_name, "/sections/{section_id}/assignments",
-                                             "post", 400), spec_name)
+    validate(
+        invalid.json(),
+        response_schema(spec_name, "/sections/{section_id}/assignments", "post", 400),
+        spec_name,
+    )
     assert client.delete(assignment).status_code == 200
 
 
@@ -185,6 +220,5 @@ def test_the_recorded_demo_district_answers_in_the_spec_shape_loosely(db):
     client = Client(HTTP_AUTHORIZATION=f"Bearer {services.district_token(district).access_token}")
     for path in ("/users", "/sections", "/schools", "/terms", "/courses", "/districts"):
         body = client.get(f"/sandbox/v3.0{path}?limit=10000").json()
-        validate(body, response_schema("v3.0.yml", path, "get", 200), "v3.0.yml",
-                 strict_records=False)
+        validate(body, response_schema("v3.0.yml", path, "get", 200), "v3.0.yml", strict_records=False)
         assert body["data"]

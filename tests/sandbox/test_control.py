@@ -18,15 +18,15 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def district():
-    generated = generate_district(seed=77, students=500, name="Fairview School District",
-                                  state="OR")
+    generated = generate_district(seed=77, students=500, name="Fairview School District", state="OR")
     return load_district(generated)
 
 
 @pytest.fixture
 def sections(district):
-    return list(SandboxRecord.objects.filter(district=district, record_type=RecordType.SECTIONS)
-                .order_by("clever_id"))
+    return list(
+        SandboxRecord.objects.filter(district=district, record_type=RecordType.SECTIONS).order_by("clever_id")
+    )
 
 
 def body(clever_id):
@@ -34,8 +34,7 @@ def body(clever_id):
 
 
 def event_types(district):
-    return list(SandboxEvent.objects.filter(district=district).order_by("id")
-                .values_list("type", flat=True))
+    return list(SandboxEvent.objects.filter(district=district).order_by("id").values_list("type", flat=True))
 
 
 def post(client, name, data=None, **kwargs):
@@ -62,8 +61,9 @@ def test_home_renders_districts_app_and_knobs(client, district, sandbox_app):
 
 
 def test_district_page_renders_records_and_events(client, district, sections):
-    roster.rename_user(district=district, user_id=body(sections[0].clever_id)["students"][0],
-                          first="Renée", last="O'Neil")
+    roster.rename_user(
+        district=district, user_id=body(sections[0].clever_id)["students"][0], first="Renée", last="O'Neil"
+    )
     response = client.get(reverse("sandbox:control-district", args=[district.id]))
     assert response.status_code == 200
     html = response.content.decode()
@@ -75,8 +75,9 @@ def test_district_page_renders_records_and_events(client, district, sections):
 
 def test_posts_need_the_csrf_token(district):
     strict = Client(enforce_csrf_checks=True)
-    response = strict.post(reverse("sandbox:control-district-action", args=[district.id]),
-                           {"action": "disconnect"})
+    response = strict.post(
+        reverse("sandbox:control-district-action", args=[district.id]), {"action": "disconnect"}
+    )
     assert response.status_code == 403
     district.refresh_from_db()
     assert district.connected
@@ -88,8 +89,9 @@ def test_posts_need_the_csrf_token(district):
 
 def test_revoke_token(client, district):
     token = services.district_token(district)
-    response = post(client, "sandbox:control-district-action", {"action": "revoke_token"},
-                    district_id=district.id)
+    response = post(
+        client, "sandbox:control-district-action", {"action": "revoke_token"}, district_id=district.id
+    )
     assert response.status_code == 302
     token.refresh_from_db()
     assert token.revoked_at is not None
@@ -98,8 +100,7 @@ def test_revoke_token(client, district):
 
 def test_rotate_token(client, district):
     old = services.district_token(district)
-    post(client, "sandbox:control-district-action", {"action": "rotate_token"},
-         district_id=district.id)
+    post(client, "sandbox:control-district-action", {"action": "rotate_token"}, district_id=district.id)
     old.refresh_from_db()
     new = services.district_token(district)
     assert old.revoked_at is not None
@@ -107,39 +108,42 @@ def test_rotate_token(client, district):
 
 
 def test_disconnect_and_reconnect(client, district):
-    post(client, "sandbox:control-district-action", {"action": "disconnect"},
-         district_id=district.id)
+    post(client, "sandbox:control-district-action", {"action": "disconnect"}, district_id=district.id)
     district.refresh_from_db()
     assert not district.connected
     assert not SandboxToken.objects.filter(district=district, revoked_at__isnull=True).exists()
-    response = post(client, "sandbox:control-district-action",
-                    {"action": "reconnect", "back": "district"}, district_id=district.id)
+    response = post(
+        client,
+        "sandbox:control-district-action",
+        {"action": "reconnect", "back": "district"},
+        district_id=district.id,
+    )
     assert response["Location"] == reverse("sandbox:control-district", args=[district.id])
     district.refresh_from_db()
     assert district.connected and services.district_token(district) is not None
 
 
 def test_events_switch(client, district):
-    post(client, "sandbox:control-district-action", {"action": "events_off"},
-         district_id=district.id)
+    post(client, "sandbox:control-district-action", {"action": "events_off"}, district_id=district.id)
     district.refresh_from_db()
     assert not district.events_enabled
-    post(client, "sandbox:control-district-action", {"action": "events_on"},
-         district_id=district.id)
+    post(client, "sandbox:control-district-action", {"action": "events_on"}, district_id=district.id)
     district.refresh_from_db()
     assert district.events_enabled
 
 
 def test_unknown_action_is_refused(client, district):
-    response = post(client, "sandbox:control-district-action", {"action": "explode"},
-                    district_id=district.id)
+    response = post(client, "sandbox:control-district-action", {"action": "explode"}, district_id=district.id)
     assert response.status_code == 400
 
 
 def test_set_lms_emits_a_district_event(client, district):
-    response = post(client, "sandbox:control-district-lms",
-                    {f"{district.id}-lms_type": "google_classroom",
-                     f"{district.id}-lms_state": ""}, district_id=district.id)
+    response = post(
+        client,
+        "sandbox:control-district-lms",
+        {f"{district.id}-lms_type": "google_classroom", f"{district.id}-lms_state": ""},
+        district_id=district.id,
+    )
     assert response.status_code == 302
     district.refresh_from_db()
     assert (district.lms_type, district.lms_state) == ("google_classroom", "success")
@@ -148,13 +152,17 @@ def test_set_lms_emits_a_district_event(client, district):
     payload = json.loads(event.body)
     assert payload["object"]["lms_type"] == "google_classroom"
     assert payload["previous_attributes"]["lms_type"] == ""
-    post(client, "sandbox:control-district-lms",
-         {f"{district.id}-lms_type": "canvas", f"{district.id}-lms_state": "error"},
-         district_id=district.id)
+    post(
+        client,
+        "sandbox:control-district-lms",
+        {f"{district.id}-lms_type": "canvas", f"{district.id}-lms_state": "error"},
+        district_id=district.id,
+    )
     district.refresh_from_db()
     assert (district.lms_type, district.lms_state) == ("canvas", "error")
-    bad = post(client, "sandbox:control-district-lms", {f"{district.id}-lms_type": "moodle"},
-               district_id=district.id)
+    bad = post(
+        client, "sandbox:control-district-lms", {f"{district.id}-lms_type": "moodle"}, district_id=district.id
+    )
     assert bad.status_code == 400
 
 
@@ -166,33 +174,54 @@ def test_rate_limit(client, sandbox_knobs):
     assert response.status_code == 302
     assert sandbox_knobs.rate_limit_per_minute == 7
     assert "<strong>7</strong>" in client.get(reverse("sandbox:home")).content.decode()
-    assert post(client, "sandbox:control-rate-limit",
-                {"rate_limit_per_minute": "0"}).status_code == 400
+    assert post(client, "sandbox:control-rate-limit", {"rate_limit_per_minute": "0"}).status_code == 400
     assert sandbox_knobs.rate_limit_per_minute == 7
 
 
 def test_add_and_clear_faults(client, sandbox_knobs):
-    response = post(client, "sandbox:control-add-fault", {
-        "kind": "status", "on_request": "3", "count": "2", "status": "502", "delay": "",
-        "path_contains": "/users"})
+    response = post(
+        client,
+        "sandbox:control-add-fault",
+        {
+            "kind": "status",
+            "on_request": "3",
+            "count": "2",
+            "status": "502",
+            "delay": "",
+            "path_contains": "/users",
+        },
+    )
     assert response.status_code == 302
     (fault,) = sandbox_knobs.faults
     assert (fault.kind, fault.on_request, fault.count, fault.status, fault.path_contains) == (
-        "status", 3, 2, 502, "/users")
-    post(client, "sandbox:control-add-fault",
-         {"kind": "slow", "on_request": "1", "count": "1", "delay": "2.5"})
+        "status",
+        3,
+        2,
+        502,
+        "/users",
+    )
+    post(
+        client, "sandbox:control-add-fault", {"kind": "slow", "on_request": "1", "count": "1", "delay": "2.5"}
+    )
     assert sandbox_knobs.faults[1].kind == "slow" and sandbox_knobs.faults[1].delay == 2.5
     html = client.get(reverse("sandbox:home")).content.decode()
     assert html.count('class="fault"') == 2
-    assert post(client, "sandbox:control-add-fault", {"kind": "explode", "on_request": "1",
-                                                      "count": "1"}).status_code == 400
+    assert (
+        post(
+            client, "sandbox:control-add-fault", {"kind": "explode", "on_request": "1", "count": "1"}
+        ).status_code
+        == 400
+    )
     post(client, "sandbox:control-clear-faults")
     assert sandbox_knobs.faults == []
 
 
 def test_a_fault_added_on_the_page_hits_the_api(client, district, sandbox_knobs):
-    post(client, "sandbox:control-add-fault", {"kind": "status", "on_request": "1", "count": "1",
-                                               "status": "503"})
+    post(
+        client,
+        "sandbox:control-add-fault",
+        {"kind": "status", "on_request": "1", "count": "1", "status": "503"},
+    )
     token = services.district_token(district).access_token
     api = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     assert api.get("/sandbox/v3.1/schools").status_code == 503
@@ -205,9 +234,13 @@ def test_a_fault_added_on_the_page_hits_the_api(client, district, sandbox_knobs)
 def test_add_student_to_section_emits_events(client, district, sections):
     section_id = sections[0].clever_id
     before = body(section_id)["students"]
-    response = post(client, "sandbox:control-roster", {"section_id": section_id, "first": "Zoë",
-                                                       "last": "O'Brien"},
-                    district_id=district.id, op="add_student")
+    response = post(
+        client,
+        "sandbox:control-roster",
+        {"section_id": section_id, "first": "Zoë", "last": "O'Brien"},
+        district_id=district.id,
+        op="add_student",
+    )
     assert response.status_code == 302
     student = SandboxRecord.objects.get(district=district, display_name="Zoë O'Brien")
     assert student.is_student
@@ -221,8 +254,13 @@ def test_add_student_to_section_emits_events(client, district, sections):
 def test_rename_user_emits_users_updated(client, district, sections):
     user_id = body(sections[0].clever_id)["students"][0]
     old_name = body(user_id)["name"]
-    post(client, "sandbox:control-roster", {"user_id": user_id, "first": "Łucja", "last": "Smith-Jones"},
-         district_id=district.id, op="rename_user")
+    post(
+        client,
+        "sandbox:control-roster",
+        {"user_id": user_id, "first": "Łucja", "last": "Smith-Jones"},
+        district_id=district.id,
+        op="rename_user",
+    )
     assert body(user_id)["name"]["first"] == "Łucja"
     assert body(user_id)["name"]["last"] == "Smith-Jones"
     event = SandboxEvent.objects.get(district=district)
@@ -233,8 +271,7 @@ def test_rename_user_emits_users_updated(client, district, sections):
 def test_remove_user_updates_their_sections_then_deletes(client, district, sections):
     user_id = body(sections[0].clever_id)["students"][0]
     holding = [s.clever_id for s in sections if user_id in body(s.clever_id)["students"]]
-    post(client, "sandbox:control-roster", {"user_id": user_id}, district_id=district.id,
-         op="remove_user")
+    post(client, "sandbox:control-roster", {"user_id": user_id}, district_id=district.id, op="remove_user")
     assert not SandboxRecord.objects.filter(clever_id=user_id).exists()
     for section_id in holding:
         assert user_id not in body(section_id)["students"]
@@ -244,15 +281,25 @@ def test_remove_user_updates_their_sections_then_deletes(client, district, secti
 
 
 def test_add_and_remove_a_section(client, district):
-    post(client, "sandbox:control-roster", {"school_id": "", "name": "Robotics Club",
-                                            "students": "3"},
-         district_id=district.id, op="add_section")
-    section = SandboxRecord.objects.get(district=district, record_type=RecordType.SECTIONS,
-                                        body__contains="Robotics Club")
+    post(
+        client,
+        "sandbox:control-roster",
+        {"school_id": "", "name": "Robotics Club", "students": "3"},
+        district_id=district.id,
+        op="add_section",
+    )
+    section = SandboxRecord.objects.get(
+        district=district, record_type=RecordType.SECTIONS, body__contains="Robotics Club"
+    )
     data = body(section.clever_id)
     assert len(data["students"]) == 3 and data["teacher"] == data["teachers"][0]
-    post(client, "sandbox:control-roster", {"section_id": section.clever_id},
-         district_id=district.id, op="remove_section")
+    post(
+        client,
+        "sandbox:control-roster",
+        {"section_id": section.clever_id},
+        district_id=district.id,
+        op="remove_section",
+    )
     assert not SandboxRecord.objects.filter(clever_id=section.clever_id).exists()
     assert event_types(district) == ["sections.created", "sections.deleted"]
 
@@ -260,20 +307,29 @@ def test_add_and_remove_a_section(client, district):
 def test_roster_change_on_an_unknown_record_changes_nothing(client, district):
     response = client.post(
         reverse("sandbox:control-roster", kwargs={"district_id": district.id, "op": "remove_user"}),
-        {"user_id": "f" * 24}, follow=True)
+        {"user_id": "f" * 24},
+        follow=True,
+    )
     assert response.status_code == 200
     assert "no user" in response.content.decode()
     assert event_types(district) == []
     bad = post(client, "sandbox:control-roster", {}, district_id=district.id, op="rename_user")
     assert bad.status_code == 400
-    assert post(client, "sandbox:control-roster", {}, district_id=district.id,
-                op="drop_tables").status_code == 400
+    assert (
+        post(client, "sandbox:control-roster", {}, district_id=district.id, op="drop_tables").status_code
+        == 400
+    )
 
 
 def test_roster_change_with_events_off_emits_none(client, district, sections):
     services.set_events_enabled(district=district, enabled=False)
-    post(client, "sandbox:control-roster", {"section_id": sections[0].clever_id},
-         district_id=district.id, op="add_student")
+    post(
+        client,
+        "sandbox:control-roster",
+        {"section_id": sections[0].clever_id},
+        district_id=district.id,
+        op="add_student",
+    )
     assert SandboxRecord.objects.filter(district=district, is_student=True).count() == 501
     assert event_types(district) == []
 
@@ -283,8 +339,9 @@ def test_roster_change_with_events_off_emits_none(client, district, sections):
 
 @pytest.fixture
 def staff_client(client):
-    user = get_user_model().objects.create_superuser(username="support", password="pw-12345678",
-                                                     email="support@example.org")
+    user = get_user_model().objects.create_superuser(
+        username="support", password="pw-12345678", email="support@example.org"
+    )
     client.force_login(user)
     return client
 
@@ -311,14 +368,19 @@ def test_admin_is_read_only(staff_client, district):
     assert page.status_code == 200 and record.clever_id in page.content.decode()
 
 
-@pytest.mark.parametrize(("action", "check"), [
-    ("revoke_token", lambda d: services.district_token(d) is None),
-    ("disconnect", lambda d: not d.connected and services.district_token(d) is None),
-    ("disable_events", lambda d: not d.events_enabled),
-])
+@pytest.mark.parametrize(
+    ("action", "check"),
+    [
+        ("revoke_token", lambda d: services.district_token(d) is None),
+        ("disconnect", lambda d: not d.connected and services.district_token(d) is None),
+        ("disable_events", lambda d: not d.events_enabled),
+    ],
+)
 def test_admin_actions_call_the_services(staff_client, district, action, check):
-    response = staff_client.post(reverse("admin:sandbox_sandboxdistrict_changelist"), {
-        "action": action, "_selected_action": [district.id], "index": "0"})
+    response = staff_client.post(
+        reverse("admin:sandbox_sandboxdistrict_changelist"),
+        {"action": action, "_selected_action": [district.id], "index": "0"},
+    )
     assert response.status_code == 302
     district.refresh_from_db()
     assert check(district)

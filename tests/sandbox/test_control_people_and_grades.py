@@ -38,35 +38,74 @@ class Roster:
         names = [("Ada", "Lovelace"), ("Bart", HOSTILE), ("Cy", "Young")]
         items = [
             ("schools", {"id": school, "name": "North Middle"}),
-            ("users", {"id": self.teacher, "name": {"first": "Tess", "last": "Cher"},
-                       "roles": {"teacher": {"school": school, "schools": [school]}}}),
-            ("users", {"id": self.staff, "name": {"first": "Stan", "last": "Office"},
-                       "roles": {"staff": {"schools": [school]}}}),
-            ("users", {"id": self.admin, "name": {"first": "Dana", "last": "Boss"},
-                       "roles": {"district_admin": {}}}),
-            *[("users", {"id": student, "name": {"first": first, "last": last},
-                         "roles": {"student": {"school": school, "schools": [school]}}})
-              for student, (first, last) in zip(self.students, names, strict=True)],
-            ("sections", {"id": self.section, "name": "Algebra 1", "school": school,
-                          "students": self.students, "teachers": [self.teacher],
-                          "teacher": self.teacher}),
+            (
+                "users",
+                {
+                    "id": self.teacher,
+                    "name": {"first": "Tess", "last": "Cher"},
+                    "roles": {"teacher": {"school": school, "schools": [school]}},
+                },
+            ),
+            (
+                "users",
+                {
+                    "id": self.staff,
+                    "name": {"first": "Stan", "last": "Office"},
+                    "roles": {"staff": {"schools": [school]}},
+                },
+            ),
+            (
+                "users",
+                {
+                    "id": self.admin,
+                    "name": {"first": "Dana", "last": "Boss"},
+                    "roles": {"district_admin": {}},
+                },
+            ),
+            *[
+                (
+                    "users",
+                    {
+                        "id": student,
+                        "name": {"first": first, "last": last},
+                        "roles": {"student": {"school": school, "schools": [school]}},
+                    },
+                )
+                for student, (first, last) in zip(self.students, names, strict=True)
+            ],
+            (
+                "sections",
+                {
+                    "id": self.section,
+                    "name": "Algebra 1",
+                    "school": school,
+                    "students": self.students,
+                    "teachers": [self.teacher],
+                    "teacher": self.teacher,
+                },
+            ),
         ]
         services.bulk_load(district=self.district, items=items)
 
     def assignment(self, title="Chapter 3 quiz") -> str:
         """An assignment the app created in the LMS through Clever; its UUID."""
         due = (timezone.now() + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        body = {"title": title, "description": "Linear equations", "due_date": due,
-                "points_possible": 10}
-        created = create_assignment(token=services.district_token(self.district),
-                                    section_id=self.section, body=json.dumps(body).encode())
+        body = {"title": title, "description": "Linear equations", "due_date": due, "points_possible": 10}
+        created = create_assignment(
+            token=services.district_token(self.district),
+            section_id=self.section,
+            body=json.dumps(body).encode(),
+        )
         return created["id"]
 
     def submission(self, assignment_id: str, student: str) -> dict:
         """The submission as the app reads it back through Clever's API."""
-        return get_submission(token=services.district_token(self.district),
-                              section_id=self.section, assignment_id=assignment_id,
-                              user_id=student)
+        return get_submission(
+            token=services.district_token(self.district),
+            section_id=self.section,
+            assignment_id=assignment_id,
+            user_id=student,
+        )
 
 
 @pytest.fixture
@@ -95,7 +134,7 @@ def test_home_lists_people_to_sign_in_as_by_name_and_role_with_instant_login_lin
     html = client.get(reverse("sandbox:home")).content.decode()
 
     start = html.index('id="sign-in"')
-    people = html[start:html.index('id="library"')]
+    people = html[start : html.index('id="library"')]
     for name in ("Tess Cher", "Stan Office", "Dana Boss", "Ada Lovelace", escape(f"Bart {HOSTILE}")):
         assert name in people
     assert HOSTILE not in html  # escaped, never markup
@@ -103,16 +142,17 @@ def test_home_lists_people_to_sign_in_as_by_name_and_role_with_instant_login_lin
     # The teacher whose section has assignments in the LMS comes first, saying so.
     assert people.index("Tess Cher") < people.index("Ada Lovelace")
     assert "1 assignment in Canvas for Algebra 1" in people
-    link = (f"/sandbox/oauth/instant-login?client_id={sandbox_app_id()}"
-            f"&amp;district_id={roster.district.id}")
+    link = f"/sandbox/oauth/instant-login?client_id={sandbox_app_id()}&amp;district_id={roster.district.id}"
     assert f'href="{link}"' in people  # the district's own link: pick anyone
     assert f'href="{link}&amp;user={roster.teacher}"' in people
 
 
 def test_a_persons_instant_login_link_signs_them_in_at_once_replacing_whoever_was(client, roster):
     client.get("/sandbox/portal/launch", {"user": roster.students[0]})  # logged in to Clever
-    link = (f"/sandbox/oauth/instant-login?client_id={sandbox_app_id()}"
-            f"&district_id={roster.district.id}&user={roster.teacher}")
+    link = (
+        f"/sandbox/oauth/instant-login?client_id={sandbox_app_id()}"
+        f"&district_id={roster.district.id}&user={roster.teacher}"
+    )
 
     response = client.get(link)
 
@@ -126,8 +166,10 @@ def test_a_persons_instant_login_link_signs_them_in_at_once_replacing_whoever_wa
 
 def test_an_instant_login_link_for_someone_of_another_district_is_refused(client, roster):
     other = Roster(name="Shelbyville USD")
-    response = client.get("/sandbox/oauth/instant-login", {
-        "client_id": sandbox_app_id(), "district_id": roster.district.id, "user": other.teacher})
+    response = client.get(
+        "/sandbox/oauth/instant-login",
+        {"client_id": sandbox_app_id(), "district_id": roster.district.id, "user": other.teacher},
+    )
     assert response.status_code == 400
     assert "This user cannot log in here." in response.content.decode()
     assert not SandboxAuthCode.objects.exists()
@@ -136,7 +178,7 @@ def test_an_instant_login_link_for_someone_of_another_district_is_refused(client
 def test_a_disconnected_district_offers_nobody_to_sign_in_as(client, roster):
     services.disconnect_district(district=roster.district)
     html = client.get(reverse("sandbox:home")).content.decode()
-    people = html[html.index('id="sign-in"'):html.index('id="library"')]
+    people = html[html.index('id="sign-in"') : html.index('id="library"')]
     assert "Disconnected: nobody of this district can sign in" in people
     assert "user=" not in people
 
@@ -145,13 +187,13 @@ def test_library_teachers_are_listed_by_name_with_a_clever_library_launch(client
     library = Roster(name="Shelbyville Library", lms_type="", sharing=Sharing.LIBRARY)
     html = client.get(reverse("sandbox:home")).content.decode()
 
-    section = html[html.index('id="library"'):html.index('id="app"')]
+    section = html[html.index('id="library"') : html.index('id="app"')]
     assert "Tess Cher" in section and ">teacher<" in section
     assert "Ada Lovelace" not in section  # teachers only
     launch = f"/sandbox/portal/launch?user={library.teacher}"
     assert f'href="{launch}"' in section
     # No Instant Login for a Library district (Clever: they do not work for Library apps).
-    people = html[html.index('id="sign-in"'):html.index('id="library"')]
+    people = html[html.index('id="sign-in"') : html.index('id="library"')]
     assert library.district.id not in people
 
     response = client.get(launch)
@@ -170,8 +212,7 @@ def test_no_library_teachers_says_how_to_add_some(client, roster):
 
 def test_the_grade_form_lists_submissions_by_assignment_and_student_name(client, roster):
     quiz = roster.assignment()
-    gradebook.teacher_edit_submission(assignment_id=quiz, user_id=roster.students[0],
-                                      grade_points=7)
+    gradebook.teacher_edit_submission(assignment_id=quiz, user_id=roster.students[0], grade_points=7)
     html = page(client, roster.district).content.decode()
 
     assert 'id="lms-grades"' in html
@@ -187,8 +228,9 @@ def test_a_good_grade_changes_the_submission_the_app_reads_back(client, roster):
     student = roster.students[1]
     before = roster.submission(quiz, student)
 
-    response = post_grade(client, roster.district, submission=f"{quiz}:{student}",
-                          grade_points="8.5", grade="B+")
+    response = post_grade(
+        client, roster.district, submission=f"{quiz}:{student}", grade_points="8.5", grade="B+"
+    )
 
     assert response.status_code == 302
     assert response["Location"].endswith("#lms-grades")
@@ -196,25 +238,33 @@ def test_a_good_grade_changes_the_submission_the_app_reads_back(client, roster):
     assert (after["grade_points"], after["grade"]) == (8.5, "B+")
     assert after["last_modified"] >= before["last_modified"]
     shown = client.get(response["Location"]).content.decode()
-    assert (f"In Canvas, {escape(f'Bart {HOSTILE}')} now has 8.5 points, B+ on Chapter 3 quiz "
-            "(Algebra 1).") in shown
+    assert (
+        f"In Canvas, {escape(f'Bart {HOSTILE}')} now has 8.5 points, B+ on Chapter 3 quiz (Algebra 1)."
+    ) in shown
 
     # Points only: the letter grade stays.
     post_grade(client, roster.district, submission=f"{quiz}:{student}", grade_points="9")
     assert (roster.submission(quiz, student)["grade_points"], roster.submission(quiz, student)["grade"]) == (
-        9.0, "B+")
+        9.0,
+        "B+",
+    )
 
 
-@pytest.mark.parametrize(("data", "error"), [
-    ({"grade_points": "", "grade": ""}, "Enter grade points, a letter grade, or both."),
-    ({"grade_points": "-1"}, "Enter 0 or more points."),
-    ({"grade_points": "lots"}, "Enter a number of points, like 8 or 8.5."),
-    ({"grade_points": "nan"}, "Enter a number of points, like 8 or 8.5."),
-    ({"grade": "A" * 33}, "Ensure this value has at most 32 characters (it has 33)."),
-    ({"submission": "", "grade": "A"}, "Choose a student&#x27;s submission."),
-    ({"submission": "not-a-uuid:nobody", "grade": "A"},
-     "Choose a submission from the list: that one is gone."),
-])
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"grade_points": "", "grade": ""}, "Enter grade points, a letter grade, or both."),
+        ({"grade_points": "-1"}, "Enter 0 or more points."),
+        ({"grade_points": "lots"}, "Enter a number of points, like 8 or 8.5."),
+        ({"grade_points": "nan"}, "Enter a number of points, like 8 or 8.5."),
+        ({"grade": "A" * 33}, "Ensure this value has at most 32 characters (it has 33)."),
+        ({"submission": "", "grade": "A"}, "Choose a student&#x27;s submission."),
+        (
+            {"submission": "not-a-uuid:nobody", "grade": "A"},
+            "Choose a submission from the list: that one is gone.",
+        ),
+    ],
+)
 def test_bad_grade_input_is_a_form_error_and_changes_nothing(client, roster, data, error):
     quiz = roster.assignment()
     student = roster.students[0]
@@ -234,13 +284,13 @@ def test_a_submission_deleted_under_the_form_is_a_form_error(client, roster, mon
     edit = gradebook.teacher_edit_submission
 
     def deleted_first(**kwargs):
-        delete_assignment(token=services.district_token(roster.district),
-                          section_id=roster.section, assignment_id=quiz)
+        delete_assignment(
+            token=services.district_token(roster.district), section_id=roster.section, assignment_id=quiz
+        )
         return edit(**kwargs)
 
     monkeypatch.setattr(gradebook, "teacher_edit_submission", deleted_first)
-    response = post_grade(client, roster.district, submission=f"{quiz}:{roster.students[0]}",
-                          grade="A")
+    response = post_grade(client, roster.district, submission=f"{quiz}:{roster.students[0]}", grade="A")
 
     assert response.status_code == 200
     assert "Choose a submission from the list: that one is gone." in response.content.decode()

@@ -51,8 +51,10 @@ def test_users_and_sections_are_stored_exactly_as_recorded(loaded):
 
 def test_every_referenced_school_term_and_course_exists_and_says_synthesized(loaded):
     rows = SandboxRecord.objects.filter(district=loaded)
-    ids = {t: {r.clever_id: json.loads(r.body) for r in rows.filter(record_type=t)}
-           for t in (RecordType.SCHOOLS, RecordType.TERMS, RecordType.COURSES)}
+    ids = {
+        t: {r.clever_id: json.loads(r.body) for r in rows.filter(record_type=t)}
+        for t in (RecordType.SCHOOLS, RecordType.TERMS, RecordType.COURSES)
+    }
     for section in recorded("sections.json"):
         assert section["school"] in ids[RecordType.SCHOOLS]
         assert section["term_id"] in ids[RecordType.TERMS]

@@ -36,8 +36,9 @@ def validate_events(body, spec, path):
     items = body["data"] if isinstance(body["data"], list) else [body]
     for item in items:
         event = item["data"]
-        jsonschema.validate(event, {**defs[event["type"]], "definitions": defs},
-                            cls=jsonschema.Draft4Validator)
+        jsonschema.validate(
+            event, {**defs[event["type"]], "definitions": defs}, cls=jsonschema.Draft4Validator
+        )
 
 
 def events_of(body):
@@ -57,8 +58,16 @@ def student(name, school, **extra):
     return {
         "name": {"first": name, "last": "Pupil"},
         "email": f"{name.lower()}@example.net",
-        "roles": {"student": {"school": school, "schools": [school], "sis_id": name,
-                              "grade": "3", "frl_status": "Reduced", **extra}},
+        "roles": {
+            "student": {
+                "school": school,
+                "schools": [school],
+                "sis_id": name,
+                "grade": "3",
+                "frl_status": "Reduced",
+                **extra,
+            }
+        },
     }
 
 
@@ -68,19 +77,28 @@ def feed(db, fake_clock):
     fake_clock.now = NOW
     district = services.create_district(name="Springfield USD")
     school1, school2 = new_id(), new_id()
-    services.bulk_load(district=district, items=[
-        ("schools", {"id": school1, "name": "Evergreen"}),
-        ("schools", {"id": school2, "name": "Oakwood"}),
-    ])
-    ada = services.put_record(district=district, record_type=RecordType.USERS,
-                              data=student("Ada", school1), now=at(3600 * 5))
-    ben = services.put_record(district=district, record_type=RecordType.USERS,
-                              data=student("Ben", school2), now=at(3600 * 4))
-    services.update_record(clever_id=ada["id"], now=at(3600 * 3),
-                           changes={"name": {"first": "Adaline", "last": "Pupil"}})
-    section = services.put_record(district=district, record_type=RecordType.SECTIONS,
-                                  data={"name": "Math", "school": school2,
-                                        "students": [ben["id"]]}, now=at(3600 * 2))
+    services.bulk_load(
+        district=district,
+        items=[
+            ("schools", {"id": school1, "name": "Evergreen"}),
+            ("schools", {"id": school2, "name": "Oakwood"}),
+        ],
+    )
+    ada = services.put_record(
+        district=district, record_type=RecordType.USERS, data=student("Ada", school1), now=at(3600 * 5)
+    )
+    ben = services.put_record(
+        district=district, record_type=RecordType.USERS, data=student("Ben", school2), now=at(3600 * 4)
+    )
+    services.update_record(
+        clever_id=ada["id"], now=at(3600 * 3), changes={"name": {"first": "Adaline", "last": "Pupil"}}
+    )
+    section = services.put_record(
+        district=district,
+        record_type=RecordType.SECTIONS,
+        data={"name": "Math", "school": school2, "students": [ben["id"]]},
+        now=at(3600 * 2),
+    )
     services.delete_record(clever_id=ben["id"], now=at(3600))
     return {
         "district": district,
@@ -98,7 +116,12 @@ def test_the_feed_lists_created_updated_deleted_events_oldest_first(client, feed
     events = events_of(body)
 
     assert [e["type"] for e in events] == [
-        "users.created", "users.created", "users.updated", "sections.created", "users.deleted"]
+        "users.created",
+        "users.created",
+        "users.updated",
+        "sections.created",
+        "users.deleted",
+    ]
     ids = [e["id"] for e in events]
     assert ids == sorted(ids)
     assert [item["uri"] for item in body["data"]] == [f"/v3.0/events/{i}" for i in ids]
@@ -147,8 +170,7 @@ def test_record_type_filter_is_repeatable(client, feed):
     sections = events_of(ok(client, feed["token"], "/v3.0/events", {"record_type": "sections"}))
     both = ok(client, feed["token"], "/v3.0/events?record_type=sections&record_type=users")
 
-    assert [e["type"] for e in users] == [
-        "users.created", "users.created", "users.updated", "users.deleted"]
+    assert [e["type"] for e in users] == ["users.created", "users.created", "users.updated", "users.deleted"]
     assert [e["data"]["object"]["id"] for e in sections] == [feed["section"]]
     assert len(both["data"]) == 5
     assert events_of(ok(client, feed["token"], "/v3.0/events", {"record_type": "terms"})) == []
@@ -160,14 +182,19 @@ def test_record_type_filter_is_repeatable(client, feed):
 def test_school_filter(client, feed):
     school1 = events_of(ok(client, feed["token"], "/v3.0/events", {"school": feed["school1"]}))
     school2 = events_of(ok(client, feed["token"], "/v3.0/events", {"school": feed["school2"]}))
-    sections2 = events_of(ok(client, feed["token"], "/v3.0/events",
-                             {"school": feed["school2"], "record_type": "sections"}))
+    sections2 = events_of(
+        ok(client, feed["token"], "/v3.0/events", {"school": feed["school2"], "record_type": "sections"})
+    )
 
     assert [(e["type"], e["data"]["object"]["id"]) for e in school1] == [
-        ("users.created", feed["ada"]), ("users.updated", feed["ada"])]
+        ("users.created", feed["ada"]),
+        ("users.updated", feed["ada"]),
+    ]
     assert [(e["type"], e["data"]["object"]["id"]) for e in school2] == [
-        ("users.created", feed["ben"]), ("sections.created", feed["section"]),
-        ("users.deleted", feed["ben"])]
+        ("users.created", feed["ben"]),
+        ("sections.created", feed["section"]),
+        ("users.deleted", feed["ben"]),
+    ]
     assert [e["type"] for e in sections2] == ["sections.created"]
 
 
@@ -202,8 +229,7 @@ def test_paging_keeps_the_filters(client, feed):
 def test_ending_before_and_the_last_sentinel(client, feed):
     everything = [e["id"] for e in events_of(ok(client, feed["token"], "/v3.0/events"))]
 
-    before = ok(client, feed["token"], "/v3.0/events", {"ending_before": everything[3],
-                                                         "limit": 2})
+    before = ok(client, feed["token"], "/v3.0/events", {"ending_before": everything[3], "limit": 2})
     newest = ok(client, feed["token"], "/v3.0/events", {"ending_before": "last", "limit": 1})
 
     assert [e["id"] for e in events_of(before)] == everything[1:3]
@@ -213,11 +239,16 @@ def test_ending_before_and_the_last_sentinel(client, feed):
 
 
 def test_events_older_than_30_days_are_never_served(client, feed):
-    old = services.put_record(district=feed["district"], record_type=RecordType.USERS,
-                              data=student("Old", feed["school1"]), now=at(31 * 86400))
+    old = services.put_record(
+        district=feed["district"],
+        record_type=RecordType.USERS,
+        data=student("Old", feed["school1"]),
+        now=at(31 * 86400),
+    )
     old_event = SandboxEvent.objects.get(record_id=old["id"])
-    recent = services.update_record(clever_id=old["id"], changes={"email": "x@example.net"},
-                                    now=at(29 * 86400))
+    recent = services.update_record(
+        clever_id=old["id"], changes={"email": "x@example.net"}, now=at(29 * 86400)
+    )
 
     served = events_of(ok(client, feed["token"], "/v3.0/events"))
 
@@ -237,8 +268,7 @@ def test_an_event_expires_as_the_sandbox_clock_moves(client, feed, fake_clock):
     fake_clock.now = NOW - 3600 * 5 + 30 * 86400 + 1  # the first event is now 30 days + 1 s old
 
     assert first["id"] not in [e["id"] for e in events_of(ok(client, feed["token"], "/v3.0/events"))]
-    assert get(client, feed["token"], "/v3.0/events",
-               {"starting_after": first["id"]}).status_code == 400
+    assert get(client, feed["token"], "/v3.0/events", {"starting_after": first["id"]}).status_code == 400
 
 
 def test_an_unknown_starting_after_is_a_stale_cursor(client, feed):
@@ -250,8 +280,7 @@ def test_an_unknown_starting_after_is_a_stale_cursor(client, feed):
 
 def test_events_disabled_is_403(client, feed):
     services.set_events_enabled(district=feed["district"], enabled=False)
-    event_id = SandboxEvent.objects.filter(district=feed["district"]).values_list(
-        "id", flat=True).first()
+    event_id = SandboxEvent.objects.filter(district=feed["district"]).values_list("id", flat=True).first()
 
     for uri in ("/v3.0/events", "/v3.1/events", f"/v3.0/events/{event_id}"):
         response = get(client, feed["token"], uri)
@@ -262,8 +291,9 @@ def test_events_disabled_is_403(client, feed):
 def test_a_district_without_events_enabled_records_none(client, db, fake_clock):
     fake_clock.now = NOW
     district = services.create_district(name="Quiet", events_enabled=False)
-    services.put_record(district=district, record_type=RecordType.USERS,
-                        data=student("Ann", new_id()), now=at(60))
+    services.put_record(
+        district=district, record_type=RecordType.USERS, data=student("Ann", new_id()), now=at(60)
+    )
     services.set_events_enabled(district=district, enabled=True)
 
     body = ok(client, services.district_token(district).access_token, "/v3.0/events")
@@ -273,8 +303,7 @@ def test_a_district_without_events_enabled_records_none(client, db, fake_clock):
 
 def test_only_district_tokens_read_events(client, feed):
     for kind in (TokenKind.SSO, TokenKind.TEACHER):
-        token = services.issue_token(district=feed["district"], kind=kind,
-                                     user_id=feed["ada"]).access_token
+        token = services.issue_token(district=feed["district"], kind=kind, user_id=feed["ada"]).access_token
         response = get(client, token, "/v3.0/events")
         assert response.status_code == 404
         assert response.json() == {"message": "Resource not found"}
@@ -283,8 +312,9 @@ def test_only_district_tokens_read_events(client, feed):
 def test_another_districts_events_are_not_served(client, feed):
     other = services.create_district(name="Shelbyville USD")
     other_token = services.district_token(other).access_token
-    services.put_record(district=other, record_type=RecordType.USERS,
-                        data=student("Bart", new_id()), now=at(10))
+    services.put_record(
+        district=other, record_type=RecordType.USERS, data=student("Bart", new_id()), now=at(10)
+    )
     mine = events_of(ok(client, feed["token"], "/v3.0/events"))
 
     theirs = events_of(ok(client, other_token, "/v3.0/events"))
@@ -301,9 +331,12 @@ def test_event_limit_is_validated(client, feed):
 
 
 def test_events_of_thirty_days_ago_exactly_are_still_served(client, feed):
-    services.put_record(district=feed["district"], record_type=RecordType.USERS,
-                        data=student("Edge", feed["school1"]),
-                        now=at(timedelta(days=30).total_seconds()))
+    services.put_record(
+        district=feed["district"],
+        record_type=RecordType.USERS,
+        data=student("Edge", feed["school1"]),
+        now=at(timedelta(days=30).total_seconds()),
+    )
 
     served = events_of(ok(client, feed["token"], "/v3.0/events"))
 

@@ -73,8 +73,9 @@ def test_output_does_not_depend_on_the_process_hash_seed():
     expected = digest(generate_district(seed=42, students=600, messiness=1.5, lms_type="canvas"))
     for hash_seed in ("1", "987"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed, "DJANGO_SETTINGS_MODULE": "config.settings"}
-        out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
-                             text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True
+        )
         assert out.stdout.strip() == expected
 
 
@@ -237,10 +238,12 @@ def test_contacts_link_one_to_three_students_with_valid_enums(users):
     # Clever's own demo district names some contacts in name.last only.
     assert any("first" not in c["name"] and " " in c["name"]["last"] for c in contacts)
     # A parent who also teaches in the district: same name and email as a teacher's user.
-    teachers = {(u["name"]["first"], u["name"]["last"], u.get("email")) for u in users
-                if "teacher" in u["roles"] and u.get("email")}
-    assert any((c["name"].get("first"), c["name"]["last"], c.get("email")) in teachers
-               for c in contacts)
+    teachers = {
+        (u["name"]["first"], u["name"]["last"], u.get("email"))
+        for u in users
+        if "teacher" in u["roles"] and u.get("email")
+    }
+    assert any((c["name"].get("first"), c["name"]["last"], c.get("email")) in teachers for c in contacts)
 
 
 def test_co_taught_sections_have_the_primary_teacher_first(district, users):
@@ -284,15 +287,25 @@ def test_identifiers_legacy_ids_and_dob(users, students):
     assert any("legacy_id" in t for t in teachers) and any("legacy_id" not in t for t in teachers)
     staff = [u["roles"]["staff"] for u in users if "staff" in u["roles"]]
     assert all(s["staff_id"] for s in staff)
-    assert all(is_clever_id(u["roles"]["district_admin"]["legacy_id"]) for u in users
-               if "district_admin" in u["roles"])
+    assert all(
+        is_clever_id(u["roles"]["district_admin"]["legacy_id"])
+        for u in users
+        if "district_admin" in u["roles"]
+    )
 
 
 def test_v31_sensitive_fields_at_realistic_rates(students):
     n = len(students)
     roles = [s["roles"]["student"] for s in students]
-    for key in ("ell_status", "frl_status", "iep_status", "home_language", "gifted_status",
-                "section_504_status", "disability"):
+    for key in (
+        "ell_status",
+        "frl_status",
+        "iep_status",
+        "home_language",
+        "gifted_status",
+        "section_504_status",
+        "disability",
+    ):
         present = sum(key in r for r in roles)
         assert 0.9 * n <= present < n, key
     rate = lambda key, value: sum(r.get(key) == value for r in roles) / n  # noqa: E731
@@ -342,16 +355,20 @@ def test_nces_and_mdr_with_and_without():
     assert without.data["nces_id"] == "" and without.data["mdr_number"] == ""
     assert all(s["nces_id"] == "" and s["mdr_number"] == "" for s in without.schools)
     # Left to the seed, both kinds appear across districts.
-    seen = {(bool(g.data["nces_id"]), bool(g.data["mdr_number"]))
-            for g in (generate_district(seed=s, students=50) for s in range(12))}
+    seen = {
+        (bool(g.data["nces_id"]), bool(g.data["mdr_number"]))
+        for g in (generate_district(seed=s, students=50) for s in range(12))
+    }
     assert {True, False} == {n for n, _ in seen} == {m for _, m in seen}
 
 
 def test_same_name_in_two_states():
-    one = generate_district(seed=11, students=500, name="Springfield Public Schools", state="IL",
-                            with_nces=True)
-    other = generate_district(seed=12, students=500, name="Springfield Public Schools", state="MO",
-                              with_nces=True)
+    one = generate_district(
+        seed=11, students=500, name="Springfield Public Schools", state="IL", with_nces=True
+    )
+    other = generate_district(
+        seed=12, students=500, name="Springfield Public Schools", state="MO", with_nces=True
+    )
     assert one.name == other.name == one.data["name"] == other.data["name"]
     assert one.id != other.id
     assert one.data["nces_id"].startswith(STATES["IL"][0])
@@ -366,7 +383,8 @@ def test_single_school_district():
     (school,) = single.schools
     assert school["low_grade"] == "PreKindergarten" and school["high_grade"] == "12"
     assert {u["roles"]["student"]["school"] for u in single.users if "student" in u["roles"]} == {
-        school["id"]}
+        school["id"]
+    }
     assert {s["school"] for s in single.sections} == {school["id"]}
 
 
@@ -377,8 +395,13 @@ def test_records_validate_against_clevers_v31_swagger(district):
         name: jsonschema.Draft4Validator({"$ref": f"#/definitions/{name}", "definitions": spec})
         for name in ("School", "Term", "Course", "Section", "User", "District")
     }
-    kinds = {"schools": "School", "terms": "Term", "courses": "Course", "sections": "Section",
-             "users": "User"}
+    kinds = {
+        "schools": "School",
+        "terms": "Term",
+        "courses": "Course",
+        "sections": "Section",
+        "users": "User",
+    }
     for record_type, body in district.records():
         validators[kinds[record_type]].validate(body)
     body = {**district.data, "id": district.id, "lms_type": "canvas", "lms_state": "success"}
@@ -418,8 +441,19 @@ def test_load_district_writes_every_record_and_refuses_a_second_load(district):
 @pytest.mark.django_db
 def test_sandbox_seed_json_reports_districts_and_counts():
     out = StringIO()
-    call_command("sandbox_seed", "--districts", "2", "--students", "500", "--seed", "5",
-                 "--library", "--same-name-other-state", "--json", stdout=out)
+    call_command(
+        "sandbox_seed",
+        "--districts",
+        "2",
+        "--students",
+        "500",
+        "--seed",
+        "5",
+        "--library",
+        "--same-name-other-state",
+        "--json",
+        stdout=out,
+    )
     report = json.loads(out.getvalue())
     districts = report["districts"]
     assert len(districts) == 4 == SandboxDistrict.objects.count()
@@ -432,21 +466,36 @@ def test_sandbox_seed_json_reports_districts_and_counts():
     assert first["nces_id"] and not second["nces_id"]
     assert same_name["name"] == first["name"] and same_name["us_state"] != first["us_state"]
     assert library["sharing"] == Sharing.LIBRARY and library["district_token"] is None
-    assert first["district_token"] == services.district_token(
-        SandboxDistrict.objects.get(id=first["id"])).access_token
+    assert (
+        first["district_token"]
+        == services.district_token(SandboxDistrict.objects.get(id=first["id"])).access_token
+    )
     assert report["application"]["client_id"] == services.get_application().client_id
     assert report["login"]["control"].endswith("/sandbox/")
     assert report["login"]["portal"].endswith("/sandbox/portal/")
 
     # Seeding again with the same seed adds nothing; --reset starts over.
     again = StringIO()
-    call_command("sandbox_seed", "--districts", "2", "--students", "500", "--seed", "5", "--json",
-                 stdout=again)
+    call_command(
+        "sandbox_seed", "--districts", "2", "--students", "500", "--seed", "5", "--json", stdout=again
+    )
     assert [d["status"] for d in json.loads(again.getvalue())["districts"]] == ["existing"] * 2
     assert SandboxDistrict.objects.count() == 4
     reset = StringIO()
-    call_command("sandbox_seed", "--students", "500", "--seed", "6", "--no-events", "--lms", "none",
-                 "--single-school", "--reset", "--json", stdout=reset)
+    call_command(
+        "sandbox_seed",
+        "--students",
+        "500",
+        "--seed",
+        "6",
+        "--no-events",
+        "--lms",
+        "none",
+        "--single-school",
+        "--reset",
+        "--json",
+        stdout=reset,
+    )
     (only,) = json.loads(reset.getvalue())["districts"]
     assert SandboxDistrict.objects.count() == 1
     assert only["events_enabled"] is False and only["lms_type"] == ""

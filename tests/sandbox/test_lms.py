@@ -26,8 +26,18 @@ def iso_at(clock, **delta) -> str:
 class World:
     """A district with one school, a teacher, N students and a section holding them."""
 
-    def __init__(self, client, clock, *, lms_type="canvas", lms_state=None, students=5,
-                 section_lms_status=True, name="Test USD", unmatched_students=0):
+    def __init__(
+        self,
+        client,
+        clock,
+        *,
+        lms_type="canvas",
+        lms_state=None,
+        students=5,
+        section_lms_status=True,
+        name="Test USD",
+        unmatched_students=0,
+    ):
         self.client = client
         self.clock = clock
         self.district = sbx.create_district(name=name, lms_type=lms_type, lms_state=lms_state)
@@ -47,10 +57,17 @@ class World:
         }
         if section_lms_status is not None:
             section["lms_status"] = {"synced_in_lms": section_lms_status}
-        items = [("schools", {"id": self.school_id, "name": "North High"}),
-                 ("users", {"id": self.teacher_id, "name": {"first": "Tess", "last": "Cher"},
-                            "roles": {"teacher": {"school": self.school_id,
-                                                  "schools": [self.school_id]}}})]
+        items = [
+            ("schools", {"id": self.school_id, "name": "North High"}),
+            (
+                "users",
+                {
+                    "id": self.teacher_id,
+                    "name": {"first": "Tess", "last": "Cher"},
+                    "roles": {"teacher": {"school": self.school_id, "schools": [self.school_id]}},
+                },
+            ),
+        ]
         for n, student_id in enumerate(self.student_ids):
             user = {
                 "id": student_id,
@@ -67,8 +84,9 @@ class World:
     def call(self, method, path, body=None, raw=None, token=None):
         headers = {"Authorization": f"Bearer {token or self.token}"}
         data = raw if raw is not None else (b"" if body is None else json.dumps(body))
-        return self.client.generic(method, BASE + path, data=data,
-                                   content_type="application/json", headers=headers)
+        return self.client.generic(
+            method, BASE + path, data=data, content_type="application/json", headers=headers
+        )
 
     def assignments_path(self, section_id=None):
         return f"/v3.1/sections/{section_id or self.section_id}/assignments"
@@ -105,6 +123,7 @@ def make_world(client, clock, **options):
 
 
 # --- lifecycle -------------------------------------------------------------------------------
+
 
 def test_create_get_patch_delete(world):
     created = world.create()
@@ -151,8 +170,7 @@ def test_unknown_assignment_and_foreign_section_are_404(world, client, fake_cloc
         assert response.json() == {"message": "assignment not found"}
     other = make_world(client, fake_clock, name="Other USD")
     # Another district's section, with this district's token: not found.
-    response = world.call("POST", world.assignments_path(other.section_id),
-                          world.valid_request())
+    response = world.call("POST", world.assignments_path(other.section_id), world.valid_request())
     assert response.status_code == 404
     assert response.json() == {"message": "section not found"}
     # This district's assignment, with the other district's token: not found either.
@@ -161,12 +179,13 @@ def test_unknown_assignment_and_foreign_section_are_404(world, client, fake_cloc
 
 
 def test_needs_a_live_district_token(world):
-    assert world.call("POST", world.assignments_path(), world.valid_request(),
-                      token="nope").status_code == 401
-    user_token = sbx.issue_token(district=world.district, kind=TokenKind.SSO,
-                                 user_id=world.teacher_id)
-    response = world.call("POST", world.assignments_path(), world.valid_request(),
-                          token=user_token.access_token)
+    assert (
+        world.call("POST", world.assignments_path(), world.valid_request(), token="nope").status_code == 401
+    )
+    user_token = sbx.issue_token(district=world.district, kind=TokenKind.SSO, user_id=world.teacher_id)
+    response = world.call(
+        "POST", world.assignments_path(), world.valid_request(), token=user_token.access_token
+    )
     assert response.status_code == 404
     assert not SandboxLmsAssignment.objects.exists()
 
@@ -198,6 +217,7 @@ def test_lms_requests_count_against_the_rate_limit(world, sandbox_knobs):
 
 # --- submissions -------------------------------------------------------------------------------
 
+
 def test_a_submission_for_every_student_in_user_id_order(world):
     created = world.create()
     response = world.call("GET", world.assignment_path(created["id"]) + "/submissions")
@@ -219,10 +239,12 @@ def test_a_submission_for_every_student_in_user_id_order(world):
 def test_students_who_join_later_get_no_submission(world):
     created = world.create()
     late = new_id()
-    sbx.put_record(district=world.district, record_type="users", data={
-        "id": late, "roles": {"student": {"school": world.school_id}}})
-    sbx.update_record(clever_id=world.section_id,
-                      changes={"students": [*world.student_ids, late]})
+    sbx.put_record(
+        district=world.district,
+        record_type="users",
+        data={"id": late, "roles": {"student": {"school": world.school_id}}},
+    )
+    sbx.update_record(clever_id=world.section_id, changes={"students": [*world.student_ids, late]})
     users = {s.user_id for s in SandboxLmsSubmission.objects.filter(assignment_id=created["id"])}
     assert users == set(world.student_ids)
 
@@ -241,12 +263,13 @@ def test_individual_assignees(world):
     items = world.call("GET", world.assignment_path(created["id"]) + "/submissions").json()
     assert [s["user_id"] for s in items["data"]] == chosen
 
-    missing = world.call("POST", world.assignments_path(),
-                         world.valid_request(assignee_mode="individuals"))
-    assert missing.json() == {
-        "message": "assignee_ids is required when assignee_mode is individuals"}
-    stranger = world.call("POST", world.assignments_path(), world.valid_request(
-        assignee_mode="individuals", assignee_ids=[world.teacher_id]))
+    missing = world.call("POST", world.assignments_path(), world.valid_request(assignee_mode="individuals"))
+    assert missing.json() == {"message": "assignee_ids is required when assignee_mode is individuals"}
+    stranger = world.call(
+        "POST",
+        world.assignments_path(),
+        world.valid_request(assignee_mode="individuals", assignee_ids=[world.teacher_id]),
+    )
     assert stranger.status_code == 400
     assert world.teacher_id in stranger.json()["message"]
 
@@ -268,8 +291,9 @@ def test_paging_with_cursor_over_three_pages(client, db, fake_clock):
         else:
             assert [link["rel"] for link in links] == ["next"]
             uri = links[0]["uri"]
-            assert uri.startswith(f"/v3.1/sections/{world.section_id}/assignments/"
-                                  f"{created['id']}/submissions?")
+            assert uri.startswith(
+                f"/v3.1/sections/{world.section_id}/assignments/{created['id']}/submissions?"
+            )
             assert parse_qs(urlsplit(uri).query)["limit"] == ["3"]
             path = uri
     assert pages == 3
@@ -284,11 +308,14 @@ def test_paging_with_cursor_over_three_pages(client, db, fake_clock):
     assert hundred.status_code == 200
 
 
-@pytest.mark.parametrize(("limit", "message"), [
-    ("0", "limit in query should be greater than or equal to 1"),
-    ("101", "limit in query should be less than or equal to 100"),
-    ("ten", 'strconv.ParseInt: parsing "ten": invalid syntax'),
-])
+@pytest.mark.parametrize(
+    ("limit", "message"),
+    [
+        ("0", "limit in query should be greater than or equal to 1"),
+        ("101", "limit in query should be less than or equal to 100"),
+        ("ten", 'strconv.ParseInt: parsing "ten": invalid syntax'),
+    ],
+)
 def test_limit_out_of_range(world, limit, message):
     created = world.create()
     response = world.call("GET", world.assignment_path(created["id"]) + f"/submissions?limit={limit}")
@@ -297,8 +324,7 @@ def test_limit_out_of_range(world, limit, message):
 
 
 def _next_uri(world, assignment_id, limit=2):
-    body = world.call("GET", world.assignment_path(assignment_id)
-                      + f"/submissions?limit={limit}").json()
+    body = world.call("GET", world.assignment_path(assignment_id) + f"/submissions?limit={limit}").json()
     return body["links"][0]["uri"]
 
 
@@ -325,8 +351,7 @@ def test_forged_cursor_is_refused(world):
         assert response.json() == {"message": "invalid cursor"}
     # A genuine cursor of another assignment is no good here either.
     other = world.create(title="Other")
-    response = world.call("GET", world.assignment_path(other["id"])
-                          + f"/submissions?cursor={cursor}&limit=2")
+    response = world.call("GET", world.assignment_path(other["id"]) + f"/submissions?cursor={cursor}&limit=2")
     assert response.json() == {"message": "invalid cursor"}
 
 
@@ -335,10 +360,18 @@ def test_patch_submission_grades_it(world):
     student = sorted(world.student_ids)[0]
     path = world.assignment_path(created["id"]) + f"/submissions/{student}"
     world.clock.now += 30
-    response = world.call("PATCH", path, {
-        "grade": "9/10", "grade_points": 9.5, "grade_comment": "Nice work",
-        "flags": ["late"], "state": "returned", "grader_id": world.teacher_id,
-    })
+    response = world.call(
+        "PATCH",
+        path,
+        {
+            "grade": "9/10",
+            "grade_points": 9.5,
+            "grade_comment": "Nice work",
+            "flags": ["late"],
+            "state": "returned",
+            "grader_id": world.teacher_id,
+        },
+    )
     assert response.status_code == 200, response.content
     data = response.json()["data"]
     assert data["grade"] == "9/10"
@@ -356,18 +389,26 @@ def test_patch_submission_grades_it(world):
     assert zero["grade"] == "0"
     assert zero["grade_comment"] == "Nice work"  # absent fields stay
 
-    assert world.call("GET", world.assignment_path(created["id"])
-                      + f"/submissions/{world.teacher_id}").status_code == 404
+    assert (
+        world.call(
+            "GET", world.assignment_path(created["id"]) + f"/submissions/{world.teacher_id}"
+        ).status_code
+        == 404
+    )
 
 
 def test_teacher_edit_in_the_lms_reads_back(world):
     created = world.create()
     student = sorted(world.student_ids)[1]
-    world.call("PATCH", world.assignment_path(created["id"]) + f"/submissions/{student}",
-               {"grade": "7", "grade_points": 7})
+    world.call(
+        "PATCH",
+        world.assignment_path(created["id"]) + f"/submissions/{student}",
+        {"grade": "7", "grade_points": 7},
+    )
     world.clock.now += 3600
-    gradebook.teacher_edit_submission(assignment_id=created["id"], user_id=student,
-                                      grade="8", grade_points=8.5, grade_comment="Regraded")
+    gradebook.teacher_edit_submission(
+        assignment_id=created["id"], user_id=student, grade="8", grade_points=8.5, grade_comment="Regraded"
+    )
     got = world.call("GET", world.assignment_path(created["id"]) + f"/submissions/{student}")
     data = got.json()["data"]
     assert (data["grade"], data["grade_points"], data["grade_comment"]) == ("8", 8.5, "Regraded")
@@ -381,13 +422,13 @@ def test_student_submit_marks_late_after_due_date(world):
     student = sorted(world.student_ids)[0]
     world.clock.now += 8 * 24 * 3600
     gradebook.student_submit(assignment_id=created["id"], user_id=student)
-    data = world.call("GET", world.assignment_path(created["id"])
-                      + f"/submissions/{student}").json()["data"]
+    data = world.call("GET", world.assignment_path(created["id"]) + f"/submissions/{student}").json()["data"]
     assert data["state"] == "submitted"
     assert data["flags"] == ["late"]
 
 
 # --- validation (Clever's messages) -------------------------------------------------------------
+
 
 def _post_raw(world, raw):
     return world.call("POST", world.assignments_path(), raw=raw)
@@ -399,20 +440,26 @@ def test_empty_body(world):
     assert response.json() == {"message": "request body is required, but was empty"}
 
 
-@pytest.mark.parametrize(("raw", "message"), [
-    (b',{"title": "x"}', "invalid character ',' looking for beginning of value"),
-    (b'{"title": "x",}', "invalid character '}' looking for beginning of object key string"),
-    (b'{"title" "x"}', "invalid character '\"' after object key"),
-    (b'{"title": tru}', "invalid character '}' in literal true (expecting 'e')"),
-    (b'{"title": "x"', "unexpected EOF"),
-    (b"  ", "EOF"),
-    (b'{"title": 5}',
-     "json: cannot unmarshal number into Go struct field AssignmentRequest.title of type string"),
-    (b"[]", "json: cannot unmarshal array into Go value of type models.AssignmentRequest"),
-    (b'{"due_date": "next week"}',
-     'parsing time "next week" as "2006-01-02T15:04:05Z07:00": cannot parse "next week" as '
-     '"2006"'),
-])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b',{"title": "x"}', "invalid character ',' looking for beginning of value"),
+        (b'{"title": "x",}', "invalid character '}' looking for beginning of object key string"),
+        (b'{"title" "x"}', "invalid character '\"' after object key"),
+        (b'{"title": tru}', "invalid character '}' in literal true (expecting 'e')"),
+        (b'{"title": "x"', "unexpected EOF"),
+        (b"  ", "EOF"),
+        (
+            b'{"title": 5}',
+            "json: cannot unmarshal number into Go struct field AssignmentRequest.title of type string",
+        ),
+        (b"[]", "json: cannot unmarshal array into Go value of type models.AssignmentRequest"),
+        (
+            b'{"due_date": "next week"}',
+            'parsing time "next week" as "2006-01-02T15:04:05Z07:00": cannot parse "next week" as "2006"',
+        ),
+    ],
+)
 def test_invalid_json_uses_go_messages(world, raw, message):
     response = _post_raw(world, raw)
     assert response.status_code == 400
@@ -420,11 +467,14 @@ def test_invalid_json_uses_go_messages(world, raw, message):
     assert not SandboxLmsAssignment.objects.exists()
 
 
-@pytest.mark.parametrize(("drop", "missing"), [
-    (("title", "description", "due_date"), "title, description, due_date"),
-    (("description",), "description"),
-    (("title", "due_date"), "title, due_date"),
-])
+@pytest.mark.parametrize(
+    ("drop", "missing"),
+    [
+        (("title", "description", "due_date"), "title, description, due_date"),
+        (("description",), "description"),
+        (("title", "due_date"), "title, due_date"),
+    ],
+)
 def test_missing_required_fields(world, drop, missing):
     body = world.valid_request()
     for key in drop:
@@ -440,13 +490,15 @@ def test_null_body_misses_everything(world):
 
 
 def test_due_date_must_be_in_the_future(world):
-    response = world.call("POST", world.assignments_path(),
-                          world.valid_request(due_date=iso_at(world.clock, seconds=-1)))
+    response = world.call(
+        "POST", world.assignments_path(), world.valid_request(due_date=iso_at(world.clock, seconds=-1))
+    )
     assert response.status_code == 400
     assert response.json() == {"message": "due_date must be in the future"}
     created = world.create()
-    patch = world.call("PATCH", world.assignment_path(created["id"]),
-                       {"due_date": iso_at(world.clock, days=-1)})
+    patch = world.call(
+        "PATCH", world.assignment_path(created["id"]), {"due_date": iso_at(world.clock, days=-1)}
+    )
     assert patch.json() == {"message": "due_date must be in the future"}
     # Once the due date passed, other fields can still be edited.
     world.clock.now += 30 * 24 * 3600
@@ -454,14 +506,21 @@ def test_due_date_must_be_in_the_future(world):
     assert later.status_code == 200
 
 
-@pytest.mark.parametrize(("extra", "line"), [
-    ({"submission_types": ["paper"]},
-     "submission_types.0 in body should be one of [link file text discussion]"),
-    ({"grading_type": "stars"},
-     "grading_type in body should be one of [points percent pass_fail letter_grade]"),
-    ({"state": "published"}, "state in body should be one of [draft scheduled open locked]"),
-    ({"assignee_mode": "some"}, "assignee_mode in body should be one of [all individuals]"),
-])
+@pytest.mark.parametrize(
+    ("extra", "line"),
+    [
+        (
+            {"submission_types": ["paper"]},
+            "submission_types.0 in body should be one of [link file text discussion]",
+        ),
+        (
+            {"grading_type": "stars"},
+            "grading_type in body should be one of [points percent pass_fail letter_grade]",
+        ),
+        ({"state": "published"}, "state in body should be one of [draft scheduled open locked]"),
+        ({"assignee_mode": "some"}, "assignee_mode in body should be one of [all individuals]"),
+    ],
+)
 def test_assignment_enum_validation(world, extra, line):
     response = world.call("POST", world.assignments_path(), world.valid_request(**extra))
     assert response.status_code == 400
@@ -469,35 +528,45 @@ def test_assignment_enum_validation(world, extra, line):
 
 
 def test_several_enum_failures_are_listed_in_property_order(world):
-    response = world.call("POST", world.assignments_path(), world.valid_request(
-        submission_types=["text", "video"], grading_type="stars"))
-    assert response.json() == {"message": (
-        "validation failure list:\n"
-        "grading_type in body should be one of [points percent pass_fail letter_grade]\n"
-        "submission_types.1 in body should be one of [link file text discussion]")}
+    response = world.call(
+        "POST",
+        world.assignments_path(),
+        world.valid_request(submission_types=["text", "video"], grading_type="stars"),
+    )
+    assert response.json() == {
+        "message": (
+            "validation failure list:\n"
+            "grading_type in body should be one of [points percent pass_fail letter_grade]\n"
+            "submission_types.1 in body should be one of [link file text discussion]"
+        )
+    }
 
 
-@pytest.mark.parametrize(("body", "line"), [
-    ({"state": "graded"}, "state in body should be one of [created submitted returned reclaimed]"),
-    ({"flags": ["late", "absent"]}, "flags.1 in body should be one of [excused late missing]"),
-])
+@pytest.mark.parametrize(
+    ("body", "line"),
+    [
+        ({"state": "graded"}, "state in body should be one of [created submitted returned reclaimed]"),
+        ({"flags": ["late", "absent"]}, "flags.1 in body should be one of [excused late missing]"),
+    ],
+)
 def test_submission_enum_validation(world, body, line):
     created = world.create()
     student = world.student_ids[0]
-    response = world.call("PATCH", world.assignment_path(created["id"])
-                          + f"/submissions/{student}", body)
+    response = world.call("PATCH", world.assignment_path(created["id"]) + f"/submissions/{student}", body)
     assert response.status_code == 400
     assert response.json() == {"message": f"validation failure list:\n{line}"}
 
 
 def test_patch_submission_with_empty_body(world):
     created = world.create()
-    response = world.call("PATCH", world.assignment_path(created["id"])
-                          + f"/submissions/{world.student_ids[0]}", raw=b"")
+    response = world.call(
+        "PATCH", world.assignment_path(created["id"]) + f"/submissions/{world.student_ids[0]}", raw=b""
+    )
     assert response.json() == {"message": "request body is required, but was empty"}
 
 
 # --- the district's LMS --------------------------------------------------------------------------
+
 
 def test_district_without_lms_is_refused(client, db, fake_clock):
     world = make_world(client, fake_clock, lms_type="", section_lms_status=None)
@@ -522,8 +591,9 @@ def test_lms_disconnected_after_create_blocks_writes_not_reads(world):
     assert world.call("GET", path).status_code == 200
     assert world.call("PATCH", path, {"title": "x"}).status_code == 400
     assert world.call("DELETE", path).status_code == 400
-    assert world.call("PATCH", f"{path}/submissions/{world.student_ids[0]}",
-                      {"grade": "A"}).status_code == 400
+    assert (
+        world.call("PATCH", f"{path}/submissions/{world.student_ids[0]}", {"grade": "A"}).status_code == 400
+    )
 
 
 def test_section_not_synced_in_lms_is_refused(client, db, fake_clock):
@@ -540,14 +610,16 @@ def test_section_without_lms_status_counts_as_synced(client, db, fake_clock):
 
 # --- per-LMS behaviour -------------------------------------------------------------------------
 
+
 def test_google_classroom_submission_ids_are_empty(client, db, fake_clock):
     world = make_world(client, fake_clock, lms_type="google_classroom")
     created = world.create()
     items = world.call("GET", world.assignment_path(created["id"]) + "/submissions").json()
     assert len(items["data"]) == 5
     assert {s["id"] for s in items["data"]} == {""}
-    one = world.call("GET", world.assignment_path(created["id"])
-                     + f"/submissions/{world.student_ids[0]}").json()["data"]
+    one = world.call(
+        "GET", world.assignment_path(created["id"]) + f"/submissions/{world.student_ids[0]}"
+    ).json()["data"]
     assert one["id"] == ""
 
 
@@ -563,11 +635,14 @@ def test_canvas_ignores_state_and_derives_it(world):
     assert got["state"] == "open"
 
 
-@pytest.mark.parametrize(("extra", "fields"), [
-    ({"start_date": "START"}, "start_date"),
-    ({"term_id": "t1"}, "term_id"),
-    ({"start_date": "START", "term_id": "t1"}, "start_date, term_id"),
-])
+@pytest.mark.parametrize(
+    ("extra", "fields"),
+    [
+        ({"start_date": "START"}, "start_date"),
+        ({"term_id": "t1"}, "term_id"),
+        ({"start_date": "START", "term_id": "t1"}, "start_date, term_id"),
+    ],
+)
 def test_canvas_refuses_start_date_and_term_id(world, extra, fields):
     if extra.get("start_date") == "START":
         extra = {**extra, "start_date": iso_at(world.clock, days=1)}
@@ -586,13 +661,17 @@ def test_schoology_honours_state_start_date_and_term(client, db, fake_clock):
     assert patched.json()["data"]["state"] == "open"
     items = world.call("GET", world.assignment_path(created["id"]) + "/submissions").json()
     assert all(re.fullmatch(r"[0-9a-f]{24}", s["id"]) for s in items["data"])
-    link = world.call("PATCH", world.assignment_path(created["id"])
-                      + f"/submissions/{world.student_ids[0]}",
-                      {"attachments": [{"type": "link", "url": "https://example.com"}]})
+    link = world.call(
+        "PATCH",
+        world.assignment_path(created["id"]) + f"/submissions/{world.student_ids[0]}",
+        {"attachments": [{"type": "link", "url": "https://example.com"}]},
+    )
     assert link.json() == {"message": "Schoology does not support submission type of link"}
-    text = world.call("PATCH", world.assignment_path(created["id"])
-                      + f"/submissions/{world.student_ids[0]}",
-                      {"attachments": [{"type": "text", "text": "https://example.com"}]})
+    text = world.call(
+        "PATCH",
+        world.assignment_path(created["id"]) + f"/submissions/{world.student_ids[0]}",
+        {"attachments": [{"type": "text", "text": "https://example.com"}]},
+    )
     assert text.status_code == 200
     assert text.json()["data"]["attachments"][0]["text"] == "https://example.com"
 

@@ -71,8 +71,7 @@ def landed(response, uri=PRIMARY):
 def exchange(client, app, code, redirect_uri=PRIMARY, as_json=True):
     body = {"code": code, "grant_type": "authorization_code", "redirect_uri": redirect_uri}
     if as_json:
-        return client.post(TOKENS, json.dumps(body), content_type="application/json",
-                           **app_auth(app))
+        return client.post(TOKENS, json.dumps(body), content_type="application/json", **app_auth(app))
     return client.post(TOKENS, body, **app_auth(app))
 
 
@@ -90,8 +89,7 @@ def test_authorize_round_trip_echoes_state_and_gives_an_sso_token(client, app, d
     assert page.status_code == 200
     assert "Ada Lovelace" in page.content.decode()
 
-    query = landed(client.post(AUTHORIZE, {**authorize_params(app, state="xyz 1/2"),
-                                           "user": student}))
+    query = landed(client.post(AUTHORIZE, {**authorize_params(app, state="xyz 1/2"), "user": student}))
     assert query["state"] == "xyz 1/2"
     response = exchange(client, app, query["code"])
 
@@ -116,8 +114,7 @@ def test_authorize_without_state_sends_none_and_defaults_to_the_primary_uri(clie
 def test_authorize_goes_to_a_second_registered_uri_when_asked(client, app, district):
     teacher = make_user(district, "Grace", "Hopper", "teacher")
 
-    response = client.post(AUTHORIZE, {**authorize_params(app, redirect_uri=SECONDARY),
-                                       "user": teacher})
+    response = client.post(AUTHORIZE, {**authorize_params(app, redirect_uri=SECONDARY), "user": teacher})
 
     assert "code" in landed(response, uri=SECONDARY)
 
@@ -169,15 +166,12 @@ def test_the_login_page_searches_filters_and_pages(client, app, district):
         make_user(other, "Pupil", f"Number{n:02d}", "student")
     params = authorize_params(app)
 
-    assert listed_names(client.get(AUTHORIZE, {**params, "q": "ada"})) == [
-        "Ada Byron", "Ada Lovelace"]
+    assert listed_names(client.get(AUTHORIZE, {**params, "q": "ada"})) == ["Ada Byron", "Ada Lovelace"]
     assert listed_names(client.get(AUTHORIZE, {**params, "q": "hop gra"})) == ["Grace Hopper"]
     assert listed_names(client.get(AUTHORIZE, {**params, "role": "staff"})) == ["Grace Hopper"]
-    assert listed_names(client.get(AUTHORIZE, {**params, "q": "ada", "district": other.id})) == [
-        "Ada Byron"]
+    assert listed_names(client.get(AUTHORIZE, {**params, "q": "ada", "district": other.id})) == ["Ada Byron"]
     # district_id restricts the page to that district, whatever the filters say.
-    restricted = client.get(AUTHORIZE, {**params, "district_id": district.id,
-                                        "district": other.id})
+    restricted = client.get(AUTHORIZE, {**params, "district_id": district.id, "district": other.id})
     assert listed_names(restricted) == ["Ada Lovelace", "Alan Turing", "Grace Hopper"]
 
     pupils = {**params, "role": "student", "district": other.id}
@@ -224,8 +218,7 @@ def test_a_cookie_user_of_another_district_sees_that_districts_login_page(client
 
     assert page.status_code == 200
     assert listed_names(page) == ["Bart Simpson"]
-    refused = client.post(AUTHORIZE, {**authorize_params(app, district_id=other.id),
-                                      "user": student})
+    refused = client.post(AUTHORIZE, {**authorize_params(app, district_id=other.id), "user": student})
     assert refused.status_code == 400
 
 
@@ -256,9 +249,7 @@ def test_users_of_a_disconnected_district_cannot_log_in(client, app, district):
 # --- /oauth/instant-login and the Portal ------------------------------------------------------
 
 
-def test_instant_login_shows_the_districts_login_page_then_goes_to_the_primary_uri(
-    client, app, district
-):
+def test_instant_login_shows_the_districts_login_page_then_goes_to_the_primary_uri(client, app, district):
     other = services.create_district(name="Shelbyville USD")
     student = make_user(district, "Ada", "Lovelace", "student")
     make_user(other, "Bart", "Simpson", "student")
@@ -278,8 +269,7 @@ def test_instant_login_refuses_unknown_clients_and_library_districts(client, app
     library = services.create_district(name="Library District", sharing=Sharing.LIBRARY)
 
     unknown = client.get(INSTANT_LOGIN, {"client_id": "nope", "district_id": library.id})
-    for_library = client.get(INSTANT_LOGIN, {"client_id": app.client_id,
-                                             "district_id": library.id})
+    for_library = client.get(INSTANT_LOGIN, {"client_id": app.client_id, "district_id": library.id})
 
     assert unknown.status_code == 400
     assert for_library.status_code == 400
@@ -334,14 +324,20 @@ def test_a_code_is_exchanged_from_json_or_a_form(client, app, issued_code, as_js
     response = exchange(client, app, issued_code, as_json=as_json)
 
     assert response.status_code == 200
-    assert SandboxToken.objects.filter(access_token=response.json()["access_token"],
-                                       kind=TokenKind.SSO).exists()
+    assert SandboxToken.objects.filter(
+        access_token=response.json()["access_token"], kind=TokenKind.SSO
+    ).exists()
 
 
 @pytest.mark.parametrize(
     "authorization",
-    [None, basic("sandbox-client-id", "wrong"), basic("other", "sandbox-client-secret"),
-     "Basic !!!not-base64", "Bearer something"],
+    [
+        None,
+        basic("sandbox-client-id", "wrong"),
+        basic("other", "sandbox-client-secret"),
+        "Basic !!!not-base64",
+        "Bearer something",
+    ],
 )
 def test_bad_client_credentials_are_invalid_client(client, app, issued_code, authorization):
     headers = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
@@ -375,8 +371,7 @@ def test_a_code_expires_after_sixty_seconds_of_sandbox_time(client, app, distric
     expired = exchange(client, app, stale)
 
     assert expired.status_code == 400
-    assert expired.json() == {"error": "invalid_grant",
-                              "error_description": "Invalid grant: code expired"}
+    assert expired.json() == {"error": "invalid_grant", "error_description": "Invalid grant: code expired"}
 
 
 def test_a_redirect_uri_mismatch_is_invalid_grant_and_keeps_the_code(client, app, issued_code):
@@ -413,8 +408,7 @@ def test_a_library_district_login_gives_a_teacher_token(client, app):
     assert (token.kind, token.user_id) == (TokenKind.TEACHER, teacher)
 
 
-def test_a_code_from_a_district_that_disconnected_since_is_refused(client, app, district,
-                                                                    issued_code):
+def test_a_code_from_a_district_that_disconnected_since_is_refused(client, app, district, issued_code):
     services.disconnect_district(district=district)
 
     response = exchange(client, app, issued_code)
@@ -456,8 +450,10 @@ def test_district_tokens_list_live_tokens_of_connected_districts(client, app, di
     gone = services.create_district(name="Gone USD")
     services.disconnect_district(district=gone)
     services.create_district(name="Library District", sharing=Sharing.LIBRARY)
-    expected = {district.id: services.district_token(district).access_token,
-                rotated.id: new_token.access_token}
+    expected = {
+        district.id: services.district_token(district).access_token,
+        rotated.id: new_token.access_token,
+    }
 
     response = client.get(TOKENS, {"owner_type": "district"}, **app_auth(app))
 
@@ -495,8 +491,9 @@ def test_district_tokens_need_owner_type_district(client, app, query):
 
 
 def test_district_tokens_need_client_credentials(client, app, district):
-    response = client.get(TOKENS, {"owner_type": "district"},
-                          HTTP_AUTHORIZATION=basic(app.client_id, "wrong"))
+    response = client.get(
+        TOKENS, {"owner_type": "district"}, HTTP_AUTHORIZATION=basic(app.client_id, "wrong")
+    )
 
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"

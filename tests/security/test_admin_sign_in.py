@@ -20,8 +20,9 @@ def totp_now(secret: str) -> str:
 
 
 def sign_in(browser, username: str, password: str, next_url: str = "/admin/"):
-    return browser.go("/accounts/login/", method="post",
-                      data={"login": username, "password": password, "next": next_url})
+    return browser.go(
+        "/accounts/login/", method="post", data={"login": username, "password": password, "next": next_url}
+    )
 
 
 def set_up_authenticator(browser) -> str:

@@ -101,8 +101,14 @@ def test_key_rotation_keeps_cached_tokens_working(remote, district):
         Fernet(OLD_KEY.encode()).decrypt(cached(district).encode())
 
 
-@override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                       "LOCATION": "security-token-scan"}})
+@override_settings(
+    CACHES={
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "security-token-scan",
+        }
+    }
+)
 def test_discovery_and_a_sync_leave_no_token_in_the_cache(sandbox_app):
     """Whatever discovery and a full sync put in the cache (keys and pickled values, looked at
     in the local-memory backend's own store), no district token is readable in it."""

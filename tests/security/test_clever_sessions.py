@@ -25,8 +25,13 @@ from tests.sso.conftest import Browser, path_of, query_of, to_callback, to_cleve
 
 PASSWORD = "correct horse battery staple"
 SECRET = "JBSWY3DPEHPK3PXP"
-PASSWORD_PAGES = ["/accounts/password/set/", "/accounts/password/change/", "/accounts/email/",
-                  "/accounts/2fa/", "/accounts/2fa/totp/activate/"]
+PASSWORD_PAGES = [
+    "/accounts/password/set/",
+    "/accounts/password/change/",
+    "/accounts/email/",
+    "/accounts/2fa/",
+    "/accounts/2fa/totp/activate/",
+]
 
 
 @pytest.mark.parametrize("path", PASSWORD_PAGES)
@@ -36,8 +41,15 @@ def test_a_clever_account_cannot_give_itself_a_password_or_an_email(world, brows
     assert user_id is not None
 
     page = browser.client.get(path)
-    attempt = browser.client.post(path, {"password1": "a new password 123", "password2": "a new password 123",
-                                         "email": "attacker@evil.example", "action_add": "1"})
+    attempt = browser.client.post(
+        path,
+        {
+            "password1": "a new password 123",
+            "password2": "a new password 123",
+            "email": "attacker@evil.example",
+            "action_add": "1",
+        },
+    )
 
     assert page.status_code == attempt.status_code == 403
     assert b"signs in with Clever" in page.content
@@ -46,14 +58,16 @@ def test_a_clever_account_cannot_give_itself_a_password_or_an_email(world, brows
     assert not account.emailaddress_set.filter(email="attacker@evil.example").exists()
 
 
-def test_a_password_tried_during_a_clever_session_opens_nothing_after_revocation(world, browser,
-                                                                                 portal_launch):
+def test_a_password_tried_during_a_clever_session_opens_nothing_after_revocation(
+    world, browser, portal_launch
+):
     # The finding: a password set during a brief Clever session kept working once the district
     # was revoked. The set is refused, so after revocation the password opens nothing.
     portal_launch(browser, world.teacher["id"])
     username = f"clever-{world.teacher['id']}"
-    browser.client.post("/accounts/password/set/", {"password1": "my own password 123",
-                                                    "password2": "my own password 123"})
+    browser.client.post(
+        "/accounts/password/set/", {"password1": "my own password 123", "password2": "my own password 123"}
+    )
     districts.set_status(district=world.district, status=DistrictStatus.REVOKED, actor_label="sync: 401")
     assert browser.client.get("/account/").status_code == 401
 
@@ -65,8 +79,9 @@ def test_a_password_tried_during_a_clever_session_opens_nothing_after_revocation
 
 
 def test_a_password_account_keeps_its_pages(world, browser):
-    UserFactory(username="org-admin", organization=world.organization, is_organization_admin=True,
-                password=PASSWORD)
+    UserFactory(
+        username="org-admin", organization=world.organization, is_organization_admin=True, password=PASSWORD
+    )
     browser.go("/accounts/login/", method="post", data={"login": "org-admin", "password": PASSWORD})
     assert browser.client.get("/accounts/password/change/").status_code == 200
     assert browser.client.get("/accounts/email/").status_code == 200
@@ -98,8 +113,9 @@ def test_ending_the_district_ends_its_sessions_at_the_next_request(world, browse
     if end == "revoked":
         districts.set_status(district=world.district, status=DistrictStatus.REVOKED, actor_label="sync: 401")
     elif end == "disconnected by Clever":
-        districts.set_status(district=world.district, status=DistrictStatus.DISCONNECTED,
-                             actor_label="discovery")
+        districts.set_status(
+            district=world.district, status=DistrictStatus.DISCONNECTED, actor_label="discovery"
+        )
     else:
         districts.disconnect_district(district=world.district, actor=helpdesk, reason="contract ended")
 
@@ -123,14 +139,17 @@ def test_a_clever_session_lasts_the_configured_time_from_sign_in(world, browser,
     assert browser.user_id() is None
 
 
-@pytest.mark.parametrize("entry", ["/accounts/clever/login/?next=/account/",
-                                   "/accounts/clever/login/callback/?code=cross-site-code"])
+@pytest.mark.parametrize(
+    "entry",
+    ["/accounts/clever/login/?next=/account/", "/accounts/clever/login/callback/?code=cross-site-code"],
+)
 def test_a_cross_site_link_cannot_swap_a_password_session(world, browser, entry):
     # An attacker's page links (GET) to the login start or to the callback with a code of its
     # own: for a browser signed in with a password, that would replace the session by whoever
     # is signed in to Clever in this browser. It asks instead, with a form.
-    admin = UserFactory(username="org-admin", organization=world.organization, is_organization_admin=True,
-                        password=PASSWORD)
+    admin = UserFactory(
+        username="org-admin", organization=world.organization, is_organization_admin=True, password=PASSWORD
+    )
     browser.go("/accounts/login/", method="post", data={"login": "org-admin", "password": PASSWORD})
 
     page = browser.go(entry)
@@ -149,8 +168,12 @@ def test_continuing_from_the_switch_page_signs_in_with_clever(world, browser):
     UserFactory(username="org-admin", organization=world.organization, password=PASSWORD)
     browser.go("/accounts/login/", method="post", data={"login": "org-admin", "password": PASSWORD})
 
-    browser.go("/accounts/clever/login/", method="post", data={"next": "/account/"},
-               stop=lambda url: path_of(url) == "/sandbox/oauth/authorize")
+    browser.go(
+        "/accounts/clever/login/",
+        method="post",
+        data={"next": "/account/"},
+        stop=lambda url: path_of(url) == "/sandbox/oauth/authorize",
+    )
     browser.go(browser.url)
     browser.sign_in_at_clever(browser.url, world.teacher["id"])
 
@@ -162,8 +185,12 @@ def test_continuing_from_the_switch_page_signs_in_with_clever(world, browser):
 def test_a_library_sign_in_into_a_district_that_left_is_refused(library, browser, portal_launch, status):
     # The district once shared its data with the app and then revoked or disconnected it: a
     # teacher's own Library authorization does not bring the app back into that district.
-    District.objects.create(clever_id=library.sandbox_district.id, name=library.sandbox_district.name,
-                            status=status, library_only=False)
+    District.objects.create(
+        clever_id=library.sandbox_district.id,
+        name=library.sandbox_district.name,
+        status=status,
+        library_only=False,
+    )
 
     page = portal_launch(browser, library.teacher["id"])
 
@@ -172,8 +199,12 @@ def test_a_library_sign_in_into_a_district_that_left_is_refused(library, browser
 
 
 def test_a_library_only_district_still_signs_teachers_in(library, browser, portal_launch):
-    District.objects.create(clever_id=library.sandbox_district.id, name=library.sandbox_district.name,
-                            library_only=True, sync_enabled=False)
+    District.objects.create(
+        clever_id=library.sandbox_district.id,
+        name=library.sandbox_district.name,
+        library_only=True,
+        sync_enabled=False,
+    )
     portal_launch(browser, library.teacher["id"])
     assert browser.user_id() is not None
 
@@ -195,8 +226,9 @@ def code_for(clever_id: str) -> str:
 def test_a_state_left_in_the_browser_cannot_swap_a_later_password_session(world, browser):
     # Someone starts "Log in with Clever" on a shared machine and walks away; an administrator
     # signs in with a password; the leftover state plus a code of the attacker's own arrives.
-    admin = UserFactory(username="org-admin", organization=world.organization, is_organization_admin=True,
-                        password=PASSWORD)
+    admin = UserFactory(
+        username="org-admin", organization=world.organization, is_organization_admin=True, password=PASSWORD
+    )
     browser.go("/accounts/clever/login/", stop=to_clever_authorize)
     state = query_of(browser.url)["state"][0]
     browser.go("/accounts/login/", method="post", data={"login": "org-admin", "password": PASSWORD})
@@ -207,10 +239,16 @@ def test_a_state_left_in_the_browser_cannot_swap_a_later_password_session(world,
 
 
 def test_a_waiting_link_does_not_attach_itself_to_the_next_password_sign_in(world, browser, portal_launch):
-    admin = UserFactory(username="boss", email="boss@springfield.example", password=PASSWORD,
-                        organization=world.organization, is_organization_admin=True)
-    UserFactory(username="ada", email=world.teacher["email"], password=PASSWORD,
-                organization=world.organization)
+    admin = UserFactory(
+        username="boss",
+        email="boss@springfield.example",
+        password=PASSWORD,
+        organization=world.organization,
+        is_organization_admin=True,
+    )
+    UserFactory(
+        username="ada", email=world.teacher["email"], password=PASSWORD, organization=world.organization
+    )
     portal_launch(browser, world.teacher["id"])  # "is this your account?" about ada's account, left open
     browser.go("/accounts/login/", method="post", data={"login": "boss", "password": PASSWORD})
 
@@ -223,8 +261,9 @@ def test_a_waiting_link_does_not_attach_itself_to_the_next_password_sign_in(worl
 
 
 def test_answering_after_the_district_left_links_nothing(world, browser, portal_launch):
-    UserFactory(username="ada", email=world.teacher["email"], password=PASSWORD,
-                organization=world.organization)
+    UserFactory(
+        username="ada", email=world.teacher["email"], password=PASSWORD, organization=world.organization
+    )
     portal_launch(browser, world.teacher["id"])
     districts.set_status(district=world.district, status=DistrictStatus.REVOKED, actor_label="sync: 401")
 
@@ -238,24 +277,35 @@ def test_a_session_ends_when_support_unlinks_the_clever_sign_in(world, browser, 
     portal_launch(browser, world.teacher["id"])
     assert browser.client.get("/account/").status_code == 200
 
-    sso_services.unlink_clever_account(account=SocialAccount.objects.get(uid=world.teacher["id"]),
-                                       actor=UserFactory(username="helpdesk", is_staff=True))
+    sso_services.unlink_clever_account(
+        account=SocialAccount.objects.get(uid=world.teacher["id"]),
+        actor=UserFactory(username="helpdesk", is_staff=True),
+    )
 
     assert browser.client.get("/account/").status_code == 401 and browser.user_id() is None
 
 
-def test_a_clever_sign_in_with_a_second_factor_is_still_a_clever_session(world, browser, portal_launch,
-                                                                         settings):
+def test_a_clever_sign_in_with_a_second_factor_is_still_a_clever_session(
+    world, browser, portal_launch, settings
+):
     # allauth stores the login while it asks for the code: the session must still learn it is a
     # Clever one (so it ends with the district and after SSO_SESSION_SECONDS).
     settings.MFA_TOTP_TOLERANCE = 1
-    owner = UserFactory(username="boss", email=world.teacher["email"], password=PASSWORD,
-                        organization=world.organization, is_organization_admin=True)
+    owner = UserFactory(
+        username="boss",
+        email=world.teacher["email"],
+        password=PASSWORD,
+        organization=world.organization,
+        is_organization_admin=True,
+    )
     TOTP.activate(owner, SECRET)
     portal_launch(browser, world.teacher["id"])  # "is this your account?": prove it with the password
     browser.go("/account/link/clever/")
-    browser.go("/accounts/login/", method="post",
-               data={"login": "boss", "password": PASSWORD, "next": "/account/link/clever/"})
+    browser.go(
+        "/accounts/login/",
+        method="post",
+        data={"login": "boss", "password": PASSWORD, "next": "/account/link/clever/"},
+    )
     browser.go("/accounts/2fa/authenticate/", method="post", data={"code": totp_now(SECRET)})
     browser.go("/account/link/clever/", method="post")
     browser.go("/accounts/logout/", method="post")

@@ -80,8 +80,12 @@ def hostile(db, sandbox_app):
     pairs = []
     for person in people:
         user = UserFactory(
-            username=f"product-{person.clever_id}", first_name=person.first_name, last_name=person.last_name,
-            email="", organization=organization, role="student",
+            username=f"product-{person.clever_id}",
+            first_name=person.first_name,
+            last_name=person.last_name,
+            email="",
+            organization=organization,
+            role="student",
         )
         user.set_unusable_password()
         user.save(update_fields=["password"])
@@ -162,7 +166,12 @@ def test_the_explained_export_neutralizes_negative_numbers_too(hostile, tmp_path
     person, user = pairs[0]
     contribution = {"field": "last_name", "level": "different", "weight": -4.25}
     PersonMatch.objects.create(
-        district=district, user=user, person=person, zone=Zone.REVIEW, probability=0.0125, weight=-4.25,
+        district=district,
+        user=user,
+        person=person,
+        zone=Zone.REVIEW,
+        probability=0.0125,
+        weight=-4.25,
         candidates=[{"clever_id": person.clever_id, "contributions": [contribution], "vetoes": ["-dob"]}],
     )
 
@@ -195,8 +204,7 @@ def test_neutralize_then_restore_gives_the_value_back(value):
     assert written[:1] not in csvsafe.TRIGGERS
 
 
-@given(st.text().filter(lambda value: not value.startswith("'")
-                        and not re.search(r"[,;|\t\r\n]'", value)))
+@given(st.text().filter(lambda value: not value.startswith("'") and not re.search(r"[,;|\t\r\n]'", value)))
 def test_a_cell_without_a_leading_apostrophe_is_read_as_it_is(value):
     # What Clever's own tool writes unescaped (a negative number, a date) is data as it stands.
     assert csvsafe.restore(value) == value

@@ -30,9 +30,14 @@ print(status[0])
 
 def serve(path: str, env: dict) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CLEVER_"))}
-    return subprocess.run([sys.executable, "-c", SERVE_ONE_REQUEST, path], cwd=ROOT,
-                          env={**base, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", SERVE_ONE_REQUEST, path],
+        cwd=ROOT,
+        env={**base, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_the_wsgi_application_refuses_to_load_with_the_sandbox_in_production():
@@ -48,19 +53,21 @@ def test_without_the_sandbox_production_serves_no_sandbox_path():
     assert result.stdout.strip() == "404 Not Found"
 
 
-@pytest.mark.parametrize("name, value", [
-    ("FIELD_ENCRYPTION_KEYS", DEMO_KEY),
-    # The demo key anywhere in the list (an old key kept for decryption counts too).
-    ("FIELD_ENCRYPTION_KEYS", f"{PRODUCTION_ENV['FIELD_ENCRYPTION_KEYS']},{DEMO_KEY}"),
-    ("DJANGO_SECRET_KEY", DEMO_SECRET),
-    ("CLEVER_CLIENT_SECRET", SANDBOX_SECRET),
-])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("FIELD_ENCRYPTION_KEYS", DEMO_KEY),
+        # The demo key anywhere in the list (an old key kept for decryption counts too).
+        ("FIELD_ENCRYPTION_KEYS", f"{PRODUCTION_ENV['FIELD_ENCRYPTION_KEYS']},{DEMO_KEY}"),
+        ("DJANGO_SECRET_KEY", DEMO_SECRET),
+        ("CLEVER_CLIENT_SECRET", SANDBOX_SECRET),
+    ],
+)
 def test_published_demo_secrets_are_refused_in_production(name, value):
     result = serve("/", {**PRODUCTION_ENV, name: value})
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and name in result.stderr
     assert value not in result.stderr  # the refusal does not echo the secret
-
 
 
 def test_the_refused_values_are_the_demo_defaults(settings):

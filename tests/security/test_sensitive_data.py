@@ -54,7 +54,9 @@ SENSITIVE_CODENAME = "view_sensitive_fields"
 def district(sandbox_app):
     generated = load_district(generate_district(seed=1212, students=80))
     district = District.objects.create(
-        clever_id=generated.id, name=generated.name, store_sensitive_fields=True,
+        clever_id=generated.id,
+        name=generated.name,
+        store_sensitive_fields=True,
         organization=OrganizationFactory(name="Cedar Grove Schools"),
     )
     result = tasks.sync_district.delay(district_id=district.pk, kind="full", trigger="manual").get()
@@ -63,8 +65,12 @@ def district(sandbox_app):
 
 
 def served_users(district) -> dict[str, dict]:
-    return {clever_id: json.loads(body) for clever_id, body in SandboxRecord.objects.filter(
-        district_id=district.clever_id, record_type="users").values_list("clever_id", "body")}
+    return {
+        clever_id: json.loads(body)
+        for clever_id, body in SandboxRecord.objects.filter(
+            district_id=district.clever_id, record_type="users"
+        ).values_list("clever_id", "body")
+    }
 
 
 def listed_of(record: dict) -> dict:
@@ -79,9 +85,15 @@ def student(district) -> tuple[Person, dict]:
     for clever_id, record in sorted(served.items()):
         listed = listed_of(record)
         fields = record["roles"].get("student", {})
-        if (fields.get("location", {}).get("address") and fields.get("race") and fields.get("dob")
-                and fields.get("gender") in ("M", "F") and fields.get("ext")
-                and fields.get("iep_status") == "Y" and fields.get("disability", {}).get("disability_type")):
+        if (
+            fields.get("location", {}).get("address")
+            and fields.get("race")
+            and fields.get("dob")
+            and fields.get("gender") in ("M", "F")
+            and fields.get("ext")
+            and fields.get("iep_status") == "Y"
+            and fields.get("disability", {}).get("disability_type")
+        ):
             return Person.objects.get(district=district, clever_id=clever_id), listed
     raise AssertionError("the generated district has no student with every listed field")
 
@@ -93,11 +105,15 @@ def needles(listed: dict) -> dict[str, str]:
     student = {path.split(".")[2]: value for path, value in listed.items()}
     month, day, year = (int(part) for part in student["dob"].split("/"))
     born = date(year, month, day)
-    return {"dob": student["dob"], "race": student["race"],
-            "address": student["location"]["address"],
-            "disability": student["disability"]["disability_type"],
-            "ext": student["ext"]["birth_country"],
-            "dob_iso": born.isoformat(), "dob_shown": formats.date_format(born)}
+    return {
+        "dob": student["dob"],
+        "race": student["race"],
+        "address": student["location"]["address"],
+        "disability": student["disability"]["disability_type"],
+        "ext": student["ext"]["birth_country"],
+        "dob_iso": born.isoformat(),
+        "dob_shown": formats.date_format(born),
+    }
 
 
 def support_browser(*, sensitive: bool) -> tuple[Client, object]:
@@ -123,8 +139,10 @@ def review_item(district, student) -> PersonMatch:
 
 
 def pages(person: Person, match: PersonMatch) -> dict[str, str]:
-    return {"person page": reverse("admin:rostering_person_change", args=[person.pk]),
-            "review queue page": reverse("admin:matching_personmatch_change", args=[match.pk])}
+    return {
+        "person page": reverse("admin:rostering_person_change", args=[person.pk]),
+        "review queue page": reverse("admin:matching_personmatch_change", args=[match.pk]),
+    }
 
 
 def test_the_list_names_real_clever_fields_in_plain_words():
@@ -135,18 +153,36 @@ def test_the_list_names_real_clever_fields_in_plain_words():
         assert field.name in definitions[schemas[field.role]]["properties"], field.path
         assert field.label and "_" not in field.label
     paths = {field.path for field in SENSITIVE_FIELDS}
-    for name in ("ell_status", "frl_status", "iep_status", "section_504_status", "gifted_status",
-                 "home_language", "home_language_code", "disability", "race", "hispanic_ethnicity",
-                 "gender", "dob", "location", "ext"):
+    for name in (
+        "ell_status",
+        "frl_status",
+        "iep_status",
+        "section_504_status",
+        "gifted_status",
+        "home_language",
+        "home_language_code",
+        "disability",
+        "race",
+        "hispanic_ethnicity",
+        "gender",
+        "dob",
+        "location",
+        "ext",
+    ):
         assert f"roles.student.{name}" in paths
     assert [f.path for f in SENSITIVE_FIELDS if f.needed_by] == [DATE_OF_BIRTH.path]
 
 
 def test_the_privacy_page_lists_exactly_the_fields_of_the_list():
-    rows = [line.split("|")[1:5] for line in (ROOT / "docs" / "privacy.md").read_text().splitlines()
-            if line.startswith("| `roles.")]
-    documented = [(path.strip().strip("`"), label.strip(), category.strip(), bool(needed.strip()))
-                  for path, label, category, needed in rows]
+    rows = [
+        line.split("|")[1:5]
+        for line in (ROOT / "docs" / "privacy.md").read_text().splitlines()
+        if line.startswith("| `roles.")
+    ]
+    documented = [
+        (path.strip().strip("`"), label.strip(), category.strip(), bool(needed.strip()))
+        for path, label, category, needed in rows
+    ]
     assert documented == [(f.path, f.label, str(f.category), bool(f.needed_by)) for f in SENSITIVE_FIELDS]
 
 
@@ -184,8 +220,7 @@ def test_support_without_the_permission_sees_none_of_the_values(district, studen
     assert person.sensitive_ciphertext not in page
 
 
-def test_support_with_the_permission_sees_them_and_the_view_is_logged(district, student, review_item,
-                                                                      caplog):
+def test_support_with_the_permission_sees_them_and_the_view_is_logged(district, student, review_item, caplog):
     person, listed = student
     browser, user = support_browser(sensitive=True)
 
@@ -202,8 +237,11 @@ def test_support_with_the_permission_sees_them_and_the_view_is_logged(district, 
     assert "hidden: needs the" not in person_page + review_page
     viewed = [r.getMessage() for r in caplog.records if "viewed by user" in r.getMessage()]
     assert f"sensitive fields of person {person.pk} viewed by user {user.pk} on the person page" in viewed
-    assert any(f"viewed by user {user.pk} on review item {review_item.pk}" in m
-               and str(person.pk) in m.split(" viewed")[0] for m in viewed)
+    assert any(
+        f"viewed by user {user.pk} on review item {review_item.pk}" in m
+        and str(person.pk) in m.split(" viewed")[0]
+        for m in viewed
+    )
     log_text = "\n".join(r.getMessage() for r in caplog.records)
     for value in values.values():
         assert value not in log_text
@@ -213,23 +251,43 @@ def test_a_clever_login_keeps_no_listed_field_in_clear(world, browser, portal_la
     """SSO writes the person from ``/users/{id}`` (the district never synced) and keeps an
     identity on the social account and the login: none holds a listed field."""
     school = world.school["id"]
-    record = user_record(world.sandbox_district, first="Gil", last="Rowe", roles={"student": {
-        "school": school, "schools": [school], "sis_id": "S-9", "grade": "1", "dob": "5/6/2017",
-        "gender": "M", "race": "Hawaiian or Other Pacific Islander", "hispanic_ethnicity": "N",
-        "location": {"address": "12 Quarry Lane", "city": "Springfield", "zip": "62704"},
-        "ext": {"birth_country": "Vietnam"}}})
+    record = user_record(
+        world.sandbox_district,
+        first="Gil",
+        last="Rowe",
+        roles={
+            "student": {
+                "school": school,
+                "schools": [school],
+                "sis_id": "S-9",
+                "grade": "1",
+                "dob": "5/6/2017",
+                "gender": "M",
+                "race": "Hawaiian or Other Pacific Islander",
+                "hispanic_ethnicity": "N",
+                "location": {"address": "12 Quarry Lane", "city": "Springfield", "zip": "62704"},
+                "ext": {"birth_country": "Vietnam"},
+            }
+        },
+    )
 
     portal_launch(browser, record["id"])
 
     person = Person.objects.get(clever_id=record["id"])
     assert pop_listed(copy.deepcopy(person.raw)) is None
     assert decrypted_fields(person.sensitive_ciphertext) == {DATE_OF_BIRTH.path: "5/6/2017"}
-    stored = json.dumps([
-        list(SocialAccount.objects.filter(uid=record["id"]).values_list("extra_data", flat=True)),
-        list(CleverLogin.objects.values()),
-        list(Person.objects.filter(pk=person.pk).values(
-            *[f.name for f in Person._meta.concrete_fields if f.name != "sensitive_ciphertext"])),
-    ], default=str)
+    stored = json.dumps(
+        [
+            list(SocialAccount.objects.filter(uid=record["id"]).values_list("extra_data", flat=True)),
+            list(CleverLogin.objects.values()),
+            list(
+                Person.objects.filter(pk=person.pk).values(
+                    *[f.name for f in Person._meta.concrete_fields if f.name != "sensitive_ciphertext"]
+                )
+            ),
+        ],
+        default=str,
+    )
     assert SocialAccount.objects.filter(uid=record["id"]).exists()
     for value in ("5/6/2017", "2017-05-06", "Hawaiian", "12 Quarry Lane", "Vietnam", "62704"):
         assert value not in stored

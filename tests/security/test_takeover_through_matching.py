@@ -28,12 +28,25 @@ VICTIMS = {
 def victim_and_impostor(world, kind: str, *, staff_id: str = ""):
     """A product account, and a Clever record the district's SIS made with its names and email
     (and, if given, its staff ID), synced into the mirror."""
-    victim = UserFactory(username=f"victim-{kind.replace(' ', '-')}", first_name="Grace", last_name="Hopper",
-                         email="grace.hopper@springfield.k12.example.us", organization=world.organization,
-                         role="staff", staff_id=staff_id, password=PASSWORD, **VICTIMS[kind])
+    victim = UserFactory(
+        username=f"victim-{kind.replace(' ', '-')}",
+        first_name="Grace",
+        last_name="Hopper",
+        email="grace.hopper@springfield.k12.example.us",
+        organization=world.organization,
+        role="staff",
+        staff_id=staff_id,
+        password=PASSWORD,
+        **VICTIMS[kind],
+    )
     staff_role = {"schools": [world.school["id"]], **({"staff_id": staff_id} if staff_id else {})}
-    impostor = user_record(world.sandbox_district, first="Grace", last="Hopper",
-                           email="grace.hopper@springfield.k12.example.us", roles={"staff": staff_role})
+    impostor = user_record(
+        world.sandbox_district,
+        first="Grace",
+        last="Hopper",
+        email="grace.hopper@springfield.k12.example.us",
+        roles={"staff": staff_role},
+    )
     assert run_sync(district=world.district, kind="full").status == SyncRun.Status.SUCCEEDED
     return victim, Person.objects.get(district=world.district, clever_id=impostor["id"])
 
@@ -64,11 +77,22 @@ def test_matching_only_proposes_and_the_launch_does_not_enter(world, browser, po
 
 def test_names_and_email_alone_do_not_link_even_a_plain_account(world):
     # No password, no privilege: matching may link it on its own, but not on names and an email.
-    plain = UserFactory(username="plain", first_name="Grace", last_name="Hopper", password=None,
-                        email="grace.hopper@springfield.k12.example.us", organization=world.organization,
-                        role="staff")
-    user_record(world.sandbox_district, first="Grace", last="Hopper",
-                email="grace.hopper@springfield.k12.example.us", roles={"staff": {}})
+    plain = UserFactory(
+        username="plain",
+        first_name="Grace",
+        last_name="Hopper",
+        password=None,
+        email="grace.hopper@springfield.k12.example.us",
+        organization=world.organization,
+        role="staff",
+    )
+    user_record(
+        world.sandbox_district,
+        first="Grace",
+        last="Hopper",
+        email="grace.hopper@springfield.k12.example.us",
+        roles={"staff": {}},
+    )
     assert run_sync(district=world.district, kind="full").status == SyncRun.Status.SUCCEEDED
 
     matching.match_district(district=world.district)
@@ -87,8 +111,12 @@ def test_staff_accounts_never_open_with_clever_however_linked(world, browser, po
     with pytest.raises(matching.MatchError, match="never sign in through Clever"):
         matching.accept_match(match=match, actor=UserFactory(username="helpdesk", is_staff=True))
     # ...and a link made before this rule (or by hand in the database) opens nothing.
-    SocialAccount.objects.create(user=victim, provider="clever", uid=impostor.clever_id,
-                                 extra_data={"id": impostor.clever_id, "district": world.district.clever_id})
+    SocialAccount.objects.create(
+        user=victim,
+        provider="clever",
+        uid=impostor.clever_id,
+        extra_data={"id": impostor.clever_id, "district": world.district.clever_id},
+    )
 
     page = portal_launch(browser, impostor.clever_id)
 
@@ -123,8 +151,11 @@ def test_the_owner_proves_the_account_once_then_clever_opens_it(world, browser, 
 
     browser.go("/account/link/clever/", stop=lambda url: path_of(url) == "/accounts/login/")
     browser.go(browser.url)
-    browser.go("/accounts/login/", method="post", data={"login": owner.username, "password": PASSWORD,
-                                                        "next": "/account/link/clever/"})
+    browser.go(
+        "/accounts/login/",
+        method="post",
+        data={"login": owner.username, "password": PASSWORD, "next": "/account/link/clever/"},
+    )
     done = browser.go("/account/link/clever/", method="post")
 
     assert done.status_code == 200 and browser.user_id() == str(owner.pk)
@@ -187,15 +218,29 @@ def test_moving_a_clever_person_to_another_account_takes_the_proof_away(world, b
 
 
 def test_accepting_a_plain_account_is_no_proof_once_it_gains_privileges(world, browser, portal_launch):
-    plain = UserFactory(username="plain", first_name="Grace", last_name="Hopper", password=None,
-                        email="grace.hopper@springfield.k12.example.us", organization=world.organization,
-                        role="staff")
-    impostor = user_record(world.sandbox_district, first="Grace", last="Hopper",
-                           email="grace.hopper@springfield.k12.example.us", roles={"staff": {}})
+    plain = UserFactory(
+        username="plain",
+        first_name="Grace",
+        last_name="Hopper",
+        password=None,
+        email="grace.hopper@springfield.k12.example.us",
+        organization=world.organization,
+        role="staff",
+    )
+    impostor = user_record(
+        world.sandbox_district,
+        first="Grace",
+        last="Hopper",
+        email="grace.hopper@springfield.k12.example.us",
+        roles={"staff": {}},
+    )
     assert run_sync(district=world.district, kind="full").status == SyncRun.Status.SUCCEEDED
     matching.match_district(district=world.district)
-    matching.bulk_accept(matches=PersonMatch.objects.filter(user=plain), min_probability=0.9,
-                         actor=UserFactory(username="helpdesk", is_staff=True))
+    matching.bulk_accept(
+        matches=PersonMatch.objects.filter(user=plain),
+        min_probability=0.9,
+        actor=UserFactory(username="helpdesk", is_staff=True),
+    )
     assert Person.objects.get(clever_id=impostor["id"]).user == plain
 
     type(plain).objects.filter(pk=plain.pk).update(is_organization_admin=True)

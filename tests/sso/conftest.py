@@ -44,8 +44,7 @@ class Browser:
     hops: list[tuple[str, int]] = field(default_factory=list)
     url: str = ""
 
-    def go(self, url: str, *, method: str = "get", data: dict | None = None, stop=None,
-           max_hops: int = 12):
+    def go(self, url: str, *, method: str = "get", data: dict | None = None, stop=None, max_hops: int = 12):
         """Request ``url`` and follow redirects until a page (or ``stop(next_url)`` is true:
         then the redirect response is returned and ``self.url`` is where it points)."""
         response = getattr(self.client, method)(url, data or {})
@@ -71,8 +70,7 @@ class Browser:
     def sign_in_at_clever(self, login_page_url: str, clever_id: str, **kwargs):
         """On the sandbox's login page: choose the user (its form posts the OAuth params back)."""
         params = {key: values[0] for key, values in query_of(login_page_url).items()}
-        return self.go(path_of(login_page_url), method="post", data={**params, "user": clever_id},
-                       **kwargs)
+        return self.go(path_of(login_page_url), method="post", data={**params, "user": clever_id}, **kwargs)
 
 
 def to_callback(url: str) -> bool:
@@ -107,37 +105,88 @@ def user_record(district, *, first, last, roles, email=None, legacy=None, **extr
 
 def build_world(*, sharing=Sharing.DISTRICT, name="Springfield Unified", connect=True):
     sd = sandbox.create_district(name=name, sharing=sharing)
-    school = sandbox.put_record(district=sd, record_type="schools",
-                                data={"id": new_id(), "name": f"{name} Elementary"})
+    school = sandbox.put_record(
+        district=sd, record_type="schools", data={"id": new_id(), "name": f"{name} Elementary"}
+    )
     sid = school["id"]
-    teacher = user_record(sd, first="Ada", last="Lovelace", email="ada.lovelace@springfield.k12.example.us",
-                          roles={"teacher": {"school": sid, "schools": [sid], "sis_id": "T-1"}},
-                          legacy={"teacher": "legacy-t-1"})
-    student = user_record(sd, first="Bo", last="Peep", roles={"student": {
-        "school": sid, "schools": [sid], "sis_id": "S-1", "grade": "1", "dob": "3/4/2018"}})
-    student2 = user_record(sd, first="Cy", last="Young", email="cy.young@springfield.k12.example.us",
-                           roles={"student": {"school": sid, "schools": [sid], "sis_id": "S-2",
-                                              "grade": "1"}})
-    outsider = user_record(sd, first="Di", last="Other", roles={"student": {
-        "school": sid, "schools": [sid], "sis_id": "S-3", "grade": "2"}})
-    admin = user_record(sd, first="Eve", last="Chief", email="eve.chief@springfield.k12.example.us",
-                        roles={"teacher": {"school": sid, "schools": [sid]}, "staff": {"schools": [sid]},
-                               "district_admin": {}})
-    district_admin_only = user_record(sd, first="Flo", last="Boss",
-                                      email="flo.boss@springfield.k12.example.us",
-                                      roles={"district_admin": {}})
-    section = sandbox.put_record(district=sd, record_type="sections", data={
-        "id": new_id(), "name": "Grade 1 Math", "school": sid, "subject": "math", "grade": "1",
-        "teacher": teacher["id"], "teachers": [teacher["id"]],
-        "students": [student["id"], student2["id"]]})
+    teacher = user_record(
+        sd,
+        first="Ada",
+        last="Lovelace",
+        email="ada.lovelace@springfield.k12.example.us",
+        roles={"teacher": {"school": sid, "schools": [sid], "sis_id": "T-1"}},
+        legacy={"teacher": "legacy-t-1"},
+    )
+    student = user_record(
+        sd,
+        first="Bo",
+        last="Peep",
+        roles={
+            "student": {"school": sid, "schools": [sid], "sis_id": "S-1", "grade": "1", "dob": "3/4/2018"}
+        },
+    )
+    student2 = user_record(
+        sd,
+        first="Cy",
+        last="Young",
+        email="cy.young@springfield.k12.example.us",
+        roles={"student": {"school": sid, "schools": [sid], "sis_id": "S-2", "grade": "1"}},
+    )
+    outsider = user_record(
+        sd,
+        first="Di",
+        last="Other",
+        roles={"student": {"school": sid, "schools": [sid], "sis_id": "S-3", "grade": "2"}},
+    )
+    admin = user_record(
+        sd,
+        first="Eve",
+        last="Chief",
+        email="eve.chief@springfield.k12.example.us",
+        roles={
+            "teacher": {"school": sid, "schools": [sid]},
+            "staff": {"schools": [sid]},
+            "district_admin": {},
+        },
+    )
+    district_admin_only = user_record(
+        sd,
+        first="Flo",
+        last="Boss",
+        email="flo.boss@springfield.k12.example.us",
+        roles={"district_admin": {}},
+    )
+    section = sandbox.put_record(
+        district=sd,
+        record_type="sections",
+        data={
+            "id": new_id(),
+            "name": "Grade 1 Math",
+            "school": sid,
+            "subject": "math",
+            "grade": "1",
+            "teacher": teacher["id"],
+            "teachers": [teacher["id"]],
+            "students": [student["id"], student2["id"]],
+        },
+    )
     organization = OrganizationFactory(name=f"{name} Org")
     district = None
     if connect and sharing == Sharing.DISTRICT:
         district = District.objects.create(clever_id=sd.id, name=sd.name, organization=organization)
-    return SimpleNamespace(sandbox_district=sd, district=district, organization=organization,
-                           school=school, teacher=teacher, student=student, student2=student2,
-                           outsider=outsider, admin=admin, district_admin_only=district_admin_only,
-                           section=section)
+    return SimpleNamespace(
+        sandbox_district=sd,
+        district=district,
+        organization=organization,
+        school=school,
+        teacher=teacher,
+        student=student,
+        student2=student2,
+        outsider=outsider,
+        admin=admin,
+        district_admin_only=district_admin_only,
+        section=section,
+    )
 
 
 @pytest.fixture

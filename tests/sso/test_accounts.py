@@ -20,8 +20,12 @@ from tests.sso.conftest import build_world, path_of, query_of, to_callback
 
 
 def test_an_account_with_the_same_email_is_offered_not_taken(world, browser, portal_launch):
-    owner = UserFactory(username="ada", email="Ada.Lovelace@springfield.k12.example.us",
-                        password="correct horse battery staple", organization=world.organization)
+    owner = UserFactory(
+        username="ada",
+        email="Ada.Lovelace@springfield.k12.example.us",
+        password="correct horse battery staple",
+        organization=world.organization,
+    )
     portal_launch(browser, world.student["id"])  # someone else's Clever session on a shared device
     assert browser.user_id() is not None
     teacher = {"uid": world.teacher["id"]}
@@ -41,9 +45,15 @@ def test_an_account_with_the_same_email_is_offered_not_taken(world, browser, por
     assert path_of(browser.url) == "/accounts/login/"
     login = browser.go(browser.url)
     assert login.status_code == 200
-    confirm = browser.go("/accounts/login/", method="post", data={
-        "login": "ada", "password": "correct horse battery staple",
-        "next": query_of(browser.url)["next"][0]})
+    confirm = browser.go(
+        "/accounts/login/",
+        method="post",
+        data={
+            "login": "ada",
+            "password": "correct horse battery staple",
+            "next": query_of(browser.url)["next"][0],
+        },
+    )
     assert path_of(browser.url) == "/account/link/clever/" and confirm.status_code == 200
     assert not SocialAccount.objects.filter(**teacher).exists()  # signing in alone links nothing
     done = browser.go("/account/link/clever/", method="post")
@@ -63,8 +73,12 @@ def test_an_account_with_the_same_email_is_offered_not_taken(world, browser, por
 
 
 def test_declining_the_offer_makes_a_new_account(world, browser, portal_launch):
-    owner = UserFactory(username="ada", email="ada.lovelace@springfield.k12.example.us",
-                        password="correct horse battery staple", organization=world.organization)
+    owner = UserFactory(
+        username="ada",
+        email="ada.lovelace@springfield.k12.example.us",
+        password="correct horse battery staple",
+        organization=world.organization,
+    )
     portal_launch(browser, world.teacher["id"])
 
     response = browser.go("/account/link/clever/new/", method="post")
@@ -80,11 +94,18 @@ def test_declining_the_offer_makes_a_new_account(world, browser, portal_launch):
 def test_only_an_account_the_person_could_prove_is_asked_about(world, browser, portal_launch, other):
     # Asking reveals that the address has an account: only accounts of the district's own
     # organization, with a password to prove them by, that Clever may open at all, are asked about.
-    fields = {"another organization": {"organization": OrganizationFactory(),
-                                       "password": "correct horse battery staple"},
-              "no password": {"organization": world.organization, "password": None},
-              "staff": {"organization": world.organization, "is_staff": True,
-                        "password": "correct horse battery staple"}}[other]
+    fields = {
+        "another organization": {
+            "organization": OrganizationFactory(),
+            "password": "correct horse battery staple",
+        },
+        "no password": {"organization": world.organization, "password": None},
+        "staff": {
+            "organization": world.organization,
+            "is_staff": True,
+            "password": "correct horse battery staple",
+        },
+    }[other]
     UserFactory(username="ada", email="ada.lovelace@springfield.k12.example.us", **fields)
 
     response = portal_launch(browser, world.teacher["id"])
@@ -138,8 +159,12 @@ def test_a_district_that_is_not_connected_signs_nobody_in(world, browser, portal
     assert not SocialAccount.objects.exists() and not Person.objects.exists()
     login = CleverLogin.objects.get()
     assert (login.outcome, login.district, login.clever_district_id, login.roles, login.email_domain) == (
-        LoginOutcome.DISTRICT_NOT_CONNECTED, world.district, world.district.clever_id,
-        ["teacher", "staff", "district_admin"], "springfield.k12.example.us")
+        LoginOutcome.DISTRICT_NOT_CONNECTED,
+        world.district,
+        world.district.clever_id,
+        ["teacher", "staff", "district_admin"],
+        "springfield.k12.example.us",
+    )
 
 
 def test_a_paused_district_still_signs_its_people_in(world, browser, portal_launch):
@@ -179,8 +204,9 @@ class UnsharingTransport(InProcessAdapter):
         return super().send(request, **kwargs)
 
 
-def test_an_unknown_district_is_recorded_as_evidence(db, sandbox_app, browser, portal_launch,
-                                                     settings, monkeypatch):
+def test_an_unknown_district_is_recorded_as_evidence(
+    db, sandbox_app, browser, portal_launch, settings, monkeypatch
+):
     unknown = build_world(name="Ogdenville", connect=False)
     monkeypatch.setattr(UnsharingTransport, "district", unknown.sandbox_district)
     settings.CLEVER_HTTP_ADAPTER = f"{__name__}.UnsharingTransport"
@@ -192,8 +218,12 @@ def test_an_unknown_district_is_recorded_as_evidence(db, sandbox_app, browser, p
     assert browser.user_id() is None
     login = CleverLogin.objects.get()
     assert (login.outcome, login.district, login.clever_district_id, login.roles, login.email_domain) == (
-        LoginOutcome.DISTRICT_UNKNOWN, None, unknown.sandbox_district.id, ["district_admin"],
-        "springfield.k12.example.us")
+        LoginOutcome.DISTRICT_UNKNOWN,
+        None,
+        unknown.sandbox_district.id,
+        ["district_admin"],
+        "springfield.k12.example.us",
+    )
     assert "flo" not in str(CleverLogin.objects.values().get()).lower()  # no address, no name
     assert not District.objects.filter(clever_id=unknown.sandbox_district.id).exists()
 

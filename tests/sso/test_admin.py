@@ -21,15 +21,19 @@ def test_support_staff_read_evidence_and_unlink_with_an_audit(world, browser, ot
     delete_page = f"/admin/socialaccount/socialaccount/{account.pk}/delete/"
     assert other_browser.client.get(delete_page).status_code == 403
 
-    response = other_browser.client.post("/admin/socialaccount/socialaccount/", {
-        "action": "unlink", "_selected_action": [account.pk]})
+    response = other_browser.client.post(
+        "/admin/socialaccount/socialaccount/", {"action": "unlink", "_selected_action": [account.pk]}
+    )
     assert response.status_code == 302
 
     assert not SocialAccount.objects.exists()
     assert Person.objects.get(clever_id=world.teacher["id"]).user is None
     unlink = AccountLink.objects.get(action=AccountLink.Action.UNLINKED)
-    assert (unlink.method, unlink.actor, unlink.clever_id) == (AccountLink.Method.STAFF, support,
-                                                               world.teacher["id"])
+    assert (unlink.method, unlink.actor, unlink.clever_id) == (
+        AccountLink.Method.STAFF,
+        support,
+        world.teacher["id"],
+    )
 
 
 def test_people_who_are_not_support_staff_see_nothing(world, browser):

@@ -38,14 +38,22 @@ class PageParts(HTMLParser):
         attrs = dict(attrs)
         self.urls += [attrs[name] or "" for name in self.URL_ATTRIBUTES if name in attrs]
         if tag == "form":
-            self._form = {"method": (attrs.get("method") or "get").lower(), "action": attrs.get("action"),
-                          "inputs": {}, "buttons": []}
+            self._form = {
+                "method": (attrs.get("method") or "get").lower(),
+                "action": attrs.get("action"),
+                "inputs": {},
+                "buttons": [],
+            }
             self.forms.append(self._form)
         elif tag == "input" and self._form is not None:
             self._form["inputs"][attrs.get("name")] = attrs.get("value")
         elif tag == "button" and self._form is not None:
-            self._button = {"id": attrs.get("id"), "type": attrs.get("type"),
-                            "class": attrs.get("class") or "", "text": ""}
+            self._button = {
+                "id": attrs.get("id"),
+                "type": attrs.get("type"),
+                "class": attrs.get("class") or "",
+                "text": "",
+            }
             self._form["buttons"].append(self._button)
 
     def handle_endtag(self, tag):
@@ -77,11 +85,14 @@ def parts_of(response) -> PageParts:
     return parts
 
 
-@pytest.mark.parametrize(("url", "offered"), [
-    (HOME, {LOG_IN: "log-in-with-clever", SIGN_UP: "sign-up-with-clever"}),
-    (LOGIN_PAGE, {LOG_IN: "log-in-with-clever"}),
-    (SIGNUP_PAGE, {LOG_IN: "log-in-with-clever", SIGN_UP: "sign-up-with-clever"}),
-])
+@pytest.mark.parametrize(
+    ("url", "offered"),
+    [
+        (HOME, {LOG_IN: "log-in-with-clever", SIGN_UP: "sign-up-with-clever"}),
+        (LOGIN_PAGE, {LOG_IN: "log-in-with-clever"}),
+        (SIGNUP_PAGE, {LOG_IN: "log-in-with-clever", SIGN_UP: "sign-up-with-clever"}),
+    ],
+)
 def test_each_page_offers_its_clever_buttons_as_post_forms_to_the_clever_login(db, client, url, offered):
     assert reverse("clever_login") == CLEVER_LOGIN
     parts = parts_of(client.get(url))
@@ -116,9 +127,16 @@ def test_the_signed_in_home_page_offers_no_clever_button(world, browser, portal_
     assert parts.clever_buttons() == {}
 
 
-@pytest.mark.parametrize(("url", "text"), [
-    (HOME, LOG_IN), (HOME, SIGN_UP), (LOGIN_PAGE, LOG_IN), (SIGNUP_PAGE, LOG_IN), (SIGNUP_PAGE, SIGN_UP),
-])
+@pytest.mark.parametrize(
+    ("url", "text"),
+    [
+        (HOME, LOG_IN),
+        (HOME, SIGN_UP),
+        (LOGIN_PAGE, LOG_IN),
+        (SIGNUP_PAGE, LOG_IN),
+        (SIGNUP_PAGE, SIGN_UP),
+    ],
+)
 def test_every_button_starts_the_clever_login_with_this_sites_csrf_token(world, url, text):
     browser = Client(enforce_csrf_checks=True)
     form, _button = parts_of(browser.get(url)).clever_buttons()[text]

@@ -46,11 +46,17 @@ EMAIL = "zebulonia.quixwhistle@springfield.k12.example.us"
 def _planted_world():
     world = build_world()
     sid = world.school["id"]
-    world.child = user_record(world.sandbox_district, first=FIRST, last=LAST, email=EMAIL,
-                              roles={"student": {"school": sid, "schools": [sid], "sis_id": "S-Z",
-                                                 "grade": "1"}})
-    sandbox.update_record(clever_id=world.section["id"], changes={
-        "students": [world.student["id"], world.student2["id"], world.child["id"]]})
+    world.child = user_record(
+        world.sandbox_district,
+        first=FIRST,
+        last=LAST,
+        email=EMAIL,
+        roles={"student": {"school": sid, "schools": [sid], "sis_id": "S-Z", "grade": "1"}},
+    )
+    sandbox.update_record(
+        clever_id=world.section["id"],
+        changes={"students": [world.student["id"], world.student2["id"], world.child["id"]]},
+    )
     # A second district keeps Clever's token listing non-empty when the first one leaves (an
     # empty listing is taken for an outage, never for every district leaving).
     world.other = sandbox.create_district(name="Shelbyville Unified")
@@ -81,16 +87,20 @@ def _rows_containing(*needles: str) -> list[tuple[str, str]]:
             for column in connection.introspection.get_table_description(cursor, table):
                 for needle in needles:
                     cursor.execute(
-                        f'SELECT COUNT(*) FROM "{table}" WHERE LOWER(CAST("{column.name}" AS TEXT)) '
-                        f"LIKE %s", [f"%{needle.lower()}%"])
+                        f'SELECT COUNT(*) FROM "{table}" WHERE LOWER(CAST("{column.name}" AS TEXT)) LIKE %s',
+                        [f"%{needle.lower()}%"],
+                    )
                     if cursor.fetchone()[0]:
                         found.append((table, column.name))
     return found
 
 
 def _sessions_containing(*needles: str) -> int:
-    return sum(1 for session in Session.objects.all()
-               if any(n.lower() in str(session.get_decoded()).lower() for n in needles))
+    return sum(
+        1
+        for session in Session.objects.all()
+        if any(n.lower() in str(session.get_decoded()).lower() for n in needles)
+    )
 
 
 def _plant_everywhere(world, browser, portal_launch, staff):
@@ -107,37 +117,67 @@ def _plant_everywhere(world, browser, portal_launch, staff):
     EmailAddress.objects.create(user=child.user, email=EMAIL, primary=True)
     # Matching: the product knew her before Clever (its own record); the engine compares them,
     # support pairs them by hand with a note naming her, then undoes it with a reason that does.
-    own_record = User.objects.create(username="zq-2019", first_name="Zeb", last_name="Q.",
-                                     organization=world.organization, role="student", sis_id="S-Z")
+    own_record = User.objects.create(
+        username="zq-2019",
+        first_name="Zeb",
+        last_name="Q.",
+        organization=world.organization,
+        role="student",
+        sis_id="S-Z",
+    )
     match_district(district=district)
     assert PersonMatch.objects.filter(district=district, user=own_record).exists()
-    link_person(person=child, user=own_record, source="staff", actor=staff,
-                evidence={"note": f"{FIRST} {LAST} is the same girl"})
+    link_person(
+        person=child,
+        user=own_record,
+        source="staff",
+        actor=staff,
+        evidence={"note": f"{FIRST} {LAST} is the same girl"},
+    )
     unlink_person(person=child, source="staff", actor=staff, reason=f"{FIRST}'s mother called")
-    unlink_clever_account(account=SocialAccount.objects.get(uid=world.child["id"]), actor=staff,
-                          reason=f"asked by {FIRST} {LAST}'s family")
+    unlink_clever_account(
+        account=SocialAccount.objects.get(uid=world.child["id"]),
+        actor=staff,
+        reason=f"asked by {FIRST} {LAST}'s family",
+    )
     assert browser.go("/account/").status_code == 401  # the link is gone: her session ended
     portal_launch(browser, world.child["id"])  # she signs in again: a fresh link, with her name
     child.refresh_from_db()
     assert SocialAccount.objects.get(uid=world.child["id"]).user_id == child.user_id
     # LMS: a result with a comment naming her.
     section = Section.objects.get(district=district, clever_id=world.section["id"])
-    assignment = Assignment.objects.create(section=section, title="Fractions", description="Quiz",
-                                           due_at=timezone.now() + timedelta(days=3))
-    Result.objects.create(assignment=assignment, student=child, points=9,
-                          comment=f"Great work, {FIRST}!")
+    assignment = Assignment.objects.create(
+        section=section, title="Fractions", description="Quiz", due_at=timezone.now() + timedelta(days=3)
+    )
+    Result.objects.create(assignment=assignment, student=child, points=9, comment=f"Great work, {FIRST}!")
     # Support's history in the admin, and a district audit that quotes her.
     for obj in (child, child.user):
-        LogEntry.objects.create(user=staff, content_type=ContentType.objects.get_for_model(obj),
-                                object_id=str(obj.pk), object_repr=str(obj) or f"{FIRST} {LAST}",
-                                action_flag=CHANGE, change_message=f"Changed {FIRST}'s grade")
-    district_services.set_status(district=district, status=DistrictStatus.PAUSED, actor=staff,
-                                 reason=f"paused while {FIRST} {LAST}'s record is checked")
+        LogEntry.objects.create(
+            user=staff,
+            content_type=ContentType.objects.get_for_model(obj),
+            object_id=str(obj.pk),
+            object_repr=str(obj) or f"{FIRST} {LAST}",
+            action_flag=CHANGE,
+            change_message=f"Changed {FIRST}'s grade",
+        )
+    district_services.set_status(
+        district=district,
+        status=DistrictStatus.PAUSED,
+        actor=staff,
+        reason=f"paused while {FIRST} {LAST}'s record is checked",
+    )
     district_services.set_status(district=district, status=DistrictStatus.CONNECTED, actor=staff)
     assert {table for table, _ in _rows_containing(FIRST)} >= {
-        "rostering_person", "accounts_user", "socialaccount_socialaccount", "sso_accountlink",
-        "matching_matchaudit", "lms_result", "django_admin_log", "districts_districtaudit",
-        "account_emailaddress"}
+        "rostering_person",
+        "accounts_user",
+        "socialaccount_socialaccount",
+        "sso_accountlink",
+        "matching_matchaudit",
+        "lms_result",
+        "django_admin_log",
+        "districts_districtaudit",
+        "account_emailaddress",
+    }
     return child
 
 
@@ -146,8 +186,9 @@ def staff(db):
     return User.objects.create_user(username="support", password="x", is_staff=True)
 
 
-def test_the_purge_leaves_the_childs_name_in_no_row_of_any_table(sandbox_app, browser, portal_launch,
-                                                                  staff, settings):
+def test_the_purge_leaves_the_childs_name_in_no_row_of_any_table(
+    sandbox_app, browser, portal_launch, staff, settings
+):
     world = _planted_world()
     child = _plant_everywhere(world, browser, portal_launch, staff)
     district, account_id = world.district, child.user_id
@@ -156,7 +197,8 @@ def test_the_purge_leaves_the_childs_name_in_no_row_of_any_table(sandbox_app, br
 
     _leave(world)
     District.objects.filter(pk=district.pk).update(
-        departed_at=timezone.now() - timedelta(days=settings.ROSTER_RETENTION_DAYS + 1))
+        departed_at=timezone.now() - timedelta(days=settings.ROSTER_RETENTION_DAYS + 1)
+    )
     result = rostering_tasks.purge_expired_rosters.delay().get()
 
     assert result == {"purged": [district.pk], "failed": []}
@@ -207,8 +249,12 @@ def test_departure_archives_and_deactivates_at_once_and_a_return_restores_the_sa
     sandbox.reconnect_district(district=world.sandbox_district)
     assert district_services.discover_districts()["reconnected"] == [world.sandbox_district.id]
 
-    assert dict(Person.objects.filter(district=district, archived_at__isnull=True)
-                .values_list("clever_id", "pk")) == people
+    assert (
+        dict(
+            Person.objects.filter(district=district, archived_at__isnull=True).values_list("clever_id", "pk")
+        )
+        == people
+    )
     assert not User.objects.filter(pk__in=accounts.values(), is_active=False).exists()
     section = Section.objects.get(district=district, clever_id=world.section["id"])
     assert section.archived_at is None and section.memberships.count() == 4  # whole class
@@ -223,8 +269,12 @@ def test_a_revoked_district_is_archived_at_once_and_purged_on_the_same_clock(san
     world = _planted_world()
     district = world.district
     _sync(district)
-    district_services.set_status(district=district, status=DistrictStatus.REVOKED,
-                                 actor_label="sync: 401", reason="Clever refused the token")
+    district_services.set_status(
+        district=district,
+        status=DistrictStatus.REVOKED,
+        actor_label="sync: 401",
+        reason="Clever refused the token",
+    )
     district.refresh_from_db()
     assert district.departed_at is not None
     assert not Person.objects.filter(district=district, archived_at__isnull=True).exists()
@@ -232,18 +282,19 @@ def test_a_revoked_district_is_archived_at_once_and_purged_on_the_same_clock(san
 
     assert rostering_tasks.purge_expired_rosters.delay().get()["purged"] == []
     District.objects.filter(pk=district.pk).update(
-        departed_at=timezone.now() - timedelta(days=settings.ROSTER_RETENTION_DAYS + 1))
+        departed_at=timezone.now() - timedelta(days=settings.ROSTER_RETENTION_DAYS + 1)
+    )
     assert rostering_tasks.purge_expired_rosters.delay().get()["purged"] == [district.pk]
     assert not Person.objects.filter(district=district).exists()
 
 
-def test_a_library_only_district_is_purged_when_no_teacher_signed_in_for_the_window(
-    sandbox_app, settings
-):
-    quiet = District.objects.create(clever_id=new_id(), name="Quiet Library", library_only=True,
-                                    sync_enabled=False)
-    busy = District.objects.create(clever_id=new_id(), name="Busy Library", library_only=True,
-                                   sync_enabled=False)
+def test_a_library_only_district_is_purged_when_no_teacher_signed_in_for_the_window(sandbox_app, settings):
+    quiet = District.objects.create(
+        clever_id=new_id(), name="Quiet Library", library_only=True, sync_enabled=False
+    )
+    busy = District.objects.create(
+        clever_id=new_id(), name="Busy Library", library_only=True, sync_enabled=False
+    )
     long_ago = timezone.now() - timedelta(days=settings.ROSTER_RETENTION_DAYS + 1)
     District.objects.filter(pk=quiet.pk).update(last_seen_at=long_ago, discovered_at=long_ago)
     District.objects.filter(pk=busy.pk).update(last_seen_at=timezone.now(), discovered_at=long_ago)
@@ -256,15 +307,18 @@ def test_a_sync_finishing_after_the_district_left_applies_nothing(sandbox_app, m
     world = _planted_world()
     district = world.district
     _sync(district)
-    sandbox.update_record(clever_id=world.child["id"], changes={"name": {"first": "Renamed",
-                                                                          "last": LAST}})
+    sandbox.update_record(clever_id=world.child["id"], changes={"name": {"first": "Renamed", "last": LAST}})
     from rostering.services import sync as sync_module
 
     original = sync_module.apply_sql.refresh_staging_stats
 
     def leave_then_continue():
-        district_services.set_status(district=district, status=DistrictStatus.DISCONNECTED,
-                                     actor_label="test", reason="left during the run")
+        district_services.set_status(
+            district=district,
+            status=DistrictStatus.DISCONNECTED,
+            actor_label="test",
+            reason="left during the run",
+        )
         original()
 
     monkeypatch.setattr(sync_module.apply_sql, "refresh_staging_stats", leave_then_continue)
@@ -302,8 +356,7 @@ def test_the_purge_command_refuses_a_sharing_district_and_purges_a_departed_one(
         call_command("purge_district", district.clever_id, "--reason", "written request")
     _leave(world)
     out = StringIO()
-    call_command("purge_district", district.clever_id, "--reason", "written request", "--json",
-                 stdout=out)
+    call_command("purge_district", district.clever_id, "--reason", "written request", "--json", stdout=out)
 
     assert json.loads(out.getvalue())["users"] == 7
     audit = DistrictAudit.objects.get(district=district, action=DistrictAudit.Action.PURGED)
@@ -312,8 +365,9 @@ def test_the_purge_command_refuses_a_sharing_district_and_purges_a_departed_one(
         call_command("purge_district", "000000000000000000000000", "--reason", "x")
 
 
-def test_a_library_sign_in_restarts_the_library_districts_clock(library, browser, other_browser,
-                                                                portal_launch, settings):
+def test_a_library_sign_in_restarts_the_library_districts_clock(
+    library, browser, other_browser, portal_launch, settings
+):
     portal_launch(browser, library.teacher["id"])
     district = District.objects.get(clever_id=library.sandbox_district.id)
     assert district.library_only and district.last_seen_at is not None

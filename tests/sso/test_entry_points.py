@@ -58,13 +58,29 @@ def test_log_in_with_clever_starts_with_a_state_and_signs_the_teacher_in(world, 
     assert not SocialToken.objects.exists()  # SSO bearer tokens are not stored
 
     login = CleverLogin.objects.get()
-    assert (login.district, login.clever_district_id, login.roles, login.email_domain, login.entry,
-            login.outcome) == (world.district, world.district.clever_id, ["teacher"],
-                               "springfield.k12.example.us", LoginEntry.LOG_IN_WITH_CLEVER,
-                               LoginOutcome.LOGGED_IN)
+    assert (
+        login.district,
+        login.clever_district_id,
+        login.roles,
+        login.email_domain,
+        login.entry,
+        login.outcome,
+    ) == (
+        world.district,
+        world.district.clever_id,
+        ["teacher"],
+        "springfield.k12.example.us",
+        LoginEntry.LOG_IN_WITH_CLEVER,
+        LoginOutcome.LOGGED_IN,
+    )
     audit = AccountLink.objects.get()
     assert (audit.action, audit.method, audit.user, audit.clever_id, audit.person) == (
-        AccountLink.Action.LINKED, AccountLink.Method.NEW_ACCOUNT, user, world.teacher["id"], person)
+        AccountLink.Action.LINKED,
+        AccountLink.Method.NEW_ACCOUNT,
+        user,
+        world.teacher["id"],
+        person,
+    )
 
 
 def test_log_in_with_clever_passes_the_district_id_to_clever(world, browser, login_with_clever):
@@ -74,8 +90,9 @@ def test_log_in_with_clever_passes_the_district_id_to_clever(world, browser, log
     # A malformed district ID is dropped, not passed on.
     start = browser.go("/accounts/clever/login/?district_id=x%26state%3Devil", stop=lambda url: True)
     assert "district_id" not in query_of(start["Location"])
-    response = login_with_clever(browser, world.student["id"],
-                                 start=f"/accounts/clever/login/?district_id={district_id}")
+    response = login_with_clever(
+        browser, world.student["id"], start=f"/accounts/clever/login/?district_id={district_id}"
+    )
     assert response.status_code == 200
     assert_signed_in_as(browser, world.student["id"])
 
@@ -93,8 +110,13 @@ def test_portal_launch_bounces_once_for_a_state_and_signs_in(world, browser, por
 
     assert response.status_code == 200
     paths = browser.paths()
-    assert paths == ["/sandbox/portal/launch", CALLBACK_PATH, "/sandbox/oauth/authorize", CALLBACK_PATH,
-                     "/account/"]
+    assert paths == [
+        "/sandbox/portal/launch",
+        CALLBACK_PATH,
+        "/sandbox/oauth/authorize",
+        CALLBACK_PATH,
+        "/account/",
+    ]
     first_code = query_of(browser.hops[1][0])["code"][0]
     assert "state" not in query_of(browser.hops[1][0])
     bounce_state = query_of(browser.hops[2][0])["state"][0]
@@ -115,8 +137,13 @@ def test_instant_login_link_signs_in_after_one_bounce(world, browser):
     response = browser.sign_in_at_clever(browser.url, world.student2["id"])
 
     assert response.status_code == 200
-    assert browser.paths() == ["/sandbox/oauth/instant-login", CALLBACK_PATH, "/sandbox/oauth/authorize",
-                               CALLBACK_PATH, "/account/"]
+    assert browser.paths() == [
+        "/sandbox/oauth/instant-login",
+        CALLBACK_PATH,
+        "/sandbox/oauth/authorize",
+        CALLBACK_PATH,
+        "/account/",
+    ]
     assert "state" not in query_of(browser.hops[1][0])
     assert_signed_in_as(browser, world.student2["id"])
 
@@ -124,9 +151,11 @@ def test_instant_login_link_signs_in_after_one_bounce(world, browser):
 def test_a_state_less_launch_from_an_lms_signs_in_like_the_portal(world, browser):
     """LMS Connect's LTI 1.3 launches reach the app as Clever-initiated logins: a code at the
     primary redirect URI, no state (docs/sso.md). Clever issues that code; we bounce it."""
-    code = sandbox.issue_auth_code(application=sandbox.get_application(),
-                                   user=get_user(world.admin["id"]),
-                                   redirect_uri=sandbox.get_application().redirect_uris[0])
+    code = sandbox.issue_auth_code(
+        application=sandbox.get_application(),
+        user=get_user(world.admin["id"]),
+        redirect_uri=sandbox.get_application().redirect_uris[0],
+    )
     # Clever's login cookie, as after any Clever sign-in.
     browser.go(f"/sandbox/portal/launch?user={world.admin['id']}", stop=to_callback)
     response = browser.go(f"{CALLBACK_PATH}?code={code.code}")
@@ -147,8 +176,10 @@ def test_library_teacher_brings_their_sections_and_students_at_once(library, bro
     section = Section.objects.get(district=district)
     assert section.clever_id == library.section["id"]
     assert set(SectionMembership.objects.filter(section=section).values_list("person_clever_id", "role")) == {
-        (library.teacher["id"], "teacher"), (library.student["id"], "student"),
-        (library.student2["id"], "student")}
+        (library.teacher["id"], "teacher"),
+        (library.student["id"], "student"),
+        (library.student2["id"], "student"),
+    }
     people = {p.clever_id: p for p in Person.objects.filter(district=district)}
     # The teacher and the section's students; nobody else in the district.
     assert set(people) == {library.teacher["id"], library.student["id"], library.student2["id"]}
@@ -173,7 +204,10 @@ def test_library_sign_in_by_a_district_admin_says_it_is_for_teachers(library, br
     assert not Person.objects.exists()
     login = CleverLogin.objects.get()
     assert (login.outcome, login.roles, login.authorized_by) == (
-        LoginOutcome.LIBRARY_NOT_TEACHER, ["district_admin"], "teacher")
+        LoginOutcome.LIBRARY_NOT_TEACHER,
+        ["district_admin"],
+        "teacher",
+    )
 
 
 def test_a_library_login_offers_only_the_roles_library_allows(library, browser, portal_launch):
@@ -202,8 +236,9 @@ def test_library_student_signs_in_after_their_teacher(library, browser, other_br
     assert to_callback(other_browser.hops[1][0])
 
 
-def test_clever_failing_during_a_library_sign_in_leaves_nothing_half_done(library, browser, portal_launch,
-                                                                          sandbox_knobs, settings):
+def test_clever_failing_during_a_library_sign_in_leaves_nothing_half_done(
+    library, browser, portal_launch, sandbox_knobs, settings
+):
     settings.CLEVER_BACKOFF_BASE = 0.0  # the one retry does not wait
     sandbox_knobs.add_fault("status", status=500, count=10, path_contains="/sections")
 

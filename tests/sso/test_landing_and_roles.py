@@ -47,21 +47,24 @@ def test_the_roster_mirror_names_an_account_that_has_no_name(world, browser, por
     assert "Signed in as <strong>Bonnie Peep</strong>" in page and user.username not in page
 
 
-def test_the_role_chooser_says_who_is_signed_in_and_what_each_role_means(world, browser,
-                                                                          portal_launch):
+def test_the_role_chooser_says_who_is_signed_in_and_what_each_role_means(world, browser, portal_launch):
     page = launch(browser, portal_launch, world.admin)
 
     assert path_of(browser.url) == "/account/role/"
     assert ("You are signed in as <strong>Eve Chief</strong>, of Springfield Unified.") in page
     for label, meaning in [
-        ("Teacher", "Your classes: create assignments, enter grades and send them to your "
-                    "district&#x27;s LMS."),
+        (
+            "Teacher",
+            "Your classes: create assignments, enter grades and send them to your district&#x27;s LMS.",
+        ),
         ("School staff", "For school staff who do not teach here: nothing in this app needs you yet."),
-        ("District administrator", "Your district in this app: how it is linked, and how its "
-                                   "rosters sync from Clever."),
+        (
+            "District administrator",
+            "Your district in this app: how it is linked, and how its rosters sync from Clever.",
+        ),
     ]:
         button = page.index(f">{label}</button>")
-        assert meaning in page[button:button + 400], label
+        assert meaning in page[button : button + 400], label
     # A refused choice is shown on the same page, still saying who and what.
     refused = browser.client.post("/account/role/", {"role": "student", "next": "/account/"})
     assert refused.status_code == 400
@@ -90,8 +93,11 @@ def test_a_district_admin_lands_on_their_district_by_name(world, browser, portal
 
 def test_school_staff_are_told_what_comes_next_and_may_switch_role(world, browser, portal_launch):
     launch(browser, portal_launch, world.admin)
-    page = browser.go("/account/role/", method="post",
-                      data={"role": "staff", "next": "/account/"}).content.decode()
+    page = browser.go(
+        "/account/role/", method="post", data={"role": "staff", "next": "/account/"}
+    ).content.decode()
     assert "There is nothing for school staff to do here" in page
-    assert ("You have other roles here: <a href=\"/account/role/?next=/account/\">switch role</a> to "
-            "use this app as one of them.") in page
+    assert (
+        'You have other roles here: <a href="/account/role/?next=/account/">switch role</a> to '
+        "use this app as one of them."
+    ) in page

@@ -28,8 +28,14 @@ WRONG = "That username or email and password do not match an account we can conn
 @pytest.fixture
 def owner(db):
     """The account Ada had before her school used Clever: another email, a password."""
-    return UserFactory(username="ada.teaches", email="ada@home.example.org", password=PASSWORD,
-                       first_name="Ada", last_name="Lovelace", organization=OrganizationFactory())
+    return UserFactory(
+        username="ada.teaches",
+        email="ada@home.example.org",
+        password=PASSWORD,
+        first_name="Ada",
+        last_name="Lovelace",
+        organization=OrganizationFactory(),
+    )
 
 
 def first_library_sign_in(browser, portal_launch, clever_id):
@@ -86,12 +92,16 @@ def test_a_library_teacher_connects_the_account_they_already_had(library, browse
     assert [(a.action, a.method, a.user) for a in audits] == [
         (AccountLink.Action.LINKED, AccountLink.Method.NEW_ACCOUNT, made),
         (AccountLink.Action.UNLINKED, AccountLink.Method.CONFIRMED_SIGN_IN, made),
-        (AccountLink.Action.LINKED, AccountLink.Method.CONFIRMED_SIGN_IN, owner)]
+        (AccountLink.Action.LINKED, AccountLink.Method.CONFIRMED_SIGN_IN, owner),
+    ]
     assert audits[1].actor == owner and audits[1].evidence["account_deactivated"] is True
     assert audits[2].actor == owner and audits[2].person == person
-    assert audits[2].evidence == {"roles": ["teacher"], "authorized_by": "teacher",
-                                  "asked_because": "library_existing_account",
-                                  "account_made_at_sign_in": made.pk}
+    assert audits[2].evidence == {
+        "roles": ["teacher"],
+        "authorized_by": "teacher",
+        "asked_because": "library_existing_account",
+        "account_made_at_sign_in": made.pk,
+    }
     # The session goes on as a Clever session of her own account; the offer is gone.
     assert browser.go("/account/").status_code == 200
     assert browser.client.get(PAGE).status_code == 403
@@ -156,8 +166,9 @@ def test_password_attempts_are_rate_limited_like_the_sign_in_page(library, brows
     assert page.status_code == 200 and "Too many failed sign-ins" in page.content.decode()
 
 
-@pytest.mark.parametrize("kind", ["staff", "superuser", "inactive", "second_factor", "other_clever_user",
-                                  "other_roster_person"])
+@pytest.mark.parametrize(
+    "kind", ["staff", "superuser", "inactive", "second_factor", "other_clever_user", "other_roster_person"]
+)
 def test_accounts_clever_may_not_open_are_refused(library, world, browser, portal_launch, owner, kind):
     if kind == "staff":
         owner.is_staff = True
@@ -170,8 +181,9 @@ def test_accounts_clever_may_not_open_are_refused(library, world, browser, porta
     elif kind == "other_clever_user":
         SocialAccount.objects.create(user=owner, provider="clever", uid=world.teacher["id"])
     elif kind == "other_roster_person":
-        Person.objects.create(district=world.district, clever_id=world.student["id"], content_hash="x",
-                              user=owner)
+        Person.objects.create(
+            district=world.district, clever_id=world.student["id"], content_hash="x", user=owner
+        )
     owner.save()
     first_library_sign_in(browser, portal_launch, library.teacher["id"])
     made = made_for(library.teacher["id"])
@@ -187,7 +199,8 @@ def test_accounts_clever_may_not_open_are_refused(library, world, browser, porta
 
 
 def test_the_page_is_only_for_a_session_that_just_made_a_library_teachers_account(
-        library, world, browser, portal_launch, owner):
+    library, world, browser, portal_launch, owner
+):
     # Nobody signed in: GET and POST alike.
     assert browser.client.get(PAGE).status_code == 403
     assert connect(browser, login="ada.teaches").status_code == 403
@@ -206,7 +219,8 @@ def test_the_page_is_only_for_a_session_that_just_made_a_library_teachers_accoun
     assert path_of(student.url) == "/account/"
     assert connect(student, login="ada.teaches").status_code == 403
     assert SocialAccount.objects.get(provider="clever", uid=library.student["id"]).user.username.startswith(
-        "clever-")
+        "clever-"
+    )
     assert not AccountLink.objects.filter(method=AccountLink.Method.CONFIRMED_SIGN_IN).exists()
 
 

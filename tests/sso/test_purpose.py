@@ -35,8 +35,9 @@ def start(browser, *, purpose, data, user=None):
     request = RequestFactory().get("/link/")
     request.session = browser.client.session
     request.user = user or AnonymousUser()
-    response = services.start_clever_login(request, purpose=purpose, data=data,
-                                           district_id=None, next_url="/linking/")
+    response = services.start_clever_login(
+        request, purpose=purpose, data=data, district_id=None, next_url="/linking/"
+    )
     request.session.save()
     return response["Location"]
 
@@ -54,7 +55,11 @@ def test_a_purpose_hook_gets_the_identity_and_nobody_is_signed_in(world, browser
     assert response.content.decode() == f"linked {world.district.clever_id} for organization 7"
     identity, data, actor = received[0]
     assert (identity.clever_id, identity.roles, data, actor) == (
-        world.district_admin_only["id"], ("district_admin",), {"organization": 7}, admin)
+        world.district_admin_only["id"],
+        ("district_admin",),
+        {"organization": 7},
+        admin,
+    )
     assert browser.user_id() == str(admin.pk)  # still the admin; no Clever account made or linked
     assert not SocialAccount.objects.exists()
     assert CleverLogin.objects.get().outcome == LoginOutcome.PURPOSE

@@ -13,8 +13,15 @@ from accounts.models import User
 from sso.permissions import has_role, role_required
 from tests.sso.conftest import path_of, query_of
 
-EVIL = ["//evil.example", "https://evil.example", "/\\evil.example", "http://evil.example/account/",
-        "\\\\evil.example", "/%2F%2Fevil.example", "javascript:alert(1)"]
+EVIL = [
+    "//evil.example",
+    "https://evil.example",
+    "/\\evil.example",
+    "http://evil.example/account/",
+    "\\\\evil.example",
+    "/%2F%2Fevil.example",
+    "javascript:alert(1)",
+]
 
 
 @role_required("district_admin")
@@ -101,6 +108,9 @@ def test_role_chooser_login_and_logout_never_redirect_off_site(world, browser, p
     browser.go("/accounts/logout/", method="post", data={"next": evil})
     assert path_of(browser.url) == "/"
     UserFactory(username="ada", password="correct horse battery staple")
-    browser.go("/accounts/login/", method="post",
-               data={"login": "ada", "password": "correct horse battery staple", "next": evil})
+    browser.go(
+        "/accounts/login/",
+        method="post",
+        data={"login": "ada", "password": "correct horse battery staple", "next": evil},
+    )
     assert path_of(browser.url) == "/account/"

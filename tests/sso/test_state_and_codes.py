@@ -60,9 +60,12 @@ def test_a_replayed_state_is_refused(world, browser, login_with_clever):
     assert browser.user_id() is not None
     teacher_user_id = browser.user_id()
     # Clever hands out a new code for the same (used) state: the app refuses the state.
-    browser.go(f"/sandbox/oauth/authorize?response_type=code&client_id=sandbox-client-id"
-               f"&redirect_uri=http%3A%2F%2F127.0.0.1%3A8000%2Faccounts%2Fclever%2Flogin%2Fcallback%2F"
-               f"&state={state}", stop=to_callback)
+    browser.go(
+        f"/sandbox/oauth/authorize?response_type=code&client_id=sandbox-client-id"
+        f"&redirect_uri=http%3A%2F%2F127.0.0.1%3A8000%2Faccounts%2Fclever%2Flogin%2Fcallback%2F"
+        f"&state={state}",
+        stop=to_callback,
+    )
     new_code = query_of(browser.url)["code"][0]
     response = browser.client.get(browser.url)
     assert response.status_code == 400
@@ -132,8 +135,9 @@ def test_a_delivery_while_the_first_is_still_being_finished_waits(world, browser
     assert SandboxAuthCode.objects.get(code=code).redeemed_at is None
 
 
-def test_a_portal_launch_into_a_browser_signed_in_as_someone_else(world, browser, login_with_clever,
-                                                                 portal_launch):
+def test_a_portal_launch_into_a_browser_signed_in_as_someone_else(
+    world, browser, login_with_clever, portal_launch
+):
     login_with_clever(browser, world.admin["id"])
     admin_id = browser.user_id()
     assert admin_id
@@ -153,7 +157,9 @@ def test_a_portal_launch_into_a_browser_signed_in_as_someone_else(world, browser
     assert admin_account.user_id != student_account.user_id
     assert SocialAccount.objects.filter(user_id=admin_account.user_id).count() == 1
     assert list(AccountLink.objects.order_by("pk").values_list("clever_id", "user_id")) == [
-        (world.admin["id"], admin_account.user_id), (world.student["id"], student_account.user_id)]
+        (world.admin["id"], admin_account.user_id),
+        (world.student["id"], student_account.user_id),
+    ]
     # The session is the student's only: the admin's role is gone.
     assert "Student" in response.content.decode()
     assert browser.client.session.get("sso.active_role") == "student"
@@ -195,8 +201,9 @@ def test_an_expired_code_signs_nobody_in(world, browser, login_with_clever, fake
 def test_a_launch_that_names_its_district_is_bounced_with_it(world, browser):
     browser.go(f"/sandbox/portal/launch?user={world.teacher['id']}", stop=to_callback)
     code = query_of(browser.url)["code"][0]
-    response = browser.go(f"{CALLBACK_PATH}?code={code}&district_id={world.district.clever_id}",
-                          stop=to_clever_authorize)
+    response = browser.go(
+        f"{CALLBACK_PATH}?code={code}&district_id={world.district.clever_id}", stop=to_clever_authorize
+    )
     assert query_of(response["Location"])["district_id"] == [world.district.clever_id]
 
 

@@ -12,8 +12,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if not (settings.CLEVER_SANDBOX and apps.is_installed("sandbox")):
-            raise CommandError("The demo needs the local Clever sandbox: set CLEVER_SANDBOX=on "
-                               "(the default outside DJANGO_ENV=production).")
+            raise CommandError(
+                "The demo needs the local Clever sandbox: set CLEVER_SANDBOX=on "
+                "(the default outside DJANGO_ENV=production)."
+            )
         # Imported here: demo.setup imports the sandbox's models, which exist only when it is on.
         from demo.setup import (
             DEMO_ORG_ADMIN,
@@ -40,6 +42,8 @@ class Command(BaseCommand):
         )
         if demo.teacher is not None:
             teacher = demo.teacher
-            self.stdout.write(f"  Demo teacher:     {teacher} ({teacher.district.name}), with assignments in "
-                              f"the LMS: sign in with Instant Login at\n"
-                              f"                    {base}{demo.teacher_login_path}\n")
+            self.stdout.write(
+                f"  Demo teacher:     {teacher} ({teacher.district.name}), with assignments in "
+                f"the LMS: sign in with Instant Login at\n"
+                f"                    {base}{demo.teacher_login_path}\n"
+            )

@@ -33,7 +33,8 @@ class Command(BaseCommand):
         except AuthError as exc:
             self._fail(
                 "Clever refused the app's credentials (CLEVER_CLIENT_ID / CLEVER_CLIENT_SECRET) "
-                f"at {settings.CLEVER_OAUTH_BASE}/oauth/tokens: {exc}", as_json,
+                f"at {settings.CLEVER_OAUTH_BASE}/oauth/tokens: {exc}",
+                as_json,
             )
         except CleverError as exc:
             self._fail(f"Could not list the district tokens from Clever: {exc}", as_json)
@@ -58,12 +59,13 @@ class Command(BaseCommand):
             self.stdout.write(f"{row['clever_id']}  {row['name'] or '-':<{width}}  {row['status']}")
         counts = ", ".join(
             f"{len(summary[key])} {key.replace('_', ' ')}"
-            for key in ("created", "updated", "reconnected", "disconnected", "revoked",
-                        "kept_disconnected")
+            for key in ("created", "updated", "reconnected", "disconnected", "revoked", "kept_disconnected")
             if summary[key]
         )
-        self.stdout.write(self.style.SUCCESS(
-            f"{summary['total']} district(s) listed by Clever" + (f": {counts}" if counts else "")
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{summary['total']} district(s) listed by Clever" + (f": {counts}" if counts else "")
+            )
+        )
         for clever_id, message in summary["errors"].items():
             self.stderr.write(self.style.WARNING(f"{clever_id}: {message}"))

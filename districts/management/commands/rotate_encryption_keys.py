@@ -20,10 +20,10 @@ class Command(BaseCommand):
     help = "Re-encrypt every stored encrypted value with the newest FIELD_ENCRYPTION_KEYS key."
 
     def add_arguments(self, parser):
-        parser.add_argument("--batch-size", type=int, default=500,
-                            help="rows per transaction (default 500)")
-        parser.add_argument("--dry-run", action="store_true",
-                            help="only check that every value decrypts; write nothing")
+        parser.add_argument("--batch-size", type=int, default=500, help="rows per transaction (default 500)")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="only check that every value decrypts; write nothing"
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args, **options):
@@ -34,17 +34,20 @@ class Command(BaseCommand):
         rotated = sum(c["rotated"] for c in columns.values())
         failed = sum(c["failed"] for c in columns.values())
         if options["json"]:
-            self.stdout.write(json.dumps(
-                {"dry_run": dry_run, "columns": columns, "rotated": rotated, "failed": failed}
-            ))
+            self.stdout.write(
+                json.dumps({"dry_run": dry_run, "columns": columns, "rotated": rotated, "failed": failed})
+            )
         else:
             verb = "decryptable" if dry_run else "re-encrypted"
             for label, counts in columns.items():
                 self.stdout.write(f"{label}: {counts['rotated']} {verb}, {counts['failed']} failed")
-            self.stdout.write(self.style.SUCCESS(
-                f"{rotated} value(s) decrypt with the current keys" if dry_run
-                else f"{rotated} value(s) re-encrypted with the newest key"
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"{rotated} value(s) decrypt with the current keys"
+                    if dry_run
+                    else f"{rotated} value(s) re-encrypted with the newest key"
+                )
+            )
         if failed:
             raise CommandError(
                 f"{failed} stored value(s) could not be decrypted with FIELD_ENCRYPTION_KEYS "

@@ -32,9 +32,7 @@ class Command(BaseCommand):
             if missing:
                 raise CommandError(f"unknown Clever district IDs: {', '.join(missing)}")
             district_ids = list(found.values())
-        summary = refresh_district_candidates(
-            district_ids=district_ids, queue=not options["no_queue"]
-        )
+        summary = refresh_district_candidates(district_ids=district_ids, queue=not options["no_queue"])
         if options["json"]:
             self.stdout.write(json.dumps(summary, sort_keys=True))
         else:

@@ -43,12 +43,16 @@ class Command(BaseCommand):
     help = "Sync Clever districts now, in this process (full, or incremental through events)."
 
     def add_arguments(self, parser):
-        parser.add_argument("district_ids", nargs="*", metavar="CLEVER_DISTRICT_ID",
-                            help="Clever IDs of the districts to sync")
-        parser.add_argument("--all", action="store_true",
-                            help="sync every connected district that has syncing on")
-        parser.add_argument("--full", action="store_true",
-                            help="read every collection instead of the events")
+        parser.add_argument(
+            "district_ids",
+            nargs="*",
+            metavar="CLEVER_DISTRICT_ID",
+            help="Clever IDs of the districts to sync",
+        )
+        parser.add_argument(
+            "--all", action="store_true", help="sync every connected district that has syncing on"
+        )
+        parser.add_argument("--full", action="store_true", help="read every collection instead of the events")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args, **options):
@@ -60,15 +64,14 @@ class Command(BaseCommand):
             found = {d.clever_id: d for d in District.objects.filter(clever_id__in=ids)}
             unknown = [cid for cid in ids if cid not in found]
             if unknown:
-                raise CommandError(f"unknown Clever district ID(s): {', '.join(unknown)} "
-                                   "(run clever_districts to discover districts)")
+                raise CommandError(
+                    f"unknown Clever district ID(s): {', '.join(unknown)} "
+                    "(run clever_districts to discover districts)"
+                )
             districts = [found[cid] for cid in ids]
         if options["all"]:
             named = {d.pk for d in districts}
-            districts += list(
-                District.objects.syncable()
-                .exclude(pk__in=named).order_by("clever_id")
-            )
+            districts += list(District.objects.syncable().exclude(pk__in=named).order_by("clever_id"))
         kind = SyncRun.Kind.FULL if options["full"] else KIND_AUTO
         reports = []
         for district in districts:
@@ -83,12 +86,17 @@ class Command(BaseCommand):
             self.stdout.write("No district to sync.")
 
     def _print(self, district: District, report: dict) -> None:
-        style = {"succeeded": self.style.SUCCESS, "held": self.style.WARNING,
-                 "failed": self.style.ERROR}.get(report["status"], str)
+        style = {"succeeded": self.style.SUCCESS, "held": self.style.WARNING, "failed": self.style.ERROR}.get(
+            report["status"], str
+        )
         name = district.name or "Unnamed district"
-        self.stdout.write(style(f"{name} ({report['district']}): {report['status']}, "
-                                f"{report['kind']} sync in {report['seconds']:.1f}s, "
-                                f"{report['requests']} requests"))
+        self.stdout.write(
+            style(
+                f"{name} ({report['district']}): {report['status']}, "
+                f"{report['kind']} sync in {report['seconds']:.1f}s, "
+                f"{report['requests']} requests"
+            )
+        )
 
         def line(kind: str) -> str:
             parts = [f"{n} {t}" for t, n in report[kind].items() if n]

@@ -24,8 +24,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("district_id", metavar="CLEVER_DISTRICT_ID")
-        parser.add_argument("--reason", required=True,
-                            help="why, for the audit (e.g. 'written request of 2026-12-01')")
+        parser.add_argument(
+            "--reason", required=True, help="why, for the audit (e.g. 'written request of 2026-12-01')"
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args, **options):
@@ -33,8 +34,10 @@ class Command(BaseCommand):
         if district is None:
             raise CommandError(f"no district with Clever ID {options['district_id']}")
         if district.status not in DEPARTED:
-            raise CommandError(f"{district} is {district.status}: disconnect it first (its next "
-                               f"sync would bring the roster back)")
+            raise CommandError(
+                f"{district} is {district.status}: disconnect it first (its next "
+                f"sync would bring the roster back)"
+            )
         reason = options["reason"].strip()
         if not reason:
             raise CommandError("--reason must say why")
@@ -45,5 +48,6 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(result))
         else:
-            self.stdout.write(f"{district}: purged ({result['users']} people, "
-                              f"{result['sections']} sections deleted)")
+            self.stdout.write(
+                f"{district}: purged ({result['users']} people, {result['sections']} sections deleted)"
+            )
