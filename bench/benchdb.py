@@ -1,5 +1,7 @@
 """What the in-process benchmarks share: a Django set up on a throwaway database.
 
+``setup_django(database_url, migrate=...)`` is the one way a bench sets Django up (the phases
+of ``sync_bench`` and ``lifecycle_bench`` too, without migrating: their orchestrator has).
 ``run_on_django(prefix, run, args)`` uses ``DATABASE_URL`` when set (e.g. PostgreSQL), else a
 SQLite file in a temporary directory removed afterwards; migrates; calls ``run(args)`` and
 prints its summary as the one JSON line the benchmark ends with.
@@ -15,16 +17,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def setup_django(database_url: str) -> None:
+def setup_django(database_url: str | None = None, *, migrate: bool = True) -> None:
+    """Set Django up (``config.settings``, the repository on ``sys.path``) on ``database_url``,
+    or on the environment's ``DATABASE_URL`` when None; with ``migrate``, create the tables."""
     sys.path.insert(0, str(ROOT))
-    os.environ["DATABASE_URL"] = database_url
+    if database_url:
+        os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
     django.setup()
-    from django.core.management import call_command
+    if migrate:
+        from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
+        call_command("migrate", verbosity=0, interactive=False)
 
 
 def run_on_django(prefix: str, run, args) -> None:

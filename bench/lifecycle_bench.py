@@ -49,7 +49,7 @@ import tempfile
 import time
 
 import sync_bench
-from sync_bench import ROOT, Timed, emit, our_district, phase_sync, setup_django, work_seconds
+from sync_bench import ROOT, Timed, emit, our_district, phase_sync, run_phases, work_seconds
 
 BENCH_USERNAME = "lifecycle-bench-support"
 CYCLE = ("full_sync", "departure", "return", "plant", "departure_again", "purge")
@@ -251,7 +251,7 @@ def phase_plant(args) -> None:
                     clever_district_id=district.clever_id,
                     person_id=pk,
                     actor_label="sso: first Clever login",
-                    evidence=evidence,
+                    details=evidence,
                 )
             )
             logins.append(
@@ -461,14 +461,7 @@ def main() -> None:
         default=300,
         help="admin history rows naming people and their accounts (default 300)",
     )
-    parser.add_argument("--phase", choices=sorted(PHASES))
-    parser.add_argument("--district", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.phase:
-        setup_django()
-        PHASES[args.phase](args)
-    else:
-        orchestrate(args)
+    run_phases(parser, PHASES, orchestrate)
 
 
 if __name__ == "__main__":

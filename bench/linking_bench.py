@@ -7,7 +7,7 @@ Seeds ``--organizations`` organizations (40% with an NCES LEAID, 30% with an MDR
 with an email domain) and ``--districts`` unlinked Clever districts (one mirrored school each,
 with a city and a state; 30% with three staff people whose emails are on a domain; the first
 districts carry evidence for the organizations), computes the evidence table with
-``matching.linking.refresh_district_candidates`` (no automatic links, so every district stays
+``matching.linking.refresh.refresh_district_candidates`` (no automatic links, so every district stays
 unmatched; on PostgreSQL the tables are then analyzed, as autovacuum would do), then times
 ``--requests`` GETs of ``/organization/districts/`` for an organization admin through Django's
 test client: without a search (pages spread over the whole list) and with a search (name, city,

@@ -23,13 +23,10 @@ import argparse
 import json
 import os
 import random
-import shutil
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchdb import run_on_django
+
 PAGE_SIZE = 10_000
 FIRST = [
     "Ada",
@@ -86,27 +83,6 @@ RACES = [
     "Unknown",
     "",
 ]
-
-
-def setup_django(database_url: str | None) -> str | None:
-    """Configure Django; returns a temporary directory to remove afterwards, if one was made."""
-    sys.path.insert(0, str(ROOT))
-    tmpdir = None
-    if database_url:
-        os.environ["DATABASE_URL"] = database_url
-    else:
-        tmpdir = tempfile.mkdtemp(prefix="sandbox-bench-")
-        os.environ["DATABASE_URL"] = f"sqlite:///{tmpdir}/bench.sqlite3"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("DJANGO_DEBUG", "false")
-    os.environ["CLEVER_SANDBOX"] = "true"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)
-    return tmpdir
 
 
 def user_records(count: int, *, district_id: str, school_ids: list[str], seed: int):
@@ -253,17 +229,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    tmpdir = setup_django(os.environ.get("DATABASE_URL"))
+    os.environ.setdefault("DJANGO_DEBUG", "false")
+    os.environ["CLEVER_SANDBOX"] = "true"
     # A temporary database goes away whole; on a given one, the bench district is deleted.
-    args.keep_nothing = tmpdir is None
-    try:
-        run(args)
-    finally:
-        if tmpdir:
-            shutil.rmtree(tmpdir, ignore_errors=True)
+    args.keep_nothing = bool(os.environ.get("DATABASE_URL"))
+    run_on_django("sandbox-bench", run, args)
 
 
-def run(args) -> None:
+def run(args) -> dict:
     import requests
     from django.test import Client
 
@@ -328,7 +301,7 @@ def run(args) -> None:
             version=args.version,
             test_client={key: results["test-client"][key] for key in keys},
         )
-        print(json.dumps(final), flush=True)
+        return final
     finally:
         if args.keep_nothing:
             district.delete()

@@ -51,16 +51,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchdb import ROOT, setup_django
+
 COLLECTIONS = ("schools", "terms", "courses", "sections", "users")
-
-
-def setup_django() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
 
 
 def peak_rss_mb() -> float:
@@ -248,6 +241,20 @@ def run_phase(phase: str, args, env: dict, *, script: str = __file__, **extra) -
     return json.loads(line)
 
 
+def run_phases(parser: argparse.ArgumentParser, phases: dict, orchestrate) -> None:
+    """The end of a phased bench's ``main``: adds ``--phase`` and ``--district`` (what
+    ``run_phase`` passes to the fresh process) to ``parser``; with ``--phase``, sets Django up on
+    the orchestrator's database (already migrated) and runs that phase, else ``orchestrate(args)``."""
+    parser.add_argument("--phase", choices=sorted(phases))
+    parser.add_argument("--district", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        setup_django(migrate=False)
+        phases[args.phase](args)
+    else:
+        orchestrate(args)
+
+
 def work_seconds(phase: dict) -> float:
     """CPU seconds of a phase's process and of its database server process."""
     return phase["cpu_s"] + (phase["db_cpu_s"] or 0)
@@ -348,14 +355,7 @@ def main() -> None:
         default=1,
         help="run the full sync and the resync this many times; the fastest counts",
     )
-    parser.add_argument("--phase", choices=sorted(PHASES))
-    parser.add_argument("--district", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.phase:
-        setup_django()
-        PHASES[args.phase](args)
-    else:
-        orchestrate(args)
+    run_phases(parser, PHASES, orchestrate)
 
 
 if __name__ == "__main__":

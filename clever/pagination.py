@@ -127,19 +127,25 @@ def _next_link(body: dict, *, method: str, path: str) -> str | None:
     return None
 
 
+def _data(body: Any, *, what: str, method: str, path: str) -> Any:
+    """``body["data"]``, or BadResponse when ``body`` is not a JSON object that has one (``what``
+    names the answer in the message: "the list", "the answer")."""
+    if not isinstance(body, dict):
+        raise BadResponse(
+            f'expected a JSON object with "data", got a {type(body).__name__}', method=method, url=path
+        )
+    if "data" not in body:
+        raise BadResponse(f'{what} has no "data"', method=method, url=path)
+    return body["data"]
+
+
 def parse_list(body: Any, *, wrapped: bool, method: str, path: str) -> tuple[list[dict], str | None]:
     """The records and the ``next`` link of one list page, or BadResponse saying what is wrong.
 
     ``wrapped``: items are ``{"data": record}`` (Data API, Events, ``/oauth/tokens`` is not) or
     bare records (LMS Connect submissions).
     """
-    if not isinstance(body, dict):
-        raise BadResponse(
-            f'expected a JSON object with "data", got a {type(body).__name__}', method=method, url=path
-        )
-    if "data" not in body:
-        raise BadResponse('the list has no "data"', method=method, url=path)
-    items = body["data"]
+    items = _data(body, what="the list", method=method, path=path)
     if not isinstance(items, list):
         raise BadResponse(f'"data" is a {type(items).__name__}, not a list', method=method, url=path)
     records: list[dict] = []
@@ -166,13 +172,7 @@ def parse_list(body: Any, *, wrapped: bool, method: str, path: str) -> tuple[lis
 
 def parse_single(body: Any, *, method: str, path: str) -> dict:
     """The record of a single-record answer ``{"data": {...}, "links": [...]}``."""
-    if not isinstance(body, dict):
-        raise BadResponse(
-            f'expected a JSON object with "data", got a {type(body).__name__}', method=method, url=path
-        )
-    if "data" not in body:
-        raise BadResponse('the answer has no "data"', method=method, url=path)
-    record = body["data"]
+    record = _data(body, what="the answer", method=method, path=path)
     if not isinstance(record, dict):
         raise BadResponse(f'"data" is a {type(record).__name__}, not an object', method=method, url=path)
     return record

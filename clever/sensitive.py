@@ -1,4 +1,4 @@
-"""Clever's sensitive and demographic fields about people: the one list (DESIGN.md, Security).
+"""Clever's sensitive and demographic fields about people: the one list (docs/privacy.md, "The list").
 
 Every field of a Clever user record that says something sensitive about a child or a family is
 an entry of ``SENSITIVE_FIELDS``: the record path where Clever puts it (field names from

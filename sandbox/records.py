@@ -2,7 +2,7 @@
 
 import json
 
-# Fields Clever's v3.1 Swagger has and v3.0's does not (clever-spec/v3.0.yml vs v3.1.yml).
+# Fields Clever's v3.1 Swagger has and v3.0's does not (sandbox/spec/v3.0.yml vs sandbox/spec/v3.1.yml).
 V31_ONLY_USER_FIELDS = {"lms_status"}
 V31_ONLY_STUDENT_FIELDS = {
     "disability",

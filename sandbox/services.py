@@ -687,35 +687,10 @@ def redeem_auth_code(*, application: SandboxApplication, code: str, redirect_uri
 # --- control page and seeding (sandbox/generator/, sandbox/demo.py, the control page) ------------
 
 
-@transaction.atomic
-def set_lms(*, district: SandboxDistrict, lms_type: str, lms_state: str | None = None) -> None:
-    """The district connects (or drops) an LMS; a districts.updated event says so."""
-    before = district_body(district)
-    district.lms_type = lms_type
-    district.lms_state = ("success" if lms_type else "") if lms_state is None else lms_state
-    district.save(update_fields=["lms_type", "lms_state"])
-    after = district_body(district)
-    previous = rec.previous_attributes(before, after)
-    if previous and district.events_enabled:
-        _emit(
-            district_id=district.id,
-            record_type="districts",
-            action="updated",
-            obj=after,
-            previous=previous,
-            now=timezone.now(),
-        )
-
-
-@transaction.atomic
-def set_district_identifiers(*, district: SandboxDistrict, nces_id: str, mdr_number: str) -> dict:
-    """The district's NCES LEAID and MDR number change in Clever (what an app matches districts
-    on); a districts.updated event says so. Returns the previous values of what changed
-    (empty: nothing did)."""
-    district = SandboxDistrict.objects.select_for_update().get(pk=district.pk)
-    before = district_body(district)
-    district.data = {**district.data, "nces_id": nces_id, "mdr_number": mdr_number}
-    district.save(update_fields=["data"])
+def _emit_district_updated(district: SandboxDistrict, *, before: dict) -> dict:
+    """After a change saved to ``district`` (whose body was ``before``): a districts.updated
+    event when something changed and the district has events on. Returns what changed (the
+    previous values; empty: nothing did)."""
     after = district_body(district)
     previous = rec.previous_attributes(before, after)
     if previous and district.events_enabled:
@@ -728,6 +703,28 @@ def set_district_identifiers(*, district: SandboxDistrict, nces_id: str, mdr_num
             now=timezone.now(),
         )
     return previous
+
+
+@transaction.atomic
+def set_lms(*, district: SandboxDistrict, lms_type: str, lms_state: str | None = None) -> None:
+    """The district connects (or drops) an LMS; a districts.updated event says so."""
+    before = district_body(district)
+    district.lms_type = lms_type
+    district.lms_state = ("success" if lms_type else "") if lms_state is None else lms_state
+    district.save(update_fields=["lms_type", "lms_state"])
+    _emit_district_updated(district, before=before)
+
+
+@transaction.atomic
+def set_district_identifiers(*, district: SandboxDistrict, nces_id: str, mdr_number: str) -> dict:
+    """The district's NCES LEAID and MDR number change in Clever (what an app matches districts
+    on); a districts.updated event says so. Returns the previous values of what changed
+    (empty: nothing did)."""
+    district = SandboxDistrict.objects.select_for_update().get(pk=district.pk)
+    before = district_body(district)
+    district.data = {**district.data, "nces_id": nces_id, "mdr_number": mdr_number}
+    district.save(update_fields=["data"])
+    return _emit_district_updated(district, before=before)
 
 
 @transaction.atomic

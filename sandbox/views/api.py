@@ -11,7 +11,9 @@ it" rules live in ``sandbox.selectors``. Every view goes through ``common.api_en
 Lists are built from stored JSON text: ``(id, body)`` pairs are spliced into the envelope
 string, so a page of 10,000 users is never parsed or re-serialized.
 
-Decisions where Clever's behaviour is unknown (see shared/reference/clever-api.md §9):
+Decisions where Clever's behaviour is unknown (its public docs,
+https://dev.clever.com/docs/paging-and-limits and https://dev.clever.com/reference/responses-errors,
+do not say, e.g. whether ``next`` links keep ``limit`` and ``role``):
 
 - ``next``/``prev`` links keep every query parameter the client sent (``limit``, ``role``...)
   and replace the cursor; an empty page carries neither (it has no id to anchor one on).
