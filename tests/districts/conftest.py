@@ -46,12 +46,13 @@ def pair(make_sandbox_district, clever):
     return remote, District.objects.get(clever_id=remote.id)
 
 
+@pytest.fixture
+def row_pair(make_sandbox_district):
+    """A sandbox district and a District row made for it directly (as discovery would have
+    made it, without asking Clever)."""
+    remote = make_sandbox_district("Springfield Unified")
+    return remote, District.objects.create(clever_id=remote.id, name=remote.name)
+
+
 def live_token(sandbox_district) -> str:
     return sandbox.district_token(sandbox_district).access_token
-
-
-@pytest.fixture
-def staff(db):
-    from accounts.factories import UserFactory
-
-    return UserFactory(username="support", is_staff=True)

@@ -24,21 +24,25 @@ def shelbyville():
     return OrganizationFactory(name="Shelbyville School District")
 
 
-def test_linking_records_the_organization_method_and_evidence(district, springfield, staff):
+def test_linking_records_the_organization_method_and_evidence(district, springfield, staff_user):
     evidence = {"nces_id": "1709930", "organization_nces_leaid": "1709930", "score": 1.0}
 
     linked = services.link_district(
-        district=district, organization=springfield, method=LinkMethod.NCES, evidence=evidence, actor=staff
+        district=district,
+        organization=springfield,
+        method=LinkMethod.NCES,
+        evidence=evidence,
+        actor=staff_user,
     )
 
     assert linked.organization == springfield
     assert linked.link_method == "nces" and linked.link_evidence == evidence
-    assert linked.linked_by == staff and linked.linked_at is not None
+    assert linked.linked_by == staff_user and linked.linked_at is not None
     audit = DistrictAudit.objects.get(district=district)
     assert audit.action == DistrictAudit.Action.LINKED
     assert audit.organization_before is None and audit.organization_after == springfield
     assert audit.method == "nces" and audit.details == {"evidence": evidence}
-    assert audit.actor == staff and audit.actor_label == "staff: support"
+    assert audit.actor == staff_user and audit.actor_label == "staff: support"
 
 
 def test_an_automatic_link_names_its_rule(district, springfield):
@@ -53,30 +57,36 @@ def test_an_automatic_link_names_its_rule(district, springfield):
     assert audit.actor is None and audit.actor_label == "matching: mdr"
 
 
-def test_linking_again_to_the_same_organization_changes_nothing(district, springfield, staff):
+def test_linking_again_to_the_same_organization_changes_nothing(district, springfield, staff_user):
     services.link_district(
-        district=district, organization=springfield, method=LinkMethod.STAFF, evidence={}, actor=staff
+        district=district, organization=springfield, method=LinkMethod.STAFF, evidence={}, actor=staff_user
     )
     services.link_district(
         district=district,
         organization=springfield,
         method=LinkMethod.NCES,
         evidence={"other": True},
-        actor=staff,
+        actor=staff_user,
     )
     district.refresh_from_db()
     assert district.link_method == "staff"
     assert DistrictAudit.objects.filter(district=district).count() == 1
 
 
-def test_linking_refuses_a_district_linked_to_another_organization(district, springfield, shelbyville, staff):
+def test_linking_refuses_a_district_linked_to_another_organization(
+    district, springfield, shelbyville, staff_user
+):
     services.link_district(
-        district=district, organization=springfield, method=LinkMethod.STAFF, evidence={}, actor=staff
+        district=district, organization=springfield, method=LinkMethod.STAFF, evidence={}, actor=staff_user
     )
 
     with pytest.raises(services.DistrictAlreadyLinked, match="relink") as caught:
         services.link_district(
-            district=district, organization=shelbyville, method=LinkMethod.STAFF, evidence={}, actor=staff
+            district=district,
+            organization=shelbyville,
+            method=LinkMethod.STAFF,
+            evidence={},
+            actor=staff_user,
         )
 
     assert district.clever_id in str(caught.value)
@@ -85,7 +95,9 @@ def test_linking_refuses_a_district_linked_to_another_organization(district, spr
     assert DistrictAudit.objects.filter(district=district).count() == 1
 
 
-def test_relinking_moves_the_district_and_audits_before_and_after(district, springfield, shelbyville, staff):
+def test_relinking_moves_the_district_and_audits_before_and_after(
+    district, springfield, shelbyville, staff_user
+):
     services.link_district(
         district=district,
         organization=springfield,
@@ -99,12 +111,12 @@ def test_relinking_moves_the_district_and_audits_before_and_after(district, spri
         organization=shelbyville,
         method=LinkMethod.STAFF,
         evidence={"ticket": "SUP-12"},
-        actor=staff,
+        actor=staff_user,
         reason="wrong customer",
     )
 
     assert moved.organization == shelbyville and moved.link_method == "staff"
-    assert moved.linked_by == staff
+    assert moved.linked_by == staff_user
     audit = DistrictAudit.objects.get(district=district, action=DistrictAudit.Action.RELINKED)
     assert audit.organization_before == springfield and audit.organization_after == shelbyville
     assert audit.method == "staff"
@@ -114,24 +126,28 @@ def test_relinking_moves_the_district_and_audits_before_and_after(district, spri
     assert audit.details["reason"] == "wrong customer"
 
 
-def test_relinking_an_unlinked_district_is_refused(district, springfield, staff):
+def test_relinking_an_unlinked_district_is_refused(district, springfield, staff_user):
     with pytest.raises(services.DistrictNotLinked):
         services.relink_district(
-            district=district, organization=springfield, method=LinkMethod.STAFF, evidence={}, actor=staff
+            district=district,
+            organization=springfield,
+            method=LinkMethod.STAFF,
+            evidence={},
+            actor=staff_user,
         )
     assert not DistrictAudit.objects.exists()
 
 
-def test_unlinking_audits_the_link_it_removes(district, springfield, staff):
+def test_unlinking_audits_the_link_it_removes(district, springfield, staff_user):
     services.link_district(
         district=district,
         organization=springfield,
         method=LinkMethod.NCES,
         evidence={"nces_id": "1709930"},
-        actor=staff,
+        actor=staff_user,
     )
 
-    unlinked = services.unlink_district(district=district, actor=staff, reason="customer left")
+    unlinked = services.unlink_district(district=district, actor=staff_user, reason="customer left")
 
     assert unlinked.organization is None and unlinked.linked_at is None
     assert unlinked.link_method == "" and unlinked.link_evidence == {} and unlinked.linked_by is None
@@ -141,11 +157,15 @@ def test_unlinking_audits_the_link_it_removes(district, springfield, staff):
     assert audit.details["previous"]["evidence"] == {"nces_id": "1709930"}
     assert audit.details["reason"] == "customer left"
     # Unlinking an unlinked district is a no-op, and it can then be linked elsewhere.
-    services.unlink_district(district=district, actor=staff)
+    services.unlink_district(district=district, actor=staff_user)
     assert DistrictAudit.objects.filter(action=DistrictAudit.Action.UNLINKED).count() == 1
     assert (
         services.link_district(
-            district=district, organization=springfield, method=LinkMethod.STAFF, evidence={}, actor=staff
+            district=district,
+            organization=springfield,
+            method=LinkMethod.STAFF,
+            evidence={},
+            actor=staff_user,
         ).organization
         == springfield
     )

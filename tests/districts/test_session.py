@@ -3,25 +3,19 @@ re-check (a rotated token is used for the same request), and the traffic counted
 
 import pytest
 
-from districts.models import District, DistrictStatus
+from districts.models import DistrictStatus
 from districts.session import DistrictSession, TokenRefused
 from sandbox import services as sandbox
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def pair(make_sandbox_district):
-    remote = make_sandbox_district("Springfield Unified")
-    return remote, District.objects.create(clever_id=remote.id, name=remote.name)
-
-
 def district_name(remote):
     return lambda client: client.get_record("districts", remote.id)["name"]
 
 
-def test_a_rotated_token_is_used_after_one_401_and_the_traffic_adds_up(pair, clever):
-    remote, district = pair
+def test_a_rotated_token_is_used_after_one_401_and_the_traffic_adds_up(row_pair, clever):
+    remote, district = row_pair
     session = DistrictSession(district, clever)
     assert session.call(district_name(remote)) == "Springfield Unified"  # token looked up: 1 + 1
     old = session.token
@@ -39,8 +33,8 @@ def test_a_rotated_token_is_used_after_one_401_and_the_traffic_adds_up(pair, cle
     assert district.status == DistrictStatus.CONNECTED
 
 
-def test_a_second_401_in_a_session_is_not_rechecked(pair, clever):
-    remote, district = pair
+def test_a_second_401_in_a_session_is_not_rechecked(row_pair, clever):
+    remote, district = row_pair
     session = DistrictSession(district, clever)
     session.call(district_name(remote))
     sandbox.rotate_district_token(district=remote)
@@ -55,8 +49,8 @@ def test_a_second_401_in_a_session_is_not_rechecked(pair, clever):
     assert session.rechecks == 1
 
 
-def test_a_401_without_a_new_token_refuses_and_says_what_the_district_became(pair, clever):
-    remote, district = pair
+def test_a_401_without_a_new_token_refuses_and_says_what_the_district_became(row_pair, clever):
+    remote, district = row_pair
     session = DistrictSession(district, clever)
     session.call(district_name(remote))
     sandbox.disconnect_district(district=remote)
@@ -71,8 +65,8 @@ def test_a_401_without_a_new_token_refuses_and_says_what_the_district_became(pai
     assert session.stats(token_lookups=False).requests == 2
 
 
-def test_recheck_token_picks_up_a_rotated_token_for_the_next_open(pair, clever):
-    remote, district = pair
+def test_recheck_token_picks_up_a_rotated_token_for_the_next_open(row_pair, clever):
+    remote, district = row_pair
     session = DistrictSession(district, clever, lms_timeout=20.0)
     first = session.open()
     assert first.lms_timeout == 20.0

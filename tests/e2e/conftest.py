@@ -2,18 +2,23 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from django.db import connection, connections
+from django.utils import timezone
 
 from config.celery import app as celery_app
+from sandbox import services
+from sandbox.models import RecordType
+from tests.conftest import VIEWPORT
+from tests.sso.conftest import CALLBACK_PATH
 
 ROOT = Path(__file__).resolve().parents[2]
-CALLBACK_PATH = "/accounts/clever/login/callback/"
 # The width people's screens have at the least: no page may be wider.
-WIDTH = 1280
+WIDTH = VIEWPORT["width"]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"  # git-ignored
 
 
@@ -104,11 +109,25 @@ def celery_worker(start_celery):
 
 
 @pytest.fixture
+def expired_event(transactional_db):
+    """A sandbox district whose school was created 31 days ago (an event the nightly purge
+    deletes) and renamed now (one it keeps)."""
+    district = services.create_district(name="Expired Events District")
+    now = timezone.now()
+    old = services.put_record(
+        district=district,
+        record_type=RecordType.SCHOOLS,
+        data={"name": "Old School"},
+        now=now - timedelta(days=31),
+    )
+    services.update_record(clever_id=old["id"], changes={"name": "Renamed"}, now=now)
+    return district
+
+
+@pytest.fixture
 def clever_on_live_server(transactional_db, live_server, settings) -> str:
     """The app talks to the sandbox it serves over real HTTP, and the sandbox sends browsers
     back to the app's callback on the live server; returns the server's base URL."""
-    from sandbox import services
-
     base = live_server.url
     settings.CLEVER_REDIRECT_URI = f"{base}{CALLBACK_PATH}"
     settings.CLEVER_OAUTH_BASE = settings.CLEVER_API_BASE = f"{base}/sandbox"
@@ -117,41 +136,12 @@ def clever_on_live_server(transactional_db, live_server, settings) -> str:
 
 
 @pytest.fixture
-def browser_page(chromium_path, live_server):
-    """A page in Debian's Chromium driven by Playwright (no browser download needed).
-
-    Depends on ``live_server`` so the browser closes (and drops its keep-alive connections,
-    and with them the server threads' database sessions) before the server stops.
-    """
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
-    # around it are still synchronous.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        try:
-            page = browser.new_context().new_page()
-            page.set_default_timeout(20_000)
-            yield page
-        finally:
-            browser.close()
-            # While Playwright's event loop runs in this thread, asgiref keeps Django's
-            # connections per context: the ones the test opened here are unreachable once the
-            # loop stops, and would stay open, idle, until the process exits (then the test
-            # database cannot be dropped). Close them while they are still reachable.
-            connections.close_all()
+def browser_page(chromium_browser):
+    """A page, not signed in, in Debian's Chromium (``chromium_browser`` in tests/conftest.py
+    launches it and closes it, before the live server stops), at Playwright's default size."""
+    page = chromium_browser.new_context().new_page()
+    page.set_default_timeout(20_000)
+    return page
 
 
 @pytest.fixture
@@ -159,7 +149,7 @@ def page(browser_page):
     """The browser page at 1280x800. The database connections the test body opens while
     Playwright runs (its greenlet has its own context, so Django gives it its own connection)
     are closed at the end, or PostgreSQL could not drop the test database."""
-    browser_page.set_viewport_size({"width": WIDTH, "height": 800})
+    browser_page.set_viewport_size(VIEWPORT)
     yield browser_page
     connections.close_all()
 

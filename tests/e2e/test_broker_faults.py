@@ -18,16 +18,13 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import redis
-from django.utils import timezone
 
 from config.celery import app as celery_app
-from sandbox import services
-from sandbox.models import RecordType, SandboxEvent
+from sandbox.models import SandboxEvent
 from sandbox.tasks import purge_expired_events
 from tests.conftest import require_service
 from tests.e2e.conftest import _test_database_url, stop_process
@@ -180,17 +177,7 @@ def _wait_until_held(
         time.sleep(0.1)
 
 
-def test_worker_keeps_a_countdown_task_across_redis_kills(private_redis, broker_worker):
-    district = services.create_district(name="Broker Fault District")
-    now = timezone.now()
-    old = services.put_record(
-        district=district,
-        record_type=RecordType.SCHOOLS,
-        data={"name": "Old School"},
-        now=now - timedelta(days=31),
-    )
-    services.update_record(clever_id=old["id"], changes={"name": "Renamed"}, now=now)
-
+def test_worker_keeps_a_countdown_task_across_redis_kills(private_redis, broker_worker, expired_event):
     with celery_app.connection_for_write(private_redis.url) as connection:
         result = purge_expired_events.apply_async(countdown=COUNTDOWN, connection=connection)
     due = time.monotonic() + COUNTDOWN

@@ -1,25 +1,21 @@
 """Fixtures for matching's Django side: a generated sandbox district synced for real into a
 district linked to an organization, and product people made from some of its Clever people
-(exact copies, copies with a nickname and no IDs, people Clever does not have)."""
+(exact copies, copies with a nickname and no IDs, people Clever does not have); for the
+district-linking tests, ``maple`` (an unlinked Clever district) and ``maple_org`` (an
+organization and its admin), made with helpers.py. ``support`` is tests/conftest.py's."""
 
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group
-from django.test import Client
 
 from accounts.factories import OrganizationFactory, UserFactory
-from core.admin import SUPPORT_GROUP
 from districts.models import District
-from rostering import tasks
 from rostering.models import Person, SyncRun
 from rostering.selectors import dates_of_birth
 from sandbox.generator.districts import generate_district, load_district
+from tests.conftest import sync
 
-
-def sync(district: District) -> SyncRun:
-    result = tasks.sync_district.delay(district_id=district.pk, kind="full", trigger="manual").get()
-    return SyncRun.objects.get(pk=result["run"])
+from .helpers import clever_district, organization_with_admin
 
 
 @pytest.fixture
@@ -31,6 +27,18 @@ def synced(db, sandbox_app):
     district = District.objects.create(clever_id=generated.id, name=generated.name, organization=organization)
     assert sync(district).status == SyncRun.Status.SUCCEEDED
     return district
+
+
+@pytest.fixture
+def maple(db, sandbox_app):
+    """Maple Valley Unified: a Clever district (admin, teacher, school), not linked yet."""
+    return clever_district("Maple Valley Unified", nces_id="0612345", us_state="CA")
+
+
+@pytest.fixture
+def maple_org(db):
+    """Maple Valley Schools and its organization admin: ``(organization, admin)``."""
+    return organization_with_admin("Maple Valley Schools", username="maple-admin", state="CA")
 
 
 def students(district: District) -> list[Person]:
@@ -67,14 +75,3 @@ def product_copy(person: Person, **overrides):
     )
     values.update(overrides)
     return UserFactory(**values)
-
-
-@pytest.fixture
-def support(db):
-    """A browser signed in as a member of the Support group (``.user`` is the person)."""
-    user = UserFactory(username="helpdesk", is_staff=True, organization=None)
-    user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
-    browser = Client()
-    browser.force_login(user)
-    browser.user = user
-    return browser

@@ -5,10 +5,7 @@ its container (the status column used to be pushed off-screen)."""
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import Permission
-from django.db import connections
-from django.test import Client
 from django.urls import reverse
 
 from accounts.factories import UserFactory
@@ -53,10 +50,8 @@ def queue(synced):
 
 
 @pytest.fixture
-def page(chromium_path, live_server, monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+def page(signed_in_page):
+    """A 1280x800 page of Chromium signed in as support staff (tests/conftest.py)."""
     user = UserFactory(username="helpdesk", first_name="Robin", last_name="Helper", is_staff=True)
     # The permissions themselves, not the "Support" group: a live-server test runs after other
     # transactional tests flushed the database, and the group comes from a data migration.
@@ -64,34 +59,7 @@ def page(chromium_path, live_server, monkeypatch):
         Permission.objects.get(codename="support_district"),
         Permission.objects.get(codename="view_sensitive_fields"),
     )
-    client = Client()
-    client.force_login(user)
-    session = client.cookies[settings.SESSION_COOKIE_NAME].value
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        try:
-            context = browser.new_context(viewport={"width": WIDTH, "height": 800})
-            context.add_cookies(
-                [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
-            )
-            tab = context.new_page()
-            tab.set_default_timeout(20_000)
-            yield tab
-        finally:
-            browser.close()
-            connections.close_all()
+    return signed_in_page(user)
 
 
 def test_the_review_list_and_an_item_fit_1280_pixels(queue, page, live_server):

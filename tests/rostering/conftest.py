@@ -4,6 +4,8 @@ that never really sleep.
 Every sync talks to the local Clever in-process (``settings.CLEVER_HTTP_ADAPTER``), so a test
 creates a sandbox district, a ``districts.District`` with the same Clever ID, and syncs for
 real. ``truth`` reads what the sandbox holds, to compare the mirror with.
+``synced_district`` and ``held_changes`` sync the ``district`` a test module defines (through
+the Celery task, ``tests.conftest.sync``), then hold a second sync that loses ten students.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import psycopg
 import pytest
 from django.db import connection
 
-from accounts.models import User
 from districts.models import District
 from rostering.models import ContactLink, Person, Section, SectionMembership, SyncRun
 from rostering.services import liveness
@@ -24,6 +25,7 @@ from rostering.services.sync import run_sync
 from sandbox import services as sandbox_services
 from sandbox.generator.districts import generate_district, load_district
 from sandbox.models import SandboxRecord
+from tests.conftest import sync
 
 
 @pytest.fixture
@@ -56,6 +58,11 @@ def load_generated(seed: int, students: int, **options):
     return load_district(generate_district(seed=seed, students=students, **options))
 
 
+def connected_district(seed: int, *, students: int = 40, **fields) -> District:
+    """A generated sandbox district and our District for it (same Clever ID, ``fields``)."""
+    return connect(load_generated(seed, students), **fields)
+
+
 @pytest.fixture
 def generated(db, sandbox_app):
     """A generated district of 300 students (about 600 users, 15 sections) and our District."""
@@ -73,9 +80,21 @@ def synced(generated, client):
 
 
 @pytest.fixture
-def staff_user(db):
-    """Staff who decide holds (not signed in anywhere)."""
-    return User.objects.create_user(username="support", is_staff=True)
+def synced_district(district):
+    """The test module's ``district`` after a full sync (the Celery task, as support's button
+    starts one) that succeeded."""
+    assert sync(district).status == SyncRun.Status.SUCCEEDED
+    return district
+
+
+@pytest.fixture
+def held_changes(synced_district):
+    """A pending hold (``ChangeHold``) from a real guarded run: ten of ``synced_district``'s
+    students disappear from Clever, then it syncs again."""
+    remove_students(synced_district, 10)
+    run = sync(synced_district)
+    assert run.status == SyncRun.Status.HELD
+    return run.hold
 
 
 def truth(sandbox_district) -> dict[str, dict[str, dict]]:
@@ -141,7 +160,17 @@ def sandbox_token(sandbox_district) -> str:
     return sandbox_services.district_token(sandbox_district).access_token
 
 
-__all__ = ["Person", "Section", "connect", "live_only", "load_generated", "mirror", "sandbox_token", "truth"]
+__all__ = [
+    "Person",
+    "Section",
+    "connect",
+    "connected_district",
+    "live_only",
+    "load_generated",
+    "mirror",
+    "sandbox_token",
+    "truth",
+]
 
 
 @contextmanager

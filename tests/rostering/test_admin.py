@@ -17,12 +17,11 @@ from accounts.factories import UserFactory
 from clever.sensitive import DATE_OF_BIRTH
 from core.admin import SUPPORT_GROUP
 from districts.models import District, DistrictStatus
-from rostering import tasks
 from rostering.admin import SENSITIVE_PERMISSION
 from rostering.models import ChangeHold, Course, Person, School, Section, SyncRun, Term
 from rostering.selectors import decrypted_fields
-from sandbox.generator.districts import generate_district, load_district
-from tests.rostering.conftest import remove_students
+from tests.conftest import sync
+from tests.rostering.conftest import connected_district
 
 pytestmark = pytest.mark.django_db
 
@@ -30,41 +29,15 @@ DISTRICTS = "admin:districts_district_changelist"
 DOB = DATE_OF_BIRTH.path
 
 
-def sandbox_district(seed: int, *, students: int = 40, **fields) -> District:
-    generated = generate_district(seed=seed, students=students)
-    load_district(generated)
-    return District.objects.create(clever_id=generated.id, name=generated.name, **fields)
-
-
-def sync(district, kind="full") -> SyncRun:
-    result = tasks.sync_district.delay(district_id=district.pk, kind=kind, trigger="manual").get()
-    return SyncRun.objects.get(pk=result["run"])
-
-
 @pytest.fixture
 def district(sandbox_app):
-    return sandbox_district(811, store_sensitive_fields=True)
-
-
-@pytest.fixture
-def synced(district):
-    assert sync(district).status == SyncRun.Status.SUCCEEDED
-    return district
-
-
-@pytest.fixture
-def held(synced):
-    """A pending hold: a fifth of the district's students disappear from Clever."""
-    remove_students(synced, 10)
-    run = sync(synced)
-    assert run.status == SyncRun.Status.HELD
-    return run.hold
+    return connected_district(811, store_sensitive_fields=True)
 
 
 # --- the district list and page: sync actions ----------------------------------------------------
 
 
-def test_the_district_list_shows_the_last_sync_and_the_last_success(support, held):
+def test_the_district_list_shows_the_last_sync_and_the_last_success(support, held_changes):
     # A held run after a successful one: both times show (this list answered 500 once a district
     # had a run: format_html turned the dates into text before formatting them).
     page = support.get(reverse(DISTRICTS))
@@ -87,13 +60,15 @@ def test_sync_now_action_queues_a_sync_that_runs(support, district, django_captu
     assert Person.objects.filter(district=district, is_student=True).count() == 40
 
 
-def test_full_resync_button_on_the_district_page(support, synced, django_capture_on_commit_callbacks):
-    url = reverse("admin:districts_district_button", args=[synced.pk, "full_sync"])
+def test_full_resync_button_on_the_district_page(
+    support, synced_district, django_capture_on_commit_callbacks
+):
+    url = reverse("admin:districts_district_button", args=[synced_district.pk, "full_sync"])
     with django_capture_on_commit_callbacks(execute=True):
         support.post(url)
 
-    newest = SyncRun.objects.filter(district=synced).first()
-    assert SyncRun.objects.filter(district=synced).count() == 2
+    newest = SyncRun.objects.filter(district=synced_district).first()
+    assert SyncRun.objects.filter(district=synced_district).count() == 2
     assert newest.kind == SyncRun.Kind.FULL and newest.trigger == SyncRun.Trigger.MANUAL
 
 
@@ -114,12 +89,12 @@ def test_sync_actions_skip_districts_that_are_not_connected(
     assert "Sync now" not in page and "Full resync" not in page
 
 
-def test_district_page_shows_live_counts_and_sync_history(support, synced):
+def test_district_page_shows_live_counts_and_sync_history(support, synced_district):
     running = SyncRun.objects.create(
-        district=synced, kind="incremental", progress=0.25, current_collection="sections"
+        district=synced_district, kind="incremental", progress=0.25, current_collection="sections"
     )
 
-    page = support.get(reverse("admin:districts_district_change", args=[synced.pk])).content.decode()
+    page = support.get(reverse("admin:districts_district_change", args=[synced_district.pk])).content.decode()
 
     assert 'id="live-totals"' in page and "<td>40</td>" in page  # 40 live students
     assert 'id="sync-history"' in page
@@ -130,9 +105,9 @@ def test_district_page_shows_live_counts_and_sync_history(support, synced):
 # --- sync runs -----------------------------------------------------------------------------------
 
 
-def test_sync_run_list_filters_and_shows_duration_counts_and_errors(support, synced):
+def test_sync_run_list_filters_and_shows_duration_counts_and_errors(support, synced_district):
     SyncRun.objects.create(
-        district=synced,
+        district=synced_district,
         kind="incremental",
         status="failed",
         finished_at=timezone.now(),
@@ -144,22 +119,24 @@ def test_sync_run_list_filters_and_shows_duration_counts_and_errors(support, syn
 
     everything = support.get(url).content.decode()
     failed = support.get(url, {"status__exact": "failed"}).content.decode()
-    full = support.get(url, {"kind__exact": "full", "district__id__exact": synced.pk})
+    full = support.get(url, {"kind__exact": "full", "district__id__exact": synced_district.pk})
 
     assert ">succeeded</span>" in everything and ">failed</span>" in everything
     assert ">succeeded</span>" not in failed and "1m 15s" in failed and "server error" in failed
-    created = sum(SyncRun.objects.get(district=synced, status="succeeded").counts["created"].values())
+    created = sum(
+        SyncRun.objects.get(district=synced_district, status="succeeded").counts["created"].values()
+    )
     # In words (the finding: "~57 -30" is not what a person says).
     assert full.status_code == 200
     assert f'<td class="field-changes">{created} new</td>' in full.content.decode()
     assert "server error" not in full.content.decode()  # the failed run was incremental
 
 
-def test_a_running_run_page_refreshes_itself_and_a_finished_one_does_not(support, synced):
+def test_a_running_run_page_refreshes_itself_and_a_finished_one_does_not(support, synced_district):
     running = SyncRun.objects.create(
-        district=synced, kind="incremental", progress=0.6, current_collection="users"
+        district=synced_district, kind="incremental", progress=0.6, current_collection="users"
     )
-    finished = SyncRun.objects.filter(district=synced, status="succeeded").get()
+    finished = SyncRun.objects.filter(district=synced_district, status="succeeded").get()
 
     live = support.get(reverse("admin:rostering_syncrun_change", args=[running.pk])).content.decode()
     done = support.get(reverse("admin:rostering_syncrun_change", args=[finished.pk])).content.decode()
@@ -174,77 +151,95 @@ def test_a_running_run_page_refreshes_itself_and_a_finished_one_does_not(support
 # --- the hold queue ------------------------------------------------------------------------------
 
 
-def test_hold_page_shows_reasons_counts_and_samples_readably(support, held):
-    page = support.get(reverse("admin:rostering_changehold_change", args=[held.pk])).content.decode()
+def test_hold_page_shows_reasons_counts_and_samples_readably(support, held_changes):
+    page = support.get(reverse("admin:rostering_changehold_change", args=[held_changes.pk])).content.decode()
 
     assert "users: 10 of" in page and "would be archived" in page and "limit 10%" in page
-    archived = held.samples["archived"]["users"]
+    archived = held_changes.samples["archived"]["users"]
     assert f"({archived[0]['clever_id']})" in page and archived[0]["name"] in page
     assert "Approve and apply" in page and "Reject (discard)" in page
 
 
-def test_approving_a_hold_asks_for_confirmation_then_applies_it(support, support_user, held, synced):
-    url = reverse("admin:rostering_changehold_approve", args=[held.pk])
+def test_approving_a_hold_asks_for_confirmation_then_applies_it(
+    support, support_user, held_changes, synced_district
+):
+    url = reverse("admin:rostering_changehold_approve", args=[held_changes.pk])
 
     confirm = support.get(url)
     assert confirm.status_code == 200 and "Yes, approve this hold" in confirm.content.decode()
-    assert ChangeHold.objects.get(pk=held.pk).status == ChangeHold.Status.PENDING
-    assert Person.objects.filter(district=synced, is_student=True, archived_at__isnull=True).count() == 40
+    assert ChangeHold.objects.get(pk=held_changes.pk).status == ChangeHold.Status.PENDING
+    assert (
+        Person.objects.filter(district=synced_district, is_student=True, archived_at__isnull=True).count()
+        == 40
+    )
 
     # The finding: a hold was approved with no reason recorded. Without one, nothing happens.
     again = support.post(url, {"confirm": "yes", "reason": ""})
     assert again.status_code == 200 and "This field is required" in again.content.decode()
-    assert ChangeHold.objects.get(pk=held.pk).status == ChangeHold.Status.PENDING
+    assert ChangeHold.objects.get(pk=held_changes.pk).status == ChangeHold.Status.PENDING
 
     support.post(url, {"confirm": "yes", "reason": "the district moved 10 students (ticket 4411)"})
 
-    hold = ChangeHold.objects.get(pk=held.pk)
+    hold = ChangeHold.objects.get(pk=held_changes.pk)
     assert hold.status == ChangeHold.Status.APPROVED and hold.decided_by == support_user
     assert hold.decision_reason == "the district moved 10 students (ticket 4411)"
-    decided = support.get(reverse("admin:rostering_changehold_change", args=[held.pk])).content.decode()
+    decided = support.get(
+        reverse("admin:rostering_changehold_change", args=[held_changes.pk])
+    ).content.decode()
     assert "ticket 4411" in decided
     # Its samples say what happened, no longer what would.
     assert "<strong>would be archived</strong>" not in decided and "<strong>archived</strong>" in decided
-    assert Person.objects.filter(district=synced, is_student=True, archived_at__isnull=True).count() == 30
-    assert Person.objects.filter(district=synced, is_student=True, archived_at__isnull=False).count() == 10
+    assert (
+        Person.objects.filter(district=synced_district, is_student=True, archived_at__isnull=True).count()
+        == 30
+    )
+    assert (
+        Person.objects.filter(district=synced_district, is_student=True, archived_at__isnull=False).count()
+        == 10
+    )
 
 
-def test_a_hold_cannot_be_approved_while_a_sync_of_the_district_runs(support, held, synced):
-    SyncRun.objects.create(district=synced, kind="incremental")
+def test_a_hold_cannot_be_approved_while_a_sync_of_the_district_runs(support, held_changes, synced_district):
+    SyncRun.objects.create(district=synced_district, kind="incremental")
 
     response = support.post(
-        reverse("admin:rostering_changehold_approve", args=[held.pk]),
+        reverse("admin:rostering_changehold_approve", args=[held_changes.pk]),
         {"confirm": "yes", "reason": "checked with the district"},
         follow=True,
     )
 
     assert "a sync of this district is running" in response.content.decode()
-    assert ChangeHold.objects.get(pk=held.pk).status == ChangeHold.Status.PENDING
+    assert ChangeHold.objects.get(pk=held_changes.pk).status == ChangeHold.Status.PENDING
 
 
-def test_rejecting_holds_through_the_bulk_action(support, support_user, held, synced):
+def test_rejecting_holds_through_the_bulk_action(support, support_user, held_changes, synced_district):
     url = reverse("admin:rostering_changehold_changelist")
-    data = {"action": "reject_selected", "_selected_action": [held.pk]}
+    data = {"action": "reject_selected", "_selected_action": [held_changes.pk]}
 
     confirm = support.post(url, data)
     assert confirm.status_code == 200 and "Yes, reject this hold" in confirm.content.decode()
-    assert ChangeHold.objects.get(pk=held.pk).status == ChangeHold.Status.PENDING
+    assert ChangeHold.objects.get(pk=held_changes.pk).status == ChangeHold.Status.PENDING
 
     support.post(url, {**data, "confirm": "yes", "reason": "the SIS upload was broken"})
 
-    hold = ChangeHold.objects.get(pk=held.pk)
+    hold = ChangeHold.objects.get(pk=held_changes.pk)
     assert hold.status == ChangeHold.Status.REJECTED and hold.decided_by == support_user
     assert hold.decision_reason == "the SIS upload was broken"
-    assert Person.objects.filter(district=synced, is_student=True, archived_at__isnull=True).count() == 40
+    assert (
+        Person.objects.filter(district=synced_district, is_student=True, archived_at__isnull=True).count()
+        == 40
+    )
 
 
-def test_hold_queue_lists_pending_holds_first(support, held, synced):
-    older = SyncRun.objects.create(district=synced, kind="full", status="rejected", started_at=timezone.now())
+def test_hold_queue_lists_pending_holds_first(support, held_changes, synced_district):
+    older = SyncRun.objects.create(
+        district=synced_district, kind="full", status="rejected", started_at=timezone.now()
+    )
     decided = ChangeHold.objects.create(run=older, status="rejected", reasons=[], created_at=timezone.now())
 
     page = support.get(reverse("admin:rostering_changehold_changelist")).content.decode()
 
-    pending_at = page.index(reverse("admin:rostering_changehold_change", args=[held.pk]))
+    pending_at = page.index(reverse("admin:rostering_changehold_change", args=[held_changes.pk]))
     decided_at = page.index(reverse("admin:rostering_changehold_change", args=[decided.pk]))
     assert pending_at < decided_at  # the newer, decided hold comes after the pending one
     assert "users: 10 of" in page
@@ -253,9 +248,9 @@ def test_hold_queue_lists_pending_holds_first(support, held, synced):
 # --- browsing the mirror -------------------------------------------------------------------------
 
 
-def test_roster_lists_search_and_filter(support, synced):
-    student = Person.objects.filter(district=synced, is_student=True).exclude(email="").first()
-    teacher = Person.objects.filter(district=synced, is_teacher=True).first()
+def test_roster_lists_search_and_filter(support, synced_district):
+    student = Person.objects.filter(district=synced_district, is_student=True).exclude(email="").first()
+    teacher = Person.objects.filter(district=synced_district, is_teacher=True).first()
     url = reverse("admin:rostering_person_changelist")
 
     def names(**params):
@@ -273,7 +268,7 @@ def test_roster_lists_search_and_filter(support, synced):
     assert student.clever_id not in names(archived="no", role="student")
 
     for model in (School, Term, Course, Section):
-        row = model.objects.filter(district=synced).first()
+        row = model.objects.filter(district=synced_district).first()
         meta = model._meta
         listing = support.get(reverse(f"admin:rostering_{meta.model_name}_changelist"), {"q": row.clever_id})
         assert listing.status_code == 200 and row.clever_id in listing.content.decode()
@@ -294,8 +289,8 @@ def _student_with_sensitive_fields(district) -> Person:
     return person
 
 
-def test_sensitive_fields_are_hidden_without_the_extra_permission(support, synced):
-    person = _student_with_sensitive_fields(synced)
+def test_sensitive_fields_are_hidden_without_the_extra_permission(support, synced_district):
+    person = _student_with_sensitive_fields(synced_district)
 
     page = support.get(reverse("admin:rostering_person_change", args=[person.pk])).content.decode()
 
@@ -305,8 +300,8 @@ def test_sensitive_fields_are_hidden_without_the_extra_permission(support, synce
     assert person.clever_id in page  # the raw record is there
 
 
-def test_sensitive_fields_are_decrypted_for_users_with_the_permission(synced, caplog):
-    person = _student_with_sensitive_fields(synced)
+def test_sensitive_fields_are_decrypted_for_users_with_the_permission(synced_district, caplog):
+    person = _student_with_sensitive_fields(synced_district)
     user = UserFactory(username="counselor", is_staff=True)
     user.groups.add(Group.objects.get(name=SUPPORT_GROUP))
     user.user_permissions.add(Permission.objects.get(codename=SENSITIVE_PERMISSION.split(".")[1]))
@@ -372,24 +367,24 @@ def test_sync_settings_page_is_for_support_staff_only(district):
     assert not district.audits.exists()
 
 
-def test_switching_sensitive_fields_off_erases_the_stored_values_at_once(support, synced):
+def test_switching_sensitive_fields_off_erases_the_stored_values_at_once(support, synced_district):
     """Only the date of birth (matching needs it) stays, and the next sync changes nobody."""
-    stored = Person.objects.filter(district=synced).exclude(sensitive_ciphertext="")
+    stored = Person.objects.filter(district=synced_district).exclude(sensitive_ciphertext="")
     beyond_dob = [p.pk for p in stored if set(decrypted_fields(p.sensitive_ciphertext)) - {DOB}]
     assert beyond_dob
 
-    support.post(settings_url(synced), {"sync_enabled": "on", "events_enabled": "on"})
+    support.post(settings_url(synced_district), {"sync_enabled": "on", "events_enabled": "on"})
 
     for ciphertext in stored.values_list("sensitive_ciphertext", flat=True):
         assert set(decrypted_fields(ciphertext)) == {DOB}
-    audit = synced.audits.get(action="settings_changed")
+    audit = synced_district.audits.get(action="settings_changed")
     assert audit.details["store_sensitive_fields"] == {"from": True, "to": False}
     assert audit.details["sensitive_values_erased"] == len(beyond_dob)
-    run = sync(synced)
+    run = sync(synced_district)
     assert run.status == SyncRun.Status.SUCCEEDED and run.counts["updated"]["users"] == 0
 
 
-def test_the_district_list_says_the_next_step_of_each_district(support, held, synced):
+def test_the_district_list_says_the_next_step_of_each_district(support, held_changes, synced_district):
     """The finding: the list had no sign of what to do about a district."""
     District.objects.create(clever_id="c" * 24, name="Refusing USD", status=DistrictStatus.REVOKED)
     District.objects.create(clever_id="d" * 24, name="Unlinked USD")

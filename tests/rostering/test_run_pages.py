@@ -21,7 +21,6 @@ from rostering.models import SyncRequest, SyncRun
 from rostering.presentation import waiting_text
 from rostering.services.sync import run_sync
 from sandbox.generator.districts import generate_district, load_district
-from tests.rostering.conftest import remove_students
 
 pytestmark = pytest.mark.django_db
 
@@ -52,24 +51,9 @@ def district(sandbox_app):
 
 
 @pytest.fixture
-def synced(district):
-    assert sync(district).status == SyncRun.Status.SUCCEEDED
-    return district
-
-
-@pytest.fixture
-def held(synced):
-    """A pending hold: a quarter of the district's students disappear from Clever."""
-    remove_students(synced, 10)
-    run = sync(synced)
-    assert run.status == SyncRun.Status.HELD
-    return run.hold
-
-
-@pytest.fixture
-def failed(synced, sandbox_knobs):
+def failed(synced_district, sandbox_knobs):
     sandbox_knobs.add_fault("status", status=503, on_request=1, count=1000, path_contains="/users")
-    run = sync(synced)
+    run = sync(synced_district)
     assert run.status == SyncRun.Status.FAILED and run.retryable
     return run
 
@@ -119,8 +103,8 @@ class Tables(HTMLParser):
 # --- 1. names, never database IDs ----------------------------------------------------------
 
 
-def test_runs_are_titled_with_the_district_name_and_the_time_everywhere(support, synced):
-    run = SyncRun.objects.get(district=synced)
+def test_runs_are_titled_with_the_district_name_and_the_time_everywhere(support, synced_district):
+    run = SyncRun.objects.get(district=synced_district)
     title = title_of(run)
 
     listing = text_of(support.get(reverse(RUNS)))
@@ -133,18 +117,18 @@ def test_runs_are_titled_with_the_district_name_and_the_time_everywhere(support,
     assert title in breadcrumbs
     for text in (listing, page):
         assert not re.search(r"sync of \d", text)
-        assert synced.clever_id not in text.split('id="content"')[1].split("Checkpoint")[0]
+        assert synced_district.clever_id not in text.split('id="content"')[1].split("Checkpoint")[0]
 
 
-def test_hold_pages_name_the_district_and_the_run(support, held):
-    title = title_of(held.run)
+def test_hold_pages_name_the_district_and_the_run(support, held_changes):
+    title = title_of(held_changes.run)
     hold_title = f"Hold on the {title[0].lower()}{title[1:]}"
 
     listing = text_of(support.get(reverse(HOLDS)))
-    page = text_of(support.get(reverse("admin:rostering_changehold_change", args=[held.pk])))
-    confirm = text_of(support.get(reverse("admin:rostering_changehold_approve", args=[held.pk])))
+    page = text_of(support.get(reverse("admin:rostering_changehold_change", args=[held_changes.pk])))
+    confirm = text_of(support.get(reverse("admin:rostering_changehold_approve", args=[held_changes.pk])))
 
-    assert str(held) == f"{hold_title} (pending)"
+    assert str(held_changes) == f"{hold_title} (pending)"
     assert f"<title>{hold_title} (pending) |" in page
     assert title in listing and title in page and hold_title in confirm
     for text in (listing, page, confirm):
@@ -154,15 +138,15 @@ def test_hold_pages_name_the_district_and_the_run(support, held):
 # --- 2. the hold's counts and reasons, readable ------------------------------------------------
 
 
-def test_the_holds_counts_are_a_table_of_record_types_and_kinds(support, held):
-    page = text_of(support.get(reverse("admin:rostering_changehold_change", args=[held.pk])))
+def test_the_holds_counts_are_a_table_of_record_types_and_kinds(support, held_changes):
+    page = text_of(support.get(reverse("admin:rostering_changehold_change", args=[held_changes.pk])))
 
     assert "{'" not in page and "': " not in page  # no Python dict printed
     rows = Tables(page).tables["hold-counts"]
     assert rows[0] == ["", "live before", "created", "updated", "archived", "restored", "unchanged"]
     by_name = {row[0]: row[1:] for row in rows[1:]}
     assert list(by_name)[:5] == ["schools", "terms", "courses", "sections", "users"]
-    live_users = held.counts["live"]["users"]
+    live_users = held_changes.counts["live"]["users"]
     assert by_name["users"][0] == f"{live_users:,}" and by_name["users"][3] == "10"
     assert by_name["students"][0] == "40" and by_name["students"][3] == "10"
     assert "district admins" in by_name  # in words, not "district_admins"
@@ -172,9 +156,9 @@ def test_the_holds_counts_are_a_table_of_record_types_and_kinds(support, held):
 # --- 3. the totals of a failed run ---------------------------------------------------------
 
 
-def test_a_failed_runs_totals_say_they_are_the_mirror_unchanged_by_it(support, failed, synced):
+def test_a_failed_runs_totals_say_they_are_the_mirror_unchanged_by_it(support, failed, synced_district):
     page = text_of(support.get(reverse("admin:rostering_syncrun_change", args=[failed.pk])))
-    done = SyncRun.objects.get(district=synced, status=SyncRun.Status.SUCCEEDED)
+    done = SyncRun.objects.get(district=synced_district, status=SyncRun.Status.SUCCEEDED)
     good = text_of(support.get(reverse("admin:rostering_syncrun_change", args=[done.pk])))
 
     assert "after the run" not in page.lower()
@@ -198,9 +182,9 @@ def test_a_failed_run_says_what_went_wrong_and_what_happens_next(support, failed
     assert failed.error not in listing
 
 
-def test_the_next_step_of_a_temporary_failure_is_the_pending_retry(support, failed, synced):
+def test_the_next_step_of_a_temporary_failure_is_the_pending_retry(support, failed, synced_district):
     due = timezone.now() + timedelta(minutes=4)
-    SyncRequest.objects.create(district=synced, requested_at=failed.started_at, due_at=due)
+    SyncRequest.objects.create(district=synced_district, requested_at=failed.started_at, due_at=due)
 
     page = text_of(support.get(reverse("admin:rostering_syncrun_change", args=[failed.pk])))
 
@@ -210,10 +194,10 @@ def test_the_next_step_of_a_temporary_failure_is_the_pending_retry(support, fail
 # --- 5. a sync waiting out Clever's rate limit ---------------------------------------------
 
 
-def test_a_run_waiting_for_the_rate_limit_says_so_and_keeps_refreshing(support, synced):
+def test_a_run_waiting_for_the_rate_limit_says_so_and_keeps_refreshing(support, synced_district):
     until = timezone.now() + timedelta(seconds=40)
     run = SyncRun.objects.create(
-        district=synced,
+        district=synced_district,
         kind="full",
         progress=0.0,
         requests=12,
@@ -278,8 +262,8 @@ def test_a_backoff_after_a_server_error_or_a_broken_page_is_recorded_with_its_re
 # --- 7. the district's sync history --------------------------------------------------------
 
 
-def test_the_runs_list_of_one_district_shows_its_history_chart(support, failed, synced):
-    mine = text_of(support.get(reverse(RUNS), {"district__id__exact": synced.pk}))
+def test_the_runs_list_of_one_district_shows_its_history_chart(support, failed, synced_district):
+    mine = text_of(support.get(reverse(RUNS), {"district__id__exact": synced_district.pk}))
     everyone = text_of(support.get(reverse(RUNS)))
 
     chart = re.search(r'<svg[^>]*class="sync-history".*?</svg>', mine, re.S).group(0)
@@ -288,6 +272,6 @@ def test_the_runs_list_of_one_district_shows_its_history_chart(support, failed, 
     assert 'class="sync-history"' not in everyone
     # The chart follows the list's other filters: full syncs only, here none failed.
     full = text_of(
-        support.get(reverse(RUNS), {"district__id__exact": synced.pk, "status__exact": "succeeded"})
+        support.get(reverse(RUNS), {"district__id__exact": synced_district.pk, "status__exact": "succeeded"})
     )
     assert 'class="sync-history"' in full and 'class="run run-failed"' not in full

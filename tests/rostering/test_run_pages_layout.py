@@ -7,11 +7,7 @@ locally, fatal in CI.
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from django.db import connections
-from django.test import Client
 from django.utils import timezone
 
 from accounts.factories import UserFactory
@@ -31,39 +27,11 @@ MEASURE = """() => {
 
 
 @pytest.fixture
-def signed_in(chromium_path, live_server):
-    from playwright.sync_api import sync_playwright
-
+def signed_in(signed_in_page):
+    """A 1280x800 page of Chromium signed in as support staff (tests/conftest.py)."""
     # A superuser is support staff (the Support group, made by a data migration, is gone from
     # a flushed transactional test database).
-    user = UserFactory(username="helpdesk", is_staff=True, is_superuser=True)
-    django_client = Client()
-    django_client.force_login(user)
-    session = django_client.cookies["sessionid"].value
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path,
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        try:
-            context = browser.new_context(viewport={"width": 1280, "height": 800})
-            context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
-            page = context.new_page()
-            page.set_default_timeout(20_000)
-            yield page
-        finally:
-            browser.close()
-            connections.close_all()
+    return signed_in_page(UserFactory(username="helpdesk", is_staff=True, is_superuser=True))
 
 
 @pytest.fixture

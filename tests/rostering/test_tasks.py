@@ -24,7 +24,7 @@ from rostering.models import Person, Section, SyncRequest, SyncRun
 from rostering.services import requests as sync_requests
 from rostering.services.sync import failure_is_temporary
 from sandbox.generator.districts import generate_district, load_district
-from tests.rostering.conftest import held_by_another_process
+from tests.rostering.conftest import connected_district, held_by_another_process
 
 pytestmark = pytest.mark.django_db
 
@@ -37,16 +37,9 @@ def quick_clever_client(settings):
     settings.CLEVER_BACKOFF_CAP = 0.0
 
 
-def sandbox_district(seed: int, *, students: int = 40, **fields) -> District:
-    """A generated sandbox district, and our District for it (same Clever ID)."""
-    generated = generate_district(seed=seed, students=students)
-    load_district(generated)
-    return District.objects.create(clever_id=generated.id, name=generated.name, **fields)
-
-
 @pytest.fixture
 def district(sandbox_app):
-    return sandbox_district(101)
+    return connected_district(101)
 
 
 def test_sync_district_runs_a_sync_and_mirrors_the_roster(district):
@@ -244,11 +237,11 @@ def test_nightly_sync_fans_out_to_connected_sync_enabled_districts_after_commit(
     sandbox_app, enqueued, django_capture_on_commit_callbacks, settings
 ):
     settings.SYNC_STAGGER_SECONDS = 45
-    eligible = [sandbox_district(201), sandbox_district(202), sandbox_district(203)]
-    disconnected = sandbox_district(204)
+    eligible = [connected_district(201), connected_district(202), connected_district(203)]
+    disconnected = connected_district(204)
     district_services.disconnect_district(district=disconnected, actor=None)
-    switched_off = sandbox_district(205, sync_enabled=False)
-    paused = sandbox_district(206)
+    switched_off = connected_district(205, sync_enabled=False)
+    paused = connected_district(206)
     district_services.pause_district(district=paused, actor=None)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -281,7 +274,7 @@ def test_nightly_sync_discovers_districts_first(sandbox_app, enqueued, django_ca
 def test_a_failed_discovery_does_not_stop_the_nightly_syncs(
     sandbox_app, enqueued, django_capture_on_commit_callbacks, monkeypatch, caplog
 ):
-    known = sandbox_district(401)
+    known = connected_district(401)
 
     def broken(**kwargs):
         raise RuntimeError("Clever's /oauth/tokens is down")
@@ -297,7 +290,7 @@ def test_a_failed_discovery_does_not_stop_the_nightly_syncs(
 def test_nightly_sync_runs_every_eligible_district_end_to_end(
     sandbox_app, django_capture_on_commit_callbacks
 ):
-    districts = [sandbox_district(501, students=25), sandbox_district(502, students=30)]
+    districts = [connected_district(501, students=25), connected_district(502, students=30)]
 
     with django_capture_on_commit_callbacks(execute=True):
         assert tasks.nightly_sync.delay().get() == 2
@@ -516,9 +509,9 @@ def _disconnect(district, days_ago):
 def test_purge_deletes_rosters_only_after_the_retention_window_and_only_once(sandbox_app, settings):
     settings.ROSTER_RETENTION_DAYS = 60
     expired, recent, connected = (
-        sandbox_district(601, students=20),
-        sandbox_district(602, students=20),
-        sandbox_district(603, students=20),
+        connected_district(601, students=20),
+        connected_district(602, students=20),
+        connected_district(603, students=20),
     )
     for district in (expired, recent, connected):
         assert tasks.sync_district.delay(district_id=district.pk, kind="full").get()["status"] == "succeeded"
@@ -546,7 +539,7 @@ def test_purge_deletes_rosters_only_after_the_retention_window_and_only_once(san
 
 
 def test_a_district_that_reconnected_is_not_purged(sandbox_app, settings):
-    district = sandbox_district(701, students=20)
+    district = connected_district(701, students=20)
     tasks.sync_district.delay(district_id=district.pk, kind="full").get()
     _disconnect(district, days_ago=90)
     district_services.set_status(

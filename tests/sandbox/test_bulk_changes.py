@@ -12,7 +12,6 @@ import random
 
 import jsonschema
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
@@ -31,14 +30,6 @@ from .swagger import definitions
 pytestmark = pytest.mark.django_db
 
 STUDENTS = 1000  # two schools
-
-
-@pytest.fixture(autouse=True)
-def fresh_token_cache():
-    """The app caches district tokens by Clever district ID; generated districts reuse IDs."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -75,8 +75,11 @@ def test_matching_only_proposes_and_the_launch_does_not_enter(world, browser, po
     assert not AccountLink.objects.filter(user=victim).exists()
 
 
-def test_names_and_email_alone_do_not_link_even_a_plain_account(world):
-    # No password, no privilege: matching may link it on its own, but not on names and an email.
+@pytest.fixture
+def plain_and_namesake(world):
+    """A plain account (no password, no privilege: matching may link it on its own), and a
+    Clever record with only its names and email, synced into the mirror and matched:
+    ``(account, Clever record)``."""
     plain = UserFactory(
         username="plain",
         first_name="Grace",
@@ -86,7 +89,7 @@ def test_names_and_email_alone_do_not_link_even_a_plain_account(world):
         organization=world.organization,
         role="staff",
     )
-    user_record(
+    namesake = user_record(
         world.sandbox_district,
         first="Grace",
         last="Hopper",
@@ -94,8 +97,13 @@ def test_names_and_email_alone_do_not_link_even_a_plain_account(world):
         roles={"staff": {}},
     )
     assert run_sync(district=world.district, kind="full").status == SyncRun.Status.SUCCEEDED
-
     matching.match_district(district=world.district)
+    return plain, namesake
+
+
+def test_names_and_email_alone_do_not_link_even_a_plain_account(world, plain_and_namesake):
+    # No password, no privilege: matching may link it on its own, but not on names and an email.
+    plain, _namesake = plain_and_namesake
 
     match = PersonMatch.objects.get(district=world.district, user=plain)
     assert match.status == MatchStatus.PENDING and match.probability >= 0.99
@@ -217,25 +225,10 @@ def test_moving_a_clever_person_to_another_account_takes_the_proof_away(world, b
     assert browser.user_id() != str(owner.pk)
 
 
-def test_accepting_a_plain_account_is_no_proof_once_it_gains_privileges(world, browser, portal_launch):
-    plain = UserFactory(
-        username="plain",
-        first_name="Grace",
-        last_name="Hopper",
-        password=None,
-        email="grace.hopper@springfield.k12.example.us",
-        organization=world.organization,
-        role="staff",
-    )
-    impostor = user_record(
-        world.sandbox_district,
-        first="Grace",
-        last="Hopper",
-        email="grace.hopper@springfield.k12.example.us",
-        roles={"staff": {}},
-    )
-    assert run_sync(district=world.district, kind="full").status == SyncRun.Status.SUCCEEDED
-    matching.match_district(district=world.district)
+def test_accepting_a_plain_account_is_no_proof_once_it_gains_privileges(
+    world, browser, portal_launch, plain_and_namesake
+):
+    plain, impostor = plain_and_namesake
     matching.bulk_accept(
         matches=PersonMatch.objects.filter(user=plain),
         min_probability=0.9,

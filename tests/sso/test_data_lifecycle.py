@@ -103,7 +103,7 @@ def _sessions_containing(*needles: str) -> int:
     )
 
 
-def _plant_everywhere(world, browser, portal_launch, staff):
+def _plant_everywhere(world, browser, portal_launch, staff_user):
     """The child's name and email wherever the app can hold them."""
     district = world.district
     _sync(district)
@@ -131,13 +131,13 @@ def _plant_everywhere(world, browser, portal_launch, staff):
         person=child,
         user=own_record,
         source="staff",
-        actor=staff,
+        actor=staff_user,
         evidence={"note": f"{FIRST} {LAST} is the same girl"},
     )
-    unlink_person(person=child, source="staff", actor=staff, reason=f"{FIRST}'s mother called")
+    unlink_person(person=child, source="staff", actor=staff_user, reason=f"{FIRST}'s mother called")
     unlink_clever_account(
         account=SocialAccount.objects.get(uid=world.child["id"]),
-        actor=staff,
+        actor=staff_user,
         reason=f"asked by {FIRST} {LAST}'s family",
     )
     assert browser.go("/account/").status_code == 401  # the link is gone: her session ended
@@ -153,7 +153,7 @@ def _plant_everywhere(world, browser, portal_launch, staff):
     # Support's history in the admin, and a district audit that quotes her.
     for obj in (child, child.user):
         LogEntry.objects.create(
-            user=staff,
+            user=staff_user,
             content_type=ContentType.objects.get_for_model(obj),
             object_id=str(obj.pk),
             object_repr=str(obj) or f"{FIRST} {LAST}",
@@ -163,10 +163,10 @@ def _plant_everywhere(world, browser, portal_launch, staff):
     district_services.set_status(
         district=district,
         status=DistrictStatus.PAUSED,
-        actor=staff,
+        actor=staff_user,
         reason=f"paused while {FIRST} {LAST}'s record is checked",
     )
-    district_services.set_status(district=district, status=DistrictStatus.CONNECTED, actor=staff)
+    district_services.set_status(district=district, status=DistrictStatus.CONNECTED, actor=staff_user)
     assert {table for table, _ in _rows_containing(FIRST)} >= {
         "rostering_person",
         "accounts_user",
@@ -181,16 +181,11 @@ def _plant_everywhere(world, browser, portal_launch, staff):
     return child
 
 
-@pytest.fixture
-def staff(db):
-    return User.objects.create_user(username="support", password="x", is_staff=True)
-
-
 def test_the_purge_leaves_the_childs_name_in_no_row_of_any_table(
-    sandbox_app, browser, portal_launch, staff, settings
+    sandbox_app, browser, portal_launch, staff_user, settings
 ):
     world = _planted_world()
-    child = _plant_everywhere(world, browser, portal_launch, staff)
+    child = _plant_everywhere(world, browser, portal_launch, staff_user)
     district, account_id = world.district, child.user_id
     logins_before = CleverLogin.objects.filter(clever_district_id=district.clever_id).count()
     assert logins_before >= 2
