@@ -558,6 +558,7 @@ class CleverClient:
             yield Page(records=records, link=relative_link(base, url), next_link=next_link, number=number)
             link = next_link
 
+    # Long on purpose: one retry loop whose branches share the attempt count, timing and request.
     def _send(
         self,
         method: str,

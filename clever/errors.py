@@ -20,11 +20,17 @@ Callers catch by meaning:
 
 from __future__ import annotations
 
+from core.errors import AppError
 
-class CleverError(Exception):
+
+class CleverError(AppError):
     """A call to Clever failed. Safe to log: it never holds a token, a code or a query string."""
 
     retryable = False
+    status: int | None
+    method: str
+    url: str
+    body: str
 
     def __init__(
         self,
@@ -34,33 +40,19 @@ class CleverError(Exception):
         method: str = "",
         url: str = "",
         body: str = "",
+        **extras,
     ):
-        self.message = message
-        self.status = status
-        self.method = method
-        self.url = url
-        # The start of an error answer's body, for support staff. Only error bodies are kept
-        # (Clever's messages); a 2xx body, which may hold tokens or student data, never is.
-        self.body = body[:500]
-        super().__init__(self._describe())
+        # ``body``: the start of an error answer's body, for support staff. Only error bodies
+        # are kept (Clever's messages); a 2xx body, which may hold tokens or student data,
+        # never is.
+        super().__init__(message, status=status, method=method, url=url, body=body[:500], **extras)
+        self.args = (self._describe(),)
 
     def _describe(self) -> str:
         where = " ".join(part for part in (self.method, self.url) if part)
         status = f"HTTP {self.status}" if self.status is not None else "no response"
         prefix = f"{where}: {status}" if where else status
         return f"{prefix}: {self.message}" if self.message else prefix
-
-    def __reduce__(self):
-        # Keep the keyword-only fields when the error crosses a process (Celery results).
-        return (_rebuild, (type(self), self.message, self.__dict__.copy()))
-
-
-def _rebuild(cls, message, state):
-    error = cls.__new__(cls)
-    Exception.__init__(error, message)
-    error.__dict__.update(state)
-    error.args = (error._describe(),)
-    return error
 
 
 class AuthError(CleverError):
@@ -91,10 +83,8 @@ class RateLimited(CleverError):
     """429 after the client waited as long as it may (or used up its retries)."""
 
     retryable = True
-
-    def __init__(self, message: str = "", *, reset_at: float | None = None, **kwargs):
-        self.reset_at = reset_at
-        super().__init__(message, **kwargs)
+    # When the limit resets (epoch seconds), when Clever said: ``RateLimited(..., reset_at=...)``.
+    reset_at: float | None = None
 
 
 class ServerError(CleverError):
@@ -130,9 +120,8 @@ class HtmlServerError(ServerError, BadResponse):
 class OAuthError(CleverError):
     """An error from ``/oauth/*`` in OAuth's shape: ``{"error", "error_description"}``."""
 
-    def __init__(self, message: str = "", *, error: str = "", **kwargs):
-        self.error = error
-        super().__init__(message, **kwargs)
+    # OAuth's error code (``invalid_grant``...): ``OAuthError(..., error=...)``.
+    error: str = ""
 
 
 class InvalidGrant(OAuthError):

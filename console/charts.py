@@ -15,6 +15,32 @@ def _n(value: float) -> str:
     return f"{value:.1f}"
 
 
+def _stacked_bar(day: dict, label: str, *, x: float, bar_w: float, baseline: float, plot_h: float, top: int):
+    """One day's bar: a segment per status with runs (succeeded at the bottom), each titled."""
+    segments = []
+    y = baseline
+    for status in ("succeeded", "held", "failed"):
+        n = day[status]
+        if not n:
+            continue
+        h = plot_h * n / top
+        y -= h
+        segments.append(
+            format_html(
+                '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {} {}</title></rect>',
+                _n(x),
+                _n(y),
+                _n(bar_w),
+                _n(h),
+                COLORS[status],
+                label,
+                n,
+                LABELS[status],
+            )
+        )
+    return segments
+
+
 def runs_per_day_svg(days: list[dict], *, width: int = 640, height: int = 160) -> SafeString:
     """Stacked bars of syncs per day (``console.selectors.runs_per_day``): succeeded, held,
     failed; the day under each bar, the scale's top at the left."""
@@ -27,27 +53,8 @@ def runs_per_day_svg(days: list[dict], *, width: int = 640, height: int = 160) -
     shapes = []
     for i, day in enumerate(days):
         x = left + i * (bar_w + gap)
-        y = height - bottom
         label = day["day"].strftime("%d %b")
-        for status in ("succeeded", "held", "failed"):
-            n = day[status]
-            if not n:
-                continue
-            h = plot_h * n / top
-            y -= h
-            shapes.append(
-                format_html(
-                    '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {} {}</title></rect>',
-                    _n(x),
-                    _n(y),
-                    _n(bar_w),
-                    _n(h),
-                    COLORS[status],
-                    label,
-                    n,
-                    LABELS[status],
-                )
-            )
+        shapes += _stacked_bar(day, label, x=x, bar_w=bar_w, baseline=height - bottom, plot_h=plot_h, top=top)
         if i % max(1, len(days) // 7) == 0:
             shapes.append(
                 format_html(

@@ -71,33 +71,20 @@ def nightly_overdue(now=None) -> str:
     return ""
 
 
-def attention(now=None) -> list[Attention]:
-    """Everything that needs a person now, most urgent first; empty when all is well."""
-    now = now or timezone.now()
-    failing = (
+def _failing_district_count() -> int:
+    return (
         District.objects.filter(status=DistrictStatus.CONNECTED)
         .annotate(last_status=_last_run_status())
         .filter(last_status=SyncRun.Status.FAILED)
         .count()
     )
-    grace = timedelta(seconds=settings.SYNC_RECOVERY_GRACE_SECONDS)
+
+
+def _district_access_items(now) -> list[Attention]:
+    """Districts that took the app's access away: revoked, stopped sharing this week, earlier."""
     departed = District.objects.filter(status=DistrictStatus.DISCONNECTED)
     recently = now - DEPARTED_RECENTLY
-    items = [
-        Attention(
-            "holds",
-            "held syncs wait for approval",
-            ChangeHold.objects.filter(status=ChangeHold.Status.PENDING).count(),
-            _changelist(ChangeHold, status__exact="pending"),
-            "A sync would remove or change more than the guard allows: approve or reject it.",
-        ),
-        Attention(
-            "failing",
-            "districts whose last sync failed",
-            failing,
-            _changelist(SyncRun, status__exact="failed"),
-            "Each failed run says why and what happens next.",
-        ),
+    return [
         Attention(
             "revoked",
             "districts revoked the app",
@@ -125,13 +112,12 @@ def attention(now=None) -> list[Attention]:
             "Archived; purged after the retention window unless they share again.",
             "info",
         ),
-        Attention(
-            "overdue",
-            "requested syncs are overdue",
-            SyncRequest.objects.filter(due_at__lt=now - grace).count(),
-            _changelist(District, status__exact="connected"),
-            "Asked for but not started: is a worker running?",
-        ),
+    ]
+
+
+def _matching_items() -> list[Attention]:
+    """Decisions only support can make: who is who, and which district is whose."""
+    return [
         Attention(
             "review",
             "people wait in the review queue",
@@ -148,6 +134,50 @@ def attention(now=None) -> list[Attention]:
             _changelist(DistrictLinkRequest, waiting_for="support"),
             "An organization asked support to link a district.",
         ),
+    ]
+
+
+def _nightly_item(now) -> Attention | None:
+    late = nightly_overdue(now)
+    if not late:
+        return None
+    return Attention(
+        "nightly",
+        f"The nightly sync did not run: {late}",
+        1,
+        _changelist(SyncRun, trigger__exact="nightly"),
+        "Is Celery beat running (exactly one)?",
+    )
+
+
+def attention(now=None) -> list[Attention]:
+    """Everything that needs a person now, most urgent first; empty when all is well."""
+    now = now or timezone.now()
+    grace = timedelta(seconds=settings.SYNC_RECOVERY_GRACE_SECONDS)
+    items = [
+        Attention(
+            "holds",
+            "held syncs wait for approval",
+            ChangeHold.objects.filter(status=ChangeHold.Status.PENDING).count(),
+            _changelist(ChangeHold, status__exact="pending"),
+            "A sync would remove or change more than the guard allows: approve or reject it.",
+        ),
+        Attention(
+            "failing",
+            "districts whose last sync failed",
+            _failing_district_count(),
+            _changelist(SyncRun, status__exact="failed"),
+            "Each failed run says why and what happens next.",
+        ),
+        *_district_access_items(now),
+        Attention(
+            "overdue",
+            "requested syncs are overdue",
+            SyncRequest.objects.filter(due_at__lt=now - grace).count(),
+            _changelist(District, status__exact="connected"),
+            "Asked for but not started: is a worker running?",
+        ),
+        *_matching_items(),
         Attention(
             "lms_unknown",
             "LMS assignments in an unknown state",
@@ -156,18 +186,9 @@ def attention(now=None) -> list[Attention]:
             "Sent to the LMS, answer lost: check whether it exists there.",
         ),
     ]
-    late = nightly_overdue(now)
-    if late:
-        items.insert(
-            0,
-            Attention(
-                "nightly",
-                f"The nightly sync did not run: {late}",
-                1,
-                _changelist(SyncRun, trigger__exact="nightly"),
-                "Is Celery beat running (exactly one)?",
-            ),
-        )
+    nightly = _nightly_item(now)
+    if nightly:
+        items.insert(0, nightly)
     return [item for item in items if item.count]
 
 

@@ -12,8 +12,9 @@ the Instant Login link printed at the end; and a Clever Library district.
 ``set_up_demo``; safe to run again (it seeds only an empty sandbox; discovery and an incremental
 sync are cheap). The port it is served on (the redirect URI in ``APP_BASE_URL``) becomes the
 sandbox app's primary redirect URI, so one database serves any port. It lives outside
-``sandbox/`` (DESIGN.md): the fake Clever knows nothing of the app; this module knows both, and
-is imported only where the sandbox is installed (it imports the sandbox's models).
+``sandbox/`` (docs/architecture.md, "Layers"): the fake Clever knows nothing of the app; this
+module knows both, and is imported only where the sandbox is installed (it imports the
+sandbox's models).
 """
 
 import random
@@ -147,12 +148,9 @@ def _staff_email_domain(district: District) -> str:
     return domains.most_common(1)[0][0] if domains else ""
 
 
-def _ensure_lms_assignments(out: OutputWrapper) -> Person | None:
-    """The demo teacher (the first teacher of the first class of the linked district with an
-    LMS) and their class's assignments, sent through Clever: a quiz with points and a
-    letter-graded report, graded and sent (one report grade then changed in the LMS and read
-    back, so the page shows it kept), and a journal whose grades are drafts. Idempotent."""
-    section = (
+def _demo_lms_section() -> Section | None:
+    """The first class of a linked demo district with an LMS."""
+    return (
         Section.objects.filter(
             district__organization__name__startswith="Demo: ",
             district__organization__isnull=False,
@@ -163,60 +161,95 @@ def _ensure_lms_assignments(out: OutputWrapper) -> Person | None:
         .order_by("clever_id")
         .first()
     )
-    if section is None:
-        return None
+
+
+def _first_teacher(section: Section) -> Person | None:
     teacher_id = (
         SectionMembership.objects.filter(section=section, role=SectionMembership.Role.TEACHER)
         .order_by("person_clever_id")
         .values_list("person_clever_id", flat=True)
         .first()
     )
-    teacher = Person.objects.filter(district=section.district, clever_id=teacher_id).first()
+    return Person.objects.filter(district=section.district, clever_id=teacher_id).first()
+
+
+def _graded_assignment(
+    section: Section, students, rng: random.Random, *, title, grading_type, points, due_at, approve: bool
+) -> Assignment:
+    """An assignment with every student's result recorded (approved or a draft), sent through
+    Clever."""
+    assignment = create_assignment(
+        section=section,
+        title=title,
+        description=f"{title} for {section.name}.",
+        due_at=due_at,
+        points_possible=points,
+        grading_type=grading_type,
+        created_by=None,
+    )
+    for student in students:
+        score = round(points * rng.uniform(0.55, 1.0), 1)
+        grade = (
+            next(letter for floor, letter in LETTERS if score >= floor)
+            if grading_type == GradingType.LETTER_GRADE
+            else ""
+        )
+        record_result(assignment=assignment, student=student, points=score, grade=grade, approve=approve)
+    push_assignment(assignment_id=assignment.pk)
+    return assignment
+
+
+def _teacher_regrades_in_lms(report: Assignment) -> None:
+    """The teacher changes one sent grade in the LMS; reading it back keeps the LMS's grade."""
+    edited = (
+        SubmissionSync.objects.filter(assignment=report, status=SubmissionSync.Status.PUSHED)
+        .order_by("student_clever_id")
+        .first()
+    )
+    if edited is None:
+        return
+    uuid = CleverAssignment.objects.get(assignment=report).clever_id  # set by the push
+    sandbox_lms.teacher_edit_submission(
+        assignment_id=uuid, user_id=edited.student_clever_id, grade="A", grade_points=95
+    )
+    pull_assignment(assignment_id=report.pk)
+
+
+def _ensure_lms_assignments(out: OutputWrapper) -> Person | None:
+    """The demo teacher (the first teacher of the first class of the linked district with an
+    LMS) and their class's assignments, sent through Clever: a quiz with points and a
+    letter-graded report, graded and sent (one report grade then changed in the LMS and read
+    back, so the page shows it kept), and a journal whose grades are drafts. Idempotent."""
+    section = _demo_lms_section()
+    if section is None:
+        return None
+    teacher = _first_teacher(section)
     if teacher is None:
         return None
     if Assignment.objects.filter(section=section).exists():
         return teacher
     students = list(lms_selectors.section_students(section))
     rng = random.Random(2026)
-    now = timezone.now()
     plans = (
         ("Unit 1 quiz", GradingType.POINTS, 10, 3, True),
         ("Research report", GradingType.LETTER_GRADE, 100, 7, True),
         ("Weekly journal", GradingType.POINTS, 5, 10, False),
     )
-    made = {}
-    for title, grading_type, points, days, approve in plans:
-        assignment = create_assignment(
-            section=section,
+    now = timezone.now()
+    made = {
+        title: _graded_assignment(
+            section,
+            students,
+            rng,
             title=title,
-            description=f"{title} for {section.name}.",
-            due_at=now + timedelta(days=days),
-            points_possible=points,
             grading_type=grading_type,
-            created_by=None,
+            points=points,
+            due_at=now + timedelta(days=days),
+            approve=approve,
         )
-        for student in students:
-            score = round(points * rng.uniform(0.55, 1.0), 1)
-            grade = (
-                next(letter for floor, letter in LETTERS if score >= floor)
-                if grading_type == GradingType.LETTER_GRADE
-                else ""
-            )
-            record_result(assignment=assignment, student=student, points=score, grade=grade, approve=approve)
-        push_assignment(assignment_id=assignment.pk)
-        made[title] = assignment
-    report = made["Research report"]
-    edited = (
-        SubmissionSync.objects.filter(assignment=report, status=SubmissionSync.Status.PUSHED)
-        .order_by("student_clever_id")
-        .first()
-    )
-    if edited is not None:
-        uuid = CleverAssignment.objects.get(assignment=report).clever_id  # set by the push
-        sandbox_lms.teacher_edit_submission(
-            assignment_id=uuid, user_id=edited.student_clever_id, grade="A", grade_points=95
-        )
-        pull_assignment(assignment_id=report.pk)
+        for title, grading_type, points, days, approve in plans
+    }
+    _teacher_regrades_in_lms(made["Research report"])
     out.write(f"LMS: {len(made)} assignments in {section.name} for {teacher}")
     return teacher
 

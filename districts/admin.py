@@ -8,7 +8,8 @@ comes from migration districts/0003; grant access with
 ``user.groups.add(Group.objects.get(name="Support"))``.
 
 ``District`` is registered here, once: ``DistrictAdmin``. The apps above extend it through
-``DistrictAdminExtension`` (``extend_district_admin``): rostering adds the sync buttons, the last
+``DistrictAdminExtension`` (``extend_district_admin``; the mechanism is ``core.admin``'s
+``AdminExtension``, shared with the Organization admin): rostering adds the sync buttons, the last
 sync, roster counts and the sync history; matching adds "Run matching" and the onboarding
 checklist. ``districts`` imports neither. Who is support staff, the support-only mixin and the
 badge are ``core.admin`` (every app's admin uses them). This module's own parts: the status
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 
 from celery.exceptions import Retry
 from django import forms
@@ -31,13 +31,22 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from clever.errors import CleverError
-from core.admin import SupportAdminMixin, badge, is_support, pretty_json
+from core.admin import (
+    AdminExtension,
+    AdminExtensions,
+    Panel,
+    SupportAdminMixin,
+    badge,
+    confirmation_page,
+    is_support,
+    pretty_json,
+)
 from core.forms import ReasonForm
 
 from . import crypto, selectors, services
@@ -141,29 +150,18 @@ class SyncSettingsForm(forms.Form):
             field.help_text = field.help_text % {name: default}
 
 
-@dataclass(frozen=True)
-class Panel:
-    """A block of a district's page: ``template`` drawn with ``context`` as ``panel``; panels
-    are shown by ``position`` (smaller first; the audit log is 100)."""
-
-    template: str
-    context: dict
-    position: int = 50
-
-
-class DistrictAdminExtension:
+class DistrictAdminExtension(AdminExtension):
     """What an app above ``districts`` adds to the one District admin. It subclasses this,
     overrides what it needs, and registers an instance with ``extend_district_admin`` in its own
-    admin module, as it would register a model. Every hook has a harmless default."""
+    admin module, as it would register a model. Every hook has a harmless default. Besides
+    ``core.admin.AdminExtension``'s (columns, actions, URLs, ``annotate``, ``panels``: a
+    ``Panel`` of the district's page, the audit log being at 100), the district's buttons and
+    its next step."""
 
     # Buttons on the district's page: name -> label; a click calls ``press``.
     buttons: dict[str, str] = {}
     # Buttons that ask for a confirmation with a reason first: name -> what the click will do.
     confirmations: dict[str, str] = {}
-    # Changelist columns: names of this extension's ``@admin.display`` methods.
-    columns: tuple[str, ...] = ()
-    # Bulk actions: ``@admin.action`` functions taking ``(modeladmin, request, queryset)``.
-    actions: tuple = ()
 
     def shows(self, request, district: District, name: str) -> bool:
         """Whether the button ``name`` applies to the district now."""
@@ -174,27 +172,18 @@ class DistrictAdminExtension:
         ``services.DistrictStateError`` (or a ``CleverError``) to report a refusal."""
         raise NotImplementedError(name)
 
-    def annotate(self, queryset):
-        """The changelist's queryset with what this extension's columns read."""
-        return queryset
-
-    def panels(self, request, district: District) -> list[Panel]:
-        return []
-
     def next_action(self, district: District) -> str:
         """What support should do next about the district, in words ("" when nothing, from this
         extension's point of view). Read from the row as ``annotate`` left it."""
         return ""
 
 
-_extensions: list[DistrictAdminExtension] = []
+_extensions: AdminExtensions[DistrictAdminExtension] = AdminExtensions()
 
 
 def extend_district_admin(extension: DistrictAdminExtension) -> DistrictAdminExtension:
     """Add ``extension`` to the District admin (once per extension class)."""
-    if not any(type(known) is type(extension) for known in _extensions):
-        _extensions.append(extension)
-    return extension
+    return _extensions.add(extension)
 
 
 @admin.register(District)
@@ -206,7 +195,6 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/districts/district/change_list.html"
     token_form_template = "admin/districts/district/token_form.html"
     settings_form_template = "admin/districts/district/settings_form.html"
-    confirm_template = "admin/districts/district/confirm.html"
 
     list_display = ["district_name", "status_badge"]
     list_display_links = ["district_name"]
@@ -303,12 +291,11 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
             "reconnect_selected",
             "pause_selected",
             "resume_selected",
-            *(action for extension in _extensions for action in extension.actions),
+            *_extensions.actions(),
         ]
 
     def get_list_display(self, request):
-        columns = [getattr(extension, name) for extension in _extensions for name in extension.columns]
-        return [*self.list_display, *columns, "next_action"]
+        return [*self.list_display, *_extensions.columns(), "next_action"]
 
     @admin.display(description="next step")
     def next_action(self, obj):
@@ -331,10 +318,7 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
         return "Nothing to do"
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        for extension in _extensions:
-            queryset = extension.annotate(queryset)
-        return queryset
+        return _extensions.annotate(super().get_queryset(request))
 
     def get_readonly_fields(self, request, obj=None):
         return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
@@ -377,19 +361,12 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
                 wrap(self.button_view),
                 name="{}_{}_button".format(*info),
             ),
+            *_extensions.urls(self),
             *super().get_urls(),
         ]
 
     def _change_url(self, district: District) -> str:
         return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[district.pk])
-
-    def _support_object(self, request, object_id) -> District:
-        if not self.has_support_permission(request):
-            raise PermissionDenied
-        district = self.get_object(request, unquote(object_id))
-        if district is None:
-            raise Http404("No such district")
-        return district
 
     # --- the change page ------------------------------------------------------------------------
 
@@ -438,7 +415,6 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
             },
             position=100,
         )
-        panels = [panel for extension in _extensions for panel in extension.panels(request, district)]
         return {
             "district_buttons": [
                 {
@@ -450,13 +426,13 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
             ],
             "token_url": reverse("admin:{}_{}_token".format(*info), args=[district.pk]),
             "settings_url": reverse("admin:{}_{}_settings".format(*info), args=[district.pk]),
-            "district_panels": sorted([*panels, audits], key=lambda panel: panel.position),
+            "district_panels": _extensions.panels(request, district, audits),
         }
 
     def button_view(self, request, object_id, button):
         """A button: a POST does it; one that needs a confirmation shows a page asking for a
         reason first (GET, or a POST whose reason is missing), and does it with that reason."""
-        district = self._support_object(request, object_id)
+        district = self.support_object(request, object_id)
         owner = next(
             (o for name, _label, o in self.visible_buttons(request, district) if name == button), False
         )
@@ -469,19 +445,15 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
             form = ReasonForm(request.POST if request.method == "POST" else None)
             if not form.is_valid():
                 label = (owner.buttons if owner is not None else self.buttons)[button].rstrip("…")
-                return TemplateResponse(
+                return confirmation_page(
+                    self,
                     request,
-                    self.confirm_template,
-                    {
-                        **self.admin_site.each_context(request),
-                        "opts": self.opts,
-                        "original": district,
-                        "title": f"{label} {district}?",
-                        "confirm_label": label,
-                        "question": question,
-                        "form": form,
-                        "change_url": self._change_url(district),
-                    },
+                    original=district,
+                    title=f"{label} {district}?",
+                    confirm_label=label,
+                    question=question,
+                    form=form,
+                    change_url=self._change_url(district),
                 )
             reason = form.cleaned_data["reason"]
         elif request.method != "POST":
@@ -529,7 +501,7 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
         return f"{district}: pasted token cleared; syncs fetch the token from Clever again."
 
     def token_view(self, request, object_id):
-        district = self._support_object(request, object_id)
+        district = self.support_object(request, object_id)
         form = PasteTokenForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -553,7 +525,7 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
         return TemplateResponse(request, self.token_form_template, context)
 
     def settings_view(self, request, object_id):
-        district = self._support_object(request, object_id)
+        district = self.support_object(request, object_id)
         initial = {name: getattr(district, name) for name in services.SYNC_SETTINGS}
         form = SyncSettingsForm(request.POST or None, initial=initial)
         if request.method == "POST" and form.is_valid():
@@ -627,21 +599,18 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
         districts = queryset.exclude(status=DistrictStatus.DISCONNECTED)
         form = ReasonForm(request.POST if "confirmed" in request.POST else None)
         if not form.is_valid():
-            return TemplateResponse(
+            return confirmation_page(
+                self,
                 request,
-                self.confirm_template,
-                {
-                    **self.admin_site.each_context(request),
-                    "opts": self.opts,
-                    "title": f"Disconnect {districts.count()} district(s)?",
-                    "confirm_label": "Disconnect",
-                    "question": self.confirmations["disconnect"],
-                    "form": form,
-                    "districts": districts,
-                    "action": "disconnect_selected",
-                    "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-                    "change_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"),
-                },
+                title=f"Disconnect {districts.count()} district(s)?",
+                confirm_label="Disconnect",
+                question=self.confirmations["disconnect"],
+                form=form,
+                listed=districts,
+                nothing_listed="None of the selected districts can be disconnected.",
+                action="disconnect_selected",
+                selected=request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+                change_url=reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"),
             )
         reason = form.cleaned_data["reason"]
         self._each(

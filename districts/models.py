@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from core.models import AuditEntry
+
 
 class DistrictStatus(models.TextChoices):
     CONNECTED = "connected", "Connected"
@@ -139,8 +141,10 @@ class District(models.Model):
         return bool(self.token_ciphertext)
 
 
-class DistrictAudit(models.Model):
-    """Every decision about a district: links and unlinks, status changes, tokens, purges."""
+class DistrictAudit(AuditEntry):
+    """Every decision about a district: links and unlinks, status changes, tokens, purges.
+    ``actor_label`` names the rule when no person decided ("discovery", "sync: 401", ...);
+    ``details`` is a snapshot of the evidence or the change (never a token, never a child's data)."""
 
     class Action(models.TextChoices):
         # Discovery met the district for the first time in GET /oauth/tokens.
@@ -157,11 +161,6 @@ class DistrictAudit(models.Model):
 
     district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="audits")
     action = models.CharField(max_length=32, choices=Action.choices)
-    # Who decided: a person, or a named automatic rule ("discovery", "sync: 401", ...).
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    actor_label = models.CharField(max_length=255, blank=True)
     organization_before = models.ForeignKey(
         "accounts.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -169,12 +168,9 @@ class DistrictAudit(models.Model):
         "accounts.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     method = models.CharField(max_length=32, blank=True)
-    # A snapshot of the evidence or the change (never a token, never a child's data).
-    details = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(AuditEntry.Meta):
+        pass
 
     def __str__(self):
         return f"{self.action} {self.district_id} at {self.created_at:%Y-%m-%d %H:%M}"

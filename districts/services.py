@@ -21,7 +21,6 @@ import logging
 from datetime import UTC, date, datetime
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, transaction
@@ -33,6 +32,8 @@ from clever.client import CleverClient
 from clever.errors import AuthError, CleverError
 from clever.oauth import DistrictToken, parse_timestamp
 from core import events
+from core.errors import AppError
+from core.models import person_label
 
 from . import crypto
 from .events import DEPARTED, DistrictsDiscovered, DistrictStatusChanged, SyncSettingsChanged
@@ -43,20 +44,20 @@ logger = logging.getLogger(__name__)
 DISCOVERY_LABEL = "discovery"
 
 
-class NoToken(Exception):
+class NoToken(AppError):
     """Clever lists no token for the district: it no longer shares data with the app."""
 
 
-class TokenRejected(ValueError):
+class TokenRejected(AppError, ValueError):
     """A pasted token is unusable: empty, malformed, refused by Clever, or another district's.
     The message never contains the token."""
 
 
-class DistrictStateError(ValueError):
+class DistrictStateError(AppError, ValueError):
     """The district's status does not allow this action (e.g. pausing a disconnected one)."""
 
 
-class LinkError(ValueError):
+class LinkError(AppError, ValueError):
     """A link, relink or unlink that cannot be made as asked."""
 
 
@@ -483,7 +484,29 @@ def discover_districts(*, client: CleverClient | None = None, actor_label: str =
     """
     own_client = client is None
     client = client or CleverClient()
-    summary: dict[str, Any] = {
+    summary = _new_discovery_summary()
+    requests_before = client.stats.requests
+    try:
+        listing = _newest_per_district(client.list_district_tokens())
+        summary["total"] = len(listing)
+        for clever_id in sorted(listing):
+            _discover_listed(client, listing[clever_id], actor_label=actor_label, summary=summary)
+        _disconnect_unlisted(set(listing), actor_label=actor_label, summary=summary)
+    finally:
+        # The listing's requests; each district's own client added its record's as it was read.
+        summary["requests"] += client.stats.requests - requests_before
+        if own_client:
+            client.close()
+    summary["unchanged"] = _unchanged(set(listing), summary)
+    _log_discovery(summary)
+    changed = sorted({*summary["created"], *summary["updated"], *summary["reconnected"]})
+    if changed:
+        events.publish(DistrictsDiscovered(changed=tuple(changed)))
+    return summary
+
+
+def _new_discovery_summary() -> dict[str, Any]:
+    return {
         "created": [],
         "updated": [],
         "reconnected": [],
@@ -496,33 +519,33 @@ def discover_districts(*, client: CleverClient | None = None, actor_label: str =
         "total": 0,
         "requests": 0,
     }
-    requests_before = client.stats.requests
-    record_requests = 0
+
+
+def _discover_listed(
+    client: CleverClient, listed: DistrictToken, *, actor_label: str, summary: dict[str, Any]
+) -> None:
+    """One district of the listing, in its own transaction (``_take_listed``): its outcomes,
+    error and record requests go into ``summary``. A database error rolls back this district
+    only; it is reported in ``errors`` and the others still get their turn."""
+    clever_id = listed.district_id
     try:
-        listing = _newest_per_district(client.list_district_tokens())
-        summary["total"] = len(listing)
-        for clever_id in sorted(listing):
-            listed = listing[clever_id]
-            try:
-                outcomes, error, sent = _take_listed(client, listed, actor_label=actor_label)
-            except DatabaseError as exc:
-                # This district's transaction rolled back; the others still get their turn.
-                message = _scrub(
-                    f"the district could not be saved: {type(exc).__name__}: {exc}", listed.access_token
-                )[:500]
-                summary["errors"][clever_id] = message
-                logger.error("district discovery: district %s: %s", clever_id, message)
-            else:
-                record_requests += sent
-                if error:
-                    summary["errors"][clever_id] = error
-                for outcome in outcomes:
-                    summary[outcome].append(clever_id)
-        _disconnect_unlisted(set(listing), actor_label=actor_label, summary=summary)
-    finally:
-        summary["requests"] = client.stats.requests - requests_before + record_requests
-        if own_client:
-            client.close()
+        outcomes, error, sent = _take_listed(client, listed, actor_label=actor_label)
+    except DatabaseError as exc:
+        message = _scrub(
+            f"the district could not be saved: {type(exc).__name__}: {exc}", listed.access_token
+        )[:500]
+        summary["errors"][clever_id] = message
+        logger.error("district discovery: district %s: %s", clever_id, message)
+        return
+    summary["requests"] += sent
+    if error:
+        summary["errors"][clever_id] = error
+    for outcome in outcomes:
+        summary[outcome].append(clever_id)
+
+
+def _unchanged(listed_ids: set[str], summary: dict[str, Any]) -> list[str]:
+    """The listed districts discovery neither changed nor failed to read."""
     touched = {
         *summary["created"],
         *summary["updated"],
@@ -530,7 +553,10 @@ def discover_districts(*, client: CleverClient | None = None, actor_label: str =
         *summary["revoked"],
         *summary["kept_disconnected"],
     }
-    summary["unchanged"] = sorted(set(listing) - touched - set(summary["errors"]))
+    return sorted(listed_ids - touched - set(summary["errors"]))
+
+
+def _log_discovery(summary: dict[str, Any]) -> None:
     logger.info(
         "district discovery: %d listed, %d created, %d updated, %d reconnected, %d disconnected, "
         "%d revoked, %d errors, %d requests",
@@ -543,10 +569,6 @@ def discover_districts(*, client: CleverClient | None = None, actor_label: str =
         len(summary["errors"]),
         summary["requests"],
     )
-    changed = sorted({*summary["created"], *summary["updated"], *summary["reconnected"]})
-    if changed:
-        events.publish(DistrictsDiscovered(changed=tuple(changed)))
-    return summary
 
 
 def _disconnect_unlisted(listed_ids: set[str], *, actor_label: str, summary: dict) -> None:
@@ -638,7 +660,7 @@ def _store_pasted_token(*, district: District, token: str, actor, verified: bool
         district=district,
         action=DistrictAudit.Action.TOKEN_SET,
         actor=actor,
-        actor_label=_actor_label(actor),
+        actor_label=person_label(actor),
         details={
             "fingerprint": token_fingerprint(token),
             "replaced": replaced,
@@ -650,7 +672,7 @@ def _store_pasted_token(*, district: District, token: str, actor, verified: bool
             district=district,
             status=DistrictStatus.CONNECTED,
             actor=actor,
-            actor_label=_actor_label(actor),
+            actor_label=person_label(actor),
             reason="Support staff pasted a token Clever accepts",
         )
     return district
@@ -674,7 +696,7 @@ def clear_pasted_token(*, district: District, actor) -> District:
         district=district,
         action=DistrictAudit.Action.TOKEN_CLEARED,
         actor=actor,
-        actor_label=_actor_label(actor),
+        actor_label=person_label(actor),
         details={"fingerprint": fingerprint},
     )
     return district
@@ -683,26 +705,13 @@ def clear_pasted_token(*, district: District, actor) -> District:
 # --- encryption keys -----------------------------------------------------------------------------
 
 
-# Keys of allauth's ``Authenticator.data`` that hold ciphertexts: the authenticator app's secret
-# and the recovery codes' seed (encrypted with the field keys by ``sso.adapter.MFAAdapter``).
-AUTHENTICATOR_SECRET_KEYS = ("secret", "seed")
-
-
-def encrypted_columns() -> list[tuple[Any, str, tuple[str, ...]]]:
-    """(model, field, JSON keys) of every stored ciphertext: district tokens, the rostering app's
-    sensitive student fields when that app is installed (imported lazily: districts does not
-    depend on rostering), and the second-factor secrets of allauth's MFA (keys inside a JSON
-    field). Empty JSON keys: the field itself is the ciphertext."""
-    columns: list[tuple[Any, str, tuple[str, ...]]] = [(District, "token_ciphertext", ())]
-    try:
-        person = apps.get_model("rostering", "Person")
-    except LookupError:
-        person = None
-    if person is not None and any(f.name == "sensitive_ciphertext" for f in person._meta.get_fields()):
-        columns.append((person, "sensitive_ciphertext", ()))
-    if apps.is_installed("allauth.mfa"):
-        columns.append((apps.get_model("mfa", "Authenticator"), "data", AUTHENTICATOR_SECRET_KEYS))
-    return columns
+def encrypted_columns() -> list[crypto.EncryptedColumn]:
+    """(model, field, JSON keys) of every stored ciphertext, as the apps that own them registered
+    them (``crypto.register_encrypted_column`` in their ``AppConfig.ready()``): district tokens,
+    rostering's sensitive student fields, and the second-factor secrets of allauth's MFA (keys
+    inside a JSON field, registered by sso). Empty JSON keys: the field itself is the
+    ciphertext."""
+    return crypto.encrypted_columns()
 
 
 def _rotated(value: Any, json_keys: tuple[str, ...]) -> Any:
@@ -758,10 +767,10 @@ def reencrypt_stored_values(*, batch_size: int = 500, dry_run: bool = False) -> 
         last_pk = 0
         while True:
             with transaction.atomic():
-                rows = model.objects.select_for_update().filter(pk__gt=last_pk)
+                batch = model._default_manager.select_for_update().filter(pk__gt=last_pk)
                 if not json_keys:
-                    rows = rows.exclude(**{field: ""})
-                rows = list(rows.order_by("pk").only("pk", field)[:batch_size])
+                    batch = batch.exclude(**{field: ""})
+                rows = list(batch.order_by("pk").only("pk", field)[:batch_size])
                 if not rows:
                     break
                 last_pk = rows[-1].pk
@@ -781,12 +790,6 @@ def reencrypt_stored_values(*, batch_size: int = 500, dry_run: bool = False) -> 
 # --- support staff actions -----------------------------------------------------------------------
 
 
-def _actor_label(actor, fallback: str = "") -> str:
-    if actor is None:
-        return fallback
-    return fallback or f"staff: {actor.get_username()}"
-
-
 @transaction.atomic
 def disconnect_district(*, district: District, actor, reason: str = "") -> District:
     """Support staff disconnect the district: syncs stop, and discovery does not reconnect it
@@ -799,7 +802,7 @@ def disconnect_district(*, district: District, actor, reason: str = "") -> Distr
         district=district,
         status=DistrictStatus.DISCONNECTED,
         actor=actor,
-        actor_label=_actor_label(actor),
+        actor_label=person_label(actor),
         reason=reason or "Disconnected by support staff",
     )
 
@@ -826,7 +829,7 @@ def _reconnect(*, district: District, actor, reason: str) -> District:
         district=district,
         status=DistrictStatus.CONNECTED,
         actor=actor,
-        actor_label=_actor_label(actor),
+        actor_label=person_label(actor),
         reason=reason or "Reconnected by support staff",
     )
 
@@ -844,7 +847,7 @@ def pause_district(*, district: District, actor, reason: str = "") -> District:
         district=district,
         status=DistrictStatus.PAUSED,
         actor=actor,
-        actor_label=_actor_label(actor),
+        actor_label=person_label(actor),
         reason=reason or "Paused by support staff",
     )
 
@@ -863,7 +866,7 @@ def resume_district(*, district: District, actor, reason: str = "") -> District:
         district=district,
         status=DistrictStatus.CONNECTED,
         actor=actor,
-        actor_label=_actor_label(actor),
+        actor_label=person_label(actor),
         reason=reason or "Resumed by support staff",
     )
 
@@ -917,7 +920,7 @@ def update_sync_settings(*, district: District, actor, reason: str = "", **chang
         district=district,
         action=DistrictAudit.Action.SETTINGS_CHANGED,
         actor=actor,
-        actor_label=_actor_label(actor),
+        actor_label=person_label(actor),
         details={**changed, **details, "reason": reason[:500]},
     )
     return district
@@ -1011,7 +1014,7 @@ def link_district(
         district=district,
         action=DistrictAudit.Action.LINKED,
         actor=actor,
-        actor_label=actor_label or _actor_label(actor),
+        actor_label=actor_label or person_label(actor),
         organization_before=None,
         organization_after=organization,
         method=method,
@@ -1054,7 +1057,7 @@ def relink_district(
         district=district,
         action=DistrictAudit.Action.RELINKED,
         actor=actor,
-        actor_label=actor_label or _actor_label(actor),
+        actor_label=actor_label or person_label(actor),
         organization_before=before,
         organization_after=organization,
         method=method,
@@ -1084,7 +1087,7 @@ def unlink_district(*, district: District, actor=None, actor_label: str = "", re
         district=district,
         action=DistrictAudit.Action.UNLINKED,
         actor=actor,
-        actor_label=actor_label or _actor_label(actor),
+        actor_label=actor_label or person_label(actor),
         organization_before=before,
         organization_after=None,
         method=method,

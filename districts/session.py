@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from clever.client import CleverClient, ClientStats
 from clever.errors import AuthError
+from core.errors import AppError
 
 from .models import District
 from .services import district_token, recheck_after_unauthorized
@@ -26,7 +27,7 @@ T = TypeVar("T")
 STAT_NAMES = tuple(stat.name for stat in fields(ClientStats))
 
 
-class TokenRefused(Exception):
+class TokenRefused(AppError):
     """Clever refused the district's token and no usable one was found (the message holds no
     token: it is safe to store)."""
 

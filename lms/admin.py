@@ -67,7 +67,7 @@ class LmsAuditInline(SupportAdminMixin, admin.TabularInline):
     model = LmsAudit
     extra = 0
     can_delete = False
-    fields = ["created_at", "action", "actor", "details_text"]
+    fields = ["created_at", "action", "actor", "actor_label", "details_text"]
     readonly_fields = fields
 
     @admin.display(description="Details")
@@ -181,9 +181,6 @@ class AssignmentAdmin(SupportAdminMixin, admin.ModelAdmin):
             link.problem_detail if link else "",
             url,
         )
-
-    def has_action_permission(self, request):
-        return is_support(request.user)
 
     @admin.action(description="Push to the LMS now")
     def push_now(self, request, queryset):
@@ -325,13 +322,6 @@ class CleverAssignmentAdmin(SupportAdminMixin, admin.ModelAdmin):
             reconcile.confirm_not_created(
                 assignment=link.assignment, actor=request.user, reason=form.cleaned_data["reason"]
             )
-        except LmsInputError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, "Confirmed: the next push creates the assignment.")
-        return self._back(link)
-        try:
-            reconcile.confirm_not_created(assignment=link.assignment, actor=request.user)
         except LmsInputError as exc:
             messages.error(request, str(exc))
         else:

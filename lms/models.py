@@ -18,6 +18,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.models import AuditEntry
+
 
 class GradingType(models.TextChoices):
     POINTS = "points", "Points"
@@ -198,9 +200,12 @@ class SubmissionSync(models.Model):
         return f"{self.student_clever_id} on assignment {self.assignment_id}: {self.status}"
 
 
-class LmsAudit(models.Model):
+class LmsAudit(AuditEntry):
     """Decisions support staff take about an assignment's link to Clever (linking a UUID found
-    in the LMS, confirming a create never happened): who, what, evidence, when."""
+    in the LMS, confirming a create never happened), and a teacher's choice to send the
+    product's grade over an LMS edit: who, what, evidence, when. ``details`` holds IDs and
+    states, and the reason the person gave in their own words: never a grade or a name copied
+    from the data."""
 
     class Action(models.TextChoices):
         LINKED = "linked", "Linked to a Clever assignment"
@@ -209,16 +214,9 @@ class LmsAudit(models.Model):
 
     assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="audits")
     action = models.CharField(max_length=32, choices=Action.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    # IDs and states, and the reason the person gave in their own words: never a grade or a
-    # name copied from the data.
-    details = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(AuditEntry.Meta):
+        pass
 
     def __str__(self):
         return f"{self.action} on assignment {self.assignment_id}"

@@ -15,7 +15,6 @@ from rostering.models import Person, Section, SectionMembership
 
 from .models import Assignment, CleverAssignment, GradingType, Problem, Result, SubmissionSync
 
-SUPPORTED_LMS = ("canvas", "schoology", "google_classroom")
 # A push asked for longer ago than this and never started (a lost message) runs again.
 STALE_PUSH_REQUEST = timedelta(minutes=15)
 LMS_NAMES = {"canvas": "Canvas", "schoology": "Schoology", "google_classroom": "Google Classroom"}
@@ -413,19 +412,11 @@ class StudentClass:
     assignments: list[StudentAssignment]
 
 
-def student_classes(user) -> list[StudentClass]:
-    """The live classes of the signed-in student, each with its assignments by due date and the
-    student's own grades: approved ones only, and where a teacher changed the grade in the LMS
-    (which wins there), that grade. Never another student's."""
-    if not user.is_authenticated:
-        return []
-    people = list(Person.objects.filter(user=user, archived_at=None, is_student=True))
-    if not people:
-        return []
+def _sections_of_students(people: list[Person]) -> list[Section]:
     mine = Q()
     for person in people:
         mine |= Q(district_id=person.district_id, person_clever_id=person.clever_id)
-    sections = list(
+    return list(
         Section.objects.filter(
             archived_at=None,
             pk__in=SectionMembership.objects.filter(mine, role=SectionMembership.Role.STUDENT).values(
@@ -435,6 +426,52 @@ def student_classes(user) -> list[StudentClass]:
         .select_related("district")
         .order_by("name", "pk")
     )
+
+
+def _lms_edited_values(assignments: list[Assignment], people: list[Person]) -> dict[int, dict]:
+    """The grade a teacher changed in the LMS, by assignment."""
+    return {
+        s.assignment_id: s.lms_value or {}
+        for s in SubmissionSync.objects.filter(
+            assignment__in=assignments,
+            student_clever_id__in=[p.clever_id for p in people],
+            status=SubmissionSync.Status.LMS_EDITED,
+        )
+    }
+
+
+def _teacher_names(sections: list[Section]) -> dict[tuple[int, str], str]:
+    # By name only: a teacher the mirror has no name for is left out, not shown by Clever ID.
+    return {
+        (p.district_id, p.clever_id): f"{p.first_name} {p.last_name}".strip()
+        for p in Person.objects.filter(
+            clever_id__in=[s.primary_teacher_clever_id for s in sections if s.primary_teacher_clever_id]
+        )
+    }
+
+
+def _student_grade(assignment: Assignment, result: Result | None, lms_edit: dict | None) -> str:
+    """The approved grade in words; the LMS's when a teacher changed it there (the LMS wins)."""
+    if result is None:
+        return ""
+    if lms_edit is None:
+        return grade_words(assignment, result.points, result.grade)
+    if assignment.grading_type in (GradingType.POINTS, GradingType.PERCENT):
+        return grade_words(assignment, lms_edit.get("grade_points"), "")
+    # Clever reads a blank grade_points as 0: only the grade says anything here
+    return grade_words(assignment, None, lms_edit.get("grade") or "")
+
+
+def student_classes(user) -> list[StudentClass]:
+    """The live classes of the signed-in student, each with its assignments by due date and the
+    student's own grades: approved ones only, and where a teacher changed the grade in the LMS
+    (which wins there), that grade. Never another student's."""
+    if not user.is_authenticated:
+        return []
+    people = list(Person.objects.filter(user=user, archived_at=None, is_student=True))
+    if not people:
+        return []
+    sections = _sections_of_students(people)
     assignments = list(
         Assignment.objects.filter(section__in=sections, deleted_at=None)
         .select_related("section")
@@ -446,33 +483,11 @@ def student_classes(user) -> list[StudentClass]:
             assignment__in=assignments, student__in=people, status=Result.Status.APPROVED
         )
     }
-    lms_edits = {
-        s.assignment_id: s.lms_value or {}
-        for s in SubmissionSync.objects.filter(
-            assignment__in=assignments,
-            student_clever_id__in=[p.clever_id for p in people],
-            status=SubmissionSync.Status.LMS_EDITED,
-        )
-    }
-    # By name only: a teacher the mirror has no name for is left out, not shown by Clever ID.
-    teachers = {
-        (p.district_id, p.clever_id): f"{p.first_name} {p.last_name}".strip()
-        for p in Person.objects.filter(
-            clever_id__in=[s.primary_teacher_clever_id for s in sections if s.primary_teacher_clever_id]
-        )
-    }
+    lms_edits = _lms_edited_values(assignments, people)
+    teachers = _teacher_names(sections)
     by_section: dict[int, list[StudentAssignment]] = {s.pk: [] for s in sections}
     for assignment in assignments:
-        result = results.get(assignment.pk)
-        grade = ""
-        if result is not None and assignment.pk in lms_edits:
-            edited = lms_edits[assignment.pk]
-            if assignment.grading_type in (GradingType.POINTS, GradingType.PERCENT):
-                grade = grade_words(assignment, edited.get("grade_points"), "")
-            else:  # Clever reads a blank grade_points as 0: only the grade says anything here
-                grade = grade_words(assignment, None, edited.get("grade") or "")
-        elif result is not None:
-            grade = grade_words(assignment, result.points, result.grade)
+        grade = _student_grade(assignment, results.get(assignment.pk), lms_edits.get(assignment.pk))
         by_section[assignment.section_id].append(StudentAssignment(assignment=assignment, grade=grade))
     return [
         StudentClass(

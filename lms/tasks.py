@@ -26,6 +26,7 @@ import logging
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from core.errors import AppError
 from districts.models import District
 
 from . import selectors
@@ -42,7 +43,7 @@ LMS_TASK_TIME_LIMIT = 35 * 60
 PULL_STAGGER_SECONDS = 20
 
 
-class RetryableLmsError(Exception):
+class RetryableLmsError(AppError):
     """Clever could not take the push now (429, 5xx, no answer); Celery retries the task."""
 
 

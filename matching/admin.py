@@ -1,4 +1,4 @@
-"""Matching in the Django admin, for support staff (the "Support" group; districts.admin rules).
+"""Matching in the Django admin, for support staff (the "Support" group; ``core.admin`` rules).
 
 - The review queue (``PersonMatch``): filters by district, status, zone and product role; a list
   of people by name that fits 1280 px; each item (``matching.review``) shows the product account
@@ -11,18 +11,16 @@
   ``rostering.admin.reveal_sensitive``.
 - Schools (``SchoolMatch``): the candidates with their evidence; accept one or "no match".
 - ``MatchAudit``: read-only history of every link and unlink.
-- The district page gains its onboarding checklist and a "Run matching" button (the District
-  admin of ``rostering.admin`` extended here: ``matching`` may import ``rostering``, not the
-  reverse).
+- The district page gains its onboarding checklist and a "Run matching" button
+  (``admin_district``: an extension of the one District admin of ``districts.admin``), and the
+  Organization admin its district links (``admin_linking``: an extension of ``accounts.admin``).
 """
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -137,14 +135,6 @@ class PersonMatchAdmin(SupportAdminMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _match(self, request, object_id) -> PersonMatch:
-        if not self.has_support_permission(request):
-            raise PermissionDenied
-        match = self.get_object(request, unquote(object_id))
-        if match is None:
-            raise Http404("No such match")
-        return match
-
     def _review(self, request, match: PersonMatch, *, bound=None, search_form=None, status=200):
         context = {
             **self.admin_site.each_context(request),
@@ -156,7 +146,7 @@ class PersonMatchAdmin(SupportAdminMixin, admin.ModelAdmin):
         return TemplateResponse(request, self.review_template, context, status=status)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        match = self._match(request, object_id)
+        match = self.support_object(request, object_id)
         search_form = review.DuplicateSearchForm(request.GET) if "find" in request.GET else None
         return self._review(request, match, search_form=search_form)
 
@@ -165,7 +155,7 @@ class PersonMatchAdmin(SupportAdminMixin, admin.ModelAdmin):
         services call; the next pending item opens."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        match = self._match(request, object_id)
+        match = self.support_object(request, object_id)
         decision = request.POST.get("decision", "")
         form = review.decision_form(decision, match, request.POST)
         if form is None:
@@ -274,7 +264,7 @@ class MatchAuditAdmin(SupportAdminMixin, admin.ModelAdmin):
         "actor_label",
     ]
     list_filter = ["kind", "action", "source", "district"]
-    fields = [*list_display, "evidence"]
+    fields = [*list_display, "details"]
     readonly_fields = fields
 
 

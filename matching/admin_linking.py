@@ -9,14 +9,17 @@ the "Support" group or superusers; everyone else gets 403).
   evidence chips of the pair and the district's other candidates; decisions: approve, reject,
   unlink, relink here (a wrong link is corrected; the district's provisioned accounts follow).
   Bulk: approve, reject. A "Refresh evidence" button recomputes the ranking.
-- **The organization's page** gains "Choose district from unmatched list": the ranked, searchable
-  list with evidence chips; choosing links at once (staff are trusted), audited. Its linked
-  districts are listed with "Unlink".
+- **The organization's page** (``LinkingOrganizationAdmin``, an extension of accounts' one
+  Organization admin through ``accounts.admin.extend_organization_admin``) gains "Choose district
+  from unmatched list": the ranked, searchable list with evidence chips; choosing links at once
+  (staff are trusted), audited. Its linked districts are listed with "Unlink".
 
 Every decision calls ``matching.linking`` (which audits through ``districts.services``).
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 from django import forms
 from django.contrib import admin, messages
@@ -27,11 +30,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html_join
 
-from accounts.admin import OrganizationAdmin as AccountsOrganizationAdmin
+from accounts.admin import OrganizationAdminExtension, ToolLink, extend_organization_admin
 from accounts.models import Organization
-from core.admin import SupportAdminMixin, badge, is_support
+from core.admin import Panel, SupportAdminMixin, badge, confirmation_page, is_support
 from core.forms import ReasonForm
 from districts.models import District
+from districts.services import LinkError
 
 from .linking import presentation as linking_presentation
 from .linking import selectors as linking_selectors
@@ -162,16 +166,8 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _request(self, request, object_id) -> DistrictLinkRequest:
-        if not self.has_support_permission(request):
-            raise PermissionDenied
-        link_request = self.get_object(request, unquote(object_id))
-        if link_request is None:
-            raise Http404("No such request")
-        return link_request
-
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        link_request = self._request(request, object_id)
+        link_request = self.support_object(request, object_id)
         district, organization = link_request.district, link_request.organization
         candidate = linking_selectors.candidate_for(district, organization)
         others = [
@@ -214,7 +210,7 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
     def decide_view(self, request, object_id):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        link_request = self._request(request, object_id)
+        link_request = self.support_object(request, object_id)
         change_url = reverse("admin:matching_districtlinkrequest_change", args=[link_request.pk])
         form = LinkDecisionForm(request.POST)
         if not form.is_valid():
@@ -252,7 +248,7 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
                 text = (
                     f"{district} moved to {link_request.organization}; {moved} provisioned accounts followed."
                 )
-        except linking_services.LinkingError as exc:
+        except LinkError as exc:
             self.message_user(request, str(exc), messages.ERROR)
         else:
             self.message_user(request, text, messages.SUCCESS)
@@ -284,7 +280,7 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
             try:
                 linking_services.approve_link_request(link_request=link_request, actor=request.user)
                 done += 1
-            except linking_services.LinkingError as exc:
+            except LinkError as exc:
                 refused.append(f"{link_request.district}: {exc}")
         self.message_user(request, f"{done} approved.", messages.SUCCESS)
         for text in refused[:10]:
@@ -301,60 +297,74 @@ class DistrictLinkRequestAdmin(SupportAdminMixin, admin.ModelAdmin):
         self.message_user(request, f"{done} rejected.", messages.SUCCESS)
 
 
-class OrganizationAdmin(AccountsOrganizationAdmin):
-    """The product's organization admin, plus district linking for support staff."""
+class LinkingOrganizationAdmin(OrganizationAdminExtension):
+    """The Organization admin's matching part (``accounts.admin.OrganizationAdminExtension``):
+    support staff may see organizations (they onboard districts from there; changing one still
+    takes the model's change permission), and get "Choose district from unmatched list", the
+    organization's linked Clever districts with "Unlink…", and those two pages."""
 
-    change_form_template = "admin/accounts/organization/change_form.html"
     choose_template = "admin/accounts/organization/choose_district.html"
 
-    # Support staff onboard districts from here: they may see organizations (changing one still
-    # takes the model's change permission).
-    def has_module_permission(self, request):
-        return super().has_module_permission(request) or is_support(request.user)
+    def lets_view(self, request):
+        return is_support(request.user)
 
-    def has_view_permission(self, request, obj=None):
-        return super().has_view_permission(request, obj) or is_support(request.user)
-
-    def get_urls(self):
-        wrap = self.admin_site.admin_view
+    def urls(self, model_admin):
+        wrap = model_admin.admin_site.admin_view
         return [
             path(
                 "<path:object_id>/choose-district/",
-                wrap(self.choose_district_view),
+                wrap(partial(self.choose_district_view, model_admin)),
                 name="accounts_organization_choose_district",
             ),
             path(
                 "<path:object_id>/unlink-district/",
-                wrap(self.unlink_district_view),
+                wrap(partial(self.unlink_district_view, model_admin)),
                 name="accounts_organization_unlink_district",
             ),
-            *super().get_urls(),
         ]
 
-    def _organization(self, request, object_id) -> Organization:
+    def links(self, request, organization):
+        if not is_support(request.user):
+            return []
+        return [
+            ToolLink(
+                "Choose district from unmatched list",
+                reverse("admin:accounts_organization_choose_district", args=[organization.pk]),
+                html_id="choose-district",
+            )
+        ]
+
+    def panels(self, request, organization):
+        if not is_support(request.user):
+            return []
+        return [
+            Panel(
+                "admin/matching/organization_linking_panel.html",
+                {
+                    "districts": list(linking_selectors.linked_districts(organization)),
+                    "pending": linking_selectors.pending_requests(organization).count(),
+                    "choose_url": reverse(
+                        "admin:accounts_organization_choose_district", args=[organization.pk]
+                    ),
+                    "unlink_url": reverse(
+                        "admin:accounts_organization_unlink_district", args=[organization.pk]
+                    ),
+                    "queue_url": reverse("admin:matching_districtlinkrequest_changelist")
+                    + f"?organization__id__exact={organization.pk}&status__exact=pending",
+                },
+            )
+        ]
+
+    def _organization(self, model_admin, request, object_id) -> Organization:
         if not is_support(request.user):
             raise PermissionDenied
-        organization = self.get_object(request, unquote(object_id))
+        organization = model_admin.get_object(request, unquote(object_id))
         if organization is None:
             raise Http404("No such organization")
         return organization
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = dict(extra_context or {})
-        organization = self.get_object(request, unquote(object_id))
-        if organization is not None and is_support(request.user):
-            extra_context["linking"] = {
-                "districts": list(linking_selectors.linked_districts(organization)),
-                "pending": linking_selectors.pending_requests(organization).count(),
-                "choose_url": reverse("admin:accounts_organization_choose_district", args=[organization.pk]),
-                "unlink_url": reverse("admin:accounts_organization_unlink_district", args=[organization.pk]),
-                "queue_url": reverse("admin:matching_districtlinkrequest_changelist")
-                + f"?organization__id__exact={organization.pk}&status__exact=pending",
-            }
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def choose_district_view(self, request, object_id):
-        organization = self._organization(request, object_id)
+    def choose_district_view(self, model_admin, request, object_id):
+        organization = self._organization(model_admin, request, object_id)
         if request.method == "POST":
             # "Link" asks first: what it does, and a reason (recorded with the link's evidence).
             district = District.objects.filter(clever_id=request.POST.get("district", "")).first()
@@ -362,24 +372,20 @@ class OrganizationAdmin(AccountsOrganizationAdmin):
                 raise Http404("No such district")
             form = ReasonForm(request.POST if "confirmed" in request.POST else None)
             if not form.is_valid():
-                return TemplateResponse(
+                return confirmation_page(
+                    model_admin,
                     request,
-                    "admin/districts/district/confirm.html",
-                    {
-                        **self.admin_site.each_context(request),
-                        "opts": self.opts,
-                        "original": organization,
-                        "title": f"Link {district} to {organization}?",
-                        "confirm_label": "Link",
-                        "question": (
-                            f"{district}'s people will get accounts in {organization} at its "
-                            "next sync, and its people who sign in will see that "
-                            "organization's product. Check the evidence first."
-                        ),
-                        "form": form,
-                        "hidden": {"district": district.clever_id},
-                        "change_url": request.get_full_path(),
-                    },
+                    original=organization,
+                    title=f"Link {district} to {organization}?",
+                    confirm_label="Link",
+                    question=(
+                        f"{district}'s people will get accounts in {organization} at its "
+                        "next sync, and its people who sign in will see that "
+                        "organization's product. Check the evidence first."
+                    ),
+                    form=form,
+                    hidden={"district": district.clever_id},
+                    change_url=request.get_full_path(),
                 )
             try:
                 linking_services.staff_link_district(
@@ -388,15 +394,15 @@ class OrganizationAdmin(AccountsOrganizationAdmin):
                     actor=request.user,
                     reason=form.cleaned_data["reason"],
                 )
-            except linking_services.LinkingError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
+            except LinkError as exc:
+                model_admin.message_user(request, str(exc), messages.ERROR)
                 return HttpResponseRedirect(request.get_full_path())
-            self.message_user(request, f"{district} linked to {organization}.", messages.SUCCESS)
+            model_admin.message_user(request, f"{district} linked to {organization}.", messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:accounts_organization_change", args=[organization.pk]))
         listing = linking_presentation.unmatched_page_for_query(organization, request.GET)
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
+            **model_admin.admin_site.each_context(request),
+            "opts": model_admin.opts,
             "original": organization,
             "title": f"Choose a district for {organization}",
             "organization": organization,
@@ -406,9 +412,9 @@ class OrganizationAdmin(AccountsOrganizationAdmin):
         }
         return TemplateResponse(request, self.choose_template, context)
 
-    def unlink_district_view(self, request, object_id):
+    def unlink_district_view(self, model_admin, request, object_id):
         """ "Unlink" asks first: what it does, and a reason (recorded); then unlinks."""
-        organization = self._organization(request, object_id)
+        organization = self._organization(model_admin, request, object_id)
         data = request.POST if request.method == "POST" else request.GET
         district = District.objects.filter(
             clever_id=data.get("district", ""), organization=organization
@@ -418,31 +424,26 @@ class OrganizationAdmin(AccountsOrganizationAdmin):
         change_url = reverse("admin:accounts_organization_change", args=[organization.pk])
         form = ReasonForm(request.POST if request.method == "POST" else None)
         if not form.is_valid():
-            return TemplateResponse(
+            return confirmation_page(
+                model_admin,
                 request,
-                "admin/districts/district/confirm.html",
-                {
-                    **self.admin_site.each_context(request),
-                    "opts": self.opts,
-                    "original": organization,
-                    "title": f"Unlink {district} from {organization}?",
-                    "confirm_label": "Unlink",
-                    "question": (
-                        f"{district} will no longer be linked to {organization}: its people's "
-                        "accounts keep their organization until the district is linked again, "
-                        "and no automatic evidence links it back."
-                    ),
-                    "form": form,
-                    "hidden": {"district": district.clever_id},
-                    "change_url": change_url,
-                },
+                original=organization,
+                title=f"Unlink {district} from {organization}?",
+                confirm_label="Unlink",
+                question=(
+                    f"{district} will no longer be linked to {organization}: its people's "
+                    "accounts keep their organization until the district is linked again, "
+                    "and no automatic evidence links it back."
+                ),
+                form=form,
+                hidden={"district": district.clever_id},
+                change_url=change_url,
             )
         linking_services.staff_unlink_district(
             district=district, actor=request.user, reason=form.cleaned_data["reason"]
         )
-        self.message_user(request, f"{district} unlinked from {organization}.", messages.SUCCESS)
+        model_admin.message_user(request, f"{district} unlinked from {organization}.", messages.SUCCESS)
         return HttpResponseRedirect(change_url)
 
 
-admin.site.unregister(Organization)
-admin.site.register(Organization, OrganizationAdmin)
+extend_organization_admin(LinkingOrganizationAdmin())

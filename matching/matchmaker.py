@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from clever import csvsafe
+from core.errors import AppError
 
 MATCH = "match"
 APP_NO_MATCH = "from app, no match"
@@ -57,17 +58,19 @@ EXPORT_COLUMNS = (
 )
 
 
-class MatchmakerFileError(ValueError):
+class MatchmakerFileError(AppError, ValueError):
     """The file cannot be used; ``problems`` lists each one with its line number."""
 
+    problems: list[str]
+
     def __init__(self, problems: list[str]):
-        self.problems = problems
         shown = problems[:20]
         more = f"\n... and {len(problems) - len(shown)} more" if len(problems) > len(shown) else ""
         super().__init__(
             "The Matchmaker file was not imported (nothing changed):\n"
             + "\n".join(f"- {p}" for p in shown)
-            + more
+            + more,
+            problems=problems,
         )
 
 

@@ -5,7 +5,8 @@
   to three candidates with their per-field contributions (the engine's explanation), and a
   digest of the compared fields: a decision is sticky until one of them changes.
 - ``MatchAudit``: every link and unlink of a product record to a Clever record, with the
-  evidence snapshot (DESIGN: who or what decided, evidence, when).
+  evidence snapshot in ``details`` (DESIGN: who or what decided, evidence, when; the columns
+  every audit shares come from ``core.models.AuditEntry``).
 - ``DistrictLinkRequest``: a request to link a Clever district to an organization that needs a
   person's decision (an organization admin asking support or sending a verification link, a
   Clever district admin asking an organization, or ambiguous evidence), with its history.
@@ -16,6 +17,8 @@ Reviewed decisions are the engine's labels: ``m`` probabilities are estimated fr
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+from core.models import AuditEntry
 
 
 class Zone(models.TextChoices):
@@ -68,10 +71,6 @@ class MatchBase(models.Model):
 
     class Meta:
         abstract = True
-
-    @property
-    def is_decided(self) -> bool:
-        return self.status in DECIDED
 
 
 class PersonMatch(MatchBase):
@@ -132,7 +131,11 @@ class SchoolMatch(MatchBase):
         return f"school {self.school_id} in district {self.district_id}: {self.status}"
 
 
-class MatchAudit(models.Model):
+class MatchAudit(AuditEntry):
+    """Every link and unlink of a product record to a Clever record (and every "no match" or
+    "duplicate" decided); ``details`` holds the probability, weight and contributions when
+    decided (never field values)."""
+
     class Action(models.TextChoices):
         LINKED = "linked"
         UNLINKED = "unlinked"
@@ -150,16 +153,9 @@ class MatchAudit(models.Model):
     product_id = models.PositiveBigIntegerField()
     clever_id = models.CharField(max_length=24, blank=True)
     source = models.CharField(max_length=16, choices=MatchSource.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    actor_label = models.CharField(max_length=255, blank=True)
-    # The probability, weight and contributions when decided (never field values).
-    evidence = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(AuditEntry.Meta):
+        pass
 
     def __str__(self):
         return f"{self.action} {self.kind} {self.product_id} -> {self.clever_id or '-'}"
@@ -190,7 +186,7 @@ class DistrictLinkRequest(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # Where it came from (``matching.linking.ORIGIN_CHOICES``): "self_serve" (an organization
+    # Where it came from (``matching.linking.selectors.ORIGIN_CHOICES``): "self_serve" (an organization
     # admin asked support), "verification_link", "evidence" (ambiguous automatic evidence),
     # "district_admin" (a Clever district admin of the district asked).
     origin = models.CharField(max_length=32)
@@ -236,7 +232,7 @@ class DistrictLinkRequest(models.Model):
 
 class DistrictCandidate(models.Model):
     """The evidence that a Clever district belongs to an organization, precomputed by
-    ``matching.linking.refresh_district_candidates`` (the engine's ``rank_organizations``) so the
+    ``matching.linking.refresh.refresh_district_candidates`` (the engine's ``rank_organizations``) so the
     linking pages order 10,000 unmatched districts with one indexed join. Derived data: a refresh
     rewrites it; nothing here is a decision."""
 

@@ -21,7 +21,7 @@ def erase_matches(event: RosterPurging) -> dict:
         "school_matches": SchoolMatch.objects.filter(district_id=district).delete()[0],
         "district_candidates": DistrictCandidate.objects.filter(district_id=district).delete()[0],
         "match_audits_redacted": redact_json_column(
-            MatchAudit.objects.filter(district_id=district), "evidence"
+            MatchAudit.objects.filter(district_id=district), "details"
         ),
         "link_requests_redacted": (
             redact_json_column(requests, "evidence") + requests.exclude(note="").update(note="")

@@ -31,6 +31,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import AppError
 from districts.models import District
 from rostering.models import Person
 from rostering.models import School as CleverSchool
@@ -47,7 +48,7 @@ logger = logging.getLogger(__name__)
 User = get_user_model()
 
 
-class MatchError(ValueError):
+class MatchError(AppError, ValueError):
     """A decision that cannot be applied (the record is linked elsewhere, the district is not
     linked to an organization...); the message says why in plain words."""
 
@@ -87,7 +88,7 @@ def _audit(
     source: str,
     actor=None,
     actor_label: str = "",
-    evidence: dict | None = None,
+    details: dict | None = None,
 ) -> None:
     MatchAudit.objects.create(
         district=district,
@@ -98,7 +99,7 @@ def _audit(
         source=source,
         actor=actor if getattr(actor, "pk", None) else None,
         actor_label=actor_label or (actor.get_username() if getattr(actor, "pk", None) else "matching"),
-        evidence=evidence or {},
+        details=details or {},
     )
 
 
@@ -149,7 +150,7 @@ def link_person(*, person: Person, user, source: str, actor=None, evidence: dict
             clever_id=person.clever_id,
             source=source,
             actor=actor,
-            evidence={"reason": f"linked to account {user.pk} instead"},
+            details={"reason": f"linked to account {user.pk} instead"},
         )
     _audit(
         district=person.district,
@@ -159,7 +160,7 @@ def link_person(*, person: Person, user, source: str, actor=None, evidence: dict
         clever_id=person.clever_id,
         source=source,
         actor=actor,
-        evidence={**(evidence or {}), "replaced_account": previous.pk if previous else None},
+        details={**(evidence or {}), "replaced_account": previous.pk if previous else None},
     )
 
 
@@ -184,7 +185,7 @@ def unlink_person(*, person: Person, source: str, actor=None, reason: str = "") 
         clever_id=person.clever_id,
         source=source,
         actor=actor,
-        evidence={"reason": reason[:500]},
+        details={"reason": reason[:500]},
     )
 
 
@@ -258,7 +259,7 @@ def _link_school(*, chosen: CleverSchool, school_id: int, source: str, actor=Non
         clever_id=chosen.clever_id,
         source=source,
         actor=actor,
-        evidence=evidence,
+        details=evidence,
     )
 
 
@@ -320,6 +321,65 @@ def _engine_status(
     return MatchStatus.PENDING if (linked_elsewhere or relinks or protected) else status
 
 
+def _person_match_fields(
+    result, *, status: str, person: Person | None, previous: PersonMatch | None, compared_digest: str
+) -> dict:
+    """The ``PersonMatch`` columns for one engine result: the decision, the candidates with their
+    explanation, and what it was decided on (``compared_digest``)."""
+    best = result.candidates[0] if result.candidates else None
+    fields = {
+        "status": status,
+        "zone": Zone(str(result.decision)),
+        "source": MatchSource.ENGINE,
+        "person": person,
+        "candidates": _candidates_json(result.candidates),
+        "probability": best.probability if best else 0.0,
+        "weight": best.weight if best else 0.0,
+        "duplicate_of_id": int(result.duplicate_of) if result.duplicate_of else None,
+        "compared_digest": compared_digest,
+        "decided_by": None,
+        "decided_at": timezone.now() if status != MatchStatus.PENDING else None,
+    }
+    if (
+        previous is not None
+        and previous.status in (MatchStatus.ACCEPTED, MatchStatus.AUTO_LINKED)
+        and status == MatchStatus.PENDING
+    ):
+        fields["person"] = previous.person  # the queue shows the current link until decided
+    return fields
+
+
+def _record_person_result(
+    result,
+    *,
+    district: District,
+    user,
+    person: Person | None,
+    previous: PersonMatch | None,
+    protected: bool,
+    compared_digest: str,
+) -> str:
+    """Store one product person's engine result (``PersonMatch``) and link it when the engine
+    may link on its own; its status."""
+    status = _engine_status(result.decision, user=user, person=person, previous=previous, protected=protected)
+    fields = _person_match_fields(
+        result, status=status, person=person, previous=previous, compared_digest=compared_digest
+    )
+    PersonMatch.objects.update_or_create(district=district, user=user, defaults=fields)
+    if status == MatchStatus.AUTO_LINKED:
+        link_person(
+            person=person,
+            user=user,
+            source=MatchSource.ENGINE,
+            evidence={
+                "probability": fields["probability"],
+                "weight": fields["weight"],
+                "contributions": fields["candidates"][0]["contributions"],
+            },
+        )
+    return status
+
+
 @transaction.atomic
 def match_district_people(*, district: District) -> dict:
     """Run the engine over the district's people (see the module docstring); a summary."""
@@ -350,45 +410,17 @@ def match_district_people(*, district: District) -> dict:
         if result.product_key is None:
             continue  # a Clever person nobody claimed: provisioning gives them an account
         user = users[int(result.product_key)]
-        person = people.get(result.clever_key) if result.clever_key else None
-        previous = existing.get(user.pk)
-        status = _engine_status(
-            result.decision, user=user, person=person, previous=previous, protected=user.pk in protected
-        )
-        best = result.candidates[0] if result.candidates else None
-        fields = {
-            "status": status,
-            "zone": Zone(str(result.decision)),
-            "source": MatchSource.ENGINE,
-            "person": person,
-            "candidates": _candidates_json(result.candidates),
-            "probability": best.probability if best else 0.0,
-            "weight": best.weight if best else 0.0,
-            "duplicate_of_id": int(result.duplicate_of) if result.duplicate_of else None,
-            "compared_digest": selectors.compared_digest(
+        status = _record_person_result(
+            result,
+            district=district,
+            user=user,
+            person=people.get(result.clever_key) if result.clever_key else None,
+            previous=existing.get(user.pk),
+            protected=user.pk in protected,
+            compared_digest=selectors.compared_digest(
                 product_records[user.pk], clever_records.get(result.clever_key) if result.clever_key else None
             ),
-            "decided_by": None,
-            "decided_at": timezone.now() if status != MatchStatus.PENDING else None,
-        }
-        if (
-            previous is not None
-            and previous.status in (MatchStatus.ACCEPTED, MatchStatus.AUTO_LINKED)
-            and status == MatchStatus.PENDING
-        ):
-            fields["person"] = previous.person  # the queue shows the current link until decided
-        PersonMatch.objects.update_or_create(district=district, user=user, defaults=fields)
-        if status == MatchStatus.AUTO_LINKED:
-            link_person(
-                person=person,
-                user=user,
-                source=MatchSource.ENGINE,
-                evidence={
-                    "probability": fields["probability"],
-                    "weight": fields["weight"],
-                    "contributions": fields["candidates"][0]["contributions"],
-                },
-            )
+        )
         counts[status] += 1
     logger.info("matching district %s: %s", district.clever_id, {str(k): n for k, n in counts.items()})
     return {str(key): n for key, n in counts.items()}
@@ -499,7 +531,7 @@ def reject_match(*, match: PersonMatch, actor, source: str = MatchSource.STAFF) 
         clever_id=match.person.clever_id if match.person_id else "",
         source=source,
         actor=actor,
-        evidence={"candidates": match.candidates},
+        details={"candidates": match.candidates},
     )
     if match.user is None:
         match.status, match.decided_at = MatchStatus.NO_MATCH, timezone.now()
@@ -525,7 +557,7 @@ def mark_duplicate(
         clever_id="",
         source=source,
         actor=actor,
-        evidence={"duplicate_of": getattr(duplicate_of, "pk", None)},
+        details={"duplicate_of": getattr(duplicate_of, "pk", None)},
     )
     return _decide(match, status=MatchStatus.DUPLICATE, actor=actor, duplicate_of=duplicate_of, source=source)
 
@@ -568,18 +600,10 @@ class ImportSummary:
         return {"linked": self.linked, "review_items": self.review_items}
 
 
-def import_matchmaker_results(*, district: District, data: bytes, actor=None) -> ImportSummary:
-    """Apply Matchmaker's output for one district, all or nothing (``MatchmakerFileError``).
-
-    ``match`` rows link after checking the app record is a product person of the district's
-    organization and the Clever ID a live person of the synced district, except rows naming an
-    account with a password or permissions: a file is not a person's decision about that pair,
-    so they become review items with the file's candidate proposed. The other results become
-    review items too (``from Clever, …`` rows as Clever-side items).
-    """
-    rows = matchmaker.read_results(data)
-    users = {str(u.pk): u for u in selectors.product_people(district)}
-    people = {p.clever_id: p for p in selectors.live_clever_people(district)}
+def _matchmaker_problems(rows, *, district: District, users: dict, people: dict) -> list[str]:
+    """What is wrong with a Matchmaker file, line by line: an ``app.id`` that is not a product
+    person of the district's organization, a ``clever.id`` that is not a live person of the
+    synced district."""
     problems = []
     for row in rows:
         clever_side = row.result in (matchmaker.CLEVER_NO_MATCH, matchmaker.CLEVER_DUPLICATE)
@@ -596,52 +620,80 @@ def import_matchmaker_results(*, district: District, data: bytes, actor=None) ->
                 f"line {row.line}: clever.id {row.clever_id} is not a live person of the synced "
                 f"district {district.clever_id}"
             )
+    return problems
+
+
+def _apply_matchmaker_row(
+    row, *, district: District, users: dict, people: dict, protected: set, actor
+) -> bool:
+    """Apply one checked Matchmaker row: True when it linked, False when it became a review
+    item (a ``match`` naming a protected account, and every other result)."""
+    if row.result == matchmaker.MATCH and int(row.app_id) in protected:
+        PersonMatch.objects.update_or_create(
+            district=district,
+            user=users[row.app_id],
+            defaults={
+                "status": MatchStatus.PENDING,
+                "zone": Zone.AUTO,
+                "source": MatchSource.MATCHMAKER,
+                "person": people[row.clever_id],
+            },
+        )
+        return False
+    if row.result == matchmaker.MATCH:
+        match, _ = PersonMatch.objects.get_or_create(
+            district=district,
+            user=users[row.app_id],
+            defaults={"zone": Zone.AUTO, "person": people[row.clever_id]},
+        )
+        accept_match(match=match, actor=actor, clever_id=row.clever_id, source=MatchSource.MATCHMAKER)
+        return True
+    if row.result in (matchmaker.APP_NO_MATCH, matchmaker.APP_DUPLICATE):
+        zone = Zone.NO_MATCH if row.result == matchmaker.APP_NO_MATCH else Zone.DUPLICATE
+        PersonMatch.objects.update_or_create(
+            district=district,
+            user=users[row.app_id],
+            defaults={
+                "status": MatchStatus.PENDING,
+                "zone": zone,
+                "source": MatchSource.MATCHMAKER,
+                "person": people.get(row.clever_id),
+            },
+        )
+        return False
+    zone = Zone.NO_MATCH if row.result == matchmaker.CLEVER_NO_MATCH else Zone.DUPLICATE
+    PersonMatch.objects.update_or_create(
+        district=district,
+        user=None,
+        person=people[row.clever_id],
+        defaults={"status": MatchStatus.PENDING, "zone": zone, "source": MatchSource.MATCHMAKER},
+    )
+    return False
+
+
+def import_matchmaker_results(*, district: District, data: bytes, actor=None) -> ImportSummary:
+    """Apply Matchmaker's output for one district, all or nothing (``MatchmakerFileError``).
+
+    ``match`` rows link after checking the app record is a product person of the district's
+    organization and the Clever ID a live person of the synced district, except rows naming an
+    account with a password or permissions: a file is not a person's decision about that pair,
+    so they become review items with the file's candidate proposed. The other results become
+    review items too (``from Clever, …`` rows as Clever-side items).
+    """
+    rows = matchmaker.read_results(data)
+    users = {str(u.pk): u for u in selectors.product_people(district)}
+    people = {p.clever_id: p for p in selectors.live_clever_people(district)}
+    problems = _matchmaker_problems(rows, district=district, users=users, people=people)
     if problems:
         raise matchmaker.MatchmakerFileError(problems)
     protected = sso_policy.protected_ids(selectors.product_people(district))
     with transaction.atomic():
         linked = review = 0
         for row in rows:
-            if row.result == matchmaker.MATCH and int(row.app_id) in protected:
-                PersonMatch.objects.update_or_create(
-                    district=district,
-                    user=users[row.app_id],
-                    defaults={
-                        "status": MatchStatus.PENDING,
-                        "zone": Zone.AUTO,
-                        "source": MatchSource.MATCHMAKER,
-                        "person": people[row.clever_id],
-                    },
-                )
-                review += 1
-            elif row.result == matchmaker.MATCH:
-                match, _ = PersonMatch.objects.get_or_create(
-                    district=district,
-                    user=users[row.app_id],
-                    defaults={"zone": Zone.AUTO, "person": people[row.clever_id]},
-                )
-                accept_match(match=match, actor=actor, clever_id=row.clever_id, source=MatchSource.MATCHMAKER)
+            if _apply_matchmaker_row(
+                row, district=district, users=users, people=people, protected=protected, actor=actor
+            ):
                 linked += 1
-            elif row.result in (matchmaker.APP_NO_MATCH, matchmaker.APP_DUPLICATE):
-                zone = Zone.NO_MATCH if row.result == matchmaker.APP_NO_MATCH else Zone.DUPLICATE
-                PersonMatch.objects.update_or_create(
-                    district=district,
-                    user=users[row.app_id],
-                    defaults={
-                        "status": MatchStatus.PENDING,
-                        "zone": zone,
-                        "source": MatchSource.MATCHMAKER,
-                        "person": people.get(row.clever_id),
-                    },
-                )
-                review += 1
             else:
-                zone = Zone.NO_MATCH if row.result == matchmaker.CLEVER_NO_MATCH else Zone.DUPLICATE
-                PersonMatch.objects.update_or_create(
-                    district=district,
-                    user=None,
-                    person=people[row.clever_id],
-                    defaults={"status": MatchStatus.PENDING, "zone": zone, "source": MatchSource.MATCHMAKER},
-                )
                 review += 1
     return ImportSummary(linked=linked, review_items=review)

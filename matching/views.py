@@ -30,6 +30,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from districts.services import LinkError
 from sso import services as sso_services
 from sso.permissions import role_required
 
@@ -140,7 +141,7 @@ def choose_district(request, clever_id: str):
         linking_services.request_district_link(
             organization=organization, district=district, requested_by=request.user
         )
-    except linking_services.LinkingError as exc:
+    except LinkError as exc:
         return _refused(request, str(exc), status=409)
     messages.success(
         request,
@@ -196,7 +197,7 @@ def answer_request(request, pk: int):
                 link_request=link_request, organization_admin=request.user, reason=form.cleaned_data["reason"]
             )
             messages.success(request, f"You declined the request of {name}. Nothing was linked.")
-    except linking_services.LinkingError as exc:
+    except LinkError as exc:
         return _refused(request, str(exc), status=409)
     return HttpResponseRedirect(reverse("district_linking"))
 
@@ -258,7 +259,7 @@ def district_admin_linking(request):
         else:
             linking_services.withdraw_district_admin_request(district_admin=district_admin)
             messages.success(request, "You took your request back. Nothing was linked.")
-    except linking_services.LinkingError as exc:
+    except LinkError as exc:
         return _refused(request, str(exc), status=409)
     return HttpResponseRedirect(reverse("district_admin_linking"))
 
@@ -267,7 +268,7 @@ def district_admin_linking(request):
 def verification_link(request, token: str):
     try:
         link_request = linking_services.read_verification_link(token)
-    except linking_services.LinkingError as exc:
+    except LinkError as exc:
         return _refused(request, str(exc), status=410, title="This link cannot be used")
     district, organization = link_request.district, link_request.organization
     if request.method == "POST":
@@ -297,7 +298,7 @@ def district_link_hook(request, *, identity, data, actor):
     """``sso`` calls this once Clever confirmed the identity of a "district_link" login."""
     try:
         verified = linking_services.complete_clever_verification(identity=identity, data=data, actor=actor)
-    except linking_services.LinkingError as exc:
+    except LinkError as exc:
         return _refused(request, str(exc), title="The district was not linked")
     return render(
         request,

@@ -61,6 +61,7 @@ from .models import (
     ContactLink,
     Course,
     Person,
+    RecordType,
     School,
     Section,
     SectionMembership,
@@ -72,6 +73,7 @@ from .presentation import (
     KINDS,
     RECORD_TYPES,
     ROLES,
+    STATUS_COLORS,
     TRIGGER_WORDS,
     district_name,
     duration_text,
@@ -86,6 +88,7 @@ from .presentation import (
     waiting_text,
 )
 from .selectors import sensitive_values
+from .services.mapping import FIELDS
 from .services.sync import HoldError, approve_hold, reject_hold
 
 logger = logging.getLogger(__name__)
@@ -97,14 +100,6 @@ UNREADABLE = "Stored, but cannot be decrypted with the configured keys"
 # Seconds between reloads of a running run's page.
 RUNNING_REFRESH_SECONDS = 5
 
-RUN_COLORS = {
-    SyncRun.Status.RUNNING: "#0969da",
-    SyncRun.Status.SUCCEEDED: "#1a7f37",
-    SyncRun.Status.HELD: "#9a6700",
-    SyncRun.Status.FAILED: "#cf222e",
-    SyncRun.Status.SKIPPED: "#6e7781",
-    SyncRun.Status.REJECTED: "#57606a",
-}
 HOLD_COLORS = {
     ChangeHold.Status.PENDING: "#9a6700",
     ChangeHold.Status.APPROVED: "#1a7f37",
@@ -178,7 +173,7 @@ def person_name(user) -> str:
 
 
 def run_badge(status: str):
-    return badge(status, RUN_COLORS.get(status, "#6e7781"))
+    return badge(status, STATUS_COLORS.get(status, "#6e7781"))
 
 
 def progress_bar(progress: float | None, collection: str = ""):
@@ -944,23 +939,7 @@ class MirrorAdmin(SupportAdminMixin, admin.ModelAdmin):
 class SchoolAdmin(MirrorAdmin):
     list_display = ["name", "clever_id", "sis_id", "nces_id", "district", "archived"]
     search_fields = ["name", "=clever_id", "=sis_id", "=nces_id", "=state_id"]
-    mirror_fields = [
-        "name",
-        "sis_id",
-        "state_id",
-        "nces_id",
-        "mdr_number",
-        "school_number",
-        "low_grade",
-        "high_grade",
-        "phone",
-        "principal_name",
-        "principal_email",
-        "city",
-        "us_state",
-        "zip",
-        "product_school",
-    ]
+    mirror_fields = [*FIELDS[RecordType.SCHOOLS], "product_school"]
 
 
 @admin.register(Term)

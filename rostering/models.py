@@ -43,10 +43,6 @@ class MirroredRecord(models.Model):
     class Meta:
         abstract = True
 
-    @property
-    def is_archived(self) -> bool:
-        return self.archived_at is not None
-
 
 def _unique_per_district(name: str) -> list:
     return [models.UniqueConstraint(fields=["district", "clever_id"], name=f"{name}_unique_clever_id")]

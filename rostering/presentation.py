@@ -505,6 +505,95 @@ def _run_tooltip(run: SyncRun, now: datetime) -> str:
     return text
 
 
+def _panel_frames(longest: float, most: int) -> list[str]:
+    """The two panels' headings, axes and top values."""
+    parts = []
+    for top, height, heading, top_label in (
+        (_DURATION_TOP, _DURATION_H, "Duration", duration_text(longest)),
+        (_CHANGES_TOP, _CHANGES_H, "Records changed", number(most)),
+    ):
+        parts.append(_text(_LEFT, top - 8, heading, size=12, color="#24292f", weight="bold"))
+        parts.append(_text(_LEFT - 6, top + 9, top_label, anchor="end"))
+        parts.append(_text(_LEFT - 6, top + height, "0", anchor="end"))
+        parts.append(
+            f'<line x1="{_LEFT}" y1="{top + height}" x2="{_W - _RIGHT}" '
+            f'y2="{top + height}" stroke="#d0d7de"/>'
+        )
+        parts.append(
+            f'<line x1="{_LEFT}" y1="{top}" x2="{_W - _RIGHT}" y2="{top}" '
+            'stroke="#eaeef2" stroke-dasharray="3 3"/>'
+        )
+    return parts
+
+
+def _run_bars(
+    run: SyncRun, *, slot_x: float, slot: float, bar: float, longest: float, most: int, now: datetime
+) -> list[str]:
+    """One run's group: its duration bar (a cross under a failure), its changes bar, its tooltip."""
+    x = slot_x + (slot - bar) / 2
+    color = STATUS_COLORS.get(run.status, "#57606a")
+    took = run_seconds(run) or 0.0
+    height = max(_DURATION_H * took / longest, 1.5)
+    changed = changed_total(run.counts)
+    changes_h = _CHANGES_H * changed / most if changed else 0.0
+    parts = [
+        f'<g class="run run-{_attr(run.status)}"><title>{escape(_run_tooltip(run, now))}</title>',
+        # The whole slot takes the pointer, so a tiny bar's tooltip is easy to reach.
+        f'<rect x="{slot_x:.1f}" y="{_DURATION_TOP}" '
+        f'width="{slot:.1f}" height="{_CHANGES_TOP + _CHANGES_H - _DURATION_TOP}" '
+        'fill="transparent"/>',
+        f'<rect x="{x:.1f}" y="{_DURATION_TOP + _DURATION_H - height:.1f}" '
+        f'width="{bar:.1f}" height="{height:.1f}" fill="{color}"/>',
+    ]
+    if run.status == SyncRun.Status.FAILED:
+        parts.append(
+            _text(
+                x + bar / 2,
+                _DURATION_TOP + _DURATION_H + 14,
+                "\u2715",
+                anchor="middle",
+                size=12,
+                color=color,
+                weight="bold",
+            )
+        )
+    if changes_h:
+        parts.append(
+            f'<rect x="{x:.1f}" y="{_CHANGES_TOP + _CHANGES_H - changes_h:.1f}" '
+            f'width="{bar:.1f}" height="{changes_h:.1f}" '
+            f'fill="{_CHANGES_COLOR}"/>'
+        )
+    parts.append("</g>")
+    return parts
+
+
+def _time_axis(runs: list[SyncRun], now: datetime) -> list[str]:
+    """When: the first and the last run."""
+    axis_y = _CHANGES_TOP + _CHANGES_H + 16
+    first, last = runs[0], runs[-1]
+    parts = []
+    if first.started_at:
+        parts.append(_text(_LEFT, axis_y, moment_text(first.started_at, now=now)))
+    if last is not first and last.started_at:
+        parts.append(_text(_W - _RIGHT, axis_y, moment_text(last.started_at, now=now), anchor="end"))
+    return parts
+
+
+def _legend() -> list[str]:
+    """The colors, in words."""
+    parts = []
+    x, legend_y = float(_LEFT), _H - 8
+    for status, words in _LEGEND:
+        parts.append(
+            f'<rect x="{x:.1f}" y="{legend_y - 9}" width="10" height="10" fill="{STATUS_COLORS[status]}"/>'
+        )
+        parts.append(_text(x + 14, legend_y, words))
+        x += 14 + 6.2 * len(words) + 16
+    parts.append(f'<rect x="{x:.1f}" y="{legend_y - 9}" width="10" height="10" fill="{_CHANGES_COLOR}"/>')
+    parts.append(_text(x + 14, legend_y, "records changed"))
+    return parts
+
+
 def sync_history_svg(runs: Iterable[SyncRun], *, now: datetime | None = None) -> SafeString:
     """A chart of a district's last ``HISTORY_LENGTH`` runs (oldest on the left), drawn as
     inline SVG: how long each took (bars in the run's status color, failures red and marked
@@ -525,7 +614,6 @@ def sync_history_svg(runs: Iterable[SyncRun], *, now: datetime | None = None) ->
         'style="max-width:100%;height:auto;font-family:sans-serif">',
         f"<title>{escape(summary)}</title>",
     ]
-    plot_w = _W - _LEFT - _RIGHT
     if not runs:
         parts.append(_text(_W / 2, _H / 2, "No syncs yet", anchor="middle", size=13))
         parts.append("</svg>")
@@ -533,80 +621,14 @@ def sync_history_svg(runs: Iterable[SyncRun], *, now: datetime | None = None) ->
 
     longest = max((run_seconds(r) or 0.0) for r in runs) or 1.0
     most = max(changed_total(r.counts) for r in runs) or 1
-    # Panels: headings, axes, top values.
-    for top, height, heading, top_label in (
-        (_DURATION_TOP, _DURATION_H, "Duration", duration_text(longest)),
-        (_CHANGES_TOP, _CHANGES_H, "Records changed", number(most)),
-    ):
-        parts.append(_text(_LEFT, top - 8, heading, size=12, color="#24292f", weight="bold"))
-        parts.append(_text(_LEFT - 6, top + 9, top_label, anchor="end"))
-        parts.append(_text(_LEFT - 6, top + height, "0", anchor="end"))
-        parts.append(
-            f'<line x1="{_LEFT}" y1="{top + height}" x2="{_W - _RIGHT}" '
-            f'y2="{top + height}" stroke="#d0d7de"/>'
-        )
-        parts.append(
-            f'<line x1="{_LEFT}" y1="{top}" x2="{_W - _RIGHT}" y2="{top}" '
-            'stroke="#eaeef2" stroke-dasharray="3 3"/>'
-        )
-    slot = plot_w / max(len(runs), 1)
+    parts += _panel_frames(longest, most)
+    slot = (_W - _LEFT - _RIGHT) / max(len(runs), 1)
     bar = max(min(slot * 0.7, 28.0), 2.0)
     for index, run in enumerate(runs):
-        x = _LEFT + index * slot + (slot - bar) / 2
-        color = STATUS_COLORS.get(run.status, "#57606a")
-        failed = run.status == SyncRun.Status.FAILED
-        took = run_seconds(run) or 0.0
-        height = max(_DURATION_H * took / longest, 1.5)
-        changed = changed_total(run.counts)
-        changes_h = _CHANGES_H * changed / most if changed else 0.0
-        parts.append(
-            f'<g class="run run-{_attr(run.status)}"><title>{escape(_run_tooltip(run, now))}</title>'
+        parts += _run_bars(
+            run, slot_x=_LEFT + index * slot, slot=slot, bar=bar, longest=longest, most=most, now=now
         )
-        # The whole slot takes the pointer, so a tiny bar's tooltip is easy to reach.
-        parts.append(
-            f'<rect x="{_LEFT + index * slot:.1f}" y="{_DURATION_TOP}" '
-            f'width="{slot:.1f}" height="{_CHANGES_TOP + _CHANGES_H - _DURATION_TOP}" '
-            'fill="transparent"/>'
-        )
-        parts.append(
-            f'<rect x="{x:.1f}" y="{_DURATION_TOP + _DURATION_H - height:.1f}" '
-            f'width="{bar:.1f}" height="{height:.1f}" fill="{color}"/>'
-        )
-        if failed:
-            parts.append(
-                _text(
-                    x + bar / 2,
-                    _DURATION_TOP + _DURATION_H + 14,
-                    "\u2715",
-                    anchor="middle",
-                    size=12,
-                    color=color,
-                    weight="bold",
-                )
-            )
-        if changes_h:
-            parts.append(
-                f'<rect x="{x:.1f}" y="{_CHANGES_TOP + _CHANGES_H - changes_h:.1f}" '
-                f'width="{bar:.1f}" height="{changes_h:.1f}" '
-                f'fill="{_CHANGES_COLOR}"/>'
-            )
-        parts.append("</g>")
-    # When: the first and the last run.
-    axis_y = _CHANGES_TOP + _CHANGES_H + 16
-    first, last = runs[0], runs[-1]
-    if first.started_at:
-        parts.append(_text(_LEFT, axis_y, moment_text(first.started_at, now=now)))
-    if last is not first and last.started_at:
-        parts.append(_text(_W - _RIGHT, axis_y, moment_text(last.started_at, now=now), anchor="end"))
-    # Legend, in words.
-    x, legend_y = float(_LEFT), _H - 8
-    for status, words in _LEGEND:
-        parts.append(
-            f'<rect x="{x:.1f}" y="{legend_y - 9}" width="10" height="10" fill="{STATUS_COLORS[status]}"/>'
-        )
-        parts.append(_text(x + 14, legend_y, words))
-        x += 14 + 6.2 * len(words) + 16
-    parts.append(f'<rect x="{x:.1f}" y="{legend_y - 9}" width="10" height="10" fill="{_CHANGES_COLOR}"/>')
-    parts.append(_text(x + 14, legend_y, "records changed"))
+    parts += _time_axis(runs, now)
+    parts += _legend()
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped

@@ -148,6 +148,76 @@ def _send(request, *, countdown: float = 0) -> None:
     transaction.on_commit(lambda: sync_district.apply_async(kwargs=kwargs, countdown=countdown))
 
 
+def _answered_since(district_id: int, requested_at: str | None) -> SyncRun | None:
+    """A run that finished the district's sync after it was asked for (nothing left to do)."""
+    asked = parse_datetime(requested_at) if requested_at else None
+    answer = sync_requests.answered_since(district_id, asked) if asked else None
+    if answer is not None:
+        logger.info(
+            "sync_district: district %s already synced by run %s since it was asked for",
+            district_id,
+            answer.pk,
+        )
+    return answer
+
+
+def _interrupted_too_often(request, district: District) -> bool:
+    """Poison-message guard: this sync keeps killing its worker; stop redelivering it."""
+    redelivered = bool((request.delivery_info or {}).get("redelivered"))
+    if not (redelivered and _recent_interruptions(district) >= SYNC_MAX_INTERRUPTIONS):
+        return False
+    logger.error(
+        "sync_district: district %s: %s interrupted runs in 24 hours; not retried "
+        "(see the district's sync history)",
+        district.pk,
+        SYNC_MAX_INTERRUPTIONS,
+    )
+    return True
+
+
+def _settle_skipped(run: SyncRun, district: District) -> dict:
+    # Another live sync is doing the work (it settles what was asked before it started),
+    # or the district is not syncable now (nothing is owed until it is).
+    if running_sync(district) is None:
+        sync_requests.settle(run=run)
+    logger.info("sync_district: district %s skipped: %s", district.pk, run.error)
+    return _summary(run)
+
+
+def _retry_temporary_failure(task, run: SyncRun, district_id: int, attempt: int) -> None:
+    """Raise Celery's retry while retries are left; otherwise log that the failure stands."""
+    if not task.request.is_eager and attempt <= SYNC_TASK_MAX_RETRIES:
+        countdown = get_exponential_backoff_interval(
+            factor=SYNC_RETRY_BACKOFF,
+            retries=task.request.retries,
+            maximum=SYNC_RETRY_BACKOFF_MAX,
+            full_jitter=True,
+        )
+        logger.warning(
+            "sync_district: district %s run %s failed (temporary); retry %s of %s in %ss",
+            district_id,
+            run.pk,
+            attempt,
+            SYNC_TASK_MAX_RETRIES,
+            countdown,
+        )
+        # Owed from when the retry is due: if its message is lost, the sweep resends it then.
+        sync_requests.postpone(district_id=district_id, seconds=countdown)
+        raise task.retry(
+            countdown=countdown,
+            exc=RetryableSync(f"run {run.pk} of district {district_id} failed: retryable"),
+        )
+    # In-process (no Redis), a retry would run at once inside the caller (an admin
+    # request); otherwise the retries are spent. The failed run stands; the next sync
+    # resumes it.
+    logger.warning(
+        "sync_district: district %s run %s failed (temporary); not retried%s",
+        district_id,
+        run.pk,
+        " in eager mode" if task.request.is_eager else f" after {SYNC_TASK_MAX_RETRIES} retries",
+    )
+
+
 @shared_task(
     bind=True,
     acks_late=True,
@@ -173,25 +243,11 @@ def sync_district(
     if district is None:
         logger.warning("sync_district: district %s no longer exists", district_id)
         return {"district": district_id, "run": None, "status": "missing", "kind": kind, "error": None}
-    asked = parse_datetime(requested_at) if requested_at else None
-    answer = sync_requests.answered_since(district_id, asked) if asked else None
+    answer = _answered_since(district_id, requested_at)
     if answer is not None:
-        logger.info(
-            "sync_district: district %s already synced by run %s since it was asked for",
-            district_id,
-            answer.pk,
-        )
         sync_requests.settle(run=answer)
         return {**_summary(answer), "status": "done"}
-    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
-    if redelivered and _recent_interruptions(district) >= SYNC_MAX_INTERRUPTIONS:
-        # Poison-message guard: this sync keeps killing its worker; stop redelivering it.
-        logger.error(
-            "sync_district: district %s: %s interrupted runs in 24 hours; not retried "
-            "(see the district's sync history)",
-            district_id,
-            SYNC_MAX_INTERRUPTIONS,
-        )
+    if _interrupted_too_often(self.request, district):
         return {
             "district": district_id,
             "run": None,
@@ -201,44 +257,10 @@ def sync_district(
         }
     run = run_sync(district=district, kind=kind, trigger=trigger)
     if run.status == SyncRun.Status.SKIPPED:
-        # Another live sync is doing the work (it settles what was asked before it started),
-        # or the district is not syncable now (nothing is owed until it is).
-        if running_sync(district) is None:
-            sync_requests.settle(run=run)
-        logger.info("sync_district: district %s skipped: %s", district_id, run.error)
-        return _summary(run)
+        return _settle_skipped(run, district)
     attempt = self.request.retries + 1
-    if failure_is_retryable(run) and not self.request.is_eager and attempt <= SYNC_TASK_MAX_RETRIES:
-        countdown = get_exponential_backoff_interval(
-            factor=SYNC_RETRY_BACKOFF,
-            retries=self.request.retries,
-            maximum=SYNC_RETRY_BACKOFF_MAX,
-            full_jitter=True,
-        )
-        logger.warning(
-            "sync_district: district %s run %s failed (temporary); retry %s of %s in %ss",
-            district_id,
-            run.pk,
-            attempt,
-            SYNC_TASK_MAX_RETRIES,
-            countdown,
-        )
-        # Owed from when the retry is due: if its message is lost, the sweep resends it then.
-        sync_requests.postpone(district_id=district_id, seconds=countdown)
-        raise self.retry(
-            countdown=countdown,
-            exc=RetryableSync(f"run {run.pk} of district {district_id} failed: retryable"),
-        )
     if failure_is_retryable(run):
-        # In-process (no Redis), a retry would run at once inside the caller (an admin
-        # request); otherwise the retries are spent. The failed run stands; the next sync
-        # resumes it.
-        logger.warning(
-            "sync_district: district %s run %s failed (temporary); not retried%s",
-            district_id,
-            run.pk,
-            " in eager mode" if self.request.is_eager else f" after {SYNC_TASK_MAX_RETRIES} retries",
-        )
+        _retry_temporary_failure(self, run, district_id, attempt)
     sync_requests.settle(run=run)
     return _summary(run, attempt=attempt)
 

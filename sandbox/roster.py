@@ -278,13 +278,9 @@ def _student_email_domain(district: SandboxDistrict) -> str:
     return domains.most_common(1)[0][0] if domains else ""
 
 
-@transaction.atomic
-def add_students(*, district: SandboxDistrict, count: int, seed: int | None = None) -> BulkChange:
-    """``count`` new students (users.created each), each enrolled in an existing section and up
-    to four more of the same school, the section's grade first (as the generator enrols
-    students); then one sections.updated per section that gained students."""
-    if not 1 <= count <= MAX_ADDED_STUDENTS:
-        raise RosterError(f"add 1 to {MAX_ADDED_STUDENTS:,} students at a time, not {count}")
+def _sections_in_schools(district: SandboxDistrict) -> tuple[dict[str, dict], int]:
+    """The district's sections that belong to a school (by ID, in ID order), and how many
+    sections it has in all."""
     sections: dict[str, dict] = {}
     total_sections = 0
     for clever_id, body in (
@@ -296,14 +292,45 @@ def add_students(*, district: SandboxDistrict, count: int, seed: int | None = No
         data = json.loads(body)
         if data.get("school"):
             sections[clever_id] = data
-    if not sections:
-        raise RosterError(f"{district.name} has no sections to enrol new students in")
-    schools = {
+    return sections, total_sections
+
+
+def _schools(district: SandboxDistrict) -> dict[str, dict]:
+    return {
         clever_id: json.loads(body)
         for clever_id, body in SandboxRecord.objects.filter(
             district=district, record_type=RecordType.SCHOOLS
         ).values_list("clever_id", "body")
     }
+
+
+def _sections_to_join(
+    rng: random.Random,
+    anchor: dict,
+    by_grade: dict[tuple[str, str], list[str]],
+    by_school: dict[str, list[str]],
+) -> list[str]:
+    """The anchor section and up to four more of its school, its grade's first."""
+    school_id, grade = anchor["school"], anchor.get("grade") or ""
+    own = [s for s in by_grade[(school_id, grade)] if s != anchor["id"]]
+    chosen = [anchor["id"], *rng.sample(own, min(SECTIONS_PER_STUDENT - 1, len(own)))]
+    if len(chosen) < SECTIONS_PER_STUDENT:
+        rest = [s for s in by_school[school_id] if s not in chosen]
+        chosen += rng.sample(rest, min(SECTIONS_PER_STUDENT - len(chosen), len(rest)))
+    return chosen
+
+
+@transaction.atomic
+def add_students(*, district: SandboxDistrict, count: int, seed: int | None = None) -> BulkChange:
+    """``count`` new students (users.created each), each enrolled in an existing section and up
+    to four more of the same school, the section's grade first (as the generator enrols
+    students); then one sections.updated per section that gained students."""
+    if not 1 <= count <= MAX_ADDED_STUDENTS:
+        raise RosterError(f"add 1 to {MAX_ADDED_STUDENTS:,} students at a time, not {count}")
+    sections, total_sections = _sections_in_schools(district)
+    if not sections:
+        raise RosterError(f"{district.name} has no sections to enrol new students in")
+    schools = _schools(district)
     by_grade: dict[tuple[str, str], list[str]] = {}
     by_school: dict[str, list[str]] = {}
     for clever_id, data in sections.items():
@@ -325,12 +352,7 @@ def add_students(*, district: SandboxDistrict, count: int, seed: int | None = No
             email_domain=domain,
         )
         students.append(student)
-        own = [s for s in by_grade[(school_id, grade)] if s != anchor["id"]]
-        chosen = [anchor["id"], *rng.sample(own, min(SECTIONS_PER_STUDENT - 1, len(own)))]
-        if len(chosen) < SECTIONS_PER_STUDENT:
-            rest = [s for s in by_school[school_id] if s not in chosen]
-            chosen += rng.sample(rest, min(SECTIONS_PER_STUDENT - len(chosen), len(rest)))
-        for section_id in chosen:
+        for section_id in _sections_to_join(rng, anchor, by_grade, by_school):
             joining.setdefault(section_id, []).append(student["id"])
     created = services.put_records(district=district, record_type=RecordType.USERS, items=students)
     updated = services.update_records(

@@ -17,6 +17,8 @@ learns the person's roles (``post_login``).
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.core.exceptions import ImmediateHttpResponse
@@ -87,6 +89,52 @@ def refusal_page(request, *, outcome: str, identity, district):
     return render(request, templates.get(outcome, "sso/error.html"), context, status=403)
 
 
+def _login_purpose(sociallogin) -> login_state.Purpose:
+    try:
+        return login_state.read(sociallogin.state)
+    except login_state.BadState:
+        return login_state.Purpose()
+
+
+def _refuse_account(request, *, identity, admission, entry) -> NoReturn:
+    services.record_login(
+        identity=identity,
+        district=admission.district,
+        outcome=LoginOutcome.ACCOUNT_REFUSED,
+        entry=entry,
+    )
+    raise ImmediateHttpResponse(render(request, "sso/account_refused.html", status=403))
+
+
+def _ask_is_this_your_account(request, sociallogin, *, identity, admission, resolution, entry) -> NoReturn:
+    """An existing account may be this person's: remember the login and ask, signing nobody in."""
+    services.record_login(
+        identity=identity, district=admission.district, outcome=LoginOutcome.PENDING_LINK, entry=entry
+    )
+    # A new Clever login replaces the browser's session before anything is asked.
+    if request.user.is_authenticated:
+        get_account_adapter(request).logout(request)
+    services.remember_pending_link(
+        request,
+        identity=identity,
+        admission=admission,
+        resolution=resolution,
+        next_url=sociallogin.state.get("next"),
+    )
+    raise ImmediateHttpResponse(
+        render(
+            request,
+            "sso/is_this_your_account.html",
+            {
+                "identity": identity,
+                "district": admission.district,
+                "reason": resolution.reason,
+                "can_prove": resolution.to_confirm.has_usable_password(),
+            },
+        )
+    )
+
+
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def is_open_for_signup(self, request, sociallogin) -> bool:
         return True
@@ -102,11 +150,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         if context is None:
             return
         identity = context.identity
-        try:
-            purpose = login_state.read(sociallogin.state)
-        except login_state.BadState:
-            purpose = login_state.Purpose()
-        entry = services.entry_for(purpose)
+        entry = services.entry_for(_login_purpose(sociallogin))
         admission = services.admit_clever_login(
             identity=identity, record=context.record, access_token=context.access_token, entry=entry
         )
@@ -121,38 +165,15 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             identity=identity, admission=admission, existing_account=existing
         )
         if resolution.refused is not None:
-            services.record_login(
-                identity=identity,
-                district=admission.district,
-                outcome=LoginOutcome.ACCOUNT_REFUSED,
-                entry=entry,
-            )
-            raise ImmediateHttpResponse(render(request, "sso/account_refused.html", status=403))
+            _refuse_account(request, identity=identity, admission=admission, entry=entry)
         if resolution.to_confirm is not None:
-            services.record_login(
-                identity=identity, district=admission.district, outcome=LoginOutcome.PENDING_LINK, entry=entry
-            )
-            # A new Clever login replaces the browser's session before anything is asked.
-            if request.user.is_authenticated:
-                get_account_adapter(request).logout(request)
-            services.remember_pending_link(
+            _ask_is_this_your_account(
                 request,
+                sociallogin,
                 identity=identity,
                 admission=admission,
                 resolution=resolution,
-                next_url=sociallogin.state.get("next"),
-            )
-            raise ImmediateHttpResponse(
-                render(
-                    request,
-                    "sso/is_this_your_account.html",
-                    {
-                        "identity": identity,
-                        "district": admission.district,
-                        "reason": resolution.reason,
-                        "can_prove": resolution.to_confirm.has_usable_password(),
-                    },
-                )
+                entry=entry,
             )
         services.remember_identity(sociallogin, identity=identity)
         sociallogin.account = resolution.account

@@ -32,17 +32,7 @@ class CleverLoginAdmin(SupportAdminMixin, admin.ModelAdmin):
     list_filter = ("outcome", "entry", "authorized_by")
     search_fields = ("clever_district_id", "email_domain")
     date_hierarchy = "created_at"
-    fields = (
-        "created_at",
-        "clever_district_id",
-        "district",
-        "roles_text",
-        "email_domain",
-        "authorized_by",
-        "entry",
-        "outcome",
-    )
-    readonly_fields = fields
+    fields = readonly_fields = list_display
 
     @admin.display(description="roles")
     def roles_text(self, obj):
@@ -76,7 +66,7 @@ class AccountLinkAdmin(SupportAdminMixin, admin.ModelAdmin):
         "clever_district_id",
         "actor",
         "actor_label",
-        "evidence",
+        "details",
     )
     readonly_fields = fields
 
@@ -85,6 +75,8 @@ class AccountLinkAdmin(SupportAdminMixin, admin.ModelAdmin):
         return account_name(obj.user)
 
 
+# allauth (a third-party app, no extension point) registers its own admins: SocialAccount's is
+# replaced by the support-only, read-only one below, SocialToken's removed (tokens are never shown).
 for model in (SocialAccount, SocialToken):
     if admin.site.is_registered(model):
         admin.site.unregister(model)

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from core.models import AuditEntry
+
 
 class LoginOutcome(models.TextChoices):
     LOGGED_IN = "logged_in", "Logged in"
@@ -60,8 +62,10 @@ class CleverLogin(models.Model):
         return f"{self.outcome} login in {where} at {self.created_at:%Y-%m-%d %H:%M}"
 
 
-class AccountLink(models.Model):
-    """Audit of every link (and unlink) of a Clever user to a product account."""
+class AccountLink(AuditEntry):
+    """Audit of every link (and unlink) of a Clever user to a product account. ``actor_label``
+    names the rule when no person decided ("sso: first Clever login", ...); ``details`` holds what
+    the decision rested on (IDs, roles, yes/no facts; never an email, a name or a token)."""
 
     class Action(models.TextChoices):
         LINKED = "linked"
@@ -89,17 +93,9 @@ class AccountLink(models.Model):
     person = models.ForeignKey(
         "rostering.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # Who decided: a person, or a named automatic rule ("sso: first login", ...).
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    actor_label = models.CharField(max_length=255, blank=True)
-    # What the decision rested on (IDs, roles, yes/no facts; never an email, a name or a token).
-    evidence = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(AuditEntry.Meta):
+        pass
 
     def __str__(self):
         return f"{self.action} {self.clever_id} ({self.method}) at {self.created_at:%Y-%m-%d %H:%M}"

@@ -79,9 +79,9 @@ def made_for(user, clever_id: str) -> bool:
     return bool(clever_id) and user.made_for_clever_id == clever_id
 
 
-# Evidence key of a link support made: was the account protected when they decided? Only then
-# did a person decide about a protected account; deciding about a plain one proves nothing
-# once it gains a password or privileges.
+# Key in the ``details`` of a link support made (``AccountLink``): was the account protected
+# when they decided? Only then did a person decide about a protected account; deciding about a
+# plain one proves nothing once it gains a password or privileges.
 PROTECTED_WHEN_LINKED = "account_protected_when_linked"
 
 
@@ -93,7 +93,7 @@ def link_proven(user, clever_id: str) -> bool:
     last_unlink = audits.filter(action=AccountLink.Action.UNLINKED).order_by("-id").values("id").first()
     proofs = audits.filter(action=AccountLink.Action.LINKED).filter(
         Q(method=AccountLink.Method.CONFIRMED_SIGN_IN)
-        | Q(method=AccountLink.Method.STAFF, **{f"evidence__{PROTECTED_WHEN_LINKED}": True})
+        | Q(method=AccountLink.Method.STAFF, **{f"details__{PROTECTED_WHEN_LINKED}": True})
     )
     if last_unlink is not None:
         proofs = proofs.filter(id__gt=last_unlink["id"])

@@ -40,6 +40,6 @@ def erase_sign_in_data(event: RosterPurging) -> dict:
         ).delete()[0],
         "login_records": logins.delete()[0],
         "account_link_audits_redacted": redact_json_column(
-            AccountLink.objects.filter(clever_district_id=event.clever_district_id), "evidence"
+            AccountLink.objects.filter(clever_district_id=event.clever_district_id), "details"
         ),
     }

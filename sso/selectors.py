@@ -12,7 +12,7 @@ from districts.models import District
 from rostering.models import Person
 
 from .identity import PROVIDER, ROLE_LABELS, CleverIdentity
-from .models import CleverLogin, CodeRedemption
+from .models import CodeRedemption
 
 # Session keys (the session is flushed at every login and logout).
 SESSION_CLEVER = "sso.clever"  # the signed-in Clever identity (extra_data form)
@@ -137,7 +137,3 @@ def account_summary(request) -> dict:
         "clever_district_id": identity.district_id if identity else "",
         "library": bool(identity and identity.is_library),
     }
-
-
-def logins_for_district(clever_district_id: str) -> QuerySet[CleverLogin]:
-    return CleverLogin.objects.filter(clever_district_id=clever_district_id)

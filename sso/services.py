@@ -35,6 +35,7 @@ from django.utils.http import urlencode
 
 from clever.errors import CleverError
 from core import events
+from core.errors import AppError
 from districts import services as district_services
 from districts.models import District, DistrictAudit
 from rostering.models import Person, SyncRun
@@ -291,7 +292,7 @@ class Resolution:
     refused: object | None = None
 
 
-class LinkRefused(ValueError):
+class LinkRefused(AppError, ValueError):
     """A link this module will not make; the message says why in plain words."""
 
 
@@ -305,7 +306,7 @@ def _audit(
     person: Person | None,
     actor=None,
     actor_label: str = "",
-    evidence: dict | None = None,
+    details: dict | None = None,
 ) -> AccountLink:
     return AccountLink.objects.create(
         action=action,
@@ -316,7 +317,7 @@ def _audit(
         person=person,
         actor=actor if getattr(actor, "pk", None) else None,
         actor_label=actor_label,
-        evidence=evidence or {},
+        details=details or {},
     )
 
 
@@ -359,7 +360,7 @@ def link_clever_account(
         person=person,
         actor=actor,
         actor_label=actor_label,
-        evidence={"roles": list(identity.roles), "authorized_by": identity.authorized_by, **(evidence or {})},
+        details={"roles": list(identity.roles), "authorized_by": identity.authorized_by, **(evidence or {})},
     )
     _announce_link(user=user, clever_id=identity.clever_id, previous=None, method=method)
     return existing
@@ -382,7 +383,7 @@ def unlink_clever_account(*, account: SocialAccount, actor, reason: str = "") ->
         person=person,
         actor=actor,
         actor_label=getattr(actor, "username", "") or "",
-        evidence={"reason": reason[:500]},
+        details={"reason": reason[:500]},
     )
     account.delete()
 
@@ -429,7 +430,7 @@ def move_clever_identity(
             person=person,
             actor=actor,
             actor_label=actor_label,
-            evidence={"reason": "the Clever user was linked to another account"},
+            details={"reason": "the Clever user was linked to another account"},
         )
     logins.update(user=user)
     _audit(
@@ -441,7 +442,7 @@ def move_clever_identity(
         person=person,
         actor=actor,
         actor_label=actor_label,
-        evidence={**(evidence or {}), policy.PROTECTED_WHEN_LINKED: protected},
+        details={**(evidence or {}), policy.PROTECTED_WHEN_LINKED: protected},
     )
     previous = single.reassign_account(person=person, user=user)
     _announce_link(user=user, clever_id=person.clever_id, previous=previous, method=method)
@@ -479,7 +480,7 @@ def return_clever_identity(
         person=person,
         actor=actor,
         actor_label=actor_label,
-        evidence={"reason": reason[:500]},
+        details={"reason": reason[:500]},
     )
     return previous
 
@@ -701,7 +702,7 @@ def confirm_pending_link(request, *, user) -> SocialAccount | None:
 SESSION_LIBRARY_OFFER = "sso.library_offer"
 # Set once the teacher connected their existing account: the account page says so, once.
 SESSION_LIBRARY_JOINED = "sso.library_joined"
-# Why a Library teacher's link was asked for (``AccountLink.evidence["asked_because"]``).
+# Why a Library teacher's link was asked for (``AccountLink.details["asked_because"]``).
 LIBRARY_EXISTING_ACCOUNT = "library_existing_account"
 WRONG_CREDENTIALS = (
     "That username or email and password do not match an account we can connect. Check them and try again."
@@ -777,10 +778,6 @@ def library_offer(request) -> LibraryOffer | None:
     return LibraryOffer(identity=identity, account=user, person=selectors.person_for(identity))
 
 
-def forget_library_offer(request) -> None:
-    request.session.pop(SESSION_LIBRARY_OFFER, None)
-
-
 def prove_existing_account(request, *, login: str, password: str):
     """The account whose username (or email) is ``login`` and whose password is ``password``;
     ``LinkRefused`` with one message for every failure (no account, no password, a wrong one),
@@ -809,15 +806,10 @@ def prove_existing_account(request, *, login: str, password: str):
     raise LinkRefused(WRONG_CREDENTIALS)
 
 
-@transaction.atomic
-def join_existing_account(*, offer: LibraryOffer, user) -> SocialAccount:
-    """A Library teacher proved the password of ``user``, an account they already had here
-    (``prove_existing_account``): their Clever sign-in moves to it, linked as proven
-    (``confirmed_sign_in``, actor = that account), their Library person follows, and the
-    account made for them at this sign-in is deactivated (never deleted), audited as an unlink.
-    Refuses staff and superusers, inactive accounts, accounts with a second factor (a password
-    alone does not open those), and accounts already tied to another Clever user."""
-    identity, made = offer.identity, offer.account
+def _refuse_joining(user, identity: CleverIdentity) -> None:
+    """``LinkRefused`` when a Library teacher may not connect ``user``: staff and superusers,
+    inactive accounts, accounts with a second factor (a password alone does not open those),
+    and accounts already tied to another Clever user."""
     if policy.never_through_clever(user):
         raise LinkRefused(
             "That is a support staff account of this site. Those never open through Clever, "
@@ -845,6 +837,11 @@ def join_existing_account(*, offer: LibraryOffer, user) -> SocialAccount:
             "That account is already connected to another Clever sign-in. Nothing was "
             "connected. Please ask our support team if both are yours."
         )
+
+
+def _locked_library_login(identity: CleverIdentity, *, made, user) -> SocialAccount:
+    """The teacher's Clever sign-in, locked, still on the account made for them at this sign-in
+    (and ``user`` another account); ``LinkRefused`` when it changed in the meantime."""
     login = (
         SocialAccount.objects.select_for_update().filter(provider=PROVIDER, uid=identity.clever_id).first()
     )
@@ -853,8 +850,12 @@ def join_existing_account(*, offer: LibraryOffer, user) -> SocialAccount:
             "Your Clever sign-in changed in the meantime. Nothing was connected. Please "
             "start again from Clever."
         )
-    SocialAccount.objects.filter(pk=login.pk).update(user=user)
-    person = offer.person
+    return login
+
+
+def _move_library_person(person: Person | None, *, made, user) -> None:
+    """The teacher's Library person follows them to ``user``; the account made for them is
+    deactivated (never deleted) once no live person uses it."""
     if person is not None and person.user_id == made.pk:
         single.reassign_account(person=person, user=user)  # deactivates the account made for them
     elif person is not None and person.user_id is None:
@@ -863,6 +864,22 @@ def join_existing_account(*, offer: LibraryOffer, user) -> SocialAccount:
     if made.is_active and not Person.objects.filter(user=made, archived_at__isnull=True).exists():
         made.is_active = False
         made.save(update_fields=["is_active"])
+
+
+@transaction.atomic
+def join_existing_account(*, offer: LibraryOffer, user) -> SocialAccount:
+    """A Library teacher proved the password of ``user``, an account they already had here
+    (``prove_existing_account``): their Clever sign-in moves to it, linked as proven
+    (``confirmed_sign_in``, actor = that account), their Library person follows, and the
+    account made for them at this sign-in is deactivated (never deleted), audited as an unlink.
+    Refuses staff and superusers, inactive accounts, accounts with a second factor (a password
+    alone does not open those), and accounts already tied to another Clever user."""
+    identity, made = offer.identity, offer.account
+    _refuse_joining(user, identity)
+    login = _locked_library_login(identity, made=made, user=user)
+    SocialAccount.objects.filter(pk=login.pk).update(user=user)
+    person = offer.person
+    _move_library_person(person, made=made, user=user)
     _audit(
         action=AccountLink.Action.UNLINKED,
         method=AccountLink.Method.CONFIRMED_SIGN_IN,
@@ -871,7 +888,7 @@ def join_existing_account(*, offer: LibraryOffer, user) -> SocialAccount:
         clever_district_id=identity.district_id,
         person=person,
         actor=user,
-        evidence={
+        details={
             "reason": "the teacher connected the account they already had",
             "account_deactivated": not made.is_active,
         },

@@ -85,7 +85,7 @@ class CleverLoginView(OAuth2LoginView):
 
 
 class CleverCallbackView(OAuth2CallbackView):
-    def dispatch(self, request, *args, **kwargs):  # noqa: C901 - the callback's security gates, read in order
+    def dispatch(self, request, *args, **kwargs):
         provider = self.adapter.get_provider()
         if request.GET.get("error"):
             return error_page(
@@ -107,6 +107,11 @@ class CleverCallbackView(OAuth2CallbackView):
         state_id = request.GET.get("state", "")
         if not state_id:
             return self.clever_initiated(request, code)
+        return self.started_here(request, code, provider, state_id)
+
+    def started_here(self, request, code: str, provider, state_id: str):
+        """A sign-in this site started: its state must be this browser's, unexpired and for a
+        purpose still offered; then the code is claimed (once only) and exchanged."""
         stashed = login_state.unstash(request, provider_id=provider.sub_id, state_id=state_id)
         services.forget_bounce(request)
         if stashed is None:
@@ -128,6 +133,21 @@ class CleverCallbackView(OAuth2CallbackView):
             return error_page(request, "This sign-in was for something this site no longer offers.")
         if not services.claim_code(code=code):
             return self.already_used(request, selectors.redemption(code))
+        sociallogin = self.exchange_code(request, code, provider)
+        if sociallogin is None:
+            return error_page(
+                request,
+                "Clever could not confirm this sign-in (it may have expired). "
+                "Nobody was signed in. Please start again from Clever.",
+            )
+        sociallogin.state = stashed
+        if purpose.name != login_state.LOGIN:
+            return self.hand_to_purpose(request, code, sociallogin, purpose)
+        return self.sign_in(request, code, sociallogin)
+
+    def exchange_code(self, request, code: str, provider):
+        """The Clever login the claimed code brings, or None (the code finished) when Clever
+        does not confirm it."""
         try:
             app = provider.app
             client = self.adapter.get_client(request, app)
@@ -137,15 +157,12 @@ class CleverCallbackView(OAuth2CallbackView):
         except (CleverError, OAuth2Error, RequestException, PermissionDenied) as exc:
             logger.warning("clever callback: sign-in not confirmed by Clever: %s", type(exc).__name__)
             services.finish_code(code=code)
-            return error_page(
-                request,
-                "Clever could not confirm this sign-in (it may have expired). "
-                "Nobody was signed in. Please start again from Clever.",
-            )
+            return None
         sociallogin.token = None  # SSO tokens are never stored
-        sociallogin.state = stashed
-        if purpose.name != login_state.LOGIN:
-            return self.hand_to_purpose(request, code, sociallogin, purpose)
+        return sociallogin
+
+    def sign_in(self, request, code: str, sociallogin):
+        """allauth completes the login (through ``sso.adapter``); the code remembers where it went."""
         try:
             response = complete_social_login(request, sociallogin)
         except (CleverError, RequestException) as exc:

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from clever.client import CleverClient
 from clever.errors import NotFound
+from core.models import person_label
 
 from ..errors import LmsInputError
 from ..models import Assignment, CleverAssignment, LmsAudit, SubmissionSync
@@ -58,6 +59,7 @@ def link_clever_assignment(
             assignment=assignment,
             action=LmsAudit.Action.LINKED,
             actor=actor,
+            actor_label=person_label(actor),
             details={"clever_id": clever_id, "state_before": before, "checked_with": "GET assignment"},
         )
         request_push(assignment)
@@ -78,6 +80,7 @@ def confirm_not_created(*, assignment: Assignment, actor, reason: str) -> Clever
         assignment=assignment,
         action=LmsAudit.Action.CONFIRMED_NOT_CREATED,
         actor=actor,
+        actor_label=person_label(actor),
         details={"state_before": before, "create_attempts": link.create_attempts, "reason": reason},
     )
     request_push(assignment)
@@ -105,6 +108,7 @@ def override_lms_edit(
         assignment=assignment,
         action=LmsAudit.Action.OVERRIDE_LMS_EDIT,
         actor=actor,
+        actor_label=person_label(actor, "teacher"),
         details={"student": student_clever_id, "reason": reason},
     )
     request_push(assignment)

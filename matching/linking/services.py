@@ -6,7 +6,6 @@ evidence snapshot); every request keeps whom it waits for and each step of its h
 
 from __future__ import annotations
 
-import functools
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +19,7 @@ from django.utils import timezone
 from accounts.models import Organization
 from districts import services as district_services
 from districts.models import District, LinkMethod
+from districts.services import LinkError
 
 from ..models import DistrictLinkRequest, DistrictVerification
 from .selectors import (
@@ -42,24 +42,6 @@ VERIFICATION_SALT = "matching.district-link-verification"
 # in a loop would fill an organization's page): after that, support links it.
 ASKS_PER_WINDOW = 3
 ASK_WINDOW_DAYS = 30
-
-
-class LinkingError(ValueError):
-    """A linking action that cannot be done as asked; the message is for the person."""
-
-
-def _refusals_as_linking_errors(function):
-    """``districts.services`` refusals (e.g. a district linked elsewhere in a race) become
-    LinkingError, after the function's transaction rolled back."""
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except district_services.LinkError as exc:
-            raise LinkingError(str(exc)) from exc
-
-    return wrapper
 
 
 def _withdraw_others(district_pk: int, *, keep: int | None, actor=None) -> int:
@@ -189,7 +171,7 @@ def _check_linkable(district: District, organization: Organization) -> None:
     locked = District.objects.select_for_update().values("organization_id", "status").get(pk=district.pk)
     district.organization_id, district.status = locked["organization_id"], locked["status"]
     if district.organization_id is not None and district.organization_id != organization.pk:
-        raise LinkingError(
+        raise LinkError(
             "This district is already linked to another organization. It cannot be claimed "
             "here; contact support if the link is wrong."
         )
@@ -249,13 +231,13 @@ def issue_verification_link(*, organization: Organization, district: District, r
 
 
 def read_verification_link(token: str) -> DistrictLinkRequest:
-    """The pending request a verification token names; LinkingError when forged, expired or used."""
+    """The pending request a verification token names; LinkError when forged, expired or used."""
     try:
         payload = _signer().unsign_object(token, max_age=settings.DISTRICT_LINK_VERIFICATION_MAX_AGE)
     except signing.SignatureExpired as exc:
-        raise LinkingError("This verification link has expired. Ask for a new one.") from exc
+        raise LinkError("This verification link has expired. Ask for a new one.") from exc
     except signing.BadSignature as exc:
-        raise LinkingError("This verification link is not valid.") from exc
+        raise LinkError("This verification link is not valid.") from exc
     link_request = (
         DistrictLinkRequest.objects.filter(pk=payload.get("request"))
         .select_related("district", "organization", "requested_by")
@@ -269,7 +251,7 @@ def read_verification_link(token: str) -> DistrictLinkRequest:
             str(link_request.evidence.get("verification_nonce")), str(payload.get("nonce"))
         )
     ):
-        raise LinkingError("This verification link was already used or withdrawn.")
+        raise LinkError("This verification link was already used or withdrawn.")
     return link_request
 
 
@@ -283,7 +265,6 @@ class Verified:
     already: bool
 
 
-@_refusals_as_linking_errors
 @transaction.atomic
 def complete_clever_verification(*, identity, data: dict, actor) -> Verified:
     """The hook's work: Clever just confirmed ``identity``. Link when the Clever user is a district
@@ -291,7 +272,7 @@ def complete_clever_verification(*, identity, data: dict, actor) -> Verified:
     the organization, and the district is unlinked (or already this organization's).
 
     ``data``: ``{"organization": pk, "district": clever id}`` and, for a verification link,
-    ``{"request": pk, "nonce": ...}``. Raises LinkingError (nothing linked) otherwise.
+    ``{"request": pk, "nonce": ...}``. Raises LinkError (nothing linked) otherwise.
     """
     organization, district = _named_pair(data)
     link_request = _verification_link_request(data, district=district, organization=organization)
@@ -333,7 +314,7 @@ def _named_pair(data: dict) -> tuple[Organization, District]:
     organization = Organization.objects.filter(pk=data.get("organization")).first()
     district = District.objects.select_for_update().filter(clever_id=str(data.get("district") or "")).first()
     if organization is None or district is None:
-        raise LinkingError("The district or the organization no longer exists. Nothing was linked.")
+        raise LinkError("The district or the organization no longer exists. Nothing was linked.")
     return organization, district
 
 
@@ -357,7 +338,7 @@ def _verification_link_request(
         or link_request.status != DistrictLinkRequest.Status.PENDING
         or str(link_request.evidence.get("verification_nonce")) != str(data.get("nonce"))
     ):
-        raise LinkingError("This verification link was already used or withdrawn. Nothing was linked.")
+        raise LinkError("This verification link was already used or withdrawn. Nothing was linked.")
     return link_request
 
 
@@ -371,21 +352,21 @@ def _check_verification(identity, *, requester, district: District, organization
     """Refuse unless the requester still administers the organization, the Clever user is a
     district admin of exactly this district, and the district is not another organization's."""
     if administered_organization(requester) != organization:
-        raise LinkingError(
+        raise LinkError(
             "The person who asked for this link is no longer an administrator of the "
             "organization. Nothing was linked."
         )
     if identity.is_library or "district_admin" not in identity.roles:
-        raise LinkingError(
+        raise LinkError(
             "Only a district administrator in Clever can verify this link. You signed in to "
             "Clever with another role. Nothing was linked."
         )
     if identity.district_id != district.clever_id:
-        raise LinkingError(
+        raise LinkError(
             "You signed in to Clever as an administrator of another district. Nothing was linked."
         )
     if district.organization_id is not None and district.organization_id != organization.pk:
-        raise LinkingError(
+        raise LinkError(
             "This district is already linked to another organization. Nothing was linked; "
             "contact support if that link is wrong."
         )
@@ -431,7 +412,6 @@ def _revoke_verifications(district: District, organization_id: int | None) -> No
         ).update(revoked_at=timezone.now())
 
 
-@_refusals_as_linking_errors
 @transaction.atomic
 def staff_link_district(
     *,
@@ -475,9 +455,9 @@ def approve_link_request(*, link_request: DistrictLinkRequest, actor, reason: st
         .get(pk=link_request.pk)
     )
     if link_request.status != DistrictLinkRequest.Status.PENDING:
-        raise LinkingError(f"This request is {link_request.status} already.")
+        raise LinkError(f"This request is {link_request.status} already.")
     if waiting_for(link_request) == Waiting.ORGANIZATION_ADMIN and len(reason.strip()) < 3:
-        raise LinkingError(
+        raise LinkError(
             "A Clever district admin asked and the organization has not answered: "
             "say why you approve it without them (it is recorded with your name)."
         )
@@ -494,11 +474,10 @@ def approve_link_request(*, link_request: DistrictLinkRequest, actor, reason: st
 def reject_link_request(*, link_request: DistrictLinkRequest, actor, note: str = "") -> DistrictLinkRequest:
     link_request = DistrictLinkRequest.objects.select_for_update().get(pk=link_request.pk)
     if link_request.status != DistrictLinkRequest.Status.PENDING:
-        raise LinkingError(f"This request is {link_request.status} already.")
+        raise LinkError(f"This request is {link_request.status} already.")
     return _decide(link_request, DistrictLinkRequest.Status.REJECTED, Step.REJECTED, by=actor, note=note)
 
 
-@_refusals_as_linking_errors
 @transaction.atomic
 def staff_unlink_district(*, district: District, actor, reason: str = "") -> District:
     """Remove a link (audited); its verifications stop counting and no refresh re-links the pair.
@@ -522,7 +501,6 @@ def provisioned_users(*, district: District, organization_id: int) -> list[int]:
     )
 
 
-@_refusals_as_linking_errors
 @transaction.atomic
 def staff_relink_district(
     *,
@@ -537,7 +515,7 @@ def staff_relink_district(
     district.refresh_from_db(fields=["organization"])
     before = district.organization_id
     if before is None:
-        raise LinkingError("The district is not linked: link it instead.")
+        raise LinkError("The district is not linked: link it instead.")
     if before == organization.pk:
         return district, 0
     method = LinkMethod.REQUEST_APPROVED if link_request is not None else LinkMethod.STAFF
@@ -569,7 +547,7 @@ def _check_district_admin(district_admin: DistrictAdmin, district: District) -> 
         or "district_admin" not in identity.roles
         or identity.district_id != district.clever_id
     ):
-        raise LinkingError("Only a district administrator of this district in Clever can ask for its link.")
+        raise LinkError("Only a district administrator of this district in Clever can ask for its link.")
 
 
 @transaction.atomic
@@ -585,9 +563,9 @@ def ask_organization_to_link(
     _check_district_admin(district_admin, district)
     _check_linkable(district, organization)
     if district.organization_id is not None:
-        raise LinkingError("Your district is linked already.")
+        raise LinkError("Your district is linked already.")
     if organization.pk not in {offer.organization.pk for offer in offered_organizations(district)}:
-        raise LinkingError(
+        raise LinkError(
             "This organization cannot be asked from here. Ask our support team to link your district."
         )
     if (
@@ -595,12 +573,12 @@ def ask_organization_to_link(
         .exclude(district_admin_clever_id="")
         .exists()
     ):
-        raise LinkingError(
+        raise LinkError(
             "Your district already asked an organization to link it: wait for its answer, or take that "
             "request back first."
         )
     if _recent_asks(district) >= ASKS_PER_WINDOW:
-        raise LinkingError(
+        raise LinkError(
             f"Your district asked {ASKS_PER_WINDOW} times in the last {ASK_WINDOW_DAYS} days. "
             "Ask our support team to link it."
         )
@@ -642,7 +620,7 @@ def withdraw_district_admin_request(*, district_admin: DistrictAdmin) -> Distric
         .first()
     )
     if link_request is None:
-        raise LinkingError("Your district has no request waiting.")
+        raise LinkError("Your district has no request waiting.")
     clever_user = district_admin.identity.clever_id
     if link_request.origin == ORIGIN_DISTRICT_ADMIN:
         return _decide(
@@ -672,13 +650,12 @@ def _answerable(link_request: DistrictLinkRequest, organization_admin) -> Distri
         .first()
     )
     if locked is None or organization is None or locked.organization_id != organization.pk:
-        raise LinkingError("Only an administrator of the organization asked can answer this request.")
+        raise LinkError("Only an administrator of the organization asked can answer this request.")
     if locked.status != DistrictLinkRequest.Status.PENDING or not locked.district_admin_clever_id:
-        raise LinkingError("This request was answered or taken back already.")
+        raise LinkError("This request was answered or taken back already.")
     return locked
 
 
-@_refusals_as_linking_errors
 @transaction.atomic
 def confirm_district_admin_request(
     *, link_request: DistrictLinkRequest, organization_admin, reason: str

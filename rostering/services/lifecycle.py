@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core import events
+from core.errors import AppError
 from core.redaction import forget_admin_history, redact, redact_json_column
 from districts.events import DEPARTED, DistrictStatusChanged
 from districts.models import District, DistrictAudit
@@ -49,11 +50,11 @@ logger = logging.getLogger(__name__)
 MIRRORED = (School, Term, Course, Section, Person)
 
 
-class DistrictDeparted(Exception):
+class DistrictDeparted(AppError):
     """The district stopped sharing while a change to its mirror was on its way."""
 
 
-class SyncInProgress(Exception):
+class SyncInProgress(AppError):
     """The district has a sync running: its roster cannot be purged now."""
 
 
@@ -124,26 +125,21 @@ def refuse_unless_sharing(district: District) -> None:
 # --- purge -------------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def purge_district_roster(*, district: District, actor_label: str = "retention", actor=None) -> dict:
-    """Delete the district's mirror (people, sections, memberships, contact links, schools,
-    terms, courses, staged rows; LMS assignments and results go with their sections and
-    students) and remove its people's personal data from everywhere else: accounts made for them
-    emptied (``provisioning.anonymize_accounts``), every account of theirs deactivated, what
-    other apps hold erased by their ``RosterPurging`` subscribers (Clever sign-in data, login
-    records, matches), the admin's change history and the district's audits reduced to IDs
-    and counts. Pending holds are rejected, hold samples cleared, the event cursor reset (the
-    next sync is full). Sync history is kept. Audited as ``DistrictAudit.Action.PURGED``.
-    Raises SyncInProgress while a sync of the district is running. Set-based throughout."""
-    district = District.objects.select_for_update().get(pk=district.pk)
-    now = timezone.now()
+def _refuse_while_syncing(district: District, now) -> None:
+    """Raise SyncInProgress while a sync of the district is alive; a dead one is marked failed."""
     running = SyncRun.objects.filter(district=district, status=SyncRun.Status.RUNNING).first()
-    if running is not None:
-        if liveness.is_alive(running, now=now):
-            raise SyncInProgress(f"sync run {running.pk} of the district is running")
-        SyncRun.objects.filter(pk=running.pk).update(
-            status=SyncRun.Status.FAILED, finished_at=now, error="interrupted; then purged"
-        )
+    if running is None:
+        return
+    if liveness.is_alive(running, now=now):
+        raise SyncInProgress(f"sync run {running.pk} of the district is running")
+    SyncRun.objects.filter(pk=running.pk).update(
+        status=SyncRun.Status.FAILED, finished_at=now, error="interrupted; then purged"
+    )
+
+
+def _erase_held_elsewhere(district: District) -> dict[str, Any]:
+    """What other apps hold about the district's people (their ``RosterPurging`` subscribers)
+    and the admin's change history of those people and their accounts."""
     erased: dict[str, Any] = {}
     for answer in events.publish(
         RosterPurging(district_id=district.pk, clever_district_id=district.clever_id)
@@ -155,8 +151,12 @@ def purge_district_roster(*, district: District, actor_label: str = "retention",
     erased["admin_history"] += forget_admin_history(
         accounts.model, accounts.values_list("pk", flat=True).iterator()
     )
-    deactivated = provisioning.deactivate_people(district.pk)
-    erased["accounts_anonymized"] = provisioning.anonymize_accounts(district.pk)
+    return erased
+
+
+def _discard_holds_and_checkpoints(district: District, now) -> int:
+    """Reject pending holds (and their runs), clear hold samples and resume checkpoints; the
+    number of holds discarded."""
     holds = ChangeHold.objects.filter(run__district=district, status=ChangeHold.Status.PENDING)
     held_runs = list(holds.values_list("run_id", flat=True))
     discarded = holds.update(status=ChangeHold.Status.REJECTED, decided_at=now)
@@ -166,6 +166,11 @@ def purge_district_roster(*, district: District, actor_label: str = "retention",
     ChangeHold.objects.filter(run__district=district).update(samples={})
     # Nothing staged survives, so no failed run may be resumed against the emptied mirror.
     SyncRun.objects.filter(district=district).exclude(checkpoint={}).update(checkpoint={})
+    return discarded
+
+
+def _delete_mirror(district: District) -> dict[str, int]:
+    """Delete the district's staged rows and mirror; the number of rows of each kind."""
     deleted = {
         "staged": StagedRecord.objects.filter(run__district=district).delete()[0],
         "memberships": SectionMembership.objects.filter(district=district).delete()[0],
@@ -179,6 +184,28 @@ def purge_district_roster(*, district: District, actor_label: str = "retention",
         ("courses", Course),
     ):
         deleted[key] = _delete_in_chunks(model.objects.filter(district=district))
+    return deleted
+
+
+@transaction.atomic
+def purge_district_roster(*, district: District, actor_label: str = "retention", actor=None) -> dict:
+    """Delete the district's mirror (people, sections, memberships, contact links, schools,
+    terms, courses, staged rows; LMS assignments and results go with their sections and
+    students) and remove its people's personal data from everywhere else: accounts made for them
+    emptied (``provisioning.anonymize_accounts``), every account of theirs deactivated, what
+    other apps hold erased by their ``RosterPurging`` subscribers (Clever sign-in data, login
+    records, matches), the admin's change history and the district's audits reduced to IDs
+    and counts. Pending holds are rejected, hold samples cleared, the event cursor reset (the
+    next sync is full). Sync history is kept. Audited as ``DistrictAudit.Action.PURGED``.
+    Raises SyncInProgress while a sync of the district is running. Set-based throughout."""
+    district = District.objects.select_for_update().get(pk=district.pk)
+    now = timezone.now()
+    _refuse_while_syncing(district, now)
+    erased = _erase_held_elsewhere(district)
+    deactivated = provisioning.deactivate_people(district.pk)
+    erased["accounts_anonymized"] = provisioning.anonymize_accounts(district.pk)
+    discarded = _discard_holds_and_checkpoints(district, now)
+    deleted = _delete_mirror(district)
     erased["audits_redacted"] = redact_json_column(DistrictAudit.objects.filter(district=district), "details")
     District.objects.filter(pk=district.pk).update(
         event_cursor="", event_cursor_at=None, link_evidence=redact(district.link_evidence)

@@ -73,6 +73,7 @@ from django.conf import settings
 from django.db import models
 
 from clever.sensitive import SENSITIVE_FIELDS, pop_listed, put_back
+from core.errors import AppError
 from districts import crypto
 
 from ..models import Course, Person, RecordType, School, Section, Term
@@ -169,7 +170,7 @@ def _compact(value: Any) -> str:
         return _compact_stdlib(value)
 
 
-class InvalidRecord(ValueError):
+class InvalidRecord(AppError, ValueError):
     """A record the mirror cannot key (no usable ``id``). The message names no personal data."""
 
 

@@ -63,10 +63,6 @@ def _user_model():
     return get_user_model()
 
 
-def _username_sql(alias: str) -> str:
-    return f"%s || {alias}.clever_id"
-
-
 def deactivate_archived(district_id: int) -> int:
     """Deactivate the accounts of the district's archived people (kept when another live
     person uses the account)."""

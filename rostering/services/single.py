@@ -187,6 +187,46 @@ def reassign_account(*, person: Person, user):
     return previous
 
 
+def _taught_but_not_shared(*, district, teacher_clever_id: str, shared: set[str]) -> list[int]:
+    """Rule 1 of ``_unshared_sections``: the live sections the teacher teaches here, less the
+    ones in ``shared``."""
+    return list(
+        Section.objects.filter(district=district, archived_at__isnull=True)
+        .filter(
+            Q(primary_teacher_clever_id=teacher_clever_id)
+            | Q(
+                pk__in=SectionMembership.objects.filter(
+                    district=district, role=SectionMembership.Role.TEACHER, person_clever_id=teacher_clever_id
+                ).values("section_id")
+            )
+        )
+        .exclude(clever_id__in=shared)
+        .values_list("pk", flat=True)
+    )
+
+
+def _shared_by_other_library_teachers(*, district, teacher_clever_id: str, sections: list[int]) -> set[int]:
+    """Rule 3 of ``_unshared_sections``: which of ``sections`` another Library teacher still has
+    a teacher membership in."""
+    library_teachers = (
+        Person.objects.filter(
+            district=district,
+            archived_at__isnull=True,
+            is_teacher=True,
+            user__isnull=False,
+        )
+        .exclude(clever_id=teacher_clever_id)
+        .values("clever_id")
+    )
+    return set(
+        SectionMembership.objects.filter(
+            section_id__in=sections,
+            role=SectionMembership.Role.TEACHER,
+            person_clever_id__in=library_teachers,
+        ).values_list("section_id", flat=True)
+    )
+
+
 def _unshared_sections(*, district, teacher_clever_id: str, shared: set[str], now) -> int:
     """Archive the live sections of a Clever Library district that ``teacher_clever_id`` teaches
     here but no longer shares (not in ``shared``, their ``/users/{id}/sections`` answer), unless
@@ -213,39 +253,14 @@ def _unshared_sections(*, district, teacher_clever_id: str, shared: set[str], no
 
     Students are left as they are, accounts included (the retention purge handles people in no
     live section); none are written or given accounts here."""
-    teacher = SectionMembership.Role.TEACHER
-    left = list(
-        Section.objects.filter(district=district, archived_at__isnull=True)
-        .filter(
-            Q(primary_teacher_clever_id=teacher_clever_id)
-            | Q(
-                pk__in=SectionMembership.objects.filter(
-                    district=district, role=teacher, person_clever_id=teacher_clever_id
-                ).values("section_id")
-            )
-        )
-        .exclude(clever_id__in=shared)
-        .values_list("pk", flat=True)
-    )
+    left = _taught_but_not_shared(district=district, teacher_clever_id=teacher_clever_id, shared=shared)
     if not left:
         return 0
     SectionMembership.objects.filter(
-        section_id__in=left, role=teacher, person_clever_id=teacher_clever_id
+        section_id__in=left, role=SectionMembership.Role.TEACHER, person_clever_id=teacher_clever_id
     ).delete()
-    library_teachers = (
-        Person.objects.filter(
-            district=district,
-            archived_at__isnull=True,
-            is_teacher=True,
-            user__isnull=False,
-        )
-        .exclude(clever_id=teacher_clever_id)
-        .values("clever_id")
-    )
-    still_shared = set(
-        SectionMembership.objects.filter(
-            section_id__in=left, role=teacher, person_clever_id__in=library_teachers
-        ).values_list("section_id", flat=True)
+    still_shared = _shared_by_other_library_teachers(
+        district=district, teacher_clever_id=teacher_clever_id, sections=left
     )
     gone = [pk for pk in left if pk not in still_shared]
     if gone:

@@ -1,4 +1,4 @@
-"""The sync engine: fetch, stage, diff, guard, apply (DESIGN.md, "The sync engine").
+"""The sync engine: fetch, stage, diff, guard, apply (how it behaves under faults: docs/sync.md).
 
 Entry points (keyword-only): ``run_sync``, ``approve_hold``, ``reject_hold``,
 ``interrupt_abandoned_runs`` (the recovery sweep's). Decisions
@@ -143,6 +143,7 @@ from clever.errors import (
     Unsupported,
 )
 from core import events
+from core.errors import AppError, safe_summary
 from districts.models import District, DistrictStatus
 from districts.services import NoToken, set_status
 from districts.session import DistrictSession, TokenRefused
@@ -175,7 +176,7 @@ UPSERT, DELETE = StagedRecord.Action.UPSERT, StagedRecord.Action.DELETE
 EVENT_ACTIONS = ("created", "updated", "deleted")
 
 
-class SyncError(Exception):
+class SyncError(AppError):
     """A sync problem whose message is safe to store: no token, no personal data."""
 
 
@@ -183,21 +184,12 @@ class RunLost(SyncError):
     """Another process declared this run interrupted (its heartbeat looked stale)."""
 
 
-class HoldError(Exception):
+class HoldError(AppError):
     """A hold cannot be decided now (already decided, or a sync of the district is running)."""
 
 
 def _resume_max_age() -> timedelta:
     return timedelta(seconds=getattr(settings, "SYNC_RESUME_MAX_AGE_SECONDS", 24 * 3600))
-
-
-def _short_error(exc: BaseException) -> str:
-    if isinstance(exc, (CleverError, SyncError, TokenRefused, mapping.InvalidRecord)):
-        return str(exc)[:500]
-    # Other exceptions: the type and the first line (database errors put row values, which
-    # may be a child's data, on the lines after it).
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {first}"[:300]
 
 
 def failure_is_temporary(exc: BaseException) -> bool:
@@ -503,7 +495,7 @@ class _Run:
                     "".join(traceback.format_tb(exc.__traceback__)),
                 )
             return self._fail(
-                _short_error(exc), cause=failure_cause(exc), retryable=failure_is_temporary(exc)
+                safe_summary(exc), cause=failure_cause(exc), retryable=failure_is_temporary(exc)
             )
         finally:
             if self._owns_client:
@@ -636,7 +628,7 @@ class _Run:
             try:
                 latest = self.conn.call(lambda client: client.latest_event_id())
             except CleverError as exc:
-                cursor["error"] = _short_error(exc)
+                cursor["error"] = safe_summary(exc)
             else:
                 cursor = {"known": True, "id": latest or "", "at": now.isoformat()}
         checkpoint["cursor"] = cursor

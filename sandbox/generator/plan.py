@@ -174,6 +174,24 @@ class Plan:
         self.ids = SeededIds(seed, self.start)
         # Pre-v3 role IDs (legacy_id) are older ObjectIDs from another machine.
         self.legacy_ids = SeededIds(derive_seed(seed, "legacy"), self.start - 5 * 365 * 86400)
+        self._plan_district(name=name, state=state, with_nces=with_nces, with_mdr=with_mdr)
+        self.student_email_style = rng.randrange(4)
+        self.username_style = rng.randrange(3)
+        self.sis_base = rng.randrange(100_000_000, 800_000_000)
+        self.state_id_base = rng.randrange(10**9)
+        self.used_emails: set[str] = set()
+
+        self._plan_schools(single_school)
+        self._plan_terms_and_courses()
+        self._plan_students()
+        self._plan_adults()
+        self._plan_sections()
+        self._plan_contacts()
+        self._assign_ids()
+
+    def _plan_district(self, *, name, state, with_nces, with_mdr) -> None:
+        """Where the district is, its name, email domains and public IDs (NCES, MDR)."""
+        rng = self.rng
         self.state = state or rng.choice(sorted(STATES))
         self.fips, suffix = STATES[self.state]
         self.town = rng.choice(TOWNS)
@@ -198,19 +216,6 @@ class Plan:
         )
         zips = STATE_ZIP_RANGES.get(self.state, (10001, 99950))
         self.zip_base = rng.randrange(zips[0], max(zips[0] + 1, zips[1] - 60))
-        self.student_email_style = rng.randrange(4)
-        self.username_style = rng.randrange(3)
-        self.sis_base = rng.randrange(100_000_000, 800_000_000)
-        self.state_id_base = rng.randrange(10**9)
-        self.used_emails: set[str] = set()
-
-        self._plan_schools(single_school)
-        self._plan_terms_and_courses()
-        self._plan_students()
-        self._plan_adults()
-        self._plan_sections()
-        self._plan_contacts()
-        self._assign_ids()
 
     def rate(self, kind: str) -> float:
         return self.rates[kind]

@@ -1,7 +1,8 @@
 """District linking (issue #5 part 1): the self-serve page, its permissions, the "Verify with Clever"
 round trip through the sandbox, verification links, requests to support and the evidence refresh.
 
-The helpers at the top are shared with test_linking_admin.py."""
+The helpers shared with test_linking_both_sides.py and test_linking_admin.py are in helpers.py,
+the ``maple``/``maple_org`` fixtures in conftest.py."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import pytest
 from django.core import signing
 from django.urls import reverse
 
-from accounts.factories import OrganizationEmailDomainFactory, OrganizationFactory, UserFactory
+from accounts.factories import OrganizationFactory, UserFactory
 from districts.models import District, DistrictAudit, LinkMethod
+from districts.services import LinkError
 from matching.linking.refresh import refresh_district_candidates
 from matching.linking.selectors import (
     ORIGIN_EVIDENCE,
@@ -23,7 +25,6 @@ from matching.linking.selectors import (
     waiting_for,
 )
 from matching.linking.services import (
-    LinkingError,
     complete_clever_verification,
     reject_link_request,
     staff_link_district,
@@ -31,88 +32,14 @@ from matching.linking.services import (
     staff_unlink_district,
 )
 from matching.models import DistrictCandidate, DistrictLinkRequest, DistrictVerification
-from rostering.models import Person
-from rostering.models import School as CleverSchool
 from sandbox import services as sandbox
 from sandbox.ids import new_id
 from sso.identity import CleverIdentity
 from sso.models import CleverLogin, LoginOutcome
 from sso.services import record_login
-from tests.sso.conftest import Browser, query_of, to_callback, to_clever_authorize, user_record
+from tests.sso.conftest import Browser, query_of, to_callback, to_clever_authorize
 
-
-def clever_district(name: str, *, nces_id: str = "", mdr_number: str = "", us_state: str = ""):
-    """A sandbox district with a district admin, a teacher and a school; our unlinked District."""
-    sd = sandbox.create_district(name=name)
-    school = sandbox.put_record(
-        district=sd, record_type="schools", data={"id": new_id(), "name": f"{name} High"}
-    )
-    sid = school["id"]
-    slug = name.split()[0].lower()
-    admin = user_record(
-        sd, first="Dana", last="Admin", email=f"dana@{slug}.k12.example.us", roles={"district_admin": {}}
-    )
-    teacher = user_record(
-        sd,
-        first="Tom",
-        last="Teacher",
-        email=f"tom@{slug}.k12.example.us",
-        roles={"teacher": {"school": sid, "schools": [sid]}},
-    )
-    district = District.objects.create(
-        clever_id=sd.id,
-        name=name,
-        nces_id=nces_id,
-        mdr_number=mdr_number,
-        us_state=us_state,
-        sync_enabled=False,
-    )
-    return SimpleNamespace(sandbox=sd, district=district, admin=admin, teacher=teacher, school=school)
-
-
-def organization_with_admin(
-    name: str, *, username: str, state: str = "", nces_leaid: str = "", mdr_number: str = "", domains=()
-):
-    organization = OrganizationFactory(name=name, state=state, nces_leaid=nces_leaid, mdr_number=mdr_number)
-    for domain in domains:
-        OrganizationEmailDomainFactory(organization=organization, domain=domain)
-    admin = UserFactory(username=username, organization=organization, is_organization_admin=True)
-    return organization, admin
-
-
-def mirror_school(district: District, *, name: str, city: str = "", us_state: str = "") -> CleverSchool:
-    return CleverSchool.objects.create(
-        district=district,
-        clever_id=new_id(),
-        content_hash="x",
-        raw={},
-        name=name,
-        city=city,
-        us_state=us_state,
-    )
-
-
-def mirror_person(district: District, *, email: str = "", user=None, **roles) -> Person:
-    return Person.objects.create(
-        district=district,
-        clever_id=new_id(),
-        content_hash="x",
-        raw={},
-        first_name="P",
-        last_name="Q",
-        email=email,
-        user=user,
-        **roles,
-    )
-
-
-def signed_in(user) -> Browser:
-    browser = Browser()
-    browser.client.force_login(user)
-    return browser
-
-
-PAGE = "/organization/districts/"
+from .helpers import PAGE, mirror_person, mirror_school, organization_with_admin, signed_in
 
 
 def start_verification(browser: Browser, district: District) -> str:
@@ -132,16 +59,6 @@ def verify_with_clever(browser: Browser, district: District, clever_user_id: str
     """Press "Verify with Clever" on the district's page, then sign in at the sandbox's Clever."""
     browser.go(start_verification(browser, district))
     return browser.sign_in_at_clever(browser.url, clever_user_id)
-
-
-@pytest.fixture
-def maple(db, sandbox_app):
-    return clever_district("Maple Valley Unified", nces_id="0612345", us_state="CA")
-
-
-@pytest.fixture
-def maple_org(db):
-    return organization_with_admin("Maple Valley Schools", username="maple-admin", state="CA")
 
 
 def linked_audits(district):
@@ -324,7 +241,7 @@ def test_the_clever_admin_of_another_district_cannot_verify(maple, maple_org):
     identity = CleverIdentity(
         clever_id="u" * 24, district_id="d" * 24, authorized_by="district", roles=("district_admin",)
     )
-    with pytest.raises(LinkingError, match="another district"):
+    with pytest.raises(LinkError, match="another district"):
         complete_clever_verification(
             identity=identity,
             data={"organization": organization.pk, "district": maple.district.clever_id},
@@ -674,7 +591,7 @@ def test_a_library_sign_in_cannot_verify_a_district(maple, maple_org):
         authorized_by="teacher",
         roles=("district_admin",),
     )
-    with pytest.raises(LinkingError, match="district administrator"):
+    with pytest.raises(LinkError, match="district administrator"):
         complete_clever_verification(
             identity=identity,
             data={"organization": organization.pk, "district": maple.district.clever_id},

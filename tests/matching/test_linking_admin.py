@@ -13,7 +13,7 @@ from matching.linking.selectors import ORIGIN_EVIDENCE, ORIGIN_SELF_SERVE
 from matching.linking.services import request_district_link, staff_link_district
 from matching.models import DistrictCandidate, DistrictLinkRequest
 
-from .test_linking import mirror_person, mirror_school
+from .helpers import mirror_person, mirror_school
 
 pytestmark = pytest.mark.django_db
 

@@ -16,12 +16,12 @@ from django.utils import timezone
 
 from accounts.factories import UserFactory
 from districts.models import District, DistrictAudit, LinkMethod
+from districts.services import LinkError
 from matching.linking.refresh import refresh_district_candidates
 from matching.linking.search import search_words
 from matching.linking.selectors import Step, Waiting, requests_to_answer, waiting_for
 from matching.linking.services import (
     ASKS_PER_WINDOW,
-    LinkingError,
     confirm_district_admin_request,
     staff_link_district,
 )
@@ -30,7 +30,7 @@ from rostering.models import Person, SyncRun
 from tests.sso.conftest import Browser, build_world, to_clever_authorize
 from tests.sso.test_accounts import UnsharingTransport
 
-from .test_linking import PAGE, clever_district, mirror_person, organization_with_admin, signed_in
+from .helpers import PAGE, clever_district, mirror_person, organization_with_admin, signed_in
 
 DISTRICT_PAGE = "/district/link/"
 
@@ -117,16 +117,6 @@ def test_numbers_and_short_words_in_a_search_match_exactly(madison):
 
 
 # --- 2. a request to support is never lost, and says where it stands ----------------------------------
-
-
-@pytest.fixture
-def maple(db, sandbox_app):
-    return clever_district("Maple Valley Unified", nces_id="0612345", us_state="CA")
-
-
-@pytest.fixture
-def maple_org(db):
-    return organization_with_admin("Maple Valley Schools", username="maple-admin", state="CA")
 
 
 def choose(browser: Browser, district: District, action: str):
@@ -495,7 +485,7 @@ def test_another_organizations_admin_cannot_answer_and_support_can_approve(unlin
     assert signed_in(other).client.get(answer_url).status_code == 404
     forged = signed_in(other).client.post(answer_url, {"answer": "confirm", "reason": "mine"})
     assert forged.status_code == 404
-    with pytest.raises(LinkingError, match="Only an administrator of the organization"):
+    with pytest.raises(LinkError, match="Only an administrator of the organization"):
         confirm_district_admin_request(link_request=link_request, organization_admin=other, reason="mine")
     queue = support.get(
         reverse("admin:matching_districtlinkrequest_changelist"), {"waiting_for": "organization_admin"}

@@ -181,7 +181,7 @@ def test_a_chosen_account_is_stored_and_said_by_name(support, item, others):
     item.refresh_from_db()
     assert item.status == MatchStatus.DUPLICATE and item.duplicate_of == others["twin"]
     audit = MatchAudit.objects.get(action=MatchAudit.Action.DUPLICATE, product_id=item.user_id)
-    assert audit.evidence == {"duplicate_of": others["twin"].pk} and audit.actor == support.user
+    assert audit.details == {"duplicate_of": others["twin"].pk} and audit.actor == support.user
     assert response.status_code == 302
     said = support.get(response["Location"]).content.decode()
     assert escape(f"{name(item.user)}: marked as a duplicate of {name(others['twin'])}") in said

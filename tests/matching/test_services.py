@@ -10,8 +10,9 @@ from matching import selectors, services
 from matching.models import MatchAudit, MatchSource, MatchStatus, PersonMatch, SchoolMatch
 from rostering.models import Person
 from rostering.models import School as CleverSchool
+from tests.conftest import sync
 
-from .conftest import date_of_birth, product_copy, students, sync
+from .conftest import date_of_birth, product_copy, students
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -39,7 +40,7 @@ def test_exact_copies_link_automatically_and_replace_the_accounts_the_sync_made(
     # The Clever login follows the person to the product account.
     assert SocialAccount.objects.get(uid=people[0].clever_id).user == copies[0]
     audits = MatchAudit.objects.filter(district=synced, action="linked", kind="person")
-    assert audits.count() == 10 and all(a.evidence["contributions"] for a in audits)
+    assert audits.count() == 10 and all(a.details["contributions"] for a in audits)
 
 
 def vague_copy(person: Person):

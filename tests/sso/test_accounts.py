@@ -63,7 +63,7 @@ def test_an_account_with_the_same_email_is_offered_not_taken(world, browser, por
     assert account.user == owner
     audit = AccountLink.objects.get(clever_id=world.teacher["id"])
     assert (audit.method, audit.actor, audit.user) == (AccountLink.Method.CONFIRMED_SIGN_IN, owner, owner)
-    assert audit.evidence == {"roles": ["teacher"], "authorized_by": "district", "asked_because": "email"}
+    assert audit.details == {"roles": ["teacher"], "authorized_by": "district", "asked_because": "email"}
     assert Person.objects.get(clever_id=world.teacher["id"]).user == owner
 
     # From now on Clever opens that account directly.
@@ -87,7 +87,7 @@ def test_declining_the_offer_makes_a_new_account(world, browser, portal_launch):
     user = SocialAccount.objects.get(uid=world.teacher["id"]).user
     assert user != owner and user.username == f"clever-{world.teacher['id']}"
     assert browser.user_id() == str(user.pk)
-    assert AccountLink.objects.get().evidence["email_collision_declined"] is True
+    assert AccountLink.objects.get().details["email_collision_declined"] is True
 
 
 @pytest.mark.parametrize("other", ["another organization", "no password", "staff"])

@@ -94,9 +94,9 @@ def test_a_library_teacher_connects_the_account_they_already_had(library, browse
         (AccountLink.Action.UNLINKED, AccountLink.Method.CONFIRMED_SIGN_IN, made),
         (AccountLink.Action.LINKED, AccountLink.Method.CONFIRMED_SIGN_IN, owner),
     ]
-    assert audits[1].actor == owner and audits[1].evidence["account_deactivated"] is True
+    assert audits[1].actor == owner and audits[1].details["account_deactivated"] is True
     assert audits[2].actor == owner and audits[2].person == person
-    assert audits[2].evidence == {
+    assert audits[2].details == {
         "roles": ["teacher"],
         "authorized_by": "teacher",
         "asked_because": "library_existing_account",
