@@ -282,6 +282,9 @@ def test_bulk_pause_resume_and_disconnect_actions(support, support_user, pair, m
         actor=support_user, district=second, details__to="disconnected"
     ).exists()
 
+    again = support.post(url, {"action": "disconnect_selected", "_selected_action": [second.pk]})
+    assert "None of the selected districts can be disconnected." in again.content.decode()
+
 
 def test_switching_syncs_off_and_on(support, support_user, pair):
     _, district = pair
