@@ -456,7 +456,8 @@ def return_clever_identity(
     """Undo ``move_clever_identity``: the person gets back the account made for them
     (reactivated), or none (the next sync or Clever sign-in makes one); their Clever sign-in
     follows, or is removed (the next Clever login starts afresh, never as the account they
-    leave). Audited. Returns the account they leave (None when they had none)."""
+    leave). Audited (the unlink, and the link back to their own account) and announced.
+    Returns the account they leave (None when they had none)."""
     person = Person.objects.select_for_update(of=("self",)).select_related("user").get(pk=person.pk)
     previous = person.user
     if previous is None:
@@ -482,6 +483,22 @@ def return_clever_identity(
         actor_label=actor_label,
         details={"reason": reason[:500]},
     )
+    if own is not None:
+        # The audit names both ends: the account left, and the person's own account regained.
+        _audit(
+            action=AccountLink.Action.LINKED,
+            method=AccountLink.Method.MIRROR_ACCOUNT,
+            user=own,
+            clever_id=person.clever_id,
+            clever_district_id=person.district.clever_id,
+            person=person,
+            actor=actor,
+            actor_label=actor_label,
+            details={"reason": reason[:500], "returned_from": previous.pk},
+        )
+        _announce_link(
+            user=own, clever_id=person.clever_id, previous=previous, method=AccountLink.Method.MIRROR_ACCOUNT
+        )
     return previous
 
 

@@ -10,6 +10,8 @@ from matching import selectors, services
 from matching.models import MatchAudit, MatchSource, MatchStatus, PersonMatch, SchoolMatch
 from rostering.models import Person
 from rostering.models import School as CleverSchool
+from sso import policy as sso_policy
+from sso.models import AccountLink
 from tests.conftest import sync
 
 from .conftest import date_of_birth, product_copy, students
@@ -105,6 +107,45 @@ def test_no_match_on_a_linked_record_undoes_the_link(synced):
     person.refresh_from_db()
     assert person.user.username == f"clever-{person.clever_id}" and person.user.is_active
     assert MatchAudit.objects.filter(action="unlinked", clever_id=person.clever_id).exists()
+
+
+def test_matchings_links_and_unlinks_reach_the_account_link_audit(synced):
+    """The Clever-account link has one owner (sso): a link matching makes or undoes is written
+    in the account-link audit too, with the account it moved to and from."""
+    person = students(synced)[0]
+    own = person.user
+    user = product_copy(person)
+    services.match_district(district=synced)
+    linked = AccountLink.objects.get(clever_id=person.clever_id, action=AccountLink.Action.LINKED)
+    assert (linked.user, linked.method, linked.actor_label) == (
+        user,
+        AccountLink.Method.MATCHED,
+        "matching: engine",
+    )
+    assert AccountLink.objects.filter(clever_id=person.clever_id, action="unlinked", user=own).exists()
+
+    services.reject_match(match=PersonMatch.objects.get(user=user), actor=None)
+
+    undone = AccountLink.objects.filter(clever_id=person.clever_id, action="unlinked").latest("created_at")
+    assert undone.user == user
+    assert (
+        AccountLink.objects.filter(clever_id=person.clever_id, action="linked").latest("created_at").user
+        == own
+    )
+
+
+def test_an_account_named_like_a_clever_one_is_not_taken_for_it(synced):
+    """Where an account came from is a field, not its name: a product account someone named
+    "clever-<Clever ID>" by hand is not that Clever person's own account."""
+    person = students(synced)[0]
+    own = person.user
+    assert own.made_for_clever_id == person.clever_id and sso_policy.made_for(own, person.clever_id)
+    own.username = "renamed-by-support"
+    own.save(update_fields=["username"])
+    namesake = UserFactory(username=f"clever-{person.clever_id}", organization=synced.organization)
+
+    assert not namesake.made_by_clever and not sso_policy.made_for(namesake, person.clever_id)
+    assert sso_policy.made_for(own, person.clever_id)  # renaming does not change where it came from
 
 
 def test_accept_choose_another_and_duplicate(synced):
