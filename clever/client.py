@@ -12,6 +12,11 @@ retry loop:
   capped at ``CLEVER_RATE_LIMIT_MAX_WAIT``; after ``CLEVER_MAX_RETRIES`` retries,
   :class:`~clever.errors.RateLimited`. An answer with ``X-Ratelimit-Remaining: 0`` makes the
   next call wait for the reset first, so a sequential sync never spends a request on a 429.
+- Across processes: with a ``rate_budget`` (:mod:`clever.budget`, in Redis; by default when
+  ``REDIS_URL`` is set) each bearer request first takes one unit of its token's shared budget,
+  waiting for the window's reset when other processes used it up or met a 429 (each wait also
+  capped at ``CLEVER_RATE_LIMIT_MAX_WAIT``); the answers' ``X-Ratelimit-*`` headers and 429s
+  are shared through it. Without one, each client paces alone as above.
 - 5xx (not 501) and connection errors or timeouts: capped exponential backoff with full jitter
   (``uniform(0, min(cap, base * 2**attempt))``); after the retries,
   :class:`~clever.errors.ServerError` (:class:`~clever.errors.ConnectionFailed` when nothing
@@ -43,6 +48,7 @@ import requests
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from . import budget as shared_budget
 from . import oauth
 from .errors import (
     AuthError,
@@ -167,6 +173,7 @@ class CleverClient:
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
         on_wait: Callable[[float, str], None] | None = None,
+        rate_budget: Any = _UNSET,
     ):
         self._token = token
         self.client_id = _given(client_id, "CLEVER_CLIENT_ID", "")
@@ -189,6 +196,10 @@ class CleverClient:
         self.clock = clock
         self.sleep = sleep
         self.on_wait = on_wait
+        # The token's rate-limit budget shared with other processes (None: this client alone).
+        self.rate_budget: shared_budget.SharedBudget | None = (
+            shared_budget.from_settings() if rate_budget is _UNSET else rate_budget
+        )
         self._random = rng or random.Random()
         self.stats = ClientStats()
         # When an answer said the rate-limit window is used up: send nothing before this.
@@ -574,8 +585,12 @@ class CleverClient:
         path = urlsplit(url).path
         headers, basic = self._credentials(auth)
         attempt = 0
+        waited_429 = False  # a retry after a 429 was waited out already: no second wait
         while True:
             self._wait_for_known_reset(method, path)
+            if not waited_429:
+                self._take_budget(auth, method, path)
+            waited_429 = False
             self.stats.requests += 1
             started = time.perf_counter()
             try:
@@ -630,12 +645,13 @@ class CleverClient:
                 },
             )
             if status != 429:
-                self._note_rate_limit(response)
+                self._note_rate_limit(response, auth)
             if 200 <= status < 300:
                 return response
             if status == 429:
                 self.stats.rate_limited += 1
                 reset_at = _reset_header(response)
+                self._share_rate_limited(response, auth, reset_at)
                 if attempt >= self.max_retries:
                     raise RateLimited(
                         f"still rate limited after {attempt + 1} attempt(s)",
@@ -646,6 +662,7 @@ class CleverClient:
                         body=_text(response),
                     )
                 self._wait_rate_limit(reset_at, _retry_after(response), attempt, method, path)
+                waited_429 = True
                 attempt += 1
                 self.stats.retries += 1
                 continue
@@ -671,13 +688,62 @@ class CleverClient:
 
     # --- rate limits and backoff ---------------------------------------------------------------
 
-    def _note_rate_limit(self, response: requests.Response) -> None:
+    def _note_rate_limit(self, response: requests.Response, auth: str = "") -> None:
         remaining = response.headers.get("X-Ratelimit-Remaining")
         reset_at = _reset_header(response)
         if remaining is not None and reset_at is not None and remaining.strip() == "0":
             self._hold_until = reset_at + RATE_LIMIT_MARGIN
         else:
             self._hold_until = None
+        shared = self._shared(auth)
+        limit = _int_header(response, "X-Ratelimit-Limit")
+        left = _int_header(response, "X-Ratelimit-Remaining")
+        if shared is not None and limit is not None and left is not None and reset_at is not None:
+            budget, token = shared
+            budget.observe(token, self.clock(), limit=limit, remaining=left, reset_at=reset_at)
+
+    def _shared(self, auth: str) -> tuple[shared_budget.SharedBudget, str] | None:
+        """The shared budget and the token this call counts against (``None``: not shared)."""
+        if self.rate_budget is None or auth != "bearer" or not self._token:
+            return None
+        return self.rate_budget, self._token
+
+    def _take_budget(self, auth: str, method: str, path: str) -> None:
+        """One request from the token's shared budget: when other processes used up the window,
+        or one of them met a 429, wait for the reset (at most ``max_retries + 1`` waits, then
+        send anyway: a 429 is still waited out as ever)."""
+        shared = self._shared(auth)
+        if shared is None:
+            return
+        budget, token = shared
+        for _ in range(self.max_retries + 1):
+            until = budget.take(token, self.clock())
+            if until is None:
+                return
+            wait = min(max(until - self.clock(), 0.0) + RATE_LIMIT_MARGIN, self.rate_limit_max_wait)
+            logger.info(
+                "clever rate limit window used up (shared with other workers); waiting %.1fs before %s %s",
+                wait,
+                method,
+                path,
+            )
+            self._pause(wait, "rate_limit")
+        logger.warning(
+            "clever %s %s: the shared rate-limit budget is still used up; sending anyway", method, path
+        )
+
+    def _share_rate_limited(self, response: requests.Response, auth: str, reset_at: float | None) -> None:
+        """A 429: every process on the token waits until the reset (or ``Retry-After``)."""
+        shared = self._shared(auth)
+        if shared is None:
+            return
+        budget, token = shared
+        until = reset_at
+        if until is None:
+            retry_after = _retry_after(response)
+            until = None if retry_after is None else self.clock() + retry_after
+        if until is not None:
+            budget.block(token, until, limit=_int_header(response, "X-Ratelimit-Limit"))
 
     def _wait_for_known_reset(self, method: str, path: str) -> None:
         """The last answer used up the window: sleep until it resets instead of earning a 429."""
@@ -824,6 +890,13 @@ def _reset_header(response: requests.Response) -> float | None:
         return None
     try:
         return float(value)
+    except ValueError:
+        return None
+
+
+def _int_header(response: requests.Response, name: str) -> int | None:
+    try:
+        return int(response.headers.get(name, "").strip())
     except ValueError:
         return None
 

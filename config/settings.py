@@ -1,18 +1,27 @@
 """Settings for the Clever bridge, driven by the environment (django-environ).
 
 Every knob has a safe default for the embedded demo (SQLite, eager Celery, the local Clever
-sandbox). With ``DJANGO_ENV=production`` secrets have no default, the sandbox cannot be mounted
-and ``manage.py check --deploy`` is clean.
+sandbox). With ``DJANGO_ENV=production`` secrets have no default, PostgreSQL and Redis are
+required, the sandbox cannot be mounted and ``manage.py check --deploy`` is clean.
 """
 
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
+
+from config import observability
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
+# A `.env` file at the project root (or the file DJANGO_ENV_FILE names; empty: none), read before
+# anything else: the real environment wins over it (read_env never overwrites a variable that
+# is set). `.env.example` lists every variable.
+ENV_FILE = env.str("DJANGO_ENV_FILE", default=str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    environ.Env.read_env(ENV_FILE)
 DJANGO_ENV = env.str("DJANGO_ENV", default="development")
 PRODUCTION = DJANGO_ENV == "production"
 
@@ -53,6 +62,10 @@ INSTALLED_APPS = [
     # sandbox the command refuses with a clear error; it has no models and imports the sandbox
     # only when run with it.
     "demo",
+    # Health endpoints (django-health-check: its page template and `manage.py health_check`) and
+    # alerts to support staff (operations/).
+    "health_check",
+    "operations",
 ]
 
 # The local Clever: an emulator of Clever's OAuth, Data API, Events and LMS Connect. It hands
@@ -69,6 +82,8 @@ if CLEVER_SANDBOX:
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # X-Request-ID in, out and on every log line written meanwhile (config/observability.py).
+    "config.request_id.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -115,6 +130,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 30, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
     )
+if PRODUCTION and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Refused here, not in a system check: gunicorn and Celery never run the checks.
+    raise ImproperlyConfigured(
+        "DJANGO_ENV=production needs PostgreSQL: DATABASE_URL is missing or names SQLite, which "
+        "cannot serve several web and worker processes at once. Set DATABASE_URL=postgres://..."
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -139,6 +160,12 @@ LOGIN_URL = "account_login"
 
 # --- Caches and Celery -----------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+if PRODUCTION and not REDIS_URL:
+    raise ImproperlyConfigured(
+        "DJANGO_ENV=production needs REDIS_URL (Celery's broker and the shared cache): without it "
+        "every task (a district's sync, an LMS push) would run inline inside a web request, and "
+        "sign-in rate limits would be counted per process. Set REDIS_URL=redis://..."
+    )
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
@@ -166,6 +193,25 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILI
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
+# Queues by kind of work, each with workers of its own (Procfile, README "Deployment"), so a
+# three-hour roster sync never delays a teacher's LMS push, and neither delays the short work:
+#   sync     roster syncs and the retention purge (long: hours);
+#   lms      LMS Connect pushes and pulls (a teacher is waiting for them);
+#   default  everything else: discovery, the matching refresh, the nightly dispatchers (they only
+#            enqueue), the recovery sweep (it finds sync workers that died: it must never wait
+#            behind the syncs it watches), alerts, the sandbox's purge.
+# A new task goes to `default` unless it is routed here. `celery -A config worker` without -Q
+# consumes all three (CELERY_TASK_QUEUES); the Procfile's workers take one each. Eager mode (no
+# REDIS_URL) ignores queues.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in ("default", "sync", "lms")]
+CELERY_TASK_ROUTES = {
+    "rostering.tasks.sync_district": {"queue": "sync"},
+    "rostering.tasks.purge_expired_rosters": {"queue": "sync"},
+    # Exact names win over patterns: the LMS dispatcher only enqueues the pulls and pushes.
+    "lms.tasks.nightly_pull": {"queue": "default"},
+    "lms.tasks.*": {"queue": "lms"},
+}
 # Static beat schedule; each app's nightly work is added beside its settings.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
 
@@ -219,6 +265,12 @@ CLEVER_BACKOFF_BASE = env.float("CLEVER_BACKOFF_BASE", default=1.0)
 CLEVER_BACKOFF_CAP = env.float("CLEVER_BACKOFF_CAP", default=60.0)
 # The longest a client waits out one 429 before giving up (seconds).
 CLEVER_RATE_LIMIT_MAX_WAIT = env.float("CLEVER_RATE_LIMIT_MAX_WAIT", default=120.0)
+# One rate-limit budget per district token shared by every process, in Redis (clever/budget.py):
+# on when REDIS_URL is set. Until Clever's X-Ratelimit-* headers say otherwise, a token may send
+# CLEVER_RATE_LIMIT_DEFAULT requests per CLEVER_RATE_LIMIT_WINDOW seconds (Clever: 1,200 a minute).
+CLEVER_SHARED_RATE_LIMIT = env.bool("CLEVER_SHARED_RATE_LIMIT", default=bool(REDIS_URL))
+CLEVER_RATE_LIMIT_DEFAULT = env.int("CLEVER_RATE_LIMIT_DEFAULT", default=1200)
+CLEVER_RATE_LIMIT_WINDOW = env.float("CLEVER_RATE_LIMIT_WINDOW", default=60.0)
 
 # --- Roster sync (rostering/) -----------------------------------------------------------------
 # Guard: a run that would archive more than this fraction of any type's live rows, or change
@@ -309,6 +361,11 @@ LOGGING = {
 if not REDIS_URL:
     # Eager Celery's in-memory broker has no host; kombu warns about that on the first task.
     LOGGING["loggers"]["kombu.connection"] = {"level": "ERROR"}
+# Request/task ids on every record, secret-named fields dropped, JSON lines with LOG_FORMAT=json
+# (a worker then keeps these handlers); Sentry when SENTRY_DSN is set: config/observability.py.
+LOGGING = observability.logging_config(env, LOGGING)
+CELERY_WORKER_HIJACK_ROOT_LOGGER = observability.log_format(env) != "json"
+observability.init_sentry(env, DJANGO_ENV)
 
 # --- Production hardening (manage.py check --deploy is clean with DJANGO_ENV=production) ------
 if PRODUCTION:
@@ -432,4 +489,38 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 CELERY_BEAT_SCHEDULE["lms-nightly-pull"] = {
     "task": "lms.tasks.nightly_pull",
     "schedule": crontab(hour=LMS_PULL_NIGHTLY_HOUR, minute=LMS_PULL_NIGHTLY_MINUTE),
+}
+
+# --- Operations (operations/): health endpoints and alerts to support staff --------------------
+# /health/ runs every check (?format=json; HTTP 500 when one fails); /health/live/ only says the
+# process answers (for load balancers). The nightly dispatcher must have run within this many
+# hours; a district expected to sync must not fail more than this many nights in a row.
+HEALTH_NIGHTLY_MAX_AGE_HOURS = env.int("HEALTH_NIGHTLY_MAX_AGE_HOURS", default=26)
+HEALTH_MAX_FAILED_NIGHTS = env.int("HEALTH_MAX_FAILED_NIGHTS", default=3)
+# The Celery queues that must each have a worker (empty: the default queue, CELERY_TASK_QUEUES
+# and every queue CELERY_TASK_ROUTES routes to).
+HEALTH_CELERY_QUEUES = env.list("HEALTH_CELERY_QUEUES", default=[])
+# Load balancers probe over plain HTTP inside the network: no HTTPS redirect for the health pages.
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
+# Alerts (operations/alerts.py): one message per change of state, to ALERT_EMAILS or, when empty,
+# every active member of the Support group with an email; and to a Slack-compatible webhook
+# (JSON {"text": ...}) when ALERT_WEBHOOK_URL is set (a secret: never logged). ALERT_MODE
+# "immediate" sends at once; "digest" collects them for one message a day at ALERT_DIGEST_HOUR.
+ALERT_EMAILS = env.list("ALERT_EMAILS", default=[])
+ALERT_FROM_EMAIL = env.str("ALERT_FROM_EMAIL", default="")
+ALERT_WEBHOOK_URL = env.str("ALERT_WEBHOOK_URL", default="")
+ALERT_WEBHOOK_TIMEOUT = env.float("ALERT_WEBHOOK_TIMEOUT", default=5.0)
+ALERT_MODE = env.str("ALERT_MODE", default="immediate")
+if ALERT_MODE not in ("immediate", "digest"):
+    raise ImproperlyConfigured(f"ALERT_MODE must be 'immediate' or 'digest', not {ALERT_MODE!r}.")
+ALERT_DIGEST_HOUR = env.int("ALERT_DIGEST_HOUR", default=7)
+# Celery beat: every hour, "did the nightly run?" (the health page's rule) and alert states whose
+# problem was solved; the daily digest (sends nothing unless alerts wait for it).
+CELERY_BEAT_SCHEDULE["operations-hourly-checks"] = {
+    "task": "operations.tasks.hourly_checks",
+    "schedule": crontab(minute=(SYNC_NIGHTLY_MINUTE + 45) % 60),
+}
+CELERY_BEAT_SCHEDULE["operations-send-digest"] = {
+    "task": "operations.tasks.send_digest",
+    "schedule": crontab(hour=ALERT_DIGEST_HOUR, minute=0),
 }

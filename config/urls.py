@@ -14,6 +14,8 @@ urlpatterns = [
     path("", include("sso.urls")),
     path("", include("matching.urls")),
     path("", include("lms.urls")),
+    # /health/ (every check) and /health/live/ (the process answers): operations/views.py.
+    path("health/", include("operations.urls")),
 ]
 
 if settings.CLEVER_SANDBOX:

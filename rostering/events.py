@@ -33,3 +33,30 @@ class HoldDecided:
     district_id: int
     run_id: int
     approved: bool
+
+
+@dataclass(frozen=True)
+class SyncHeld:
+    """A sync run of a district was held by the guard (``ChangeHold``): nothing applied, it
+    waits for support to approve or reject it. Published by the engine with the run's end."""
+
+    district_id: int
+    run_id: int
+
+
+@dataclass(frozen=True)
+class SyncFailedFinally:
+    """A district's sync failed and no retry follows (a cause waiting cannot fix, the task's
+    retries spent, eager mode, or a sync that keeps killing its worker): the failed run stands
+    until the next nightly sync. Published by ``rostering.tasks``, not once per retry."""
+
+    district_id: int
+    run_id: int
+
+
+@dataclass(frozen=True)
+class NightlyDispatched:
+    """The nightly dispatcher (``rostering.tasks.nightly_sync``) ran and requested
+    ``requested`` district syncs (zero when no district needs one)."""
+
+    requested: int

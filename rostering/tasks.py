@@ -19,7 +19,8 @@ database, so a lost message is found again by the recovery sweep.
     soft time limit): the task retries with exponential backoff and full jitter
     (``SYNC_RETRY_BACKOFF`` doubling up to ``SYNC_RETRY_BACKOFF_MAX``), at most
     ``SYNC_TASK_MAX_RETRIES`` times; then the failed run stands and the next night tries
-    again. The request is postponed to when the retry is due: if the waiting retry is lost
+    again; a failure no retry follows is announced once (``events.SyncFailedFinally``).
+    The request is postponed to when the retry is due: if the waiting retry is lost
     (its worker killed), the sweep sends it again a grace period later. A database that is down when the run's
     end is written makes ``run_sync`` raise: Celery retries that too, and the next attempt
     finds the run abandoned (the engine's ``liveness``) and resumes it at once. A 400/401/403/
@@ -45,7 +46,8 @@ database, so a lost message is found again by the recovery sweep.
     Celery beat's dispatcher: discovers districts first (failures logged, not fatal), then
     requests a sync of every connected, sync-enabled district after the commit,
     ``SYNC_STAGGER_SECONDS`` apart (compressed if the whole fan-out would stretch past half
-    the visibility timeout: a countdown longer than it makes Redis deliver the task twice).
+    the visibility timeout: a countdown longer than it makes Redis deliver the task twice),
+    and announces that it ran (``events.NightlyDispatched``, even when nothing was due).
 
 ``purge_expired_rosters``
     Purges the districts that stopped sharing (disconnected or revoked) more than
@@ -68,10 +70,12 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from core import events
 from districts import services as district_services
 from districts.models import District
 from districts.selectors import districts_needing_sync
 
+from .events import NightlyDispatched, SyncFailedFinally
 from .models import SyncRun
 from .selectors import districts_due_for_purge, districts_unsynced_since_connected, running_sync
 from .services import liveness
@@ -218,6 +222,12 @@ def _retry_temporary_failure(task, run: SyncRun, district_id: int, attempt: int)
     )
 
 
+def _announce_final_failure(run: SyncRun | None) -> None:
+    """No retry follows this failed run: say so once (``SyncFailedFinally``), not per retry."""
+    if run is not None:
+        events.publish(SyncFailedFinally(district_id=run.district_id, run_id=run.pk))
+
+
 @shared_task(
     bind=True,
     acks_late=True,
@@ -248,6 +258,9 @@ def sync_district(
         sync_requests.settle(run=answer)
         return {**_summary(answer), "status": "done"}
     if _interrupted_too_often(self.request, district):
+        _announce_final_failure(
+            SyncRun.objects.filter(district=district, status=SyncRun.Status.FAILED).order_by("-pk").first()
+        )
         return {
             "district": district_id,
             "run": None,
@@ -262,6 +275,8 @@ def sync_district(
     if failure_is_retryable(run):
         _retry_temporary_failure(self, run, district_id, attempt)
     sync_requests.settle(run=run)
+    if run.status == SyncRun.Status.FAILED:
+        _announce_final_failure(run)
     return _summary(run, attempt=attempt)
 
 
@@ -280,6 +295,7 @@ def recover_syncs() -> dict:
                 district.pk,
                 SYNC_MAX_INTERRUPTIONS,
             )
+            _announce_final_failure(run)
             continue
         request_sync(district=district, kind="auto", trigger=SyncRun.Trigger.RESUME)
         resumed.append(district.pk)
@@ -342,6 +358,7 @@ def nightly_sync() -> int:
     for district, countdown in zip(districts, nightly_countdowns(len(districts)), strict=True):
         request_sync(district=district, kind="auto", trigger=SyncRun.Trigger.NIGHTLY, countdown=countdown)
     logger.info("nightly_sync: %s district syncs requested", len(districts))
+    events.publish(NightlyDispatched(requested=len(districts)))
     return len(districts)
 
 

@@ -33,10 +33,12 @@ from django.utils import timezone
 
 from clever.client import CleverClient
 from clever.errors import BadRequest, CleverError, NotFound
+from core import events
 from districts.services import NoToken
 from districts.session import DistrictSession
 
 from .. import selectors
+from ..events import AssignmentStateUnknown
 from ..models import Assignment, CleverAssignment, Problem, SubmissionSync
 from .outcomes import (
     Report,
@@ -111,6 +113,7 @@ def _mark_unknown(link: CleverAssignment, report: Report, detail: str) -> None:
     save_problem(link, Problem.UNKNOWN_OUTCOME, message, detail)
     report.outcome, report.message, report.retryable = "unknown", message, False
     logger.error("lms: assignment %s: create outcome unknown (%s)", link.assignment_id, detail)
+    events.publish(AssignmentStateUnknown(assignment_id=link.assignment_id))
 
 
 def _update_in_lms(

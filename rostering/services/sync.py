@@ -149,7 +149,7 @@ from districts.services import NoToken, set_status
 from districts.session import DistrictSession, TokenRefused
 
 from .. import selectors
-from ..events import HoldDecided, RosterSynced
+from ..events import HoldDecided, RosterSynced, SyncHeld
 from ..models import (
     ChangeHold,
     StagedRecord,
@@ -400,6 +400,8 @@ class _Run:
         )
         if status == SyncRun.Status.SUCCEEDED:
             events.publish(RosterSynced(district_id=self.district.pk, run_id=self.run.pk))
+        elif status == SyncRun.Status.HELD:
+            events.publish(SyncHeld(district_id=self.district.pk, run_id=self.run.pk))
         return self.run
 
     def _fail(self, error: str, *, cause: str, retryable: bool = False) -> SyncRun:

@@ -2,7 +2,9 @@
 
 Every client here talks to the local Clever in-process (``settings.CLEVER_HTTP_ADAPTER``) and
 is given the ``fake_clock`` (which also drives the sandbox's rate-limit window and code expiry),
-so waiting for a rate limit or a backoff only moves that clock.
+so waiting for a rate limit or a backoff only moves that clock. They pace alone unless a test
+gives them a shared budget (``test_budget.py``), so these tests mean the same with or without
+REDIS_URL.
 """
 
 import random
@@ -57,10 +59,16 @@ def district_token(district) -> str:
 
 @pytest.fixture
 def make_client(fake_clock, make_clever_client):
-    """``make_client(token, **overrides)``: a client on the fake clock, seeded jitter."""
+    """``make_client(token, **overrides)``: a client on the fake clock, seeded jitter, pacing
+    alone (no shared rate-limit budget, whatever REDIS_URL says) unless given ``rate_budget``."""
 
     def build(token=None, **overrides):
-        options = {"clock": fake_clock, "sleep": fake_clock.sleep, "rng": random.Random(7)}
+        options = {
+            "clock": fake_clock,
+            "sleep": fake_clock.sleep,
+            "rng": random.Random(7),
+            "rate_budget": None,
+        }
         options.update(overrides)
         return make_clever_client(token, **options)
 

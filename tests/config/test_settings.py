@@ -15,17 +15,31 @@ PRODUCTION_ENV = {
     "CLEVER_CLIENT_ID": "real-client-id",
     "CLEVER_CLIENT_SECRET": "real-client-secret",
     "FIELD_ENCRYPTION_KEYS": "cHJvZHVjdGlvbi10ZXN0LWtleS0zMi1ieXRlcy1sb24=",
-    "DATABASE_URL": "sqlite:////tmp/clever-bridge-deploy-check.sqlite3",
+    # Production refuses SQLite and a missing Redis (tests/config/test_production_services.py).
+    # Loading the settings and answering a request that reads no data connect to neither.
+    "DATABASE_URL": "postgres://bridge:bridge-password@127.0.0.1:5432/bridge",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    # Hermetic: never a developer's .env at the project root.
+    "DJANGO_ENV_FILE": "",
 }
 
 
+def environment(env: dict) -> dict:
+    """This process's environment without its app settings (CI's DATABASE_URL and REDIS_URL
+    included), plus ``env``."""
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "CLEVER_")) and k not in ("DATABASE_URL", "REDIS_URL")
+    }
+    return {**base, **env}
+
+
 def manage(*args, env):
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CLEVER_"))}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env={**base, **env},
+        env=environment(env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -38,9 +52,18 @@ def test_check_deploy_is_clean_in_production_mode():
     assert "no issues" in result.stdout
 
 
-def test_check_deploy_warns_when_sign_in_limits_are_per_process():
-    result = manage("check", "--deploy", env={**PRODUCTION_ENV, "REDIS_URL": ""})  # no Redis
-    assert "sso.W001" in result.stderr + result.stdout
+def test_check_deploy_warns_when_sign_in_limits_are_per_process(settings):
+    # Production settings refuse to load without Redis (test_production_services.py); the
+    # check still guards settings that would put the cache back in process memory.
+    from sso.checks import rate_limits_need_a_shared_cache
+
+    settings.PRODUCTION = True
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert [w.id for w in rate_limits_need_a_shared_cache(None)] == ["sso.W001"]
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://"}
+    }
+    assert rate_limits_need_a_shared_cache(None) == []
 
 
 @pytest.mark.parametrize(
