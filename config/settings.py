@@ -438,6 +438,12 @@ EMAIL_BACKEND = env.str(
     if PRODUCTION
     else "django.core.mail.backends.console.EmailBackend",
 )
+# EMAIL_URL, when set, gives the backend and its server in one value (django-environ):
+# smtp+tls://user:password@mail.example.org:587 (smtp+ssl:// for 465, smtp:// plain), or
+# filemail:////var/mail/bridge (one file per message, the four slashes of an absolute path).
+EMAIL_URL = env.str("EMAIL_URL", default="")
+if EMAIL_URL:
+    globals().update(env.email_url_config(EMAIL_URL))
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"

@@ -184,6 +184,13 @@ class FailingDistricts(HealthCheck):
             )
 
 
+def public_name(check: HealthCheck) -> str:
+    """The check's name on the public page: its kind and alias ("Cache(alias='default')"),
+    never the host, port or database number of a service (the library's repr shows them)."""
+    alias = getattr(check, "alias", None)
+    return f"{type(check).__name__}(alias={alias!r})" if alias else f"{type(check).__name__}()"
+
+
 def checks() -> list[HealthCheck]:
     """The checks of ``/health/``, in the order the page lists them."""
     found: list[HealthCheck] = [Database(), Cache()]

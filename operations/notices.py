@@ -12,7 +12,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from districts.models import District, DistrictStatus
+from districts.models import District, DistrictAudit, DistrictStatus
 from lms.models import CleverAssignment
 from rostering.models import ChangeHold, SyncRun
 from rostering.presentation import district_name, failure_summary
@@ -104,6 +104,16 @@ def _failed_attempts(run: SyncRun) -> int:
     return failed.count()
 
 
+def _last_status_actor(district: District) -> str:
+    """Who made the district's latest status change, as the audit names them ("staff: ana")."""
+    audit = (
+        district.audits.filter(action=DistrictAudit.Action.STATUS_CHANGED)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    return audit.actor_label if audit is not None and audit.actor_label else "support staff"
+
+
 def district_access(district_id: int, status: str) -> Notice | None:
     district = District.objects.filter(pk=district_id).first()
     if district is None:
@@ -111,14 +121,18 @@ def district_access(district_id: int, status: str) -> Notice | None:
     context = {
         **_district_context(district),
         "revoked": status == DistrictStatus.REVOKED,
+        # Support disconnected it themselves: not news from Clever, and nothing to ask the district.
+        "by_staff": district.staff_disconnected,
+        "actor": _last_status_actor(district),
         "retention_days": settings.ROSTER_RETENTION_DAYS,
     }
     name = context["district"]
-    title = (
-        f"{name} revoked the app's access in Clever"
-        if context["revoked"]
-        else f"{name} stopped sharing its data with the app"
-    )
+    if context["by_staff"]:
+        title = f"{name} was disconnected by support staff"
+    elif context["revoked"]:
+        title = f"{name} revoked the app's access in Clever"
+    else:
+        title = f"{name} stopped sharing its data with the app"
     return Notice(
         kind=AlertKind.DISTRICT_ACCESS,
         subject=district_subject(district.pk),

@@ -37,7 +37,7 @@ class HealthView(HealthCheckView):
         context = super().get_context_data(**kwargs)
         context["rows"] = [
             {
-                "name": repr(result.check),
+                "name": health.public_name(result.check),
                 "status": status_text(result),
                 "error": result.error,
                 "time": result.time_taken,
@@ -48,11 +48,13 @@ class HealthView(HealthCheckView):
 
     def render_to_response_json(self, status):
         return JsonResponse(
-            {repr(result.check): status_text(result) for result in self.results}, status=status
+            {health.public_name(result.check): status_text(result) for result in self.results}, status=status
         )
 
     def render_to_response_text(self, status):
-        lines = "".join(f"{result.check!r}: {status_text(result)}\n" for result in self.results)
+        lines = "".join(
+            f"{health.public_name(result.check)}: {status_text(result)}\n" for result in self.results
+        )
         return HttpResponse(lines, content_type="text/plain; charset=utf-8", status=status)
 
 

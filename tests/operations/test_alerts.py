@@ -181,6 +181,19 @@ def test_a_revoked_district_is_told_once(roster, alerting, webhook, committed):
     assert AlertState.objects.get(kind=AlertKind.DISTRICT_ACCESS).state == "ok"
 
 
+def test_a_district_support_disconnected_is_told_as_their_decision(roster, alerting, committed, staff_user):
+    _sandbox, district = roster
+    with committed():
+        district_services.disconnect_district(
+            district=district, actor=staff_user, reason="the district asked"
+        )
+    assert len(mail.outbox) == 1
+    email = mail.outbox[0]
+    assert email.subject == f"[Clever bridge] {district.name} was disconnected by support staff"
+    assert f"staff: {staff_user.username}" in email.body and '"Reconnect"' in email.body
+    assert "stopped sharing" not in email.body and "revoked" not in email.body
+
+
 def test_a_district_that_stops_sharing_during_a_sync_is_told_once_not_twice(roster, alerting, committed):
     sandbox_district, district = roster
     with committed():

@@ -187,3 +187,16 @@ def test_the_text_format_lists_every_check(client, eager):
     assert response.status_code == 200
     assert "Database(alias='default'): OK" in response.content.decode()
     assert "CeleryWorkers(): Skipped: eager mode" in response.content.decode()
+
+
+def test_the_public_page_names_no_service_address(client, eager, settings):
+    """The Redis check is named by its kind, not by the library's repr (host, port, database)."""
+    settings.REDIS_URL = "redis://127.0.0.1:1/13"  # nothing listens on port 1: refused at once
+
+    checks = health(client, 500)
+
+    assert "Redis()" in checks and not checks["Redis()"].startswith("OK")
+    page = client.get(reverse("health"), HTTP_ACCEPT="text/html").content.decode()
+    text = client.get(reverse("health"), {"format": "text"}).content.decode()
+    for output in (str(checks), page, text):
+        assert "127.0.0.1" not in output and ":1/" not in output and "db=13" not in output
