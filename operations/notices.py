@@ -61,7 +61,13 @@ def sync_held(run_id: int) -> Notice | None:
         state="held",
         title=f"A sync of {context['district']} waits for approval",
         template="sync_held.txt",
-        url=admin_url("admin:rostering_changehold_change", hold.pk),
+        # The district's pending holds, not this one: a later sync that finds the same changes
+        # supersedes it (no new message), and the link must still lead to the one to decide.
+        url=admin_url(
+            "admin:rostering_changehold_changelist",
+            run__district__id__exact=run.district_id,
+            status__exact=ChangeHold.Status.PENDING,
+        ),
         context=context,
     )
 
