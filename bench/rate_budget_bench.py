@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import threading
 import time
@@ -111,7 +112,10 @@ def main() -> None:
     KNOBS.rate_window_seconds = args.window
     summary: dict = {"workers": args.workers, "requests": args.workers * args.requests}
     summary["limit"] = f"{args.limit} per {args.window:g}s"
-    summary["floor_seconds"] = round(args.workers * args.requests / args.limit * args.window, 1)
+    # The last window's requests go as it opens: (windows - 1) windows after the first request.
+    summary["floor_seconds"] = round(
+        (math.ceil(args.workers * args.requests / args.limit) - 1) * args.window, 1
+    )
     summary["alone"] = run_mode(args, None)
     url = os.environ.get("REDIS_URL", "")
     if url:
