@@ -153,7 +153,9 @@ def send_email(title: str, body: str) -> int:
         )
         return 0
     message = EmailMessage(
-        subject=f"{SUBJECT_PREFIX}{title}",
+        # One line: a district's name comes from its SIS, and a line break in a subject would
+        # make Django refuse the message (an alert a district could silence by naming itself).
+        subject=f"{SUBJECT_PREFIX}{' '.join(title.split())}"[:250],
         body=body,
         from_email=settings.ALERT_FROM_EMAIL or settings.DEFAULT_FROM_EMAIL,
         to=to,

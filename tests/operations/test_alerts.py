@@ -346,3 +346,20 @@ def test_beat_checks_the_nightly_every_hour_and_sends_the_digest_daily(settings)
     digest = settings.CELERY_BEAT_SCHEDULE["operations-send-digest"]
     assert digest["task"] == "operations.tasks.send_digest" and digest["task"] in app.tasks
     assert digest["schedule"] == crontab(hour=settings.ALERT_DIGEST_HOUR, minute=0)
+
+
+def test_a_district_named_with_a_line_break_cannot_silence_its_alerts(roster, alerting, webhook, committed):
+    """The name comes from the district's SIS: a line break in it must not make the email fail."""
+    _sandbox, district = roster
+    District.objects.filter(pk=district.pk).update(name="Evil USD\nBcc: attacker@example.com")
+    with committed():
+        district_services.set_status(
+            district=district, status=DistrictStatus.REVOKED, actor_label="sync: 401", reason="refused"
+        )
+    assert len(mail.outbox) == 1 and len(webhook) == 1
+    email = mail.outbox[0]
+    assert (
+        email.subject
+        == "[Clever bridge] Evil USD Bcc: attacker@example.com revoked the app's access in Clever"
+    )
+    assert email.bcc == [] and "attacker@example.com" not in email.recipients()
