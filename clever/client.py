@@ -262,14 +262,16 @@ class CleverClient:
         state: str | None = None,
         district_id: str | None = None,
         redirect_uri: str | None = None,
+        nonce: str | None = None,
     ) -> str:
         """The "Log in with Clever" URL: ``{oauth}/oauth/authorize?response_type=code&client_id=
-        &redirect_uri=[&state=][&district_id=]``."""
+        &redirect_uri=[&state=][&district_id=][&nonce=]``."""
         params = oauth.authorize_params(
             client_id=self.client_id,
             redirect_uri=redirect_uri or self.redirect_uri,
             state=state,
             district_id=district_id,
+            nonce=nonce,
         )
         return oauth.build_url(self.oauth_base, oauth.AUTHORIZE_PATH, params)
 
@@ -352,6 +354,25 @@ class CleverClient:
             authorized_by=(data.get("authorized_by") if isinstance(data.get("authorized_by"), str) else None),
             raw=body,
         )
+
+    def userinfo(self) -> dict:
+        """``GET {api}/userinfo`` (OpenID Connect, not versioned) with an SSO token: who signed
+        in, in the role of this login. The JSON object as Clever sent it."""
+        url = f"{self.api_base}/userinfo"
+        body = self._get_json(url, auth="bearer")
+        if not isinstance(body, dict):
+            raise BadResponse(
+                "the userinfo answer is not a JSON object", method="GET", url=urlsplit(url).path
+            )
+        return body
+
+    def json_web_keys(self, url: str) -> dict:
+        """Clever's published signing keys (a JWK Set, ``{"keys": [...]}``) from ``url``; no
+        credentials are sent."""
+        body = self._get_json(url, auth="none")
+        if not isinstance(body, dict) or not isinstance(body.get("keys"), list):
+            raise BadResponse('the key set has no "keys" list', method="GET", url=urlsplit(url).path)
+        return body
 
     def count(self, collection: str, *, version: str | None = None) -> int:
         """``GET /{collection}?count=true`` (Clever allows no other parameter with it)."""

@@ -45,7 +45,12 @@ def build_url(oauth_base: str, path: str, params: list[tuple[str, str]]) -> str:
 
 
 def authorize_params(
-    *, client_id: str, redirect_uri: str, state: str | None, district_id: str | None
+    *,
+    client_id: str,
+    redirect_uri: str,
+    state: str | None,
+    district_id: str | None,
+    nonce: str | None = None,
 ) -> list[tuple[str, str]]:
     if not client_id:
         raise ValueError("a client_id is needed to build the authorize URL")
@@ -56,6 +61,10 @@ def authorize_params(
         params.append(("state", state))
     if district_id:
         params.append(("district_id", district_id))
+    if nonce:
+        # OpenID Connect: Clever copies it into the identity token, which binds that token to
+        # the login this browser started.
+        params.append(("nonce", nonce))
     return params
 
 

@@ -457,6 +457,18 @@ SSO_PENDING_LINK_SECONDS = env.int("SSO_PENDING_LINK_SECONDS", default=600)
 SSO_CODE_MEMORY_SECONDS = env.int("SSO_CODE_MEMORY_SECONDS", default=86_400)
 # Retries of Clever calls made while a person waits on the callback (5xx, no answer).
 SSO_CLEVER_MAX_RETRIES = env.int("SSO_CLEVER_MAX_RETRIES", default=1)
+# OpenID Connect (docs/sso.md, "Identity tokens"): Clever's published signing keys, and whether
+# this app is set up for OIDC with Clever (then a district sign-in without an identity token is
+# refused, and a Library sign-in is checked against /userinfo). A token that arrives is always
+# checked, whatever this says.
+# Empty: CLEVER_OAUTH_BASE + /oauth/certs (read when used, so it follows CLEVER_OAUTH_BASE).
+CLEVER_JWKS_URL = env.str("CLEVER_JWKS_URL", default="")
+CLEVER_ID_TOKEN_REQUIRED = env.bool("CLEVER_ID_TOKEN_REQUIRED", default=False)
+# Clock skew allowed on an identity token's exp and iat (seconds).
+SSO_ID_TOKEN_LEEWAY_SECONDS = env.int("SSO_ID_TOKEN_LEEWAY_SECONDS", default=30)
+# How long Clever's signing keys are kept before they are fetched again (an unknown key ID
+# fetches them at once, once).
+SSO_JWKS_CACHE_SECONDS = env.int("SSO_JWKS_CACHE_SECONDS", default=3600)
 
 # --- Matching (matching/) ---------------------------------------------------------------------
 # Provisioning asks this function which Clever people already have a product account (the

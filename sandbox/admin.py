@@ -20,8 +20,10 @@ from .models import (
     SandboxEdge,
     SandboxEvent,
     SandboxLmsAssignment,
+    SandboxLmsCourse,
     SandboxLmsSubmission,
     SandboxRecord,
+    SandboxSigningKey,
     SandboxToken,
 )
 
@@ -59,8 +61,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(SandboxApplication)
 class SandboxApplicationAdmin(ReadOnlyAdmin):
-    list_display = ["name", "client_id", "primary_redirect_uri"]
-    fields = ["name", "client_id", "client_secret", "redirect_uris"]
+    list_display = ["name", "client_id", "primary_redirect_uri", "oidc"]
+    fields = ["name", "client_id", "client_secret", "redirect_uris", "oidc"]
     readonly_fields = fields
 
     @admin.display(description="primary redirect URI")
@@ -245,12 +247,26 @@ class SandboxTokenAdmin(SecretKeyedAdmin):
 class SandboxAuthCodeAdmin(SecretKeyedAdmin):
     list_display = ["masked_code", "user_id", "district", "redirect_uri", "created", "redeemed_at"]
     list_select_related = ["district"]
-    fields = ["masked_code", "application", "user_id", "district", "redirect_uri", "created", "redeemed_at"]
+    fields = [
+        "masked_code",
+        "application",
+        "user_id",
+        "district",
+        "redirect_uri",
+        "nonce",
+        "launch_claims",
+        "created",
+        "redeemed_at",
+    ]
     readonly_fields = fields
 
     @admin.display(description="code")
     def masked_code(self, obj):
         return mask(obj.code)
+
+    @admin.display(description="LMS launch claims")
+    def launch_claims(self, obj):
+        return pretty_json(obj.launch) if obj.launch else "-"
 
 
 @admin.register(SandboxLmsAssignment)
@@ -270,3 +286,20 @@ class SandboxLmsAssignmentAdmin(ReadOnlyAdmin):
 class SandboxLmsSubmissionAdmin(ReadOnlyAdmin):
     list_display = ["assignment", "user_id"]
     search_fields = ["=user_id"]
+
+
+@admin.register(SandboxLmsCourse)
+class SandboxLmsCourseAdmin(ReadOnlyAdmin):
+    list_display = ["title", "context_id", "teacher_id", "district", "created"]
+    list_filter = ["district"]
+    search_fields = ["title", "=context_id", "=teacher_id"]
+    fields = ["district", "context_id", "title", "label", "teacher_id", "student_ids", "created"]
+    readonly_fields = fields
+
+
+@admin.register(SandboxSigningKey)
+class SandboxSigningKeyAdmin(ReadOnlyAdmin):
+    # The private key is never shown: its public part is at /oauth/certs.
+    list_display = ["kid", "created", "retired_at"]
+    fields = ["kid", "created", "retired_at"]
+    readonly_fields = fields

@@ -16,6 +16,11 @@ invented: no addresses, no NCES ids, no term dates.
 Idempotent by skipping: when the demo district already exists, ``load_demo`` leaves it alone
 (its token, the app's stored state and any events survive) and returns ``created=False``. Pass
 ``replace=True`` to delete it and load it afresh (a new district token is issued).
+
+``seed_lms_courses`` gives every Canvas or Schoology district (the recorded one has no LMS; the
+generated ones may) a course made in its LMS, which Clever does not know: "Homeroom (made in
+Canvas)", taught by the first teacher by name who has students, to four of their students. The
+LMS launch page lists it beside the people's Clever sections.
 """
 
 from __future__ import annotations
@@ -27,11 +32,13 @@ from pathlib import Path
 from django.db import transaction
 
 from . import services
-from .models import RecordType, SandboxDistrict
+from .lms import launch
+from .models import RecordType, SandboxDistrict, SandboxEdge, SandboxLmsCourse, SandboxRecord
 
 DEMO_DISTRICT_ID = "5a0c91b95c7cc000010d417c"
 DATA_DIR = Path(__file__).resolve().parent / "data" / "clever-demo"
 SYNTHESIZED = "(synthesized)"
+HOMEROOM_STUDENTS = 4
 
 
 def _recorded(name: str) -> list[dict]:
@@ -136,3 +143,35 @@ def load_demo(*, replace: bool = False) -> tuple[SandboxDistrict, bool]:
     district = services.create_district(name=body["name"], district_id=DEMO_DISTRICT_ID, data=body)
     services.bulk_load(district=district, items=items)
     return district, True
+
+
+@transaction.atomic
+def seed_lms_courses() -> list[SandboxLmsCourse]:
+    """A homeroom made in the LMS for each Canvas or Schoology district that has no course made
+    there yet (and has a teacher with students); returns the courses made."""
+    made = []
+    districts = SandboxDistrict.objects.filter(lms_type__in=launch.LAUNCH_LMS_TYPES, lms_courses__isnull=True)
+    for district in districts:
+        enrolled = SandboxEdge.objects.filter(district=district, rel="students").values("src_id")
+        teachers = SandboxEdge.objects.filter(district=district, rel="teachers", src_id__in=enrolled)
+        teacher_id = (
+            SandboxRecord.objects.filter(
+                clever_id__in=teachers.values("dst_id"), record_type=RecordType.USERS
+            )
+            .order_by("display_name", "clever_id")
+            .values_list("clever_id", flat=True)
+            .first()
+        )
+        if teacher_id is None:
+            continue
+        lms = district.get_lms_type_display()
+        made.append(
+            launch.create_lms_course(
+                district=district,
+                title=f"Homeroom (made in {lms})",
+                label="HOMEROOM",
+                teacher_id=teacher_id,
+                student_ids=launch.students_of_teacher(teacher_id, HOMEROOM_STUDENTS),
+            )
+        )
+    return made

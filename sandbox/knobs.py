@@ -1,4 +1,5 @@
-"""Test and demo knobs of the local Clever: rate limits, faults, slowness, and its clock.
+"""Test and demo knobs of the local Clever: rate limits, faults, slowness, its clock, and a
+defect in the identity tokens it mints.
 
 Kept in process memory (not the database) so that reading them costs nothing on the hot path
 and a rolled-back test transaction cannot undo them. Tests set them through the Python API
@@ -12,6 +13,17 @@ from dataclasses import dataclass, field
 
 DEFAULT_RATE_LIMIT = 1200  # requests per token per minute (Clever's documented limit)
 DEFAULT_RATE_WINDOW = 60.0  # seconds; benchmarks may shrink it to run a limit in less time
+# What ``identity_token_fault`` may be: each is one defect an app must refuse an identity token
+# for ("" mints sound tokens). See ``sandbox.oidc``.
+IDENTITY_TOKEN_FAULTS = (
+    "",
+    "bad_signature",
+    "wrong_audience",
+    "expired",
+    "wrong_subject",
+    "unpublished_key",
+    "wrong_issuer",
+)
 
 
 @dataclass
@@ -62,6 +74,8 @@ class Knobs:
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
     faults: list[Fault] = field(default_factory=list)
+    # Every identity token minted from now on has this defect (one of IDENTITY_TOKEN_FAULTS).
+    identity_token_fault: str = ""
     # Count of API requests served, for figures in tests and benchmarks.
     api_requests: int = 0
     _windows: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -74,6 +88,7 @@ class Knobs:
             self.clock = time.time
             self.sleep = time.sleep
             self.faults = []
+            self.identity_token_fault = ""
             self.api_requests = 0
             self._windows = {}
 
@@ -82,6 +97,11 @@ class Knobs:
         with self._lock:
             self.faults.append(fault)
         return fault
+
+    def set_identity_token_fault(self, fault: str) -> None:
+        if fault not in IDENTITY_TOKEN_FAULTS:
+            raise ValueError(f"unknown identity token fault {fault!r}")
+        self.identity_token_fault = fault
 
     def clear_faults(self) -> None:
         with self._lock:

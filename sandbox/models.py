@@ -50,6 +50,8 @@ class SandboxApplication(models.Model):
     name = models.CharField(max_length=255, default="Clever bridge (sandbox)")
     # The first URI is the primary one: Portal and Instant Login launches go there.
     redirect_uris = models.JSONField(default=list)
+    # "Configured for OIDC" in Clever's dashboard: code exchanges answer an identity token too.
+    oidc = models.BooleanField(default=True)
 
     def __str__(self):
         return self.name
@@ -156,6 +158,11 @@ class SandboxAuthCode(models.Model):
     user_id = models.CharField(max_length=24)
     district = models.ForeignKey(SandboxDistrict, on_delete=models.CASCADE)
     redirect_uri = models.CharField(max_length=1000)
+    # The authorize request's OIDC nonce, copied into the identity token ("" when none was sent).
+    nonce = models.TextField(blank=True, default="")
+    # The LTI 1.3 claims of the LMS launch this login came from ({} when none): they go into
+    # the identity token beside the person's.
+    launch = models.JSONField(default=dict, blank=True)
     created = models.DateTimeField(default=timezone.now)
     redeemed_at = models.DateTimeField(null=True, blank=True)
 
@@ -180,3 +187,41 @@ class SandboxLmsSubmission(models.Model):
     class Meta:
         ordering = ["user_id"]
         constraints = [models.UniqueConstraint(fields=["assignment", "user_id"], name="sbx_one_submission")]
+
+
+class SandboxLmsCourse(models.Model):
+    """A course made in the district's LMS itself, unknown to Clever (a homeroom, a club):
+    the LMS launch page lists it beside the person's Clever sections."""
+
+    district = models.ForeignKey(SandboxDistrict, on_delete=models.CASCADE, related_name="lms_courses")
+    # The LTI context id the LMS sends for it.
+    context_id = models.CharField(max_length=64)
+    title = models.CharField(max_length=255)
+    label = models.CharField(max_length=255, blank=True, default="")
+    teacher_id = models.CharField(max_length=24)
+    student_ids = models.JSONField(default=list)
+    created = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["title", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["district", "context_id"], name="sbx_one_lms_course_context")
+        ]
+
+
+class SandboxSigningKey(models.Model):
+    """An RSA key the local Clever signs identity tokens with (``sandbox.oidc``).
+
+    The newest key not retired signs; every key not retired is published at ``/oauth/certs``.
+    """
+
+    kid = models.CharField(max_length=64, unique=True)
+    private_key_pem = models.TextField()
+    created = models.DateTimeField(default=timezone.now)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self):
+        return f"signing key {self.kid}"

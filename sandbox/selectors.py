@@ -26,6 +26,7 @@ Anything a token may not see is answered like a record that does not exist: 404.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -91,9 +92,11 @@ def get_district(district_id: str) -> SandboxDistrict | None:
     return SandboxDistrict.objects.filter(id=district_id).first()
 
 
-def district_choices() -> QuerySet:
-    """Every sandbox district, by name, for the login and portal filters."""
-    return SandboxDistrict.objects.order_by("name", "id")
+def district_choices(*, lms_types: Iterable[str] = ()) -> QuerySet:
+    """The sandbox districts (those whose LMS is one of ``lms_types``, when given), by name,
+    for the login, portal and LMS filters."""
+    qs = SandboxDistrict.objects.order_by("name", "id")
+    return qs.filter(lms_type__in=list(lms_types)) if lms_types else qs
 
 
 def listed_district_tokens(*, district_id: str = "") -> QuerySet:
@@ -107,10 +110,14 @@ def listed_district_tokens(*, district_id: str = "") -> QuerySet:
     return qs.select_related("district").order_by("district_id", "created")
 
 
-def search_users(*, q: str = "", role: str = "", district_id: str = "") -> QuerySet:
-    """Users for the login and portal pages: every word of ``q`` in the name (or the Clever ID),
-    role, district."""
+def search_users(
+    *, q: str = "", role: str = "", district_id: str = "", lms_types: Iterable[str] = ()
+) -> QuerySet:
+    """Users for the login, portal and LMS pages: every word of ``q`` in the name (or the
+    Clever ID), role, district, districts whose LMS is one of ``lms_types`` (when given)."""
     qs = SandboxRecord.objects.filter(record_type=RecordType.USERS).select_related("district")
+    if lms_types:
+        qs = qs.filter(district__lms_type__in=list(lms_types))
     for word in q.split():
         qs = qs.filter(Q(display_name__icontains=word) | Q(clever_id=word))
     if role in ROLE_FLAGS:

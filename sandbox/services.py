@@ -5,6 +5,9 @@ Roster changes made after a district is loaded (``put_record``, ``update_record`
 ``delete_records`` for thousands of records at once) append Clever events with
 ``previous_attributes``; bulk loading a district (``bulk_load``) does not, as that is the state
 before the app connected.
+
+The keys identity tokens are signed with (``sandbox.oidc``) are written here too: the first is
+made when first needed (``published_signing_keys``), ``rotate_signing_key`` adds one.
 """
 
 import copy
@@ -12,12 +15,14 @@ import functools
 import json
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from . import keys
 from . import records as rec
 from .ids import new_id
 from .knobs import KNOBS
@@ -29,6 +34,7 @@ from .models import (
     SandboxEdge,
     SandboxEvent,
     SandboxRecord,
+    SandboxSigningKey,
     SandboxToken,
     Sharing,
     TokenKind,
@@ -647,25 +653,43 @@ class InvalidGrant(Exception):
 
 @transaction.atomic
 def issue_auth_code(
-    *, application: SandboxApplication, user: SandboxRecord, redirect_uri: str
+    *,
+    application: SandboxApplication,
+    user: SandboxRecord,
+    redirect_uri: str,
+    nonce: str = "",
+    launch: dict | None = None,
 ) -> SandboxAuthCode:
-    """A login's authorization code, for the redirect URI it is sent to."""
+    """A login's authorization code, for the redirect URI it is sent to; ``nonce`` and the LMS
+    ``launch`` claims go into the identity token its exchange answers."""
     return SandboxAuthCode.objects.create(
         code=secrets.token_urlsafe(32),
         application=application,
         user_id=user.clever_id,
         district_id=user.district_id,
         redirect_uri=redirect_uri,
+        nonce=nonce,
+        launch=launch or {},
         created=sandbox_now(),
     )
 
 
+@dataclass(frozen=True)
+class RedeemedCode:
+    """What exchanging a code gave: the user's token, and the code (its nonce, its launch)."""
+
+    token: SandboxToken
+    auth_code: SandboxAuthCode
+
+
 @transaction.atomic
-def redeem_auth_code(*, application: SandboxApplication, code: str, redirect_uri: str) -> SandboxToken:
+def redeem_auth_code(*, application: SandboxApplication, code: str, redirect_uri: str) -> RedeemedCode:
     """Exchange a code for the user's token: SSO, or teacher-authorized in a Library district."""
     now = sandbox_now()
     auth_code = (
-        SandboxAuthCode.objects.select_related("district").filter(code=code, application=application).first()
+        SandboxAuthCode.objects.select_related("district", "application")
+        .filter(code=code, application=application)
+        .first()
     )
     if auth_code is None or auth_code.redeemed_at is not None:
         raise InvalidGrant("Invalid grant: invalid code")
@@ -681,7 +705,38 @@ def redeem_auth_code(*, application: SandboxApplication, code: str, redirect_uri
     if not redeemed:
         raise InvalidGrant("Invalid grant: invalid code")
     kind = TokenKind.TEACHER if auth_code.district.sharing == Sharing.LIBRARY else TokenKind.SSO
-    return issue_token(district=auth_code.district, kind=kind, user_id=auth_code.user_id)
+    token = issue_token(district=auth_code.district, kind=kind, user_id=auth_code.user_id)
+    return RedeemedCode(token=token, auth_code=auth_code)
+
+
+@transaction.atomic
+def set_application_oidc(*, enabled: bool) -> SandboxApplication:
+    """The app is (or stops being) configured for OIDC: code exchanges answer an identity token."""
+    app = get_application()
+    app.oidc = enabled
+    app.save(update_fields=["oidc"])
+    return app
+
+
+# --- identity-token signing keys ------------------------------------------------------------------
+
+
+@transaction.atomic
+def rotate_signing_key(*, retire_previous: bool = False) -> SandboxSigningKey:
+    """A new key (one the sandbox never had) signs identity tokens from now on. The previous
+    keys stay published (tokens they signed still verify) unless ``retire_previous``: then
+    they leave the JWKS."""
+    kid, key = keys.unused_key(set(SandboxSigningKey.objects.values_list("kid", flat=True)))
+    if retire_previous:
+        SandboxSigningKey.objects.filter(retired_at__isnull=True).update(retired_at=timezone.now())
+    return SandboxSigningKey.objects.create(kid=kid, private_key_pem=keys.pem(key))
+
+
+def published_signing_keys() -> list[SandboxSigningKey]:
+    """The keys the JWKS publishes (not retired), the signing one (the newest) first; the first
+    key is made here when there is none."""
+    published = list(SandboxSigningKey.objects.filter(retired_at__isnull=True).order_by("-created", "-id"))
+    return published or [rotate_signing_key()]
 
 
 # --- control page and seeding (sandbox/generator/, sandbox/demo.py, the control page) ------------

@@ -55,7 +55,7 @@ class AccountAdapter(DefaultAccountAdapter):
         sociallogin = (signal_kwargs or {}).get("sociallogin")
         identity = services.identity_of(sociallogin) if sociallogin is not None else None
         if identity is not None:
-            services.begin_clever_session(request, identity=identity)
+            services.begin_clever_session(request, identity=identity, launch=services.launch_of(sociallogin))
             redirect_url = services.landing_after_login(request, next_url=redirect_url)
         return super().post_login(
             request,
@@ -120,6 +120,7 @@ def _ask_is_this_your_account(request, sociallogin, *, identity, admission, reso
         admission=admission,
         resolution=resolution,
         next_url=sociallogin.state.get("next"),
+        launch=sociallogin.clever.claims,
     )
     raise ImmediateHttpResponse(
         render(
@@ -175,7 +176,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                 resolution=resolution,
                 entry=entry,
             )
-        services.remember_identity(sociallogin, identity=identity)
+        services.remember_identity(sociallogin, identity=identity, launch=context.claims)
         sociallogin.account = resolution.account
         sociallogin.user = resolution.user
         active = resolution.user.is_active

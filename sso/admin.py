@@ -28,8 +28,9 @@ class CleverLoginAdmin(SupportAdminMixin, admin.ModelAdmin):
         "authorized_by",
         "entry",
         "outcome",
+        "problem",
     )
-    list_filter = ("outcome", "entry", "authorized_by")
+    list_filter = ("outcome", "problem", "entry", "authorized_by")
     search_fields = ("clever_district_id", "email_domain")
     date_hierarchy = "created_at"
     fields = readonly_fields = list_display

@@ -26,6 +26,8 @@ class LoginOutcome(models.TextChoices):
     ACCOUNT_INACTIVE = "account_inactive", "Account inactive"
     # The login was started by another app (e.g. district linking) and handed to its hook.
     PURPOSE = "purpose", "Handled by another app's purpose hook"
+    # Clever's identity token (OpenID Connect) failed a check: nobody was signed in.
+    IDENTITY_TOKEN_REFUSED = "identity_token_refused", "Identity token refused"
     FAILED = "failed", "Failed"
 
 
@@ -34,6 +36,26 @@ class LoginEntry(models.TextChoices):
     LOG_IN_WITH_CLEVER = "log_in_with_clever", "Log in with Clever"
     # Portal, Instant Login, Library or LMS launches: no state, bounced once to get one.
     CLEVER_INITIATED = "clever_initiated", "Started in Clever (Portal, Instant Login, Library, LMS)"
+
+
+class IdentityTokenProblem(models.TextChoices):
+    """Why an identity token (or, for Library sign-ins, ``/userinfo``) signed nobody in: what
+    support reads on a refused login (sso/identity_token.py)."""
+
+    MISSING = "missing", "No identity token, though this app is set up for OpenID Connect"
+    MALFORMED = "malformed", "Not a readable identity token"
+    ALGORITHM = "algorithm", "Signed with an algorithm we do not accept"
+    UNKNOWN_KEY = "unknown_key", "Signed with a key Clever does not publish"
+    KEYS_UNAVAILABLE = "keys_unavailable", "Clever's signing keys could not be fetched"
+    BAD_SIGNATURE = "bad_signature", "Signature does not match Clever's key"
+    ISSUER = "issuer", "Not issued by Clever"
+    AUDIENCE = "audience", "Issued for another app"
+    EXPIRED = "expired", "Expired"
+    NOT_YET_VALID = "not_yet_valid", "Issued in the future"
+    MISSING_CLAIM = "missing_claim", "A required claim is missing"
+    NONCE_MISMATCH = "nonce_mismatch", "Not for the sign-in this browser started"
+    NONCE_REPLAYED = "nonce_replayed", "Already used for a sign-in"
+    SUBJECT_MISMATCH = "subject_mismatch", "About another person than the one Clever signed in"
 
 
 class CleverLogin(models.Model):
@@ -52,6 +74,8 @@ class CleverLogin(models.Model):
     authorized_by = models.CharField(max_length=16, blank=True)
     entry = models.CharField(max_length=32, choices=LoginEntry.choices, blank=True)
     outcome = models.CharField(max_length=32, choices=LoginOutcome.choices)
+    # Why an identity token was refused (outcome identity_token_refused); empty otherwise.
+    problem = models.CharField(max_length=32, choices=IdentityTokenProblem.choices, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

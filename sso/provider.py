@@ -12,13 +12,17 @@ What changes from allauth's provider:
 - every role key counts (allauth's takes the first), the username is never Clever's, and
   ``extra_data`` keeps only IDs, district, name, email and role names;
 - no scopes are requested (Clever sets them in the app's dashboard);
-- the state carries a signed purpose (``sso.state``) and an optional ``district_id`` is passed
-  to Clever's authorize URL.
+- the state carries a signed purpose (``sso.state``) and a fresh OpenID Connect ``nonce``; an
+  optional ``district_id`` and the nonce are passed to Clever's authorize URL;
+- an identity token that comes with the code exchange is checked before anything else is read
+  (``sso.identity_token``); its claims, less the personal ones, travel with the login so a
+  launch from an LMS can be routed (``sso.launches``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import secrets
+from dataclasses import dataclass, field, replace
 
 from allauth.socialaccount.providers.clever.provider import CleverAccount as AllauthCleverAccount
 from allauth.socialaccount.providers.clever.provider import CleverProvider as AllauthCleverProvider
@@ -30,8 +34,9 @@ from django.http import HttpResponseRedirect
 
 from clever.client import CleverClient
 
+from . import identity_token
 from . import state as login_state
-from .identity import PROVIDER, CleverIdentity, identity_from
+from .identity import LIBRARY, PROVIDER, CleverIdentity, identity_from
 from .redirects import is_safe_next
 
 
@@ -54,6 +59,8 @@ class CleverLoginContext:
     identity: CleverIdentity
     record: dict = field(repr=False)
     access_token: str = field(repr=False)
+    # The verified identity token's claims less the personal ones ({} without a token).
+    claims: dict = field(default_factory=dict, repr=False)
 
 
 class CleverOAuth2Adapter(AllauthCleverOAuth2Adapter):
@@ -89,18 +96,55 @@ class CleverOAuth2Adapter(AllauthCleverOAuth2Adapter):
         ) as clever:
             token = clever.exchange_code(code)
         self.did_fetch_access_token = True
-        return {"access_token": token.access_token, "token_type": token.token_type or "bearer"}
+        return {
+            "access_token": token.access_token,
+            "token_type": token.token_type or "bearer",
+            "id_token": token.id_token or "",
+        }
 
     def complete_login(self, request, app, token, **kwargs):
+        """``kwargs``: ``response`` (the token answer) and ``nonce`` (the one this login sent).
+        An identity token that fails a check raises ``IdentityTokenRefused`` carrying the
+        ``identity`` ``/me`` named (IDs only), for the record of the refusal."""
+        response = kwargs.get("response") or {}
         with clever_client(token.token) as clever:
             me = clever.me()
+            me_data = {"id": me.id, "district": me.district or "", "authorized_by": me.authorized_by or ""}
+            try:
+                claims = self._verified_claims(
+                    clever,
+                    me_data=me_data,
+                    client_id=app.client_id,
+                    id_token=response.get("id_token"),
+                    nonce=kwargs.get("nonce"),
+                )
+            except identity_token.IdentityTokenRefused as refusal:
+                refusal.identity = identity_from(me=me_data, record={})
+                raise
             record = clever.get_record("users", me.id)
-        me_data = {"id": me.id, "district": me.district or "", "authorized_by": me.authorized_by or ""}
         login = self.get_provider().sociallogin_from_response(request, {"me": me_data, "user": record})
         login.clever = CleverLoginContext(
-            identity=identity_from(me=me_data, record=record), record=record, access_token=token.token
+            identity=identity_from(me=me_data, record=record),
+            record=record,
+            access_token=token.token,
+            claims=identity_token.launch_claims(claims),
         )
         return login
+
+    @staticmethod
+    def _verified_claims(clever: CleverClient, *, me_data: dict, client_id: str, id_token, nonce) -> dict:
+        """The identity token's claims once verified; {} for an app that is not set up for
+        OIDC (no token). Set up for OIDC, a district login without a token is refused and a
+        Library login (Clever gives those none) is checked against ``/userinfo``."""
+        if id_token:
+            return identity_token.verify(
+                id_token, client_id=client_id, subject=me_data["id"], nonce=nonce or None
+            )
+        if settings.CLEVER_ID_TOKEN_REQUIRED:
+            if me_data["authorized_by"] != LIBRARY:
+                raise identity_token.missing()
+            identity_token.check_userinfo(clever.userinfo(), subject=me_data["id"])
+        return {}
 
 
 class CleverAccount(AllauthCleverAccount):
@@ -159,6 +203,7 @@ class CleverProvider(AllauthCleverProvider):
             actor_id=request.user.pk if request.user.is_authenticated else None,
             district_id=kwargs.get("district_id") or "",
         )
+        purpose = replace(purpose, nonce=secrets.token_urlsafe(24))
         state_id = login_state.stash(
             request,
             provider_id=self.sub_id,
@@ -170,6 +215,7 @@ class CleverProvider(AllauthCleverProvider):
                 state=state_id,
                 district_id=purpose.district_id or None,
                 redirect_uri=settings.CLEVER_REDIRECT_URI,
+                nonce=purpose.nonce,
             )
         return HttpResponseRedirect(url)
 

@@ -20,6 +20,8 @@ SESSION_ACTIVE_ROLE = "sso.active_role"
 SESSION_PENDING_LINK = "sso.pending_link"
 SESSION_BOUNCE = "sso.bounce"
 SESSION_SIGNED_IN_AT = "sso.signed_in_at"  # time.time() of the Clever sign-in
+# The verified launch claims of this sign-in (no personal claim), until it has landed.
+SESSION_LAUNCH = "sso.launch"
 
 
 def code_digest(code: str) -> str:

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any
 
 from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.core import ratelimit
@@ -41,7 +43,7 @@ from districts.models import District, DistrictAudit
 from rostering.models import Person, SyncRun
 from rostering.services import single
 
-from . import policy, selectors
+from . import launches, policy, selectors
 from . import state as login_state
 from .events import AccountLinked, CleverLoginRecorded
 from .identity import PROVIDER, CleverIdentity
@@ -142,9 +144,10 @@ def finish_code(*, code: str, user=None, landing: str = "") -> None:
 
 
 def record_login(
-    *, identity: CleverIdentity, district: District | None, outcome: str, entry: str = ""
+    *, identity: CleverIdentity, district: District | None, outcome: str, entry: str = "", problem: str = ""
 ) -> CleverLogin:
-    """One row of evidence: district, roles, email domain (never the address), outcome."""
+    """One row of evidence: district, roles, email domain (never the address), outcome, and
+    for a refused identity token the check it failed."""
     login = CleverLogin.objects.create(
         clever_district_id=identity.district_id,
         district=district,
@@ -153,6 +156,7 @@ def record_login(
         authorized_by=identity.authorized_by,
         entry=entry,
         outcome=outcome,
+        problem=problem,
     )
     logger.info(
         "clever login: district %s, roles %s, outcome %s",
@@ -576,10 +580,19 @@ def resolve_account(
 # Where a verified login keeps its identity until the session begins: the state travels with
 # the login when allauth stores it to ask for a second factor, an attribute would not.
 STATE_IDENTITY = "sso_identity"
+STATE_LAUNCH = "sso_launch"
 
 
-def remember_identity(sociallogin, *, identity: CleverIdentity) -> None:
+def remember_identity(sociallogin, *, identity: CleverIdentity, launch: Mapping[str, Any]) -> None:
+    """Keep the verified identity and launch claims with the login (allauth keeps its state
+    across a second-factor step)."""
     sociallogin.state[STATE_IDENTITY] = identity.extra_data()
+    sociallogin.state[STATE_LAUNCH] = dict(launch)
+
+
+def launch_of(sociallogin) -> dict:
+    launch = (sociallogin.state or {}).get(STATE_LAUNCH)
+    return launch if isinstance(launch, dict) else {}
 
 
 def identity_of(sociallogin) -> CleverIdentity | None:
@@ -587,11 +600,17 @@ def identity_of(sociallogin) -> CleverIdentity | None:
     return CleverIdentity.from_extra_data(data) if isinstance(data, dict) else None
 
 
-def begin_clever_session(request, *, identity: CleverIdentity) -> None:
+def begin_clever_session(
+    request, *, identity: CleverIdentity, launch: Mapping[str, Any] | None = None
+) -> None:
     """After a Clever login: who is signed in (IDs, district, roles; never the name or email:
-    session rows outlive a purge until they expire), since when, and, for a single role, the
-    active role."""
+    session rows outlive a purge until they expire), since when, for a single role the active
+    role, and the launch claims the landing routes by (``landing_after_login``)."""
     request.session[selectors.SESSION_CLEVER] = identity.without_personal_data().extra_data()
+    if launch:
+        request.session[selectors.SESSION_LAUNCH] = dict(launch)
+    else:
+        request.session.pop(selectors.SESSION_LAUNCH, None)
     # Shared classroom devices: a Clever session lasts SSO_SESSION_SECONDS from sign-in, whatever
     # happens in it (the cookie says so too; sso.middleware enforces it).
     request.session[selectors.SESSION_SIGNED_IN_AT] = time.time()
@@ -605,9 +624,17 @@ def begin_clever_session(request, *, identity: CleverIdentity) -> None:
 
 
 def landing_after_login(request, *, next_url: str | None) -> str:
-    """Where a Clever login lands: the role chooser first when there is more than one role; a
-    Library teacher whose account was just made first sees "I already have an account"."""
+    """Where a Clever login lands: where its launch routes (an LMS course or assignment, in the
+    role the launch names), else ``next_url``; the role chooser first when there is more than
+    one role and none is chosen; a Library teacher whose account was just made first sees "I
+    already have an account"."""
     target = safe_next(next_url)
+    claims = request.session.pop(selectors.SESSION_LAUNCH, None)
+    route = launches.route(request, claims) if isinstance(claims, dict) and claims else None
+    if route is not None:
+        target = route.url
+        if route.role:
+            set_active_role(request, role=route.role)
     if len(selectors.session_roles(request)) > 1 and selectors.active_role(request) is None:
         target = f"{reverse('sso_choose_role')}?{urlencode({'next': target})}"
     if library_offer(request) is not None:
@@ -624,7 +651,13 @@ def set_active_role(request, *, role: str) -> bool:
 
 
 def remember_pending_link(
-    request, *, identity: CleverIdentity, admission: Admission, resolution: Resolution, next_url: str | None
+    request,
+    *,
+    identity: CleverIdentity,
+    admission: Admission,
+    resolution: Resolution,
+    next_url: str | None,
+    launch: Mapping[str, Any],
 ) -> None:
     """Keep a verified Clever identity in this session while the person answers "is this your
     account?" (``SSO_PENDING_LINK_SECONDS``). The account asked about is kept too: for a
@@ -636,6 +669,7 @@ def remember_pending_link(
         "account": resolution.to_confirm.pk,
         "reason": resolution.reason,
         "next": safe_next(next_url),
+        "launch": dict(launch),
         "at": time.time(),
     }
 
@@ -647,6 +681,7 @@ class PendingLink:
     account_id: int | None
     reason: str
     next_url: str
+    launch: dict
 
     @property
     def may_decline(self) -> bool:
@@ -675,6 +710,7 @@ def pending_link(request) -> PendingLink | None:
         account_id=data.get("account"),
         reason=str(data.get("reason") or ""),
         next_url=safe_next(data.get("next")),
+        launch=data["launch"] if isinstance(data.get("launch"), dict) else {},
     )
 
 

@@ -38,6 +38,8 @@ class Purpose:
     # Started by a Clever-initiated launch (Portal, Instant Login, Library, LMS) we bounced.
     bounced: bool = False
     district_id: str = ""
+    # OpenID Connect: sent to Clever with the login; its identity token must carry it back.
+    nonce: str = ""
 
 
 def register_purpose(name: str, handler: Callable[..., Any]) -> None:
@@ -62,6 +64,7 @@ def stash(request, *, provider_id: str, purpose: Purpose, next_url: str | None =
             "actor": purpose.actor_id,
             "bounced": purpose.bounced,
             "district": purpose.district_id,
+            "nonce": purpose.nonce,
         },
         salt=PURPOSE_SALT,
         compress=True,
@@ -88,4 +91,5 @@ def read(state: dict) -> Purpose:
         actor_id=payload.get("actor"),
         bounced=bool(payload.get("bounced")),
         district_id=str(payload.get("district") or ""),
+        nonce=str(payload.get("nonce") or ""),
     )

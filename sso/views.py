@@ -42,6 +42,7 @@ from clever.errors import CleverError
 from . import forms, selectors, services
 from . import state as login_state
 from .identity import ROLE_DESCRIPTIONS, ROLE_LABELS
+from .identity_token import IdentityTokenRefused
 from .models import LoginOutcome
 from .provider import CleverOAuth2Adapter, valid_district_id
 from .redirects import safe_next
@@ -133,7 +134,10 @@ class CleverCallbackView(OAuth2CallbackView):
             return error_page(request, "This sign-in was for something this site no longer offers.")
         if not services.claim_code(code=code):
             return self.already_used(request, selectors.redemption(code))
-        sociallogin = self.exchange_code(request, code, provider)
+        try:
+            sociallogin = self.exchange_code(request, code, provider, nonce=purpose.nonce)
+        except IdentityTokenRefused as refusal:
+            return self.token_refused(request, code, refusal, purpose)
         if sociallogin is None:
             return error_page(
                 request,
@@ -145,21 +149,41 @@ class CleverCallbackView(OAuth2CallbackView):
             return self.hand_to_purpose(request, code, sociallogin, purpose)
         return self.sign_in(request, code, sociallogin)
 
-    def exchange_code(self, request, code: str, provider):
+    def exchange_code(self, request, code: str, provider, *, nonce: str):
         """The Clever login the claimed code brings, or None (the code finished) when Clever
-        does not confirm it."""
+        does not confirm it. An identity token that fails a check raises IdentityTokenRefused."""
         try:
             app = provider.app
             client = self.adapter.get_client(request, app)
             token_data = self.adapter.get_access_token_data(request, app, client)
             token = self.adapter.parse_token(token_data)
-            sociallogin = self.adapter.complete_login(request, app, token, response=token_data)
+            sociallogin = self.adapter.complete_login(request, app, token, response=token_data, nonce=nonce)
         except (CleverError, OAuth2Error, RequestException, PermissionDenied) as exc:
             logger.warning("clever callback: sign-in not confirmed by Clever: %s", type(exc).__name__)
             services.finish_code(code=code)
             return None
         sociallogin.token = None  # SSO tokens are never stored
         return sociallogin
+
+    def token_refused(self, request, code: str, refusal: IdentityTokenRefused, purpose):
+        """Clever's identity token failed a check: nobody is signed in; support sees why."""
+        logger.warning("clever callback: identity token refused: %s", refusal.problem)
+        services.finish_code(code=code)
+        identity = refusal.identity
+        services.record_login(
+            identity=identity,
+            district=selectors.district_for(identity),
+            outcome=LoginOutcome.IDENTITY_TOKEN_REFUSED,
+            entry=services.entry_for(purpose),
+            problem=refusal.problem,
+        )
+        return error_page(
+            request,
+            "Clever's confirmation of who you are did not pass our security checks, so nobody "
+            "was signed in. Please start again from Clever; if this keeps happening, tell your "
+            "school's technology contact, who can reach our support team.",
+            status=403,
+        )
 
     def sign_in(self, request, code: str, sociallogin):
         """allauth completes the login (through ``sso.adapter``); the code remembers where it went."""
@@ -259,7 +283,7 @@ def link_existing(request):
         except services.LinkRefused as refusal:
             return error_page(request, str(refusal), title="Not linked", status=409)
         # The password session becomes this person's Clever session (same account, proven).
-        services.begin_clever_session(request, identity=pending.identity)
+        services.begin_clever_session(request, identity=pending.identity, launch=pending.launch)
         return redirect(services.landing_after_login(request, next_url=pending.next_url))
     return render(
         request,
@@ -294,7 +318,7 @@ def link_new(request):
     if request.user.is_authenticated:
         get_account_adapter(request).logout(request)
     django_login(request, resolution.user, backend="django.contrib.auth.backends.ModelBackend")
-    services.begin_clever_session(request, identity=identity)
+    services.begin_clever_session(request, identity=identity, launch=pending.launch)
     return redirect(services.landing_after_login(request, next_url=pending.next_url))
 
 

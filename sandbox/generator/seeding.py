@@ -1,5 +1,6 @@
 """``seed_sandbox``: what ``manage.py sandbox_seed`` does (generated districts, Clever's recorded
-demo district, a Clever Library district) and the report it prints.
+demo district, a Clever Library district, a course made in each Canvas or Schoology district's
+LMS) and the report it prints.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def seed_sandbox(
     first has both, the second neither, then the seed decides). ``library`` adds one Clever
     Library (teacher-authorized) district; ``same_name_other_state`` adds a district with the
     first one's name in another state. A district already in the sandbox (same seed) is not
-    loaded again: it is reported with ``"status": "existing"``.
+    loaded again: it is reported with ``"status": "existing"``. Every Canvas or Schoology
+    district without a course made in its LMS gets one (``demo.seed_lms_courses``).
     """
     started = time.monotonic()
     if reset:
@@ -78,6 +80,7 @@ def seed_sandbox(
         if first is None and not job.same_name_as_first and job.sharing == Sharing.DISTRICT:
             first = generated
         report.append(entry)
+    demo_module.seed_lms_courses()
     return {
         "districts": report,
         "reset": reset,

@@ -26,5 +26,8 @@ Modules:
 - ``serialization``: the JSON answered (wag's omitempty/nullable rules), the sandbox clock;
 - ``assignments``: create, read, update, delete an assignment, opening its submissions;
 - ``submissions``: page through, read and grade submissions through the API;
-- ``gradebook``: a teacher's edit or a student's turn-in made in the LMS itself.
+- ``gradebook``: a teacher's edit or a student's turn-in made in the LMS itself;
+- ``launch``: the LMS as its people see it (their courses, the courses made in the LMS itself)
+  and the LTI 1.3 claims of a launch of the app from it (the LMS launch page,
+  ``sandbox/views/lms_launch.py``).
 """

@@ -1,4 +1,5 @@
-"""The api.clever.com side of the local Clever: the Data API (v3.0, v3.1), Events and ``/me``.
+"""The api.clever.com side of the local Clever: the Data API (v3.0, v3.1), Events, ``/me`` and
+``/userinfo`` (OpenID Connect, not versioned).
 
 Mounted under ``/sandbox/``: a client's API base is ``.../sandbox``, so paths are
 ``/sandbox/v3.0/...`` and every ``uri`` this module emits is relative to that base exactly as
@@ -28,7 +29,7 @@ from urllib.parse import urlencode
 from django.http import HttpResponse
 from django.urls import path, register_converter, reverse
 
-from .. import selectors
+from .. import oidc, selectors
 from ..records import dumps
 from ..services import iso
 from .common import api_endpoint, error, raw_json
@@ -222,6 +223,18 @@ def me(request, viewer: selectors.Viewer, version: str = "v3.0"):
     return raw_json(dumps(body))
 
 
+@data_endpoint
+def userinfo(request, viewer: selectors.Viewer):
+    """OpenID Connect's ``/userinfo``: who a login's token (SSO or Library teacher) belongs to,
+    as one flat object. A district-app token stands for nobody: 401, as for a bad token."""
+    if viewer.is_district:
+        return error(401, "Unauthorized: /userinfo needs a user's token, not a district-app token")
+    body = oidc.userinfo(
+        user_id=viewer.user_id, district_id=viewer.district_id, authorized_by=viewer.authorized_by
+    )
+    return raw_json(dumps(body))
+
+
 # --- districts ----------------------------------------------------------------------------------
 
 
@@ -366,6 +379,7 @@ C = "<sbx_api_collection:collection>"
 
 urlpatterns = [
     path("me", me, name="data-api-me"),
+    path("userinfo", userinfo, name="data-api-userinfo"),
     path(f"{V}/me", me, name="data-api-me-versioned"),
     path(f"{V}/events", event_list, name="data-api-events"),
     path(f"{V}/events/<str:event_id>", event_detail, name="data-api-event"),

@@ -12,7 +12,11 @@ bad input as form errors on the page itself (200), so a demo can correct it and 
 
 The home page lists, per district, people to sign in as with Instant Login links, and the Clever
 Library teachers with links that open the app from Clever Library (Clever: Instant Login links
-do not work for Library).
+do not work for Library). Its identity-token card lives in ``control_identity``.
+
+A Canvas or Schoology district's page lists the courses made in its LMS (not in Clever) and adds
+one (``sandbox.lms.launch.create_lms_course``); the LMS launch page (``lms_launch``) opens the app
+from any course.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from django.views.decorators.http import require_GET, require_POST
 from .. import roster, selectors, services
 from ..generator.districts import district_counts
 from ..knobs import KNOBS
-from ..lms import gradebook
+from ..lms import gradebook, launch
 from ..models import (
     LmsType,
     RecordType,
@@ -43,6 +47,7 @@ from ..models import (
     SandboxRecord,
     Sharing,
 )
+from . import control_identity
 from .oauth import instant_login_path
 
 FAULT_KINDS = [
@@ -109,6 +114,15 @@ class AddSectionForm(forms.Form):
 
 class SectionIdForm(forms.Form):
     section_id = forms.CharField(label="Section ID", max_length=24)
+
+
+class LmsCourseForm(forms.Form):
+    title = forms.CharField(max_length=255, initial="Homeroom")
+    label = forms.CharField(max_length=255, required=False, help_text="short code; the title if blank")
+    teacher_id = forms.CharField(label="Teacher ID", max_length=24)
+    students = forms.IntegerField(
+        min_value=0, max_value=100, initial=4, help_text="how many of the teacher's students (by name)"
+    )
 
 
 # --- bulk changes --------------------------------------------------------------------------------
@@ -409,10 +423,14 @@ def home(request):
     app = services.get_application()
     districts = list(SandboxDistrict.objects.order_by("created_at", "id"))
     library_teachers, library_total = selectors.library_teachers()
+    # The identity card's messages show in that card, where its forms come back to.
+    queued = list(messages.get_messages(request))
     return render(
         request,
         "sandbox/control.html",
         {
+            "messages": [m for m in queued if m.extra_tags != control_identity.MESSAGES],
+            "identity_messages": [m for m in queued if m.extra_tags == control_identity.MESSAGES],
             "app": app,
             "districts": [_district_row(d) for d in districts],
             "sign_in": [_sign_in(app, d) for d in districts if d.sharing == Sharing.DISTRICT],
@@ -423,6 +441,7 @@ def home(request):
             "rate_form": RateLimitForm(initial={"rate_limit_per_minute": KNOBS.rate_limit_per_minute}),
             "fault_form": FaultForm(),
             "portal_url": _portal_url(),
+            **control_identity.card(app),
         },
     )
 
@@ -485,6 +504,9 @@ def _district_page(request, district: SandboxDistrict, bound: dict | None = None
             "lms_grade_form": bound.get("lms_grade") or LmsGradeForm(district=district, prefix="lms_grade"),
             "bulk_has_sections": any(options for _, options in bulk["move_students"].sections.grouped),
             "portal_url": _portal_url(),
+            "lms_launches": launch.has_launches(district),
+            "lms_courses": launch.courses_made_in_lms(district),
+            "lms_course_form": LmsCourseForm(),
         },
     )
 
@@ -545,6 +567,34 @@ def district_lms(request, district_id: str):
         f"{district.name}: LMS set to {district.lms_type or 'none'} ({district.lms_state or 'no state'}).",
     )
     return _back(request, district)
+
+
+@require_POST
+def district_lms_course(request, district_id: str):
+    """A teacher makes a course in the district's LMS (Clever knows nothing of it)."""
+    district = get_object_or_404(SandboxDistrict, id=district_id)
+    form = LmsCourseForm(request.POST)
+    if not form.is_valid():
+        return HttpResponseBadRequest(form.errors.as_text())
+    data = form.cleaned_data
+    try:
+        course = launch.create_lms_course(
+            district=district,
+            title=data["title"],
+            label=data["label"],
+            teacher_id=data["teacher_id"],
+            student_ids=launch.students_of_teacher(data["teacher_id"], data["students"]),
+        )
+    except launch.LmsCourseError as exc:
+        messages.error(request, str(exc), extra_tags="lms_courses")
+    else:
+        messages.success(
+            request,
+            f"{course.title} made in {district.get_lms_type_display()}, taught by {data['teacher_id']} "
+            f"to {len(course.student_ids)} students (context id {course.context_id}).",
+            extra_tags="lms_courses",
+        )
+    return redirect(reverse("sandbox:control-district", args=[district.id]) + "#lms-courses")
 
 
 # --- roster changes (each emits Clever events) ----------------------------------------------------
@@ -681,7 +731,7 @@ PAGE_FORMS = {
     **{op: (f"bulk-{op}", title) for op, title in BULK_TITLES.items()},
     "lms_grade": ("lms-grades", "Change a grade in the LMS"),
 }
-CARD_MESSAGES = ("bulk", "lms")
+CARD_MESSAGES = ("bulk", "lms", "lms_courses")
 
 
 @require_POST
@@ -792,6 +842,7 @@ urlpatterns = [
     path("control/districts/<str:district_id>/action/", district_action, name="control-district-action"),
     path("control/districts/<str:district_id>/lms/", district_lms, name="control-district-lms"),
     path("control/districts/<str:district_id>/lms/grade/", district_lms_grade, name="control-lms-grade"),
+    path("control/districts/<str:district_id>/lms/course/", district_lms_course, name="control-lms-course"),
     path("control/districts/<str:district_id>/roster/<str:op>/", district_roster, name="control-roster"),
     path("control/districts/<str:district_id>/bulk/<str:op>/", district_bulk, name="control-bulk"),
     path("control/knobs/rate-limit/", rate_limit, name="control-rate-limit"),

@@ -1,9 +1,19 @@
 """The clever.com side of the local Clever: logins, authorization codes and ``/oauth/tokens``.
 
-Three ways a login starts, as on Clever: ``/oauth/authorize`` ("Log in with Clever", may carry a
-``state``), ``/oauth/instant-login`` and the Portal's launch (both go to the app's first
-redirect URI, never with a ``state``). Being "logged in to Clever" is a signed cookie holding the
-sandbox user's Clever ID; with it a login completes without the login page.
+Four ways a login starts, as on Clever: ``/oauth/authorize`` ("Log in with Clever", may carry a
+``state`` and an OIDC ``nonce``), ``/oauth/instant-login``, the Portal's launch and an LMS
+launch (``sandbox.views.lms_launch``; the last three go to the app's first redirect URI, never
+with a ``state``). Being "logged in to Clever" is a signed cookie holding the sandbox user's
+Clever ID; with it a login completes without the login page.
+
+An LMS launch's code carries the launch's LTI claims, and a signed "pending launch" cookie
+(bound to the user, 5 minutes) keeps them: the app bounces a state-less code to
+``/oauth/authorize`` with its own state and nonce, and the code that authorize gives the same
+user carries the claims too (so the identity token the app validates has its nonce and the
+launch). Any other login ends the pending launch.
+
+``/oauth/certs`` (the JWKS) and ``/.well-known/openid-configuration`` are served here too; the
+identity tokens themselves come from ``sandbox.oidc``.
 
 Where Clever asks for a password, the sandbox's login page lists users to pick. A link may pick
 one itself with ``user=CLEVER_USER_ID`` (a sandbox addition: Clever has no such parameter), so
@@ -28,12 +38,15 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .. import selectors, services
+from .. import oidc, selectors, services
 from ..models import SandboxApplication, SandboxDistrict, SandboxRecord, SandboxToken, Sharing
 from ..records import ROLE_NAMES
 
 LOGIN_COOKIE = "clever_sandbox_user"
 LOGIN_COOKIE_SALT = "sandbox.clever-login"
+PENDING_LAUNCH_COOKIE = "clever_sandbox_lms_launch"
+PENDING_LAUNCH_SALT = "sandbox.lms-pending-launch"
+PENDING_LAUNCH_SECONDS = 5 * 60
 USERS_PER_PAGE = 25
 
 
@@ -54,6 +67,9 @@ class Login:
     redirect_uri: str
     state: str | None = None
     district: SandboxDistrict | None = None
+    nonce: str = ""
+    # Only "Log in with Clever" picks up a pending LMS launch (the app's bounce of its code).
+    takes_pending_launch: bool = False
     # The request's own parameters, which the login page's forms send back.
     params: dict[str, str] = field(default_factory=dict)
 
@@ -86,7 +102,7 @@ def instant_login(request):
 
 @require_GET
 def portal(request):
-    page, filters = _user_page(request, district=None)
+    page, filters = user_page(request, district=None)
     context = {
         "page": page,
         "filters": filters,
@@ -106,16 +122,52 @@ def portal_launch(request):
         if user is None:
             raise PageError("No Clever user has this ID.", status=404)
         app = services.get_application()
-        return _complete(request, Login(app=app, redirect_uri=_primary_uri(app)), user)
+        return _complete(request, Login(app=app, redirect_uri=primary_uri(app)), user)
     except PageError as exc:
-        return _error_page(request, exc)
+        return error_page(request, exc)
+
+
+def launch_from_lms(request, user: SandboxRecord, claims: dict):
+    """An LMS launch, sent like the Portal's (logged in to Clever, a code at the primary URI, no
+    state), its code carrying the launch ``claims``, which the pending-launch cookie keeps for
+    the app's bounce to ``/oauth/authorize``. Raises ``PageError``."""
+    app = services.get_application()
+    return _complete(request, Login(app=app, redirect_uri=primary_uri(app)), user, launch=claims)
 
 
 @require_GET
 def portal_logout(request):
     response = redirect("sandbox:portal")
     response.delete_cookie(LOGIN_COOKIE)
+    response.delete_cookie(PENDING_LAUNCH_COOKIE)
     return response
+
+
+# --- OpenID Connect: the JWKS and the discovery document ---------------------------------------
+
+
+@require_GET
+def certs(request):
+    return JsonResponse(oidc.jwks())
+
+
+@require_GET
+def openid_configuration(request):
+    def url(name: str) -> str:
+        return request.build_absolute_uri(reverse(name))
+
+    return JsonResponse(
+        {
+            "issuer": oidc.ISSUER,
+            "authorization_endpoint": url("sandbox:oauth-authorize"),
+            "token_endpoint": url("sandbox:oauth-tokens"),
+            "userinfo_endpoint": url("sandbox:data-api-userinfo"),
+            "jwks_uri": url("sandbox:oauth-certs"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": [oidc.ALGORITHM],
+        }
+    )
 
 
 # --- /oauth/tokens -----------------------------------------------------------------------------
@@ -144,10 +196,14 @@ def _exchange_code(request, app: SandboxApplication) -> JsonResponse:
     if not code or not redirect_uri:
         return _oauth_error(400, "invalid_request", "code and redirect_uri are required")
     try:
-        token = services.redeem_auth_code(application=app, code=code, redirect_uri=redirect_uri)
+        redeemed = services.redeem_auth_code(application=app, code=code, redirect_uri=redirect_uri)
     except services.InvalidGrant as exc:
         return _oauth_error(400, "invalid_grant", str(exc))
-    return _no_store(JsonResponse({"access_token": token.access_token, "token_type": "bearer"}))
+    answer = {"access_token": redeemed.token.access_token, "token_type": "bearer"}
+    id_token = oidc.identity_token(auth_code=redeemed.auth_code, token=redeemed.token)
+    if id_token is not None:
+        answer["id_token"] = id_token
+    return _no_store(JsonResponse(answer))
 
 
 def _list_district_tokens(request) -> JsonResponse:
@@ -186,7 +242,7 @@ def _start_login(request, parse, url_name: str):
     try:
         return _login(request, parse(params), url_name)
     except PageError as exc:
-        return _error_page(request, exc)
+        return error_page(request, exc)
 
 
 def _authorize_request(params) -> Login:
@@ -202,7 +258,11 @@ def _authorize_request(params) -> Login:
         redirect_uri=redirect_uri,
         state=params.get("state"),
         district=_district_of(params),
-        params=_given(params, ("response_type", "client_id", "redirect_uri", "state", "district_id")),
+        nonce=params.get("nonce", ""),
+        takes_pending_launch=True,
+        params=_given(
+            params, ("response_type", "client_id", "redirect_uri", "state", "district_id", "nonce")
+        ),
     )
 
 
@@ -214,7 +274,7 @@ def _instant_login_request(params) -> Login:
         raise PageError("Instant Login links are not available for Clever Library.")
     return Login(
         app=app,
-        redirect_uri=_primary_uri(app),
+        redirect_uri=primary_uri(app),
         district=district,
         params=_given(params, ("client_id", "district_id")),
     )
@@ -227,7 +287,7 @@ def _client_of(params) -> SandboxApplication:
     return app
 
 
-def _primary_uri(app: SandboxApplication) -> str:
+def primary_uri(app: SandboxApplication) -> str:
     if not app.redirect_uris:
         raise PageError("This application has no redirect URI registered.")
     return app.redirect_uris[0]
@@ -261,7 +321,7 @@ def _login(request, login: Login, url_name: str):
     user = _cookie_user(request)
     if user is not None and login.admits(user):
         return _complete(request, login, user)
-    page, filters = _user_page(request, district=login.district)
+    page, filters = user_page(request, district=login.district)
     context = {
         "app": login.app,
         "district": login.district,
@@ -276,11 +336,21 @@ def _login(request, login: Login, url_name: str):
     return render(request, "sandbox/oauth_login.html", context)
 
 
-def _complete(request, login: Login, user: SandboxRecord):
-    """The user is logged in to Clever and sent to the app with a fresh code."""
+def _complete(request, login: Login, user: SandboxRecord, *, launch: dict | None = None):
+    """The user is logged in to Clever and sent to the app with a fresh code; ``launch``: the
+    claims of the LMS launch this is (kept in the pending-launch cookie)."""
     if not user.district.connected:
         raise _not_available(user.district)
-    code = services.issue_auth_code(application=login.app, user=user, redirect_uri=login.redirect_uri)
+    from_lms = launch is not None
+    if not from_lms and login.takes_pending_launch:
+        launch = _pending_launch(request, user)
+    code = services.issue_auth_code(
+        application=login.app,
+        user=user,
+        redirect_uri=login.redirect_uri,
+        nonce=login.nonce,
+        launch=launch,
+    )
     query = {"code": code.code}
     if login.state is not None:
         query["state"] = login.state
@@ -293,7 +363,33 @@ def _complete(request, login: Login, user: SandboxRecord):
         samesite="Lax",
         secure=request.is_secure(),
     )
+    if from_lms:
+        _keep_pending_launch(request, response, user, launch)
+    elif PENDING_LAUNCH_COOKIE in request.COOKIES:
+        # Any other login ends a pending launch: a later bounce must not pick it up.
+        response.delete_cookie(PENDING_LAUNCH_COOKIE)
     return response
+
+
+def _keep_pending_launch(request, response, user: SandboxRecord, claims: dict | None) -> None:
+    response.set_signed_cookie(
+        PENDING_LAUNCH_COOKIE,
+        json.dumps({"user": user.clever_id, "claims": claims}),
+        salt=PENDING_LAUNCH_SALT,
+        max_age=PENDING_LAUNCH_SECONDS,
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure(),
+    )
+
+
+def _pending_launch(request, user: SandboxRecord) -> dict | None:
+    """The claims of a fresh pending LMS launch of this user, if the browser has one."""
+    kept = request.get_signed_cookie(
+        PENDING_LAUNCH_COOKIE, default=None, salt=PENDING_LAUNCH_SALT, max_age=PENDING_LAUNCH_SECONDS
+    )
+    pending = json.loads(kept) if kept else {}
+    return pending["claims"] if pending.get("user") == user.clever_id else None
 
 
 def _not_available(district: SandboxDistrict) -> PageError:
@@ -308,14 +404,17 @@ def _cookie_user(request) -> SandboxRecord | None:
     return selectors.get_user(clever_id) if clever_id else None
 
 
-def _user_page(request, *, district: SandboxDistrict | None):
-    """One page of the user search; ``district`` fixes the district filter."""
+def user_page(request, *, district: SandboxDistrict | None, lms_types: tuple[str, ...] = ()):
+    """One page of the user search; ``district`` fixes the district filter, ``lms_types`` keeps
+    the districts whose LMS is one of these."""
     filters = {
         "q": request.GET.get("q", "").strip(),
         "role": request.GET.get("role", ""),
         "district": district.id if district else request.GET.get("district", ""),
     }
-    users = selectors.search_users(q=filters["q"], role=filters["role"], district_id=filters["district"])
+    users = selectors.search_users(
+        q=filters["q"], role=filters["role"], district_id=filters["district"], lms_types=lms_types
+    )
     page = Paginator(users, USERS_PER_PAGE).get_page(request.GET.get("page"))
     return page, {name: value for name, value in filters.items() if value}
 
@@ -327,7 +426,7 @@ def _with_query(uri: str, params: dict[str, str]) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-def _error_page(request, error: PageError):
+def error_page(request, error: PageError):
     return render(
         request,
         "sandbox/oauth_error.html",
@@ -384,6 +483,8 @@ urlpatterns = [
     path("oauth/authorize", authorize, name="oauth-authorize"),
     path("oauth/instant-login", instant_login, name="oauth-instant-login"),
     path("oauth/tokens", tokens, name="oauth-tokens"),
+    path("oauth/certs", certs, name="oauth-certs"),
+    path(".well-known/openid-configuration", openid_configuration, name="openid-configuration"),
     path("portal/", portal, name="portal"),
     path("portal/launch", portal_launch, name="portal-launch"),
     path("portal/logout", portal_logout, name="portal-logout"),
