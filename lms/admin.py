@@ -7,12 +7,15 @@
 - ``CleverAssignment``: the queue of links by state and problem; an ``unknown`` one (the
   create's answer was lost) is reconciled here: "Link Clever assignment ID" (checked with a GET
   in the section) or "Confirm not created" (the next push creates it). Both audited.
+- ``LmsCourse``: the courses people opened the app from in the LMS, which class each is set up
+  as and by whom; support may clear a wrong choice (asked first, with a reason; audited).
 """
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -22,13 +25,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from core.admin import SupportAdminMixin, badge, is_support
+from core.admin import SupportAdminMixin, badge, confirmation_page, is_support
 from core.forms import ReasonForm
+from rostering.models import Section
 
 from . import selectors, tasks
 from .errors import LmsInputError
-from .models import Assignment, CleverAssignment, LmsAudit, SubmissionSync
-from .services import pull, reconcile
+from .models import Assignment, CleverAssignment, LmsAudit, LmsCourse, SubmissionSync
+from .services import courses, pull, reconcile
 
 STATE_COLORS = {
     "not_pushed": "#6e7781",
@@ -65,6 +69,7 @@ class SubmissionSyncInline(SupportAdminMixin, admin.TabularInline):
 
 class LmsAuditInline(SupportAdminMixin, admin.TabularInline):
     model = LmsAudit
+    fk_name = "assignment"
     extra = 0
     can_delete = False
     fields = ["created_at", "action", "actor", "actor_label", "details_text"]
@@ -327,3 +332,100 @@ class CleverAssignmentAdmin(SupportAdminMixin, admin.ModelAdmin):
         else:
             messages.success(request, "Confirmed: the next push creates the assignment.")
         return self._back(link)
+
+
+class LmsCourseAuditInline(SupportAdminMixin, admin.TabularInline):
+    model = LmsAudit
+    fk_name = "course"
+    verbose_name_plural = "History"
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "action", "actor", "actor_label", "details_text"]
+    readonly_fields = fields
+
+    @admin.display(description="Details")
+    def details_text(self, audit):
+        """The decision in words (the reason first), never the stored dict."""
+        details = audit.details or {}
+        district_id = audit.course.district_id
+        lines = [
+            ("Reason", details.get("reason")),
+            ("Class", details.get("section") and _section_name(district_id, details["section"])),
+            ("Was", details.get("section_before") and _section_name(district_id, details["section_before"])),
+            ("Teacher", details.get("teacher") and selectors.person_name(district_id, details["teacher"])),
+        ]
+        return format_html_join(
+            mark_safe("<br>"), "{}: {}", ((label, value) for label, value in lines if value)
+        )
+
+
+def _section_name(district_id: int, clever_id: str) -> str:
+    section = Section.objects.filter(district_id=district_id, clever_id=clever_id).first()
+    return str(section) if section is not None else clever_id
+
+
+@admin.register(LmsCourse)
+class LmsCourseAdmin(SupportAdminMixin, admin.ModelAdmin):
+    list_display = ["__str__", "lms", "district", "section", "linked_by", "last_launch_at"]
+    list_filter = ["product_family", "district"]
+    search_fields = ["title", "label", "context_id", "clever_section_id", "district__name", "section__name"]
+    list_select_related = ["district", "section", "linked_by"]
+    readonly_fields = [
+        "district",
+        "title",
+        "label",
+        "lms",
+        "platform_guid",
+        "deployment_id",
+        "context_id",
+        "clever_section_id",
+        "section",
+        "linked_by",
+        "linked_at",
+        "teachers",
+        "first_seen_at",
+        "last_launch_at",
+    ]
+    fields = readonly_fields
+    inlines = [LmsCourseAuditInline]
+    actions = ["clear_link"]
+
+    @admin.display(description="LMS")
+    def lms(self, obj):
+        return selectors.course_lms_name(obj)
+
+    @admin.display(description="Teachers seen opening the app from it")
+    def teachers(self, obj):
+        return (
+            ", ".join(str(person) for person in obj.teachers_seen.order_by("last_name", "first_name")) or "-"
+        )
+
+    @admin.action(description="Clear which class the selected courses are…", permissions=["support"])
+    def clear_link(self, request, queryset):
+        """Asks for a reason on a confirmation page listing the courses first; their next launch
+        asks their teacher again."""
+        linked = queryset.exclude(section=None).select_related("section")
+        form = ReasonForm(request.POST if "confirmed" in request.POST else None)
+        if not form.is_valid():
+            return confirmation_page(
+                self,
+                request,
+                title=f"Clear the class of {linked.count()} course(s)?",
+                confirm_label="Clear",
+                question=(
+                    "Launches from these courses will no longer open the class chosen for them: "
+                    "their teacher is asked again which class each is."
+                ),
+                form=form,
+                listed=[f"{course} (now {course.section})" for course in linked],
+                nothing_listed="Not one of the selected courses is set up as a class.",
+                action="clear_link",
+                selected=request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+                change_url=reverse("admin:lms_lmscourse_changelist"),
+            )
+        cleared = 0
+        for course in linked:
+            courses.clear_course_link(course=course, actor=request.user, reason=form.cleaned_data["reason"])
+            cleared += 1
+        messages.success(request, f"Cleared: {cleared} course(s).")
+        return None

@@ -1,5 +1,5 @@
 """Forms of the teacher's LMS pages: a new assignment, the class's grades on one form, a grades
-CSV file, and the "Sync to LMS" button.
+CSV file, the "Sync to LMS" button, and which class a course in the LMS is.
 
 Forms read and check what was typed or uploaded (a number, a date, a file that is CSV); what a
 grade may be (a student of the class, within the points possible) is the services' rule
@@ -379,3 +379,26 @@ class ReplaceGradeForm(ReasonForm):
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         help_text="Kept with your name in the assignment's history.",
     )
+
+
+class CourseSetupForm(forms.Form):
+    """Which of the teacher's own live classes a course in the LMS is (``selectors.setup_choices``):
+    any other value, or none, is a form error."""
+
+    section = forms.TypedChoiceField(
+        label="Your classes",
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose one of your classes.",
+            "invalid_choice": "That class is not one of yours: choose one of your classes.",
+        },
+    )
+
+    def __init__(self, *args, choices: list[selectors.SectionChoice], **kwargs):
+        super().__init__(*args, **kwargs)
+        self._sections = {choice.section.pk: choice.section for choice in choices}
+        self.fields["section"].choices = [(choice.section.pk, choice.label) for choice in choices]  # type: ignore[attr-defined]
+
+    def clean_section(self):
+        return self._sections[self.cleaned_data["section"]]

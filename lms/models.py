@@ -9,6 +9,8 @@
   sent, so an unchanged assignment costs no request.
 - ``SubmissionSync``: per student, what we last pushed, what we last saw in the LMS, and
   whether a teacher changed the grade in the LMS (then the LMS wins and we stop writing it).
+- ``LmsCourse``: a class in the LMS that someone opened the app from (an LMS Connect launch),
+  the teachers seen doing so, and the section a teacher said it is (``lms/launch.py``).
 
 See docs/lms.md for the rules.
 """
@@ -200,23 +202,90 @@ class SubmissionSync(models.Model):
         return f"{self.student_clever_id} on assignment {self.assignment_id}: {self.status}"
 
 
+class LmsCourse(models.Model):
+    """A class in the district's LMS that someone opened the app from (an LMS Connect launch).
+
+    Identified as LTI 1.3 identifies a course: the LMS (``platform_guid``), the district's
+    installation of the app in it (``deployment_id``) and the course's id there
+    (``context_id``). ``section`` is the class in the roster a teacher said it is (launches
+    from it land there for everyone); a course Clever knows names its section itself at each
+    launch (``clever_section_id``), so most courses never need one."""
+
+    district = models.ForeignKey("districts.District", on_delete=models.CASCADE, related_name="+")
+    platform_guid = models.CharField("LMS installation", max_length=255, blank=True)
+    platform_name = models.CharField("LMS name", max_length=64, blank=True)
+    product_family = models.CharField("LMS product", max_length=64, blank=True)
+    deployment_id = models.CharField(max_length=255)
+    context_id = models.CharField("course ID in the LMS", max_length=255)
+    title = models.CharField(max_length=255, blank=True)
+    label = models.CharField(max_length=255, blank=True)
+    # The Clever section the last launch named ("" when none): shown to support, never trusted
+    # over the roster (the router looks the section up in the district at every launch).
+    clever_section_id = models.CharField("Clever section ID", max_length=24, blank=True)
+    section = models.ForeignKey(
+        "rostering.Section", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    linked_by = models.ForeignKey(
+        "rostering.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    linked_at = models.DateTimeField(null=True, blank=True)
+    # Teachers who opened the app from the course: they may set it up, and a student is told
+    # to ask them.
+    teachers_seen = models.ManyToManyField("rostering.Person", blank=True, related_name="+")
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_launch_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "LMS course"
+        ordering = ["title", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["district", "platform_guid", "deployment_id", "context_id"],
+                name="lms_course_unique",
+            )
+        ]
+
+    def __str__(self):
+        # Never its id in the LMS: people read this name on their pages.
+        return self.title or self.label or "Course without a name"
+
+
 class LmsAudit(AuditEntry):
     """Decisions support staff take about an assignment's link to Clever (linking a UUID found
-    in the LMS, confirming a create never happened), and a teacher's choice to send the
-    product's grade over an LMS edit: who, what, evidence, when. ``details`` holds IDs and
+    in the LMS, confirming a create never happened), a teacher's choice to send the
+    product's grade over an LMS edit, and which section an LMS course opens (a teacher's
+    choice, support clearing it): who, what, evidence, when. ``details`` holds IDs and
     states, and the reason the person gave in their own words: never a grade or a name copied
-    from the data."""
+    from the data.
+
+    A row is about an assignment or an LMS course, never both: one audit table per app
+    (docs/architecture.md), rather than a second one for course links."""
 
     class Action(models.TextChoices):
         LINKED = "linked", "Linked to a Clever assignment"
         CONFIRMED_NOT_CREATED = "confirmed_not_created", "Confirmed not created in the LMS"
         OVERRIDE_LMS_EDIT = "override_lms_edit", "Product grade sent over an LMS edit"
+        COURSE_LINKED = "course_linked", "LMS course set up as a section"
+        COURSE_LINK_CLEARED = "course_link_cleared", "LMS course's section cleared"
 
-    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="audits")
+    assignment = models.ForeignKey(
+        Assignment, null=True, blank=True, on_delete=models.CASCADE, related_name="audits"
+    )
+    course = models.ForeignKey(
+        LmsCourse, null=True, blank=True, on_delete=models.CASCADE, related_name="audits"
+    )
     action = models.CharField(max_length=32, choices=Action.choices)
 
     class Meta(AuditEntry.Meta):
-        pass
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(assignment__isnull=False, course__isnull=True)
+                | Q(assignment__isnull=True, course__isnull=False),
+                name="lms_audit_about_one_thing",
+            )
+        ]
 
     def __str__(self):
+        if self.course_id is not None:
+            return f"{self.action} on LMS course {self.course_id}"
         return f"{self.action} on assignment {self.assignment_id}"

@@ -1,4 +1,5 @@
-"""Reads for LMS Connect: whether a section can be written to, teacher access, status rows."""
+"""Reads for LMS Connect: whether a section can be written to, teacher access, status rows; a
+student's classes and own grades; who a launch from the LMS is and which class it opens."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django.utils.text import capfirst
 
 from districts.models import District, DistrictStatus
-from rostering.models import Person, Section, SectionMembership
+from rostering.models import Person, School, Section, SectionMembership
+from sso import selectors as sso_selectors
 
-from .models import Assignment, CleverAssignment, GradingType, Problem, Result, SubmissionSync
+from .models import Assignment, CleverAssignment, GradingType, LmsCourse, Problem, Result, SubmissionSync
 
 # A push asked for longer ago than this and never started (a lost message) runs again.
 STALE_PUSH_REQUEST = timedelta(minutes=15)
@@ -402,6 +404,7 @@ def grade_words(assignment: Assignment, points: float | None, grade: str) -> str
 class StudentAssignment:
     assignment: Assignment
     grade: str  # the student's own grade in words; "" when not graded (or not approved) yet
+    comment: str = ""  # the teacher's comment with that grade ("" when none, or not released)
 
 
 @dataclass
@@ -462,6 +465,39 @@ def _student_grade(assignment: Assignment, result: Result | None, lms_edit: dict
     return grade_words(assignment, None, lms_edit.get("grade") or "")
 
 
+def _student_comment(result: Result | None, lms_edit: dict | None) -> str:
+    """The comment beside the released grade: the LMS's when the LMS's grade is the one shown."""
+    if result is None:
+        return ""
+    if lms_edit is None:
+        return result.comment
+    comment = lms_edit.get("grade_comment")
+    return comment if isinstance(comment, str) else ""
+
+
+def _student_work(assignments: list[Assignment], people: list[Person]) -> list[StudentAssignment]:
+    """Each assignment with the student's own released grade and comment: approved ones, or
+    where a teacher changed the grade in the LMS (which wins there), that one."""
+    results = {
+        r.assignment_id: r
+        for r in Result.objects.filter(
+            assignment__in=assignments, student__in=people, status=Result.Status.APPROVED
+        )
+    }
+    lms_edits = _lms_edited_values(assignments, people)
+    work = []
+    for assignment in assignments:
+        result, lms_edit = results.get(assignment.pk), lms_edits.get(assignment.pk)
+        work.append(
+            StudentAssignment(
+                assignment=assignment,
+                grade=_student_grade(assignment, result, lms_edit),
+                comment=_student_comment(result, lms_edit),
+            )
+        )
+    return work
+
+
 def student_classes(user) -> list[StudentClass]:
     """The live classes of the signed-in student, each with its assignments by due date and the
     student's own grades: approved ones only, and where a teacher changed the grade in the LMS
@@ -477,18 +513,10 @@ def student_classes(user) -> list[StudentClass]:
         .select_related("section")
         .order_by("due_at", "pk")
     )
-    results = {
-        r.assignment_id: r
-        for r in Result.objects.filter(
-            assignment__in=assignments, student__in=people, status=Result.Status.APPROVED
-        )
-    }
-    lms_edits = _lms_edited_values(assignments, people)
     teachers = _teacher_names(sections)
     by_section: dict[int, list[StudentAssignment]] = {s.pk: [] for s in sections}
-    for assignment in assignments:
-        grade = _student_grade(assignment, results.get(assignment.pk), lms_edits.get(assignment.pk))
-        by_section[assignment.section_id].append(StudentAssignment(assignment=assignment, grade=grade))
+    for item in _student_work(assignments, people):
+        by_section[item.assignment.section_id].append(item)
     return [
         StudentClass(
             section=s,
@@ -549,3 +577,231 @@ def districts_to_pull() -> QuerySet[District]:
         .exclude(lms_type="")
         .order_by("pk")
     )
+
+
+# --- launches from the LMS, and a student's class pages -------------------------------------------
+
+
+def signed_in_district(request) -> District | None:
+    """The district of the Clever session (the one the person signed in through), or None."""
+    identity = sso_selectors.signed_in_identity(request)
+    if identity is None or not identity.district_id:
+        return None
+    return District.objects.filter(clever_id=identity.district_id).first()
+
+
+def people_in_district(user, district: District) -> list[Person]:
+    """The live mirrored people of the signed-in ``user`` in ``district`` (usually one)."""
+    if not user.is_authenticated:
+        return []
+    return list(Person.objects.filter(user=user, district=district, archived_at=None).order_by("pk"))
+
+
+def _is_member(people: list[Person], section: Section, role: str) -> bool:
+    clever_ids = [p.clever_id for p in people if p.district_id == section.district_id]
+    return bool(clever_ids) and (
+        SectionMembership.objects.filter(section=section, role=role, person_clever_id__in=clever_ids).exists()
+    )
+
+
+def teaches(people: list[Person], section: Section) -> bool:
+    return _is_member(people, section, SectionMembership.Role.TEACHER)
+
+
+def attends(people: list[Person], section: Section) -> bool:
+    """Whether one of ``people`` is a student of ``section`` (by a student membership)."""
+    return _is_member(people, section, SectionMembership.Role.STUDENT)
+
+
+def sections_taught_by_people(people: list[Person]) -> QuerySet[Section]:
+    """The live sections ``people`` teach, in their own districts."""
+    mine = Q(pk__in=[])
+    for person in people:
+        mine |= Q(district_id=person.district_id, person_clever_id=person.clever_id)
+    return Section.objects.filter(
+        archived_at=None,
+        pk__in=SectionMembership.objects.filter(mine, role=SectionMembership.Role.TEACHER).values(
+            "section_id"
+        ),
+    ).select_related("district")
+
+
+def teaches_in_district(people: list[Person]) -> bool:
+    return bool(people) and sections_taught_by_people(people).exists()
+
+
+def launched_assignment(district: District, clever_assignment_id: str) -> Assignment | None:
+    """The live assignment of a live section of ``district`` that Clever knows by this ID."""
+    return (
+        Assignment.objects.filter(
+            clever__clever_id=clever_assignment_id,
+            deleted_at=None,
+            section__district=district,
+            section__archived_at=None,
+        )
+        .select_related("section__district")
+        .first()
+    )
+
+
+def course_sections(district: District, clever_section_id: str, course: LmsCourse | None) -> list[Section]:
+    """The live sections of ``district`` an LMS course may be: the Clever section the launch
+    names, then the one a teacher set the course up as."""
+    found: list[Section] = []
+    if clever_section_id:
+        found.extend(Section.objects.filter(district=district, clever_id=clever_section_id, archived_at=None))
+    if course is not None and course.section_id is not None:
+        linked = Section.objects.filter(pk=course.section_id, district=district, archived_at=None).first()
+        if linked is not None and linked not in found:
+            found.append(linked)
+    return found
+
+
+def course_lms_name(course: LmsCourse) -> str:
+    """The LMS the course is in, by name ("Canvas"), for sentences."""
+    return (
+        LMS_NAMES.get(course.product_family)
+        or course.platform_name
+        or LMS_NAMES.get(course.district.lms_type)
+        or "your school's online classroom"
+    )
+
+
+def course_teachers(user, course: LmsCourse) -> list[Person]:
+    """The signed-in user's live people seen launching ``course`` as its teacher: they may set it up."""
+    if not user.is_authenticated:
+        return []
+    return list(course.teachers_seen.filter(user=user, district=course.district_id, archived_at=None))
+
+
+def _names(people) -> list[str]:
+    # By name only: a person the mirror has no name for is left out, never shown by Clever ID.
+    return [name for name in (f"{p.first_name} {p.last_name}".strip() for p in people) if name]
+
+
+def seen_teacher_names(course: LmsCourse) -> list[str]:
+    """The teachers seen launching ``course`` (live ones), by name."""
+    return _names(course.teachers_seen.filter(archived_at=None).order_by("last_name", "first_name", "pk"))
+
+
+def may_change_link(course: LmsCourse, people: list[Person]) -> bool:
+    """Whether ``people`` may (re)choose the course's section: nobody chose a live one yet, or
+    they teach the one chosen (a co-teacher of another class cannot move its students)."""
+    section = course.section
+    return section is None or section.archived_at is not None or teaches(people, section)
+
+
+@dataclass
+class SectionChoice:
+    section: Section
+    school: str
+    students: int
+
+    @property
+    def label(self) -> str:
+        """ "Algebra 1 · North Middle · 24 students"."""
+        parts = [self.section.name or "Class without a name", self.school, _count(self.students, "student")]
+        return " · ".join(part for part in parts if part)
+
+
+def _school_names(district_id: int, clever_ids: list[str]) -> dict[str, str]:
+    return dict(
+        School.objects.filter(district_id=district_id, clever_id__in=clever_ids).values_list(
+            "clever_id", "name"
+        )
+    )
+
+
+def setup_choices(people: list[Person]) -> list[SectionChoice]:
+    """The live classes ``people`` teach, with their school and number of students, by name."""
+    sections = list(
+        sections_taught_by_people(people)
+        .annotate(students=Count("memberships", filter=Q(memberships__role=SectionMembership.Role.STUDENT)))
+        .order_by("name", "pk")
+    )
+    schools: dict[tuple[int, str], str] = {}
+    for district_id in {s.district_id for s in sections}:
+        names = _school_names(district_id, [s.school_clever_id for s in sections])
+        schools.update({(district_id, clever_id): name for clever_id, name in names.items()})
+    return [
+        SectionChoice(
+            section=s,
+            school=schools.get((s.district_id, s.school_clever_id), ""),
+            students=s.students,  # the annotation above
+        )
+        for s in sections
+    ]
+
+
+def launch_course_of_section(course_id: object, section: Section, user) -> LmsCourse | None:
+    """The course of this session's launch (``course_id``, from the session) when it is set up
+    as ``section`` and ``user`` may set it up: the class page offers "not the right class?"."""
+    if not isinstance(course_id, int):
+        return None
+    course = LmsCourse.objects.filter(pk=course_id, section=section).select_related("district").first()
+    if course is None or not course_teachers(user, course):
+        return None
+    return course
+
+
+def student_section(user, section_id: int) -> Section | None:
+    """The live section if the signed-in ``user`` is one of its students, else None."""
+    if not user.is_authenticated:
+        return None
+    section = Section.objects.filter(pk=section_id, archived_at=None).select_related("district").first()
+    if section is None or not attends(people_in_district(user, section.district), section):
+        return None
+    return section
+
+
+def section_teacher_names(section: Section) -> list[str]:
+    """The section's live teachers by name, its primary teacher first."""
+    clever_ids = SectionMembership.objects.filter(
+        section=section, role=SectionMembership.Role.TEACHER
+    ).values_list("person_clever_id", flat=True)
+    teachers = Person.objects.filter(
+        district_id=section.district_id, clever_id__in=clever_ids, archived_at=None
+    )
+    ordered = sorted(
+        teachers, key=lambda p: (p.clever_id != section.primary_teacher_clever_id, p.last_name, p.first_name)
+    )
+    return _names(ordered)
+
+
+@dataclass
+class ClassPage:
+    """A class as its student sees it."""
+
+    section: Section
+    school: str
+    teachers: list[str]
+    lms: str  # where the class hands work in ("Canvas"), "" when the district has no LMS
+    work: list[StudentAssignment]
+
+
+def _students_people(user, section: Section) -> list[Person]:
+    return [p for p in people_in_district(user, section.district) if attends([p], section)]
+
+
+def student_class_page(user, section: Section) -> ClassPage:
+    """``section`` (one the user attends: ``student_section``) with its live assignments by due
+    date and the user's own released grades."""
+    assignments = list(section_assignments(section))
+    return ClassPage(
+        section=section,
+        school=_school_names(section.district_id, [section.school_clever_id]).get(
+            section.school_clever_id, ""
+        ),
+        teachers=section_teacher_names(section),
+        lms=LMS_NAMES.get(section.district.lms_type, ""),
+        work=_student_work(assignments, _students_people(user, section)),
+    )
+
+
+def student_assignment(user, section: Section, assignment_id: int) -> StudentAssignment | None:
+    """A live assignment of ``section`` (one the user attends) with the user's own released
+    grade and comment; None when the class has no such assignment."""
+    assignment = section_assignments(section).filter(pk=assignment_id).first()
+    if assignment is None:
+        return None
+    return _student_work([assignment], _students_people(user, section))[0]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import launch_views, student_views, views
 
 app_name = "lms"
 
@@ -18,5 +18,17 @@ urlpatterns = [
         "lms/assignments/<int:assignment_id>/students/<str:student_clever_id>/use-ours/",
         views.use_product_grade,
         name="use-product-grade",
+    ),
+    path("lms/classes/<int:section_id>/", student_views.student_class, name="student-class"),
+    path(
+        "lms/classes/<int:section_id>/assignments/<int:assignment_id>/",
+        student_views.student_assignment,
+        name="student-assignment",
+    ),
+    path("lms/launch/courses/<int:course_id>/setup/", launch_views.course_setup, name="course-setup"),
+    path(
+        "lms/launch/courses/<int:course_id>/not-set-up/",
+        launch_views.course_not_set_up,
+        name="course-not-set-up",
     ),
 ]

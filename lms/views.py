@@ -25,6 +25,7 @@ from rostering.models import Section
 
 from . import forms, selectors
 from .errors import GradesRefused, LmsInputError
+from .launch import SESSION_LAUNCH_COURSE
 from .models import Assignment, Result, SubmissionSync, SyncPolicy
 from .services import grades, pull, reconcile, writes
 
@@ -72,6 +73,10 @@ def section_page(request, section_id: int):
         }
         for a in selectors.section_assignments(section)
     ]
+    # Opened from a course in the LMS set up as this class: "not the right class?" leads back.
+    launched_from = selectors.launch_course_of_section(
+        request.session.get(SESSION_LAUNCH_COURSE), section, request.user
+    )
     return render(
         request,
         "lms/section.html",
@@ -80,6 +85,8 @@ def section_page(request, section_id: int):
             "rows": rows,
             "blocker": selectors.section_blocker(section),
             "lms_name": lms,
+            "launched_from": launched_from,
+            "launched_from_lms": selectors.course_lms_name(launched_from) if launched_from else "",
         },
     )
 

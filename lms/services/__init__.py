@@ -13,4 +13,5 @@ through Clever (v3.1), and reading teacher edits back. Rules: docs/lms.md.
 - ``pull``: reading submissions back and recording teacher edits made in the LMS.
 - ``reconcile``: teacher and support decisions: linking a create whose answer was lost,
   confirming it made nothing, sending the product's grade over an LMS edit.
+- ``courses``: the LMS courses people open the app from (launches), and which class each is.
 """

@@ -59,7 +59,9 @@ from core.admin import SUPPORT_GROUP
 from districts import services as district_services
 from districts.models import District, DistrictStatus
 from lms.factories import AssignmentFactory, ResultFactory
+from lms.launch import LTI, Launch, parse_launch
 from lms.models import Assignment
+from lms.services.courses import link_course, record_launch
 from lms.services.pull import pull_assignments
 from lms.services.push import push_assignment
 from lms.services.reconcile import confirm_not_created
@@ -112,6 +114,20 @@ def _client_factory(clock):
     return build, clients
 
 
+def _homeroom_launch() -> Launch:
+    launch = parse_launch(
+        {
+            f"{LTI}message_type": "LtiResourceLinkRequest",
+            f"{LTI}deployment_id": "deployment-1",
+            f"{LTI}roles": ["http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"],
+            f"{LTI}context": {"id": "homeroom-5b", "title": "Homeroom 5B"},
+            f"{LTI}tool_platform": {"guid": "canvas-guid", "name": "Canvas", "product_family_code": "canvas"},
+        }
+    )
+    assert launch is not None
+    return launch
+
+
 def _small_district(make_client, clock, name, **options):
     """A small sandbox district, discovered and synced for real (tests/lms/conftest.py)."""
     return build_world(make_client=make_client, clock=clock, name=name, **options)
@@ -157,6 +173,10 @@ def _build(support, superuser) -> dict:
     alerts.notify(notices.lms_unknown(Assignment.objects.get(section=lms.section, title="Decimals").pk))
     confirm_not_created(assignment=lost, actor=support, reason="Not in Canvas")
     AssignmentFactory(section=lms.section, title="Not pushed yet", due_at=lms.days(9))
+    # A course made in Canvas that a teacher opened the app from and set up as their class.
+    teacher = Person.objects.get(pk=lms.teacher.pk)
+    homeroom = record_launch(district=lms.district, people=[teacher], launch=_homeroom_launch())
+    link_course(course=homeroom, section=lms.section, teacher=teacher)
 
     # Districts of every status (built first: discovery reconnects a revoked district).
     paused, revoked, gone = (

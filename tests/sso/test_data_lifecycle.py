@@ -25,7 +25,9 @@ from django.utils import timezone
 from accounts.models import User
 from districts import services as district_services
 from districts.models import District, DistrictAudit, DistrictStatus
+from lms.launch import parse_launch
 from lms.models import Assignment, Result
+from lms.services.courses import record_launch
 from matching.models import MatchAudit, PersonMatch
 from matching.services import link_person, match_district, unlink_person
 from rostering import tasks as rostering_tasks
@@ -150,6 +152,16 @@ def _plant_everywhere(world, browser, portal_launch, staff_user):
         section=section, title="Fractions", description="Quiz", due_at=timezone.now() + timedelta(days=3)
     )
     Result.objects.create(assignment=assignment, student=child, points=9, comment=f"Great work, {FIRST}!")
+    # A course made in the LMS, named after her, that someone opened the app from.
+    P = "https://purl.imsglobal.org/spec/lti/claim/"
+    tutoring = parse_launch(
+        {
+            f"{P}message_type": "LtiResourceLinkRequest",
+            f"{P}deployment_id": "deployment-1",
+            f"{P}context": {"id": "tutoring-1", "title": f"Tutoring with {FIRST} {LAST}"},
+        }
+    )
+    assert tutoring is not None and record_launch(district=district, launch=tutoring, people=[]) is not None
     # Support's history in the admin, and a district audit that quotes her.
     for obj in (child, child.user):
         LogEntry.objects.create(
@@ -174,6 +186,7 @@ def _plant_everywhere(world, browser, portal_launch, staff_user):
         "sso_accountlink",
         "matching_matchaudit",
         "lms_result",
+        "lms_lmscourse",
         "django_admin_log",
         "districts_districtaudit",
         "account_emailaddress",
