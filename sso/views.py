@@ -43,7 +43,7 @@ from . import forms, selectors, services
 from . import state as login_state
 from .identity import ROLE_DESCRIPTIONS, ROLE_LABELS
 from .identity_token import IdentityTokenRefused
-from .models import LoginOutcome
+from .models import IdentityTokenProblem, LoginOutcome
 from .provider import CleverOAuth2Adapter, valid_district_id
 from .redirects import safe_next
 
@@ -177,6 +177,13 @@ class CleverCallbackView(OAuth2CallbackView):
             entry=services.entry_for(purpose),
             problem=refusal.problem,
         )
+        if refusal.problem == IdentityTokenProblem.KEYS_UNAVAILABLE:
+            return error_page(
+                request,
+                "Clever did not answer while we were checking your sign-in. Nobody was signed "
+                "in. Please try again in a minute.",
+                status=502,
+            )
         return error_page(
             request,
             "Clever's confirmation of who you are did not pass our security checks, so nobody "

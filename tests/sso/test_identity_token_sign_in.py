@@ -96,3 +96,13 @@ def test_where_tokens_are_required_a_library_login_is_checked_with_userinfo(
     response = login_with_clever(browser, library.teacher["id"])
     assert response.status_code == 200 and browser.user_id() is not None
     assert CleverLogin.objects.get().outcome == LoginOutcome.LOGGED_IN
+
+
+def test_when_clevers_keys_cannot_be_fetched_the_person_is_asked_to_retry(
+    browser, world, login_with_clever, settings
+):
+    settings.CLEVER_JWKS_URL = f"{settings.CLEVER_OAUTH_BASE}/oauth/no-such-key-set"
+    response = login_with_clever(browser, world.teacher["id"])
+    assert response.status_code == 502 and b"try again in a minute" in response.content
+    assert browser.user_id() is None
+    assert CleverLogin.objects.get().problem == IdentityTokenProblem.KEYS_UNAVAILABLE

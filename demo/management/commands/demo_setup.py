@@ -37,6 +37,7 @@ class Command(BaseCommand):
             + f"  (organization admin {DEMO_ORG_ADMIN}, password {DEMO_ORG_ADMIN_PASSWORD})\n"
             + f"  Sandbox control:  {base}/sandbox/\n"
             + f"  Clever Portal:    {base}/sandbox/portal/  (launch the app as any sandbox user)\n"
+            + f"  Canvas/Schoology: {base}/sandbox/lms/  (open the app from a course, as LMS Connect does)\n"
             + f"  Sandbox app:      client ID {app.client_id}, client secret {app.client_secret}\n"
             + f"  Redirect URI:     {app.redirect_uris[0]}\n"
         )
