@@ -14,6 +14,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -21,7 +22,9 @@ from accounts.factories import UserFactory
 from clever.client import CleverClient
 from districts.models import District
 from districts.services import discover_districts
-from lms.models import CleverAssignment
+from lms.factories import AssignmentFactory, ResultFactory
+from lms.models import CleverAssignment, GradingType
+from lms.services.writes import delete_assignment
 from rostering.models import Person, Section
 from rostering.services.sync import run_sync
 from sandbox import services as sbx
@@ -176,3 +179,33 @@ def teacher_user(world):
     user = UserFactory(username="tess")
     Person.objects.filter(pk=world.teacher.pk).update(user=user)
     return user
+
+
+def graded_work(world: World) -> SimpleNamespace:
+    """The first student's work in the world's class: a quiz graded 8/10 (a classmate 3/10), an
+    essay A- (91/100), a journal with a draft grade only, and a deleted assignment."""
+    me, classmate = world.students[:2]
+    quiz = AssignmentFactory(
+        section=world.section, title="Fractions quiz", due_at=world.days(3), points_possible=10
+    )
+    essay = AssignmentFactory(
+        section=world.section,
+        title="Essay",
+        due_at=world.days(9),
+        grading_type=GradingType.LETTER_GRADE,
+        points_possible=100,
+    )
+    journal = AssignmentFactory(section=world.section, title="Journal", due_at=world.days(5))
+    gone = AssignmentFactory(section=world.section, title="Deleted one", due_at=world.days(4))
+    delete_assignment(assignment=gone)
+    ResultFactory(assignment=quiz, student=me, points=8)
+    ResultFactory(assignment=quiz, student=classmate, points=3)
+    ResultFactory(assignment=essay, student=me, points=91, grade="A-")
+    ResultFactory(assignment=journal, student=me, points=2, status="draft")
+    return SimpleNamespace(quiz=quiz, essay=essay, journal=journal, gone=gone)
+
+
+def assignment_row(page: str, assignment) -> str:
+    """The HTML of ``assignment``'s row in a student's list of assignments."""
+    start = page.index(f'id="student-assignment-{assignment.pk}"')
+    return page[start : page.index("</tr>", start)]

@@ -8,12 +8,11 @@ from django.urls import reverse
 
 from accounts.factories import UserFactory
 from lms.factories import AssignmentFactory, ResultFactory
-from lms.models import GradingType
 from lms.services.pull import pull_assignment
 from lms.services.push import push_assignment
-from lms.services.writes import delete_assignment
 from rostering.models import Person, Section
 from sandbox.lms import gradebook as sandbox_lms
+from tests.lms.conftest import assignment_row, graded_work
 
 
 @pytest.fixture
@@ -32,30 +31,9 @@ def panel(client) -> str:
     return page[page.index('id="landing-student"') :]
 
 
-def assignment_row(page: str, assignment) -> str:
-    start = page.index(f'id="student-assignment-{assignment.pk}"')
-    return page[start : page.index("</tr>", start)]
-
-
 def test_a_student_lands_on_their_classes_assignments_and_own_grades(world, client, student_user, api):
-    me, classmate = world.students[:2]
-    quiz = AssignmentFactory(
-        section=world.section, title="Fractions quiz", due_at=world.days(3), points_possible=10
-    )
-    essay = AssignmentFactory(
-        section=world.section,
-        title="Essay",
-        due_at=world.days(9),
-        grading_type=GradingType.LETTER_GRADE,
-        points_possible=100,
-    )
-    journal = AssignmentFactory(section=world.section, title="Journal", due_at=world.days(5))
-    gone = AssignmentFactory(section=world.section, title="Deleted one", due_at=world.days(4))
-    delete_assignment(assignment=gone)
-    ResultFactory(assignment=quiz, student=me, points=8)
-    ResultFactory(assignment=quiz, student=classmate, points=3)
-    ResultFactory(assignment=essay, student=me, points=91, grade="A-")
-    ResultFactory(assignment=journal, student=me, points=2, status="draft")
+    work = graded_work(world)
+    quiz, essay, journal = work.quiz, work.essay, work.journal
     client.force_login(student_user)
 
     page = panel(client)

@@ -18,6 +18,7 @@ from lms.services.push import push_assignment
 from lms.services.writes import delete_assignment
 from rostering.models import Person, Section
 from sandbox.lms import gradebook as sandbox_lms
+from tests.lms.conftest import assignment_row, graded_work
 
 
 def account_for(person: Person, username: str):
@@ -49,30 +50,9 @@ def main(response) -> str:
     return page[page.index("<main>") :]
 
 
-def row(page: str, assignment) -> str:
-    start = page.index(f'id="student-assignment-{assignment.pk}"')
-    return page[start : page.index("</tr>", start)]
-
-
 def test_the_class_page_shows_the_class_and_only_my_released_grades(world, client, me):
-    student, classmate = world.students[:2]
-    quiz = AssignmentFactory(
-        section=world.section, title="Fractions quiz", due_at=world.days(3), points_possible=10
-    )
-    essay = AssignmentFactory(
-        section=world.section,
-        title="Essay",
-        due_at=world.days(9),
-        grading_type=GradingType.LETTER_GRADE,
-        points_possible=100,
-    )
-    journal = AssignmentFactory(section=world.section, title="Journal", due_at=world.days(5))
-    gone = AssignmentFactory(section=world.section, title="Deleted one", due_at=world.days(4))
-    delete_assignment(assignment=gone)
-    ResultFactory(assignment=quiz, student=student, points=8)
-    ResultFactory(assignment=quiz, student=classmate, points=3)
-    ResultFactory(assignment=essay, student=student, points=91, grade="A-")
-    ResultFactory(assignment=journal, student=student, points=2, status="draft")
+    work = graded_work(world)
+    quiz, essay, journal = work.quiz, work.essay, work.journal
     client.force_login(me)
 
     page = main(client.get(class_url(world)))
@@ -80,11 +60,11 @@ def test_the_class_page_shows_the_class_and_only_my_released_grades(world, clien
     assert "<h1>Algebra 1</h1>" in page
     assert "North Middle · Teacher: Tess Cher" in page
     assert page.index("Fractions quiz") < page.index("Journal") < page.index("Essay")  # by due date
-    assert "8 / 10" in row(page, quiz)
-    assert "A- (91 / 100)" in row(page, essay)
-    assert "Not graded yet" in row(page, journal)  # a draft is not released
+    assert "8 / 10" in assignment_row(page, quiz)
+    assert "A- (91 / 100)" in assignment_row(page, essay)
+    assert "Not graded yet" in assignment_row(page, journal)  # a draft is not released
     assert "Deleted one" not in page and "3 / 10" not in page
-    assert f'href="{assignment_url(world, quiz)}"' in row(page, quiz)
+    assert f'href="{assignment_url(world, quiz)}"' in assignment_row(page, quiz)
     assert "You hand in your work in Canvas." in page
 
 
@@ -137,7 +117,7 @@ def test_a_grade_changed_in_the_lms_is_the_one_shown_with_its_comment(world, cli
     class_page = main(client.get(class_url(world)))
     page = main(client.get(assignment_url(world, quiz)))
 
-    assert "9 / 10" in row(class_page, quiz)
+    assert "9 / 10" in assignment_row(class_page, quiz)
     assert "9 / 10" in page and "Regraded in Canvas" in page and "Ours" not in page
 
 
