@@ -26,6 +26,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import OutputWrapper
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Organization, OrganizationEmailDomain
@@ -42,7 +43,8 @@ from rostering.models import Person, Section, SectionMembership
 from rostering.selectors import dates_of_birth
 from sandbox import services
 from sandbox.lms import gradebook as sandbox_lms
-from sandbox.models import SandboxApplication, SandboxDistrict
+from sandbox.lms import launch as sandbox_launch
+from sandbox.models import SandboxApplication, SandboxDistrict, SandboxLmsCourse
 from sandbox.views.oauth import instant_login_path
 
 DEMO_SUPPORT_USER = "support"
@@ -52,6 +54,8 @@ DEMO_ORG_ADMIN_PASSWORD = "orgadmin-demo"
 # How many of the linked district's students the product already knew.
 DEMO_PRODUCT_STUDENTS = 60
 DEMO_LIBRARY_STUDENTS = 300
+# Students of the demo teacher in the course they made in the LMS.
+DEMO_CLUB_STUDENTS = 4
 # Points to letters for the demo's letter-graded assignment.
 LETTERS = ((90, "A"), (80, "B"), (70, "C"), (0, "D"))
 
@@ -63,6 +67,7 @@ class Demo:
     application: SandboxApplication
     teacher: Person | None
     teacher_login_path: str  # the teacher's Instant Login link (a path); "" without a teacher
+    teacher_lms_path: str  # the teacher's page in the sandbox's LMS (a path); "" without one
 
 
 def set_up_demo(*, stdout) -> Demo:
@@ -81,12 +86,29 @@ def set_up_demo(*, stdout) -> Demo:
     _ensure_support_user()
     _ensure_product_side(out)
     teacher = _ensure_lms_assignments(out)
-    link = ""
+    link = lms_page = ""
     if teacher is not None:
         link = instant_login_path(
             client_id=app.client_id, district_id=teacher.district.clever_id, user_id=teacher.clever_id
         )
-    return Demo(application=app, teacher=teacher, teacher_login_path=link)
+        _ensure_course_made_in_the_lms(teacher)
+        lms_page = reverse("sandbox:lms-dashboard", args=[teacher.clever_id])
+    return Demo(application=app, teacher=teacher, teacher_login_path=link, teacher_lms_path=lms_page)
+
+
+def _ensure_course_made_in_the_lms(teacher: Person) -> None:
+    """The demo teacher also teaches a course made in the LMS itself (not a Clever section), so
+    opening the app from it shows the set-up a teacher meets once. Idempotent."""
+    district = SandboxDistrict.objects.get(pk=teacher.district.clever_id)
+    if SandboxLmsCourse.objects.filter(district=district, teacher_id=teacher.clever_id).exists():
+        return
+    sandbox_launch.create_lms_course(
+        district=district,
+        title=f"Art club (made in {district.get_lms_type_display()})",
+        label="CLUB",
+        teacher_id=teacher.clever_id,
+        student_ids=sandbox_launch.students_of_teacher(teacher.clever_id, DEMO_CLUB_STUDENTS),
+    )
 
 
 def _ensure_support_user() -> None:

@@ -366,8 +366,9 @@ def _section_name(district_id: int, clever_id: str) -> str:
 
 @admin.register(LmsCourse)
 class LmsCourseAdmin(SupportAdminMixin, admin.ModelAdmin):
-    list_display = ["__str__", "lms", "district", "section", "linked_by", "last_launch_at"]
-    list_filter = ["product_family", "district"]
+    # Few, short columns: the list must fit beside the admin's navigation at 1280 px.
+    list_display = ["__str__", "lms", "district_name", "class_name", "set_up_by", "last_launch_at"]
+    list_filter = ["district"]
     search_fields = ["title", "label", "context_id", "clever_section_id", "district__name", "section__name"]
     list_select_related = ["district", "section", "linked_by"]
     readonly_fields = [
@@ -393,6 +394,18 @@ class LmsCourseAdmin(SupportAdminMixin, admin.ModelAdmin):
     @admin.display(description="LMS")
     def lms(self, obj):
         return selectors.course_lms_name(obj)
+
+    @admin.display(description="District", ordering="district__name")
+    def district_name(self, obj):
+        return obj.district.name
+
+    @admin.display(description="Class here", ordering="section__name")
+    def class_name(self, obj):
+        return obj.section.name if obj.section else "-"
+
+    @admin.display(description="Set up by")
+    def set_up_by(self, obj):
+        return str(obj.linked_by) if obj.linked_by else "-"
 
     @admin.display(description="Teachers seen opening the app from it")
     def teachers(self, obj):

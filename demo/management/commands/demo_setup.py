@@ -47,4 +47,6 @@ class Command(BaseCommand):
                 f"  Demo teacher:     {teacher} ({teacher.district.name}), with assignments in "
                 f"the LMS: sign in with Instant Login at\n"
                 f"                    {base}{demo.teacher_login_path}\n"
+                f"                    or open the app from their classes in the LMS at\n"
+                f"                    {base}{demo.teacher_lms_path}\n"
             )
