@@ -152,12 +152,16 @@ def seed_lms_courses() -> list[SandboxLmsCourse]:
     made = []
     districts = SandboxDistrict.objects.filter(lms_type__in=launch.LAUNCH_LMS_TYPES, lms_courses__isnull=True)
     for district in districts:
-        enrolled = SandboxEdge.objects.filter(district=district, rel="students").values("src_id")
-        teachers = SandboxEdge.objects.filter(district=district, rel="teachers", src_id__in=enrolled)
+        # Lists, not nested subqueries: PostgreSQL planned those as a scan of every record by name.
+        edges = SandboxEdge.objects.filter(district=district)
+        enrolled = set(edges.filter(rel="students").values_list("src_id", flat=True).distinct())
+        teachers = {
+            teacher
+            for section, teacher in edges.filter(rel="teachers").values_list("src_id", "dst_id")
+            if section in enrolled
+        }
         teacher_id = (
-            SandboxRecord.objects.filter(
-                clever_id__in=teachers.values("dst_id"), record_type=RecordType.USERS
-            )
+            SandboxRecord.objects.filter(clever_id__in=teachers, record_type=RecordType.USERS)
             .order_by("display_name", "clever_id")
             .values_list("clever_id", flat=True)
             .first()

@@ -193,8 +193,13 @@ class LmsCourseError(Exception):
 
 def students_of_teacher(teacher_id: str, limit: int) -> list[str]:
     """The first ``limit`` students (by name) of the teacher's Clever sections."""
-    sections = SandboxEdge.objects.filter(rel="teachers", dst_id=teacher_id).values("src_id")
-    students = SandboxEdge.objects.filter(rel="students", src_id__in=sections).values("dst_id")
+    # Lists, not nested subqueries: PostgreSQL planned those as a scan of every record by name.
+    sections = list(
+        SandboxEdge.objects.filter(rel="teachers", dst_id=teacher_id).values_list("src_id", flat=True)
+    )
+    students = set(
+        SandboxEdge.objects.filter(rel="students", src_id__in=sections).values_list("dst_id", flat=True)
+    )
     return list(
         SandboxRecord.objects.filter(clever_id__in=students, record_type=RecordType.USERS)
         .order_by("display_name", "clever_id")
