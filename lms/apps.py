@@ -12,4 +12,4 @@ class LmsConfig(AppConfig):
         from . import checks, landing, launch, privacy  # noqa: F401
 
         # Launches from the LMS land in the class they came from (lms/launch.py).
-        launches.register_router(launch.route)
+        launches.register_router(launch.route, keep=launch.kept_claims)

@@ -129,6 +129,10 @@ def _text(value: Any, limit: int = TEXT_MAX) -> str:
     return " ".join("".join(c if c.isprintable() else " " for c in head).split())[:limit]
 
 
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _clever_id(value: Any) -> str:
     return value if isinstance(value, str) and CLEVER_ID.fullmatch(value) else ""
 
@@ -145,17 +149,38 @@ def _assignment_id(value: Any) -> str:
 
 def role_of(roles: Any) -> str | None:
     """ "teacher" or "student" from IMS role URIs: the course's roles (Instructor or teaching
-    assistant; Learner), else the institution's (Instructor, Faculty; Student, Learner). Teaching
-    outranks learning when a list names both."""
+    assistant; Learner) whenever the launch names any course role, else the institution's
+    (Instructor, Faculty; Student, Learner). Teaching outranks learning when a list names both.
+    A course role such as Mentor or ContentDeveloper is neither, whatever the person is in the
+    institution (an LMS names everyone who teaches anywhere an institution Instructor)."""
     if not isinstance(roles, list):
         return None
     given = {role.strip() for role in roles[:MAX_ROLES] if isinstance(role, str) and len(role) <= ID_MAX}
-    for teaching, learning in ROLE_SETS:
+    names_a_course_role = any(role.startswith(MEMBERSHIP) for role in given)
+    for teaching, learning in ROLE_SETS[:1] if names_a_course_role else ROLE_SETS[1:]:
         if given & teaching:
             return "teacher"
         if given & learning:
             return "student"
     return None
+
+
+# The claims ``parse_launch`` reads, and of ``custom`` the keys it reads: all a sign-in keeps.
+CLAIMS_READ = tuple(
+    f"{LTI}{name}"
+    for name in ("message_type", "deployment_id", "roles", "context", "resource_link", "tool_platform")
+)
+CUSTOM_KEYS_READ = ("clever_section_id", "clever_assignment_id")
+
+
+def kept_claims(claims: Mapping[str, Any]) -> dict:
+    """The part of a verified token's claims ``parse_launch`` reads (registered with
+    ``sso.launches``): no name, email, SIS id or LMS extra rides along in the session."""
+    kept = {name: claims[name] for name in CLAIMS_READ if name in claims}
+    custom = _object(claims.get(f"{LTI}custom"))
+    if custom:
+        kept[f"{LTI}custom"] = {key: custom[key] for key in CUSTOM_KEYS_READ if key in custom}
+    return kept
 
 
 def parse_launch(claims: Mapping[str, Any]) -> Launch | None:
@@ -166,12 +191,16 @@ def parse_launch(claims: Mapping[str, Any]) -> Launch | None:
     context = _object(claims.get(f"{LTI}context"))
     link = _object(claims.get(f"{LTI}resource_link"))
     custom = _object(claims.get(f"{LTI}custom"))
+    guid = _identifier(platform.get("guid"))
     return Launch(
-        platform_guid=_identifier(platform.get("guid")),
+        platform_guid=guid,
         platform_name=_text(platform.get("name"), NAME_MAX),
-        product_family=_text(platform.get("product_family_code"), NAME_MAX).lower(),
+        # Lower case first: lowering after the cut can lengthen it past the column ("İ" -> 2).
+        product_family=_text(_lower(platform.get("product_family_code")), NAME_MAX),
         deployment_id=_identifier(claims.get(f"{LTI}deployment_id")),
-        context_id=_identifier(context.get("id")),
+        # An LMS that names itself with an unusable guid records no course: keyed on "" it
+        # would share courses with every LMS that sends no guid.
+        context_id=_identifier(context.get("id")) if guid or "guid" not in platform else "",
         context_title=_text(context.get("title")),
         context_label=_text(context.get("label")),
         resource_link_id=_identifier(link.get("id")),

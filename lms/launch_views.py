@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from . import forms, selectors
 from .errors import LmsInputError
+from .launch import SESSION_LAUNCH_COURSE
 from .models import LmsCourse
 from .services import courses
 
@@ -72,16 +73,13 @@ def course_setup(request, course_id: int):
 @require_GET
 def course_not_set_up(request, course_id: int):
     course = _course(course_id)
-    # The person's district: their mirrored people, or the Clever session's (someone the roster
-    # has not brought in yet).
-    if (
-        not selectors.people_in_district(request.user, course.district)
-        and selectors.signed_in_district(request) != course.district
-    ):
+    # Only who just launched from it (this session's launch course) or its own teachers: the
+    # course's title and its teachers are not for everyone of the district to walk through.
+    its_teachers = selectors.course_teachers(request.user, course)
+    if not its_teachers and request.session.get(SESSION_LAUNCH_COURSE) != course.pk:
         raise Http404("No such course")
     # Its own teacher is led to the set-up (or told why there is nothing to choose from yet);
     # anyone else is told whom to ask.
-    its_teachers = selectors.course_teachers(request.user, course)
     return render(
         request,
         "lms/course_not_set_up.html",

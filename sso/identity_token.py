@@ -43,8 +43,6 @@ from .models import IdentityTokenProblem
 
 ISSUER = "https://clever.com"  # Clever's docs: "iss" is always this
 ALGORITHMS = ("RS256",)
-# Claims that name or reach the person: never kept past the sign-in (sessions outlive purges).
-PERSONAL_CLAIMS = frozenset({"email", "email_verified", "given_name", "family_name", "name"})
 KEYS_CACHE_KEY = "sso.clever-signing-keys"
 NONCE_CACHE_PREFIX = "sso.used-nonce."
 
@@ -95,18 +93,13 @@ def missing() -> IdentityTokenRefused:
     )
 
 
-def launch_claims(claims: Mapping[str, Any]) -> dict[str, Any]:
-    """What a sign-in keeps of a verified token for routing the launch: all but personal claims."""
-    return {name: value for name, value in claims.items() if name not in PERSONAL_CLAIMS}
-
-
 # --- the checks ---------------------------------------------------------------------------------
 
 
 def _header(token: str) -> dict[str, Any]:
     try:
         header = jwt.get_unverified_header(token)
-    except jwt.DecodeError as exc:
+    except jwt.PyJWTError as exc:  # DecodeError, and InvalidTokenError for a bad kid or crit
         raise IdentityTokenRefused(
             "the identity token is not a readable JWT", problem=IdentityTokenProblem.MALFORMED
         ) from exc

@@ -15,7 +15,7 @@ What changes from allauth's provider:
 - the state carries a signed purpose (``sso.state``) and a fresh OpenID Connect ``nonce``; an
   optional ``district_id`` and the nonce are passed to Clever's authorize URL;
 - an identity token that comes with the code exchange is checked before anything else is read
-  (``sso.identity_token``); its claims, less the personal ones, travel with the login so a
+  (``sso.identity_token``); the claims launch routers read travel with the login so a
   launch from an LMS can be routed (``sso.launches``).
 """
 
@@ -34,7 +34,7 @@ from django.http import HttpResponseRedirect
 
 from clever.client import CleverClient
 
-from . import identity_token
+from . import identity_token, launches
 from . import state as login_state
 from .identity import LIBRARY, PROVIDER, CleverIdentity, identity_from
 from .redirects import is_safe_next
@@ -59,7 +59,7 @@ class CleverLoginContext:
     identity: CleverIdentity
     record: dict = field(repr=False)
     access_token: str = field(repr=False)
-    # The verified identity token's claims less the personal ones ({} without a token).
+    # What the launch routers read of the verified identity token ({} without a token).
     claims: dict = field(default_factory=dict, repr=False)
 
 
@@ -127,7 +127,7 @@ class CleverOAuth2Adapter(AllauthCleverOAuth2Adapter):
             identity=identity_from(me=me_data, record=record),
             record=record,
             access_token=token.token,
-            claims=identity_token.launch_claims(claims),
+            claims=launches.kept_claims(claims),
         )
         return login
 

@@ -631,7 +631,9 @@ def test_a_student_is_told_the_course_is_not_set_up_and_to_ask_the_teacher_seen(
         assert word not in page
 
 
-def test_the_not_set_up_page_is_only_for_people_of_the_courses_district(people, lms_world, client):
+def test_the_not_set_up_page_is_only_for_who_just_launched_the_course_or_its_teachers(
+    people, lms_world, client
+):
     world = people
     found = launch(client, world.students[0], world_claims(world, role="student"))
     elsewhere = lms_world(name="Hillside")
@@ -648,6 +650,11 @@ def test_the_not_set_up_page_is_only_for_people_of_the_courses_district(people, 
     clever_session(
         session, newcomer, clever_id=clever_id, district_id=world.district.clever_id, role="student"
     )
+    session.save()
+    # Of the district, but they did not launch it: the course's title and teachers stay unlisted.
+    assert client.get(found.url).status_code == 404
+    session = client.session
+    session[lms_launch.SESSION_LAUNCH_COURSE] = course().pk  # what their own launch from it leaves
     session.save()
     assert client.get(found.url).status_code == 200
 
@@ -719,3 +726,31 @@ def test_teachers_and_students_cannot_open_the_course_admin(people, client):
     world = people
     launch(client, world.teacher, world_claims(world))
     assert client.get(reverse("admin:lms_lmscourse_changelist")).status_code == 302
+
+
+def test_a_non_teaching_course_role_is_not_a_teacher_whatever_the_institution_says():
+    institution_instructor = "http://purl.imsglobal.org/vocab/lis/v2/institution/person#Instructor"
+    mentor = "http://purl.imsglobal.org/vocab/lis/v2/membership#Mentor"
+    assert lms_launch.role_of([mentor, institution_instructor]) is None
+    assert lms_launch.role_of([institution_instructor]) == "teacher"  # no course role named
+
+
+def test_an_lms_product_code_stays_within_its_column_after_lower_case():
+    launch = lms_launch.parse_launch(
+        {
+            f"{lms_launch.LTI}message_type": "LtiResourceLinkRequest",
+            f"{lms_launch.LTI}tool_platform": {"product_family_code": "İ" * 64},
+        }
+    )
+    assert launch is not None and len(launch.product_family) <= lms_launch.NAME_MAX
+
+
+def test_an_unusable_platform_guid_records_no_course():
+    claims = {
+        f"{lms_launch.LTI}message_type": "LtiResourceLinkRequest",
+        f"{lms_launch.LTI}deployment_id": "d-1",
+        f"{lms_launch.LTI}context": {"id": "course-1"},
+    }
+    assert lms_launch.parse_launch(claims).context_id == "course-1"  # no guid at all: keyed on ""
+    claims[f"{lms_launch.LTI}tool_platform"] = {"guid": "x" * 300}
+    assert lms_launch.parse_launch(claims).context_id == ""

@@ -242,3 +242,11 @@ def test_keys_that_cannot_be_fetched_refuse_the_token(settings):
     settings.CLEVER_JWKS_URL = f"{settings.CLEVER_OAUTH_BASE}/oauth/no-such-key-set"
     token = jwt.encode(claims(), other_rsa_key(), algorithm="RS256", headers={"kid": "k1"})
     assert refusal(token) == Problem.KEYS_UNAVAILABLE
+
+
+@pytest.mark.parametrize("header", [{"alg": "RS256", "kid": 7}, {"alg": "RS256", "crit": ["exp"]}])
+def test_a_header_pyjwt_cannot_read_is_refused_as_malformed(header):
+    # Built by hand: PyJWT will not mint these headers itself.
+    signed = mint(claims()).split(".")
+    forged_header = jwt.utils.base64url_encode(json.dumps(header).encode()).decode()
+    assert refusal(f"{forged_header}.{signed[1]}.{signed[2]}") == Problem.MALFORMED

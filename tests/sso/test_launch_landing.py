@@ -8,7 +8,7 @@ import pytest
 from sandbox.lms import launch as sandbox_launch
 from sandbox.models import LmsType
 from sandbox.views.lms_launch import launch_path
-from sso import selectors
+from sso import launches, selectors
 from sso.models import CleverLogin, LoginOutcome
 
 from .conftest import path_of
@@ -59,3 +59,19 @@ def _course_pk() -> int:
     from lms.models import LmsCourse
 
     return LmsCourse.objects.get().pk
+
+
+def test_a_sign_in_keeps_only_the_launch_claims_the_router_reads():
+    lti = "https://purl.imsglobal.org/spec/lti/claim/"
+    claims = {
+        "sub": "5f0c0a1b2c3d4e5f60718293",
+        "email": "kid@example.org",
+        "middle_name": "Ann",
+        f"{lti}message_type": "LtiResourceLinkRequest",
+        f"{lti}lis": {"person_sourcedid": "SIS-42"},
+        f"{lti}custom": {"clever_section_id": "5f0c0a1b2c3d4e5f60718299", "canvas_user_login_id": "kid"},
+    }
+    assert launches.kept_claims(claims) == {
+        f"{lti}message_type": "LtiResourceLinkRequest",
+        f"{lti}custom": {"clever_section_id": "5f0c0a1b2c3d4e5f60718299"},
+    }
