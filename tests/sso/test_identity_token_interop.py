@@ -111,7 +111,7 @@ def test_the_local_clevers_tokens_verify_with_joserfc(world):
     """A real exchange: the local Clever mints with PyJWT; joserfc verifies with the key set."""
     code = sandbox.issue_auth_code(
         application=sandbox.get_application(),
-        user=sandbox_user(world.teacher["id"]),
+        user=sandbox_selectors.get_user(world.teacher["id"]),
         redirect_uri=settings.CLEVER_REDIRECT_URI,
     ).code
     with CleverClient() as clever:
@@ -127,7 +127,3 @@ def test_the_local_clevers_tokens_verify_with_joserfc(world):
         token.id_token, client_id=settings.CLEVER_CLIENT_ID, subject=world.teacher["id"], nonce=None
     )
     assert ours == decoded.claims
-
-
-def sandbox_user(clever_id: str):
-    return sandbox_selectors.get_user(clever_id)
