@@ -68,6 +68,7 @@ from .errors import (
 from .pagination import (
     MAX_LMS_PAGE_SIZE,
     MAX_PAGE_SIZE,
+    SECTIONS_PAGE_SIZE,
     Page,
     check_page_size,
     is_link,
@@ -161,6 +162,7 @@ class CleverClient:
         api_base: str | None = None,
         api_version: str | None = None,
         page_size: int | None = None,
+        sections_page_size: int | None = None,
         timeout: float | None = None,
         lms_timeout: float | None = None,
         max_retries: int | None = None,
@@ -185,6 +187,14 @@ class CleverClient:
         if self.api_version not in API_VERSIONS:
             raise ValueError(f"api_version must be one of {API_VERSIONS}, not {self.api_version!r}")
         self.page_size = check_page_size(_given(page_size, "CLEVER_PAGE_SIZE", MAX_PAGE_SIZE))
+        # A section carries its whole enrollment lists (about 120 student IDs in the generated
+        # districts): a page of 10,000 sections parses to over a million strings, ten times a
+        # page of users. Sections come in smaller pages, so that a sync's memory follows the
+        # page size and not how many sections a district has (docs/performance.md).
+        self.sections_page_size = min(
+            self.page_size,
+            check_page_size(_given(sections_page_size, "CLEVER_SECTIONS_PAGE_SIZE", SECTIONS_PAGE_SIZE)),
+        )
         self.timeout = float(_given(timeout, "CLEVER_TIMEOUT", 30.0))
         self.lms_timeout = float(_given(lms_timeout, "CLEVER_LMS_TIMEOUT", 60.0))
         self.max_retries = int(_given(max_retries, "CLEVER_MAX_RETRIES", 5))
@@ -395,18 +405,25 @@ class CleverClient:
 
         ``path`` is an API path (``"users"``, ``"sections/<id>/users"``) or a link Clever gave
         (``"/v3.0/users?starting_after=<id>"``, e.g. a stored ``Page.next_link``: the sync resumes
-        there). ``page_size`` (default ``CLEVER_PAGE_SIZE``) goes up to 10,000; more is refused
-        with ValueError before any request.
+        there). ``page_size`` (default ``default_page_size(path)``) goes up to 10,000; more is
+        refused with ValueError before any request.
         """
         params = dict(params or {})
         if "limit" in params:
             params["limit"] = check_page_size(params["limit"])
         elif page_size is not None or not is_link(path) or "limit=" not in path:
-            params["limit"] = check_page_size(page_size if page_size is not None else self.page_size)
+            size = page_size if page_size is not None else self.default_page_size(path)
+            params["limit"] = check_page_size(size)
         url = self._api_url(path, version)
         yield from self._iter_list(
             self.api_base, relative_link(self.api_base, url), params, wrapped=True, auth="bearer"
         )
+
+    def default_page_size(self, path: str) -> int:
+        """The page size of a list when none is given: ``sections_page_size`` for sections
+        (every list of them: a district's, a school's...), ``page_size`` for the others."""
+        collection = urlsplit(path).path.rstrip("/").rsplit("/", 1)[-1]
+        return self.sections_page_size if collection == "sections" else self.page_size
 
     def iter_records(
         self,
@@ -587,7 +604,12 @@ class CleverClient:
             if next_link is not None and not records:
                 # Clever may offer a next link after an empty page; there is nothing after it.
                 next_link = None
-            yield Page(records=records, link=relative_link(base, url), next_link=next_link, number=number)
+            page = Page(records=records, link=relative_link(base, url), next_link=next_link, number=number)
+            # Nothing of this page stays referenced from here while the next one is fetched: a
+            # caller that lets go of a page before asking for the next holds one page, not two.
+            del body, records
+            yield page
+            del page
             link = next_link
 
     # Long on purpose: one retry loop whose branches share the attempt count, timing and request.

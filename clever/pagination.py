@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from .errors import BadResponse
 
 MAX_PAGE_SIZE = 10_000  # Clever answers 413 above this
+SECTIONS_PAGE_SIZE = 1_000  # the default for sections, which carry their enrollments
 MAX_LMS_PAGE_SIZE = 100  # LMS Connect submissions: limit 1..100
 
 _VERSION_PREFIX = re.compile(r"^/?v\d+(\.\d+)?(/|$)")

@@ -257,6 +257,8 @@ CLEVER_REDIRECT_URI = env.str(
 )
 CLEVER_API_VERSION = env.str("CLEVER_API_VERSION", default="v3.1")
 CLEVER_PAGE_SIZE = env.int("CLEVER_PAGE_SIZE", default=10_000)
+# Sections list their enrollments: smaller pages keep a sync's memory flat (at most CLEVER_PAGE_SIZE).
+CLEVER_SECTIONS_PAGE_SIZE = env.int("CLEVER_SECTIONS_PAGE_SIZE", default=1_000)
 # Seconds: (connect, read). LMS writes get the longer read timeout Clever recommends.
 CLEVER_TIMEOUT = env.float("CLEVER_TIMEOUT", default=30.0)
 CLEVER_LMS_TIMEOUT = env.float("CLEVER_LMS_TIMEOUT", default=60.0)

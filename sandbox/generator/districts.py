@@ -17,7 +17,7 @@ from .render import render
 from .tables import STATES
 
 MIN_STUDENTS = 1
-MAX_STUDENTS = 200_000
+MAX_STUDENTS = 1_000_000
 
 
 @dataclass
@@ -77,7 +77,7 @@ def generate_district(
     school_year: int = 2025,
     sensitive_fields: bool = True,
 ) -> GeneratedDistrict:
-    """Plan a district of ``students`` students (1 to 200,000; meant for 500 and up).
+    """Plan a district of ``students`` students (1 to 1,000,000; meant for 500 and up).
 
     ``name``/``state`` fix the district's name and US state (two districts may share a name in
     different states); ``with_nces``/``with_mdr`` force the identifiers on or off (None: the

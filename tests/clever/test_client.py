@@ -179,6 +179,48 @@ def test_a_page_size_of_10000_is_allowed(district_client, district):
     assert [len(p) for p in pages] == [5]
 
 
+def test_sections_come_in_smaller_pages_than_the_other_collections(make_client):
+    client = make_client("t", page_size=10_000, sections_page_size=1_000)
+    assert client.default_page_size("users") == 10_000
+    assert client.default_page_size("sections") == 1_000
+    assert client.default_page_size("schools/abc/sections") == 1_000
+    assert client.default_page_size("/v3.1/sections?starting_after=abc") == 1_000
+    # Never above the page size: a client set to small pages keeps them for sections too.
+    assert make_client("t", page_size=50, sections_page_size=1_000).default_page_size("sections") == 50
+    assert make_client("t").sections_page_size == settings.CLEVER_SECTIONS_PAGE_SIZE
+    with pytest.raises(ValueError, match="10,000"):
+        make_client("t", sections_page_size=20_000)
+
+
+def test_a_sections_list_asks_for_the_sections_page_size(make_client, district_token, district):
+    load_students(district, 3)
+    for n in range(3):
+        services.put_record(
+            district=district, record_type=RecordType.SECTIONS, data={"name": f"Period {n}", "students": []}
+        )
+    client = make_client(district_token, page_size=100, sections_page_size=2)
+    pages = list(client.iter_pages("sections"))
+    assert [len(page) for page in pages] == [2, 1]
+    assert "limit=2" in pages[0].link and "limit=2" in pages[1].link
+    assert [len(page) for page in client.iter_pages("users")] == [3]
+
+
+def test_the_list_holds_nothing_of_a_page_while_the_next_is_fetched(district_client, district):
+    """A caller holding one page at a time (the sync) has one page in memory, not two: while
+    the next page is being received, the list's own frame refers to nothing of the last one."""
+    load_students(district, 30)
+    pages = district_client.iter_pages("users", page_size=10)
+    next(pages)
+    held_while_fetching = []
+    district_client.session.hooks["response"].append(
+        lambda response, **kwargs: held_while_fetching.append(
+            set(pages.gi_frame.f_locals) & {"body", "records", "page"}
+        )
+    )
+    next(pages)
+    assert held_while_fetching == [set()]
+
+
 # --- rate limits ---------------------------------------------------------------------------------
 
 

@@ -137,7 +137,7 @@ def test_size_and_option_bounds():
     with pytest.raises(ValueError):
         generate_district(seed=1, students=0)
     with pytest.raises(ValueError):
-        generate_district(seed=1, students=200_001)
+        generate_district(seed=1, students=1_000_001)
     with pytest.raises(ValueError):
         generate_district(seed=1, students=500, state="ZZ")
     with pytest.raises(ValueError):

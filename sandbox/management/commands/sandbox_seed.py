@@ -42,7 +42,7 @@ class Command(BaseCommand):
             "--students",
             type=int,
             default=2_000,
-            help="students per generated district, 1 to 200,000 (default 2,000)",
+            help="students per generated district, 1 to 1,000,000 (default 2,000)",
         )
         parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
         parser.add_argument(
