@@ -195,7 +195,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 # Queues by kind of work, each with workers of its own (Procfile, README "Deployment"), so a
 # three-hour roster sync never delays a teacher's LMS push, and neither delays the short work:
-#   sync     roster syncs and the retention purge (long: hours);
+#   sync     roster syncs, the event polls (they apply what they find) and the retention
+#            purge (long: hours);
 #   lms      LMS Connect pushes and pulls (a teacher is waiting for them);
 #   default  everything else: discovery, the matching refresh, the nightly dispatchers (they only
 #            enqueue), the recovery sweep (it finds sync workers that died: it must never wait
@@ -208,6 +209,7 @@ CELERY_TASK_QUEUES = [Queue(name, Exchange(name), routing_key=name) for name in 
 CELERY_TASK_ROUTES = {
     "rostering.tasks.sync_district": {"queue": "sync"},
     "rostering.tasks.purge_expired_rosters": {"queue": "sync"},
+    "rostering.tasks.poll_district_events": {"queue": "sync"},
     # Exact names win over patterns: the LMS dispatcher only enqueues the pulls and pushes.
     "lms.tasks.nightly_pull": {"queue": "default"},
     "lms.tasks.*": {"queue": "lms"},
@@ -298,19 +300,27 @@ SYNC_RESUME_MAX_AGE_SECONDS = env.int("SYNC_RESUME_MAX_AGE_SECONDS", default=86_
 SYNC_PAGE_DIGESTS = env.bool("SYNC_PAGE_DIGESTS", default=True)
 # Clever keeps events 30 days; an older cursor means a full sync.
 CLEVER_EVENT_RETENTION_DAYS = env.int("CLEVER_EVENT_RETENTION_DAYS", default=30)
-# How long a district token fetched from /oauth/tokens stays in the cache (seconds).
-DISTRICT_TOKEN_CACHE_SECONDS = env.int("DISTRICT_TOKEN_CACHE_SECONDS", default=300)
-# Nightly sync: when Celery beat fans out, and how far apart district syncs start.
+# How long a district token fetched from /oauth/tokens stays in the cache (seconds): longer than
+# the event poll, so a poll that finds nothing is one request (a revoked token gets a 401, which
+# looks it up again).
+DISTRICT_TOKEN_CACHE_SECONDS = env.int("DISTRICT_TOKEN_CACHE_SECONDS", default=3600)
+# Nightly sync: when Celery beat fans out, and how far apart district syncs start. No stagger by
+# default: the sync workers pace the night (a sync starts when one is free; prefetch 1), so
+# delaying the starts would only leave workers idle (docs/performance.md, the nightly bench).
 SYNC_NIGHTLY_HOUR = env.int("SYNC_NIGHTLY_HOUR", default=2)
 SYNC_NIGHTLY_MINUTE = env.int("SYNC_NIGHTLY_MINUTE", default=0)
-SYNC_STAGGER_SECONDS = env.int("SYNC_STAGGER_SECONDS", default=30)
+SYNC_STAGGER_SECONDS = env.int("SYNC_STAGGER_SECONDS", default=0)
+# Districts with events have /events polled this often (seconds), so a change made in Clever
+# reaches the product within minutes (rostering/services/polling.py); 0 switches polling off.
+SYNC_EVENTS_POLL_SECONDS = env.int("SYNC_EVENTS_POLL_SECONDS", default=300)
 # Days after a district stopped sharing (disconnected or revoked), or a Library-only district's
 # last sign-in, before its data is purged (NDPA: 60 days; docs/data-lifecycle.md).
 ROSTER_RETENTION_DAYS = env.int("ROSTER_RETENTION_DAYS", default=60)
 # Celery beat (beside the sandbox's entry above): the nightly dispatcher (discovery, then one
 # staggered sync per connected district); discovery hourly too, half an hour off the dispatcher,
 # so a newly shared district shows up in the admin the same day; the recovery sweep every few
-# minutes; the retention purge an hour before the dispatcher.
+# minutes; the event poll every SYNC_EVENTS_POLL_SECONDS; the retention purge an hour before
+# the dispatcher.
 from celery.schedules import crontab  # noqa: E402
 
 CELERY_BEAT_SCHEDULE["rostering-nightly-sync"] = {
@@ -325,6 +335,11 @@ CELERY_BEAT_SCHEDULE["rostering-recover-syncs"] = {
     "task": "rostering.tasks.recover_syncs",
     "schedule": float(SYNC_RECOVERY_INTERVAL_SECONDS),
 }
+if SYNC_EVENTS_POLL_SECONDS > 0:
+    CELERY_BEAT_SCHEDULE["rostering-poll-events"] = {
+        "task": "rostering.tasks.poll_events",
+        "schedule": float(SYNC_EVENTS_POLL_SECONDS),
+    }
 CELERY_BEAT_SCHEDULE["rostering-purge-expired-rosters"] = {
     "task": "rostering.tasks.purge_expired_rosters",
     "schedule": crontab(hour=(SYNC_NIGHTLY_HOUR + 23) % 24, minute=SYNC_NIGHTLY_MINUTE),

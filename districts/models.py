@@ -91,6 +91,12 @@ class District(models.Model):
     # The newest event already applied, and when the cursor was last good (freshness).
     event_cursor = models.CharField(max_length=24, blank=True)
     event_cursor_at = models.DateTimeField(null=True, blank=True)
+    # Polling /events every few minutes (rostering.services.polling): when the poll under way
+    # began (its lease, taken and released with conditional updates so two polls of a district
+    # never overlap; empty when none runs), and when Clever last answered one (if nothing had
+    # arrived, the mirror was current then).
+    events_poll_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    events_polled_at = models.DateTimeField("events last polled at", null=True, blank=True, editable=False)
     # Guard thresholds (fractions 0..1); null uses the settings' defaults.
     guard_max_deleted_fraction = models.FloatField(null=True, blank=True)
     guard_max_changed_fraction = models.FloatField(null=True, blank=True)

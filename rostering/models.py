@@ -269,6 +269,8 @@ class SyncRun(models.Model):
         RESUME = "resume"
         # The district was connected (discovered, reconnected, unpaused) after its last sync.
         CONNECTED = "connected"
+        # The event poll (rostering.services.polling) found changes, or found the cursor unusable.
+        POLL = "poll"
 
     class Cause(models.TextChoices):
         """Why a run failed, was skipped, or read the whole district instead of the changes:

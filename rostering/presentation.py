@@ -68,6 +68,7 @@ TRIGGER_WORDS = {
     SyncRun.Trigger.LOGIN: "after a sign-in",
     SyncRun.Trigger.RESUME: "resuming an interrupted sync",
     SyncRun.Trigger.CONNECTED: "after the district connected",
+    SyncRun.Trigger.POLL: "after checking Clever for changes",
 }
 STATUS_COLORS = {
     SyncRun.Status.RUNNING: "#0969da",

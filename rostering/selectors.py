@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
 
@@ -100,6 +100,52 @@ def districts_unsynced_since_connected():
 
 def running_sync(district) -> SyncRun | None:
     return SyncRun.objects.filter(district=district, status=SyncRun.Status.RUNNING).first()
+
+
+def districts_to_poll(*, now=None):
+    """Primary keys of the districts whose events are polled (``tasks.poll_events``), in one
+    query: syncable, events on, and an event cursor read within Clever's retention (what
+    ``services.sync.events_usable`` asks of one district)."""
+    now = now or timezone.now()
+    oldest = now - timedelta(days=settings.CLEVER_EVENT_RETENTION_DAYS)
+    return (
+        districts_needing_sync()
+        .filter(events_enabled=True, event_cursor_at__gte=oldest)
+        .values_list("pk", flat=True)
+    )
+
+
+def largest_first(districts: Sequence) -> list:
+    """``districts`` in the order a night's syncs are sent: a district never synced first (its
+    size unknown: a first sync is the longest kind), then by live people in the mirror, the
+    largest first, ties by pk. The longest syncs so start while every worker is free and the
+    small ones fill the workers around them, instead of one big district starting last and
+    running alone at the end of the night (one ``COUNT ... GROUP BY``)."""
+    sizes = dict(
+        Person.objects.filter(district__in=[district.pk for district in districts], archived_at__isnull=True)
+        .values_list("district")
+        .annotate(people=Count("pk"))
+        .order_by()
+    )
+    return sorted(districts, key=lambda d: (d.pk in sizes, -sizes.get(d.pk, 0), d.pk))
+
+
+def sync_owed(district) -> bool:
+    """Whether a sync of the district was asked for and not answered yet (``SyncRequest``)."""
+    return SyncRequest.objects.filter(district=district).exists()
+
+
+def last_run_state(district) -> Mapping[str, Any] | None:
+    """The district's newest run that was not skipped, as ``{"status", "retryable", "cursor"}``
+    (``cursor``: the event cursor its checkpoint reached, ``{"known", "id", ...}``), without
+    loading the rest of its row (a full run's checkpoint lists every page); None before any."""
+    return (
+        SyncRun.objects.filter(district=district)
+        .exclude(status=SyncRun.Status.SKIPPED)
+        .order_by("-id")
+        .values("status", "retryable", cursor=F("checkpoint__cursor"))
+        .first()
+    )
 
 
 def last_sync(district, *, status: str | None = None) -> SyncRun | None:

@@ -49,6 +49,20 @@ database, so a lost message is found again by the recovery sweep.
     the visibility timeout: a countdown longer than it makes Redis deliver the task twice),
     and announces that it ran (``events.NightlyDispatched``, even when nothing was due).
 
+``poll_events``
+    Celery beat's event poll dispatcher, every ``SYNC_EVENTS_POLL_SECONDS`` (5 minutes; 0: no
+    polling): one query for the districts whose events can be polled
+    (``selectors.districts_to_poll``), then one ``poll_district_events`` each, after the commit,
+    expiring when the next round is sent (a round that workers could not start in time is
+    dropped, not piled up).
+
+``poll_district_events``
+    One district's poll (``services.polling.poll_events``: one request to ``/events``; a
+    sync through the engine only when events arrived). A stale cursor or events switched off
+    ask for a sync (``request_sync``, which falls back to a full one); a run that failed for a
+    reason waiting cannot fix is announced once (``events.SyncFailedFinally``); anything else
+    that failed waits for the next poll. On the ``sync`` queue: it may run a sync.
+
 ``purge_expired_rosters``
     Purges the districts that stopped sharing (disconnected or revoked) more than
     ``ROSTER_RETENTION_DAYS`` ago, and Library-only districts none of whose teachers signed in
@@ -77,8 +91,14 @@ from districts.selectors import districts_needing_sync
 
 from .events import NightlyDispatched, SyncFailedFinally
 from .models import SyncRun
-from .selectors import districts_due_for_purge, districts_unsynced_since_connected, running_sync
-from .services import liveness
+from .selectors import (
+    districts_due_for_purge,
+    districts_to_poll,
+    districts_unsynced_since_connected,
+    largest_first,
+    running_sync,
+)
+from .services import liveness, polling
 from .services import requests as sync_requests
 from .services.lifecycle import purge_district_roster
 from .services.sync import (
@@ -347,19 +367,61 @@ def nightly_countdowns(count: int) -> list[int]:
 
 @shared_task(acks_late=True, soft_time_limit=600, time_limit=900)
 def nightly_sync() -> int:
-    """Discover districts, then request one staggered sync per connected, sync-enabled district
-    (sent after the commit). Returns how many syncs were requested."""
+    """Discover districts, then request one sync per connected, sync-enabled district, the
+    largest first (``selectors.largest_first``; sent after the commit, ``SYNC_STAGGER_SECONDS``
+    apart). Returns how many syncs were requested."""
     try:
         district_services.discover_districts()
     except Exception:
         # Clever's /oauth/tokens may be down tonight: sync the districts we already know.
         logger.exception("nightly_sync: district discovery failed; syncing known districts")
-    districts = list(districts_needing_sync())
+    districts = largest_first(list(districts_needing_sync()))
     for district, countdown in zip(districts, nightly_countdowns(len(districts)), strict=True):
         request_sync(district=district, kind="auto", trigger=SyncRun.Trigger.NIGHTLY, countdown=countdown)
     logger.info("nightly_sync: %s district syncs requested", len(districts))
     events.publish(NightlyDispatched(requested=len(districts)))
     return len(districts)
+
+
+@shared_task(acks_late=True, soft_time_limit=240, time_limit=300)
+def poll_events() -> int:
+    """Send one ``poll_district_events`` per district whose events can be polled (after the
+    commit); returns how many."""
+    district_ids = list(districts_to_poll())
+    # A poll still queued when the next round is sent is no use any more.
+    expires = settings.SYNC_EVENTS_POLL_SECONDS or None
+    for district_id in district_ids:
+        transaction.on_commit(
+            lambda district_id=district_id: poll_district_events.apply_async(
+                kwargs={"district_id": district_id}, expires=expires
+            )
+        )
+    return len(district_ids)
+
+
+@shared_task(
+    acks_late=True,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+)
+def poll_district_events(district_id: int) -> dict:
+    """Poll one district's events and apply what arrived (see the module's docstring); returns
+    ``{"district", "outcome", "run", "requests", "error"}``."""
+    district = District.objects.filter(pk=district_id).first()
+    if district is None:
+        return {"district": district_id, "outcome": "missing", "run": None, "requests": 0, "error": None}
+    result = polling.poll_events(district=district)
+    if result.outcome == polling.PollOutcome.EVENTS_UNUSABLE:
+        request_sync(district=district, kind="auto", trigger=SyncRun.Trigger.POLL)
+    elif result.run is not None and result.run.status == SyncRun.Status.FAILED and not result.run.retryable:
+        _announce_final_failure(result.run)
+    return {
+        "district": district_id,
+        "outcome": str(result.outcome),
+        "run": result.run.pk if result.run else None,
+        "requests": result.requests,
+        "error": result.error or None,
+    }
 
 
 @shared_task(

@@ -18,6 +18,9 @@ QUEUES = {"default", "sync", "lms"}
 EXPECTED_QUEUE = {
     "rostering.tasks.sync_district": "sync",
     "rostering.tasks.purge_expired_rosters": "sync",
+    # A poll applies what it finds: a sync.
+    "rostering.tasks.poll_district_events": "sync",
+    "rostering.tasks.poll_events": "default",
     "lms.tasks.push_assignment": "lms",
     "lms.tasks.pull_district": "lms",
     # Short work: dispatchers that only enqueue, and the sweep that finds dead sync workers

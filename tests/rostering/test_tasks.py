@@ -259,6 +259,23 @@ def test_nightly_sync_fans_out_to_connected_sync_enabled_districts_after_commit(
     assert not skipped & {call["district_id"] for call in enqueued}
 
 
+def test_nightly_sync_sends_the_largest_districts_first(
+    sandbox_app, enqueued, django_capture_on_commit_callbacks
+):
+    small, large, medium = (connected_district(611), connected_district(612), connected_district(613))
+    for district, students in ((small, 5), (large, 40), (medium, 20)):
+        for n in range(students):
+            Person.objects.create(district=district, clever_id=f"{district.pk:04d}{n:020d}", is_student=True)
+    never_synced = connected_district(614)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.nightly_sync.delay().get()
+
+    # A district never synced first (its size is unknown), then the largest first.
+    assert [call["district_id"] for call in enqueued] == [never_synced.pk, large.pk, medium.pk, small.pk]
+    assert {call["countdown"] for call in enqueued} == {0}
+
+
 def test_nightly_sync_discovers_districts_first(sandbox_app, enqueued, django_capture_on_commit_callbacks):
     generated = generate_district(seed=301, students=20)
     load_district(generated)  # in the sandbox only: discovery must find it
