@@ -304,7 +304,7 @@ def run(args) -> dict:
         return final
     finally:
         if args.keep_nothing:
-            district.delete()
+            services.delete_district(district=district)
 
 
 if __name__ == "__main__":

@@ -88,19 +88,26 @@ def phase_events(args) -> None:
 
 
 def phase_purge(args) -> None:
-    """The district's mirror purged (set-based), then its sandbox copy deleted."""
+    """The district's mirror purged (set-based, timed), then the district itself deleted
+    (``districts.services.delete_district``), then its sandbox copy."""
+    from districts.services import delete_district
     from rostering.services.lifecycle import purge_district_roster
+    from sandbox import services as sandbox_services
     from sandbox.models import SandboxDistrict
-    from sandbox.services import delete_district
 
+    district = our_district(args.district)
     with Timed() as timed:
-        result = purge_district_roster(district=our_district(args.district), actor_label="bench")
+        result = purge_district_roster(district=district, actor_label="bench")
     started = time.perf_counter()
-    delete_district(district=SandboxDistrict.objects.get(id=args.district))
+    delete_district(district=district)
+    deleted_s = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
+    sandbox_services.delete_district(district=SandboxDistrict.objects.get(id=args.district))
     emit(
         "purge",
         **timed.figures(),
         deleted={key: value for key, value in result.items() if isinstance(value, int)},
+        district_delete_s=deleted_s,
         sandbox_delete_s=round(time.perf_counter() - started, 2),
     )
 

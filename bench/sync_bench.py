@@ -386,9 +386,13 @@ def orchestrate(args) -> None:
         elif bench_ids:
             cleanup = (
                 "from districts.models import District; "
+                "from districts.services import delete_district; "
+                "from sandbox import services as sandbox_services; "
                 "from sandbox.models import SandboxDistrict; "
-                f"District.objects.filter(clever_id__in={bench_ids!r}).delete(); "
-                f"SandboxDistrict.objects.filter(id__in={bench_ids!r}).delete()"
+                "[delete_district(district=d) "
+                f"for d in District.objects.filter(clever_id__in={bench_ids!r})]; "
+                "[sandbox_services.delete_district(district=d) "
+                f"for d in SandboxDistrict.objects.filter(id__in={bench_ids!r})]"
             )
             subprocess.run(
                 [sys.executable, str(ROOT / "manage.py"), "shell", "--no-imports", "-c", cleanup],

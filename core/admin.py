@@ -1,8 +1,9 @@
 """What every app's Django admin shares (below all apps: no models, no imports from the apps).
 
 Who is support staff, and the admin mixin that lets only them in (read-only: services write);
-the small HTML helpers of the admin pages (a coloured badge, pretty JSON); and the one way an app
-adds to another app's admin without replacing it (``AdminExtension``, ``AdminExtensions``): the
+the small HTML helpers of the admin pages (a coloured badge, pretty JSON); the "are you sure?"
+page of set-based deletes (``CountedDeletionMixin``); and the one way an app adds to another
+app's admin without replacing it (``AdminExtension``, ``AdminExtensions``): the
 app that owns a model registers its one ``ModelAdmin`` and keeps a registry of extensions, and
 the apps above register theirs in it (``districts.admin.extend_district_admin``,
 ``accounts.admin.extend_organization_admin``). Nobody unregisters another app's admin, so which
@@ -25,6 +26,8 @@ from django.http import Http404
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+
+from .deletion import count_cascading
 
 SUPPORT_PERMISSION = "districts.support_district"
 SUPPORT_GROUP = "Support"
@@ -70,6 +73,20 @@ def confirmation_page(
         **extra,
     }
     return TemplateResponse(request, "admin/confirm_with_reason.html", context)
+
+
+class CountedDeletionMixin:
+    """For a ``ModelAdmin`` whose ``delete_model`` (and ``delete_queryset``) delete set-based
+    (``core.deletion``): the "are you sure?" page counts the rows of each kind that go, a
+    ``COUNT`` each, instead of Django's list of every one (millions for a large district); the
+    confirmed POST (``post=yes``, from that page) deletes and needs no counts. Refusals come from
+    ``has_delete_permission``."""
+
+    def get_deleted_objects(self, objs, request):
+        chosen = list(objs)
+        rows = self.model._base_manager.filter(pk__in=[obj.pk for obj in chosen])  # type: ignore[attr-defined]
+        counts = {} if request.POST.get("post") else count_cascading(rows)
+        return [str(obj) for obj in chosen], counts, set(), []
 
 
 class SupportAdminMixin:

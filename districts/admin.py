@@ -40,6 +40,7 @@ from clever.errors import CleverError
 from core.admin import (
     AdminExtension,
     AdminExtensions,
+    CountedDeletionMixin,
     Panel,
     SupportAdminMixin,
     badge,
@@ -47,9 +48,11 @@ from core.admin import (
     is_support,
     pretty_json,
 )
+from core.errors import AppError
 from core.forms import ReasonForm
 
 from . import crypto, selectors, services
+from .events import DEPARTED
 from .models import District, DistrictAudit, DistrictStatus
 from .tasks import discover_districts_task
 
@@ -187,7 +190,7 @@ def extend_district_admin(extension: DistrictAdminExtension) -> DistrictAdminExt
 
 
 @admin.register(District)
-class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
+class DistrictAdmin(CountedDeletionMixin, SupportAdminMixin, admin.ModelAdmin):
     """The one District admin. Apps above extend it through ``DistrictAdminExtension``:
     rostering (syncs, roster counts, the sync history), matching (matching, onboarding)."""
 
@@ -576,6 +579,26 @@ class DistrictAdmin(SupportAdminMixin, admin.ModelAdmin):
                     messages.WARNING if summary["errors"] else messages.SUCCESS,
                 )
         return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"))
+
+    # --- deletion -------------------------------------------------------------------------------
+
+    def has_delete_permission(self, request, obj=None):
+        """Superusers, one district at a time from its page (no bulk action), and only a district
+        that no longer shares: one that does would come back with the next discovery."""
+        user = request.user
+        return bool(obj is not None and obj.status in DEPARTED and user.is_active and user.is_superuser)
+
+    def delete_model(self, request, obj):
+        services.delete_district(district=obj)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except AppError as refused:  # a sync that began before the district departed still runs
+            self.message_user(request, f"The district was not deleted: {refused}", messages.ERROR)
+            return HttpResponseRedirect(
+                reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[object_id])
+            )
 
     # --- bulk actions ---------------------------------------------------------------------------
 

@@ -49,3 +49,12 @@ class DistrictsDiscovered:
     districts it met for the first time, whose record changed, or that came back."""
 
     changed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DistrictDeleting:
+    """A district is about to be deleted with every row that refers to it (published inside the
+    deletion's transaction, while those rows still exist): apps that hold personal data about its
+    people erase it now, as a purge does; what they return is logged with the deletion."""
+
+    district_id: int

@@ -32,11 +32,18 @@ from clever.client import CleverClient
 from clever.errors import AuthError, CleverError
 from clever.oauth import DistrictToken, parse_timestamp
 from core import events
+from core.deletion import delete_cascading
 from core.errors import AppError
 from core.models import person_label
 
 from . import crypto
-from .events import DEPARTED, DistrictsDiscovered, DistrictStatusChanged, SyncSettingsChanged
+from .events import (
+    DEPARTED,
+    DistrictDeleting,
+    DistrictsDiscovered,
+    DistrictStatusChanged,
+    SyncSettingsChanged,
+)
 from .models import District, DistrictAudit, DistrictStatus, LinkMethod
 
 logger = logging.getLogger(__name__)
@@ -869,6 +876,25 @@ def resume_district(*, district: District, actor, reason: str = "") -> District:
         actor_label=person_label(actor),
         reason=reason or "Resumed by support staff",
     )
+
+
+# --- deletion ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def delete_district(*, district: District) -> dict[str, Any]:
+    """Delete the district and every row that refers to it, however large its roster: first
+    what the apps above hold about its people (``DistrictDeleting``; rostering purges the roster,
+    so accounts are emptied and sign-in data erased as by a purge, and raises ``SyncInProgress``
+    while a sync runs), then the rest set-based (``core.deletion``: sync history, audits, the
+    district's row). Callers decide whether a district may go (the admin: superusers, districts
+    that no longer share). Returns what the subscribers erased and the rows deleted per model."""
+    district = District.objects.select_for_update().get(pk=district.pk)
+    erased = events.publish(DistrictDeleting(district_id=district.pk))
+    deleted = delete_cascading(District.objects.filter(pk=district.pk))
+    transaction.on_commit(lambda: forget_cached_token(district))
+    logger.info("district %s deleted: %s", district.clever_id, deleted)
+    return {"erased": erased, "deleted": deleted}
 
 
 # The per-district sync settings support staff may change (``update_sync_settings``).

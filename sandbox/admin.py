@@ -1,16 +1,18 @@
 """The local Clever in the Django admin: read-mostly, with actions that call ``sandbox.services``.
 
 Nothing is added, edited or deleted here by hand (records are written by the services so bodies,
-edges and events stay consistent); districts have actions to rotate or revoke their token,
-disconnect or reconnect, and switch events. Tokens and authorization codes are shown masked
-everywhere, and their lists have no links or checkboxes, whose URLs and values would carry the
-secret itself (a token's primary key is the token).
+edges and events stay consistent), except whole districts, deleted through the service; districts
+have actions to rotate or revoke their token, disconnect or reconnect, and switch events. Tokens
+and authorization codes are shown masked everywhere, and their lists have no links or checkboxes,
+whose URLs and values would carry the secret itself (a token's primary key is the token).
 """
 
 import json
 
 from django.contrib import admin, messages
 from django.utils.html import format_html
+
+from core.admin import CountedDeletionMixin
 
 from . import services
 from .models import (
@@ -71,7 +73,7 @@ class SandboxApplicationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(SandboxDistrict)
-class SandboxDistrictAdmin(ReadOnlyAdmin):
+class SandboxDistrictAdmin(CountedDeletionMixin, ReadOnlyAdmin):
     list_display = [
         "name",
         "id",
@@ -99,6 +101,18 @@ class SandboxDistrictAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = fields
     actions = ["rotate_token", "revoke_token", "disconnect", "reconnect", "enable_events", "disable_events"]
+
+    # Districts may go (generated ones, a bench's million students): through the service, which
+    # deletes set-based; the confirmation page counts rows instead of listing them.
+    def has_delete_permission(self, request, obj=None):
+        return self.has_sandbox_control_permission(request)
+
+    def delete_model(self, request, obj):
+        services.delete_district(district=obj)
+
+    def delete_queryset(self, request, queryset):
+        for district in queryset:
+            services.delete_district(district=district)
 
     @admin.display(description="district token")
     def district_token(self, obj):

@@ -22,6 +22,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.deletion import delete_cascading
+
 from . import keys
 from . import records as rec
 from .ids import new_id
@@ -783,15 +785,13 @@ def set_district_identifiers(*, district: SandboxDistrict, nces_id: str, mdr_num
 
 
 @transaction.atomic
-def delete_district(*, district: SandboxDistrict) -> None:
-    """Remove a district and everything in it (records, edges, events, tokens, LMS data)."""
-    district.delete()
+def delete_district(*, district: SandboxDistrict) -> dict[str, int]:
+    """Remove a district and everything in it (records, edges, events, tokens, LMS data) in a
+    few set-based statements, however large (``core.deletion``); the rows deleted per model."""
+    return delete_cascading(SandboxDistrict.objects.filter(pk=district.pk))
 
 
 @transaction.atomic
 def reset_sandbox() -> int:
     """Delete every sandbox district (the registered application is kept); returns how many."""
-    count = SandboxDistrict.objects.count()
-    for district in SandboxDistrict.objects.all():
-        district.delete()
-    return count
+    return delete_cascading(SandboxDistrict.objects.all()).get(SandboxDistrict._meta.label, 0)

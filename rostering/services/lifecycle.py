@@ -13,7 +13,8 @@
   (``archived_at`` at or after it) are restored, the same rows, and their accounts reactivated;
   the sync that follows a reconnection (``recover_syncs``) brings in what changed meanwhile.
 - **purge** after ``ROSTER_RETENTION_DAYS`` from the departure (revoked and disconnected alike),
-  or from the last Library sign-in of a Library-only district: ``purge_district_roster``.
+  or from the last Library sign-in of a Library-only district: ``purge_district_roster``; also
+  the first step of deleting a district (``districts.events.DistrictDeleting``).
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from core import events
+from core.deletion import delete_cascading
 from core.errors import AppError
 from core.redaction import forget_admin_history, redact, redact_json_column
-from districts.events import DEPARTED, DistrictStatusChanged
+from districts.events import DEPARTED, DistrictDeleting, DistrictStatusChanged
 from districts.models import District, DistrictAudit
 
 from ..events import RosterPurging
@@ -125,6 +127,14 @@ def refuse_unless_sharing(district: District) -> None:
 # --- purge -------------------------------------------------------------------------------------
 
 
+@events.subscribe(DistrictDeleting, atomic=True)
+def purge_deleted_district(event: DistrictDeleting) -> dict:
+    """A district being deleted is purged first, so nothing about its people outlives it (their
+    accounts stay, emptied; sign-in data and matches go); its rows go with it afterwards."""
+    district = District.objects.get(pk=event.district_id)
+    return purge_district_roster(district=district, actor_label="deletion of the district")
+
+
 def _refuse_while_syncing(district: District, now) -> None:
     """Raise SyncInProgress while a sync of the district is alive; a dead one is marked failed."""
     running = SyncRun.objects.filter(district=district, status=SyncRun.Status.RUNNING).first()
@@ -170,21 +180,22 @@ def _discard_holds_and_checkpoints(district: District, now) -> int:
 
 
 def _delete_mirror(district: District) -> dict[str, int]:
-    """Delete the district's staged rows and mirror; the number of rows of each kind."""
-    deleted = {
-        "staged": StagedRecord.objects.filter(run__district=district).delete()[0],
-        "memberships": SectionMembership.objects.filter(district=district).delete()[0],
-        "contact_links": ContactLink.objects.filter(district=district).delete()[0],
+    """Delete the district's staged rows and mirror, set-based (``core.deletion``: what other
+    apps keep about these rows goes or is unlinked as their ``on_delete`` says, e.g. LMS results
+    with their students and sections); the number of rows of each kind."""
+    return {
+        key: delete_cascading(queryset).get(queryset.model._meta.label, 0)
+        for key, queryset in (
+            ("staged", StagedRecord.objects.filter(run__district=district)),
+            ("memberships", SectionMembership.objects.filter(district=district)),
+            ("contact_links", ContactLink.objects.filter(district=district)),
+            ("users", Person.objects.filter(district=district)),
+            ("sections", Section.objects.filter(district=district)),
+            ("schools", School.objects.filter(district=district)),
+            ("terms", Term.objects.filter(district=district)),
+            ("courses", Course.objects.filter(district=district)),
+        )
     }
-    for key, model in (
-        ("users", Person),
-        ("sections", Section),
-        ("schools", School),
-        ("terms", Term),
-        ("courses", Course),
-    ):
-        deleted[key] = _delete_in_chunks(model.objects.filter(district=district))
-    return deleted
 
 
 @transaction.atomic
@@ -220,15 +231,3 @@ def purge_district_roster(*, district: District, actor_label: str = "retention",
     )
     logger.info("roster of district %s purged (%s)", district.clever_id, actor_label)
     return result
-
-
-def _delete_in_chunks(queryset, chunk: int = 2000) -> int:
-    """Delete ``queryset``'s rows ``chunk`` primary keys at a time, through Django's deletion
-    collector (so every relation, including ones added later, is honoured: LMS results go with
-    their students and sections) but with memory bounded by the chunk, never by the district:
-    one ``delete()`` of a whole district loads an object per row and sends statements with every
-    ID as a parameter. Returns how many rows of the queryset's model were deleted."""
-    model, total = queryset.model, 0
-    while pks := list(queryset.values_list("pk", flat=True)[:chunk]):
-        total += model.objects.filter(pk__in=pks).delete()[1].get(model._meta.label, 0)
-    return total
