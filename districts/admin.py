@@ -256,6 +256,7 @@ class DistrictAdmin(CountedDeletionMixin, SupportAdminMixin, admin.ModelAdmin):
                     "events_enabled",
                     "event_cursor",
                     "event_cursor_at",
+                    "events_polled_at",
                     "guard_max_deleted_fraction",
                     "guard_max_changed_fraction",
                     "store_sensitive_fields",

@@ -96,7 +96,9 @@ class District(models.Model):
     # never overlap; empty when none runs), and when Clever last answered one (if nothing had
     # arrived, the mirror was current then).
     events_poll_started_at = models.DateTimeField(null=True, blank=True, editable=False)
-    events_polled_at = models.DateTimeField("events last polled at", null=True, blank=True, editable=False)
+    events_polled_at = models.DateTimeField(
+        "last checked Clever for changes", null=True, blank=True, editable=False
+    )
     # Guard thresholds (fractions 0..1); null uses the settings' defaults.
     guard_max_deleted_fraction = models.FloatField(null=True, blank=True)
     guard_max_changed_fraction = models.FloatField(null=True, blank=True)

@@ -44,10 +44,14 @@ database, so a lost message is found again by the recovery sweep.
 
 ``nightly_sync``
     Celery beat's dispatcher: discovers districts first (failures logged, not fatal), then
-    requests a sync of every connected, sync-enabled district after the commit,
-    ``SYNC_STAGGER_SECONDS`` apart (compressed if the whole fan-out would stretch past half
-    the visibility timeout: a countdown longer than it makes Redis deliver the task twice),
-    and announces that it ran (``events.NightlyDispatched``, even when nothing was due).
+    requests a sync of every connected, sync-enabled district after the commit, the largest
+    first (``selectors.largest_first``: a district never synced, then by live people), all at
+    once by default: the sync workers (prefetch 1) take them one by one, so the long syncs
+    start while every worker is free and the small ones fill in around them (1,000 districts:
+    docs/performance.md). ``SYNC_STAGGER_SECONDS`` (0) spreads the starts if a deployment wants
+    that (compressed if the fan-out would stretch past half the visibility timeout: a countdown
+    longer than it makes Redis deliver the task twice). Announces that it ran
+    (``events.NightlyDispatched``, even when nothing was due).
 
 ``poll_events``
     Celery beat's event poll dispatcher, every ``SYNC_EVENTS_POLL_SECONDS`` (5 minutes; 0: no

@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
             model_name="district",
             name="events_polled_at",
             field=models.DateTimeField(
-                blank=True, editable=False, null=True, verbose_name="events last polled at"
+                blank=True, editable=False, null=True, verbose_name="last checked Clever for changes"
             ),
         ),
     ]

@@ -87,8 +87,10 @@ skipped but advance the cursor). The same diff, guard and apply follow; a held i
 keeps its staged rows and the cursor moves only when it is approved.
 
 **Memory and speed.** One page is in memory at a time (the last one is released before the
-next is fetched: peak memory follows the page size, not the number of pages; a district's
-sections, with every enrollment, usually fit one page); Python's cyclic garbage collector is
+next is fetched, and the client's list keeps nothing of it: peak memory follows the page size,
+not the number of pages); sections, which list their enrollments, come in pages of
+``CLEVER_SECTIONS_PAGE_SIZE`` (1,000), so a page of them weighs about what a page of 10,000
+users does (1,000,000 students in 209 MB: docs/performance.md); Python's cyclic garbage collector is
 paused during a run (parsed JSON has no cycles; see ``_gc_paused``); the diff and the apply are
 set-based SQL over staging (``diff``, ``apply``), never a row at a time.
 
