@@ -31,8 +31,8 @@ solo``, each consuming every queue the settings name: ``fault_trial.Trial.celery
 started as subprocesses (``fault_trial.Proc``).
 Every process gets ``DATABASE_URL`` (the bench database), ``REDIS_URL`` (db 13),
 ``CLEVER_HTTP_ADAPTER=""`` (real HTTP), ``CLEVER_OAUTH_BASE``/``CLEVER_API_BASE`` (the server's
-``/sandbox``), ``LOG_LEVEL=WARNING`` and ``SYNC_STAGGER_SECONDS=0`` (the dispatcher's default
-stagger spreads 1,000 syncs over hours on purpose). No Celery beat: no recovery sweep, no event
+``/sandbox``), ``LOG_LEVEL=WARNING`` and ``SYNC_STAGGER_SECONDS=0`` (the default, set so that a deployment's
+``.env`` cannot spread the night out). No Celery beat: no recovery sweep, no event
 polls; a failed run is retried only by the task's own retries. The sandbox's rate limit is its
 default, Clever's 1,200 requests a minute per token.
 

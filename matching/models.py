@@ -247,6 +247,7 @@ class DistrictCandidate(models.Model):
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        verbose_name = "suggested organization"
         ordering = ["-score", "district_id"]
         constraints = [
             models.UniqueConstraint(fields=["district", "organization"], name="one_candidate_per_pair")

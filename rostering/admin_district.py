@@ -153,7 +153,8 @@ class RosteringDistrictAdmin(DistrictAdminExtension):
                 "admin/rostering/district_sync_panel.html",
                 {
                     "chart": district_history_chart(district),
-                    "live_totals": list(live_totals(district).items()),
+                    # Column headings in words ("district admins"), the keys being identifiers.
+                    "live_totals": [(key.replace("_", " "), n) for key, n in live_totals(district).items()],
                     "runs": [
                         {
                             "run": run,

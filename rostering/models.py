@@ -166,6 +166,7 @@ class Person(MirroredRecord):
     )
 
     class Meta:
+        verbose_name_plural = "people"
         ordering = ["last_name", "first_name"]
         constraints = _unique_per_district("person")
         indexes = [models.Index(fields=["district", "student_sis_id"], name="person_student_sis")]

@@ -215,12 +215,14 @@ def test_the_admin_deletes_a_large_district_through_the_service(districts):
 
     with measured() as (asking, _):
         page = client.get(url)
-    # "Are you sure?" counts rows per kind instead of listing them.
+    # "Are you sure?" counts rows per kind instead of listing them (memberships, reached through
+    # their section and their person, once each) and says what else happens.
     assert page.status_code == 200
     counts = dict(page.context["model_count"])
-    assert counts["persons"] == LARGE["people"] and counts["section memberships"] == LARGE["memberships"]
+    assert counts["people"] == LARGE["people"] and counts["section memberships"] == LARGE["memberships"]
     assert counts["districts"] == 1
     assert "large-p1" not in page.content.decode()
+    assert "roster is purged first" in page.content.decode()
     assert len(asking) <= MAX_CONFIRMATION_STATEMENTS
 
     with measured() as large_measure:
