@@ -4,14 +4,13 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('matching', '0006_match_audit_details'),
+        ("matching", "0006_match_audit_details"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='districtcandidate',
-            options={'ordering': ['-score', 'district_id'], 'verbose_name': 'suggested organization'},
+            name="districtcandidate",
+            options={"ordering": ["-score", "district_id"], "verbose_name": "suggested organization"},
         ),
     ]

@@ -4,14 +4,17 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('rostering', '0011_trigger_poll'),
+        ("rostering", "0011_trigger_poll"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='person',
-            options={'ordering': ['last_name', 'first_name'], 'permissions': [('view_sensitive_fields', "Can view students' sensitive fields (decrypted)")], 'verbose_name_plural': 'people'},
+            name="person",
+            options={
+                "ordering": ["last_name", "first_name"],
+                "permissions": [("view_sensitive_fields", "Can view students' sensitive fields (decrypted)")],
+                "verbose_name_plural": "people",
+            },
         ),
     ]
