@@ -29,8 +29,10 @@ name (``account_delay_s``). The database is read every 0.25 s.
 
 The last line is the summary: ``p50_delay_s``, ``p95_delay_s``, ``max_delay_s`` (to the
 mirror), ``account_p95_delay_s``, ``poll_interval_s``, ``target_p95_s`` (the interval + 30 s),
-``idle_poll_cpu_ms``, ``idle_poll_requests``, ``poll_runs`` (sync runs the polls started) and
-``missed`` (changes not seen within the interval x 3 + 60 s after the last change).
+``idle_poll_cpu_ms``, ``idle_poll_requests``, ``poll_runs`` (sync runs the polls started),
+``poll_runs_succeeded``, ``poll_run_seconds`` (their durations' percentiles), ``missed``
+(changes not seen within the interval x 3 + 60 s after the last change) and ``timeline`` (each
+change's kind, its moment after the first and its delay).
 """
 
 from __future__ import annotations

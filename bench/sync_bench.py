@@ -376,7 +376,7 @@ def orchestrate(args) -> None:
             "resync_all_s": [phase["seconds"] for phase in resyncs],
             "fetch_only_all_s": [fetch_before["seconds"], fetch_after["seconds"]],
             **cpu_figures(fetch, full, resync),
-            "floor_write_cpu_s": work_seconds(floor_write),
+            "floor_write_cpu_s": round(work_seconds(floor_write), 3),
             "work_vs_floor": round(work_seconds(full) / (work_seconds(fetch) + work_seconds(floor_write)), 2),
         }
         print(json.dumps(summary), flush=True)
