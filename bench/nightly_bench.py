@@ -4,6 +4,7 @@ Celery worker processes, PostgreSQL and Redis, the sandbox over real HTTP (issue
     .venv/bin/python bench/nightly_bench.py                      # 1,000 districts, ~1,000,000 students
     .venv/bin/python bench/nightly_bench.py --quick              # 30 districts, ~30,000 students
     .venv/bin/python bench/nightly_bench.py --districts 200 --total-students 200000 --seed 7
+    .venv/bin/python bench/nightly_bench.py --nights 2 --without-events   # the second night largest first
 
 Needs PostgreSQL on 127.0.0.1:5432 (role ``clever``/``clever`` allowed to create databases) and
 Redis on 127.0.0.1:6379. Never part of the test run. Progress goes to stderr; stdout has a JSON
@@ -86,6 +87,14 @@ process); CPU counters are read then and again when the night ends: no ``SyncReq
   last ``SyncRequest`` saved), ``seeding_s``, ``tasks_per_worker`` (``celery inspect stats``),
   the load average before and after, and the size plan (``sizes``).
 
+**Several nights** (``--nights N``): the same workers, server and districts, one night after the
+other; each night's figures count only its own runs and its own part of the access log. The
+last line holds the last night's figures in full and, under ``nights``, the main ones of every
+night. The first night's sizes are unknown to the dispatcher (nothing mirrored yet); from the
+second it sends the largest districts first. ``--without-events`` switches every district's
+events off before each later night, so each reads its district whole (a district with events
+off or a cursor past Clever's retention); without it, later nights are incremental.
+
 At the end, whatever happened: the workers and the server are stopped (by process group and
 pid), the database dropped and Redis db 13 flushed; logs are kept in the printed directory
 only when the run failed (``--keep-logs`` keeps them always).
@@ -108,6 +117,7 @@ import tempfile
 import threading
 import time
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchdb import ROOT, setup_django
@@ -476,10 +486,20 @@ def worker_argv(name: str, queues: list[str], pool: str) -> list[str]:
     ]
 
 
-def count_access_log(path: Path) -> dict:
+def access_log_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def count_access_log(path: Path, since: int = 0) -> dict:
+    """Answers in the server's access log after byte ``since`` (a night's, discovery included)."""
     served = rejected = api = 0
     try:
-        lines = path.read_text(errors="replace").splitlines()
+        with path.open("rb") as log_file:
+            log_file.seek(since)
+            lines = log_file.read().decode(errors="replace").splitlines()
     except OSError:
         lines = []
     for line in lines:
@@ -557,6 +577,7 @@ def run_night(args, meters: Meters) -> dict:
     cpu, machine = meters.end()
     return {
         "machine": machine,
+        "called": called,
         "dispatch": dispatch,
         "discovery_s": round(dispatch - called, 2),
         "dispatch_s": round(saved[-1] - dispatch, 2),
@@ -567,13 +588,16 @@ def run_night(args, meters: Meters) -> dict:
 
 
 def figures(night: dict, seeded: dict[str, dict]) -> dict:
+    """The night's figures from its runs (those started after its ``nightly_sync`` call)."""
     from districts.models import District
     from rostering.models import SyncRun
 
     dispatch = night["dispatch"]
     now = time.time()
     runs = list(
-        SyncRun.objects.order_by("started_at", "pk").values(
+        SyncRun.objects.filter(started_at__gte=datetime.fromtimestamp(night["called"], UTC))
+        .order_by("started_at", "pk")
+        .values(
             "district_id",
             "status",
             "started_at",
@@ -583,6 +607,7 @@ def figures(night: dict, seeded: dict[str, dict]) -> dict:
             "seconds_waited",
             "cause",
             "error",
+            "kind",
         )
     )
     clever_ids = dict(District.objects.values_list("pk", "clever_id"))
@@ -627,7 +652,11 @@ def figures(night: dict, seeded: dict[str, dict]) -> dict:
         done_by[item["class"]] = max(done_by.get(item["class"], 0.0), finished)
     ended = [run["finished_at"].timestamp() for run in runs if run["finished_at"]]
     all_intervals = [interval(run) for runs_ in per_district.values() for run in runs_]
+    kinds: dict[str, int] = {}
+    for run in runs:
+        kinds[run["kind"]] = kinds.get(run["kind"], 0) + 1
     return {
+        "kinds": kinds,
         "wall_s": round(max(ended) - dispatch, 1) if ended else None,
         "succeeded": by_status.get(SyncRun.Status.SUCCEEDED, 0),
         "failed": by_status.get(SyncRun.Status.FAILED, 0),
@@ -657,6 +686,42 @@ def tasks_per_worker(app) -> dict:
 
 
 # --- orchestration ---------------------------------------------------------------------------
+
+
+# What the summary keeps of each night when there are several (the last night's are in full).
+NIGHT_KEYS = (
+    "kinds",
+    "wall_s",
+    "succeeded",
+    "failed",
+    "max_concurrent_per_district",
+    "rate_limit_violations",
+    "packing",
+    "wait_s",
+    "small_done_by_s",
+    "large_done_by_s",
+)
+
+
+def night_summary(night: dict, result: dict, access: dict, workers: list[Proc]) -> dict:
+    cpu = night["cpu_s"]
+    cores = os.cpu_count() or 1
+    worker_cpu = sum(cpu[proc.name] for proc in workers)
+    wall = result["wall_s"] or float("nan")
+    return {
+        **result,
+        "rate_limit_violations": access["429"],
+        "requests_served": access["served"],
+        "api_requests_served": access["api"],
+        "cpu_s": cpu,
+        "packing": round((worker_cpu + cpu["postgres"] + cpu["sandbox"]) / (wall * cores), 3),
+        "packing_workers_only": round(worker_cpu / (wall * cores), 3),
+        "machine": night["machine"],
+        "timed_out": night["timed_out"],
+        "requested": night["requested"],
+        "discovery_s": night["discovery_s"],
+        "dispatch_s": night["dispatch_s"],
+    }
 
 
 def base_env(args, database_url: str, redis_url: str) -> dict:
@@ -743,34 +808,30 @@ def orchestrate(args) -> int:
 
                 postmaster = psutil.Process(cursor.fetchone()[0]).ppid()
             port = int(base.rsplit(":", 1)[1].split("/")[0])
-            meters = Meters(workers, postmaster, gunicorn_master(port), args.database)
-            night = run_night(args, meters)
+            sandbox_pid = gunicorn_master(port)
+            nights = []
+            for number in range(1, args.nights + 1):
+                if number > 1 and args.without_events:
+                    # The scenario, not a service's write: every district reads whole tonight,
+                    # as one with events off (or a cursor past Clever's retention) does.
+                    from districts.models import District
+
+                    District.objects.update(events_enabled=False)
+                log(f"night {number} of {args.nights}")
+                since = access_log_size(access_log)
+                night = run_night(args, Meters(workers, postmaster, sandbox_pid, args.database))
+                nights.append(
+                    night_summary(night, figures(night, seeded), count_access_log(access_log, since), workers)
+                )
             per_worker = tasks_per_worker(app)
             exited = [proc.name for proc in workers if not proc.alive()]
-        access = count_access_log(access_log)
-        result = figures(night, seeded)
-        cpu = night["cpu_s"]
-        cores = os.cpu_count() or 1
-        worker_cpu = sum(cpu[proc.name] for proc in workers)
-        wall = result["wall_s"] or float("nan")
         summary = {
             "districts": len(seeded),
             "students": sum(item["students"] for item in seeded.values()),
             "workers": args.workers,
             "pool": args.pool,
-            "cores": cores,
-            **result,
-            "rate_limit_violations": access["429"],
-            "requests_served": access["served"],
-            "api_requests_served": access["api"],
-            "cpu_s": cpu,
-            "packing": round((worker_cpu + cpu["postgres"] + cpu["sandbox"]) / (wall * cores), 3),
-            "packing_workers_only": round(worker_cpu / (wall * cores), 3),
-            "machine": night["machine"],
-            "timed_out": night["timed_out"],
-            "requested": night["requested"],
-            "discovery_s": night["discovery_s"],
-            "dispatch_s": night["dispatch_s"],
+            "cores": os.cpu_count() or 1,
+            **nights[-1],
             "seeding_s": seeding_s,
             "tasks_per_worker": per_worker,
             "workers_exited": exited,
@@ -779,6 +840,8 @@ def orchestrate(args) -> int:
             "seed": args.seed,
             "sizes": size_summary(list(seeded.values())),
         }
+        if args.nights > 1:
+            summary["nights"] = [{key: night[key] for key in NIGHT_KEYS} for night in nights]
         print(json.dumps(summary), flush=True)
         ok = True
         return 0
@@ -826,6 +889,12 @@ def parse_args(argv=None):
     parser.add_argument("--database", default="nightly_bench")
     parser.add_argument("--redis-db", type=int, default=13)
     parser.add_argument("--keep-logs", action="store_true")
+    parser.add_argument("--nights", type=int, default=1, help="nights in a row on the same districts")
+    parser.add_argument(
+        "--without-events",
+        action="store_true",
+        help="after the first night, every district's events off: each later night reads them whole",
+    )
     parser.add_argument("--phase", choices=("seed",), help=argparse.SUPPRESS)
     parser.add_argument("--plan", help=argparse.SUPPRESS)
     parser.add_argument("--part", type=int, help=argparse.SUPPRESS)
