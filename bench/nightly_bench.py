@@ -32,8 +32,8 @@ solo``, each consuming every queue the settings name: ``fault_trial.Trial.celery
 started as subprocesses (``fault_trial.Proc``).
 Every process gets ``DATABASE_URL`` (the bench database), ``REDIS_URL`` (db 13),
 ``CLEVER_HTTP_ADAPTER=""`` (real HTTP), ``CLEVER_OAUTH_BASE``/``CLEVER_API_BASE`` (the server's
-``/sandbox``), ``LOG_LEVEL=WARNING`` and ``SYNC_STAGGER_SECONDS=0`` (the default, set so that a deployment's
-``.env`` cannot spread the night out). No Celery beat: no recovery sweep, no event
+``/sandbox``), ``LOG_LEVEL=WARNING`` and ``SYNC_STAGGER_SECONDS=0`` (the default, set so that
+a deployment's ``.env`` cannot spread the night out). No Celery beat: no recovery sweep, no event
 polls; a failed run is retried only by the task's own retries. The sandbox's rate limit is its
 default, Clever's 1,200 requests a minute per token.
 
@@ -116,6 +116,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -652,11 +653,8 @@ def figures(night: dict, seeded: dict[str, dict]) -> dict:
         done_by[item["class"]] = max(done_by.get(item["class"], 0.0), finished)
     ended = [run["finished_at"].timestamp() for run in runs if run["finished_at"]]
     all_intervals = [interval(run) for runs_ in per_district.values() for run in runs_]
-    kinds: dict[str, int] = {}
-    for run in runs:
-        kinds[run["kind"]] = kinds.get(run["kind"], 0) + 1
     return {
-        "kinds": kinds,
+        "kinds": dict(Counter(run["kind"] for run in runs)),
         "wall_s": round(max(ended) - dispatch, 1) if ended else None,
         "succeeded": by_status.get(SyncRun.Status.SUCCEEDED, 0),
         "failed": by_status.get(SyncRun.Status.FAILED, 0),
